@@ -1,0 +1,1 @@
+"""The pure core: no sockets, no files, no event loop."""

@@ -1,0 +1,81 @@
+"""One exception hierarchy: every error has a stable ``code``, mapped once to HTTP answers and error events."""
+
+from __future__ import annotations
+
+
+class LinkcastError(Exception):
+    """Base of every error linkcast reports to a client."""
+
+    code: str = "internal"
+    http_status: int = 500
+
+    def __init__(self, message: str, *, code: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+
+    def to_dict(self) -> dict[str, str]:
+        return {"code": self.code, "message": self.message}
+
+
+class InvalidInput(LinkcastError):
+    """The client sent something the API cannot accept."""
+
+    code = "invalid_input"
+    http_status = 400
+
+
+class Unauthorized(LinkcastError):
+    code = "unauthorized"
+    http_status = 401
+
+
+class NotFound(LinkcastError):
+    code = "not_found"
+    http_status = 404
+
+
+class Conflict(LinkcastError):
+    """The request id is already taken by another URL."""
+
+    code = "conflict"
+    http_status = 409
+
+
+class PayloadTooLarge(LinkcastError):
+    code = "payload_too_large"
+    http_status = 413
+
+
+class UnsupportedMediaType(LinkcastError):
+    code = "unsupported_media_type"
+    http_status = 415
+
+
+class RateLimited(LinkcastError):
+    code = "rate_limited"
+    http_status = 429
+
+    def __init__(self, message: str, *, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class Unavailable(LinkcastError):
+    code = "unavailable"
+    http_status = 503
+
+
+class FetchError(LinkcastError):
+    """A fetch that ended without a usable page; ``code`` says why (``timeout``, ``dns``, ``http_status``...)."""
+
+    code = "fetch_failed"
+    http_status = 502
+
+
+class Blocked(FetchError):
+    """The target is refused by the address policy (SSRF guard)."""
+
+    code = "blocked"
+    http_status = 400

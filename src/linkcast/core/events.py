@@ -1,0 +1,156 @@
+"""The event model: what the log stores and what WebSocket clients receive.
+
+An event's body is serialised to JSON once, when it is created; its frame (the body with the event's ``id`` in
+front) is built once, when the log gives it an id, and then sent as is to every client.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from linkcast.core.errors import LinkcastError
+
+# Event types. Clients ignore types they do not know.
+ACCEPTED = "accepted"
+STARTED = "started"
+RESULT = "result"
+ERROR = "error"
+TERMINAL_TYPES = frozenset({RESULT, ERROR})
+
+# Request states, as GET /urls/<id> reports them.
+QUEUED = "queued"
+RUNNING = "running"
+DONE = "done"
+FAILED = "failed"
+FINISHED_STATES = frozenset({DONE, FAILED})
+
+# WebSocket close codes (4000-4999 are the application's own).
+CLOSE_GOING_AWAY = 1001
+CLOSE_TOO_SLOW = 4008
+CLOSE_UNAUTHORIZED = 4401
+CLOSE_FORBIDDEN_ORIGIN = 4403
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One entry of the event log, with its JSON frame ready to send."""
+
+    id: int
+    type: str
+    request_id: str
+    frame: str
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.type in TERMINAL_TYPES
+
+    def body(self) -> dict[str, Any]:
+        parsed: dict[str, Any] = orjson.loads(self.frame)
+        return parsed
+
+
+@dataclass(frozen=True, slots=True)
+class EventBody:
+    """An event before the log has given it an id: its type, request and serialised JSON object."""
+
+    type: str
+    request_id: str
+    data: bytes
+
+    def framed(self, event_id: int) -> Event:
+        """Prefix the stored body with its id without serialising it again."""
+        return Event(event_id, self.type, self.request_id, f'{{"id":{event_id},' + self.data[1:].decode())
+
+
+def make_body(event_type: str, request_id: str, url: str, **fields: Any) -> EventBody:
+    payload = {"type": event_type, "request_id": request_id, "url": url, **fields}
+    return EventBody(event_type, request_id, orjson.dumps(payload))
+
+
+def accepted_body(request_id: str, url: str) -> EventBody:
+    return make_body(ACCEPTED, request_id, url)
+
+
+def started_body(request_id: str, url: str, attempt: int) -> EventBody:
+    return make_body(STARTED, request_id, url, attempt=attempt)
+
+
+def result_body(
+    request_id: str,
+    url: str,
+    *,
+    final_url: str,
+    status_code: int,
+    links: list[str],
+    links_truncated: bool,
+    timings: dict[str, float],
+) -> EventBody:
+    return make_body(
+        RESULT,
+        request_id,
+        url,
+        final_url=final_url,
+        status_code=status_code,
+        links=links,
+        links_truncated=links_truncated,
+        timings=timings,
+    )
+
+
+def error_body(request_id: str, url: str, error: LinkcastError, *, timings: dict[str, float]) -> EventBody:
+    return make_body(ERROR, request_id, url, error=error.to_dict(), timings=timings)
+
+
+def history_truncated_frame(first_available_id: int) -> str:
+    """Sent first to a client whose ``since`` is older than the retained history: it has missed events."""
+    return orjson.dumps(
+        {
+            "type": "history_truncated",
+            "first_available_id": first_available_id,
+            "message": f"events before {first_available_id} are no longer retained",
+        }
+    ).decode()
+
+
+@dataclass(slots=True)
+class RequestRecord:
+    """What the store knows of one request; ``outcome`` is the terminal event's body once it has one."""
+
+    request_id: str
+    url: str
+    state: str = QUEUED
+    created_at: float = field(default_factory=time.time)
+    started_at: float | None = None
+    finished_at: float | None = None
+    attempts: int = 0
+    outcome: dict[str, Any] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        answer: dict[str, Any] = {
+            "request_id": self.request_id,
+            "url": self.url,
+            "state": self.state,
+            "created_at": self.created_at,
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
+            "attempts": self.attempts,
+        }
+        if self.outcome is not None:
+            for key in ("final_url", "status_code", "links", "links_truncated", "timings", "error"):
+                if key in self.outcome:
+                    answer[key] = self.outcome[key]
+        return answer
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """A unit of work handed to a worker; ``receipt`` is the backend's handle to acknowledge it."""
+
+    request_id: str
+    url: str
+    attempt: int
+    receipt: str = ""

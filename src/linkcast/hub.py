@@ -1,0 +1,109 @@
+"""Fan-out of the event log to this process's WebSocket clients, each with its own bounded queue and filter.
+
+One task tails the store; every event is delivered to every matching subscriber without blocking: a subscriber
+whose queue is full is marked too slow and dropped, so one stalled client never slows the others down nor makes the
+server buffer without bound.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Collection
+
+from linkcast.core.events import Event, history_truncated_frame
+from linkcast.store.base import Store
+
+log = logging.getLogger(__name__)
+
+REPLAY_PAGE = 1000
+
+
+class Subscription:
+    """One client's view of the log: a bounded queue of frames, filtered by request id."""
+
+    def __init__(self, request_ids: Collection[str] | None, queue_size: int) -> None:
+        self.request_ids = frozenset(request_ids) if request_ids else None
+        self.queue: asyncio.Queue[Event] = asyncio.Queue(queue_size)
+        self.too_slow = asyncio.Event()
+        self.live_from = 0  # events after this id arrive in the queue; those up to it come from replay
+
+    def wants(self, event: Event) -> bool:
+        return self.request_ids is None or event.request_id in self.request_ids
+
+    def offer(self, event: Event) -> None:
+        try:
+            self.queue.put_nowait(event)
+        except asyncio.QueueFull:
+            self.too_slow.set()
+
+
+class Hub:
+    def __init__(self, store: Store, queue_size: int) -> None:
+        self.store = store
+        self.queue_size = queue_size
+        self.position = 0  # id of the last event delivered to subscribers
+        self._subscribers: set[Subscription] = set()
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def client_count(self) -> int:
+        return len(self._subscribers)
+
+    async def start(self) -> None:
+        self.position = await self.store.last_event_id()
+        self._task = asyncio.create_task(self._tail(), name="linkcast-hub")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _tail(self) -> None:
+        while True:
+            try:
+                events = await self.store.wait_events(self.position, timeout=5.0)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("reading the event log failed; retrying")
+                await asyncio.sleep(1.0)
+                continue
+            for event in events:
+                if event.id <= self.position:
+                    continue
+                self.position = event.id
+                for subscriber in self._subscribers:
+                    if subscriber.wants(event):
+                        subscriber.offer(event)
+
+    @contextlib.asynccontextmanager
+    async def subscribe(self, request_ids: Collection[str] | None = None) -> AsyncIterator[Subscription]:
+        subscription = Subscription(request_ids, self.queue_size)
+        subscription.live_from = self.position
+        self._subscribers.add(subscription)
+        try:
+            yield subscription
+        finally:
+            self._subscribers.discard(subscription)
+
+    async def replay(self, subscription: Subscription, since: int) -> AsyncIterator[str]:
+        """Frames retained after ``since`` up to where live delivery to ``subscription`` began.
+
+        The subscription must be registered first: events after ``until`` are then already in its queue, so the
+        switch from history to live has no gap and no duplicate.
+        """
+        until = subscription.live_from
+        first = await self.store.first_event_id()
+        if since + 1 < first:
+            yield history_truncated_frame(first)
+        cursor = since
+        while cursor < until:
+            page = await self.store.events_after(cursor, subscription.request_ids, REPLAY_PAGE, until)
+            for event in page:
+                yield event.frame
+            if len(page) < REPLAY_PAGE:
+                break
+            cursor = page[-1].id

@@ -1,0 +1,77 @@
+"""Running linkcast: the web server (uvicorn, uvloop, httptools) and the worker-only process."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib.util
+import logging
+import signal
+
+import uvicorn
+
+from linkcast.fetch import Fetcher
+from linkcast.metrics import Metrics
+from linkcast.settings import Settings
+from linkcast.store import open_store
+from linkcast.web.app import create_app
+from linkcast.worker import WorkerPool
+
+# Incoming WebSocket messages are ignored; a small cap stops a client from making the server buffer large ones.
+WEBSOCKET_MAX_MESSAGE_BYTES = 64 * 1024
+
+
+def _has(module: str) -> bool:
+    return importlib.util.find_spec(module) is not None
+
+
+def serve(settings: Settings) -> None:
+    """Serve the API and stream; uvicorn with uvloop measured about twice hypercorn (see BENCHMARKS.md)."""
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    config = uvicorn.Config(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        loop="uvloop" if _has("uvloop") else "asyncio",
+        http="httptools" if _has("httptools") else "h11",
+        # The websockets implementation applies back-pressure on send, so a stalled client fills its own bounded
+        # queue (and is dropped) instead of growing the server's write buffer.
+        ws="websockets",
+        ws_max_size=WEBSOCKET_MAX_MESSAGE_BYTES,
+        lifespan="on",
+        log_level=settings.log_level,
+        timeout_graceful_shutdown=15,
+        h11_max_incomplete_event_size=settings.max_request_bytes,
+        proxy_headers=False,
+    )
+    uvicorn.Server(config).run()
+
+
+def run_workers(settings: Settings) -> None:
+    """Workers without HTTP, for a scaled-out deployment sharing a Redis store."""
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if _has("uvloop"):
+        import uvloop
+
+        uvloop.run(_work(settings))
+    else:
+        asyncio.run(_work(settings))
+
+
+async def _work(settings: Settings) -> None:
+    store = open_store(settings)
+    fetcher = Fetcher(settings)
+    await store.open()
+    await fetcher.open()
+    pool = WorkerPool(settings, store, fetcher, Metrics())
+    pool.start(max(1, settings.workers))
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    logging.getLogger(__name__).info("%d workers running on %s", max(1, settings.workers), settings.store)
+    await stop.wait()
+    await pool.stop()
+    with contextlib.suppress(Exception):
+        await fetcher.close()
+    await store.close()

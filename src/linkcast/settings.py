@@ -1,0 +1,111 @@
+"""One typed settings object, read from ``LINKCAST_*`` environment variables and overridden by CLI flags.
+
+Each field documents itself: its help text and default appear in ``linkcast serve --help``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from linkcast import __version__
+
+
+def setting(default: Any, help: str, *, flag: bool = True) -> Any:
+    """A settings field with its help text; ``flag=False`` keeps it out of the CLI (environment only)."""
+    return field(default=default, metadata={"help": help, "flag": flag})
+
+
+@dataclass(frozen=True)
+class Settings:
+    host: str = setting("localhost", "address to bind")
+    port: int = setting(8080, "port to bind")
+    store: str = setting(
+        "sqlite:///./linkcast.db",
+        "where jobs and events are kept: sqlite:///PATH, memory:// or redis://HOST:PORT/DB",
+    )
+    workers: int = setting(8, "concurrent fetches run by this process (0: API only, for a scaled-out deployment)")
+    allow_private_networks: bool = setting(
+        False, "allow fetching loopback, private and link-local addresses (trusted networks and tests only)"
+    )
+    allow_hosts: str = setting("", "comma-separated hosts or CIDRs always allowed, even if private")
+    deny_hosts: str = setting("", "comma-separated hosts or CIDRs always refused")
+    token: str = setting("", "bearer token required on every HTTP call and WebSocket (empty: no auth)")
+    allowed_origins: str = setting(
+        "", "comma-separated Origins allowed to open the WebSocket (empty: same host only; '*': any)"
+    )
+    fetch_timeout: float = setting(30.0, "total seconds allowed for one fetch, redirects included")
+    read_timeout: float = setting(10.0, "seconds a fetch may wait for the next bytes of a response")
+    max_body_bytes: int = setting(10 * 1024 * 1024, "largest response body read, after decompression")
+    max_redirects: int = setting(10, "redirects followed before a fetch fails with 'too_many_redirects'")
+    max_header_bytes: int = setting(32 * 1024, "largest response header block accepted")
+    max_links: int = setting(100_000, "links kept per page; past it the result says links_truncated: true")
+    per_host_concurrency: int = setting(4, "concurrent fetches to one host")
+    per_host_delay: float = setting(0.0, "seconds between two fetches to one host")
+    retries: int = setting(2, "retries for connection failures, 429 and 503, with exponential back-off")
+    client_queue_size: int = setting(1024, "events buffered per WebSocket client before it is dropped as too slow")
+    retain_days: float = setting(7.0, "events and finished requests older than this are pruned")
+    retain_events: int = setting(1_000_000, "events beyond this count are pruned, oldest first")
+    max_request_bytes: int = setting(16 * 1024, "largest PUT/POST body accepted")
+    rate_limit: float = setting(0.0, "submissions per second allowed per client address (0: unlimited)")
+    rate_burst: int = setting(100, "submissions a client may make at once before the rate limit applies")
+    redis_prefix: str = setting("linkcast", "key prefix in Redis, so that several deployments can share one")
+    job_visibility_timeout: float = setting(
+        60.0, "seconds before a job held by a silent worker is handed to another (Redis)"
+    )
+    user_agent: str = setting(f"linkcast/{__version__}", "User-Agent sent with every fetch")
+    log_level: str = setting("info", "log level: debug, info, warning, error")
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Defaults, then ``LINKCAST_<NAME>`` variables, then ``overrides``."""
+        environ = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for f in dataclasses.fields(cls):
+            raw = environ.get(f"LINKCAST_{f.name.upper()}")
+            if raw is not None:
+                values[f.name] = _convert(f, raw)
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)
+
+    def replace(self, **changes: Any) -> Settings:
+        return dataclasses.replace(self, **changes)
+
+    @staticmethod
+    def csv(value: str) -> list[str]:
+        return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def _convert(f: dataclasses.Field[Any], raw: str) -> Any:
+    kind = type(f.default)
+    if kind is bool:
+        return raw.strip().lower() in {"1", "true", "yes", "on"}
+    try:
+        return kind(raw)
+    except ValueError:
+        raise SystemExit(f"LINKCAST_{f.name.upper()}={raw!r} is not a valid {kind.__name__}") from None
+
+
+def add_settings_arguments(parser: argparse.ArgumentParser, only: Sequence[str] | None = None) -> None:
+    """Add a ``--flag`` for every setting (or those named in ``only``), its help showing the env var and default."""
+    for f in dataclasses.fields(Settings):
+        if only is not None and f.name not in only:
+            continue
+        option = "--" + f.name.replace("_", "-")
+        env = f"LINKCAST_{f.name.upper()}"
+        help_text = f"{f.metadata['help']} [env {env}; default: {f.default!r}]"
+        if isinstance(f.default, bool):
+            parser.add_argument(
+                option, dest=f.name, action=argparse.BooleanOptionalAction, default=None, help=help_text
+            )
+        else:
+            parser.add_argument(option, dest=f.name, type=type(f.default), default=None, help=help_text)
+
+
+def settings_from_args(args: argparse.Namespace) -> Settings:
+    names = {f.name for f in dataclasses.fields(Settings)}
+    return Settings.from_env(**{k: v for k, v in vars(args).items() if k in names})

@@ -1,0 +1,27 @@
+"""Where jobs and the event log live: one interface, several backends chosen by URL."""
+
+from __future__ import annotations
+
+from linkcast.settings import Settings
+from linkcast.store.base import Store
+
+
+def open_store(settings: Settings) -> Store:
+    """Make the backend that ``settings.store`` names (not yet opened)."""
+    url = settings.store
+    if url.startswith("memory:"):
+        from linkcast.store.memory import MemoryStore
+
+        return MemoryStore(settings)
+    if url.startswith("sqlite:"):
+        from linkcast.store.sqlite import SQLiteStore
+
+        return SQLiteStore(settings)
+    if url.startswith(("redis:", "rediss:", "unix:")):
+        from linkcast.store.redis import RedisStore
+
+        return RedisStore(settings)
+    raise SystemExit(f"unknown store URL {url!r}: use sqlite:///PATH, memory:// or redis://HOST:PORT/DB")
+
+
+__all__ = ["Store", "open_store"]

@@ -1,0 +1,149 @@
+"""The in-memory backend: for tests and throwaway runs (``memory://``). Nothing survives the process."""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+import time
+from collections import deque
+from collections.abc import Collection
+
+import orjson
+
+from linkcast.core.errors import Conflict
+from linkcast.core.events import (
+    DONE,
+    FAILED,
+    FINISHED_STATES,
+    RESULT,
+    RUNNING,
+    Event,
+    EventBody,
+    Job,
+    RequestRecord,
+    accepted_body,
+)
+from linkcast.settings import Settings
+from linkcast.store.base import Store
+
+
+class MemoryStore(Store):
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(settings)
+        self._requests: dict[str, RequestRecord] = {}
+        self._queue: deque[str] = deque()
+        self._owned: dict[str, Job] = {}
+        self._events: list[Event] = []
+        self._event_times: list[float] = []
+        self._next_id = 1
+        self._appended = asyncio.Condition()
+        self._queued = asyncio.Condition()
+
+    async def submit(self, request_id: str, url: str) -> tuple[RequestRecord, bool]:
+        existing = self._requests.get(request_id)
+        if existing is not None:
+            if existing.url != url:
+                raise Conflict(f"request {request_id!r} already exists with another URL")
+            return existing, False
+        record = RequestRecord(request_id, url)
+        self._requests[request_id] = record
+        await self._append(accepted_body(request_id, url))
+        self._queue.append(request_id)
+        async with self._queued:
+            self._queued.notify()
+        return record, True
+
+    async def get_request(self, request_id: str) -> RequestRecord | None:
+        return self._requests.get(request_id)
+
+    async def next_job(self, worker_id: str, timeout: float) -> Job | None:
+        async with self._queued:
+            try:
+                await asyncio.wait_for(self._queued.wait_for(lambda: bool(self._queue)), timeout)
+            except TimeoutError:
+                return None
+            record = self._requests[self._queue.popleft()]
+        record.state = RUNNING
+        record.started_at = time.time()
+        record.attempts += 1
+        job = Job(record.request_id, record.url, record.attempts, worker_id)
+        self._owned[record.request_id] = job
+        return job
+
+    async def start(self, job: Job, body: EventBody) -> Event:
+        return await self._append(body)
+
+    async def finish(self, job: Job, body: EventBody) -> Event | None:
+        self._owned.pop(job.request_id, None)
+        record = self._requests[job.request_id]
+        if record.state in FINISHED_STATES:
+            return None
+        event = await self._append(body)
+        record.state = DONE if body.type == RESULT else FAILED
+        record.finished_at = time.time()
+        record.outcome = orjson.loads(body.data)
+        return event
+
+    async def release(self, job: Job) -> None:
+        if self._owned.pop(job.request_id, None) is None:
+            return
+        record = self._requests[job.request_id]
+        if record.state not in FINISHED_STATES:
+            record.state = "queued"
+            self._queue.appendleft(job.request_id)
+            async with self._queued:
+                self._queued.notify()
+
+    async def events_after(
+        self,
+        since: int,
+        request_ids: Collection[str] | None = None,
+        limit: int = 1000,
+        until: int | None = None,
+    ) -> list[Event]:
+        start = bisect.bisect_right(self._events, since, key=lambda e: e.id)
+        found: list[Event] = []
+        for event in self._events[start:]:
+            if until is not None and event.id > until:
+                break
+            if request_ids is None or event.request_id in request_ids:
+                found.append(event)
+                if len(found) >= limit:
+                    break
+        return found
+
+    async def wait_events(self, after: int, timeout: float) -> list[Event]:
+        async with self._appended:
+            try:
+                await asyncio.wait_for(self._appended.wait_for(lambda: self._next_id - 1 > after), timeout)
+            except TimeoutError:
+                return []
+        return await self.events_after(after, limit=10_000)
+
+    async def last_event_id(self) -> int:
+        return self._next_id - 1
+
+    async def first_event_id(self) -> int:
+        return self._events[0].id if self._events else self._next_id
+
+    async def queue_depth(self) -> int:
+        return len(self._queue)
+
+    async def prune(self, older_than: float, keep_events: int) -> int:
+        by_age = bisect.bisect_left(self._event_times, older_than)
+        drop = max(by_age, len(self._events) - keep_events)
+        del self._events[:drop]
+        del self._event_times[:drop]
+        for request_id, record in list(self._requests.items()):
+            if record.state in FINISHED_STATES and (record.finished_at or 0) < older_than:
+                del self._requests[request_id]
+        return drop
+
+    async def _append(self, body: EventBody) -> Event:
+        event = body.framed(self._next_id)
+        self._next_id += 1
+        self._events.append(event)
+        self._event_times.append(time.time())
+        async with self._appended:
+            self._appended.notify_all()
+        return event

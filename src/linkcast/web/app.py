@@ -1,0 +1,105 @@
+"""``create_app(settings)``: the Quart app with its store, hub and (optionally) in-process workers."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass
+
+from quart import Quart, current_app
+
+from linkcast.fetch import Fetcher
+from linkcast.hub import Hub
+from linkcast.metrics import Metrics
+from linkcast.settings import Settings
+from linkcast.store import Store, open_store
+from linkcast.worker import WorkerPool
+
+log = logging.getLogger(__name__)
+
+PRUNE_INTERVAL_SECONDS = 60.0
+
+
+@dataclass
+class Runtime:
+    """Everything one serving process owns, reachable from request handlers through ``runtime()``."""
+
+    settings: Settings
+    store: Store
+    hub: Hub
+    metrics: Metrics
+    fetcher: Fetcher
+    workers: WorkerPool
+    draining: asyncio.Event
+
+
+def runtime() -> Runtime:
+    rt: Runtime = current_app.extensions["linkcast"]
+    return rt
+
+
+def create_app(settings: Settings | None = None) -> Quart:
+    from linkcast.web.api import api
+    from linkcast.web.errors import register_error_handlers
+    from linkcast.web.stream import stream
+
+    settings = settings or Settings.from_env()
+    app = Quart(__name__, static_folder="static", static_url_path="/static")
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_request_bytes
+    store = open_store(settings)
+    metrics = Metrics()
+    fetcher = Fetcher(settings)
+    rt = Runtime(
+        settings=settings,
+        store=store,
+        hub=Hub(store, settings.client_queue_size),
+        metrics=metrics,
+        fetcher=fetcher,
+        workers=WorkerPool(settings, store, fetcher, metrics),
+        draining=asyncio.Event(),
+    )
+    app.extensions["linkcast"] = rt
+    app.register_blueprint(api)
+    app.register_blueprint(stream)
+    register_error_handlers(app)
+
+    background: list[asyncio.Task[None]] = []
+
+    @app.before_serving
+    async def start() -> None:
+        rt.draining = asyncio.Event()
+        await store.open()
+        await fetcher.open()
+        await rt.hub.start()
+        rt.workers.start(settings.workers)
+        background.append(asyncio.create_task(_prune_forever(rt), name="linkcast-prune"))
+
+    @app.after_serving
+    async def stop() -> None:
+        rt.draining.set()
+        await rt.workers.stop()
+        for task in background:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await rt.hub.stop()
+        await fetcher.close()
+        await store.close()
+
+    return app
+
+
+async def _prune_forever(rt: Runtime) -> None:
+    """Drop what is older than the retention settings, in the background."""
+    import time
+
+    while True:
+        try:
+            cutoff = time.time() - rt.settings.retain_days * 86400
+            await rt.store.prune(cutoff, rt.settings.retain_events)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("pruning failed")
+        await asyncio.sleep(PRUNE_INTERVAL_SECONDS)

@@ -1,0 +1,41 @@
+"""Every error leaves as JSON ``{"error": {"code", "message"}}`` with its status: mapped here, once."""
+
+from __future__ import annotations
+
+import logging
+
+from quart import Quart, Response, jsonify
+from werkzeug.exceptions import HTTPException
+
+from linkcast.core.errors import LinkcastError, RateLimited
+
+log = logging.getLogger(__name__)
+
+
+def error_response(status: int, code: str, message: str) -> Response:
+    response = jsonify({"error": {"code": code, "message": message}})
+    response.status_code = status
+    return response
+
+
+def register_error_handlers(app: Quart) -> None:
+    @app.errorhandler(LinkcastError)
+    async def linkcast_error(error: LinkcastError) -> Response:
+        response = error_response(error.http_status, error.code, error.message)
+        if isinstance(error, RateLimited):
+            response.headers["Retry-After"] = str(max(1, round(error.retry_after)))
+        return response
+
+    @app.errorhandler(HTTPException)
+    async def http_error(error: HTTPException) -> Response:
+        status = error.code or 500
+        code = (error.name or "error").lower().replace(" ", "_")
+        response = error_response(status, code, error.description or error.name)
+        if status == 405 and error.valid_methods:  # type: ignore[attr-defined]
+            response.headers["Allow"] = ", ".join(error.valid_methods)  # type: ignore[attr-defined]
+        return response
+
+    @app.errorhandler(Exception)
+    async def unexpected(error: Exception) -> Response:
+        log.exception("unhandled error", exc_info=error)
+        return error_response(500, "internal", "internal error")
