@@ -1,0 +1,28 @@
+"""Fixtures that start real servers on loopback: a local site to scrape and the linkcast service itself."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.service import Service
+from tests.support.site import LocalSite
+
+
+@pytest.fixture
+async def site() -> AsyncIterator[LocalSite]:
+    local = LocalSite()
+    await local.start()
+    yield local
+    await local.stop()
+
+
+@pytest.fixture
+async def service(tmp_path: Path) -> AsyncIterator[Service]:
+    """``linkcast serve`` on SQLite in a temporary folder, allowed to fetch loopback (the local site)."""
+    running = Service("--allow-private-networks", store="memory://", log_path=tmp_path / "serve.log")
+    await running.start()
+    yield running
+    running.stop()

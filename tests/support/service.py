@@ -1,0 +1,129 @@
+"""The real service, run as ``linkcast serve`` in a subprocess on a free loopback port."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import orjson
+import websockets
+
+from tests.support.ports import free_port
+
+STARTUP_TIMEOUT = 30.0
+
+
+class Service:
+    """One ``linkcast serve`` process; ``restart()`` keeps its port and store."""
+
+    def __init__(self, *flags: str, store: str, env: dict[str, str] | None = None, log_path: Path | None = None):
+        self.port = free_port()
+        self.store = store
+        self.flags = list(flags)
+        self.env = {**os.environ, **(env or {})}
+        self.log_path = log_path
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/scraped_urls"
+
+    def command(self) -> list[str]:
+        return [
+            sys.executable, "-m", "linkcast", "serve",
+            "--host", "127.0.0.1", "--port", str(self.port), "--store", self.store, "--log-level", "warning",
+            *self.flags,
+        ]  # fmt: skip
+
+    async def start(self) -> None:
+        log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
+        self.process = subprocess.Popen(self.command(), env=self.env, stdout=log, stderr=log)
+        await self.wait_healthy()
+
+    async def wait_healthy(self, timeout: float = STARTUP_TIMEOUT) -> None:
+        deadline = time.monotonic() + timeout
+        async with aiohttp.ClientSession() as session:
+            while time.monotonic() < deadline:
+                assert self.process is not None
+                if self.process.poll() is not None:
+                    raise RuntimeError(f"linkcast serve exited with {self.process.returncode}: {self.command()}")
+                try:
+                    async with session.get(f"{self.base_url}/healthz", timeout=aiohttp.ClientTimeout(total=2)) as r:
+                        if r.status == 200:
+                            return
+                except (aiohttp.ClientError, TimeoutError):
+                    pass
+                await asyncio.sleep(0.05)
+        raise TimeoutError(f"linkcast serve did not become healthy within {timeout} s")
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 30.0) -> int:
+        """Send ``sig`` and wait for the process to end (SIGKILL if it outlives ``timeout``)."""
+        if self.process is None or self.process.poll() is not None:
+            return self.process.returncode if self.process else 0
+        self.process.send_signal(sig)
+        try:
+            return self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            return self.process.wait(5)
+
+    def kill(self) -> None:
+        self.stop(signal.SIGKILL)
+
+    async def restart(self) -> None:
+        self.stop()
+        await self.start()
+
+    async def put(self, request_id: str, url: str, session: aiohttp.ClientSession | None = None) -> tuple[int, Any]:
+        """PUT /urls/<id>; returns (status, JSON body)."""
+        return await self.call("PUT", f"/urls/{request_id}", json={"url": url}, session=session)
+
+    async def call(
+        self, method: str, path: str, *, session: aiohttp.ClientSession | None = None, **kwargs: Any
+    ) -> tuple[int, Any]:
+        own = session is None
+        session = session or aiohttp.ClientSession()
+        try:
+            async with session.request(
+                method, self.base_url + path, timeout=aiohttp.ClientTimeout(total=10), **kwargs
+            ) as r:
+                raw = await r.read()
+                return r.status, orjson.loads(raw) if raw else None
+        finally:
+            if own:
+                await session.close()
+
+    def connect(self, query: str = "", **kwargs: Any) -> Any:
+        """A WebSocket client on /scraped_urls (use with ``async with``)."""
+        url = self.ws_url + (f"?{query}" if query else "")
+        return websockets.connect(url, open_timeout=10, max_size=None, **kwargs)
+
+
+async def receive_until(
+    ws: Any, done: Callable[[list[dict[str, Any]]], bool], timeout: float = 30.0
+) -> list[dict[str, Any]]:
+    """Receive frames until ``done(frames)`` holds; fail after ``timeout`` seconds."""
+    frames: list[dict[str, Any]] = []
+    async with asyncio.timeout(timeout):
+        while not done(frames):
+            frames.append(orjson.loads(await ws.recv()))
+    return frames
+
+
+def terminal_for(frames: list[dict[str, Any]], request_ids: set[str]) -> dict[str, dict[str, Any]]:
+    """The terminal event of each request among ``frames``."""
+    return {
+        f["request_id"]: f for f in frames if f.get("type") in ("result", "error") and f["request_id"] in request_ids
+    }
