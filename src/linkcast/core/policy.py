@@ -1,0 +1,241 @@
+"""Which hosts and addresses may be fetched: the SSRF guard, as pure decisions on names and IP addresses.
+
+The fetcher asks twice: once per URL (``check_url``: the scheme, names on the deny or allow lists, and IP literals,
+which need no resolution), and once per resolved address (``check_addresses``), right before it connects to exactly
+those addresses, so there is no window between the check and the connection (DNS rebinding).
+
+By default every address that is not globally routable unicast is refused: loopback, private, link-local (cloud
+metadata at 169.254.169.254), carrier-grade NAT, multicast, documentation, benchmarking, reserved and unspecified
+ranges, for IPv4 and IPv6. IPv6 forms that carry an IPv4 address (IPv4-mapped, IPv4-compatible, IPv4-translated,
+NAT64 and 6to4) are judged by the IPv4 address they carry, since that is where a dual-stack socket or a translator
+would really connect. Numeric spellings of IPv4 (``2130706433``, ``0x7f.1``, ``0``) are handled by parsing URLs
+with the WHATWG URL parser (ada), which normalises them to dotted form, exactly as a browser would.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import ada_url
+
+from linkcast.core.errors import Blocked
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+DEFAULT_PORTS = {"http:": 80, "https:": 443}
+
+
+def _networks(*pairs: tuple[str, str]) -> tuple[tuple[IPNetwork, str], ...]:
+    return tuple((ipaddress.ip_network(cidr), label) for cidr, label in pairs)
+
+
+# IANA's IPv4 special-purpose registry, less the few globally reachable entries inside 192.0.0.0/24 (refused
+# anyway: nothing a page fetcher needs lives there).
+REFUSED_V4 = _networks(
+    ("0.0.0.0/8", "unspecified"),
+    ("10.0.0.0/8", "private"),
+    ("100.64.0.0/10", "carrier-grade NAT"),
+    ("127.0.0.0/8", "loopback"),
+    ("169.254.0.0/16", "link-local"),
+    ("172.16.0.0/12", "private"),
+    ("192.0.0.0/24", "IETF protocol assignment"),
+    ("192.0.2.0/24", "documentation"),
+    ("192.88.99.0/24", "6to4 relay anycast"),
+    ("192.168.0.0/16", "private"),
+    ("198.18.0.0/15", "benchmarking"),
+    ("198.51.100.0/24", "documentation"),
+    ("203.0.113.0/24", "documentation"),
+    ("224.0.0.0/4", "multicast"),
+    ("240.0.0.0/4", "reserved"),
+)
+
+# IPv6: only global unicast (2000::/3) is ever routable; inside it, these are not. Outside it, the labels below say
+# what a refused address is, and anything else is "reserved".
+GLOBAL_UNICAST_V6 = ipaddress.IPv6Network("2000::/3")
+REFUSED_V6 = _networks(
+    ("::/128", "unspecified"),
+    ("::1/128", "loopback"),
+    ("64:ff9b:1::/48", "NAT64 local-use"),
+    ("100::/64", "discard-only"),
+    ("2001::/23", "IETF protocol assignment"),
+    ("2001:db8::/32", "documentation"),
+    ("3fff::/20", "documentation"),
+    ("fc00::/7", "unique local (private)"),
+    ("fe80::/10", "link-local"),
+    ("fec0::/10", "site-local"),
+    ("ff00::/8", "multicast"),
+)
+IPV4_COMPATIBLE = ipaddress.IPv6Network("::/96")
+IPV4_TRANSLATED = ipaddress.IPv6Network("::ffff:0:0:0/96")
+NAT64_WELL_KNOWN = ipaddress.IPv6Network("64:ff9b::/96")
+
+
+def embedded_ipv4(address: ipaddress.IPv6Address) -> tuple[ipaddress.IPv4Address, str] | None:
+    """The IPv4 address an IPv6 address stands for, and the form that carries it, or None."""
+    if address.ipv4_mapped is not None:
+        return address.ipv4_mapped, "IPv4-mapped"
+    if address.sixtofour is not None:
+        return address.sixtofour, "6to4"
+    low32 = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    if address in NAT64_WELL_KNOWN:
+        return low32, "NAT64"
+    if address in IPV4_TRANSLATED:
+        return low32, "IPv4-translated"
+    if address in IPV4_COMPATIBLE and int(address) > 1:  # :: and ::1 are themselves, not 0.0.0.0 and 0.0.0.1
+        return low32, "IPv4-compatible"
+    return None
+
+
+def refused_range(address: IPAddress) -> str | None:
+    """Why ``address`` is not a public unicast address (e.g. ``"loopback"``), or None if it is one."""
+    if isinstance(address, ipaddress.IPv4Address):
+        for network, label in REFUSED_V4:
+            if address in network:
+                return label
+        return None
+    embedded = embedded_ipv4(address)
+    if embedded is not None:
+        inner, form = embedded
+        reason = refused_range(inner)
+        return f"{reason} ({form})" if reason else None
+    for network6, label in REFUSED_V6:
+        if address in network6:
+            return label
+    if address not in GLOBAL_UNICAST_V6:
+        return "reserved"
+    return None
+
+
+def parse_address(host: str) -> IPAddress | None:
+    """The IP address a URL host names literally (``127.0.0.1``, ``[::1]``), or None for a domain name."""
+    text = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+    try:
+        return ipaddress.ip_address(text.split("%", 1)[0])
+    except ValueError:
+        return None
+
+
+def normalise_host(host: str) -> str:
+    """Lower-case, without the brackets of an IPv6 literal or the trailing dot of a fully qualified name."""
+    host = host.strip().lower().rstrip(".")
+    address = parse_address(host)
+    return str(address) if address is not None else host
+
+
+@dataclass(frozen=True, slots=True)
+class HostRule:
+    """A host name on an allow or deny list: ``example.com``, ``*.example.com`` (subdomains) or ``host:port``."""
+
+    host: str
+    port: int | None = None
+
+    @classmethod
+    def parse(cls, entry: str) -> HostRule:
+        text = entry.strip().lower()
+        port: int | None = None
+        if text.startswith("["):  # [v6]:port
+            inner, _, rest = text[1:].partition("]")
+            text, port = inner, int(rest[1:]) if rest.startswith(":") else None
+        elif text.count(":") == 1:
+            text, port_text = text.split(":")
+            port = int(port_text)
+        if not text or (port is not None and not 0 < port < 65536):
+            raise ValueError(f"not a host, host:port or CIDR: {entry!r}")
+        return cls(normalise_host(text), port)
+
+    def matches(self, host: str, port: int) -> bool:
+        if self.port is not None and self.port != port:
+            return False
+        if self.host.startswith("*."):
+            return host.endswith(self.host[1:])
+        return host == self.host
+
+
+@dataclass(frozen=True)
+class AddressPolicy:
+    """What may be fetched. Deny entries win over allow entries; allow entries win over the default refusal.
+
+    ``allow_private``: trust every address (trusted networks, tests). ``allow``/``deny``: host rules (by the URL's
+    host name, optionally its port) and networks (by the resolved address).
+    """
+
+    allow_private: bool = False
+    allow_hosts: tuple[HostRule, ...] = ()
+    allow_networks: tuple[IPNetwork, ...] = ()
+    deny_hosts: tuple[HostRule, ...] = ()
+    deny_networks: tuple[IPNetwork, ...] = field(default=())
+
+    @classmethod
+    def from_lists(cls, allow_private: bool, allow: Iterable[str] = (), deny: Iterable[str] = ()) -> AddressPolicy:
+        """Build from ``host``, ``*.domain``, ``host:port`` and CIDR entries; ``ValueError`` names a bad entry."""
+        allow_hosts, allow_networks = _split_entries(allow)
+        deny_hosts, deny_networks = _split_entries(deny)
+        return cls(allow_private, allow_hosts, allow_networks, deny_hosts, deny_networks)
+
+    def check_url(self, url: str) -> None:
+        """Refuse (``Blocked``) what can be judged before resolving: the scheme, listed names, IP literals."""
+        try:
+            parsed = ada_url.URL(url)
+        except ValueError:
+            raise Blocked(f"not a valid URL: {url!r}", code="invalid_url") from None
+        if parsed.protocol not in DEFAULT_PORTS:
+            raise Blocked(f"only http and https may be fetched, not {parsed.protocol}")
+        port = int(parsed.port) if parsed.port else DEFAULT_PORTS[parsed.protocol]
+        self.check_host(parsed.hostname, port)
+
+    def check_host(self, host: str, port: int) -> None:
+        """Refuse a host denied by name, or an IP literal that ``check_addresses`` would refuse."""
+        name = normalise_host(host)
+        for rule in self.deny_hosts:
+            if rule.matches(name, port):
+                raise Blocked(f"{name} is on the deny list")
+        address = parse_address(name)
+        if address is not None:
+            self.check_addresses(name, port, [address])
+
+    def check_addresses(self, host: str, port: int, addresses: Iterable[IPAddress]) -> None:
+        """Refuse the host if any of its addresses is refused: it could be connected to any of them."""
+        name = normalise_host(host)
+        allowed_by_name = any(rule.matches(name, port) for rule in self.allow_hosts)
+        for address in addresses:
+            reason = self.refusal(address, allowed_by_name)
+            if reason is not None:
+                shown = name if name == str(address) else f"{name} resolves to {address}, which"
+                raise Blocked(f"{shown} is {reason}")
+
+    def refusal(self, address: IPAddress, allowed_by_name: bool = False) -> str | None:
+        """Why this address may not be connected to, or None."""
+        for network in self.deny_networks:
+            if _contains(network, address):
+                return f"in the denied network {network}"
+        if allowed_by_name or self.allow_private:
+            return None
+        if any(_contains(network, address) for network in self.allow_networks):
+            return None
+        reason = refused_range(address)
+        return f"a {reason} address" if reason else None
+
+
+def _contains(network: IPNetwork, address: IPAddress) -> bool:
+    """Membership across families: an IPv4 network also holds the IPv6 forms that carry its addresses."""
+    if isinstance(address, ipaddress.IPv6Address) and isinstance(network, ipaddress.IPv4Network):
+        embedded = embedded_ipv4(address)
+        return embedded is not None and embedded[0] in network
+    return address in network
+
+
+def _split_entries(entries: Iterable[str]) -> tuple[tuple[HostRule, ...], tuple[IPNetwork, ...]]:
+    hosts: list[HostRule] = []
+    networks: list[IPNetwork] = []
+    for entry in entries:
+        text = entry.strip()
+        if not text:
+            continue
+        try:
+            networks.append(ipaddress.ip_network(text.strip("[]"), strict=False))
+        except ValueError:
+            hosts.append(HostRule.parse(text))
+    return tuple(hosts), tuple(networks)

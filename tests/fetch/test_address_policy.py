@@ -1,0 +1,155 @@
+"""The address policy (core/policy.py): every non-public range refused, for every spelling of an address."""
+
+from __future__ import annotations
+
+import ipaddress
+
+import ada_url
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from linkcast.core.errors import Blocked
+from linkcast.core.policy import AddressPolicy, HostRule, refused_range
+
+DEFAULT = AddressPolicy()
+
+ipv4s = st.integers(0, 2**32 - 1).map(ipaddress.IPv4Address)
+ipv6s = st.integers(0, 2**128 - 1).map(ipaddress.IPv6Address)
+
+
+def carriers(v4: ipaddress.IPv4Address) -> list[ipaddress.IPv6Address]:
+    """Every IPv6 form that carries ``v4``."""
+    n = int(v4)
+    return [
+        ipaddress.IPv6Address((0xFFFF << 32) | n),  # ::ffff:a.b.c.d (mapped)
+        ipaddress.IPv6Address((0xFFFF << 48) | n),  # ::ffff:0:a.b.c.d (translated)
+        ipaddress.IPv6Address((0x64FF9B << 96) | n),  # 64:ff9b::a.b.c.d (NAT64)
+        ipaddress.IPv6Address((0x2002 << 112) | (n << 80) | 1),  # 2002:a.b.c.d::1 (6to4)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("url", "reason"),
+    [
+        ("http://127.0.0.1/", "loopback"),
+        ("http://2130706433/", "loopback"),
+        ("http://0x7f.1/", "loopback"),
+        ("http://017700000001/", "loopback"),
+        ("http://127.1:8080/", "loopback"),
+        ("http://0/", "unspecified"),
+        ("http://[::]/", "unspecified"),
+        ("http://[::1]/", "loopback"),
+        ("http://[::ffff:127.0.0.1]/", "loopback"),
+        ("http://[::ffff:7f00:1]/", "loopback"),
+        ("http://[::127.0.0.1]/", "loopback"),
+        ("http://[64:ff9b::10.0.0.1]/", "private"),
+        ("http://[2002:a9fe:a9fe::1]/", "link-local"),
+        ("http://169.254.169.254/latest/meta-data/", "link-local"),
+        ("http://[fd00:ec2::254]/", "unique local"),
+        ("http://[fe80::1]/", "link-local"),
+        ("http://10.1.2.3/", "private"),
+        ("http://172.31.255.255/", "private"),
+        ("http://192.168.0.1/", "private"),
+        ("http://100.64.0.1/", "carrier-grade NAT"),
+        ("http://224.0.0.1/", "multicast"),
+        ("http://[ff02::1]/", "multicast"),
+        ("http://255.255.255.255/", "reserved"),
+        ("http://198.18.0.1/", "benchmarking"),
+        ("https://[2001:db8::1]/", "documentation"),
+    ],
+)
+def test_refused_literals_are_blocked_in_every_spelling(url: str, reason: str) -> None:
+    with pytest.raises(Blocked, match=reason) as raised:
+        DEFAULT.check_url(url)
+    assert raised.value.code == "blocked"
+
+
+@pytest.mark.parametrize("url", ["http://8.8.8.8/", "https://[2606:4700::1111]/", "http://example.com/"])
+def test_public_literals_and_names_pass_the_url_check(url: str) -> None:
+    DEFAULT.check_url(url)
+
+
+@pytest.mark.parametrize("url", ["ftp://example.com/", "file:///etc/passwd", "gopher://127.0.0.1:6379/"])
+def test_only_http_and_https_are_fetched(url: str) -> None:
+    with pytest.raises(Blocked):
+        DEFAULT.check_url(url)
+
+
+@given(ipv4s)
+def test_every_ipv4_the_standard_library_calls_non_global_is_refused(address: ipaddress.IPv4Address) -> None:
+    if not address.is_global or address.is_multicast:
+        assert refused_range(address) is not None
+    if refused_range(address) is None:
+        assert address.is_global and not address.is_multicast
+
+
+@given(ipv6s)
+def test_every_ipv6_outside_public_unicast_is_refused(address: ipaddress.IPv6Address) -> None:
+    carried = address.ipv4_mapped or address.sixtofour
+    if carried is None and (not address.is_global or address.is_multicast):
+        assert refused_range(address) is not None
+
+
+@given(ipv4s)
+def test_ipv6_forms_are_judged_by_the_ipv4_they_carry(address: ipaddress.IPv4Address) -> None:
+    expected = refused_range(address) is None
+    for carrier in carriers(address):
+        assert (refused_range(carrier) is None) == expected, carrier
+
+
+@given(st.integers(0, 2**32 - 1))
+def test_numeric_ipv4_spellings_are_judged_as_the_address(number: int) -> None:
+    address = ipaddress.IPv4Address(number)
+    for spelling in (str(number), hex(number), f"0{number:o}"):
+        url = f"http://{spelling}/"
+        assert ada_url.URL(url).hostname == str(address)
+        if refused_range(address) is None:
+            DEFAULT.check_url(url)
+        else:
+            with pytest.raises(Blocked):
+                DEFAULT.check_url(url)
+
+
+def test_allow_private_networks_lifts_the_default_refusal() -> None:
+    trusting = AddressPolicy.from_lists(True)
+    trusting.check_url("http://127.0.0.1:8080/")
+    trusting.check_addresses("intranet", 80, [ipaddress.ip_address("10.0.0.1")])
+
+
+def test_allowed_host_and_port_is_allowed_and_nothing_else() -> None:
+    policy = AddressPolicy.from_lists(False, ["127.0.0.1:8080", "intranet.example"])
+    policy.check_url("http://127.0.0.1:8080/page")
+    policy.check_addresses("intranet.example", 443, [ipaddress.ip_address("10.0.0.1")])
+    with pytest.raises(Blocked):
+        policy.check_url("http://127.0.0.1:8081/")
+    with pytest.raises(Blocked):
+        policy.check_addresses("other.example", 80, [ipaddress.ip_address("10.0.0.1")])
+
+
+def test_allowed_network_admits_its_addresses() -> None:
+    policy = AddressPolicy.from_lists(False, ["10.20.0.0/16"])
+    policy.check_addresses("a.internal", 80, [ipaddress.ip_address("10.20.3.4")])
+    with pytest.raises(Blocked):
+        policy.check_addresses("b.internal", 80, [ipaddress.ip_address("10.21.3.4")])
+
+
+def test_deny_list_wins_over_everything() -> None:
+    policy = AddressPolicy.from_lists(True, ["evil.example"], ["*.evil.example", "evil.example", "203.0.114.0/24"])
+    for url in ("http://evil.example/", "http://www.evil.example/", "http://203.0.114.9/"):
+        with pytest.raises(Blocked, match=r"deny|denied"):
+            policy.check_url(url)
+    with pytest.raises(Blocked, match="denied"):
+        policy.check_addresses("innocent.example", 80, [ipaddress.ip_address("::ffff:203.0.114.9")])
+
+
+def test_a_host_with_one_refused_address_among_public_ones_is_refused() -> None:
+    addresses = [ipaddress.ip_address("93.184.215.14"), ipaddress.ip_address("127.0.0.1")]
+    with pytest.raises(Blocked, match=r"resolves to 127\.0\.0\.1"):
+        DEFAULT.check_addresses("rebind.example", 80, addresses)
+
+
+@pytest.mark.parametrize("entry", ["host:0", "host:99999", ":80", "a:b"])
+def test_bad_list_entries_are_rejected(entry: str) -> None:
+    with pytest.raises(ValueError):
+        HostRule.parse(entry)
