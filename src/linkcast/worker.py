@@ -32,6 +32,7 @@ class WorkerPool:
         self.metrics = metrics
         self.name = f"worker-{uuid.uuid4().hex[:8]}"
         self._tasks: list[asyncio.Task[None]] = []
+        self._busy: set[asyncio.Task[None]] = set()  # tasks processing a job (the others wait for one)
         self._draining = asyncio.Event()
 
     def start(self, count: int) -> None:
@@ -42,6 +43,9 @@ class WorkerPool:
     async def stop(self, grace: float = 10.0) -> None:
         """Take no new jobs; let running ones finish within ``grace`` seconds, then return the rest to the queue."""
         self._draining.set()
+        for task in self._tasks:
+            if task not in self._busy:
+                task.cancel()
         if not self._tasks:
             return
         _done, pending = await asyncio.wait(self._tasks, timeout=grace)
@@ -61,12 +65,17 @@ class WorkerPool:
                 continue
             if job is None:
                 continue
+            task = asyncio.current_task()
+            assert task is not None
+            self._busy.add(task)
             try:
                 await self.process(job)
             except asyncio.CancelledError:
                 with contextlib.suppress(Exception):
                     await asyncio.shield(self.store.release(job))
                 raise
+            finally:
+                self._busy.discard(task)
 
     async def process(self, job: Job) -> None:
         await self.store.start(job, started_body(job.request_id, job.url, job.attempt))

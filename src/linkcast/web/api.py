@@ -24,12 +24,12 @@ def json_response(payload: Any, status: int = 200, headers: dict[str, str] | Non
 
 
 async def read_url_from_body() -> str:
-    mimetype = request.mimetype or ""
-    if mimetype not in LENIENT_TYPES and mimetype != "application/json" and not mimetype.endswith("+json"):
-        raise UnsupportedMediaType(f"the body must be JSON (application/json), not {mimetype}")
     raw = await request.get_data(cache=False)
     if not raw:
         raise InvalidInput('the body is empty: send {"url": "https://..."}', code="missing_body")
+    mimetype = request.mimetype or ""
+    if mimetype not in LENIENT_TYPES and mimetype != "application/json" and not mimetype.endswith("+json"):
+        raise UnsupportedMediaType(f"the body must be JSON (application/json), not {mimetype}")
     try:
         payload = orjson.loads(raw)
     except orjson.JSONDecodeError:
