@@ -103,11 +103,10 @@ async def test_same_id_other_url_is_a_conflict(api: Service, site: LocalSite) ->
 
 async def test_post_chooses_an_id_and_says_where(api: Service, site: LocalSite) -> None:
     url = site.page("/posted", "")
-    async with aiohttp.ClientSession() as session:
-        async with session.post(api.base_url + "/urls", json={"url": url}) as response:
-            body = await response.json()
-            assert response.status == 201
-            assert response.headers["Location"] == f"/urls/{body['request_id']}"
+    async with aiohttp.ClientSession() as session, session.post(api.base_url + "/urls", json={"url": url}) as response:
+        body = await response.json()
+        assert response.status == 201
+        assert response.headers["Location"] == f"/urls/{body['request_id']}"
     status, state = await api.call("GET", f"/urls/{body['request_id']}")
     assert status == 200 and state["url"] == url
 
