@@ -83,5 +83,7 @@ class Store(ABC):
 
     @abstractmethod
     async def prune(self, older_than: float, keep_events: int) -> int:
-        """Drop events and finished requests older than the ``older_than`` timestamp, and events beyond
-        ``keep_events``; return how many events were dropped."""
+        """Drop events and finished requests older than the ``older_than`` timestamp, and beyond the newest
+        ``keep_events`` of each (retention applies the same settings to both); return how many events were dropped.
+
+        Requests still queued or running are never dropped."""

@@ -134,9 +134,14 @@ class MemoryStore(Store):
         drop = max(by_age, len(self._events) - keep_events)
         del self._events[:drop]
         del self._event_times[:drop]
-        for request_id, record in list(self._requests.items()):
-            if record.state in FINISHED_STATES and (record.finished_at or 0) < older_than:
-                del self._requests[request_id]
+        finished = sorted(
+            (record for record in self._requests.values() if record.state in FINISHED_STATES),
+            key=lambda record: record.finished_at or 0.0,
+        )
+        beyond_count = len(finished) - keep_events
+        for rank, record in enumerate(finished):
+            if rank < beyond_count or (record.finished_at or 0.0) < older_than:
+                del self._requests[record.request_id]
         return drop
 
     async def _append(self, body: EventBody) -> Event:

@@ -1,0 +1,409 @@
+"""The SQLite backend (the default, ``sqlite:///PATH``): jobs, requests and the append-only event log in one file.
+
+WAL mode, one writer thread that group-commits (see ``sqlite_thread``) and one reader thread beside it. Writes are
+acknowledged only once committed, so a request answered ``201`` survives a crash of the process. ``synchronous=NORMAL``
+is the WAL setting that survives a killed process (the commit is in the WAL file); only a power loss may lose the last
+transactions, a trade SQLite documents and most embedded queues make.
+
+One process owns the file: ``open()`` returns jobs left ``running`` by a crashed process to the queue. Live delivery
+is in-process: every commit that appends events wakes ``wait_events`` at once (no polling timer); a short cache of
+the newest events serves the hub's tail without reading them back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+import sqlite3
+import time
+from collections.abc import Collection
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from linkcast.core.errors import Conflict
+from linkcast.core.events import (
+    DONE,
+    FAILED,
+    FINISHED_STATES,
+    QUEUED,
+    RESULT,
+    RUNNING,
+    Event,
+    EventBody,
+    Job,
+    RequestRecord,
+    accepted_body,
+)
+from linkcast.settings import Settings
+from linkcast.store.base import Store
+from linkcast.store.sqlite_thread import SQLiteThread
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS requests (
+    request_id TEXT PRIMARY KEY,
+    url TEXT NOT NULL,
+    state TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    started_at REAL,
+    finished_at REAL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    outcome BLOB
+);
+CREATE INDEX IF NOT EXISTS requests_finished ON requests (finished_at) WHERE finished_at IS NOT NULL;
+-- Only pending work lives here: a row is deleted when its request finishes. seq is the queue order.
+CREATE TABLE IF NOT EXISTS jobs (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    request_id TEXT NOT NULL UNIQUE,
+    url TEXT NOT NULL,
+    owner TEXT
+);
+CREATE INDEX IF NOT EXISTS jobs_queued ON jobs (seq) WHERE owner IS NULL;
+-- AUTOINCREMENT: an id is never given twice, even after the newest events are pruned.
+CREATE TABLE IF NOT EXISTS events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    type TEXT NOT NULL,
+    request_id TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    body BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS events_by_request ON events (request_id, id);
+"""
+
+# Events kept in memory for the hub's tail; older ones are read from the file.
+RECENT_EVENTS = 4096
+WAIT_BATCH = 10_000
+# Rows deleted per transaction when pruning, so that appends never wait long behind a large prune.
+PRUNE_CHUNK = 5000
+
+
+@dataclass(slots=True)
+class Written:
+    """What a write operation returns: its value and the events it appended (announced on commit)."""
+
+    value: Any = None
+    events: list[Event] = field(default_factory=list)
+
+
+def database_path(url: str) -> str:
+    """``sqlite:///./linkcast.db`` -> ``./linkcast.db``; ``sqlite:////var/lib/x.db`` -> ``/var/lib/x.db``."""
+    path = url.removeprefix("sqlite://").removeprefix("/")
+    if not path or path == ":memory:":
+        raise SystemExit(f"{url!r}: give a file path, e.g. sqlite:///./linkcast.db (use memory:// for no file)")
+    return path
+
+
+def _setup(connection: sqlite3.Connection, *, writer: bool) -> None:
+    connection.execute("PRAGMA busy_timeout = 10000")
+    if writer:
+        connection.execute("PRAGMA journal_mode = WAL")
+        connection.executescript(SCHEMA)
+    connection.execute("PRAGMA synchronous = NORMAL")
+    if not writer:
+        connection.execute("PRAGMA query_only = 1")
+
+
+def _record(row: sqlite3.Row | tuple[Any, ...]) -> RequestRecord:
+    request_id, url, state, created_at, started_at, finished_at, attempts, outcome = row
+    return RequestRecord(
+        request_id,
+        url,
+        state,
+        created_at,
+        started_at,
+        finished_at,
+        attempts,
+        orjson.loads(outcome) if outcome else None,
+    )
+
+
+def _event(row: tuple[Any, ...]) -> Event:
+    event_id, event_type, request_id, body = row
+    return EventBody(event_type, request_id, body).framed(event_id)
+
+
+def _append(connection: sqlite3.Connection, body: EventBody, now: float) -> Event:
+    cursor = connection.execute(
+        "INSERT INTO events (type, request_id, created_at, body) VALUES (?, ?, ?, ?)",
+        (body.type, body.request_id, now, body.data),
+    )
+    assert cursor.lastrowid is not None
+    return body.framed(cursor.lastrowid)
+
+
+def _last_id(connection: sqlite3.Connection) -> int:
+    row = connection.execute("SELECT seq FROM sqlite_sequence WHERE name = 'events'").fetchone()
+    return int(row[0]) if row else 0
+
+
+class SQLiteStore(Store):
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(settings)
+        self.path = database_path(settings.store)
+        self._writer = SQLiteThread(
+            self.path,
+            "linkcast-sqlite-writer",
+            writer=True,
+            setup=lambda c: _setup(c, writer=True),
+            on_commit=self._on_commit,
+        )
+        self._reader = SQLiteThread(
+            self.path, "linkcast-sqlite-reader", writer=False, setup=lambda c: _setup(c, writer=False)
+        )
+        self._recent: list[Event] = []
+        self._last_id = 0
+        self._appended = asyncio.Event()
+        self._jobs_changed = asyncio.Condition()
+        self._jobs_generation = 0
+
+    # -- lifecycle ---------------------------------------------------------------------------------------------
+
+    async def open(self) -> None:
+        Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self._appended = asyncio.Event()
+        self._jobs_changed = asyncio.Condition()
+        await self._writer.start()
+        await self._reader.start()
+        self._last_id = (await self._writer.run(self._recover)).value
+        await self._announce_jobs()
+
+    async def close(self) -> None:
+        await self._writer.stop()
+        await self._reader.stop()
+
+    @staticmethod
+    def _recover(connection: sqlite3.Connection) -> Written:
+        """Jobs held by a process that died go back to the queue, in their original order."""
+        connection.execute("UPDATE jobs SET owner = NULL WHERE owner IS NOT NULL")
+        connection.execute(f"UPDATE requests SET state = '{QUEUED}' WHERE state = '{RUNNING}'")
+        return Written(_last_id(connection))
+
+    # -- requests and jobs ----------------------------------------------------------------------------------------
+
+    async def submit(self, request_id: str, url: str) -> tuple[RequestRecord, bool]:
+        def operation(connection: sqlite3.Connection) -> Written:
+            now = time.time()
+            inserted = connection.execute(
+                "INSERT INTO requests (request_id, url, state, created_at) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (request_id) DO NOTHING",
+                (request_id, url, QUEUED, now),
+            ).rowcount
+            if not inserted:
+                existing = _record(
+                    connection.execute("SELECT * FROM requests WHERE request_id = ?", (request_id,)).fetchone()
+                )
+                if existing.url != url:
+                    raise Conflict(f"request {request_id!r} already exists with another URL")
+                return Written((existing, False))
+            event = _append(connection, accepted_body(request_id, url), now)
+            connection.execute("INSERT INTO jobs (request_id, url) VALUES (?, ?)", (request_id, url))
+            return Written((RequestRecord(request_id, url, QUEUED, now), True), [event])
+
+        record, created = (await self._writer.run(operation)).value
+        if created:
+            await self._announce_jobs()
+        return record, created
+
+    async def get_request(self, request_id: str) -> RequestRecord | None:
+        def operation(connection: sqlite3.Connection) -> RequestRecord | None:
+            row = connection.execute("SELECT * FROM requests WHERE request_id = ?", (request_id,)).fetchone()
+            return _record(row) if row else None
+
+        return await self._reader.run(operation)
+
+    async def next_job(self, worker_id: str, timeout: float) -> Job | None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            generation = self._jobs_generation
+            job = (await self._writer.run(lambda connection: self._claim(connection, worker_id))).value
+            if job is not None:
+                return job
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return None
+            if generation != self._jobs_generation:
+                continue  # a job was queued while we looked: look again rather than sleep through it
+            async with self._jobs_changed:
+                try:
+                    await asyncio.wait_for(self._jobs_changed.wait(), remaining)
+                except TimeoutError:
+                    return None
+
+    @staticmethod
+    def _claim(connection: sqlite3.Connection, worker_id: str) -> Written:
+        row = connection.execute(
+            "SELECT seq, request_id, url FROM jobs WHERE owner IS NULL ORDER BY seq LIMIT 1"
+        ).fetchone()
+        if row is None:
+            return Written(None)
+        seq, request_id, url = row
+        connection.execute("UPDATE jobs SET owner = ? WHERE seq = ?", (worker_id, seq))
+        (attempts,) = connection.execute(
+            "UPDATE requests SET state = ?, started_at = ?, attempts = attempts + 1 WHERE request_id = ? "
+            "RETURNING attempts",
+            (RUNNING, time.time(), request_id),
+        ).fetchone()
+        return Written(Job(request_id, url, attempts, worker_id))
+
+    async def start(self, job: Job, body: EventBody) -> Event:
+        written = await self._writer.run(lambda connection: Written(events=[_append(connection, body, time.time())]))
+        return written.events[0]
+
+    async def finish(self, job: Job, body: EventBody) -> Event | None:
+        def operation(connection: sqlite3.Connection) -> Written:
+            connection.execute("DELETE FROM jobs WHERE request_id = ?", (job.request_id,))
+            row = connection.execute("SELECT state FROM requests WHERE request_id = ?", (job.request_id,)).fetchone()
+            if row is None or row[0] in FINISHED_STATES:
+                return Written(None)  # already has its terminal event: exactly one per request
+            now = time.time()
+            event = _append(connection, body, now)
+            connection.execute(
+                "UPDATE requests SET state = ?, finished_at = ?, outcome = ? WHERE request_id = ?",
+                (DONE if body.type == RESULT else FAILED, now, body.data, job.request_id),
+            )
+            return Written(event, [event])
+
+        event: Event | None = (await self._writer.run(operation)).value
+        return event
+
+    async def release(self, job: Job) -> None:
+        def operation(connection: sqlite3.Connection) -> Written:
+            released = connection.execute(
+                "UPDATE jobs SET owner = NULL WHERE request_id = ? AND owner = ?", (job.request_id, job.receipt)
+            ).rowcount
+            if released:
+                connection.execute(
+                    "UPDATE requests SET state = ? WHERE request_id = ? AND state = ?",
+                    (QUEUED, job.request_id, RUNNING),
+                )
+            return Written(released)
+
+        if (await self._writer.run(operation)).value:
+            await self._announce_jobs()
+
+    async def queue_depth(self) -> int:
+        def operation(connection: sqlite3.Connection) -> int:
+            return int(connection.execute("SELECT count(*) FROM jobs WHERE owner IS NULL").fetchone()[0])
+
+        return await self._reader.run(operation)
+
+    async def _announce_jobs(self) -> None:
+        self._jobs_generation += 1
+        async with self._jobs_changed:
+            self._jobs_changed.notify()
+
+    # -- the event log ------------------------------------------------------------------------------------------
+
+    async def events_after(
+        self,
+        since: int,
+        request_ids: Collection[str] | None = None,
+        limit: int = 1000,
+        until: int | None = None,
+    ) -> list[Event]:
+        upper = until if until is not None else 2**63 - 1
+        if request_ids is None:
+            sql, params = (
+                "SELECT id, type, request_id, body FROM events WHERE id > ? AND id <= ? ORDER BY id LIMIT ?",
+                [
+                    since,
+                    upper,
+                    limit,
+                ],
+            )
+        else:
+            wanted = sorted(set(request_ids))
+            marks = ",".join("?" * len(wanted))
+            sql = (
+                "SELECT id, type, request_id, body FROM events "
+                f"WHERE request_id IN ({marks}) AND id > ? AND id <= ? ORDER BY id LIMIT ?"
+            )
+            params = [*wanted, since, upper, limit]
+
+        def operation(connection: sqlite3.Connection) -> list[Event]:
+            return [_event(row) for row in connection.execute(sql, params)]
+
+        return await self._reader.run(operation)
+
+    async def wait_events(self, after: int, timeout: float) -> list[Event]:
+        if self._last_id <= after:
+            try:
+                async with asyncio.timeout(timeout):
+                    while self._last_id <= after:
+                        await self._appended.wait()
+            except TimeoutError:
+                # Nothing appended by this process; another one may write to the file: look once, then report.
+                return await self.events_after(after, limit=WAIT_BATCH)
+        recent = self._recent
+        if recent and recent[0].id <= after + 1:
+            start = bisect.bisect_right(recent, after, key=lambda event: event.id)
+            return recent[start : start + WAIT_BATCH]
+        return await self.events_after(after, limit=WAIT_BATCH)
+
+    def _on_commit(self, results: list[Any]) -> None:
+        """Called on the event loop for each committed group, before any writer resumes: announce new events."""
+        appended = [event for result in results if isinstance(result, Written) for event in result.events]
+        if not appended:
+            return
+        self._recent.extend(appended)
+        if len(self._recent) > 2 * RECENT_EVENTS:
+            del self._recent[:-RECENT_EVENTS]
+        self._last_id = max(self._last_id, appended[-1].id)
+        self._appended.set()
+        self._appended = asyncio.Event()
+
+    async def last_event_id(self) -> int:
+        return await self._reader.run(_last_id)
+
+    async def first_event_id(self) -> int:
+        def operation(connection: sqlite3.Connection) -> int:
+            row = connection.execute("SELECT min(id) FROM events").fetchone()
+            return int(row[0]) if row[0] is not None else _last_id(connection) + 1
+
+        return await self._reader.run(operation)
+
+    # -- retention ------------------------------------------------------------------------------------------------
+
+    async def prune(self, older_than: float, keep_events: int) -> int:
+        def cutoff(connection: sqlite3.Connection) -> int:
+            by_count = _last_id(connection) - keep_events
+            young = connection.execute(
+                "SELECT id FROM events WHERE created_at >= ? ORDER BY id LIMIT 1", (older_than,)
+            ).fetchone()
+            by_age = young[0] - 1 if young else _last_id(connection)
+            return max(by_count, by_age)
+
+        last_dropped = await self._reader.run(cutoff)
+        dropped = 0
+        while True:
+
+            def chunk(connection: sqlite3.Connection) -> Written:
+                return Written(
+                    connection.execute(
+                        "DELETE FROM events WHERE id IN (SELECT id FROM events WHERE id <= ? ORDER BY id LIMIT ?)",
+                        (last_dropped, PRUNE_CHUNK),
+                    ).rowcount
+                )
+
+            count = (await self._writer.run(chunk)).value
+            dropped += count
+            if count < PRUNE_CHUNK:
+                break
+        await self._writer.run(lambda connection: Written(self._prune_requests(connection, older_than, keep_events)))
+        return dropped
+
+    @staticmethod
+    def _prune_requests(connection: sqlite3.Connection, older_than: float, keep: int) -> int:
+        """Finished requests older than ``older_than``, and those beyond the newest ``keep`` finished ones."""
+        row = connection.execute(
+            "SELECT finished_at FROM requests WHERE finished_at IS NOT NULL ORDER BY finished_at DESC LIMIT 1 OFFSET ?",
+            (keep,),
+        ).fetchone()
+        beyond_count = row[0] if row else float("-inf")
+        return connection.execute(
+            "DELETE FROM requests WHERE finished_at IS NOT NULL AND (finished_at < ? OR finished_at <= ?)",
+            (older_than, beyond_count),
+        ).rowcount

@@ -1,0 +1,160 @@
+"""One SQLite connection owned by one thread, driven from asyncio; the writer commits in groups.
+
+Why a thread of our own rather than aiosqlite: aiosqlite also runs each connection in a thread, but it commits once
+per call and hops threads once per call. Here the writer drains every operation queued while it was busy and runs
+them in one transaction (group commit), each inside its own SAVEPOINT so that one failing operation rolls back alone,
+then hands all the results back to the event loop in one callback. Under load that turns thousands of commits into
+tens; idle, an operation still commits at once (no timer, no added latency).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import queue
+import sqlite3
+import threading
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+Operation = Callable[[sqlite3.Connection], Any]
+
+# Most operations a group commit takes at once; bounds the latency one group adds to the next.
+MAX_GROUP = 512
+
+_STOP = object()
+
+
+class SQLiteThread:
+    """A connection to ``path`` living in its own thread.
+
+    ``writer=True`` runs operations in group-committed transactions and calls ``on_commit`` (on the event loop,
+    before any caller resumes) with each committed operation's result, in commit order. ``writer=False`` runs each
+    operation on its own, in autocommit mode: a reader that WAL lets run beside the writer.
+    """
+
+    def __init__(
+        self,
+        path: str,
+        name: str,
+        *,
+        writer: bool,
+        setup: Callable[[sqlite3.Connection], None],
+        on_commit: Callable[[list[Any]], None] | None = None,
+    ) -> None:
+        self.path = path
+        self.name = name
+        self.writer = writer
+        self._setup = setup
+        self._on_commit = on_commit
+        self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        ready: asyncio.Future[None] = self._loop.create_future()
+        self._thread = threading.Thread(target=self._main, args=(ready,), name=self.name, daemon=True)
+        self._thread.start()
+        await ready
+
+    async def run(self, operation: Callable[[sqlite3.Connection], T]) -> T:
+        """Run ``operation(connection)`` in the thread; for the writer, return once its transaction is committed."""
+        if self._thread is None or self._loop is None:
+            raise RuntimeError(f"{self.name} is not started")
+        future: asyncio.Future[T] = self._loop.create_future()
+        self._queue.put((operation, future))
+        return await future
+
+    async def stop(self) -> None:
+        if self._thread is None:
+            return
+        self._queue.put(_STOP)
+        await asyncio.to_thread(self._thread.join)
+        self._thread = None
+
+    def _main(self, ready: asyncio.Future[None]) -> None:
+        try:
+            connection = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            self._setup(connection)
+        except BaseException as error:
+            self._call_soon(_settle_one, ready, None, error)
+            return
+        self._call_soon(_settle_one, ready, None, None)
+        try:
+            if self.writer:
+                self._write_forever(connection)
+            else:
+                self._read_forever(connection)
+        finally:
+            connection.close()
+
+    def _read_forever(self, connection: sqlite3.Connection) -> None:
+        while (item := self._queue.get()) is not _STOP:
+            operation, future = item
+            try:
+                self._call_soon(_settle_one, future, operation(connection), None)
+            except BaseException as error:
+                self._call_soon(_settle_one, future, None, error)
+
+    def _write_forever(self, connection: sqlite3.Connection) -> None:
+        stopping = False
+        while not stopping:
+            item = self._queue.get()
+            if item is _STOP:
+                return
+            group = [item]
+            while len(group) < MAX_GROUP:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is _STOP:
+                    stopping = True
+                    break
+                group.append(item)
+            self._call_soon(self._settle_group, self._commit_group(connection, group))
+
+    def _commit_group(self, connection: sqlite3.Connection, group: list[Any]) -> list[tuple[Any, Any, Any]]:
+        """Run ``group`` in one transaction; each operation in a savepoint so that its failure is its own."""
+        settled: list[tuple[Any, Any, Any]] = []
+        try:
+            connection.execute("BEGIN IMMEDIATE")
+            for operation, future in group:
+                connection.execute("SAVEPOINT operation")
+                try:
+                    result = operation(connection)
+                except Exception as error:
+                    connection.execute("ROLLBACK TO operation")
+                    settled.append((future, None, error))
+                else:
+                    settled.append((future, result, None))
+                connection.execute("RELEASE operation")
+            connection.execute("COMMIT")
+        except Exception as error:  # the transaction itself failed (disk full, I/O): nothing of it happened
+            if connection.in_transaction:
+                with contextlib.suppress(Exception):
+                    connection.execute("ROLLBACK")
+            return [(future, None, error) for _operation, future in group]
+        return settled
+
+    def _settle_group(self, settled: list[tuple[Any, Any, Any]]) -> None:
+        if self._on_commit is not None:
+            self._on_commit([result for _future, result, error in settled if error is None])
+        for future, result, error in settled:
+            _settle_one(future, result, error)
+
+    def _call_soon(self, callback: Callable[..., None], *args: Any) -> None:
+        assert self._loop is not None
+        with contextlib.suppress(RuntimeError):  # the loop is closed: nobody is waiting any more
+            self._loop.call_soon_threadsafe(callback, *args)
+
+
+def _settle_one(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
+    if future.done():  # the caller was cancelled; a committed write still happened
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(result)

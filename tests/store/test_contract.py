@@ -1,0 +1,319 @@
+"""The store's contract (``linkcast.store.base``), proven against every backend of ``tests/store/conftest.py``."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+
+import pytest
+
+from linkcast.core.errors import Conflict, FetchError
+from linkcast.core.events import (
+    ACCEPTED,
+    DONE,
+    FAILED,
+    QUEUED,
+    RUNNING,
+    STARTED,
+    Event,
+    EventBody,
+    Job,
+    error_body,
+    result_body,
+    started_body,
+)
+from linkcast.store import Store
+from tests.store.conftest import Backend
+
+URL = "https://example.com/"
+WAIT = 10.0  # no wait in these tests should come near this
+
+
+def result(job: Job, links: list[str] | None = None) -> EventBody:
+    return result_body(
+        job.request_id,
+        job.url,
+        final_url=job.url,
+        status_code=200,
+        links=links if links is not None else [f"{job.url}next"],
+        links_truncated=False,
+        timings={},
+    )
+
+
+async def take(store: Store, worker: str = "w1") -> Job:
+    job = await store.next_job(worker, timeout=WAIT)
+    assert job is not None, "a queued job was not handed out"
+    return job
+
+
+async def all_events(store: Store) -> list[Event]:
+    return await store.events_after(0, limit=1_000_000)
+
+
+# -- submit ------------------------------------------------------------------------------------------------------
+
+
+async def test_submit_records_queues_and_appends_accepted(store: Store) -> None:
+    record, created = await store.submit("a", URL)
+    assert created
+    assert (record.request_id, record.url, record.state) == ("a", URL, QUEUED)
+    fetched = await store.get_request("a")
+    assert fetched is not None and (fetched.url, fetched.state) == (URL, QUEUED)
+    [event] = await all_events(store)
+    assert (event.type, event.request_id) == (ACCEPTED, "a")
+    assert event.body() == {"id": event.id, "type": ACCEPTED, "request_id": "a", "url": URL}
+    assert await store.queue_depth() == 1
+
+
+async def test_repeat_submit_returns_the_existing_record_and_starts_nothing(store: Store) -> None:
+    await store.submit("a", URL)
+    record, created = await store.submit("a", URL)
+    assert not created
+    assert (record.request_id, record.url) == ("a", URL)
+    assert len(await all_events(store)) == 1
+    assert await store.queue_depth() == 1
+
+
+async def test_same_id_with_another_url_conflicts(store: Store) -> None:
+    await store.submit("a", URL)
+    with pytest.raises(Conflict):
+        await store.submit("a", URL + "other")
+    assert len(await all_events(store)) == 1
+    record = await store.get_request("a")
+    assert record is not None and record.url == URL
+
+
+async def test_unknown_request_is_none(store: Store) -> None:
+    assert await store.get_request("nobody") is None
+
+
+# -- jobs --------------------------------------------------------------------------------------------------------
+
+
+async def test_jobs_are_handed_out_oldest_first_and_once(store: Store) -> None:
+    for request_id in ("a", "b"):
+        await store.submit(request_id, URL + request_id)
+    first, second = await take(store, "w1"), await take(store, "w2")
+    assert (first.request_id, first.url, first.attempt) == ("a", URL + "a", 1)
+    assert second.request_id == "b"
+    assert await store.next_job("w3", timeout=0.05) is None
+    record = await store.get_request("a")
+    assert record is not None and record.state == RUNNING and record.attempts == 1
+
+
+async def test_waiting_worker_gets_a_job_submitted_later(store: Store) -> None:
+    waiting = asyncio.create_task(store.next_job("w1", timeout=WAIT))
+    await asyncio.sleep(0)  # let the worker start waiting; the submit below must wake it
+    await store.submit("late", URL)
+    job = await asyncio.wait_for(waiting, WAIT)
+    assert job is not None and job.request_id == "late"
+
+
+async def test_finish_appends_the_terminal_event_and_records_the_outcome(store: Store) -> None:
+    await store.submit("a", URL)
+    job = await take(store)
+    started = await store.start(job, started_body(job.request_id, job.url, job.attempt))
+    terminal = await store.finish(job, result(job, ["https://example.com/x"]))
+    assert terminal is not None and terminal.is_terminal and terminal.id > started.id
+    assert terminal.body()["links"] == ["https://example.com/x"]
+    record = await store.get_request("a")
+    assert record is not None and record.state == DONE and record.finished_at is not None
+    assert record.to_dict()["links"] == ["https://example.com/x"]
+    assert [e.type for e in await all_events(store)] == [ACCEPTED, STARTED, "result"]
+    assert await store.queue_depth() == 0
+    assert await store.next_job("w2", timeout=0.05) is None
+
+
+async def test_error_outcome_marks_the_request_failed(store: Store) -> None:
+    await store.submit("a", URL)
+    job = await take(store)
+    await store.finish(job, error_body(job.request_id, job.url, FetchError("boom", code="timeout"), timings={}))
+    record = await store.get_request("a")
+    assert record is not None and record.state == FAILED
+    assert record.to_dict()["error"] == {"code": "timeout", "message": "boom"}
+
+
+async def test_a_second_finish_appends_nothing(store: Store) -> None:
+    await store.submit("a", URL)
+    job = await take(store)
+    assert await store.finish(job, result(job)) is not None
+    assert await store.finish(job, result(job, ["https://example.com/other"])) is None
+    terminals = [e for e in await all_events(store) if e.is_terminal]
+    assert len(terminals) == 1
+    record = await store.get_request("a")
+    assert record is not None and record.to_dict()["links"] == [f"{URL}next"]
+
+
+async def test_concurrent_finishes_of_a_redelivered_job_give_one_terminal_event(store: Store) -> None:
+    await store.submit("a", URL)
+    first = await take(store, "w1")
+    await store.release(first)
+    second = await take(store, "w2")
+    outcomes = await asyncio.gather(store.finish(first, result(first)), store.finish(second, result(second)))
+    assert sum(outcome is not None for outcome in outcomes) == 1
+    assert len([e for e in await all_events(store) if e.is_terminal]) == 1
+
+
+async def test_release_returns_the_job_to_the_queue(store: Store) -> None:
+    await store.submit("a", URL)
+    job = await take(store)
+    await store.release(job)
+    record = await store.get_request("a")
+    assert record is not None and record.state == QUEUED
+    assert await store.queue_depth() == 1
+    again = await take(store, "w2")
+    assert (again.request_id, again.attempt) == ("a", 2)
+
+
+async def test_a_job_whose_owner_died_is_handed_out_again(backend: Backend) -> None:
+    if not backend.persistent:
+        pytest.skip(f"{backend.name}: nothing outlives the process that held the job")
+    dead = await backend.open()
+    await dead.submit("a", URL)
+    await take(dead, "doomed")
+    await dead.close()  # no release: the process died holding the job
+    backend.opened.remove(dead)
+    alive = await backend.open(job_visibility_timeout=0.2)
+    job = await take(alive, "survivor")
+    assert (job.request_id, job.attempt) == ("a", 2)
+    assert await alive.finish(job, result(job)) is not None
+
+
+# -- the event log -----------------------------------------------------------------------------------------------
+
+
+async def test_event_ids_strictly_increase_under_concurrent_appends(store: Store) -> None:
+    await asyncio.gather(*(store.submit(f"r{n}", URL) for n in range(200)))
+    ids = [event.id for event in await all_events(store)]
+    assert len(ids) == 200
+    assert all(a < b for a, b in itertools.pairwise(ids))
+    assert await store.last_event_id() == ids[-1]
+
+
+async def test_events_after_honours_filter_limit_and_until(store: Store) -> None:
+    for n in range(6):
+        await store.submit(f"r{n}", URL)
+    events = await all_events(store)
+    ids = [e.id for e in events]
+    assert [e.id for e in await store.events_after(ids[1])] == ids[2:]
+    assert [e.id for e in await store.events_after(ids[1], limit=2)] == ids[2:4]
+    assert [e.id for e in await store.events_after(ids[1], until=ids[3])] == ids[2:4]
+    assert [e.request_id for e in await store.events_after(0, request_ids={"r1", "r4"})] == ["r1", "r4"]
+    assert [e.request_id for e in await store.events_after(ids[1], request_ids=["r1", "r4"])] == ["r4"]
+    assert await store.events_after(ids[-1]) == []
+    assert [e.frame for e in await store.events_after(0)] == [e.frame for e in events]
+
+
+async def test_wait_events_wakes_on_append(store: Store) -> None:
+    last = await store.last_event_id()
+    waiting = asyncio.create_task(store.wait_events(last, timeout=60.0))
+    await asyncio.sleep(0)
+    await store.submit("a", URL)
+    # The wait is far longer than this bound: only a wake-up on append can meet it.
+    events = await asyncio.wait_for(waiting, WAIT)
+    assert [(e.type, e.request_id) for e in events] == [(ACCEPTED, "a")]
+
+
+async def test_wait_events_returns_at_once_when_events_are_there(store: Store) -> None:
+    await store.submit("a", URL)
+    await store.submit("b", URL)
+    events = await asyncio.wait_for(store.wait_events(0, timeout=60.0), WAIT)
+    assert [e.request_id for e in events] == ["a", "b"]
+
+
+async def test_wait_events_times_out_empty(store: Store) -> None:
+    assert await store.wait_events(await store.last_event_id(), timeout=0.05) == []
+
+
+async def test_first_and_last_event_ids(store: Store) -> None:
+    assert await store.last_event_id() == 0
+    assert await store.first_event_id() == 1
+    for n in range(3):
+        await store.submit(f"r{n}", URL)
+    ids = [e.id for e in await all_events(store)]
+    assert await store.first_event_id() == ids[0]
+    assert await store.last_event_id() == ids[-1]
+    await store.prune(time.time() + 60, 1_000_000)
+    assert await store.last_event_id() == ids[-1]
+    assert await store.first_event_id() == ids[-1] + 1
+    await store.submit("after", URL)
+    [event] = await all_events(store)
+    assert event.id > ids[-1]
+
+
+# -- retention ---------------------------------------------------------------------------------------------------
+
+
+async def finish_all(store: Store) -> None:
+    while (job := await store.next_job("w", timeout=0.05)) is not None:
+        await store.finish(job, result(job))
+
+
+async def test_prune_by_count_keeps_the_newest_events(store: Store) -> None:
+    for n in range(10):
+        await store.submit(f"r{n}", URL)
+    ids = [e.id for e in await all_events(store)]
+    dropped = await store.prune(0.0, keep_events=4)
+    assert dropped == 6
+    assert [e.id for e in await all_events(store)] == ids[-4:]
+    assert await store.first_event_id() == ids[-4]
+
+
+async def test_prune_by_age_drops_old_events_and_finished_requests_only(store: Store) -> None:
+    for n in range(3):
+        await store.submit(f"done{n}", URL)
+    await finish_all(store)
+    await store.submit("waiting", URL)
+    dropped = await store.prune(time.time() + 60, keep_events=1_000_000)
+    assert dropped == 3 * 2 + 1  # accepted + result each, and the waiting request's accepted
+    assert await all_events(store) == []
+    assert [await store.get_request(f"done{n}") for n in range(3)] == [None, None, None]
+    waiting = await store.get_request("waiting")
+    assert waiting is not None and waiting.state == QUEUED
+    assert (await take(store)).request_id == "waiting"
+
+
+async def test_prune_by_count_drops_the_oldest_finished_requests(store: Store) -> None:
+    for n in range(5):
+        await store.submit(f"r{n}", URL)
+        await finish_all(store)
+    await store.submit("waiting", URL)
+    await store.prune(0.0, keep_events=2)
+    kept = [n for n in range(5) if await store.get_request(f"r{n}") is not None]
+    assert kept == [3, 4]
+    assert await store.get_request("waiting") is not None
+
+
+async def test_prune_with_nothing_to_drop(store: Store) -> None:
+    await store.submit("a", URL)
+    assert await store.prune(0.0, keep_events=1_000_000) == 0
+    assert len(await all_events(store)) == 1
+
+
+# -- persistence -------------------------------------------------------------------------------------------------
+
+
+async def test_records_events_and_idempotency_survive_a_reopen(backend: Backend) -> None:
+    if not backend.persistent:
+        pytest.skip(f"{backend.name} keeps nothing across processes")
+    store = await backend.open()
+    await store.submit("done", URL)
+    await store.submit("waiting", URL + "w")
+    job = await take(store)
+    await store.finish(job, result(job))
+    before = [e.frame for e in await all_events(store)]
+    store = await backend.reopen(store)
+    record = await store.get_request("done")
+    assert record is not None and record.state == DONE and record.to_dict()["links"] == [f"{URL}next"]
+    waiting = await store.get_request("waiting")
+    assert waiting is not None and waiting.state == QUEUED
+    assert [e.frame for e in await all_events(store)] == before
+    assert (await store.submit("done", URL))[1] is False
+    with pytest.raises(Conflict):
+        await store.submit("done", URL + "other")
+    assert (await take(store)).request_id == "waiting"
+    await store.submit("new", URL)
+    newest = (await all_events(store))[-1]
+    assert newest.request_id == "new" and newest.id > max(e.id for e in await store.events_after(0, limit=len(before)))
