@@ -88,3 +88,18 @@ async def test_redirect_is_followed_and_links_resolve_against_the_final_url(
     assert event["final_url"] == site.url("/moved/here/page")
     assert event["status_code"] == 200
     assert event["links"] == [site.url("/moved/here/sibling"), site.url("/moved/up")]
+
+
+async def test_fetch_names_linkcast_and_asks_for_html(impatient: Service, site: LocalSite) -> None:
+    from linkcast import __version__
+
+    seen: dict[str, str] = {}
+
+    async def record_headers(request: web.Request) -> web.StreamResponse:
+        seen.update(request.headers)
+        return web.Response(text="<a href=/h>h</a>", content_type="text/html")
+
+    event = await outcome_of(impatient, "headers", site.route("/headers", record_headers))
+    assert event["type"] == "result"
+    assert seen["User-Agent"].startswith(f"linkcast/{__version__}")
+    assert seen["Accept"].startswith("text/html")
