@@ -12,6 +12,7 @@ from quart import Blueprint, Response, request
 from linkcast.core.errors import InvalidInput, NotFound, Unavailable, UnsupportedMediaType
 from linkcast.core.inputs import validate_request_id, validate_url
 from linkcast.web.app import runtime
+from linkcast.web.guard import guard
 
 api = Blueprint("api", __name__)
 
@@ -38,7 +39,11 @@ async def read_url_from_body() -> str:
         raise InvalidInput('the body must be a JSON object: {"url": "https://..."}', code="invalid_body")
     if "url" not in payload:
         raise InvalidInput("the body has no 'url'", code="missing_url")
-    return validate_url(payload["url"])
+    url = validate_url(payload["url"])
+    # What can be refused without resolving (an IP literal in a refused range, a denied name) is a 400 now rather
+    # than an error event later; names are checked against their resolved addresses when fetched.
+    runtime().fetcher.policy.check_url(url)
+    return url
 
 
 async def accept(request_id: str, url: str) -> Response:
@@ -55,12 +60,14 @@ async def accept(request_id: str, url: str) -> Response:
 
 @api.put("/urls/<path:request_id>")
 async def put_url(request_id: str) -> Response:
+    guard().limit_submission(request.remote_addr or "")
     validate_request_id(request_id)
     return await accept(request_id, await read_url_from_body())
 
 
 @api.post("/urls")
 async def post_url() -> Response:
+    guard().limit_submission(request.remote_addr or "")
     url = await read_url_from_body()
     return await accept(uuid.uuid4().hex, url)
 

@@ -42,6 +42,8 @@ def runtime() -> Runtime:
 def create_app(settings: Settings | None = None) -> Quart:
     from linkcast.web.api import api
     from linkcast.web.errors import register_error_handlers
+    from linkcast.web.guard import install_guard
+    from linkcast.web.openapi import openapi
     from linkcast.web.stream import stream
 
     settings = settings or Settings.from_env()
@@ -62,7 +64,9 @@ def create_app(settings: Settings | None = None) -> Quart:
     app.extensions["linkcast"] = rt
     app.register_blueprint(api)
     app.register_blueprint(stream)
+    app.register_blueprint(openapi)
     register_error_handlers(app)
+    install_guard(app, settings)
 
     background: list[asyncio.Task[None]] = []
 

@@ -13,6 +13,7 @@ from linkcast.core.inputs import validate_request_id
 from linkcast.hub import Subscription
 from linkcast.web.app import Runtime, runtime
 from linkcast.web.errors import error_response
+from linkcast.web.guard import guard
 
 stream = Blueprint("stream", __name__)
 
@@ -31,6 +32,10 @@ def parse_stream_args() -> tuple[int | None, list[str] | None]:
 @stream.websocket("/scraped_urls")
 async def scraped_urls() -> Response | None:
     rt = runtime()
+    # Token and Origin before anything else, and before accept(): a refused client never sees an event.
+    refusal = guard().websocket_refusal(websocket)
+    if refusal is not None:
+        return refusal
     try:
         since, request_ids = parse_stream_args()
     except InvalidInput as error:

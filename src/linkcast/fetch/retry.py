@@ -1,0 +1,58 @@
+"""Which failures are worth another try, and how long to wait before it: exponential back-off with full jitter.
+
+Only transient failures are retried: connection failures, 429 and 503 (whose ``Retry-After`` is honoured, capped).
+Any other 4xx or 5xx, a timeout, a refusal by the policy or a page too large would fail the same way again.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import random
+import time
+from dataclasses import dataclass
+
+from linkcast.core.errors import FetchError
+
+# First back-off ceiling; each retry doubles it (full jitter: the wait is uniform in [0, ceiling]).
+BACKOFF_BASE_SECONDS = 0.5
+# No single wait is longer than this, whatever Retry-After asks; the fetch's total timeout bounds them all anyway.
+MAX_WAIT_SECONDS = 30.0
+RETRY_STATUSES = frozenset({429, 503})
+
+
+class TransientFetchError(FetchError):
+    """A failure that may not happen again; ``retry_after`` is the server's own wait, if it gave one."""
+
+    def __init__(self, message: str, *, code: str, retry_after: float | None = None) -> None:
+        super().__init__(message, code=code)
+        self.retry_after = retry_after
+
+
+def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (delta-seconds or an HTTP date); None if absent or invalid."""
+    if value is None:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
+@dataclass(frozen=True)
+class Backoff:
+    retries: int
+    base: float = BACKOFF_BASE_SECONDS
+    cap: float = MAX_WAIT_SECONDS
+
+    def wait(self, attempt: int, error: TransientFetchError, rng: random.Random | None = None) -> float | None:
+        """Seconds to wait before retry number ``attempt + 1``, or None when retries are spent."""
+        if attempt >= self.retries:
+            return None
+        if error.retry_after is not None:
+            return min(error.retry_after, self.cap)
+        ceiling = min(self.cap, self.base * 2**attempt)
+        return (rng or random).uniform(0, ceiling)

@@ -1,0 +1,133 @@
+"""Who may call, and how often: the bearer token, the WebSocket Origin allow-list, the per-client submission rate.
+
+- ``--token`` (``LINKCAST_TOKEN``): every HTTP call but the public ones (health, the page, the API description)
+  needs ``Authorization: Bearer <token>``; the WebSocket takes the header or ``?token=`` (browsers cannot set headers
+  on a WebSocket). Compared in constant time.
+- The WebSocket refuses an ``Origin`` that is neither the server's own host (the ``Host`` header's name; ports may
+  differ, so a page on another port of the same host works) nor listed in ``--allowed-origins`` (``*``: any), against
+  cross-site WebSocket hijacking. Clients that send no Origin (curl, scripts) are not browsers and are let in.
+- ``--rate-limit`` submissions per second per client address, with bursts of ``--rate-burst``: a token bucket; an
+  empty bucket answers 429 with ``Retry-After``.
+"""
+
+from __future__ import annotations
+
+import hmac
+import math
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from quart import Quart, Response, current_app, request
+from quart.wrappers import Websocket
+
+from linkcast.core.errors import RateLimited
+from linkcast.settings import Settings
+from linkcast.web.errors import error_response
+
+PUBLIC_PATHS = frozenset({"/", "/healthz", "/openapi.json", "/docs"})
+PUBLIC_PREFIXES = ("/static/",)
+# Buckets kept at most; the least recently seen clients are forgotten first (a full bucket is the default anyway).
+MAX_TRACKED_CLIENTS = 100_000
+
+
+def bearer_token(authorization: str | None) -> str | None:
+    if authorization is None:
+        return None
+    scheme, _, value = authorization.partition(" ")
+    return value.strip() if scheme.lower() == "bearer" else None
+
+
+def host_name(host_header: str) -> str:
+    """The name part of a ``Host`` header: ``localhost:8080`` -> ``localhost``, ``[::1]:80`` -> ``::1``."""
+    return (urlsplit(f"//{host_header}").hostname or "").lower()
+
+
+@dataclass
+class TokenBucket:
+    rate: float
+    burst: int
+    _buckets: OrderedDict[str, tuple[float, float]] = field(default_factory=OrderedDict)  # key -> (tokens, at)
+
+    def take(self, key: str, now: float | None = None) -> float:
+        """Spend one token of ``key``'s bucket: 0.0 if there was one, else the seconds until there will be."""
+        now = time.monotonic() if now is None else now
+        tokens, at = self._buckets.pop(key, (float(self.burst), now))
+        tokens = min(float(self.burst), tokens + (now - at) * self.rate)
+        if tokens >= 1.0:
+            self._buckets[key] = (tokens - 1.0, now)
+            wait = 0.0
+        else:
+            self._buckets[key] = (tokens, now)
+            wait = (1.0 - tokens) / self.rate
+        while len(self._buckets) > MAX_TRACKED_CLIENTS:
+            self._buckets.popitem(last=False)
+        return wait
+
+
+class Guard:
+    def __init__(self, settings: Settings) -> None:
+        self.token = settings.token
+        self.origins = frozenset(origin.rstrip("/").lower() for origin in Settings.csv(settings.allowed_origins))
+        self.limiter = TokenBucket(settings.rate_limit, max(1, settings.rate_burst)) if settings.rate_limit else None
+
+    def token_ok(self, presented: str | None) -> bool:
+        if not self.token:
+            return True
+        return presented is not None and hmac.compare_digest(presented.encode(), self.token.encode())
+
+    def origin_ok(self, origin: str | None, host_header: str) -> bool:
+        if origin is None or "*" in self.origins:
+            return True
+        origin = origin.rstrip("/").lower()
+        if origin in self.origins:
+            return True
+        parsed = urlsplit(origin)
+        return (
+            parsed.scheme in ("http", "https") and bool(parsed.hostname) and parsed.hostname == host_name(host_header)
+        )
+
+    def limit_submission(self, client: str) -> None:
+        """Raise ``RateLimited`` when ``client`` has spent its submissions for now."""
+        if self.limiter is None:
+            return
+        wait = self.limiter.take(client)
+        if wait > 0:
+            raise RateLimited(
+                f"too many submissions: at most {self.limiter.rate:g} a second", retry_after=math.ceil(wait)
+            )
+
+    def websocket_refusal(self, ws: Websocket) -> Response | None:
+        """The HTTP answer refusing this WebSocket handshake, or None to accept it."""
+        presented = bearer_token(ws.headers.get("Authorization")) or ws.args.get("token")
+        if not self.token_ok(presented):
+            return _unauthorized()
+        if not self.origin_ok(ws.headers.get("Origin"), ws.headers.get("Host", "")):
+            return error_response(403, "forbidden_origin", "this Origin may not open the stream")
+        return None
+
+
+def guard() -> Guard:
+    found: Guard = current_app.extensions["linkcast.guard"]
+    return found
+
+
+def _unauthorized() -> Response:
+    response = error_response(401, "unauthorized", "a valid bearer token is required")
+    response.headers["WWW-Authenticate"] = 'Bearer realm="linkcast"'
+    return response
+
+
+def install_guard(app: Quart, settings: Settings) -> None:
+    """Keep a ``Guard`` on the app and check the token before every HTTP request that is not public."""
+    app.extensions["linkcast.guard"] = Guard(settings)
+
+    @app.before_request
+    async def require_token() -> Response | None:
+        path = request.path
+        if path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES):
+            return None
+        if guard().token_ok(bearer_token(request.headers.get("Authorization"))):
+            return None
+        return _unauthorized()
