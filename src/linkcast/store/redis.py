@@ -1,0 +1,425 @@
+"""The Redis backend (``redis://HOST:PORT/DB``): many API replicas and many worker processes share one Redis.
+
+Keys, all under ``settings.redis_prefix``:
+
+- ``<p>:jobs``: a Stream of queued jobs read through the consumer group ``workers`` (XREADGROUP). An entry stays in
+  its consumer's pending list until ``finish`` acknowledges and deletes it, so a job whose worker died is handed out
+  again (XAUTOCLAIM once it has been idle ``job_visibility_timeout`` seconds). A live worker refreshes the idle time
+  of the jobs it holds, so a slow page is not mistaken for a dead worker.
+- ``<p>:events``: the event log, a Stream whose entry ids are ``<n>-0`` with ``n`` from ``<p>:seq`` (INCR), so event
+  ids are the integers clients see and ``since`` maps straight onto XRANGE/XREAD. Trimmed with MAXLEN on every append
+  and by age (MINID) in ``prune``.
+- ``<p>:req:<request_id>``: a Hash per request (url, state, times, attempts, the terminal body), and ``<p>:finished``,
+  a sorted set of finished requests by time, to prune them.
+
+Every step that must not be split (submit: record + job + ``accepted`` event; finish: terminal event + record + ack)
+is one Lua script, so that a crash between two commands can never leave half a change, and two deliveries of the same
+job can never both append a terminal event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Collection, Sequence
+from typing import Any
+
+import orjson
+import redis.asyncio as aioredis
+from redis.exceptions import ResponseError
+
+from linkcast.core.errors import Conflict
+from linkcast.core.events import DONE, FAILED, RESULT, Event, EventBody, Job, RequestRecord, accepted_body
+from linkcast.settings import Settings
+from linkcast.store.base import Store
+
+log = logging.getLogger(__name__)
+
+GROUP = "workers"
+SCAN_PAGE = 1000
+# A released job gets this idle time (ms), so that the next XAUTOCLAIM takes it at once: "back to the queue's head".
+RELEASED_IDLE_MS = 1_000_000_000
+# Consumers (one per worker task) that hold nothing and were idle this long are removed from the group.
+STALE_CONSUMER_MS = 24 * 3600 * 1000
+# Blocking reads (XREAD/XREADGROUP BLOCK) wait at most this long per call, well under the socket timeout, so that a
+# long block is never mistaken for a dead connection and a dead one is still noticed.
+SOCKET_TIMEOUT_SECONDS = 30.0
+BLOCK_MAX_MS = 10_000
+
+# Shared by the scripts that append: one INCR gives the id, so ids are dense and strictly increasing; the entry keeps
+# the server's clock ('at') so that pruning by age uses one clock for every process.
+APPEND = """
+local function append(seq_key, events_key, maxlen, etype, rid, data)
+  local id = redis.call('INCR', seq_key)
+  local t = redis.call('TIME')
+  redis.call('XADD', events_key, 'MAXLEN', '~', maxlen, id .. '-0',
+    't', etype, 'r', rid, 'd', data, 'at', t[1] .. '.' .. string.format('%06d', t[2]))
+  return id
+end
+"""
+
+# KEYS: req, jobs, seq, events. ARGV: request_id, url, now, accepted body, maxlen.
+SUBMIT = (
+    APPEND
+    + """
+local url = redis.call('HGET', KEYS[1], 'url')
+if url then
+  if url ~= ARGV[2] then return {-1} end
+  return {0, redis.call('HGETALL', KEYS[1])}
+end
+redis.call('HSET', KEYS[1], 'url', ARGV[2], 'state', 'queued', 'created_at', ARGV[3], 'attempts', 0)
+local id = append(KEYS[3], KEYS[4], ARGV[5], 'accepted', ARGV[1], ARGV[4])
+redis.call('XADD', KEYS[2], '*', 'r', ARGV[1])
+return {1, id}
+"""
+)
+
+# A delivered job: mark its request running and count the attempt, or drop the entry if the request is gone or done.
+# KEYS: req, jobs. ARGV: group, entry id, now.
+TAKE = """
+local state = redis.call('HGET', KEYS[1], 'state')
+if (not state) or state == 'done' or state == 'failed' then
+  redis.call('XACK', KEYS[2], ARGV[1], ARGV[2])
+  redis.call('XDEL', KEYS[2], ARGV[2])
+  return false
+end
+redis.call('HSET', KEYS[1], 'state', 'running', 'started_at', ARGV[3])
+return {redis.call('HINCRBY', KEYS[1], 'attempts', 1), redis.call('HGET', KEYS[1], 'url')}
+"""
+
+# KEYS: seq, events. ARGV: type, request_id, body, maxlen.
+APPEND_ONE = APPEND + "return append(KEYS[1], KEYS[2], ARGV[4], ARGV[1], ARGV[2], ARGV[3])"
+
+# The terminal event is appended only if the request has none yet; the job is acknowledged either way.
+# KEYS: req, jobs, seq, events, finished. ARGV: group, entry id, type, request_id, body, now, maxlen, state.
+FINISH = (
+    APPEND
+    + """
+if ARGV[2] ~= '' then
+  redis.call('XACK', KEYS[2], ARGV[1], ARGV[2])
+  redis.call('XDEL', KEYS[2], ARGV[2])
+end
+local state = redis.call('HGET', KEYS[1], 'state')
+if (not state) or state == 'done' or state == 'failed' then return false end
+local id = append(KEYS[3], KEYS[4], ARGV[7], ARGV[3], ARGV[4], ARGV[5])
+redis.call('HSET', KEYS[1], 'state', ARGV[8], 'finished_at', ARGV[6], 'outcome', ARGV[5])
+redis.call('ZADD', KEYS[5], ARGV[6], ARGV[4])
+return id
+"""
+)
+
+# Only the consumer that holds the entry may refresh or release it: another worker may have reclaimed it meanwhile.
+# KEYS: jobs. ARGV: group, entry id, consumer.
+HOLDS = """
+local p = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[2], ARGV[2], 1)
+local function holds() return #p > 0 and p[1][2] == ARGV[3] end
+"""
+HEARTBEAT = (
+    HOLDS
+    + """
+if not holds() then return 0 end
+redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[3], 0, ARGV[2], 'JUSTID')
+return 1
+"""
+)
+# KEYS: jobs, req. ARGV: group, entry id, consumer, idle ms.
+RELEASE = (
+    HOLDS
+    + """
+if not holds() then return 0 end
+if redis.call('HGET', KEYS[2], 'state') == 'running' then redis.call('HSET', KEYS[2], 'state', 'queued') end
+redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[3], 0, ARGV[2], 'IDLE', ARGV[4], 'JUSTID')
+return 1
+"""
+)
+
+# Trim the log to ARGV[2] entries, then drop entries older than ARGV[1] (a binary search over the dense ids, reading
+# each probe's 'at'). KEYS: events. Returns how many entries were dropped.
+PRUNE_EVENTS = """
+local before = redis.call('XLEN', KEYS[1])
+redis.call('XTRIM', KEYS[1], 'MAXLEN', '=', ARGV[2])
+local first = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', 1)
+if #first > 0 then
+  local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
+  local cutoff = tonumber(ARGV[1])
+  local function older(id)
+    local probe = string.format('%d-0', id)
+    local e = redis.call('XRANGE', KEYS[1], probe, probe)
+    if #e == 0 then return true end
+    local f = e[1][2]
+    for i = 1, #f, 2 do if f[i] == 'at' then return tonumber(f[i + 1]) < cutoff end end
+    return true
+  end
+  local lo = tonumber(string.match(first[1][1], '^(%d+)'))
+  local hi = tonumber(string.match(last[1][1], '^(%d+)')) + 1
+  if older(lo) then
+    while hi - lo > 1 do
+      local mid = math.floor((lo + hi) / 2)
+      if older(mid) then lo = mid else hi = mid end
+    end
+    redis.call('XTRIM', KEYS[1], 'MINID', string.format('%d-0', hi))
+  end
+end
+return before - redis.call('XLEN', KEYS[1])
+"""
+
+# Forget consumers that hold nothing and were idle long (each worker task is one); atomic, so that a consumer that
+# just received a job is never deleted with it. KEYS: jobs. ARGV: group, idle ms.
+FORGET_CONSUMERS = """
+local removed = 0
+for _, c in ipairs(redis.call('XINFO', 'CONSUMERS', KEYS[1], ARGV[1])) do
+  local info = {}
+  for i = 1, #c, 2 do info[c[i]] = c[i + 1] end
+  if info['pending'] == 0 and info['idle'] > tonumber(ARGV[2]) then
+    redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], info['name'])
+    removed = removed + 1
+  end
+end
+return removed
+"""
+
+
+class RedisStore(Store):
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(settings)
+        # RESP2 pinned: the parsing below reads its shapes (redis-py may change its default protocol).
+        self.redis: aioredis.Redis = aioredis.Redis.from_url(
+            settings.store, protocol=2, socket_timeout=SOCKET_TIMEOUT_SECONDS, socket_connect_timeout=5.0
+        )
+        prefix = settings.redis_prefix
+        self.prefix = prefix
+        self.jobs_key = f"{prefix}:jobs"
+        self.events_key = f"{prefix}:events"
+        self.seq_key = f"{prefix}:seq"
+        self.finished_key = f"{prefix}:finished"
+        self.visibility_ms = max(1, int(settings.job_visibility_timeout * 1000))
+        self._maxlen = max(1, settings.retain_events)
+        self._scripts = {
+            name: self.redis.register_script(source)
+            for name, source in {
+                "submit": SUBMIT,
+                "take": TAKE,
+                "append": APPEND_ONE,
+                "finish": FINISH,
+                "heartbeat": HEARTBEAT,
+                "release": RELEASE,
+                "prune_events": PRUNE_EVENTS,
+                "forget_consumers": FORGET_CONSUMERS,
+            }.items()
+        }
+        self._held: dict[str, str] = {}  # entry id -> consumer, for the jobs this process holds
+        self._claim_cursor = "0-0"
+        self._heartbeat: asyncio.Task[None] | None = None
+
+    def request_key(self, request_id: str) -> str:
+        return f"{self.prefix}:req:{request_id}"
+
+    async def open(self) -> None:
+        # Start from "0" so that jobs submitted before any worker created the group are delivered too.
+        with contextlib.suppress(ResponseError):  # BUSYGROUP: another process created it first
+            await self.redis.xgroup_create(self.jobs_key, GROUP, id="0", mkstream=True)
+        self._heartbeat = asyncio.create_task(self._refresh_held_forever(), name="linkcast-redis-heartbeat")
+
+    async def close(self) -> None:
+        """Stop refreshing held jobs (they become reclaimable after the visibility timeout); safe to call twice."""
+        if self._heartbeat is not None:
+            self._heartbeat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._heartbeat
+            self._heartbeat = None
+        await self.redis.aclose()
+
+    async def submit(self, request_id: str, url: str) -> tuple[RequestRecord, bool]:
+        keys = [self.request_key(request_id), self.jobs_key, self.seq_key, self.events_key]
+        body = accepted_body(request_id, url)
+        answer = await self._scripts["submit"](keys, [request_id, url, repr(time.time()), body.data, self._maxlen])
+        if answer[0] == -1:
+            raise Conflict(f"request {request_id!r} already exists with another URL")
+        if answer[0] == 0:
+            return _record(request_id, _pairs(answer[1])), False
+        return RequestRecord(request_id, url), True
+
+    async def get_request(self, request_id: str) -> RequestRecord | None:
+        fields = await self.redis.hgetall(self.request_key(request_id))
+        return _record(request_id, fields) if fields else None
+
+    async def next_job(self, worker_id: str, timeout: float) -> Job | None:
+        deadline = time.monotonic() + timeout
+        while True:
+            entry = await self._reclaim(worker_id)
+            if entry is None:
+                remaining_ms = int((deadline - time.monotonic()) * 1000)
+                if remaining_ms <= 0:
+                    return None
+                # New jobs wake the block at once; a job turning stale does not, so block only for part of the
+                # visibility timeout before looking for stale jobs again.
+                block_ms = min(remaining_ms, BLOCK_MAX_MS, max(50, self.visibility_ms // 2))
+                answer = await self.redis.xreadgroup(GROUP, worker_id, {self.jobs_key: ">"}, count=1, block=block_ms)
+                if not answer or not answer[0][1]:
+                    continue
+                entry = answer[0][1][0]
+            job = await self._take(entry, worker_id)
+            if job is not None:
+                return job
+
+    async def _reclaim(self, worker_id: str) -> tuple[bytes, dict[bytes, bytes]] | None:
+        """One job left idle past the visibility timeout by a dead (or released) holder, now ours."""
+        answer = await self.redis.xautoclaim(
+            self.jobs_key, GROUP, worker_id, self.visibility_ms, start_id=self._claim_cursor, count=1
+        )
+        # The cursor walks the whole pending list across calls (each call only looks at a few entries).
+        cursor = answer[0]
+        self._claim_cursor = cursor.decode() if isinstance(cursor, bytes) else str(cursor)
+        claimed = [item for item in answer[1] if item and item[1] is not None]
+        if claimed:
+            log.info("reclaimed job %s from a silent worker", claimed[0][0])
+            return claimed[0]  # type: ignore[no-any-return]
+        return None
+
+    async def _take(self, entry: tuple[bytes, dict[bytes, bytes]], worker_id: str) -> Job | None:
+        entry_id = entry[0].decode()
+        request_id = entry[1][b"r"].decode()
+        keys = [self.request_key(request_id), self.jobs_key]
+        taken = await self._scripts["take"](keys, [GROUP, entry_id, repr(time.time())])
+        if not taken:
+            return None
+        self._held[entry_id] = worker_id
+        return Job(request_id, taken[1].decode(), int(taken[0]), f"{entry_id}/{worker_id}")
+
+    async def start(self, job: Job, body: EventBody) -> Event:
+        event_id = await self._scripts["append"](
+            [self.seq_key, self.events_key], [body.type, body.request_id, body.data, self._maxlen]
+        )
+        return body.framed(int(event_id))
+
+    async def finish(self, job: Job, body: EventBody) -> Event | None:
+        entry_id = job.receipt.partition("/")[0]
+        self._held.pop(entry_id, None)
+        keys = [self.request_key(job.request_id), self.jobs_key, self.seq_key, self.events_key, self.finished_key]
+        state = DONE if body.type == RESULT else FAILED
+        args = [GROUP, entry_id, body.type, body.request_id, body.data, repr(time.time()), self._maxlen, state]
+        event_id = await self._scripts["finish"](keys, args)
+        return None if event_id is None else body.framed(int(event_id))
+
+    async def release(self, job: Job) -> None:
+        entry_id, _, worker_id = job.receipt.partition("/")
+        if self._held.pop(entry_id, None) is None:
+            return
+        keys = [self.jobs_key, self.request_key(job.request_id)]
+        await self._scripts["release"](keys, [GROUP, entry_id, worker_id, RELEASED_IDLE_MS])
+
+    async def _refresh_held_forever(self) -> None:
+        """Reset the idle time of the jobs this process holds, well within the visibility timeout."""
+        interval = self.visibility_ms / 3000
+        while True:
+            await asyncio.sleep(interval)
+            for entry_id, worker_id in list(self._held.items()):
+                try:
+                    await self._scripts["heartbeat"]([self.jobs_key], [GROUP, entry_id, worker_id])
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    log.warning("refreshing job %s failed; it may be handed to another worker", entry_id)
+
+    async def events_after(
+        self,
+        since: int,
+        request_ids: Collection[str] | None = None,
+        limit: int = 1000,
+        until: int | None = None,
+    ) -> list[Event]:
+        wanted = frozenset(request_ids) if request_ids is not None else None
+        upper = f"{until}-0" if until is not None else "+"
+        found: list[Event] = []
+        cursor = since
+        while len(found) < limit and (until is None or cursor < until):
+            page_size = limit - len(found) if wanted is None else SCAN_PAGE
+            entries = await self.redis.xrange(self.events_key, f"{cursor + 1}-0", upper, count=page_size)
+            for event in _events(entries):
+                cursor = event.id
+                if wanted is None or event.request_id in wanted:
+                    found.append(event)
+                    if len(found) >= limit:
+                        break
+            if len(entries) < page_size:
+                break
+        return found
+
+    async def wait_events(self, after: int, timeout: float) -> list[Event]:
+        # XREAD BLOCK wakes as soon as an entry past `after` is added: no polling.
+        answer = await self.redis.xread(
+            {self.events_key: f"{after}-0"}, count=10_000, block=min(max(1, int(timeout * 1000)), BLOCK_MAX_MS)
+        )
+        return _events(answer[0][1]) if answer else []
+
+    async def last_event_id(self) -> int:
+        value = await self.redis.get(self.seq_key)
+        return int(value) if value else 0
+
+    async def first_event_id(self) -> int:
+        first = await self.redis.xrange(self.events_key, "-", "+", count=1)
+        if first:
+            return _event_id(first[0][0])
+        return await self.last_event_id() + 1
+
+    async def queue_depth(self) -> int:
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.xlen(self.jobs_key)
+            pipe.xpending(self.jobs_key, GROUP)
+            length, pending = await pipe.execute()
+        # Acknowledged entries are deleted, so the stream holds exactly the pending and the undelivered jobs.
+        return max(0, int(length) - int(pending["pending"]))
+
+    async def prune(self, older_than: float, keep_events: int) -> int:
+        dropped = await self._scripts["prune_events"]([self.events_key], [repr(older_than), max(0, keep_events)])
+        while True:
+            finished = await self.redis.zrangebyscore(
+                self.finished_key, "-inf", f"({older_than!r}", start=0, num=SCAN_PAGE
+            )
+            if not finished:
+                break
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for request_id in finished:
+                    pipe.unlink(self.request_key(request_id.decode()))
+                pipe.zrem(self.finished_key, *finished)
+                await pipe.execute()
+            if len(finished) < SCAN_PAGE:
+                break
+        with contextlib.suppress(ResponseError):  # no group yet
+            await self._scripts["forget_consumers"]([self.jobs_key], [GROUP, STALE_CONSUMER_MS])
+        return int(dropped)
+
+
+def _event_id(entry_id: bytes) -> int:
+    return int(entry_id.partition(b"-")[0])
+
+
+def _events(entries: Sequence[tuple[bytes, dict[bytes, bytes]]]) -> list[Event]:
+    return [
+        EventBody(fields[b"t"].decode(), fields[b"r"].decode(), fields[b"d"]).framed(_event_id(entry_id))
+        for entry_id, fields in entries
+    ]
+
+
+def _pairs(flat: Sequence[bytes]) -> dict[bytes, bytes]:
+    return dict(zip(flat[::2], flat[1::2], strict=True))
+
+
+def _record(request_id: str, fields: dict[bytes, bytes]) -> RequestRecord:
+    def number(name: bytes) -> float | None:
+        value = fields.get(name)
+        return float(value) if value else None
+
+    outcome: Any = fields.get(b"outcome")
+    return RequestRecord(
+        request_id=request_id,
+        url=fields[b"url"].decode(),
+        state=fields[b"state"].decode(),
+        created_at=number(b"created_at") or 0.0,
+        started_at=number(b"started_at"),
+        finished_at=number(b"finished_at"),
+        attempts=int(fields.get(b"attempts", b"0")),
+        outcome=orjson.loads(outcome) if outcome else None,
+    )

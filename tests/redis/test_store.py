@@ -1,0 +1,212 @@
+"""The Redis store against a real Redis: the Store promises, and what only a shared store must add (reclaiming a dead
+worker's jobs, one terminal event per request across deliveries, key prefixes)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import orjson
+import pytest
+
+from linkcast.core.errors import Conflict, FetchError
+from linkcast.core.events import EventBody, Job, error_body, result_body, started_body
+from linkcast.store.redis import RedisStore
+from tests.redis.conftest import StoreFactory
+
+
+def result_for(job: Job, link: str = "http://127.0.0.1/x") -> EventBody:
+    return result_body(
+        job.request_id, job.url, final_url=job.url, status_code=200, links=[link], links_truncated=False, timings={}
+    )
+
+
+async def take(store: RedisStore, worker: str = "w1", timeout: float = 5.0) -> Job:
+    job = await store.next_job(worker, timeout)
+    assert job is not None, "no job handed out"
+    return job
+
+
+async def test_submit_records_queues_and_announces(open_redis_store: StoreFactory) -> None:
+    store = await open_redis_store()
+    record, created = await store.submit("a", "http://127.0.0.1/a")
+    assert created and record.state == "queued"
+    assert await store.queue_depth() == 1
+    [event] = await store.events_after(0)
+    assert event.id == 1 and event.type == "accepted"
+    assert orjson.loads(event.frame) == {"id": 1, "type": "accepted", "request_id": "a", "url": "http://127.0.0.1/a"}
+    stored = await store.get_request("a")
+    assert stored is not None and (stored.url, stored.state, stored.attempts) == ("http://127.0.0.1/a", "queued", 0)
+    assert await store.get_request("unknown") is None
+
+
+async def test_submit_is_idempotent_and_refuses_another_url(open_redis_store: StoreFactory) -> None:
+    store = await open_redis_store()
+    await store.submit("a", "http://127.0.0.1/a")
+    again, created = await store.submit("a", "http://127.0.0.1/a")
+    assert not created and again.url == "http://127.0.0.1/a"
+    with pytest.raises(Conflict):
+        await store.submit("a", "http://127.0.0.1/other")
+    assert await store.queue_depth() == 1
+    assert await store.last_event_id() == 1
+
+
+async def test_concurrent_submits_of_one_id_create_it_once(open_redis_store: StoreFactory) -> None:
+    stores = [await open_redis_store() for _ in range(3)]
+    answers = await asyncio.gather(*(s.submit("same", "http://127.0.0.1/s") for s in stores for _ in range(5)))
+    assert sum(created for _, created in answers) == 1
+    assert await stores[0].queue_depth() == 1
+
+
+async def test_job_lifecycle_ends_in_one_terminal_event(open_redis_store: StoreFactory) -> None:
+    store = await open_redis_store()
+    await store.submit("a", "http://127.0.0.1/a")
+    job = await take(store)
+    assert (job.request_id, job.url, job.attempt) == ("a", "http://127.0.0.1/a", 1)
+    assert await store.queue_depth() == 0
+    running = await store.get_request("a")
+    assert running is not None and running.state == "running" and running.started_at is not None
+    started = await store.start(job, started_body(job.request_id, job.url, job.attempt))
+    finished = await store.finish(job, result_for(job))
+    assert finished is not None and started.id < finished.id
+    assert await store.finish(job, result_for(job)) is None
+    record = await store.get_request("a")
+    assert record is not None and record.state == "done" and record.outcome is not None
+    assert record.to_dict()["links"] == ["http://127.0.0.1/x"]
+    assert [e.type for e in await store.events_after(0)] == ["accepted", "started", "result"]
+
+
+async def test_error_outcome_marks_the_request_failed(open_redis_store: StoreFactory) -> None:
+    store = await open_redis_store()
+    await store.submit("a", "http://127.0.0.1/a")
+    job = await take(store)
+    event = await store.finish(job, error_body("a", job.url, FetchError("gone", code="timeout"), timings={}))
+    assert event is not None and event.body()["error"] == {"code": "timeout", "message": "gone"}
+    record = await store.get_request("a")
+    assert record is not None and record.state == "failed" and record.to_dict()["error"]["code"] == "timeout"
+
+
+async def test_dead_workers_job_is_reclaimed_and_finished_once(open_redis_store: StoreFactory) -> None:
+    dying = await open_redis_store(job_visibility_timeout=0.3)
+    survivor = await open_redis_store(job_visibility_timeout=0.3)
+    await dying.submit("a", "http://127.0.0.1/a")
+    first = await take(dying, "dying-0")
+    await dying.close()  # it stops refreshing its job, as a killed process would
+    second = await take(survivor, "survivor-0")
+    assert (second.request_id, second.attempt) == ("a", 2)
+    # Both deliveries run to the end: the first finish wins, the other appends nothing.
+    outcomes = await asyncio.gather(
+        survivor.finish(second, result_for(second)),
+        *(survivor.finish(first, result_for(first)) for _ in range(5)),
+    )
+    assert sum(outcome is not None for outcome in outcomes) == 1
+    terminal = [e for e in await survivor.events_after(0) if e.is_terminal]
+    assert len(terminal) == 1
+    assert await survivor.next_job("survivor-0", timeout=0.5) is None  # acknowledged: not handed out again
+
+
+async def test_live_worker_keeps_its_job_past_the_visibility_timeout(open_redis_store: StoreFactory) -> None:
+    holder = await open_redis_store(job_visibility_timeout=0.3)
+    other = await open_redis_store(job_visibility_timeout=0.3)
+    await holder.submit("a", "http://127.0.0.1/a")
+    await take(holder, "holder-0")
+    # Three visibility timeouts pass while the holder lives (it refreshes its claim): nobody else gets the job.
+    assert await other.next_job("other-0", timeout=1.0) is None
+
+
+async def test_released_job_is_handed_out_again_at_once(open_redis_store: StoreFactory) -> None:
+    draining = await open_redis_store()  # visibility timeout 60 s: only the release can make this fast
+    other = await open_redis_store()
+    await draining.submit("a", "http://127.0.0.1/a")
+    job = await take(draining, "draining-0")
+    await draining.release(job)
+    record = await other.get_request("a")
+    assert record is not None and record.state == "queued"
+    again = await take(other, "other-0", timeout=5.0)
+    assert (again.request_id, again.attempt) == ("a", 2)
+
+
+async def test_jobs_are_shared_not_duplicated_between_workers(open_redis_store: StoreFactory) -> None:
+    stores = [await open_redis_store() for _ in range(2)]
+    for n in range(20):
+        await stores[0].submit(f"r{n}", f"http://127.0.0.1/{n}")
+
+    async def drain(store: RedisStore, worker: str) -> list[str]:
+        taken = []
+        while (job := await store.next_job(worker, timeout=0.2)) is not None:
+            taken.append(job.request_id)
+            await store.finish(job, result_for(job))
+        return taken
+
+    lists = await asyncio.gather(*(drain(stores[n % 2], f"w{n}") for n in range(4)))
+    taken = [rid for each in lists for rid in each]
+    assert sorted(taken) == sorted(f"r{n}" for n in range(20))
+
+
+async def test_events_after_honours_since_until_filter_and_limit(open_redis_store: StoreFactory) -> None:
+    store = await open_redis_store()
+    for n in range(6):
+        await store.submit(f"r{n}", f"http://127.0.0.1/{n}")
+    assert [e.id for e in await store.events_after(2)] == [3, 4, 5, 6]
+    assert [e.id for e in await store.events_after(2, until=4)] == [3, 4]
+    assert [e.id for e in await store.events_after(0, limit=2)] == [1, 2]
+    assert [e.request_id for e in await store.events_after(0, {"r1", "r4"})] == ["r1", "r4"]
+    assert [e.request_id for e in await store.events_after(0, {"r1", "r4"}, limit=1)] == ["r1"]
+    assert await store.events_after(6) == []
+
+
+async def test_wait_events_wakes_on_append_and_times_out_when_idle(open_redis_store: StoreFactory) -> None:
+    tail, writer = await open_redis_store(), await open_redis_store()
+    assert await tail.wait_events(0, timeout=0.1) == []
+    waiting = asyncio.create_task(tail.wait_events(0, timeout=10.0))
+    await writer.submit("a", "http://127.0.0.1/a")
+    events = await asyncio.wait_for(waiting, 10.0)
+    assert [(e.id, e.request_id) for e in events] == [(1, "a")]
+
+
+async def test_ids_on_an_empty_log(open_redis_store: StoreFactory) -> None:
+    store = await open_redis_store()
+    assert (await store.first_event_id(), await store.last_event_id()) == (1, 0)
+
+
+async def test_prune_by_count_and_by_age(open_redis_store: StoreFactory) -> None:
+    store = await open_redis_store()
+    for n in range(5):
+        await store.submit(f"r{n}", f"http://127.0.0.1/{n}")
+    assert await store.prune(0.0, keep_events=2) == 3
+    assert await store.first_event_id() == 4
+    job = await take(store)
+    await store.finish(job, result_for(job))
+    assert await store.prune(time.time() + 1, keep_events=100) == 3
+    assert (await store.first_event_id(), await store.last_event_id()) == (7, 6)
+    assert await store.get_request(job.request_id) is None  # finished and old: pruned
+    assert await store.get_request("r4") is not None  # not finished: kept
+    assert (await store.submit("r5", "http://127.0.0.1/5"))[1]
+    assert [e.id for e in await store.events_after(0)] == [7]
+
+
+async def test_prune_by_age_keeps_recent_events(open_redis_store: StoreFactory) -> None:
+    store = await open_redis_store()
+    for n in range(3):
+        await store.submit(f"old{n}", f"http://127.0.0.1/{n}")
+    cutoff = await store.redis.time()
+    boundary = cutoff[0] + cutoff[1] / 1e6
+    for n in range(2):
+        await store.submit(f"new{n}", f"http://127.0.0.1/n{n}")
+    assert await store.prune(boundary, keep_events=100) == 3
+    assert [e.request_id for e in await store.events_after(0)] == ["new0", "new1"]
+
+
+async def test_prefixes_keep_deployments_apart(open_redis_store: StoreFactory, redis_url: str) -> None:
+    ours = await open_redis_store()
+    theirs = RedisStore(ours.settings.replace(redis_prefix=ours.prefix + "-other"))
+    await theirs.open()
+    try:
+        await theirs.submit("a", "http://127.0.0.1/theirs")
+        assert await ours.get_request("a") is None
+        assert await ours.last_event_id() == 0
+        keys = [key.decode() async for key in theirs.redis.scan_iter(match=f"{theirs.prefix}*")]
+        assert keys and all(key.startswith(f"{theirs.prefix}:") for key in keys)
+    finally:
+        await theirs.redis.delete(*[key async for key in theirs.redis.scan_iter(match=f"{theirs.prefix}:*")])
+        await theirs.close()
