@@ -22,7 +22,9 @@ async def site() -> AsyncIterator[LocalSite]:
 @pytest.fixture
 async def service(tmp_path: Path) -> AsyncIterator[Service]:
     """``linkcast serve`` on SQLite in a temporary folder, allowed to fetch loopback (the local site)."""
-    running = Service("--allow-private-networks", store="memory://", log_path=tmp_path / "serve.log")
+    running = Service(
+        "--allow-private-networks", store=f"sqlite:///{tmp_path}/linkcast.db", log_path=tmp_path / "serve.log"
+    )
     await running.start()
     yield running
     running.stop()

@@ -218,7 +218,7 @@ class SQLiteStore(Store):
         deadline = loop.time() + timeout
         while True:
             generation = self._jobs_generation
-            job = (await self._writer.run(lambda connection: self._claim(connection, worker_id))).value
+            job = await self._claim_safely(worker_id)
             if job is not None:
                 return job
             remaining = deadline - loop.time()
@@ -231,6 +231,19 @@ class SQLiteStore(Store):
                     await asyncio.wait_for(self._jobs_changed.wait(), remaining)
                 except TimeoutError:
                     return None
+
+    async def _claim_safely(self, worker_id: str) -> Job | None:
+        """Claim the oldest queued job; a caller cancelled meanwhile (a draining pool) gives it back at once."""
+        claim = asyncio.ensure_future(self._writer.run(lambda connection: self._claim(connection, worker_id)))
+        try:
+            job: Job | None = (await asyncio.shield(claim)).value
+        except asyncio.CancelledError:
+            # The claim commits whatever happens to us: a job taken by nobody would wait for the next restart.
+            taken: Job | None = (await claim).value
+            if taken is not None:
+                await self.release(taken)
+            raise
+        return job
 
     @staticmethod
     def _claim(connection: sqlite3.Connection, worker_id: str) -> Written:
