@@ -44,6 +44,7 @@ def create_app(settings: Settings | None = None) -> Quart:
     from linkcast.web.errors import register_error_handlers
     from linkcast.web.guard import install_guard
     from linkcast.web.openapi import openapi
+    from linkcast.web.page import page
     from linkcast.web.stream import stream
 
     settings = settings or Settings.from_env()
@@ -64,6 +65,7 @@ def create_app(settings: Settings | None = None) -> Quart:
     app.extensions["linkcast"] = rt
     app.register_blueprint(api)
     app.register_blueprint(stream)
+    app.register_blueprint(page)
     app.register_blueprint(openapi)
     register_error_handlers(app)
     install_guard(app, settings)

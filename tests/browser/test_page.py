@@ -1,0 +1,177 @@
+"""The live page in headless Chromium against the real service: submit, watch, expand, filter, copy, reconnect."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import orjson
+from playwright.async_api import Locator, Page, WebSocket, expect
+
+from tests.browser.conftest import BrowserPage
+from tests.support.service import Service, receive_until, terminal_for
+from tests.support.site import LocalSite
+
+ARTICLE = """<!doctype html><title>Articles</title>
+<a href="/one">one</a> <a href="two?x=1">two</a> <a href="https://example.org/three">three</a>
+<a href="/one">one again</a> <a href="mailto:someone@example.org">mail</a>"""
+
+# Chromium logs a refused connection to the stopped server as a console error: expected, and only then.
+SERVER_DOWN = (r"ERR_CONNECTION_REFUSED", r"WebSocket connection to .* failed")
+
+
+def row(page: Page, request_id: str) -> Locator:
+    return page.locator(f'#requests > li[data-request-id="{request_id}"]')
+
+
+async def open_page(page: Page, service: Service) -> None:
+    await page.goto(service.base_url + "/")
+    await expect(page.locator("#connection")).to_have_attribute("data-state", "live")
+
+
+async def test_submitting_a_url_through_the_form_shows_its_links(
+    service: Service, site: LocalSite, browser_page: BrowserPage
+) -> None:
+    page, url = browser_page.page, site.page("/articles", ARTICLE)
+    await page.context.grant_permissions(["clipboard-read", "clipboard-write"], origin=service.base_url)
+    await open_page(page, service)
+
+    # Keyboard only: type the URL, Enter submits (no request id: the server chooses one).
+    await page.get_by_label("URL to fetch").fill(url)
+    await page.get_by_label("URL to fetch").press("Enter")
+    await expect(page.locator("#submit-status")).to_have_text(re.compile(r"Accepted as [0-9a-f]{32}\."))
+    request_id = (await page.locator("#submit-status").inner_text()).removeprefix("Accepted as ").rstrip(".")
+    item = row(page, request_id)
+    await expect(item).to_have_attribute("data-state", "done")
+    await expect(item.locator(".state")).to_have_text("done")
+    await expect(item.locator(".status-code")).to_have_text("200")
+    await expect(item.locator(".link-count")).to_have_text("3 links")
+    await expect(item.locator(".elapsed")).to_have_text(re.compile(r"^\d+(\.\d+)? (ms|s)$"))
+
+    await item.locator("summary").focus()
+    await page.keyboard.press("Enter")
+    expected = [site.url("/one"), site.url("/two?x=1"), "https://example.org/three"]
+    await expect(item.locator(".links a")).to_have_text(expected)
+    await expect(item.locator(".links a").first).to_have_attribute("href", site.url("/one"))
+
+    await item.get_by_label(f"Filter the links of {request_id}").fill("TWO")
+    await expect(item.locator(".links a")).to_have_text([site.url("/two?x=1")])
+    await expect(item.locator(".links-summary")).to_have_text("1 of 3 links match.")
+    await item.get_by_role("button", name="Copy links").click()
+    await expect(item.locator(".copy-status")).to_have_text("Copied 1 link.")
+    assert await page.evaluate("navigator.clipboard.readText()") == site.url("/two?x=1")
+    assert browser_page.console.unexpected() == []
+
+
+async def test_a_failed_fetch_shows_its_error_code_and_message(
+    service: Service, site: LocalSite, browser_page: BrowserPage
+) -> None:
+    page = browser_page.page
+    await open_page(page, service)
+    await page.get_by_label("URL to fetch").fill(site.url("/no-such-page"))
+    await page.get_by_label("Request id").fill("missing-page")
+    await page.get_by_role("button", name="Fetch").click()
+    item = row(page, "missing-page")
+    await expect(item).to_have_attribute("data-state", "failed")
+    await item.locator("summary").click()
+    await expect(item.locator(".error-code")).to_have_text("http_status")
+    await expect(item.locator(".error-message")).to_contain_text("404")
+    await expect(item.locator(".links-tools")).to_be_hidden()
+    assert browser_page.console.unexpected() == []
+
+
+async def test_refused_submissions_say_why(service: Service, browser_page: BrowserPage) -> None:
+    page = browser_page.page
+    await open_page(page, service)
+    await page.get_by_label("URL to fetch").fill("ftp://example.org/")
+    await page.get_by_role("button", name="Fetch").click()
+    await expect(page.locator("#submit-status")).to_have_text("Enter an absolute http:// or https:// URL.")
+    await expect(page.get_by_label("URL to fetch")).to_be_focused()
+    await page.get_by_label("URL to fetch").fill("http://127.0.0.1:9/a")
+    await page.get_by_label("Request id").fill("taken")
+    assert (await service.put("taken", "http://127.0.0.1:9/b"))[0] == 201
+    await page.get_by_role("button", name="Fetch").click()
+    await expect(page.locator("#submit-status")).to_have_text(re.compile(r"^Refused \(conflict\): "))
+    # The 409 answer is an expected HTTP error, which Chromium logs as a failed resource.
+    assert browser_page.console.unexpected([r"status of 409"]) == []
+
+
+async def test_history_on_load_and_only_what_i_submitted(
+    service: Service, site: LocalSite, browser_page: BrowserPage
+) -> None:
+    page = browser_page.page
+    theirs = site.page("/theirs", '<a href="/t">t</a>')
+    assert (await service.put("someone-else", theirs))[0] == 201
+    await open_page(page, service)
+    await expect(row(page, "someone-else")).to_have_attribute("data-state", "done")  # replayed from the log
+
+    await page.get_by_label("URL to fetch").fill(site.page("/mine", '<a href="/m">m</a>'))
+    await page.get_by_label("Request id").fill("mine")
+    await page.get_by_label("Request id").press("Enter")
+    await expect(row(page, "mine")).to_have_attribute("data-state", "done")
+
+    await page.get_by_label("Only what I submitted").check()
+    await expect(row(page, "someone-else")).to_be_hidden()
+    await expect(row(page, "mine")).to_be_visible()
+    await expect(page.locator("#request-count")).to_have_text("(1 of 2)")
+
+    # A reload shows the same history, and the tab remembers both the choice and what it submitted.
+    await page.reload()
+    await expect(page.locator("#connection")).to_have_attribute("data-state", "live")
+    await expect(row(page, "mine")).to_have_attribute("data-state", "done")
+    await expect(page.get_by_label("Only what I submitted")).to_be_checked()
+    await expect(row(page, "someone-else")).to_be_attached()
+    await expect(row(page, "someone-else")).to_be_hidden()
+    await page.get_by_label("Everything").check()
+    await expect(row(page, "someone-else")).to_be_visible()
+    await expect(page.locator("#requests > li")).to_have_count(2)
+    assert browser_page.console.unexpected() == []
+
+
+async def test_results_produced_while_disconnected_appear_once_after_a_restart(
+    durable_service: Service, site: LocalSite, browser_page: BrowserPage
+) -> None:
+    service, page = durable_service, browser_page.page
+    frames: list[dict[str, Any]] = []
+    sockets: list[str] = []
+
+    def watch(ws: WebSocket) -> None:
+        sockets.append(ws.url)
+        ws.on("framereceived", lambda payload: frames.append(orjson.loads(payload)))
+
+    page.on("websocket", watch)
+    # The page's clock is under the test's control, so that it stays disconnected while results are produced.
+    await page.clock.install()
+    await open_page(page, service)
+    before = site.page("/before", '<a href="/b">b</a>')
+    await page.get_by_label("URL to fetch").fill(before)
+    await page.get_by_label("Request id").fill("before")
+    await page.get_by_role("button", name="Fetch").click()
+    await expect(row(page, "before")).to_have_attribute("data-state", "done")
+    last_seen = max(f["id"] for f in frames if "id" in f)
+
+    await page.clock.pause_at(await page.evaluate("Date.now()") + 1000)
+    service.stop()
+    await expect(page.locator("#connection")).to_have_attribute("data-state", "offline")
+    await service.start()
+    missed = {f"while-away-{n}": site.page(f"/away{n}", f'<a href="/a{n}">a</a>') for n in range(3)}
+    async with service.connect(f"since={last_seen}") as ws:
+        for request_id, url in missed.items():
+            assert (await service.put(request_id, url))[0] == 201
+        await receive_until(ws, lambda fs: len(terminal_for(fs, set(missed))) == len(missed))
+    await expect(row(page, "while-away-0")).to_have_count(0)  # still disconnected
+
+    await page.clock.resume()
+    await page.clock.fast_forward(10_000)  # past the longest back-off: the page reconnects on its own
+    await expect(page.locator("#connection")).to_have_attribute("data-state", "live")
+    for request_id in missed:
+        await expect(row(page, request_id)).to_have_attribute("data-state", "done")
+        await expect(row(page, request_id).locator(".link-count")).to_have_text("1 link")
+    await expect(page.locator("#requests > li")).to_have_count(4)
+
+    assert sockets[-1].endswith(f"since={last_seen}")
+    terminals = [f["request_id"] for f in frames if f.get("type") in ("result", "error")]
+    assert sorted(terminals) == sorted(["before", *missed])  # each exactly once across both connections
+    ids = [f["id"] for f in frames if "id" in f]
+    assert ids == sorted(set(ids))
+    assert browser_page.console.unexpected(SERVER_DOWN) == []
