@@ -1,0 +1,194 @@
+"""Safe to expose: the SSRF guard at the service level, the token, the Origin check, the rate limit, body limits."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+import websockets
+
+from tests.support.service import Service, receive_until, terminal_for
+from tests.support.site import LocalSite
+
+TOKEN = "s3cret-token"
+HANDSHAKE = [
+    "-H", "Connection: Upgrade", "-H", "Upgrade: websocket", "-H", "Sec-WebSocket-Version: 13",
+    "-H", "Sec-WebSocket-Key: SGVsbG8sIHdvcmxkIQ==",
+]  # fmt: skip
+
+
+@pytest.fixture
+async def guarded(tmp_path: Path) -> AsyncIterator[Service]:
+    """The service with its default address policy (loopback refused), a token and a tight rate limit."""
+    running = Service(
+        "--token", TOKEN, "--rate-limit", "1", "--rate-burst", "3", "--max-request-bytes", "1024",
+        store="memory://", log_path=tmp_path / "serve.log",
+    )  # fmt: skip
+    await running.start()
+    yield running
+    running.stop()
+
+
+def auth(token: str = TOKEN) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def curl_handshake(service: Service, *headers: str, query: str = "") -> str:
+    """The status line curl gets for a WebSocket handshake (curl keeps the stream open: --max-time ends it)."""
+    done = subprocess.run(
+        ["curl", "--silent", "--include", "--no-buffer", "--max-time", "1", *HANDSHAKE, *headers,
+         f"{service.base_url}/scraped_urls{query}"],
+        capture_output=True, timeout=10, check=False,
+    )  # fmt: skip
+    return done.stdout.decode("latin-1").split("\r\n", 1)[0]
+
+
+async def test_loopback_targets_are_refused_by_default(tmp_path: Path, site: LocalSite) -> None:
+    service = Service(store="memory://", log_path=tmp_path / "serve.log")
+    await service.start()
+    try:
+        # An IP literal in a refused range is refused at submission, in every spelling.
+        literals = [site.url("/p"), "http://2130706433/", "http://0x7f.1/", "http://0/", "http://[::1]/"]
+        literals += ["http://[::ffff:127.0.0.1]/", "http://169.254.169.254/latest/meta-data/"]
+        for n, url in enumerate(literals):
+            status, body = await service.put(f"lit{n}", url)
+            assert (status, body["error"]["code"]) == (400, "blocked"), url
+        # A name is refused once resolved: the request ends in an error event with code "blocked".
+        async with service.connect() as ws:
+            status, _ = await service.put("name", f"http://localhost:{site.port}/p")
+            assert status == 201
+            frames = await receive_until(ws, lambda fs: bool(terminal_for(fs, {"name"})))
+        error = terminal_for(frames, {"name"})["name"]
+        assert error["type"] == "error" and error["error"]["code"] == "blocked", error
+    finally:
+        service.stop()
+
+
+async def test_an_allowed_host_and_port_is_fetched_but_a_redirect_elsewhere_is_blocked(
+    tmp_path: Path, site: LocalSite
+) -> None:
+    page = site.page("/ok", '<a href="/next">next</a>')
+    other_port = site.port + 1 if site.port < 65535 else site.port - 1
+    hops = {
+        "to-name": f"http://localhost:{site.port}/ok",
+        "to-port": f"http://127.0.0.1:{other_port}/",
+        "to-metadata": "http://169.254.169.254/latest/meta-data/",
+    }
+    for name, location in hops.items():
+        site.route(f"/{name}", _redirect(location))
+    service = Service("--allow-hosts", f"127.0.0.1:{site.port}", store="memory://", log_path=tmp_path / "s.log")
+    await service.start()
+    try:
+        async with service.connect() as ws:
+            assert (await service.put("page", page))[0] == 201
+            for name in hops:
+                assert (await service.put(name, site.url(f"/{name}")))[0] == 201
+            wanted = {"page", *hops}
+            frames = await receive_until(ws, lambda fs: len(terminal_for(fs, wanted)) == len(wanted))
+        results = terminal_for(frames, wanted)
+        assert results["page"]["links"] == [site.url("/next")]
+        for name in hops:
+            assert results[name]["error"]["code"] == "blocked", results[name]
+    finally:
+        service.stop()
+
+
+def _redirect(location: str):  # type: ignore[no-untyped-def]
+    from aiohttp import web
+
+    async def handler(_request: web.Request) -> web.StreamResponse:
+        raise web.HTTPFound(location)
+
+    return handler
+
+
+async def test_token_is_required_on_http_calls_but_not_on_health(guarded: Service) -> None:
+    assert (await guarded.call("GET", "/healthz"))[0] == 200
+    status, body = await guarded.call("GET", "/urls/x")
+    assert (status, body["error"]["code"]) == (401, "unauthorized")
+    status, body = await guarded.call("PUT", "/urls/x", json={"url": "https://example.com/"}, headers=auth("wrong"))
+    assert status == 401
+    assert (await guarded.call("GET", "/urls/x", headers=auth()))[0] == 404
+    async with aiohttp.ClientSession() as session, session.get(f"{guarded.base_url}/metrics", headers=auth()) as r:
+        assert r.status == 200
+
+
+async def test_token_is_required_on_the_websocket_by_header_or_query(guarded: Service) -> None:
+    with pytest.raises(websockets.InvalidStatus) as refused:
+        async with guarded.connect():
+            pass
+    assert refused.value.response.status_code == 401
+    async with guarded.connect(additional_headers=auth()) as ws:
+        await ws.ping()
+    async with guarded.connect(f"token={TOKEN}") as ws:
+        await ws.ping()
+
+
+async def test_submissions_past_the_rate_limit_get_429_with_retry_after(guarded: Service) -> None:
+    # The URL is refused (loopback literal) after the rate limit is counted: no fetch is started by this test.
+    statuses = []
+    async with aiohttp.ClientSession(headers=auth()) as session:
+        for n in range(5):
+            async with session.put(f"{guarded.base_url}/urls/r{n}", json={"url": "http://127.0.0.1/"}) as r:
+                statuses.append(r.status)
+                if r.status == 429:
+                    assert int(r.headers["Retry-After"]) >= 1
+                    assert (await r.json())["error"]["code"] == "rate_limited"
+    assert statuses[:3] == [400, 400, 400]
+    assert 429 in statuses[3:]
+
+
+async def test_oversized_and_non_json_bodies_are_refused_with_json_errors(guarded: Service) -> None:
+    big = {"url": "https://example.com/?" + "a" * 2000}
+    status, body = await guarded.call("PUT", "/urls/big", json=big, headers=auth())
+    assert status == 413 and "error" in body, body
+    status, body = await guarded.call(
+        "PUT", "/urls/x", data="url=https://example.com/", headers={**auth(), "Content-Type": "text/plain"}
+    )
+    assert (status, body["error"]["code"]) == (415, "unsupported_media_type")
+
+
+async def test_chunked_oversized_body_is_refused(guarded: Service) -> None:
+    async def chunks() -> AsyncIterator[bytes]:
+        yield b'{"url": "https://example.com/?'
+        for _ in range(64):
+            yield b"a" * 1024
+        yield b'"}'
+
+    status, body = await guarded.call("PUT", "/urls/chunked", data=chunks(), headers=auth())
+    assert status == 413 and "error" in body, body
+
+
+async def test_websocket_origin_must_be_this_host(service: Service) -> None:
+    assert curl_handshake(service).startswith("HTTP/1.1 101")
+    # The prototype's curl recipe: Host localhost, Origin on another port of localhost.
+    recipe = curl_handshake(service, "-H", "Host: localhost", "-H", "Origin: http://localhost:8080")
+    assert recipe.startswith("HTTP/1.1 101"), recipe
+    assert curl_handshake(service, "-H", "Origin: http://127.0.0.1:9").startswith("HTTP/1.1 101")
+    for origin in ("http://evil.example", "null", "http://localhost.evil.example"):
+        status_line = curl_handshake(service, "-H", "Host: localhost", "-H", f"Origin: {origin}")
+        assert status_line.startswith("HTTP/1.1 403"), (origin, status_line)
+
+
+async def test_allowed_origins_admit_listed_sites(tmp_path: Path) -> None:
+    service = Service("--allowed-origins", "https://app.example", store="memory://", log_path=tmp_path / "serve.log")
+    await service.start()
+    try:
+        assert curl_handshake(service, "-H", "Origin: https://app.example").startswith("HTTP/1.1 101")
+        assert curl_handshake(service, "-H", "Origin: https://other.example").startswith("HTTP/1.1 403")
+    finally:
+        service.stop()
+
+
+async def test_oversized_websocket_message_closes_the_connection(service: Service) -> None:
+    async with service.connect() as ws:
+        await ws.send("x" * (1024 * 1024))
+        async with asyncio.timeout(10):
+            with pytest.raises(websockets.ConnectionClosed) as closed:
+                while True:
+                    await ws.recv()
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009
