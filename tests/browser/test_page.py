@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import os
 import re
+from pathlib import Path
 from typing import Any
 
 import orjson
+from aiohttp import web
 from playwright.async_api import Locator, Page, WebSocket, expect
 
 from tests.browser.conftest import BrowserPage
@@ -17,6 +21,7 @@ ARTICLE = """<!doctype html><title>Articles</title>
 <a href="/one">one again</a> <a href="mailto:someone@example.org">mail</a>"""
 
 # Chromium logs a refused connection to the stopped server as a console error: expected, and only then.
+SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "screenshot.png"
 SERVER_DOWN = (r"ERR_CONNECTION_REFUSED", r"WebSocket connection to .* failed")
 
 
@@ -54,7 +59,7 @@ async def test_submitting_a_url_through_the_form_shows_its_links(
     await expect(item.locator(".links a")).to_have_text(expected)
     await expect(item.locator(".links a").first).to_have_attribute("href", site.url("/one"))
 
-    await item.get_by_label(f"Filter the links of {request_id}").fill("TWO")
+    await item.get_by_label(f"Filter links of {request_id}").fill("TWO")
     await expect(item.locator(".links a")).to_have_text([site.url("/two?x=1")])
     await expect(item.locator(".links-summary")).to_have_text("1 of 3 links match.")
     await item.get_by_role("button", name="Copy links").click()
@@ -175,3 +180,113 @@ async def test_results_produced_while_disconnected_appear_once_after_a_restart(
     ids = [f["id"] for f in frames if "id" in f]
     assert ids == sorted(set(ids))
     assert browser_page.console.unexpected(SERVER_DOWN) == []
+
+
+POSTS = "".join(f'<article><a href="posts/{n}-notes">Post {n}</a></article>' for n in range(1, 11))
+BLOG = f"""<!doctype html><title>Field notes</title><base href="/blog/">
+<nav><a href="/">Home</a> <a href="archive/">Archive</a> <a href="/about">About</a> <a href="feed.xml">Feed</a></nav>
+<main>{POSTS}<a href="https://www.python.org/">Python</a> <a href="https://quart.palletsprojects.com/">Q</a></main>"""
+
+
+async def test_screenshot_with_real_results_in_light_dark_and_on_a_phone(
+    service: Service, site: LocalSite, browser_page: BrowserPage, tmp_path: Path
+) -> None:
+    """Fills the page with real results and photographs it; ``LINKCAST_UPDATE_SCREENSHOT=1`` writes docs/."""
+    page = browser_page.page
+    release = asyncio.Event()
+
+    async def slow(_request: web.Request) -> web.Response:
+        await release.wait()
+        return web.Response(text='<a href="/done">done</a>', content_type="text/html")
+
+    site.page("/docs/guide/", "<title>Guide</title>" + "".join(f'<a href="#s{n}">s</a>' for n in range(6)))
+    site.route("/docs/guide", lambda _r: _redirect("/docs/guide/"))
+    submissions = [
+        ("changelog", site.page("/changelog", "".join(f'<a href="/v/{n}">v{n}</a>' for n in range(42)))),
+        ("guide", site.url("/docs/guide")),
+        ("old-page", site.url("/old-page")),
+        ("blog", site.page("/blog/", BLOG)),
+    ]
+    await open_page(page, service)
+    for request_id, url in submissions:
+        await page.get_by_label("URL to fetch").fill(url)
+        await page.get_by_label("Request id").fill(request_id)
+        await page.get_by_role("button", name="Fetch").click()
+        await expect(row(page, request_id)).to_have_attribute("data-state", re.compile("done|failed"))
+    await page.get_by_label("URL to fetch").fill(site.route("/slow", slow))
+    await page.get_by_role("button", name="Fetch").click()
+    await expect(page.locator("#requests > li").first).to_have_attribute("data-state", "running")
+    await row(page, "blog").locator("summary").click()
+    await row(page, "blog").get_by_label("Filter links of blog").fill("posts")
+    await expect(row(page, "blog").locator(".links li")).to_have_count(10)
+    await page.get_by_label("Filter links of blog").blur()
+
+    shots = {
+        "light": await page.screenshot(full_page=True),
+        "dark": await _dark(page),
+        "phone": await _phone(page),
+    }
+    for name, png in shots.items():
+        (tmp_path / f"page-{name}.png").write_bytes(png)
+    if os.environ.get("LINKCAST_UPDATE_SCREENSHOT", "") not in ("", "0"):
+        SCREENSHOT.write_bytes(shots["light"])
+    release.set()
+    await expect(page.locator("#requests > li").first).to_have_attribute("data-state", "done")
+    assert browser_page.console.unexpected() == []
+
+
+async def _redirect(location: str) -> web.Response:
+    raise web.HTTPFound(location)
+
+
+async def _dark(page: Page) -> bytes:
+    await page.emulate_media(color_scheme="dark")
+    background = await page.evaluate("getComputedStyle(document.body).backgroundColor")
+    assert background == "rgb(15, 18, 23)"  # the dark palette is in effect
+    png = await page.screenshot(full_page=True)
+    await page.emulate_media(color_scheme="light")
+    return png
+
+
+async def _phone(page: Page) -> bytes:
+    await page.set_viewport_size({"width": 390, "height": 844})
+    overflow = await page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+    assert overflow <= 0, f"the page scrolls sideways on a phone by {overflow} px"
+    png = await page.screenshot(full_page=True)
+    await page.set_viewport_size({"width": 1100, "height": 800})
+    return png
+
+
+async def test_a_configured_token_is_asked_once_and_kept_for_the_session(
+    site: LocalSite, browser_page: BrowserPage, tmp_path: Path
+) -> None:
+    service = Service(
+        "--allow-private-networks", "--token", "s3cret", store=f"sqlite:///{tmp_path}/db", log_path=tmp_path / "log"
+    )
+    await service.start()
+    try:
+        page, dialog = browser_page.page, browser_page.page.locator("#token-dialog")
+        await page.goto(service.base_url + "/")
+        await expect(dialog).to_be_visible()
+        await expect(dialog).to_contain_text("needs an access token")
+        await page.get_by_label("Access token").fill("wrong")
+        await page.get_by_label("Access token").press("Enter")
+        await expect(dialog).to_contain_text("refused the token")
+        await page.get_by_label("Access token").fill("s3cret")
+        await page.get_by_role("button", name="Use token").click()
+        await expect(page.locator("#connection")).to_have_attribute("data-state", "live")
+
+        await page.get_by_label("URL to fetch").fill(site.page("/secret", '<a href="/s">s</a>'))
+        await page.get_by_label("Request id").fill("with-token")
+        await page.get_by_role("button", name="Fetch").click()
+        await expect(row(page, "with-token")).to_have_attribute("data-state", "done")
+
+        await page.reload()  # the token is kept for the session: not asked again
+        await expect(page.locator("#connection")).to_have_attribute("data-state", "live")
+        await expect(row(page, "with-token")).to_have_attribute("data-state", "done")
+        await expect(dialog).to_be_hidden()
+    finally:
+        service.stop()
+    # Refused handshakes and the 401 that tells why are expected until the token is given.
+    expected = (r"status of 401", r"WebSocket connection to .* failed")
+    assert browser_page.console.unexpected(expected) == []

@@ -75,6 +75,7 @@
 
   function formatDuration(ms) {
     if (typeof ms !== "number" || !Number.isFinite(ms)) return "";
+    if (ms < 10) return `${ms.toFixed(1)} ms`;
     return ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(ms < 10000 ? 2 : 1)} s`;
   }
 
@@ -111,7 +112,7 @@
       linksDrawn: false,
     };
     node.dataset.requestId = requestId;
-    entry.filter.setAttribute("aria-label", `Filter the links of ${requestId}`);
+    entry.filter.setAttribute("aria-label", `Filter links of ${requestId}`);
     entry.details.addEventListener("toggle", () => entry.details.open && drawLinks(entry));
     entry.filter.addEventListener("input", () => drawLinks(entry));
     node.querySelector(".copy").addEventListener("click", () => copyLinks(entry));
@@ -166,6 +167,7 @@
     setText(node, ".target", shown);
     node.querySelector(".target").title = shown;
     setText(node, ".status-code", entry.statusCode ? String(entry.statusCode) : "");
+    setText(node, ".error-summary", entry.error ? entry.error.code || "error" : "");
     const count = entry.links ? `${numberFormat.format(entry.links.length)} link${entry.links.length === 1 ? "" : "s"}` : "";
     setText(node, ".link-count", count + (entry.linksTruncated ? " (truncated)" : ""));
     setText(node, ".elapsed", formatDuration(elapsedOf(entry.timings)));
