@@ -11,7 +11,7 @@ import pytest
 
 from linkcast.core.errors import Conflict, FetchError
 from linkcast.core.events import EventBody, Job, error_body, result_body, started_body
-from linkcast.store.redis import RedisStore
+from linkcast.store.redis import MAX_DELIVERIES, RedisStore
 from tests.redis.conftest import StoreFactory
 
 
@@ -103,6 +103,20 @@ async def test_dead_workers_job_is_reclaimed_and_finished_once(open_redis_store:
     terminal = [e for e in await survivor.events_after(0) if e.is_terminal]
     assert len(terminal) == 1
     assert await survivor.next_job("survivor-0", timeout=0.5) is None  # acknowledged: not handed out again
+
+
+async def test_job_that_every_worker_dies_with_ends_in_an_error(open_redis_store: StoreFactory) -> None:
+    holder = await open_redis_store(job_visibility_timeout=0.1)
+    await holder.submit("a", "http://127.0.0.1/a")
+    for attempt in range(1, MAX_DELIVERIES + 1):
+        job = await take(holder, f"w{attempt}")
+        assert job.attempt == attempt
+        await holder.close()
+        holder = await open_redis_store(job_visibility_timeout=0.1)
+    assert await holder.next_job("last", timeout=0.5) is None
+    record = await holder.get_request("a")
+    assert record is not None and record.state == "failed" and record.to_dict()["error"]["code"] == "worker_lost"
+    assert [e.type for e in await holder.events_after(0) if e.is_terminal] == ["error"]
 
 
 async def test_live_worker_keeps_its_job_past_the_visibility_timeout(open_redis_store: StoreFactory) -> None:

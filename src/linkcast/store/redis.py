@@ -30,8 +30,18 @@ import orjson
 import redis.asyncio as aioredis
 from redis.exceptions import ResponseError
 
-from linkcast.core.errors import Conflict
-from linkcast.core.events import DONE, FAILED, RESULT, Event, EventBody, Job, RequestRecord, accepted_body
+from linkcast.core.errors import Conflict, FetchError
+from linkcast.core.events import (
+    DONE,
+    FAILED,
+    RESULT,
+    Event,
+    EventBody,
+    Job,
+    RequestRecord,
+    accepted_body,
+    error_body,
+)
 from linkcast.settings import Settings
 from linkcast.store.base import Store
 
@@ -43,6 +53,8 @@ SCAN_PAGE = 1000
 RELEASED_IDLE_MS = 1_000_000_000
 # Consumers (one per worker task) that hold nothing and were idle this long are removed from the group.
 STALE_CONSUMER_MS = 24 * 3600 * 1000
+# A job handed out this many times without an outcome ends in a 'worker_lost' error instead of a next delivery.
+MAX_DELIVERIES = 5
 # Blocking reads (XREAD/XREADGROUP BLOCK) wait at most this long per call, well under the socket timeout, so that a
 # long block is never mistaken for a dead connection and a dead one is still noticed.
 SOCKET_TIMEOUT_SECONDS = 30.0
@@ -261,8 +273,16 @@ class RedisStore(Store):
                     continue
                 entry = answer[0][1][0]
             job = await self._take(entry, worker_id)
-            if job is not None:
-                return job
+            if job is None:
+                continue
+            if job.attempt > MAX_DELIVERIES:
+                # Every holder so far died with it (a page that crashes or exhausts a worker): stop handing it out.
+                lost = FetchError(
+                    f"gave up after {MAX_DELIVERIES} workers stopped while fetching it", code="worker_lost"
+                )
+                await self.finish(job, error_body(job.request_id, job.url, lost, timings={}))
+                continue
+            return job
 
     async def _reclaim(self, worker_id: str) -> tuple[bytes, dict[bytes, bytes]] | None:
         """One job left idle past the visibility timeout by a dead (or released) holder, now ours."""
