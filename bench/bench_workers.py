@@ -1,0 +1,234 @@
+"""``python -m bench.bench_workers``: how worker processes and one Redis scale, on loopback.
+
+Two measurements:
+
+- **Pages per second with 1 and with 2 ``linkcast worker`` processes** on a generated local site (``bench.site``,
+  served by its own process). The workers are started and ready first; then all jobs are queued at once through the
+  Redis store and the clock runs until the last terminal event is in the log. The ratio says how far adding a worker
+  process helps on this machine (parsing is CPU-bound and one process uses one core).
+- **What one Redis costs per job**: store operations alone (submit, take, started, finish: what one page costs the
+  store, without fetching) from many concurrent loops, and the Redis server's own CPU seconds per job (``INFO cpu``),
+  which gives the jobs per second one Redis core can carry.
+
+Only loopback is used. The Redis is ``--redis`` (default ``redis://127.0.0.1:6379/15``); keys go under a unique
+prefix and are deleted afterwards.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import signal
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import redis.asyncio as aioredis
+
+from bench.processes import free_port
+from bench.site import SiteShape, generate_site
+from linkcast.core.events import result_body, started_body
+from linkcast.settings import Settings
+from linkcast.store.redis import RedisStore
+
+ROOT = Path(__file__).resolve().parent.parent
+READY_LINE = b"workers running on"
+
+
+async def start_worker(store_url: str, prefix: str, tasks: int, log: Path) -> asyncio.subprocess.Process:
+    """A ``linkcast worker`` process, returned once it says its workers run."""
+    command = [
+        sys.executable, "-m", "linkcast", "worker", "--store", store_url, "--redis-prefix", prefix,
+        "--workers", str(tasks), "--per-host-concurrency", str(tasks), "--allow-private-networks",
+        "--log-level", "info",
+    ]  # fmt: skip
+    process = await asyncio.create_subprocess_exec(
+        *command, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE, cwd=ROOT
+    )
+    assert process.stderr is not None
+    stderr = process.stderr
+
+    async def copy_log() -> None:
+        with open(log, "ab") as out:
+            async for line in stderr:
+                out.write(line)
+
+    async with asyncio.timeout(30):
+        while READY_LINE not in (line := await stderr.readline()):
+            if not line:
+                raise RuntimeError(f"linkcast worker exited; see {log}")
+    process._log_task = asyncio.create_task(copy_log())  # type: ignore[attr-defined]
+    return process
+
+
+async def stop_process(process: asyncio.subprocess.Process) -> None:
+    if process.returncode is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            async with asyncio.timeout(20):
+                await process.wait()
+        except TimeoutError:
+            process.kill()
+            await process.wait()
+
+
+async def delete_prefix(store_url: str, prefix: str) -> None:
+    client = aioredis.Redis.from_url(store_url)
+    try:
+        keys = [key async for key in client.scan_iter(match=f"{prefix}:*", count=1000)]
+        if keys:
+            await client.unlink(*keys)
+    finally:
+        await client.aclose()
+
+
+async def wait_terminal(store: RedisStore, count: int, timeout: float) -> None:
+    """Tail the log (as a replica's hub does) until ``count`` terminal events are in it."""
+    seen, position = 0, 0
+    async with asyncio.timeout(timeout):
+        while seen < count:
+            for event in await store.wait_events(position, timeout=5.0):
+                position = event.id
+                seen += event.is_terminal
+
+
+async def pages_per_second(store_url: str, urls: list[str], processes: int, tasks: int, logdir: Path) -> float:
+    prefix = f"linkcast-bench-{uuid.uuid4().hex[:8]}"
+    store = RedisStore(Settings(store=store_url, redis_prefix=prefix))
+    await store.open()
+    workers = await asyncio.gather(
+        *(start_worker(store_url, prefix, tasks, logdir / f"worker-{processes}-{n}.log") for n in range(processes))
+    )
+    try:
+        began = time.perf_counter()
+        limit = asyncio.Semaphore(64)
+
+        async def submit(n: int, url: str) -> None:
+            async with limit:
+                await store.submit(f"r{n}", url)
+
+        await asyncio.gather(*(submit(n, url) for n, url in enumerate(urls)))
+        await wait_terminal(store, len(urls), timeout=600)
+        elapsed = time.perf_counter() - began
+        failed = sum(1 for e in await store.events_after(0, limit=10 * len(urls)) if e.type == "error")
+        if failed:
+            print(f"  warning: {failed} pages ended in an error", file=sys.stderr)
+        return len(urls) / elapsed
+    finally:
+        await asyncio.gather(*(stop_process(w) for w in workers))
+        await store.close()
+        await delete_prefix(store_url, prefix)
+
+
+async def redis_cost(store_url: str, jobs: int, loops: int) -> dict[str, float]:
+    """Jobs per second through the store alone, and the Redis server's CPU seconds per job."""
+    prefix = f"linkcast-bench-{uuid.uuid4().hex[:8]}"
+    store = RedisStore(Settings(store=store_url, redis_prefix=prefix))
+    await store.open()
+    links = [f"http://127.0.0.1/p/{n}.html" for n in range(100)]  # a result the size of a real page's (100 links)
+    counter = iter(range(jobs))
+
+    async def loop(worker: str) -> None:
+        for n in counter:
+            url = f"http://127.0.0.1/p/{n}.html"
+            await store.submit(f"r{n}", url)
+            job = await store.next_job(worker, timeout=5.0)
+            assert job is not None
+            await store.start(job, started_body(job.request_id, job.url, job.attempt))
+            body = result_body(
+                job.request_id, job.url, final_url=url, status_code=200, links=links, links_truncated=False, timings={}
+            )
+            await store.finish(job, body)
+
+    try:
+        cpu_before = await redis_cpu_seconds(store)
+        began = time.perf_counter()
+        await asyncio.gather(*(loop(f"bench-{n}") for n in range(loops)))
+        elapsed = time.perf_counter() - began
+        cpu = await redis_cpu_seconds(store) - cpu_before
+        return {"jobs": jobs, "jobs_per_second": jobs / elapsed, "redis_cpu_ms_per_job": cpu / jobs * 1000}
+    finally:
+        await store.close()
+        await delete_prefix(store_url, prefix)
+
+
+async def redis_cpu_seconds(store: RedisStore) -> float:
+    info = await store.redis.info("cpu")
+    return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
+
+
+async def main(args: argparse.Namespace) -> dict[str, Any]:
+    results: dict[str, Any] = {"machine": {"cpus": os.cpu_count()}, "pages": args.pages, "tasks": args.tasks}
+    with tempfile.TemporaryDirectory(prefix="linkcast-bench-workers-") as tmp:
+        folder = Path(tmp)
+        port = free_port()
+        origin = f"http://127.0.0.1:{port}"
+        shape = SiteShape(pages=args.pages, page_bytes=args.page_bytes, links_per_page=args.links)
+        urls = generate_site(folder / "site", origin, shape)
+        site = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bench.site", str(folder / "site"), "--port", str(port), cwd=ROOT,
+            stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
+        )  # fmt: skip
+        try:
+            await wait_port(port)
+            for processes in (1, 2):
+                rates = [await pages_per_second(args.redis, urls, processes, args.tasks, folder) for _ in range(args.runs)]
+                results[f"pages_per_second_{processes}"] = sorted(rates)[len(rates) // 2]
+                print(f"{processes} worker process(es): {[round(r) for r in rates]} pages/s", file=sys.stderr)
+        finally:
+            await stop_process(site)
+    results["ratio_2_vs_1"] = results["pages_per_second_2"] / results["pages_per_second_1"]
+    results["redis"] = await redis_cost(args.redis, args.store_jobs, args.store_loops)
+    results["redis"]["jobs_per_second_per_redis_core"] = 1000 / results["redis"]["redis_cpu_ms_per_job"]
+    return results
+
+
+async def wait_port(port: int, timeout: float = 30.0) -> None:
+    async with asyncio.timeout(timeout):
+        while True:
+            try:
+                _reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            except OSError:
+                await asyncio.sleep(0.05)
+                continue
+            writer.close()
+            return
+
+
+def report(results: dict[str, Any]) -> str:
+    r = results["redis"]
+    return "\n".join(
+        [
+            f"| worker processes | pages/s ({results['pages']} pages, {results['tasks']} tasks each) |",
+            "| --- | --- |",
+            f"| 1 | {results['pages_per_second_1']:.0f} |",
+            f"| 2 | {results['pages_per_second_2']:.0f} (x{results['ratio_2_vs_1']:.2f}) |",
+            "",
+            f"Store alone: {r['jobs_per_second']:.0f} jobs/s from one client process; Redis CPU "
+            f"{r['redis_cpu_ms_per_job']:.3f} ms per job, so about {r['jobs_per_second_per_redis_core']:.0f} "
+            "jobs/s per Redis core.",
+        ]
+    )
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--redis", default=os.environ.get("LINKCAST_TEST_REDIS_URL", "redis://127.0.0.1:6379/15"))
+    parser.add_argument("--pages", type=int, default=2000)
+    parser.add_argument("--page-bytes", type=int, default=30_000)
+    parser.add_argument("--links", type=int, default=100)
+    parser.add_argument("--tasks", type=int, default=16, help="concurrent fetches per worker process")
+    parser.add_argument("--runs", type=int, default=3, help="runs per configuration (the median is reported)")
+    parser.add_argument("--store-jobs", type=int, default=5000)
+    parser.add_argument("--store-loops", type=int, default=32)
+    parser.add_argument("--json", type=Path, help="also write the figures here")
+    arguments = parser.parse_args()
+    figures = asyncio.run(main(arguments))
+    if arguments.json:
+        arguments.json.write_text(json.dumps(figures, indent=2))
+    print(report(figures))

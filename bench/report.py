@@ -1,0 +1,340 @@
+"""The bench's results as a markdown table (every figure next to the baseline, the ceiling and its target) and a PNG.
+
+Ratios are linkcast divided by the other figure: above 1 is better for rates, below 1 is better for latency and
+memory. A cell reads "—" where a system has no such figure (Scrapy has no WebSocket clients).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+DASH = "—"
+Row = list[str]
+
+
+def num(value: float | None, digits: int = 0) -> str:
+    if value is None:
+        return DASH
+    return f"{value:,.{digits}f}"
+
+
+def ratio(a: float | None, b: float | None) -> str:
+    if a is None or not b:
+        return DASH
+    return f"{a / b:.2f}x"
+
+
+def verdict(ok: bool | None) -> str:
+    return DASH if ok is None else ("yes" if ok else "**no**")
+
+
+def rows(results: dict[str, Any]) -> tuple[list[str], list[Row]]:
+    """The main table's header and rows."""
+    counts = [str(c) for c in results["config"]["clients"]]
+    first, last = counts[0], counts[-1]
+    lc, proto, scrapy = results["linkcast"], results["prototype"], results["scrapy"]
+    ceil, bare, idle = results["ceilings"], results["bare_websockets"], results["idle"]
+    scrapy_keys = list(scrapy)
+    header = [
+        "metric",
+        "linkcast",
+        "prototype",
+        *[f"Scrapy {k}" for k in scrapy_keys],
+        "ceiling",
+        "linkcast / prototype",
+        "linkcast / ceiling",
+        "target",
+        "met",
+    ]
+    table: list[Row] = []
+
+    def add(
+        metric: str,
+        mine: float | None,
+        base: float | None,
+        scrapy_cells: list[str],
+        ceiling_name: str,
+        ceiling: float | None,
+        target: str,
+        ok: bool | None,
+        digits: int = 0,
+    ) -> None:
+        table.append(
+            [
+                metric,
+                num(mine, digits),
+                num(base, digits),
+                *scrapy_cells,
+                f"{num(ceiling, digits)} ({ceiling_name})" if ceiling is not None else DASH,
+                ratio(mine, base),
+                ratio(mine, ceiling),
+                target,
+                verdict(ok),
+            ]
+        )
+
+    no_scrapy = [DASH] * len(scrapy_keys)
+    best_scrapy = max((s["pages_per_second"] for s in scrapy.values()), default=0.0)
+    for c in counts:
+        mine, base = lc[c]["pages_per_second"], proto[c]["pages_per_second"]
+        cells = [num(scrapy[k]["pages_per_second"]) for k in scrapy_keys] if c == first else no_scrapy
+        target, ok = (DASH, None)
+        if c == first:
+            target = ">= 1.5x best Scrapy, >= 20x prototype"
+            ok = mine >= 1.5 * best_scrapy and mine >= 20 * base
+        add(
+            f"pages/s, {c} client(s)",
+            mine,
+            base,
+            cells,
+            "fetch + parse, one process",
+            ceil["fetch_parse_pages_per_second"],
+            target,
+            ok,
+        )
+    for c in counts:
+        mine = lc[c]["latency_p50_ms"]
+        floor = ceil["fetch_parse_p50"] * 1000
+        add(
+            f"latency p50 ms, {c} client(s)",
+            mine,
+            proto[c]["latency_p50_ms"],
+            no_scrapy,
+            "fetch + parse one page",
+            floor,
+            "<= ceiling + 5 ms",
+            mine <= floor + 5,
+            1,
+        )
+    for c in counts:
+        mine = lc[c]["latency_p99_ms"]
+        target, ok = ("< 50 ms", mine < 50) if c == last else (DASH, None)
+        add(
+            f"latency p99 ms, {c} client(s)",
+            mine,
+            proto[c]["latency_p99_ms"],
+            no_scrapy,
+            "fetch + parse one page",
+            ceil["fetch_parse_p99"] * 1000,
+            target,
+            ok,
+            1,
+        )
+    for c in counts:
+        mine, ref = lc[c]["frames_per_second"], bare[c]["frames_per_second"]
+        target, ok = (">= 0.5x bare websockets", mine >= 0.5 * ref) if c == last else (DASH, None)
+        add(
+            f"frames/s delivered, {c} client(s)",
+            mine,
+            proto[c]["frames_per_second"],
+            no_scrapy,
+            "bare websockets broadcast",
+            ref,
+            target,
+            ok,
+        )
+    for c in counts:
+        cells = [num(scrapy[k]["peak_rss_mb"]) for k in scrapy_keys] if c == first else no_scrapy
+        add(f"peak RSS MB, {c} client(s)", lc[c]["peak_rss_mb"], proto[c]["peak_rss_mb"], cells, "", None, DASH, None)
+    mine_idle, bare_idle = idle["linkcast"], idle["bare_websockets"]
+    add(
+        f"RSS cost MB of {mine_idle['clients']:,} idle clients",
+        mine_idle["cost_mb"],
+        None,
+        no_scrapy,
+        "bare websockets",
+        bare_idle["cost_mb"],
+        "< 150 MB",
+        mine_idle["cost_mb"] < 150 and mine_idle["connected"] == mine_idle["clients"],
+    )
+    for corpus in results["parser"]:
+        mine, ceiling = corpus["linkcast"], corpus["ceiling"]
+        add(
+            f"extraction MB/s, {corpus['corpus']}",
+            mine,
+            corpus["prototype"],
+            no_scrapy,
+            "lexbor parse-only",
+            ceiling,
+            ">= 50% of ceiling",
+            mine >= 0.5 * ceiling,
+            1,
+        )
+    return header, table
+
+
+def table_markdown(header: list[str], body: list[Row]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "| " + " | ".join("---" for _ in header) + " |"]
+    lines += ["| " + " | ".join(row) + " |" for row in body]
+    return "\n".join(lines) + "\n"
+
+
+def references(results: dict[str, Any]) -> str:
+    ceil, bare, idle = results["ceilings"], results["bare_websockets"], results["idle"]
+    site = ceil["site_requests_per_second"]
+    lines = [
+        "| reference on this machine | figure |",
+        "| --- | --- |",
+        f"| site server alone (wrk, 64 connections, one page) | "
+        f"{num(site) + ' requests/s' if site else 'wrk not installed'} |",
+        f"| fetch only (bare aiohttp, no parsing) | {num(ceil['fetch_pages_per_second'])} pages/s |",
+        f"| parse only (extract_links, no network) | {num(ceil['parse_pages_per_second'])} pages/s, "
+        f"{num(ceil['parse_mb_per_second'], 1)} MB/s |",
+        f"| fetch + parse, one process (aiohttp + extract_links) | {num(ceil['fetch_parse_pages_per_second'])} "
+        "pages/s |",
+        f"| fetch + parse of one page at a time | p50 {num(ceil['fetch_parse_p50'] * 1000, 2)} ms, "
+        f"p99 {num(ceil['fetch_parse_p99'] * 1000, 2)} ms |",
+    ]
+    for c, figures in bare.items():
+        lines.append(f"| bare websockets broadcast to {c} client(s) | {num(figures['frames_per_second'])} frames/s |")
+    b = idle["bare_websockets"]
+    lines.append(f"| bare websockets, {b['clients']:,} idle clients | {num(b['cost_mb'], 1)} MB of RSS |")
+    for name, s in results["scrapy"].items():
+        lines.append(
+            f"| Scrapy {name}: pages, links found, failures | {s['pages']:,}, {s['links']:,}, {s['failures']:,} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def parser_tables(results: dict[str, Any]) -> str:
+    out = []
+    for corpus in results["parser"]:
+        sources = "; ".join(f"{name}: {files} files, {size / 1e6:.1f} MB" for name, files, size in corpus["sources"])
+        out += [
+            f"**{corpus['corpus']}**: {corpus['pages']} pages, {corpus['mb']:.1f} MB ({sources})",
+            "",
+            "| approach | MB/s | x prototype | share of lexbor parse-only |",
+            "| --- | ---: | ---: | ---: |",
+        ]
+        for name, rate in sorted(corpus["rates"].items(), key=lambda item: -item[1]):
+            out.append(f"| {name} | {rate:.1f} | {rate / corpus['prototype']:.1f}x | {rate / corpus['ceiling']:.0%} |")
+        out.append("")
+    return "\n".join(out)
+
+
+def markdown(results: dict[str, Any]) -> str:
+    config, site, machine = results["config"], results["site"], results["machine"]
+    header, body = rows(results)
+    incomplete = [
+        f"{system} with {c} client(s)"
+        for system in ("linkcast", "prototype")
+        for c, figures in results[system].items()
+        if not (figures["crawl_complete"] and figures["latency_complete"])
+    ]
+    parts = [
+        "## Results",
+        "",
+        f"Site: {site['pages']:,} pages, {site['bytes'] / 1e6:.1f} MB, ~{config['links']} links a page, on loopback. "
+        f"Machine: {machine['cpus']} CPUs, Python {machine['python']}, {machine['platform']}. "
+        f"linkcast: `linkcast serve` on {results['linkcast_store']}, --workers {config['workers']} "
+        f"--per-host-concurrency {config['workers']}. Prototype: first {config['prototype_pages']:,} pages. "
+        f"Crawls: {config['put_concurrency']} PUTs in flight. Latency: {config['latency_requests']} PUTs paced at "
+        f"{config['latency_rate']:g}/s, PUT answer to result frame, at every client. Whole run: "
+        f"{results['seconds']:.0f} s.",
+        "",
+        table_markdown(header, body),
+    ]
+    if incomplete:
+        parts += [f"Incomplete (timed out, figures partial): {', '.join(incomplete)}.", ""]
+    parts += ["### Ceilings and references", "", references(results), "### Link extraction", "", parser_tables(results)]
+    if "profile" in results:
+        parts += ["### Where linkcast's time goes (py-spy)", "", "```", results["profile"].rstrip(), "```", ""]
+    return "\n".join(parts)
+
+
+def plot(results: dict[str, Any], path: Path) -> None:
+    """Four panels: pages/s, latency, frames/s and memory, linkcast against the others."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    counts = [str(c) for c in results["config"]["clients"]]
+    lc, proto, scrapy, ceil = results["linkcast"], results["prototype"], results["scrapy"], results["ceilings"]
+    fig, axes = plt.subplots(2, 2, figsize=(13, 9))
+    fig.suptitle(f"linkcast bench: {results['site']['pages']:,} pages on loopback, {results['machine']['cpus']} CPUs")
+
+    names = [
+        "prototype",
+        *[f"Scrapy {k}" for k in scrapy],
+        "linkcast",
+        "fetch+parse\nceiling",
+        "parse only",
+        "fetch only",
+    ]
+    values = [
+        proto[counts[0]]["pages_per_second"],
+        *[s["pages_per_second"] for s in scrapy.values()],
+        lc[counts[0]]["pages_per_second"],
+        ceil["fetch_parse_pages_per_second"],
+        ceil["parse_pages_per_second"],
+        ceil["fetch_pages_per_second"],
+    ]
+    colors = ["#999999"] * (1 + len(scrapy)) + ["#d62728"] + ["#1f77b4"] * 3
+    ax = axes[0][0]
+    ax.bar(names, values, color=colors)
+    ax.set_yscale("log")
+    ax.set_title(f"pages/s ({counts[0]} client, log scale)")
+    for x, v in enumerate(values):
+        ax.annotate(f"{v:,.0f}", (x, v), ha="center", va="bottom", fontsize=8)
+    ax.tick_params(axis="x", labelsize=8)
+
+    ax = axes[0][1]
+    xs = [int(c) for c in counts]
+    for system, data, color in (("linkcast", lc, "#d62728"), ("prototype", proto, "#999999")):
+        ax.plot(xs, [data[c]["latency_p50_ms"] for c in counts], "o-", color=color, label=f"{system} p50")
+        ax.plot(xs, [data[c]["latency_p99_ms"] for c in counts], "s--", color=color, label=f"{system} p99")
+    ax.axhline(ceil["fetch_parse_p50"] * 1000, color="#1f77b4", lw=1, label="fetch + parse p50 (floor)")
+    ax.axhline(50, color="black", lw=0.8, ls=":", label="p99 target 50 ms")
+    _client_axis(ax, xs)
+    ax.set_title("latency, PUT answer to result frame (ms)")
+    ax.legend(fontsize=8)
+
+    ax = axes[1][0]
+    bare = results["bare_websockets"]
+    for system, data, color in (
+        ("linkcast", lc, "#d62728"),
+        ("prototype", proto, "#999999"),
+        ("bare websockets", bare, "#1f77b4"),
+    ):
+        ax.plot(xs, [data[c]["frames_per_second"] for c in counts], "o-", color=color, label=system)
+    _client_axis(ax, xs)
+    ax.set_title("frames/s delivered (all clients)")
+    ax.legend(fontsize=8)
+
+    ax = axes[1][1]
+    idle = results["idle"]
+    mem_names = [f"linkcast\n{c} cl." for c in (counts[0], counts[-1])] + [
+        "prototype",
+        *[f"Scrapy {k}" for k in scrapy],
+        f"{idle['linkcast']['clients']} idle\nclients (linkcast)",
+        "same,\nbare ws",
+    ]
+    mem = [
+        lc[counts[0]]["peak_rss_mb"],
+        lc[counts[-1]]["peak_rss_mb"],
+        proto[counts[0]]["peak_rss_mb"],
+        *[s["peak_rss_mb"] for s in scrapy.values()],
+        idle["linkcast"]["cost_mb"],
+        idle["bare_websockets"]["cost_mb"],
+    ]
+    ax.bar(mem_names, mem, color=["#d62728", "#d62728", "#999999"] + ["#999999"] * len(scrapy) + ["#d62728", "#1f77b4"])
+    ax.set_title("peak RSS (MB); idle clients: RSS added")
+    for x, v in enumerate(mem):
+        ax.annotate(f"{v:,.0f}", (x, v), ha="center", va="bottom", fontsize=8)
+    ax.tick_params(axis="x", labelsize=7)
+
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
+def _client_axis(ax: Any, counts: list[int]) -> None:
+    """Log-log axes with the client counts written plainly."""
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xticks(counts, [str(c) for c in counts])
+    ax.minorticks_off()
+    ax.set_xlabel("WebSocket clients")

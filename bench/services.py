@@ -1,0 +1,169 @@
+"""End-to-end runs of a service that speaks the prototype's API: linkcast and the prototype's approach.
+
+For each client count, a fresh server process (so its peak RSS is that run's): connect the clients, warm up, a paced
+phase for latency (no backlog), then the crawl of every page with concurrent ``PUT``s for pages/s and frames/s.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import aiohttp
+
+from bench.driver import Clients, LoadResult, crawl, paced
+from bench.processes import PYTHON, Process, free_port
+
+
+@dataclass(frozen=True)
+class LoadShape:
+    """How hard each phase pushes."""
+
+    put_concurrency: int = 64
+    latency_requests: int = 200
+    latency_rate: float = 25.0
+    warmup_requests: int = 20
+    timeout: float = 300.0
+
+
+@dataclass
+class ServiceSpec:
+    """How to start a service and what its stream promises."""
+
+    name: str
+    command: Callable[[int, Path], list[str]]  # (port, scratch folder) -> argv
+    health_path: str | None  # None: wait for the port to accept connections
+    every_client: bool  # every client receives every result (linkcast), or one client each (the prototype)
+
+
+@dataclass
+class ClientRun:
+    """One fresh server measured with ``clients`` WebSocket clients."""
+
+    clients: int
+    latency: LoadResult
+    crawl: LoadResult
+    peak_rss: int
+    frames_kept: list[str] = field(default_factory=list)
+    pid: int = 0
+
+
+def linkcast_store_url(folder: Path) -> str:
+    """SQLite in the scratch folder, the default deployment; the memory store only if SQLite is not built yet."""
+    if importlib.util.find_spec("linkcast.store.sqlite") is not None:
+        return f"sqlite:///{folder / 'linkcast.db'}"
+    return "memory://"
+
+
+def linkcast_spec(workers: int) -> ServiceSpec:
+    def command(port: int, folder: Path) -> list[str]:
+        return [
+            PYTHON,
+            "-m",
+            "linkcast",
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--store",
+            linkcast_store_url(folder),
+            "--allow-private-networks",
+            "--log-level",
+            "warning",
+            "--workers",
+            str(workers),
+            "--per-host-concurrency",
+            str(workers),
+        ]
+
+    return ServiceSpec("linkcast", command, "/healthz", every_client=True)
+
+
+def prototype_spec() -> ServiceSpec:
+    def command(port: int, folder: Path) -> list[str]:
+        return [PYTHON, "-m", "bench.peers.prototype", "--port", str(port)]
+
+    return ServiceSpec("prototype", command, None, every_client=False)
+
+
+class RunningService:
+    """A started service and its URLs."""
+
+    def __init__(self, spec: ServiceSpec, logdir: Path) -> None:
+        self.spec = spec
+        self.port = free_port()
+        self.scratch = Path(tempfile.mkdtemp(prefix=f"bench-{spec.name}-", dir=logdir))
+        self.process = Process(spec.name, spec.command(self.port, self.scratch), logdir / f"{spec.name}.log")
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/scraped_urls"
+
+    async def __aenter__(self) -> RunningService:
+        self.process.start()
+        try:
+            if self.spec.health_path is not None:
+                await self.process.ready_http(self.base_url + self.spec.health_path)
+            else:
+                await self.process.ready_tcp(self.port)
+        except BaseException:
+            self.process.stop()
+            raise
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        self.process.stop()
+
+
+async def measure_clients(
+    spec: ServiceSpec,
+    urls: Sequence[str],
+    clients: int,
+    shape: LoadShape,
+    logdir: Path,
+    keep_frames: bool = False,
+) -> ClientRun:
+    """One fresh server, ``clients`` clients: warm-up, the paced latency phase, then the crawl."""
+    connector = aiohttp.TCPConnector(limit=0)
+    async with RunningService(spec, logdir) as service, aiohttp.ClientSession(connector=connector) as session:
+        listeners = await Clients.connect(session, service.ws_url, clients, keep_first=keep_frames)
+        try:
+            every = spec.every_client
+            warm = list(urls[: shape.warmup_requests])
+            await crawl(listeners, service.base_url, warm, f"warm{clients}", 8, every, shape.timeout)
+            if listeners.listeners[0].keep is not None:
+                listeners.listeners[0].keep.clear()
+            sample = [urls[(n * 7919) % len(urls)] for n in range(shape.latency_requests)]
+            latency = await paced(
+                listeners, service.base_url, sample, f"lat{clients}", shape.latency_rate, every, shape.timeout
+            )
+            kept_from = len(listeners.listeners[0].keep or [])
+            load = await crawl(
+                listeners, service.base_url, urls, f"crawl{clients}", shape.put_concurrency, every, shape.timeout
+            )
+            frames = (listeners.listeners[0].keep or [])[kept_from:]
+            return ClientRun(clients, latency, load, service.process.peak_rss(), frames, service.process.pid)
+        finally:
+            await listeners.close()
+
+
+async def measure_service(
+    spec: ServiceSpec,
+    urls: Sequence[str],
+    client_counts: Sequence[int],
+    shape: LoadShape,
+    logdir: Path,
+    keep_frames: bool = False,
+) -> list[ClientRun]:
+    runs = []
+    for count in client_counts:
+        runs.append(await measure_clients(spec, urls, count, shape, logdir, keep_frames and count == client_counts[0]))
+    return runs
