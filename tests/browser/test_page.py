@@ -114,6 +114,10 @@ async def test_history_on_load_and_only_what_i_submitted(
     await page.get_by_label("Request id").fill("mine")
     await page.get_by_label("Request id").press("Enter")
     await expect(row(page, "mine")).to_have_attribute("data-state", "done")
+    await page.get_by_label("URL to fetch").fill(site.url("/mine"))  # the same id and URL again: nothing new
+    await page.get_by_label("Request id").fill("mine")
+    await page.get_by_role("button", name="Fetch").click()
+    await expect(page.locator("#submit-status")).to_have_text("Already submitted as mine: done.")
 
     await page.get_by_label("Only what I submitted").check()
     await expect(row(page, "someone-else")).to_be_hidden()
@@ -290,3 +294,42 @@ async def test_a_configured_token_is_asked_once_and_kept_for_the_session(
     # Refused handshakes and the 401 that tells why are expected until the token is given.
     expected = (r"status of 401", r"WebSocket connection to .* failed")
     assert browser_page.console.unexpected(expected) == []
+
+
+async def test_history_pruned_while_away_is_announced_after_reconnecting(
+    site: LocalSite, browser_page: BrowserPage, tmp_path: Path
+) -> None:
+    # Keep two events: the server prunes the rest when it starts.
+    service = Service(
+        "--allow-private-networks", "--retain-events", "2", store=f"sqlite:///{tmp_path}/db", log_path=tmp_path / "log"
+    )
+    await service.start()
+    page, notice = browser_page.page, browser_page.page.locator("#notice")
+    try:
+        assert (await service.put("early", site.page("/early", '<a href="/e">e</a>')))[0] == 201
+        async with service.connect("since=0") as ws:
+            await receive_until(ws, lambda fs: bool(terminal_for(fs, {"early"})))
+        await service.restart()
+        # First load: history starts later than asked, which is no loss to this page; it shows what is kept.
+        await page.clock.install()
+        await open_page(page, service)
+        await expect(row(page, "early")).to_have_attribute("data-state", "done")
+        await expect(notice).to_be_hidden()
+
+        await page.clock.pause_at(await page.evaluate("Date.now()") + 1000)
+        service.stop()
+        await expect(page.locator("#connection")).to_have_attribute("data-state", "offline")
+        await service.start()
+        assert (await service.put("pruned", site.page("/pruned", '<a href="/p">p</a>')))[0] == 201
+        async with service.connect("since=0") as ws:
+            await receive_until(ws, lambda fs: bool(terminal_for(fs, {"pruned"})))
+        await service.restart()  # prunes what the page has not seen
+        await page.clock.resume()
+        await page.clock.fast_forward(10_000)
+        await expect(page.locator("#connection")).to_have_attribute("data-state", "live")
+        await expect(notice).to_be_visible()
+        await expect(notice).to_contain_text("pruned by the server while this page was disconnected")
+        await expect(row(page, "pruned")).to_have_attribute("data-state", "done")  # its last events were kept
+    finally:
+        service.stop()
+    assert browser_page.console.unexpected(SERVER_DOWN) == []

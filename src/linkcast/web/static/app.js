@@ -425,7 +425,7 @@
     ui.connectionText.textContent = text;
   }
 
-  function handleFrame(data) {
+  function handleFrame(data, resuming) {
     let event;
     try {
       event = JSON.parse(data);
@@ -436,7 +436,7 @@
     if (event.type === "history_truncated") {
       // On first load this only means the log is shorter than the history asked for; after a reconnection it
       // means events were pruned while the page was away: say so.
-      if (everLive) {
+      if (resuming) {
         ui.notice.textContent = `Some events were pruned by the server while this page was disconnected (history now starts at event ${event.first_available_id}); requests from that time may be missing or incomplete.`;
         ui.notice.hidden = false;
       }
@@ -458,6 +458,7 @@
     const scheme = location.protocol === "https:" ? "wss:" : "ws:";
     setConnection("connecting", everLive ? "Reconnecting…" : "Connecting…");
     const ws = new WebSocket(`${scheme}//${location.host}/scraped_urls?${params}`);
+    const resuming = everLive; // this page has been live before: a gap in the history is a loss to it
     let opened = false;
     ws.addEventListener("open", () => {
       opened = true;
@@ -465,7 +466,7 @@
       failures = 0;
       setConnection("live", "Live");
     });
-    ws.addEventListener("message", (message) => handleFrame(message.data));
+    ws.addEventListener("message", (message) => handleFrame(message.data, resuming));
     ws.addEventListener("close", (closed) => {
       if (socket !== ws) return;
       socket = null;
