@@ -40,30 +40,42 @@ ROOT = Path(__file__).resolve().parent.parent
 READY_LINE = b"workers running on"
 
 
-async def start_worker(store_url: str, prefix: str, tasks: int, log: Path) -> asyncio.subprocess.Process:
-    """A ``linkcast worker`` process, returned once it says its workers run."""
-    command = [
-        sys.executable, "-m", "linkcast", "worker", "--store", store_url, "--redis-prefix", prefix,
-        "--workers", str(tasks), "--per-host-concurrency", str(tasks), "--allow-private-networks",
-        "--log-level", "info",
-    ]  # fmt: skip
-    process = await asyncio.create_subprocess_exec(
-        *command, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE, cwd=ROOT
-    )
-    assert process.stderr is not None
-    stderr = process.stderr
+class WorkerRun:
+    """A ``linkcast worker`` process; ``start()`` returns once it says its workers run."""
 
-    async def copy_log() -> None:
-        with open(log, "ab") as out:
+    def __init__(self, store_url: str, prefix: str, tasks: int, log: Path) -> None:
+        self.command = [
+            sys.executable, "-m", "linkcast", "worker", "--store", store_url, "--redis-prefix", prefix,
+            "--workers", str(tasks), "--per-host-concurrency", str(tasks), "--allow-private-networks",
+            "--log-level", "info",
+        ]  # fmt: skip
+        self.log = log
+        self.process: asyncio.subprocess.Process | None = None
+        self._copy: asyncio.Task[None] | None = None
+
+    async def start(self) -> WorkerRun:
+        self.process = await asyncio.create_subprocess_exec(
+            *self.command, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE, cwd=ROOT
+        )
+        assert self.process.stderr is not None
+        stderr = self.process.stderr
+        async with asyncio.timeout(30):
+            while READY_LINE not in (line := await stderr.readline()):
+                if not line:
+                    raise RuntimeError(f"linkcast worker exited; see {self.log}")
+        self._copy = asyncio.create_task(self._copy_log(stderr))
+        return self
+
+    async def _copy_log(self, stderr: asyncio.StreamReader) -> None:
+        with open(self.log, "ab") as out:
             async for line in stderr:
                 out.write(line)
 
-    async with asyncio.timeout(30):
-        while READY_LINE not in (line := await stderr.readline()):
-            if not line:
-                raise RuntimeError(f"linkcast worker exited; see {log}")
-    process._log_task = asyncio.create_task(copy_log())  # type: ignore[attr-defined]
-    return process
+    async def stop(self) -> None:
+        if self.process is not None:
+            await stop_process(self.process)
+        if self._copy is not None:
+            await asyncio.gather(self._copy, return_exceptions=True)
 
 
 async def stop_process(process: asyncio.subprocess.Process) -> None:
@@ -102,7 +114,7 @@ async def pages_per_second(store_url: str, urls: list[str], processes: int, task
     store = RedisStore(Settings(store=store_url, redis_prefix=prefix))
     await store.open()
     workers = await asyncio.gather(
-        *(start_worker(store_url, prefix, tasks, logdir / f"worker-{processes}-{n}.log") for n in range(processes))
+        *(WorkerRun(store_url, prefix, tasks, logdir / f"worker-{processes}-{n}.log").start() for n in range(processes))
     )
     try:
         began = time.perf_counter()
@@ -120,7 +132,7 @@ async def pages_per_second(store_url: str, urls: list[str], processes: int, task
             print(f"  warning: {failed} pages ended in an error", file=sys.stderr)
         return len(urls) / elapsed
     finally:
-        await asyncio.gather(*(stop_process(w) for w in workers))
+        await asyncio.gather(*(w.stop() for w in workers))
         await store.close()
         await delete_prefix(store_url, prefix)
 
@@ -177,7 +189,9 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         try:
             await wait_port(port)
             for processes in (1, 2):
-                rates = [await pages_per_second(args.redis, urls, processes, args.tasks, folder) for _ in range(args.runs)]
+                rates = [
+                    await pages_per_second(args.redis, urls, processes, args.tasks, folder) for _ in range(args.runs)
+                ]
                 results[f"pages_per_second_{processes}"] = sorted(rates)[len(rates) // 2]
                 print(f"{processes} worker process(es): {[round(r) for r in rates]} pages/s", file=sys.stderr)
         finally:

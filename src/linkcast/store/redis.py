@@ -223,6 +223,7 @@ class RedisStore(Store):
         }
         self._held: dict[str, str] = {}  # entry id -> consumer, for the jobs this process holds
         self._claim_cursor = "0-0"
+        self._next_reclaim = 0.0  # monotonic time of the next look for stale jobs
         self._heartbeat: asyncio.Task[None] | None = None
 
     def request_key(self, request_id: str) -> str:
@@ -285,7 +286,14 @@ class RedisStore(Store):
             return job
 
     async def _reclaim(self, worker_id: str) -> tuple[bytes, dict[bytes, bytes]] | None:
-        """One job left idle past the visibility timeout by a dead (or released) holder, now ours."""
+        """One job left idle past the visibility timeout by a dead (or released) holder, now ours.
+
+        Looked for at most every half visibility timeout per process while none is found, rather than before every
+        job: a job becomes stale only that slowly, and the look costs a round trip.
+        """
+        now = time.monotonic()
+        if now < self._next_reclaim:
+            return None
         answer = await self.redis.xautoclaim(
             self.jobs_key, GROUP, worker_id, self.visibility_ms, start_id=self._claim_cursor, count=1
         )
@@ -296,6 +304,8 @@ class RedisStore(Store):
         if claimed:
             log.info("reclaimed job %s from a silent worker", claimed[0][0])
             return claimed[0]  # type: ignore[no-any-return]
+        if self._claim_cursor == "0-0":  # the whole pending list was looked at
+            self._next_reclaim = now + self.visibility_ms / 2000
         return None
 
     async def _take(self, entry: tuple[bytes, dict[bytes, bytes]], worker_id: str) -> Job | None:
@@ -329,6 +339,7 @@ class RedisStore(Store):
             return
         keys = [self.jobs_key, self.request_key(job.request_id)]
         await self._scripts["release"](keys, [GROUP, entry_id, worker_id, RELEASED_IDLE_MS])
+        self._next_reclaim = 0.0
 
     async def _refresh_held_forever(self) -> None:
         """Reset the idle time of the jobs this process holds, well within the visibility timeout."""
