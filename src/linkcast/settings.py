@@ -44,6 +44,10 @@ class Settings:
     max_redirects: int = setting(10, "redirects followed before a fetch fails with 'too_many_redirects'")
     max_header_bytes: int = setting(32 * 1024, "largest response header block accepted")
     max_links: int = setting(100_000, "links kept per page; past it the result says links_truncated: true")
+    parse_timeout: float = setting(
+        10.0, "seconds allowed to extract one page's links (pathological markup); past it: 'too_complex'"
+    )
+    parse_processes: int = setting(0, "child processes extracting links of large pages (0: one per CPU)")
     per_host_concurrency: int = setting(4, "concurrent fetches to one host")
     per_host_delay: float = setting(0.0, "seconds between two fetches to one host")
     retries: int = setting(2, "retries for connection failures, 429 and 503, with exponential back-off")

@@ -10,16 +10,13 @@ import uuid
 
 from linkcast.core.errors import FetchError, LinkcastError
 from linkcast.core.events import Job, error_body, result_body, started_body
-from linkcast.core.links import extract_links
+from linkcast.extraction import ExtractionPool
 from linkcast.fetch import Fetcher
 from linkcast.metrics import Metrics
 from linkcast.settings import Settings
 from linkcast.store.base import Store
 
 log = logging.getLogger(__name__)
-
-# Pages above this size are parsed in a thread so that the event loop keeps serving clients meanwhile.
-PARSE_INLINE_MAX_BYTES = 256 * 1024
 
 
 class WorkerPool:
@@ -30,6 +27,7 @@ class WorkerPool:
         self.store = store
         self.fetcher = fetcher
         self.metrics = metrics
+        self.extraction = ExtractionPool(settings.parse_processes, settings.parse_timeout)
         self.name = f"worker-{uuid.uuid4().hex[:8]}"
         self._tasks: list[asyncio.Task[None]] = []
         self._busy: set[asyncio.Task[None]] = set()  # tasks processing a job (the others wait for one)
@@ -52,6 +50,7 @@ class WorkerPool:
         for task in pending:
             task.cancel()
         await asyncio.gather(*pending, return_exceptions=True)
+        self.extraction.close()
 
     async def _run(self, worker_id: str) -> None:
         while not self._draining.is_set():
@@ -86,10 +85,8 @@ class WorkerPool:
             timings["fetch_ms"] = round((time.perf_counter() - began) * 1000, 3)
             self.metrics.fetch_seconds.observe(timings["fetch_ms"] / 1000)
             parse_began = time.perf_counter()
-            if len(page.body) > PARSE_INLINE_MAX_BYTES:
-                links = await asyncio.to_thread(extract_links, page.body, page.final_url, page.content_type)
-            else:
-                links = extract_links(page.body, page.final_url, page.content_type)
+            # Large pages are parsed in child processes with a deadline, so that no markup blocks the event loop.
+            links = await self.extraction.extract(page.body, page.final_url, page.content_type)
             timings["extract_ms"] = round((time.perf_counter() - parse_began) * 1000, 3)
             self.metrics.extract_seconds.observe(timings["extract_ms"] / 1000)
             truncated = len(links) > self.settings.max_links
