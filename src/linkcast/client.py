@@ -12,10 +12,15 @@ from urllib.parse import urlencode
 
 import aiohttp
 import orjson
+import websockets
 
-from linkcast.core.events import TERMINAL_TYPES
+from linkcast.core.events import CLOSE_FORBIDDEN_ORIGIN, CLOSE_UNAUTHORIZED, TERMINAL_TYPES
 
 RECONNECT_DELAYS = (0.2, 0.5, 1.0, 2.0, 5.0)
+# The server says with the handshake which id the connection delivers everything after (see web/stream.py).
+STREAM_SINCE_HEADER = "Linkcast-Since"
+# Close codes after which reconnecting is pointless: the server refuses this client.
+FINAL_CLOSE_CODES = frozenset({CLOSE_UNAUTHORIZED, CLOSE_FORBIDDEN_ORIGIN})
 
 
 def _headers(token: str) -> dict[str, str]:
@@ -31,64 +36,89 @@ def _stream_url(server: str, since: int | None, request_ids: list[str] | None) -
 
 
 async def events(
-    session: aiohttp.ClientSession,
     server: str,
     token: str,
     request_ids: list[str] | None,
     since: int | None,
     connected: asyncio.Event | None = None,
 ) -> AsyncIterator[dict[str, Any]]:
-    """Every event of the stream, once each, reconnecting with ``since`` after a lost connection."""
+    """Every event of the stream, once each, reconnecting with ``since`` after a lost connection.
+
+    ``since`` is the last id seen; before any event, the id the server said the first connection started after, so
+    that events published while this client was away are replayed even if it had seen none.
+    """
     attempt = 0
     while True:
         try:
             url = _stream_url(server, since, request_ids)
-            async with session.ws_connect(url, headers=_headers(token), heartbeat=20) as ws:
+            async with websockets.connect(url, additional_headers=_headers(token), max_size=None) as ws:
                 attempt = 0
+                if since is None and ws.response is not None:
+                    started_after = ws.response.headers.get(STREAM_SINCE_HEADER, "")
+                    since = int(started_after) if started_after.isdigit() else None
                 if connected is not None:
                     connected.set()
                 async for message in ws:
-                    if message.type != aiohttp.WSMsgType.TEXT:
-                        break
-                    event = orjson.loads(message.data)
-                    if isinstance(event.get("id"), int):
-                        since = event["id"]
+                    event = orjson.loads(message)
+                    event_id = event.get("id")
+                    if isinstance(event_id, int):
+                        if since is not None and event_id <= since:
+                            continue  # already printed: the server never repeats one, but be sure
+                        since = event_id
                     yield event
-        except (aiohttp.ClientError, OSError) as error:
-            if isinstance(error, aiohttp.WSServerHandshakeError) and 400 <= error.status < 500:
-                raise
+            print("linkcast: the server closed the stream, reconnecting", file=sys.stderr)
+        except websockets.InvalidStatus as error:
+            if 400 <= error.response.status_code < 500:
+                raise SystemExit(f"linkcast: the stream refused us: {error.response.body!r}") from None
+            print(f"linkcast: the stream answered {error.response.status_code}, retrying", file=sys.stderr)
+        except websockets.ConnectionClosed as closed:
+            if closed.rcvd is not None and closed.rcvd.code in FINAL_CLOSE_CODES:
+                raise SystemExit(f"linkcast: the stream closed: {closed.rcvd.reason}") from None
+            reason = closed.rcvd.reason if closed.rcvd is not None else "connection lost"
+            print(f"linkcast: {reason or 'stream closed'}, reconnecting", file=sys.stderr)
+        except (OSError, TimeoutError, websockets.InvalidHandshake) as error:
+            print(f"linkcast: cannot reach the stream ({error}), retrying", file=sys.stderr)
         delay = RECONNECT_DELAYS[min(attempt, len(RECONNECT_DELAYS) - 1)]
         attempt += 1
-        print(f"linkcast: connection lost, reconnecting in {delay:g} s", file=sys.stderr)
         await asyncio.sleep(delay)
-        if since is None:
-            since = 0 if request_ids else None
 
 
 async def _put(session: aiohttp.ClientSession, args: argparse.Namespace) -> dict[str, Any]:
-    server = args.server.rstrip("/")
-    payload = {"url": args.url}
-    if args.request_id:
-        request = session.put(f"{server}/urls/{args.request_id}", json=payload, headers=_headers(args.token))
-    else:
-        request = session.post(f"{server}/urls", json=payload, headers=_headers(args.token))
-    async with request as response:
-        body: dict[str, Any] = await response.json(content_type=None)
-        if response.status >= 400:
-            error = body.get("error", {})
-            raise SystemExit(f"linkcast: {response.status} {error.get('code')}: {error.get('message')}")
-        return body
+    """PUT the request, retrying while the server cannot be reached or is restarting (503).
+
+    Safe to repeat: the request id is chosen before the first try, and a PUT with the same id and URL is idempotent.
+    """
+    url = f"{args.server.rstrip('/')}/urls/{args.request_id}"
+    attempt = 0
+    while True:
+        try:
+            async with session.put(url, json={"url": args.url}, headers=_headers(args.token)) as response:
+                body: dict[str, Any] = await response.json(content_type=None)
+                if response.status < 400:
+                    return body
+                error = body.get("error", {}) if isinstance(body, dict) else {}
+                if response.status != 503:
+                    raise SystemExit(f"linkcast: {response.status} {error.get('code')}: {error.get('message')}")
+                reason = f"{error.get('code')}: {error.get('message')}"
+        except (aiohttp.ClientConnectionError, aiohttp.ContentTypeError, TimeoutError) as failure:
+            reason = str(failure) or type(failure).__name__
+        delay = RECONNECT_DELAYS[min(attempt, len(RECONNECT_DELAYS) - 1)]
+        attempt += 1
+        print(f"linkcast: submitting failed ({reason}), retrying in {delay:g} s", file=sys.stderr)
+        await asyncio.sleep(delay)
 
 
 async def submit_and_wait(args: argparse.Namespace) -> int:
-    """Submit, then wait on the stream for the request's terminal event; exit 0 for a result, 1 for an error."""
+    """Submit, then wait on the stream for the request's terminal event; exit 0 for a result, 1 for an error.
+
+    Both halves survive a server restart: the PUT is retried, the stream resumes with ``since``.
+    """
     import uuid
 
     args.request_id = args.request_id or uuid.uuid4().hex
-    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None, sock_connect=10)) as session:
-        connected = asyncio.Event()
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30, sock_connect=10)) as session:
         # since=0 replays this request's history too, so a result that lands before we listen is still seen.
-        stream = events(session, args.server, args.token, [args.request_id], 0, connected)
+        stream = events(args.server, args.token, [args.request_id], 0)
         try:
             async with asyncio.timeout(args.timeout):
                 first = asyncio.ensure_future(anext(stream))
@@ -127,8 +157,7 @@ def describe(event: dict[str, Any]) -> str:
 
 
 async def watch(args: argparse.Namespace) -> int:
-    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None, sock_connect=10)) as session:
-        async for event in events(session, args.server, args.token, args.request_ids, args.since):
-            line = orjson.dumps(event).decode() if args.json else describe(event)
-            print(line, flush=True)
+    async for event in events(args.server, args.token, args.request_ids, args.since):
+        line = orjson.dumps(event).decode() if args.json else describe(event)
+        print(line, flush=True)
     return 0

@@ -5,7 +5,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import signal
+import threading
 from dataclasses import dataclass
+from types import FrameType
 
 from quart import Quart, current_app
 
@@ -80,6 +83,7 @@ def create_app(settings: Settings | None = None) -> Quart:
         await rt.hub.start()
         rt.workers.start(settings.workers)
         background.append(asyncio.create_task(_prune_forever(rt), name="linkcast-prune"))
+        _drain_on_signal(rt, background)
 
     @app.after_serving
     async def stop() -> None:
@@ -94,6 +98,32 @@ def create_app(settings: Settings | None = None) -> Quart:
         await store.close()
 
     return app
+
+
+def _drain_on_signal(rt: Runtime, background: list[asyncio.Task[None]]) -> None:
+    """On SIGTERM or SIGINT, stop taking jobs at once, then let the server's own handler shut it down.
+
+    The server closes its connections before it runs ``after_serving``; without this, workers would keep taking new
+    jobs meanwhile. Running jobs get the pool's grace period to finish; the rest go back to the queue.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        return  # signals reach the main thread only (an app served from a test thread)
+    loop = asyncio.get_running_loop()
+
+    def begin_drain() -> None:
+        if not rt.draining.is_set():
+            rt.draining.set()
+            background.append(asyncio.create_task(rt.workers.stop(), name="linkcast-drain"))
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        previous = signal.getsignal(signum)
+
+        def handler(received: int, frame: FrameType | None, previous: object = previous) -> None:
+            loop.call_soon_threadsafe(begin_drain)
+            if callable(previous):
+                previous(received, frame)
+
+        signal.signal(signum, handler)
 
 
 async def _prune_forever(rt: Runtime) -> None:

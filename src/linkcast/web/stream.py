@@ -17,6 +17,10 @@ from linkcast.web.guard import guard
 
 stream = Blueprint("stream", __name__)
 
+# Sent with the handshake: this connection delivers every event after this id (its ``since``, or where live began).
+STREAM_SINCE_HEADER = "Linkcast-Since"
+TOO_SLOW_REASON = "too slow: the client stopped reading; reconnect with ?since=<last id seen>"
+
 
 def parse_stream_args() -> tuple[int | None, list[str] | None]:
     since_arg = websocket.args.get("since")
@@ -41,14 +45,21 @@ async def scraped_urls() -> Response | None:
     except InvalidInput as error:
         # Refuse the handshake with an HTTP answer the client can read.
         return error_response(error.http_status, error.code, error.message)
-    # Quart completes the handshake only on accept() or the first send: accept first, so clients never hang.
-    await websocket.accept()
     async with rt.hub.subscribe(request_ids) as subscription:
+        # The id this connection delivers everything after: a client that came without ``since`` resumes from it
+        # after a lost connection even if it saw no event. Quart completes the handshake only on accept() or the first
+        # send: accept first, so clients never hang.
+        start = since if since is not None else subscription.live_from
+        await websocket.accept(headers={STREAM_SINCE_HEADER: str(start)})
         rt.metrics.websocket_clients.inc()
         try:
             await _serve(rt, subscription, since)
         finally:
             rt.metrics.websocket_clients.dec()
+    # Unsubscribed: a dropped client holds no queue while its close frame waits behind the data it did not read.
+    if subscription.too_slow.is_set():
+        rt.metrics.slow_clients_dropped.inc()
+        await _close_too_slow()
     return None
 
 
@@ -62,18 +73,25 @@ async def _serve(rt: Runtime, subscription: Subscription, since: int | None) -> 
         for task in (sender, discarder, too_slow):
             task.cancel()
         await asyncio.gather(sender, discarder, too_slow, return_exceptions=True)
-    if subscription.too_slow.is_set():
-        rt.metrics.slow_clients_dropped.inc()
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(
-                websocket.close(CLOSE_TOO_SLOW, "too slow: reconnect with ?since=<last id seen>"), 5.0
-            )
+
+
+async def _close_too_slow() -> None:
+    """Say why, with a close code of its own: the client knows to reconnect with ``since``.
+
+    The close frame queues behind what the client has not read yet, and the server's send waits for the socket to
+    drain (back-pressure), so this returns when the client reads again or its connection ends. It is deliberately not
+    cut short: cancelling the close would lose the frame, and the client would see an abnormal closure instead of the
+    reason. While it waits, the connection holds only the socket's bounded buffers.
+    """
+    with contextlib.suppress(Exception):
+        await websocket.close(CLOSE_TOO_SLOW, TOO_SLOW_REASON)
 
 
 async def _send_events(rt: Runtime, subscription: Subscription, since: int | None) -> None:
     if since is not None:
         async for frame in rt.hub.replay(subscription, since):
             await websocket.send(frame)
+    # Live events up to ``since`` were already seen by the client (a ``since`` ahead of where live delivery began).
     skip_until = since if since is not None else 0
     while True:
         event = await subscription.queue.get()
