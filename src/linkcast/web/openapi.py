@@ -14,6 +14,7 @@ from quart import Blueprint, Response, current_app
 
 from linkcast import __version__
 from linkcast.core.inputs import MAX_URL_BYTES
+from linkcast.web.guard import PUBLIC_PATHS, guard
 
 openapi = Blueprint("openapi", __name__)
 
@@ -56,6 +57,8 @@ SCHEMAS: dict[str, Any] = {
         "properties": {
             "url": {
                 "type": "string",
+                "format": "uri",
+                "pattern": "^[Hh][Tt][Tt][Pp][Ss]?://",
                 "maxLength": MAX_URL_BYTES,
                 "description": "an absolute http or https URL; refused addresses (loopback, private...) are a 400",
                 "example": "https://example.com/",
@@ -217,9 +220,21 @@ def openapi_path(rule: str) -> str:
     return "/".join(parts)
 
 
-def build_spec(rules: set[str]) -> dict[str, Any]:
-    """The spec of the routes in ``rules`` (those the app really has, so it never describes a missing one)."""
-    paths = {openapi_path(rule): ops for rule, ops in OPERATIONS.items() if rule in rules}
+def build_spec(rules: set[str], token_required: bool = False) -> dict[str, Any]:
+    """The spec of the routes in ``rules`` (those the app really has, so it never describes a missing one).
+
+    With a token configured, the protected operations say so (``security``), so that clients and schemathesis
+    know which calls need it.
+    """
+    paths: dict[str, dict[str, Any]] = {}
+    for rule, operations in OPERATIONS.items():
+        if rule not in rules:
+            continue
+        path = openapi_path(rule)
+        paths[path] = {}
+        for method, operation in operations.items():
+            protected = token_required and path not in PUBLIC_PATHS
+            paths[path][method] = {**operation, "security": [{"bearer": []}]} if protected else operation
     return {
         "openapi": "3.1.0",
         "info": {
@@ -241,7 +256,7 @@ async def openapi_json() -> Response:
     import orjson
 
     rules = {rule.rule for rule in current_app.url_map.iter_rules()}
-    return Response(orjson.dumps(build_spec(rules)), content_type=JSON)
+    return Response(orjson.dumps(build_spec(rules, bool(guard().token))), content_type=JSON)
 
 
 @openapi.get("/docs")
