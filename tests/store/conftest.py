@@ -15,11 +15,15 @@ import pytest
 
 from linkcast.settings import Settings
 from linkcast.store import Store, open_store
+from tests.support.redis import redis_prefix, redis_url
+
+__all__ = ["redis_prefix", "redis_url"]  # fixtures used by redis_settings
 
 # name -> (fixture giving the Settings of a fresh store, persistent across reopen)
 BACKENDS: dict[str, tuple[str, bool]] = {
     "memory": ("memory_settings", False),
     "sqlite": ("sqlite_settings", True),
+    "redis": ("redis_settings", True),
 }
 
 
@@ -31,6 +35,12 @@ def memory_settings() -> Settings:
 @pytest.fixture
 def sqlite_settings(tmp_path: Path) -> Settings:
     return Settings(store=f"sqlite:///{tmp_path}/linkcast.db")
+
+
+@pytest.fixture
+def redis_settings(redis_url: str, redis_prefix: str) -> Settings:
+    """A Redis store under a key prefix of this test alone (skipped, or failed under strict mode, without Redis)."""
+    return Settings(store=redis_url, redis_prefix=redis_prefix)
 
 
 @dataclass

@@ -58,6 +58,8 @@ MAX_DELIVERIES = 5
 # Blocking reads (XREAD/XREADGROUP BLOCK) wait at most this long per call, well under the socket timeout, so that a
 # long block is never mistaken for a dead connection and a dead one is still noticed.
 SOCKET_TIMEOUT_SECONDS = 30.0
+COMMAND_CONNECTIONS = 64
+BLOCKING_CONNECTIONS = 10_000  # one per waiting reader: bounded by the worker count, not by load
 BLOCK_MAX_MS = 10_000
 
 # Shared by the scripts that append: one INCR gives the id, so ids are dense and strictly increasing; the entry keeps
@@ -147,6 +149,15 @@ return 1
 """
 )
 
+# Jobs waiting to be taken: acknowledged entries are deleted, so the stream holds the undelivered jobs and the pending
+# ones, of which those idle past the visibility timeout (released, or held by a dead worker) wait to be taken again.
+# KEYS: jobs. ARGV: group, visibility ms.
+QUEUE_DEPTH = """
+local pending = redis.call('XPENDING', KEYS[1], ARGV[1])[1]
+local stale = #redis.call('XPENDING', KEYS[1], ARGV[1], 'IDLE', ARGV[2], '-', '+', 100000)
+return redis.call('XLEN', KEYS[1]) - pending + stale
+"""
+
 # Trim the log to ARGV[2] entries, then drop entries older than ARGV[1] (a binary search over the dense ids, reading
 # each probe's 'at'). KEYS: events. Returns how many entries were dropped.
 PRUNE_EVENTS = """
@@ -197,8 +208,16 @@ class RedisStore(Store):
     def __init__(self, settings: Settings) -> None:
         super().__init__(settings)
         # RESP2 pinned: the parsing below reads its shapes (redis-py may change its default protocol).
-        self.redis: aioredis.Redis = aioredis.Redis.from_url(
-            settings.store, protocol=2, socket_timeout=SOCKET_TIMEOUT_SECONDS, socket_connect_timeout=5.0
+        options: dict[str, Any] = {"protocol": 2, "socket_timeout": SOCKET_TIMEOUT_SECONDS, "socket_connect_timeout": 5}
+        # Commands share a bounded pool and wait for a free connection under load (the default pool raises instead).
+        commands = aioredis.BlockingConnectionPool.from_url(
+            settings.store, max_connections=COMMAND_CONNECTIONS, timeout=SOCKET_TIMEOUT_SECONDS, **options
+        )
+        self.redis: aioredis.Redis = aioredis.Redis.from_pool(commands)
+        # Each blocking read (a worker task's XREADGROUP, the hub's XREAD) holds a connection while it waits: they get
+        # their own pool, so that waiting readers never starve the commands.
+        self.blocking: aioredis.Redis = aioredis.Redis.from_url(
+            settings.store, max_connections=BLOCKING_CONNECTIONS, **options
         )
         prefix = settings.redis_prefix
         self.prefix = prefix
@@ -217,6 +236,7 @@ class RedisStore(Store):
                 "finish": FINISH,
                 "heartbeat": HEARTBEAT,
                 "release": RELEASE,
+                "queue_depth": QUEUE_DEPTH,
                 "prune_events": PRUNE_EVENTS,
                 "forget_consumers": FORGET_CONSUMERS,
             }.items()
@@ -243,6 +263,7 @@ class RedisStore(Store):
                 await self._heartbeat
             self._heartbeat = None
         await self.redis.aclose()
+        await self.blocking.aclose()
 
     async def submit(self, request_id: str, url: str) -> tuple[RequestRecord, bool]:
         keys = [self.request_key(request_id), self.jobs_key, self.seq_key, self.events_key]
@@ -269,7 +290,7 @@ class RedisStore(Store):
                 # New jobs wake the block at once; a job turning stale does not, so block only for part of the
                 # visibility timeout before looking for stale jobs again.
                 block_ms = min(remaining_ms, BLOCK_MAX_MS, max(50, self.visibility_ms // 2))
-                answer = await self.redis.xreadgroup(GROUP, worker_id, {self.jobs_key: ">"}, count=1, block=block_ms)
+                answer = await self.blocking.xreadgroup(GROUP, worker_id, {self.jobs_key: ">"}, count=1, block=block_ms)
                 if not answer or not answer[0][1]:
                     continue
                 entry = answer[0][1][0]
@@ -380,7 +401,7 @@ class RedisStore(Store):
 
     async def wait_events(self, after: int, timeout: float) -> list[Event]:
         # XREAD BLOCK wakes as soon as an entry past `after` is added: no polling.
-        answer = await self.redis.xread(
+        answer = await self.blocking.xread(
             {self.events_key: f"{after}-0"}, count=10_000, block=min(max(1, int(timeout * 1000)), BLOCK_MAX_MS)
         )
         return _events(answer[0][1]) if answer else []
@@ -396,31 +417,32 @@ class RedisStore(Store):
         return await self.last_event_id() + 1
 
     async def queue_depth(self) -> int:
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.xlen(self.jobs_key)
-            pipe.xpending(self.jobs_key, GROUP)
-            length, pending = await pipe.execute()
-        # Acknowledged entries are deleted, so the stream holds exactly the pending and the undelivered jobs.
-        return max(0, int(length) - int(pending["pending"]))
+        depth = await self._scripts["queue_depth"]([self.jobs_key], [GROUP, self.visibility_ms])
+        return int(depth)
 
     async def prune(self, older_than: float, keep_events: int) -> int:
         dropped = await self._scripts["prune_events"]([self.events_key], [repr(older_than), max(0, keep_events)])
-        while True:
-            finished = await self.redis.zrangebyscore(
-                self.finished_key, "-inf", f"({older_than!r}", start=0, num=SCAN_PAGE
-            )
-            if not finished:
-                break
-            async with self.redis.pipeline(transaction=False) as pipe:
-                for request_id in finished:
-                    pipe.unlink(self.request_key(request_id.decode()))
-                pipe.zrem(self.finished_key, *finished)
-                await pipe.execute()
-            if len(finished) < SCAN_PAGE:
-                break
+        await self._prune_requests(older_than, keep_events)
         with contextlib.suppress(ResponseError):  # no group yet
             await self._scripts["forget_consumers"]([self.jobs_key], [GROUP, STALE_CONSUMER_MS])
         return int(dropped)
+
+    async def _prune_requests(self, older_than: float, keep: int) -> None:
+        """Forget finished requests older than ``older_than`` and beyond the newest ``keep`` finished ones."""
+        while True:
+            beyond = await self.redis.zcard(self.finished_key) - keep
+            by_count = await self.redis.zrange(self.finished_key, 0, min(beyond, SCAN_PAGE) - 1) if beyond > 0 else []
+            by_age = await self.redis.zrangebyscore(
+                self.finished_key, "-inf", f"({older_than!r}", start=0, num=SCAN_PAGE
+            )
+            doomed = set(by_count) | set(by_age)
+            if not doomed:
+                return
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for request_id in doomed:
+                    pipe.unlink(self.request_key(request_id.decode()))
+                pipe.zrem(self.finished_key, *doomed)
+                await pipe.execute()
 
 
 def _event_id(entry_id: bytes) -> int:
