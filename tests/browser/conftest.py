@@ -66,8 +66,9 @@ async def browser() -> AsyncIterator[Browser]:
         f"Chromium is not installed at {CHROMIUM} (apt-get install chromium; or set LINKCAST_CHROMIUM)",
     )
     require(importlib.util.find_spec("playwright") is not None, "Playwright for Python is not installed")
-    from playwright.async_api import async_playwright
+    from playwright.async_api import async_playwright, expect
 
+    expect.set_options(timeout=WAIT * 1000)  # a loaded 2-core machine can take longer than Playwright's 5 s
     async with async_playwright() as playwright:
         launched = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
         yield launched

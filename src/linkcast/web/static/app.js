@@ -11,7 +11,6 @@
   const OWN_IDS_KEPT = 1000;
   const RETRY_MIN_MS = 500;
   const RETRY_MAX_MS = 8000;
-  const CLOSE_TOO_SLOW = 4008;
   const CLOSE_UNAUTHORIZED = 4401;
   const CLOSE_FORBIDDEN_ORIGIN = 4403;
   const STATE_OF_EVENT = { accepted: "queued", started: "running", result: "done", error: "failed" };
@@ -481,7 +480,8 @@
       setConnection("offline", "Refused: this page's origin may not open the stream");
       return;
     }
-    if (closed.code === CLOSE_TOO_SLOW) return connect(); // resume at once; since covers what was dropped
+    // Too slow (4008): the next connection resumes with since, so nothing is lost; the back-off keeps a page that
+    // cannot keep up from reconnecting in a tight loop.
     if (!opened) {
       // A handshake refused before it opened says nothing about why: ask over HTTP whether a token is the reason.
       try {
