@@ -1,0 +1,264 @@
+"""The fetcher against a local site: retries only for transient failures, politeness, limits, checked resolution."""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import itertools
+import socket
+import time
+import zlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from aiohttp import web
+from aiohttp.abc import AbstractResolver, ResolveResult
+
+from linkcast.core.errors import Blocked, FetchError
+from linkcast.core.policy import AddressPolicy
+from linkcast.fetch import Fetcher
+from linkcast.fetch.resolver import BlockedAddress, GuardedResolver
+from linkcast.fetch.retry import Backoff, TransientFetchError, parse_retry_after
+from linkcast.settings import Settings
+from tests.support.site import LocalSite
+
+
+@pytest.fixture
+async def fetcher_for(site: LocalSite) -> AsyncIterator[Any]:
+    """Make fetchers allowed to reach only the local site, closed at the end."""
+    made: list[Fetcher] = []
+
+    async def make(**changes: Any) -> Fetcher:
+        settings = Settings(allow_hosts=f"127.0.0.1:{site.port}", **changes)
+        fetcher = Fetcher(settings)
+        await fetcher.open()
+        made.append(fetcher)
+        return fetcher
+
+    yield make
+    for fetcher in made:
+        await fetcher.close()
+
+
+def counting(responses: list[web.Response], hits: list[float]) -> Any:
+    """A handler answering ``responses`` in turn (the last one forever), recording when each request came."""
+
+    async def handler(_request: web.Request) -> web.StreamResponse:
+        hits.append(time.monotonic())
+        template = responses[min(len(hits), len(responses)) - 1]
+        return web.Response(body=template.body, status=template.status, headers=template.headers)
+
+    return handler
+
+
+PAGE = web.Response(body=b"<a href='/x'>x</a>", headers={"Content-Type": "text/html"})
+
+
+async def test_429_and_503_are_retried_honouring_retry_after(site: LocalSite, fetcher_for: Any) -> None:
+    hits: list[float] = []
+    busy = [web.Response(status=429, headers={"Retry-After": "0"}), web.Response(status=503), PAGE]
+    url = site.route("/busy", counting(busy, hits))
+    page = await (await fetcher_for(retries=2)).fetch(url)
+    assert page.status_code == 200 and len(hits) == 3
+
+
+async def test_retries_are_spent_then_the_error_is_reported(site: LocalSite, fetcher_for: Any) -> None:
+    hits: list[float] = []
+    url = site.route("/down", counting([web.Response(status=503, headers={"Retry-After": "0"})], hits))
+    with pytest.raises(FetchError) as raised:
+        await (await fetcher_for(retries=2)).fetch(url)
+    assert raised.value.code == "http_status" and "503" in raised.value.message
+    assert len(hits) == 3
+
+
+@pytest.mark.parametrize("status", [400, 403, 404, 410, 500, 502])
+async def test_other_statuses_are_never_retried(site: LocalSite, fetcher_for: Any, status: int) -> None:
+    hits: list[float] = []
+    url = site.route(f"/s{status}", counting([web.Response(status=status)], hits))
+    with pytest.raises(FetchError) as raised:
+        await (await fetcher_for(retries=3)).fetch(url)
+    assert raised.value.code == "http_status" and len(hits) == 1
+
+
+async def test_a_retry_after_past_the_fetch_budget_fails_at_once(site: LocalSite, fetcher_for: Any) -> None:
+    hits: list[float] = []
+    url = site.route("/later", counting([web.Response(status=429, headers={"Retry-After": "3600"})], hits))
+    with pytest.raises(FetchError) as raised:
+        await (await fetcher_for(retries=3, fetch_timeout=5.0)).fetch(url)
+    assert raised.value.code == "http_status" and len(hits) == 1
+
+
+async def test_broken_connections_are_retried() -> None:
+    accepted = 0
+
+    async def hang_up(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal accepted
+        accepted += 1
+        writer.close()
+
+    server = await asyncio.start_server(hang_up, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    counts = {}
+    try:
+        for retries in (0, 2):
+            accepted = 0
+            fetcher = Fetcher(Settings(allow_hosts=f"127.0.0.1:{port}", retries=retries))
+            await fetcher.open()
+            try:
+                with pytest.raises(FetchError) as raised:
+                    await fetcher.fetch(f"http://127.0.0.1:{port}/")
+            finally:
+                await fetcher.close()
+            assert raised.value.code == "connection_reset"
+            counts[retries] = accepted
+    finally:
+        server.close()
+    # aiohttp itself may reconnect once per attempt for an idempotent request: count attempts relative to none.
+    assert counts[0] >= 1 and counts[2] == 3 * counts[0], counts
+
+
+async def test_per_host_concurrency_is_never_exceeded(site: LocalSite, fetcher_for: Any) -> None:
+    in_flight = peak = 0
+
+    async def slow(_request: web.Request) -> web.StreamResponse:
+        nonlocal in_flight, peak
+        in_flight += 1
+        peak = max(peak, in_flight)
+        await asyncio.sleep(0.05)  # the server's own slowness, so that requests overlap
+        in_flight -= 1
+        return web.Response(body=b"<p>", headers={"Content-Type": "text/html"})
+
+    url = site.route("/slow", slow)
+    fetcher = await fetcher_for(per_host_concurrency=2)
+    await asyncio.gather(*(fetcher.fetch(f"{url}?n={n}") for n in range(8)))
+    assert peak == 2
+    assert len(fetcher.gate) == 0  # idle hosts are forgotten
+
+
+async def test_per_host_delay_spaces_request_starts(site: LocalSite, fetcher_for: Any) -> None:
+    hits: list[float] = []
+    url = site.route("/polite", counting([PAGE], hits))
+    fetcher = await fetcher_for(per_host_concurrency=4, per_host_delay=0.2)
+    await asyncio.gather(*(fetcher.fetch(f"{url}?n={n}") for n in range(3)))
+    gaps = [later - earlier for earlier, later in itertools.pairwise(hits)]
+    assert len(gaps) == 2 and min(gaps) >= 0.18, gaps
+
+
+async def test_an_idle_server_is_cut_off_by_the_read_timeout(site: LocalSite, fetcher_for: Any) -> None:
+    release = asyncio.Event()
+
+    async def stall(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "text/html"})
+        await response.prepare(request)
+        await response.write(b"<p>")
+        await release.wait()  # never set: the server goes quiet
+        return response
+
+    url = site.route("/stall", stall)
+    with pytest.raises(FetchError) as raised:
+        await (await fetcher_for(read_timeout=0.3, fetch_timeout=30.0)).fetch(url)
+    release.set()
+    assert raised.value.code == "timeout" and "no bytes received" in raised.value.message
+
+
+async def test_a_body_that_is_not_html_is_not_downloaded(site: LocalSite, fetcher_for: Any) -> None:
+    sent = 0
+
+    async def endless_binary(request: web.Request) -> web.StreamResponse:
+        nonlocal sent
+        response = web.StreamResponse(headers={"Content-Type": "application/octet-stream"})
+        await response.prepare(request)
+        try:
+            while sent < 512 * 1024 * 1024:
+                await response.write(bytes(65536))
+                sent += 65536
+        except ConnectionError:
+            pass
+        return response
+
+    url = site.route("/binary", endless_binary)
+    with pytest.raises(FetchError) as raised:
+        await (await fetcher_for()).fetch(url)
+    assert raised.value.code == "not_html"
+    assert sent < 64 * 1024 * 1024  # socket buffers at most, not the body
+
+
+@pytest.mark.parametrize("wbits", [15, 31, -15], ids=["deflate", "gzip", "raw-deflate"])
+async def test_decompression_bombs_stop_at_the_cap(site: LocalSite, fetcher_for: Any, wbits: int) -> None:
+    compressor = zlib.compressobj(1, zlib.DEFLATED, wbits)
+    bomb = b"".join(compressor.compress(bytes(1 << 20)) for _ in range(64)) + compressor.flush()
+    encoding = "gzip" if wbits == 31 else "deflate"
+    url = site.route(
+        f"/bomb{wbits}",
+        counting([web.Response(body=bomb, headers={"Content-Type": "text/html", "Content-Encoding": encoding})], []),
+    )
+    with pytest.raises(FetchError) as raised:
+        await (await fetcher_for(max_body_bytes=1024 * 1024)).fetch(url)
+    assert raised.value.code == "too_large" and len(bomb) < 1024 * 1024
+
+
+async def test_cookies_never_travel_from_one_fetch_to_another(site: LocalSite, fetcher_for: Any) -> None:
+    seen: list[str | None] = []
+
+    async def cookie(request: web.Request) -> web.StreamResponse:
+        seen.append(request.headers.get("Cookie"))
+        response = web.Response(body=b"<p>", headers={"Content-Type": "text/html"})
+        response.set_cookie("session", "victim")
+        return response
+
+    url = site.route("/cookie", cookie)
+    fetcher = await fetcher_for()
+    await fetcher.fetch(url)
+    await fetcher.fetch(url)
+    assert seen == [None, None]
+
+
+class ChangingResolver(AbstractResolver):
+    """DNS whose answer changes between lookups, as in a rebinding attack."""
+
+    def __init__(self, answers: list[str]) -> None:
+        self.answers = answers
+
+    async def resolve(self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET) -> list[Any]:
+        address = self.answers.pop(0)
+        result: ResolveResult = {
+            "hostname": host, "host": address, "port": port, "family": family, "proto": 0, "flags": 0,
+        }  # fmt: skip
+        return [result]
+
+    async def close(self) -> None:
+        pass
+
+
+async def test_every_resolution_is_checked_so_rebinding_is_refused() -> None:
+    resolver = GuardedResolver(AddressPolicy(), ChangingResolver(["93.184.215.14", "127.0.0.1", "::ffff:10.0.0.1"]))
+    first = await resolver.resolve("rebind.example", 80)
+    assert first[0]["host"] == "93.184.215.14"
+    for _ in range(2):
+        with pytest.raises(BlockedAddress) as raised:
+            await resolver.resolve("rebind.example", 80)
+        assert isinstance(raised.value.blocked, Blocked)
+
+
+def test_backoff_grows_exponentially_with_jitter_and_honours_retry_after() -> None:
+    import random
+
+    backoff = Backoff(retries=3, base=0.5, cap=4.0)
+    rng = random.Random(7)
+    error = TransientFetchError("x", code="connect")
+    waits = [[backoff.wait(attempt, error, rng) for _ in range(200)] for attempt in range(3)]
+    for attempt, samples in enumerate(waits):
+        assert all(w is not None and 0 <= w <= 0.5 * 2**attempt for w in samples)
+        assert len(set(samples)) > 100  # jittered
+    assert backoff.wait(3, error, rng) is None
+    assert backoff.wait(0, TransientFetchError("x", code="http_status", retry_after=99.0), rng) == 4.0
+    assert parse_retry_after("120") == 120.0
+    assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now=1445412470.0) == 10.0
+    assert parse_retry_after("soon") is None
+
+
+def test_resolver_results_are_checked_by_address_not_by_name() -> None:
+    policy = AddressPolicy()
+    assert policy.refusal(ipaddress.ip_address("fe80::1")) is not None
+    assert policy.refusal(ipaddress.ip_address("2606:4700::1111")) is None
