@@ -157,6 +157,15 @@ async def test_jobs_are_shared_not_duplicated_between_workers(open_redis_store: 
     assert sorted(taken) == sorted(f"r{n}" for n in range(20))
 
 
+async def test_workers_recover_when_redis_lost_the_queue(open_redis_store: StoreFactory) -> None:
+    store = await open_redis_store()
+    await store.redis.delete(store.jobs_key)  # as after a Redis restart without persistence: no group any more
+    waiting = asyncio.create_task(store.next_job("w1", timeout=5.0))
+    await store.submit("a", "http://127.0.0.1/a")
+    job = await asyncio.wait_for(waiting, 10.0)
+    assert job is not None and job.request_id == "a"
+
+
 async def test_events_after_honours_since_until_filter_and_limit(open_redis_store: StoreFactory) -> None:
     store = await open_redis_store()
     for n in range(6):

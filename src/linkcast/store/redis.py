@@ -44,6 +44,17 @@ from linkcast.core.events import (
 )
 from linkcast.settings import Settings
 from linkcast.store.base import Store
+from linkcast.store.redis_scripts import (
+    APPEND_ONE,
+    FINISH,
+    FORGET_CONSUMERS,
+    HEARTBEAT,
+    PRUNE_EVENTS,
+    QUEUE_DEPTH,
+    RELEASE,
+    SUBMIT,
+    TAKE,
+)
 
 log = logging.getLogger(__name__)
 
@@ -58,150 +69,9 @@ MAX_DELIVERIES = 5
 # Blocking reads (XREAD/XREADGROUP BLOCK) wait at most this long per call, well under the socket timeout, so that a
 # long block is never mistaken for a dead connection and a dead one is still noticed.
 SOCKET_TIMEOUT_SECONDS = 30.0
+BLOCK_MAX_MS = 10_000
 COMMAND_CONNECTIONS = 64
 BLOCKING_CONNECTIONS = 10_000  # one per waiting reader: bounded by the worker count, not by load
-BLOCK_MAX_MS = 10_000
-
-# Shared by the scripts that append: one INCR gives the id, so ids are dense and strictly increasing; the entry keeps
-# the server's clock ('at') so that pruning by age uses one clock for every process.
-APPEND = """
-local function append(seq_key, events_key, maxlen, etype, rid, data)
-  local id = redis.call('INCR', seq_key)
-  local t = redis.call('TIME')
-  redis.call('XADD', events_key, 'MAXLEN', '~', maxlen, id .. '-0',
-    't', etype, 'r', rid, 'd', data, 'at', t[1] .. '.' .. string.format('%06d', t[2]))
-  return id
-end
-"""
-
-# KEYS: req, jobs, seq, events. ARGV: request_id, url, now, accepted body, maxlen.
-SUBMIT = (
-    APPEND
-    + """
-local url = redis.call('HGET', KEYS[1], 'url')
-if url then
-  if url ~= ARGV[2] then return {-1} end
-  return {0, redis.call('HGETALL', KEYS[1])}
-end
-redis.call('HSET', KEYS[1], 'url', ARGV[2], 'state', 'queued', 'created_at', ARGV[3], 'attempts', 0)
-local id = append(KEYS[3], KEYS[4], ARGV[5], 'accepted', ARGV[1], ARGV[4])
-redis.call('XADD', KEYS[2], '*', 'r', ARGV[1])
-return {1, id}
-"""
-)
-
-# A delivered job: mark its request running and count the attempt, or drop the entry if the request is gone or done.
-# KEYS: req, jobs. ARGV: group, entry id, now.
-TAKE = """
-local state = redis.call('HGET', KEYS[1], 'state')
-if (not state) or state == 'done' or state == 'failed' then
-  redis.call('XACK', KEYS[2], ARGV[1], ARGV[2])
-  redis.call('XDEL', KEYS[2], ARGV[2])
-  return false
-end
-redis.call('HSET', KEYS[1], 'state', 'running', 'started_at', ARGV[3])
-return {redis.call('HINCRBY', KEYS[1], 'attempts', 1), redis.call('HGET', KEYS[1], 'url')}
-"""
-
-# KEYS: seq, events. ARGV: type, request_id, body, maxlen.
-APPEND_ONE = APPEND + "return append(KEYS[1], KEYS[2], ARGV[4], ARGV[1], ARGV[2], ARGV[3])"
-
-# The terminal event is appended only if the request has none yet; the job is acknowledged either way.
-# KEYS: req, jobs, seq, events, finished. ARGV: group, entry id, type, request_id, body, now, maxlen, state.
-FINISH = (
-    APPEND
-    + """
-if ARGV[2] ~= '' then
-  redis.call('XACK', KEYS[2], ARGV[1], ARGV[2])
-  redis.call('XDEL', KEYS[2], ARGV[2])
-end
-local state = redis.call('HGET', KEYS[1], 'state')
-if (not state) or state == 'done' or state == 'failed' then return false end
-local id = append(KEYS[3], KEYS[4], ARGV[7], ARGV[3], ARGV[4], ARGV[5])
-redis.call('HSET', KEYS[1], 'state', ARGV[8], 'finished_at', ARGV[6], 'outcome', ARGV[5])
-redis.call('ZADD', KEYS[5], ARGV[6], ARGV[4])
-return id
-"""
-)
-
-# Only the consumer that holds the entry may refresh or release it: another worker may have reclaimed it meanwhile.
-# KEYS: jobs. ARGV: group, entry id, consumer.
-HOLDS = """
-local p = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[2], ARGV[2], 1)
-local function holds() return #p > 0 and p[1][2] == ARGV[3] end
-"""
-HEARTBEAT = (
-    HOLDS
-    + """
-if not holds() then return 0 end
-redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[3], 0, ARGV[2], 'JUSTID')
-return 1
-"""
-)
-# KEYS: jobs, req. ARGV: group, entry id, consumer, idle ms.
-RELEASE = (
-    HOLDS
-    + """
-if not holds() then return 0 end
-if redis.call('HGET', KEYS[2], 'state') == 'running' then redis.call('HSET', KEYS[2], 'state', 'queued') end
-redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[3], 0, ARGV[2], 'IDLE', ARGV[4], 'JUSTID')
-return 1
-"""
-)
-
-# Jobs waiting to be taken: acknowledged entries are deleted, so the stream holds the undelivered jobs and the pending
-# ones, of which those idle past the visibility timeout (released, or held by a dead worker) wait to be taken again.
-# KEYS: jobs. ARGV: group, visibility ms.
-QUEUE_DEPTH = """
-local pending = redis.call('XPENDING', KEYS[1], ARGV[1])[1]
-local stale = #redis.call('XPENDING', KEYS[1], ARGV[1], 'IDLE', ARGV[2], '-', '+', 100000)
-return redis.call('XLEN', KEYS[1]) - pending + stale
-"""
-
-# Trim the log to ARGV[2] entries, then drop entries older than ARGV[1] (a binary search over the dense ids, reading
-# each probe's 'at'). KEYS: events. Returns how many entries were dropped.
-PRUNE_EVENTS = """
-local before = redis.call('XLEN', KEYS[1])
-redis.call('XTRIM', KEYS[1], 'MAXLEN', '=', ARGV[2])
-local first = redis.call('XRANGE', KEYS[1], '-', '+', 'COUNT', 1)
-if #first > 0 then
-  local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
-  local cutoff = tonumber(ARGV[1])
-  local function older(id)
-    local probe = string.format('%d-0', id)
-    local e = redis.call('XRANGE', KEYS[1], probe, probe)
-    if #e == 0 then return true end
-    local f = e[1][2]
-    for i = 1, #f, 2 do if f[i] == 'at' then return tonumber(f[i + 1]) < cutoff end end
-    return true
-  end
-  local lo = tonumber(string.match(first[1][1], '^(%d+)'))
-  local hi = tonumber(string.match(last[1][1], '^(%d+)')) + 1
-  if older(lo) then
-    while hi - lo > 1 do
-      local mid = math.floor((lo + hi) / 2)
-      if older(mid) then lo = mid else hi = mid end
-    end
-    redis.call('XTRIM', KEYS[1], 'MINID', string.format('%d-0', hi))
-  end
-end
-return before - redis.call('XLEN', KEYS[1])
-"""
-
-# Forget consumers that hold nothing and were idle long (each worker task is one); atomic, so that a consumer that
-# just received a job is never deleted with it. KEYS: jobs. ARGV: group, idle ms.
-FORGET_CONSUMERS = """
-local removed = 0
-for _, c in ipairs(redis.call('XINFO', 'CONSUMERS', KEYS[1], ARGV[1])) do
-  local info = {}
-  for i = 1, #c, 2 do info[c[i]] = c[i + 1] end
-  if info['pending'] == 0 and info['idle'] > tonumber(ARGV[2]) then
-    redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], info['name'])
-    removed = removed + 1
-  end
-end
-return removed
-"""
 
 
 class RedisStore(Store):
@@ -246,13 +116,16 @@ class RedisStore(Store):
         self._next_reclaim = 0.0  # monotonic time of the next look for stale jobs
         self._heartbeat: asyncio.Task[None] | None = None
 
+    async def _create_group(self) -> None:
+        # Start from "0" so that jobs submitted before any worker created the group are delivered too.
+        with contextlib.suppress(ResponseError):  # BUSYGROUP: another process created it first
+            await self.redis.xgroup_create(self.jobs_key, GROUP, id="0", mkstream=True)
+
     def request_key(self, request_id: str) -> str:
         return f"{self.prefix}:req:{request_id}"
 
     async def open(self) -> None:
-        # Start from "0" so that jobs submitted before any worker created the group are delivered too.
-        with contextlib.suppress(ResponseError):  # BUSYGROUP: another process created it first
-            await self.redis.xgroup_create(self.jobs_key, GROUP, id="0", mkstream=True)
+        await self._create_group()
         self._heartbeat = asyncio.create_task(self._refresh_held_forever(), name="linkcast-redis-heartbeat")
 
     async def close(self) -> None:
@@ -282,18 +155,17 @@ class RedisStore(Store):
     async def next_job(self, worker_id: str, timeout: float) -> Job | None:
         deadline = time.monotonic() + timeout
         while True:
-            entry = await self._reclaim(worker_id)
+            try:
+                entry = await self._deliver(worker_id, deadline)
+            except ResponseError as error:
+                if "NOGROUP" not in str(error):
+                    raise
+                await self._create_group()  # the Redis lost its data (a restart without persistence)
+                continue
             if entry is None:
-                remaining_ms = int((deadline - time.monotonic()) * 1000)
-                if remaining_ms <= 0:
+                if time.monotonic() >= deadline:
                     return None
-                # New jobs wake the block at once; a job turning stale does not, so block only for part of the
-                # visibility timeout before looking for stale jobs again.
-                block_ms = min(remaining_ms, BLOCK_MAX_MS, max(50, self.visibility_ms // 2))
-                answer = await self.blocking.xreadgroup(GROUP, worker_id, {self.jobs_key: ">"}, count=1, block=block_ms)
-                if not answer or not answer[0][1]:
-                    continue
-                entry = answer[0][1][0]
+                continue
             job = await self._take(entry, worker_id)
             if job is None:
                 continue
@@ -305,6 +177,20 @@ class RedisStore(Store):
                 await self.finish(job, error_body(job.request_id, job.url, lost, timings={}))
                 continue
             return job
+
+    async def _deliver(self, worker_id: str, deadline: float) -> tuple[bytes, dict[bytes, bytes]] | None:
+        """A stale job reclaimed, else a new one, waiting for it until ``deadline`` at most."""
+        entry = await self._reclaim(worker_id)
+        if entry is not None:
+            return entry
+        remaining_ms = int((deadline - time.monotonic()) * 1000)
+        if remaining_ms <= 0:
+            return None
+        # New jobs wake the block at once; a job turning stale does not, so block only for part of the visibility
+        # timeout before looking for stale jobs again.
+        block_ms = min(remaining_ms, BLOCK_MAX_MS, max(50, self.visibility_ms // 2))
+        answer = await self.blocking.xreadgroup(GROUP, worker_id, {self.jobs_key: ">"}, count=1, block=block_ms)
+        return answer[0][1][0] if answer and answer[0][1] else None
 
     async def _reclaim(self, worker_id: str) -> tuple[bytes, dict[bytes, bytes]] | None:
         """One job left idle past the visibility timeout by a dead (or released) holder, now ours.
