@@ -43,6 +43,7 @@ class Listener:
         self.frames = 0
         self.received: dict[str, float] = {}
         self.keep: list[str] | None = [] if keep else None  # the frames themselves, to replay to a bare server
+        self.close_code: int | None = None
 
     async def listen(self, ws: aiohttp.ClientWebSocketResponse) -> None:
         async for message in ws:
@@ -56,6 +57,9 @@ class Listener:
             if kind in TERMINAL and request_id not in self.received:
                 self.received[request_id] = time.monotonic()
                 self.progress.note(self.index, request_id)
+        # The server closed the connection (a client dropped as too slow, or a crash): the phase cannot complete.
+        self.close_code = ws.close_code
+        self.progress.lose(self.index)
 
 
 class Progress:
@@ -68,6 +72,7 @@ class Progress:
         self.remaining: list[int] = []
         self.clients_done = 0
         self.seen: set[str] = set()
+        self.lost: list[int] = []  # clients whose connection ended
         self.done = asyncio.Event()
 
     def expect(self, request_ids: frozenset[str], every_client: bool) -> None:
@@ -76,8 +81,12 @@ class Progress:
         self.clients_done = 0
         self.seen = set()
         self.done = asyncio.Event()
-        if not request_ids:
+        if not request_ids or self.lost:
             self.done.set()
+
+    def lose(self, index: int) -> None:
+        self.lost.append(index)
+        self.done.set()
 
     def note(self, index: int, request_id: str) -> None:
         if request_id not in self.target:
@@ -132,13 +141,16 @@ class Clients:
         self.progress.expect(frozenset(request_ids), every_client)
 
     async def wait_delivered(self, timeout: float) -> bool:
-        """Wait until the expected terminal frames arrived (at every client, or at any one); False on timeout."""
+        """Wait until the expected terminal frames arrived (at every client, or at any one).
+
+        False on timeout, or as soon as a client's connection ends (its frames can no longer all arrive).
+        """
         try:
             async with asyncio.timeout(timeout):
                 await self.progress.done.wait()
-            return True
         except TimeoutError:
             return False
+        return not self.progress.lost
 
     def latencies(self, answered: dict[str, float]) -> list[float]:
         """Seconds from each PUT's answer to its terminal frame, at every client that received it."""

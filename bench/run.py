@@ -172,7 +172,7 @@ async def profile_linkcast(config: Config, urls: list[str], workdir: Path) -> st
         return "py-spy is not installed (.venv/bin/pip install py-spy): no profile.\n"
     connector = aiohttp.TCPConnector(limit=0)
     async with (
-        RunningService(linkcast_spec(config.workers), workdir) as service,
+        RunningService(linkcast_spec(config.workers, max(1024, 4 * len(urls))), workdir) as service,
         aiohttp.ClientSession(connector=connector) as session,
     ):
         clients = await Clients.connect(session, service.ws_url, 1)
@@ -219,8 +219,11 @@ async def run(config: Config) -> dict[str, Any]:
         ceilings = await measure_ceilings(urls, config.put_concurrency, config.latency_requests)
         results["ceilings"] = vars(ceilings)
 
+        queue = max(1024, 4 * (config.pages + config.latency_requests + 100))
         say(f"linkcast (store {linkcast_store_url(Path('<tmp>'))}) with {config.clients} clients")
-        linkcast_runs = await _measure(linkcast_spec(config.workers), urls, config.clients, shape_load, workdir, True)
+        linkcast_runs = await _measure(
+            linkcast_spec(config.workers, queue), urls, config.clients, shape_load, workdir, True
+        )
         results["linkcast"] = service_figures(linkcast_runs)
         results["linkcast_store"] = linkcast_store_url(Path("<tmp>")).split(":")[0]
         frames = linkcast_runs[0].frames_kept
