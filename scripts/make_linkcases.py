@@ -1,0 +1,69 @@
+"""Write each link case's expected links from headless Chromium (JavaScript disabled); ``--check`` compares instead.
+
+Serves every case of tests/linkcases/cases/ from a local site on 127.0.0.1, opens each case's entry URL (through its
+redirects) in Chromium, reads ``[...document.links].map(a => a.href)``, keeps http(s) links once each in document
+order (DESIGN.md's rule), and stores the list in the case's ``case.json`` with the site's origin as ``{origin}``.
+
+    .venv/bin/python scripts/make_linkcases.py            # (re)write every expected list
+    .venv/bin/python scripts/make_linkcases.py --check    # exit 1 if Chromium disagrees with any stored list
+    .venv/bin/python scripts/make_linkcases.py base-relative redirect   # only these cases
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from tests.linkcases import load_cases, register_cases, save_expected, without_origin
+from tests.linkcases.chromium import chromium_available, chromium_reader
+from tests.support.site import LocalSite
+
+
+async def run(names: list[str], check: bool) -> int:
+    cases = [case for case in load_cases() if not names or case.name in names]
+    unknown = set(names) - {case.name for case in cases}
+    if unknown:
+        print(f"no such case: {', '.join(sorted(unknown))}", file=sys.stderr)
+        return 2
+    site = LocalSite()
+    entries = register_cases(site, cases)
+    await site.start()
+    failures = 0
+    try:
+        async with chromium_reader() as chromium:
+            for case in cases:
+                final_url, links = await chromium.read(entries[case.name])
+                if final_url.split("#")[0] != site.url(case.path):
+                    print(f"{case.name}: Chromium ended at {final_url}, not {site.url(case.path)}", file=sys.stderr)
+                    failures += 1
+                    continue
+                stored = [without_origin(link, site.origin) for link in links]
+                if check:
+                    if case.expected is None or list(case.expected) != stored:
+                        print(f"{case.name}: stored list differs from Chromium's {stored[:20]}", file=sys.stderr)
+                        failures += 1
+                else:
+                    save_expected(case, links, site.origin)
+                print(f"{case.name}: {len(links)} links")
+    finally:
+        await site.stop()
+    return 1 if failures else 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("cases", nargs="*", help="case names (default: all)")
+    parser.add_argument("--check", action="store_true", help="compare with the stored lists instead of writing them")
+    args = parser.parse_args()
+    if not chromium_available():
+        print("Chromium (/usr/bin/chromium or LINKCAST_CHROMIUM) and Playwright are needed", file=sys.stderr)
+        return 2
+    return asyncio.run(run(args.cases, args.check))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,316 @@
+"""A document's character encoding, chosen as Chromium chooses it, and the URL query encoding that follows from it.
+
+Order (the HTML standard's, as Chromium applies it): a byte order mark; else the ``charset`` of the HTTP
+``Content-Type``; else a ``<meta charset>`` or ``<meta http-equiv="Content-Type" content="...charset=...">`` found by
+Chromium's scan (``HTMLMetaCharsetParser``: every tag in the head, and anywhere in the first 1024 bytes); else
+windows-1252. Labels follow the WHATWG Encoding standard (the ``webencodings`` package maps them).
+
+Where Chromium goes further it is not followed: for a page that declares nothing, Chromium also runs a statistical
+detector (CED) that may pick a legacy CJK encoding; here such a page is windows-1252, the standard's default.
+
+The encoding matters for links in two ways: it decodes the bytes (so a non-ASCII href reads right), and a URL's query
+is percent-encoded in it, not in UTF-8 (``?q=é`` is ``?q=%E9`` on a windows-1252 page); the fragment and the path are
+always UTF-8.
+"""
+
+from __future__ import annotations
+
+import codecs
+import re
+from dataclasses import dataclass
+
+import webencodings
+
+UTF8 = "utf-8"
+WINDOWS_1252 = "windows-1252"
+REPLACEMENT = "replacement"
+
+_BOMS = ((codecs.BOM_UTF8, UTF8), (codecs.BOM_UTF16_BE, "utf-16be"), (codecs.BOM_UTF16_LE, "utf-16le"))
+
+# Encodings whose URL queries are written in UTF-8 anyway (the standard's "get an output encoding").
+_UTF8_OUTPUT = frozenset({UTF8, "utf-16be", "utf-16le", REPLACEMENT})
+
+# The WHATWG gbk decoder is the gb18030 decoder; only the encoder differs (no four-byte sequences, euro as 0x80).
+_DECODER_OVERRIDES = {"gbk": "gb18030"}
+
+_QUERY_ERRORS = "linkcast-url-query"
+_DECODE_ERRORS = "linkcast-c1-controls"
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentEncoding:
+    """The WHATWG name of a document's encoding, the Python codecs that read and write it, and its BOM's length."""
+
+    name: str
+    decoder: str
+    encoder: str
+    bom_length: int = 0
+
+    @property
+    def is_utf8(self) -> bool:
+        return self.name == UTF8
+
+    @property
+    def query_is_utf8(self) -> bool:
+        """True when URL queries are percent-encoded as UTF-8, so no work beyond the URL parser is needed."""
+        return self.name in _UTF8_OUTPUT
+
+
+def _known(name: str, bom_length: int = 0) -> DocumentEncoding:
+    encoding = webencodings.lookup(name)
+    assert encoding is not None, name
+    return _from_webencodings(encoding, bom_length)
+
+
+def _from_webencodings(encoding: webencodings.Encoding, bom_length: int = 0) -> DocumentEncoding:
+    codec: str = encoding.codec_info.name
+    return DocumentEncoding(encoding.name, _DECODER_OVERRIDES.get(encoding.name, codec), codec, bom_length)
+
+
+def lookup(label: str) -> DocumentEncoding | None:
+    """The encoding a WHATWG label names (``latin1`` is windows-1252, ``shift_jis`` is cp932...), or None."""
+    encoding = webencodings.lookup(label)
+    return None if encoding is None else _from_webencodings(encoding)
+
+
+def document_encoding(body: bytes, content_type: str | None = None) -> DocumentEncoding:
+    """The encoding Chromium decodes ``body`` with, given the response's ``Content-Type`` header."""
+    for bom, name in _BOMS:
+        if body.startswith(bom):
+            return _known(name, len(bom))
+    if content_type:
+        label = charset_parameter(content_type)
+        found = lookup(label) if label else None
+        if found is not None:
+            return found
+    label = meta_charset(body)
+    if label is not None:
+        found = lookup(label)
+        if found is not None:
+            # A meta cannot switch to UTF-16 (the bytes it was read from are ASCII-compatible) or to x-user-defined.
+            if found.name in ("utf-16be", "utf-16le"):
+                return _known(UTF8)
+            if found.name == "x-user-defined":
+                return _known(WINDOWS_1252)
+            return found
+    return _known(WINDOWS_1252)
+
+
+_CHARSET_PARAMETER = re.compile(r';\s*charset\s*=\s*("([^"]*)"?|[^\s;]*)', re.IGNORECASE)
+
+
+def charset_parameter(content_type: str) -> str | None:
+    """The ``charset`` parameter of a ``Content-Type`` value, unquoted, or None."""
+    match = _CHARSET_PARAMETER.search(content_type)
+    if match is None:
+        return None
+    value = match.group(2) if match.group(2) is not None else match.group(1)
+    return value.strip() or None
+
+
+def decode(body: bytes, encoding: DocumentEncoding) -> str:
+    """``body`` as text; bytes the encoding cannot read become U+FFFD (C1 controls in single-byte encodings)."""
+    if encoding.name == REPLACEMENT:
+        # The standard's replacement encoding: a document in an encoding that is refused reads as one U+FFFD.
+        return "\ufffd" if body else ""
+    return body[encoding.bom_length :].decode(encoding.decoder, _DECODE_ERRORS)
+
+
+def encode_query(href: str, encoding: DocumentEncoding) -> str:
+    """Rewrite the non-ASCII characters of ``href``'s query as the percent-encoded bytes of ``encoding``.
+
+    The URL parser (ada) only knows UTF-8; handing it a query that is already ASCII makes it produce what a browser
+    produces for a page in ``encoding``: it leaves ``%XX`` alone and encodes the rest of the query as usual.
+    Characters the encoding cannot represent become ``%26%23<code point>%3B`` (``&#N;``), as the URL standard says.
+    """
+    if encoding.query_is_utf8 or href.isascii():
+        return href
+    fragment_at = href.find("#")
+    query_at = href.find("?", 0, fragment_at if fragment_at >= 0 else len(href))
+    if query_at < 0:
+        return href
+    end = fragment_at if fragment_at >= 0 else len(href)
+    query = href[query_at + 1 : end]
+    if query.isascii():
+        return href
+    # The URL parser drops tabs and newlines before anything else; a stateful encoder (ISO-2022-JP) must not see them.
+    query = query.translate(_TAB_NEWLINE)
+    encoded = query.encode(encoding.encoder, _QUERY_ERRORS)
+    return href[: query_at + 1] + _percent_encode_high(encoded) + href[end:]
+
+
+_TAB_NEWLINE = {0x09: None, 0x0A: None, 0x0D: None}
+_HIGH_BYTES = re.compile(rb"[\x80-\xff]")
+
+
+def _percent_encode_high(data: bytes) -> str:
+    return _HIGH_BYTES.sub(lambda match: b"%%%02X" % match.group()[0], data).decode("ascii")
+
+
+def _query_error(error: UnicodeError) -> tuple[bytes, int]:
+    """Encode-side errors: a C1 control is its own byte in single-byte encodings; else ``&#N;``, percent-encoded."""
+    assert isinstance(error, UnicodeEncodeError)
+    out = bytearray()
+    for char in error.object[error.start : error.end]:
+        point = ord(char)
+        if error.encoding in _EURO_AS_0X80 and point == 0x20AC:
+            out += b"\x80"
+        elif 0x80 <= point <= 0x9F and _is_single_byte(error.encoding):
+            out.append(point)
+        else:
+            out += b"%%26%%23%d%%3B" % point
+    return bytes(out), error.end
+
+
+def _c1_decode_error(error: UnicodeError) -> tuple[str, int]:
+    """Decode-side errors: single-byte encodings map their undefined 0x80-0x9F bytes to C1 controls, as WHATWG does."""
+    assert isinstance(error, UnicodeDecodeError)
+    if _is_single_byte(error.encoding):
+        chars = [chr(b) if 0x80 <= b <= 0x9F else "\ufffd" for b in error.object[error.start : error.end]]
+        return "".join(chars), error.end
+    return "\ufffd", error.end
+
+
+_EURO_AS_0X80 = frozenset({"gbk", "cp936"})
+
+
+def _is_single_byte(codec: str) -> bool:
+    # Python's single-byte codecs are all table-driven ("charmap") and report that name in their errors.
+    return codec == "charmap"
+
+
+codecs.register_error(_QUERY_ERRORS, _query_error)
+codecs.register_error(_DECODE_ERRORS, _c1_decode_error)
+
+
+# --- Chromium's meta charset scan -----------------------------------------------------------------------------------
+
+_SCAN_UNCONDITIONALLY = 1024
+_HEAD_TAGS = frozenset({b"script", b"noscript", b"style", b"link", b"meta", b"object", b"title", b"base"})
+# Elements whose content is text to the tokenizer, so tags inside them are not tags.
+_TEXT_ELEMENTS = frozenset({b"script", b"style", b"title", b"textarea", b"xmp", b"iframe", b"noembed", b"noframes"})
+_WS = rb"\t\n\f\r "
+_ATTRIBUTE = re.compile(
+    rb"[" + _WS + rb"/]*+([^" + _WS + rb"/>][^" + _WS + rb"/>=]*+)"
+    rb"(?:[" + _WS + rb"]*+=[" + _WS + rb"]*+(?:\"([^\"]*+)\"|'([^']*+)'|([^" + _WS + rb">]*+)))?"
+)
+_TAG = re.compile(rb"<(/?)([A-Za-z][^" + _WS + rb"/>]*+)((?:" + _ATTRIBUTE.pattern + rb")*+)[" + _WS + rb"/]*+>")
+_MARKUP = re.compile(rb"<(?:!--|[!?]|/?[A-Za-z])")
+
+
+def meta_charset(body: bytes) -> str | None:
+    """The charset label of the first ``<meta>`` that declares one, scanning as Chromium does, or None.
+
+    Chromium tokenizes from the start: tags inside comments, scripts, styles and titles are not tags; it stops once
+    the head is over (a tag that does not belong in a head) and at least 1024 bytes have been read.
+    """
+    position = 0
+    in_head = True
+    while True:
+        if not in_head and position >= _SCAN_UNCONDITIONALLY:
+            return None
+        found = _MARKUP.search(body, position)
+        if found is None:
+            return None
+        start = found.start()
+        if not in_head and start >= _SCAN_UNCONDITIONALLY:
+            return None
+        opener = body[start + 1 : start + 2]
+        if body.startswith(b"<!--", start):
+            position = _comment_end(body, start)
+            continue
+        if opener in (b"!", b"?"):
+            end = body.find(b">", start)
+            position = len(body) if end < 0 else end + 1
+            continue
+        tag = _TAG.match(body, start)
+        if tag is None:
+            return None  # a tag cut off by the end of the input: nothing after it is a tag
+        position = tag.end()
+        is_end = tag.group(1) == b"/"
+        name = tag.group(2).lower()
+        if not is_end:
+            if name == b"meta":
+                label = _charset_from_meta(tag.group(3))
+                if label is not None and lookup(label) is not None:
+                    return label
+            elif name in _TEXT_ELEMENTS:
+                position = _raw_text_end(body, position, name)
+            elif name == b"plaintext":
+                return None
+        if name not in _HEAD_TAGS and (is_end or name not in (b"html", b"head")):
+            in_head = False
+
+
+def _comment_end(body: bytes, start: int) -> int:
+    after = start + 4
+    if body.startswith(b">", after):
+        return after + 1
+    if body.startswith(b"->", after):
+        return after + 2
+    ends = [i for i in (body.find(b"-->", after), body.find(b"--!>", after)) if i >= 0]
+    if not ends:
+        return len(body)
+    first = min(ends)
+    return first + (3 if body.startswith(b"-->", first) else 4)
+
+
+def _raw_text_end(body: bytes, position: int, name: bytes) -> int:
+    closing = re.compile(rb"</" + re.escape(name) + rb"[" + _WS + rb"/>]", re.IGNORECASE)
+    found = closing.search(body, position)
+    return len(body) if found is None else found.start()
+
+
+def _charset_from_meta(attributes: bytes) -> str | None:
+    """Chromium's ``EncodingFromMetaAttributes``: ``charset`` wins, else ``content`` with ``http-equiv``."""
+    seen: set[bytes] = set()
+    pragma = False
+    charset: str | None = None
+    from_charset = False
+    for match in _ATTRIBUTE.finditer(attributes):
+        name = match.group(1).lower()
+        if name in seen:
+            continue  # the tokenizer keeps the first of duplicate attributes
+        seen.add(name)
+        raw = next((g for g in match.groups()[1:] if g is not None), b"")
+        value = raw.decode("latin-1")
+        if name == b"http-equiv":
+            pragma = pragma or value.strip().lower() == "content-type"
+        elif name == b"charset":
+            charset, from_charset = value, True
+        elif name == b"content" and not from_charset:
+            extracted = _charset_from_content(value)
+            if extracted:
+                charset = extracted
+    if charset is None or not (from_charset or pragma):
+        return None
+    return charset.strip(" \t\n\f\r")
+
+
+def _charset_from_content(value: str) -> str:
+    """Chromium's ``ExtractCharset``: the value after the first ``charset=`` in a meta ``content``."""
+    lowered = value.lower()
+    position = 0
+    while True:
+        position = lowered.find("charset", position)
+        if position < 0:
+            return ""
+        position += len("charset")
+        while position < len(value) and value[position] <= " ":
+            position += 1
+        if position >= len(value) or value[position] != "=":
+            continue
+        position += 1
+        while position < len(value) and value[position] <= " ":
+            position += 1
+        if position >= len(value):
+            return ""
+        quote = value[position] if value[position] in "\"'" else ""
+        if quote:
+            position += 1
+            end = value.find(quote, position)
+            return "" if end < 0 else value[position:end]
+        end = position
+        while end < len(value) and value[end] > " " and value[end] not in "\"';":
+            end += 1
+        return value[position:end]

@@ -1,0 +1,92 @@
+"""The document encoding as Chromium picks it, and URL queries written in it."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from linkcast.core.encoding import charset_parameter, document_encoding, encode_query, lookup, meta_charset
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "expected"),
+    [
+        (b"\xef\xbb\xbf<meta charset=koi8-r>", "text/html; charset=gbk", "utf-8"),
+        (b"\xff\xfe<\x00", "text/html; charset=utf-8", "utf-16le"),
+        (b"\xfe\xff\x00<", None, "utf-16be"),
+        (b"<meta charset=koi8-r>", 'text/html; charset="Shift_JIS"', "shift_jis"),
+        (b"<meta charset=koi8-r>", "text/html; charset=no-such-thing", "koi8-r"),
+        (b"<meta charset=koi8-r>", "text/html", "koi8-r"),
+        (b"<meta http-equiv=Content-Type content='text/html; charset=euc-kr'>", None, "euc-kr"),
+        (b"<meta content='text/html; charset=euc-kr'>", None, "windows-1252"),  # no http-equiv: not a declaration
+        (b"<meta charset=bogus><meta charset=gbk>", None, "gbk"),  # an unknown label does not stop the scan
+        (b"<meta charset=utf-16le>", None, "utf-8"),
+        (b"<meta charset=x-user-defined>", None, "windows-1252"),
+        (b"<meta charset=latin1>", None, "windows-1252"),
+        (b"<p>nothing declared", None, "windows-1252"),
+        (b"", None, "windows-1252"),
+    ],
+)
+def test_document_encoding_follows_bom_then_header_then_meta(
+    body: bytes, content_type: str | None, expected: str
+) -> None:
+    assert document_encoding(body, content_type).name == expected
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (b"<!--" + b"x" * 2000 + b"--><meta charset=koi8-r>", "koi8-r"),  # still in the head: no byte limit
+        (b"<title>" + b"x" * 2000 + b"</title><meta charset=koi8-r>", "koi8-r"),
+        (b"<body><meta charset=koi8-r>", "koi8-r"),  # after the head, but within 1024 bytes
+        (b"<body>" + b"x" * 2000 + b"<meta charset=koi8-r>", None),
+        (b"<script>'<meta charset=gbk>'</script><meta charset=koi8-r>", "koi8-r"),
+        (b"<!-- <meta charset=gbk> --><meta charset=koi8-r>", "koi8-r"),
+        (b"<meta charset='koi8-r' charset=gbk>", "koi8-r"),  # the first of duplicate attributes
+        (b"<meta content='text/html;charset=gbk' http-equiv=content-type>", "gbk"),
+        (b'<meta charset="gbk', None),  # cut off: no tag
+        (b"<plaintext><meta charset=gbk>", None),
+    ],
+)
+def test_meta_scan_is_chromiums(body: bytes, expected: str | None) -> None:
+    assert meta_charset(body) == expected
+
+
+@given(st.binary(max_size=3000))
+def test_meta_scan_never_raises(body: bytes) -> None:
+    meta_charset(body)
+
+
+@pytest.mark.parametrize(
+    ("content_type", "expected"),
+    [
+        ("text/html; charset=utf-8", "utf-8"),
+        ("text/html;charset=UTF-8;q=1", "UTF-8"),
+        ('text/html; charset="shift_jis"', "shift_jis"),
+        ("text/html", None),
+        ("text/html; charset=", None),
+    ],
+)
+def test_charset_parameter(content_type: str, expected: str | None) -> None:
+    assert charset_parameter(content_type) == expected
+
+
+@pytest.mark.parametrize(
+    ("label", "href", "expected"),
+    [
+        ("windows-1252", "/é?q=é#é", "/é?q=%E9#é"),  # only the query: path and fragment stay for the URL parser
+        ("windows-1252", "?q=日", "?q=%26%2326085%3B"),
+        ("windows-1252", "?c1=\x81", "?c1=%81"),
+        ("shift_jis", "?q=本", "?q=%96{"),
+        ("gbk", "?q=€", "?q=%80"),
+        ("utf-8", "?q=é", "?q=é"),
+        ("utf-16le", "?q=é", "?q=é"),
+        ("windows-1252", "#?q=é", "#?q=é"),
+        ("windows-1252", "/path", "/path"),
+    ],
+)
+def test_encode_query_writes_the_query_in_the_document_encoding(label: str, href: str, expected: str) -> None:
+    encoding = lookup(label)
+    assert encoding is not None
+    assert encode_query(href, encoding) == expected

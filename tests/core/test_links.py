@@ -1,0 +1,97 @@
+"""``extract_links`` against every browser-checked link case, plus properties that hold for any input."""
+
+from __future__ import annotations
+
+import html
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from linkcast.core.links import extract_links
+from tests.linkcases import LinkCase, load_cases
+
+ORIGIN = "http://127.0.0.1:8123"
+PAGE_URL = ORIGIN + "/dir/page.html?x=1"
+CASES = load_cases()
+CONTENT_TYPES = [
+    None,
+    "text/html",
+    "text/html; charset=utf-8",
+    "text/html; charset=windows-1252",
+    "text/html; charset=shift_jis",
+    "text/html; charset=iso-2022-jp",
+    "text/html; charset=utf-16le",
+    "text/html; charset=replacement",
+    "text/html; charset=bogus",
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
+def test_extract_links_matches_chromium(case: LinkCase) -> None:
+    expected = case.expected_links(ORIGIN)
+    assert extract_links(case.body, ORIGIN + case.path, case.content_type) == expected
+
+
+def test_the_corpus_covers_at_least_forty_cases_with_a_redirect_and_ten_thousand_links() -> None:
+    assert len(CASES) >= 40
+    assert any(case.redirects for case in CASES)
+    assert any(case.body.count(b"<a ") >= 10_000 for case in CASES)
+
+
+def assert_well_formed(links: list[str]) -> None:
+    assert len(links) == len(set(links)), "a link is repeated"
+    for link in links:
+        assert link.startswith(("http://", "https://")), link
+        assert link.isascii() and all(c > " " and c != "\x7f" for c in link), link
+
+
+@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@given(body=st.binary(max_size=2000), content_type=st.sampled_from(CONTENT_TYPES))
+def test_arbitrary_bytes_never_raise_and_give_unique_http_links(body: bytes, content_type: str | None) -> None:
+    assert_well_formed(extract_links(body, PAGE_URL, content_type))
+
+
+# Hrefs assembled from the pieces that make URLs hard: separators, escapes, schemes, hosts, non-ASCII, whitespace.
+PIECES = [
+    "/", "//", "\\", "..", ".", "?", "#", "%", "%2e", "%zz", ":", "@", "[", "]", "a", "B", "é", "日", "😀", " ",
+    "\t", "\n", "|", "'", '"', "<", ">", "`", "{", "}", "^", "&amp;", "&copy", "http:", "https:", "HTTP://",
+    "javascript:", "mailto:", "ex.com", "xn--", ":8080", "1.2.3.4", "ß", "\u00a0", "\u3002", "\x01", "€",
+]  # fmt: skip
+HREFS = st.lists(st.sampled_from(PIECES), min_size=0, max_size=8).map("".join)
+
+
+@settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    hrefs=st.lists(HREFS, max_size=30),
+    encoding=st.sampled_from(["utf-8", "windows-1252", "shift_jis", "koi8-r"]),
+)
+def test_any_hrefs_give_unique_http_links_in_any_encoding(hrefs: list[str], encoding: str) -> None:
+    page = "".join(f'<a href="{html.escape(href)}">x</a>' for href in hrefs)
+    body = page.encode(encoding, "xmlcharrefreplace")
+    links = extract_links(body, PAGE_URL, f"text/html; charset={encoding}")
+    assert_well_formed(links)
+    assert len(links) <= len(hrefs)
+
+
+@settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow])
+@given(hrefs=st.lists(HREFS.filter(lambda h: not any(c in h for c in " \u00a0*")), max_size=30))
+def test_extracted_links_are_their_own_links(hrefs: list[str]) -> None:
+    """A page linking to the extracted links, from anywhere, yields exactly those links again, in the same order."""
+    page = "".join(f'<a href="{html.escape(href)}">x</a>' for href in hrefs).encode()
+    links = extract_links(page, PAGE_URL, "text/html; charset=utf-8")
+    again = "".join(f'<a href="{html.escape(link)}">x</a>' for link in links).encode()
+    assert extract_links(again, "https://elsewhere.example/other/", "text/html; charset=utf-8") == links
+
+
+def test_order_is_document_order_and_first_occurrence_wins() -> None:
+    page = b'<a href="/b">1</a><a href="/a">2</a><a href="/b#">3</a><a href="/b">4</a><area href="/a">'
+    assert extract_links(page, ORIGIN + "/") == [ORIGIN + "/b", ORIGIN + "/a", ORIGIN + "/b#"]
+
+
+def test_content_type_charset_decides_the_query_encoding() -> None:
+    page = '<a href="?q=é">x</a>'.encode("latin-1")
+    assert extract_links(page, ORIGIN + "/", "text/html; charset=iso-8859-1") == [ORIGIN + "/?q=%E9"]
+    assert extract_links(page.decode("latin-1").encode(), ORIGIN + "/", "text/html; charset=utf-8") == [
+        ORIGIN + "/?q=%C3%A9"
+    ]

@@ -1,0 +1,74 @@
+"""Ask headless Chromium, with JavaScript disabled, which links it sees in a page: the reference for the link cases.
+
+Debian's Chromium at ``/usr/bin/chromium`` (or ``LINKCAST_CHROMIUM``), driven by Playwright; never a downloaded build.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from playwright.async_api import Page
+
+CHROMIUM = Path(os.environ.get("LINKCAST_CHROMIUM", "/usr/bin/chromium"))
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+NAVIGATION_TIMEOUT_MS = 30_000
+
+# DESIGN.md's rule, evaluated in the page: document.links' hrefs, kept if they parse as http(s) URLs (an href that
+# fails to parse reads back as its raw attribute, which then fails here), first occurrence kept, in document order.
+LINKS_SCRIPT = """() => {
+  const seen = new Set(), links = [];
+  for (const a of document.links) {
+    const href = a.href;
+    let url;
+    try { url = new URL(href); } catch { continue; }
+    if ((url.protocol === "http:" || url.protocol === "https:") && !seen.has(href)) {
+      seen.add(href);
+      links.push(href);
+    }
+  }
+  return links;
+}"""
+
+
+def chromium_available() -> bool:
+    import importlib.util
+
+    return CHROMIUM.is_file() and os.access(CHROMIUM, os.X_OK) and importlib.util.find_spec("playwright") is not None
+
+
+@dataclass
+class ChromiumReader:
+    """One page in a JavaScript-disabled context; ``read(url)`` navigates and returns (final URL, links)."""
+
+    page: Page
+
+    async def read(self, url: str) -> tuple[str, list[str]]:
+        await self.page.goto(url, wait_until="load", timeout=NAVIGATION_TIMEOUT_MS)
+        links: list[str] = await self.page.evaluate(LINKS_SCRIPT)
+        return self.page.url, links
+
+
+@asynccontextmanager
+async def chromium_reader() -> AsyncIterator[ChromiumReader]:
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        try:
+            context = await browser.new_context(java_script_enabled=False)
+            yield ChromiumReader(await context.new_page())
+        finally:
+            await browser.close()
