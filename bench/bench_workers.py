@@ -28,6 +28,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import psutil
 import redis.asyncio as aioredis
 
 from bench.processes import free_port
@@ -109,14 +110,31 @@ async def wait_terminal(store: RedisStore, count: int, timeout: float) -> None:
                 seen += event.is_terminal
 
 
-async def pages_per_second(store_url: str, urls: list[str], processes: int, tasks: int, logdir: Path) -> float:
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds a process has used so far."""
+    times = psutil.Process(pid).cpu_times()
+    return float(times.user + times.system)
+
+
+async def pages_per_second(
+    store_url: str, urls: list[str], processes: int, tasks: int, logdir: Path, site_pid: int
+) -> dict[str, float]:
+    """One run: pages/s, and the CPU milliseconds per page spent by each part (workers, site, Redis, this driver)."""
     prefix = f"linkcast-bench-{uuid.uuid4().hex[:8]}"
     store = RedisStore(Settings(store=store_url, redis_prefix=prefix))
     await store.open()
     workers = await asyncio.gather(
         *(WorkerRun(store_url, prefix, tasks, logdir / f"worker-{processes}-{n}.log").start() for n in range(processes))
     )
+    pids = [w.process.pid for w in workers if w.process is not None]
     try:
+        cpu_before = {
+            "workers": sum(cpu_seconds(pid) for pid in pids),
+            "site": cpu_seconds(site_pid),
+            "redis": await redis_cpu_seconds(store),
+            "driver": cpu_seconds(os.getpid()),
+        }
+        load_before = psutil.cpu_times()
         began = time.perf_counter()
         limit = asyncio.Semaphore(64)
 
@@ -127,10 +145,21 @@ async def pages_per_second(store_url: str, urls: list[str], processes: int, task
         await asyncio.gather(*(submit(n, url) for n, url in enumerate(urls)))
         await wait_terminal(store, len(urls), timeout=600)
         elapsed = time.perf_counter() - began
+        cpu_after = {
+            "workers": sum(cpu_seconds(pid) for pid in pids),
+            "site": cpu_seconds(site_pid),
+            "redis": await redis_cpu_seconds(store),
+            "driver": cpu_seconds(os.getpid()),
+        }
+        load_after = psutil.cpu_times()
         failed = sum(1 for e in await store.events_after(0, limit=10 * len(urls)) if e.type == "error")
         if failed:
             print(f"  warning: {failed} pages ended in an error", file=sys.stderr)
-        return len(urls) / elapsed
+        busy = (sum(load_after) - load_after.idle) - (sum(load_before) - load_before.idle)
+        run = {f"cpu_ms_per_page_{part}": (cpu_after[part] - cpu_before[part]) / len(urls) * 1000 for part in cpu_after}
+        run["pages_per_second"] = len(urls) / elapsed
+        run["machine_busy_cores"] = busy / elapsed  # every process on the machine, other users included
+        return run
     finally:
         await asyncio.gather(*(w.stop() for w in workers))
         await store.close()
@@ -163,7 +192,17 @@ async def redis_cost(store_url: str, jobs: int, loops: int) -> dict[str, float]:
         await asyncio.gather(*(loop(f"bench-{n}") for n in range(loops)))
         elapsed = time.perf_counter() - began
         cpu = await redis_cpu_seconds(store) - cpu_before
-        return {"jobs": jobs, "jobs_per_second": jobs / elapsed, "redis_cpu_ms_per_job": cpu / jobs * 1000}
+        events = await store.redis.xlen(store.events_key)
+        events_bytes = await store.redis.memory_usage(store.events_key, samples=0) or 0
+        record_bytes = await store.redis.memory_usage(store.request_key("r0"), samples=0) or 0
+        return {
+            "jobs": jobs,
+            "links": len(links),
+            "jobs_per_second": jobs / elapsed,
+            "redis_cpu_ms_per_job": cpu / jobs * 1000,
+            "bytes_per_event": events_bytes / max(1, events),
+            "bytes_per_request": record_bytes,
+        }
     finally:
         await store.close()
         await delete_prefix(store_url, prefix)
@@ -175,7 +214,12 @@ async def redis_cpu_seconds(store: RedisStore) -> float:
 
 
 async def main(args: argparse.Namespace) -> dict[str, Any]:
-    results: dict[str, Any] = {"machine": {"cpus": os.cpu_count()}, "pages": args.pages, "tasks": args.tasks}
+    results: dict[str, Any] = {
+        "cpus": os.cpu_count(),
+        "pages": args.pages,
+        "page_bytes": args.page_bytes,
+        "tasks": args.tasks,
+    }
     with tempfile.TemporaryDirectory(prefix="linkcast-bench-workers-") as tmp:
         folder = Path(tmp)
         port = free_port()
@@ -189,14 +233,18 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         try:
             await wait_port(port)
             for processes in (1, 2):
-                rates = [
-                    await pages_per_second(args.redis, urls, processes, args.tasks, folder) for _ in range(args.runs)
+                runs = [
+                    await pages_per_second(args.redis, urls, processes, args.tasks, folder, site.pid)
+                    for _ in range(args.runs)
                 ]
-                results[f"pages_per_second_{processes}"] = sorted(rates)[len(rates) // 2]
-                print(f"{processes} worker process(es): {[round(r) for r in rates]} pages/s", file=sys.stderr)
+                median = sorted(runs, key=lambda run: run["pages_per_second"])[len(runs) // 2]
+                results[f"workers_{processes}"] = median
+                rates = [round(run["pages_per_second"]) for run in runs]
+                print(f"{processes} worker process(es): {rates} pages/s", file=sys.stderr)
         finally:
             await stop_process(site)
-    results["ratio_2_vs_1"] = results["pages_per_second_2"] / results["pages_per_second_1"]
+    one, two = results["workers_1"]["pages_per_second"], results["workers_2"]["pages_per_second"]
+    results["ratio_2_vs_1"] = two / one
     results["redis"] = await redis_cost(args.redis, args.store_jobs, args.store_loops)
     results["redis"]["jobs_per_second_per_redis_core"] = 1000 / results["redis"]["redis_cpu_ms_per_job"]
     return results
@@ -215,19 +263,32 @@ async def wait_port(port: int, timeout: float = 30.0) -> None:
 
 
 def report(results: dict[str, Any]) -> str:
+    lines = [
+        "| worker processes | pages/s | CPU ms per page: workers | site | Redis | driver | busy cores (machine) |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for processes in (1, 2):
+        run = results[f"workers_{processes}"]
+        lines.append(
+            f"| {processes} | {run['pages_per_second']:.0f} | {run['cpu_ms_per_page_workers']:.2f} | "
+            f"{run['cpu_ms_per_page_site']:.2f} | {run['cpu_ms_per_page_redis']:.2f} | "
+            f"{run['cpu_ms_per_page_driver']:.2f} | {run['machine_busy_cores']:.2f} |"
+        )
     r = results["redis"]
-    return "\n".join(
-        [
-            f"| worker processes | pages/s ({results['pages']} pages, {results['tasks']} tasks each) |",
-            "| --- | --- |",
-            f"| 1 | {results['pages_per_second_1']:.0f} |",
-            f"| 2 | {results['pages_per_second_2']:.0f} (x{results['ratio_2_vs_1']:.2f}) |",
-            "",
-            f"Store alone: {r['jobs_per_second']:.0f} jobs/s from one client process; Redis CPU "
-            f"{r['redis_cpu_ms_per_job']:.3f} ms per job, so about {r['jobs_per_second_per_redis_core']:.0f} "
-            "jobs/s per Redis core.",
-        ]
-    )
+    two = results["workers_2"]
+    lines += [
+        "",
+        f"Per core, from the CPU cost per page: a worker process ~{1000 / two['cpu_ms_per_page_workers']:.0f} "
+        f"pages/s, Redis ~{1000 / two['cpu_ms_per_page_redis']:.0f} pages/s (with one reader of the event log).",
+        "",
+        f"2 vs 1 worker processes: x{results['ratio_2_vs_1']:.2f} ({results['pages']} pages of "
+        f"{results['page_bytes'] // 1000} KB, {results['tasks']} concurrent fetches per process).",
+        f"Store alone: {r['jobs_per_second']:.0f} jobs/s from one client process; Redis CPU "
+        f"{r['redis_cpu_ms_per_job']:.3f} ms per job, so about {r['jobs_per_second_per_redis_core']:.0f} "
+        f"jobs/s per Redis core; Redis memory {r['bytes_per_event']:.0f} B per event (a result with "
+        f"{r['links']} links), {r['bytes_per_request']:.0f} B per finished request record.",
+    ]
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":
