@@ -7,8 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.redis import redis_prefix, redis_url
 from tests.support.service import Service
 from tests.support.site import LocalSite
+
+__all__ = ["redis_prefix", "redis_url"]  # a Redis (or a skip) and a key prefix per test, for every test directory
 
 
 @pytest.fixture

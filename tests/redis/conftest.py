@@ -9,9 +9,6 @@ import pytest
 
 from linkcast.settings import Settings
 from linkcast.store.redis import RedisStore
-from tests.support.redis import redis_prefix, redis_url
-
-__all__ = ["redis_prefix", "redis_url"]
 
 StoreFactory = Callable[..., Awaitable[RedisStore]]
 

@@ -15,9 +15,6 @@ import pytest
 
 from linkcast.settings import Settings
 from linkcast.store import Store, open_store
-from tests.support.redis import redis_prefix, redis_url
-
-__all__ = ["redis_prefix", "redis_url"]  # fixtures used by redis_settings
 
 # name -> (fixture giving the Settings of a fresh store, persistent across reopen)
 BACKENDS: dict[str, tuple[str, bool]] = {
