@@ -42,7 +42,7 @@ class Settings:
     read_timeout: float = setting(10.0, "seconds a fetch may wait for the next bytes of a response")
     max_body_bytes: int = setting(10 * 1024 * 1024, "largest response body read, after decompression")
     max_redirects: int = setting(10, "redirects followed before a fetch fails with 'too_many_redirects'")
-    max_header_bytes: int = setting(32 * 1024, "largest response header block accepted")
+    max_header_bytes: int = setting(32 * 1024, "largest response header line accepted (with at most 128 lines)")
     max_links: int = setting(100_000, "links kept per page; past it the result says links_truncated: true")
     parse_timeout: float = setting(
         10.0, "seconds allowed to extract one page's links (pathological markup); past it: 'too_complex'"

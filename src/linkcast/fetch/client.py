@@ -29,6 +29,7 @@ from linkcast.settings import Settings
 
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
+MAX_RESPONSE_HEADERS = 128
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,8 +76,10 @@ class Fetcher:
             timeout=aiohttp.ClientTimeout(
                 total=None, sock_connect=self.settings.read_timeout, sock_read=self.settings.read_timeout
             ),
+            # aiohttp limits each header line, and their count; together they bound the header block.
             max_field_size=self.settings.max_header_bytes,
             max_line_size=self.settings.max_header_bytes,
+            max_headers=MAX_RESPONSE_HEADERS,
         )
 
     async def close(self) -> None:
