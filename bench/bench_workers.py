@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -111,9 +112,18 @@ async def wait_terminal(store: RedisStore, count: int, timeout: float) -> None:
 
 
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU seconds a process has used so far."""
-    times = psutil.Process(pid).cpu_times()
-    return float(times.user + times.system)
+    """User + system CPU seconds a process and its children (e.g. an extraction pool) have used so far."""
+    process = psutil.Process(pid)
+    if pid == os.getpid():  # the driver: its children are the processes measured on their own
+        own = process.cpu_times()
+        return float(own.user + own.system)
+    total = 0.0
+    for each in (process, *process.children(recursive=True)):
+        with contextlib.suppress(psutil.NoSuchProcess):
+            times = each.cpu_times()
+            total += times.user + times.system
+    times = process.cpu_times()
+    return total + times.children_user + times.children_system  # children already reaped
 
 
 async def pages_per_second(
