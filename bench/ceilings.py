@@ -30,6 +30,7 @@ class Ceilings:
     parse_pages_per_second: float
     parse_mb_per_second: float
     fetch_parse_pages_per_second: float
+    fetch_parse_cpu_ms_per_page: float  # client side only: the site server's CPU is not counted
     fetch_parse_p50: float  # seconds
     fetch_parse_p99: float
 
@@ -67,8 +68,8 @@ async def fetch_all(urls: Sequence[str], concurrency: int) -> tuple[float, list[
         return len(urls) / (time.perf_counter() - began), list(bodies)
 
 
-async def fetch_and_parse_all(urls: Sequence[str], concurrency: int) -> float:
-    """pages/s of fetch + ``extract_links`` in one process, ``concurrency`` fetches in flight."""
+async def fetch_and_parse_all(urls: Sequence[str], concurrency: int) -> tuple[float, float]:
+    """(pages/s, CPU ms/page) of fetch + ``extract_links`` in one process, ``concurrency`` fetches in flight."""
     connector = aiohttp.TCPConnector(limit=concurrency)
     async with aiohttp.ClientSession(connector=connector) as session:
 
@@ -76,9 +77,10 @@ async def fetch_and_parse_all(urls: Sequence[str], concurrency: int) -> float:
             async with session.get(url) as response:
                 extract_links(await response.read(), url, response.headers.get("Content-Type"))
 
-        began = time.perf_counter()
+        began, cpu = time.perf_counter(), time.process_time()
         await asyncio.gather(*(one(url) for url in urls))
-        return len(urls) / (time.perf_counter() - began)
+        elapsed, cpu = time.perf_counter() - began, time.process_time() - cpu
+        return len(urls) / elapsed, cpu * 1000 / len(urls)
 
 
 async def one_at_a_time(urls: Sequence[str]) -> list[float]:
@@ -109,7 +111,7 @@ async def measure_ceilings(urls: Sequence[str], concurrency: int, latency_sample
     await fetch_all(urls[: min(len(urls), 200)], concurrency)  # warm the server and the client
     fetch_rate, bodies = await fetch_all(urls, concurrency)
     parse_pages, parse_mb = parse_rate(urls, bodies)
-    both = await fetch_and_parse_all(urls, concurrency)
+    both, both_cpu = await fetch_and_parse_all(urls, concurrency)
     sample = [urls[(n * 7919) % len(urls)] for n in range(latency_samples)]
     times = await one_at_a_time(sample)
     return Ceilings(
@@ -118,6 +120,7 @@ async def measure_ceilings(urls: Sequence[str], concurrency: int, latency_sample
         parse_pages_per_second=parse_pages,
         parse_mb_per_second=parse_mb,
         fetch_parse_pages_per_second=both,
+        fetch_parse_cpu_ms_per_page=both_cpu,
         fetch_parse_p50=statistics.median(times),
         fetch_parse_p99=percentile(times, 0.99),
     )

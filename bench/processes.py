@@ -7,6 +7,7 @@ set size since the process started), so a fresh process per measured run gives t
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import socket
@@ -17,6 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import aiohttp
+import psutil
 
 PYTHON = sys.executable
 ROOT = Path(__file__).resolve().parent.parent
@@ -38,6 +40,20 @@ def memory_bytes(pid: int, field: str) -> int:
     except FileNotFoundError:
         pass
     return 0
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU seconds (user + system) of ``pid`` and its live descendants; 0 once it is gone."""
+    try:
+        process = psutil.Process(pid)
+        total = 0.0
+        for member in (process, *process.children(recursive=True)):
+            with contextlib.suppress(psutil.Error):
+                times = member.cpu_times()
+                total += times.user + times.system
+        return total
+    except psutil.Error:
+        return 0.0
 
 
 class Process:
@@ -93,6 +109,17 @@ class Process:
             except OSError:
                 await asyncio.sleep(0.05)
         raise TimeoutError(f"{self.name} did not listen on {port} within {timeout} s")
+
+    def cpu_seconds(self) -> float:
+        """CPU time (user + system) used so far by the process and its live children (extraction processes)."""
+        return cpu_seconds(self.pid)
+
+    def thread_cpu(self) -> dict[int, float]:
+        """CPU seconds per thread id of the process (the first is the main thread)."""
+        try:
+            return {t.id: t.user_time + t.system_time for t in psutil.Process(self.pid).threads()}
+        except psutil.Error:
+            return {}
 
     def peak_rss(self) -> int:
         return memory_bytes(self.pid, "VmHWM")

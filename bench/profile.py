@@ -73,16 +73,9 @@ class Profile:
     def total(self) -> int:
         return sum(self.stacks.values())
 
-    def busy(self) -> Counter[str]:
-        """Stacks that were running: idle samples end in the event loop's poll or a thread's wait."""
-        idle_marks = (
-            "select (selectors.py",
-            "run_forever",
-            "wait (threading.py",
-            "_worker (concurrent",
-            "get (queue.py",
-        )
-        return Counter({s: n for s, n in self.stacks.items() if not s.rsplit(";", 1)[-1].startswith(idle_marks)})
+    def thread(self, main: bool) -> Counter[str]:
+        """The samples of the main thread (the event loop), or of every other thread."""
+        return Counter({s: n for s, n in self.stacks.items() if ("MainThread" in s.split(";", 1)[0]) == main})
 
     def by_thread(self) -> Counter[str]:
         threads: Counter[str] = Counter()
@@ -108,18 +101,25 @@ class Profile:
         return found
 
 
-def summarise(path: Path, top: int = 20) -> str:
-    """A plain-text report of one recording."""
+def share(count: int, total: int) -> str:
+    return f"{count / total:6.1%}" if total else "     -"
+
+
+def summarise(path: Path, top: int = 15) -> str:
+    """A plain-text report of one recording: threads, then the event loop's time by area and by function."""
     profile = Profile.read(path)
-    total = profile.total or 1
-    busy = profile.busy()
-    busy_total = sum(busy.values()) or 1
-    lines = [f"py-spy samples: {total} (all threads, idle included); busy: {busy_total}", "", "By thread:"]
-    lines += [f"  {n / total:6.1%}  {name}" for name, n in profile.by_thread().most_common()]
-    lines += ["", "Busy samples by area (inclusive, first match):"]
-    lines += [f"  {n / busy_total:6.1%}  {name}" for name, n in profile.areas(busy).most_common()]
-    lines += ["", f"Top {top} functions by self time (busy samples):"]
-    lines += [f"  {n / busy_total:6.1%}  {name}" for name, n in profile.self_time(busy).most_common(top)]
+    total = profile.total
+    main, others = profile.thread(main=True), profile.thread(main=False)
+    main_total, others_total = sum(main.values()), sum(others.values())
+    lines = [f"py-spy samples (threads running, not waiting): {total}", "", "By thread:"]
+    lines += [f"  {share(n, total)}  {name}" for name, n in profile.by_thread().most_common()]
+    lines += ["", "Main thread (the event loop) by area (inclusive, first match):"]
+    lines += [f"  {share(n, main_total)}  {name}" for name, n in profile.areas(main).most_common()]
+    lines += ["", f"Main thread, top {top} functions by self time:"]
+    lines += [f"  {share(n, main_total)}  {name}" for name, n in profile.self_time(main).most_common(top)]
+    if others_total:
+        lines += ["", "Other threads, top functions by self time (a blocking wait in C can show as its caller):"]
+        lines += [f"  {share(n, others_total)}  {name}" for name, n in profile.self_time(others).most_common(8)]
     return "\n".join(lines) + "\n"
 
 

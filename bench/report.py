@@ -6,6 +6,7 @@ memory. A cell reads "—" where a system has no such figure (Scrapy has no WebS
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,139 +30,99 @@ def verdict(ok: bool | None) -> str:
     return DASH if ok is None else ("yes" if ok else "**no**")
 
 
-def rows(results: dict[str, Any]) -> tuple[list[str], list[Row]]:
-    """The main table's header and rows."""
+@dataclass
+class Line:
+    """One row of the main table before formatting; ``mine`` is linkcast's figure."""
+
+    metric: str
+    mine: float | None
+    base: float | None
+    ceiling: float | None = None
+    ceiling_name: str = ""
+    scrapy: list[str] | None = None
+    target: str = DASH
+    ok: bool | None = None
+    digits: int = 0
+    incomplete: bool = False
+
+    def cells(self, scrapy_columns: int) -> Row:
+        mine = num(self.mine, self.digits) + (" (incomplete)" if self.incomplete else "")
+        ceiling = f"{num(self.ceiling, self.digits)} ({self.ceiling_name})" if self.ceiling is not None else DASH
+        scrapy = self.scrapy or [DASH] * scrapy_columns
+        return [self.metric, mine, num(self.base, self.digits), *scrapy, ceiling, ratio(self.mine, self.base),
+                ratio(self.mine, self.ceiling), self.target, verdict(self.ok)]  # fmt: skip
+
+
+def lines(results: dict[str, Any]) -> list[Line]:
+    """Every figure of the main table, with its baseline, ceiling and target."""
     counts = [str(c) for c in results["config"]["clients"]]
     first, last = counts[0], counts[-1]
     lc, proto, scrapy = results["linkcast"], results["prototype"], results["scrapy"]
     ceil, bare, idle = results["ceilings"], results["bare_websockets"], results["idle"]
-    scrapy_keys = list(scrapy)
-    header = [
-        "metric",
-        "linkcast",
-        "prototype",
-        *[f"Scrapy {k}" for k in scrapy_keys],
-        "ceiling",
-        "linkcast / prototype",
-        "linkcast / ceiling",
-        "target",
-        "met",
-    ]
-    table: list[Row] = []
 
-    def add(
-        metric: str,
-        mine: float | None,
-        base: float | None,
-        scrapy_cells: list[str],
-        ceiling_name: str,
-        ceiling: float | None,
-        target: str,
-        ok: bool | None,
-        digits: int = 0,
-    ) -> None:
-        table.append(
-            [
-                metric,
-                num(mine, digits),
-                num(base, digits),
-                *scrapy_cells,
-                f"{num(ceiling, digits)} ({ceiling_name})" if ceiling is not None else DASH,
-                ratio(mine, base),
-                ratio(mine, ceiling),
-                target,
-                verdict(ok),
-            ]
-        )
+    def scrapy_cells(key: str, digits: int = 0) -> list[str]:
+        return [num(figures[key], digits) for figures in scrapy.values()]
 
-    no_scrapy = [DASH] * len(scrapy_keys)
+    def broken(c: str) -> bool:
+        return not (lc[c]["crawl_complete"] and lc[c]["latency_complete"])
+
     best_scrapy = max((s["pages_per_second"] for s in scrapy.values()), default=0.0)
+    out: list[Line] = []
     for c in counts:
         mine, base = lc[c]["pages_per_second"], proto[c]["pages_per_second"]
-        cells = [num(scrapy[k]["pages_per_second"]) for k in scrapy_keys] if c == first else no_scrapy
-        target, ok = (DASH, None)
+        line = Line(f"pages/s, {c} client(s)", mine, base, ceil["fetch_parse_pages_per_second"],
+                    "fetch + parse, one process", incomplete=broken(c))  # fmt: skip
         if c == first:
-            target = ">= 1.5x best Scrapy, >= 20x prototype"
-            ok = mine >= 1.5 * best_scrapy and mine >= 20 * base
-        add(
-            f"pages/s, {c} client(s)",
-            mine,
-            base,
-            cells,
-            "fetch + parse, one process",
-            ceil["fetch_parse_pages_per_second"],
-            target,
-            ok,
-        )
+            line.scrapy = scrapy_cells("pages_per_second")
+            line.target = ">= 1.5x best Scrapy, >= 20x prototype"
+            line.ok = mine >= 1.5 * best_scrapy and mine >= 20 * base
+        out.append(line)
+    for c in counts:
+        out.append(Line(f"CPU ms per page, {c} client(s)", lc[c]["cpu_ms_per_page"], proto[c]["cpu_ms_per_page"],
+                        ceil["fetch_parse_cpu_ms_per_page"], "fetch + parse, client side",
+                        scrapy_cells("cpu_ms_per_page", 2) if c == first else None, digits=2))  # fmt: skip
+    floor50, floor99 = ceil["fetch_parse_p50"] * 1000, ceil["fetch_parse_p99"] * 1000
     for c in counts:
         mine = lc[c]["latency_p50_ms"]
-        floor = ceil["fetch_parse_p50"] * 1000
-        add(
-            f"latency p50 ms, {c} client(s)",
-            mine,
-            proto[c]["latency_p50_ms"],
-            no_scrapy,
-            "fetch + parse one page",
-            floor,
-            "<= ceiling + 5 ms",
-            mine <= floor + 5,
-            1,
-        )
+        out.append(Line(f"latency p50 ms, {c} client(s)", mine, proto[c]["latency_p50_ms"], floor50,
+                        "fetch + parse one page", target="<= ceiling + 5 ms", ok=mine <= floor50 + 5, digits=1,
+                        incomplete=broken(c)))  # fmt: skip
     for c in counts:
         mine = lc[c]["latency_p99_ms"]
-        target, ok = ("< 50 ms", mine < 50) if c == last else (DASH, None)
-        add(
-            f"latency p99 ms, {c} client(s)",
-            mine,
-            proto[c]["latency_p99_ms"],
-            no_scrapy,
-            "fetch + parse one page",
-            ceil["fetch_parse_p99"] * 1000,
-            target,
-            ok,
-            1,
-        )
+        line = Line(f"latency p99 ms, {c} client(s)", mine, proto[c]["latency_p99_ms"], floor99,
+                    "fetch + parse one page", digits=1, incomplete=broken(c))  # fmt: skip
+        if c == last:
+            line.target, line.ok = "< 50 ms", mine < 50
+        out.append(line)
     for c in counts:
-        mine, ref = lc[c]["frames_per_second"], bare[c]["frames_per_second"]
-        target, ok = (">= 0.5x bare websockets", mine >= 0.5 * ref) if c == last else (DASH, None)
-        add(
-            f"frames/s delivered, {c} client(s)",
-            mine,
-            proto[c]["frames_per_second"],
-            no_scrapy,
-            "bare websockets broadcast",
-            ref,
-            target,
-            ok,
-        )
+        mine, reference = lc[c]["frames_per_second"], bare[c]["frames_per_second"]
+        line = Line(f"frames/s delivered, {c} client(s)", mine, proto[c]["frames_per_second"], reference,
+                    "bare websockets broadcast", incomplete=broken(c))  # fmt: skip
+        if c == last:
+            line.target, line.ok = ">= 0.5x bare websockets", mine >= 0.5 * reference
+        out.append(line)
     for c in counts:
-        cells = [num(scrapy[k]["peak_rss_mb"]) for k in scrapy_keys] if c == first else no_scrapy
-        add(f"peak RSS MB, {c} client(s)", lc[c]["peak_rss_mb"], proto[c]["peak_rss_mb"], cells, "", None, DASH, None)
+        out.append(Line(f"peak RSS MB, {c} client(s)", lc[c]["peak_rss_mb"], proto[c]["peak_rss_mb"],
+                        scrapy=scrapy_cells("peak_rss_mb") if c == first else None))  # fmt: skip
     mine_idle, bare_idle = idle["linkcast"], idle["bare_websockets"]
-    add(
-        f"RSS cost MB of {mine_idle['clients']:,} idle clients",
-        mine_idle["cost_mb"],
-        None,
-        no_scrapy,
-        "bare websockets",
-        bare_idle["cost_mb"],
-        "< 150 MB",
-        mine_idle["cost_mb"] < 150 and mine_idle["connected"] == mine_idle["clients"],
-    )
+    all_connected = mine_idle["connected"] == mine_idle["clients"]
+    out.append(Line(f"RSS cost MB of {mine_idle['clients']:,} idle clients", mine_idle["cost_mb"], None,
+                    bare_idle["cost_mb"], "bare websockets", target="< 150 MB",
+                    ok=mine_idle["cost_mb"] < 150 and all_connected, incomplete=not all_connected))  # fmt: skip
     for corpus in results["parser"]:
         mine, ceiling = corpus["linkcast"], corpus["ceiling"]
-        add(
-            f"extraction MB/s, {corpus['corpus']}",
-            mine,
-            corpus["prototype"],
-            no_scrapy,
-            "lexbor parse-only",
-            ceiling,
-            ">= 50% of ceiling",
-            mine >= 0.5 * ceiling,
-            1,
-        )
-    return header, table
+        out.append(Line(f"extraction MB/s, {corpus['corpus']}", mine, corpus["prototype"], ceiling,
+                        "lexbor parse-only", target=">= 50% of ceiling", ok=mine >= 0.5 * ceiling,
+                        digits=1))  # fmt: skip
+    return out
+
+
+def rows(results: dict[str, Any]) -> tuple[list[str], list[Row]]:
+    """The main table's header and formatted rows."""
+    scrapy = list(results["scrapy"])
+    header = ["metric", "linkcast", "prototype", *[f"Scrapy {k}" for k in scrapy], "ceiling", "linkcast / prototype",
+              "linkcast / ceiling", "target", "met"]  # fmt: skip
+    return header, [line.cells(len(scrapy)) for line in lines(results)]
 
 
 def table_markdown(header: list[str], body: list[Row]) -> str:

@@ -26,7 +26,15 @@ from bench.ceilings import measure_ceilings, percentile
 from bench.fanout import measure_bare_broadcast, measure_idle_bare, measure_idle_service
 from bench.processes import PYTHON, Process, free_port
 from bench.profile import Recording, py_spy, summarise
-from bench.services import ClientRun, LoadShape, RunningService, linkcast_spec, linkcast_store_url, prototype_spec
+from bench.services import (
+    ClientRun,
+    LoadShape,
+    RunningService,
+    linkcast_spec,
+    linkcast_store_url,
+    prototype_spec,
+    thread_deltas,
+)
 from bench.site import SiteShape, generate_site
 
 HERE = Path(__file__).resolve().parent
@@ -132,6 +140,11 @@ def service_figures(runs: list[ClientRun]) -> dict[str, Any]:
             "latency_samples": len(run.latency.latencies),
             "latency_complete": run.latency.complete,
             "peak_rss_mb": run.peak_rss / 1e6,
+            "cpu_ms_per_page": run.crawl_cpu * 1000 / run.crawl.requests if run.crawl.requests else 0.0,
+            "cpu_share_of_wall": run.crawl_cpu / run.crawl.seconds if run.crawl.seconds else 0.0,
+            "thread_cpu_share_of_wall": {
+                name: seconds / run.crawl.seconds for name, seconds in run.crawl_threads.items() if run.crawl.seconds
+            },
         }
     return out
 
@@ -158,6 +171,7 @@ async def run_scrapy(urls: list[str], concurrency: int, workdir: Path) -> dict[s
         raise RuntimeError(f"Scrapy failed ({returncode}): see {workdir / 'scrapy.log'}")
     figures: dict[str, Any] = json.loads(out.read_text())
     figures["pages_per_second"] = figures["pages"] / figures["seconds"] if figures["seconds"] else 0.0
+    figures["cpu_ms_per_page"] = figures["cpu_seconds"] * 1000 / figures["pages"] if figures["pages"] else 0.0
     figures["peak_rss_mb"] = figures.pop("peak_rss_bytes") / 1e6
     return figures
 
@@ -180,11 +194,17 @@ async def profile_linkcast(config: Config, urls: list[str], workdir: Path) -> st
             await crawl(clients, service.base_url, urls[:20], "pwarm", 8, True, config.timeout)
             recording = Recording(service.process.pid, workdir / "profile.raw")
             await asyncio.sleep(0.5)  # py-spy attaches
+            threads_before = service.process.thread_cpu()
             result = await crawl(clients, service.base_url, urls, "prof", config.put_concurrency, True, config.timeout)
+            threads = thread_deltas(threads_before, service.process.thread_cpu())
             recording.stop()
         finally:
             await clients.close()
     head = f"linkcast crawl of {len(urls)} pages under py-spy: {result.pages_per_second:.0f} pages/s\n"
+    head += "CPU per thread, share of the crawl's wall time (psutil): " + ", ".join(
+        f"{name} {seconds / result.seconds:.0%}" for name, seconds in threads.items()
+    )
+    head += "\n"
     return head + summarise(workdir / "profile.raw")
 
 

@@ -48,7 +48,8 @@ class ClientRun:
     crawl: LoadResult
     peak_rss: int
     frames_kept: list[str] = field(default_factory=list)
-    pid: int = 0
+    crawl_cpu: float = 0.0  # CPU seconds the server (and its children) used during the crawl
+    crawl_threads: dict[str, float] = field(default_factory=dict)  # CPU seconds per thread during the crawl
 
 
 def linkcast_store_url(folder: Path) -> str:
@@ -120,6 +121,18 @@ class RunningService:
         self.process.stop()
 
 
+def thread_deltas(before: dict[int, float], after: dict[int, float]) -> dict[str, float]:
+    """CPU seconds each thread used between two readings, the main thread (lowest id) named ``main``."""
+    if not after:
+        return {}
+    main = min(after)
+    return {
+        ("main" if tid == main else f"thread {tid}"): seconds - before.get(tid, 0.0)
+        for tid, seconds in sorted(after.items())
+        if seconds - before.get(tid, 0.0) > 0.005
+    }
+
+
 async def measure_clients(
     spec: ServiceSpec,
     urls: Sequence[str],
@@ -143,11 +156,14 @@ async def measure_clients(
                 listeners, service.base_url, sample, f"lat{clients}", shape.latency_rate, every, shape.timeout
             )
             kept_from = len(listeners.listeners[0].keep or [])
+            cpu_before, threads_before = service.process.cpu_seconds(), service.process.thread_cpu()
             load = await crawl(
                 listeners, service.base_url, urls, f"crawl{clients}", shape.put_concurrency, every, shape.timeout
             )
+            cpu = service.process.cpu_seconds() - cpu_before
+            threads = thread_deltas(threads_before, service.process.thread_cpu())
             frames = (listeners.listeners[0].keep or [])[kept_from:]
-            return ClientRun(clients, latency, load, service.process.peak_rss(), frames, service.process.pid)
+            return ClientRun(clients, latency, load, service.process.peak_rss(), frames, cpu, threads)
         finally:
             await listeners.close()
 

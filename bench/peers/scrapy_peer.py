@@ -34,9 +34,12 @@ class LinksSpider(scrapy.Spider):
         self.last_done = 0.0
         self.opened = 0.0
         self.closed_at = 0.0
+        self.cpu_opened = 0.0
+        self.cpu_done = 0.0
 
     async def start(self) -> AsyncIterator[scrapy.Request]:
         self.opened = time.monotonic()
+        self.cpu_opened = time.process_time()
         for url in self.urls:
             yield scrapy.Request(url, callback=self.parse, errback=self.failed, dont_filter=True)
 
@@ -49,6 +52,7 @@ class LinksSpider(scrapy.Spider):
         self.pages += 1
         self.links += len(seen)
         self.last_done = time.monotonic()
+        self.cpu_done = time.process_time()
         yield {"url": response.url, "links": list(seen)}
 
     def closed(self, reason: str) -> None:
@@ -57,6 +61,7 @@ class LinksSpider(scrapy.Spider):
     def failed(self, failure: Any) -> None:
         self.failures += 1
         self.last_done = time.monotonic()
+        self.cpu_done = time.process_time()
 
 
 def peak_rss_bytes() -> int:
@@ -95,6 +100,7 @@ def run(urls: list[str], concurrency: int) -> dict[str, Any]:
         "failures": spider.failures,
         # Until the last page was done: Scrapy notices it is idle only on a later heartbeat, which is not crawling.
         "seconds": (spider.last_done or spider.closed_at) - spider.opened,
+        "cpu_seconds": spider.cpu_done - spider.cpu_opened,
         "peak_rss_bytes": peak_rss_bytes(),
     }
 
