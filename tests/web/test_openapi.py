@@ -113,6 +113,7 @@ def test_schemathesis_finds_no_server_error_nor_schema_mismatch(api_only: Servic
         "--max-examples", "15", "--seed", "20261125", "--no-shrink", "--request-timeout", "10",
         "--output-truncate", "true",
     ]  # fmt: skip
-    done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+    # In tmp_path: schemathesis keeps a .schemathesis/ folder of its own in the working directory.
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False, cwd=tmp_path)
     report = done.stdout[done.stdout.find("FAILURES") :]
     assert done.returncode == 0, report[:6000] + done.stderr[-2000:]
