@@ -141,12 +141,13 @@ class RedisStore(Store):
     async def submit(self, request_id: str, url: str) -> tuple[RequestRecord, bool]:
         keys = [self.request_key(request_id), self.jobs_key, self.seq_key, self.events_key]
         body = accepted_body(request_id, url)
-        answer = await self._scripts["submit"](keys, [request_id, url, repr(time.time()), body.data, self._maxlen])
+        now = time.time()
+        answer = await self._scripts["submit"](keys, [request_id, url, repr(now), body.data, self._maxlen])
         if answer[0] == -1:
             raise Conflict(f"request {request_id!r} already exists with another URL")
         if answer[0] == 0:
             return _record(request_id, _pairs(answer[1])), False
-        return RequestRecord(request_id, url), True
+        return RequestRecord(request_id, url, created_at=now), True
 
     async def get_request(self, request_id: str) -> RequestRecord | None:
         fields = await self.redis.hgetall(self.request_key(request_id))
