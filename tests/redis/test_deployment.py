@@ -179,6 +179,7 @@ async def test_clients_of_a_restarted_replica_resume_with_since_and_miss_nothing
     resume_from = on_restarted.last_id
     await submit_all(during, [steady])  # events keep coming while the replica is down
     await restarted.start()
+    missed_while_down = await inspector.last_event_id() - resume_from  # at least this many come from the replay
     on_restarted.connect(since=resume_from)
     await on_restarted.wait_connected()
     await submit_all(after, deployment.replicas)
@@ -195,3 +196,8 @@ async def test_clients_of_a_restarted_replica_resume_with_since_and_miss_nothing
         assert seen[-1] <= last
         assert listener.terminal == Counter(dict.fromkeys(ids, 1)), listener.name
     assert resume_from < on_restarted.last_id
+    assert missed_while_down > 0, "no event happened while the replica was down: nothing was replayed"
+    print(
+        f"\nrestart test: {len(ids)} requests, {seen[-1]} events; the restarted replica's client resumed with "
+        f"since={resume_from} and was replayed at least {missed_while_down} events it missed while the replica was down"
+    )
