@@ -50,6 +50,8 @@ def serve(settings: Settings) -> None:
 
 def run_workers(settings: Settings) -> None:
     """Workers without HTTP, for a scaled-out deployment sharing a Redis store."""
+    if settings.store.startswith("memory:"):
+        raise SystemExit("linkcast worker needs a store the API also reaches: --store redis://HOST:PORT/DB")
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if _has("uvloop"):
         import uvloop
