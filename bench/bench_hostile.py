@@ -174,7 +174,7 @@ async def event_loop_blocking() -> dict[str, str]:
                 gap, took = await loop_gap(work)
                 answers[f"{label}, {how}"] = f"took {took * 1000:.0f} ms, longest loop stall {gap * 1000:.1f} ms"
     finally:
-        pool.close()
+        await pool.close()
     return answers
 
 

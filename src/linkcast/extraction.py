@@ -3,41 +3,32 @@
 Why processes, not threads: selectolax releases the GIL while lexbor parses, so a thread would keep the event loop
 free, but a thread cannot be stopped. HTML tree building is quadratic in nesting depth (each start tag scans the
 stack of open elements, as the standard says; browsers cap the depth at 512, lexbor does not): 100,000 nested
-``<div>`` (1.2 MB) take about a minute, and 50,000 (250 KB) several seconds. A child process past its deadline is
-killed and replaced, and the request fails with ``too_complex``; a child that crashes fails one request, never the
-worker. Below ``INLINE_MAX_BYTES`` the worst case is a few tens of milliseconds, cheaper than the hand-off.
+``<div>`` (1.2 MB) take about a minute, and 20,000 (100 KB) most of a second. A child past its deadline is killed and
+replaced, and the request fails with ``too_complex``; a child that crashes fails one request, never the worker.
+Below ``INLINE_MAX_BYTES`` the worst case is a few tens of milliseconds, cheaper than the hand-off.
+
+The children are plain ``python -m linkcast.extraction`` processes driven over their stdin and stdout with asyncio
+(no threads, no multiprocessing: nothing re-imports the parent's main module). A request is one line of JSON (base
+URL, content type, body length) and the body; the answer is one line of JSON.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import multiprocessing
 import os
-from concurrent.futures import ThreadPoolExecutor
-from multiprocessing.connection import Connection
-from typing import Any
+import signal
+import sys
+
+import orjson
 
 from linkcast.core.errors import FetchError
 from linkcast.core.links import extract_links
 
 # The worst page of this size (about 6,500 nested elements) parses in well under 0.1 s.
 INLINE_MAX_BYTES = 32 * 1024
-
-Args = tuple[bytes, str, str | None]
-
-
-def _serve(conn: Connection) -> None:
-    """A child's loop: extract the links of each page it is sent, until its parent closes the pipe."""
-    while True:
-        try:
-            args: Args = conn.recv()
-        except EOFError:
-            return
-        try:
-            conn.send((True, extract_links(*args)))
-        except Exception as error:
-            conn.send((False, f"{type(error).__name__}: {error}"))
+# Answers are one JSON line: the links of a page of up to --max-body-bytes (escaped), with room to spare.
+MAX_ANSWER_BYTES = 1 << 30
 
 
 class ExtractionFailed(FetchError):
@@ -45,26 +36,38 @@ class ExtractionFailed(FetchError):
 
 
 class _Child:
-    """One child process and the parent's end of its pipe; ``call`` blocks, so it runs in a thread."""
+    """One child process; a request at a time."""
 
-    def __init__(self, context: Any) -> None:
-        self.conn, child_end = context.Pipe()
-        self.process = context.Process(target=_serve, args=(child_end,), daemon=True, name="linkcast-extract")
-        self.process.start()
-        child_end.close()
+    def __init__(self, process: asyncio.subprocess.Process) -> None:
+        self.process = process
 
-    def call(self, args: Args) -> list[str]:
-        self.conn.send(args)
-        ok, value = self.conn.recv()
-        if not ok:
-            raise ExtractionFailed(f"link extraction failed: {value}", code="extract_failed")
-        links: list[str] = value
+    @classmethod
+    async def start(cls) -> _Child:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "linkcast.extraction",
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, limit=MAX_ANSWER_BYTES,
+        )  # fmt: skip
+        return cls(process)
+
+    async def call(self, body: bytes, url: str, content_type: str | None) -> list[str]:
+        stdin, stdout = self.process.stdin, self.process.stdout
+        assert stdin is not None and stdout is not None
+        stdin.write(orjson.dumps({"url": url, "content_type": content_type, "size": len(body)}) + b"\n")
+        stdin.write(body)
+        await stdin.drain()
+        answer = orjson.loads(await stdout.readline() or b"null")
+        if answer is None:
+            raise ConnectionResetError("the extraction child exited")
+        if "error" in answer:
+            raise ExtractionFailed(f"link extraction failed: {answer['error']}", code="extract_failed")
+        links: list[str] = answer["links"]
         return links
 
-    def kill(self) -> None:
-        self.process.kill()
-        self.conn.close()
-        self.process.join(5)
+    async def kill(self) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            self.process.kill()
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self.process.wait(), 5)
 
 
 class ExtractionPool:
@@ -73,51 +76,64 @@ class ExtractionPool:
     def __init__(self, processes: int = 0, timeout: float = 10.0) -> None:
         self.size = processes if processes > 0 else os.cpu_count() or 1
         self.timeout = timeout
-        # forkserver: children fork from a clean, single-threaded server, never from this threaded process.
-        self._context = multiprocessing.get_context("forkserver")
-        self._threads = ThreadPoolExecutor(self.size, thread_name_prefix="linkcast-extract")
         self._idle: asyncio.Queue[_Child | None] | None = None
         self._children: set[_Child] = set()
+        self._killing: set[asyncio.Task[None]] = set()
 
     async def extract(self, body: bytes, url: str, content_type: str | None) -> list[str]:
         if len(body) <= INLINE_MAX_BYTES:
             return extract_links(body, url, content_type)
-        loop = asyncio.get_running_loop()
         if self._idle is None:
             self._idle = asyncio.Queue()
             for _ in range(self.size):
                 self._idle.put_nowait(None)  # a slot whose child is started when first needed
-        child = await self._idle.get()
+        idle = self._idle
+        child = await idle.get()
         try:
             if child is None:
-                child = await loop.run_in_executor(self._threads, _Child, self._context)
+                child = await _Child.start()
                 self._children.add(child)
-            call = loop.run_in_executor(self._threads, child.call, (body, url, content_type))
             try:
-                return await asyncio.wait_for(call, self.timeout)
+                return await asyncio.wait_for(child.call(body, url, content_type), self.timeout)
             except TimeoutError:
                 raise FetchError(
                     f"the page took more than {self.timeout:g} s to parse (pathological markup)", code="too_complex"
                 ) from None
-            except (EOFError, OSError) as error:
+            except (OSError, ValueError) as error:  # the pipe broke, or the answer is not JSON
                 raise FetchError(f"link extraction crashed: {error!r}", code="extract_failed") from None
         except ExtractionFailed:
             raise  # the child reported it and is fine
         except BaseException:
             # Timed out, crashed or cancelled mid-call: the child may still answer later, so it is never reused.
             if child is not None:
-                self._retire(child)
+                self._children.discard(child)
+                killing = asyncio.get_running_loop().create_task(child.kill())
+                self._killing.add(killing)
+                killing.add_done_callback(self._killing.discard)
                 child = None
             raise
         finally:
-            self._idle.put_nowait(child)
+            idle.put_nowait(child)
 
-    def _retire(self, child: _Child) -> None:
-        self._children.discard(child)
-        with contextlib.suppress(Exception):
-            child.kill()
+    async def close(self) -> None:
+        children, self._children = self._children, set()
+        await asyncio.gather(*(child.kill() for child in children), *self._killing)
 
-    def close(self) -> None:
-        for child in list(self._children):
-            self._retire(child)
-        self._threads.shutdown(wait=False, cancel_futures=True)
+
+def _serve() -> None:
+    """A child's loop: read a request, answer with the page's links, until stdin closes (its parent is gone)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the parent, which then closes our stdin
+    source, sink = sys.stdin.buffer, sys.stdout.buffer
+    while header := source.readline():
+        request = orjson.loads(header)
+        body = source.read(request["size"])
+        try:
+            answer = {"links": extract_links(body, request["url"], request["content_type"])}
+        except Exception as error:
+            answer = {"error": f"{type(error).__name__}: {error}"}
+        sink.write(orjson.dumps(answer) + b"\n")
+        sink.flush()
+
+
+if __name__ == "__main__":
+    _serve()

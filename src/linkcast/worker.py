@@ -50,7 +50,7 @@ class WorkerPool:
         for task in pending:
             task.cancel()
         await asyncio.gather(*pending, return_exceptions=True)
-        self.extraction.close()
+        await self.extraction.close()
 
     async def _run(self, worker_id: str) -> None:
         while not self._draining.is_set():

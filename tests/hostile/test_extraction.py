@@ -23,7 +23,7 @@ PATHOLOGICAL = b"<div>" * 100_000 + b"<a href=x>x</a>"
 async def pool() -> AsyncIterator[ExtractionPool]:
     extraction = ExtractionPool(processes=1, timeout=1.0)
     yield extraction
-    extraction.close()
+    await extraction.close()
 
 
 async def test_large_pages_give_the_same_links_in_a_child(pool: ExtractionPool) -> None:
@@ -54,9 +54,8 @@ async def test_a_cancelled_extraction_never_leaks_its_answer_into_the_next(pool:
 async def test_a_crashed_child_fails_one_page_only(pool: ExtractionPool) -> None:
     await pool.extract(LARGE, BASE, "text/html")
     (child,) = pool._children
-    assert child.process.pid is not None
     os.kill(child.process.pid, signal.SIGKILL)  # as the OOM killer would
-    child.process.join(10)
+    await asyncio.wait_for(child.process.wait(), 10)
     with pytest.raises(FetchError) as raised:
         await pool.extract(LARGE, BASE, "text/html")
     assert raised.value.code == "extract_failed"
