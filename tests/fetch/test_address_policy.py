@@ -149,7 +149,15 @@ def test_a_host_with_one_refused_address_among_public_ones_is_refused() -> None:
         DEFAULT.check_addresses("rebind.example", 80, addresses)
 
 
-@pytest.mark.parametrize("entry", ["host:0", "host:99999", ":80", "a:b"])
+def test_list_entries_are_spelled_as_parsed_urls_spell_hosts() -> None:
+    policy = AddressPolicy.from_lists(True, [], ["Bücher.Example", "*.ÉVIL.example", "0x7f.1:8080"])
+    for url in ("http://xn--bcher-kva.example/", "http://a.évil.example/", "http://127.0.0.1:8080/"):
+        with pytest.raises(Blocked, match="deny list"):
+            policy.check_url(url)
+    policy.check_url("http://127.0.0.1:8081/")
+
+
+@pytest.mark.parametrize("entry", ["host:0", "host:99999", ":80", "a:b", "exa mple.com"])
 def test_bad_list_entries_are_rejected(entry: str) -> None:
     with pytest.raises(ValueError):
         HostRule.parse(entry)

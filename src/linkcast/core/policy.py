@@ -125,6 +125,15 @@ def normalise_host(host: str) -> str:
     return str(address) if address is not None else host
 
 
+def _url_host(text: str, entry: str) -> str:
+    """A list entry's host as it appears in parsed URLs: IDNA (punycode), IPv4 dotted, IPv6 compressed."""
+    try:
+        host: str = ada_url.URL(f"http://[{text}]/" if ":" in text else f"http://{text}/").hostname
+    except ValueError:
+        raise ValueError(f"not a host, host:port or CIDR: {entry!r}") from None
+    return normalise_host(host)
+
+
 @dataclass(frozen=True, slots=True)
 class HostRule:
     """A host name on an allow or deny list: ``example.com``, ``*.example.com`` (subdomains) or ``host:port``."""
@@ -144,7 +153,8 @@ class HostRule:
             port = int(port_text)
         if not text or (port is not None and not 0 < port < 65536):
             raise ValueError(f"not a host, host:port or CIDR: {entry!r}")
-        return cls(normalise_host(text), port)
+        wildcard = text.startswith("*.")
+        return cls(("*." if wildcard else "") + _url_host(text[2:] if wildcard else text, entry), port)
 
     def matches(self, host: str, port: int) -> bool:
         if self.port is not None and self.port != port:
