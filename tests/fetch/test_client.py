@@ -262,3 +262,18 @@ def test_resolver_results_are_checked_by_address_not_by_name() -> None:
     policy = AddressPolicy()
     assert policy.refusal(ipaddress.ip_address("fe80::1")) is not None
     assert policy.refusal(ipaddress.ip_address("2606:4700::1111")) is None
+
+
+async def test_the_connected_peer_is_checked_even_if_resolution_were_not(site: LocalSite) -> None:
+    from aiohttp.resolver import ThreadedResolver
+
+    site.page("/peer", "<p>")
+    fetcher = Fetcher(Settings())
+    await fetcher.open()
+    try:
+        assert fetcher._session is not None
+        fetcher._session.connector._resolver = ThreadedResolver()  # type: ignore[union-attr]  # simulate a hole
+        with pytest.raises(Blocked, match="localhost resolves to"):
+            await fetcher.fetch(f"http://localhost:{site.port}/peer")
+    finally:
+        await fetcher.close()

@@ -23,7 +23,7 @@ from aiohttp.http_exceptions import LineTooLong
 from linkcast.core.errors import FetchError
 from linkcast.core.policy import AddressPolicy
 from linkcast.fetch.politeness import HostGate
-from linkcast.fetch.resolver import BlockedAddress, GuardedResolver
+from linkcast.fetch.resolver import BlockedAddress, GuardedResolver, connecting_to, guarded_socket_factory
 from linkcast.fetch.retry import RETRY_STATUSES, Backoff, TransientFetchError, parse_retry_after
 from linkcast.settings import Settings
 
@@ -63,7 +63,11 @@ class Fetcher:
 
     async def open(self) -> None:
         connector = aiohttp.TCPConnector(
-            limit=0, limit_per_host=0, ttl_dns_cache=60, resolver=GuardedResolver(self.policy)
+            limit=0,
+            limit_per_host=0,
+            ttl_dns_cache=60,
+            resolver=GuardedResolver(self.policy),
+            socket_factory=guarded_socket_factory(self.policy),
         )
         self._session = aiohttp.ClientSession(
             connector=connector,
@@ -127,6 +131,8 @@ class Fetcher:
         """One hop: the page, or where it redirects to."""
         assert self._session is not None, "Fetcher.open() first"
         self.policy.check_url(target)
+        parsed = ada_url.URL(target)
+        connecting_to.set((parsed.hostname, _port(parsed)))
         try:
             async with (
                 self.gate.slot(_host_key(target)),
@@ -173,9 +179,9 @@ class Fetcher:
 
 def _translate(error: aiohttp.ClientError) -> FetchError:
     """One aiohttp failure as the error clients see; transient ones are marked for a retry."""
+    if isinstance(error, aiohttp.ClientConnectorError) and isinstance(error.os_error, BlockedAddress):
+        return error.os_error.blocked
     if isinstance(error, aiohttp.ClientConnectorDNSError):
-        if isinstance(error.os_error, BlockedAddress):
-            return error.os_error.blocked
         return FetchError(f"cannot resolve host: {error.os_error}", code="dns")
     if isinstance(error, aiohttp.ConnectionTimeoutError):
         return TransientFetchError(f"cannot connect: {error}", code="timeout")
@@ -206,9 +212,13 @@ def _caused_by(error: BaseException, kind: type[BaseException]) -> bool:
     return False
 
 
+def _port(parsed: ada_url.URL) -> int:
+    return int(parsed.port) if parsed.port else (443 if parsed.protocol == "https:" else 80)
+
+
 def _host_key(url: str) -> str:
     parsed = ada_url.URL(url)
-    return f"{parsed.hostname}:{parsed.port or ('443' if parsed.protocol == 'https:' else '80')}"
+    return f"{parsed.hostname}:{_port(parsed)}"
 
 
 def _redirect_target(current: str, location: str) -> str:

@@ -3,12 +3,18 @@
 aiohttp connects to exactly the addresses its resolver returns, so checking them here leaves no window between the
 check and the connection for a DNS answer to change (DNS rebinding). IP literals never reach a resolver: the fetcher
 checks those itself, on every hop, with ``AddressPolicy.check_url``.
+
+Belt and braces, the socket factory checks each address again right before the socket connects to it, so a path
+that skipped resolution (a cache, a future aiohttp) still cannot reach a refused address.
 """
 
 from __future__ import annotations
 
+import contextvars
 import ipaddress
 import socket
+from collections.abc import Callable
+from typing import Any
 
 from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.resolver import ThreadedResolver
@@ -18,7 +24,7 @@ from linkcast.core.policy import AddressPolicy
 
 
 class BlockedAddress(OSError):
-    """Raised through aiohttp (which wraps resolver ``OSError``s) to carry the policy's refusal out of it."""
+    """Raised through aiohttp (which wraps resolver and socket ``OSError``s) to carry the refusal out of it."""
 
     def __init__(self, blocked: Blocked) -> None:
         super().__init__(blocked.message)
@@ -45,3 +51,26 @@ class GuardedResolver(AbstractResolver):
 
     async def close(self) -> None:
         await self._inner.close()
+
+
+# The host name and port being fetched, set by the fetcher before each request: the socket factory sees only the
+# address, and the policy's allow rules by name need the name.
+connecting_to: contextvars.ContextVar[tuple[str, int]] = contextvars.ContextVar("linkcast_connecting_to")
+
+AddrInfo = tuple[int, int, int, str, tuple[Any, ...]]
+
+
+def guarded_socket_factory(policy: AddressPolicy) -> Callable[[AddrInfo], socket.socket]:
+    """An aiohttp ``socket_factory`` that refuses to make a socket for a refused address."""
+
+    def make_socket(addr_info: AddrInfo) -> socket.socket:
+        family, type_, proto, _, sockaddr = addr_info
+        address = ipaddress.ip_address(str(sockaddr[0]).split("%", 1)[0])
+        host, port = connecting_to.get((str(address), int(sockaddr[1])))
+        try:
+            policy.check_addresses(host, port, [address])
+        except Blocked as blocked:
+            raise BlockedAddress(blocked) from None
+        return socket.socket(family, type_, proto)
+
+    return make_socket
