@@ -72,8 +72,9 @@ CREATE TABLE IF NOT EXISTS events (
 CREATE INDEX IF NOT EXISTS events_by_request ON events (request_id, id);
 """
 
-# Events kept in memory for the hub's tail; older ones are read from the file.
+# Events kept in memory for the hub's tail (bounded in count and in size); older ones are read from the file.
 RECENT_EVENTS = 4096
+RECENT_CHARS = 4 * 1024 * 1024
 WAIT_BATCH = 10_000
 # Rows deleted per transaction when pruning, so that appends never wait long behind a large prune.
 PRUNE_CHUNK = 5000
@@ -153,6 +154,7 @@ class SQLiteStore(Store):
             self.path, "linkcast-sqlite-reader", writer=False, setup=lambda c: _setup(c, writer=False)
         )
         self._recent: list[Event] = []
+        self._recent_chars = 0
         self._last_id = 0
         self._appended = asyncio.Event()
         self._jobs_changed = asyncio.Condition()
@@ -362,8 +364,18 @@ class SQLiteStore(Store):
         if not appended:
             return
         self._recent.extend(appended)
-        if len(self._recent) > 2 * RECENT_EVENTS:
-            del self._recent[:-RECENT_EVENTS]
+        self._recent_chars += sum(len(event.frame) for event in appended)
+        if len(self._recent) > 2 * RECENT_EVENTS or self._recent_chars > 2 * RECENT_CHARS:
+            # Trim to half the bounds at once, so that trimming is rare (amortised O(1) per event).
+            cut, kept_chars = len(self._recent), 0
+            while cut > 0 and len(self._recent) - cut < RECENT_EVENTS // 2:
+                size = len(self._recent[cut - 1].frame)
+                if kept_chars + size > RECENT_CHARS // 2:
+                    break
+                kept_chars += size
+                cut -= 1
+            del self._recent[:cut]
+            self._recent_chars = kept_chars
         self._last_id = max(self._last_id, appended[-1].id)
         self._appended.set()
         self._appended = asyncio.Event()
