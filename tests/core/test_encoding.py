@@ -5,8 +5,10 @@ from __future__ import annotations
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from webencodings.labels import LABELS
 
-from linkcast.core.encoding import charset_parameter, document_encoding, encode_query, lookup, meta_charset
+from linkcast.core.encoding import charset_parameter, decode, document_encoding, encode_query, lookup, meta_charset
+from linkcast.core.links import extract_links
 
 
 @pytest.mark.parametrize(
@@ -90,3 +92,15 @@ def test_encode_query_writes_the_query_in_the_document_encoding(label: str, href
     encoding = lookup(label)
     assert encoding is not None
     assert encode_query(href, encoding) == expected
+
+
+@pytest.mark.parametrize("name", sorted(set(LABELS.values())))
+def test_every_whatwg_encoding_reads_pages_and_writes_queries(name: str) -> None:
+    body = '<a href="/é?q=é日€&amp;c1=\x81">x</a>'.encode()
+    encoding = lookup(name)
+    assert encoding is not None and encoding.name == name
+    decode(body, encoding)
+    encode_query("?q=é日€\x81😀", encoding)
+    for page in (body, f'<meta charset="{name}">'.encode() + body):
+        for link in extract_links(page, "http://a.example/d/p.html", f"text/html; charset={name}"):
+            assert link.startswith("http://a.example/")

@@ -22,7 +22,8 @@ CONTENT_TYPES = [
     "text/html; charset=shift_jis",
     "text/html; charset=iso-2022-jp",
     "text/html; charset=utf-16le",
-    "text/html; charset=replacement",
+    "text/html; charset=iso-2022-kr",  # the replacement encoding: the page reads as one U+FFFD
+    "text/html; charset=x-user-defined",
     "text/html; charset=bogus",
 ]
 

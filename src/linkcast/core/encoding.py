@@ -42,8 +42,8 @@ class DocumentEncoding:
     """The WHATWG name of a document's encoding, the Python codecs that read and write it, and its BOM's length."""
 
     name: str
-    decoder: str
-    encoder: str
+    decoder: codecs.CodecInfo
+    encoder: codecs.CodecInfo
     bom_length: int = 0
 
     @property
@@ -63,8 +63,10 @@ def _known(name: str, bom_length: int = 0) -> DocumentEncoding:
 
 
 def _from_webencodings(encoding: webencodings.Encoding, bom_length: int = 0) -> DocumentEncoding:
-    codec: str = encoding.codec_info.name
-    return DocumentEncoding(encoding.name, _DECODER_OVERRIDES.get(encoding.name, codec), codec, bom_length)
+    # The codec objects, not their names: x-user-defined exists only as webencodings' codec, unregistered in Python.
+    codec: codecs.CodecInfo = encoding.codec_info
+    decoder = _DECODER_OVERRIDES.get(encoding.name)
+    return DocumentEncoding(encoding.name, codecs.lookup(decoder) if decoder else codec, codec, bom_length)
 
 
 def lookup(label: str) -> DocumentEncoding | None:
@@ -113,7 +115,8 @@ def decode(body: bytes, encoding: DocumentEncoding) -> str:
     if encoding.name == REPLACEMENT:
         # The standard's replacement encoding: a document in an encoding that is refused reads as one U+FFFD.
         return "\ufffd" if body else ""
-    return body[encoding.bom_length :].decode(encoding.decoder, _DECODE_ERRORS)
+    text: str = encoding.decoder.decode(body[encoding.bom_length :], _DECODE_ERRORS)[0]
+    return text
 
 
 def encode_query(href: str, encoding: DocumentEncoding) -> str:
@@ -135,7 +138,7 @@ def encode_query(href: str, encoding: DocumentEncoding) -> str:
         return href
     # The URL parser drops tabs and newlines before anything else; a stateful encoder (ISO-2022-JP) must not see them.
     query = query.translate(_TAB_NEWLINE)
-    encoded = query.encode(encoding.encoder, _QUERY_ERRORS)
+    encoded: bytes = encoding.encoder.encode(query, _QUERY_ERRORS)[0]
     return href[: query_at + 1] + _percent_encode_high(encoded) + href[end:]
 
 
