@@ -11,6 +11,7 @@ import pytest
 
 from linkcast.core.errors import Conflict, FetchError
 from linkcast.core.events import EventBody, Job, error_body, result_body, started_body
+from linkcast.store import redis as redis_store
 from linkcast.store.redis import MAX_DELIVERIES, RedisStore
 from tests.redis.conftest import StoreFactory
 
@@ -218,6 +219,21 @@ async def test_prune_by_age_keeps_recent_events(open_redis_store: StoreFactory) 
         await store.submit(f"new{n}", f"http://127.0.0.1/n{n}")
     assert await store.prune(boundary, keep_events=100) == 3
     assert [e.request_id for e in await store.events_after(0)] == ["new0", "new1"]
+
+
+async def test_prune_forgets_idle_consumers_but_not_one_holding_a_job(
+    open_redis_store: StoreFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = await open_redis_store()
+    for request_id in ("a", "b"):
+        await store.submit(request_id, f"http://127.0.0.1/{request_id}")
+    done = await take(store, "finished-worker")
+    await store.finish(done, result_for(done))
+    await take(store, "busy-worker")
+    monkeypatch.setattr(redis_store, "STALE_CONSUMER_MS", -1)  # every consumer counts as idle long enough
+    await store.prune(0.0, keep_events=100)
+    consumers = await store.redis.xinfo_consumers(store.jobs_key, "workers")
+    assert [c["name"] for c in consumers] == [b"busy-worker"]
 
 
 async def test_prefixes_keep_deployments_apart(open_redis_store: StoreFactory, redis_url: str) -> None:
