@@ -29,7 +29,7 @@ PIECES = [
 HREFS = st.lists(st.sampled_from(PIECES), min_size=1, max_size=10).map("".join)
 
 
-@settings(max_examples=3000, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=2000, suppress_health_check=[HealthCheck.too_slow])
 @given(base=st.sampled_from(BASES), href=HREFS)
 def test_the_fast_path_agrees_with_the_url_parser(base: str, href: str) -> None:
     fast = _FastPath.for_base(base)
