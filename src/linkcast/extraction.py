@@ -49,10 +49,11 @@ class _Child:
         )  # fmt: skip
         return cls(process)
 
-    async def call(self, body: bytes, url: str, content_type: str | None) -> list[str]:
+    async def call(self, body: bytes, url: str, content_type: str | None, limit: int | None) -> list[str]:
         stdin, stdout = self.process.stdin, self.process.stdout
         assert stdin is not None and stdout is not None
-        stdin.write(orjson.dumps({"url": url, "content_type": content_type, "size": len(body)}) + b"\n")
+        request = {"url": url, "content_type": content_type, "size": len(body), "limit": limit}
+        stdin.write(orjson.dumps(request) + b"\n")
         stdin.write(body)
         await stdin.drain()
         answer = orjson.loads(await stdout.readline() or b"null")
@@ -80,9 +81,11 @@ class ExtractionPool:
         self._children: set[_Child] = set()
         self._killing: set[asyncio.Task[None]] = set()
 
-    async def extract(self, body: bytes, url: str, content_type: str | None) -> list[str]:
+    async def extract(self, body: bytes, url: str, content_type: str | None, limit: int | None = None) -> list[str]:
+        """The page's links; at most ``limit`` of them when given (the rest are never sent back)."""
         if len(body) <= INLINE_MAX_BYTES:
-            return extract_links(body, url, content_type)
+            links = extract_links(body, url, content_type)
+            return links if limit is None else links[:limit]
         if self._idle is None:
             self._idle = asyncio.Queue()
             for _ in range(self.size):
@@ -94,7 +97,7 @@ class ExtractionPool:
                 child = await _Child.start()
                 self._children.add(child)
             try:
-                return await asyncio.wait_for(child.call(body, url, content_type), self.timeout)
+                return await asyncio.wait_for(child.call(body, url, content_type, limit), self.timeout)
             except TimeoutError:
                 raise FetchError(
                     f"the page took more than {self.timeout:g} s to parse (pathological markup)", code="too_complex"
@@ -128,7 +131,8 @@ def _serve() -> None:
         request = orjson.loads(header)
         body = source.read(request["size"])
         try:
-            answer = {"links": extract_links(body, request["url"], request["content_type"])}
+            links = extract_links(body, request["url"], request["content_type"])
+            answer = {"links": links if request["limit"] is None else links[: request["limit"]]}
         except Exception as error:
             answer = {"error": f"{type(error).__name__}: {error}"}
         sink.write(orjson.dumps(answer) + b"\n")

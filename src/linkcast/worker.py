@@ -86,7 +86,10 @@ class WorkerPool:
             self.metrics.fetch_seconds.observe(timings["fetch_ms"] / 1000)
             parse_began = time.perf_counter()
             # Large pages are parsed in child processes with a deadline, so that no markup blocks the event loop.
-            links = await self.extraction.extract(page.body, page.final_url, page.content_type)
+            # One link past the cap is enough to know the page was truncated.
+            links = await self.extraction.extract(
+                page.body, page.final_url, page.content_type, self.settings.max_links + 1
+            )
             timings["extract_ms"] = round((time.perf_counter() - parse_began) * 1000, 3)
             self.metrics.extract_seconds.observe(timings["extract_ms"] / 1000)
             truncated = len(links) > self.settings.max_links

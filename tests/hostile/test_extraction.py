@@ -60,3 +60,9 @@ async def test_a_crashed_child_fails_one_page_only(pool: ExtractionPool) -> None
         await pool.extract(LARGE, BASE, "text/html")
     assert raised.value.code == "extract_failed"
     assert await pool.extract(LARGE, BASE, "text/html") == extract_links(LARGE, BASE, "text/html")
+
+
+async def test_a_limit_keeps_only_the_first_links(pool: ExtractionPool) -> None:
+    expected = extract_links(LARGE, BASE, "text/html")[:10]
+    assert await pool.extract(LARGE, BASE, "text/html", limit=10) == expected
+    assert await pool.extract(LARGE[:2000], BASE, "text/html", limit=2) == expected[:2]
