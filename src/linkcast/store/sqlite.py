@@ -417,18 +417,31 @@ class SQLiteStore(Store):
             dropped += count
             if count < PRUNE_CHUNK:
                 break
-        await self._writer.run(lambda connection: Written(self._prune_requests(connection, older_than, keep_events)))
+        await self._prune_requests(older_than, keep_events)
         return dropped
 
-    @staticmethod
-    def _prune_requests(connection: sqlite3.Connection, older_than: float, keep: int) -> int:
-        """Finished requests older than ``older_than``, and those beyond the newest ``keep`` finished ones."""
-        row = connection.execute(
-            "SELECT finished_at FROM requests WHERE finished_at IS NOT NULL ORDER BY finished_at DESC LIMIT 1 OFFSET ?",
-            (keep,),
-        ).fetchone()
-        beyond_count = row[0] if row else float("-inf")
-        return connection.execute(
-            "DELETE FROM requests WHERE finished_at IS NOT NULL AND (finished_at < ? OR finished_at <= ?)",
-            (older_than, beyond_count),
-        ).rowcount
+    async def _prune_requests(self, older_than: float, keep: int) -> None:
+        """Finished requests older than ``older_than``, and those beyond the newest ``keep`` finished ones.
+
+        The boundary is found by the reader (a scan of up to ``keep`` index entries), so writers never wait on it.
+        """
+
+        def boundary(connection: sqlite3.Connection) -> float:
+            row = connection.execute(
+                "SELECT finished_at FROM requests WHERE finished_at IS NOT NULL "
+                "ORDER BY finished_at DESC LIMIT 1 OFFSET ?",
+                (keep,),
+            ).fetchone()
+            return float(row[0]) if row else float("-inf")
+
+        beyond_count = await self._reader.run(boundary)
+
+        def delete(connection: sqlite3.Connection) -> Written:
+            return Written(
+                connection.execute(
+                    "DELETE FROM requests WHERE finished_at IS NOT NULL AND (finished_at < ? OR finished_at <= ?)",
+                    (older_than, beyond_count),
+                ).rowcount
+            )
+
+        await self._writer.run(delete)

@@ -7,6 +7,7 @@ import contextlib
 import logging
 import signal
 import threading
+import time
 from dataclasses import dataclass
 from types import FrameType
 
@@ -79,6 +80,8 @@ def create_app(settings: Settings | None = None) -> Quart:
     async def start() -> None:
         rt.draining = asyncio.Event()
         await store.open()
+        # Retention holds from the first request on: what expired while the server was down goes before it serves.
+        await _prune_once(rt)
         await fetcher.open()
         await rt.hub.start()
         rt.workers.start(settings.workers)
@@ -126,16 +129,19 @@ def _drain_on_signal(rt: Runtime, background: list[asyncio.Task[None]]) -> None:
         signal.signal(signum, handler)
 
 
-async def _prune_forever(rt: Runtime) -> None:
-    """Drop what is older than the retention settings, in the background."""
-    import time
+async def _prune_once(rt: Runtime) -> None:
+    """Drop events and finished requests older than ``--retain-days`` or beyond ``--retain-events``."""
+    try:
+        cutoff = time.time() - rt.settings.retain_days * 86400
+        await rt.store.prune(cutoff, rt.settings.retain_events)
+    except asyncio.CancelledError:
+        raise
+    except Exception:
+        log.exception("pruning failed")
 
+
+async def _prune_forever(rt: Runtime) -> None:
+    """Prune in the background, every ``PRUNE_INTERVAL_SECONDS`` (the first prune runs before serving)."""
     while True:
-        try:
-            cutoff = time.time() - rt.settings.retain_days * 86400
-            await rt.store.prune(cutoff, rt.settings.retain_events)
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("pruning failed")
         await asyncio.sleep(PRUNE_INTERVAL_SECONDS)
+        await _prune_once(rt)
