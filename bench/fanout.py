@@ -23,10 +23,15 @@ class BareRun:
     frames: int
     seconds: float
     complete: bool
+    cpu_seconds: float  # the server's
 
     @property
     def frames_per_second(self) -> float:
         return self.frames / self.seconds if self.seconds else 0.0
+
+    @property
+    def cpu_us_per_frame(self) -> float:
+        return self.cpu_seconds * 1e6 / self.frames if self.frames else 0.0
 
 
 async def measure_bare_broadcast(
@@ -47,10 +52,11 @@ async def measure_bare_broadcast(
                 clients = await Clients.connect(session, f"ws://127.0.0.1:{port}/", count)
                 try:
                     clients.expect(terminal_ids, every_client=True)
-                    began = time.monotonic()
+                    began, cpu = time.monotonic(), server.cpu_seconds()
                     await clients.sockets[0].send_str("go")
                     complete = await clients.wait_delivered(timeout)
-                    runs.append(BareRun(count, clients.frames, time.monotonic() - began, complete))
+                    elapsed, cpu = time.monotonic() - began, server.cpu_seconds() - cpu
+                    runs.append(BareRun(count, clients.frames, elapsed, complete, cpu))
                 finally:
                     await clients.close()
         finally:

@@ -101,6 +101,15 @@ def lines(results: dict[str, Any]) -> list[Line]:
         if c == last:
             line.target, line.ok = ">= 0.5x bare websockets", mine >= 0.5 * reference
         out.append(line)
+    if first != last:
+        # What one more frame costs linkcast: the crawls differ only in how many clients get each event.
+        extra_frames = lc[last]["frames"] - lc[first]["frames"]
+        extra_cpu = lc[last]["cpu_seconds"] - lc[first]["cpu_seconds"]
+        mine = extra_cpu * 1e6 / extra_frames if extra_frames > 0 else None
+        reference = bare[last]["cpu_us_per_frame"]
+        out.append(Line(f"fan-out CPU us per frame, {last} vs {first} client(s)", mine, None, reference,
+                        f"bare websockets, {last} clients", target="<= 2x bare websockets (>= half its frames/s)",
+                        ok=mine is not None and mine <= 2 * reference, digits=1))  # fmt: skip
     for c in counts:
         out.append(Line(f"peak RSS MB, {c} client(s)", lc[c]["peak_rss_mb"], proto[c]["peak_rss_mb"],
                         scrapy=scrapy_cells("peak_rss_mb") if c == first else None))  # fmt: skip
@@ -148,7 +157,10 @@ def references(results: dict[str, Any]) -> str:
         f"p99 {num(ceil['fetch_parse_p99'] * 1000, 2)} ms |",
     ]
     for c, figures in bare.items():
-        lines.append(f"| bare websockets broadcast to {c} client(s) | {num(figures['frames_per_second'])} frames/s |")
+        lines.append(
+            f"| bare websockets broadcast to {c} client(s) | {num(figures['frames_per_second'])} frames/s, "
+            f"{num(figures.get('cpu_us_per_frame'), 1)} us of server CPU a frame |"
+        )
     b = idle["bare_websockets"]
     lines.append(f"| bare websockets, {b['clients']:,} idle clients | {num(b['cost_mb'], 1)} MB of RSS |")
     for name, s in results["scrapy"].items():

@@ -59,6 +59,7 @@ class Config:
     parser_repeats: int
     profile: bool
     timeout: float
+    repeats: int
     out: Path
     plot: Path | None
 
@@ -95,6 +96,9 @@ def parse_args(argv: list[str] | None = None) -> Config:
         help="profile a linkcast crawl with py-spy (default on)",
     )
     p.add_argument("--timeout", type=float, default=300.0, help="seconds allowed per phase")
+    p.add_argument(
+        "--repeats", type=int, default=2, help="crawls per system and setting; the fastest counts (default 2)"
+    )
     p.add_argument("--out", type=Path, default=HERE / "results", help="folder for results.md/json")
     p.add_argument("--plot", type=Path, default=HERE / "results.png", help="PNG plot ('' for none)")
     a = p.parse_args(argv)
@@ -116,6 +120,7 @@ def parse_args(argv: list[str] | None = None) -> Config:
         parser_repeats=a.parser_repeats,
         profile=a.profile,
         timeout=a.timeout,
+        repeats=a.repeats,
         out=a.out,
         plot=a.plot if a.plot and str(a.plot) else None,
     )
@@ -141,6 +146,8 @@ def service_figures(runs: list[ClientRun]) -> dict[str, Any]:
             "latency_complete": run.latency.complete,
             "peak_rss_mb": run.peak_rss / 1e6,
             "cpu_ms_per_page": run.crawl_cpu * 1000 / run.crawl.requests if run.crawl.requests else 0.0,
+            "cpu_seconds": run.crawl_cpu,
+            "frames": run.crawl.frames,
             "cpu_share_of_wall": run.crawl_cpu / run.crawl.seconds if run.crawl.seconds else 0.0,
             "thread_cpu_share_of_wall": {
                 name: seconds / run.crawl.seconds for name, seconds in run.crawl_threads.items() if run.crawl.seconds
@@ -232,11 +239,15 @@ async def run(config: Config) -> dict[str, Any]:
     try:
         await site[0].ready_http(urls[0])
         shape_load = LoadShape(
-            config.put_concurrency, config.latency_requests, config.latency_rate, timeout=config.timeout
+            config.put_concurrency,
+            config.latency_requests,
+            config.latency_rate,
+            timeout=config.timeout,
+            crawl_repeats=config.repeats,
         )
 
         say("ceilings: site server, fetch only, parse only, fetch + parse")
-        ceilings = await measure_ceilings(urls, config.put_concurrency, config.latency_requests)
+        ceilings = await measure_ceilings(urls, config.put_concurrency, config.latency_requests, config.repeats)
         results["ceilings"] = vars(ceilings)
 
         queue = max(1024, 4 * (config.pages + config.latency_requests + 100))
@@ -260,6 +271,7 @@ async def run(config: Config) -> dict[str, Any]:
             config.latency_rate,
             warmup_requests=5,
             timeout=config.timeout,
+            crawl_repeats=config.repeats,
         )
         results["prototype"] = service_figures(
             await _measure(prototype_spec(), proto_urls, config.clients, proto_shape, workdir, False)
@@ -268,12 +280,18 @@ async def run(config: Config) -> dict[str, Any]:
         results["scrapy"] = {}
         for concurrency in config.scrapy_concurrency:
             say(f"Scrapy, CONCURRENT_REQUESTS={concurrency}")
-            results["scrapy"][str(concurrency)] = await run_scrapy(urls, concurrency, workdir)
+            runs = [await run_scrapy(urls, concurrency, workdir) for _ in range(max(1, config.repeats))]
+            results["scrapy"][str(concurrency)] = max(runs, key=lambda run: run["pages_per_second"])
 
         say(f"bare websockets broadcast of linkcast's {len(frames)} crawl frames to {config.clients} clients")
         bare = await measure_bare_broadcast(frames, config.clients, workdir, config.timeout)
         results["bare_websockets"] = {
-            str(r.clients): {"frames_per_second": r.frames_per_second, "complete": r.complete} for r in bare
+            str(r.clients): {
+                "frames_per_second": r.frames_per_second,
+                "complete": r.complete,
+                "cpu_us_per_frame": r.cpu_us_per_frame,
+            }
+            for r in bare
         }
 
         say(f"{config.idle_clients} idle WebSocket clients: RSS cost (linkcast, bare websockets)")

@@ -26,6 +26,7 @@ class LoadShape:
     latency_requests: int = 200
     latency_rate: float = 25.0
     warmup_requests: int = 20
+    crawl_repeats: int = 2  # crawls per server; the fastest counts
     timeout: float = 300.0
 
 
@@ -155,14 +156,26 @@ async def measure_clients(
             latency = await paced(
                 listeners, service.base_url, sample, f"lat{clients}", shape.latency_rate, every, shape.timeout
             )
-            kept_from = len(listeners.listeners[0].keep or [])
-            cpu_before, threads_before = service.process.cpu_seconds(), service.process.thread_cpu()
-            load = await crawl(
-                listeners, service.base_url, urls, f"crawl{clients}", shape.put_concurrency, every, shape.timeout
-            )
-            cpu = service.process.cpu_seconds() - cpu_before
-            threads = thread_deltas(threads_before, service.process.thread_cpu())
-            frames = (listeners.listeners[0].keep or [])[kept_from:]
+            best: tuple[LoadResult, float, dict[str, float], list[str]] | None = None
+            for attempt in range(max(1, shape.crawl_repeats)):
+                kept_from = len(listeners.listeners[0].keep or [])
+                cpu_before, threads_before = service.process.cpu_seconds(), service.process.thread_cpu()
+                prefix = f"crawl{clients}.{attempt}"
+                load = await crawl(listeners, service.base_url, urls, prefix, shape.put_concurrency, every,
+                                   shape.timeout)  # fmt: skip
+                cpu = service.process.cpu_seconds() - cpu_before
+                threads = thread_deltas(threads_before, service.process.thread_cpu())
+                frames = (listeners.listeners[0].keep or [])[kept_from:]
+                # The fastest complete crawl: on a shared machine, the others were slowed by someone else.
+                if best is None or (load.complete, load.pages_per_second) > (
+                    best[0].complete,
+                    best[0].pages_per_second,
+                ):
+                    best = (load, cpu, threads, frames)
+                if not load.complete:
+                    break
+            assert best is not None
+            load, cpu, threads, frames = best
             return ClientRun(clients, latency, load, service.process.peak_rss(), frames, cpu, threads)
         finally:
             await listeners.close()

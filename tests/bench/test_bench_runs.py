@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[2]
 TINY = [
     "--pages", "20", "--clients", "1,3", "--latency-requests", "10", "--latency-rate", "50",
     "--prototype-pages", "20", "--idle-clients", "20", "--scrapy-concurrency", "4,8", "--site-processes", "1",
-    "--parser-pages", "5", "--parser-mb", "0.3", "--parser-repeats", "1", "--timeout", "30",
+    "--parser-pages", "5", "--parser-mb", "0.3", "--parser-repeats", "1", "--timeout", "30", "--repeats", "1",
 ]  # fmt: skip
 BENCH_MODULES = ("scrapy", "bs4", "hypercorn", "requests", "lxml", "matplotlib")
 
@@ -53,7 +53,8 @@ def test_bench_runs_end_to_end_and_fills_every_row(tmp_path: Path) -> None:
     metrics = [row[0] for row in rows]
     for expected in ("pages/s, 1 client(s)", "pages/s, 3 client(s)", "latency p50 ms, 3 client(s)",
                      "latency p99 ms, 3 client(s)", "frames/s delivered, 3 client(s)", "peak RSS MB, 1 client(s)",
-                     "RSS cost MB of 20 idle clients", "extraction MB/s, generated pages"):  # fmt: skip
+                     "RSS cost MB of 20 idle clients", "extraction MB/s, generated pages",
+                     "CPU ms per page, 3 client(s)", "fan-out CPU us per frame, 3 vs 1 client(s)"):  # fmt: skip
         assert expected in metrics, metrics
     for row in rows:
         assert len(row) == width and all(row), row
