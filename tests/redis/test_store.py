@@ -12,7 +12,7 @@ import pytest
 from linkcast.core.errors import Conflict, FetchError
 from linkcast.core.events import EventBody, Job, error_body, result_body, started_body
 from linkcast.store import redis as redis_store
-from linkcast.store.redis import MAX_DELIVERIES, RedisStore
+from linkcast.store.redis import INDEXED_REQUESTS_MAX, MAX_DELIVERIES, RedisStore
 from tests.redis.conftest import StoreFactory
 
 
@@ -177,6 +177,27 @@ async def test_events_after_honours_since_until_filter_and_limit(open_redis_stor
     assert [e.request_id for e in await store.events_after(0, {"r1", "r4"})] == ["r1", "r4"]
     assert [e.request_id for e in await store.events_after(0, {"r1", "r4"}, limit=1)] == ["r1"]
     assert await store.events_after(6) == []
+
+
+async def test_filtered_reads_by_index_and_by_scan_agree(open_redis_store: StoreFactory) -> None:
+    store = await open_redis_store()
+    for n in range(20):
+        await store.submit(f"r{n}", f"http://127.0.0.1/{n}")
+    for _ in range(5):
+        job = await take(store)
+        await store.start(job, started_body(job.request_id, job.url, job.attempt))
+        await store.finish(job, result_for(job))
+    few = {"r1", "r3", "r12"}
+    expected = [e for e in await store.events_after(0) if e.request_id in few]
+    assert [e.type for e in expected] == ["accepted", "accepted", "accepted", "started", "result", "started", "result"]
+    many = few | {f"unknown{n}" for n in range(INDEXED_REQUESTS_MAX)}  # too many to look up: the log is scanned
+    for wanted in (few, many):
+        assert await store.events_after(0, wanted) == expected
+        assert await store.events_after(expected[1].id, wanted, limit=2) == expected[2:4]
+        assert await store.events_after(0, wanted, until=expected[3].id) == expected[:4]
+    await store.prune(0.0, keep_events=await store.last_event_id() - expected[2].id + 1)
+    for wanted in (few, many):
+        assert await store.events_after(0, wanted, limit=3) == expected[2:5]  # trimmed events are skipped
 
 
 async def test_wait_events_wakes_on_append_and_times_out_when_idle(open_redis_store: StoreFactory) -> None:

@@ -6,13 +6,17 @@ Keys and arguments are listed above each script; ``linkcast.store.redis`` descri
 from __future__ import annotations
 
 # Shared by the scripts that append: one INCR gives the id, so ids are dense and strictly increasing; the entry keeps
-# the server's clock ('at') so that pruning by age uses one clock for every process.
+# the server's clock ('at') so that pruning by age uses one clock for every process. The request's record lists its
+# event ids ('events': "1,5,9,"), so that a replay filtered by request reads those entries instead of the whole log.
 APPEND = """
-local function append(seq_key, events_key, maxlen, etype, rid, data)
+local function append(seq_key, events_key, req_key, maxlen, etype, rid, data)
   local id = redis.call('INCR', seq_key)
   local t = redis.call('TIME')
   redis.call('XADD', events_key, 'MAXLEN', '~', maxlen, id .. '-0',
     't', etype, 'r', rid, 'd', data, 'at', t[1] .. '.' .. string.format('%06d', t[2]))
+  if redis.call('EXISTS', req_key) == 1 then
+    redis.call('HSET', req_key, 'events', (redis.call('HGET', req_key, 'events') or '') .. id .. ',')
+  end
   return id
 end
 """
@@ -27,7 +31,7 @@ if url then
   return {0, redis.call('HGETALL', KEYS[1])}
 end
 redis.call('HSET', KEYS[1], 'url', ARGV[2], 'state', 'queued', 'created_at', ARGV[3], 'attempts', 0)
-local id = append(KEYS[3], KEYS[4], ARGV[5], 'accepted', ARGV[1], ARGV[4])
+local id = append(KEYS[3], KEYS[4], KEYS[1], ARGV[5], 'accepted', ARGV[1], ARGV[4])
 redis.call('XADD', KEYS[2], '*', 'r', ARGV[1])
 return {1, id}
 """
@@ -46,8 +50,8 @@ redis.call('HSET', KEYS[1], 'state', 'running', 'started_at', ARGV[3])
 return {redis.call('HINCRBY', KEYS[1], 'attempts', 1), redis.call('HGET', KEYS[1], 'url')}
 """
 
-# KEYS: seq, events. ARGV: type, request_id, body, maxlen.
-APPEND_ONE = APPEND + "return append(KEYS[1], KEYS[2], ARGV[4], ARGV[1], ARGV[2], ARGV[3])"
+# KEYS: seq, events, req. ARGV: type, request_id, body, maxlen.
+APPEND_ONE = APPEND + "return append(KEYS[1], KEYS[2], KEYS[3], ARGV[4], ARGV[1], ARGV[2], ARGV[3])"
 
 # The terminal event is appended only if the request has none yet; the job is acknowledged either way.
 # KEYS: req, jobs, seq, events, finished. ARGV: group, entry id, type, request_id, body, now, maxlen, state.
@@ -60,7 +64,7 @@ if ARGV[2] ~= '' then
 end
 local state = redis.call('HGET', KEYS[1], 'state')
 if (not state) or state == 'done' or state == 'failed' then return false end
-local id = append(KEYS[3], KEYS[4], ARGV[7], ARGV[3], ARGV[4], ARGV[5])
+local id = append(KEYS[3], KEYS[4], KEYS[1], ARGV[7], ARGV[3], ARGV[4], ARGV[5])
 redis.call('HSET', KEYS[1], 'state', ARGV[8], 'finished_at', ARGV[6], 'outcome', ARGV[5])
 redis.call('ZADD', KEYS[5], ARGV[6], ARGV[4])
 return id
