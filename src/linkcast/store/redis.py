@@ -9,8 +9,8 @@ Keys, all under ``settings.redis_prefix``:
 - ``<p>:events``: the event log, a Stream whose entry ids are ``<n>-0`` with ``n`` from ``<p>:seq`` (INCR), so event
   ids are the integers clients see and ``since`` maps straight onto XRANGE/XREAD. Trimmed with MAXLEN on every append
   and by age (MINID) in ``prune``.
-- ``<p>:req:<request_id>``: a Hash per request (url, state, times, attempts, the terminal body), and ``<p>:finished``,
-  a sorted set of finished requests by time, to prune them.
+- ``<p>:req:<request_id>``: a Hash per request (url, state, times, attempts, the terminal body, the ids of its
+  events for filtered replays), and ``<p>:finished``, a sorted set of finished requests by time, to prune them.
 
 Every step that must not be split (submit: record + job + ``accepted`` event; finish: terminal event + record + ack)
 is one Lua script, so that a crash between two commands can never leave half a change, and two deliveries of the same
