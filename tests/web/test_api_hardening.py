@@ -192,3 +192,36 @@ async def test_oversized_websocket_message_closes_the_connection(service: Servic
                 while True:
                     await ws.recv()
     assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009
+
+
+def test_token_bucket_allows_a_burst_then_the_rate() -> None:
+    from linkcast.web.guard import TokenBucket
+
+    bucket = TokenBucket(rate=2.0, burst=3)
+    assert [bucket.take("a", now=0.0) for _ in range(3)] == [0.0, 0.0, 0.0]
+    assert bucket.take("a", now=0.0) == pytest.approx(0.5)
+    assert bucket.take("b", now=0.0) == 0.0  # per client
+    assert bucket.take("a", now=0.5) == 0.0  # refilled at 2 a second
+    assert bucket.take("a", now=0.5) > 0
+
+
+@pytest.mark.parametrize(
+    ("origin", "host", "allowed"),
+    [
+        (None, "localhost:8080", True),
+        ("http://localhost:8080", "localhost", True),
+        ("https://LOCALHOST", "localhost:9000", True),
+        ("http://[::1]:3000", "[::1]:8080", True),
+        ("http://localhost.evil.example", "localhost", False),
+        ("http://evil.example", "localhost", False),
+        ("null", "localhost", False),
+        ("file://localhost", "localhost", False),
+        ("http://localhost", "", False),
+    ],
+)
+def test_default_origin_policy_is_same_host_name(origin: str | None, host: str, allowed: bool) -> None:
+    from linkcast.settings import Settings
+    from linkcast.web.guard import Guard
+
+    assert Guard(Settings()).origin_ok(origin, host) is allowed
+    assert Guard(Settings(allowed_origins="*")).origin_ok(origin, host) is True
