@@ -112,12 +112,14 @@ async def submit_all(urls: dict[str, str], replicas: list[Service]) -> None:
         await asyncio.gather(*(one(rid, url, r) for (rid, url), r in zip(urls.items(), itertools.cycle(replicas))))
 
 
-async def assert_one_terminal_event_each(inspector: RedisStore, request_ids: set[str]) -> Counter[str]:
-    """The log itself holds exactly one terminal event per request, each a result; returns starts per request."""
+async def assert_one_terminal_event_each(inspector: RedisStore, site: LocalSite, request_ids: set[str]) -> Counter[str]:
+    """The log itself holds exactly one terminal event per request, each the page's result; returns starts per
+    request."""
     events = await inspector.events_after(0, limit=100_000)
-    terminal = Counter(e.request_id for e in events if e.is_terminal)
-    assert terminal == Counter(dict.fromkeys(request_ids, 1))
-    assert {e.type for e in events if e.is_terminal} == {"result"}
+    terminal = [e for e in events if e.is_terminal]
+    assert Counter(e.request_id for e in terminal) == Counter(dict.fromkeys(request_ids, 1))
+    for event in terminal:
+        assert event.body()["links"] == [site.url(f"/next/page/{event.request_id}")], event.frame
     return Counter(e.request_id for e in events if e.type == "started")
 
 
@@ -146,7 +148,7 @@ async def test_worker_killed_mid_run_loses_nothing_and_duplicates_nothing(
         await listener.wait_terminal({"sentinel"})
         assert listener.terminal == Counter(dict.fromkeys([*ids, "sentinel"], 1)), listener.name
 
-    starts = await assert_one_terminal_event_each(inspector, {*ids, "sentinel"})
+    starts = await assert_one_terminal_event_each(inspector, deployment.site, {*ids, "sentinel"})
     assert await inspector.queue_depth() == 0
     pending = await inspector.redis.xpending(inspector.jobs_key, "workers")
     assert pending["pending"] == 0
@@ -186,7 +188,7 @@ async def test_clients_of_a_restarted_replica_resume_with_since_and_miss_nothing
 
     for listener in (on_restarted, on_steady):
         await listener.wait_terminal(ids, timeout=60)
-    await assert_one_terminal_event_each(inspector, ids)
+    await assert_one_terminal_event_each(inspector, deployment.site, ids)
     last = await inspector.last_event_id()
     for listener in (on_restarted, on_steady):
         await listener.wait_terminal(ids)
