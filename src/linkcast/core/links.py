@@ -18,8 +18,6 @@ and one dictionary look-up.
 
 from __future__ import annotations
 
-from typing import cast
-
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from linkcast.core.encoding import DocumentEncoding, decode, document_encoding
@@ -47,18 +45,20 @@ def extract_links(body: bytes, url: str, content_type: str | None = None) -> lis
     landmarks = tree.css(_LANDMARKS)
     roots = [node for node in landmarks if node.tag in _FOREIGN_ROOTS]
     foreign = _foreign_elements(roots) if roots else set()
-    resolve = Resolver(_base_url(landmarks, url, foreign), encoding).resolve
+    resolver = Resolver(_base_url(landmarks, url, foreign), encoding)
     nodes = tree.css(_LINKS)
-    hrefs = [node.attrs.get("href", _ABSENT) for node in nodes]
+    # A valueless attribute (<a href>) is an empty href.
+    hrefs = [node.attrs.get("href", _ABSENT) or "" for node in nodes]
     if foreign:
         hrefs = [href for href, node in zip(hrefs, nodes, strict=True) if node.mem_id not in foreign]
     # Each distinct href is resolved once; the rest is dictionary work done in C, link by link, in document order.
-    resolved: dict[str | None, str | None] = {href: resolve(href) for href in dict.fromkeys(hrefs) if href}
-    resolved[_ABSENT] = None  # matched by an xlink:href, which is no href
-    resolved[None] = resolved[""] = resolve("")  # a valueless attribute (<a href>) is an empty href
+    distinct = dict.fromkeys(hrefs)
+    distinct.pop(_ABSENT, None)
+    resolved = resolver.resolve_all(distinct)
+    resolved[_ABSENT] = ""  # matched by an xlink:href, which is no href
     links = dict.fromkeys(map(resolved.__getitem__, hrefs))
-    links.pop(None, None)  # hrefs that are not http(s) links
-    return cast("list[str]", list(links))
+    links.pop("", None)  # hrefs that give no http(s) link
+    return list(links)
 
 
 def _markup(body: bytes, encoding: DocumentEncoding) -> bytes | str:
