@@ -6,14 +6,15 @@ The rules are Chromium's with scripting off, checked against it by the cases in 
   MathML ``<a>`` (nor ``xlink:href``), not inside ``<template>`` (its content is another document); ``<noscript>``
   content is markup, since scripting is off. lexbor builds the same tree as Chromium, so the tree decides.
 - Each href is parsed by the URL standard (ada) against the document's base URL: the first HTML ``<base href>`` in
-  the tree (wherever it is), itself resolved against the URL the document was fetched from (after redirects); a base
-  that fails to parse, or is a ``data:`` or ``javascript:`` URL, is ignored, as Chromium ignores it.
+  the tree (wherever it is), itself resolved against the URL the document was fetched from (after redirects). As in
+  Chromium, a ``data:`` or ``javascript:`` base is ignored, and a base that fails to parse leaves the document with
+  no base URL at all (only absolute hrefs resolve).
 - The document's encoding (see ``encoding``) decodes the bytes and percent-encodes URL queries.
 - Only ``http:``/``https:`` results are kept (an href that does not parse is dropped); first occurrence wins.
 
 URLs are resolved by ``resolution`` (ada, Chromium's spellings, a fast path for plain hrefs). Speed: the parse is
-the ceiling. Each distinct href is resolved once per page; the per-link work left in Python is one attribute read
-and one dictionary look-up.
+the ceiling. Each distinct href is resolved once per page; per link, Python reads one attribute, and the
+de-duplication in document order is done by dictionary operations in C.
 """
 
 from __future__ import annotations
