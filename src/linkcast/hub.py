@@ -32,6 +32,11 @@ class Subscription:
     def wants(self, event: Event) -> bool:
         return self.request_ids is None or event.request_id in self.request_ids
 
+    def discard_queued(self) -> None:
+        """Drop what was never sent, so that a client dropped as too slow holds no events while it is closed."""
+        while not self.queue.empty():
+            self.queue.get_nowait()
+
     def offer(self, event: Event) -> None:
         try:
             self.queue.put_nowait(event)
@@ -88,6 +93,7 @@ class Hub:
             yield subscription
         finally:
             self._subscribers.discard(subscription)
+            subscription.discard_queued()
 
     async def replay(self, subscription: Subscription, since: int) -> AsyncIterator[str]:
         """Frames retained after ``since`` up to where live delivery to ``subscription`` began.

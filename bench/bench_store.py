@@ -1,0 +1,267 @@
+"""Event log throughput with fan-out, SQLite against the in-memory store side by side; and the slow-client costs.
+
+``python -m bench.bench_store`` starts ``linkcast``'s app (uvicorn, uvloop, wsproto, exactly as ``linkcast serve``
+configures it) in a child process with no workers and one extra route, ``POST /bench/publish``, that appends events
+straight to the store with 16 concurrent appenders (as 16 workers would). WebSocket clients in this process count
+the frames. Loopback only.
+
+1. Throughput: events/s from the first append to the last frame at the last of ``--clients`` clients, for
+   ``memory://`` and ``sqlite:///`` in alternating rounds (the machine is shared: compare within a round); plus the
+   append rate alone (no client).
+2. Slow client: 5,000 events of ~10 KB to one healthy client, with and without a client that never reads; the
+   server's RSS before and after, the healthy client's delivery time, the stalled client's close code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import psutil
+import websockets
+
+PYTHON = sys.executable
+APPENDERS = 16
+
+
+# -- the server side (child process) -----------------------------------------------------------------------------
+
+
+def serve(store: str, port: int) -> None:
+    """The linkcast app with no workers and a route that appends events as fast as the store takes them."""
+    import uvicorn
+    from quart import Blueprint, request
+
+    from linkcast.core.events import Job, make_body
+    from linkcast.settings import Settings
+    from linkcast.web.app import create_app, runtime
+
+    settings = Settings(host="127.0.0.1", port=port, store=store, workers=0, log_level="warning")
+    app = create_app(settings)
+    bench = Blueprint("bench", __name__)
+
+    @bench.post("/bench/publish")
+    async def publish() -> dict[str, Any]:
+        count, size = int(request.args["count"]), int(request.args["size"])
+        store = runtime().store
+        job = Job("bench", "http://127.0.0.1/", 1)
+        body = make_body("started", "bench", "http://127.0.0.1/", attempt=1, pad="x" * size)
+        remaining = count
+
+        async def append() -> None:
+            nonlocal remaining
+            while remaining > 0:
+                remaining -= 1
+                await store.start(job, body)
+
+        began = time.perf_counter()
+        await asyncio.gather(*(append() for _ in range(APPENDERS)))
+        return {"seconds": time.perf_counter() - began}
+
+    app.register_blueprint(bench)
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, loop="uvloop", http="httptools", ws="wsproto", log_level="warning"
+    )
+    uvicorn.Server(config).run()
+
+
+# -- the client side -----------------------------------------------------------------------------------------------
+
+
+class Server:
+    """The child process above, on a free loopback port."""
+
+    def __init__(self, store: str) -> None:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self.process = subprocess.Popen([PYTHON, "-m", "bench.bench_store", "--serve", store, "--port", str(self.port)])
+        self.base = f"http://127.0.0.1:{self.port}"
+
+    async def ready(self) -> None:
+        async with aiohttp.ClientSession() as session, asyncio.timeout(30):
+            while True:
+                try:
+                    async with session.get(f"{self.base}/healthz") as response:
+                        if response.status == 200:
+                            return
+                except aiohttp.ClientError:
+                    pass
+                await asyncio.sleep(0.05)
+
+    async def publish(self, count: int, size: int) -> float:
+        async with aiohttp.ClientSession() as session:
+            url = f"{self.base}/bench/publish?count={count}&size={size}"
+            async with session.post(url, timeout=aiohttp.ClientTimeout(total=600)) as response:
+                seconds: float = (await response.json())["seconds"]
+                return seconds
+
+    def rss_mib(self) -> float:
+        return psutil.Process(self.process.pid).memory_info().rss / 2**20
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+async def counting_client(url: str, count: int, connected: asyncio.Event | None = None) -> float:
+    """Read ``count`` frames; return when the last one arrived (perf_counter)."""
+    async with websockets.connect(url, max_size=None, compression=None, open_timeout=30) as ws:
+        if connected is not None:
+            connected.set()
+        for _ in range(count):
+            await ws.recv()
+        return time.perf_counter()
+
+
+async def stalled_client(port: int) -> Any:
+    """A client that never reads: a tiny receive buffer, its library stops reading after one message."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.setblocking(False)
+    await asyncio.get_running_loop().sock_connect(sock, ("127.0.0.1", port))
+    url = f"ws://127.0.0.1:{port}/scraped_urls"
+    return await websockets.connect(url, sock=sock, max_queue=1, max_size=None, compression=None)
+
+
+@dataclass
+class Throughput:
+    store: str
+    clients: int
+    events: int
+    append_seconds: float
+    delivered_seconds: float
+
+    @property
+    def delivered_rate(self) -> float:
+        return self.events / self.delivered_seconds
+
+
+async def measure_throughput(store: str, clients: int, events: int, size: int) -> Throughput:
+    server = Server(store)
+    try:
+        await server.ready()
+        url = f"ws://127.0.0.1:{server.port}/scraped_urls"
+        connected = [asyncio.Event() for _ in range(clients)]
+        readers = [asyncio.create_task(counting_client(url, events, ready)) for ready in connected]
+        for ready in connected:
+            await asyncio.wait_for(ready.wait(), 30)
+        began = time.perf_counter()
+        append_seconds = await server.publish(events, size)
+        ends = await asyncio.gather(*readers) if readers else [time.perf_counter()]
+        return Throughput(store.split(":")[0], clients, events, append_seconds, max(ends) - began)
+    finally:
+        server.stop()
+
+
+@dataclass
+class SlowClientRun:
+    stalled: bool
+    rss_before: float
+    rss_after: float
+    delivery_seconds: float
+    close_code: int | None
+
+
+async def measure_slow_client(store: str, stalled: bool, events: int = 5000, size: int = 10_000) -> SlowClientRun:
+    server = Server(store)
+    try:
+        await server.ready()
+        slow = await stalled_client(server.port) if stalled else None
+        connected = asyncio.Event()
+        reader = asyncio.create_task(counting_client(f"ws://127.0.0.1:{server.port}/scraped_urls", events, connected))
+        await asyncio.wait_for(connected.wait(), 30)
+        rss_before = server.rss_mib()
+        began = time.perf_counter()
+        await server.publish(events, size)
+        delivery = await reader - began
+        rss_after = server.rss_mib()
+        code = None
+        if slow is not None:
+            try:
+                async with asyncio.timeout(30):
+                    while True:
+                        await slow.recv()
+            except websockets.ConnectionClosed as closed:
+                code = closed.rcvd.code if closed.rcvd else None
+            except TimeoutError:
+                code = None
+            await slow.close()
+        return SlowClientRun(stalled, rss_before, rss_after, delivery, code)
+    finally:
+        server.stop()
+
+
+async def main(args: argparse.Namespace) -> None:
+    folder = Path(tempfile.mkdtemp(prefix="linkcast-bench-store-"))
+    stores = {"memory": "memory://", "sqlite": f"sqlite:///{folder}/bench.db"}
+    rows: list[Throughput] = []
+    for round_number in range(args.rounds):
+        for name, url in stores.items():
+            if name == "sqlite":
+                for suffix in ("", "-wal", "-shm"):
+                    Path(f"{folder}/bench.db{suffix}").unlink(missing_ok=True)
+            for clients, events in ((0, args.append_events), (args.clients, args.events)):
+                run = await measure_throughput(url, clients, events, args.size)
+                rows.append(run)
+                print(
+                    f"round {round_number + 1} {name:<6} clients={clients:<3}"
+                    f" append {events / run.append_seconds:9,.0f} ev/s   delivered {run.delivered_rate:9,.0f} ev/s",
+                    flush=True,
+                )
+    print("\nmedians (events/s)")
+    print("| store | append, no client | append + fan-out to", args.clients, "clients |")
+    for name in stores:
+        alone = statistics.median(r.events / r.append_seconds for r in rows if r.store == name and not r.clients)
+        fanned = statistics.median(r.delivered_rate for r in rows if r.store == name and r.clients)
+        print(f"| {name} | {alone:,.0f} | {fanned:,.0f} |")
+    for clients in (0, args.clients):
+        pick = [r for r in rows if r.clients == clients]
+        ratios = [
+            s.delivered_rate / m.delivered_rate
+            for s, m in zip(
+                [r for r in pick if r.store == "sqlite"], [r for r in pick if r.store == "memory"], strict=True
+            )
+        ]
+        print(f"sqlite / memory, {clients} clients, per round: {', '.join(f'{r:.2f}' for r in ratios)}")
+
+    print("\nslow client: 5,000 events of ~10 KB, sqlite store")
+    for stalled in (False, True, False, True):
+        run = await measure_slow_client(stores["sqlite"], stalled)
+        print(
+            f"stalled={run.stalled!s:<5} RSS {run.rss_before:6.1f} -> {run.rss_after:6.1f} MiB"
+            f"  healthy client got all in {run.delivery_seconds:6.3f} s  stalled close code {run.close_code}",
+            flush=True,
+        )
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=5_000, help="events published to the clients")
+    parser.add_argument("--append-events", type=int, default=50_000, help="events appended with no client")
+    parser.add_argument("--clients", type=int, default=100)
+    parser.add_argument("--size", type=int, default=500, help="padding per event (bytes)")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--serve", metavar="STORE", help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    arguments = parser.parse_args()
+    if arguments.serve:
+        serve(arguments.serve, arguments.port)
+    else:
+        os.environ.setdefault("PYTHONUNBUFFERED", "1")
+        asyncio.run(main(arguments))
