@@ -32,8 +32,12 @@ class Settings:
     allow_private_networks: bool = setting(
         False, "allow fetching loopback, private and link-local addresses (trusted networks and tests only)"
     )
-    allow_hosts: str = setting("", "comma-separated hosts or CIDRs always allowed, even if private")
-    deny_hosts: str = setting("", "comma-separated hosts or CIDRs always refused")
+    allow_hosts: str = setting(
+        "", "always allowed, even if private: comma-separated host, *.domain, host:port or CIDR entries"
+    )
+    deny_hosts: str = setting(
+        "", "always refused (wins over allowed): comma-separated host, *.domain, host:port or CIDR entries"
+    )
     token: str = setting("", "bearer token required on every HTTP call and WebSocket (empty: no auth)")
     allowed_origins: str = setting(
         "", "comma-separated Origins allowed to open the WebSocket (empty: same host only; '*': any)"
