@@ -41,6 +41,8 @@ def serve(settings: Settings) -> None:
         ws_max_size=WEBSOCKET_MAX_MESSAGE_BYTES,
         lifespan="on",
         log_level=settings.log_level,
+        # Access lines would write WebSocket URLs, and with them a ?token=, to the logs.
+        access_log=False,
         timeout_graceful_shutdown=15,
         h11_max_incomplete_event_size=settings.max_request_bytes,
         proxy_headers=False,

@@ -33,7 +33,7 @@ async def read_until(stream: asyncio.StreamReader, needle: bytes, timeout: float
     return seen
 
 
-async def wait_for_clients(service: Service, count: int, timeout: float = 10.0) -> None:
+async def wait_for_clients(service: Service, count: int, timeout: float = 30.0) -> None:
     async with asyncio.timeout(timeout):
         while True:
             async with aiohttp.ClientSession() as session, session.get(service.base_url + "/metrics") as response:
@@ -46,7 +46,7 @@ async def test_prototype_curl_recipe_receives_the_result_frame(service: Service,
     require(shutil.which("curl") is not None, "curl is not installed")
     url = site.page("/curled", '<a href="/from-curl">c</a>')
     curl = await asyncio.create_subprocess_exec(
-        "curl", "--include", "--no-buffer", "--silent", *CURL_HEADERS, f"http://localhost:{service.port}/scraped_urls",
+        "curl", "--include", "--no-buffer", "--silent", *CURL_HEADERS, f"http://127.0.0.1:{service.port}/scraped_urls",
         stdout=asyncio.subprocess.PIPE,
     )  # fmt: skip
     try:
