@@ -29,6 +29,7 @@ LIVE_SAMPLE = (
     "base-invalid",
     "base-legacy-query",
     "svg-and-math",
+    "foreign-namespaces",
     "misnested-markup",
     "chromium-url-spellings",
     "idn-hosts",

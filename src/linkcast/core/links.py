@@ -26,10 +26,8 @@ from linkcast.core.resolution import Resolver, resolve_base
 
 _LINKS = "a[href], area[href]"
 _LANDMARKS = "base[href], svg, math"
-# Elements that may put an <a> or <area> in the SVG or MathML namespace, and those that bring HTML back inside them.
+# Elements that may put an <a> or <area> in the SVG or MathML namespace.
 _FOREIGN_ROOTS = frozenset({"svg", "math"})
-_FOREIGN = "a, area, base"
-_HTML_INTEGRATION = frozenset({"foreignobject", "desc", "title", "mi", "mo", "mn", "ms", "mtext"})
 _REFUSED_BASE_SCHEMES = ("data:", "javascript:")
 # What attrs.get answers for a missing href: no real value can equal it, since the parser turns NUL into U+FFFD.
 _ABSENT = "\x00"
@@ -91,40 +89,58 @@ def _base_url(landmarks: list[LexborNode], url: str, foreign: set[int]) -> str |
 def _foreign_elements(roots: list[LexborNode]) -> set[int]:
     """The ``mem_id`` of every ``<a>``, ``<area>`` and ``<base>`` that is an SVG or MathML element, not an HTML one.
 
-    ``roots`` are the document's ``<svg>`` and ``<math>`` elements. lexbor's selectors ignore namespaces, so this
-    walks up from each candidate inside them: the nearest ancestor that is either a foreign root or an HTML
-    integration point (``foreignObject``, ``mi``...) decides.
+    ``roots`` are the document's ``<svg>`` and ``<math>`` elements, in document order. lexbor's selectors ignore
+    namespaces, so this walks down each outermost one, knowing at each element which namespace its children get:
+    the tree builder's rules, with the integration points where HTML comes back (``foreignObject``, ``mi``...).
     """
-    verdicts: dict[int, bool] = {}
-    return {node.mem_id for root in roots for node in root.css(_FOREIGN) if _in_foreign_content(node, verdicts)}
+    foreign: set[int] = set()
+    done: set[int] = set()
+    for root in roots:
+        if root.mem_id not in done:
+            _walk_foreign(root, foreign, done)
+    return foreign
 
 
-def _in_foreign_content(node: LexborNode, verdicts: dict[int, bool]) -> bool:
-    """Whether ``node`` sits in SVG or MathML content; ``verdicts`` remembers the answer for every ancestor walked
-    through, so that deep trees cost one walk in all, not one per link."""
-    walked: list[int] = []
-    verdict = False
-    parent = node.parent
-    while parent is not None:
-        known = verdicts.get(parent.mem_id)
-        if known is not None:
-            verdict = known
-            break
-        tag = (parent.tag or "").lower()
+_HTML, _SVG, _MATHML, _MATHML_TEXT, _ANNOTATION = range(5)  # what the children of an element become
+_SVG_INTEGRATION = frozenset({"foreignobject", "desc", "title"})
+_MATHML_TEXT_INTEGRATION = frozenset({"mi", "mo", "mn", "ms", "mtext"})
+_LINK_LIKE = frozenset({"a", "area", "base"})
+
+
+def _walk_foreign(root: LexborNode, foreign: set[int], done: set[int]) -> None:
+    stack: list[tuple[LexborNode, int]] = [(root, _HTML)]
+    while stack:
+        node, context = stack.pop()
+        tag = (node.tag or "").lower()
+        namespace, children = _namespaces(node, tag, context)
         if tag in _FOREIGN_ROOTS:
-            verdict = True
-            break
-        if tag in _HTML_INTEGRATION or _is_html_annotation(parent, tag):
-            break
-        walked.append(parent.mem_id)
-        parent = parent.parent
-    for ancestor in walked:
-        verdicts[ancestor] = verdict
-    return verdict
+            done.add(node.mem_id)
+        if namespace != _HTML and tag in _LINK_LIKE:
+            foreign.add(node.mem_id)
+        child = node.child
+        while child is not None:
+            if child.is_element_node:
+                stack.append((child, children))
+            child = child.next
 
 
-def _is_html_annotation(node: LexborNode, tag: str) -> bool:
-    if tag != "annotation-xml":
-        return False
-    encoding = (node.attrs.get("encoding") or "").lower()
-    return encoding in ("text/html", "application/xhtml+xml")
+def _namespaces(node: LexborNode, tag: str, context: int) -> tuple[int, int]:
+    """(the element's own namespace, the context its children are parsed in), given the context it was parsed in."""
+    if context == _MATHML_TEXT:  # start tags other than mglyph and malignmark follow the HTML rules again
+        context = _MATHML if tag in ("mglyph", "malignmark") else _HTML
+    elif context == _ANNOTATION:  # only <svg> does
+        context = _HTML if tag == "svg" else _MATHML
+    if context == _HTML:
+        if tag == "svg":
+            return _SVG, _SVG
+        if tag == "math":
+            return _MATHML, _MATHML
+        return _HTML, _HTML
+    if context == _SVG:
+        return _SVG, _HTML if tag in _SVG_INTEGRATION else _SVG
+    if tag in _MATHML_TEXT_INTEGRATION:
+        return _MATHML, _MATHML_TEXT
+    if tag == "annotation-xml":
+        encoding = (node.attrs.get("encoding") or "").lower()
+        return _MATHML, _HTML if encoding in ("text/html", "application/xhtml+xml") else _ANNOTATION
+    return _MATHML, _MATHML
