@@ -38,7 +38,7 @@ APPENDERS = 16
 # -- the server side (child process) -----------------------------------------------------------------------------
 
 
-def serve(store: str, port: int) -> None:
+def serve(store: str, port: int, queue_size: int) -> None:
     """The linkcast app with no workers and a route that appends events as fast as the store takes them."""
     import uvicorn
     from quart import Blueprint, request
@@ -47,7 +47,11 @@ def serve(store: str, port: int) -> None:
     from linkcast.settings import Settings
     from linkcast.web.app import create_app, runtime
 
-    settings = Settings(host="127.0.0.1", port=port, store=store, workers=0, log_level="warning")
+    # Publishing runs flat out, faster than any fan-out: per-client queues large enough to hold a whole run keep the
+    # clients connected, so the figure is what fan-out sustains, not when the slow-client guard trips.
+    settings = Settings(
+        host="127.0.0.1", port=port, store=store, workers=0, log_level="warning", client_queue_size=queue_size
+    )
     app = create_app(settings)
     bench = Blueprint("bench", __name__)
 
@@ -82,11 +86,12 @@ def serve(store: str, port: int) -> None:
 class Server:
     """The child process above, on a free loopback port."""
 
-    def __init__(self, store: str) -> None:
+    def __init__(self, store: str, queue_size: int = 1024) -> None:
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             self.port = probe.getsockname()[1]
-        self.process = subprocess.Popen([PYTHON, "-m", "bench.bench_store", "--serve", store, "--port", str(self.port)])
+        command = [PYTHON, "-m", "bench.bench_store", "--serve", store, "--port", str(self.port)]
+        self.process = subprocess.Popen([*command, "--queue-size", str(queue_size)])
         self.base = f"http://127.0.0.1:{self.port}"
 
     async def ready(self) -> None:
@@ -153,7 +158,7 @@ class Throughput:
 
 
 async def measure_throughput(store: str, clients: int, events: int, size: int) -> Throughput:
-    server = Server(store)
+    server = Server(store, queue_size=events + 16)
     try:
         await server.ready()
         url = f"ws://127.0.0.1:{server.port}/scraped_urls"
@@ -207,9 +212,82 @@ async def measure_slow_client(store: str, stalled: bool, events: int = 5000, siz
         server.stop()
 
 
+async def store_append_rate(url: str, events: int, max_group: int | None = None) -> float:
+    """Appends/s straight into a store (no server), ``APPENDERS`` at once; ``max_group=1``: a commit per append."""
+    from linkcast.core.events import Job, make_body
+    from linkcast.settings import Settings
+    from linkcast.store import open_store, sqlite_thread
+
+    saved = sqlite_thread.MAX_GROUP
+    sqlite_thread.MAX_GROUP = max_group or saved
+    store = open_store(Settings(store=url))
+    await store.open()
+    try:
+        job = Job("bench", "http://127.0.0.1/", 1)
+        body = make_body("started", "bench", "http://127.0.0.1/", attempt=1, pad="x" * 500)
+        remaining = events
+
+        async def append() -> None:
+            nonlocal remaining
+            while remaining > 0:
+                remaining -= 1
+                await store.start(job, body)
+
+        began = time.perf_counter()
+        await asyncio.gather(*(append() for _ in range(APPENDERS)))
+        return events / (time.perf_counter() - began)
+    finally:
+        await store.close()
+        sqlite_thread.MAX_GROUP = saved
+
+
+async def aiosqlite_append_rate(path: Path, events: int) -> float:
+    """The plain way for reference: aiosqlite, the same table, an INSERT and a COMMIT per append."""
+    import aiosqlite
+
+    from linkcast.store.sqlite import SCHEMA
+
+    async with aiosqlite.connect(path) as db:
+        await db.execute("PRAGMA journal_mode = WAL")
+        await db.execute("PRAGMA synchronous = NORMAL")
+        await db.executescript(SCHEMA)
+        remaining = events
+        lock = asyncio.Lock()  # one transaction at a time on the shared connection
+
+        async def append() -> None:
+            nonlocal remaining
+            while remaining > 0:
+                remaining -= 1
+                async with lock:
+                    await db.execute(
+                        "INSERT INTO events (type, request_id, created_at, body) VALUES (?, ?, ?, ?)",
+                        ("started", "bench", time.time(), b"x" * 560),
+                    )
+                    await db.commit()
+
+        began = time.perf_counter()
+        await asyncio.gather(*(append() for _ in range(APPENDERS)))
+        return events / (time.perf_counter() - began)
+
+
+async def compare_commit_strategies(folder: Path, events: int, rounds: int) -> None:
+    print(f"store alone, {APPENDERS} concurrent appenders, {events:,} events (appends/s)")
+    print("| round | memory | sqlite, group commit | sqlite, a commit per append | aiosqlite, a commit per append |")
+    for round_number in range(rounds):
+        figures = [await store_append_rate("memory://", events)]
+        for index, max_group in enumerate((None, 1)):
+            figures.append(
+                await store_append_rate(f"sqlite:///{folder}/alone{round_number}-{index}.db", events, max_group)
+            )
+        figures.append(await aiosqlite_append_rate(folder / f"aiosqlite{round_number}.db", events))
+        print(f"| {round_number + 1} | " + " | ".join(f"{figure:,.0f}" for figure in figures) + " |", flush=True)
+
+
 async def main(args: argparse.Namespace) -> None:
     folder = Path(tempfile.mkdtemp(prefix="linkcast-bench-store-"))
     stores = {"memory": "memory://", "sqlite": f"sqlite:///{folder}/bench.db"}
+    await compare_commit_strategies(folder, args.append_events // 2, args.rounds)
+    print()
     rows: list[Throughput] = []
     for round_number in range(args.rounds):
         for name, url in stores.items():
@@ -259,9 +337,10 @@ if __name__ == "__main__":
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--serve", metavar="STORE", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--queue-size", type=int, default=1024, help=argparse.SUPPRESS)
     arguments = parser.parse_args()
     if arguments.serve:
-        serve(arguments.serve, arguments.port)
+        serve(arguments.serve, arguments.port, arguments.queue_size)
     else:
         os.environ.setdefault("PYTHONUNBUFFERED", "1")
         asyncio.run(main(arguments))
