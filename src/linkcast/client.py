@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import Any
 from urllib.parse import urlencode
 
@@ -41,7 +41,7 @@ async def events(
     request_ids: list[str] | None,
     since: int | None,
     connected: asyncio.Event | None = None,
-) -> AsyncIterator[dict[str, Any]]:
+) -> AsyncGenerator[dict[str, Any], None]:
     """Every event of the stream, once each, reconnecting with ``since`` after a lost connection.
 
     ``since`` is the last id seen; before any event, the id the server said the first connection started after, so

@@ -320,6 +320,7 @@ class SQLiteStore(Store):
         until: int | None = None,
     ) -> list[Event]:
         upper = until if until is not None else 2**63 - 1
+        params: list[Any]
         if request_ids is None:
             sql, params = (
                 "SELECT id, type, request_id, body FROM events WHERE id > ? AND id <= ? ORDER BY id LIMIT ?",
@@ -413,7 +414,7 @@ class SQLiteStore(Store):
                     ).rowcount
                 )
 
-            count = (await self._writer.run(chunk)).value
+            count = int((await self._writer.run(chunk)).value)
             dropped += count
             if count < PRUNE_CHUNK:
                 break

@@ -1,0 +1,65 @@
+"""What only the SQLite backend promises: its file, WAL, and group commit keeping each operation's failure its own."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from linkcast.core.errors import Conflict
+from linkcast.settings import Settings
+from linkcast.store import open_store
+from linkcast.store.sqlite import SQLiteStore, database_path
+
+
+def test_store_urls_map_to_paths() -> None:
+    assert database_path("sqlite:///./linkcast.db") == "./linkcast.db"
+    assert database_path("sqlite:///relative/x.db") == "relative/x.db"
+    assert database_path("sqlite:////var/lib/linkcast/x.db") == "/var/lib/linkcast/x.db"
+    for unusable in ("sqlite://", "sqlite:///", "sqlite:///:memory:"):
+        with pytest.raises(SystemExit):
+            database_path(unusable)
+
+
+async def test_the_default_store_is_a_wal_file_created_on_first_start(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    store = open_store(Settings())
+    assert isinstance(store, SQLiteStore)
+    await store.open()
+    try:
+        await store.submit("a", "https://example.com/")
+    finally:
+        await store.close()
+    with sqlite3.connect(tmp_path / "linkcast.db") as db:
+        assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+        assert db.execute("SELECT request_id FROM requests").fetchall() == [("a",)]
+
+
+async def test_missing_folders_are_created(tmp_path: Path) -> None:
+    store = open_store(Settings(store=f"sqlite:///{tmp_path}/deep/er/linkcast.db"))
+    await store.open()
+    await store.close()
+    assert (tmp_path / "deep" / "er" / "linkcast.db").exists()
+
+
+async def test_a_failing_operation_in_a_group_commit_fails_alone(tmp_path: Path) -> None:
+    store = open_store(Settings(store=f"sqlite:///{tmp_path}/linkcast.db"))
+    await store.open()
+    try:
+        await store.submit("taken", "https://example.com/1")
+        # Submitted together, these share one transaction; the conflict must not undo the others.
+        outcomes = await asyncio.gather(
+            *(store.submit(f"r{n}", "https://example.com/") for n in range(20)),
+            store.submit("taken", "https://example.com/2"),
+            *(store.submit(f"s{n}", "https://example.com/") for n in range(20)),
+            return_exceptions=True,
+        )
+        assert [type(o) for o in outcomes if isinstance(o, BaseException)] == [Conflict]
+        assert len(await store.events_after(0, limit=100)) == 41
+        assert await store.queue_depth() == 41
+    finally:
+        await store.close()
