@@ -73,6 +73,13 @@ class WorkerPool:
                 with contextlib.suppress(Exception):
                     await asyncio.shield(self.store.release(job))
                 raise
+            except Exception:
+                # The store failed (e.g. Redis unreachable): keep this worker alive, give the job back if the store
+                # lets us, and otherwise leave it to be reclaimed once the store is back.
+                log.exception("processing %s failed in the store; returning it to the queue", job.url)
+                with contextlib.suppress(Exception):
+                    await self.store.release(job)
+                await asyncio.sleep(1.0)
             finally:
                 self._busy.discard(task)
 

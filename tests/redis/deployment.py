@@ -33,6 +33,8 @@ class WorkerProcess:
         self.process: asyncio.subprocess.Process | None = None
         self._ready = asyncio.Event()
         self._reader: asyncio.Task[None] | None = None
+        self.lines: list[str] = []
+        self._logged = asyncio.Condition()
 
     async def start(self) -> None:
         self.process = await asyncio.create_subprocess_exec(
@@ -54,7 +56,18 @@ class WorkerProcess:
                 log.write(line)
                 if READY_LINE in line:
                     self._ready.set()
+                self.lines.append(line.decode(errors="replace"))
+                async with self._logged:
+                    self._logged.notify_all()
         self._ready.set()  # exited before being ready: start() then finds it gone
+
+    async def wait_log(self, text: str, timeout: float = 30.0) -> None:
+        """Until the worker has logged a line containing ``text``."""
+        try:
+            async with asyncio.timeout(timeout), self._logged:
+                await self._logged.wait_for(lambda: any(text in line for line in self.lines))
+        except TimeoutError:
+            raise AssertionError(f"the worker did not log {text!r} within {timeout} s; see {self.log_path}") from None
 
     def kill(self) -> None:
         assert self.process is not None

@@ -36,20 +36,23 @@ def reachable(url: str) -> bool:
 
 
 class RedisServer:
-    """``redis-server`` on a free loopback port, without persistence, for this test session only."""
+    """``redis-server`` on a free loopback port, for this test session or one test; ``persistent`` keeps its data
+    across a stop and start (append-only file, fsync on every write)."""
 
-    def __init__(self) -> None:
+    def __init__(self, persistent: bool = False) -> None:
         self.port = free_port()
         self.dir = tempfile.mkdtemp(prefix="linkcast-redis-")
+        self.persistence = ["--appendonly", "yes", "--appendfsync", "always"] if persistent else ["--appendonly", "no"]
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
         self.process = subprocess.Popen(
-            ["redis-server", "--bind", "127.0.0.1", "--port", str(self.port), "--save", "", "--appendonly", "no",
-             "--dir", self.dir],
+            ["redis-server", "--bind", "127.0.0.1", "--port", str(self.port), "--save", "", "--dir", self.dir,
+             *self.persistence],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )  # fmt: skip
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-
-    def wait_ready(self) -> None:
         deadline = time.monotonic() + STARTUP_TIMEOUT
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -60,12 +63,17 @@ class RedisServer:
         raise TimeoutError(f"redis-server did not answer within {STARTUP_TIMEOUT} s")
 
     def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
         self.process.terminate()
         try:
             self.process.wait(10)
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait(5)
+
+    def remove(self) -> None:
+        self.stop()
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
@@ -91,10 +99,10 @@ def redis_url() -> Iterator[str]:
     )
     server = RedisServer()
     try:
-        server.wait_ready()
+        server.start()
         yield server.url
     finally:
-        server.stop()
+        server.remove()
 
 
 @pytest.fixture
