@@ -245,7 +245,7 @@ async def aiosqlite_append_rate(path: Path, events: int) -> float:
     """The plain way for reference: aiosqlite, the same table, an INSERT and a COMMIT per append."""
     import aiosqlite
 
-    from linkcast.store.sqlite import SCHEMA
+    from linkcast.store.sqlite_schema import SCHEMA
 
     async with aiosqlite.connect(path) as db:
         await db.execute("PRAGMA journal_mode = WAL")

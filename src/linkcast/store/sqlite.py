@@ -21,8 +21,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 from linkcast.core.errors import Conflict
 from linkcast.core.events import (
     DONE,
@@ -39,38 +37,15 @@ from linkcast.core.events import (
 )
 from linkcast.settings import Settings
 from linkcast.store.base import Store
+from linkcast.store.sqlite_schema import (
+    append_event,
+    database_path,
+    event_from_row,
+    last_event_id_in,
+    record_from_row,
+    setup_connection,
+)
 from linkcast.store.sqlite_thread import SQLiteThread
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS requests (
-    request_id TEXT PRIMARY KEY,
-    url TEXT NOT NULL,
-    state TEXT NOT NULL,
-    created_at REAL NOT NULL,
-    started_at REAL,
-    finished_at REAL,
-    attempts INTEGER NOT NULL DEFAULT 0,
-    outcome BLOB
-);
-CREATE INDEX IF NOT EXISTS requests_finished ON requests (finished_at) WHERE finished_at IS NOT NULL;
--- Only pending work lives here: a row is deleted when its request finishes. seq is the queue order.
-CREATE TABLE IF NOT EXISTS jobs (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    request_id TEXT NOT NULL UNIQUE,
-    url TEXT NOT NULL,
-    owner TEXT
-);
-CREATE INDEX IF NOT EXISTS jobs_queued ON jobs (seq) WHERE owner IS NULL;
--- AUTOINCREMENT: an id is never given twice, even after the newest events are pruned.
-CREATE TABLE IF NOT EXISTS events (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    type TEXT NOT NULL,
-    request_id TEXT NOT NULL,
-    created_at REAL NOT NULL,
-    body BLOB NOT NULL
-);
-CREATE INDEX IF NOT EXISTS events_by_request ON events (request_id, id);
-"""
 
 # Events kept in memory for the hub's tail (bounded in count and in size); older ones are read from the file.
 RECENT_EVENTS = 4096
@@ -88,57 +63,6 @@ class Written:
     events: list[Event] = field(default_factory=list)
 
 
-def database_path(url: str) -> str:
-    """``sqlite:///./linkcast.db`` -> ``./linkcast.db``; ``sqlite:////var/lib/x.db`` -> ``/var/lib/x.db``."""
-    path = url.removeprefix("sqlite://").removeprefix("/")
-    if not path or path == ":memory:":
-        raise SystemExit(f"{url!r}: give a file path, e.g. sqlite:///./linkcast.db (use memory:// for no file)")
-    return path
-
-
-def _setup(connection: sqlite3.Connection, *, writer: bool) -> None:
-    connection.execute("PRAGMA busy_timeout = 10000")
-    if writer:
-        connection.execute("PRAGMA journal_mode = WAL")
-        connection.executescript(SCHEMA)
-    connection.execute("PRAGMA synchronous = NORMAL")
-    if not writer:
-        connection.execute("PRAGMA query_only = 1")
-
-
-def _record(row: sqlite3.Row | tuple[Any, ...]) -> RequestRecord:
-    request_id, url, state, created_at, started_at, finished_at, attempts, outcome = row
-    return RequestRecord(
-        request_id,
-        url,
-        state,
-        created_at,
-        started_at,
-        finished_at,
-        attempts,
-        orjson.loads(outcome) if outcome else None,
-    )
-
-
-def _event(row: tuple[Any, ...]) -> Event:
-    event_id, event_type, request_id, body = row
-    return EventBody(event_type, request_id, body).framed(event_id)
-
-
-def _append(connection: sqlite3.Connection, body: EventBody, now: float) -> Event:
-    cursor = connection.execute(
-        "INSERT INTO events (type, request_id, created_at, body) VALUES (?, ?, ?, ?)",
-        (body.type, body.request_id, now, body.data),
-    )
-    assert cursor.lastrowid is not None
-    return body.framed(cursor.lastrowid)
-
-
-def _last_id(connection: sqlite3.Connection) -> int:
-    row = connection.execute("SELECT seq FROM sqlite_sequence WHERE name = 'events'").fetchone()
-    return int(row[0]) if row else 0
-
-
 class SQLiteStore(Store):
     def __init__(self, settings: Settings) -> None:
         super().__init__(settings)
@@ -147,11 +71,11 @@ class SQLiteStore(Store):
             self.path,
             "linkcast-sqlite-writer",
             writer=True,
-            setup=lambda c: _setup(c, writer=True),
+            setup=lambda c: setup_connection(c, writer=True),
             on_commit=self._on_commit,
         )
         self._reader = SQLiteThread(
-            self.path, "linkcast-sqlite-reader", writer=False, setup=lambda c: _setup(c, writer=False)
+            self.path, "linkcast-sqlite-reader", writer=False, setup=lambda c: setup_connection(c, writer=False)
         )
         self._recent: list[Event] = []
         self._recent_chars = 0
@@ -180,7 +104,7 @@ class SQLiteStore(Store):
         """Jobs held by a process that died go back to the queue, in their original order."""
         connection.execute("UPDATE jobs SET owner = NULL WHERE owner IS NOT NULL")
         connection.execute(f"UPDATE requests SET state = '{QUEUED}' WHERE state = '{RUNNING}'")
-        return Written(_last_id(connection))
+        return Written(last_event_id_in(connection))
 
     # -- requests and jobs ----------------------------------------------------------------------------------------
 
@@ -193,13 +117,13 @@ class SQLiteStore(Store):
                 (request_id, url, QUEUED, now),
             ).rowcount
             if not inserted:
-                existing = _record(
+                existing = record_from_row(
                     connection.execute("SELECT * FROM requests WHERE request_id = ?", (request_id,)).fetchone()
                 )
                 if existing.url != url:
                     raise Conflict(f"request {request_id!r} already exists with another URL")
                 return Written((existing, False))
-            event = _append(connection, accepted_body(request_id, url), now)
+            event = append_event(connection, accepted_body(request_id, url), now)
             connection.execute("INSERT INTO jobs (request_id, url) VALUES (?, ?)", (request_id, url))
             return Written((RequestRecord(request_id, url, QUEUED, now), True), [event])
 
@@ -211,7 +135,7 @@ class SQLiteStore(Store):
     async def get_request(self, request_id: str) -> RequestRecord | None:
         def operation(connection: sqlite3.Connection) -> RequestRecord | None:
             row = connection.execute("SELECT * FROM requests WHERE request_id = ?", (request_id,)).fetchone()
-            return _record(row) if row else None
+            return record_from_row(row) if row else None
 
         return await self._reader.run(operation)
 
@@ -264,7 +188,9 @@ class SQLiteStore(Store):
         return Written(Job(request_id, url, attempts, worker_id))
 
     async def start(self, job: Job, body: EventBody) -> Event:
-        written = await self._writer.run(lambda connection: Written(events=[_append(connection, body, time.time())]))
+        written = await self._writer.run(
+            lambda connection: Written(events=[append_event(connection, body, time.time())])
+        )
         return written.events[0]
 
     async def finish(self, job: Job, body: EventBody) -> Event | None:
@@ -274,7 +200,7 @@ class SQLiteStore(Store):
             if row is None or row[0] in FINISHED_STATES:
                 return Written(None)  # already has its terminal event: exactly one per request
             now = time.time()
-            event = _append(connection, body, now)
+            event = append_event(connection, body, now)
             connection.execute(
                 "UPDATE requests SET state = ?, finished_at = ?, outcome = ? WHERE request_id = ?",
                 (DONE if body.type == RESULT else FAILED, now, body.data, job.request_id),
@@ -340,7 +266,7 @@ class SQLiteStore(Store):
             params = [*wanted, since, upper, limit]
 
         def operation(connection: sqlite3.Connection) -> list[Event]:
-            return [_event(row) for row in connection.execute(sql, params)]
+            return [event_from_row(row) for row in connection.execute(sql, params)]
 
         return await self._reader.run(operation)
 
@@ -382,12 +308,12 @@ class SQLiteStore(Store):
         self._appended = asyncio.Event()
 
     async def last_event_id(self) -> int:
-        return await self._reader.run(_last_id)
+        return await self._reader.run(last_event_id_in)
 
     async def first_event_id(self) -> int:
         def operation(connection: sqlite3.Connection) -> int:
             row = connection.execute("SELECT min(id) FROM events").fetchone()
-            return int(row[0]) if row[0] is not None else _last_id(connection) + 1
+            return int(row[0]) if row[0] is not None else last_event_id_in(connection) + 1
 
         return await self._reader.run(operation)
 
@@ -395,11 +321,11 @@ class SQLiteStore(Store):
 
     async def prune(self, older_than: float, keep_events: int) -> int:
         def cutoff(connection: sqlite3.Connection) -> int:
-            by_count = _last_id(connection) - keep_events
+            by_count = last_event_id_in(connection) - keep_events
             young = connection.execute(
                 "SELECT id FROM events WHERE created_at >= ? ORDER BY id LIMIT 1", (older_than,)
             ).fetchone()
-            by_age = young[0] - 1 if young else _last_id(connection)
+            by_age = young[0] - 1 if young else last_event_id_in(connection)
             return max(by_count, by_age)
 
         last_dropped = await self._reader.run(cutoff)
