@@ -12,6 +12,7 @@ from linkcast.settings import Settings
 from linkcast.store.redis import RedisStore
 from tests.redis.deployment import WorkerProcess
 from tests.support.redis import RedisServer
+from tests.support.service import Service
 from tests.support.site import LocalSite
 from tests.support.strict import require
 
@@ -72,4 +73,21 @@ async def test_worker_outlives_a_redis_outage_in_the_middle_of_a_job(site: Local
         assert record is not None and record.state == "done" and record.attempts == 2
     finally:
         await worker.stop()
+        server.remove()
+
+
+async def test_api_answers_503_while_redis_is_down(tmp_path: Path) -> None:
+    require(shutil.which("redis-server") is not None, "this test stops its own redis-server: none found")
+    server = RedisServer()
+    server.start()
+    replica = Service("--workers", "0", "--redis-prefix", PREFIX, store=server.url, log_path=tmp_path / "replica.log")
+    try:
+        await replica.start()
+        server.stop()
+        status, body = await replica.put("a", "https://example.com/")
+        assert (status, body["error"]["code"]) == (503, "store_unavailable")
+        status, body = await replica.call("GET", "/urls/a")
+        assert (status, body["error"]["code"]) == (503, "store_unavailable")
+    finally:
+        replica.stop()
         server.remove()

@@ -23,14 +23,16 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from typing import Any
 
 import orjson
 import redis.asyncio as aioredis
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from linkcast.core.errors import Conflict, FetchError
+from linkcast.core.errors import Conflict, FetchError, Unavailable
 from linkcast.core.events import (
     DONE,
     FAILED,
@@ -141,6 +143,10 @@ class RedisStore(Store):
         await self.blocking.aclose()
 
     async def submit(self, request_id: str, url: str) -> tuple[RequestRecord, bool]:
+        with _reachable():
+            return await self._submit(request_id, url)
+
+    async def _submit(self, request_id: str, url: str) -> tuple[RequestRecord, bool]:
         keys = [self.request_key(request_id), self.jobs_key, self.seq_key, self.events_key]
         body = accepted_body(request_id, url)
         now = time.time()
@@ -152,7 +158,8 @@ class RedisStore(Store):
         return RequestRecord(request_id, url, created_at=now), True
 
     async def get_request(self, request_id: str) -> RequestRecord | None:
-        fields = await self.redis.hgetall(self.request_key(request_id))
+        with _reachable():
+            fields = await self.redis.hgetall(self.request_key(request_id))
         return _record(request_id, fields) if fields else None
 
     async def next_job(self, worker_id: str, timeout: float) -> Job | None:
@@ -334,7 +341,8 @@ class RedisStore(Store):
         return await self.last_event_id() + 1
 
     async def queue_depth(self) -> int:
-        depth = await self._scripts["queue_depth"]([self.jobs_key], [GROUP, self.visibility_ms])
+        with _reachable():
+            depth = await self._scripts["queue_depth"]([self.jobs_key], [GROUP, self.visibility_ms])
         return int(depth)
 
     async def prune(self, older_than: float, keep_events: int) -> int:
@@ -360,6 +368,15 @@ class RedisStore(Store):
                     pipe.unlink(self.request_key(request_id.decode()))
                 pipe.zrem(self.finished_key, *doomed)
                 await pipe.execute()
+
+
+@contextlib.contextmanager
+def _reachable() -> Iterator[None]:
+    """An unreachable Redis is a 503 the client can retry, not an internal error."""
+    try:
+        yield
+    except (RedisConnectionError, RedisTimeoutError) as error:
+        raise Unavailable(f"the store is unreachable: {error}", code="store_unavailable") from error
 
 
 def _event_id(entry_id: bytes) -> int:
