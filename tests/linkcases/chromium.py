@@ -5,6 +5,7 @@ Debian's Chromium at ``/usr/bin/chromium`` (or ``LINKCAST_CHROMIUM``), driven by
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -44,8 +45,6 @@ LINKS_SCRIPT = """() => {
 
 
 def chromium_available() -> bool:
-    import importlib.util
-
     return CHROMIUM.is_file() and os.access(CHROMIUM, os.X_OK) and importlib.util.find_spec("playwright") is not None
 
 
