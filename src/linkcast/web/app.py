@@ -8,6 +8,7 @@ import logging
 import signal
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from types import FrameType
 
@@ -75,6 +76,7 @@ def create_app(settings: Settings | None = None) -> Quart:
     install_guard(app, settings)
 
     background: list[asyncio.Task[None]] = []
+    restore_signals: list[Callable[[], None]] = []
 
     @app.before_serving
     async def start() -> None:
@@ -86,10 +88,12 @@ def create_app(settings: Settings | None = None) -> Quart:
         await rt.hub.start()
         rt.workers.start(settings.workers)
         background.append(asyncio.create_task(_prune_forever(rt), name="linkcast-prune"))
-        _drain_on_signal(rt, background)
+        restore_signals.append(_drain_on_signal(rt, background))
 
     @app.after_serving
     async def stop() -> None:
+        while restore_signals:
+            restore_signals.pop()()
         rt.draining.set()
         await rt.workers.stop()
         for task in background:
@@ -103,30 +107,39 @@ def create_app(settings: Settings | None = None) -> Quart:
     return app
 
 
-def _drain_on_signal(rt: Runtime, background: list[asyncio.Task[None]]) -> None:
+def _drain_on_signal(rt: Runtime, background: list[asyncio.Task[None]]) -> Callable[[], None]:
     """On SIGTERM or SIGINT, stop taking jobs at once, then let the server's own handler shut it down.
 
     The server closes its connections before it runs ``after_serving``; without this, workers would keep taking new
-    jobs meanwhile. Running jobs get the pool's grace period to finish; the rest go back to the queue.
+    jobs meanwhile. Running jobs get the pool's grace period to finish; the rest go back to the queue. Returns what
+    puts the previous handlers back (an app started in a test process must not leave its handlers behind).
     """
     if threading.current_thread() is not threading.main_thread():
-        return  # signals reach the main thread only (an app served from a test thread)
+        return lambda: None  # signals reach the main thread only (an app served from a test thread)
     loop = asyncio.get_running_loop()
+    previous_handlers = {signum: signal.getsignal(signum) for signum in (signal.SIGTERM, signal.SIGINT)}
 
     def begin_drain() -> None:
         if not rt.draining.is_set():
             rt.draining.set()
             background.append(asyncio.create_task(rt.workers.stop(), name="linkcast-drain"))
 
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        previous = signal.getsignal(signum)
+    for signum, previous in previous_handlers.items():
 
         def handler(received: int, frame: FrameType | None, previous: object = previous) -> None:
-            loop.call_soon_threadsafe(begin_drain)
+            with contextlib.suppress(RuntimeError):  # the loop is already closed: nothing left to drain
+                loop.call_soon_threadsafe(begin_drain)
             if callable(previous):
                 previous(received, frame)
 
         signal.signal(signum, handler)
+
+    def restore() -> None:
+        for signum, previous in previous_handlers.items():
+            with contextlib.suppress(TypeError, ValueError):  # a handler not installed from Python
+                signal.signal(signum, previous)
+
+    return restore
 
 
 async def _prune_once(rt: Runtime) -> None:
