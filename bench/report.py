@@ -202,7 +202,8 @@ def markdown(results: dict[str, Any]) -> str:
         "## Results",
         "",
         f"Site: {site['pages']:,} pages, {site['bytes'] / 1e6:.1f} MB, ~{config['links']} links a page, on loopback. "
-        f"Machine: {machine['cpus']} CPUs, Python {machine['python']}, {machine['platform']}. "
+        f"Machine: {machine['cpus']} CPUs, Python {machine['python']}, {machine['platform']}, load average "
+        f"{machine.get('load_at_start', 0):.1f} at the start, {machine.get('load_at_end', 0):.1f} at the end. "
         f"linkcast: `linkcast serve` on {results['linkcast_store']}, --workers {config['workers']} "
         f"--per-host-concurrency {config['workers']}. Prototype: first {config['prototype_pages']:,} pages. "
         f"Crawls: {config['put_concurrency']} PUTs in flight. Latency: {config['latency_requests']} PUTs paced at "

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import platform
 import shutil
 import sys
@@ -219,7 +220,12 @@ async def run(config: Config) -> dict[str, Any]:
     began = time.monotonic()
     results: dict[str, Any] = {
         "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(config).items()},
-        "machine": {"python": sys.version.split()[0], "platform": platform.platform(), "cpus": _cpus()},
+        "machine": {
+            "python": sys.version.split()[0],
+            "platform": platform.platform(),
+            "cpus": _cpus(),
+            "load_at_start": os.getloadavg()[0],
+        },
     }
     workdir = Path(tempfile.mkdtemp(prefix="linkcast-bench-"))
     site_port = free_port()
@@ -329,6 +335,7 @@ async def run(config: Config) -> dict[str, Any]:
         for r in parser_results
     ]
     results["seconds"] = time.monotonic() - began
+    results["machine"]["load_at_end"] = os.getloadavg()[0]
     shutil.rmtree(workdir, ignore_errors=True)
     return results
 
@@ -342,8 +349,6 @@ async def _measure(
 
 
 def _cpus() -> int:
-    import os
-
     return len(os.sched_getaffinity(0))
 
 
