@@ -14,11 +14,9 @@ import aiohttp
 import orjson
 import websockets
 
-from linkcast.core.events import CLOSE_FORBIDDEN_ORIGIN, CLOSE_UNAUTHORIZED, TERMINAL_TYPES
+from linkcast.core.events import CLOSE_FORBIDDEN_ORIGIN, CLOSE_UNAUTHORIZED, STREAM_SINCE_HEADER, TERMINAL_TYPES
 
 RECONNECT_DELAYS = (0.2, 0.5, 1.0, 2.0, 5.0)
-# The server says with the handshake which id the connection delivers everything after (see web/stream.py).
-STREAM_SINCE_HEADER = "Linkcast-Since"
 # Close codes after which reconnecting is pointless: the server refuses this client.
 FINAL_CLOSE_CODES = frozenset({CLOSE_UNAUTHORIZED, CLOSE_FORBIDDEN_ORIGIN})
 

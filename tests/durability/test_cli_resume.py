@@ -12,11 +12,10 @@ import aiohttp
 import orjson
 import pytest
 
+from linkcast.core.events import STREAM_SINCE_HEADER
 from tests.durability.conftest import Gate, ids_of, put_all
 from tests.support.service import Service, receive_until, terminal_for
 from tests.support.site import LocalSite
-
-STREAM_SINCE_HEADER = "Linkcast-Since"
 
 
 class CLI:

@@ -34,6 +34,10 @@ CLOSE_TOO_SLOW = 4008
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_FORBIDDEN_ORIGIN = 4403
 
+# Handshake header of the stream: the connection delivers every event after this id (its ``since``, or where live
+# delivery began), so a client that saw no event yet still knows where to resume.
+STREAM_SINCE_HEADER = "Linkcast-Since"
+
 
 @dataclass(frozen=True, slots=True)
 class Event:

@@ -8,7 +8,7 @@ import contextlib
 from quart import Blueprint, Response, websocket
 
 from linkcast.core.errors import InvalidInput
-from linkcast.core.events import CLOSE_TOO_SLOW
+from linkcast.core.events import CLOSE_TOO_SLOW, STREAM_SINCE_HEADER
 from linkcast.core.inputs import validate_request_id
 from linkcast.hub import Subscription
 from linkcast.web.app import Runtime, runtime
@@ -17,8 +17,6 @@ from linkcast.web.guard import guard
 
 stream = Blueprint("stream", __name__)
 
-# Sent with the handshake: this connection delivers every event after this id (its ``since``, or where live began).
-STREAM_SINCE_HEADER = "Linkcast-Since"
 TOO_SLOW_REASON = "too slow: the client stopped reading; reconnect with ?since=<last id seen>"
 
 
