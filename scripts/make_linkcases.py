@@ -7,6 +7,7 @@ order (DESIGN.md's rule), and stores the list in the case's ``case.json`` with t
     .venv/bin/python scripts/make_linkcases.py            # (re)write every expected list
     .venv/bin/python scripts/make_linkcases.py --check    # exit 1 if Chromium disagrees with any stored list
     .venv/bin/python scripts/make_linkcases.py base-relative redirect   # only these cases
+    .venv/bin/python scripts/make_linkcases.py --fuzz 7 --pages 300     # random pages: extract_links vs Chromium
 """
 
 from __future__ import annotations
@@ -20,7 +21,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tests.linkcases import load_cases, register_cases, save_expected, without_origin
 from tests.linkcases.chromium import chromium_available, chromium_reader
+from tests.linkcases.fuzz import random_pages
 from tests.support.site import LocalSite
+
+from linkcast.core.links import extract_links
 
 
 async def run(names: list[str], check: bool) -> int:
@@ -54,14 +58,41 @@ async def run(names: list[str], check: bool) -> int:
     return 1 if failures else 0
 
 
+async def fuzz(seed: int, count: int) -> int:
+    """Compare ``extract_links`` with Chromium on random pages; print each difference, exit 1 if there is any."""
+    site = LocalSite()
+    pages = random_pages(seed, count)
+    urls = [site.page(f"/fuzz/{n}/dir/page.html", body, content_type) for n, (body, content_type) in enumerate(pages)]
+    await site.start()
+    differences = 0
+    try:
+        async with chromium_reader() as chromium:
+            for n, (url, (body, content_type)) in enumerate(zip(urls, pages, strict=True)):
+                _final_url, expected = await chromium.read(url)
+                found = extract_links(body, url, content_type)
+                if found != expected:
+                    differences += 1
+                    print(f"page {n} ({content_type}): {body[:300]!r}")
+                    print(f"  only Chromium: {[link for link in expected if link not in found]}")
+                    print(f"  only linkcast: {[link for link in found if link not in expected]}")
+    finally:
+        await site.stop()
+    print(f"{differences} of {count} pages differ (seed {seed})")
+    return 1 if differences else 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("cases", nargs="*", help="case names (default: all)")
     parser.add_argument("--check", action="store_true", help="compare with the stored lists instead of writing them")
+    parser.add_argument("--fuzz", type=int, metavar="SEED", help="compare extract_links with Chromium on random pages")
+    parser.add_argument("--pages", type=int, default=200, help="how many random pages --fuzz makes (default 200)")
     args = parser.parse_args()
     if not chromium_available():
         print("Chromium (/usr/bin/chromium or LINKCAST_CHROMIUM) and Playwright are needed", file=sys.stderr)
         return 2
+    if args.fuzz is not None:
+        return asyncio.run(fuzz(args.fuzz, args.pages))
     return asyncio.run(run(args.cases, args.check))
 
 

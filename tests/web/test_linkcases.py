@@ -11,8 +11,10 @@ import asyncio
 
 import aiohttp
 
+from linkcast.core.links import extract_links
 from tests.linkcases import load_cases, register_cases
 from tests.linkcases.chromium import chromium_available, chromium_reader
+from tests.linkcases.fuzz import random_pages
 from tests.support.service import Service, receive_until, terminal_for
 from tests.support.site import LocalSite
 from tests.support.strict import require
@@ -62,3 +64,15 @@ async def test_a_sample_of_the_stored_answers_still_matches_chromium(site: Local
             final_url, links = await chromium.read(entries[case.name])
             assert final_url == site.url(case.path), case.name
             assert links == case.expected_links(site.origin), case.name
+
+
+async def test_random_pages_give_what_chromium_gives(site: LocalSite) -> None:
+    """Seeded random pages (odd hrefs, odd markup, three encodings) beyond the stored cases; a difference found here
+    is worth a new case (``scripts/make_linkcases.py --fuzz SEED`` explores more seeds)."""
+    require(chromium_available(), "Chromium (/usr/bin/chromium) and Playwright are needed to compare with Chromium")
+    pages = random_pages(seed=1, count=40)
+    urls = [site.page(f"/fuzz/{n}/dir/page.html", body, content_type) for n, (body, content_type) in enumerate(pages)]
+    async with chromium_reader() as chromium:
+        for url, (body, content_type) in zip(urls, pages, strict=True):
+            _final_url, links = await chromium.read(url)
+            assert extract_links(body, url, content_type) == links, url

@@ -28,6 +28,8 @@ _CHROMIUM_ESCAPED = re.compile(r"[|*']")
 _SPACE = "zq0spc0qz"  # stand-ins that survive host parsing (lower-case ASCII letters and digits)
 _NO_BREAK_SPACE = "zq0nbsp0qz"
 _C0_OR_SPACE = "".join(map(chr, range(0x21)))
+_PUNYCODE_DIGITS = re.compile(r"[a-zA-Z0-9-]+").fullmatch
+_AUTHORITY = re.compile(r"(?:[a-zA-Z][a-zA-Z0-9+.-]*:)?[/\\]{2}([^/\\?#]*)").match
 _PUNYCODE_WITH_NO_BREAK_SPACE = re.compile(rf"[/\\.@]xn--[^/\\.?#@]*{_NO_BREAK_SPACE}", re.IGNORECASE)
 
 # The fast path's grammar. Its alphabet has only characters that the parts of an http(s) URL they are in keep as
@@ -195,7 +197,31 @@ def _join_with_spaces_in_host(base: str | None, href: str) -> str | None:
         return None
     authority_at = joined.index("//") + 2
     host = joined[authority_at : joined.index("/", authority_at)].rpartition("@")[2]
+    if _has_invalid_punycode(stand_in):
+        return None  # once the host has a space, Chromium's IDNA checks the punycode labels written in it
     return _chromium_spelling(joined) if _SPACE in host or _NO_BREAK_SPACE in host else None
+
+
+def _has_invalid_punycode(href: str) -> bool:
+    """Whether the host written in ``href`` has a punycode label Chromium's IDNA refuses, as far as comparing with
+    Chromium has shown: an empty one or one with a character that is no punycode digit; and when a no-break space
+    (non-ASCII) makes it run the full IDNA, one that does not decode."""
+    authority = _AUTHORITY(href)
+    if authority is None:
+        return False
+    host = authority.group(1).rpartition("@")[2]
+    full_idna = _NO_BREAK_SPACE in host
+    for label in host.split("."):
+        if label[:4].lower() != "xn--" or _SPACE in label:
+            continue
+        if not _PUNYCODE_DIGITS(label, 4):
+            return True
+        if full_idna:
+            try:
+                label[4:].encode("ascii").decode("punycode")
+            except UnicodeError:
+                return True
+    return False
 
 
 def _chromium_spelling(url: str) -> str:
