@@ -16,6 +16,7 @@ always UTF-8.
 from __future__ import annotations
 
 import codecs
+import functools
 import re
 from dataclasses import dataclass
 
@@ -56,6 +57,7 @@ class DocumentEncoding:
         return self.name in _UTF8_OUTPUT
 
 
+@functools.cache  # a handful of names; the objects are immutable
 def _known(name: str, bom_length: int = 0) -> DocumentEncoding:
     encoding = webencodings.lookup(name)
     assert encoding is not None, name
@@ -69,6 +71,7 @@ def _from_webencodings(encoding: webencodings.Encoding, bom_length: int = 0) -> 
     return DocumentEncoding(encoding.name, codecs.lookup(decoder) if decoder else codec, codec, bom_length)
 
 
+@functools.lru_cache(maxsize=256)  # labels come from pages: bounded, since a page may make up any
 def lookup(label: str) -> DocumentEncoding | None:
     """The encoding a WHATWG label names (``latin1`` is windows-1252, ``shift_jis`` is cp932...), or None."""
     encoding = webencodings.lookup(label)
@@ -259,9 +262,13 @@ def _comment_end(body: bytes, start: int) -> int:
 
 
 def _raw_text_end(body: bytes, position: int, name: bytes) -> int:
-    closing = re.compile(rb"</" + re.escape(name) + rb"[" + _WS + rb"/>]", re.IGNORECASE)
-    found = closing.search(body, position)
+    found = _CLOSING_TAGS[name](body, position)
     return len(body) if found is None else found.start()
+
+
+_CLOSING_TAGS = {
+    name: re.compile(rb"</" + name + rb"[" + _WS + rb"/>]", re.IGNORECASE).search for name in _TEXT_ELEMENTS
+}
 
 
 def _charset_from_meta(attributes: bytes) -> str | None:
