@@ -51,6 +51,7 @@ class SQLiteThread:
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._stopping = False
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
@@ -61,8 +62,8 @@ class SQLiteThread:
 
     async def run(self, operation: Callable[[sqlite3.Connection], T]) -> T:
         """Run ``operation(connection)`` in the thread; for the writer, return once its transaction is committed."""
-        if self._thread is None or self._loop is None:
-            raise RuntimeError(f"{self.name} is not started")
+        if self._thread is None or self._loop is None or self._stopping:
+            raise RuntimeError(f"{self.name} is not running")
         future: asyncio.Future[T] = self._loop.create_future()
         self._queue.put((operation, future))
         return await future
@@ -70,9 +71,11 @@ class SQLiteThread:
     async def stop(self) -> None:
         if self._thread is None:
             return
+        self._stopping = True  # what is queued already completes; nothing new may queue behind the stop
         self._queue.put(_STOP)
         await asyncio.to_thread(self._thread.join)
         self._thread = None
+        self._stopping = False
 
     def _main(self, ready: asyncio.Future[None]) -> None:
         try:
