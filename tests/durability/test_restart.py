@@ -105,6 +105,36 @@ async def test_sigterm_drains_running_jobs_and_takes_no_new_ones(tmp_path: Path,
         service.kill()
 
 
+async def test_sigterm_returns_jobs_still_running_after_the_grace_period_to_the_queue(
+    tmp_path: Path, gate: Gate
+) -> None:
+    # Fetch timeouts far beyond the drain's grace period (10 s): the held fetches can only be cut short by the drain.
+    service = serve(tmp_path, "--workers", "4", "--read-timeout", "60", "--fetch-timeout", "60")
+    await service.start()
+    try:
+        held = {f"h{n}": gate.page(f"/h{n}", f'<a href="/y{n}">y</a>') for n in range(6)}
+        async with service.connect() as ws:
+            await put_all(service, held)
+            await receive_until(ws, lambda fs: len(started(fs, set(held))) == 4)
+            assert service.process is not None
+            service.process.send_signal(signal.SIGTERM)
+            assert await asyncio.to_thread(service.process.wait, 30) is not None
+        with sqlite3.connect(tmp_path / "linkcast.db") as db:
+            states = dict(db.execute("SELECT state, count(*) FROM requests GROUP BY state").fetchall())
+            owned = db.execute("SELECT count(*) FROM jobs WHERE owner IS NOT NULL").fetchone()[0]
+        assert (states, owned) == ({"queued": 6}, 0), "the four running jobs went back to the queue"
+
+        await service.start()
+        gate.opened.set()
+        async with service.connect("since=0") as ws:
+            log = await receive_until(ws, lambda fs: set(terminal_counts(fs)) == set(held))
+        assert terminal_counts(log) == dict.fromkeys(held, 1)
+        attempts = Counter(f["attempt"] for f in log if f.get("type") == "started")
+        assert attempts == {1: 4 + 2, 2: 4}, "the four interrupted jobs ran a second time, the rest once"
+    finally:
+        service.kill()
+
+
 async def test_state_and_idempotency_survive_a_restart(durable: Service, site: LocalSite) -> None:
     url = site.page("/kept", '<a href="/k">k</a>')
     async with durable.connect("request_id=kept") as ws:
