@@ -2,7 +2,8 @@
 
 Compares linkcast's ``extract_links`` with BeautifulSoup ``html.parser`` (the prototype's way, and with ``urljoin``
 so relative links count), ``lxml.html`` + ``urljoin``, and lexbor parse-only: parse and select the hrefs with no URL
-work, the ceiling for any lexbor-based extractor (as in BENCHMARKS.md); pure parsing is shown too.
+work, the ceiling for any lexbor-based extractor (as in BENCHMARKS.md); pure parsing is shown too. Passes of the
+approaches are interleaved and the median counts, so that load from elsewhere hits them alike.
 
 No internet: the real-world pages come from documentation installed here (the Rust toolchain's HTML docs, Node.js,
 Python and other packages' docs under /usr/share/doc), sampled deterministically; the report names the sources.
@@ -132,15 +133,23 @@ APPROACHES: dict[str, tuple[Extractor, bool]] = {  # name -> (function, slow: ti
 }
 
 
-def mb_per_second(extract: Extractor, corpus: Corpus, repeats: int) -> float:
-    """Median MB/s over ``repeats`` passes over the corpus."""
-    rates = []
-    for _ in range(max(1, repeats)):
-        began = time.perf_counter()
-        for url, body in corpus.pages:
-            extract(body, url)
-        rates.append(corpus.size / (time.perf_counter() - began) / 1e6)
-    return statistics.median(rates)
+def one_pass(extract: Extractor, corpus: Corpus) -> float:
+    """MB/s of one pass over the corpus."""
+    began = time.perf_counter()
+    for url, body in corpus.pages:
+        extract(body, url)
+    return corpus.size / (time.perf_counter() - began) / 1e6
+
+
+def interleaved_rates(corpus: Corpus, repeats: int, slow_repeats: int) -> dict[str, float]:
+    """Median MB/s of each approach, the passes taken in turn (one of each, then again), so that a burst of load
+    from elsewhere on the machine hits every approach alike and their ratios hold."""
+    passes: dict[str, list[float]] = {name: [] for name in APPROACHES}
+    for round_ in range(max(1, repeats)):
+        for name, (extract, slow) in APPROACHES.items():
+            if round_ < (slow_repeats if slow else repeats):
+                passes[name].append(one_pass(extract, corpus))
+    return {name: statistics.median(rates) for name, rates in passes.items()}
 
 
 @dataclass
@@ -158,10 +167,7 @@ def run_parser_bench(pages: int, max_mb: float, repeats: int, slow_repeats: int 
     for corpus in (generated_corpus(pages), real_world_corpus(int(max_mb * 1e6))):
         if not corpus.pages:
             continue
-        rates = {
-            name: mb_per_second(fn, corpus, slow_repeats if slow else repeats)
-            for name, (fn, slow) in APPROACHES.items()
-        }
+        rates = interleaved_rates(corpus, repeats, slow_repeats)
         results.append(ParserResult(corpus, rates))
     return results
 
