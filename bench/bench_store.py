@@ -5,10 +5,12 @@ configures it) in a child process with no workers and one extra route, ``POST /b
 straight to the store with 16 concurrent appenders (as 16 workers would). WebSocket clients in this process count
 the frames. Loopback only.
 
+0. The store alone, in this process: appends/s with group commit, with a commit per append, and with aiosqlite.
 1. Throughput: events/s from the first append to the last frame at the last of ``--clients`` clients, for
    ``memory://`` and ``sqlite:///`` in alternating rounds (the machine is shared: compare within a round); plus the
    append rate alone (no client).
-2. Slow client: 5,000 events of ~10 KB to one healthy client, with and without a client that never reads; the
+2. Fan-out with and without permessage-deflate (uvicorn accepts it whenever a client offers it).
+3. Slow client: 5,000 events of ~10 KB to one healthy client, with and without a client that never reads; the
    server's RSS before and after, the healthy client's delivery time, the stalled client's close code.
 """
 
@@ -124,9 +126,11 @@ class Server:
             self.process.wait()
 
 
-async def counting_client(url: str, count: int, connected: asyncio.Event | None = None) -> float:
+async def counting_client(
+    url: str, count: int, connected: asyncio.Event | None = None, compression: str | None = None
+) -> float:
     """Read ``count`` frames; return when the last one arrived (perf_counter)."""
-    async with websockets.connect(url, max_size=None, compression=None, open_timeout=30) as ws:
+    async with websockets.connect(url, max_size=None, compression=compression, open_timeout=30) as ws:
         if connected is not None:
             connected.set()
         for _ in range(count):
@@ -151,25 +155,31 @@ class Throughput:
     events: int
     append_seconds: float
     delivered_seconds: float
+    server_cpu_seconds: float
 
     @property
     def delivered_rate(self) -> float:
         return self.events / self.delivered_seconds
 
 
-async def measure_throughput(store: str, clients: int, events: int, size: int) -> Throughput:
+async def measure_throughput(
+    store: str, clients: int, events: int, size: int, compression: str | None = None
+) -> Throughput:
     server = Server(store, queue_size=events + 16)
     try:
         await server.ready()
         url = f"ws://127.0.0.1:{server.port}/scraped_urls"
         connected = [asyncio.Event() for _ in range(clients)]
-        readers = [asyncio.create_task(counting_client(url, events, ready)) for ready in connected]
+        readers = [asyncio.create_task(counting_client(url, events, ready, compression)) for ready in connected]
         for ready in connected:
             await asyncio.wait_for(ready.wait(), 30)
         began = time.perf_counter()
         append_seconds = await server.publish(events, size)
         ends = await asyncio.gather(*readers) if readers else [time.perf_counter()]
-        return Throughput(store.split(":")[0], clients, events, append_seconds, max(ends) - began)
+        cpu = psutil.Process(server.process.pid).cpu_times()
+        return Throughput(
+            store.split(":")[0], clients, events, append_seconds, max(ends) - began, cpu.user + cpu.system
+        )
     finally:
         server.stop()
 
@@ -317,6 +327,16 @@ async def main(args: argparse.Namespace) -> None:
             )
         ]
         print(f"sqlite / memory, {clients} clients, per round: {', '.join(f'{r:.2f}' for r in ratios)}")
+
+    print(f"\npermessage-deflate, memory store, {args.clients} clients, 3,000 events")
+    for _round in range(2):
+        for compression in (None, "deflate"):
+            run = await measure_throughput("memory://", args.clients, 3000, args.size, compression)
+            print(
+                f"compression={compression!s:<8} {run.delivered_rate:7,.0f} ev/s delivered,"
+                f" server CPU {run.server_cpu_seconds:.1f} s",
+                flush=True,
+            )
 
     print("\nslow client: 5,000 events of ~10 KB, sqlite store")
     for stalled in (False, True, False, True):
