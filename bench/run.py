@@ -210,7 +210,9 @@ async def profile_linkcast(config: Config, urls: list[str], workdir: Path) -> st
             await clients.close()
     head = f"linkcast crawl of {len(urls)} pages under py-spy: {result.pages_per_second:.0f} pages/s\n"
     head += "CPU per thread, share of the crawl's wall time (psutil): " + ", ".join(
-        f"{name} {seconds / result.seconds:.0%}" for name, seconds in threads.items()
+        f"{name} {seconds / result.seconds:.0%}"
+        for name, seconds in threads.items()
+        if seconds >= 0.005 * result.seconds
     )
     head += "\n"
     return head + summarise(workdir / "profile.raw")
