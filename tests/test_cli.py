@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
+from pathlib import Path
 
 import orjson
 
@@ -97,3 +98,10 @@ async def test_serve_help_lists_every_setting_with_its_default() -> None:
     for flag, default in [("--port", "8080"), ("--host", "'localhost'"), ("--store", "'sqlite:///./linkcast.db'")]:
         assert f"{flag} {flag.upper()[2:].replace('-', '_')}" in text and f"default: {default}" in text
     assert "LINKCAST_ALLOW_PRIVATE_NETWORKS" in text
+
+
+async def test_worker_refuses_a_store_other_processes_cannot_share(tmp_path: Path) -> None:
+    for store in ("memory://", f"sqlite:///{tmp_path}/db"):
+        done = await run_cli("worker", "--store", store)
+        assert done.returncode != 0
+        assert b"needs the shared Redis store" in done.stderr

@@ -52,8 +52,10 @@ def serve(settings: Settings) -> None:
 
 def run_workers(settings: Settings) -> None:
     """Workers without HTTP, for a scaled-out deployment sharing a Redis store."""
-    if settings.store.startswith("memory:"):
-        raise SystemExit("linkcast worker needs a store the API also reaches: --store redis://HOST:PORT/DB")
+    if not settings.store.startswith(("redis:", "rediss:", "unix:")):
+        # memory:// is private to a process, and an SQLite store is owned by its one serving process (its open()
+        # takes back the jobs that process is running): only Redis is shared between processes.
+        raise SystemExit("linkcast worker needs the shared Redis store: --store redis://HOST:PORT/DB")
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if _has("uvloop"):
         import uvloop

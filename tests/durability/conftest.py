@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import random
-import socket
 from collections.abc import AsyncIterator, Iterable
 from pathlib import Path
 from typing import Any
@@ -44,30 +42,11 @@ def gate(site: LocalSite) -> Gate:
     return Gate(site)
 
 
-def port_outside_the_ephemeral_range() -> int:
-    """A free port below Linux's ephemeral range (32768-60999).
-
-    These services restart on the same port. A port from the ephemeral range (what binding port 0 gives) can be taken
-    while the server is down by any outgoing connection on the machine, and the restart then fails to bind; ports
-    below the range are only ever taken by an explicit bind.
-    """
-    for _ in range(200):
-        port = random.randrange(20_000, 32_000)
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError("no free port between 20000 and 32000")
-
-
 def serve(tmp_path: Path, *flags: str) -> Service:
     """A service on SQLite in ``tmp_path`` that may fetch the local site; restart it to test what survives."""
     service = Service(
         "--allow-private-networks", *flags, store=f"sqlite:///{tmp_path}/linkcast.db", log_path=tmp_path / "serve.log"
     )
-    service.port = port_outside_the_ephemeral_range()
     return service
 
 
