@@ -215,7 +215,11 @@ async def profile_linkcast(config: Config, urls: list[str], workdir: Path) -> st
         if seconds >= 0.005 * result.seconds
     )
     head += "\n"
-    return head + summarise(workdir / "profile.raw")
+    raw = workdir / "profile.raw"
+    if not raw.exists() or not raw.stat().st_size:
+        # py-spy needs to ptrace the server: a container without that permission gives no profile, not a failed run.
+        return head + "py-spy recorded nothing (is ptrace allowed here?): no profile.\n"
+    return head + summarise(raw)
 
 
 async def run(config: Config) -> dict[str, Any]:
