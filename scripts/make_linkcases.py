@@ -20,8 +20,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tests.linkcases import load_cases, register_cases, save_expected, without_origin
-from tests.linkcases.chromium import chromium_available, chromium_reader
+from tests.linkcases.chromium import chromium_reader
 from tests.linkcases.fuzz import random_pages
+from tests.support.chromium import chromium_available
 from tests.support.site import LocalSite
 
 from linkcast.core.links import extract_links

@@ -6,8 +6,6 @@ console errors are collected, so that every test can assert the page logged none
 
 from __future__ import annotations
 
-import importlib.util
-import os
 import re
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
@@ -16,21 +14,12 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from tests.support.chromium import launch_chromium, require_chromium
 from tests.support.service import Service
-from tests.support.strict import require
 
 if TYPE_CHECKING:
     from playwright.async_api import Browser, ConsoleMessage, Error, Page
 
-CHROMIUM = Path(os.environ.get("LINKCAST_CHROMIUM", "/usr/bin/chromium"))
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 # Every wait in these tests is on something the page shows, bounded by this (seconds).
 WAIT = 20.0
 
@@ -61,18 +50,12 @@ class BrowserPage:
 
 @pytest.fixture(scope="session")
 async def browser() -> AsyncIterator[Browser]:
-    require(
-        CHROMIUM.is_file() and os.access(CHROMIUM, os.X_OK),
-        f"Chromium is not installed at {CHROMIUM} (apt-get install chromium; or set LINKCAST_CHROMIUM)",
-    )
-    require(importlib.util.find_spec("playwright") is not None, "Playwright for Python is not installed")
-    from playwright.async_api import async_playwright, expect
+    require_chromium()
+    from playwright.async_api import expect
 
     expect.set_options(timeout=WAIT * 1000)  # a loaded 2-core machine can take longer than Playwright's 5 s
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+    async with launch_chromium() as launched:
         yield launched
-        await launched.close()
 
 
 @pytest.fixture

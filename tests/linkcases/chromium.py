@@ -5,26 +5,16 @@ Debian's Chromium at ``/usr/bin/chromium`` (or ``LINKCAST_CHROMIUM``), driven by
 
 from __future__ import annotations
 
-import importlib.util
-import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING
+
+from tests.support.chromium import launch_chromium
 
 if TYPE_CHECKING:
     from playwright.async_api import Page
 
-CHROMIUM = Path(os.environ.get("LINKCAST_CHROMIUM", "/usr/bin/chromium"))
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 NAVIGATION_TIMEOUT_MS = 30_000
 
 # DESIGN.md's rule, evaluated in the page: document.links' hrefs, kept if they parse as http(s) URLs (an href that
@@ -44,10 +34,6 @@ LINKS_SCRIPT = """() => {
 }"""
 
 
-def chromium_available() -> bool:
-    return CHROMIUM.is_file() and os.access(CHROMIUM, os.X_OK) and importlib.util.find_spec("playwright") is not None
-
-
 @dataclass
 class ChromiumReader:
     """One page in a JavaScript-disabled context; ``read(url)`` navigates and returns (final URL, links)."""
@@ -62,12 +48,6 @@ class ChromiumReader:
 
 @asynccontextmanager
 async def chromium_reader() -> AsyncIterator[ChromiumReader]:
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
-        try:
-            context = await browser.new_context(java_script_enabled=False)
-            yield ChromiumReader(await context.new_page())
-        finally:
-            await browser.close()
+    async with launch_chromium() as browser:
+        context = await browser.new_context(java_script_enabled=False)
+        yield ChromiumReader(await context.new_page())

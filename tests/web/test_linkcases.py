@@ -13,11 +13,11 @@ import aiohttp
 
 from linkcast.core.links import extract_links
 from tests.linkcases import load_cases, register_cases
-from tests.linkcases.chromium import chromium_available, chromium_reader
+from tests.linkcases.chromium import chromium_reader
 from tests.linkcases.fuzz import random_pages
+from tests.support.chromium import require_chromium
 from tests.support.service import Service, receive_until, terminal_for
 from tests.support.site import LocalSite
-from tests.support.strict import require
 
 CASES = load_cases()
 # Re-checked live in Chromium on every run: one case of each kind of difficulty (encodings, base, markup, URL
@@ -55,7 +55,7 @@ async def test_every_link_case_through_the_service_gives_chromiums_links(service
 
 
 async def test_a_sample_of_the_stored_answers_still_matches_chromium(site: LocalSite) -> None:
-    require(chromium_available(), "Chromium (/usr/bin/chromium) and Playwright are needed to re-check link cases")
+    require_chromium()
     sample = [case for case in CASES if case.name in LIVE_SAMPLE]
     assert len(sample) == len(LIVE_SAMPLE)
     entries = register_cases(site, sample)
@@ -69,7 +69,7 @@ async def test_a_sample_of_the_stored_answers_still_matches_chromium(site: Local
 async def test_random_pages_give_what_chromium_gives(site: LocalSite) -> None:
     """Seeded random pages (odd hrefs, odd markup, three encodings) beyond the stored cases; a difference found here
     is worth a new case (``scripts/make_linkcases.py --fuzz SEED`` explores more seeds)."""
-    require(chromium_available(), "Chromium (/usr/bin/chromium) and Playwright are needed to compare with Chromium")
+    require_chromium()
     pages = random_pages(seed=1, count=40)
     urls = [site.page(f"/fuzz/{n}/dir/page.html", body, content_type) for n, (body, content_type) in enumerate(pages)]
     async with chromium_reader() as chromium:

@@ -13,8 +13,8 @@ import pytest
 from linkcast.settings import Settings
 from linkcast.web.app import create_app
 from linkcast.web.openapi import openapi_path
+from tests.support.chromium import launch_chromium, require_chromium
 from tests.support.service import Service
-from tests.support.strict import require
 
 TOKEN = "docs-token"
 IGNORED_METHODS = {"HEAD", "OPTIONS"}
@@ -67,30 +67,23 @@ async def test_docs_page_loads_nothing_from_elsewhere() -> None:
 
 
 async def test_docs_page_renders_every_operation_in_a_browser(api_only: Service) -> None:
-    playwright_api = pytest.importorskip("playwright.async_api")
-    require(Path("/usr/bin/chromium").exists(), "Chromium is not installed at /usr/bin/chromium")
-    args = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-            "--disable-sync", "--no-first-run"]  # fmt: skip
-    async with playwright_api.async_playwright() as p:
-        browser = await p.chromium.launch(executable_path="/usr/bin/chromium", args=args)
-        try:
-            page = await browser.new_page()
-            elsewhere: list[str] = []
+    require_chromium()
+    async with launch_chromium() as browser:
+        page = await browser.new_page()
+        elsewhere: list[str] = []
 
-            async def only_local(route: object) -> None:
-                request = route.request  # type: ignore[attr-defined]
-                if request.url.startswith(api_only.base_url):
-                    await route.continue_()  # type: ignore[attr-defined]
-                else:
-                    elsewhere.append(request.url)
-                    await route.abort()  # type: ignore[attr-defined]
+        async def only_local(route: object) -> None:
+            request = route.request  # type: ignore[attr-defined]
+            if request.url.startswith(api_only.base_url):
+                await route.continue_()  # type: ignore[attr-defined]
+            else:
+                elsewhere.append(request.url)
+                await route.abort()  # type: ignore[attr-defined]
 
-            await page.route("**/*", only_local)
-            await page.goto(f"{api_only.base_url}/docs")
-            await page.wait_for_selector("details summary code", timeout=10_000)
-            paths = await page.locator("details summary code").all_inner_texts()
-        finally:
-            await browser.close()
+        await page.route("**/*", only_local)
+        await page.goto(f"{api_only.base_url}/docs")
+        await page.wait_for_selector("details summary code", timeout=10_000)
+        paths = await page.locator("details summary code").all_inner_texts()
     assert {"/urls/{request_id}", "/urls", "/healthz", "/scraped_urls"} <= set(paths)
     assert elsewhere == []
 
