@@ -9,13 +9,11 @@ from __future__ import annotations
 import re
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
 
 from tests.support.chromium import launch_chromium, require_chromium
-from tests.support.service import Service
 
 if TYPE_CHECKING:
     from playwright.async_api import Browser, ConsoleMessage, Error, Page
@@ -68,14 +66,3 @@ async def browser_page(browser: Browser) -> AsyncIterator[BrowserPage]:
     page.on("pageerror", console.on_page_error)
     yield BrowserPage(page, console)
     await context.close()
-
-
-@pytest.fixture
-async def durable_service(tmp_path: Path) -> AsyncIterator[Service]:
-    """The service on SQLite in ``tmp_path``: its event log outlives a restart."""
-    running = Service(
-        "--allow-private-networks", store=f"sqlite:///{tmp_path}/linkcast.db", log_path=tmp_path / "serve.log"
-    )
-    await running.start()
-    yield running
-    running.stop()

@@ -138,9 +138,9 @@ async def test_history_on_load_and_only_what_i_submitted(
 
 
 async def test_results_produced_while_disconnected_appear_once_after_a_restart(
-    durable_service: Service, site: LocalSite, browser_page: BrowserPage
+    service: Service, site: LocalSite, browser_page: BrowserPage
 ) -> None:
-    service, page = durable_service, browser_page.page
+    service, page = service, browser_page.page
     frames: list[dict[str, Any]] = []
     sockets: list[str] = []
 
