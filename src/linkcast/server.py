@@ -39,6 +39,7 @@ def serve(settings: Settings) -> None:
         # stalled client fills its own bounded queue (and is dropped) instead of growing the server's write buffer.
         ws="wsproto",
         ws_max_size=WEBSOCKET_MAX_MESSAGE_BYTES,
+        ws_per_message_deflate=settings.websocket_compression,
         lifespan="on",
         log_level=settings.log_level,
         # Access lines would write WebSocket URLs, and with them a ?token=, to the logs.

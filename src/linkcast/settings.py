@@ -56,6 +56,11 @@ class Settings:
     per_host_delay: float = setting(0.0, "seconds between two fetches to one host")
     retries: int = setting(2, "retries for connection failures, 429 and 503, with exponential back-off")
     client_queue_size: int = setting(1024, "events buffered per WebSocket client before it is dropped as too slow")
+    websocket_compression: bool = setting(
+        False,
+        "deflate WebSocket frames for clients that offer it: less bandwidth on slow links, but each frame is "
+        "compressed once per client, which halves fan-out capacity",
+    )
     retain_days: float = setting(7.0, "events and finished requests older than this are pruned")
     retain_events: int = setting(1_000_000, "events beyond this count are pruned, oldest first")
     max_request_bytes: int = setting(16 * 1024, "largest PUT/POST body accepted")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from tests.support.service import Service, receive_until, terminal_for
 from tests.support.site import LocalSite
 
@@ -28,3 +30,20 @@ async def test_request_id_filter_limits_the_stream(service: Service, site: Local
         frames = await receive_until(ws, lambda fs: bool(terminal_for(fs, {"mine"})))
     assert {f["request_id"] for f in frames} == {"mine"}
     assert terminal_for(frames, {"mine"})["mine"]["links"] == [site.url("/w")]
+
+
+async def test_frames_are_not_deflated_unless_configured(service: Service) -> None:
+    # The websockets client offers permessage-deflate; the server declines it by default (bench/README.md: deflating
+    # every frame once per client halves fan-out), so the handshake answer names no extension.
+    async with service.connect(compression="deflate") as ws:
+        assert "Sec-WebSocket-Extensions" not in ws.response.headers
+
+
+async def test_frames_are_deflated_when_configured(tmp_path: Path) -> None:
+    compressing = Service("--websocket-compression", store="memory://", log_path=tmp_path / "serve.log")
+    await compressing.start()
+    try:
+        async with compressing.connect(compression="deflate") as ws:
+            assert "permessage-deflate" in ws.response.headers["Sec-WebSocket-Extensions"]
+    finally:
+        compressing.stop()
