@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from typing import cast
 
 import ada_url
 
@@ -34,21 +33,28 @@ _PUNYCODE_WITH_NO_BREAK_SPACE = re.compile(rf"[/\\.@]xn--[^/\\.?#@]*{_NO_BREAK_S
 
 # The fast path's grammar. Its alphabet has only characters that the parts of an http(s) URL they are in keep as
 # they are, in any document encoding (never "\", whitespace, '"', "<", ">", "`", "{", "}", "^", "|").
-# A path segment never starts with "." or "/" (so there is no dot segment and no empty one to think about).
+# A path segment never starts with "." or "/" (so there is no dot segment and no empty one to think about), except
+# for a last empty one (a trailing "/"). Quantifiers are possessive where giving back could never lead to a match
+# (each character class stops where the next part starts), which makes a failing match fail sooner.
 _CHARS = r"\-A-Za-z0-9._~!$&()*+,;=@"
-_PATH = rf"(?:/(?![./])[{_CHARS}:']*)*"
+_CHARS_BUT_DOT = _CHARS.replace(".", "")
+_PATH = rf"(?:/[{_CHARS_BUT_DOT}:'][{_CHARS}:']*+)*+/?"
 # "%" stays as it is in a query or a fragment (in a path, "%2e" is a dot); "'" too, but in a fragment only.
-_TAIL = rf"(?:\?[{_CHARS}:/?%]*)?(?:#[{_CHARS}:/?#%']*)?"
+_TAIL = rf"(?:\?[{_CHARS}:/?%]*+)?+(?:#[{_CHARS}:/?#%']*+)?+"
 _ABSOLUTE_PATH = re.compile(rf"{_PATH}{_TAIL}").fullmatch
 _QUERY_OR_FRAGMENT = re.compile(_TAIL).fullmatch
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:").match
 # Relative: leading "../" (and one "./"), then segments without ":" (which would make the first one a scheme).
-_RELATIVE = re.compile(rf"((?:\.\./)*)(?:\./)?((?![./])[{_CHARS}']*(?:/(?![./])[{_CHARS}']*)*{_TAIL})").fullmatch
+_RELATIVE = re.compile(
+    rf"((?:\.\./)*+)(?:\./)?+((?![./])(?:[{_CHARS_BUT_DOT}'][{_CHARS}']*+)?+(?:/[{_CHARS_BUT_DOT}'][{_CHARS}']*+)*+/?{_TAIL})"
+).fullmatch
 # Absolute: a lower-case scheme (or none), a lower-case host whose last label is not a number (that would make it an
 # IPv4 address, which the parser rewrites) and that has no punycode to check, no port, no user.
-_ABSOLUTE = re.compile(
-    rf"(https?:)?//(?![^/?#]*xn--)((?:[a-z0-9-]+\.)*(?!0x)[a-z0-9-]*[a-z][a-z0-9-]*)({_PATH})({_TAIL})"
-).fullmatch
+_HOST = r"(?![^/?#]*xn--)((?:[a-z0-9-]+\.)*(?!0x)[a-z0-9-]*[a-z][a-z0-9-]*)"
+_ABSOLUTE = re.compile(rf"(https?:)?//{_HOST}({_PATH})({_TAIL})").fullmatch
+# The same with a path, the common case: the URL is the href as it is (after the base's scheme, if it has none).
+_ABSOLUTE_WITH_PATH = re.compile(rf"(?:https?:)?//{_HOST}(?=/){_PATH}{_TAIL}").fullmatch
+_HTTP = ("http://", "https://")
 
 
 class Resolver:
@@ -61,29 +67,24 @@ class Resolver:
 
     def resolve(self, href: str) -> str | None:
         """The http(s) URL ``href`` stands for, spelled as Chromium spells it, or None (not http(s), or invalid)."""
-        if self._fast is not None:
-            fast = self._fast.resolve(href)
-            if fast is not None:
-                return fast or None  # "": certainly not an http(s) link
-        return resolve(self.base, href, self.encoding)
+        return self.resolve_all((href,))[href] or None
 
     def resolve_all(self, hrefs: Iterable[str]) -> dict[str, str]:
-        """Each of ``hrefs`` (distinct) with its http(s) URL, or "" if it gives none: ``resolve`` in bulk, with one
-        Python call per href on the fast path."""
-        answers: dict[str, str | None]
+        """Each of ``hrefs`` (distinct) with its http(s) URL, or "" if it gives none: ``resolve`` in bulk, the plain
+        hrefs in one Python loop, the others through the URL parser."""
         if self._fast is None:
-            answers = dict.fromkeys(hrefs)
+            answers: dict[str, str] = {}
+            left: Iterable[str] = hrefs
         else:
-            fast = self._fast.resolve
-            answers = {href: fast(href) for href in hrefs}
-        for href in [href for href, answer in answers.items() if answer is None]:
+            answers, left = self._fast.resolve_all(hrefs)
+        for href in left:
             answers[href] = resolve(self.base, href, self.encoding) or ""
-        return cast("dict[str, str]", answers)
+        return answers
 
 
 class _FastPath:
-    """String-only resolution of plain hrefs against one plain http(s) base: the URL, "" for an href that is
-    certainly no http(s) link, or None for "ask the parser"."""
+    """String-only resolution of plain hrefs against one plain http(s) base: each href's URL, or "" for an href that
+    is certainly no http(s) link; the others are left to the parser."""
 
     def __init__(self, scheme: str, origin: str, path: str, without_fragment: str) -> None:
         self.scheme = scheme  # "https:"
@@ -112,31 +113,57 @@ class _FastPath:
         return cls(base[: base.index(":") + 1], base[:path_at], path, without_fragment)
 
     def resolve(self, href: str) -> str | None:
-        if not href:
-            return self.without_fragment
-        first = href[0]
-        if first == "/":
-            if href.startswith(self.same_authority):
-                return self.scheme + href if _ABSOLUTE_PATH(href, len(self.same_authority) - 1) else None
-            if href.startswith("//"):
-                return self._absolute(href)
-            return self.origin + href if _ABSOLUTE_PATH(href) else None
-        if first == "#":
-            return self.without_fragment + href if _QUERY_OR_FRAGMENT(href) else None
-        if first == "?":
-            return self.origin + self.path + href if _QUERY_OR_FRAGMENT(href) else None
-        if first == "h" and href.startswith(("http://", "https://")):
-            if href.startswith(self.same_origin):
-                return href if _ABSOLUTE_PATH(href, len(self.same_origin) - 1) else None
-            return self._absolute(href)
-        relative = _RELATIVE(href)
-        if relative is None:
-            scheme = _SCHEME(href)
-            if scheme is not None and scheme.group().lower() not in FETCHABLE_PREFIXES:
-                return ""  # mailto:, javascript:, data:...: whatever follows, not an http(s) link
-            return None
-        ups, rest = relative.groups()
-        return self.directories[min(len(ups) // 3, len(self.directories) - 1)] + rest
+        """``href``'s URL, "" if it is certainly no http(s) link, None to ask the parser."""
+        answers, _ = self.resolve_all((href,))
+        return answers.get(href)
+
+    def resolve_all(self, hrefs: Iterable[str]) -> tuple[dict[str, str], list[str]]:
+        """The URLs of the plain ``hrefs`` ("" for one that is certainly no http(s) link), and the hrefs left to the
+        parser. One loop, with the base's parts in local variables: a call per href would cost as much as its work.
+        """
+        scheme, origin, without_fragment = self.scheme, self.origin, self.without_fragment
+        same_origin, same_authority, directories = self.same_origin, self.same_authority, self.directories
+        after_origin, after_authority = len(same_origin) - 1, len(same_authority) - 1  # where their path starts
+        query_base, top = origin + self.path, len(directories) - 1
+        answers: dict[str, str] = {}
+        left: list[str] = []
+        for href in hrefs:
+            first = href[:1]
+            answer: str | None
+            if first == "/":
+                if href.startswith(same_authority):
+                    answer = scheme + href if _ABSOLUTE_PATH(href, after_authority) else None
+                elif href.startswith("//"):
+                    answer = scheme + href if _ABSOLUTE_WITH_PATH(href) else self._absolute(href)
+                else:
+                    answer = origin + href if _ABSOLUTE_PATH(href) else None
+            elif first == "h" and href.startswith(_HTTP):
+                if href.startswith(same_origin):
+                    answer = href if _ABSOLUTE_PATH(href, after_origin) else None
+                else:
+                    answer = href if _ABSOLUTE_WITH_PATH(href) else self._absolute(href)
+            elif first == "#":
+                answer = without_fragment + href if _QUERY_OR_FRAGMENT(href) else None
+            elif first == "?":
+                answer = query_base + href if _QUERY_OR_FRAGMENT(href) else None
+            elif not href:
+                answer = without_fragment
+            else:
+                relative = _RELATIVE(href)
+                if relative is None:
+                    found = _SCHEME(href)
+                    # mailto:, javascript:, data:...: whatever follows, not an http(s) link
+                    answer = "" if found is not None and found.group().lower() not in FETCHABLE_PREFIXES else None
+                elif first != ".":
+                    answer = directories[0] + href
+                else:
+                    ups, rest = relative.groups()
+                    answer = directories[min(len(ups) // 3, top)] + rest
+            if answer is None:
+                left.append(href)
+            else:
+                answers[href] = answer
+        return answers, left
 
     def _absolute(self, href: str) -> str | None:
         absolute = _ABSOLUTE(href)
