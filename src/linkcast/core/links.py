@@ -50,12 +50,11 @@ def extract_links(body: bytes, url: str, content_type: str | None = None) -> lis
     hrefs = [node.attrs.get("href", _ABSENT) or "" for node in nodes]
     if foreign:
         hrefs = [href for href, node in zip(hrefs, nodes, strict=True) if node.mem_id not in foreign]
-    # Each distinct href is resolved once; the rest is dictionary work done in C, link by link, in document order.
+    # Each distinct href is resolved once. The links in document order, first occurrence kept, are the URLs of the
+    # distinct hrefs in their order, deduplicated: the first href that gives a URL is itself a first occurrence.
     distinct = dict.fromkeys(hrefs)
-    distinct.pop(_ABSENT, None)
-    resolved = resolver.resolve_all(distinct)
-    resolved[_ABSENT] = ""  # matched by an xlink:href, which is no href
-    links = dict.fromkeys(map(resolved.__getitem__, hrefs))
+    distinct.pop(_ABSENT, None)  # matched by an xlink:href, which is no href
+    links = dict.fromkeys(resolver.resolve_all(distinct).values())
     links.pop("", None)  # hrefs that give no http(s) link
     return list(links)
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from typing import cast
 
 import ada_url
 
@@ -50,7 +51,7 @@ _RELATIVE = re.compile(
 ).fullmatch
 # Absolute: a lower-case scheme (or none), a lower-case host whose last label is not a number (that would make it an
 # IPv4 address, which the parser rewrites) and that has no punycode to check, no port, no user.
-_HOST = r"(?![^/?#]*xn--)((?:[a-z0-9-]+\.)*(?!0x)[a-z0-9-]*[a-z][a-z0-9-]*)"
+_HOST = r"(?![^/?#]*xn--)((?:[a-z0-9-]++\.)*+(?!0x)[0-9-]*+[a-z][a-z0-9-]*+)"
 _ABSOLUTE = re.compile(rf"(https?:)?//{_HOST}({_PATH})({_TAIL})").fullmatch
 # The same with a path, the common case: the URL is the href as it is (after the base's scheme, if it has none).
 _ABSOLUTE_WITH_PATH = re.compile(rf"(?:https?:)?//{_HOST}(?=/){_PATH}{_TAIL}").fullmatch
@@ -70,16 +71,17 @@ class Resolver:
         return self.resolve_all((href,))[href] or None
 
     def resolve_all(self, hrefs: Iterable[str]) -> dict[str, str]:
-        """Each of ``hrefs`` (distinct) with its http(s) URL, or "" if it gives none: ``resolve`` in bulk, the plain
-        hrefs in one Python loop, the others through the URL parser."""
+        """Each of ``hrefs`` (distinct), in their order, with its http(s) URL, or "" if it gives none: ``resolve`` in
+        bulk, the plain hrefs in one Python loop, the others through the URL parser."""
+        answers: dict[str, str | None]
         if self._fast is None:
-            answers: dict[str, str] = {}
-            left: Iterable[str] = hrefs
+            answers = dict.fromkeys(hrefs)
+            left: Iterable[str] = list(answers)
         else:
             answers, left = self._fast.resolve_all(hrefs)
         for href in left:
             answers[href] = resolve(self.base, href, self.encoding) or ""
-        return answers
+        return cast("dict[str, str]", answers)  # every None was replaced
 
 
 class _FastPath:
@@ -93,12 +95,9 @@ class _FastPath:
         self.without_fragment = without_fragment  # the base URL minus its fragment
         self.same_origin = origin + "/"  # an absolute href on the base's own origin, spelled the canonical way
         self.same_authority = origin[len(scheme) :] + "/"  # the same, scheme-relative
-        directories = path.split("/")[1:-1]  # ["docs", "dir"]
+        parts = path.split("/")  # ["", "docs", "dir", "page.html"]
         # The directory a relative path starts from after n "../": "https://host/docs/dir/", ".../docs/", ".../".
-        self.directories = [
-            origin + "/" + "".join(d + "/" for d in directories[: len(directories) - n])
-            for n in range(len(directories) + 1)
-        ]
+        self.directories = [origin + "/".join(parts[: len(parts) - 1 - n]) + "/" for n in range(len(parts) - 1)]
 
     @classmethod
     def for_base(cls, base: str) -> _FastPath | None:
@@ -114,18 +113,17 @@ class _FastPath:
 
     def resolve(self, href: str) -> str | None:
         """``href``'s URL, "" if it is certainly no http(s) link, None to ask the parser."""
-        answers, _ = self.resolve_all((href,))
-        return answers.get(href)
+        return self.resolve_all((href,))[0][href]
 
-    def resolve_all(self, hrefs: Iterable[str]) -> tuple[dict[str, str], list[str]]:
-        """The URLs of the plain ``hrefs`` ("" for one that is certainly no http(s) link), and the hrefs left to the
-        parser. One loop, with the base's parts in local variables: a call per href would cost as much as its work.
-        """
+    def resolve_all(self, hrefs: Iterable[str]) -> tuple[dict[str, str | None], list[str]]:
+        """Each of ``hrefs`` (distinct), in their order, with its URL ("" if it is certainly no http(s) link) or None,
+        and the list of those None ones, left to the parser. One loop, with the base's parts in local variables: a
+        call per href would cost as much as its work."""
         scheme, origin, without_fragment = self.scheme, self.origin, self.without_fragment
         same_origin, same_authority, directories = self.same_origin, self.same_authority, self.directories
         after_origin, after_authority = len(same_origin) - 1, len(same_authority) - 1  # where their path starts
         query_base, top = origin + self.path, len(directories) - 1
-        answers: dict[str, str] = {}
+        answers: dict[str, str | None] = {}
         left: list[str] = []
         for href in hrefs:
             first = href[:1]
@@ -159,10 +157,9 @@ class _FastPath:
                 else:
                     ups, rest = relative.groups()
                     answer = directories[min(len(ups) // 3, top)] + rest
+            answers[href] = answer
             if answer is None:
                 left.append(href)
-            else:
-                answers[href] = answer
         return answers, left
 
     def _absolute(self, href: str) -> str | None:
