@@ -46,9 +46,9 @@ _ABSOLUTE_PATH = re.compile(rf"{_PATH}{_TAIL}").fullmatch
 _QUERY_OR_FRAGMENT = re.compile(_TAIL).fullmatch
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:").match
 # Relative: leading "../" (and one "./"), then segments without ":" (which would make the first one a scheme).
-_RELATIVE = re.compile(
-    rf"((?:\.\./)*+)(?:\./)?+((?![./])(?:[{_CHARS_BUT_DOT}'][{_CHARS}']*+)?+(?:/[{_CHARS_BUT_DOT}'][{_CHARS}']*+)*+/?{_TAIL})"
-).fullmatch
+_RELATIVE_PATH = rf"(?![./])(?:[{_CHARS_BUT_DOT}'][{_CHARS}']*+)?+(?:/[{_CHARS_BUT_DOT}'][{_CHARS}']*+)*+/?{_TAIL}"
+_RELATIVE = re.compile(rf"((?:\.\./)*+)(?:\./)?+({_RELATIVE_PATH})").fullmatch
+_RELATIVE_WITHOUT_DOTS = re.compile(_RELATIVE_PATH).fullmatch  # the same for an href that does not start with "."
 # Absolute: a lower-case scheme (or none), a lower-case host whose last label is not a number (that would make it an
 # IPv4 address, which the parser rewrites) and that has no punycode to check, no port, no user.
 _HOST = r"(?![^/?#]*xn--)((?:[a-z0-9-]++\.)*+(?!0x)[0-9-]*+[a-z][a-z0-9-]*+)"
@@ -126,8 +126,12 @@ class _FastPath:
         answers: dict[str, str | None] = {}
         left: list[str] = []
         for href in hrefs:
-            first = href[:1]
             answer: str | None
+            try:
+                first = href[0]
+            except IndexError:  # the empty href (rare): cheaper than a test on every href
+                answers[href] = without_fragment
+                continue
             if first == "/":
                 if href.startswith(same_authority):
                     answer = scheme + href if _ABSOLUTE_PATH(href, after_authority) else None
@@ -144,19 +148,16 @@ class _FastPath:
                 answer = without_fragment + href if _QUERY_OR_FRAGMENT(href) else None
             elif first == "?":
                 answer = query_base + href if _QUERY_OR_FRAGMENT(href) else None
-            elif not href:
-                answer = without_fragment
-            else:
-                relative = _RELATIVE(href)
-                if relative is None:
+            elif first != ".":
+                if _RELATIVE_WITHOUT_DOTS(href):
+                    answer = directories[0] + href
+                else:
                     found = _SCHEME(href)
                     # mailto:, javascript:, data:...: whatever follows, not an http(s) link
                     answer = "" if found is not None and found.group().lower() not in FETCHABLE_PREFIXES else None
-                elif first != ".":
-                    answer = directories[0] + href
-                else:
-                    ups, rest = relative.groups()
-                    answer = directories[min(len(ups) // 3, top)] + rest
+            else:  # "./" or "../" (never a scheme)
+                relative = _RELATIVE(href)
+                answer = None if relative is None else directories[min(relative.end(1) // 3, top)] + relative[2]
             answers[href] = answer
             if answer is None:
                 left.append(href)
