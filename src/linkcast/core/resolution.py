@@ -133,16 +133,17 @@ class _FastPath:
                 answers[href] = without_fragment
                 continue
             if first == "/":
-                if not href.startswith("//"):
-                    answer = origin + href if _ABSOLUTE_PATH(href) else None
-                elif href.startswith(same_authority):
+                if href.startswith(same_authority):
                     answer = scheme + href if _ABSOLUTE_PATH(href, after_authority) else None
-                else:
+                elif href.startswith("//"):
                     answer = scheme + href if _ABSOLUTE_WITH_PATH(href) else self._absolute(href)
-            elif first == "h" and href.startswith(same_origin):
-                answer = href if _ABSOLUTE_PATH(href, after_origin) else None
+                else:
+                    answer = origin + href if _ABSOLUTE_PATH(href) else None
             elif first == "h" and href.startswith(_HTTP):
-                answer = href if _ABSOLUTE_WITH_PATH(href) else self._absolute(href)
+                if href.startswith(same_origin):
+                    answer = href if _ABSOLUTE_PATH(href, after_origin) else None
+                else:
+                    answer = href if _ABSOLUTE_WITH_PATH(href) else self._absolute(href)
             elif first == "#":
                 answer = without_fragment + href if _QUERY_OR_FRAGMENT(href) else None
             elif first == "?":
