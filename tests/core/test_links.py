@@ -96,3 +96,14 @@ def test_content_type_charset_decides_the_query_encoding() -> None:
     assert extract_links(page.decode("latin-1").encode(), ORIGIN + "/", "text/html; charset=utf-8") == [
         ORIGIN + "/?q=%C3%A9"
     ]
+
+
+def test_a_page_url_not_in_canonical_form_gives_canonical_links() -> None:
+    # The fetcher always passes a canonical URL; a caller of the library may not. Links are spelled by the URL
+    # standard either way, not copied from the page URL's text.
+    page = b'<a href="/x">x</a><a href="y">y</a><a href="http://EXAMPLE.com/z">z</a>'
+    assert extract_links(page, "http://EXAMPLE.com/a/../b/") == [
+        "http://example.com/x",
+        "http://example.com/b/y",
+        "http://example.com/z",
+    ]

@@ -103,6 +103,13 @@ class _FastPath:
     def for_base(cls, base: str) -> _FastPath | None:
         if not base.startswith(FETCHABLE_PREFIXES) or not base.isascii() or "//" not in base:
             return None
+        # The fast path spells links by copying the base's text: only a base already in the parser's canonical form
+        # (lower-case host, no dot segments...) may be copied. Any other goes through the parser, link by link.
+        try:
+            if ada_url.normalize_url(base) != base:
+                return None
+        except ValueError:
+            return None
         authority_at = base.index("//") + 2
         path_at = base.find("/", authority_at)
         if path_at < 0:
