@@ -10,6 +10,9 @@ the frames. Loopback only.
    ``memory://`` and ``sqlite:///`` in alternating rounds (the machine is shared: compare within a round); plus the
    append rate alone (no client).
 2. Fan-out with and without permessage-deflate (uvicorn accepts it whenever a client offers it).
+2b. Fan-out capacity against the reference, side by side in alternating rounds: the same frames published flat out
+   to ``--clients`` clients by linkcast (memory store) and by a bare ``websockets`` broadcast server
+   (``bench/bare_ws.py``); frames/s delivered to all clients, and the ratio per round.
 3. Slow client: 5,000 events of ~10 KB to one healthy client, with and without a client that never reads; the
    server's RSS before and after, the healthy client's delivery time, the stalled client's close code.
 """
@@ -184,6 +187,50 @@ async def measure_throughput(
         server.stop()
 
 
+async def bare_broadcast_seconds(clients: int, events: int, size: int, folder: Path) -> float:
+    """Seconds for a bare ``websockets`` broadcast server to get ``events`` frames, the same as linkcast's, to every
+    one of ``clients`` clients, from the ``go`` to the last frame at the last client."""
+    from linkcast.core.events import make_body
+
+    body = make_body("started", "bench", "http://127.0.0.1/", attempt=1, pad="x" * size)
+    frames = folder / "bare-frames.txt"
+    frames.write_text("\n".join(body.framed(n).frame for n in range(1, events + 1)))
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    command = [PYTHON, "-m", "bench.bare_ws", "--port", str(port), "--frames", str(frames)]
+    process = subprocess.Popen(command)
+    try:
+        url = f"ws://127.0.0.1:{port}/"
+        async with asyncio.timeout(30):
+            while True:
+                try:
+                    with socket.create_connection(("127.0.0.1", port), timeout=1):
+                        break
+                except OSError:
+                    await asyncio.sleep(0.05)
+        connected = [asyncio.Event() for _ in range(clients)]
+        readers = [asyncio.create_task(counting_client(url, events, ready)) for ready in connected]
+        for ready in connected:
+            await asyncio.wait_for(ready.wait(), 30)
+        async with websockets.connect(url, max_size=None, compression=None) as trigger:
+            began = time.perf_counter()
+            await trigger.send("go")
+            # The trigger is a client too: it reads its copy, or the server would wait on its buffer.
+            drain = asyncio.create_task(counting_client_on(trigger, events))
+            ends = await asyncio.wait_for(asyncio.gather(*readers), 600)
+            await asyncio.wait_for(drain, 600)
+        return max(ends) - began
+    finally:
+        process.terminate()
+        process.wait(20)
+
+
+async def counting_client_on(ws: Any, count: int) -> None:
+    for _ in range(count):
+        await ws.recv()
+
+
 @dataclass
 class SlowClientRun:
     stalled: bool
@@ -337,6 +384,20 @@ async def main(args: argparse.Namespace) -> None:
                 f" server CPU {run.server_cpu_seconds:.1f} s",
                 flush=True,
             )
+
+    print(
+        f"\nfan-out capacity, {args.clients} clients, {args.events} events: linkcast (memory store) and bare websockets"
+    )
+    for _round in range(args.rounds):
+        linkcast_run = await measure_throughput("memory://", args.clients, args.events, args.size)
+        bare_seconds = await bare_broadcast_seconds(args.clients, args.events, args.size, folder)
+        linkcast_fps = args.events * args.clients / linkcast_run.delivered_seconds
+        bare_fps = args.events * args.clients / bare_seconds
+        print(
+            f"linkcast {linkcast_fps:9,.0f} frames/s   bare websockets {bare_fps:9,.0f} frames/s"
+            f"   ratio {linkcast_fps / bare_fps:.2f}",
+            flush=True,
+        )
 
     print("\nslow client: 5,000 events of ~10 KB, sqlite store")
     for stalled in (False, True, False, True):
