@@ -40,6 +40,26 @@ PYTHON = sys.executable
 APPENDERS = 16
 
 
+async def append_flat_out(store: Any, count: int, size: int) -> float:
+    """Append ``count`` events of ``size`` bytes of padding, ``APPENDERS`` at once (as that many workers would);
+    return the seconds it took."""
+    from linkcast.core.events import Job, make_body
+
+    job = Job("bench", "http://127.0.0.1/", 1)
+    body = make_body("started", "bench", "http://127.0.0.1/", attempt=1, pad="x" * size)
+    remaining = count
+
+    async def append() -> None:
+        nonlocal remaining
+        while remaining > 0:
+            remaining -= 1
+            await store.start(job, body)
+
+    began = time.perf_counter()
+    await asyncio.gather(*(append() for _ in range(APPENDERS)))
+    return time.perf_counter() - began
+
+
 # -- the server side (child process) -----------------------------------------------------------------------------
 
 
@@ -48,7 +68,6 @@ def serve(store: str, port: int, queue_size: int) -> None:
     import uvicorn
     from quart import Blueprint, request
 
-    from linkcast.core.events import Job, make_body
     from linkcast.settings import Settings
     from linkcast.web.app import create_app, runtime
 
@@ -63,20 +82,7 @@ def serve(store: str, port: int, queue_size: int) -> None:
     @bench.post("/bench/publish")
     async def publish() -> dict[str, Any]:
         count, size = int(request.args["count"]), int(request.args["size"])
-        store = runtime().store
-        job = Job("bench", "http://127.0.0.1/", 1)
-        body = make_body("started", "bench", "http://127.0.0.1/", attempt=1, pad="x" * size)
-        remaining = count
-
-        async def append() -> None:
-            nonlocal remaining
-            while remaining > 0:
-                remaining -= 1
-                await store.start(job, body)
-
-        began = time.perf_counter()
-        await asyncio.gather(*(append() for _ in range(APPENDERS)))
-        return {"seconds": time.perf_counter() - began}
+        return {"seconds": await append_flat_out(runtime().store, count, size)}
 
     app.register_blueprint(bench)
     config = uvicorn.Config(
@@ -276,7 +282,6 @@ async def measure_slow_client(store: str, stalled: bool, events: int = 5000, siz
 
 async def store_append_rate(url: str, events: int, max_group: int | None = None) -> float:
     """Appends/s straight into a store (no server), ``APPENDERS`` at once; ``max_group=1``: a commit per append."""
-    from linkcast.core.events import Job, make_body
     from linkcast.settings import Settings
     from linkcast.store import open_store, sqlite_thread
 
@@ -285,19 +290,7 @@ async def store_append_rate(url: str, events: int, max_group: int | None = None)
     store = open_store(Settings(store=url))
     await store.open()
     try:
-        job = Job("bench", "http://127.0.0.1/", 1)
-        body = make_body("started", "bench", "http://127.0.0.1/", attempt=1, pad="x" * 500)
-        remaining = events
-
-        async def append() -> None:
-            nonlocal remaining
-            while remaining > 0:
-                remaining -= 1
-                await store.start(job, body)
-
-        began = time.perf_counter()
-        await asyncio.gather(*(append() for _ in range(APPENDERS)))
-        return events / (time.perf_counter() - began)
+        return events / await append_flat_out(store, events, 500)
     finally:
         await store.close()
         sqlite_thread.MAX_GROUP = saved
