@@ -17,6 +17,13 @@ import websockets
 from linkcast.core.events import CLOSE_FORBIDDEN_ORIGIN, CLOSE_UNAUTHORIZED, STREAM_SINCE_HEADER, TERMINAL_TYPES
 
 RECONNECT_DELAYS = (0.2, 0.5, 1.0, 2.0, 5.0)
+
+
+def reconnect_delay(attempt: int) -> float:
+    """Seconds to wait before try number ``attempt + 1`` after a failure: growing, then steady."""
+    return RECONNECT_DELAYS[min(attempt, len(RECONNECT_DELAYS) - 1)]
+
+
 # Close codes after which reconnecting is pointless: the server refuses this client.
 FINAL_CLOSE_CODES = frozenset({CLOSE_UNAUTHORIZED, CLOSE_FORBIDDEN_ORIGIN})
 
@@ -76,7 +83,7 @@ async def events(
             print(f"linkcast: {reason or 'stream closed'}, reconnecting", file=sys.stderr)
         except (OSError, TimeoutError, websockets.InvalidHandshake) as error:
             print(f"linkcast: cannot reach the stream ({error}), retrying", file=sys.stderr)
-        delay = RECONNECT_DELAYS[min(attempt, len(RECONNECT_DELAYS) - 1)]
+        delay = reconnect_delay(attempt)
         attempt += 1
         await asyncio.sleep(delay)
 
@@ -100,7 +107,7 @@ async def _put(session: aiohttp.ClientSession, args: argparse.Namespace) -> dict
                 reason = f"{error.get('code')}: {error.get('message')}"
         except (aiohttp.ClientConnectionError, aiohttp.ContentTypeError, TimeoutError) as failure:
             reason = str(failure) or type(failure).__name__
-        delay = RECONNECT_DELAYS[min(attempt, len(RECONNECT_DELAYS) - 1)]
+        delay = reconnect_delay(attempt)
         attempt += 1
         print(f"linkcast: submitting failed ({reason}), retrying in {delay:g} s", file=sys.stderr)
         await asyncio.sleep(delay)

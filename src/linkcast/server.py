@@ -13,7 +13,7 @@ import uvicorn
 from linkcast.fetch import Fetcher
 from linkcast.metrics import Metrics
 from linkcast.settings import Settings
-from linkcast.store import open_store
+from linkcast.store import SHARED_STORE_SCHEMES, open_store
 from linkcast.web.app import create_app
 from linkcast.worker import WorkerPool
 
@@ -53,7 +53,7 @@ def serve(settings: Settings) -> None:
 
 def run_workers(settings: Settings) -> None:
     """Workers without HTTP, for a scaled-out deployment sharing a Redis store."""
-    if not settings.store.startswith(("redis:", "rediss:", "unix:")):
+    if not settings.store.startswith(SHARED_STORE_SCHEMES):
         # memory:// is private to a process, and an SQLite store is owned by its one serving process (its open()
         # takes back the jobs that process is running): only Redis is shared between processes.
         raise SystemExit("linkcast worker needs the shared Redis store: --store redis://HOST:PORT/DB")

@@ -185,16 +185,20 @@ class AddressPolicy:
         deny_hosts, deny_networks = _split_entries(deny)
         return cls(allow_private, allow_hosts, allow_networks, deny_hosts, deny_networks)
 
-    def check_url(self, url: str) -> None:
-        """Refuse (``Blocked``) what can be judged before resolving: the scheme, listed names, IP literals."""
+    def check_url(self, url: str) -> tuple[str, int]:
+        """Refuse (``Blocked``) what can be judged before resolving: the scheme, listed names, IP literals.
+
+        Returns the URL's host and port (the default port of its scheme when it names none)."""
         try:
             parsed = ada_url.URL(url)
         except ValueError:
             raise Blocked(f"not a valid URL: {url!r}", code="invalid_url") from None
         if parsed.protocol not in DEFAULT_PORTS:
             raise Blocked(f"only http and https may be fetched, not {parsed.protocol}")
+        host: str = parsed.hostname
         port = int(parsed.port) if parsed.port else DEFAULT_PORTS[parsed.protocol]
-        self.check_host(parsed.hostname, port)
+        self.check_host(host, port)
+        return host, port
 
     def check_host(self, host: str, port: int) -> None:
         """Refuse a host denied by name, or an IP literal that ``check_addresses`` would refuse."""

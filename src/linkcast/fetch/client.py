@@ -130,12 +130,11 @@ class Fetcher:
     async def _request(self, url: str, target: str) -> tuple[Page | None, str | None]:
         """One hop: the page, or where it redirects to."""
         assert self._session is not None, "Fetcher.open() first"
-        self.policy.check_url(target)
-        parsed = ada_url.URL(target)
-        connecting_to.set((parsed.hostname, _port(parsed)))
+        host, port = self.policy.check_url(target)
+        connecting_to.set((host, port))
         try:
             async with (
-                self.gate.slot(_host_key(target)),
+                self.gate.slot(f"{host}:{port}"),
                 self._session.get(target, allow_redirects=False) as response,
             ):
                 location = response.headers.get("Location")
@@ -210,15 +209,6 @@ def _caused_by(error: BaseException, kind: type[BaseException]) -> bool:
             return True
         cause = cause.__cause__ or cause.__context__
     return False
-
-
-def _port(parsed: ada_url.URL) -> int:
-    return int(parsed.port) if parsed.port else (443 if parsed.protocol == "https:" else 80)
-
-
-def _host_key(url: str) -> str:
-    parsed = ada_url.URL(url)
-    return f"{parsed.hostname}:{_port(parsed)}"
 
 
 def _redirect_target(current: str, location: str) -> str:

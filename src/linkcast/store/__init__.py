@@ -5,6 +5,9 @@ from __future__ import annotations
 from linkcast.settings import Settings
 from linkcast.store.base import Store
 
+# The store URLs of the one backend that several processes can share (API replicas and ``linkcast worker``).
+SHARED_STORE_SCHEMES = ("redis:", "rediss:", "unix:")
+
 
 def open_store(settings: Settings) -> Store:
     """Make the backend that ``settings.store`` names (not yet opened)."""
@@ -17,11 +20,11 @@ def open_store(settings: Settings) -> Store:
         from linkcast.store.sqlite import SQLiteStore
 
         return SQLiteStore(settings)
-    if url.startswith(("redis:", "rediss:", "unix:")):
+    if url.startswith(SHARED_STORE_SCHEMES):
         from linkcast.store.redis import RedisStore
 
         return RedisStore(settings)
     raise SystemExit(f"unknown store URL {url!r}: use sqlite:///PATH, memory:// or redis://HOST:PORT/DB")
 
 
-__all__ = ["Store", "open_store"]
+__all__ = ["SHARED_STORE_SCHEMES", "Store", "open_store"]

@@ -248,14 +248,8 @@ class SQLiteStore(Store):
         upper = until if until is not None else 2**63 - 1
         params: list[Any]
         if request_ids is None:
-            sql, params = (
-                "SELECT id, type, request_id, body FROM events WHERE id > ? AND id <= ? ORDER BY id LIMIT ?",
-                [
-                    since,
-                    upper,
-                    limit,
-                ],
-            )
+            sql = "SELECT id, type, request_id, body FROM events WHERE id > ? AND id <= ? ORDER BY id LIMIT ?"
+            params = [since, upper, limit]
         else:
             wanted = sorted(set(request_ids))
             marks = ",".join("?" * len(wanted))
@@ -328,18 +322,17 @@ class SQLiteStore(Store):
             by_age = young[0] - 1 if young else last_event_id_in(connection)
             return max(by_count, by_age)
 
+        def chunk(connection: sqlite3.Connection) -> Written:
+            return Written(
+                connection.execute(
+                    "DELETE FROM events WHERE id IN (SELECT id FROM events WHERE id <= ? ORDER BY id LIMIT ?)",
+                    (last_dropped, PRUNE_CHUNK),
+                ).rowcount
+            )
+
         last_dropped = await self._reader.run(cutoff)
         dropped = 0
         while True:
-
-            def chunk(connection: sqlite3.Connection) -> Written:
-                return Written(
-                    connection.execute(
-                        "DELETE FROM events WHERE id IN (SELECT id FROM events WHERE id <= ? ORDER BY id LIMIT ?)",
-                        (last_dropped, PRUNE_CHUNK),
-                    ).rowcount
-                )
-
             count = int((await self._writer.run(chunk)).value)
             dropped += count
             if count < PRUNE_CHUNK:
