@@ -68,6 +68,7 @@ def serve(store: str, port: int, queue_size: int) -> None:
     import uvicorn
     from quart import Blueprint, request
 
+    from linkcast.server import uvicorn_config
     from linkcast.settings import Settings
     from linkcast.web.app import create_app, runtime
 
@@ -85,10 +86,7 @@ def serve(store: str, port: int, queue_size: int) -> None:
         return {"seconds": await append_flat_out(runtime().store, count, size)}
 
     app.register_blueprint(bench)
-    config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, loop="uvloop", http="httptools", ws="wsproto", log_level="warning"
-    )
-    uvicorn.Server(config).run()
+    uvicorn.Server(uvicorn_config(app, settings)).run()
 
 
 # -- the client side -----------------------------------------------------------------------------------------------
@@ -341,6 +339,9 @@ async def compare_commit_strategies(folder: Path, events: int, rounds: int) -> N
 async def main(args: argparse.Namespace) -> None:
     folder = Path(tempfile.mkdtemp(prefix="linkcast-bench-store-"))
     stores = {"memory": "memory://", "sqlite": f"sqlite:///{folder}/bench.db"}
+    if args.only == "capacity":
+        await compare_fan_out_capacity(args, folder)
+        return
     await compare_commit_strategies(folder, args.append_events // 2, args.rounds)
     print()
     rows: list[Throughput] = []
@@ -383,6 +384,11 @@ async def main(args: argparse.Namespace) -> None:
                 flush=True,
             )
 
+    await compare_fan_out_capacity(args, folder)
+    await compare_slow_clients(stores["sqlite"])
+
+
+async def compare_fan_out_capacity(args: argparse.Namespace, folder: Path) -> None:
     print(
         f"\nfan-out capacity, {args.clients} clients, {args.events} events: linkcast (memory store) and bare websockets"
     )
@@ -401,9 +407,11 @@ async def main(args: argparse.Namespace) -> None:
             flush=True,
         )
 
+
+async def compare_slow_clients(store: str) -> None:
     print("\nslow client: 5,000 events of ~10 KB, sqlite store")
     for stalled in (False, True, False, True):
-        run = await measure_slow_client(stores["sqlite"], stalled)
+        run = await measure_slow_client(store, stalled)
         print(
             f"stalled={run.stalled!s:<5} RSS {run.rss_before:6.1f} -> {run.rss_after:6.1f} MiB"
             f"  healthy client got all in {run.delivery_seconds:6.3f} s  stalled close code {run.close_code}",
@@ -418,6 +426,7 @@ if __name__ == "__main__":
     parser.add_argument("--clients", type=int, default=100)
     parser.add_argument("--size", type=int, default=500, help="padding per event (bytes)")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--only", choices=["capacity"], help="run only the fan-out capacity comparison")
     parser.add_argument("--serve", metavar="STORE", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--queue-size", type=int, default=1024, help=argparse.SUPPRESS)

@@ -2,7 +2,7 @@
 
 One task tails the store; every event is delivered to every matching subscriber without blocking: a subscriber
 whose queue is full is marked too slow and dropped, so one stalled client never slows the others down nor makes the
-server buffer without bound.
+server buffer without bound. Every subscriber gets the same ``Frame`` of an event, so it is framed once.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import logging
 from collections.abc import AsyncIterator, Collection
 
 from linkcast.core.events import Event, history_truncated_frame
+from linkcast.frames import Frame
 from linkcast.store.base import Store
 
 log = logging.getLogger(__name__)
@@ -25,7 +26,7 @@ class Subscription:
 
     def __init__(self, request_ids: Collection[str] | None, queue_size: int) -> None:
         self.request_ids = frozenset(request_ids) if request_ids else None
-        self.queue: asyncio.Queue[Event] = asyncio.Queue(queue_size)
+        self.queue: asyncio.Queue[Frame] = asyncio.Queue(queue_size)
         self.too_slow = asyncio.Event()
         self.live_from = 0  # events after this id arrive in the queue; those up to it come from replay
 
@@ -37,9 +38,9 @@ class Subscription:
         while not self.queue.empty():
             self.queue.get_nowait()
 
-    def offer(self, event: Event) -> None:
+    def offer(self, frame: Frame) -> None:
         try:
-            self.queue.put_nowait(event)
+            self.queue.put_nowait(frame)
         except asyncio.QueueFull:
             self.too_slow.set()
 
@@ -80,9 +81,10 @@ class Hub:
                 if event.id <= self.position:
                     continue
                 self.position = event.id
+                frame = Frame(event.id, event.frame)
                 for subscriber in self._subscribers:
                     if subscriber.wants(event):
-                        subscriber.offer(event)
+                        subscriber.offer(frame)
 
     @contextlib.asynccontextmanager
     async def subscribe(self, request_ids: Collection[str] | None = None) -> AsyncIterator[Subscription]:
@@ -95,8 +97,8 @@ class Hub:
             self._subscribers.discard(subscription)
             subscription.discard_queued()
 
-    async def replay(self, subscription: Subscription, since: int) -> AsyncIterator[str]:
-        """Frames retained after ``since`` up to where live delivery to ``subscription`` began.
+    async def replay(self, subscription: Subscription, since: int) -> AsyncIterator[list[Frame]]:
+        """Frames retained after ``since`` up to where live delivery to ``subscription`` began, a page at a time.
 
         The subscription must be registered first: events after ``until`` are then already in its queue, so the
         switch from history to live has no gap and no duplicate.
@@ -104,12 +106,11 @@ class Hub:
         until = subscription.live_from
         first = await self.store.first_event_id()
         if since + 1 < first:
-            yield history_truncated_frame(first)
+            yield [Frame(0, history_truncated_frame(first))]
         cursor = since
         while cursor < until:
             page = await self.store.events_after(cursor, subscription.request_ids, REPLAY_PAGE, until)
-            for event in page:
-                yield event.frame
+            yield [Frame(event.id, event.frame) for event in page]
             if len(page) < REPLAY_PAGE:
                 break
             cursor = page[-1].id

@@ -9,12 +9,14 @@ import logging
 import signal
 
 import uvicorn
+from quart import Quart
 
 from linkcast.fetch import Fetcher
 from linkcast.metrics import Metrics
 from linkcast.settings import Settings
 from linkcast.store import SHARED_STORE_SCHEMES, open_store
 from linkcast.web.app import create_app
+from linkcast.web.frame_writer import FrameWriterProtocol
 from linkcast.worker import WorkerPool
 
 # Incoming WebSocket messages are ignored; a small cap stops a client from making the server buffer large ones.
@@ -28,8 +30,12 @@ def _has(module: str) -> bool:
 def serve(settings: Settings) -> None:
     """Serve the API and stream; uvicorn with uvloop measured about twice hypercorn (see BENCHMARKS.md)."""
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    config = uvicorn.Config(
-        create_app(settings),
+    uvicorn.Server(uvicorn_config(create_app(settings), settings)).run()
+
+
+def uvicorn_config(app: Quart, settings: Settings) -> uvicorn.Config:
+    return uvicorn.Config(
+        app,
         host=settings.host,
         port=settings.port,
         loop="uvloop" if _has("uvloop") else "asyncio",
@@ -37,7 +43,8 @@ def serve(settings: Settings) -> None:
         # wsproto: it accepts the prototype's curl handshake (the websockets implementation rejects its 13-byte
         # Sec-WebSocket-Key), was the fastest in BENCHMARKS.md, and waits for the transport to drain on send, so a
         # stalled client fills its own bounded queue (and is dropped) instead of growing the server's write buffer.
-        ws="wsproto",
+        # Its subclass adds the direct frame writer the stream uses (web/frame_writer.py).
+        ws=FrameWriterProtocol,
         ws_max_size=WEBSOCKET_MAX_MESSAGE_BYTES,
         ws_per_message_deflate=settings.websocket_compression,
         lifespan="on",
@@ -48,7 +55,6 @@ def serve(settings: Settings) -> None:
         h11_max_incomplete_event_size=settings.max_request_bytes,
         proxy_headers=False,
     )
-    uvicorn.Server(config).run()
 
 
 def run_workers(settings: Settings) -> None:
