@@ -1,8 +1,9 @@
 """Fan-out of the event log to this process's WebSocket clients, each with its own bounded queue and filter.
 
-One task tails the store; every event is delivered to every matching subscriber without blocking: a subscriber
-whose queue is full is marked too slow and dropped, so one stalled client never slows the others down nor makes the
-server buffer without bound. Every subscriber gets the same ``Frame`` of an event, so it is framed once.
+One task tails the store; every event is delivered to every matching subscriber without blocking: written straight
+to the client's socket when it keeps up, else queued; a subscriber whose queue is full is marked too slow and
+dropped, so one stalled client never slows the others down nor makes the server buffer without bound. Every
+subscriber gets the same ``Frame`` of an event, so it is framed once.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Collection
+from collections.abc import AsyncIterator, Callable, Collection
 
 from linkcast.core.events import Event, history_truncated_frame
 from linkcast.frames import Frame
@@ -21,28 +22,49 @@ log = logging.getLogger(__name__)
 REPLAY_PAGE = 1000
 
 
-class Subscription:
-    """One client's view of the log: a bounded queue of frames, filtered by request id."""
+# Writes one client's frames to its socket now; False when the socket cannot take them at once (its buffer is full
+# or it is closing): they are queued instead, and the client's sender writes them when the socket drains.
+DirectWrite = Callable[[bytes], bool]
 
-    def __init__(self, request_ids: Collection[str] | None, queue_size: int) -> None:
+
+class Subscription:
+    """One client's view of the log: a filter by request id, a direct write to its socket, and a bounded queue.
+
+    Live frames go straight to the socket (``direct``) while nothing waits in the queue before them, so that a client
+    keeping up costs one write per batch of events and no task switch; the queue holds what the socket could not take
+    at once, for the client's sender task, and its overflow marks the client too slow.
+    """
+
+    def __init__(self, request_ids: Collection[str] | None, queue_size: int, skip_until: int) -> None:
         self.request_ids = frozenset(request_ids) if request_ids else None
         self.queue: asyncio.Queue[Frame] = asyncio.Queue(queue_size)
         self.too_slow = asyncio.Event()
-        self.live_from = 0  # events after this id arrive in the queue; those up to it come from replay
-
-    def wants(self, event: Event) -> bool:
-        return self.request_ids is None or event.request_id in self.request_ids
+        self.live_from = 0  # events after this id arrive live; those up to it come from replay
+        self.skip_until = skip_until  # live events up to this id were already seen by the client (its ``since``)
+        self.direct: DirectWrite | None = None  # set by the sender once it has caught up (replay done)
+        self.sending = False  # the sender holds frames taken from the queue and not yet written
 
     def discard_queued(self) -> None:
         """Drop what was never sent, so that a client dropped as too slow holds no events while it is closed."""
         while not self.queue.empty():
             self.queue.get_nowait()
 
-    def offer(self, frame: Frame) -> None:
-        try:
-            self.queue.put_nowait(frame)
-        except asyncio.QueueFull:
-            self.too_slow.set()
+    def offer(self, frames: list[Frame]) -> None:
+        """Deliver frames in id order: written now if nothing is ahead of them, else queued behind what is."""
+        if frames[0].event_id <= self.skip_until:
+            frames = [frame for frame in frames if frame.event_id > self.skip_until]
+            if not frames:
+                return
+        if self.direct is not None and not self.sending and self.queue.empty():
+            wire = frames[0].wire if len(frames) == 1 else b"".join(frame.wire for frame in frames)
+            if self.direct(wire):
+                return
+        for frame in frames:
+            try:
+                self.queue.put_nowait(frame)
+            except asyncio.QueueFull:
+                self.too_slow.set()
+                return
 
 
 class Hub:
@@ -77,18 +99,29 @@ class Hub:
                 log.exception("reading the event log failed; retrying")
                 await asyncio.sleep(1.0)
                 continue
-            for event in events:
-                if event.id <= self.position:
-                    continue
-                self.position = event.id
-                frame = Frame(event.id, event.frame)
-                for subscriber in self._subscribers:
-                    if subscriber.wants(event):
-                        subscriber.offer(frame)
+            fresh = [event for event in events if event.id > self.position]
+            if fresh:
+                self.position = fresh[-1].id
+                self._deliver(fresh)
+
+    def _deliver(self, events: list[Event]) -> None:
+        """Every event of the batch to every subscriber that wants it, each as one ``Frame`` shared by all."""
+        frames = [Frame(event.id, event.frame) for event in events]
+        for subscriber in self._subscribers:
+            if subscriber.request_ids is None:
+                subscriber.offer(frames)
+                continue
+            wanted = [
+                frame for frame, event in zip(frames, events, strict=True) if event.request_id in subscriber.request_ids
+            ]
+            if wanted:
+                subscriber.offer(wanted)
 
     @contextlib.asynccontextmanager
-    async def subscribe(self, request_ids: Collection[str] | None = None) -> AsyncIterator[Subscription]:
-        subscription = Subscription(request_ids, self.queue_size)
+    async def subscribe(
+        self, request_ids: Collection[str] | None = None, since: int | None = None
+    ) -> AsyncIterator[Subscription]:
+        subscription = Subscription(request_ids, self.queue_size, skip_until=since or 0)
         subscription.live_from = self.position
         self._subscribers.add(subscription)
         try:

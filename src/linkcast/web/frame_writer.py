@@ -1,9 +1,10 @@
 """uvicorn's wsproto WebSocket protocol, plus a way to write ready-made frames straight to a client's socket.
 
-Why: through ASGI, every frame to every client is a message dict, framed again by wsproto and written with a system
-call of its own. The stream sends the same events to every client, and a server frame is the same bytes for all of
-them (``frames.py``): with this writer an event is framed once, and a client's pending frames leave in one write.
-That cut the server's CPU per delivered frame by about half (bench/README.md, "fan-out capacity").
+Why: through ASGI, every frame to every client is a message dict, framed again by wsproto, sent from the client's own
+task, with a system call of its own. Every client gets the same events, and a server frame is the same bytes for all
+of them (``frames.py``): with this writer an event is framed once, the hub writes it to each caught-up client's socket
+as it fans out (``write_now``), and a client that fell behind gets its pending frames in one write (``write``).
+bench/README.md ("fan-out capacity") has the figures.
 
 The app finds the writer in ``scope["extensions"][FRAME_WRITER]``. Under another ASGI server, or with
 permessage-deflate on (its frames must go through wsproto's compressor), it is absent and the stream uses the ASGI
@@ -25,14 +26,27 @@ class FrameWriter:
     def __init__(self, protocol: WSProtocol) -> None:
         self._protocol = protocol
 
-    async def write(self, frames: bytes) -> None:
+    def write_now(self, frames: bytes) -> bool:
+        """Write if the socket's buffer is below its high-water mark; False, writing nothing, if it is not (or the
+        connection is closing)."""
         protocol = self._protocol
-        # Wait until the socket's buffer is below its high-water mark: a client that stops reading holds the sender
-        # here, its bounded queue fills, and the hub drops it, instead of the server buffering without bound.
+        if not protocol.writable.is_set() or self._closing():
+            return False
+        protocol.transport.write(frames)
+        return True
+
+    async def write(self, frames: bytes) -> None:
+        """Write once the socket's buffer is below its high-water mark: a client that stops reading holds its sender
+        here, its bounded queue fills, and the hub drops it, instead of the server buffering without bound."""
+        protocol = self._protocol
         await protocol.writable.wait()
-        if protocol.disconnected or protocol.close_sent or protocol.transport.is_closing():
+        if self._closing():
             raise ClientDisconnected
         protocol.transport.write(frames)
+
+    def _closing(self) -> bool:
+        protocol = self._protocol
+        return protocol.disconnected or protocol.close_sent or protocol.transport.is_closing()
 
 
 class FrameWriterProtocol(WSProtocol):

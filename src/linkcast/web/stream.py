@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable
 
 from quart import Blueprint, Response, websocket
 
@@ -48,7 +47,7 @@ async def scraped_urls() -> Response | None:
     except InvalidInput as error:
         # Refuse the handshake with an HTTP answer the client can read.
         return error_response(error.http_status, error.code, error.message)
-    async with rt.hub.subscribe(request_ids) as subscription:
+    async with rt.hub.subscribe(request_ids, since) as subscription:
         # The id this connection delivers everything after: a client that came without ``since`` resumes from it
         # after a lost connection even if it saw no event. Quart completes the handshake only on accept() or the first
         # send: accept first, so clients never hang.
@@ -90,39 +89,39 @@ async def _close_too_slow() -> None:
         await websocket.close(CLOSE_TOO_SLOW, TOO_SLOW_REASON)
 
 
-def _frame_sender() -> Callable[[list[Frame]], Awaitable[None]]:
-    """This connection's send: with uvicorn's ``FrameWriter``, the frames' shared bytes in one socket write; under any
-    other server, or with compression on, one ASGI message each."""
+def _frame_writer() -> FrameWriter | None:
+    """uvicorn's direct writer for this connection (``web/frame_writer.py``); None under another server, or with
+    compression on, where frames go one ASGI message each."""
     writer = websocket.scope.get("extensions", {}).get(FRAME_WRITER)
-    if isinstance(writer, FrameWriter):
-
-        async def write_together(frames: list[Frame]) -> None:
-            await writer.write(b"".join(frame.wire for frame in frames))
-
-        return write_together
-
-    async def send_each(frames: list[Frame]) -> None:
-        for frame in frames:
-            await websocket.send(frame.text)
-
-    return send_each
+    return writer if isinstance(writer, FrameWriter) else None
 
 
 async def _send_events(rt: Runtime, subscription: Subscription, since: int | None) -> None:
-    send = _frame_sender()
+    writer = _frame_writer()
+
+    async def send(frames: list[Frame]) -> None:
+        if writer is not None:
+            await writer.write(b"".join(frame.wire for frame in frames))
+        else:
+            for frame in frames:
+                await websocket.send(frame.text)
+
     if since is not None:
         async for page in rt.hub.replay(subscription, since):
             await send(page)
-    # Live events up to ``since`` were already seen by the client (a ``since`` ahead of where live delivery began).
-    skip_until = since if since is not None else 0
+    if writer is not None:
+        # Caught up: from now on the hub writes live frames itself whenever nothing is queued before them.
+        subscription.direct = writer.write_now
     queue = subscription.queue
-    while True:
+    while True:  # what the socket could not take at once (and, before the switch above, what came during replay)
         batch = [await queue.get()]
-        while len(batch) < MAX_FRAMES_PER_WRITE and not queue.empty():
-            batch.append(queue.get_nowait())
-        fresh = [frame for frame in batch if frame.event_id > skip_until]
-        if fresh:
-            await send(fresh)
+        subscription.sending = True
+        try:
+            while len(batch) < MAX_FRAMES_PER_WRITE and not queue.empty():
+                batch.append(queue.get_nowait())
+            await send(batch)
+        finally:
+            subscription.sending = False
         if len(batch) == MAX_FRAMES_PER_WRITE:  # more may be waiting: let the other clients have the loop first
             await asyncio.sleep(0)
 

@@ -1,0 +1,142 @@
+"""The hub's delivery to one subscriber: written straight to the socket while nothing is queued before it, queued
+otherwise, always in id order, filtered by request id and by the client's ``since``.
+
+A real in-memory store feeds the hub; the socket is a recording write, so that a refusal (a full socket buffer) can
+be made to happen exactly where the test needs it. The end-to-end paths over real sockets are in
+``tests/web/test_stream.py`` and ``tests/web/test_frame_writer.py``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+
+import orjson
+import pytest_asyncio
+
+from linkcast.frames import Frame
+from linkcast.hub import Hub
+from linkcast.settings import Settings
+from linkcast.store.memory import MemoryStore
+
+
+class Socket:
+    """Records what the hub writes, and takes it only while ``accepting``."""
+
+    def __init__(self) -> None:
+        self.accepting = True
+        self.writes: list[bytes] = []
+        self.arrived = asyncio.Event()
+
+    def write_now(self, data: bytes) -> bool:
+        if not self.accepting:
+            return False
+        self.writes.append(data)
+        self.arrived.set()
+        return True
+
+
+def request_ids(frames: list[Frame]) -> list[str]:
+    return [orjson.loads(frame.text)["request_id"] for frame in frames]
+
+
+def written_ids(socket: Socket) -> list[str]:
+    joined = b"".join(socket.writes)
+    return [orjson.loads(text)["request_id"] for text in _texts(joined)]
+
+
+def _texts(wire: bytes) -> list[bytes]:
+    """Split concatenated unmasked text frames (the payloads here are short: 7-bit or 16-bit lengths)."""
+    texts = []
+    while wire:
+        length, at = wire[1], 2
+        if length == 126:
+            length, at = int.from_bytes(wire[2:4], "big"), 4
+        texts.append(wire[at : at + length])
+        wire = wire[at + length :]
+    return texts
+
+
+@pytest_asyncio.fixture
+async def hub() -> AsyncIterator[tuple[Hub, MemoryStore]]:
+    store = MemoryStore(Settings(store="memory://"))
+    await store.open()
+    running = Hub(store, queue_size=4)
+    await running.start()
+    yield running, store
+    await running.stop()
+    await store.close()
+
+
+async def until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
+    async with asyncio.timeout(timeout):
+        while not condition():
+            await asyncio.sleep(0.005)
+
+
+async def submit(store: MemoryStore, *ids: str) -> None:
+    for request_id in ids:
+        await store.submit(request_id, f"https://example.com/{request_id}")
+
+
+async def test_a_caught_up_client_gets_frames_written_directly_in_order(hub: tuple[Hub, MemoryStore]) -> None:
+    running, store = hub
+    socket = Socket()
+    async with running.subscribe() as subscription:
+        subscription.direct = socket.write_now
+        await submit(store, "a", "b", "c")
+        await until(lambda: len(written_ids(socket)) == 3)
+        assert written_ids(socket) == ["a", "b", "c"]
+        assert subscription.queue.empty()
+
+
+async def test_what_the_socket_refuses_is_queued_and_later_frames_queue_behind_it(
+    hub: tuple[Hub, MemoryStore],
+) -> None:
+    running, store = hub
+    socket = Socket()
+    async with running.subscribe() as subscription:
+        subscription.direct = socket.write_now
+        socket.accepting = False
+        await submit(store, "a")
+        await until(lambda: subscription.queue.qsize() == 1)
+        socket.accepting = True  # the socket drained, but "a" still waits for the sender: "b" must not pass it
+        await submit(store, "b")
+        await until(lambda: subscription.queue.qsize() == 2)
+        assert socket.writes == []
+        assert request_ids([subscription.queue.get_nowait() for _ in range(2)]) == ["a", "b"]
+        await submit(store, "c")  # nothing queued any more: straight to the socket
+        await until(lambda: written_ids(socket) == ["c"])
+
+
+async def test_frames_queue_while_the_sender_holds_some(hub: tuple[Hub, MemoryStore]) -> None:
+    running, store = hub
+    socket = Socket()
+    async with running.subscribe() as subscription:
+        subscription.direct = socket.write_now
+        subscription.sending = True
+        await submit(store, "a")
+        await until(lambda: subscription.queue.qsize() == 1)
+        assert socket.writes == []
+
+
+async def test_a_full_queue_marks_the_client_too_slow(hub: tuple[Hub, MemoryStore]) -> None:
+    running, store = hub
+    async with running.subscribe() as subscription:  # no direct write: a sender still replaying
+        await submit(store, *"abcde")  # one more than the queue holds
+        await asyncio.wait_for(subscription.too_slow.wait(), 5)
+        assert subscription.queue.full()
+
+
+async def test_filters_by_request_id_and_skips_what_the_client_has_seen(hub: tuple[Hub, MemoryStore]) -> None:
+    running, store = hub
+    await submit(store, "a")
+    await until(lambda: running.position == 1)
+    mine, ahead = Socket(), Socket()
+    async with (
+        running.subscribe(["b", "c"]) as filtered,
+        running.subscribe(since=3) as early,  # a client that has seen up to id 3, ahead of the hub
+    ):
+        filtered.direct, early.direct = mine.write_now, ahead.write_now
+        await submit(store, "b", "x", "c", "d")  # ids 2 to 5
+        await until(lambda: written_ids(mine) == ["b", "c"] and written_ids(ahead) == ["c", "d"])
