@@ -12,7 +12,8 @@ the frames. Loopback only.
 2. Fan-out with and without permessage-deflate (uvicorn accepts it whenever a client offers it).
 2b. Fan-out capacity against the reference, side by side in alternating rounds: the same frames published flat out
    to ``--clients`` clients by linkcast (memory store) and by a bare ``websockets`` broadcast server
-   (``bench/bare_ws.py``); frames/s delivered to all clients, and the ratio per round.
+   (``bench/bare_ws.py``); frames/s delivered to all clients, and the ratio per round. ``--only capacity`` runs
+   this comparison alone.
 3. Slow client: 5,000 events of ~10 KB to one healthy client, with and without a client that never reads; the
    server's RSS before and after, the healthy client's delivery time, the stalled client's close code.
 """
