@@ -39,11 +39,20 @@ async def test_frames_are_not_deflated_unless_configured(service: Service) -> No
         assert "Sec-WebSocket-Extensions" not in ws.response.headers
 
 
-async def test_frames_are_deflated_when_configured(tmp_path: Path) -> None:
-    compressing = Service("--websocket-compression", store="memory://", log_path=tmp_path / "serve.log")
+async def test_frames_are_deflated_when_configured(tmp_path: Path, site: LocalSite) -> None:
+    """With compression on, frames take the ASGI send (web/frame_writer.py offers no direct writer): they arrive."""
+    compressing = Service(
+        "--websocket-compression", "--allow-private-networks", store="memory://", log_path=tmp_path / "serve.log"
+    )
     await compressing.start()
     try:
-        async with compressing.connect(compression="deflate") as ws:
+        async with compressing.connect(compression="deflate") as ws, compressing.connect() as plain:
             assert "permessage-deflate" in ws.response.headers["Sec-WebSocket-Extensions"]
+            status, body = await compressing.put("deflated", site.page("/deflated", '<a href="/d">d</a>'))
+            assert status == 201, body
+            for client in (ws, plain):
+                frames = await receive_until(client, lambda fs: bool(terminal_for(fs, {"deflated"})))
+                assert [f["type"] for f in frames] == ["accepted", "started", "result"]
+                assert frames[-1]["links"] == [site.url("/d")]
     finally:
         compressing.stop()
