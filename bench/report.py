@@ -122,10 +122,11 @@ def lines(results: dict[str, Any]) -> list[Line]:
                     bare_idle["cost_mb"], "bare websockets", target="< 150 MB",
                     ok=mine_idle["cost_mb"] < 150 and all_connected, incomplete=not all_connected))  # fmt: skip
     for corpus in results["parser"]:
-        mine, ceiling = corpus["linkcast"], corpus["ceiling"]
+        # The verdict uses the share per round (back-to-back passes): steadier than the ratio of the medians.
+        mine, ceiling, share = corpus["linkcast"], corpus["ceiling"], corpus["share"]
+        verdict_text = f"{'yes' if share >= 0.5 else '**no**'} ({share:.0%} per round)"
         out.append(Line(f"extraction MB/s, {corpus['corpus']}", mine, corpus["prototype"], ceiling,
-                        "lexbor parse-only", target=">= 50% of ceiling", ok=mine >= 0.5 * ceiling,
-                        digits=1))  # fmt: skip
+                        "lexbor parse-only", target=">= 50% of ceiling", ok=verdict_text, digits=1))  # fmt: skip
     return out
 
 
@@ -185,7 +186,7 @@ def parser_tables(results: dict[str, Any]) -> str:
         ]
         for name, rate in sorted(corpus["rates"].items(), key=lambda item: -item[1]):
             out.append(f"| {name} | {rate:.1f} | {rate / corpus['prototype']:.1f}x | {rate / corpus['ceiling']:.0%} |")
-        out.append("")
+        out += ["", f"linkcast's share of the ceiling, median of back-to-back passes: {corpus['share']:.0%}", ""]
     return "\n".join(out)
 
 

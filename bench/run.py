@@ -337,6 +337,7 @@ async def run(config: Config) -> dict[str, Any]:
             "linkcast": r.rates[LINKCAST],
             "ceiling": r.rates[CEILING],
             "prototype": r.rates[PROTOTYPE],
+            "share": r.extraction_vs_ceiling,
         }
         for r in parser_results
     ]
