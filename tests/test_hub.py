@@ -9,13 +9,14 @@ be made to happen exactly where the test needs it. The end-to-end paths over rea
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Callable
 
 import orjson
 import pytest_asyncio
 
 from linkcast.frames import Frame
-from linkcast.hub import Hub
+from linkcast.hub import Hub, Subscription
 from linkcast.settings import Settings
 from linkcast.store.memory import MemoryStore
 
@@ -74,6 +75,15 @@ async def until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
             await asyncio.sleep(0.005)
 
 
+@contextlib.asynccontextmanager
+async def caught_up(running: Hub) -> AsyncIterator[tuple[Subscription, Socket]]:
+    """A subscriber whose sender has replayed history: the hub may write to its socket directly."""
+    socket = Socket()
+    async with running.subscribe() as subscription:
+        subscription.direct = socket.write_now
+        yield subscription, socket
+
+
 async def submit(store: MemoryStore, *ids: str) -> None:
     for request_id in ids:
         await store.submit(request_id, f"https://example.com/{request_id}")
@@ -81,9 +91,7 @@ async def submit(store: MemoryStore, *ids: str) -> None:
 
 async def test_a_caught_up_client_gets_frames_written_directly_in_order(hub: tuple[Hub, MemoryStore]) -> None:
     running, store = hub
-    socket = Socket()
-    async with running.subscribe() as subscription:
-        subscription.direct = socket.write_now
+    async with caught_up(running) as (subscription, socket):
         await submit(store, "a", "b", "c")
         await until(lambda: len(written_ids(socket)) == 3)
         assert written_ids(socket) == ["a", "b", "c"]
@@ -94,9 +102,7 @@ async def test_what_the_socket_refuses_is_queued_and_later_frames_queue_behind_i
     hub: tuple[Hub, MemoryStore],
 ) -> None:
     running, store = hub
-    socket = Socket()
-    async with running.subscribe() as subscription:
-        subscription.direct = socket.write_now
+    async with caught_up(running) as (subscription, socket):
         socket.accepting = False
         await submit(store, "a")
         await until(lambda: subscription.queue.qsize() == 1)
@@ -111,9 +117,7 @@ async def test_what_the_socket_refuses_is_queued_and_later_frames_queue_behind_i
 
 async def test_frames_queue_while_the_sender_holds_some(hub: tuple[Hub, MemoryStore]) -> None:
     running, store = hub
-    socket = Socket()
-    async with running.subscribe() as subscription:
-        subscription.direct = socket.write_now
+    async with caught_up(running) as (subscription, socket):
         subscription.sending = True
         await submit(store, "a")
         await until(lambda: subscription.queue.qsize() == 1)
