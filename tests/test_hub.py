@@ -15,25 +15,30 @@ from collections.abc import AsyncIterator, Callable
 import orjson
 import pytest_asyncio
 
-from linkcast.frames import Frame
+from linkcast.frames import FRAMES_PER_WRITE, Frame
 from linkcast.hub import Hub, Subscription
 from linkcast.settings import Settings
 from linkcast.store.memory import MemoryStore
 
+QUEUE_SIZE = 100
+
 
 class Socket:
-    """Records what the hub writes, and takes it only while ``accepting``."""
+    """Records what the hub writes, and takes it only while ``accepting``; ``full_after``: the writes it takes before
+    its buffer is full."""
 
     def __init__(self) -> None:
         self.accepting = True
+        self.full_after: int | None = None
         self.writes: list[bytes] = []
-        self.arrived = asyncio.Event()
 
     def write_now(self, data: bytes) -> bool:
         if not self.accepting:
             return False
         self.writes.append(data)
-        self.arrived.set()
+        if self.full_after is not None:
+            self.full_after -= 1
+            self.accepting = self.full_after > 0
         return True
 
 
@@ -62,7 +67,7 @@ def _texts(wire: bytes) -> list[bytes]:
 async def hub() -> AsyncIterator[tuple[Hub, MemoryStore]]:
     store = MemoryStore(Settings(store="memory://"))
     await store.open()
-    running = Hub(store, queue_size=4)
+    running = Hub(store, queue_size=QUEUE_SIZE)
     await running.start()
     yield running, store
     await running.stop()
@@ -115,6 +120,19 @@ async def test_what_the_socket_refuses_is_queued_and_later_frames_queue_behind_i
         await until(lambda: written_ids(socket) == ["c"])
 
 
+async def test_a_burst_is_written_in_bounded_batches_and_what_the_socket_refuses_waits_in_order(
+    hub: tuple[Hub, MemoryStore],
+) -> None:
+    running, store = hub
+    ids = [f"r{n}" for n in range(FRAMES_PER_WRITE + 10)]
+    async with caught_up(running) as (subscription, socket):
+        socket.full_after = 1
+        await submit(store, *ids)  # without yielding: the hub reads them as one batch
+        await until(lambda: subscription.queue.qsize() == 10)
+        assert len(socket.writes) == 1 and written_ids(socket) == ids[:FRAMES_PER_WRITE]
+        assert request_ids([subscription.queue.get_nowait() for _ in range(10)]) == ids[FRAMES_PER_WRITE:]
+
+
 async def test_frames_queue_while_the_sender_holds_some(hub: tuple[Hub, MemoryStore]) -> None:
     running, store = hub
     async with caught_up(running) as (subscription, socket):
@@ -127,7 +145,7 @@ async def test_frames_queue_while_the_sender_holds_some(hub: tuple[Hub, MemorySt
 async def test_a_full_queue_marks_the_client_too_slow(hub: tuple[Hub, MemoryStore]) -> None:
     running, store = hub
     async with running.subscribe() as subscription:  # no direct write: a sender still replaying
-        await submit(store, *"abcde")  # one more than the queue holds
+        await submit(store, *(f"r{n}" for n in range(QUEUE_SIZE + 1)))  # one more than the queue holds
         await asyncio.wait_for(subscription.too_slow.wait(), 5)
         assert subscription.queue.full()
 

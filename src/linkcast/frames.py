@@ -7,7 +7,13 @@ is framed once, the first time a client needs it, and the same bytes are written
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
+
 from wsproto.frame_protocol import FrameProtocol
+
+# The most frames joined into one socket write: bounds the copy a join makes, and how far one write can overshoot the
+# socket buffer's high-water mark (the next write waits below it), so a replay of thousands of events stays bounded.
+FRAMES_PER_WRITE = 64
 
 # Framing keeps no state between complete (final) messages, so one framer serves every event.
 _SERVER_FRAMER = FrameProtocol(client=False, extensions=[])
@@ -34,3 +40,10 @@ class Frame:
         if self._wire is None:
             self._wire = websocket_text_message(self.text)
         return self._wire
+
+
+def wire_batches(frames: Sequence[Frame]) -> Iterator[tuple[int, bytes]]:
+    """The bytes of ``frames``, ``FRAMES_PER_WRITE`` frames at a time, each with the index of its first frame."""
+    for start in range(0, len(frames), FRAMES_PER_WRITE):
+        batch = frames[start : start + FRAMES_PER_WRITE]
+        yield start, batch[0].wire if len(batch) == 1 else b"".join(frame.wire for frame in batch)

@@ -14,7 +14,7 @@ import logging
 from collections.abc import AsyncIterator, Callable, Collection
 
 from linkcast.core.events import Event, history_truncated_frame
-from linkcast.frames import Frame
+from linkcast.frames import Frame, wire_batches
 from linkcast.store.base import Store
 
 log = logging.getLogger(__name__)
@@ -56,8 +56,11 @@ class Subscription:
             if not frames:
                 return
         if self.direct is not None and not self.sending and self.queue.empty():
-            wire = frames[0].wire if len(frames) == 1 else b"".join(frame.wire for frame in frames)
-            if self.direct(wire):
+            for start, wire in wire_batches(frames):
+                if not self.direct(wire):
+                    frames = frames[start:]  # the rest waits for the sender, in order
+                    break
+            else:
                 return
         for frame in frames:
             try:

@@ -10,7 +10,7 @@ from quart import Blueprint, Response, websocket
 from linkcast.core.errors import InvalidInput
 from linkcast.core.events import CLOSE_TOO_SLOW, STREAM_SINCE_HEADER
 from linkcast.core.inputs import validate_request_id
-from linkcast.frames import Frame
+from linkcast.frames import FRAMES_PER_WRITE, Frame, wire_batches
 from linkcast.hub import Subscription
 from linkcast.web.app import Runtime, runtime
 from linkcast.web.errors import error_response
@@ -20,8 +20,6 @@ from linkcast.web.guard import guard
 stream = Blueprint("stream", __name__)
 
 TOO_SLOW_REASON = "too slow: the client stopped reading; reconnect with ?since=<last id seen>"
-# What one client's catching up writes at once: bounds the copy the join makes, and how long it holds the loop.
-MAX_FRAMES_PER_WRITE = 64
 
 
 def parse_stream_args() -> tuple[int | None, list[str] | None]:
@@ -101,7 +99,8 @@ async def _send_events(rt: Runtime, subscription: Subscription, since: int | Non
 
     async def send(frames: list[Frame]) -> None:
         if writer is not None:
-            await writer.write(b"".join(frame.wire for frame in frames))
+            for _, wire in wire_batches(frames):
+                await writer.write(wire)
         else:
             for frame in frames:
                 await websocket.send(frame.text)
@@ -117,12 +116,12 @@ async def _send_events(rt: Runtime, subscription: Subscription, since: int | Non
         batch = [await queue.get()]
         subscription.sending = True
         try:
-            while len(batch) < MAX_FRAMES_PER_WRITE and not queue.empty():
+            while len(batch) < FRAMES_PER_WRITE and not queue.empty():
                 batch.append(queue.get_nowait())
             await send(batch)
         finally:
             subscription.sending = False
-        if len(batch) == MAX_FRAMES_PER_WRITE:  # more may be waiting: let the other clients have the loop first
+        if len(batch) == FRAMES_PER_WRITE:  # more may be waiting: let the other clients have the loop first
             await asyncio.sleep(0)
 
 
