@@ -45,8 +45,9 @@ class FrameWriter:
         protocol.transport.write(frames)
 
     def _closing(self) -> bool:
+        # A lost connection has its transport closed too: is_closing() covers it on every uvicorn since 0.30.
         protocol = self._protocol
-        return protocol.disconnected or protocol.close_sent or protocol.transport.is_closing()
+        return protocol.close_sent or protocol.transport.is_closing()
 
 
 class FrameWriterProtocol(WSProtocol):
