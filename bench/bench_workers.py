@@ -137,13 +137,17 @@ async def pages_per_second(
         *(WorkerRun(store_url, prefix, tasks, logdir / f"worker-{processes}-{n}.log").start() for n in range(processes))
     )
     pids = [w.process.pid for w in workers if w.process is not None]
-    try:
-        cpu_before = {
+
+    async def cpu_by_part() -> dict[str, float]:
+        return {
             "workers": sum(cpu_seconds(pid) for pid in pids),
             "site": cpu_seconds(site_pid),
             "redis": await redis_cpu_seconds(store),
             "driver": cpu_seconds(os.getpid()),
         }
+
+    try:
+        cpu_before = await cpu_by_part()
         load_before = psutil.cpu_times()
         began = time.perf_counter()
         limit = asyncio.Semaphore(64)
@@ -155,12 +159,7 @@ async def pages_per_second(
         await asyncio.gather(*(submit(n, url) for n, url in enumerate(urls)))
         await wait_terminal(store, len(urls), timeout=600)
         elapsed = time.perf_counter() - began
-        cpu_after = {
-            "workers": sum(cpu_seconds(pid) for pid in pids),
-            "site": cpu_seconds(site_pid),
-            "redis": await redis_cpu_seconds(store),
-            "driver": cpu_seconds(os.getpid()),
-        }
+        cpu_after = await cpu_by_part()
         load_after = psutil.cpu_times()
         failed = sum(1 for e in await store.events_after(0, limit=10 * len(urls)) if e.type == "error")
         if failed:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 import aiohttp
@@ -202,24 +202,13 @@ async def crawl(
     timeout: float,
 ) -> LoadResult:
     """PUT every URL with ``concurrency`` in flight; done when every terminal frame has been delivered."""
-    ids = [f"{prefix}-{n}" for n in range(len(urls))]
-    answered: dict[str, float] = {}
-    clients.expect(ids, every_client)
-    frames_before = clients.frames
     semaphore = asyncio.Semaphore(concurrency)
 
-    async def one(request_id: str, url: str) -> None:
+    async def put_one(_n: int, request_id: str, url: str) -> float:
         async with semaphore:
-            answered[request_id] = await put(clients.session, base_url, request_id, url)
+            return await put(clients.session, base_url, request_id, url)
 
-    began = time.monotonic()
-    putting = asyncio.gather(*(one(rid, url) for rid, url in zip(ids, urls, strict=True)))
-    complete = await clients.wait_delivered(timeout)
-    elapsed = time.monotonic() - began
-    await _finish(putting)
-    return LoadResult(
-        len(ids), len(clients.listeners), elapsed, clients.frames - frames_before, complete, clients.latencies(answered)
-    )
+    return await _phase(clients, urls, prefix, every_client, timeout, put_one)
 
 
 async def paced(
@@ -232,16 +221,34 @@ async def paced(
     timeout: float,
 ) -> LoadResult:
     """PUT the URLs at a steady ``rate`` per second (open loop), so latency is measured without a backlog."""
+    began = time.monotonic()
+
+    async def put_one(n: int, request_id: str, url: str) -> float:
+        await asyncio.sleep(max(0.0, began + n / rate - time.monotonic()))
+        return await put(clients.session, base_url, request_id, url)
+
+    return await _phase(clients, urls, prefix, every_client, timeout, put_one)
+
+
+async def _phase(
+    clients: Clients,
+    urls: Sequence[str],
+    prefix: str,
+    every_client: bool,
+    timeout: float,
+    put_one: Callable[[int, str, str], Awaitable[float]],
+) -> LoadResult:
+    """Submit every URL with ``put_one(n, request_id, url)`` (which returns when its answer arrived); done when every
+    terminal frame has been delivered."""
     ids = [f"{prefix}-{n}" for n in range(len(urls))]
     answered: dict[str, float] = {}
     clients.expect(ids, every_client)
     frames_before = clients.frames
-    began = time.monotonic()
 
     async def one(n: int, request_id: str, url: str) -> None:
-        await asyncio.sleep(max(0.0, began + n / rate - time.monotonic()))
-        answered[request_id] = await put(clients.session, base_url, request_id, url)
+        answered[request_id] = await put_one(n, request_id, url)
 
+    began = time.monotonic()
     putting = asyncio.gather(*(one(n, rid, url) for n, (rid, url) in enumerate(zip(ids, urls, strict=True))))
     complete = await clients.wait_delivered(timeout)
     elapsed = time.monotonic() - began

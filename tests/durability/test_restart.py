@@ -27,6 +27,18 @@ def terminal_counts(frames: list[dict[str, Any]]) -> Counter[str]:
     return Counter(f["request_id"] for f in frames if f.get("type") in TERMINAL)
 
 
+def request_states(db: sqlite3.Connection) -> dict[str, int]:
+    return dict(db.execute("SELECT state, count(*) FROM requests GROUP BY state").fetchall())
+
+
+async def sigterm_once_four_run(service: Service, ws: Any, pages: dict[str, str]) -> None:
+    """Submit ``pages`` (held by the gate) to a service with 4 workers; SIGTERM it once all 4 are fetching."""
+    await put_all(service, pages)
+    await receive_until(ws, lambda fs: len(started(fs, set(pages))) == 4)
+    assert service.process is not None
+    service.process.send_signal(signal.SIGTERM)
+
+
 async def test_sigkill_mid_work_loses_nothing_and_repeats_nothing(
     tmp_path: Path, site: LocalSite, gate: Gate, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -81,10 +93,7 @@ async def test_sigterm_drains_running_jobs_and_takes_no_new_ones(tmp_path: Path,
     try:
         slow = {f"s{n}": gate.page(f"/s{n}", f'<a href="/x{n}">x</a>') for n in range(12)}
         async with service.connect() as ws:
-            await put_all(service, slow)
-            await receive_until(ws, lambda fs: len(started(fs, set(slow))) == 4)
-            assert service.process is not None
-            service.process.send_signal(signal.SIGTERM)
+            await sigterm_once_four_run(service, ws, slow)
             with pytest.raises(websockets.ConnectionClosed) as closed:
                 await receive_until(ws, lambda fs: False, timeout=20)
         assert closed.value.rcvd is not None, "the client got a close frame, not a dropped connection"
@@ -92,7 +101,7 @@ async def test_sigterm_drains_running_jobs_and_takes_no_new_ones(tmp_path: Path,
         gate.opened.set()  # the four running fetches may now finish, during the drain
         assert await asyncio.to_thread(service.process.wait, 30) is not None
         with sqlite3.connect(tmp_path / "linkcast.db") as db:
-            states = dict(db.execute("SELECT state, count(*) FROM requests GROUP BY state").fetchall())
+            states = request_states(db)
         assert states == {"done": 4, "queued": 8}, "running jobs finished; no new job was taken"
 
         await service.start()
@@ -114,13 +123,10 @@ async def test_sigterm_returns_jobs_still_running_after_the_grace_period_to_the_
     try:
         held = {f"h{n}": gate.page(f"/h{n}", f'<a href="/y{n}">y</a>') for n in range(6)}
         async with service.connect() as ws:
-            await put_all(service, held)
-            await receive_until(ws, lambda fs: len(started(fs, set(held))) == 4)
-            assert service.process is not None
-            service.process.send_signal(signal.SIGTERM)
+            await sigterm_once_four_run(service, ws, held)
             assert await asyncio.to_thread(service.process.wait, 30) is not None
         with sqlite3.connect(tmp_path / "linkcast.db") as db:
-            states = dict(db.execute("SELECT state, count(*) FROM requests GROUP BY state").fetchall())
+            states = request_states(db)
             owned = db.execute("SELECT count(*) FROM jobs WHERE owner IS NOT NULL").fetchone()[0]
         assert (states, owned) == ({"queued": 6}, 0), "the four running jobs went back to the queue"
 
