@@ -174,6 +174,27 @@ def references(results: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def cpu_budget(results: dict[str, Any]) -> str:
+    """The arithmetic behind the 20x-the-prototype target on this machine: the CPU a page that pace leaves for
+    everything on the machine, against what each part of the pipeline used in linkcast's crawl (fewest clients)."""
+    first = str(results["config"]["clients"][0])
+    mine, proto, ceil = results["linkcast"][first], results["prototype"][first], results["ceilings"]
+    cpus = results["machine"]["cpus"]
+    target = 20 * proto["pages_per_second"]
+    budget = cpus * 1000 / target
+    site, driver = mine["site_cpu_ms_per_page"], mine["driver_cpu_ms_per_page"]
+    total = mine["cpu_ms_per_page"] + site + driver
+    return (
+        f"20x the prototype's {num(proto['pages_per_second'])} pages/s is {num(target)} pages/s: on {cpus} CPUs, "
+        f"{budget:.2f} ms of CPU a page for everything on the machine. In linkcast's crawl ({first} client(s)) a page "
+        f"cost {total:.2f} ms in all: linkcast {mine['cpu_ms_per_page']:.2f}, the site server {site:.2f}, the load "
+        f"driver {driver:.2f} ({num(cpus * 1000 / total)} pages/s with every CPU busy; measured "
+        f"{num(mine['pages_per_second'])}). With the site and the driver as they are, 20x leaves linkcast "
+        f"{budget - site - driver:.2f} ms a page, against {ceil['fetch_parse_cpu_ms_per_page']:.2f} ms for the bare "
+        f"fetch + parse client alone (no service) and {proto['cpu_ms_per_page']:.2f} ms for the prototype.\n"
+    )
+
+
 def parser_tables(results: dict[str, Any]) -> str:
     out = []
     for corpus in results["parser"]:
@@ -215,7 +236,9 @@ def markdown(results: dict[str, Any]) -> str:
     ]
     if incomplete:
         parts += [f"Incomplete (timed out, figures partial): {', '.join(incomplete)}.", ""]
-    parts += ["### Ceilings and references", "", references(results), "### Link extraction", "", parser_tables(results)]
+    parts += ["### Ceilings and references", "", references(results)]
+    parts += ["### The CPU a page behind 20x the prototype", "", cpu_budget(results)]
+    parts += ["### Link extraction", "", parser_tables(results)]
     if "profile" in results:
         parts += ["### Where linkcast's time goes (py-spy)", "", "```", results["profile"].rstrip(), "```", ""]
     return "\n".join(parts)

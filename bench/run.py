@@ -33,6 +33,7 @@ from bench.services import (
     RunningService,
     linkcast_spec,
     linkcast_store_url,
+    measure_service,
     prototype_spec,
     thread_deltas,
 )
@@ -135,6 +136,7 @@ def service_figures(runs: list[ClientRun]) -> dict[str, Any]:
     """The figures of one system's runs, keyed by client count."""
     out: dict[str, Any] = {}
     for run in runs:
+        ms_per_page = 1000 / run.crawl.requests if run.crawl.requests else 0.0  # CPU seconds -> ms per page
         out[str(run.clients)] = {
             "pages": run.crawl.requests,
             "pages_per_second": run.crawl.pages_per_second,
@@ -146,10 +148,12 @@ def service_figures(runs: list[ClientRun]) -> dict[str, Any]:
             "latency_samples": len(run.latency.latencies),
             "latency_complete": run.latency.complete,
             "peak_rss_mb": run.peak_rss / 1e6,
-            "cpu_ms_per_page": run.crawl_cpu * 1000 / run.crawl.requests if run.crawl.requests else 0.0,
+            "cpu_ms_per_page": run.crawl_cpu * ms_per_page,
             "cpu_seconds": run.crawl_cpu,
             "frames": run.crawl.frames,
             "cpu_share_of_wall": run.crawl_cpu / run.crawl.seconds if run.crawl.seconds else 0.0,
+            "driver_cpu_ms_per_page": run.driver_cpu * ms_per_page,
+            "site_cpu_ms_per_page": run.site_cpu * ms_per_page,
             "thread_cpu_share_of_wall": {
                 name: seconds / run.crawl.seconds for name, seconds in run.crawl_threads.items() if run.crawl.seconds
             },
@@ -264,8 +268,8 @@ async def run(config: Config) -> dict[str, Any]:
 
         queue = max(1024, 4 * (config.pages + config.latency_requests + 100))
         say(f"linkcast (store {linkcast_store_url(Path('<tmp>'))}) with {config.clients} clients")
-        linkcast_runs = await _measure(
-            linkcast_spec(config.workers, queue), urls, config.clients, shape_load, workdir, True
+        linkcast_runs = await measure_service(
+            linkcast_spec(config.workers, queue), urls, config.clients, shape_load, workdir, True, site
         )
         results["linkcast"] = service_figures(linkcast_runs)
         results["linkcast_store"] = linkcast_store_url(Path("<tmp>")).split(":")[0]
@@ -286,7 +290,7 @@ async def run(config: Config) -> dict[str, Any]:
             crawl_repeats=config.repeats,
         )
         results["prototype"] = service_figures(
-            await _measure(prototype_spec(), proto_urls, config.clients, proto_shape, workdir, False)
+            await measure_service(prototype_spec(), proto_urls, config.clients, proto_shape, workdir, False, site)
         )
 
         results["scrapy"] = {}
@@ -345,14 +349,6 @@ async def run(config: Config) -> dict[str, Any]:
     results["machine"]["load_at_end"] = os.getloadavg()[0]
     shutil.rmtree(workdir, ignore_errors=True)
     return results
-
-
-async def _measure(
-    spec: Any, urls: list[str], counts: list[int], shape: LoadShape, workdir: Path, keep: bool
-) -> list[ClientRun]:
-    from bench.services import measure_service
-
-    return await measure_service(spec, urls, counts, shape, workdir, keep_frames=keep)
 
 
 def _cpus() -> int:

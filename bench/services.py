@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib.util
 import tempfile
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,6 +52,10 @@ class ClientRun:
     frames_kept: list[str] = field(default_factory=list)
     crawl_cpu: float = 0.0  # CPU seconds the server (and its children) used during the crawl
     crawl_threads: dict[str, float] = field(default_factory=dict)  # CPU seconds per thread during the crawl
+    # What the rest of the pipeline used during the same crawl, on the same cores: the load driver (this process)
+    # and the site's server processes.
+    driver_cpu: float = 0.0
+    site_cpu: float = 0.0
 
 
 def linkcast_store_url(folder: Path) -> str:
@@ -127,6 +132,22 @@ def _p99(run: LoadResult) -> float:
     return ordered[int(0.99 * (len(ordered) - 1))] if ordered else float("inf")
 
 
+@dataclass
+class CrawlCpu:
+    """CPU seconds used so far (or during a crawl) by the server (with its children), the driver and the site."""
+
+    server: float
+    driver: float
+    site: float
+
+    @classmethod
+    def now(cls, server: Process, site: Sequence[Process]) -> CrawlCpu:
+        return cls(server.cpu_seconds(), time.process_time(), sum(process.cpu_seconds() for process in site))
+
+    def minus(self, before: CrawlCpu) -> CrawlCpu:
+        return CrawlCpu(self.server - before.server, self.driver - before.driver, self.site - before.site)
+
+
 def thread_deltas(before: dict[int, float], after: dict[int, float]) -> dict[str, float]:
     """CPU seconds each thread used between two readings, the main thread (lowest id) named ``main``."""
     if not after:
@@ -146,8 +167,11 @@ async def measure_clients(
     shape: LoadShape,
     logdir: Path,
     keep_frames: bool = False,
+    site: Sequence[Process] = (),
 ) -> ClientRun:
-    """One fresh server, ``clients`` clients: warm-up, the paced latency phase, then the crawl."""
+    """One fresh server, ``clients`` clients: warm-up, the paced latency phase, then the crawl.
+
+    ``site`` are the processes serving the pages, whose CPU during the crawl is noted beside the server's."""
     connector = aiohttp.TCPConnector(limit=0)
     async with RunningService(spec, logdir) as service, aiohttp.ClientSession(connector=connector) as session:
         listeners = await Clients.connect(session, service.ws_url, clients, keep_first=keep_frames)
@@ -166,14 +190,14 @@ async def measure_clients(
                 if latency is None or (run.complete, -_p99(run)) > (latency.complete, -_p99(latency)):
                     latency = run
             assert latency is not None
-            best: tuple[LoadResult, float, dict[str, float], list[str]] | None = None
+            best: tuple[LoadResult, CrawlCpu, dict[str, float], list[str]] | None = None
             for attempt in range(max(1, shape.crawl_repeats)):
                 kept_from = len(listeners.listeners[0].keep or [])
-                cpu_before, threads_before = service.process.cpu_seconds(), service.process.thread_cpu()
+                before, threads_before = CrawlCpu.now(service.process, site), service.process.thread_cpu()
                 prefix = f"crawl{clients}.{attempt}"
                 load = await crawl(listeners, service.base_url, urls, prefix, shape.put_concurrency, every,
                                    shape.timeout)  # fmt: skip
-                cpu = service.process.cpu_seconds() - cpu_before
+                cpu = CrawlCpu.now(service.process, site).minus(before)
                 threads = thread_deltas(threads_before, service.process.thread_cpu())
                 frames = (listeners.listeners[0].keep or [])[kept_from:]
                 # The fastest complete crawl: on a shared machine, the others were slowed by someone else.
@@ -186,7 +210,8 @@ async def measure_clients(
                     break
             assert best is not None
             load, cpu, threads, frames = best
-            return ClientRun(clients, latency, load, service.process.peak_rss(), frames, cpu, threads)
+            return ClientRun(clients, latency, load, service.process.peak_rss(), frames, cpu.server, threads,
+                             cpu.driver, cpu.site)  # fmt: skip
         finally:
             await listeners.close()
 
@@ -198,8 +223,10 @@ async def measure_service(
     shape: LoadShape,
     logdir: Path,
     keep_frames: bool = False,
+    site: Sequence[Process] = (),
 ) -> list[ClientRun]:
     runs = []
     for count in client_counts:
-        runs.append(await measure_clients(spec, urls, count, shape, logdir, keep_frames and count == client_counts[0]))
+        keep = keep_frames and count == client_counts[0]
+        runs.append(await measure_clients(spec, urls, count, shape, logdir, keep, site))
     return runs

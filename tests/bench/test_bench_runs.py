@@ -61,11 +61,14 @@ def test_bench_runs_end_to_end_and_fills_every_row(tmp_path: Path) -> None:
         # linkcast's own figure is always measured; a difference of two CPU readings may come out negative on a tiny run
         assert row[1].replace(",", "").replace(".", "").removeprefix("-").isdigit(), row
 
+    assert "### The CPU a page behind 20x the prototype" in markdown
     results = json.loads((tmp_path / "results.json").read_text())
     for system in ("linkcast", "prototype"):
         for figures in results[system].values():
             assert figures["crawl_complete"] and figures["latency_complete"], (system, figures)
             assert figures["pages"] == 20
+            assert figures["driver_cpu_ms_per_page"] > 0  # the driver PUT and read every page of the crawl
+            assert figures["site_cpu_ms_per_page"] >= 0  # the site's CPU, in psutil's 10 ms ticks
     assert {s["pages"] for s in results["scrapy"].values()} == {20}
     assert results["idle"]["linkcast"]["connected"] == 20
     assert plot.read_bytes().startswith(b"\x89PNG")
