@@ -40,7 +40,13 @@ class Settings:
     )
     token: str = setting("", "bearer token required on every HTTP call and WebSocket (empty: no auth)")
     allowed_origins: str = setting(
-        "", "comma-separated Origins allowed to open the WebSocket (empty: same host only; '*': any)"
+        "", "comma-separated Origins allowed to open the WebSocket and submit (empty: same host only; '*': any)"
+    )
+    server_names: str = setting(
+        "",
+        "names this server answers to in the Host header besides IP addresses and localhost: comma-separated host, "
+        "*.domain or host:port entries, '*' for any (empty: any when --token is set, else none), so that a page "
+        "that points its own name at this server (DNS rebinding) is refused",
     )
     fetch_timeout: float = setting(30.0, "total seconds allowed for one fetch, redirects included")
     read_timeout: float = setting(10.0, "seconds a fetch may wait for the next bytes of a response")

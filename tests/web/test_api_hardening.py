@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -182,6 +183,89 @@ async def test_allowed_origins_admit_listed_sites(tmp_path: Path) -> None:
         assert curl_handshake(service, "-H", "Origin: https://other.example").startswith("HTTP/1.1 403")
     finally:
         service.stop()
+
+
+async def test_pages_that_point_their_own_name_at_the_server_are_refused(service: Service) -> None:
+    """DNS rebinding: a page on evil.example, whose name now resolves to this server, sends Host: evil.example."""
+    unreachable = {"url": "http://127.0.0.1:9/"}
+    rebound = f"evil.example:{service.port}"
+    status, body = await service.call("PUT", "/urls/rebound", json=unreachable, headers={"Host": rebound})
+    assert (status, body["error"]["code"]) == (400, "unknown_host"), body
+    assert "--server-names evil.example" in body["error"]["message"]
+    status, body = await service.call("GET", "/healthz", headers={"Host": rebound})
+    assert (status, body["error"]["code"]) == (400, "unknown_host"), body
+    handshake = curl_handshake(service, "-H", f"Host: {rebound}", "-H", f"Origin: http://{rebound}")
+    assert handshake.startswith("HTTP/1.1 400"), handshake
+    status, _ = await service.call("GET", "/urls/rebound")
+    assert status == 404  # nothing was submitted
+    # The server's own names: addresses, localhost and the names under it (browsers resolve those themselves).
+    for n, host in enumerate(("localhost", f"LocalHost:{service.port}", "app.localhost", "127.0.0.1", "[::1]:80")):
+        status, body = await service.call("PUT", f"/urls/own{n}", json=unreachable, headers={"Host": host})
+        assert status == 201, (host, body)
+
+
+async def test_server_names_admit_listed_names_and_a_token_admits_any(tmp_path: Path) -> None:
+    named = Service("--server-names", "linkcast.example, *.corp.example", store="memory://",
+                    log_path=tmp_path / "named.log")  # fmt: skip
+    await named.start()
+    try:
+        for host, expected in (("linkcast.example", 200), ("LINKCAST.example:443", 200), ("api.corp.example", 200),
+                               ("corp.example", 400), ("evil.example", 400)):  # fmt: skip
+            status, body = await named.call("GET", "/healthz", headers={"Host": host})
+            assert status == expected, (host, body)
+        assert curl_handshake(named, "-H", "Host: api.corp.example").startswith("HTTP/1.1 101")
+    finally:
+        named.stop()
+    # With a token, another site's page cannot authenticate, so the name does not matter.
+    tokened = Service("--token", TOKEN, store="memory://", log_path=tmp_path / "tokened.log")
+    await tokened.start()
+    try:
+        status, body = await tokened.call("GET", "/urls/none", headers={**auth(), "Host": "evil.example"})
+        assert (status, body["error"]["code"]) == (404, "not_found"), body
+    finally:
+        tokened.stop()
+
+
+async def test_cross_site_submissions_are_refused(service: Service) -> None:
+    """A page on another site may send a form post without asking first; its Origin gives it away."""
+    unreachable = {"url": "http://127.0.0.1:9/"}
+    status, body = await service.call("PUT", "/urls/xs1", json=unreachable, headers={"Origin": "http://evil.example"})
+    assert (status, body["error"]["code"]) == (403, "forbidden_origin"), body
+    form_post = {"Origin": "http://evil.example", "Content-Type": "application/x-www-form-urlencoded"}
+    status, body = await service.call("POST", "/urls", data=json.dumps(unreachable), headers=form_post)
+    assert (status, body["error"]["code"]) == (403, "forbidden_origin"), body
+    status, _ = await service.call("GET", "/urls/xs1")
+    assert status == 404
+    # A page of this host (any port) and a client with no Origin (curl, scripts) submit as before.
+    status, body = await service.call("PUT", "/urls/xs2", json=unreachable, headers={"Origin": "http://127.0.0.1:3000"})
+    assert status == 201, body
+    curl_post = {"Content-Type": "application/x-www-form-urlencoded"}  # curl -d, no Origin
+    status, body = await service.call("POST", "/urls", data=json.dumps(unreachable), headers=curl_post)
+    assert status == 201, body
+
+
+@pytest.mark.parametrize(
+    ("host", "server_names", "allowed"),
+    [
+        ("localhost:8080", "", True),
+        ("app.localhost", "", True),
+        ("127.0.0.1:8080", "", True),
+        ("[::1]:8080", "", True),
+        ("", "", True),  # no Host at all: not a browser
+        ("evil.example", "", False),
+        ("localhost.evil.example", "", False),
+        ("localhost:notaport", "", False),
+        ("evil.example", "*", True),
+        ("linkcast.example:8080", "linkcast.example", True),
+        ("linkcast.example:8080", "linkcast.example:443", False),
+        ("a.b.corp.example", "*.corp.example", True),
+    ],
+)
+def test_host_policy(host: str, server_names: str, allowed: bool) -> None:
+    from linkcast.settings import Settings
+    from linkcast.web.guard import Guard
+
+    assert Guard(Settings(server_names=server_names)).host_ok(host) is allowed
 
 
 async def test_oversized_websocket_message_closes_the_connection(service: Service) -> None:

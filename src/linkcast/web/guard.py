@@ -3,9 +3,13 @@
 - ``--token`` (``LINKCAST_TOKEN``): every HTTP call but the public ones (health, the page, the API description)
   needs ``Authorization: Bearer <token>``; the WebSocket takes the header or ``?token=`` (browsers cannot set headers
   on a WebSocket). Compared in constant time.
-- The WebSocket refuses an ``Origin`` that is neither the server's own host (the ``Host`` header's name; ports may
-  differ, so a page on another port of the same host works) nor listed in ``--allowed-origins`` (``*``: any), against
-  cross-site WebSocket hijacking. Clients that send no Origin (curl, scripts) are not browsers and are let in.
+- The ``Host`` header must name this server: an IP address, ``localhost`` (or a name under it), or a name listed in
+  ``--server-names``; with ``--token`` and no list, any name. A web page whose own name was made to resolve to this
+  server's address (DNS rebinding) sends that name, so it is refused before it can submit or read anything.
+- The WebSocket and the submissions (``PUT``, ``POST``) refuse an ``Origin`` that is neither the server's own host
+  (the ``Host`` header's name; ports may differ, so a page on another port of the same host works) nor listed in
+  ``--allowed-origins`` (``*``: any), against cross-site WebSocket hijacking and cross-site form posts. Clients that
+  send no Origin (curl, scripts) are not browsers and are let in.
 - ``--rate-limit`` submissions per second per client address, with bursts of ``--rate-burst``: a token bucket; an
   empty bucket answers 429 with ``Retry-After``.
 """
@@ -13,6 +17,7 @@
 from __future__ import annotations
 
 import hmac
+import ipaddress
 import math
 import time
 from collections import OrderedDict
@@ -23,11 +28,14 @@ from quart import Quart, Response, current_app, request
 from quart.wrappers import Websocket
 
 from linkcast.core.errors import RateLimited
+from linkcast.core.policy import HostRule
 from linkcast.settings import Settings
 from linkcast.web.errors import error_response
 
 PUBLIC_PATHS = frozenset({"/", "/healthz", "/openapi.json", "/docs"})
 PUBLIC_PREFIXES = ("/static/",)
+# Methods that change something: a browser lets any page send them cross-site (a form post needs no preflight).
+SUBMITTING_METHODS = frozenset({"PUT", "POST"})
 # Buckets kept at most; the least recently seen clients are forgotten first (a full bucket is the default anyway).
 MAX_TRACKED_CLIENTS = 100_000
 
@@ -42,6 +50,18 @@ def bearer_token(authorization: str | None) -> str | None:
 def host_name(host_header: str) -> str:
     """The name part of a ``Host`` header: ``localhost:8080`` -> ``localhost``, ``[::1]:80`` -> ``::1``."""
     return (urlsplit(f"//{host_header}").hostname or "").lower()
+
+
+def is_local_or_address(name: str) -> bool:
+    """Whether a host name cannot be a name some other site controls: an IP address, or ``localhost`` and the names
+    under it (which browsers resolve to loopback themselves, never through DNS)."""
+    if name == "localhost" or name.endswith(".localhost"):
+        return True
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return True
 
 
 @dataclass
@@ -70,6 +90,12 @@ class Guard:
     def __init__(self, settings: Settings) -> None:
         self.token = settings.token
         self.origins = frozenset(origin.rstrip("/").lower() for origin in Settings.csv(settings.allowed_origins))
+        names = Settings.csv(settings.server_names)
+        self.any_name = "*" in names or (not names and bool(settings.token))
+        try:
+            self.server_names = tuple(HostRule.parse(name) for name in names if name != "*")
+        except ValueError as error:
+            raise SystemExit(f"invalid --server-names: {error}") from None
         self.limiter = TokenBucket(settings.rate_limit, max(1, settings.rate_burst)) if settings.rate_limit else None
 
     def token_ok(self, presented: str | None) -> bool:
@@ -88,6 +114,17 @@ class Guard:
             parsed.scheme in ("http", "https") and bool(parsed.hostname) and parsed.hostname == host_name(host_header)
         )
 
+    def host_ok(self, host_header: str) -> bool:
+        """Whether the ``Host`` header names this server (no header at all: not a browser, which always sends one)."""
+        if self.any_name or not host_header:
+            return True
+        try:
+            parsed = urlsplit(f"//{host_header}")
+            name, port = (parsed.hostname or "").lower(), parsed.port or 0
+        except ValueError:  # a port that is no number
+            return False
+        return is_local_or_address(name) or any(rule.matches(name, port) for rule in self.server_names)
+
     def limit_submission(self, client: str) -> None:
         """Raise ``RateLimited`` when ``client`` has spent its submissions for now."""
         if self.limiter is None:
@@ -100,10 +137,13 @@ class Guard:
 
     def websocket_refusal(self, ws: Websocket) -> Response | None:
         """The HTTP answer refusing this WebSocket handshake, or None to accept it."""
+        host = ws.headers.get("Host", "")
+        if not self.host_ok(host):
+            return _unknown_host(host)
         presented = bearer_token(ws.headers.get("Authorization")) or ws.args.get("token")
         if not self.token_ok(presented):
             return _unauthorized()
-        if not self.origin_ok(ws.headers.get("Origin"), ws.headers.get("Host", "")):
+        if not self.origin_ok(ws.headers.get("Origin"), host):
             return error_response(403, "forbidden_origin", "this Origin may not open the stream")
         return None
 
@@ -119,15 +159,28 @@ def _unauthorized() -> Response:
     return response
 
 
+def _unknown_host(host_header: str) -> Response:
+    name = host_name(host_header) or host_header
+    return error_response(
+        400, "unknown_host", f"this server does not answer to the name {name!r} (start it with --server-names {name})"
+    )
+
+
 def install_guard(app: Quart, settings: Settings) -> None:
-    """Keep a ``Guard`` on the app and check the token before every HTTP request that is not public."""
+    """Keep a ``Guard`` on the app, and check before every HTTP request: the Host, then the token (unless the path is
+    public), then the Origin of a submission."""
     app.extensions["linkcast.guard"] = Guard(settings)
 
     @app.before_request
-    async def require_token() -> Response | None:
+    async def check_request() -> Response | None:
+        checks = guard()
+        host = request.headers.get("Host", "")
+        if not checks.host_ok(host):
+            return _unknown_host(host)
         path = request.path
-        if path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES):
-            return None
-        if guard().token_ok(bearer_token(request.headers.get("Authorization"))):
-            return None
-        return _unauthorized()
+        public = path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES)
+        if not public and not checks.token_ok(bearer_token(request.headers.get("Authorization"))):
+            return _unauthorized()
+        if request.method in SUBMITTING_METHODS and not checks.origin_ok(request.headers.get("Origin"), host):
+            return error_response(403, "forbidden_origin", "a page from this Origin may not submit")
+        return None

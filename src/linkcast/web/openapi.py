@@ -113,6 +113,7 @@ SUBMISSION_BODY = {"required": True, "content": {JSON: {"schema": _ref("Submissi
 SUBMISSION_ERRORS = {
     "400": _error("an invalid body, URL or request id, or a URL whose address is refused (code 'blocked')"),
     "401": UNAUTHORIZED,
+    "403": _error("a browser page from another site (its Origin is not this host nor in --allowed-origins)"),
     "413": _error("the body is larger than --max-request-bytes"),
     "415": _error("the body is not JSON"),
     "429": RATE_LIMITED,
@@ -241,7 +242,8 @@ def build_spec(rules: set[str], token_required: bool = False) -> dict[str, Any]:
             "title": "linkcast",
             "version": __version__,
             "description": "Submit URLs; linkcast fetches them and pushes the links a browser would see to every "
-            'WebSocket client. Every error is JSON {"error": {"code", "message"}}.',
+            'WebSocket client. Every error is JSON {"error": {"code", "message"}}. Every route answers 400 '
+            "'unknown_host' to a Host header that names neither an IP address, localhost, nor one of --server-names.",
         },
         "paths": paths,
         "components": {
