@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import importlib.util
+import ipaddress
 import logging
 import signal
 
@@ -53,8 +54,23 @@ def uvicorn_config(app: Quart, settings: Settings) -> uvicorn.Config:
         access_log=False,
         timeout_graceful_shutdown=15,
         h11_max_incomplete_event_size=settings.max_request_bytes,
-        proxy_headers=False,
+        # Only the proxies named are believed: anyone else could claim any address in X-Forwarded-For.
+        proxy_headers=bool(settings.trusted_proxies),
+        forwarded_allow_ips=trusted_proxies(settings),
     )
+
+
+def trusted_proxies(settings: Settings) -> str:
+    """``--trusted-proxies`` as uvicorn takes it; an entry that is no address or network stops the process (uvicorn
+    would take it as a name that never matches)."""
+    entries = Settings.csv(settings.trusted_proxies)
+    if entries == ["*"]:
+        return "*"
+    try:
+        # A network with host bits set (10.1.2.3/8) is taken as the network it is in, as most tools do.
+        return ",".join(str(ipaddress.ip_network(entry, strict=False)) for entry in entries)
+    except ValueError as error:
+        raise SystemExit(f"invalid --trusted-proxies: {error}") from None
 
 
 def run_workers(settings: Settings) -> None:

@@ -72,6 +72,11 @@ class Settings:
     max_request_bytes: int = setting(16 * 1024, "largest PUT/POST body accepted")
     rate_limit: float = setting(0.0, "submissions per second allowed per client address (0: unlimited)")
     rate_burst: int = setting(100, "submissions a client may make at once before the rate limit applies")
+    trusted_proxies: str = setting(
+        "",
+        "reverse proxies (comma-separated addresses or networks; '*': any) whose X-Forwarded-For names the client, "
+        "so that the rate limit counts each client rather than the proxy (empty: the connection's own address)",
+    )
     redis_prefix: str = setting("linkcast", "key prefix in Redis, so that several deployments can share one")
     job_visibility_timeout: float = setting(
         60.0, "seconds before a job held by a silent worker is handed to another (Redis)"

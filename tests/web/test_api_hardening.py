@@ -268,6 +268,33 @@ def test_host_policy(host: str, server_names: str, allowed: bool) -> None:
     assert Guard(Settings(server_names=server_names)).host_ok(host) is allowed
 
 
+async def test_rate_limit_counts_each_client_behind_a_trusted_proxy(tmp_path: Path) -> None:
+    """Behind a reverse proxy every client arrives from the proxy's address; its X-Forwarded-For names them."""
+    flags = ("--rate-limit", "0.01", "--rate-burst", "1", "--workers", "0")
+    submission = {"url": "https://example.com/"}
+
+    async def statuses(service: Service) -> list[int]:
+        answers = []
+        for n, client in enumerate(("203.0.113.1", "203.0.113.1", "203.0.113.2")):
+            status, _ = await service.call("PUT", f"/urls/p{n}", json=submission, headers={"X-Forwarded-For": client})
+            answers.append(status)
+        return answers
+
+    behind = Service(*flags, "--trusted-proxies", "127.0.0.1", store="memory://", log_path=tmp_path / "behind.log")
+    await behind.start()
+    try:
+        assert await statuses(behind) == [201, 429, 201]  # a bucket per client
+    finally:
+        behind.stop()
+    # Not from a trusted proxy: the header is anyone's claim, so the connection's own address counts.
+    direct = Service(*flags, store="memory://", log_path=tmp_path / "direct.log")
+    await direct.start()
+    try:
+        assert await statuses(direct) == [201, 429, 429]
+    finally:
+        direct.stop()
+
+
 async def test_oversized_websocket_message_closes_the_connection(service: Service) -> None:
     async with service.connect() as ws:
         await ws.send("x" * (1024 * 1024))
