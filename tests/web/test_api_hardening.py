@@ -204,7 +204,7 @@ async def test_pages_that_point_their_own_name_at_the_server_are_refused(service
         assert status == 201, (host, body)
 
 
-async def test_server_names_admit_listed_names_and_a_token_admits_any(tmp_path: Path) -> None:
+async def test_server_names_admit_listed_names(tmp_path: Path) -> None:
     named = Service("--server-names", "linkcast.example, *.corp.example", store="memory://",
                     log_path=tmp_path / "named.log")  # fmt: skip
     await named.start()
@@ -216,14 +216,6 @@ async def test_server_names_admit_listed_names_and_a_token_admits_any(tmp_path: 
         assert curl_handshake(named, "-H", "Host: api.corp.example").startswith("HTTP/1.1 101")
     finally:
         named.stop()
-    # With a token, another site's page cannot authenticate, so the name does not matter.
-    tokened = Service("--token", TOKEN, store="memory://", log_path=tmp_path / "tokened.log")
-    await tokened.start()
-    try:
-        status, body = await tokened.call("GET", "/urls/none", headers={**auth(), "Host": "evil.example"})
-        assert (status, body["error"]["code"]) == (404, "not_found"), body
-    finally:
-        tokened.stop()
 
 
 async def test_cross_site_submissions_are_refused(service: Service) -> None:
@@ -255,6 +247,7 @@ async def test_cross_site_submissions_are_refused(service: Service) -> None:
         ("evil.example", "", False),
         ("localhost.evil.example", "", False),
         ("localhost:notaport", "", False),
+        ("[::1", "", False),
         ("evil.example", "*", True),
         ("linkcast.example:8080", "linkcast.example", True),
         ("linkcast.example:8080", "linkcast.example:443", False),
@@ -266,6 +259,27 @@ def test_host_policy(host: str, server_names: str, allowed: bool) -> None:
     from linkcast.web.guard import Guard
 
     assert Guard(Settings(server_names=server_names)).host_ok(host) is allowed
+
+
+async def test_unreadable_host_headers_get_a_json_error(service: Service) -> None:
+    for host in ("[::1", "localhost:port"):
+        status, body = await service.call("GET", "/healthz", headers={"Host": host})
+        assert (status, body["error"]["code"]) == (400, "unknown_host"), (host, body)
+        assert "names no host" in body["error"]["message"]
+
+
+async def test_a_token_admits_any_host_name_and_an_unreadable_one_is_no_error(tmp_path: Path) -> None:
+    tokened = Service("--token", TOKEN, store="memory://", log_path=tmp_path / "serve.log")
+    await tokened.start()
+    try:
+        status, body = await tokened.call("GET", "/urls/none", headers={**auth(), "Host": "evil.example"})
+        assert (status, body["error"]["code"]) == (404, "not_found"), body
+        # The Origin check reads the Host too: an unreadable one matches no Origin, and is a 403, never a 500.
+        garbled = {**auth(), "Host": "[::1", "Origin": "http://evil.example"}
+        status, body = await tokened.call("PUT", "/urls/x", json={"url": "https://example.com/"}, headers=garbled)
+        assert (status, body["error"]["code"]) == (403, "forbidden_origin"), body
+    finally:
+        tokened.stop()
 
 
 async def test_rate_limit_counts_each_client_behind_a_trusted_proxy(tmp_path: Path) -> None:

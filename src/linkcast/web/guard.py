@@ -47,9 +47,21 @@ def bearer_token(authorization: str | None) -> str | None:
     return value.strip() if scheme.lower() == "bearer" else None
 
 
+def read_host(host_header: str) -> tuple[str, int] | None:
+    """A ``Host`` header's name and port (0: none given): ``[::1]:80`` -> ``("::1", 80)``; None if it names no host
+    (``[::1``, ``localhost:port``)."""
+    try:
+        parsed = urlsplit(f"//{host_header}")
+        name, port = (parsed.hostname or "").lower(), parsed.port or 0
+    except ValueError:
+        return None
+    return (name, port) if name else None
+
+
 def host_name(host_header: str) -> str:
-    """The name part of a ``Host`` header: ``localhost:8080`` -> ``localhost``, ``[::1]:80`` -> ``::1``."""
-    return (urlsplit(f"//{host_header}").hostname or "").lower()
+    """The name part of a ``Host`` header: ``localhost:8080`` -> ``localhost``; "" if it names no host."""
+    host = read_host(host_header)
+    return host[0] if host else ""
 
 
 def is_local_or_address(name: str) -> bool:
@@ -118,11 +130,10 @@ class Guard:
         """Whether the ``Host`` header names this server (no header at all: not a browser, which always sends one)."""
         if self.any_name or not host_header:
             return True
-        try:
-            parsed = urlsplit(f"//{host_header}")
-            name, port = (parsed.hostname or "").lower(), parsed.port or 0
-        except ValueError:  # a port that is no number
+        host = read_host(host_header)
+        if host is None:
             return False
+        name, port = host
         return is_local_or_address(name) or any(rule.matches(name, port) for rule in self.server_names)
 
     def limit_submission(self, client: str) -> None:
@@ -160,7 +171,10 @@ def _unauthorized() -> Response:
 
 
 def _unknown_host(host_header: str) -> Response:
-    name = host_name(host_header) or host_header
+    host = read_host(host_header)
+    if host is None:
+        return error_response(400, "unknown_host", f"the Host header {host_header!r} names no host")
+    name = host[0]
     return error_response(
         400, "unknown_host", f"this server does not answer to the name {name!r} (start it with --server-names {name})"
     )
