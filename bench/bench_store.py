@@ -37,6 +37,9 @@ import aiohttp
 import psutil
 import websockets
 
+from bench.fanout import bare_server
+from bench.processes import cpu_seconds, free_port
+
 PYTHON = sys.executable
 APPENDERS = 16
 
@@ -97,9 +100,7 @@ class Server:
     """The child process above, on a free loopback port."""
 
     def __init__(self, store: str, queue_size: int = 1024) -> None:
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = probe.getsockname()[1]
+        self.port = free_port()
         command = [PYTHON, "-m", "bench.bench_store", "--serve", store, "--port", str(self.port)]
         self.process = subprocess.Popen([*command, "--queue-size", str(queue_size)])
         self.base = f"http://127.0.0.1:{self.port}"
@@ -156,11 +157,6 @@ async def stalled_client(port: int) -> Any:
     return await websockets.connect(url, sock=sock, max_queue=1, max_size=None, compression=None)
 
 
-def _cpu_seconds(pid: int) -> float:
-    times = psutil.Process(pid).cpu_times()
-    return float(times.user + times.system)
-
-
 @dataclass
 class Throughput:
     store: str
@@ -186,11 +182,11 @@ async def measure_throughput(
         readers = [asyncio.create_task(counting_client(url, events, ready, compression)) for ready in connected]
         for ready in connected:
             await asyncio.wait_for(ready.wait(), 30)
-        cpu_before = _cpu_seconds(server.process.pid)
+        cpu_before = cpu_seconds(server.process.pid)
         began = time.perf_counter()
         append_seconds = await server.publish(events, size)
         ends = await asyncio.gather(*readers) if readers else [time.perf_counter()]
-        cpu = _cpu_seconds(server.process.pid) - cpu_before
+        cpu = cpu_seconds(server.process.pid) - cpu_before
         return Throughput(store.split(":")[0], clients, events, append_seconds, max(ends) - began, cpu)
     finally:
         server.stop()
@@ -202,38 +198,21 @@ async def bare_broadcast(clients: int, events: int, size: int, folder: Path) -> 
     from linkcast.core.events import make_body
 
     body = make_body("started", "bench", "http://127.0.0.1/", attempt=1, pad="x" * size)
-    frames = folder / "bare-frames.txt"
-    frames.write_text("\n".join(body.framed(n).frame for n in range(1, events + 1)))
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    command = [PYTHON, "-m", "bench.bare_ws", "--port", str(port), "--frames", str(frames)]
-    process = subprocess.Popen(command)
-    try:
-        url = f"ws://127.0.0.1:{port}/"
-        async with asyncio.timeout(30):
-            while True:
-                try:
-                    with socket.create_connection(("127.0.0.1", port), timeout=1):
-                        break
-                except OSError:
-                    await asyncio.sleep(0.05)
+    frames = [body.framed(n).frame for n in range(1, events + 1)]
+    async with bare_server(frames, folder) as (server, url):
         connected = [asyncio.Event() for _ in range(clients)]
         readers = [asyncio.create_task(counting_client(url, events, ready)) for ready in connected]
         for ready in connected:
             await asyncio.wait_for(ready.wait(), 30)
         async with websockets.connect(url, max_size=None, compression=None) as trigger:
-            cpu_before = _cpu_seconds(process.pid)
+            cpu_before = server.cpu_seconds()
             began = time.perf_counter()
             await trigger.send("go")
             # The trigger is a client too: it reads its copy, or the server would wait on its buffer.
             drain = asyncio.create_task(counting_client_on(trigger, events))
             ends = await asyncio.wait_for(asyncio.gather(*readers), 600)
             await asyncio.wait_for(drain, 600)
-        return max(ends) - began, _cpu_seconds(process.pid) - cpu_before
-    finally:
-        process.terminate()
-        process.wait(20)
+        return max(ends) - began, server.cpu_seconds() - cpu_before
 
 
 async def counting_client_on(ws: Any, count: int) -> None:

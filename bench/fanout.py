@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,30 +39,40 @@ async def measure_bare_broadcast(
     frames: Sequence[str], client_counts: Sequence[int], logdir: Path, timeout: float = 300.0
 ) -> list[BareRun]:
     """For each client count, a fresh bare server broadcasting ``frames`` to that many clients."""
-    frames_file = logdir / "frames.jsonl"
-    frames_file.write_text("\n".join(frames))
     terminal_ids = [rid for kind, rid in map(frame_head, frames) if kind in ("result", "error")]
     runs = []
     for count in client_counts:
-        port = free_port()
-        command = [PYTHON, "-m", "bench.bare_ws", "--port", str(port), "--frames", str(frames_file)]
-        server = Process("bare-websockets", command, logdir / "bare_ws.log").start()
-        try:
-            await server.ready_tcp(port)
-            async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
-                clients = await Clients.connect(session, f"ws://127.0.0.1:{port}/", count)
-                try:
-                    clients.expect(terminal_ids, every_client=True)
-                    began, cpu = time.monotonic(), server.cpu_seconds()
-                    await clients.sockets[0].send_str("go")
-                    complete = await clients.wait_delivered(timeout)
-                    elapsed, cpu = time.monotonic() - began, server.cpu_seconds() - cpu
-                    runs.append(BareRun(count, clients.frames, elapsed, complete, cpu))
-                finally:
-                    await clients.close()
-        finally:
-            server.stop()
+        async with (
+            bare_server(frames, logdir) as (server, url),
+            aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session,
+        ):
+            clients = await Clients.connect(session, url, count)
+            try:
+                clients.expect(terminal_ids, every_client=True)
+                began, cpu = time.monotonic(), server.cpu_seconds()
+                await clients.sockets[0].send_str("go")
+                complete = await clients.wait_delivered(timeout)
+                elapsed, cpu = time.monotonic() - began, server.cpu_seconds() - cpu
+                runs.append(BareRun(count, clients.frames, elapsed, complete, cpu))
+            finally:
+                await clients.close()
     return runs
+
+
+@contextlib.asynccontextmanager
+async def bare_server(frames: Sequence[str], logdir: Path) -> AsyncIterator[tuple[Process, str]]:
+    """A bare ``websockets`` server (``bench/bare_ws.py``) that broadcasts ``frames`` once a client says "go"; yields
+    the process and its WebSocket URL once it accepts connections."""
+    frames_file = logdir / "bare-frames.jsonl"
+    frames_file.write_text("\n".join(frames))
+    port = free_port()
+    command = [PYTHON, "-m", "bench.bare_ws", "--port", str(port), "--frames", str(frames_file)]
+    server = Process("bare-websockets", command, logdir / "bare_ws.log").start()
+    try:
+        await server.ready_tcp(port)
+        yield server, f"ws://127.0.0.1:{port}/"
+    finally:
+        server.stop()
 
 
 @dataclass
@@ -107,13 +118,5 @@ async def measure_idle_service(spec: ServiceSpec, count: int, logdir: Path) -> I
 
 
 async def measure_idle_bare(count: int, logdir: Path) -> IdleCost:
-    frames_file = logdir / "no-frames.jsonl"
-    frames_file.write_text("")
-    port = free_port()
-    command = [PYTHON, "-m", "bench.bare_ws", "--port", str(port), "--frames", str(frames_file)]
-    server = Process("bare-websockets", command, logdir / "bare_ws.log").start()
-    try:
-        await server.ready_tcp(port)
-        return await idle_cost(server, f"ws://127.0.0.1:{port}/", count)
-    finally:
-        server.stop()
+    async with bare_server([], logdir) as (server, url):
+        return await idle_cost(server, url, count)

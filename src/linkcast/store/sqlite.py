@@ -16,7 +16,7 @@ import asyncio
 import bisect
 import sqlite3
 import time
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -61,6 +61,11 @@ class Written:
 
     value: Any = None
     events: list[Event] = field(default_factory=list)
+
+
+def _deleting(sql: str, params: tuple[Any, ...]) -> Callable[[sqlite3.Connection], Written]:
+    """A write operation running the DELETE ``sql``; its value is the number of rows removed."""
+    return lambda connection: Written(connection.execute(sql, params).rowcount)
 
 
 class SQLiteStore(Store):
@@ -322,15 +327,11 @@ class SQLiteStore(Store):
             by_age = young[0] - 1 if young else last_event_id_in(connection)
             return max(by_count, by_age)
 
-        def chunk(connection: sqlite3.Connection) -> Written:
-            return Written(
-                connection.execute(
-                    "DELETE FROM events WHERE id IN (SELECT id FROM events WHERE id <= ? ORDER BY id LIMIT ?)",
-                    (last_dropped, PRUNE_CHUNK),
-                ).rowcount
-            )
-
         last_dropped = await self._reader.run(cutoff)
+        chunk = _deleting(
+            "DELETE FROM events WHERE id IN (SELECT id FROM events WHERE id <= ? ORDER BY id LIMIT ?)",
+            (last_dropped, PRUNE_CHUNK),
+        )
         dropped = 0
         while True:
             count = int((await self._writer.run(chunk)).value)
@@ -355,13 +356,9 @@ class SQLiteStore(Store):
             return float(row[0]) if row else float("-inf")
 
         beyond_count = await self._reader.run(boundary)
-
-        def delete(connection: sqlite3.Connection) -> Written:
-            return Written(
-                connection.execute(
-                    "DELETE FROM requests WHERE finished_at IS NOT NULL AND (finished_at < ? OR finished_at <= ?)",
-                    (older_than, beyond_count),
-                ).rowcount
+        await self._writer.run(
+            _deleting(
+                "DELETE FROM requests WHERE finished_at IS NOT NULL AND (finished_at < ? OR finished_at <= ?)",
+                (older_than, beyond_count),
             )
-
-        await self._writer.run(delete)
+        )

@@ -45,7 +45,7 @@ class FrameWriter:
         protocol.transport.write(frames)
 
     def _closing(self) -> bool:
-        # A lost connection has its transport closed too: is_closing() covers it on every uvicorn since 0.30.
+        # A lost connection has its transport closed too: is_closing() covers it on every uvicorn we support.
         protocol = self._protocol
         return protocol.close_sent or protocol.transport.is_closing()
 
