@@ -57,7 +57,7 @@ async def append_flat_out(store: Any, count: int, size: int) -> float:
         nonlocal remaining
         while remaining > 0:
             remaining -= 1
-            await store.start(job, body)
+            await store.append_started(job, body)
 
     began = time.perf_counter()
     await asyncio.gather(*(append() for _ in range(APPENDERS)))

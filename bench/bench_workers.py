@@ -191,7 +191,7 @@ async def redis_cost(store_url: str, jobs: int, loops: int) -> dict[str, float]:
             await store.submit(f"r{n}", url)
             job = await store.next_job(worker, timeout=5.0)
             assert job is not None
-            await store.start(job, started_body(job.request_id, job.url, job.attempt))
+            await store.append_started(job, started_body(job.request_id, job.url, job.attempt))
             body = result_body(
                 job.request_id, job.url, final_url=url, status_code=200, links=links, links_truncated=False, timings={}
             )

@@ -13,8 +13,10 @@ import contextlib
 from collections.abc import AsyncIterator, Callable
 
 import orjson
+import pytest
 import pytest_asyncio
 
+from linkcast.core.events import CLOSE_INTERNAL_ERROR, Event
 from linkcast.frames import FRAMES_PER_WRITE, Frame
 from linkcast.hub import Hub, Subscription
 from linkcast.settings import Settings
@@ -146,7 +148,8 @@ async def test_a_full_queue_marks_the_client_too_slow(hub: tuple[Hub, MemoryStor
     running, store = hub
     async with running.subscribe() as subscription:  # no direct write: a sender still replaying
         await submit(store, *(f"r{n}" for n in range(QUEUE_SIZE + 1)))  # one more than the queue holds
-        await asyncio.wait_for(subscription.too_slow.wait(), 5)
+        await asyncio.wait_for(subscription.dropped.wait(), 5)
+        assert subscription.too_slow
         assert subscription.queue.full()
 
 
@@ -162,3 +165,46 @@ async def test_filters_by_request_id_and_skips_what_the_client_has_seen(hub: tup
         filtered.direct, early.direct = mine.write_now, ahead.write_now
         await submit(store, "b", "x", "c", "d")  # ids 2 to 5
         await until(lambda: written_ids(mine) == ["b", "c"] and written_ids(ahead) == ["c", "d"])
+
+
+async def test_a_client_whose_write_raises_is_dropped_alone_and_the_others_get_everything(
+    hub: tuple[Hub, MemoryStore],
+) -> None:
+    running, store = hub
+
+    def broken_socket(_data: bytes) -> bool:
+        raise RuntimeError("the connection's transport is gone")
+
+    async with caught_up(running) as (_healthy, socket), running.subscribe() as broken:
+        broken.direct = broken_socket
+        await submit(store, "a", "b")
+        await until(lambda: written_ids(socket) == ["a", "b"])
+        assert broken.dropped.is_set() and broken.close_code == CLOSE_INTERNAL_ERROR
+        await submit(store, "c")
+        await until(lambda: written_ids(socket) == ["a", "b", "c"])
+
+
+class FaultyStore(MemoryStore):
+    """The memory store, whose tail read answers nonsense once: the hub's tail dies on it."""
+
+    faults = 1
+
+    async def wait_events(self, after: int, timeout: float) -> list[Event]:
+        if self.faults:
+            self.faults -= 1
+            return None  # type: ignore[return-value]
+        return await super().wait_events(after, timeout)
+
+
+async def test_a_tail_that_dies_is_restarted_loudly(caplog: pytest.LogCaptureFixture) -> None:
+    store = FaultyStore(Settings(store="memory://"))
+    await store.open()
+    running = Hub(store, queue_size=QUEUE_SIZE)
+    await running.start()
+    try:
+        async with caught_up(running) as (_subscription, socket):
+            await submit(store, "a")
+            await until(lambda: written_ids(socket) == ["a"], timeout=10)
+        assert "tail of the event log died" in caplog.text
+    finally:
+        await running.stop()

@@ -23,12 +23,14 @@ import sys
 import orjson
 
 from linkcast.core.errors import FetchError
-from linkcast.core.links import extract_links
+from linkcast.core.links import FoundLinks, LinkLimits, find_links
 
 # The worst page of this size (about 6,500 nested elements) parses in well under 0.1 s.
 INLINE_MAX_BYTES = 32 * 1024
-# Answers are one JSON line: the links of a page of up to --max-body-bytes (escaped), with room to spare.
-MAX_ANSWER_BYTES = 1 << 30
+# Answers are one JSON line: the links, within the result's size limit, and this much room for the rest of it.
+ANSWER_OVERHEAD_BYTES = 64 * 1024
+# The answer's bound when the links have no size limit: a page of up to --max-body-bytes can hold this much, escaped.
+UNLIMITED_ANSWER_BYTES = 1 << 30
 
 
 class ExtractionFailed(FetchError):
@@ -42,17 +44,23 @@ class _Child:
         self.process = process
 
     @classmethod
-    async def start(cls) -> _Child:
+    async def start(cls, answer_limit: int) -> _Child:
         process = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "linkcast.extraction",
-            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, limit=MAX_ANSWER_BYTES,
+            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, limit=answer_limit,
         )  # fmt: skip
         return cls(process)
 
-    async def call(self, body: bytes, url: str, content_type: str | None, limit: int | None) -> list[str]:
+    async def call(self, body: bytes, url: str, content_type: str | None, limits: LinkLimits) -> FoundLinks:
         stdin, stdout = self.process.stdin, self.process.stdout
         assert stdin is not None and stdout is not None
-        request = {"url": url, "content_type": content_type, "size": len(body), "limit": limit}
+        request = {
+            "url": url,
+            "content_type": content_type,
+            "size": len(body),
+            "max_links": limits.max_links,
+            "max_bytes": limits.max_bytes,
+        }
         stdin.write(orjson.dumps(request) + b"\n")
         stdin.write(body)
         await stdin.drain()
@@ -61,8 +69,7 @@ class _Child:
             raise ConnectionResetError("the extraction child exited")
         if "error" in answer:
             raise ExtractionFailed(f"link extraction failed: {answer['error']}", code="extract_failed")
-        links: list[str] = answer["links"]
-        return links
+        return FoundLinks(answer["links"], answer["truncated"])
 
     async def kill(self) -> None:
         with contextlib.suppress(ProcessLookupError):
@@ -74,18 +81,20 @@ class _Child:
 class ExtractionPool:
     """``processes`` children (default: one per CPU), each busy with one page at a time, started on first use."""
 
-    def __init__(self, processes: int = 0, timeout: float = 10.0) -> None:
+    def __init__(self, processes: int = 0, timeout: float = 10.0, limits: LinkLimits | None = None) -> None:
         self.size = processes if processes > 0 else os.cpu_count() or 1
         self.timeout = timeout
+        self.limits = limits or LinkLimits()
+        max_bytes = self.limits.max_bytes
+        self._answer_limit = UNLIMITED_ANSWER_BYTES if max_bytes is None else max_bytes + ANSWER_OVERHEAD_BYTES
         self._idle: asyncio.Queue[_Child | None] | None = None
         self._children: set[_Child] = set()
         self._killing: set[asyncio.Task[None]] = set()
 
-    async def extract(self, body: bytes, url: str, content_type: str | None, limit: int | None = None) -> list[str]:
-        """The page's links; at most ``limit`` of them when given (the rest are never sent back)."""
+    async def extract(self, body: bytes, url: str, content_type: str | None) -> FoundLinks:
+        """The page's links within the pool's limits (what is past them is never resolved nor sent back)."""
         if len(body) <= INLINE_MAX_BYTES:
-            links = extract_links(body, url, content_type)
-            return links if limit is None else links[:limit]
+            return find_links(body, url, content_type, self.limits)
         if self._idle is None:
             self._idle = asyncio.Queue()
             for _ in range(self.size):
@@ -94,10 +103,10 @@ class ExtractionPool:
         child = await idle.get()
         try:
             if child is None:
-                child = await _Child.start()
+                child = await _Child.start(self._answer_limit)
                 self._children.add(child)
             try:
-                return await asyncio.wait_for(child.call(body, url, content_type, limit), self.timeout)
+                return await asyncio.wait_for(child.call(body, url, content_type, self.limits), self.timeout)
             except TimeoutError:
                 raise FetchError(
                     f"the page took more than {self.timeout:g} s to parse (pathological markup)", code="too_complex"
@@ -131,8 +140,9 @@ def _serve() -> None:
         request = orjson.loads(header)
         body = source.read(request["size"])
         try:
-            links = extract_links(body, request["url"], request["content_type"])
-            answer = {"links": links if request["limit"] is None else links[: request["limit"]]}
+            limits = LinkLimits(request["max_links"], request["max_bytes"])
+            found = find_links(body, request["url"], request["content_type"], limits)
+            answer = {"links": found.links, "truncated": found.truncated}
         except Exception as error:
             answer = {"error": f"{type(error).__name__}: {error}"}
         sink.write(orjson.dumps(answer) + b"\n")

@@ -13,13 +13,18 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable, Collection
 
-from linkcast.core.events import Event, history_truncated_frame
+from linkcast.core.events import CLOSE_INTERNAL_ERROR, CLOSE_TOO_SLOW, Event, history_truncated_frame
 from linkcast.frames import Frame, wire_batches
+from linkcast.logs import RepeatedProblem
 from linkcast.store.base import Store
 
 log = logging.getLogger(__name__)
 
 REPLAY_PAGE = 1000
+TOO_SLOW_REASON = "too slow: the client stopped reading; reconnect with ?since=<last id seen>"
+FAILED_REASON = "delivery to this client failed; reconnect with ?since=<last id seen>"
+# Seconds before a tail that died is started again (it should never die: this is the last line of defence).
+TAIL_RESTART_DELAY = 1.0
 
 
 # Writes one client's frames to its socket now; False when the socket cannot take them at once (its buffer is full
@@ -38,11 +43,23 @@ class Subscription:
     def __init__(self, request_ids: Collection[str] | None, queue_size: int, skip_until: int) -> None:
         self.request_ids = frozenset(request_ids) if request_ids else None
         self.queue: asyncio.Queue[Frame] = asyncio.Queue(queue_size)
-        self.too_slow = asyncio.Event()
+        self.dropped = asyncio.Event()  # set when the hub gives up on this client: close it with ``close_code``
+        self.close_code = 0
+        self.close_reason = ""
         self.live_from = 0  # events after this id arrive live; those up to it come from replay
         self.skip_until = skip_until  # live events up to this id were already seen by the client (its ``since``)
         self.direct: DirectWrite | None = None  # set by the sender once it has caught up (replay done)
         self.sending = False  # the sender holds frames taken from the queue and not yet written
+
+    @property
+    def too_slow(self) -> bool:
+        return self.close_code == CLOSE_TOO_SLOW
+
+    def drop(self, code: int, reason: str) -> None:
+        """Give up on this client: its handler closes the connection with ``code``; the first reason given stays."""
+        if not self.dropped.is_set():
+            self.close_code, self.close_reason = code, reason
+            self.dropped.set()
 
     def discard_queued(self) -> None:
         """Drop what was never sent, so that a client dropped as too slow holds no events while it is closed."""
@@ -66,7 +83,7 @@ class Subscription:
             try:
                 self.queue.put_nowait(frame)
             except asyncio.QueueFull:
-                self.too_slow.set()
+                self.drop(CLOSE_TOO_SLOW, TOO_SLOW_REASON)
                 return
 
 
@@ -77,6 +94,8 @@ class Hub:
         self.position = 0  # id of the last event delivered to subscribers
         self._subscribers: set[Subscription] = set()
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+        self._delivery_failed = RepeatedProblem(log)
 
     @property
     def client_count(self) -> int:
@@ -84,22 +103,40 @@ class Hub:
 
     async def start(self) -> None:
         self.position = await self.store.last_event_id()
-        self._task = asyncio.create_task(self._tail(), name="linkcast-hub")
+        self._stopping = False
+        self._start_tail()
 
     async def stop(self) -> None:
+        self._stopping = True
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
 
+    def _start_tail(self) -> None:
+        self._task = asyncio.create_task(self._tail(), name="linkcast-hub")
+        self._task.add_done_callback(self._restart_if_died)
+
+    def _restart_if_died(self, task: asyncio.Task[None]) -> None:
+        """The tail must run as long as the hub: if it ever ends otherwise, say so loudly and start it again."""
+        if self._stopping or task.cancelled():
+            return
+        log.error("the hub's tail of the event log died; restarting it", exc_info=task.exception())
+        asyncio.get_running_loop().call_later(TAIL_RESTART_DELAY, self._restart_unless_stopping)
+
+    def _restart_unless_stopping(self) -> None:
+        if not self._stopping:
+            self._start_tail()
+
     async def _tail(self) -> None:
+        read_failed = RepeatedProblem(log)
         while True:
             try:
                 events = await self.store.wait_events(self.position, timeout=5.0)
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                log.exception("reading the event log failed; retrying")
+            except Exception as error:
+                read_failed.report("reading the event log failed; retrying", error)
                 await asyncio.sleep(1.0)
                 continue
             fresh = [event for event in events if event.id > self.position]
@@ -108,17 +145,28 @@ class Hub:
                 self._deliver(fresh)
 
     def _deliver(self, events: list[Event]) -> None:
-        """Every event of the batch to every subscriber that wants it, each as one ``Frame`` shared by all."""
+        """Every event of the batch to every subscriber that wants it, each as one ``Frame`` shared by all.
+
+        A subscriber whose delivery fails is dropped alone (its connection is closed with 1011); the others go on.
+        """
         frames = [Frame(event.id, event.frame) for event in events]
-        for subscriber in self._subscribers:
-            if subscriber.request_ids is None:
-                subscriber.offer(frames)
+        for subscriber in list(self._subscribers):
+            if subscriber.dropped.is_set():
                 continue
-            wanted = [
-                frame for frame, event in zip(frames, events, strict=True) if event.request_id in subscriber.request_ids
-            ]
-            if wanted:
-                subscriber.offer(wanted)
+            try:
+                if subscriber.request_ids is None:
+                    subscriber.offer(frames)
+                    continue
+                wanted = [
+                    frame
+                    for frame, event in zip(frames, events, strict=True)
+                    if event.request_id in subscriber.request_ids
+                ]
+                if wanted:
+                    subscriber.offer(wanted)
+            except Exception as error:
+                self._delivery_failed.report("delivering to a WebSocket client failed; dropping that client", error)
+                subscriber.drop(CLOSE_INTERNAL_ERROR, FAILED_REASON)
 
     @contextlib.asynccontextmanager
     async def subscribe(

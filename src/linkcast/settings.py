@@ -54,6 +54,11 @@ class Settings:
     max_redirects: int = setting(10, "redirects followed before a fetch fails with 'too_many_redirects'")
     max_header_bytes: int = setting(32 * 1024, "largest response header line accepted (with at most 128 lines)")
     max_links: int = setting(100_000, "links kept per page; past it the result says links_truncated: true")
+    max_result_bytes: int = setting(
+        8 * 1024 * 1024,
+        "largest list of links kept per page, in bytes of JSON: links are kept in document order up to it, and the "
+        "result says links_truncated: true",
+    )
     parse_timeout: float = setting(
         10.0, "seconds allowed to extract one page's links (pathological markup); past it: 'too_complex'"
     )
@@ -70,8 +75,10 @@ class Settings:
     retain_days: float = setting(7.0, "events and finished requests older than this are pruned")
     retain_events: int = setting(1_000_000, "events beyond this count are pruned, oldest first")
     max_request_bytes: int = setting(16 * 1024, "largest PUT/POST body accepted")
-    rate_limit: float = setting(0.0, "submissions per second allowed per client address (0: unlimited)")
-    rate_burst: int = setting(100, "submissions a client may make at once before the rate limit applies")
+    rate_limit: float = setting(
+        100.0, "submissions (URLs) per second allowed per client address, on average (0: unlimited)"
+    )
+    rate_burst: int = setting(1000, "submissions (URLs) a client may make at once before the rate limit applies")
     trusted_proxies: str = setting(
         "",
         "reverse proxies (comma-separated addresses or networks; '*': any) whose X-Forwarded-For names the client, "

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import html
 
+import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from linkcast.core.links import extract_links
+from linkcast.core.links import MAX_URL_CHARS, FoundLinks, LinkLimits, extract_links, find_links
 from tests.linkcases import LinkCase, load_cases
 
 ORIGIN = "http://127.0.0.1:8123"
 PAGE_URL = ORIGIN + "/dir/page.html?x=1"
+BASE = PAGE_URL
 CASES = load_cases()
 CONTENT_TYPES = [
     None,
@@ -107,3 +109,35 @@ def test_a_page_url_not_in_canonical_form_gives_canonical_links() -> None:
         "http://example.com/b/y",
         "http://example.com/z",
     ]
+
+
+def test_a_link_longer_than_chromium_follows_is_dropped() -> None:
+    # Chromium lists it in document.links, but a click on it navigates to about:blank#blocked (url::kMaxURLChars).
+    origin = "http://example.test/"
+    at_limit = "a" * (MAX_URL_CHARS - len(origin))
+    page = f'<a href="/{at_limit}">kept</a><a href="/{at_limit}b">dropped</a><a href="/next">kept</a>'.encode()
+    assert extract_links(page, origin) == [origin + at_limit, origin + "next"]
+
+
+def test_limits_keep_the_first_links_in_document_order() -> None:
+    page = "".join(f'<a href="/p{n % 50}">.</a>' for n in range(200)).encode()
+    everything = extract_links(page, BASE)
+    assert len(everything) == 50
+    assert find_links(page, BASE, limits=LinkLimits(max_links=50)) == FoundLinks(everything)
+    assert find_links(page, BASE, limits=LinkLimits(max_links=7)) == FoundLinks(everything[:7], truncated=True)
+    size = len(orjson.dumps(everything[:12]))
+    assert find_links(page, BASE, limits=LinkLimits(max_bytes=size)) == FoundLinks(everything[:12], truncated=True)
+    assert find_links(page, BASE, limits=LinkLimits(max_bytes=size + 1)).links == everything[:12]
+    whole = len(orjson.dumps(everything))
+    assert find_links(page, BASE, limits=LinkLimits(max_bytes=whole)) == FoundLinks(everything)
+
+
+@given(st.lists(st.sampled_from(["/a", "b", "../c", "#f", "?q", "mailto:x", "https://o.test/", "/a"]), max_size=60))
+def test_limits_cut_the_unlimited_answer_at_any_size(hrefs: list[str]) -> None:
+    page = "".join(f'<a href="{href}">.</a>' for href in hrefs).encode()
+    everything = extract_links(page, BASE)
+    for max_bytes in range(2, len(orjson.dumps(everything)) + 2, 7):
+        found = find_links(page, BASE, limits=LinkLimits(max_bytes=max_bytes))
+        assert found.links == everything[: len(found.links)]
+        assert len(orjson.dumps(found.links)) <= max_bytes
+        assert found.truncated == (len(found.links) < len(everything))

@@ -43,9 +43,15 @@ def gate(site: LocalSite) -> Gate:
 
 
 def serve(tmp_path: Path, *flags: str) -> Service:
-    """A service on SQLite in ``tmp_path`` that may fetch the local site; restart it to test what survives."""
+    """A service on SQLite in ``tmp_path`` that may fetch the local site, with no rate limit on its one client (the
+    tests submit thousands at once); restart it to test what survives."""
     service = Service(
-        "--allow-private-networks", *flags, store=f"sqlite:///{tmp_path}/linkcast.db", log_path=tmp_path / "serve.log"
+        "--allow-private-networks",
+        "--rate-limit",
+        "0",
+        *flags,
+        store=f"sqlite:///{tmp_path}/linkcast.db",
+        log_path=tmp_path / "serve.log",
     )
     return service
 

@@ -23,6 +23,9 @@ CHUNK = 64 * 1024
 BOMB_BYTES = 256 * 1024 * 1024
 MANY_LINKS = 200_000
 NESTED_DIVS = 100_000
+# A 20,000-character <base href> copied into each of 20,000 relative links: a 300 KB page, a 400 MB list of links.
+LONG_BASE_CHARS = 20_000
+LONG_BASE_LINKS = 20_000
 
 
 @dataclass(frozen=True)
@@ -171,6 +174,11 @@ class HostileSite(LocalSite):
         self.cases["nested"] = Case(self.url("/nested"), "too_complex")
         self.page("/nested-5k", "<div>" * 5000 + "<a href='/deep'>deep</a>" + "</div>" * 5000)
         self.cases["nested-5k"] = Case(self.url("/nested-5k"), "result")
+        long_base = f"<base href='/{'b' * LONG_BASE_CHARS}/'>" + "".join(
+            f"<a href=x{n}>.</a>" for n in range(LONG_BASE_LINKS)
+        )
+        self.page("/long-base", long_base)
+        self.cases["long-base"] = Case(self.url("/long-base"), "result")
         self.page("/404", "gone", status=404)
         self.cases["404"] = Case(self.url("/404"), "http_status")
         self.page("/500", "oops", status=500)

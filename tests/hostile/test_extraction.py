@@ -8,10 +8,11 @@ import os
 import signal
 from collections.abc import AsyncIterator
 
+import orjson
 import pytest
 
 from linkcast.core.errors import FetchError
-from linkcast.core.links import extract_links
+from linkcast.core.links import FoundLinks, LinkLimits, extract_links
 from linkcast.extraction import INLINE_MAX_BYTES, ExtractionPool
 
 BASE = "http://example.test/dir/page.html"
@@ -28,7 +29,7 @@ async def pool() -> AsyncIterator[ExtractionPool]:
 
 async def test_large_pages_give_the_same_links_in_a_child(pool: ExtractionPool) -> None:
     assert len(LARGE) > INLINE_MAX_BYTES
-    assert await pool.extract(LARGE, BASE, "text/html") == extract_links(LARGE, BASE, "text/html")
+    assert (await pool.extract(LARGE, BASE, "text/html")).links == extract_links(LARGE, BASE, "text/html")
     assert pool._children, "the large page was not sent to a child"
 
 
@@ -36,7 +37,7 @@ async def test_a_page_past_the_deadline_fails_and_the_next_one_is_served(pool: E
     with pytest.raises(FetchError) as raised:
         await pool.extract(PATHOLOGICAL, BASE, "text/html")
     assert raised.value.code == "too_complex"
-    assert await pool.extract(LARGE, BASE, "text/html") == extract_links(LARGE, BASE, "text/html")
+    assert (await pool.extract(LARGE, BASE, "text/html")).links == extract_links(LARGE, BASE, "text/html")
 
 
 async def test_a_cancelled_extraction_never_leaks_its_answer_into_the_next(pool: ExtractionPool) -> None:
@@ -48,7 +49,7 @@ async def test_a_cancelled_extraction_never_leaks_its_answer_into_the_next(pool:
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
-    assert await pool.extract(other, BASE, "text/html") == extract_links(other, BASE, "text/html")
+    assert (await pool.extract(other, BASE, "text/html")).links == extract_links(other, BASE, "text/html")
 
 
 async def test_a_crashed_child_fails_one_page_only(pool: ExtractionPool) -> None:
@@ -59,10 +60,34 @@ async def test_a_crashed_child_fails_one_page_only(pool: ExtractionPool) -> None
     with pytest.raises(FetchError) as raised:
         await pool.extract(LARGE, BASE, "text/html")
     assert raised.value.code == "extract_failed"
-    assert await pool.extract(LARGE, BASE, "text/html") == extract_links(LARGE, BASE, "text/html")
+    assert (await pool.extract(LARGE, BASE, "text/html")).links == extract_links(LARGE, BASE, "text/html")
 
 
-async def test_a_limit_keeps_only_the_first_links(pool: ExtractionPool) -> None:
-    expected = extract_links(LARGE, BASE, "text/html")[:10]
-    assert await pool.extract(LARGE, BASE, "text/html", limit=10) == expected
-    assert await pool.extract(LARGE[:2000], BASE, "text/html", limit=2) == expected[:2]
+async def test_limits_keep_the_first_links_in_a_child_as_inline() -> None:
+    expected = extract_links(LARGE, BASE, "text/html")
+    ten_links_of_json = 2 + sum(len(link) + 3 for link in expected[:10])
+    for limits in (LinkLimits(max_links=10), LinkLimits(max_bytes=ten_links_of_json)):
+        extraction = ExtractionPool(processes=1, timeout=5.0, limits=limits)
+        try:
+            assert await extraction.extract(LARGE, BASE, "text/html") == FoundLinks(expected[:10], truncated=True)
+            small = LARGE[:2000]
+            inline = await extraction.extract(small, BASE, "text/html")
+            assert inline == FoundLinks(extract_links(small, BASE, "text/html")[:10], truncated=True)
+        finally:
+            await extraction.close()
+
+
+async def test_a_long_base_url_cannot_make_a_huge_result() -> None:
+    """The attack: a 20,000-character <base href> copied into each of 20,000 relative links (a 391 MB result)."""
+    page = f'<base href="http://example.test/{"b" * 20_000}/">'.encode()
+    page += "".join(f"<a href=x{n}>.</a>" for n in range(20_000)).encode()
+    limit = 1024 * 1024
+    extraction = ExtractionPool(processes=1, timeout=30.0, limits=LinkLimits(max_links=100_000, max_bytes=limit))
+    try:
+        found = await extraction.extract(page, BASE, "text/html")
+    finally:
+        await extraction.close()
+    assert found.truncated
+    assert 0 < len(orjson.dumps(found.links)) <= limit
+    assert found.links[0] == f"http://example.test/{'b' * 20_000}/x0"
+    assert found.links[-1] == f"http://example.test/{'b' * 20_000}/x{len(found.links) - 1}"

@@ -9,9 +9,11 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import orjson
 import psutil
 import pytest
 
+from linkcast.settings import Settings
 from tests.hostile.site import MANY_LINKS, HostileSite
 from tests.support.service import Service, receive_until, terminal_for
 from tests.support.site import LocalSite
@@ -24,6 +26,7 @@ MAX_BODY = 16 * 1024 * 1024
 # for parsing the large pages on a slow machine.
 TERMINAL_BOUND = 60.0
 RSS_BOUND = 600 * 1024 * 1024
+DEFAULT_MAX_RESULT_BYTES = Settings().max_result_bytes
 
 
 def hostile_flags(site: HostileSite, normal: LocalSite) -> list[str]:
@@ -93,6 +96,9 @@ async def test_hostile_site_cannot_stall_crash_or_exhaust_the_service(
             many = outcomes["many-links"]
             assert many["links_truncated"] is True and len(many["links"]) == MAX_LINKS < MANY_LINKS
             assert outcomes["nested-5k"]["links"] == [hostile.url("/deep")]
+            long_base = outcomes["long-base"]
+            assert long_base["links_truncated"] is True and long_base["links"]
+            assert len(orjson.dumps(long_base["links"])) <= DEFAULT_MAX_RESULT_BYTES
             assert hostile.url("/ok") in outcomes["invalid-utf8"]["links"]
 
         # Exactly one terminal event each: replay the whole log up to the last event seen live.

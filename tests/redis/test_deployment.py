@@ -42,7 +42,7 @@ class Deployment:
 
     def flags(self) -> list[str]:
         return ["--redis-prefix", self.prefix, "--allow-private-networks", "--job-visibility-timeout",
-                VISIBILITY_TIMEOUT, "--per-host-concurrency", "64"]  # fmt: skip
+                VISIBILITY_TIMEOUT, "--per-host-concurrency", "64", "--rate-limit", "0"]  # fmt: skip
 
     async def start(self, replicas: int, workers: int) -> None:
         self.replicas = [

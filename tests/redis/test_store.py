@@ -12,7 +12,8 @@ import pytest
 from linkcast.core.errors import Conflict, FetchError
 from linkcast.core.events import EventBody, Job, error_body, result_body, started_body
 from linkcast.store import redis as redis_store
-from linkcast.store.redis import INDEXED_REQUESTS_MAX, MAX_DELIVERIES, RedisStore
+from linkcast.store.base import MAX_ATTEMPTS as MAX_DELIVERIES
+from linkcast.store.redis import INDEXED_REQUESTS_MAX, RedisStore
 from tests.redis.conftest import StoreFactory
 
 
@@ -67,7 +68,7 @@ async def test_job_lifecycle_ends_in_one_terminal_event(open_redis_store: StoreF
     assert await store.queue_depth() == 0
     running = await store.get_request("a")
     assert running is not None and running.state == "running" and running.started_at is not None
-    started = await store.start(job, started_body(job.request_id, job.url, job.attempt))
+    started = await store.append_started(job, started_body(job.request_id, job.url, job.attempt))
     finished = await store.finish(job, result_for(job))
     assert finished is not None and started.id < finished.id
     assert await store.finish(job, result_for(job)) is None
@@ -185,7 +186,7 @@ async def test_filtered_reads_by_index_and_by_scan_agree(open_redis_store: Store
         await store.submit(f"r{n}", f"http://127.0.0.1/{n}")
     for _ in range(5):
         job = await take(store)
-        await store.start(job, started_body(job.request_id, job.url, job.attempt))
+        await store.append_started(job, started_body(job.request_id, job.url, job.attempt))
         await store.finish(job, result_for(job))
     few = {"r1", "r3", "r12"}
     expected = [e for e in await store.events_after(0) if e.request_id in few]

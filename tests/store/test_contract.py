@@ -24,6 +24,7 @@ from linkcast.core.events import (
     started_body,
 )
 from linkcast.store import Store
+from linkcast.store.base import MAX_ATTEMPTS
 from tests.store.conftest import Backend
 
 URL = "https://example.com/"
@@ -114,7 +115,7 @@ async def test_waiting_worker_gets_a_job_submitted_later(store: Store) -> None:
 async def test_finish_appends_the_terminal_event_and_records_the_outcome(store: Store) -> None:
     await store.submit("a", URL)
     job = await take(store)
-    started = await store.start(job, started_body(job.request_id, job.url, job.attempt))
+    started = await store.append_started(job, started_body(job.request_id, job.url, job.attempt))
     terminal = await store.finish(job, result(job, ["https://example.com/x"]))
     assert terminal is not None and terminal.is_terminal and terminal.id > started.id
     assert terminal.body()["links"] == ["https://example.com/x"]
@@ -179,6 +180,40 @@ async def test_a_job_whose_owner_died_is_handed_out_again(backend: Backend) -> N
     job = await take(alive, "survivor")
     assert (job.request_id, job.attempt) == ("a", 2)
     assert await alive.finish(job, result(job)) is not None
+
+
+async def test_a_job_neither_finished_nor_released_is_handed_out_again_once_its_lease_lapses(backend: Backend) -> None:
+    store = await backend.open(job_visibility_timeout=0.3)
+    await store.submit("a", URL)
+    stuck = await take(store, "w1")
+    store.forget(stuck)  # its worker could neither finish nor release it (the store failed for it)
+    job = await take(store, "w2")
+    assert (job.request_id, job.attempt) == ("a", 2)
+    assert await store.finish(job, result(job)) is not None
+    record = await store.get_request("a")
+    assert record is not None and record.state == DONE
+
+
+async def test_a_live_workers_job_is_not_handed_out_past_its_lease(backend: Backend) -> None:
+    store = await backend.open(job_visibility_timeout=0.3)
+    await store.submit("a", URL)
+    await take(store, "holder")
+    # Over three leases pass while the holder lives: nobody else gets the job.
+    assert await store.next_job("other", timeout=1.0) is None
+
+
+async def test_a_job_handed_out_max_attempts_times_ends_in_one_worker_lost_error(backend: Backend) -> None:
+    store = await backend.open(job_visibility_timeout=0.1)
+    await store.submit("a", URL)
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        job = await take(store, f"w{attempt}")
+        assert job.attempt == attempt
+        store.forget(job)
+    assert await store.next_job("last", timeout=1.0) is None
+    record = await store.get_request("a")
+    assert record is not None and record.state == FAILED
+    assert record.to_dict()["error"]["code"] == "worker_lost"
+    assert [e.type for e in await all_events(store) if e.is_terminal] == ["error"]
 
 
 # -- the event log -----------------------------------------------------------------------------------------------

@@ -67,6 +67,32 @@ class Unavailable(LinkcastError):
     http_status = 503
 
 
+class StoreUnavailable(Unavailable):
+    """The store cannot be reached or read (Redis down, an I/O error): retry later."""
+
+    code = "store_unavailable"
+
+
+class StoreCorrupt(LinkcastError):
+    """The store's data cannot be read as it should (a damaged database file): retrying will not help."""
+
+    code = "store_corrupt"
+    http_status = 503
+
+
+class StoreFull(LinkcastError):
+    """The store has no room left for writes (a full disk, Redis at maxmemory): nothing new can be accepted."""
+
+    code = "store_full"
+    http_status = 507
+
+
+class ConfigurationError(LinkcastError):
+    """A setting that cannot work; only the command line turns it into an exit."""
+
+    code = "invalid_setting"
+
+
 class FetchError(LinkcastError):
     """A fetch that ended without a usable page; ``code`` says why (``timeout``, ``dns``, ``http_status``...)."""
 

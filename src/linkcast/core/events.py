@@ -30,6 +30,8 @@ FINISHED_STATES = frozenset({DONE, FAILED})
 
 # WebSocket close codes (4000-4999 are the application's own).
 CLOSE_GOING_AWAY = 1001
+CLOSE_INTERNAL_ERROR = 1011  # the server failed this client (a replay that could not be read, a failed write)
+CLOSE_TRY_AGAIN_LATER = 1013  # the store is unreachable: reconnect with since a little later
 CLOSE_TOO_SLOW = 4008
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_FORBIDDEN_ORIGIN = 4403

@@ -19,6 +19,8 @@ de-duplication in document order is done by dictionary operations in C.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from linkcast.core.encoding import DocumentEncoding, decode, document_encoding
@@ -33,18 +35,49 @@ _REFUSED_BASE_SCHEMES = ("data:", "javascript:")
 _ABSENT = "\x00"
 
 
+# Chromium lists a link longer than this in ``document.links`` but will not follow it (``url::kMaxURLChars``: a click
+# navigates to about:blank#blocked instead): it is no link to report, and dropping it bounds what one link costs.
+MAX_URL_CHARS = 2 * 1024 * 1024
+# Hrefs resolved at a time, at most; fewer when the base URL is long, since every relative link copies it.
+RESOLVE_CHUNK = 1024
+
+
+@dataclass(frozen=True, slots=True)
+class LinkLimits:
+    """The most links kept, and the most bytes they may take as a JSON array (the result's size)."""
+
+    max_links: int | None = None
+    max_bytes: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FoundLinks:
+    """A page's links, in document order, and whether a limit cut them short."""
+
+    links: list[str]
+    truncated: bool = False
+
+
 def extract_links(body: bytes, url: str, content_type: str | None = None) -> list[str]:
     """The http(s) links of the HTML document ``body`` fetched at ``url`` (the final URL, after redirects).
 
     ``content_type`` is the response's ``Content-Type`` header, whose ``charset`` (if any) names the encoding.
     """
+    return find_links(body, url, content_type).links
+
+
+def find_links(body: bytes, url: str, content_type: str | None = None, limits: LinkLimits | None = None) -> FoundLinks:
+    """``extract_links`` within ``limits``: the first links in document order up to the count and the size, and
+    whether any were left out. The links past the size are never resolved, so memory stays near the limit even when
+    a long ``<base href>`` would make every relative link huge."""
     encoding = document_encoding(body, content_type)
     tree = LexborHTMLParser(_markup(body, encoding))
     # One walk finds the <base> elements and tells whether there is any SVG or MathML to worry about.
     landmarks = tree.css(_LANDMARKS)
     roots = [node for node in landmarks if node.tag in _FOREIGN_ROOTS]
     foreign = _foreign_elements(roots) if roots else set()
-    resolver = Resolver(_base_url(landmarks, url, foreign), encoding)
+    base = _base_url(landmarks, url, foreign)
+    resolver = Resolver(base, encoding)
     nodes = tree.css(_LINKS)
     # A valueless attribute (<a href>) is an empty href. Indexing spares a Python-level call per link over .get().
     try:
@@ -57,9 +90,37 @@ def extract_links(body: bytes, url: str, content_type: str | None = None) -> lis
     # distinct hrefs in their order, deduplicated: the first href that gives a URL is itself a first occurrence.
     distinct = dict.fromkeys(hrefs)
     distinct.pop(_ABSENT, None)  # matched by an xlink:href, which is no href
-    links = dict.fromkeys(resolver.resolve_all(distinct).values())
-    links.pop("", None)  # hrefs that give no http(s) link
-    return list(links)
+    return _within(resolver, list(distinct), len(base or ""), limits or LinkLimits())
+
+
+def _within(resolver: Resolver, hrefs: list[str], base_length: int, limits: LinkLimits) -> FoundLinks:
+    """The distinct links of ``hrefs`` in order, a chunk at a time, until a limit is reached (dictionary operations
+    in C within a chunk: no Python-level step per link unless a limit falls inside it)."""
+    max_links = limits.max_links if limits.max_links is not None else len(hrefs)
+    max_bytes = limits.max_bytes if limits.max_bytes is not None else -1
+    chunk = RESOLVE_CHUNK if max_bytes < 0 else max(1, min(RESOLVE_CHUNK, max_bytes // (base_length + 1)))
+    links: dict[str, None] = {}
+    # The links' size as a JSON array: each link adds its quotes and a comma (resolved URLs need no escaping), and the
+    # brackets make up for the last link's missing comma.
+    size = 1
+    for start in range(0, len(hrefs), chunk):
+        found = dict.fromkeys(resolver.resolve_all(hrefs[start : start + chunk]).values())
+        found.pop("", None)  # hrefs that give no http(s) link
+        if found and max(map(len, found)) > MAX_URL_CHARS:
+            found = {link: None for link in found if len(link) <= MAX_URL_CHARS}
+        merged = links | found  # first occurrence kept: the new links come after the known ones, in order
+        new = list(merged)[len(links) :]
+        added = sum(map(len, new)) + 3 * len(new)
+        if len(merged) <= max_links and (max_bytes < 0 or size + added <= max_bytes):
+            links, size = merged, size + added
+            continue
+        for link in new:  # a limit falls inside this chunk: take its links one by one up to it
+            if len(links) >= max_links or (max_bytes >= 0 and size + len(link) + 3 > max_bytes):
+                break
+            links[link] = None
+            size += len(link) + 3
+        return FoundLinks(list(links), truncated=True)
+    return FoundLinks(list(links))
 
 
 def _markup(body: bytes, encoding: DocumentEncoding) -> bytes | str:

@@ -4,23 +4,81 @@ Every backend keeps the same promises, proven by one contract test suite (``test
 
 - ``submit`` records a request, queues its job and appends its ``accepted`` event, or returns the existing record
   (same id, same URL) or raises ``Conflict`` (same id, other URL).
-- A job handed out by ``next_job`` stays owned until ``finish`` or ``release``; a job whose owner died is handed out
-  again (at-least-once), but ``finish`` appends a terminal event only once per request (exactly-once to clients).
+- A job handed out by ``next_job`` is leased to its worker until ``finish`` or ``release``; a job whose lease lapses
+  (its worker died, or could neither finish nor release it) is handed out again, within
+  ``--job-visibility-timeout`` seconds (at-least-once). ``finish`` appends a terminal event only once per request
+  (exactly-once to clients), and a job handed out ``MAX_ATTEMPTS`` times without an outcome ends in one
+  ``worker_lost`` error instead of being handed out forever.
 - Event ids strictly increase; ``events_after`` and ``wait_events`` read the log in id order.
+- Failures are typed, the same on every backend: a store that cannot be reached raises ``StoreUnavailable`` (503),
+  one whose data is damaged ``StoreCorrupt`` (503), one with no room left for writes ``StoreFull`` (507); ``health``
+  remembers the last such failure until a write succeeds again.
 """
 
 from __future__ import annotations
 
+import functools
+import time
 from abc import ABC, abstractmethod
-from collections.abc import Collection
+from collections.abc import Awaitable, Callable, Collection
+from dataclasses import dataclass
+from typing import Any, TypeVar
 
-from linkcast.core.events import Event, EventBody, Job, RequestRecord
+from linkcast.core.errors import FetchError, LinkcastError, StoreCorrupt, StoreFull, StoreUnavailable
+from linkcast.core.events import Event, EventBody, Job, RequestRecord, error_body
 from linkcast.settings import Settings
+
+# A job handed out this many times without an outcome (its workers died with it, or could not store what they
+# found) ends in a 'worker_lost' error instead of another delivery.
+MAX_ATTEMPTS = 5
+
+# The contract's methods that change the store: a success of one clears a remembered write failure.
+WRITES = frozenset({"submit", "claim_job", "append_started", "finish", "release", "prune"})
+# Every method a backend implements for the contract: failures inside them are translated to the typed errors.
+GUARDED = WRITES | {
+    "get_request",
+    "events_after",
+    "wait_events",
+    "last_event_id",
+    "first_event_id",
+    "queue_depth",
+}
+
+Method = TypeVar("Method", bound=Callable[..., Awaitable[Any]])
+
+
+@dataclass
+class StoreHealth:
+    """The last outage or full store seen by a write, until a write succeeds again (``/healthz`` reports it)."""
+
+    error: LinkcastError | None = None
+    since: float = 0.0
+
+    def failed(self, error: LinkcastError) -> None:
+        if self.error is None:
+            self.since = time.time()
+        self.error = error
+
+    def recovered(self) -> None:
+        self.error = None
 
 
 class Store(ABC):
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        self.health = StoreHealth()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Wrap each contract method a backend defines, so that its own exceptions leave as the typed errors."""
+        super().__init_subclass__(**kwargs)
+        for name in GUARDED:
+            method = getattr(cls, name)
+            if not getattr(method, "__isabstractmethod__", False) and not hasattr(method, "_store_guarded"):
+                setattr(cls, name, _guarded(method, writes=name in WRITES))
+
+    def translate_error(self, error: Exception) -> LinkcastError | None:
+        """The backend's exception as ``StoreUnavailable`` or ``StoreFull``, or None to let it through as it is."""
+        return None
 
     async def open(self) -> None:
         """Connect, create what is missing, and return jobs left running by a crash to the queue."""
@@ -36,12 +94,27 @@ class Store(ABC):
     async def get_request(self, request_id: str) -> RequestRecord | None:
         """The request's record, or None for an unknown id."""
 
-    @abstractmethod
     async def next_job(self, worker_id: str, timeout: float) -> Job | None:
-        """Hand out the oldest queued job and mark it running, or return None after ``timeout`` seconds."""
+        """Hand out the oldest queued job, leased to ``worker_id``, or return None after ``timeout`` seconds.
+
+        A job that has been handed out ``MAX_ATTEMPTS`` times already is finished with a ``worker_lost`` error here
+        instead (its workers kept dying with it), and the next one is looked for.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            job = await self.claim_job(worker_id, max(0.0, deadline - time.monotonic()))
+            if job is None or job.attempt <= MAX_ATTEMPTS:
+                return job
+            lost = FetchError(f"gave up after {MAX_ATTEMPTS} attempts ended without an outcome", code="worker_lost")
+            await self.finish(job, error_body(job.request_id, job.url, lost, timings={}))
 
     @abstractmethod
-    async def start(self, job: Job, body: EventBody) -> Event:
+    async def claim_job(self, worker_id: str, timeout: float) -> Job | None:
+        """Lease the oldest queued job (or one whose lease lapsed) to ``worker_id``, counting the attempt; None after
+        ``timeout`` seconds. ``next_job`` is what workers call."""
+
+    @abstractmethod
+    async def append_started(self, job: Job, body: EventBody) -> Event:
         """Append the job's ``started`` event."""
 
     @abstractmethod
@@ -54,6 +127,10 @@ class Store(ABC):
     @abstractmethod
     async def release(self, job: Job) -> None:
         """Give an unfinished job back to the queue (a draining worker)."""
+
+    def forget(self, job: Job) -> None:
+        """Stop renewing ``job``'s lease without touching the store (it could be neither finished nor released):
+        it goes back to the queue once the lease lapses."""
 
     @abstractmethod
     async def events_after(
@@ -87,3 +164,29 @@ class Store(ABC):
         ``keep_events`` of each (retention applies the same settings to both); return how many events were dropped.
 
         Requests still queued or running are never dropped."""
+
+
+def _guarded(method: Method, *, writes: bool) -> Method:
+    """``method`` with the backend's exceptions translated, and the store's health kept up to date."""
+
+    @functools.wraps(method)
+    async def guarded(self: Store, *args: Any, **kwargs: Any) -> Any:
+        try:
+            result = await method(self, *args, **kwargs)
+        except (StoreUnavailable, StoreFull, StoreCorrupt) as error:
+            self.health.failed(error)
+            raise
+        except LinkcastError:
+            raise
+        except Exception as error:
+            translated = self.translate_error(error)
+            if translated is None:
+                raise
+            self.health.failed(translated)
+            raise translated from error
+        if writes:
+            self.health.recovered()
+        return result
+
+    guarded._store_guarded = True  # type: ignore[attr-defined]
+    return guarded  # type: ignore[return-value]

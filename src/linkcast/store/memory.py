@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+import contextlib
 import time
 from collections import deque
 from collections.abc import Collection
@@ -33,6 +34,9 @@ class MemoryStore(Store):
         self._requests: dict[str, RequestRecord] = {}
         self._queue: deque[str] = deque()
         self._owned: dict[str, Job] = {}
+        # Jobs whose worker gave them up without an outcome (``forget``): request id -> when the lease lapses. A live
+        # worker's lease needs no renewal here, since the store lives and dies with the process.
+        self._lapsing: dict[str, float] = {}
         self._events: list[Event] = []
         self._event_times: list[float] = []
         self._next_id = 1
@@ -56,12 +60,19 @@ class MemoryStore(Store):
     async def get_request(self, request_id: str) -> RequestRecord | None:
         return self._requests.get(request_id)
 
-    async def next_job(self, worker_id: str, timeout: float) -> Job | None:
+    async def claim_job(self, worker_id: str, timeout: float) -> Job | None:
+        deadline = time.monotonic() + timeout
         async with self._queued:
-            try:
-                await asyncio.wait_for(self._queued.wait_for(lambda: bool(self._queue)), timeout)
-            except TimeoutError:
-                return None
+            while True:
+                self._requeue_lapsed()
+                if self._queue:
+                    break
+                now = time.monotonic()
+                wake = min([deadline, *self._lapsing.values()])
+                if now >= deadline:
+                    return None
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._queued.wait(), max(0.0, wake - now))
             record = self._requests[self._queue.popleft()]
         record.state = RUNNING
         record.started_at = time.time()
@@ -70,11 +81,25 @@ class MemoryStore(Store):
         self._owned[record.request_id] = job
         return job
 
-    async def start(self, job: Job, body: EventBody) -> Event:
+    async def append_started(self, job: Job, body: EventBody) -> Event:
         return await self._append(body)
+
+    def forget(self, job: Job) -> None:
+        if self._owned.get(job.request_id) == job:
+            self._lapsing[job.request_id] = time.monotonic() + self.settings.job_visibility_timeout
+
+    def _requeue_lapsed(self) -> None:
+        now = time.monotonic()
+        for request_id, lapses_at in list(self._lapsing.items()):
+            if lapses_at <= now:
+                del self._lapsing[request_id]
+                if self._owned.pop(request_id, None) is not None:
+                    self._requests[request_id].state = "queued"
+                    self._queue.appendleft(request_id)
 
     async def finish(self, job: Job, body: EventBody) -> Event | None:
         self._owned.pop(job.request_id, None)
+        self._lapsing.pop(job.request_id, None)
         record = self._requests[job.request_id]
         if record.state in FINISHED_STATES:
             return None
@@ -85,6 +110,7 @@ class MemoryStore(Store):
         return event
 
     async def release(self, job: Job) -> None:
+        self._lapsing.pop(job.request_id, None)
         if self._owned.pop(job.request_id, None) is None:
             return
         record = self._requests[job.request_id]

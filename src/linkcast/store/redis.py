@@ -23,16 +23,16 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 import orjson
 import redis.asyncio as aioredis
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import ResponseError
+from redis.exceptions import RedisError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from linkcast.core.errors import Conflict, FetchError, Unavailable
+from linkcast.core.errors import Conflict, LinkcastError, StoreFull, StoreUnavailable
 from linkcast.core.events import (
     DONE,
     FAILED,
@@ -42,7 +42,6 @@ from linkcast.core.events import (
     Job,
     RequestRecord,
     accepted_body,
-    error_body,
 )
 from linkcast.settings import Settings
 from linkcast.store.base import Store
@@ -68,8 +67,8 @@ INDEXED_REQUESTS_MAX = 100
 RELEASED_IDLE_MS = 1_000_000_000
 # Consumers (one per worker task) that hold nothing and were idle this long are removed from the group.
 STALE_CONSUMER_MS = 24 * 3600 * 1000
-# A job handed out this many times without an outcome ends in a 'worker_lost' error instead of a next delivery.
-MAX_DELIVERIES = 5
+# Redis refusing writes for want of room: maxmemory reached (OOM), or snapshots failing on a full disk (MISCONF).
+FULL_REPLIES = ("OOM", "MISCONF")
 # Blocking reads (XREAD/XREADGROUP BLOCK) wait at most this long per call, well under the socket timeout, so that a
 # long block is never mistaken for a dead connection and a dead one is still noticed.
 SOCKET_TIMEOUT_SECONDS = 30.0
@@ -142,11 +141,16 @@ class RedisStore(Store):
         await self.redis.aclose()
         await self.blocking.aclose()
 
-    async def submit(self, request_id: str, url: str) -> tuple[RequestRecord, bool]:
-        with _reachable():
-            return await self._submit(request_id, url)
+    def translate_error(self, error: Exception) -> LinkcastError | None:
+        if isinstance(error, RedisConnectionError | RedisTimeoutError | OSError):
+            return StoreUnavailable(f"the store is unreachable: {error}")
+        if isinstance(error, ResponseError) and str(error).startswith(FULL_REPLIES):
+            return StoreFull(f"Redis refuses writes: {error}")
+        if isinstance(error, RedisError):
+            return StoreUnavailable(f"the store failed: {error}")
+        return None
 
-    async def _submit(self, request_id: str, url: str) -> tuple[RequestRecord, bool]:
+    async def submit(self, request_id: str, url: str) -> tuple[RequestRecord, bool]:
         keys = [self.request_key(request_id), self.jobs_key, self.seq_key, self.events_key]
         body = accepted_body(request_id, url)
         now = time.time()
@@ -158,11 +162,10 @@ class RedisStore(Store):
         return RequestRecord(request_id, url, created_at=now), True
 
     async def get_request(self, request_id: str) -> RequestRecord | None:
-        with _reachable():
-            fields = await self.redis.hgetall(self.request_key(request_id))
+        fields = await self.redis.hgetall(self.request_key(request_id))
         return _record(request_id, fields) if fields else None
 
-    async def next_job(self, worker_id: str, timeout: float) -> Job | None:
+    async def claim_job(self, worker_id: str, timeout: float) -> Job | None:
         deadline = time.monotonic() + timeout
         while True:
             try:
@@ -177,16 +180,8 @@ class RedisStore(Store):
                     return None
                 continue
             job = await self._take(entry, worker_id)
-            if job is None:
-                continue
-            if job.attempt > MAX_DELIVERIES:
-                # Every holder so far died with it (a page that crashes or exhausts a worker): stop handing it out.
-                lost = FetchError(
-                    f"gave up after {MAX_DELIVERIES} workers stopped while fetching it", code="worker_lost"
-                )
-                await self.finish(job, error_body(job.request_id, job.url, lost, timings={}))
-                continue
-            return job
+            if job is not None:
+                return job
 
     async def _deliver(self, worker_id: str, deadline: float) -> tuple[bytes, dict[bytes, bytes]] | None:
         """A stale job reclaimed, else a new one, waiting for it until ``deadline`` at most."""
@@ -235,7 +230,7 @@ class RedisStore(Store):
         self._held[entry_id] = worker_id
         return Job(request_id, taken[1].decode(), int(taken[0]), f"{entry_id}/{worker_id}")
 
-    async def start(self, job: Job, body: EventBody) -> Event:
+    async def append_started(self, job: Job, body: EventBody) -> Event:
         event_id = await self._scripts["append"](
             [self.seq_key, self.events_key, self.request_key(job.request_id)],
             [body.type, body.request_id, body.data, self._maxlen],
@@ -250,6 +245,9 @@ class RedisStore(Store):
         args = [GROUP, entry_id, body.type, body.request_id, body.data, repr(time.time()), self._maxlen, state]
         event_id = await self._scripts["finish"](keys, args)
         return None if event_id is None else body.framed(int(event_id))
+
+    def forget(self, job: Job) -> None:
+        self._held.pop(job.receipt.partition("/")[0], None)
 
     async def release(self, job: Job) -> None:
         entry_id, _, worker_id = job.receipt.partition("/")
@@ -341,8 +339,7 @@ class RedisStore(Store):
         return await self.last_event_id() + 1
 
     async def queue_depth(self) -> int:
-        with _reachable():
-            depth = await self._scripts["queue_depth"]([self.jobs_key], [GROUP, self.visibility_ms])
+        depth = await self._scripts["queue_depth"]([self.jobs_key], [GROUP, self.visibility_ms])
         return int(depth)
 
     async def prune(self, older_than: float, keep_events: int) -> int:
@@ -368,15 +365,6 @@ class RedisStore(Store):
                     pipe.unlink(self.request_key(request_id.decode()))
                 pipe.zrem(self.finished_key, *doomed)
                 await pipe.execute()
-
-
-@contextlib.contextmanager
-def _reachable() -> Iterator[None]:
-    """An unreachable Redis is a 503 the client can retry, not an internal error."""
-    try:
-        yield
-    except (RedisConnectionError, RedisTimeoutError) as error:
-        raise Unavailable(f"the store is unreachable: {error}", code="store_unavailable") from error
 
 
 def _event_id(entry_id: bytes) -> int:

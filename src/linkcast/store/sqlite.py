@@ -14,6 +14,9 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+import contextlib
+import itertools
+import logging
 import sqlite3
 import time
 from collections.abc import Callable, Collection
@@ -21,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from linkcast.core.errors import Conflict
+from linkcast.core.errors import Conflict, LinkcastError, StoreCorrupt, StoreFull, StoreUnavailable
 from linkcast.core.events import (
     DONE,
     FAILED,
@@ -53,6 +56,8 @@ RECENT_CHARS = 4 * 1024 * 1024
 WAIT_BATCH = 10_000
 # Rows deleted per transaction when pruning, so that appends never wait long behind a large prune.
 PRUNE_CHUNK = 5000
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(slots=True)
@@ -88,6 +93,10 @@ class SQLiteStore(Store):
         self._appended = asyncio.Event()
         self._jobs_changed = asyncio.Condition()
         self._jobs_generation = 0
+        self._lease_seconds = max(0.001, settings.job_visibility_timeout)
+        self._held: dict[str, str] = {}  # owner receipt -> request id, for the jobs this process's workers hold
+        self._receipts = itertools.count(1)
+        self._renewing: asyncio.Task[None] | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------------------------
 
@@ -98,16 +107,37 @@ class SQLiteStore(Store):
         await self._writer.start()
         await self._reader.start()
         self._last_id = (await self._writer.run(self._recover)).value
+        self._renewing = asyncio.create_task(self._renew_leases_forever(), name="linkcast-sqlite-leases")
         await self._announce_jobs()
 
     async def close(self) -> None:
+        if self._renewing is not None:
+            self._renewing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._renewing
+            self._renewing = None
         await self._writer.stop()
         await self._reader.stop()
+
+    def translate_error(self, error: Exception) -> LinkcastError | None:
+        if isinstance(error, sqlite3.Error):
+            code = getattr(error, "sqlite_errorcode", None)
+            if code == sqlite3.SQLITE_FULL:
+                return StoreFull(f"the database has no room left ({self.path}): {error}")
+            if code in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB):
+                return StoreCorrupt(f"the database is damaged ({self.path}): {error}")
+            if isinstance(error, sqlite3.OperationalError | sqlite3.DatabaseError) and not isinstance(
+                error, sqlite3.IntegrityError | sqlite3.DataError | sqlite3.ProgrammingError
+            ):
+                return StoreUnavailable(f"the database cannot be used ({self.path}): {error}")
+        if isinstance(error, RuntimeError) and not self._writer.running:
+            return StoreUnavailable("the database is closed")
+        return None
 
     @staticmethod
     def _recover(connection: sqlite3.Connection) -> Written:
         """Jobs held by a process that died go back to the queue, in their original order."""
-        connection.execute("UPDATE jobs SET owner = NULL WHERE owner IS NOT NULL")
+        connection.execute("UPDATE jobs SET owner = NULL, lease_until = NULL WHERE owner IS NOT NULL")
         connection.execute(f"UPDATE requests SET state = '{QUEUED}' WHERE state = '{RUNNING}'")
         return Written(last_event_id_in(connection))
 
@@ -144,7 +174,7 @@ class SQLiteStore(Store):
 
         return await self._reader.run(operation)
 
-    async def next_job(self, worker_id: str, timeout: float) -> Job | None:
+    async def claim_job(self, worker_id: str, timeout: float) -> Job | None:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while True:
@@ -157,48 +187,87 @@ class SQLiteStore(Store):
                 return None
             if generation != self._jobs_generation:
                 continue  # a job was queued while we looked: look again rather than sleep through it
+            # A new job wakes the wait at once; a lease lapsing does not, so look again after half a lease at most.
             async with self._jobs_changed:
-                try:
-                    await asyncio.wait_for(self._jobs_changed.wait(), remaining)
-                except TimeoutError:
-                    return None
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._jobs_changed.wait(), min(remaining, self._lease_seconds / 2))
 
     async def _claim_safely(self, worker_id: str) -> Job | None:
         """Claim the oldest queued job; a caller cancelled meanwhile (a draining pool) gives it back at once."""
-        claim = asyncio.ensure_future(self._writer.run(lambda connection: self._claim(connection, worker_id)))
+        owner = f"{worker_id}#{next(self._receipts)}"  # one receipt per claim: a lapsed holder cannot act on it again
+        lease_until = time.time() + self._lease_seconds
+        claim = asyncio.ensure_future(self._writer.run(lambda c: self._claim(c, owner, lease_until)))
         try:
             job: Job | None = (await asyncio.shield(claim)).value
         except asyncio.CancelledError:
             # The claim commits whatever happens to us: a job taken by nobody would wait for the next restart.
             taken: Job | None = (await claim).value
             if taken is not None:
+                self._held[taken.receipt] = taken.request_id
                 await self.release(taken)
             raise
+        if job is not None:
+            self._held[job.receipt] = job.request_id
         return job
 
     @staticmethod
-    def _claim(connection: sqlite3.Connection, worker_id: str) -> Written:
+    def _claim(connection: sqlite3.Connection, owner: str, lease_until: float) -> Written:
+        """The job whose lease lapsed longest ago (held by no live worker), else the oldest queued one."""
+        now = time.time()
         row = connection.execute(
-            "SELECT seq, request_id, url FROM jobs WHERE owner IS NULL ORDER BY seq LIMIT 1"
+            "SELECT seq, request_id, url FROM jobs WHERE owner IS NOT NULL AND lease_until < ? "
+            "ORDER BY lease_until LIMIT 1",
+            (now,),
         ).fetchone()
+        if row is not None:
+            log.warning("job of request %s was held by no live worker; handing it out again", row[1])
+        else:
+            row = connection.execute(
+                "SELECT seq, request_id, url FROM jobs WHERE owner IS NULL ORDER BY seq LIMIT 1"
+            ).fetchone()
         if row is None:
             return Written(None)
         seq, request_id, url = row
-        connection.execute("UPDATE jobs SET owner = ? WHERE seq = ?", (worker_id, seq))
+        connection.execute("UPDATE jobs SET owner = ?, lease_until = ? WHERE seq = ?", (owner, lease_until, seq))
         (attempts,) = connection.execute(
             "UPDATE requests SET state = ?, started_at = ?, attempts = attempts + 1 WHERE request_id = ? "
             "RETURNING attempts",
-            (RUNNING, time.time(), request_id),
+            (RUNNING, now, request_id),
         ).fetchone()
-        return Written(Job(request_id, url, attempts, worker_id))
+        return Written(Job(request_id, url, attempts, owner))
 
-    async def start(self, job: Job, body: EventBody) -> Event:
+    def forget(self, job: Job) -> None:
+        self._held.pop(job.receipt, None)
+
+    async def _renew_leases_forever(self) -> None:
+        """Keep the leases of the jobs this process's workers hold from lapsing: a third of a lease between renewals."""
+        while True:
+            await asyncio.sleep(self._lease_seconds / 3)
+            owners = list(self._held)
+            if not owners:
+                continue
+            until = time.time() + self._lease_seconds
+
+            def renew(connection: sqlite3.Connection, owners: list[str] = owners, until: float = until) -> Written:
+                connection.executemany("UPDATE jobs SET lease_until = ? WHERE owner = ?", [(until, o) for o in owners])
+                return Written()
+
+            try:
+                await self._writer.run(renew)
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:  # the next round tries again; a lapsed lease only means a second delivery
+                log.warning("renewing job leases failed: %s", error)
+
+    async def append_started(self, job: Job, body: EventBody) -> Event:
         written = await self._writer.run(
             lambda connection: Written(events=[append_event(connection, body, time.time())])
         )
         return written.events[0]
 
     async def finish(self, job: Job, body: EventBody) -> Event | None:
+        self.forget(job)
+
         def operation(connection: sqlite3.Connection) -> Written:
             connection.execute("DELETE FROM jobs WHERE request_id = ?", (job.request_id,))
             row = connection.execute("SELECT state FROM requests WHERE request_id = ?", (job.request_id,)).fetchone()
@@ -216,9 +285,12 @@ class SQLiteStore(Store):
         return event
 
     async def release(self, job: Job) -> None:
+        self.forget(job)
+
         def operation(connection: sqlite3.Connection) -> Written:
             released = connection.execute(
-                "UPDATE jobs SET owner = NULL WHERE request_id = ? AND owner = ?", (job.request_id, job.receipt)
+                "UPDATE jobs SET owner = NULL, lease_until = NULL WHERE request_id = ? AND owner = ?",
+                (job.request_id, job.receipt),
             ).rowcount
             if released:
                 connection.execute(

@@ -25,12 +25,14 @@ CREATE TABLE IF NOT EXISTS requests (
     outcome BLOB
 );
 CREATE INDEX IF NOT EXISTS requests_finished ON requests (finished_at) WHERE finished_at IS NOT NULL;
--- Only pending work lives here: a row is deleted when its request finishes. seq is the queue order.
+-- Only pending work lives here: a row is deleted when its request finishes. seq is the queue order. A job with an
+-- owner is leased to it until lease_until; the owner's store renews the lease while its worker lives.
 CREATE TABLE IF NOT EXISTS jobs (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     request_id TEXT NOT NULL UNIQUE,
     url TEXT NOT NULL,
-    owner TEXT
+    owner TEXT,
+    lease_until REAL
 );
 CREATE INDEX IF NOT EXISTS jobs_queued ON jobs (seq) WHERE owner IS NULL;
 -- AUTOINCREMENT: an id is never given twice, even after the newest events are pruned.
@@ -53,12 +55,24 @@ def database_path(url: str) -> str:
     return path
 
 
+# Added to files made before a column existed: (table, column, declaration).
+ADDED_COLUMNS = (("jobs", "lease_until", "REAL"),)
+INDEXES_ON_ADDED_COLUMNS = """
+CREATE INDEX IF NOT EXISTS jobs_leased ON jobs (lease_until) WHERE owner IS NOT NULL;
+"""
+
+
 def setup_connection(connection: sqlite3.Connection, *, writer: bool) -> None:
     """WAL (readers never block the writer), the schema (writer only), and a read-only guard on the reader."""
     connection.execute("PRAGMA busy_timeout = 10000")
     if writer:
         connection.execute("PRAGMA journal_mode = WAL")
         connection.executescript(SCHEMA)
+        for table, column, declaration in ADDED_COLUMNS:
+            columns = {row[1] for row in connection.execute(f"PRAGMA table_info({table})")}
+            if column not in columns:
+                connection.execute(f"ALTER TABLE {table} ADD COLUMN {column} {declaration}")
+        connection.executescript(INDEXES_ON_ADDED_COLUMNS)
     connection.execute("PRAGMA synchronous = NORMAL")
     if not writer:
         connection.execute("PRAGMA query_only = 1")

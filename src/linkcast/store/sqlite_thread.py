@@ -60,9 +60,13 @@ class SQLiteThread:
         self._thread.start()
         await ready
 
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._loop is not None and not self._stopping
+
     async def run(self, operation: Callable[[sqlite3.Connection], T]) -> T:
         """Run ``operation(connection)`` in the thread; for the writer, return once its transaction is committed."""
-        if self._thread is None or self._loop is None or self._stopping:
+        if not self.running:
             raise RuntimeError(f"{self.name} is not running")
         future: asyncio.Future[T] = self._loop.create_future()
         self._queue.put((operation, future))

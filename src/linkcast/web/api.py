@@ -86,7 +86,13 @@ async def healthz() -> Response:
     rt = runtime()
     if rt.draining.is_set():
         raise Unavailable("the server is shutting down")
-    return json_response({"status": "ok", "queue_depth": await rt.store.queue_depth()})
+    depth = await rt.store.queue_depth()
+    health = rt.store.health
+    if health.error is not None:
+        # Reads work but writes fail (a full disk): the service cannot take work, and says why.
+        degraded = {"status": "degraded", "queue_depth": depth, "since": health.since, "error": health.error.to_dict()}
+        return json_response(degraded, 503)
+    return json_response({"status": "ok", "queue_depth": depth})
 
 
 @api.get("/metrics")

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 
+import orjson
 from quart import Blueprint, Response, websocket
+from uvicorn.protocols.utils import ClientDisconnected
 
-from linkcast.core.errors import InvalidInput
-from linkcast.core.events import CLOSE_TOO_SLOW, STREAM_SINCE_HEADER
+from linkcast.core.errors import InvalidInput, LinkcastError, StoreUnavailable
+from linkcast.core.events import CLOSE_INTERNAL_ERROR, CLOSE_TRY_AGAIN_LATER, STREAM_SINCE_HEADER
 from linkcast.core.inputs import validate_request_id
 from linkcast.frames import FRAMES_PER_WRITE, Frame, wire_batches
 from linkcast.hub import Subscription
@@ -18,8 +21,7 @@ from linkcast.web.frame_writer import FRAME_WRITER, FrameWriter
 from linkcast.web.guard import guard
 
 stream = Blueprint("stream", __name__)
-
-TOO_SLOW_REASON = "too slow: the client stopped reading; reconnect with ?since=<last id seen>"
+log = logging.getLogger(__name__)
 
 
 def parse_stream_args() -> tuple[int | None, list[str] | None]:
@@ -53,30 +55,52 @@ async def scraped_urls() -> Response | None:
         await websocket.accept(headers={STREAM_SINCE_HEADER: str(start)})
         rt.metrics.websocket_clients.inc()
         try:
-            await _serve(rt, subscription, since)
+            failure = await _serve(rt, subscription, since)
         finally:
             rt.metrics.websocket_clients.dec()
     # Unsubscribed: a dropped client holds no queue while its close frame waits behind the data it did not read.
-    if subscription.too_slow.is_set():
-        rt.metrics.slow_clients_dropped.inc()
-        await _close_too_slow()
+    if failure is not None:
+        await _close_failed(failure)
+    elif subscription.dropped.is_set():
+        if subscription.too_slow:
+            rt.metrics.slow_clients_dropped.inc()
+        await _close(subscription.close_code, subscription.close_reason)
     return None
 
 
-async def _serve(rt: Runtime, subscription: Subscription, since: int | None) -> None:
+async def _serve(rt: Runtime, subscription: Subscription, since: int | None) -> LinkcastError | None:
+    """Send until the client leaves or is dropped; the store's error if the events could not be read."""
     sender = asyncio.create_task(_send_events(rt, subscription, since))
     discarder = asyncio.create_task(_discard_incoming())
-    too_slow = asyncio.create_task(subscription.too_slow.wait())
+    dropped = asyncio.create_task(subscription.dropped.wait())
     try:
-        await asyncio.wait({sender, discarder, too_slow}, return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait({sender, discarder, dropped}, return_when=asyncio.FIRST_COMPLETED)
     finally:
-        for task in (sender, discarder, too_slow):
+        for task in (sender, discarder, dropped):
             task.cancel()
-        await asyncio.gather(sender, discarder, too_slow, return_exceptions=True)
+        await asyncio.gather(sender, discarder, dropped, return_exceptions=True)
+    error = None if sender.cancelled() else sender.exception()
+    if error is None or isinstance(error, LinkcastError):
+        return error
+    if isinstance(error, OSError | ClientDisconnected):
+        return None  # the client went away
+    log.error("sending events to a WebSocket client failed", exc_info=error)
+    return LinkcastError(f"the events could not be sent: {type(error).__name__}", code="replay_failed")
 
 
-async def _close_too_slow() -> None:
-    """Say why, with a close code of its own: the client knows to reconnect with ``since``.
+async def _close_failed(error: LinkcastError) -> None:
+    """The events could not be read (the store is down, or its pages corrupt): say so in a frame, then close with
+    1013 (try again later) for an outage, 1011 otherwise; never a normal close after a silent gap."""
+    log.warning("a WebSocket replay failed: %s: %s", error.code, error.message)
+    notice = orjson.dumps({"type": "stream_error", "error": error.to_dict()}).decode()
+    with contextlib.suppress(Exception):
+        await websocket.send(notice)
+    code = CLOSE_TRY_AGAIN_LATER if isinstance(error, StoreUnavailable) else CLOSE_INTERNAL_ERROR
+    await _close(code, f"{error.code}: reconnect with ?since=<last id seen>")
+
+
+async def _close(code: int, reason: str) -> None:
+    """Close with a code that says why: the client knows to reconnect with ``since``.
 
     The close frame queues behind what the client has not read yet, and the server's send waits for the socket to
     drain (back-pressure), so this returns when the client reads again or its connection ends. It is deliberately not
@@ -84,7 +108,7 @@ async def _close_too_slow() -> None:
     reason. While it waits, the connection holds only the socket's bounded buffers.
     """
     with contextlib.suppress(Exception):
-        await websocket.close(CLOSE_TOO_SLOW, TOO_SLOW_REASON)
+        await websocket.close(code, reason)
 
 
 def _frame_writer() -> FrameWriter | None:
