@@ -105,11 +105,22 @@ async def test_jobs_are_handed_out_oldest_first_and_once(store: Store) -> None:
 
 
 async def test_waiting_worker_gets_a_job_submitted_later(store: Store) -> None:
-    waiting = asyncio.create_task(store.next_job("w1", timeout=WAIT))
-    await asyncio.sleep(0)  # let the worker start waiting; the submit below must wake it
+    waiting = asyncio.create_task(store.next_job("w1", timeout=60.0))
+    await asyncio.sleep(0.1)  # let the worker start waiting; the submit below must wake it
     await store.submit("late", URL)
-    job = await asyncio.wait_for(waiting, WAIT)
+    # The wait is far longer than this bound, and than any poll: only a wake-up on submit can meet it.
+    job = await asyncio.wait_for(waiting, 2.0)
     assert job is not None and job.request_id == "late"
+
+
+async def test_waiting_worker_gets_a_released_job_at_once(store: Store) -> None:
+    await store.submit("a", URL)
+    held = await take(store, "w1")
+    waiting = asyncio.create_task(store.next_job("w2", timeout=60.0))
+    await asyncio.sleep(0.1)
+    await store.release(held)
+    job = await asyncio.wait_for(waiting, 2.0)
+    assert job is not None and (job.request_id, job.attempt) == ("a", 2)
 
 
 async def test_finish_appends_the_terminal_event_and_records_the_outcome(store: Store) -> None:

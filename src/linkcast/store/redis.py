@@ -63,8 +63,6 @@ GROUP = "workers"
 SCAN_PAGE = 1000
 # A replay filtered by up to this many requests reads their events by id; more, and it scans the log.
 INDEXED_REQUESTS_MAX = 100
-# A released job gets this idle time (ms), so that the next XAUTOCLAIM takes it at once: "back to the queue's head".
-RELEASED_IDLE_MS = 1_000_000_000
 # Consumers (one per worker task) that hold nothing and were idle this long are removed from the group.
 STALE_CONSUMER_MS = 24 * 3600 * 1000
 # Redis refusing writes for want of room: maxmemory reached (OOM), or snapshots failing on a full disk (MISCONF).
@@ -254,8 +252,7 @@ class RedisStore(Store):
         if self._held.pop(entry_id, None) is None:
             return
         keys = [self.jobs_key, self.request_key(job.request_id)]
-        await self._scripts["release"](keys, [GROUP, entry_id, worker_id, RELEASED_IDLE_MS])
-        self._next_reclaim = 0.0
+        await self._scripts["release"](keys, [GROUP, entry_id, worker_id, job.request_id])
 
     async def _refresh_held_forever(self) -> None:
         """Reset the idle time of the jobs this process holds, well within the visibility timeout."""

@@ -85,13 +85,16 @@ redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[3], 0, ARGV[2], 'JUSTID')
 return 1
 """
 )
-# KEYS: jobs, req. ARGV: group, entry id, consumer, idle ms.
+# The job goes back as a new entry, which wakes a worker blocked on the stream at once (a pending entry would wait
+# for the next look for stale jobs). KEYS: jobs, req. ARGV: group, entry id, consumer, request id.
 RELEASE = (
     HOLDS
     + """
 if not holds() then return 0 end
 if redis.call('HGET', KEYS[2], 'state') == 'running' then redis.call('HSET', KEYS[2], 'state', 'queued') end
-redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[3], 0, ARGV[2], 'IDLE', ARGV[4], 'JUSTID')
+redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
+redis.call('XDEL', KEYS[1], ARGV[2])
+redis.call('XADD', KEYS[1], '*', 'r', ARGV[4])
 return 1
 """
 )
