@@ -25,6 +25,8 @@ TOO_SLOW_REASON = "too slow: the client stopped reading; reconnect with ?since=<
 FAILED_REASON = "delivery to this client failed; reconnect with ?since=<last id seen>"
 # Seconds before a tail that died is started again (it should never die: this is the last line of defence).
 TAIL_RESTART_DELAY = 1.0
+# Seconds ``stop`` waits for the tail to end once cancelled.
+STOP_TIMEOUT = 2.0
 
 
 # Writes one client's frames to its socket now; False when the socket cannot take them at once (its buffer is full
@@ -110,8 +112,9 @@ class Hub:
         self._stopping = True
         if self._task is not None:
             self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            # A blocking read of the store may not end at once when cancelled (redis-py's under uvloop has been seen
+            # to restart its read): shutting down must not wait on it.
+            await asyncio.wait({self._task}, timeout=STOP_TIMEOUT)
 
     def _start_tail(self) -> None:
         self._task = asyncio.create_task(self._tail(), name="linkcast-hub")
@@ -130,12 +133,14 @@ class Hub:
 
     async def _tail(self) -> None:
         read_failed = RepeatedProblem(log)
-        while True:
+        while not self._stopping:
             try:
                 events = await self.store.wait_events(self.position, timeout=5.0)
             except asyncio.CancelledError:
                 raise
             except Exception as error:
+                if self._stopping:
+                    return
                 read_failed.report("reading the event log failed; retrying", error)
                 await asyncio.sleep(1.0)
                 continue
