@@ -1,9 +1,9 @@
-"""The OpenAPI description of every route, served at ``/openapi.json``, and ``/docs``, a page that renders it.
+"""The OpenAPI description of every route, served at ``/openapi.json``, and ``/docs``, Swagger UI rendering it.
 
 - ``paths/``: one module per group of routes (urls, stream, service), each a ``RouteGroup``: what to edit to
   describe a route. ``answers``: the pieces they are made of (the error format, the shared refusals).
 - ``spec``: the document, put together from the groups for the routes the app has.
-- ``docs``: the routes serving both.
+- ``docs``: the routes serving both; ``swagger``: the Swagger UI files, from the ``swagger-ui-py`` package.
 
 Decision: the spec stays written by hand, not generated from typed models (quart-schema with pydantic), because:
 

@@ -1,16 +1,50 @@
-"""``/openapi.json``, and ``/docs``, a page that renders it (with no script or style from a CDN, so it works
-offline)."""
+"""``/openapi.json``, and ``/docs``: Swagger UI rendering it, with "Try it out" against this server.
+
+Every file the page loads is served here: its HTML, script and style from ``web/static/`` (``docs.*``), Swagger UI's
+from the ``swagger-ui-py`` package under ``/docs/swagger-ui/``. Its Content-Security-Policy is the live page's, so
+nothing from elsewhere can load and no inline script can run: Swagger UI is configured by ``static/docs.js``.
+"""
 
 from __future__ import annotations
 
-import orjson
-from quart import Blueprint, Response, current_app
+import hashlib
+from functools import cache
 
+import orjson
+from quart import Blueprint, Response, current_app, send_file
+
+from linkcast.core.errors import NotFound
 from linkcast.web.guard import guard
 from linkcast.web.openapi.answers import JSON
 from linkcast.web.openapi.spec import build_spec
+from linkcast.web.openapi.swagger import SWAGGER_ASSETS, swagger_asset
+from linkcast.web.page import CONTENT_SECURITY_POLICY, STATIC
 
 openapi = Blueprint("openapi", __name__)
+
+ASSETS_PLACEHOLDER = "{{assets}}"
+OWN_ASSETS = ("docs.js", "docs.css", "icon.svg")
+# The asset URLs carry a digest of their content (?v=), so a day of caching never serves a stale file.
+ASSET_MAX_AGE_SECONDS = 86_400
+DOCS_HEADERS = {
+    "Cache-Control": "no-store",
+    # The live page's policy, relaxed in nothing: Swagger UI 5 runs no inline script (docs.js configures it), and
+    # React sets its inline styles through the DOM's style properties, which style-src does not govern.
+    # tests/browser/test_docs.py fails on any load the policy refuses.
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+}
+
+
+@cache
+def docs_page() -> str:
+    """docs.html with its asset URLs versioned by their content (ours and Swagger UI's)."""
+    digest = hashlib.sha256()
+    for path in [STATIC / name for name in OWN_ASSETS] + [swagger_asset(name) for name in SWAGGER_ASSETS]:
+        digest.update(path.read_bytes())
+    html = (STATIC / "docs.html").read_text(encoding="utf-8")
+    return html.replace(ASSETS_PLACEHOLDER, digest.hexdigest()[:12])
 
 
 @openapi.get("/openapi.json")
@@ -21,46 +55,16 @@ async def openapi_json() -> Response:
 
 @openapi.get("/docs")
 async def docs() -> Response:
-    return Response(DOCS_PAGE, content_type="text/html; charset=utf-8")
+    return Response(docs_page(), content_type="text/html; charset=utf-8", headers=DOCS_HEADERS)
 
 
-# A minimal renderer: each operation with its summary, parameters, body and answers, schemas shown as JSON.
-DOCS_PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>linkcast API</title>
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<style>
-body{font:15px/1.45 system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#222}
-h1{margin-bottom:.2rem} details{border:1px solid #ccc;border-radius:6px;margin:.6rem 0;padding:.4rem .8rem}
-summary{cursor:pointer} .m{display:inline-block;min-width:4rem;font-weight:bold;text-transform:uppercase}
-code,pre{font:13px ui-monospace,monospace} pre{background:#f5f5f5;padding:.5rem;overflow:auto}
-</style></head><body><h1>linkcast API</h1><p id="info">Loading <a href="/openapi.json">/openapi.json</a>…</p>
-<div id="ops"></div>
-<script>
-const el = (tag, text) => { const e = document.createElement(tag); if (text) e.textContent = text; return e; };
-const pre = (value) => el("pre", JSON.stringify(value, null, 2));
-fetch("/openapi.json").then(r => r.json()).then(spec => {
-  const info = document.getElementById("info");
-  info.textContent = spec.info.description + " (version " + spec.info.version + ", OpenAPI " + spec.openapi + ")";
-  const ops = document.getElementById("ops");
-  for (const [path, methods] of Object.entries(spec.paths)) {
-    for (const [method, op] of Object.entries(methods)) {
-      const box = el("details"), head = el("summary");
-      const m = el("span", method); m.className = "m";
-      head.append(m, el("code", path), " — " + op.summary);
-      box.append(head);
-      if (op.description) box.append(el("p", op.description));
-      if (op.parameters) { box.append(el("h4", "Parameters")); box.append(pre(op.parameters)); }
-      if (op.requestBody) { box.append(el("h4", "Body")); box.append(pre(op.requestBody.content)); }
-      box.append(el("h4", "Answers"));
-      for (const [status, answer] of Object.entries(op.responses)) {
-        box.append(el("p", status + ": " + answer.description));
-        if (answer.content) box.append(pre(answer.content));
-      }
-      ops.append(box);
-    }
-  }
-  const schemas = el("details"); schemas.append(el("summary", "Schemas"), pre(spec.components.schemas));
-  ops.append(schemas);
-}).catch(error => { document.getElementById("info").textContent = "Cannot load /openapi.json: " + error; });
-</script></body></html>
-"""
+@openapi.get("/docs/swagger-ui/<asset>")
+async def swagger_ui_asset(asset: str) -> Response:
+    media_type = SWAGGER_ASSETS.get(asset)
+    if media_type is None:
+        raise NotFound(f"no file {asset!r}: /docs/swagger-ui/ serves {', '.join(SWAGGER_ASSETS)}")
+    response = await send_file(
+        swagger_asset(asset), mimetype=media_type, conditional=True, cache_timeout=ASSET_MAX_AGE_SECONDS
+    )
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response

@@ -4,6 +4,15 @@ from __future__ import annotations
 
 from linkcast.web.openapi.answers import UNAUTHORIZED, answer, error, html, json_answer, ref
 from linkcast.web.openapi.group import RouteGroup
+from linkcast.web.openapi.swagger import SWAGGER_ASSETS
+
+SWAGGER_ASSET = {
+    "name": "asset",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "string", "enum": list(SWAGGER_ASSETS)},
+}
+SWAGGER_ASSET_CONTENT = {media_type: {"schema": {"type": "string"}} for media_type in SWAGGER_ASSETS.values()}
 
 SERVICE = RouteGroup(
     tag="service",
@@ -32,8 +41,18 @@ SERVICE = RouteGroup(
         },
         "/docs": {
             "get": {
-                "summary": "A page that renders this description",
+                "summary": "This page: Swagger UI rendering this description, to try every call",
                 "responses": {"200": html("the page")},
+            }
+        },
+        "/docs/swagger-ui/<asset>": {
+            "get": {
+                "summary": "Swagger UI's files, which /docs loads (served here: the page loads nothing from elsewhere)",
+                "parameters": [SWAGGER_ASSET],
+                "responses": {
+                    "200": {"description": "the file", "content": SWAGGER_ASSET_CONTENT},
+                    "404": error("no such file"),
+                },
             }
         },
     },
