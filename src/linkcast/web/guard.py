@@ -33,7 +33,7 @@ from linkcast.settings import Settings
 from linkcast.web.errors import error_response
 
 PUBLIC_PATHS = frozenset({"/", "/healthz", "/openapi.json", "/docs"})
-PUBLIC_PREFIXES = ("/static/",)
+PUBLIC_PREFIXES = ("/static/", "/docs/")  # the page's files, and Swagger UI's for /docs
 # Methods that change something: a browser lets any page send them cross-site (a form post needs no preflight).
 SUBMITTING_METHODS = frozenset({"PUT", "POST"})
 # Buckets kept at most; the least recently seen clients are forgotten first (a full bucket is the default anyway).

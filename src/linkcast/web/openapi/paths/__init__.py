@@ -1,0 +1,18 @@
+"""Every route's description, one module per group of routes.
+
+To describe a new group (crawls, feeds, webhooks...): a module here with a ``RouteGroup`` of its operations and
+schemas, built from ``answers`` (the error format, the shared refusals), and one line in ``GROUPS``. A route of the
+app that no group describes fails ``tests/web/test_openapi.py``.
+"""
+
+from __future__ import annotations
+
+from linkcast.web.openapi.group import RouteGroup
+from linkcast.web.openapi.paths.service import SERVICE
+from linkcast.web.openapi.paths.stream import STREAM
+from linkcast.web.openapi.paths.urls import URLS
+
+# In the order the docs page shows them.
+GROUPS: tuple[RouteGroup, ...] = (URLS, STREAM, SERVICE)
+
+__all__ = ["GROUPS"]

@@ -1,0 +1,35 @@
+"""``/scraped_urls``: the WebSocket of events, described as the GET that opens it (OpenAPI has no WebSocket)."""
+
+from __future__ import annotations
+
+from linkcast.web.openapi.answers import UNAUTHORIZED, error
+from linkcast.web.openapi.group import RouteGroup
+from linkcast.web.openapi.paths.urls import REQUEST_ID
+
+STREAM = RouteGroup(
+    tag="stream",
+    description="The live stream of events, a WebSocket: connect with ws:// or wss:// (this page cannot).",
+    operations={
+        "/scraped_urls": {
+            "get": {
+                "summary": "The live stream of events (a WebSocket: connect with ws:// or wss://)",
+                "description": "JSON text frames, one event each: 'result' and 'error' are terminal, exactly one per "
+                "request; 'accepted' and 'started' report progress; clients ignore types they do not know. "
+                "?since=<id> replays the retained events after it first; ?request_id= (repeatable) filters. With "
+                "--token, send Authorization: Bearer or ?token=. Browsers' Origin must be this host or in "
+                "--allowed-origins.",
+                "parameters": [
+                    {"name": "since", "in": "query", "schema": {"type": "integer", "minimum": 0}},
+                    {"name": "request_id", "in": "query", "schema": {"type": "array", "items": REQUEST_ID["schema"]}},
+                    {"name": "token", "in": "query", "schema": {"type": "string"}},
+                ],
+                "responses": {
+                    "101": {"description": "switching to the WebSocket protocol"},
+                    "400": error("an invalid query, or not a WebSocket handshake"),
+                    "401": UNAUTHORIZED,
+                    "403": error("this Origin may not open the stream"),
+                },
+            }
+        }
+    },
+)
