@@ -36,9 +36,10 @@ from typing import Any
 import aiohttp
 import psutil
 import websockets
+from tests.support.ports import free_port
 
 from bench.fanout import bare_server
-from bench.processes import cpu_seconds, free_port
+from bench.processes import cpu_seconds
 
 PYTHON = sys.executable
 APPENDERS = 16

@@ -31,8 +31,8 @@ from typing import Any
 
 import psutil
 import redis.asyncio as aioredis
+from tests.support.ports import free_port
 
-from bench.processes import free_port
 from bench.site import SiteShape, generate_site
 from linkcast.core.events import result_body, started_body
 from linkcast.settings import Settings

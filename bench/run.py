@@ -21,11 +21,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tests.support.ports import free_port
+
 from bench import report
 from bench.bench_parser import CEILING, LINKCAST, PROTOTYPE, run_parser_bench
 from bench.ceilings import measure_ceilings, percentile
 from bench.fanout import measure_bare_broadcast, measure_idle_bare, measure_idle_service
-from bench.processes import PYTHON, Process, free_port
+from bench.processes import PYTHON, Process
 from bench.profile import Recording, py_spy, summarise
 from bench.services import (
     ClientRun,

@@ -14,9 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import aiohttp
+from tests.support.ports import free_port
 
 from bench.driver import Clients, LoadResult, crawl, paced
-from bench.processes import PYTHON, Process, free_port
+from bench.processes import PYTHON, Process
 
 
 @dataclass(frozen=True)
