@@ -1,4 +1,4 @@
-"""``python -m bench.run`` (``make bench``): every benchmark side by side in one go, then the table and the plot.
+"""``python -m bench.run`` (``make bench-run``): linkcast and its peers side by side in one go, then the table and plot.
 
 In order, on one generated site served from memory on loopback: the ceilings (site server, fetch only, parse only,
 fetch + parse), linkcast with 1, 10 and 100 WebSocket clients, a profiled linkcast crawl, the prototype's approach,
