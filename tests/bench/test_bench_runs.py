@@ -13,6 +13,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from bench.driver import frame_head
+
+from linkcast.core.errors import FetchError
+from linkcast.core.events import error_body, result_body
 from tests.support.strict import require
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -68,6 +72,11 @@ def table_rows(markdown: str) -> list[list[str]]:
     return rows
 
 
+def is_number(cell: str) -> bool:
+    """A figure as the table writes it (``1,067``, ``2.0``; a difference of two CPU readings may be negative)."""
+    return cell.replace(",", "").replace(".", "").removeprefix("-").isdigit()
+
+
 def test_bench_runs_end_to_end_and_fills_every_row(tmp_path: Path) -> None:
     require_modules(*BENCH_MODULES)
     plot = tmp_path / "results.png"
@@ -77,7 +86,7 @@ def test_bench_runs_end_to_end_and_fills_every_row(tmp_path: Path) -> None:
     assert markdown in done.stdout  # the table is printed as well as written
     rows = table_rows(markdown)
     header = next(line for line in markdown.splitlines() if line.startswith("| metric |"))
-    width = header.count("|") - 1
+    columns = [cell.strip() for cell in header.strip().strip("|").split("|")]
     metrics = [row[0] for row in rows]
     for expected in ("pages/s, 1 client(s)", "pages/s, 3 client(s)", "latency p50 ms, 3 client(s)",
                      "latency p99 ms, 3 client(s)", "frames/s delivered, 3 client(s)", "peak RSS MB, 1 client(s)",
@@ -85,21 +94,54 @@ def test_bench_runs_end_to_end_and_fills_every_row(tmp_path: Path) -> None:
                      "CPU ms per page, 3 client(s)", "fan-out CPU us per frame, 3 vs 1 client(s)"):  # fmt: skip
         assert expected in metrics, metrics
     for row in rows:
-        assert len(row) == width and all(row), row
-        # linkcast's own figure is always measured; a difference of two CPU readings may come out negative on a tiny run
-        assert row[1].replace(",", "").replace(".", "").removeprefix("-").isdigit(), row
+        assert len(row) == len(columns), row
+        cells = dict(zip(columns, row, strict=True))
+        # linkcast's own figure is always measured ("(incomplete)" after it fails this); so is the baseline's, but
+        # for the fan-out cost and idle clients (the prototype has no such figure); and the ceiling or reference,
+        # but for peak RSS. A "—" in any of these is a figure that went missing.
+        assert is_number(cells["linkcast"]), row
+        if not row[0].startswith(("fan-out CPU", "RSS cost")):
+            assert is_number(cells["prototype"]), row
+        if not row[0].startswith("peak RSS"):
+            assert is_number(cells["ceiling"].split(" (")[0]), row
 
     assert "### The CPU a page behind 20x the prototype" in markdown
     results = json.loads((tmp_path / "results.json").read_text())
     for system in ("linkcast", "prototype"):
         for figures in results[system].values():
             assert figures["crawl_complete"] and figures["latency_complete"], (system, figures)
+            # An error ends a request as surely as a result, and sooner: every page must have been fetched.
+            assert figures["crawl_failed"] == figures["latency_failed"] == 0, (system, figures)
             assert figures["pages"] == 20
             assert figures["driver_cpu_ms_per_page"] > 0  # the driver PUT and read every page of the crawl
-            assert figures["site_cpu_ms_per_page"] >= 0  # the site's CPU, in psutil's 10 ms ticks
+            assert figures["site_cpu_ms_per_page"] >= 0  # the site's CPU, in psutil's 10 ms ticks: may read none
     assert {s["pages"] for s in results["scrapy"].values()} == {20}
-    assert results["idle"]["linkcast"]["connected"] == 20
+    assert {s["failures"] for s in results["scrapy"].values()} == {0}
+    for clients, bare in results["bare_websockets"].items():
+        assert bare["complete"] and bare["frames_per_second"] > 0, (clients, bare)
+    assert results["idle"]["linkcast"]["connected"] == results["idle"]["bare_websockets"]["connected"] == 20
+    ceilings = results["ceilings"]
+    assert all(ceilings[key] > 0 for key in ceilings if key != "site_requests_per_second"), ceilings
+    assert ceilings["site_requests_per_second"] is None or ceilings["site_requests_per_second"] > 0  # None: no wrk
+    assert "generated pages" in [corpus["corpus"] for corpus in results["parser"]]
+    for corpus in results["parser"]:
+        assert all(rate > 0 for rate in corpus["rates"].values()) and corpus["share"] > 0, corpus
     assert plot.read_bytes().startswith(b"\x89PNG")
+
+
+def test_the_load_driver_tells_a_failed_request_from_a_fetched_page() -> None:
+    """The bench.run check that no page ended in an error rests on this: linkcast's error events and the prototype's
+    failed results (no type, an "error" key) are told from results, whatever the links hold."""
+    url = "http://127.0.0.1:8000/p/1.html"
+    links = [f"http://127.0.0.1:8000/error/{n}" for n in range(50)] + ['http://127.0.0.1:8000/"error":']
+    result = result_body("r1", url, final_url=url, status_code=200, links=links, links_truncated=False, timings={})
+    error = error_body("r2", url, FetchError("timed out", code="timeout"), timings={})
+    assert frame_head(result.framed(7).frame) == ("result", "r1")
+    assert frame_head(error.framed(8).frame) == ("error", "r2")
+    # The prototype's frames, as bench/peers/prototype.py sends them.
+    assert frame_head(json.dumps({"request_id": "r3", "url": url, "links": links})) == ("result", "r3")
+    failed = {"request_id": "r4", "url": url, "links": [], "error": "ConnectionError('refused')"}
+    assert frame_head(json.dumps(failed)) == ("error", "r4")
 
 
 def test_bench_store_measures_every_part(tmp_path: Path) -> None:
