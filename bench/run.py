@@ -216,7 +216,12 @@ async def profile_linkcast(config: Config, urls: list[str], workdir: Path) -> st
             recording.stop()
         finally:
             await clients.close()
-    head = f"linkcast crawl of {len(urls)} pages under py-spy: {result.pages_per_second:.0f} pages/s\n"
+    head = f"linkcast crawl of {len(urls)} pages under py-spy: {result.pages_per_second:.0f} pages/s"
+    if not result.complete:
+        head += " (incomplete: timed out or the client was lost)"
+    if result.failed:
+        head += f" ({result.failed} pages ended in an error)"
+    head += "\n"
     head += "CPU per thread, share of the crawl's wall time (psutil): " + ", ".join(
         f"{name} {seconds / result.seconds:.0%}"
         for name, seconds in threads.items()

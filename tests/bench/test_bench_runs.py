@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.driver import frame_head
+from bench.profile import py_spy
 
 from linkcast.core.errors import FetchError
 from linkcast.core.events import error_body, result_body
@@ -126,6 +127,13 @@ def test_bench_runs_end_to_end_and_fills_every_row(tmp_path: Path) -> None:
     assert "generated pages" in [corpus["corpus"] for corpus in results["parser"]]
     for corpus in results["parser"]:
         assert all(rate > 0 for rate in corpus["rates"].values()) and corpus["share"] > 0, corpus
+    # The profiled crawl (a container may forbid py-spy's ptrace: the text then says so, after the crawl's figures).
+    profile = results["profile"]
+    if py_spy() is None:
+        assert profile.startswith("py-spy is not installed"), profile[:300]
+    else:
+        assert profile.startswith("linkcast crawl of 20 pages under py-spy:"), profile[:300]
+        assert "incomplete" not in profile and "ended in an error" not in profile, profile[:300]
     assert plot.read_bytes().startswith(b"\x89PNG")
 
 
