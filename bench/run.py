@@ -104,7 +104,7 @@ def parse_args(argv: list[str] | None = None) -> Config:
         "--repeats", type=int, default=2, help="crawls per system and setting; the fastest counts (default 2)"
     )
     p.add_argument("--out", type=Path, default=HERE / "results", help="folder for results.md/json")
-    p.add_argument("--plot", type=Path, default=HERE / "results.png", help="PNG plot ('' for none)")
+    p.add_argument("--plot", default=str(HERE / "results.png"), help="PNG plot ('' for none)")
     a = p.parse_args(argv)
     return Config(
         pages=a.pages,
@@ -126,7 +126,7 @@ def parse_args(argv: list[str] | None = None) -> Config:
         timeout=a.timeout,
         repeats=a.repeats,
         out=a.out,
-        plot=a.plot if a.plot and str(a.plot) else None,
+        plot=Path(a.plot) if a.plot else None,  # Path("") is ".", which wrote a ".png" in the working directory
     )
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from bench.driver import frame_head
 from bench.profile import py_spy
+from bench.run import parse_args
 
 from linkcast.core.errors import FetchError
 from linkcast.core.events import error_body, result_body
@@ -150,6 +151,11 @@ def test_the_load_driver_tells_a_failed_request_from_a_fetched_page() -> None:
     assert frame_head(json.dumps({"request_id": "r3", "url": url, "links": links})) == ("result", "r3")
     failed = {"request_id": "r4", "url": url, "links": [], "error": "ConnectionError('refused')"}
     assert frame_head(json.dumps(failed)) == ("error", "r4")
+
+
+def test_an_empty_plot_option_means_no_plot() -> None:
+    assert parse_args(["--plot", ""]).plot is None
+    assert parse_args(["--plot", "out.png"]).plot == Path("out.png")
 
 
 def test_bench_store_measures_every_part(tmp_path: Path) -> None:
