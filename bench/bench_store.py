@@ -331,8 +331,13 @@ async def compare_commit_strategies(folder: Path, events: int, rounds: int) -> l
 
 
 async def main(args: argparse.Namespace) -> dict[str, Any]:
-    """Every part in turn (or ``--only capacity``); the figures of each, as printed."""
-    folder = Path(tempfile.mkdtemp(prefix="linkcast-bench-store-"))
+    """Every part in turn (or ``--only capacity``); the figures of each, as printed. The databases (tens of MB) go in
+    a temporary folder, removed afterwards."""
+    with tempfile.TemporaryDirectory(prefix="linkcast-bench-store-") as tmp:
+        return await measure_parts(args, Path(tmp))
+
+
+async def measure_parts(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
     stores = {"memory": "memory://", "sqlite": f"sqlite:///{folder}/bench.db"}
     figures: dict[str, Any] = {"clients": args.clients, "events": args.events, "size": args.size}
     if args.only == "capacity":

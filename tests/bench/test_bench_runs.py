@@ -205,7 +205,7 @@ def test_bench_workers_measures_one_and_two_worker_processes_and_redis(tmp_path:
 
 def test_bench_hostile_measures_the_service_under_attack(tmp_path: Path) -> None:
     require_modules("psutil")
-    figures = bench_figures("bench_hostile", tmp_path, *HOSTILE_TINY, timeout=90)
+    figures = bench_figures("bench_hostile", tmp_path, *HOSTILE_TINY, "--log", str(tmp_path / "serve.log"), timeout=90)
 
     assert figures["attacks"] == len(HOSTILE_ATTACKS)
     # Each attack ended as its case in tests/hostile expects (an attack refused outright would be fast and empty).
