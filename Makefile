@@ -25,8 +25,28 @@ lint: $(STAMP)
 types: $(STAMP)
 	$(BIN)/mypy
 
+# make bench: every benchmark in turn, one after the other (sharing the cores would spoil their figures), about
+# 15 minutes; each also alone. Figures go to bench/results/ (results.md and .json, store/workers/hostile.json).
+BENCH_RESULTS := bench/results
+.PHONY: bench-run bench-store bench-workers bench-hostile
+
 bench: $(STAMP)
-	$(BIN)/python -m bench.run
+	$(MAKE) --no-print-directory bench-run
+	$(MAKE) --no-print-directory bench-store
+	$(MAKE) --no-print-directory bench-workers
+	$(MAKE) --no-print-directory bench-hostile
+
+bench-run: $(STAMP)
+	$(BIN)/python -m bench.run --out $(BENCH_RESULTS)
+
+bench-store: $(STAMP)
+	$(BIN)/python -m bench.bench_store --json $(BENCH_RESULTS)/store.json
+
+bench-workers: $(STAMP)
+	$(BIN)/python -m bench.bench_workers --json $(BENCH_RESULTS)/workers.json
+
+bench-hostile: $(STAMP)
+	$(BIN)/python -m bench.bench_hostile --json $(BENCH_RESULTS)/hostile.json
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,1 +1,1 @@
-"""linkcast's benchmarks: ``python -m bench.run`` (``make bench``) runs them side by side; see bench/README.md."""
+"""linkcast's benchmarks: ``make bench`` runs each in turn (``bench.run`` side by side first); see bench/README.md."""

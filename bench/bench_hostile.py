@@ -9,14 +9,19 @@ takes to answer under attack, and the RSS of the service and its extraction chil
 A second part measures whether lexbor parsing blocks the event loop: the largest gap of a 1 ms ticker while a page
 is parsed inline, in a thread (selectolax releases the GIL while lexbor parses) and in the extraction pool.
 
-Run: ``python -m bench.bench_hostile [--rounds 3] [--interval 0.25]``. Loopback only.
+Run: ``python -m bench.bench_hostile [--rounds 3] [--interval 0.25]``; every size has an option (``--help``), and
+``--json PATH`` also writes every figure there. A tiny run, as the test suite does it
+(``tests/bench/test_bench_runs.py``): ``--rounds 1 --attacks 404,500,loop-a,to-metadata,reset,octet-stream
+--normal-pages 3 --interval 0.05 --parse-links 5000 --parse-depth 2000``. Loopback only.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import statistics
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -32,17 +37,25 @@ from linkcast.core.links import extract_links
 from linkcast.extraction import ExtractionPool
 
 
-async def normal_latencies(service: Service, site: LocalSite, count: int, interval: float, tag: str) -> list[float]:
-    """Seconds from PUT to result for ``count`` normal pages submitted ``interval`` apart."""
+async def normal_latencies(
+    service: Service, site: LocalSite, count: int, interval: float, tag: str
+) -> tuple[list[float], int]:
+    """Seconds from PUT to result for ``count`` normal pages submitted ``interval`` apart, and how many of them
+    ended in an error instead (their time is not a page's latency)."""
     sent: dict[str, float] = {}
     done: dict[str, float] = {}
+    failed: set[str] = set()
     async with service.connect() as ws:
 
         async def receive() -> None:
-            while len(done) < count:
+            while len(done) + len(failed) < count:
                 frame = orjson.loads(await ws.recv())
-                if frame.get("type") in ("result", "error") and frame["request_id"] in sent:
+                if frame.get("request_id") not in sent:
+                    continue
+                if frame.get("type") == "result":
                     done[frame["request_id"]] = time.perf_counter() - sent[frame["request_id"]]
+                elif frame.get("type") == "error":
+                    failed.add(frame["request_id"])
 
         receiver = asyncio.create_task(receive())
         async with aiohttp.ClientSession() as session:
@@ -53,78 +66,104 @@ async def normal_latencies(service: Service, site: LocalSite, count: int, interv
                 await service.put(request_id, url, session=session)
                 await asyncio.sleep(interval)
         await asyncio.wait_for(receiver, 120)
-    return sorted(done.values())
+    return sorted(done.values()), len(failed)
 
 
-async def health_latencies(service: Service, stop: asyncio.Event) -> list[float]:
+async def health_latencies(service: Service, stop: asyncio.Event) -> tuple[list[float], int]:
+    """Seconds each ``GET /healthz`` took until ``stop``, and how many answered anything but 200."""
     times: list[float] = []
+    unhealthy = 0
     async with aiohttp.ClientSession() as session:
         while not stop.is_set():
             began = time.perf_counter()
             async with session.get(f"{service.base_url}/healthz") as response:
                 await response.read()
+                unhealthy += response.status != 200
             times.append(time.perf_counter() - began)
             await asyncio.sleep(0.02)
-    return times
+    return times, unhealthy
 
 
-async def attack(service: Service, hostile: HostileSite, rounds: int) -> float:
-    """Submit every attack ``rounds`` times; return the seconds until each has its terminal event."""
+async def attack(service: Service, hostile: HostileSite, names: list[str], rounds: int) -> tuple[float, dict[str, str]]:
+    """Submit the attacks ``names`` ``rounds`` times; the seconds until each has its terminal event, and every one
+    that ended otherwise than its case expects (a policy that refused them all would make a fast, empty attack)."""
     began = time.perf_counter()
-    wanted: set[str] = set()
+    wanted: dict[str, str] = {}  # request id -> attack
     async with service.connect() as ws, aiohttp.ClientSession() as session:
         for round_ in range(rounds):
-            for name, case in hostile.cases.items():
+            for name in names:
                 request_id = f"attack{round_}-{name}"
-                wanted.add(request_id)
-                await service.put(request_id, case.url, session=session)
-        seen: set[str] = set()
+                wanted[request_id] = name
+                await service.put(request_id, hostile.cases[name].url, session=session)
+        outcomes: dict[str, str] = {}
         async with asyncio.timeout(300):
-            while seen != wanted:
+            while len(outcomes) < len(wanted):
                 frame = orjson.loads(await ws.recv())
                 if frame.get("type") in ("result", "error") and frame["request_id"] in wanted:
-                    seen.add(frame["request_id"])
-    return time.perf_counter() - began
+                    outcomes[frame["request_id"]] = _outcome(frame)
+    seconds = time.perf_counter() - began
+    unexpected = {rid: got for rid, got in outcomes.items() if got != hostile.cases[wanted[rid]].expect}
+    return seconds, unexpected
 
 
-def summary(values: list[float]) -> str:
+def summary(values: list[float]) -> dict[str, float]:
+    """Median, p95 and max in milliseconds, and the count."""
     ms = sorted(v * 1000 for v in values)
+    if not ms:
+        return {"n": 0}
     p95 = ms[min(len(ms) - 1, int(len(ms) * 0.95))]
-    return f"median {statistics.median(ms):.1f} ms, p95 {p95:.1f} ms, max {ms[-1]:.1f} ms (n={len(ms)})"
+    return {"median_ms": statistics.median(ms), "p95_ms": p95, "max_ms": ms[-1], "n": len(ms)}
 
 
-async def service_under_attack(rounds: int, interval: float) -> dict[str, Any]:
+def show(figures: dict[str, float]) -> str:
+    if not figures["n"]:
+        return "no sample"
+    return (
+        f"median {figures['median_ms']:.1f} ms, p95 {figures['p95_ms']:.1f} ms, max {figures['max_ms']:.1f} ms"
+        f" (n={figures['n']:.0f})"
+    )
+
+
+async def service_under_attack(args: argparse.Namespace) -> dict[str, Any]:
     hostile, normal = HostileSite(), LocalSite()
     await hostile.start()
     await normal.start()
-    service = Service(*hostile_flags(hostile, normal), store="memory://", log_path=Path("/tmp/bench_hostile.log"))
+    names = args.attacks or list(hostile.cases)
+    unknown = sorted(set(names) - set(hostile.cases))
+    if unknown:
+        raise SystemExit(f"unknown attacks {unknown}; there are: {', '.join(hostile.cases)}")
+    service = Service(*hostile_flags(hostile, normal), store="memory://", log_path=args.log)
     await service.start()
     assert service.process is not None
     rss = PeakRSS(service.process.pid)
     idle_rss = rss.sample()
     try:
-        baseline = await normal_latencies(service, normal, 20, interval, "calm")
+        baseline, baseline_failed = await normal_latencies(service, normal, args.normal_pages, args.interval, "calm")
         sampler = asyncio.create_task(rss.run())
         stop = asyncio.Event()
         health = asyncio.create_task(health_latencies(service, stop))
-        attack_task = asyncio.create_task(attack(service, hostile, rounds))
-        under = await normal_latencies(service, normal, 20, interval, "attacked")
-        attack_seconds = await attack_task
+        attack_task = asyncio.create_task(attack(service, hostile, names, args.rounds))
+        under, under_failed = await normal_latencies(service, normal, args.normal_pages, args.interval, "attacked")
+        attack_seconds, unexpected = await attack_task
         stop.set()
-        health_times = await health
+        health_times, unhealthy = await health
         sampler.cancel()
     finally:
         service.stop()
         await hostile.stop()
         await normal.stop()
     return {
-        "attacks": rounds * len(hostile.cases),
+        "attacks": args.rounds * len(names),
         "attack_seconds": attack_seconds,
+        "unexpected_outcomes": unexpected,
         "idle_rss_mib": idle_rss / 2**20,
         "peak_rss_mib": rss.peak / 2**20,
         "baseline": summary(baseline),
+        "baseline_failed": baseline_failed,
         "under_attack": summary(under),
+        "under_attack_failed": under_failed,
         "healthz_under_attack": summary(health_times),
+        "healthz_not_200": unhealthy,
     }
 
 
@@ -151,15 +190,17 @@ async def loop_gap(work: Any) -> tuple[float, float]:
     return max(gaps), took
 
 
-async def event_loop_blocking() -> dict[str, str]:
-    big = b"".join(f"<div><p>text <a href='/p{n}'>link {n}</a></p></div>".encode() for n in range(100_000))
-    nested = b"<div>" * 20_000 + b"<a href=/deep>deep</a>"
+async def event_loop_blocking(links: int, depth: int) -> dict[str, dict[str, float]]:
+    """For a page of ``links`` links and one ``depth`` ``<div>`` deep: how long parsing it took and the longest stall
+    of the event loop meanwhile (ms), inline, in a thread and in the extraction pool."""
+    big = b"".join(f"<div><p>text <a href='/p{n}'>link {n}</a></p></div>".encode() for n in range(links))
+    nested = b"<div>" * depth + b"<a href=/deep>deep</a>"
     base = "http://example.test/"
     pool = ExtractionPool(timeout=60)
     await pool.extract(big[:100_000], base, None)  # start the children first
-    answers: dict[str, str] = {}
+    answers: dict[str, dict[str, float]] = {}
     try:
-        for label, page in ((f"{len(big) / 2**20:.1f} MiB, 100k links", big), ("20k nested divs", nested)):
+        for label, page in ((f"{len(big) / 2**20:.1f} MiB, {links:,} links", big), (f"{depth:,} nested divs", nested)):
 
             async def inline(page: bytes = page) -> None:
                 extract_links(page, base, None)
@@ -172,23 +213,47 @@ async def event_loop_blocking() -> dict[str, str]:
 
             for how, work in (("inline", inline), ("thread", thread), ("process pool", process)):
                 gap, took = await loop_gap(work)
-                answers[f"{label}, {how}"] = f"took {took * 1000:.0f} ms, longest loop stall {gap * 1000:.1f} ms"
+                answers[f"{label}, {how}"] = {"took_ms": took * 1000, "longest_stall_ms": gap * 1000}
     finally:
         await pool.close()
     return answers
+
+
+def _outcome(event: dict[str, Any]) -> str:
+    """What a terminal event says, in the terms of ``Case.expect``: ``result`` or the error's code."""
+    return "result" if event["type"] == "result" else str(event["error"]["code"])
 
 
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3, help="times every attack is submitted")
     parser.add_argument("--interval", type=float, default=0.25, help="seconds between two normal pages")
+    parser.add_argument("--normal-pages", type=int, default=20, help="normal pages measured, calm and under attack")
+    parser.add_argument(
+        "--attacks",
+        type=lambda text: [name for name in text.split(",") if name],
+        help="comma-separated attacks of tests/hostile/site.py to submit (default: every one)",
+    )
+    parser.add_argument("--parse-links", type=int, default=100_000, help="links of the large page parsed")
+    parser.add_argument("--parse-depth", type=int, default=20_000, help="nesting depth of the deep page parsed")
+    parser.add_argument("--log", type=Path, help="the service's log (default: a new temporary file)")
+    parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args()
-    results = await service_under_attack(args.rounds, args.interval)
+    if args.log is None:
+        args.log = Path(tempfile.mkdtemp(prefix="linkcast-bench-hostile-")) / "serve.log"
+    results = await service_under_attack(args)
     for key, value in results.items():
+        if isinstance(value, dict) and "n" in value:
+            value = show(value)
         print(f"{key:>22}: {value:.1f}" if isinstance(value, float) else f"{key:>22}: {value}")
+    print(f"{'service log':>22}: {args.log}")
     print("event loop while parsing:")
-    for key, value in (await event_loop_blocking()).items():
-        print(f"  {key}: {value}")
+    results["event_loop"] = await event_loop_blocking(args.parse_links, args.parse_depth)
+    for key, value in results["event_loop"].items():
+        print(f"  {key}: took {value['took_ms']:.0f} ms, longest loop stall {value['longest_stall_ms']:.1f} ms")
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(results, indent=2))
 
 
 if __name__ == "__main__":

@@ -16,12 +16,18 @@ the frames. Loopback only.
    this comparison alone.
 3. Slow client: 5,000 events of ~10 KB to one healthy client, with and without a client that never reads; the
    server's RSS before and after, the healthy client's delivery time, the stalled client's close code.
+
+Every size has an option (``--help``); ``--json PATH`` also writes every figure there. A tiny run, as the test suite
+does it (``tests/bench/test_bench_runs.py``): ``--events 200 --append-events 1000 --clients 3 --rounds 1
+--compression-events 200 --compression-rounds 1 --slow-events 2000 --slow-rounds 1`` (the stalled client is dropped
+once its 1,024-event queue overflows, past what the sockets buffer: 2,000 events of 10 KB are enough).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import socket
 import statistics
@@ -36,9 +42,10 @@ from typing import Any
 import aiohttp
 import psutil
 import websockets
+from tests.support.ports import free_port
 
 from bench.fanout import bare_server
-from bench.processes import cpu_seconds, free_port
+from bench.processes import cpu_seconds
 
 PYTHON = sys.executable
 APPENDERS = 16
@@ -185,7 +192,7 @@ async def measure_throughput(
         cpu_before = cpu_seconds(server.process.pid)
         began = time.perf_counter()
         append_seconds = await server.publish(events, size)
-        ends = await asyncio.gather(*readers) if readers else [time.perf_counter()]
+        ends = await asyncio.wait_for(asyncio.gather(*readers), 600) if readers else [time.perf_counter()]
         cpu = cpu_seconds(server.process.pid) - cpu_before
         return Throughput(store.split(":")[0], clients, events, append_seconds, max(ends) - began, cpu)
     finally:
@@ -240,7 +247,7 @@ async def measure_slow_client(store: str, stalled: bool, events: int = 5000, siz
         rss_before = server.rss_mib()
         began = time.perf_counter()
         await server.publish(events, size)
-        delivery = await reader - began
+        delivery = await asyncio.wait_for(reader, 600) - began
         rss_after = server.rss_mib()
         code = None
         if slow is not None:
@@ -303,9 +310,14 @@ async def aiosqlite_append_rate(path: Path, events: int) -> float:
         return events / (time.perf_counter() - began)
 
 
-async def compare_commit_strategies(folder: Path, events: int, rounds: int) -> None:
+STORE_ALONE = ("memory", "sqlite_group_commit", "sqlite_commit_per_append", "aiosqlite_commit_per_append")
+
+
+async def compare_commit_strategies(folder: Path, events: int, rounds: int) -> list[dict[str, float]]:
+    """Appends/s of each way to store events, one dict per round."""
     print(f"store alone, {APPENDERS} concurrent appenders, {events:,} events (appends/s)")
     print("| round | memory | sqlite, group commit | sqlite, a commit per append | aiosqlite, a commit per append |")
+    out = []
     for round_number in range(rounds):
         figures = [await store_append_rate("memory://", events)]
         for index, max_group in enumerate((None, 1)):
@@ -314,15 +326,24 @@ async def compare_commit_strategies(folder: Path, events: int, rounds: int) -> N
             )
         figures.append(await aiosqlite_append_rate(folder / f"aiosqlite{round_number}.db", events))
         print(f"| {round_number + 1} | " + " | ".join(f"{figure:,.0f}" for figure in figures) + " |", flush=True)
+        out.append(dict(zip(STORE_ALONE, figures, strict=True)))
+    return out
 
 
-async def main(args: argparse.Namespace) -> None:
-    folder = Path(tempfile.mkdtemp(prefix="linkcast-bench-store-"))
+async def main(args: argparse.Namespace) -> dict[str, Any]:
+    """Every part in turn (or ``--only capacity``); the figures of each, as printed. The databases (tens of MB) go in
+    a temporary folder, removed afterwards."""
+    with tempfile.TemporaryDirectory(prefix="linkcast-bench-store-") as tmp:
+        return await measure_parts(args, Path(tmp))
+
+
+async def measure_parts(args: argparse.Namespace, folder: Path) -> dict[str, Any]:
     stores = {"memory": "memory://", "sqlite": f"sqlite:///{folder}/bench.db"}
+    figures: dict[str, Any] = {"clients": args.clients, "events": args.events, "size": args.size}
     if args.only == "capacity":
-        await compare_fan_out_capacity(args, folder)
-        return
-    await compare_commit_strategies(folder, args.append_events // 2, args.rounds)
+        figures["capacity"] = await compare_fan_out_capacity(args, folder)
+        return figures
+    figures["store_alone"] = await compare_commit_strategies(folder, args.append_events // 2, args.rounds)
     print()
     rows: list[Throughput] = []
     for round_number in range(args.rounds):
@@ -333,6 +354,16 @@ async def main(args: argparse.Namespace) -> None:
             for clients, events in ((0, args.append_events), (args.clients, args.events)):
                 run = await measure_throughput(url, clients, events, args.size)
                 rows.append(run)
+                figures.setdefault("throughput", []).append(
+                    {
+                        "round": round_number + 1,
+                        "store": name,
+                        "clients": clients,
+                        "events": events,
+                        "append_per_second": events / run.append_seconds,
+                        "delivered_per_second": run.delivered_rate,
+                    }
+                )
                 print(
                     f"round {round_number + 1} {name:<6} clients={clients:<3}"
                     f" append {events / run.append_seconds:9,.0f} ev/s   delivered {run.delivered_rate:9,.0f} ev/s",
@@ -344,6 +375,7 @@ async def main(args: argparse.Namespace) -> None:
         alone = statistics.median(r.events / r.append_seconds for r in rows if r.store == name and not r.clients)
         fanned = statistics.median(r.delivered_rate for r in rows if r.store == name and r.clients)
         print(f"| {name} | {alone:,.0f} | {fanned:,.0f} |")
+        figures.setdefault("throughput_medians", {})[name] = {"append": alone, "append_and_fan_out": fanned}
     for clients in (0, args.clients):
         pick = [r for r in rows if r.clients == clients]
         ratios = [
@@ -353,25 +385,41 @@ async def main(args: argparse.Namespace) -> None:
             )
         ]
         print(f"sqlite / memory, {clients} clients, per round: {', '.join(f'{r:.2f}' for r in ratios)}")
+        figures.setdefault("sqlite_vs_memory_per_round", {})[str(clients)] = ratios
 
-    print(f"\npermessage-deflate, memory store, {args.clients} clients, 3,000 events")
-    for _round in range(2):
+    print(f"\npermessage-deflate, memory store, {args.clients} clients, {args.compression_events:,} events")
+    figures["compression"] = []
+    for _round in range(args.compression_rounds):
         for compression in (None, "deflate"):
-            run = await measure_throughput("memory://", args.clients, 3000, args.size, compression)
+            run = await measure_throughput("memory://", args.clients, args.compression_events, args.size, compression)
             print(
                 f"compression={compression!s:<8} {run.delivered_rate:7,.0f} ev/s delivered,"
                 f" server CPU {run.server_cpu_seconds:.1f} s",
                 flush=True,
             )
+            figures["compression"].append(
+                {
+                    "compression": compression,
+                    "delivered_per_second": run.delivered_rate,
+                    "server_cpu_seconds": run.server_cpu_seconds,
+                }
+            )
 
-    await compare_fan_out_capacity(args, folder)
-    await compare_slow_clients(stores["sqlite"])
+    figures["capacity"] = await compare_fan_out_capacity(args, folder)
+    figures["slow_client"] = await compare_slow_clients(stores["sqlite"], args)
+    return figures
 
 
-async def compare_fan_out_capacity(args: argparse.Namespace, folder: Path) -> None:
+def per_frame_ratio(mine: float, reference: float) -> float | None:
+    """``mine / reference``, or None when the reference read zero (CPU is counted in ticks: a tiny run may read 0)."""
+    return mine / reference if reference else None
+
+
+async def compare_fan_out_capacity(args: argparse.Namespace, folder: Path) -> list[dict[str, float | None]]:
     print(
         f"\nfan-out capacity, {args.clients} clients, {args.events} events: linkcast (memory store) and bare websockets"
     )
+    out: list[dict[str, float | None]] = []
     for _round in range(args.rounds):
         linkcast_run = await measure_throughput("memory://", args.clients, args.events, args.size)
         bare_seconds, bare_cpu = await bare_broadcast(args.clients, args.events, args.size, folder)
@@ -380,23 +428,51 @@ async def compare_fan_out_capacity(args: argparse.Namespace, folder: Path) -> No
         # Both servers share the 2 cores with the clients' process, which can be what limits frames/s; the server
         # CPU a frame says what each server would reach with the clients elsewhere.
         linkcast_us, bare_us = linkcast_run.server_cpu_seconds * 1e6 / frames, bare_cpu * 1e6 / frames
+        cpu_ratio = per_frame_ratio(linkcast_us, bare_us)
         print(
             f"linkcast {linkcast_fps:9,.0f} frames/s {linkcast_us:5.1f} us CPU a frame   "
             f"bare websockets {bare_fps:9,.0f} frames/s {bare_us:5.1f} us   "
-            f"ratio frames/s {linkcast_fps / bare_fps:.2f}, CPU a frame {linkcast_us / bare_us:.2f}",
+            f"ratio frames/s {linkcast_fps / bare_fps:.2f}, CPU a frame "
+            + (f"{cpu_ratio:.2f}" if cpu_ratio is not None else "- (no CPU tick read)"),
             flush=True,
         )
-
-
-async def compare_slow_clients(store: str) -> None:
-    print("\nslow client: 5,000 events of ~10 KB, sqlite store")
-    for stalled in (False, True, False, True):
-        run = await measure_slow_client(store, stalled)
-        print(
-            f"stalled={run.stalled!s:<5} RSS {run.rss_before:6.1f} -> {run.rss_after:6.1f} MiB"
-            f"  healthy client got all in {run.delivery_seconds:6.3f} s  stalled close code {run.close_code}",
-            flush=True,
+        out.append(
+            {
+                "linkcast_frames_per_second": linkcast_fps,
+                "linkcast_cpu_us_per_frame": linkcast_us,
+                "bare_frames_per_second": bare_fps,
+                "bare_cpu_us_per_frame": bare_us,
+                "ratio_frames_per_second": linkcast_fps / bare_fps,
+                "ratio_cpu_per_frame": cpu_ratio,
+            }
         )
+    return out
+
+
+async def compare_slow_clients(store: str, args: argparse.Namespace) -> list[dict[str, Any]]:
+    print(
+        f"\nslow client: {args.slow_events:,} events of ~{args.slow_size / 1000:g} KB, sqlite store,"
+        " 1,024-event client queue"
+    )
+    out = []
+    for _round in range(args.slow_rounds):
+        for stalled in (False, True):
+            run = await measure_slow_client(store, stalled, args.slow_events, args.slow_size)
+            print(
+                f"stalled={run.stalled!s:<5} RSS {run.rss_before:6.1f} -> {run.rss_after:6.1f} MiB"
+                f"  healthy client got all in {run.delivery_seconds:6.3f} s  stalled close code {run.close_code}",
+                flush=True,
+            )
+            out.append(
+                {
+                    "stalled": run.stalled,
+                    "rss_before_mib": run.rss_before,
+                    "rss_after_mib": run.rss_after,
+                    "delivery_seconds": run.delivery_seconds,
+                    "close_code": run.close_code,
+                }
+            )
+    return out
 
 
 if __name__ == "__main__":
@@ -405,8 +481,14 @@ if __name__ == "__main__":
     parser.add_argument("--append-events", type=int, default=50_000, help="events appended with no client")
     parser.add_argument("--clients", type=int, default=100)
     parser.add_argument("--size", type=int, default=500, help="padding per event (bytes)")
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of the store, throughput and capacity parts")
+    parser.add_argument("--compression-events", type=int, default=3_000, help="events of the compression part")
+    parser.add_argument("--compression-rounds", type=int, default=2)
+    parser.add_argument("--slow-events", type=int, default=5_000, help="events of the slow-client part")
+    parser.add_argument("--slow-size", type=int, default=10_000, help="padding per event of the slow-client part")
+    parser.add_argument("--slow-rounds", type=int, default=2, help="runs of the slow-client part, without and with")
     parser.add_argument("--only", choices=["capacity"], help="run only the fan-out capacity comparison")
+    parser.add_argument("--json", type=Path, help="also write the figures here")
     parser.add_argument("--serve", metavar="STORE", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--queue-size", type=int, default=1024, help=argparse.SUPPRESS)
@@ -415,4 +497,7 @@ if __name__ == "__main__":
         serve(arguments.serve, arguments.port, arguments.queue_size)
     else:
         os.environ.setdefault("PYTHONUNBUFFERED", "1")
-        asyncio.run(main(arguments))
+        results = asyncio.run(main(arguments))
+        if arguments.json:
+            arguments.json.parent.mkdir(parents=True, exist_ok=True)
+            arguments.json.write_text(json.dumps(results, indent=2))

@@ -10,8 +10,10 @@ Two measurements:
   store, without fetching) from many concurrent loops, and the Redis server's own CPU seconds per job (``INFO cpu``),
   which gives the jobs per second one Redis core can carry.
 
-Only loopback is used. The Redis is ``--redis`` (default ``redis://127.0.0.1:6379/15``); keys go under a unique
-prefix and are deleted afterwards.
+Only loopback is used. The Redis is ``--redis`` (default ``redis://127.0.0.1:6379/15``; when nothing answers there, a
+``redis-server`` of the bench's own on a free loopback port); keys go under a unique prefix and are deleted
+afterwards. ``--json PATH`` also writes every figure there. A tiny run, as the test suite does it
+(``tests/bench/test_bench_runs.py``): ``--pages 30 --runs 1 --store-jobs 100 --store-loops 4``.
 """
 
 from __future__ import annotations
@@ -31,8 +33,9 @@ from typing import Any
 
 import psutil
 import redis.asyncio as aioredis
+from tests.support.ports import free_port
+from tests.support.redis import RedisServer, reachable
 
-from bench.processes import free_port
 from bench.site import SiteShape, generate_site
 from linkcast.core.events import result_body, started_body
 from linkcast.settings import Settings
@@ -167,6 +170,8 @@ async def pages_per_second(
         busy = (sum(load_after) - load_after.idle) - (sum(load_before) - load_before.idle)
         run = {f"cpu_ms_per_page_{part}": (cpu_after[part] - cpu_before[part]) / len(urls) * 1000 for part in cpu_after}
         run["pages_per_second"] = len(urls) / elapsed
+        # An error ends a page as surely as a result, and sooner: the rate counts only if none failed.
+        run["failed_pages"] = failed
         run["machine_busy_cores"] = busy / elapsed  # every process on the machine, other users included
         ours = sum(cpu_after.values()) - sum(cpu_before.values())
         run["other_load_cores"] = max(0.0, run["machine_busy_cores"] - ours / elapsed)  # what else ran meanwhile
@@ -254,6 +259,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
                 results[f"workers_{processes}"] = sorted(measured, key=lambda run: run["pages_per_second"])[
                     len(measured) // 2
                 ]
+                results[f"failed_pages_{processes}"] = sum(int(run["failed_pages"]) for run in measured)  # every run
                 rates = [round(run["pages_per_second"]) for run in measured]
                 others = [round(run["other_load_cores"], 2) for run in measured]
                 print(f"{processes} worker process(es): {rates} pages/s; other load {others} cores", file=sys.stderr)
@@ -262,8 +268,17 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
     one, two = results["workers_1"]["pages_per_second"], results["workers_2"]["pages_per_second"]
     results["ratio_2_vs_1"] = two / one
     results["redis"] = await redis_cost(args.redis, args.store_jobs, args.store_loops)
-    results["redis"]["jobs_per_second_per_redis_core"] = 1000 / results["redis"]["redis_cpu_ms_per_job"]
+    results["redis"]["jobs_per_second_per_redis_core"] = per_core(results["redis"]["redis_cpu_ms_per_job"])
     return results
+
+
+def per_core(cpu_ms: float) -> float | None:
+    """What one core carries at ``cpu_ms`` a unit, or None if none was read (CPU time comes in 10 ms ticks)."""
+    return 1000 / cpu_ms if cpu_ms > 0 else None
+
+
+def rate(value: float | None) -> str:
+    return f"~{value:.0f}" if value is not None else "- (no CPU read)"
 
 
 async def wait_port(port: int, timeout: float = 30.0) -> None:
@@ -292,15 +307,18 @@ def report(results: dict[str, Any]) -> str:
         )
     r = results["redis"]
     two = results["workers_2"]
+    failed = {processes: results[f"failed_pages_{processes}"] for processes in (1, 2)}
+    if any(failed.values()):
+        lines += ["", f"Pages that ended in an error, all runs (the rates count them as done): {failed}."]
     lines += [
         "",
-        f"Per core, from the CPU cost per page: a worker process ~{1000 / two['cpu_ms_per_page_workers']:.0f} "
-        f"pages/s, Redis ~{1000 / two['cpu_ms_per_page_redis']:.0f} pages/s (with one reader of the event log).",
+        f"Per core, from the CPU cost per page: a worker process {rate(per_core(two['cpu_ms_per_page_workers']))} "
+        f"pages/s, Redis {rate(per_core(two['cpu_ms_per_page_redis']))} pages/s (with one reader of the event log).",
         "",
         f"2 vs 1 worker processes: x{results['ratio_2_vs_1']:.2f} ({results['pages']} pages of "
         f"{results['page_bytes'] // 1000} KB, {results['tasks']} concurrent fetches per process).",
         f"Store alone: {r['jobs_per_second']:.0f} jobs/s from one client process; Redis CPU "
-        f"{r['redis_cpu_ms_per_job']:.3f} ms per job, so about {r['jobs_per_second_per_redis_core']:.0f} "
+        f"{r['redis_cpu_ms_per_job']:.3f} ms per job, so {rate(r['jobs_per_second_per_redis_core'])} "
         f"jobs/s per Redis core; Redis memory {r['bytes_per_event']:.0f} B per event (a result with "
         f"{r['links']} links), {r['bytes_per_request']:.0f} B per finished request record.",
     ]
@@ -319,7 +337,17 @@ if __name__ == "__main__":
     parser.add_argument("--store-loops", type=int, default=32)
     parser.add_argument("--json", type=Path, help="also write the figures here")
     arguments = parser.parse_args()
-    figures = asyncio.run(main(arguments))
+    own_redis = None if reachable(arguments.redis) else RedisServer()
+    if own_redis is not None:
+        print(f"nothing answers at {arguments.redis}: starting a redis-server of its own", file=sys.stderr)
+        own_redis.start()
+        arguments.redis = own_redis.url
+    try:
+        figures = asyncio.run(main(arguments))
+    finally:
+        if own_redis is not None:
+            own_redis.remove()
     if arguments.json:
+        arguments.json.parent.mkdir(parents=True, exist_ok=True)
         arguments.json.write_text(json.dumps(figures, indent=2))
     print(report(figures))

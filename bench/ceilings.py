@@ -1,5 +1,7 @@
 """The ceilings on this machine: what bare tools reach on the same pages with none of a service's work.
 
+Every page must answer 200 (an error page is small and fast, and would raise the ceiling): anything else fails the run.
+
 - the site server alone (``wrk``, if installed): shows the site is not the bottleneck;
 - fetch only: a bare aiohttp client fetching every page, no parsing;
 - parse only: linkcast's ``extract_links`` on every page, no network;
@@ -57,7 +59,7 @@ def wrk_requests_per_second(url: str, seconds: float = 3.0, connections: int = 6
 async def fetch_all(urls: Sequence[str], concurrency: int) -> tuple[float, list[bytes]]:
     """Fetch every URL with ``concurrency`` in flight; (pages/s, bodies)."""
     connector = aiohttp.TCPConnector(limit=concurrency)
-    async with aiohttp.ClientSession(connector=connector) as session:
+    async with aiohttp.ClientSession(connector=connector, raise_for_status=True) as session:
 
         async def get(url: str) -> bytes:
             async with session.get(url) as response:
@@ -71,7 +73,7 @@ async def fetch_all(urls: Sequence[str], concurrency: int) -> tuple[float, list[
 async def fetch_and_parse_all(urls: Sequence[str], concurrency: int) -> tuple[float, float]:
     """(pages/s, CPU ms/page) of fetch + ``extract_links`` in one process, ``concurrency`` fetches in flight."""
     connector = aiohttp.TCPConnector(limit=concurrency)
-    async with aiohttp.ClientSession(connector=connector) as session:
+    async with aiohttp.ClientSession(connector=connector, raise_for_status=True) as session:
 
         async def one(url: str) -> None:
             async with session.get(url) as response:
@@ -86,7 +88,7 @@ async def fetch_and_parse_all(urls: Sequence[str], concurrency: int) -> tuple[fl
 async def one_at_a_time(urls: Sequence[str]) -> list[float]:
     """Seconds to fetch and parse each page, one after the other (no contention): the latency floor."""
     times = []
-    async with aiohttp.ClientSession() as session:
+    async with aiohttp.ClientSession(raise_for_status=True) as session:
         for url in urls:
             began = time.perf_counter()
             async with session.get(url) as response:

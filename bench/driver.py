@@ -20,13 +20,16 @@ FRAME_HEAD = 400  # the type and request id sit in the first bytes of every fram
 
 
 def frame_head(frame: str) -> tuple[str, str]:
-    """The frame's ``(type, request_id)``; a frame without a type is a prototype result."""
+    """The frame's ``(type, request_id)``; a frame without a type is a prototype result, or its failure when it has
+    an ``"error"`` key (which the prototype writes after an empty ``links``, within the head)."""
     head = frame[:FRAME_HEAD]
     kind = "result"
     at = head.find('"type":')
     if at >= 0:
         start = head.index('"', at + 7) + 1
         kind = head[start : head.index('"', start)]
+    elif '"error":' in head:  # a JSON string value cannot hold this (its quotes are escaped): it is the key
+        kind = "error"
     at = head.find('"request_id":')
     if at < 0:
         return kind, ""
@@ -42,6 +45,7 @@ class Listener:
         self.progress = progress
         self.frames = 0
         self.received: dict[str, float] = {}
+        self.failed: set[str] = set()  # requests whose terminal frame was an error: done, but no page
         self.keep: list[str] | None = [] if keep else None  # the frames themselves, to replay to a bare server
         self.close_code: int | None = None
 
@@ -56,6 +60,8 @@ class Listener:
             kind, request_id = frame_head(data)
             if kind in TERMINAL and request_id not in self.received:
                 self.received[request_id] = time.monotonic()
+                if kind == "error":
+                    self.failed.add(request_id)
                 self.progress.note(self.index, request_id)
         # The server closed the connection (a client dropped as too slow, or a crash): the phase cannot complete.
         self.close_code = ws.close_code
@@ -152,6 +158,11 @@ class Clients:
             return False
         return not self.progress.lost
 
+    def failed(self, request_ids: Sequence[str]) -> set[str]:
+        """Those of ``request_ids`` whose terminal frame, at any client, was an error."""
+        wanted = set(request_ids)
+        return {request_id for lis in self.listeners for request_id in lis.failed if request_id in wanted}
+
     def latencies(self, answered: dict[str, float]) -> list[float]:
         """Seconds from each PUT's answer to its terminal frame, at every client that received it."""
         out = []
@@ -182,6 +193,7 @@ class LoadResult:
     frames: int
     complete: bool
     latencies: list[float]
+    failed: int = 0  # requests that ended in an error: they count as done, so a phase with any says little
 
     @property
     def pages_per_second(self) -> float:
@@ -254,7 +266,13 @@ async def _phase(
     elapsed = time.monotonic() - began
     await _finish(putting)
     return LoadResult(
-        len(ids), len(clients.listeners), elapsed, clients.frames - frames_before, complete, clients.latencies(answered)
+        len(ids),
+        len(clients.listeners),
+        elapsed,
+        clients.frames - frames_before,
+        complete,
+        clients.latencies(answered),
+        len(clients.failed(ids)),
     )
 
 

@@ -10,9 +10,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
+from tests.support.ports import free_port
 
 from bench.driver import Clients, frame_head
-from bench.processes import PYTHON, Process, free_port
+from bench.processes import PYTHON, Process
 from bench.services import RunningService, ServiceSpec
 
 CONNECT_BATCH = 100  # clients connected at once, so the listen backlog never overflows

@@ -1,7 +1,8 @@
 """The processes a bench run starts: each system under test, the site, the bare WebSocket server.
 
-Every process binds 127.0.0.1 only. Memory is read from the kernel: ``VmRSS`` now and ``VmHWM`` (the peak resident
-set size since the process started), so a fresh process per measured run gives that run's peak.
+Every process binds 127.0.0.1 only, on a port from ``tests.support.ports.free_port`` (below the ephemeral range, as
+the tests' servers do). Memory is read from the kernel: ``VmRSS`` now and ``VmHWM`` (the peak resident set size since
+the process started), so a fresh process per measured run gives that run's peak.
 """
 
 from __future__ import annotations
@@ -10,7 +11,6 @@ import asyncio
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -22,13 +22,6 @@ import psutil
 
 PYTHON = sys.executable
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def memory_bytes(pid: int, field: str) -> int:

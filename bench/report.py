@@ -234,8 +234,18 @@ def markdown(results: dict[str, Any]) -> str:
         "",
         table_markdown(header, body),
     ]
+    bare = results["bare_websockets"]
+    incomplete += [f"bare websockets with {c} client(s)" for c, figures in bare.items() if not figures["complete"]]
+    failed = [
+        f"{system} with {c} client(s): {figures['crawl_failed']} in the crawl, {figures['latency_failed']} paced"
+        for system in ("linkcast", "prototype")
+        for c, figures in results[system].items()
+        if figures.get("crawl_failed") or figures.get("latency_failed")
+    ]
     if incomplete:
         parts += [f"Incomplete (timed out, figures partial): {', '.join(incomplete)}.", ""]
+    if failed:
+        parts += [f"Pages that ended in an error, which the rates count as done: {'; '.join(failed)}.", ""]
     parts += ["### Ceilings and references", "", references(results)]
     parts += ["### The CPU a page behind 20x the prototype", "", cpu_budget(results)]
     parts += ["### Link extraction", "", parser_tables(results)]

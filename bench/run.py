@@ -1,4 +1,4 @@
-"""``python -m bench.run`` (``make bench``): every benchmark side by side in one go, then the table and the plot.
+"""``python -m bench.run`` (``make bench-run``): linkcast and its peers side by side in one go, then the table and plot.
 
 In order, on one generated site served from memory on loopback: the ceilings (site server, fetch only, parse only,
 fetch + parse), linkcast with 1, 10 and 100 WebSocket clients, a profiled linkcast crawl, the prototype's approach,
@@ -21,11 +21,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from tests.support.ports import free_port
+
 from bench import report
 from bench.bench_parser import CEILING, LINKCAST, PROTOTYPE, run_parser_bench
 from bench.ceilings import measure_ceilings, percentile
 from bench.fanout import measure_bare_broadcast, measure_idle_bare, measure_idle_service
-from bench.processes import PYTHON, Process, free_port
+from bench.processes import PYTHON, Process
 from bench.profile import Recording, py_spy, summarise
 from bench.services import (
     ClientRun,
@@ -102,7 +104,7 @@ def parse_args(argv: list[str] | None = None) -> Config:
         "--repeats", type=int, default=2, help="crawls per system and setting; the fastest counts (default 2)"
     )
     p.add_argument("--out", type=Path, default=HERE / "results", help="folder for results.md/json")
-    p.add_argument("--plot", type=Path, default=HERE / "results.png", help="PNG plot ('' for none)")
+    p.add_argument("--plot", default=str(HERE / "results.png"), help="PNG plot ('' for none)")
     a = p.parse_args(argv)
     return Config(
         pages=a.pages,
@@ -124,7 +126,7 @@ def parse_args(argv: list[str] | None = None) -> Config:
         timeout=a.timeout,
         repeats=a.repeats,
         out=a.out,
-        plot=a.plot if a.plot and str(a.plot) else None,
+        plot=Path(a.plot) if a.plot else None,  # Path("") is ".", which wrote a ".png" in the working directory
     )
 
 
@@ -143,10 +145,12 @@ def service_figures(runs: list[ClientRun]) -> dict[str, Any]:
             "frames_per_second": run.crawl.frames_per_second,
             "crawl_seconds": run.crawl.seconds,
             "crawl_complete": run.crawl.complete,
+            "crawl_failed": run.crawl.failed,
             "latency_p50_ms": percentile(run.latency.latencies, 0.50) * 1000,
             "latency_p99_ms": percentile(run.latency.latencies, 0.99) * 1000,
             "latency_samples": len(run.latency.latencies),
             "latency_complete": run.latency.complete,
+            "latency_failed": run.latency.failed,
             "peak_rss_mb": run.peak_rss / 1e6,
             "cpu_ms_per_page": run.crawl_cpu * ms_per_page,
             "cpu_seconds": run.crawl_cpu,
@@ -212,7 +216,12 @@ async def profile_linkcast(config: Config, urls: list[str], workdir: Path) -> st
             recording.stop()
         finally:
             await clients.close()
-    head = f"linkcast crawl of {len(urls)} pages under py-spy: {result.pages_per_second:.0f} pages/s\n"
+    head = f"linkcast crawl of {len(urls)} pages under py-spy: {result.pages_per_second:.0f} pages/s"
+    if not result.complete:
+        head += " (incomplete: timed out or the client was lost)"
+    if result.failed:
+        head += f" ({result.failed} pages ended in an error)"
+    head += "\n"
     head += "CPU per thread, share of the crawl's wall time (psutil): " + ", ".join(
         f"{name} {seconds / result.seconds:.0%}"
         for name, seconds in threads.items()

@@ -14,9 +14,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import aiohttp
+from tests.support.ports import free_port
 
 from bench.driver import Clients, LoadResult, crawl, paced
-from bench.processes import PYTHON, Process, free_port
+from bench.processes import PYTHON, Process
 
 
 @dataclass(frozen=True)
@@ -186,8 +187,13 @@ async def measure_clients(
             for attempt in range(max(1, shape.crawl_repeats)):
                 prefix = f"lat{clients}.{attempt}"
                 run = await paced(listeners, service.base_url, sample, prefix, shape.latency_rate, every, shape.timeout)
-                # The steadier run (lower p99) counts, for the same reason as the crawls.
-                if latency is None or (run.complete, -_p99(run)) > (latency.complete, -_p99(latency)):
+                # The steadier run (lower p99) counts, for the same reason as the crawls; one with every page done
+                # before one where some ended in an error.
+                if latency is None or (run.complete, -run.failed, -_p99(run)) > (
+                    latency.complete,
+                    -latency.failed,
+                    -_p99(latency),
+                ):
                     latency = run
             assert latency is not None
             best: tuple[LoadResult, CrawlCpu, dict[str, float], list[str]] | None = None
@@ -200,9 +206,11 @@ async def measure_clients(
                 cpu = CrawlCpu.now(service.process, site).minus(before)
                 threads = thread_deltas(threads_before, service.process.thread_cpu())
                 frames = (listeners.listeners[0].keep or [])[kept_from:]
-                # The fastest complete crawl: on a shared machine, the others were slowed by someone else.
-                if best is None or (load.complete, load.pages_per_second) > (
+                # The fastest complete crawl: on a shared machine, the others were slowed by someone else. Failed
+                # pages end sooner than fetched ones: a crawl with fewer of them comes first.
+                if best is None or (load.complete, -load.failed, load.pages_per_second) > (
                     best[0].complete,
+                    -best[0].failed,
                     best[0].pages_per_second,
                 ):
                     best = (load, cpu, threads, frames)

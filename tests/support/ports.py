@@ -1,4 +1,4 @@
-"""Free loopback ports."""
+"""Free loopback ports, for the tests' servers and the benches' alike (``bench/`` imports this one)."""
 
 from __future__ import annotations
 

@@ -146,7 +146,8 @@ async def test_submissions_past_the_rate_limit_get_429_with_retry_after(guarded:
 async def test_oversized_and_non_json_bodies_are_refused_with_json_errors(guarded: Service) -> None:
     big = {"url": "https://example.com/?" + "a" * 2000}
     status, body = await guarded.call("PUT", "/urls/big", json=big, headers=auth())
-    assert status == 413 and "error" in body, body
+    assert (status, body["error"]["code"]) == (413, "payload_too_large"), body
+    assert "1024 bytes" in body["error"]["message"], body  # the limit it went over
     status, body = await guarded.call(
         "PUT", "/urls/x", data="url=https://example.com/", headers={**auth(), "Content-Type": "text/plain"}
     )
@@ -161,7 +162,8 @@ async def test_chunked_oversized_body_is_refused(guarded: Service) -> None:
         yield b'"}'
 
     status, body = await guarded.call("PUT", "/urls/chunked", data=chunks(), headers=auth())
-    assert status == 413 and "error" in body, body
+    assert (status, body["error"]["code"]) == (413, "payload_too_large"), body
+    assert "1024 bytes" in body["error"]["message"], body  # the limit it went over
 
 
 async def test_websocket_origin_must_be_this_host(service: Service) -> None:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import logging
 
-from quart import Quart, Response, jsonify
-from werkzeug.exceptions import HTTPException
+from quart import Quart, Response, current_app, jsonify
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
-from linkcast.core.errors import LinkcastError, RateLimited
+from linkcast.core.errors import LinkcastError, PayloadTooLarge, RateLimited
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +25,13 @@ def register_error_handlers(app: Quart) -> None:
         if isinstance(error, RateLimited):
             response.headers["Retry-After"] = str(max(1, round(error.retry_after)))
         return response
+
+    @app.errorhandler(RequestEntityTooLarge)
+    async def body_too_large(error: RequestEntityTooLarge) -> Response:
+        # Quart raises werkzeug's exception for a body over MAX_CONTENT_LENGTH (--max-request-bytes); it leaves as
+        # linkcast's own type, so the code is the stable ``payload_too_large`` rather than werkzeug's name for it.
+        limit = current_app.config.get("MAX_CONTENT_LENGTH")
+        return await linkcast_error(PayloadTooLarge(f"the body is larger than {limit} bytes (--max-request-bytes)"))
 
     @app.errorhandler(HTTPException)
     async def http_error(error: HTTPException) -> Response:
