@@ -81,7 +81,8 @@ def serve(store: str, port: int, queue_size: int) -> None:
 
     from linkcast.server import uvicorn_config
     from linkcast.settings import Settings
-    from linkcast.web.app import create_app, runtime
+    from linkcast.web.app import create_app
+    from linkcast.web.current import runtime
 
     # Publishing runs flat out, faster than any fan-out: per-client queues large enough to hold a whole run keep the
     # clients connected, so the figure is what fan-out sustains, not when the slow-client guard trips.
@@ -97,7 +98,7 @@ def serve(store: str, port: int, queue_size: int) -> None:
         return {"seconds": await append_flat_out(runtime().store, count, size)}
 
     app.register_blueprint(bench)
-    uvicorn.Server(uvicorn_config(app, settings)).run()
+    uvicorn.Server(uvicorn_config(app, settings, port)).run()
 
 
 # -- the client side -----------------------------------------------------------------------------------------------

@@ -82,6 +82,7 @@ def linkcast_spec(workers: int, queue_size: int = 1024) -> ServiceSpec:
             "--workers": str(workers),
             "--per-host-concurrency": str(workers),
             "--client-queue-size": str(queue_size),
+            "--rate-limit": "0",  # one load driver submits for every simulated client: no per-client limit
         }
         return [PYTHON, "-m", "linkcast", "serve", "--allow-private-networks", *sum(flags.items(), ())]
 

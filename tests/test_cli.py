@@ -108,7 +108,8 @@ async def test_worker_refuses_a_store_other_processes_cannot_share(tmp_path: Pat
 
 
 async def test_serve_refuses_bad_security_lists_with_a_clear_message() -> None:
-    for flag, value, message in (("--trusted-proxies", "proxy.local", b"invalid --trusted-proxies"),
-                                 ("--server-names", "a:b:c", b"invalid --server-names")):  # fmt: skip
+    for flag, value in (("--trusted-proxies", "proxy.local"), ("--server-names", "a:b:c")):
         done = await run_cli("serve", "--store", "memory://", "--port", "0", flag, value, timeout=30)
-        assert done.returncode != 0 and message in done.stderr, done.stderr[-500:]
+        assert done.returncode != 0, done.stderr[-500:]
+        [line] = done.stderr.decode().splitlines()
+        assert line.startswith(f"linkcast: invalid_setting: {flag}:"), line

@@ -31,7 +31,9 @@ def run(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(command, capture_output=True, text=True, timeout=PROMPTLY, check=False)
 
 
-def test_an_api_replica_on_redis_exits_when_its_port_is_taken(taken_port: int, redis_url: str, redis_prefix: str) -> None:
+def test_an_api_replica_on_redis_exits_when_its_port_is_taken(
+    taken_port: int, redis_url: str, redis_prefix: str
+) -> None:
     answer = run("serve", "--workers", "0", "--host", "127.0.0.1", "--port", str(taken_port),
                  "--store", redis_url, "--redis-prefix", redis_prefix)  # fmt: skip
     assert answer.returncode != 0

@@ -8,6 +8,7 @@ import logging
 import sys
 
 from linkcast import __version__
+from linkcast.core.errors import LinkcastError
 from linkcast.settings import add_settings_arguments, settings_from_args
 
 CLIENT_SERVER_DEFAULT = "http://localhost:8080"
@@ -38,6 +39,14 @@ def main(argv: list[str] | None = None) -> None:
     watch.add_argument("--json", action="store_true", help="print each event as one line of JSON")
 
     args = parser.parse_args(argv)
+    try:
+        _dispatch(args)
+    except LinkcastError as error:
+        print(f"linkcast: {error.code}: {error.message}", file=sys.stderr)
+        sys.exit(1)
+
+
+def _dispatch(args: argparse.Namespace) -> None:
     if args.command == "serve":
         from linkcast.server import serve as run_server
 

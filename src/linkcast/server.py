@@ -1,24 +1,29 @@
-"""Running linkcast: the web server (uvicorn, uvloop, httptools) and the worker-only process."""
+"""Running linkcast: ``serve`` (the web app on uvicorn around a runtime) and ``worker`` (a runtime without clients).
+
+Both start their ``Runtime`` before anything listens, so a store that cannot be reached is one typed error (the CLI
+prints it in one line) and no half-started server; both stop it on the way out, whatever ended them.
+"""
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import importlib.util
-import ipaddress
 import logging
 import signal
+from collections.abc import Coroutine
+from typing import Any
 
 import uvicorn
 from quart import Quart
 
-from linkcast.fetch import Fetcher
-from linkcast.metrics import Metrics
+from linkcast.core.errors import ConfigurationError
+from linkcast.runtime import Runtime
 from linkcast.settings import Settings
-from linkcast.store import SHARED_STORE_SCHEMES, open_store
-from linkcast.web.app import create_app
+from linkcast.store import SHARED_STORE_SCHEMES
+from linkcast.web.app import create_app, create_worker_app
 from linkcast.web.frame_writer import FrameWriterProtocol
-from linkcast.worker import WorkerPool
+
+log = logging.getLogger(__name__)
 
 # Incoming WebSocket messages are ignored; a small cap stops a client from making the server buffer large ones.
 WEBSOCKET_MAX_MESSAGE_BYTES = 64 * 1024
@@ -28,23 +33,81 @@ def _has(module: str) -> bool:
     return importlib.util.find_spec(module) is not None
 
 
-def serve(settings: Settings) -> None:
-    """Serve the API and stream; uvicorn with uvloop measured about twice hypercorn (see BENCHMARKS.md)."""
+def configure_logging(settings: Settings) -> None:
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    uvicorn.Server(uvicorn_config(create_app(settings), settings)).run()
 
 
-def uvicorn_config(app: Quart, settings: Settings) -> uvicorn.Config:
+def _run(main: Coroutine[Any, Any, None]) -> None:
+    """Run ``main`` on uvloop where it is installed (measured about twice asyncio's throughput for this service)."""
+    if _has("uvloop"):
+        import uvloop
+
+        uvloop.run(main)
+    else:
+        asyncio.run(main)
+
+
+def serve(settings: Settings) -> None:
+    """The API, the WebSocket stream and (``--workers``) in-process workers."""
+    configure_logging(settings)
+    _run(_serve(settings))
+
+
+async def _serve(settings: Settings) -> None:
+    runtime = Runtime(settings)
+    app = create_app(settings, runtime)
+    await runtime.start()
+    try:
+        await uvicorn.Server(uvicorn_config(app, settings, settings.port)).serve()
+    finally:
+        await runtime.stop()
+
+
+def run_workers(settings: Settings) -> None:
+    """Workers without the API, for a scaled-out deployment sharing a Redis store; ``/metrics`` and ``/healthz`` on
+    ``--metrics-port`` when it is set."""
+    if not settings.store.startswith(SHARED_STORE_SCHEMES):
+        # memory:// is private to a process, and an SQLite store is owned by its one serving process (its open()
+        # takes back the jobs that process is running): only Redis is shared between processes.
+        raise ConfigurationError(
+            "linkcast worker needs the shared Redis store: --store redis://HOST:PORT/DB", code="invalid_store"
+        )
+    configure_logging(settings)
+    _run(_work(settings))
+
+
+async def _work(settings: Settings) -> None:
+    runtime = Runtime(settings, serves_clients=False)
+    await runtime.start()
+    log.info("%d workers running on %s", max(1, settings.workers), settings.store)
+    try:
+        if settings.metrics_port:
+            app = create_worker_app(settings, runtime)
+            await uvicorn.Server(uvicorn_config(app, settings, settings.metrics_port)).serve()
+        else:
+            await _until_signalled(runtime)
+    finally:
+        await runtime.stop()
+
+
+async def _until_signalled(runtime: Runtime) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, lambda: (runtime.drain(), stop.set()))
+    await stop.wait()
+
+
+def uvicorn_config(app: Quart, settings: Settings, port: int) -> uvicorn.Config:
     return uvicorn.Config(
         app,
         host=settings.host,
-        port=settings.port,
-        loop="uvloop" if _has("uvloop") else "asyncio",
+        port=port,
         http="httptools" if _has("httptools") else "h11",
         # wsproto: it accepts the prototype's curl handshake (the websockets implementation rejects its 13-byte
-        # Sec-WebSocket-Key), was the fastest in BENCHMARKS.md, and waits for the transport to drain on send, so a
-        # stalled client fills its own bounded queue (and is dropped) instead of growing the server's write buffer.
-        # Its subclass adds the direct frame writer the stream uses (web/frame_writer.py).
+        # Sec-WebSocket-Key), was the fastest measured, and waits for the transport to drain on send, so a stalled
+        # client fills its own bounded queue (and is dropped) instead of growing the server's write buffer. Its
+        # subclass adds the direct frame writer the stream uses (web/frame_writer.py).
         ws=FrameWriterProtocol,
         ws_max_size=WEBSOCKET_MAX_MESSAGE_BYTES,
         ws_per_message_deflate=settings.websocket_compression,
@@ -61,47 +124,6 @@ def uvicorn_config(app: Quart, settings: Settings) -> uvicorn.Config:
 
 
 def trusted_proxies(settings: Settings) -> str:
-    """``--trusted-proxies`` as uvicorn takes it; an entry that is no address or network stops the process (uvicorn
-    would take it as a name that never matches)."""
-    entries = Settings.csv(settings.trusted_proxies)
-    if entries == ["*"]:
-        return "*"
-    try:
-        # A network with host bits set (10.1.2.3/8) is taken as the network it is in, as most tools do.
-        return ",".join(str(ipaddress.ip_network(entry, strict=False)) for entry in entries)
-    except ValueError as error:
-        raise SystemExit(f"invalid --trusted-proxies: {error}") from None
-
-
-def run_workers(settings: Settings) -> None:
-    """Workers without HTTP, for a scaled-out deployment sharing a Redis store."""
-    if not settings.store.startswith(SHARED_STORE_SCHEMES):
-        # memory:// is private to a process, and an SQLite store is owned by its one serving process (its open()
-        # takes back the jobs that process is running): only Redis is shared between processes.
-        raise SystemExit("linkcast worker needs the shared Redis store: --store redis://HOST:PORT/DB")
-    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    if _has("uvloop"):
-        import uvloop
-
-        uvloop.run(_work(settings))
-    else:
-        asyncio.run(_work(settings))
-
-
-async def _work(settings: Settings) -> None:
-    store = open_store(settings)
-    fetcher = Fetcher(settings)
-    await store.open()
-    await fetcher.open()
-    pool = WorkerPool(settings, store, fetcher, Metrics())
-    pool.start(max(1, settings.workers))
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stop.set)
-    logging.getLogger(__name__).info("%d workers running on %s", max(1, settings.workers), settings.store)
-    await stop.wait()
-    await pool.stop()
-    with contextlib.suppress(Exception):
-        await fetcher.close()
-    await store.close()
+    """``--trusted-proxies`` as uvicorn takes it: ``*``, or the networks, each checked when the settings were made."""
+    networks = settings.trusted_proxy_networks
+    return "*" if networks is None else ",".join(map(str, networks))

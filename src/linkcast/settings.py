@@ -1,18 +1,29 @@
 """One typed settings object, read from ``LINKCAST_*`` environment variables and overridden by CLI flags.
 
-Each field documents itself: its help text and default appear in ``linkcast serve --help``.
+Each field documents itself: its help text and default appear in ``linkcast serve --help``. Values are parsed and
+checked once, when the object is made: list settings are tuples (given as comma-separated text in the environment
+and on the command line), and the entries that must parse (host rules, networks, the store URL) are parsed then, so
+that a bad value is a ``ConfigurationError`` naming the flag before anything starts. Only the CLI turns that error
+into an exit.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
+import ipaddress
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from linkcast import __version__
+from linkcast.core.errors import ConfigurationError
+from linkcast.core.policy import AddressPolicy, HostRule
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+STORE_SCHEMES = ("memory:", "sqlite:", "redis:", "rediss:", "unix:")
 
 
 def setting(default: Any, help: str, *, flag: bool = True) -> Any:
@@ -24,6 +35,9 @@ def setting(default: Any, help: str, *, flag: bool = True) -> Any:
 class Settings:
     host: str = setting("localhost", "address to bind")
     port: int = setting(8080, "port to bind")
+    metrics_port: int = setting(
+        0, "linkcast worker: port on which to serve /metrics and /healthz (0: none; serve uses --port)"
+    )
     store: str = setting(
         "sqlite:///./linkcast.db",
         "where jobs and events are kept: sqlite:///PATH, memory:// or redis://HOST:PORT/DB",
@@ -32,18 +46,18 @@ class Settings:
     allow_private_networks: bool = setting(
         False, "allow fetching loopback, private and link-local addresses (trusted networks and tests only)"
     )
-    allow_hosts: str = setting(
-        "", "always allowed, even if private: comma-separated host, *.domain, host:port or CIDR entries"
+    allow_hosts: tuple[str, ...] = setting(
+        (), "always allowed, even if private: comma-separated host, *.domain, host:port or CIDR entries"
     )
-    deny_hosts: str = setting(
-        "", "always refused (wins over allowed): comma-separated host, *.domain, host:port or CIDR entries"
+    deny_hosts: tuple[str, ...] = setting(
+        (), "always refused (wins over allowed): comma-separated host, *.domain, host:port or CIDR entries"
     )
     token: str = setting("", "bearer token required on every HTTP call and WebSocket (empty: no auth)")
-    allowed_origins: str = setting(
-        "", "comma-separated Origins allowed to open the WebSocket and submit (empty: same host only; '*': any)"
+    allowed_origins: tuple[str, ...] = setting(
+        (), "comma-separated Origins allowed to open the WebSocket and submit (empty: same host only; '*': any)"
     )
-    server_names: str = setting(
-        "",
+    server_names: tuple[str, ...] = setting(
+        (),
         "names this server answers to in the Host header besides IP addresses and localhost: comma-separated host, "
         "*.domain or host:port entries, '*' for any (empty: any when --token is set, else none), so that a page "
         "that points its own name at this server (DNS rebinding) is refused",
@@ -79,8 +93,8 @@ class Settings:
         100.0, "submissions (URLs) per second allowed per client address, on average (0: unlimited)"
     )
     rate_burst: int = setting(1000, "submissions (URLs) a client may make at once before the rate limit applies")
-    trusted_proxies: str = setting(
-        "",
+    trusted_proxies: tuple[str, ...] = setting(
+        (),
         "reverse proxies (comma-separated addresses or networks; '*': any) whose X-Forwarded-For names the client, "
         "so that the rate limit counts each client rather than the proxy (empty: the connection's own address)",
     )
@@ -90,6 +104,46 @@ class Settings:
     )
     user_agent: str = setting(f"linkcast/{__version__}", "User-Agent sent with every fetch")
     log_level: str = setting("info", "log level: debug, info, warning, error")
+
+    def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):
+            if isinstance(f.default, tuple) and isinstance(getattr(self, f.name), str):  # "a, b" -> ("a", "b")
+                object.__setattr__(self, f.name, _csv(getattr(self, f.name)))
+        if not self.store.startswith(STORE_SCHEMES):
+            raise ConfigurationError(
+                f"--store {self.store!r}: use sqlite:///PATH, memory:// or redis://HOST:PORT/DB", code="invalid_store"
+            )
+        # Parsed now, so that a bad entry stops the process before it starts (and each is parsed once).
+        _ = self.address_policy, self.server_name_rules, self.trusted_proxy_networks
+
+    @functools.cached_property
+    def address_policy(self) -> AddressPolicy:
+        """What may be fetched: ``--allow-private-networks``, ``--allow-hosts`` and ``--deny-hosts``."""
+        try:
+            return AddressPolicy.from_lists(self.allow_private_networks, self.allow_hosts, self.deny_hosts)
+        except ValueError as error:
+            raise ConfigurationError(f"--allow-hosts/--deny-hosts: {error}") from None
+
+    @functools.cached_property
+    def server_name_rules(self) -> tuple[HostRule, ...] | None:
+        """The names of ``--server-names`` (None: any name)."""
+        if "*" in self.server_names or (not self.server_names and self.token):
+            return None
+        try:
+            return tuple(HostRule.parse(name) for name in self.server_names)
+        except ValueError as error:
+            raise ConfigurationError(f"--server-names: {error}") from None
+
+    @functools.cached_property
+    def trusted_proxy_networks(self) -> tuple[IPNetwork, ...] | None:
+        """The networks of ``--trusted-proxies`` (None: any address, for ``*``)."""
+        if "*" in self.trusted_proxies:
+            return None
+        try:
+            # A network with host bits set (10.1.2.3/8) is taken as the network it is in, as most tools do.
+            return tuple(ipaddress.ip_network(entry, strict=False) for entry in self.trusted_proxies)
+        except ValueError as error:
+            raise ConfigurationError(f"--trusted-proxies: {error}") from None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -106,19 +160,21 @@ class Settings:
     def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes)
 
-    @staticmethod
-    def csv(value: str) -> list[str]:
-        return [item.strip() for item in value.split(",") if item.strip()]
+
+def _csv(value: str) -> tuple[str, ...]:
+    return tuple(item.strip() for item in value.split(",") if item.strip())
 
 
 def _convert(f: dataclasses.Field[Any], raw: str) -> Any:
     kind = type(f.default)
     if kind is bool:
         return raw.strip().lower() in {"1", "true", "yes", "on"}
+    if kind is tuple:
+        return _csv(raw)
     try:
         return kind(raw)
     except ValueError:
-        raise SystemExit(f"LINKCAST_{f.name.upper()}={raw!r} is not a valid {kind.__name__}") from None
+        raise ConfigurationError(f"LINKCAST_{f.name.upper()}={raw!r} is not a valid {kind.__name__}") from None
 
 
 def add_settings_arguments(parser: argparse.ArgumentParser, only: Sequence[str] | None = None) -> None:
@@ -128,11 +184,14 @@ def add_settings_arguments(parser: argparse.ArgumentParser, only: Sequence[str] 
             continue
         option = "--" + f.name.replace("_", "-")
         env = f"LINKCAST_{f.name.upper()}"
-        help_text = f"{f.metadata['help']} [env {env}; default: {f.default!r}]"
+        default = (",".join(f.default) or "none") if isinstance(f.default, tuple) else repr(f.default)
+        help_text = f"{f.metadata['help']} [env {env}; default: {default}]"
         if isinstance(f.default, bool):
             parser.add_argument(
                 option, dest=f.name, action=argparse.BooleanOptionalAction, default=None, help=help_text
             )
+        elif isinstance(f.default, tuple):
+            parser.add_argument(option, dest=f.name, type=_csv, default=None, help=help_text)
         else:
             parser.add_argument(option, dest=f.name, type=type(f.default), default=None, help=help_text)
 

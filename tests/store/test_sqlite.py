@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from linkcast.core.errors import Conflict
+from linkcast.core.errors import ConfigurationError, Conflict
 from linkcast.settings import Settings
 from linkcast.store import open_store
 from linkcast.store.sqlite import SQLiteStore, database_path
@@ -19,7 +19,7 @@ def test_store_urls_map_to_paths() -> None:
     assert database_path("sqlite:///relative/x.db") == "relative/x.db"
     assert database_path("sqlite:////var/lib/linkcast/x.db") == "/var/lib/linkcast/x.db"
     for unusable in ("sqlite://", "sqlite:///", "sqlite:///:memory:"):
-        with pytest.raises(SystemExit):
+        with pytest.raises(ConfigurationError):
             database_path(unusable)
 
 

@@ -27,8 +27,17 @@ class InvalidInput(LinkcastError):
 
 
 class Unauthorized(LinkcastError):
+    """A bearer token is required and none valid was given."""
+
     code = "unauthorized"
     http_status = 401
+
+
+class Forbidden(LinkcastError):
+    """The caller is known to be one that may not do this (a page from another site)."""
+
+    code = "forbidden"
+    http_status = 403
 
 
 class NotFound(LinkcastError):

@@ -21,7 +21,6 @@ import aiohttp
 from aiohttp.http_exceptions import LineTooLong
 
 from linkcast.core.errors import FetchError
-from linkcast.core.policy import AddressPolicy
 from linkcast.fetch.politeness import HostGate
 from linkcast.fetch.resolver import BlockedAddress, GuardedResolver, connecting_to, guarded_socket_factory
 from linkcast.fetch.retry import RETRY_STATUSES, Backoff, TransientFetchError, parse_retry_after
@@ -43,20 +42,10 @@ class Page:
     body: bytes
 
 
-def policy_from_settings(settings: Settings) -> AddressPolicy:
-    """The address policy the settings describe; a bad list entry stops the process with a clear message."""
-    try:
-        return AddressPolicy.from_lists(
-            settings.allow_private_networks, Settings.csv(settings.allow_hosts), Settings.csv(settings.deny_hosts)
-        )
-    except ValueError as error:
-        raise SystemExit(f"invalid --allow-hosts/--deny-hosts: {error}") from None
-
-
 class Fetcher:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.policy = policy_from_settings(settings)
+        self.policy = settings.address_policy
         self.gate = HostGate(settings.per_host_concurrency, settings.per_host_delay)
         self.backoff = Backoff(settings.retries)
         self._session: aiohttp.ClientSession | None = None

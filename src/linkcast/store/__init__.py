@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from linkcast.core.errors import ConfigurationError
 from linkcast.settings import Settings
 from linkcast.store.base import Store
 
@@ -24,7 +25,7 @@ def open_store(settings: Settings) -> Store:
         from linkcast.store.redis import RedisStore
 
         return RedisStore(settings)
-    raise SystemExit(f"unknown store URL {url!r}: use sqlite:///PATH, memory:// or redis://HOST:PORT/DB")
+    raise ConfigurationError(f"unknown store URL {url!r}: use sqlite:///PATH, memory:// or redis://HOST:PORT/DB")
 
 
 __all__ = ["SHARED_STORE_SCHEMES", "Store", "open_store"]

@@ -36,6 +36,7 @@ MAX_ATTEMPTS = 5
 WRITES = frozenset({"submit", "claim_job", "append_started", "finish", "release", "prune"})
 # Every method a backend implements for the contract: failures inside them are translated to the typed errors.
 GUARDED = WRITES | {
+    "open",
     "get_request",
     "events_after",
     "wait_events",

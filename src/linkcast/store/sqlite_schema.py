@@ -11,6 +11,7 @@ from typing import Any
 
 import orjson
 
+from linkcast.core.errors import ConfigurationError
 from linkcast.core.events import Event, EventBody, RequestRecord
 
 SCHEMA = """
@@ -51,7 +52,9 @@ def database_path(url: str) -> str:
     """``sqlite:///./linkcast.db`` -> ``./linkcast.db``; ``sqlite:////var/lib/x.db`` -> ``/var/lib/x.db``."""
     path = url.removeprefix("sqlite://").removeprefix("/")
     if not path or path == ":memory:":
-        raise SystemExit(f"{url!r}: give a file path, e.g. sqlite:///./linkcast.db (use memory:// for no file)")
+        raise ConfigurationError(
+            f"{url!r}: give a file path, e.g. sqlite:///./linkcast.db (use memory:// for no file)", code="invalid_store"
+        )
     return path
 
 

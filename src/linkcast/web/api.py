@@ -3,25 +3,20 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 import orjson
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from quart import Blueprint, Response, request
 
 from linkcast.core.errors import InvalidInput, NotFound, Unavailable, UnsupportedMediaType
 from linkcast.core.inputs import validate_request_id, validate_url
-from linkcast.web.app import runtime
+from linkcast.web.current import runtime
 from linkcast.web.guard import guard
+from linkcast.web.responses import json_response
 
 api = Blueprint("api", __name__)
 
 # curl -d sends this type unless told otherwise: accepted when the body is JSON, to keep curl recipes working.
 LENIENT_TYPES = frozenset({"", "application/x-www-form-urlencoded"})
-
-
-def json_response(payload: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    return Response(orjson.dumps(payload), status=status, headers=headers, content_type="application/json")
 
 
 async def read_url_from_body() -> str:
@@ -79,25 +74,3 @@ async def get_url(request_id: str) -> Response:
     if record is None:
         raise NotFound(f"no request with id {request_id!r}")
     return json_response(record.to_dict())
-
-
-@api.get("/healthz")
-async def healthz() -> Response:
-    rt = runtime()
-    if rt.draining.is_set():
-        raise Unavailable("the server is shutting down")
-    depth = await rt.store.queue_depth()
-    health = rt.store.health
-    if health.error is not None:
-        # Reads work but writes fail (a full disk): the service cannot take work, and says why.
-        degraded = {"status": "degraded", "queue_depth": depth, "since": health.since, "error": health.error.to_dict()}
-        return json_response(degraded, 503)
-    return json_response({"status": "ok", "queue_depth": depth})
-
-
-@api.get("/metrics")
-async def metrics() -> Response:
-    rt = runtime()
-    rt.metrics.queue_depth.set(await rt.store.queue_depth())
-    rt.metrics.websocket_clients.set(rt.hub.client_count)
-    return Response(generate_latest(rt.metrics.registry), content_type=CONTENT_TYPE_LATEST)

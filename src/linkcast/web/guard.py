@@ -24,13 +24,11 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from quart import Quart, Response, current_app, request
+from quart import Quart, current_app, request
 from quart.wrappers import Websocket
 
-from linkcast.core.errors import RateLimited
-from linkcast.core.policy import HostRule
+from linkcast.core.errors import Forbidden, InvalidInput, RateLimited, Unauthorized
 from linkcast.settings import Settings
-from linkcast.web.errors import error_response
 
 PUBLIC_PATHS = frozenset({"/", "/healthz", "/openapi.json", "/docs"})
 PUBLIC_PREFIXES = ("/static/", "/docs/")  # the page's files, and Swagger UI's for /docs
@@ -82,32 +80,30 @@ class TokenBucket:
     burst: int
     _buckets: OrderedDict[str, tuple[float, float]] = field(default_factory=OrderedDict)  # key -> (tokens, at)
 
-    def take(self, key: str, now: float | None = None) -> float:
-        """Spend one token of ``key``'s bucket: 0.0 if there was one, else the seconds until there will be."""
+    def take(self, key: str, count: int = 1, now: float | None = None) -> float:
+        """Spend ``count`` tokens of ``key``'s bucket: 0.0 if it had them, else the seconds until it will (a count
+        over the burst can never be spent at once: its wait is the time to refill the whole bucket)."""
         now = time.monotonic() if now is None else now
         tokens, at = self._buckets.pop(key, (float(self.burst), now))
         tokens = min(float(self.burst), tokens + (now - at) * self.rate)
-        if tokens >= 1.0:
-            self._buckets[key] = (tokens - 1.0, now)
+        if tokens >= count:
+            self._buckets[key] = (tokens - count, now)
             wait = 0.0
         else:
             self._buckets[key] = (tokens, now)
-            wait = (1.0 - tokens) / self.rate
+            wait = (min(count, self.burst) - tokens) / self.rate
         while len(self._buckets) > MAX_TRACKED_CLIENTS:
             self._buckets.popitem(last=False)
         return wait
 
 
 class Guard:
+    """The checks, each raising the typed error that the app's one error handler answers."""
+
     def __init__(self, settings: Settings) -> None:
         self.token = settings.token
-        self.origins = frozenset(origin.rstrip("/").lower() for origin in Settings.csv(settings.allowed_origins))
-        names = Settings.csv(settings.server_names)
-        self.any_name = "*" in names or (not names and bool(settings.token))
-        try:
-            self.server_names = tuple(HostRule.parse(name) for name in names if name != "*")
-        except ValueError as error:
-            raise SystemExit(f"invalid --server-names: {error}") from None
+        self.origins = frozenset(origin.rstrip("/").lower() for origin in settings.allowed_origins)
+        self.server_names = settings.server_name_rules  # None: any name
         self.limiter = TokenBucket(settings.rate_limit, max(1, settings.rate_burst)) if settings.rate_limit else None
 
     def token_ok(self, presented: str | None) -> bool:
@@ -128,7 +124,7 @@ class Guard:
 
     def host_ok(self, host_header: str) -> bool:
         """Whether the ``Host`` header names this server (no header at all: not a browser, which always sends one)."""
-        if self.any_name or not host_header:
+        if self.server_names is None or not host_header:
             return True
         host = read_host(host_header)
         if host is None:
@@ -136,48 +132,47 @@ class Guard:
         name, port = host
         return is_local_or_address(name) or any(rule.matches(name, port) for rule in self.server_names)
 
-    def limit_submission(self, client: str) -> None:
-        """Raise ``RateLimited`` when ``client`` has spent its submissions for now."""
+    def check_host(self, host_header: str) -> None:
+        if self.host_ok(host_header):
+            return
+        host = read_host(host_header)
+        if host is None:
+            raise InvalidInput(f"the Host header {host_header!r} names no host", code="unknown_host")
+        raise InvalidInput(
+            f"this server does not answer to the name {host[0]!r} (start it with --server-names {host[0]})",
+            code="unknown_host",
+        )
+
+    def check_token(self, presented: str | None) -> None:
+        if not self.token_ok(presented):
+            raise Unauthorized("a valid bearer token is required")
+
+    def check_origin(self, origin: str | None, host_header: str, what: str) -> None:
+        if not self.origin_ok(origin, host_header):
+            raise Forbidden(f"a page from this Origin may not {what}", code="forbidden_origin")
+
+    def limit_submission(self, client: str, count: int = 1) -> None:
+        """Raise ``RateLimited`` when ``client`` has spent its submissions for now (``count`` URLs at once)."""
         if self.limiter is None:
             return
-        wait = self.limiter.take(client)
+        wait = self.limiter.take(client, count)
         if wait > 0:
             raise RateLimited(
-                f"too many submissions: at most {self.limiter.rate:g} a second", retry_after=math.ceil(wait)
+                f"too many submissions: at most {self.limiter.rate:g} URLs a second, {self.limiter.burst} at once",
+                retry_after=math.ceil(wait),
             )
 
-    def websocket_refusal(self, ws: Websocket) -> Response | None:
-        """The HTTP answer refusing this WebSocket handshake, or None to accept it."""
+    def check_websocket(self, ws: Websocket) -> None:
+        """Refuse this WebSocket handshake (raising) unless its Host, token and Origin pass."""
         host = ws.headers.get("Host", "")
-        if not self.host_ok(host):
-            return _unknown_host(host)
-        presented = bearer_token(ws.headers.get("Authorization")) or ws.args.get("token")
-        if not self.token_ok(presented):
-            return _unauthorized()
-        if not self.origin_ok(ws.headers.get("Origin"), host):
-            return error_response(403, "forbidden_origin", "this Origin may not open the stream")
-        return None
+        self.check_host(host)
+        self.check_token(bearer_token(ws.headers.get("Authorization")) or ws.args.get("token"))
+        self.check_origin(ws.headers.get("Origin"), host, "open the stream")
 
 
 def guard() -> Guard:
     found: Guard = current_app.extensions["linkcast.guard"]
     return found
-
-
-def _unauthorized() -> Response:
-    response = error_response(401, "unauthorized", "a valid bearer token is required")
-    response.headers["WWW-Authenticate"] = 'Bearer realm="linkcast"'
-    return response
-
-
-def _unknown_host(host_header: str) -> Response:
-    host = read_host(host_header)
-    if host is None:
-        return error_response(400, "unknown_host", f"the Host header {host_header!r} names no host")
-    name = host[0]
-    return error_response(
-        400, "unknown_host", f"this server does not answer to the name {name!r} (start it with --server-names {name})"
-    )
 
 
 def install_guard(app: Quart, settings: Settings) -> None:
@@ -186,15 +181,12 @@ def install_guard(app: Quart, settings: Settings) -> None:
     app.extensions["linkcast.guard"] = Guard(settings)
 
     @app.before_request
-    async def check_request() -> Response | None:
+    async def check_request() -> None:
         checks = guard()
         host = request.headers.get("Host", "")
-        if not checks.host_ok(host):
-            return _unknown_host(host)
+        checks.check_host(host)
         path = request.path
-        public = path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES)
-        if not public and not checks.token_ok(bearer_token(request.headers.get("Authorization"))):
-            return _unauthorized()
-        if request.method in SUBMITTING_METHODS and not checks.origin_ok(request.headers.get("Origin"), host):
-            return error_response(403, "forbidden_origin", "a page from this Origin may not submit")
-        return None
+        if not (path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES)):
+            checks.check_token(bearer_token(request.headers.get("Authorization")))
+        if request.method in SUBMITTING_METHODS:
+            checks.check_origin(request.headers.get("Origin"), host, "submit")

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from quart import Blueprint, Response
 
-from linkcast.web.app import runtime
+from linkcast.web.current import runtime
 
 page = Blueprint("page", __name__)
 

@@ -15,8 +15,8 @@ from linkcast.core.events import CLOSE_INTERNAL_ERROR, CLOSE_TRY_AGAIN_LATER, ST
 from linkcast.core.inputs import validate_request_id
 from linkcast.frames import FRAMES_PER_WRITE, Frame, wire_batches
 from linkcast.hub import Subscription
-from linkcast.web.app import Runtime, runtime
-from linkcast.web.errors import error_response
+from linkcast.runtime import Runtime
+from linkcast.web.current import runtime
 from linkcast.web.frame_writer import FRAME_WRITER, FrameWriter
 from linkcast.web.guard import guard
 
@@ -38,16 +38,14 @@ def parse_stream_args() -> tuple[int | None, list[str] | None]:
 @stream.websocket("/scraped_urls")
 async def scraped_urls() -> Response | None:
     rt = runtime()
-    # Token and Origin before anything else, and before accept(): a refused client never sees an event.
-    refusal = guard().websocket_refusal(websocket)
-    if refusal is not None:
-        return refusal
-    try:
-        since, request_ids = parse_stream_args()
-    except InvalidInput as error:
-        # Refuse the handshake with an HTTP answer the client can read.
-        return error_response(error.http_status, error.code, error.message)
-    async with rt.hub.subscribe(request_ids, since) as subscription:
+    # Host, token and Origin before anything else, and before accept(): a refused client never sees an event. A
+    # refusal (raised) is answered by the app's error handler as an HTTP answer to the handshake, which the client
+    # can read.
+    guard().check_websocket(websocket)
+    since, request_ids = parse_stream_args()
+    hub = rt.hub
+    assert hub is not None, "a serving process's runtime has a hub"
+    async with hub.subscribe(request_ids, since) as subscription:
         # The id this connection delivers everything after: a client that came without ``since`` resumes from it
         # after a lost connection even if it saw no event. Quart completes the handshake only on accept() or the first
         # send: accept first, so clients never hang.
@@ -130,6 +128,7 @@ async def _send_events(rt: Runtime, subscription: Subscription, since: int | Non
                 await websocket.send(frame.text)
 
     if since is not None:
+        assert rt.hub is not None
         async for page in rt.hub.replay(subscription, since):
             await send(page)
     if writer is not None:
