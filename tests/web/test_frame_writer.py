@@ -17,7 +17,7 @@ from uvicorn.protocols.utils import ClientDisconnected
 from wsproto.frame_protocol import FrameProtocol, Opcode
 
 from linkcast.frames import Frame, websocket_text_message
-from linkcast.web.frame_writer import FRAME_WRITER, FrameWriterProtocol
+from linkcast.web.frame_writer import FRAME_WRITER, REQUIRED_INTERNALS, FrameWriterProtocol
 from tests.support.ports import free_port
 
 # Around each length-encoding boundary of RFC 6455: 7-bit, 16-bit and 64-bit lengths.
@@ -70,13 +70,15 @@ class FrameApp:
 
 
 @contextlib.asynccontextmanager
-async def running(app: FrameApp, *, compression: bool) -> AsyncIterator[str]:
+async def running(
+    app: FrameApp, *, compression: bool, protocol: type[FrameWriterProtocol] = FrameWriterProtocol
+) -> AsyncIterator[str]:
     port = free_port()
     config = uvicorn.Config(
         app,
         host="127.0.0.1",
         port=port,
-        ws=FrameWriterProtocol,
+        ws=protocol,
         ws_per_message_deflate=compression,
         lifespan="off",
         log_level="warning",
@@ -110,3 +112,19 @@ async def test_no_writer_when_compression_is_on() -> None:
         websockets.connect(url, compression="deflate") as client,
     ):
         assert await asyncio.wait_for(client.recv(), 10) == "no writer"
+
+
+class ProtocolOfAnotherUvicorn(FrameWriterProtocol):
+    """As the protocol of a uvicorn release that lacks an attribute the writer reads."""
+
+    required_internals = (*REQUIRED_INTERNALS, "an_attribute_this_uvicorn_lacks")
+
+
+async def test_no_writer_when_uvicorn_lacks_what_it_needs(caplog: pytest.LogCaptureFixture) -> None:
+    async with (
+        running(FrameApp(["unused"]), compression=False, protocol=ProtocolOfAnotherUvicorn) as url,
+        websockets.connect(url) as client,
+    ):
+        assert await asyncio.wait_for(client.recv(), 10) == "no writer"
+    assert "an_attribute_this_uvicorn_lacks" in caplog.text
+

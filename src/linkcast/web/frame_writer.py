@@ -10,14 +10,24 @@ The app finds the writer in ``scope["extensions"][FRAME_WRITER]``. Under another
 permessage-deflate on (its frames must go through wsproto's compressor), it is absent and the stream uses the ASGI
 send. Close frames, pings and the handshake stay with uvicorn; only complete data frames are written here, so
 wsproto's state is never out of step.
+
+The writer reads attributes of uvicorn's protocol that are not public API (``REQUIRED_INTERNALS``). Each connection
+checks they are there before offering the writer; if a uvicorn release lacks one, the stream falls back to the ASGI
+send (logged once) rather than failing. pyproject.toml bounds uvicorn to the releases this was tested on.
 """
 
 from __future__ import annotations
+
+import logging
 
 from uvicorn.protocols.utils import ClientDisconnected
 from uvicorn.protocols.websockets.wsproto_impl import WSProtocol
 
 FRAME_WRITER = "linkcast.frame_writer"
+# What the writer uses of uvicorn's wsproto protocol, besides its documented ASGI behaviour.
+REQUIRED_INTERNALS = ("writable", "transport", "close_sent", "config", "scope")
+
+log = logging.getLogger(__name__)
 
 
 class FrameWriter:
@@ -53,7 +63,17 @@ class FrameWriter:
 class FrameWriterProtocol(WSProtocol):
     """``uvicorn.Config(ws=FrameWriterProtocol)``: uvicorn's wsproto protocol, offering a ``FrameWriter``."""
 
+    required_internals = REQUIRED_INTERNALS
+    _fallback_logged = False
+
     async def run_asgi(self) -> None:
-        if not self.config.ws_per_message_deflate:
-            self.scope["extensions"][FRAME_WRITER] = FrameWriter(self)  # type: ignore[index]
+        if self._internals_present() and not self.config.ws_per_message_deflate:
+            self.scope.setdefault("extensions", {})[FRAME_WRITER] = FrameWriter(self)  # type: ignore[typeddict-item]
         await super().run_asgi()
+
+    def _internals_present(self) -> bool:
+        missing = [name for name in self.required_internals if not hasattr(self, name)]
+        if missing and not FrameWriterProtocol._fallback_logged:
+            FrameWriterProtocol._fallback_logged = True
+            log.warning("this uvicorn lacks %s: WebSocket frames go through the ASGI send", ", ".join(missing))
+        return not missing
