@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from linkcast.core.errors import Conflict, FetchError
+from linkcast.core.errors import Conflict, FetchError, NotFound
 from linkcast.core.events import (
     ACCEPTED,
     DONE,
@@ -88,6 +88,79 @@ async def test_same_id_with_another_url_conflicts(store: Store) -> None:
 
 async def test_unknown_request_is_none(store: Store) -> None:
     assert await store.get_request("nobody") is None
+
+
+async def test_submit_many_answers_each_in_order(store: Store) -> None:
+    await store.submit("taken", URL)
+    answers = await store.submit_many([("a", URL + "a"), ("taken", URL + "other"), ("taken", URL), ("b", URL + "b")])
+    assert [(answer[0].request_id, answer[1]) for answer in (answers[0], answers[2], answers[3])] == [  # type: ignore[index]
+        ("a", True),
+        ("taken", False),
+        ("b", True),
+    ]
+    assert isinstance(answers[1], Conflict)
+    assert [e.request_id for e in await all_events(store)] == ["taken", "a", "b"]
+
+
+async def test_requests_are_listed_in_submission_order_a_page_at_a_time(store: Store) -> None:
+    for n in range(7):
+        await store.submit(f"r{n}", URL + str(n))
+    seen: list[str] = []
+    cursor: str | None = None
+    while True:
+        page = await store.list_requests(None, cursor, 3)
+        seen.extend(record.request_id for record in page.items)
+        if page.next is None:
+            break
+        cursor = page.next
+    assert seen == [f"r{n}" for n in range(7)]
+
+
+async def test_requests_are_listed_by_state(store: Store) -> None:
+    for n in range(5):
+        await store.submit(f"r{n}", URL + str(n))
+    for _ in range(2):
+        job = await take(store)
+        await store.finish(job, error_body(job.request_id, job.url, FetchError("no", code="dns"), timings={}))
+    failed = await store.list_requests(FAILED, None, 10)
+    assert [record.request_id for record in failed.items] == ["r0", "r1"] and failed.next is None
+    queued: list[str] = []
+    cursor: str | None = None
+    while True:  # a backend may give short pages with a state: read on while there is a next
+        page = await store.list_requests(QUEUED, cursor, 2)
+        queued.extend(record.request_id for record in page.items)
+        if page.next is None:
+            break
+        cursor = page.next
+    assert queued == ["r2", "r3", "r4"]
+
+
+async def test_a_failed_request_is_retried_from_scratch(store: Store) -> None:
+    await store.submit("a", URL)
+    job = await take(store)
+    await store.finish(job, error_body(job.request_id, job.url, FetchError("no", code="dns"), timings={}))
+    record = await store.retry("a")
+    assert (record.request_id, record.url, record.state) == ("a", URL, QUEUED)
+    stored = await store.get_request("a")
+    assert stored is not None and (stored.state, stored.attempts, stored.outcome) == (QUEUED, 0, None)
+    accepted = (await all_events(store))[-1]
+    assert accepted.body() == {"id": accepted.id, "type": ACCEPTED, "request_id": "a", "url": URL, "retry": True}
+    again = await take(store)
+    assert (again.request_id, again.attempt) == ("a", 1)
+    assert await store.finish(again, result(again)) is not None
+
+
+async def test_only_a_failed_request_can_be_retried(store: Store) -> None:
+    with pytest.raises(NotFound):
+        await store.retry("nobody")
+    await store.submit("a", URL)
+    with pytest.raises(Conflict):
+        await store.retry("a")
+    job = await take(store)
+    await store.finish(job, result(job))
+    with pytest.raises(Conflict):
+        await store.retry("a")
+    assert await store.queue_depth() == 0
 
 
 # -- jobs --------------------------------------------------------------------------------------------------------

@@ -127,4 +127,3 @@ async def test_no_writer_when_uvicorn_lacks_what_it_needs(caplog: pytest.LogCapt
     ):
         assert await asyncio.wait_for(client.recv(), 10) == "no writer"
     assert "an_attribute_this_uvicorn_lacks" in caplog.text
-

@@ -77,8 +77,9 @@ def make_body(event_type: str, request_id: str, url: str, **fields: Any) -> Even
     return EventBody(event_type, request_id, orjson.dumps(payload))
 
 
-def accepted_body(request_id: str, url: str) -> EventBody:
-    return make_body(ACCEPTED, request_id, url)
+def accepted_body(request_id: str, url: str, *, retry: bool = False) -> EventBody:
+    """A request accepted, or accepted again (``retry``: a failed request submitted anew)."""
+    return make_body(ACCEPTED, request_id, url, retry=True) if retry else make_body(ACCEPTED, request_id, url)
 
 
 def started_body(request_id: str, url: str, attempt: int) -> EventBody:
@@ -150,6 +151,22 @@ class RequestRecord:
                 if key in self.outcome:
                     answer[key] = self.outcome[key]
         return answer
+
+    def summary(self) -> dict[str, Any]:
+        """``to_dict`` without the links (a list of requests stays small), with their count instead."""
+        answer = self.to_dict()
+        links = answer.pop("links", None)
+        if links is not None:
+            answer["link_count"] = len(links)
+        return answer
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """One page of a listing, oldest first; ``next`` is the cursor that reads the page after it (None: no more)."""
+
+    items: list[Any]
+    next: str | None
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,7 +3,8 @@
 Every backend keeps the same promises, proven by one contract test suite (``tests/store/test_contract.py``):
 
 - ``submit`` records a request, queues its job and appends its ``accepted`` event, or returns the existing record
-  (same id, same URL) or raises ``Conflict`` (same id, other URL).
+  (same id, same URL) or raises ``Conflict`` (same id, other URL). ``retry`` queues a failed request again.
+- ``list_requests`` pages through the records in submission order, by an opaque cursor, optionally by state.
 - A job handed out by ``next_job`` is leased to its worker until ``finish`` or ``release``; a job whose lease lapses
   (its worker died, or could neither finish nor release it) is handed out again, within
   ``--job-visibility-timeout`` seconds (at-least-once). ``finish`` appends a terminal event only once per request
@@ -17,6 +18,7 @@ Every backend keeps the same promises, proven by one contract test suite (``test
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import time
 from abc import ABC, abstractmethod
@@ -24,8 +26,8 @@ from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from linkcast.core.errors import FetchError, LinkcastError, StoreCorrupt, StoreFull, StoreUnavailable
-from linkcast.core.events import Event, EventBody, Job, RequestRecord, error_body
+from linkcast.core.errors import Conflict, FetchError, LinkcastError, StoreCorrupt, StoreFull, StoreUnavailable
+from linkcast.core.events import Event, EventBody, Job, Page, RequestRecord, error_body
 from linkcast.settings import Settings
 
 # A job handed out this many times without an outcome (its workers died with it, or could not store what they
@@ -33,11 +35,12 @@ from linkcast.settings import Settings
 MAX_ATTEMPTS = 5
 
 # The contract's methods that change the store: a success of one clears a remembered write failure.
-WRITES = frozenset({"submit", "claim_job", "append_started", "finish", "release", "prune"})
+WRITES = frozenset({"submit", "retry", "claim_job", "append_started", "finish", "release", "prune"})
 # Every method a backend implements for the contract: failures inside them are translated to the typed errors.
 GUARDED = WRITES | {
     "open",
     "get_request",
+    "list_requests",
     "events_after",
     "wait_events",
     "last_event_id",
@@ -91,9 +94,27 @@ class Store(ABC):
     async def submit(self, request_id: str, url: str) -> tuple[RequestRecord, bool]:
         """Accept a request: ``(record, True)`` when new, ``(existing, False)`` for a repeat; ``Conflict`` if taken."""
 
+    async def submit_many(self, requests: list[tuple[str, str]]) -> list[tuple[RequestRecord, bool] | LinkcastError]:
+        """``submit`` each ``(request_id, url)``, in order: each one's answer, or its error (a ``Conflict``)."""
+        answers = await asyncio.gather(*(self.submit(rid, url) for rid, url in requests), return_exceptions=True)
+        for answer in answers:
+            if isinstance(answer, BaseException) and not isinstance(answer, Conflict):
+                raise answer  # the store failed: the whole batch says so
+        return answers  # type: ignore[return-value]
+
+    @abstractmethod
+    async def retry(self, request_id: str) -> RequestRecord:
+        """Queue a failed request again: its state back to ``queued``, attempts and outcome cleared, an ``accepted``
+        event with ``"retry": true``. ``NotFound`` for an unknown id, ``Conflict`` for one that has not failed."""
+
     @abstractmethod
     async def get_request(self, request_id: str) -> RequestRecord | None:
         """The request's record, or None for an unknown id."""
+
+    @abstractmethod
+    async def list_requests(self, state: str | None, after: str | None, limit: int) -> Page:
+        """Up to ``limit`` records in the order they were submitted, after the cursor ``after``, optionally only those
+        in ``state``; the page's ``next`` reads on (None when there is no more)."""
 
     async def next_job(self, worker_id: str, timeout: float) -> Job | None:
         """Hand out the oldest queued job, leased to ``worker_id``, or return None after ``timeout`` seconds.

@@ -11,16 +11,18 @@ from collections.abc import Collection
 
 import orjson
 
-from linkcast.core.errors import Conflict
+from linkcast.core.errors import Conflict, NotFound
 from linkcast.core.events import (
     DONE,
     FAILED,
     FINISHED_STATES,
+    QUEUED,
     RESULT,
     RUNNING,
     Event,
     EventBody,
     Job,
+    Page,
     RequestRecord,
     accepted_body,
 )
@@ -32,6 +34,7 @@ class MemoryStore(Store):
     def __init__(self, settings: Settings) -> None:
         super().__init__(settings)
         self._requests: dict[str, RequestRecord] = {}
+        self._submitted: dict[str, int] = {}  # request id -> its place in submission order (the listing's cursor)
         self._queue: deque[str] = deque()
         self._owned: dict[str, Job] = {}
         # Jobs whose worker gave them up without an outcome (``forget``): request id -> when the lease lapses. A live
@@ -51,14 +54,41 @@ class MemoryStore(Store):
             return existing, False
         record = RequestRecord(request_id, url)
         self._requests[request_id] = record
+        self._submitted[request_id] = self._next_id
         await self._append(accepted_body(request_id, url))
+        await self._enqueue(request_id)
+        return record, True
+
+    async def _enqueue(self, request_id: str) -> None:
         self._queue.append(request_id)
         async with self._queued:
             self._queued.notify()
-        return record, True
+
+    async def retry(self, request_id: str) -> RequestRecord:
+        record = self._requests.get(request_id)
+        if record is None:
+            raise NotFound(f"no request with id {request_id!r}")
+        if record.state != FAILED:
+            raise Conflict(f"request {request_id!r} is {record.state}: only a failed request can be retried")
+        record.state, record.attempts, record.outcome = QUEUED, 0, None
+        record.started_at = record.finished_at = None
+        await self._append(accepted_body(request_id, record.url, retry=True))
+        await self._enqueue(request_id)
+        return record
 
     async def get_request(self, request_id: str) -> RequestRecord | None:
         return self._requests.get(request_id)
+
+    async def list_requests(self, state: str | None, after: str | None, limit: int) -> Page:
+        start = int(after) if after else 0
+        found = [
+            record
+            for record in self._requests.values()
+            if self._submitted[record.request_id] > start and (state is None or record.state == state)
+        ]
+        page = found[:limit]
+        more = len(found) > limit
+        return Page(page, str(self._submitted[page[-1].request_id]) if more else None)
 
     async def claim_job(self, worker_id: str, timeout: float) -> Job | None:
         deadline = time.monotonic() + timeout
@@ -168,6 +198,7 @@ class MemoryStore(Store):
         for rank, record in enumerate(finished):
             if rank < beyond_count or (record.finished_at or 0.0) < older_than:
                 del self._requests[record.request_id]
+                del self._submitted[record.request_id]
         return drop
 
     async def _append(self, body: EventBody) -> Event:

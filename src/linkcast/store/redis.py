@@ -32,7 +32,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from linkcast.core.errors import Conflict, LinkcastError, StoreFull, StoreUnavailable
+from linkcast.core.errors import Conflict, LinkcastError, NotFound, StoreFull, StoreUnavailable
 from linkcast.core.events import (
     DONE,
     FAILED,
@@ -40,6 +40,7 @@ from linkcast.core.events import (
     Event,
     EventBody,
     Job,
+    Page,
     RequestRecord,
     accepted_body,
 )
@@ -53,6 +54,7 @@ from linkcast.store.redis_scripts import (
     PRUNE_EVENTS,
     QUEUE_DEPTH,
     RELEASE,
+    RETRY,
     SUBMIT,
     TAKE,
 )
@@ -96,12 +98,14 @@ class RedisStore(Store):
         self.events_key = f"{prefix}:events"
         self.seq_key = f"{prefix}:seq"
         self.finished_key = f"{prefix}:finished"
+        self.requests_key = f"{prefix}:requests"
         self.visibility_ms = max(1, int(settings.job_visibility_timeout * 1000))
         self._maxlen = max(1, settings.retain_events)
         self._scripts = {
             name: self.redis.register_script(source)
             for name, source in {
                 "submit": SUBMIT,
+                "retry": RETRY,
                 "take": TAKE,
                 "append": APPEND_ONE,
                 "finish": FINISH,
@@ -149,7 +153,7 @@ class RedisStore(Store):
         return None
 
     async def submit(self, request_id: str, url: str) -> tuple[RequestRecord, bool]:
-        keys = [self.request_key(request_id), self.jobs_key, self.seq_key, self.events_key]
+        keys = [self.request_key(request_id), self.jobs_key, self.seq_key, self.events_key, self.requests_key]
         body = accepted_body(request_id, url)
         now = time.time()
         answer = await self._scripts["submit"](keys, [request_id, url, repr(now), body.data, self._maxlen])
@@ -158,6 +162,41 @@ class RedisStore(Store):
         if answer[0] == 0:
             return _record(request_id, _pairs(answer[1])), False
         return RequestRecord(request_id, url, created_at=now), True
+
+    async def retry(self, request_id: str) -> RequestRecord:
+        keys = [self.request_key(request_id), self.jobs_key, self.seq_key, self.events_key, self.finished_key]
+        record = await self.get_request(request_id)
+        if record is None:
+            raise NotFound(f"no request with id {request_id!r}")
+        body = accepted_body(request_id, record.url, retry=True)
+        answer = await self._scripts["retry"](keys, [request_id, body.data, self._maxlen])
+        if answer[0] == -1:
+            raise NotFound(f"no request with id {request_id!r}")
+        if answer[0] == 0:
+            raise Conflict(f"request {request_id!r} is {answer[1].decode()}: only a failed request can be retried")
+        return RequestRecord(request_id, record.url, created_at=record.created_at)
+
+    async def list_requests(self, state: str | None, after: str | None, limit: int) -> Page:
+        """Reads the listing a batch at a time; with a state, at most ``SCAN_PAGE`` entries are looked at per call,
+        so a rare state may give a short (even empty) page whose ``next`` reads on."""
+        lower = f"({int(after or 0)}"
+        batch = limit if state is None else max(limit, SCAN_PAGE)
+        entries = await self.redis.zrangebyscore(self.requests_key, lower, "+inf", start=0, num=batch, withscores=True)
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for request_id, _score in entries:
+                pipe.hgetall(self.request_key(request_id.decode()))
+            fields = await pipe.execute()
+        found: list[RequestRecord] = []
+        looked_at = 0
+        for (request_id, _score), values in zip(entries, fields, strict=True):
+            looked_at += 1
+            if values and (state is None or values[b"state"].decode() == state):
+                found.append(_record(request_id.decode(), values))
+                if len(found) == limit:
+                    break
+        if looked_at == 0 or (looked_at == len(entries) < batch):
+            return Page(found, None)  # the listing's end was reached
+        return Page(found, str(int(entries[looked_at - 1][1])))
 
     async def get_request(self, request_id: str) -> RequestRecord | None:
         fields = await self.redis.hgetall(self.request_key(request_id))
@@ -361,6 +400,7 @@ class RedisStore(Store):
                 for request_id in doomed:
                     pipe.unlink(self.request_key(request_id.decode()))
                 pipe.zrem(self.finished_key, *doomed)
+                pipe.zrem(self.requests_key, *doomed)
                 await pipe.execute()
 
 

@@ -21,7 +21,8 @@ local function append(seq_key, events_key, req_key, maxlen, etype, rid, data)
 end
 """
 
-# KEYS: req, jobs, seq, events. ARGV: request_id, url, now, accepted body, maxlen.
+# The request is listed (KEYS[5], a sorted set) by the id of its accepted event: its place in submission order.
+# KEYS: req, jobs, seq, events, requests. ARGV: request_id, url, now, accepted body, maxlen.
 SUBMIT = (
     APPEND
     + """
@@ -32,8 +33,26 @@ if url then
 end
 redis.call('HSET', KEYS[1], 'url', ARGV[2], 'state', 'queued', 'created_at', ARGV[3], 'attempts', 0)
 local id = append(KEYS[3], KEYS[4], KEYS[1], ARGV[5], 'accepted', ARGV[1], ARGV[4])
+redis.call('ZADD', KEYS[5], id, ARGV[1])
 redis.call('XADD', KEYS[2], '*', 'r', ARGV[1])
 return {1, id}
+"""
+)
+
+# A failed request queued again, attempts and outcome cleared. Answers -1 for an unknown request, 0 for one that has
+# not failed (with its state), 1 when queued. KEYS: req, jobs, seq, events, finished. ARGV: request_id, body, maxlen.
+RETRY = (
+    APPEND
+    + """
+local state = redis.call('HGET', KEYS[1], 'state')
+if not state then return {-1} end
+if state ~= 'failed' then return {0, state} end
+redis.call('HSET', KEYS[1], 'state', 'queued', 'attempts', 0)
+redis.call('HDEL', KEYS[1], 'outcome', 'started_at', 'finished_at')
+redis.call('ZREM', KEYS[5], ARGV[1])
+append(KEYS[3], KEYS[4], KEYS[1], ARGV[3], 'accepted', ARGV[1], ARGV[2])
+redis.call('XADD', KEYS[2], '*', 'r', ARGV[1])
+return {1}
 """
 )
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from linkcast.core.errors import Conflict, LinkcastError, StoreCorrupt, StoreFull, StoreUnavailable
+from linkcast.core.errors import Conflict, LinkcastError, NotFound, StoreCorrupt, StoreFull, StoreUnavailable
 from linkcast.core.events import (
     DONE,
     FAILED,
@@ -35,6 +35,7 @@ from linkcast.core.events import (
     Event,
     EventBody,
     Job,
+    Page,
     RequestRecord,
     accepted_body,
 )
@@ -166,6 +167,40 @@ class SQLiteStore(Store):
         if created:
             await self._announce_jobs()
         return record, created
+
+    async def retry(self, request_id: str) -> RequestRecord:
+        def operation(connection: sqlite3.Connection) -> Written:
+            row = connection.execute("SELECT * FROM requests WHERE request_id = ?", (request_id,)).fetchone()
+            if row is None:
+                raise NotFound(f"no request with id {request_id!r}")
+            record = record_from_row(row)
+            if record.state != FAILED:
+                raise Conflict(f"request {request_id!r} is {record.state}: only a failed request can be retried")
+            connection.execute(
+                "UPDATE requests SET state = ?, attempts = 0, outcome = NULL, started_at = NULL, finished_at = NULL "
+                "WHERE request_id = ?",
+                (QUEUED, request_id),
+            )
+            event = append_event(connection, accepted_body(request_id, record.url, retry=True), time.time())
+            connection.execute("INSERT INTO jobs (request_id, url) VALUES (?, ?)", (request_id, record.url))
+            return Written(RequestRecord(request_id, record.url, QUEUED, record.created_at), [event])
+
+        record: RequestRecord = (await self._writer.run(operation)).value
+        await self._announce_jobs()
+        return record
+
+    async def list_requests(self, state: str | None, after: str | None, limit: int) -> Page:
+        condition, params = ("AND state = ?", [state]) if state is not None else ("", [])
+
+        def operation(connection: sqlite3.Connection) -> Page:
+            rows = connection.execute(
+                f"SELECT rowid, * FROM requests WHERE rowid > ? {condition} ORDER BY rowid LIMIT ?",
+                [int(after or 0), *params, limit + 1],
+            ).fetchall()
+            more = len(rows) > limit
+            return Page([record_from_row(row[1:]) for row in rows[:limit]], str(rows[limit - 1][0]) if more else None)
+
+        return await self._reader.run(operation)
 
     async def get_request(self, request_id: str) -> RequestRecord | None:
         def operation(connection: sqlite3.Connection) -> RequestRecord | None:

@@ -26,6 +26,8 @@ CREATE TABLE IF NOT EXISTS requests (
     outcome BLOB
 );
 CREATE INDEX IF NOT EXISTS requests_finished ON requests (finished_at) WHERE finished_at IS NOT NULL;
+-- Listing by state, in submission order (the rowid, which the index holds).
+CREATE INDEX IF NOT EXISTS requests_by_state ON requests (state);
 -- Only pending work lives here: a row is deleted when its request finishes. seq is the queue order. A job with an
 -- owner is leased to it until lease_until; the owner's store renews the lease while its worker lives.
 CREATE TABLE IF NOT EXISTS jobs (
@@ -82,7 +84,7 @@ def setup_connection(connection: sqlite3.Connection, *, writer: bool) -> None:
 
 
 def record_from_row(row: sqlite3.Row | tuple[Any, ...]) -> RequestRecord:
-    """A ``requests`` row (``SELECT *``) as the model's record."""
+    """A ``requests`` row (``SELECT *``, the columns in table order) as the model's record."""
     request_id, url, state, created_at, started_at, finished_at, attempts, outcome = row
     return RequestRecord(
         request_id,

@@ -1,50 +1,45 @@
-"""The HTTP API: submit a URL (PUT with your id, POST for a server-chosen one), read a request's state, health."""
+"""The HTTP API of single pages: submit URLs (PUT with your id, POST for ids chosen by the server, one or many at
+once), read a request's state, list requests, retry a failed one."""
 
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
-import orjson
 from quart import Blueprint, Response, request
+from werkzeug.routing import PathConverter
 
-from linkcast.core.errors import InvalidInput, NotFound, Unavailable, UnsupportedMediaType
-from linkcast.core.inputs import validate_request_id, validate_url
+from linkcast.core.errors import InvalidInput, LinkcastError, NotFound, Unavailable
+from linkcast.core.events import DONE, FAILED, QUEUED, RUNNING
+from linkcast.core.inputs import validate_request_id
+from linkcast.web.bodies import fetchable_url, read_json_object
 from linkcast.web.current import runtime
 from linkcast.web.guard import guard
+from linkcast.web.query import page_args
 from linkcast.web.responses import json_response
 
 api = Blueprint("api", __name__)
 
-# curl -d sends this type unless told otherwise: accepted when the body is JSON, to keep curl recipes working.
-LENIENT_TYPES = frozenset({"", "application/x-www-form-urlencoded"})
+ONE_URL = '{"url": "https://..."}'
+MAX_BATCH = 1000
+STATES = (QUEUED, RUNNING, DONE, FAILED)
 
 
-async def read_url_from_body() -> str:
-    raw = await request.get_data(cache=False)
-    if not raw:
-        raise InvalidInput('the body is empty: send {"url": "https://..."}', code="missing_body")
-    mimetype = request.mimetype or ""
-    if mimetype not in LENIENT_TYPES and mimetype != "application/json" and not mimetype.endswith("+json"):
-        raise UnsupportedMediaType(f"the body must be JSON (application/json), not {mimetype}")
-    try:
-        payload = orjson.loads(raw)
-    except orjson.JSONDecodeError:
-        raise InvalidInput("the body is not valid JSON", code="invalid_json") from None
-    if not isinstance(payload, dict):
-        raise InvalidInput('the body must be a JSON object: {"url": "https://..."}', code="invalid_body")
+def accepting() -> None:
+    if runtime().draining.is_set():
+        raise Unavailable("the server is shutting down")
+
+
+async def read_url() -> str:
+    payload = await read_json_object(ONE_URL)
     if "url" not in payload:
         raise InvalidInput("the body has no 'url'", code="missing_url")
-    url = validate_url(payload["url"])
-    # What can be refused without resolving (an IP literal in a refused range, a denied name) is a 400 now rather
-    # than an error event later; names are checked against their resolved addresses when fetched.
-    runtime().fetcher.policy.check_url(url)
-    return url
+    return fetchable_url(payload["url"])
 
 
 async def accept(request_id: str, url: str) -> Response:
+    accepting()
     rt = runtime()
-    if rt.draining.is_set():
-        raise Unavailable("the server is shutting down")
     record, created = await rt.store.submit(request_id, url)
     location = f"/urls/{request_id}"
     if not created:
@@ -53,24 +48,84 @@ async def accept(request_id: str, url: str) -> Response:
     return json_response({"status": "accepted", "request_id": request_id, "url": url}, 201, {"Location": location})
 
 
-@api.put("/urls/<path:request_id>")
+class RequestPath(PathConverter):
+    """The id in ``/urls/<id>``: any path, so that an id with a slash is a 400 that says why, but not one ending in
+    ``/retry``, which is another route's (a PUT there is that route's 405, not a bad id)."""
+
+    regex = r"[^/].*?(?<!/retry)"
+
+
+@api.put("/urls/<request_path:request_id>")
 async def put_url(request_id: str) -> Response:
     guard().limit_submission(request.remote_addr or "")
     validate_request_id(request_id)
-    return await accept(request_id, await read_url_from_body())
+    return await accept(request_id, await read_url())
 
 
 @api.post("/urls")
-async def post_url() -> Response:
-    guard().limit_submission(request.remote_addr or "")
-    url = await read_url_from_body()
-    return await accept(uuid.uuid4().hex, url)
+async def post_urls() -> Response:
+    """``{"url": ...}``: one URL, answered like a PUT; ``{"urls": [...]}``: up to ``MAX_BATCH``, one answer each."""
+    payload = await read_json_object(f'{ONE_URL} or {{"urls": ["https://...", ...]}}')
+    if "urls" not in payload:
+        guard().limit_submission(request.remote_addr or "")
+        if "url" not in payload:
+            raise InvalidInput("the body has neither 'url' nor 'urls'", code="missing_url")
+        return await accept(uuid.uuid4().hex, fetchable_url(payload["url"]))
+    urls = payload["urls"]
+    if not isinstance(urls, list) or not 1 <= len(urls) <= MAX_BATCH or not all(isinstance(u, str) for u in urls):
+        raise InvalidInput(f"'urls' must be a list of 1 to {MAX_BATCH} URLs (strings)", code="invalid_urls")
+    guard().limit_submission(request.remote_addr or "", len(urls))
+    accepting()
+    return json_response({"results": await _submit_batch(urls)})
 
 
-@api.get("/urls/<path:request_id>")
+async def _submit_batch(urls: list[str]) -> list[dict[str, Any]]:
+    """One answer per URL, in order: accepted with its id, or the error that refused it (the others go on)."""
+    answers: list[dict[str, Any]] = []
+    valid: list[tuple[str, str]] = []
+    for index, value in enumerate(urls):
+        try:
+            valid.append((uuid.uuid4().hex, fetchable_url(value)))
+            answers.append({"index": index})
+        except LinkcastError as error:
+            answers.append({"index": index, "error": error.to_dict()})
+    rt = runtime()
+    submitted = iter(await rt.store.submit_many(valid))
+    pairs = iter(valid)
+    for answer in answers:
+        if "error" in answer:
+            continue
+        (request_id, url), _outcome = next(pairs), next(submitted)  # fresh ids: never a conflict
+        answer.update(status="accepted", request_id=request_id, url=url)
+    rt.metrics.requests_accepted.inc(len(valid))
+    return answers
+
+
+@api.get("/urls")
+async def list_urls() -> Response:
+    after, limit = page_args()
+    state = request.args.get("state")
+    if state is not None and state not in STATES:
+        raise InvalidInput(f"'state' must be one of {', '.join(STATES)}", code="invalid_state")
+    page = await runtime().store.list_requests(state, after, limit)
+    return json_response({"requests": [record.summary() for record in page.items], "next": page.next})
+
+
+@api.get("/urls/<request_path:request_id>")
 async def get_url(request_id: str) -> Response:
     validate_request_id(request_id)
     record = await runtime().store.get_request(request_id)
     if record is None:
         raise NotFound(f"no request with id {request_id!r}")
     return json_response(record.to_dict())
+
+
+@api.post("/urls/<path:request_id>/retry")
+async def retry_url(request_id: str) -> Response:
+    """Queue a failed request again under the same id: a new ``accepted`` event, then a new outcome."""
+    guard().limit_submission(request.remote_addr or "")
+    validate_request_id(request_id)
+    accepting()
+    record = await runtime().store.retry(request_id)
+    answer = {"status": "accepted", "request_id": request_id, "url": record.url, "retry": True}
+    return json_response(answer, 202, {"Location": f"/urls/{request_id}"})

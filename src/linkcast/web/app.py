@@ -18,7 +18,7 @@ from quart import Blueprint, Quart
 
 from linkcast.runtime import Runtime
 from linkcast.settings import Settings
-from linkcast.web.api import api
+from linkcast.web.api import RequestPath, api
 from linkcast.web.current import RUNTIME_KEY
 from linkcast.web.errors import register_error_handlers
 from linkcast.web.guard import install_guard
@@ -43,6 +43,7 @@ def _app(settings: Settings, rt: Runtime, blueprints: tuple[Blueprint, ...]) -> 
     app = Quart(__name__, static_folder="static", static_url_path="/static")
     app.config["MAX_CONTENT_LENGTH"] = settings.max_request_bytes
     app.extensions[RUNTIME_KEY] = rt
+    app.url_map.converters["request_path"] = RequestPath
     for blueprint in blueprints:
         app.register_blueprint(blueprint)
     register_error_handlers(app)

@@ -57,3 +57,19 @@ UNAUTHORIZED = error("a bearer token is required (only when the server runs with
 FORBIDDEN_ORIGIN = error("a browser page from another site (its Origin is not this host nor in --allowed-origins)")
 RATE_LIMITED = error("too many submissions from this client; retry after Retry-After", RETRY_AFTER)
 SHUTTING_DOWN = error("the server is shutting down")
+
+# The two arguments of every listing (``web/query.py``).
+PAGE_PARAMETERS = [
+    {
+        "name": "after",
+        "in": "query",
+        "description": "the 'next' cursor of the previous page (none: the first page)",
+        "schema": {"type": "string", "pattern": "^[0-9]{1,20}$"},
+    },
+    {
+        "name": "limit",
+        "in": "query",
+        "description": "the most items in the page (default 100)",
+        "schema": {"type": "integer", "minimum": 1, "maximum": 1000},
+    },
+]

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from linkcast.core.inputs import MAX_URL_BYTES
+from linkcast.web.api import MAX_BATCH, STATES
 from linkcast.web.openapi.answers import (
     FORBIDDEN_ORIGIN,
     JSON,
+    PAGE_PARAMETERS,
     RATE_LIMITED,
     SHUTTING_DOWN,
     UNAUTHORIZED,
@@ -24,6 +26,12 @@ REQUEST_ID = {
     "schema": {"type": "string", "pattern": "^[A-Za-z0-9._~-]{1,128}$"},
 }
 LOCATION = {"Location": header("where the request's state is read")}
+STATE = {
+    "name": "state",
+    "in": "query",
+    "description": "only the requests in this state",
+    "schema": {"type": "string", "enum": list(STATES)},
+}
 SUBMISSION_BODY = {"required": True, "content": {JSON: {"schema": ref("Submission")}}}
 ACCEPTED = json_answer(ref("Accepted"), "accepted: the fetch is queued", LOCATION)
 SUBMISSION_ERRORS = {
@@ -40,7 +48,7 @@ URLS = RouteGroup(
     tag="urls",
     description="Submit URLs and read their results (which also arrive on the WebSocket /scraped_urls).",
     operations={
-        "/urls/<path:request_id>": {
+        "/urls/<request_path:request_id>": {
             "put": {
                 "summary": "Submit a URL under your own request id",
                 "description": "Idempotent: the same id with the same URL answers 200 with the current state and "
@@ -68,9 +76,46 @@ URLS = RouteGroup(
         },
         "/urls": {
             "post": {
-                "summary": "Submit a URL under an id chosen by the server",
-                "requestBody": SUBMISSION_BODY,
-                "responses": {"201": ACCEPTED, **SUBMISSION_ERRORS},
+                "summary": "Submit a URL, or up to 1,000 at once, under ids chosen by the server",
+                "description": 'With {"url"}: one request, answered like a PUT. With {"urls": [...]}: one '
+                "answer per URL, in order, each accepted with its id or refused with its error (the others go on); "
+                "the rate limit counts every URL.",
+                "requestBody": {
+                    "required": True,
+                    "content": {JSON: {"schema": {"oneOf": [ref("Submission"), ref("Batch")]}}},
+                },
+                "responses": {
+                    "201": ACCEPTED,
+                    "200": json_answer(ref("BatchAnswer"), "a batch: one answer per URL"),
+                    **SUBMISSION_ERRORS,
+                },
+            },
+            "get": {
+                "summary": "The requests, in the order they were submitted, a page at a time",
+                "parameters": [STATE, *PAGE_PARAMETERS],
+                "responses": {
+                    "200": json_answer(ref("RequestList"), "a page of requests (without their links)"),
+                    "400": error("an invalid state, cursor or limit"),
+                    "401": UNAUTHORIZED,
+                },
+            },
+        },
+        "/urls/<path:request_id>/retry": {
+            "post": {
+                "summary": "Queue a failed request again",
+                "description": 'Its attempts and outcome are cleared; a new accepted event (with "retry": true), '
+                "then a new outcome, arrive on the WebSocket.",
+                "parameters": [REQUEST_ID],
+                "responses": {
+                    "202": json_answer(ref("Accepted"), "queued again", LOCATION),
+                    "400": error("an invalid request id"),
+                    "401": UNAUTHORIZED,
+                    "403": FORBIDDEN_ORIGIN,
+                    "404": error("no request with this id"),
+                    "409": error("the request has not failed (it is queued, running or done)"),
+                    "429": RATE_LIMITED,
+                    "503": SHUTTING_DOWN,
+                },
             }
         },
     },
@@ -89,6 +134,47 @@ URLS = RouteGroup(
                 }
             },
         },
+        "Batch": {
+            "type": "object",
+            "required": ["urls"],
+            "properties": {
+                "urls": {
+                    "type": "array",
+                    "minItems": 1,
+                    "maxItems": MAX_BATCH,
+                    "items": {"type": "string"},
+                    "example": ["https://example.com/", "https://example.org/"],
+                }
+            },
+        },
+        "BatchAnswer": {
+            "type": "object",
+            "required": ["results"],
+            "properties": {
+                "results": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["index"],
+                        "properties": {
+                            "index": {"type": "integer", "description": "the URL's place in the list"},
+                            "status": {"type": "string", "enum": ["accepted"]},
+                            "request_id": {"type": "string"},
+                            "url": {"type": "string"},
+                            "error": ref("ErrorDetail"),
+                        },
+                    },
+                }
+            },
+        },
+        "RequestList": {
+            "type": "object",
+            "required": ["requests", "next"],
+            "properties": {
+                "requests": {"type": "array", "items": ref("Request")},
+                "next": {"type": ["string", "null"], "description": "the cursor of the next page (null: no more)"},
+            },
+        },
         "Accepted": {
             "type": "object",
             "required": ["status", "request_id", "url"],
@@ -96,6 +182,7 @@ URLS = RouteGroup(
                 "status": {"type": "string", "enum": ["accepted"]},
                 "request_id": {"type": "string"},
                 "url": {"type": "string", "description": "the URL as it will be fetched (normalised)"},
+                "retry": {"type": "boolean", "description": "true when a failed request was queued again"},
             },
         },
         "Request": {
@@ -114,6 +201,7 @@ URLS = RouteGroup(
                 "final_url": {"type": "string"},
                 "status_code": {"type": "integer"},
                 "links": {"type": "array", "items": {"type": "string"}},
+                "link_count": {"type": "integer", "description": "in a list of requests, instead of the links"},
                 "links_truncated": {"type": "boolean"},
                 "timings": {"type": "object", "additionalProperties": {"type": "number"}},
                 "error": ref("ErrorDetail"),

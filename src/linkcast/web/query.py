@@ -1,0 +1,25 @@
+"""Query-string arguments shared by the listings: ``after`` (a cursor) and ``limit``, checked and bounded."""
+
+from __future__ import annotations
+
+from quart import request
+
+from linkcast.core.errors import InvalidInput
+
+DEFAULT_PAGE = 100
+MAX_PAGE = 1000
+MAX_CURSOR_DIGITS = 20  # a 64-bit id
+
+
+def page_args() -> tuple[str | None, int]:
+    """``(after, limit)`` of a listing: the cursor is ASCII digits (what a page's ``next`` gave), the limit 1 to
+    ``MAX_PAGE`` (default ``DEFAULT_PAGE``)."""
+    after = request.args.get("after")
+    if after is not None and not (after.isascii() and after.isdigit() and len(after) <= MAX_CURSOR_DIGITS):
+        raise InvalidInput("'after' must be the 'next' cursor of a previous page", code="invalid_cursor")
+    raw_limit = request.args.get("limit")
+    if raw_limit is None:
+        return after, DEFAULT_PAGE
+    if not (raw_limit.isascii() and raw_limit.isdigit() and len(raw_limit) <= 4 and 1 <= int(raw_limit) <= MAX_PAGE):
+        raise InvalidInput(f"'limit' must be a whole number from 1 to {MAX_PAGE}", code="invalid_limit")
+    return after, int(raw_limit)
