@@ -40,7 +40,7 @@ async def test_a_batch_answers_each_url_in_order_and_refuses_only_the_bad_ones(
         (["https://a.example/"] * 1001, "invalid_urls"),
         ([{"url": "x"}], "invalid_urls"),
         ("https://a.example/", "invalid_urls"),
-    ],  # fmt: skip
+    ],
     ids=["empty", "too-many", "not-strings", "not-a-list"],
 )
 async def test_a_malformed_batch_is_refused_whole(service: Service, urls: object, code: str) -> None:
