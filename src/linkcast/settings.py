@@ -117,7 +117,7 @@ def _convert(f: dataclasses.Field[Any], raw: str) -> Any:
 def add_settings_arguments(parser: argparse.ArgumentParser, only: Sequence[str] | None = None) -> None:
     """Add a ``--flag`` for every setting (or those named in ``only``), its help showing the env var and default."""
     for f in dataclasses.fields(Settings):
-        if only is not None and f.name not in only:
+        if (only is not None and f.name not in only) or not f.metadata["flag"]:
             continue
         option = "--" + f.name.replace("_", "-")
         env = f"LINKCAST_{f.name.upper()}"
