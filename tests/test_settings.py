@@ -14,3 +14,10 @@ def test_every_setting_but_the_environment_only_ones_is_a_flag() -> None:
     flags = {action.dest for action in parser._actions if action.option_strings and action.dest != "help"}
     fields = dataclasses.fields(Settings)
     assert flags == {f.name for f in fields if f.metadata["flag"]}
+
+
+def test_the_http_parser_is_chosen_by_environment_only() -> None:
+    assert Settings.from_env({"LINKCAST_HTTP_PARSER": "h11"}).http_parser == "h11"
+    parser = argparse.ArgumentParser()
+    add_settings_arguments(parser)
+    assert "http_parser" not in {action.dest for action in parser._actions}

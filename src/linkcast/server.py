@@ -17,7 +17,8 @@ from linkcast.metrics import Metrics
 from linkcast.settings import Settings
 from linkcast.store import SHARED_STORE_SCHEMES, open_store
 from linkcast.web.app import create_app
-from linkcast.web.frame_writer import FrameWriterProtocol
+from linkcast.web.connections import ConnectionGuard
+from linkcast.web.http_protocols import guarded_protocols
 from linkcast.worker import WorkerPool
 
 # Incoming WebSocket messages are ignored; a small cap stops a client from making the server buffer large ones.
@@ -35,17 +36,22 @@ def serve(settings: Settings) -> None:
 
 
 def uvicorn_config(app: Quart, settings: Settings) -> uvicorn.Config:
-    return uvicorn.Config(
+    guard = ConnectionGuard.from_settings(settings, trusted_proxies(settings))
+    protocols = guarded_protocols(guard, settings.http_parser)
+    config = uvicorn.Config(
         app,
         host=settings.host,
         port=settings.port,
         loop="uvloop" if _has("uvloop") else "asyncio",
-        http="httptools" if _has("httptools") else "h11",
+        # The header size and time bounds and the connection limits (web/http_protocols.py), on httptools if
+        # installed, else h11.
+        http=protocols.http,
         # wsproto: it accepts the prototype's curl handshake (the websockets implementation rejects its 13-byte
         # Sec-WebSocket-Key), was the fastest in BENCHMARKS.md, and waits for the transport to drain on send, so a
         # stalled client fills its own bounded queue (and is dropped) instead of growing the server's write buffer.
-        # Its subclass adds the direct frame writer the stream uses (web/frame_writer.py).
-        ws=FrameWriterProtocol,
+        # Its subclass adds the direct frame writer the stream uses (web/frame_writer.py), and keeps the
+        # connection's place in the connection limits.
+        ws=protocols.ws,
         ws_max_size=WEBSOCKET_MAX_MESSAGE_BYTES,
         ws_per_message_deflate=settings.websocket_compression,
         lifespan="on",
@@ -53,11 +59,13 @@ def uvicorn_config(app: Quart, settings: Settings) -> uvicorn.Config:
         # Access lines would write WebSocket URLs, and with them a ?token=, to the logs.
         access_log=False,
         timeout_graceful_shutdown=15,
-        h11_max_incomplete_event_size=settings.max_request_bytes,
+        # h11's own bound on a request's head (it refuses with a plain 400): behind the guarded protocol's 431.
+        h11_max_incomplete_event_size=settings.max_request_header_bytes,
         # Only the proxies named are believed: anyone else could claim any address in X-Forwarded-For.
         proxy_headers=bool(settings.trusted_proxies),
         forwarded_allow_ips=trusted_proxies(settings),
     )
+    return config
 
 
 def trusted_proxies(settings: Settings) -> str:
