@@ -19,6 +19,7 @@ from linkcast.store import SHARED_STORE_SCHEMES, open_store
 from linkcast.web.app import create_app
 from linkcast.web.connections import ConnectionGuard
 from linkcast.web.http_protocols import guarded_protocols
+from linkcast.web.request_log import RequestLog, install_query_redaction
 from linkcast.worker import WorkerPool
 
 # Incoming WebSocket messages are ignored; a small cap stops a client from making the server buffer large ones.
@@ -39,7 +40,7 @@ def uvicorn_config(app: Quart, settings: Settings) -> uvicorn.Config:
     guard = ConnectionGuard.from_settings(settings, trusted_proxies(settings))
     protocols = guarded_protocols(guard, settings.http_parser)
     config = uvicorn.Config(
-        app,
+        RequestLog(app),
         host=settings.host,
         port=settings.port,
         loop="uvloop" if _has("uvloop") else "asyncio",
@@ -56,7 +57,7 @@ def uvicorn_config(app: Quart, settings: Settings) -> uvicorn.Config:
         ws_per_message_deflate=settings.websocket_compression,
         lifespan="on",
         log_level=settings.log_level,
-        # Access lines would write WebSocket URLs, and with them a ?token=, to the logs.
+        # uvicorn's access lines would write query strings, and with them a ?token=: RequestLog writes them without.
         access_log=False,
         timeout_graceful_shutdown=15,
         # h11's own bound on a request's head (it refuses with a plain 400): behind the guarded protocol's 431.
@@ -65,6 +66,7 @@ def uvicorn_config(app: Quart, settings: Settings) -> uvicorn.Config:
         proxy_headers=bool(settings.trusted_proxies),
         forwarded_allow_ips=trusted_proxies(settings),
     )
+    install_query_redaction()  # after uvicorn.Config, which sets up uvicorn's loggers
     return config
 
 
