@@ -52,7 +52,7 @@ class RequestLog:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
-        if kind not in ("http", "websocket"):
+        if kind not in ("http", "websocket") or not log.isEnabledFor(logging.INFO):
             await self.app(scope, receive, send)
             return
         began = time.perf_counter()
