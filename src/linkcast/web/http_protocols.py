@@ -1,6 +1,6 @@
 """uvicorn's HTTP/1.1 protocols (httptools or h11) with the bounds a server open to anyone needs.
 
-uvicorn itself bounds none of these (figures in bench/README.md, "slow and oversized requests"):
+uvicorn itself bounds none of these (figures in bench/README.md, "Hostile clients of the server itself"):
 
 - **Header size.** A request line plus header block over ``--max-request-header-bytes`` is refused with ``431`` (JSON
   error ``headers_too_large``, ``Connection: close``) before more than the bound is handed to the parser: bytes are
@@ -109,6 +109,9 @@ class GuardedConnection:
             self._discard(data)
             return
         self._request_began = True
+        # Outside a body, the parser gets at most the bytes left of the bound. Exact but for one case: the bytes after
+        # a header block (or a body) that ends inside a piece are fed with it, uncounted, so a pipelined request can
+        # add at most one read (256 KiB) to what is held. Still a bound.
         while data and not self.transport.is_closing() and not self._upgraded:
             if self._reading_body():
                 self._feed(data)
