@@ -9,7 +9,13 @@ takes to answer under attack, and the RSS of the service and its extraction chil
 A second part measures whether lexbor parsing blocks the event loop: the largest gap of a 1 ms ticker while a page
 is parsed inline, in a thread (selectolax releases the GIL while lexbor parses) and in the extraction pool.
 
-Run: ``python -m bench.bench_hostile [--rounds 3] [--interval 0.25]``. Loopback only.
+Two parts attack the HTTP server itself (``bench/slow_clients.py``), each on a ``linkcast serve`` with default
+settings: ``heads``, four clients each sending a 64 MB header (the service's peak RSS); ``slowloris``, slow request
+heads (one header line every 5 s, reopened when cut) from many loopback addresses at rising counts, then from one
+address, while ``/healthz`` is asked from 127.0.0.1 every 50 ms.
+
+Run: ``python -m bench.bench_hostile [--rounds 3] [--interval 0.25] [--parts site,parsing,heads,slowloris]``.
+Loopback only.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ from tests.hostile.test_hostile import PeakRSS, hostile_flags
 from tests.support.service import Service
 from tests.support.site import LocalSite
 
+from bench.slow_clients import Slowloris, healthz_latencies, latency_summary, lifetimes_summary, oversized_heads
 from linkcast.core.links import extract_links
 from linkcast.extraction import ExtractionPool
 
@@ -178,17 +185,98 @@ async def event_loop_blocking() -> dict[str, str]:
     return answers
 
 
+async def oversized_head_attack(connections: int, megabytes: int) -> dict[str, str]:
+    """``connections`` clients each send a ``megabytes`` MB header to a default ``linkcast serve``."""
+    service = Service(store="memory://", log_path=Path("/tmp/bench_hostile_heads.log"))
+    await service.start()
+    assert service.process is not None
+    rss = PeakRSS(service.process.pid)
+    idle = rss.sample()
+    sampler = asyncio.create_task(rss.run())
+    began = time.perf_counter()
+    try:
+        refused = await oversized_heads(service, connections, megabytes * 2**20)
+        took = time.perf_counter() - began
+        health, failures = await healthz_latencies(service, 1.0)
+    finally:
+        sampler.cancel()
+        service.stop()
+    return {
+        "attack": f"{connections} connections x {megabytes} MB header",
+        "refused (431 or closed)": f"{sum(refused)} of {connections}, all done in {took:.1f} s",
+        "RSS idle / peak": f"{idle / 2**20:.0f} / {rss.peak / 2**20:.0f} MiB (+{(rss.peak - idle) / 2**20:.0f} MiB)",
+        "/healthz after": latency_summary(health, failures),
+    }
+
+
+async def slowloris_attack(levels: list[int], per_address: int, hold: float, one_address: int) -> dict[str, str]:
+    """Slow request heads at each count in ``levels`` (``per_address`` per source address), then ``one_address``
+    from a single address; ``/healthz`` from 127.0.0.1 for ``hold`` seconds at each."""
+    service = Service(store="memory://", log_path=Path("/tmp/bench_hostile_slowloris.log"))
+    await service.start()
+    assert service.process is not None
+    rss = PeakRSS(service.process.pid)
+    results = {"idle RSS": f"{rss.sample() / 2**20:.0f} MiB"}
+    try:
+        for label, attack in [
+            *((f"{level} from {-(-level // per_address)} addresses", Slowloris(service.port, per_address, target=level))
+              for level in levels),
+            (f"{one_address} from one address", Slowloris(service.port, one_address, target=one_address)),
+        ]:  # fmt: skip
+            began = time.perf_counter()
+            await attack.top_up()
+            opened = time.perf_counter() - began
+            stop = asyncio.Event()
+            running = asyncio.create_task(attack.run(stop))
+            health, failures = await healthz_latencies(service, hold)
+            stop.set()
+            await running
+            await asyncio.sleep(0.5)  # let the closes of the last pass's refusals arrive
+            attack.prune()
+            results[label] = (
+                f"{attack.most_open} held at most, {len(attack.open)} at the end (first pass {opened:.1f} s, "
+                f"{attack.refused} refused); /healthz "
+                f"{latency_summary(health, failures)}; RSS {rss.sample() / 2**20:.0f} MiB; "
+                f"{lifetimes_summary(attack.cut)}"
+            )
+            attack.close()
+    finally:
+        service.stop()
+    return results
+
+
+def print_results(title: str, results: dict[str, Any]) -> None:
+    print(title)
+    for key, value in results.items():
+        print(f"  {key:>28}: {value:.1f}" if isinstance(value, float) else f"  {key:>28}: {value}")
+
+
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3, help="times every attack is submitted")
     parser.add_argument("--interval", type=float, default=0.25, help="seconds between two normal pages")
+    parser.add_argument("--parts", default="site,parsing,heads,slowloris", help="which parts to run")
+    parser.add_argument("--head-mb", type=int, default=64, help="size of each oversized header")
+    parser.add_argument(
+        "--slow-levels", default="1000,4000,8000,16000,19000", help="slow connections from many addresses, in turn"
+    )
+    parser.add_argument("--per-address", type=int, default=200, help="slow connections per source address")
+    parser.add_argument("--one-address", type=int, default=20_100, help="slow connections from a single address")
+    parser.add_argument("--hold", type=float, default=12.0, help="seconds /healthz is asked at each level")
     args = parser.parse_args()
-    results = await service_under_attack(args.rounds, args.interval)
-    for key, value in results.items():
-        print(f"{key:>22}: {value:.1f}" if isinstance(value, float) else f"{key:>22}: {value}")
-    print("event loop while parsing:")
-    for key, value in (await event_loop_blocking()).items():
-        print(f"  {key}: {value}")
+    parts = set(args.parts.split(","))
+    if "site" in parts:
+        print_results("hostile site:", await service_under_attack(args.rounds, args.interval))
+    if "parsing" in parts:
+        print_results("event loop while parsing:", await event_loop_blocking())
+    if "heads" in parts:
+        print_results("oversized request heads:", await oversized_head_attack(4, args.head_mb))
+    if "slowloris" in parts:
+        levels = [int(level) for level in args.slow_levels.split(",") if level]
+        print_results(
+            "slow request heads (slowloris):",
+            await slowloris_attack(levels, args.per_address, args.hold, args.one_address),
+        )
 
 
 if __name__ == "__main__":

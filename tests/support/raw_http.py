@@ -70,13 +70,15 @@ class RawClient(asyncio.Protocol):
         await self._writable.wait()
         return self.is_open
 
-    async def stream(self, head: bytes, filler: bytes, total: int) -> None:
-        """Send ``head`` then ``filler`` over and over, up to ``total`` bytes, until the server closes."""
+    async def stream(self, head: bytes, filler: bytes, total: int, tail: bytes = b"\r\n\r\n") -> None:
+        """Send ``head``, then ``filler`` over and over up to ``total`` bytes, then ``tail`` (by default the end of
+        the request head), stopping when the server closes."""
         sent = 0
         if not await self.send(head):
             return
         while sent < total and await self.send(filler):
             sent += len(filler)
+        await self.send(tail)
 
     async def wait_closed(self, timeout: float) -> Exception | None:
         async with asyncio.timeout(timeout):
