@@ -12,9 +12,10 @@ is parsed inline, in a thread (selectolax releases the GIL while lexbor parses) 
 Two parts attack the HTTP server itself (``bench/slow_clients.py``), each on a ``linkcast serve`` with default
 settings: ``heads``, four clients each sending a 64 MB header (the service's peak RSS); ``slowloris``, slow request
 heads (one header line every 5 s, reopened when cut) from many loopback addresses at rising counts, then from one
-address, while ``/healthz`` is asked from 127.0.0.1 every 50 ms.
+address, while ``/healthz`` is asked from 127.0.0.1 every 50 ms; ``spread``, the issue's 20,100 slow connections,
+from two attacker processes (one may not open that many sockets).
 
-Run: ``python -m bench.bench_hostile [--rounds 3] [--interval 0.25] [--parts site,parsing,heads,slowloris]``.
+Run: ``python -m bench.bench_hostile [--rounds 3] [--interval 0.25] [--parts site,parsing,heads,slowloris,spread]``.
 Loopback only.
 """
 
@@ -23,6 +24,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import statistics
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -245,6 +247,37 @@ async def slowloris_attack(levels: list[int], per_address: int, hold: float, one
     return results
 
 
+async def spread_attack(total: int, processes: int, seconds: float) -> dict[str, str]:
+    """``total`` slow connections from ``processes`` attacker processes (one process may not open enough sockets),
+    200 per source address; ``/healthz`` from 127.0.0.1 in windows of 5 s meanwhile."""
+    service = Service(store="memory://", log_path=Path("/tmp/bench_hostile_spread.log"))
+    await service.start()
+    assert service.process is not None
+    rss = PeakRSS(service.process.pid)
+    sampler = asyncio.create_task(rss.run())
+    share = -(-total // processes)
+    attackers = [
+        await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bench.slow_clients", str(service.port), str(share),
+            str(2 + n * (share // 200 + 1)), str(seconds), stdout=asyncio.subprocess.PIPE,
+        )
+        for n in range(processes)
+    ]  # fmt: skip
+    results: dict[str, str] = {}
+    try:
+        for window in range(int(seconds // 5)):
+            health, failures = await healthz_latencies(service, 5.0)
+            results[f"/healthz, {5 * window}-{5 * window + 5} s"] = latency_summary(health, failures)
+        for n, attacker in enumerate(attackers):
+            out, _ = await asyncio.wait_for(attacker.communicate(), 120)
+            results[f"attacker {n + 1} ({share} connections)"] = out.decode().strip()
+        results["service RSS peak"] = f"{rss.peak / 2**20:.0f} MiB"
+    finally:
+        sampler.cancel()
+        service.stop()
+    return results
+
+
 def print_results(title: str, results: dict[str, Any]) -> None:
     print(title)
     for key, value in results.items():
@@ -255,7 +288,7 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3, help="times every attack is submitted")
     parser.add_argument("--interval", type=float, default=0.25, help="seconds between two normal pages")
-    parser.add_argument("--parts", default="site,parsing,heads,slowloris", help="which parts to run")
+    parser.add_argument("--parts", default="site,parsing,heads,slowloris,spread", help="which parts to run")
     parser.add_argument("--head-mb", type=int, default=64, help="size of each oversized header")
     parser.add_argument(
         "--slow-levels", default="1000,4000,8000,16000,19000", help="slow connections from many addresses, in turn"
@@ -263,6 +296,9 @@ async def main() -> None:
     parser.add_argument("--per-address", type=int, default=200, help="slow connections per source address")
     parser.add_argument("--one-address", type=int, default=20_100, help="slow connections from a single address")
     parser.add_argument("--hold", type=float, default=12.0, help="seconds /healthz is asked at each level")
+    parser.add_argument("--spread", type=int, default=20_100, help="slow connections of the spread part, in all")
+    parser.add_argument("--attackers", type=int, default=2, help="attacker processes of the spread part")
+    parser.add_argument("--spread-seconds", type=float, default=30.0, help="how long the spread attack lasts")
     args = parser.parse_args()
     parts = set(args.parts.split(","))
     if "site" in parts:
@@ -271,6 +307,11 @@ async def main() -> None:
         print_results("event loop while parsing:", await event_loop_blocking())
     if "heads" in parts:
         print_results("oversized request heads:", await oversized_head_attack(4, args.head_mb))
+    if "spread" in parts:
+        print_results(
+            f"slow request heads from {args.attackers} processes:",
+            await spread_attack(args.spread, args.attackers, args.spread_seconds),
+        )
     if "slowloris" in parts:
         levels = [int(level) for level in args.slow_levels.split(",") if level]
         print_results(

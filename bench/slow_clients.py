@@ -148,3 +148,26 @@ async def client_end(clients: list[RawClient]) -> None:
         with contextlib.suppress(TimeoutError):
             await client.wait_closed(30)
         client.close()
+
+
+async def attack_for(port: int, count: int, first_address: int, seconds: float) -> str:
+    """One attacker process's share of a spread attack: ``count`` slow connections for ``seconds``."""
+    attack = Slowloris(port, per_address=200, first_address=first_address, target=count)
+    await attack.top_up()
+    stop = asyncio.Event()
+    running = asyncio.create_task(attack.run(stop))
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), seconds)
+    stop.set()
+    await running
+    await asyncio.sleep(0.5)  # let the closes of the last pass's refusals arrive
+    attack.prune()
+    attack.close()
+    return f"held at most {attack.most_open}, {attack.refused} refused, {len(attack.cut)} cut"
+
+
+if __name__ == "__main__":  # one attacker process of bench_hostile's spread part: PORT COUNT FIRST_ADDRESS SECONDS
+    import sys
+
+    port, count, first = (int(arg) for arg in sys.argv[1:4])
+    print(asyncio.run(attack_for(port, count, first, float(sys.argv[4]))), flush=True)

@@ -221,7 +221,7 @@ async def test_a_request_head_not_complete_within_the_header_timeout_is_cut(
         service.stop()
 
 
-async def test_the_total_connection_bound_holds_and_frees_as_connections_end(
+async def test_a_full_server_closes_the_connection_waiting_longest_to_let_a_new_one_in(
     tmp_path: Path, parser: str, clients: list[RawClient]
 ) -> None:
     total = 40
@@ -230,24 +230,49 @@ async def test_the_total_connection_bound_holds_and_frees_as_connections_end(
         "--header-timeout", "60",
     )  # fmt: skip
     try:
-        holders = [await RawClient.open(service.port, f"127.0.1.{n % 10 + 1}") for n in range(total)]
+        # Slow connections from many addresses fill the server; none is over a per-client share.
+        holders = []
+        for n in range(total):
+            holders.append(await RawClient.open(service.port, f"127.0.1.{n % 10 + 1}"))
+            await holders[-1].send(b"GET /healthz HTTP/1.1\r\n")
         clients.extend(holders)
-        extra = [await RawClient.open(service.port, "127.0.2.1") for _ in range(10)]
-        clients.extend(extra)
-        await wait_until_closed(extra, len(extra), timeout=10)
+        assert await healthz(service) < PROMPT  # the oldest gave way
+        await holders[0].wait_closed(5)
+        late = [await RawClient.open(service.port, "127.0.2.1") for _ in range(10)]
+        clients.extend(late)
+        await wait_until_closed(holders, 10, timeout=10)
+        assert all(client.is_open for client in late)
+        assert all(not client.is_open for client in holders[:10]), [client.is_open for client in holders]
+        assert log_lines(service, "--max-connections:")
+    finally:
+        service.stop()
+
+
+async def test_the_total_connection_bound_holds_when_every_connection_is_busy(
+    tmp_path: Path, parser: str, clients: list[RawClient]
+) -> None:
+    total = 20
+    service = await serve(tmp_path, parser, "--max-connections", str(total), "--max-connections-per-client", "0")
+    sockets = []
+    try:
+        # WebSockets are busy connections: none gives way.
+        for n in range(total):
+            sockets.append(await websockets.connect(service.ws_url, open_timeout=10, local_addr=(f"127.0.3.{n}", 0)))
+        extra = await RawClient.open(service.port, "127.0.4.1")
+        clients.append(extra)
+        await extra.wait_closed(10)
         with pytest.raises((aiohttp.ClientError, AssertionError)):
-            await healthz(service)  # nobody gets in: the bound is for everyone
-        assert all(client.is_open for client in holders)
-        for client in holders[:5]:
-            client.close()
-        async with asyncio.timeout(10):
+            await healthz(service)
+        await sockets.pop().close()
+        async with asyncio.timeout(10):  # the closed WebSocket's place is free, once the server has seen it close
             while True:
                 with contextlib.suppress(aiohttp.ClientError, AssertionError):
                     await healthz(service)
                     break
                 await asyncio.sleep(0.05)
-        assert log_lines(service, "--max-connections:")
     finally:
+        for ws in sockets:
+            await ws.close()
         service.stop()
 
 

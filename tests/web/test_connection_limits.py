@@ -57,11 +57,43 @@ async def test_a_client_over_its_share_is_refused_until_one_of_its_connections_e
     assert bounds.admit("192.0.2.1") is None
 
 
-async def test_the_total_bound_holds_whatever_the_clients() -> None:
+class Waiting:
+    """A connection waiting for a request head, as the guard sees it."""
+
+    def __init__(self, bounds: ConnectionGuard, peer: str) -> None:
+        self.slot = bounds.admit(peer)
+        self.evicted = False
+        bounds.waiting(self)
+
+    def evict(self) -> None:
+        self.evicted = True
+        assert self.slot is not None
+        self.slot.release()
+
+
+async def test_when_full_the_connection_waiting_longest_gives_way() -> None:
     bounds = guard(max_connections=5, per_client=0)
-    assert all(bounds.admit(f"192.0.2.{n}") for n in range(5))
+    waiting = [Waiting(bounds, f"192.0.2.{n}") for n in range(5)]
+    bounds.not_waiting(waiting[0])  # its request head came: it is busy now
+    bounds.waiting(waiting[1])  # its response ended: it waits again, as the newest
+    assert bounds.admit("192.0.2.99") is not None
+    assert bounds.admit("192.0.2.98") is not None
+    assert [w.evicted for w in waiting] == [False, False, True, True, False]
+    assert bounds.open == 5
+
+
+async def test_the_total_bound_holds_when_every_connection_is_busy() -> None:
+    bounds = guard(max_connections=5, per_client=0)
+    assert all(bounds.admit(f"192.0.2.{n}") for n in range(5))  # none waits: all are busy
     assert bounds.admit("192.0.2.99") is None
     assert bounds.admit(None) is None  # a Unix socket counts in the total too
+
+
+async def test_a_client_over_its_share_evicts_no_one() -> None:
+    bounds = guard(max_connections=3, per_client=2)
+    waiting = [Waiting(bounds, "192.0.2.1"), Waiting(bounds, "192.0.2.1"), Waiting(bounds, "192.0.2.2")]
+    assert bounds.admit("192.0.2.1") is None
+    assert not any(w.evicted for w in waiting)
 
 
 @pytest.mark.parametrize("trusted", ["192.0.2.10", "192.0.2.0/24", "2001:db8::5/128", "*"])

@@ -3,7 +3,8 @@
 Why: every open connection costs a file descriptor, and a slow client can hold one for as long as it keeps sending a
 byte now and then. Without bounds, one address opening thousands of them takes every descriptor and nobody else gets
 in, ``/healthz`` included. With them, a client over its share is refused at once, and the total stays below the
-process's open-file limit so that the store, the fetches and the logs always have descriptors left.
+process's open-file limit so that the store, the fetches and the logs always have descriptors left. When the total
+is reached, the connection waiting longest for a request head gives way to the new one (``ConnectionGuard.admit``).
 
 Clients are counted by address; an IPv6 client by its /64, which is what one subscriber is usually given (counting
 single IPv6 addresses would let anyone open 2**64 "clients"). Connections from ``--trusted-proxies`` are not capped
@@ -18,6 +19,7 @@ import logging
 import resource
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from linkcast.settings import Settings
 from linkcast.web.limit_log import LimitLog
@@ -70,6 +72,11 @@ def client_key(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str:
     return str(ip)
 
 
+class Evictable(Protocol):
+    def evict(self) -> None:
+        """Close the connection at once and release its slot now."""
+
+
 @dataclass
 class Slot:
     """One admitted connection's place in the counts; released exactly once, whichever protocol ends up holding it
@@ -97,6 +104,7 @@ class ConnectionGuard:
     limit_log: LimitLog = field(default_factory=LimitLog)
     open: int = 0
     _per_client: Counter[str] = field(default_factory=Counter)
+    _waiting: dict[Evictable, None] = field(default_factory=dict)  # oldest first
 
     @classmethod
     def from_settings(cls, settings: Settings, trusted_proxies: str) -> ConnectionGuard:
@@ -120,20 +128,41 @@ class ConnectionGuard:
 
     def admit(self, peer: str | None) -> Slot | None:
         """A slot for a new connection from ``peer`` (its address; None for a Unix socket), or None (and a log
-        line) if it would go over a limit: the caller closes the connection."""
+        line) if it would go over a limit: the caller closes the connection.
+
+        When all ``max_connections`` are taken, the connection that has waited longest for a request head is closed
+        to make room, if there is one: connections that do nothing but hold their place give way to new ones, so a
+        client that sends its request at once gets in even while slow connections from many addresses fill the
+        server. Only when every connection is busy (a request under way, a WebSocket) is the new one refused."""
         key = self._key(peer)
-        if self.open >= self.max_connections:
-            self.limit_log.hit("--max-connections", peer or "?", f"over {self.max_connections}, connection refused")
-            return None
         if key is not None and self.max_per_client and self._per_client[key] >= self.max_per_client:
             self.limit_log.hit(
                 "--max-connections-per-client", peer or "?", f"over {self.max_per_client}, connection refused"
             )
             return None
+        if self.open >= self.max_connections:
+            if not self._waiting:
+                self.limit_log.hit("--max-connections", peer or "?", f"all {self.max_connections} busy, refused")
+                return None
+            victim = next(iter(self._waiting))
+            del self._waiting[victim]
+            victim.evict()
+            self.limit_log.hit(
+                "--max-connections", peer or "?", f"all {self.max_connections} taken, closed the longest waiting"
+            )
         self.open += 1
         if key is not None:
             self._per_client[key] += 1
         return Slot(self, key)
+
+    def waiting(self, connection: Evictable) -> None:
+        """``connection`` now waits for a request head (from its opening or since its last response): the first
+        to give way when the server is full."""
+        self._waiting.pop(connection, None)
+        self._waiting[connection] = None
+
+    def not_waiting(self, connection: Evictable) -> None:
+        self._waiting.pop(connection, None)
 
     def _key(self, peer: str | None) -> str | None:
         """Whom ``peer`` counts as; None for no one (a Unix socket, a trusted proxy)."""

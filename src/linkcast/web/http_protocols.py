@@ -9,8 +9,9 @@ uvicorn itself bounds none of these (figures in bench/README.md, "Hostile client
 - **Header deadline.** A client has ``--header-timeout`` seconds, from the connection opening or from the end of the
   previous response, to complete a request's header block; then the connection is closed, with ``408`` if part of a
   request had come. uvicorn starts no timer on a new connection, and its keep-alive timer stops at the first byte.
-- **Connection counts** (``connections.py``): a connection over ``--max-connections`` or over its client's
-  ``--max-connections-per-client`` is closed as soon as it is accepted. A WebSocket keeps its connection's slot
+- **Connection counts** (``connections.py``): a connection over its client's ``--max-connections-per-client`` is
+  closed as soon as it is accepted; past ``--max-connections``, the connection waiting longest for a request head
+  is closed to make room (or, if every connection is busy, the new one). A WebSocket keeps its connection's slot
   until it closes.
 
 Every bound hit is logged, rate-limited (``limit_log.py``). uvicorn's protocol classes are internals: the hooks used
@@ -164,11 +165,22 @@ class GuardedConnection:
         self._deadline_after_response = after_response
         self._request_began = False
         self._deadline = self.loop.call_later(self.guard.header_timeout, self._deadline_passed)
+        self.guard.waiting(self)
 
     def _cancel_deadline(self) -> None:
+        self.guard.not_waiting(self)
         if self._deadline is not None:
             self._deadline.cancel()
             self._deadline = None
+
+    def evict(self) -> None:
+        """Make room on a full server (``ConnectionGuard.admit``): close now, the slot free at once."""
+        self._refused = True
+        self._cancel_deadline()
+        if self._slot is not None:
+            self._slot.release()
+            self._slot = None
+        self.transport.close()
 
     def _deadline_passed(self) -> None:
         self._deadline = None
@@ -200,6 +212,7 @@ class GuardedConnection:
         if self.transport.can_write_eof():
             self.transport.write_eof()
             self.loop.call_later(LINGER_SECONDS, self.transport.close)
+            self.guard.waiting(self)  # lingering is no work: it gives way on a full server
         else:
             self.transport.close()
 
