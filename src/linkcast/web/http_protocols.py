@@ -183,7 +183,7 @@ class GuardedConnection:
         self.transport.close()
 
     def _deadline_passed(self) -> None:
-        self._deadline = None
+        self._cancel_deadline()  # it has passed; and whatever happens next, the connection waits no more
         if self.transport.is_closing() or self._upgraded or self._refused or self._request_in_flight():
             return
         if not self._request_began:
