@@ -118,6 +118,11 @@ class ConnectionGuard:
             )  # fmt: skip
         entries = Settings.csv(trusted_proxies)
         trusted = None if entries == ["*"] else tuple(ipaddress.ip_network(entry) for entry in entries)
+        log.info(
+            "at most %d connections (open-file limit %d), %s per client; request heads: %d bytes within %g s",
+            limit, file_limit, settings.max_connections_per_client or "no cap", settings.max_request_header_bytes,
+            settings.header_timeout,
+        )  # fmt: skip
         return cls(
             max_connections=limit,
             max_per_client=settings.max_connections_per_client,
