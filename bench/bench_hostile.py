@@ -9,10 +9,17 @@ takes to answer under attack, and the RSS of the service and its extraction chil
 A second part measures whether lexbor parsing blocks the event loop: the largest gap of a 1 ms ticker while a page
 is parsed inline, in a thread (selectolax releases the GIL while lexbor parses) and in the extraction pool.
 
-Run: ``python -m bench.bench_hostile [--rounds 3] [--interval 0.25]``; every size has an option (``--help``), and
-``--json PATH`` also writes every figure there. A tiny run, as the test suite does it
-(``tests/bench/test_bench_runs.py``): ``--rounds 1 --attacks 404,500,loop-a,to-metadata,reset,octet-stream
---normal-pages 3 --interval 0.05 --parse-links 5000 --parse-depth 2000``. Loopback only.
+Three parts attack the HTTP server itself (``bench/slow_clients.py``), each on a ``linkcast serve`` with default
+settings: ``heads``, four clients each sending a 64 MB header (the service's peak RSS); ``slowloris``, slow request
+heads (one header line every 5 s, reopened when cut) from many loopback addresses at rising counts, then from one
+address, while ``/healthz`` is asked from 127.0.0.1 every 50 ms; ``spread``, the issue's 20,100 slow connections,
+from two attacker processes (one may not open that many sockets).
+
+Run: ``python -m bench.bench_hostile [--rounds 3] [--interval 0.25] [--parts site,parsing,heads,slowloris,spread]``;
+every size has an option (``--help``), and ``--json PATH`` also writes every figure there. A tiny run, as the test
+suite does it (``tests/bench/test_bench_runs.py``): ``--parts site,parsing --rounds 1 --attacks
+404,500,loop-a,to-metadata,reset,octet-stream --normal-pages 3 --interval 0.05 --parse-links 5000 --parse-depth
+2000``. Loopback only.
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ import argparse
 import asyncio
 import json
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -33,6 +41,7 @@ from tests.hostile.test_hostile import PeakRSS, hostile_flags
 from tests.support.service import Service
 from tests.support.site import LocalSite
 
+from bench.slow_clients import Slowloris, healthz_latencies, latency_summary, lifetimes_summary, oversized_heads
 from linkcast.core.links import extract_links
 from linkcast.extraction import ExtractionPool
 
@@ -219,6 +228,103 @@ async def event_loop_blocking(links: int, depth: int) -> dict[str, dict[str, flo
     return answers
 
 
+async def oversized_head_attack(connections: int, megabytes: int) -> dict[str, str]:
+    """``connections`` clients each send a ``megabytes`` MB header to a default ``linkcast serve``."""
+    service = Service(store="memory://", log_path=Path("/tmp/bench_hostile_heads.log"))
+    await service.start()
+    assert service.process is not None
+    rss = PeakRSS(service.process.pid)
+    idle = rss.sample()
+    sampler = asyncio.create_task(rss.run())
+    began = time.perf_counter()
+    try:
+        refused = await oversized_heads(service, connections, megabytes * 2**20)
+        took = time.perf_counter() - began
+        health, failures = await healthz_latencies(service, 1.0)
+    finally:
+        sampler.cancel()
+        service.stop()
+    return {
+        "attack": f"{connections} connections x {megabytes} MB header",
+        "refused (431 or closed)": f"{sum(refused)} of {connections}, all done in {took:.1f} s",
+        "RSS idle / peak": f"{idle / 2**20:.0f} / {rss.peak / 2**20:.0f} MiB (+{(rss.peak - idle) / 2**20:.0f} MiB)",
+        "/healthz after": latency_summary(health, failures),
+    }
+
+
+async def slowloris_attack(levels: list[int], per_address: int, hold: float, one_address: int) -> dict[str, str]:
+    """Slow request heads at each count in ``levels`` (``per_address`` per source address), then ``one_address``
+    from a single address; ``/healthz`` from 127.0.0.1 for ``hold`` seconds at each."""
+    service = Service(store="memory://", log_path=Path("/tmp/bench_hostile_slowloris.log"))
+    await service.start()
+    assert service.process is not None
+    rss = PeakRSS(service.process.pid)
+    results = {"idle RSS": f"{rss.sample() / 2**20:.0f} MiB"}
+    try:
+        for label, attack in [
+            *((f"{level} from {-(-level // per_address)} addresses", Slowloris(service.port, per_address, target=level))
+              for level in levels),
+            (f"{one_address} from one address", Slowloris(service.port, one_address, target=one_address)),
+        ]:  # fmt: skip
+            began = time.perf_counter()
+            await attack.top_up()
+            opened = time.perf_counter() - began
+            stop = asyncio.Event()
+            running = asyncio.create_task(attack.run(stop))
+            health, failures = await healthz_latencies(service, hold)
+            stop.set()
+            await running
+            await asyncio.sleep(0.5)  # let the closes of the last pass's refusals arrive
+            attack.prune()
+            results[label] = (
+                f"{attack.most_open} held at most, {len(attack.open)} at the end (first pass {opened:.1f} s, "
+                f"{attack.refused} refused); /healthz "
+                f"{latency_summary(health, failures)}; RSS {rss.sample() / 2**20:.0f} MiB; "
+                f"{lifetimes_summary(attack.cut)}"
+            )
+            attack.close()
+    finally:
+        service.stop()
+    return results
+
+
+async def spread_attack(total: int, processes: int, seconds: float) -> dict[str, str]:
+    """``total`` slow connections from ``processes`` attacker processes (one process may not open enough sockets),
+    200 per source address; ``/healthz`` from 127.0.0.1 in windows of 5 s meanwhile."""
+    service = Service(store="memory://", log_path=Path("/tmp/bench_hostile_spread.log"))
+    await service.start()
+    assert service.process is not None
+    rss = PeakRSS(service.process.pid)
+    sampler = asyncio.create_task(rss.run())
+    share = -(-total // processes)
+    attackers = [
+        await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bench.slow_clients", str(service.port), str(share),
+            str(2 + n * (share // 200 + 1)), str(seconds), stdout=asyncio.subprocess.PIPE,
+        )
+        for n in range(processes)
+    ]  # fmt: skip
+    results: dict[str, str] = {}
+    try:
+        for window in range(int(seconds // 5)):
+            health, failures = await healthz_latencies(service, 5.0)
+            results[f"/healthz, {5 * window}-{5 * window + 5} s"] = latency_summary(health, failures)
+        for n, attacker in enumerate(attackers):
+            out, _ = await asyncio.wait_for(attacker.communicate(), 120)
+            results[f"attacker {n + 1} ({share} connections)"] = out.decode().strip()
+        results["service RSS peak"] = f"{rss.peak / 2**20:.0f} MiB"
+    finally:
+        sampler.cancel()
+        service.stop()
+    return results
+
+
+def print_results(title: str, results: dict[str, Any]) -> None:
+    print(title)
+    for key, value in results.items():
+        print(f"  {key:>28}: {value:.1f}" if isinstance(value, float) else f"  {key:>28}: {value}")
+
+
 def _outcome(event: dict[str, Any]) -> str:
     """What a terminal event says, in the terms of ``Case.expect``: ``result`` or the error's code."""
     return "result" if event["type"] == "result" else str(event["error"]["code"])
@@ -238,19 +344,44 @@ async def main() -> None:
     parser.add_argument("--parse-depth", type=int, default=20_000, help="nesting depth of the deep page parsed")
     parser.add_argument("--log", type=Path, help="the service's log (default: a new temporary file)")
     parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument("--parts", default="site,parsing,heads,slowloris,spread", help="which parts to run")
+    parser.add_argument("--head-mb", type=int, default=64, help="size of each oversized header")
+    parser.add_argument(
+        "--slow-levels", default="1000,4000,8000,16000,19000", help="slow connections from many addresses, in turn"
+    )
+    parser.add_argument("--per-address", type=int, default=200, help="slow connections per source address")
+    parser.add_argument("--one-address", type=int, default=20_100, help="slow connections from a single address")
+    parser.add_argument("--hold", type=float, default=12.0, help="seconds /healthz is asked at each level")
+    parser.add_argument("--spread", type=int, default=20_100, help="slow connections of the spread part, in all")
+    parser.add_argument("--attackers", type=int, default=2, help="attacker processes of the spread part")
+    parser.add_argument("--spread-seconds", type=float, default=30.0, help="how long the spread attack lasts")
     args = parser.parse_args()
+    parts = set(args.parts.split(","))
     if args.log is None:
         args.log = Path(tempfile.mkdtemp(prefix="linkcast-bench-hostile-")) / "serve.log"
-    results = await service_under_attack(args)
-    for key, value in results.items():
-        if isinstance(value, dict) and "n" in value:
-            value = show(value)
-        print(f"{key:>22}: {value:.1f}" if isinstance(value, float) else f"{key:>22}: {value}")
-    print(f"{'service log':>22}: {args.log}")
-    print("event loop while parsing:")
-    results["event_loop"] = await event_loop_blocking(args.parse_links, args.parse_depth)
-    for key, value in results["event_loop"].items():
-        print(f"  {key}: took {value['took_ms']:.0f} ms, longest loop stall {value['longest_stall_ms']:.1f} ms")
+    results: dict[str, Any] = {}
+    if "site" in parts:
+        results = await service_under_attack(args)
+        for key, value in results.items():
+            if isinstance(value, dict) and "n" in value:
+                value = show(value)
+            print(f"{key:>22}: {value:.1f}" if isinstance(value, float) else f"{key:>22}: {value}")
+        print(f"{'service log':>22}: {args.log}")
+    if "parsing" in parts:
+        print("event loop while parsing:")
+        results["event_loop"] = await event_loop_blocking(args.parse_links, args.parse_depth)
+        for key, value in results["event_loop"].items():
+            print(f"  {key}: took {value['took_ms']:.0f} ms, longest loop stall {value['longest_stall_ms']:.1f} ms")
+    if "heads" in parts:
+        results["heads"] = await oversized_head_attack(4, args.head_mb)
+        print_results("oversized request heads:", results["heads"])
+    if "spread" in parts:
+        results["spread"] = await spread_attack(args.spread, args.attackers, args.spread_seconds)
+        print_results(f"slow request heads from {args.attackers} processes:", results["spread"])
+    if "slowloris" in parts:
+        levels = [int(level) for level in args.slow_levels.split(",") if level]
+        results["slowloris"] = await slowloris_attack(levels, args.per_address, args.hold, args.one_address)
+        print_results("slow request heads (slowloris):", results["slowloris"])
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(results, indent=2))

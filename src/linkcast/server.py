@@ -21,7 +21,9 @@ from linkcast.runtime import Runtime
 from linkcast.settings import Settings
 from linkcast.store import SHARED_STORE_SCHEMES
 from linkcast.web.app import create_app, create_worker_app
-from linkcast.web.frame_writer import FrameWriterProtocol
+from linkcast.web.connections import ConnectionGuard
+from linkcast.web.http_protocols import guarded_protocols
+from linkcast.web.request_log import RequestLog, install_query_redaction
 
 log = logging.getLogger(__name__)
 
@@ -99,28 +101,36 @@ async def _until_signalled(runtime: Runtime) -> None:
 
 
 def uvicorn_config(app: Quart, settings: Settings, port: int) -> uvicorn.Config:
-    return uvicorn.Config(
-        app,
+    guard = ConnectionGuard.from_settings(settings)
+    protocols = guarded_protocols(guard, settings.http_parser)
+    config = uvicorn.Config(
+        RequestLog(app),
         host=settings.host,
         port=port,
-        http="httptools" if _has("httptools") else "h11",
+        # The header size and time bounds and the connection limits (web/http_protocols.py), on httptools if
+        # installed, else h11.
+        http=protocols.http,
         # wsproto: it accepts the prototype's curl handshake (the websockets implementation rejects its 13-byte
         # Sec-WebSocket-Key), was the fastest measured, and waits for the transport to drain on send, so a stalled
         # client fills its own bounded queue (and is dropped) instead of growing the server's write buffer. Its
-        # subclass adds the direct frame writer the stream uses (web/frame_writer.py).
-        ws=FrameWriterProtocol,
+        # subclass adds the direct frame writer the stream uses (web/frame_writer.py), and keeps the connection's
+        # place in the connection limits.
+        ws=protocols.ws,
         ws_max_size=WEBSOCKET_MAX_MESSAGE_BYTES,
         ws_per_message_deflate=settings.websocket_compression,
         lifespan="on",
         log_level=settings.log_level,
-        # Access lines would write WebSocket URLs, and with them a ?token=, to the logs.
+        # uvicorn's access lines would write query strings, and with them a ?token=: RequestLog writes them without.
         access_log=False,
         timeout_graceful_shutdown=15,
-        h11_max_incomplete_event_size=settings.max_request_bytes,
+        # h11's own bound on a request's head (it refuses with a plain 400): behind the guarded protocol's 431.
+        h11_max_incomplete_event_size=settings.max_request_header_bytes,
         # Only the proxies named are believed: anyone else could claim any address in X-Forwarded-For.
         proxy_headers=bool(settings.trusted_proxies),
         forwarded_allow_ips=trusted_proxies(settings),
     )
+    install_query_redaction()  # after uvicorn.Config, which sets up uvicorn's loggers
+    return config
 
 
 def trusted_proxies(settings: Settings) -> str:

@@ -100,6 +100,24 @@ class Settings:
         "reverse proxies (comma-separated addresses or networks; '*': any) whose X-Forwarded-For names the client, "
         "so that the rate limit counts each client rather than the proxy (empty: the connection's own address)",
     )
+    max_request_header_bytes: int = setting(
+        64 * 1024,
+        "largest request line plus header block accepted from a client (WebSocket handshakes included); past it: 431",
+    )
+    header_timeout: float = setting(
+        10.0,
+        "seconds a client has to send a request's whole header block, from the connection opening or from the end "
+        "of the previous response; past it the connection is closed (408 if part of a request came)",
+    )
+    max_connections_per_client: int = setting(
+        256,
+        "open connections allowed from one client address (IPv6: one /64); --trusted-proxies are not capped "
+        "(0: no cap)",
+    )
+    max_connections: int = setting(
+        0, "open connections allowed in all (0: the open-file limit, raised to its maximum, less a reserve)"
+    )
+    http_parser: str = setting("auto", "HTTP/1.1 parser: auto (httptools if installed), httptools or h11", flag=False)
     redis_prefix: str = setting("linkcast", "key prefix in Redis, so that several deployments can share one")
     job_visibility_timeout: float = setting(
         60.0, "seconds before a job held by a silent worker is handed to another (Redis)"
@@ -182,7 +200,7 @@ def _convert(f: dataclasses.Field[Any], raw: str) -> Any:
 def add_settings_arguments(parser: argparse.ArgumentParser, only: Sequence[str] | None = None) -> None:
     """Add a ``--flag`` for every setting (or those named in ``only``), its help showing the env var and default."""
     for f in dataclasses.fields(Settings):
-        if only is not None and f.name not in only:
+        if (only is not None and f.name not in only) or not f.metadata["flag"]:
             continue
         option = "--" + f.name.replace("_", "-")
         env = f"LINKCAST_{f.name.upper()}"

@@ -35,7 +35,8 @@ STORE_TINY = [
 WORKERS_TINY = ["--pages", "30", "--runs", "1", "--store-jobs", "100", "--store-loops", "4"]
 HOSTILE_ATTACKS = ["404", "500", "loop-a", "to-metadata", "reset", "octet-stream"]
 HOSTILE_TINY = [
-    "--rounds", "1", "--attacks", ",".join(HOSTILE_ATTACKS), "--normal-pages", "3", "--interval", "0.05",
+    "--parts", "site,parsing", "--rounds", "1", "--attacks", ",".join(HOSTILE_ATTACKS), "--normal-pages", "3",
+    "--interval", "0.05",
     "--parse-links", "5000", "--parse-depth", "2000",
 ]  # fmt: skip
 
