@@ -26,8 +26,8 @@ from tests.support.ports import free_port
 
 def guard(max_connections: int = 100, per_client: int = 3, trusted: str = "") -> ConnectionGuard:
     """Bounds as a server has them (admit() logs from the event loop: call it from async tests)."""
-    settings = Settings(max_connections=max_connections, max_connections_per_client=per_client)
-    return ConnectionGuard.from_settings(settings, trusted)
+    settings = Settings(max_connections=max_connections, max_connections_per_client=per_client, trusted_proxies=trusted)
+    return ConnectionGuard.from_settings(settings)
 
 
 def key(address: str) -> str:
