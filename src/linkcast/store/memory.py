@@ -43,8 +43,10 @@ class MemoryStore(Store):
         self._events: list[Event] = []
         self._event_times: list[float] = []
         self._next_id = 1
-        self._appended = asyncio.Condition()
-        self._queued = asyncio.Condition()
+        # Set (and replaced) whenever an event is appended or a job queued: waiters take the current one, look, then
+        # wait on it. No lock: a Condition cancelled by a timeout while re-taking its lock fails under load.
+        self._appended = asyncio.Event()
+        self._queued = asyncio.Event()
 
     async def submit(self, request_id: str, url: str) -> tuple[RequestRecord, bool]:
         existing = self._requests.get(request_id)
@@ -61,8 +63,7 @@ class MemoryStore(Store):
 
     async def _enqueue(self, request_id: str) -> None:
         self._queue.append(request_id)
-        async with self._queued:
-            self._queued.notify()
+        self._announce_job()
 
     async def retry(self, request_id: str) -> RequestRecord:
         record = self._requests.get(request_id)
@@ -90,20 +91,24 @@ class MemoryStore(Store):
         more = len(found) > limit
         return Page(page, str(self._submitted[page[-1].request_id]) if more else None)
 
+    def _announce_job(self) -> None:
+        self._queued.set()
+        self._queued = asyncio.Event()
+
     async def claim_job(self, worker_id: str, timeout: float) -> Job | None:
         deadline = time.monotonic() + timeout
-        async with self._queued:
-            while True:
-                self._requeue_lapsed()
-                if self._queue:
-                    break
-                now = time.monotonic()
-                wake = min([deadline, *self._lapsing.values()])
-                if now >= deadline:
-                    return None
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._queued.wait(), max(0.0, wake - now))
-            record = self._requests[self._queue.popleft()]
+        while True:
+            queued = self._queued
+            self._requeue_lapsed()
+            if self._queue:
+                break
+            now = time.monotonic()
+            if now >= deadline:
+                return None
+            wake = min([deadline, *self._lapsing.values()])
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(queued.wait(), max(0.0, wake - now))
+        record = self._requests[self._queue.popleft()]
         record.state = RUNNING
         record.started_at = time.time()
         record.attempts += 1
@@ -147,8 +152,7 @@ class MemoryStore(Store):
         if record.state not in FINISHED_STATES:
             record.state = "queued"
             self._queue.appendleft(job.request_id)
-            async with self._queued:
-                self._queued.notify()
+            self._announce_job()
 
     async def events_after(
         self,
@@ -169,11 +173,14 @@ class MemoryStore(Store):
         return found
 
     async def wait_events(self, after: int, timeout: float) -> list[Event]:
-        async with self._appended:
-            try:
-                await asyncio.wait_for(self._appended.wait_for(lambda: self._next_id - 1 > after), timeout)
-            except TimeoutError:
+        deadline = time.monotonic() + timeout
+        while self._next_id - 1 <= after:
+            appended = self._appended
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
                 return []
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(appended.wait(), remaining)
         return await self.events_after(after, limit=10_000)
 
     async def last_event_id(self) -> int:
@@ -206,6 +213,6 @@ class MemoryStore(Store):
         self._next_id += 1
         self._events.append(event)
         self._event_times.append(time.time())
-        async with self._appended:
-            self._appended.notify_all()
+        self._appended.set()
+        self._appended = asyncio.Event()
         return event
