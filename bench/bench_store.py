@@ -206,7 +206,7 @@ async def bare_broadcast(clients: int, events: int, size: int, folder: Path) -> 
     from linkcast.core.events import make_body
 
     body = make_body("started", "bench", "http://127.0.0.1/", attempt=1, pad="x" * size)
-    frames = [body.framed(n).frame for n in range(1, events + 1)]
+    frames = [body.framed(n).json for n in range(1, events + 1)]
     async with bare_server(frames, folder) as (server, url):
         connected = [asyncio.Event() for _ in range(clients)]
         readers = [asyncio.create_task(counting_client(url, events, ready)) for ready in connected]

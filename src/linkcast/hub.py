@@ -154,7 +154,7 @@ class Hub:
 
         A subscriber whose delivery fails is dropped alone (its connection is closed with 1011); the others go on.
         """
-        frames = [Frame(event.id, event.frame) for event in events]
+        frames = [Frame(event.id, event.json) for event in events]
         for subscriber in list(self._subscribers):
             if subscriber.dropped.is_set():
                 continue
@@ -199,7 +199,7 @@ class Hub:
         cursor = since
         while cursor < until:
             page = await self.store.events_after(cursor, subscription.request_ids, REPLAY_PAGE, until)
-            yield [Frame(event.id, event.frame) for event in page]
+            yield [Frame(event.id, event.json) for event in page]
             if len(page) < REPLAY_PAGE:
                 break
             cursor = page[-1].id

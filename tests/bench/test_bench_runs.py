@@ -146,8 +146,8 @@ def test_the_load_driver_tells_a_failed_request_from_a_fetched_page() -> None:
     links = [f"http://127.0.0.1:8000/error/{n}" for n in range(50)] + ['http://127.0.0.1:8000/"error":']
     result = result_body("r1", url, final_url=url, status_code=200, links=links, links_truncated=False, timings={})
     error = error_body("r2", url, FetchError("timed out", code="timeout"), timings={})
-    assert frame_head(result.framed(7).frame) == ("result", "r1")
-    assert frame_head(error.framed(8).frame) == ("error", "r2")
+    assert frame_head(result.framed(7).json) == ("result", "r1")
+    assert frame_head(error.framed(8).json) == ("error", "r2")
     # The prototype's frames, as bench/peers/prototype.py sends them.
     assert frame_head(json.dumps({"request_id": "r3", "url": url, "links": links})) == ("result", "r3")
     failed = {"request_id": "r4", "url": url, "links": [], "error": "ConnectionError('refused')"}

@@ -7,7 +7,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from linkcast.core.encoding import lookup
-from linkcast.core.resolution import Resolver, _FastPath, resolve
+from linkcast.core.resolution import HrefJoiner, _FastPath, resolve
 
 UTF8 = lookup("utf-8")
 assert UTF8 is not None
@@ -67,6 +67,6 @@ def test_the_fast_path_drops_other_schemes_without_the_parser(href: str) -> None
 
 
 def test_without_a_base_only_absolute_hrefs_resolve() -> None:
-    resolver = Resolver(None, UTF8)
-    assert resolver.resolve("/relative") is None
-    assert resolver.resolve("https://example.com/a") == "https://example.com/a"
+    joiner = HrefJoiner(None, UTF8)
+    assert joiner.resolve("/relative") is None
+    assert joiner.resolve("https://example.com/a") == "https://example.com/a"

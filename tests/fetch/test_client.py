@@ -18,7 +18,7 @@ from aiohttp.abc import AbstractResolver, ResolveResult
 from linkcast.core.errors import Blocked, FetchError
 from linkcast.core.policy import AddressPolicy
 from linkcast.fetch import Fetcher
-from linkcast.fetch.resolver import BlockedAddress, GuardedResolver
+from linkcast.fetch.dns import BlockedAddress, GuardedResolver
 from linkcast.fetch.retry import Backoff, TransientFetchError, parse_retry_after
 from linkcast.settings import Settings
 from tests.support.site import LocalSite

@@ -119,7 +119,7 @@ async def assert_one_terminal_event_each(inspector: RedisStore, site: LocalSite,
     terminal = [e for e in events if e.is_terminal]
     assert Counter(e.request_id for e in terminal) == Counter(dict.fromkeys(request_ids, 1))
     for event in terminal:
-        assert event.body()["links"] == [site.url(f"/next/page/{event.request_id}")], event.frame
+        assert event.body()["links"] == [site.url(f"/next/page/{event.request_id}")], event.json
     return Counter(e.request_id for e in events if e.type == "started")
 
 

@@ -27,7 +27,7 @@ async def wait_for_terminal(store: RedisStore, timeout: float = 30.0) -> list[st
             for event in await store.wait_events(position, timeout=5.0):
                 position = event.id
                 if event.is_terminal:
-                    terminal.append(event.frame)
+                    terminal.append(event.json)
     return terminal
 
 

@@ -36,7 +36,7 @@ async def test_submit_records_queues_and_announces(open_redis_store: StoreFactor
     assert await store.queue_depth() == 1
     [event] = await store.events_after(0)
     assert event.id == 1 and event.type == "accepted"
-    assert orjson.loads(event.frame) == {"id": 1, "type": "accepted", "request_id": "a", "url": "http://127.0.0.1/a"}
+    assert orjson.loads(event.json) == {"id": 1, "type": "accepted", "request_id": "a", "url": "http://127.0.0.1/a"}
     stored = await store.get_request("a")
     assert stored is not None and (stored.url, stored.state, stored.attempts) == ("http://127.0.0.1/a", "queued", 0)
     assert await store.get_request("unknown") is None

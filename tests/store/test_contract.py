@@ -322,7 +322,7 @@ async def test_events_after_honours_filter_limit_and_until(store: Store) -> None
     assert [e.request_id for e in await store.events_after(0, request_ids={"r1", "r4"})] == ["r1", "r4"]
     assert [e.request_id for e in await store.events_after(ids[1], request_ids=["r1", "r4"])] == ["r4"]
     assert await store.events_after(ids[-1]) == []
-    assert [e.frame for e in await store.events_after(0)] == [e.frame for e in events]
+    assert [e.json for e in await store.events_after(0)] == [e.json for e in events]
 
 
 async def test_wait_events_wakes_on_append(store: Store) -> None:
@@ -422,13 +422,13 @@ async def test_records_events_and_idempotency_survive_a_reopen(backend: Backend)
     await store.submit("waiting", URL + "w")
     job = await take(store)
     await store.finish(job, result(job))
-    before = [e.frame for e in await all_events(store)]
+    before = [e.json for e in await all_events(store)]
     store = await backend.reopen(store)
     record = await store.get_request("done")
     assert record is not None and record.state == DONE and record.to_dict()["links"] == [f"{URL}next"]
     waiting = await store.get_request("waiting")
     assert waiting is not None and waiting.state == QUEUED
-    assert [e.frame for e in await all_events(store)] == before
+    assert [e.json for e in await all_events(store)] == before
     assert (await store.submit("done", URL))[1] is False
     with pytest.raises(Conflict):
         await store.submit("done", URL + "other")

@@ -1,7 +1,8 @@
 """The event model: what the log stores and what WebSocket clients receive.
 
-An event's body is serialised to JSON once, when it is created; its frame (the body with the event's ``id`` in
-front) is built once, when the log gives it an id, and then sent as is to every client.
+An event's body is serialised to JSON once, when it is created; its JSON text (the body with the event's ``id`` in
+front) is built once, when the log gives it an id, and then sent as is to every client (``frames.Frame`` wraps it in
+a WebSocket frame).
 """
 
 from __future__ import annotations
@@ -43,19 +44,19 @@ STREAM_SINCE_HEADER = "Linkcast-Since"
 
 @dataclass(frozen=True, slots=True)
 class Event:
-    """One entry of the event log, with its JSON frame ready to send."""
+    """One entry of the event log, with its JSON text (the id first) ready to send."""
 
     id: int
     type: str
     request_id: str
-    frame: str
+    json: str
 
     @property
     def is_terminal(self) -> bool:
         return self.type in TERMINAL_TYPES
 
     def body(self) -> dict[str, Any]:
-        parsed: dict[str, Any] = orjson.loads(self.frame)
+        parsed: dict[str, Any] = orjson.loads(self.json)
         return parsed
 
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from linkcast.core.encoding import DocumentEncoding, decode, document_encoding
-from linkcast.core.resolution import Resolver, resolve_base
+from linkcast.core.resolution import HrefJoiner, resolve_base
 
 _LINKS = "a[href], area[href]"
 _LANDMARKS = "base[href], svg, math"
@@ -77,7 +77,7 @@ def find_links(body: bytes, url: str, content_type: str | None = None, limits: L
     roots = [node for node in landmarks if node.tag in _FOREIGN_ROOTS]
     foreign = _foreign_elements(roots) if roots else set()
     base = _base_url(landmarks, url, foreign)
-    resolver = Resolver(base, encoding)
+    joiner = HrefJoiner(base, encoding)
     nodes = tree.css(_LINKS)
     # A valueless attribute (<a href>) is an empty href. Indexing spares a Python-level call per link over .get().
     try:
@@ -90,10 +90,10 @@ def find_links(body: bytes, url: str, content_type: str | None = None, limits: L
     # distinct hrefs in their order, deduplicated: the first href that gives a URL is itself a first occurrence.
     distinct = dict.fromkeys(hrefs)
     distinct.pop(_ABSENT, None)  # matched by an xlink:href, which is no href
-    return _within(resolver, list(distinct), len(base or ""), limits or LinkLimits())
+    return _within(joiner, list(distinct), len(base or ""), limits or LinkLimits())
 
 
-def _within(resolver: Resolver, hrefs: list[str], base_length: int, limits: LinkLimits) -> FoundLinks:
+def _within(joiner: HrefJoiner, hrefs: list[str], base_length: int, limits: LinkLimits) -> FoundLinks:
     """The distinct links of ``hrefs`` in order, a chunk at a time, until a limit is reached (dictionary operations
     in C within a chunk: no Python-level step per link unless a limit falls inside it)."""
     max_links = limits.max_links if limits.max_links is not None else len(hrefs)
@@ -104,7 +104,7 @@ def _within(resolver: Resolver, hrefs: list[str], base_length: int, limits: Link
     # brackets make up for the last link's missing comma.
     size = 1
     for start in range(0, len(hrefs), chunk):
-        found = dict.fromkeys(resolver.resolve_all(hrefs[start : start + chunk]).values())
+        found = dict.fromkeys(joiner.resolve_all(hrefs[start : start + chunk]).values())
         found.pop("", None)  # hrefs that give no http(s) link
         if found and max(map(len, found)) > MAX_URL_CHARS:
             found = {link: None for link in found if len(link) <= MAX_URL_CHARS}

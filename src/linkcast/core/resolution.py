@@ -58,8 +58,8 @@ _ABSOLUTE_WITH_PATH = re.compile(rf"(?:https?:)?//{_HOST}(?=/){_PATH}{_TAIL}").f
 _HTTP = ("http://", "https://")
 
 
-class Resolver:
-    """Resolves the hrefs of one document against its base URL (None: the document has no valid base URL)."""
+class HrefJoiner:
+    """Joins the hrefs of one document to its base URL, as Chromium does (None: the document has no valid base URL)."""
 
     def __init__(self, base: str | None, encoding: DocumentEncoding) -> None:
         self.base = base

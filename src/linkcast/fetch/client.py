@@ -21,8 +21,8 @@ import aiohttp
 from aiohttp.http_exceptions import LineTooLong
 
 from linkcast.core.errors import FetchError
+from linkcast.fetch.dns import BlockedAddress, GuardedResolver, connecting_to, guarded_socket_factory
 from linkcast.fetch.politeness import HostGate
-from linkcast.fetch.resolver import BlockedAddress, GuardedResolver, connecting_to, guarded_socket_factory
 from linkcast.fetch.retry import RETRY_STATUSES, Backoff, TransientFetchError, parse_retry_after
 from linkcast.settings import Settings
 

@@ -397,12 +397,12 @@ class SQLiteStore(Store):
         if not appended:
             return
         self._recent.extend(appended)
-        self._recent_chars += sum(len(event.frame) for event in appended)
+        self._recent_chars += sum(len(event.json) for event in appended)
         if len(self._recent) > 2 * RECENT_EVENTS or self._recent_chars > 2 * RECENT_CHARS:
             # Trim to half the bounds at once, so that trimming is rare (amortised O(1) per event).
             cut, kept_chars = len(self._recent), 0
             while cut > 0 and len(self._recent) - cut < RECENT_EVENTS // 2:
-                size = len(self._recent[cut - 1].frame)
+                size = len(self._recent[cut - 1].json)
                 if kept_chars + size > RECENT_CHARS // 2:
                     break
                 kept_chars += size
