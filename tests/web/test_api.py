@@ -8,6 +8,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 import pytest_asyncio
+import yarl
 
 from tests.support.service import Service, receive_until, terminal_for
 from tests.support.site import LocalSite
@@ -61,6 +62,22 @@ async def test_bad_request_id_is_refused_with_400(api: Service, request_id: str)
     status, body = await api.call("PUT", f"/urls/{request_id}", json={"url": "http://a.example/"})
     assert status == 400, body
     assert body["error"]["code"] == "invalid_request_id"
+
+
+@pytest.mark.parametrize("method", ["PUT", "GET"])
+@pytest.mark.parametrize("request_id", ["%2E", "%2E%2E", ".", ".."])
+async def test_dot_segment_request_ids_are_refused_since_clients_could_not_read_them_back(
+    api: Service, method: str, request_id: str
+) -> None:
+    """aiohttp, like browsers and curl, would send /urls/.. as /: the path goes out as written (encoded=True)."""
+    url = yarl.URL(f"{api.base_url}/urls/{request_id}", encoded=True)
+    async with (
+        aiohttp.ClientSession() as session,
+        session.request(method, url, json={"url": "http://a.example/"}) as response,
+    ):
+        body = await response.json()
+    assert (response.status, body["error"]["code"]) == (400, "invalid_request_id"), body
+    assert "could never be read back" in body["error"]["message"]
 
 
 async def test_every_allowed_request_id_character_is_accepted(api: Service, site: LocalSite) -> None:

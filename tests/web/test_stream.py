@@ -2,10 +2,42 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
+import orjson
+import pytest
+import pytest_asyncio
+import websockets
+
+from linkcast.core.errors import InvalidInput
+from linkcast.core.events import STREAM_SINCE_HEADER
+from linkcast.core.inputs import MAX_STREAM_FILTERS
+from linkcast.hub import Hub
+from linkcast.settings import Settings
+from linkcast.store.memory import MemoryStore
+from linkcast.web.stream import check_since_exists
 from tests.support.service import Service, receive_until, terminal_for
 from tests.support.site import LocalSite
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def handshakes(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Service]:
+    """A service for tests of the handshake alone: they submit nothing, so its event log stays empty."""
+    running = Service(store="memory://", log_path=tmp_path_factory.mktemp("handshakes") / "serve.log")
+    await running.start()
+    yield running
+    running.stop()
+
+
+async def refusal(service: Service, query: str) -> tuple[int, dict[str, Any]]:
+    """The status and JSON error of a handshake the service must refuse."""
+    with pytest.raises(websockets.InvalidStatus) as refused:
+        async with service.connect(query):
+            pass
+    response = refused.value.response
+    return response.status_code, orjson.loads(response.body)["error"]
 
 
 async def test_second_client_receives_every_result(service: Service, site: LocalSite) -> None:
@@ -56,3 +88,58 @@ async def test_frames_are_deflated_when_configured(tmp_path: Path, site: LocalSi
                 assert frames[-1]["links"] == [site.url("/d")]
     finally:
         compressing.stop()
+
+
+@pytest.mark.parametrize(
+    "since",
+    ["%C2%B2", "%D9%A3", "%EF%BC%91", "1" * 20, "9" * 5000],
+    ids=["superscript-two", "arabic-indic-three", "fullwidth-one", "20-digits", "5000-digits"],
+)
+async def test_since_that_is_not_a_bounded_ascii_number_is_a_400_not_a_500(handshakes: Service, since: str) -> None:
+    status, error = await refusal(handshakes, f"since={since}")
+    assert (status, error["code"]) == (400, "invalid_since"), error
+
+
+async def test_since_past_the_newest_event_is_refused_and_says_so(handshakes: Service) -> None:
+    status, error = await refusal(handshakes, "since=7")
+    assert (status, error["code"]) == (400, "since_ahead")
+    assert error["message"].startswith("since=7 is past the newest event (0)")
+
+
+async def test_since_at_the_newest_event_is_accepted(handshakes: Service) -> None:
+    async with handshakes.connect() as ws:
+        newest = ws.response.headers[STREAM_SINCE_HEADER]
+    async with handshakes.connect(f"since={newest}") as ws:
+        assert ws.response.headers[STREAM_SINCE_HEADER] == newest
+
+
+async def test_since_past_this_replica_but_not_past_the_log_is_accepted() -> None:
+    """A replica's hub can lag the shared log, where a client may have seen newer events from another replica: only
+    the store's newest id refuses. (A real store and hub; the lag is the hub not started, as if behind.)"""
+    store = MemoryStore(Settings())
+    await store.open()
+    for n in range(3):
+        await store.submit(f"r{n}", "https://example.com/")
+    hub = Hub(store, queue_size=10)
+    newest = await store.last_event_id()
+    assert hub.position < newest
+    await check_since_exists(newest, hub, store)
+    with pytest.raises(InvalidInput) as refused:
+        await check_since_exists(newest + 1, hub, store)
+    assert refused.value.code == "since_ahead"
+
+
+async def test_request_id_filters_are_bounded_per_connection(handshakes: Service) -> None:
+    many = "&".join(f"request_id=r{n}" for n in range(MAX_STREAM_FILTERS + 1))
+    status, error = await refusal(handshakes, many)
+    assert (status, error["code"]) == (400, "too_many_filters")
+    assert f"at most {MAX_STREAM_FILTERS}" in error["message"]
+    enough = "&".join(f"request_id=r{n}" for n in range(MAX_STREAM_FILTERS))
+    async with handshakes.connect(enough) as ws:
+        await ws.ping()
+
+
+@pytest.mark.parametrize("request_id", ["..", ".", "%2E%2E"])
+async def test_a_dot_segment_request_id_filter_is_refused(handshakes: Service, request_id: str) -> None:
+    status, error = await refusal(handshakes, f"request_id={request_id}")
+    assert (status, error["code"]) == (400, "invalid_request_id")

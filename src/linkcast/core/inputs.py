@@ -9,8 +9,17 @@ import ada_url
 from linkcast.core.errors import InvalidInput
 
 REQUEST_ID_PATTERN = re.compile(r"[A-Za-z0-9._~-]{1,128}")
+# Path segments that clients resolve away (RFC 3986 dot segments): /urls/.. is sent as /, so such an id could be
+# submitted by a raw client but never read back by an ordinary one.
+DOT_SEGMENTS = frozenset({".", ".."})
 MAX_URL_BYTES = 8 * 1024
 FETCHABLE_SCHEMES = frozenset({"http:", "https:"})
+# Event ids are SQLite integers and Redis counters, both 64-bit: 19 digits hold every one. The bound keeps a
+# 5,000-digit ``since`` from costing a big-integer parse, and ``[0-9]`` (not ``str.isdigit``, which accepts
+# superscripts and other scripts' digits) keeps ``int()`` from failing or reading ``٣`` as 3.
+SINCE_PATTERN = re.compile(r"[0-9]{1,19}")
+# Request ids one stream connection may filter on: each is checked against every event the connection is offered.
+MAX_STREAM_FILTERS = 100
 
 
 def validate_request_id(request_id: str) -> str:
@@ -19,7 +28,32 @@ def validate_request_id(request_id: str) -> str:
             "request_id must be 1 to 128 characters from A-Z a-z 0-9 . _ ~ -",
             code="invalid_request_id",
         )
+    if request_id in DOT_SEGMENTS:
+        raise InvalidInput(
+            f"request_id may not be {request_id!r}: clients rewrite /urls/{request_id}, so it could never be read back",
+            code="invalid_request_id",
+        )
     return request_id
+
+
+def validate_since(since: str) -> int:
+    """The event id a stream replays after, from ``?since=``: ASCII digits, at most 19 of them."""
+    if not SINCE_PATTERN.fullmatch(since):
+        raise InvalidInput(
+            "'since' must be a non-negative integer event id (ASCII digits, at most 19)", code="invalid_since"
+        )
+    return int(since)
+
+
+def validate_stream_filters(request_ids: list[str]) -> list[str]:
+    """The ``?request_id=`` filters of one stream connection: each a valid id, at most ``MAX_STREAM_FILTERS``."""
+    if len(request_ids) > MAX_STREAM_FILTERS:
+        raise InvalidInput(
+            f"at most {MAX_STREAM_FILTERS} request_id filters per connection, not {len(request_ids)}: "
+            "open several connections, or one without filters, which receives every event",
+            code="too_many_filters",
+        )
+    return [validate_request_id(request_id) for request_id in request_ids]
 
 
 def validate_url(url: object) -> str:

@@ -12,10 +12,11 @@ from uvicorn.protocols.utils import ClientDisconnected
 
 from linkcast.core.errors import InvalidInput, LinkcastError, StoreUnavailable
 from linkcast.core.events import CLOSE_INTERNAL_ERROR, CLOSE_TRY_AGAIN_LATER, STREAM_SINCE_HEADER
-from linkcast.core.inputs import validate_request_id
+from linkcast.core.inputs import validate_since, validate_stream_filters
 from linkcast.frames import FRAMES_PER_WRITE, Frame, wire_batches
-from linkcast.hub import Subscription
+from linkcast.hub import Hub, Subscription
 from linkcast.runtime import Runtime
+from linkcast.store.base import Store
 from linkcast.web.current import runtime
 from linkcast.web.frame_writer import FRAME_WRITER, FrameWriter
 from linkcast.web.guard import guard
@@ -26,13 +27,27 @@ log = logging.getLogger(__name__)
 
 def parse_stream_args() -> tuple[int | None, list[str] | None]:
     since_arg = websocket.args.get("since")
-    since: int | None = None
-    if since_arg is not None:
-        if not since_arg.isdigit():
-            raise InvalidInput("'since' must be a non-negative integer event id", code="invalid_since")
-        since = int(since_arg)
-    request_ids = [validate_request_id(value) for value in websocket.args.getlist("request_id")] or None
+    since = validate_since(since_arg) if since_arg is not None else None
+    request_ids = validate_stream_filters(websocket.args.getlist("request_id")) or None
     return since, request_ids
+
+
+async def check_since_exists(since: int | None, hub: Hub, store: Store) -> None:
+    """Refuse a ``since`` past the newest event: it names nothing this server gave, and the client would wait in
+    silence (its ids come from another deployment, or from a log that was reset).
+
+    This process's hub may lag the log (another replica can have delivered a newer event), so only the store's
+    answer refuses, and it is asked only when ``since`` is past the hub.
+    """
+    if since is None or since <= hub.position:
+        return
+    newest = await store.last_event_id()
+    if since > newest:
+        raise InvalidInput(
+            f"since={since} is past the newest event ({newest}): no event after it exists yet; "
+            "resume from an id this server sent (since=0 replays every retained event)",
+            code="since_ahead",
+        )
 
 
 @stream.websocket("/scraped_urls")
@@ -40,11 +55,12 @@ async def scraped_urls() -> Response | None:
     rt = runtime()
     # Host, token and Origin before anything else, and before accept(): a refused client never sees an event. A
     # refusal (raised) is answered by the app's error handler as an HTTP answer to the handshake, which the client
-    # can read.
+    # can read; so is a store that cannot say its newest id (503).
     guard().check_websocket(websocket)
     since, request_ids = parse_stream_args()
     hub = rt.hub
     assert hub is not None, "a serving process's runtime has a hub"
+    await check_since_exists(since, hub, rt.store)
     async with hub.subscribe(request_ids, since) as subscription:
         # The id this connection delivers everything after: a client that came without ``since`` resumes from it
         # after a lost connection even if it saw no event. Quart completes the handshake only on accept() or the first
