@@ -117,6 +117,30 @@ def test_allow_private_networks_lifts_the_default_refusal() -> None:
     trusting.check_addresses("intranet", 80, [ipaddress.ip_address("10.0.0.1")])
 
 
+@pytest.mark.parametrize("url", ["http://127.0.0.1/", "http://[::1]:8080/", "http://10.1.2.3/", "http://0x7f.1/"])
+def test_a_refused_range_names_the_setting_that_lifts_it(url: str) -> None:
+    with pytest.raises(Blocked) as refused:
+        DEFAULT.check_url(url)
+    assert "--allow-private-networks" in refused.value.message
+    assert "LINKCAST_ALLOW_PRIVATE_NETWORKS=1" in refused.value.message
+
+
+def test_a_name_resolving_to_a_refused_range_names_the_setting_too() -> None:
+    with pytest.raises(Blocked) as refused:
+        DEFAULT.check_addresses("localhost", 80, [ipaddress.ip_address("127.0.0.1")])
+    assert refused.value.message.startswith(
+        "localhost resolves to 127.0.0.1, which is a loopback address, refused unless linkcast runs with "
+        "--allow-private-networks"
+    )
+
+
+def test_a_denied_network_names_no_setting_since_none_lifts_it() -> None:
+    policy = AddressPolicy.from_lists(True, [], ["10.0.0.0/8"])
+    with pytest.raises(Blocked) as refused:
+        policy.check_url("http://10.1.2.3/")
+    assert refused.value.message == "10.1.2.3 is in the denied network 10.0.0.0/8"
+
+
 def test_allowed_host_and_port_is_allowed_and_nothing_else() -> None:
     policy = AddressPolicy.from_lists(False, ["127.0.0.1:8080", "intranet.example"])
     policy.check_url("http://127.0.0.1:8080/page")

@@ -26,6 +26,7 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 DEFAULT_PORTS = {"http:": 80, "https:": 443}
+ALLOW_PRIVATE_HINT = ", refused unless linkcast runs with --allow-private-networks (LINKCAST_ALLOW_PRIVATE_NETWORKS=1)"
 
 
 def _networks(*pairs: tuple[str, str]) -> tuple[tuple[IPNetwork, str], ...]:
@@ -218,19 +219,25 @@ class AddressPolicy:
             reason = self.refusal(address, allowed_by_name)
             if reason is not None:
                 shown = name if name == str(address) else f"{name} resolves to {address}, which"
-                raise Blocked(f"{shown} is {reason}")
+                # A denied network is the operator's choice; a refused range is only the default, so say what lifts
+                # it: whoever tries a local site first meets this message.
+                lift = "" if self._denied_network(address) else ALLOW_PRIVATE_HINT
+                raise Blocked(f"{shown} is {reason}{lift}")
 
     def refusal(self, address: IPAddress, allowed_by_name: bool = False) -> str | None:
         """Why this address may not be connected to, or None."""
-        for network in self.deny_networks:
-            if _contains(network, address):
-                return f"in the denied network {network}"
+        denied = self._denied_network(address)
+        if denied is not None:
+            return f"in the denied network {denied}"
         if allowed_by_name or self.allow_private:
             return None
         if any(_contains(network, address) for network in self.allow_networks):
             return None
         reason = refused_range(address)
         return f"a {reason} address" if reason else None
+
+    def _denied_network(self, address: IPAddress) -> IPNetwork | None:
+        return next((network for network in self.deny_networks if _contains(network, address)), None)
 
 
 def _contains(network: IPNetwork, address: IPAddress) -> bool:
