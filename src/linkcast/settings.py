@@ -185,10 +185,20 @@ def _csv(value: str) -> tuple[str, ...]:
     return tuple(item.strip() for item in value.split(",") if item.strip())
 
 
+TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
+FALSE_WORDS = frozenset({"", "0", "false", "no", "off"})
+
+
 def _convert(f: dataclasses.Field[Any], raw: str) -> Any:
     kind = type(f.default)
     if kind is bool:
-        return raw.strip().lower() in {"1", "true", "yes", "on"}
+        word = raw.strip().lower()
+        # Anything else was once read as false: LINKCAST_ALLOW_PRIVATE_NETWORKS=y silently refused loopback.
+        if word not in TRUE_WORDS | FALSE_WORDS:
+            raise ConfigurationError(
+                f"LINKCAST_{f.name.upper()}={raw!r} is not a boolean: use 1, true, yes, on or 0, false, no, off"
+            )
+        return word in TRUE_WORDS
     if kind is tuple:
         return _csv(raw)
     try:
