@@ -8,12 +8,12 @@ from collections import Counter
 from collections.abc import AsyncIterator
 from typing import Any
 
-import aiohttp
 import orjson
 import pytest
 
 from linkcast.core.events import STREAM_SINCE_HEADER
 from tests.durability.conftest import Gate, ids_of, put_all
+from tests.support.cli import clients_connected
 from tests.support.service import Service, receive_until, terminal_for
 from tests.support.site import LocalSite
 
@@ -54,16 +54,6 @@ async def clis() -> AsyncIterator[list[CLI]]:
 
 def pages(site: LocalSite, prefix: str, count: int) -> dict[str, str]:
     return {f"{prefix}{n}": site.page(f"/{prefix}{n}", f'<a href="/{prefix}/{n}">x</a>') for n in range(count)}
-
-
-async def clients_connected(service: Service, count: int, timeout: float = 10.0) -> None:
-    """Wait until the server counts ``count`` WebSocket clients (the CLI prints nothing before its first event)."""
-    async with aiohttp.ClientSession() as session, asyncio.timeout(timeout):
-        while True:
-            async with session.get(f"{service.base_url}/metrics") as response:
-                if f"linkcast_websocket_clients {count:.1f}" in await response.text():
-                    return
-            await asyncio.sleep(0.05)
 
 
 async def test_watch_since_replays_what_came_after(durable: Service, site: LocalSite, clis: list[CLI]) -> None:

@@ -1,0 +1,54 @@
+"""What a ``linkcast`` subcommand is, and the parser that gathers them.
+
+A command is a module with a ``COMMAND``: its name, its help, the flags it adds and what it runs. It raises typed
+errors (``linkcast.cli.errors``, or any ``LinkcastError``) and never prints them: ``linkcast.cli.report`` does.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import NoReturn
+
+from linkcast import __version__
+from linkcast.cli.errors import UsageError
+
+
+@dataclass(frozen=True)
+class Command:
+    """One ``linkcast <name>``; ``run`` returns the exit status (0 on success) or raises."""
+
+    name: str
+    help: str
+    add_arguments: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[argparse.Namespace], int]
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, but a bad command line raises ``UsageError`` (one line) instead of printing the usage and exiting."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{message} (see: {self.prog} --help)")
+
+
+def build_parser(commands: Iterable[Command]) -> Parser:
+    parser = Parser(prog="linkcast", description="Scrape pages and stream their links live.")
+    parser.add_argument("--version", action="version", version=f"linkcast {__version__}")
+    subcommands = parser.add_subparsers(title="commands", metavar="COMMAND", required=True)
+    for command in commands:
+        subparser = subcommands.add_parser(command.name, help=command.help, description=command.help)
+        command.add_arguments(subparser)
+        subparser.set_defaults(command=command)
+    return parser
+
+
+def positive_seconds(text: str) -> float:
+    """An argparse type: a duration in seconds greater than zero."""
+    try:
+        seconds = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not 0 < seconds < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be more than 0 seconds, not {text}")
+    return seconds

@@ -1,0 +1,84 @@
+"""The one place CLI errors are reported: exactly one line, the status each kind of error calls for."""
+
+from __future__ import annotations
+
+import argparse
+
+import pytest
+
+from linkcast import cli
+from linkcast.cli import COMMANDS
+from linkcast.cli.command import Command
+from linkcast.cli.errors import Interrupted, NoResult, ServerError, Unreachable, UsageError
+from linkcast.cli.report import (
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_UNAVAILABLE,
+    EXIT_USAGE,
+    MAX_LINE,
+    run_reported,
+)
+from linkcast.core.errors import ConfigurationError, LinkcastError
+
+
+def fail_with(error: BaseException) -> int:
+    raise error
+
+
+@pytest.mark.parametrize(
+    ("error", "line", "status"),
+    [
+        (ServerError(400, "invalid_url", "'url' is not an absolute URL"),
+         "linkcast: invalid_url: 'url' is not an absolute URL", EXIT_FAILED),
+        (UsageError("argument --port: invalid int value"), "linkcast: usage: argument --port: invalid int value",
+         EXIT_USAGE),
+        (ConfigurationError("LINKCAST_PORT='x' is not a valid int"),
+         "linkcast: invalid_setting: LINKCAST_PORT='x' is not a valid int", EXIT_USAGE),
+        (Unreachable("cannot connect"), "linkcast: unreachable: cannot connect", EXIT_UNAVAILABLE),
+        (NoResult("no result within 1 s"), "linkcast: no_result: no result within 1 s", EXIT_UNAVAILABLE),
+        (Interrupted("stopped by Ctrl-C"), "linkcast: interrupted: stopped by Ctrl-C", EXIT_INTERRUPTED),
+        (KeyboardInterrupt(), "linkcast: interrupted: stopped by Ctrl-C", EXIT_INTERRUPTED),
+        (RuntimeError("a bug"), "linkcast: internal: RuntimeError: a bug", EXIT_FAILED),
+    ],
+)  # fmt: skip
+def test_each_error_is_one_line_with_its_code_and_status(
+    capsys: pytest.CaptureFixture[str], error: BaseException, line: str, status: int
+) -> None:
+    assert run_reported(lambda: fail_with(error)) == status
+    assert capsys.readouterr().err == line + "\n"
+
+
+def test_a_message_with_line_breaks_or_of_any_length_stays_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    run_reported(lambda: fail_with(LinkcastError("first\nsecond\r\n" + "x" * 5000, code="http_502")))
+    err = capsys.readouterr().err
+    assert err.startswith("linkcast: http_502: first second x") and err.count("\n") == 1
+    assert len(err) <= MAX_LINE + 1
+
+
+def test_a_numeric_exit_passes_through(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        run_reported(lambda: fail_with(SystemExit(0)))  # --help, --version
+    assert stopped.value.code == 0 and capsys.readouterr().err == ""
+
+
+def test_a_new_command_is_a_module_level_command_added_to_the_list(capsys: pytest.CaptureFixture[str]) -> None:
+    """What adding ``linkcast crawl`` takes: a ``Command``; its flags are parsed and its errors reported for it."""
+
+    def add_arguments(parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--depth", type=int, default=1)
+
+    def run(args: argparse.Namespace) -> int:
+        if args.depth > 3:
+            raise UsageError("--depth is at most 3")
+        return EXIT_OK
+
+    crawl = Command("crawl", "crawl a site", add_arguments, run)
+    commands = [*COMMANDS, crawl]
+    assert cli.run(["crawl", "--depth", "2"], commands) == EXIT_OK
+    assert cli.run(["crawl", "--depth", "9"], commands) == EXIT_USAGE
+    assert cli.run(["crawl", "--depth", "deep"], commands) == EXIT_USAGE
+    assert capsys.readouterr().err.splitlines() == [
+        "linkcast: usage: --depth is at most 3",
+        "linkcast: usage: argument --depth: invalid int value: 'deep' (see: linkcast crawl --help)",
+    ]
