@@ -29,13 +29,11 @@ DONE = "done"
 FAILED = "failed"
 FINISHED_STATES = frozenset({DONE, FAILED})
 
-# WebSocket close codes (4000-4999 are the application's own).
-CLOSE_GOING_AWAY = 1001
+# WebSocket close codes the server sends. A token or an Origin is refused at the handshake, with an HTTP answer,
+# never by closing; 4000-4999 are the application's own.
 CLOSE_INTERNAL_ERROR = 1011  # the server failed this client (a replay that could not be read, a failed write)
 CLOSE_TRY_AGAIN_LATER = 1013  # the store is unreachable: reconnect with since a little later
 CLOSE_TOO_SLOW = 4008
-CLOSE_UNAUTHORIZED = 4401
-CLOSE_FORBIDDEN_ORIGIN = 4403
 
 # Handshake header of the stream: the connection delivers every event after this id (its ``since``, or where live
 # delivery began), so a client that saw no event yet still knows where to resume.

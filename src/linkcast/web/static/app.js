@@ -11,8 +11,6 @@
   const OWN_IDS_KEPT = 1000;
   const RETRY_MIN_MS = 500;
   const RETRY_MAX_MS = 8000;
-  const CLOSE_UNAUTHORIZED = 4401;
-  const CLOSE_FORBIDDEN_ORIGIN = 4403;
   const STATE_OF_EVENT = { accepted: "queued", started: "running", result: "done", error: "failed" };
   const RANK = { queued: 0, running: 1, done: 2, failed: 2 };
   const KEYS = { own: "linkcast.own", token: "linkcast.token", scope: "linkcast.scope" };
@@ -466,20 +464,16 @@
       setConnection("live", "Live");
     });
     ws.addEventListener("message", (message) => handleFrame(message.data, resuming));
-    ws.addEventListener("close", (closed) => {
+    ws.addEventListener("close", () => {
       if (socket !== ws) return;
       socket = null;
-      onClosed(closed, opened);
+      onClosed(opened);
     });
     socket = ws;
   }
 
-  async function onClosed(closed, opened) {
-    if (closed.code === CLOSE_UNAUTHORIZED) return needToken();
-    if (closed.code === CLOSE_FORBIDDEN_ORIGIN) {
-      setConnection("offline", "Refused: this page's origin may not open the stream");
-      return;
-    }
+  async function onClosed(opened) {
+    // The server refuses a token or an Origin at the handshake (an HTTP answer), never with a close code.
     // Too slow (4008): the next connection resumes with since, so nothing is lost; the back-off keeps a page that
     // cannot keep up from reconnecting in a tight loop.
     if (!opened) {
