@@ -1,28 +1,44 @@
-# linkcast: `make run` starts the service, `make test` runs the whole test suite. Both set up .venv first.
+# linkcast: `make run` starts the service, `make test` runs the whole test suite, `make bench` the benchmarks.
+# Each sets up .venv first with what it needs and no more: the service alone for `run`; its test tools for `test`,
+# `lint` and `types`; the bench's peers (Scrapy, matplotlib...) for the benches, with the test tools, since the benches
+# start the test suite's servers (bench_hostile imports tests/hostile). A stamp per set of extras installs each once,
+# and again when pyproject.toml changes. CI (.ci/run) installs the bench's too, for the smoke tests of the benches.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+SERVICE := $(VENV)/.installed
+TEST_TOOLS := $(VENV)/.installed-test
+BENCH_TOOLS := $(VENV)/.installed-bench
 
 .PHONY: run test lint types bench clean
 
-$(STAMP): pyproject.toml
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
-	touch $(STAMP)
 
-run: $(STAMP)
+$(SERVICE): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(TEST_TOOLS): $(SERVICE)
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@
+
+$(BENCH_TOOLS): $(TEST_TOOLS)
+	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
+	touch $@
+
+run: $(SERVICE)
 	$(BIN)/linkcast serve
 
-test: $(STAMP)
+test: $(TEST_TOOLS)
 	$(BIN)/python -m pytest
 
-lint: $(STAMP)
+lint: $(TEST_TOOLS)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 
-types: $(STAMP)
+types: $(TEST_TOOLS)
 	$(BIN)/mypy
 
 # make bench: every benchmark in turn, one after the other (sharing the cores would spoil their figures), about
@@ -30,22 +46,22 @@ types: $(STAMP)
 BENCH_RESULTS := bench/results
 .PHONY: bench-run bench-store bench-workers bench-hostile
 
-bench: $(STAMP)
+bench: $(BENCH_TOOLS)
 	$(MAKE) --no-print-directory bench-run
 	$(MAKE) --no-print-directory bench-store
 	$(MAKE) --no-print-directory bench-workers
 	$(MAKE) --no-print-directory bench-hostile
 
-bench-run: $(STAMP)
+bench-run: $(BENCH_TOOLS)
 	$(BIN)/python -m bench.run --out $(BENCH_RESULTS)
 
-bench-store: $(STAMP)
+bench-store: $(BENCH_TOOLS)
 	$(BIN)/python -m bench.bench_store --json $(BENCH_RESULTS)/store.json
 
-bench-workers: $(STAMP)
+bench-workers: $(BENCH_TOOLS)
 	$(BIN)/python -m bench.bench_workers --json $(BENCH_RESULTS)/workers.json
 
-bench-hostile: $(STAMP)
+bench-hostile: $(BENCH_TOOLS)
 	$(BIN)/python -m bench.bench_hostile --json $(BENCH_RESULTS)/hostile.json
 
 clean:
