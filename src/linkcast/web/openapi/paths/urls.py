@@ -22,8 +22,8 @@ REQUEST_ID = {
     "name": "request_id",
     "in": "path",
     "required": True,
-    "description": "1 to 128 characters from A-Z a-z 0-9 . _ ~ -",
-    "schema": {"type": "string", "pattern": "^[A-Za-z0-9._~-]{1,128}$"},
+    "description": "1 to 128 characters from A-Z a-z 0-9 . _ ~ -, but not . or .. (clients rewrite them out of URLs)",
+    "schema": {"type": "string", "pattern": "^(?!\\.\\.?$)[A-Za-z0-9._~-]{1,128}$"},
 }
 LOCATION = {"Location": header("where the request's state is read")}
 STATE = {
