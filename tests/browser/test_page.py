@@ -333,3 +333,31 @@ async def test_history_pruned_while_away_is_announced_after_reconnecting(
     finally:
         service.stop()
     assert browser_page.console.unexpected(SERVER_DOWN) == []
+
+
+async def test_a_page_whose_server_lost_its_log_starts_over_and_says_so(
+    site: LocalSite, browser_page: BrowserPage, tmp_path: Path
+) -> None:
+    """A memory:// server restarts with an empty log: the page's last id is past its newest event, so the server
+    refuses the page's since (since_ahead). The page must not retry it forever, nor drop the new events as seen."""
+    service = Service("--allow-private-networks", store="memory://", log_path=tmp_path / "log")
+    await service.start()
+    page, notice = browser_page.page, browser_page.page.locator("#notice")
+    try:
+        await page.clock.install()
+        await open_page(page, service)
+        assert (await service.put("old", site.page("/old", '<a href="/o">o</a>')))[0] == 201
+        await expect(row(page, "old")).to_have_attribute("data-state", "done")
+
+        await page.clock.pause_at(await page.evaluate("Date.now()") + 1000)
+        await service.restart()  # the log starts again at event 1
+        await page.clock.resume()
+        await page.clock.fast_forward(10_000)
+        await expect(page.locator("#connection")).to_have_attribute("data-state", "live")
+        await expect(notice).to_contain_text("no longer has the events this page saw")
+        assert (await service.put("new", site.page("/new", '<a href="/n">n</a>')))[0] == 201
+        await expect(row(page, "new")).to_have_attribute("data-state", "done")  # its ids were the old ones' ids
+    finally:
+        service.stop()
+    # The refused handshake, and the probe that finds the server up (an unknown id: 404).
+    assert browser_page.console.unexpected((*SERVER_DOWN, r"status of 404")) == []

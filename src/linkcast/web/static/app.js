@@ -481,11 +481,22 @@
       try {
         const probe = await fetch(PROBE_PATH, { headers: authHeaders(), cache: "no-store" });
         if (probe.status === 401) return needToken();
+        // The server answers (an unknown id: 404) and takes the token, yet refused the stream it gave this page
+        // before: its log no longer reaches our last id (since_ahead: a memory:// store restarted, a database
+        // replaced). Asking again with that id would be refused forever, and its new events, numbered from 1 again,
+        // would look seen: start over from what it has.
+        if (probe.status === 404 && everLive && lastId > 0) startOver();
       } catch {
         /* the server is down: retry below */
       }
     }
     scheduleRetry();
+  }
+
+  function startOver() {
+    ui.notice.textContent = `The server no longer has the events this page saw (up to event ${lastId}): its history was reset. Requests shown from before may be out of date.`;
+    ui.notice.hidden = false;
+    lastId = 0;
   }
 
   async function needToken() {
