@@ -14,6 +14,7 @@ import sys
 import orjson
 
 from linkcast.cli.report import EXIT_BROKEN_PIPE, EXIT_FAILED, EXIT_INTERRUPTED, EXIT_UNAVAILABLE, EXIT_USAGE
+from linkcast.cli.watch import describe
 from linkcast.core.inputs import MAX_STREAM_FILTERS
 from tests.support.cli import cli_env, clients_connected, error_line, finish, run_cli, start_cli
 from tests.support.ports import free_port
@@ -130,3 +131,8 @@ async def test_a_server_in_the_environment_that_is_not_http_is_an_invalid_settin
 async def test_a_since_that_is_not_a_number_is_a_usage_error() -> None:
     done = await run_cli("watch", "--since", "abc")
     assert "--since" in error_line(done, "usage", EXIT_USAGE)
+
+
+def test_a_stream_error_frame_is_printed_with_its_code_and_message() -> None:
+    frame = {"type": "stream_error", "error": {"code": "store_unavailable", "message": "Redis is down"}}
+    assert describe(frame).split() == ["stream_error:", "store_unavailable:", "Redis", "is", "down"]

@@ -45,6 +45,9 @@ def describe(event: dict[str, Any]) -> str:
         return f"{head}  !! {error.get('code')}: {error.get('message')}"
     if kind == "history_truncated":
         return f"{'':>8} {kind}: {event.get('message')}"
+    if kind == "stream_error":  # the server could not read the log; it closes, and watch resumes with since
+        error = event.get("error", {})
+        return f"{'':>8} {kind}: {error.get('code')}: {error.get('message')}"
     return head
 
 
