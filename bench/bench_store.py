@@ -269,7 +269,8 @@ async def measure_slow_client(store: str, stalled: bool, events: int = 5000, siz
 async def store_append_rate(url: str, events: int, max_group: int | None = None) -> float:
     """Appends/s straight into a store (no server), ``APPENDERS`` at once; ``max_group=1``: a commit per append."""
     from linkcast.settings import Settings
-    from linkcast.store import open_store, sqlite_thread
+    from linkcast.store import open_store
+    from linkcast.store.sqlite import thread as sqlite_thread
 
     saved = sqlite_thread.MAX_GROUP
     sqlite_thread.MAX_GROUP = max_group or saved
@@ -286,7 +287,7 @@ async def aiosqlite_append_rate(path: Path, events: int) -> float:
     """The plain way for reference: aiosqlite, the same table, an INSERT and a COMMIT per append."""
     import aiosqlite
 
-    from linkcast.store.sqlite_schema import SCHEMA
+    from linkcast.store.sqlite.schema import SCHEMA
 
     async with aiosqlite.connect(path) as db:
         await db.execute("PRAGMA journal_mode = WAL")

@@ -255,7 +255,7 @@ async def test_release_returns_the_job_to_the_queue(store: Store) -> None:
 async def test_a_job_whose_owner_died_is_handed_out_again(backend: Backend) -> None:
     if not backend.persistent:
         pytest.skip(f"{backend.name}: nothing outlives the process that held the job")
-    dead = await backend.open()
+    dead = await backend.open(job_visibility_timeout=0.2)  # every process of a deployment has the same setting
     await dead.submit("a", URL)
     await take(dead, "doomed")
     await dead.close()  # no release: the process died holding the job
@@ -436,3 +436,64 @@ async def test_records_events_and_idempotency_survive_a_reopen(backend: Backend)
     await store.submit("new", URL)
     newest = (await all_events(store))[-1]
     assert newest.request_id == "new" and newest.id > max(e.id for e in await store.events_after(0, limit=len(before)))
+
+
+# -- the fair scheduler ------------------------------------------------------------------------------------------
+
+
+async def test_a_single_url_waits_only_for_its_own_host_behind_a_large_queue_of_another(backend: Backend) -> None:
+    store = await backend.open(per_host_concurrency=100)
+    for n in range(50):
+        await store.submit(f"a{n}", f"https://a.example/{n}")
+    first = await take(store)
+    await store.submit("b", "https://b.example/")
+    taken = [(await take(store)).request_id for _ in range(3)]
+    assert first.request_id == "a0"
+    assert "b" in taken[:2], taken  # tagged just past the virtual time: ahead of a's 48 others
+
+
+async def test_two_hosts_take_turns(backend: Backend) -> None:
+    store = await backend.open(per_host_concurrency=100)
+    for n in range(10):
+        await store.submit(f"a{n}", f"https://a.example/{n}")
+    for n in range(10):
+        await store.submit(f"b{n}", f"https://b.example/{n}")
+    taken = [(await take(store)).request_id[0] for _ in range(10)]
+    assert 4 <= taken.count("a") <= 6, taken  # not all of a's first: both advance together
+
+
+async def test_a_host_never_runs_more_than_its_concurrency(backend: Backend) -> None:
+    store = await backend.open(per_host_concurrency=2)
+    for n in range(4):
+        await store.submit(f"a{n}", f"https://a.example/{n}")
+    running = [await take(store), await take(store)]
+    assert [job.request_id for job in running] == ["a0", "a1"]
+    assert await store.next_job("w", timeout=0.3) is None  # two of a run: its other jobs wait
+    await store.submit("b", "https://b.example/")
+    assert (await take(store)).request_id == "b"  # another host is not held up
+    await store.finish(running[0], result(running[0]))
+    assert (await take(store)).request_id == "a2"  # a slot came free
+
+
+async def test_a_host_s_spacing_holds_between_two_starts(backend: Backend) -> None:
+    store = await backend.open(per_host_delay=0.5)
+    for n in range(2):
+        await store.submit(f"a{n}", f"https://a.example/{n}")
+    began = time.monotonic()
+    await take(store)
+    assert await store.next_job("w", timeout=0.2) is None
+    await take(store)
+    assert time.monotonic() - began >= 0.45
+
+
+async def test_a_crawl_delay_runs_one_job_at_a_time_that_far_apart(backend: Backend) -> None:
+    store = await backend.open(per_host_concurrency=10)
+    await store.set_crawl_delay("a.example:443", 0.5, time.time() + 60)
+    for n in range(3):
+        await store.submit(f"a{n}", f"https://a.example/{n}")
+    first = await take(store)
+    assert await store.next_job("w", timeout=0.2) is None  # one at a time, and not before the delay
+    await store.finish(first, result(first))
+    began = time.monotonic()
+    await take(store)
+    assert time.monotonic() - began < 1.0

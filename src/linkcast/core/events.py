@@ -168,11 +168,19 @@ class Page:
     next: str | None
 
 
+# Job kinds: what a worker does with a job.
+PAGE_JOB = "page"  # a single request (PUT /urls): one result or error event
+CRAWL_JOB = "crawl"  # one URL of a crawl: a page or skipped event, and the links it leads to
+
+
 @dataclass(frozen=True, slots=True)
 class Job:
-    """A unit of work handed to a worker; ``receipt`` is the backend's handle to acknowledge it."""
+    """A unit of work handed to a worker: its kind, the request (or crawl) it belongs to, its URL, the attempt it
+    is, the backend's handle to acknowledge it (``receipt``), and what its kind needs besides (``data``)."""
 
     request_id: str
     url: str
     attempt: int
     receipt: str = ""
+    kind: str = PAGE_JOB
+    data: dict[str, Any] = field(default_factory=dict)

@@ -72,3 +72,13 @@ def validate_url(url: object) -> str:
         raise InvalidInput("'url' has no host", code="invalid_url")
     normalised: str = parsed.href
     return normalised
+
+
+DEFAULT_PORTS = {"http:": "80", "https:": "443"}
+
+
+def host_key(url: str) -> str:
+    """The politeness key of an http(s) URL: its host and port, the scheme's default port when it names none
+    (``https://Example.com/a`` -> ``example.com:443``). Jobs of one key share its concurrency and spacing."""
+    parsed = ada_url.URL(url)
+    return f"{parsed.hostname}:{parsed.port or DEFAULT_PORTS.get(parsed.protocol, '')}"

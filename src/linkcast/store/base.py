@@ -26,8 +26,9 @@ from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+from linkcast.core.crawls import CrawlOutcome, CrawlRecord, page_body
 from linkcast.core.errors import Conflict, FetchError, LinkcastError, StoreCorrupt, StoreFull, StoreUnavailable
-from linkcast.core.events import Event, EventBody, Job, Page, RequestRecord, error_body
+from linkcast.core.events import CRAWL_JOB, Event, EventBody, Job, Page, RequestRecord, error_body
 from linkcast.settings import Settings
 
 # A job handed out this many times without an outcome (its workers died with it, or could not store what they
@@ -35,12 +36,30 @@ from linkcast.settings import Settings
 MAX_ATTEMPTS = 5
 
 # The contract's methods that change the store: a success of one clears a remembered write failure.
-WRITES = frozenset({"submit", "retry", "claim_job", "append_started", "finish", "release", "prune"})
+WRITES = frozenset(
+    {
+        "submit",
+        "retry",
+        "claim_job",
+        "append_started",
+        "finish",
+        "release",
+        "prune",
+        "set_crawl_delay",
+        "create_crawl",
+        "claim_crawl_url",
+        "finish_crawl_page",
+        "cancel_crawl",
+    }
+)
 # Every method a backend implements for the contract: failures inside them are translated to the typed errors.
 GUARDED = WRITES | {
     "open",
     "get_request",
     "list_requests",
+    "get_crawl",
+    "list_crawls",
+    "crawl_pages",
     "events_after",
     "wait_events",
     "last_event_id",
@@ -128,7 +147,16 @@ class Store(ABC):
             if job is None or job.attempt <= MAX_ATTEMPTS:
                 return job
             lost = FetchError(f"gave up after {MAX_ATTEMPTS} attempts ended without an outcome", code="worker_lost")
-            await self.finish(job, error_body(job.request_id, job.url, lost, timings={}))
+            await self.fail(job, lost)
+
+    async def fail(self, job: Job, error: LinkcastError) -> None:
+        """End ``job`` with ``error`` as its outcome, whatever its kind."""
+        if job.kind == CRAWL_JOB:
+            depth, referrer = job.data.get("depth", 0), job.data.get("referrer")
+            body = page_body(job.request_id, job.url, depth=depth, referrer=referrer, error=error.to_dict())
+            await self.finish_crawl_page(job, CrawlOutcome(body, "failed"))
+        else:
+            await self.finish(job, error_body(job.request_id, job.url, error, timings={}))
 
     @abstractmethod
     async def claim_job(self, worker_id: str, timeout: float) -> Job | None:
@@ -149,6 +177,47 @@ class Store(ABC):
     @abstractmethod
     async def release(self, job: Job) -> None:
         """Give an unfinished job back to the queue (a draining worker)."""
+
+    @abstractmethod
+    async def set_crawl_delay(self, host: str, delay: float, until: float) -> None:
+        """Space the starts of ``host``'s jobs ``delay`` seconds apart, one at a time, until ``until`` (a robots.txt
+        ``Crawl-delay``); every worker process sharing the store keeps to it."""
+
+    # -- crawls ---------------------------------------------------------------------------------------------------
+
+    @abstractmethod
+    async def create_crawl(self, crawl_id: str, spec: dict[str, Any], seeds: list[str]) -> tuple[CrawlRecord, bool]:
+        """Record a crawl with its options (``spec``, canonical: ``max_pages`` in it bounds the URLs admitted), admit
+        its seeds (URLs without fragment) and append ``crawl.accepted``: ``(record, True)``; ``(existing, False)``
+        for a repeat with the same options; ``Conflict`` for the same id with others."""
+
+    @abstractmethod
+    async def get_crawl(self, crawl_id: str) -> CrawlRecord | None:
+        """The crawl's record, or None for an unknown id."""
+
+    @abstractmethod
+    async def list_crawls(self, after: str | None, limit: int) -> Page:
+        """Up to ``limit`` crawl records in creation order, after the cursor ``after``."""
+
+    @abstractmethod
+    async def crawl_pages(self, crawl_id: str, after: str | None, limit: int) -> Page:
+        """Up to ``limit`` of the crawl's page and skipped events (with ``seq``, their place), in the order they
+        ended, after the cursor ``after``."""
+
+    @abstractmethod
+    async def claim_crawl_url(self, crawl_id: str, url: str) -> bool:
+        """Add ``url`` to the crawl's visited set; False if it was there (a redirect to it is then not followed)."""
+
+    @abstractmethod
+    async def finish_crawl_page(self, job: Job, outcome: CrawlOutcome) -> bool:
+        """End a crawl job with its outcome, atomically (``crawl_ledger``): the event once, the counts, the links
+        admitted up to ``max_pages``, ``crawl.progress`` at most once a second, ``crawl.done`` when nothing is left.
+        False if nothing was recorded (the crawl had ended, or this URL's outcome was recorded already)."""
+
+    @abstractmethod
+    async def cancel_crawl(self, crawl_id: str) -> CrawlRecord:
+        """Stop a crawl: its queued jobs dropped, state ``cancelled``, ``crawl.done`` with ``cancelled: true``; a
+        crawl that has ended is left as it is. ``NotFound`` for an unknown id."""
 
     def forget(self, job: Job) -> None:
         """Stop renewing ``job``'s lease without touching the store (it could be neither finished nor released):

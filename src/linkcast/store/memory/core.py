@@ -1,13 +1,15 @@
-"""The in-memory backend: for tests and throwaway runs (``memory://``). Nothing survives the process."""
+"""The in-memory backend's requests, jobs and event log (see ``__init__.py``)."""
 
 from __future__ import annotations
 
 import asyncio
 import bisect
 import contextlib
+import itertools
+import math
 import time
-from collections import deque
 from collections.abc import Collection
+from typing import Any
 
 import orjson
 
@@ -16,6 +18,7 @@ from linkcast.core.events import (
     DONE,
     FAILED,
     FINISHED_STATES,
+    PAGE_JOB,
     QUEUED,
     RESULT,
     RUNNING,
@@ -26,20 +29,20 @@ from linkcast.core.events import (
     RequestRecord,
     accepted_body,
 )
+from linkcast.core.inputs import host_key
 from linkcast.settings import Settings
 from linkcast.store.base import Store
+from linkcast.store.fair_queue import FairQueue
 
 
-class MemoryStore(Store):
+class MemoryCore(Store):
     def __init__(self, settings: Settings) -> None:
         super().__init__(settings)
         self._requests: dict[str, RequestRecord] = {}
         self._submitted: dict[str, int] = {}  # request id -> its place in submission order (the listing's cursor)
-        self._queue: deque[str] = deque()
-        self._owned: dict[str, Job] = {}
-        # Jobs whose worker gave them up without an outcome (``forget``): request id -> when the lease lapses. A live
-        # worker's lease needs no renewal here, since the store lives and dies with the process.
-        self._lapsing: dict[str, float] = {}
+        # A live worker's lease needs no renewal here (the store lives and dies with the process): jobs are leased
+        # forever, until their worker gives them up without an outcome (``forget``), which starts the lease's end.
+        self._jobs = FairQueue(settings.per_host_concurrency, settings.per_host_delay)
         self._events: list[Event] = []
         self._event_times: list[float] = []
         self._next_id = 1
@@ -47,6 +50,7 @@ class MemoryStore(Store):
         # wait on it. No lock: a Condition cancelled by a timeout while re-taking its lock fails under load.
         self._appended = asyncio.Event()
         self._queued = asyncio.Event()
+        self._receipts = itertools.count(1)
 
     async def submit(self, request_id: str, url: str) -> tuple[RequestRecord, bool]:
         existing = self._requests.get(request_id)
@@ -57,13 +61,14 @@ class MemoryStore(Store):
         record = RequestRecord(request_id, url)
         self._requests[request_id] = record
         self._submitted[request_id] = self._next_id
-        await self._append(accepted_body(request_id, url))
-        await self._enqueue(request_id)
+        self._append(accepted_body(request_id, url))
+        self._enqueue(PAGE_JOB, request_id, url)
         return record, True
 
-    async def _enqueue(self, request_id: str) -> None:
-        self._queue.append(request_id)
+    def _enqueue(self, kind: str, request_id: str, url: str, data: dict[str, Any] | None = None) -> bool:
+        queued = self._jobs.enqueue(kind, request_id, url, host_key(url), time.time(), data)
         self._announce_job()
+        return queued
 
     async def retry(self, request_id: str) -> RequestRecord:
         record = self._requests.get(request_id)
@@ -73,8 +78,8 @@ class MemoryStore(Store):
             raise Conflict(f"request {request_id!r} is {record.state}: only a failed request can be retried")
         record.state, record.attempts, record.outcome = QUEUED, 0, None
         record.started_at = record.finished_at = None
-        await self._append(accepted_body(request_id, record.url, retry=True))
-        await self._enqueue(request_id)
+        self._append(accepted_body(request_id, record.url, retry=True))
+        self._enqueue(PAGE_JOB, request_id, record.url)
         return record
 
     async def get_request(self, request_id: str) -> RequestRecord | None:
@@ -96,63 +101,54 @@ class MemoryStore(Store):
         self._queued = asyncio.Event()
 
     async def claim_job(self, worker_id: str, timeout: float) -> Job | None:
-        deadline = time.monotonic() + timeout
+        deadline = time.time() + timeout
         while True:
             queued = self._queued
-            self._requeue_lapsed()
-            if self._queue:
+            now = time.time()
+            job = self._jobs.claim(f"{worker_id}#{next(self._receipts)}", now, math.inf)
+            if job is not None:
                 break
-            now = time.monotonic()
             if now >= deadline:
                 return None
-            wake = min([deadline, *self._lapsing.values()])
+            wake = min(deadline, self._jobs.wake_hint(now) or deadline)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(queued.wait(), max(0.0, wake - now))
-        record = self._requests[self._queue.popleft()]
-        record.state = RUNNING
-        record.started_at = time.time()
-        record.attempts += 1
-        job = Job(record.request_id, record.url, record.attempts, worker_id)
-        self._owned[record.request_id] = job
+                await asyncio.wait_for(queued.wait(), max(0.001, wake - now))
+        self._on_claimed(job, now)
         return job
 
+    def _on_claimed(self, job: Job, now: float) -> None:
+        """Mark what the job belongs to as running."""
+        if job.kind == PAGE_JOB:
+            record = self._requests[job.request_id]
+            record.state, record.started_at, record.attempts = RUNNING, now, job.attempt
+
     async def append_started(self, job: Job, body: EventBody) -> Event:
-        return await self._append(body)
+        return self._append(body)
 
     def forget(self, job: Job) -> None:
-        if self._owned.get(job.request_id) == job:
-            self._lapsing[job.request_id] = time.monotonic() + self.settings.job_visibility_timeout
-
-    def _requeue_lapsed(self) -> None:
-        now = time.monotonic()
-        for request_id, lapses_at in list(self._lapsing.items()):
-            if lapses_at <= now:
-                del self._lapsing[request_id]
-                if self._owned.pop(request_id, None) is not None:
-                    self._requests[request_id].state = "queued"
-                    self._queue.appendleft(request_id)
+        self._jobs.lapse(job, time.time() + self.settings.job_visibility_timeout)
 
     async def finish(self, job: Job, body: EventBody) -> Event | None:
-        self._owned.pop(job.request_id, None)
-        self._lapsing.pop(job.request_id, None)
-        record = self._requests[job.request_id]
-        if record.state in FINISHED_STATES:
+        self._jobs.complete(job)
+        self._announce_job()
+        record = self._requests.get(job.request_id)
+        if record is None or record.state in FINISHED_STATES:
             return None
-        event = await self._append(body)
+        event = self._append(body)
         record.state = DONE if body.type == RESULT else FAILED
         record.finished_at = time.time()
         record.outcome = orjson.loads(body.data)
         return event
 
     async def release(self, job: Job) -> None:
-        self._lapsing.pop(job.request_id, None)
-        if self._owned.pop(job.request_id, None) is None:
-            return
-        record = self._requests[job.request_id]
-        if record.state not in FINISHED_STATES:
-            record.state = "queued"
-            self._queue.appendleft(job.request_id)
-            self._announce_job()
+        if self._jobs.give_back(job) and job.kind == PAGE_JOB:
+            record = self._requests[job.request_id]
+            if record.state not in FINISHED_STATES:
+                record.state = QUEUED
+        self._announce_job()
+
+    async def set_crawl_delay(self, host: str, delay: float, until: float) -> None:
+        self._jobs.set_crawl_delay(host, delay, until)
 
     async def events_after(
         self,
@@ -190,9 +186,9 @@ class MemoryStore(Store):
         return self._events[0].id if self._events else self._next_id
 
     async def queue_depth(self) -> int:
-        return len(self._queue)
+        return self._jobs.queued()
 
-    async def prune(self, older_than: float, keep_events: int) -> int:
+    async def _prune_requests_and_events(self, older_than: float, keep_events: int) -> int:
         by_age = bisect.bisect_left(self._event_times, older_than)
         drop = max(by_age, len(self._events) - keep_events)
         del self._events[:drop]
@@ -208,7 +204,7 @@ class MemoryStore(Store):
                 del self._submitted[record.request_id]
         return drop
 
-    async def _append(self, body: EventBody) -> Event:
+    def _append(self, body: EventBody) -> Event:
         event = body.framed(self._next_id)
         self._next_id += 1
         self._events.append(event)

@@ -1,0 +1,165 @@
+"""The fair scheduler in plain Python, for the in-memory store: the same rules as ``sqlite/scheduler.py`` and the
+Redis scripts, which say them in SQL and Lua.
+
+Start-time fair queuing by host: a job due now gets the tag ``max(its host's last tag, the virtual time) + 1``; the
+virtual time is the highest tag taken so far. A claim takes the lowest tag among the hosts with room (fewer running
+than their concurrency) and due (their spacing since the last start has passed). A host with a ``Crawl-delay`` in
+force runs one job at a time, that far apart.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+from dataclasses import dataclass, field
+from typing import Any
+
+from linkcast.core.events import Job
+
+
+@dataclass
+class _Entry:
+    kind: str
+    request_id: str
+    url: str
+    host: str
+    data: dict[str, Any]
+    not_before: float
+    tag: int | None = None
+    owner: str | None = None
+    lease_until: float = 0.0
+    attempts: int = 0
+
+
+@dataclass
+class _Host:
+    ready: list[tuple[int, int]] = field(default_factory=list)  # heap of (tag, job id), unowned jobs only
+    running: int = 0
+    next_start: float = 0.0
+    last_tag: int = 0
+    delay: float = 0.0
+    delay_until: float = 0.0
+
+
+class FairQueue:
+    def __init__(self, concurrency: int, delay: float) -> None:
+        self.concurrency = max(1, concurrency)
+        self.delay = max(0.0, delay)
+        self.virtual_time = 0
+        self._jobs: dict[int, _Entry] = {}
+        self._identity: dict[tuple[str, str, str], int] = {}
+        self._hosts: dict[str, _Host] = {}
+        self._ids = itertools.count(1)
+
+    def __len__(self) -> int:
+        return len(self._jobs)
+
+    def queued(self) -> int:
+        return sum(1 for entry in self._jobs.values() if entry.owner is None)
+
+    def enqueue(
+        self, kind: str, request_id: str, url: str, host: str, now: float, data: dict[str, Any] | None = None,
+        not_before: float = 0.0,
+    ) -> bool:  # fmt: skip
+        """Queue a job; False if the same job (kind, request, URL) is queued already."""
+        identity = (kind, request_id, url)
+        if identity in self._identity:
+            return False
+        job_id = next(self._ids)
+        self._identity[identity] = job_id
+        self._jobs[job_id] = _Entry(kind, request_id, url, host, data or {}, not_before)
+        if not_before <= now:
+            self._make_ready(job_id)
+        return True
+
+    def _make_ready(self, job_id: int) -> None:
+        entry = self._jobs[job_id]
+        host = self._hosts.setdefault(entry.host, _Host())
+        if entry.tag is None:
+            entry.tag = host.last_tag = max(host.last_tag, self.virtual_time) + 1
+        heapq.heappush(host.ready, (entry.tag, job_id))
+
+    def claim(self, owner: str, now: float, lease_until: float) -> Job | None:
+        self._reclaim_lapsed(now)
+        for job_id, entry in list(self._jobs.items()):
+            if entry.tag is None and entry.not_before <= now:
+                self._make_ready(job_id)
+        best: tuple[int, str] | None = None
+        for name, host in self._hosts.items():
+            self._drop_stale(host)
+            startable = host.ready and host.next_start <= now and host.running < self._room(host, now)
+            if startable and (best is None or host.ready[0][0] < best[0]):
+                best = (host.ready[0][0], name)
+        if best is None:
+            return None
+        host = self._hosts[best[1]]
+        tag, job_id = heapq.heappop(host.ready)
+        entry = self._jobs[job_id]
+        entry.owner, entry.lease_until = owner, lease_until
+        entry.attempts += 1
+        host.running += 1
+        host.next_start = now + max(self.delay, host.delay if host.delay_until > now else 0.0)
+        self.virtual_time = max(self.virtual_time, tag)
+        return Job(entry.request_id, entry.url, entry.attempts, f"{job_id}/{owner}", entry.kind, dict(entry.data))
+
+    def _room(self, host: _Host, now: float) -> int:
+        return 1 if host.delay > 0 and host.delay_until > now else self.concurrency
+
+    def _drop_stale(self, host: _Host) -> None:
+        """Heap entries of jobs that were removed or taken (lazy deletion)."""
+        while host.ready and (host.ready[0][1] not in self._jobs or self._jobs[host.ready[0][1]].owner is not None):
+            heapq.heappop(host.ready)
+
+    def _reclaim_lapsed(self, now: float) -> None:
+        for job_id, entry in self._jobs.items():
+            if entry.owner is not None and entry.lease_until < now:
+                entry.owner = None
+                self._hosts[entry.host].running -= 1
+                self._make_ready(job_id)
+
+    def wake_hint(self, now: float) -> float | None:
+        times = [host.next_start for host in self._hosts.values() if host.ready and host.next_start > now]
+        times += [entry.not_before for entry in self._jobs.values() if entry.tag is None]
+        times += [entry.lease_until for entry in self._jobs.values() if entry.owner is not None]
+        return min(times) if times else None
+
+    def _holder(self, job: Job) -> tuple[int, _Entry | None]:
+        job_id, _, owner = job.receipt.partition("/")
+        entry = self._jobs.get(int(job_id))
+        return int(job_id), entry if entry is not None and entry.owner == owner else None
+
+    def complete(self, job: Job) -> None:
+        """Remove a finished job (if still its holder's, or unowned) and free its host's slot."""
+        job_id, entry = self._holder(job)
+        found = self._jobs.get(job_id)
+        if found is None or (found.owner is not None and entry is None):
+            return
+        del self._jobs[job_id]
+        del self._identity[(found.kind, found.request_id, found.url)]
+        if found.owner is not None:
+            self._hosts[found.host].running -= 1
+
+    def give_back(self, job: Job) -> bool:
+        job_id, entry = self._holder(job)
+        if entry is None:
+            return False
+        entry.owner = None
+        self._hosts[entry.host].running -= 1
+        self._make_ready(job_id)
+        return True
+
+    def lapse(self, job: Job, at: float) -> None:
+        """The holder gave up on ``job`` without an outcome: its lease lapses at ``at``."""
+        _job_id, entry = self._holder(job)
+        if entry is not None:
+            entry.lease_until = at
+
+    def drop_jobs_of(self, kind: str, request_id: str) -> None:
+        for job_id, entry in list(self._jobs.items()):
+            if entry.kind == kind and entry.request_id == request_id and entry.owner is None:
+                del self._jobs[job_id]
+                del self._identity[(kind, request_id, entry.url)]
+
+    def set_crawl_delay(self, host: str, delay: float, until: float) -> None:
+        state = self._hosts.setdefault(host, _Host())
+        state.delay, state.delay_until = delay, until

@@ -1,0 +1,19 @@
+"""The in-memory backend: for tests and throwaway runs (``memory://``). Nothing survives the process.
+
+Assembled like the other backends, a layer per concern: ``core`` (requests, jobs on ``fair_queue.FairQueue``, the
+event log) and ``crawls``.
+"""
+
+from __future__ import annotations
+
+from linkcast.store.memory.crawls import MemoryCrawls
+
+
+class MemoryStore(MemoryCrawls):
+    async def prune(self, older_than: float, keep_events: int) -> int:
+        dropped = await self._prune_requests_and_events(older_than, keep_events)
+        self._prune_crawls(older_than)
+        return dropped
+
+
+__all__ = ["MemoryStore"]

@@ -1,0 +1,145 @@
+"""The Lua scripts of crawls: ``crawl_ledger.py`` said in Lua, each step one script.
+
+Keys under the prefix ``P``: ``P:crawl:<id>`` (a hash: ``spec``, ``state``, times, ``counts`` as JSON, ``admitted``,
+``progress_at``), ``P:crawl:<id>:seen`` (the visited set: 12-byte digests of URLs), ``P:crawl:<id>:done`` (the keys
+of the URLs whose outcome is recorded), ``P:crawl:<id>:pages`` (a list of their events, in the order they ended),
+``P:crawl:<id>:jobs`` (the ids of its pending jobs, to drop them on cancel), ``P:crawls`` (the crawls by creation
+order, ``P:crawlseq``), ``P:crawls_ended`` (ended crawls by time, to prune them).
+"""
+
+from __future__ import annotations
+
+from linkcast.store.redis.scheduler_scripts import PREAMBLE
+from linkcast.store.redis.scripts import APPEND
+
+CRAWL_PREAMBLE = (
+    PREAMBLE
+    + APPEND
+    + """
+local function ckey(id, part)
+  if part then return P .. ':crawl:' .. id .. ':' .. part end
+  return P .. ':crawl:' .. id
+end
+
+local function crawl_event(id, etype, extra)
+  local c = redis.call('HMGET', ckey(id), 'state', 'counts')
+  local body = {type = etype, request_id = id, state = c[1], counts = cjson.decode(c[2])}
+  for k, v in pairs(extra or {}) do body[k] = v end
+  return cjson.encode(body)
+end
+
+-- Admit links (url, key, host, depth, referrer) from ARGV[first...]: each once, up to max_pages.
+local function admit(id, first, counts, now, conc)
+  local admitted = tonumber(redis.call('HGET', ckey(id), 'admitted'))
+  local max_pages = tonumber(cjson.decode(redis.call('HGET', ckey(id), 'spec'))['max_pages'])
+  local queued = 0
+  for i = first, #ARGV, 5 do
+    if redis.call('SADD', ckey(id, 'seen'), ARGV[i + 1]) == 0 then
+      counts.skipped.duplicate = counts.skipped.duplicate + 1
+    elseif admitted >= max_pages then
+      counts.skipped.page_limit = counts.skipped.page_limit + 1
+    else
+      admitted = admitted + 1
+      counts.queued = counts.queued + 1
+      local data = cjson.encode({depth = tonumber(ARGV[i + 3]), referrer = ARGV[i + 4] ~= '' and ARGV[i + 4] or nil})
+      redis.call('SADD', ckey(id, 'jobs'), enqueue('crawl', id, ARGV[i], ARGV[i + 2], data, 0, now, conc))
+      queued = queued + 1
+    end
+  end
+  redis.call('HSET', ckey(id), 'admitted', admitted)
+  wake(queued)
+end
+"""
+)
+
+# ARGV: prefix, now, concurrency, crawl id, spec, counts, accepted body, maxlen, then seeds as (url, key, host, 0, '').
+CREATE = (
+    CRAWL_PREAMBLE
+    + """
+local now, conc, id = tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
+local spec = redis.call('HGET', ckey(id), 'spec')
+if spec then
+  if spec ~= ARGV[5] then return -1 end
+  return 0
+end
+redis.call('HSET', ckey(id), 'spec', ARGV[5], 'state', 'queued', 'created_at', ARGV[2], 'admitted', 0,
+  'progress_at', 0)
+local counts = cjson.decode(ARGV[6])
+admit(id, 9, counts, now, conc)
+redis.call('HSET', ckey(id), 'counts', cjson.encode(counts))
+redis.call('ZADD', P .. ':crawls', redis.call('INCR', P .. ':crawlseq'), id)
+append(ARGV[8], 'crawl.accepted', id, ARGV[7])
+return 1
+"""
+)
+
+# ARGV: prefix, now, concurrency, job id, owner, crawl id, url key, body, result, final key, skipped (JSON), maxlen,
+# then links as (url, key, host, depth, referrer). Answers 1 if the outcome was recorded.
+FINISH_PAGE = (
+    CRAWL_PREAMBLE
+    + """
+local now, conc, id = tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[6]
+complete(ARGV[4], ARGV[5], now, conc)
+redis.call('SREM', ckey(id, 'jobs'), ARGV[4])
+local state = redis.call('HGET', ckey(id), 'state')
+if (not state) or state == 'done' or state == 'cancelled' then return 0 end
+if redis.call('SADD', ckey(id, 'done'), ARGV[7]) == 0 then return 0 end
+redis.call('RPUSH', ckey(id, 'pages'), ARGV[8])
+local etype = cjson.decode(ARGV[8])['type']
+append(ARGV[12], etype, id, ARGV[8])
+local counts = cjson.decode(redis.call('HGET', ckey(id), 'counts'))
+counts.queued = counts.queued - 1
+if ARGV[9] == 'fetched' or ARGV[9] == 'failed' then
+  counts[ARGV[9]] = counts[ARGV[9]] + 1
+else
+  counts.skipped[ARGV[9]] = counts.skipped[ARGV[9]] + 1
+end
+if ARGV[10] ~= '' then redis.call('SADD', ckey(id, 'seen'), ARGV[10]) end
+for reason, count in pairs(cjson.decode(ARGV[11])) do counts.skipped[reason] = counts.skipped[reason] + count end
+admit(id, 13, counts, now, conc)
+redis.call('HSET', ckey(id), 'counts', cjson.encode(counts))
+if counts.queued <= 0 then
+  redis.call('HSET', ckey(id), 'state', 'done', 'finished_at', ARGV[2])
+  redis.call('ZADD', P .. ':crawls_ended', now, id)
+  local c = redis.call('HMGET', ckey(id), 'started_at', 'finished_at')
+  append(ARGV[12], 'crawl.done', id, crawl_event(id, 'crawl.done',
+    {cancelled = false, started_at = tonumber(c[1]), finished_at = tonumber(c[2])}))
+elseif now - tonumber(redis.call('HGET', ckey(id), 'progress_at')) >= 1.0 then
+  redis.call('HSET', ckey(id), 'progress_at', ARGV[2])
+  append(ARGV[12], 'crawl.progress', id, crawl_event(id, 'crawl.progress'))
+end
+return 1
+"""
+)
+
+# ARGV: prefix, now, concurrency, crawl id, maxlen. Answers -1 for an unknown crawl, else 1.
+CANCEL = (
+    CRAWL_PREAMBLE
+    + """
+local now, conc, id = tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
+local state = redis.call('HGET', ckey(id), 'state')
+if not state then return -1 end
+if state == 'done' or state == 'cancelled' then return 1 end
+-- The crawl's queued jobs go; those being fetched end with their workers (their outcome is then not recorded).
+for _, job in ipairs(redis.call('SMEMBERS', ckey(id, 'jobs'))) do
+  local j = redis.call('HMGET', jkey(job), 'h', 'o')
+  if j[1] and not j[2] then
+    redis.call('ZREM', qkey(j[1]), job)
+    redis.call('DEL', jkey(job))
+    redis.call('DECR', P .. ':nqueued')
+    update_host(j[1], now, conc)
+  end
+end
+redis.call('HSET', ckey(id), 'state', 'cancelled', 'finished_at', ARGV[2])
+redis.call('ZADD', P .. ':crawls_ended', now, id)
+local c = redis.call('HMGET', ckey(id), 'started_at', 'finished_at')
+append(ARGV[5], 'crawl.done', id, crawl_event(id, 'crawl.done',
+  {cancelled = true, started_at = tonumber(c[1]), finished_at = tonumber(c[2])}))
+return 1
+"""
+)
+
+# ARGV: prefix, crawl id, key. Answers 1 if the key was added to the visited set.
+CLAIM_URL = """
+return redis.call('SADD', ARGV[1] .. ':crawl:' .. ARGV[2] .. ':seen', ARGV[3])
+"""

@@ -1,0 +1,127 @@
+"""The Redis backend's crawls (``crawl_scripts.py`` has the keys and the scripts)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import orjson
+
+from linkcast.core.crawls import CrawlCounts, CrawlOutcome, CrawlRecord, Discovered, accepted_event, seen_key
+from linkcast.core.errors import Conflict, NotFound
+from linkcast.core.events import Job, Page
+from linkcast.core.inputs import host_key
+from linkcast.settings import Settings
+from linkcast.store.redis.crawl_scripts import CANCEL, CLAIM_URL, CREATE, FINISH_PAGE
+from linkcast.store.redis.events import SCAN_PAGE, RedisEvents
+
+
+def _links(links: list[Discovered]) -> list[Any]:
+    """Links as the scripts take them: (url, key, host, depth, referrer) each."""
+    return [
+        part
+        for link in links
+        for part in (link.url, seen_key(link.url), host_key(link.url), link.depth, link.referrer or "")
+    ]
+
+
+class RedisCrawls(RedisEvents):
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(settings)
+        self.register({"create_crawl": CREATE, "finish_crawl": FINISH_PAGE, "cancel": CANCEL, "claim_url": CLAIM_URL})
+
+    def crawl_key(self, crawl_id: str, part: str | None = None) -> str:
+        return self.key("crawl", crawl_id, *((part,) if part else ()))
+
+    async def create_crawl(self, crawl_id: str, spec: dict[str, Any], seeds: list[str]) -> tuple[CrawlRecord, bool]:
+        now = time.time()
+        unique = list(dict.fromkeys(seeds))[: int(spec["max_pages"])]
+        record = CrawlRecord(crawl_id, spec, created_at=now)
+        record.counts.queued = record.admitted = len(unique)
+        answer = await self.run_script(
+            "create_crawl", repr(now), self.concurrency, crawl_id, orjson.dumps(spec),
+            orjson.dumps(CrawlCounts().to_dict()), accepted_event(record).data, self._maxlen,
+            *_links([Discovered(url, 0, None) for url in unique]),
+        )  # fmt: skip
+        if answer == -1:
+            raise Conflict(f"crawl {crawl_id!r} already exists with other options")
+        if answer == 0:
+            existing = await self.get_crawl(crawl_id)
+            assert existing is not None
+            return existing, False
+        return record, True
+
+    async def get_crawl(self, crawl_id: str) -> CrawlRecord | None:
+        fields = await self.redis.hgetall(self.crawl_key(crawl_id))
+        return _record(crawl_id, fields) if fields else None
+
+    async def list_crawls(self, after: str | None, limit: int) -> Page:
+        entries = await self.redis.zrangebyscore(
+            self.key("crawls"), f"({int(after or 0)}", "+inf", start=0, num=limit + 1, withscores=True
+        )
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for crawl_id, _score in entries[:limit]:
+                pipe.hgetall(self.crawl_key(crawl_id.decode()))
+            fields = await pipe.execute()
+        records = [_record(c.decode(), f) for (c, _s), f in zip(entries[:limit], fields, strict=True) if f]
+        return Page(records, str(int(entries[limit - 1][1])) if len(entries) > limit else None)
+
+    async def crawl_pages(self, crawl_id: str, after: str | None, limit: int) -> Page:
+        start = int(after or 0)
+        bodies = await self.redis.lrange(self.crawl_key(crawl_id, "pages"), start, start + limit)
+        items = [{"seq": start + n + 1, **orjson.loads(body)} for n, body in enumerate(bodies[:limit])]
+        return Page(items, str(start + limit) if len(bodies) > limit else None)
+
+    async def claim_crawl_url(self, crawl_id: str, url: str) -> bool:
+        return bool(await self.run_script("claim_url", crawl_id, seen_key(url)))
+
+    async def finish_crawl_page(self, job: Job, outcome: CrawlOutcome) -> bool:
+        self.forget(job)
+        job_id, owner = self.receipt_of(job)
+        final = seen_key(outcome.final_url) if outcome.final_url else b""
+        recorded = await self.run_script(
+            "finish_crawl", repr(time.time()), self.concurrency, job_id, owner, job.request_id, seen_key(job.url),
+            outcome.body.data, outcome.result, final, orjson.dumps(outcome.skipped), self._maxlen,
+            *_links(outcome.links),
+        )  # fmt: skip
+        return bool(recorded)
+
+    async def cancel_crawl(self, crawl_id: str) -> CrawlRecord:
+        answer = await self.run_script("cancel", repr(time.time()), self.concurrency, crawl_id, self._maxlen)
+        record = await self.get_crawl(crawl_id) if answer != -1 else None
+        if record is None:
+            raise NotFound(f"no crawl with id {crawl_id!r}")
+        return record
+
+    async def _prune_crawls(self, older_than: float) -> None:
+        ended = self.key("crawls_ended")
+        while doomed := await self.redis.zrangebyscore(ended, "-inf", f"({older_than!r}", start=0, num=SCAN_PAGE):
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for raw in doomed:
+                    crawl_id = raw.decode()
+                    pipe.unlink(
+                        *(self.crawl_key(crawl_id, part) for part in ("seen", "done", "pages", "jobs")),
+                        self.crawl_key(crawl_id),
+                        self.key("ev", crawl_id),
+                    )
+                pipe.zrem(ended, *doomed)
+                pipe.zrem(self.key("crawls"), *doomed)
+                await pipe.execute()
+
+
+def _record(crawl_id: str, fields: dict[bytes, bytes]) -> CrawlRecord:
+    def number(name: bytes) -> float | None:
+        value = fields.get(name)
+        return float(value) if value else None
+
+    record = CrawlRecord(
+        crawl_id,
+        orjson.loads(fields[b"spec"]),
+        fields[b"state"].decode(),
+        number(b"created_at") or 0.0,
+        number(b"started_at"),
+        number(b"finished_at"),
+        CrawlCounts.from_dict(orjson.loads(fields.get(b"counts", b"{}"))),
+    )
+    record.admitted = int(fields.get(b"admitted", b"0"))
+    return record

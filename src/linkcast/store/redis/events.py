@@ -1,0 +1,108 @@
+"""The Redis backend's event log: a Stream whose entry ids are the event ids (``<n>-0``, ``n`` from ``P:seq``), so
+``since`` maps straight onto XRANGE/XREAD on every replica. Trimmed with MAXLEN on every append and by age in
+``prune``. The events of each request or crawl are also listed by id (``P:ev:<id>``) for filtered replays.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+
+from linkcast.core.events import Event, EventBody
+from linkcast.settings import Settings
+from linkcast.store.redis.core import BLOCK_MAX_MS, RedisCore
+from linkcast.store.redis.scripts import APPEND_ONE, PRUNE_EVENTS
+
+SCAN_PAGE = 1000
+# A replay filtered by up to this many requests reads their events by id; more, and it scans the log.
+INDEXED_REQUESTS_MAX = 100
+
+
+class RedisEvents(RedisCore):
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(settings)
+        self.register({"append": APPEND_ONE, "prune_events": PRUNE_EVENTS})
+
+    async def _append(self, body: EventBody) -> Event:
+        event_id = await self.run_script("append", body.type, body.request_id, body.data, self._maxlen)
+        return body.framed(int(event_id))
+
+    async def events_after(
+        self,
+        since: int,
+        request_ids: Collection[str] | None = None,
+        limit: int = 1000,
+        until: int | None = None,
+    ) -> list[Event]:
+        wanted = frozenset(request_ids) if request_ids is not None else None
+        if wanted is not None and len(wanted) <= INDEXED_REQUESTS_MAX:
+            return await self._events_of(wanted, since, limit, until)
+        upper = f"{until}-0" if until is not None else "+"
+        found: list[Event] = []
+        cursor = since
+        while len(found) < limit and (until is None or cursor < until):
+            page_size = limit - len(found) if wanted is None else SCAN_PAGE
+            entries = await self.redis.xrange(self.key("events"), f"{cursor + 1}-0", upper, count=page_size)
+            for event in events_of_entries(entries):
+                cursor = event.id
+                if wanted is None or event.request_id in wanted:
+                    found.append(event)
+                    if len(found) >= limit:
+                        break
+            if len(entries) < page_size:
+                break
+        return found
+
+    async def _events_of(self, request_ids: Collection[str], since: int, limit: int, until: int | None) -> list[Event]:
+        """The events of a few requests, read by the ids their lists hold rather than by scanning the log."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for request_id in request_ids:
+                pipe.lrange(self.key("ev", request_id), 0, -1)
+            lists = await pipe.execute()
+        ids = sorted(
+            event_id
+            for listed in lists
+            for event_id in map(int, listed)
+            if event_id > since and (until is None or event_id <= until)
+        )
+        found: list[Event] = []
+        # Trimmed entries (the oldest) are skipped; read on until ``limit`` are found or the ids run out.
+        for start in range(0, len(ids), max(1, limit)):
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for event_id in ids[start : start + limit]:
+                    pipe.xrange(self.key("events"), f"{event_id}-0", f"{event_id}-0")
+                entries = await pipe.execute()
+            found.extend(events_of_entries([entry for each in entries for entry in each]))
+            if len(found) >= limit:
+                return found[:limit]
+        return found
+
+    async def wait_events(self, after: int, timeout: float) -> list[Event]:
+        # XREAD BLOCK wakes as soon as an entry past `after` is added: no polling.
+        answer = await self.blocking.xread(
+            {self.key("events"): f"{after}-0"}, count=10_000, block=min(max(1, int(timeout * 1000)), BLOCK_MAX_MS)
+        )
+        return events_of_entries(answer[0][1]) if answer else []
+
+    async def last_event_id(self) -> int:
+        value = await self.redis.get(self.key("seq"))
+        return int(value) if value else 0
+
+    async def first_event_id(self) -> int:
+        first = await self.redis.xrange(self.key("events"), "-", "+", count=1)
+        if first:
+            return event_id_of(first[0][0])
+        return await self.last_event_id() + 1
+
+    async def _prune_events(self, older_than: float, keep_events: int) -> int:
+        return int(await self.run_script("prune_events", repr(older_than), max(0, keep_events)))
+
+
+def event_id_of(entry_id: bytes) -> int:
+    return int(entry_id.partition(b"-")[0])
+
+
+def events_of_entries(entries: Sequence[tuple[bytes, dict[bytes, bytes]]]) -> list[Event]:
+    return [
+        EventBody(fields[b"t"].decode(), fields[b"r"].decode(), fields[b"d"]).framed(event_id_of(entry_id))
+        for entry_id, fields in entries
+    ]

@@ -1,0 +1,118 @@
+"""The Lua scripts of single requests and the event log: each is one atomic step, so that no crash or race can split
+it. ``ARGV[1]`` is the key prefix ``P``; ``store/redis/__init__.py`` describes the key layout.
+"""
+
+from __future__ import annotations
+
+from linkcast.store.redis.scheduler_scripts import PREAMBLE
+
+# One INCR gives the id, so ids are dense and strictly increasing; the entry keeps the server's clock ('at') so that
+# pruning by age uses one clock for every process. The events of a request or crawl are also listed by id
+# (P:ev:<id>), so that a replay filtered by request reads those entries instead of the whole log.
+APPEND = """
+local function append(maxlen, etype, rid, data)
+  local id = redis.call('INCR', P .. ':seq')
+  local t = redis.call('TIME')
+  redis.call('XADD', P .. ':events', 'MAXLEN', '~', maxlen, id .. '-0',
+    't', etype, 'r', rid, 'd', data, 'at', t[1] .. '.' .. string.format('%06d', t[2]))
+  if redis.call('EXISTS', P .. ':req:' .. rid) == 1 or redis.call('EXISTS', P .. ':crawl:' .. rid) == 1 then
+    redis.call('RPUSH', P .. ':ev:' .. rid, id)
+  end
+  return id
+end
+"""
+
+# The request is listed (P:requests) by the id of its accepted event: its place in submission order.
+# ARGV: prefix, now, concurrency, request id, url, host, accepted body, maxlen.
+SUBMIT = (
+    PREAMBLE
+    + APPEND
+    + """
+local now, conc, rid, url = tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4], ARGV[5]
+local rk = P .. ':req:' .. rid
+local existing = redis.call('HGET', rk, 'url')
+if existing then
+  if existing ~= url then return {-1} end
+  return {0, redis.call('HGETALL', rk)}
+end
+redis.call('HSET', rk, 'url', url, 'state', 'queued', 'created_at', ARGV[2], 'attempts', 0)
+local id = append(ARGV[8], 'accepted', rid, ARGV[7])
+redis.call('ZADD', P .. ':requests', id, rid)
+enqueue('page', rid, url, ARGV[6], '', 0, now, conc)
+wake(1)
+return {1, id}
+"""
+)
+
+# A failed request queued again, attempts and outcome cleared. Answers -1 for an unknown request, 0 for one that has
+# not failed (with its state), 1 when queued. ARGV: prefix, now, concurrency, request id, host, body, maxlen.
+RETRY = (
+    PREAMBLE
+    + APPEND
+    + """
+local now, conc, rid = tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
+local rk = P .. ':req:' .. rid
+local state = redis.call('HGET', rk, 'state')
+if not state then return {-1} end
+if state ~= 'failed' then return {0, state} end
+redis.call('HSET', rk, 'state', 'queued', 'attempts', 0)
+redis.call('HDEL', rk, 'outcome', 'started_at', 'finished_at')
+redis.call('ZREM', P .. ':finished', rid)
+append(ARGV[7], 'accepted', rid, ARGV[6])
+enqueue('page', rid, redis.call('HGET', rk, 'url'), ARGV[5], '', 0, now, conc)
+wake(1)
+return {1}
+"""
+)
+
+# ARGV: prefix, type, request id, body, maxlen.
+APPEND_ONE = "local P = ARGV[1]\n" + APPEND + "return append(ARGV[5], ARGV[2], ARGV[3], ARGV[4])"
+
+# The page job ends; the terminal event is appended only if the request has none yet.
+# ARGV: prefix, now, concurrency, job id, owner, type, request id, body, maxlen, state.
+FINISH = (
+    PREAMBLE
+    + APPEND
+    + """
+local now, conc = tonumber(ARGV[2]), tonumber(ARGV[3])
+complete(ARGV[4], ARGV[5], now, conc)
+local rk = P .. ':req:' .. ARGV[7]
+local state = redis.call('HGET', rk, 'state')
+if (not state) or state == 'done' or state == 'failed' then return false end
+local id = append(ARGV[9], ARGV[6], ARGV[7], ARGV[8])
+redis.call('HSET', rk, 'state', ARGV[10], 'finished_at', ARGV[2], 'outcome', ARGV[8])
+redis.call('ZADD', P .. ':finished', ARGV[2], ARGV[7])
+return id
+"""
+)
+
+# Trim the log to ARGV[3] entries, then drop entries older than ARGV[2] (a binary search over the dense ids, reading
+# each probe's 'at'). ARGV: prefix, cutoff time, keep. Returns how many entries were dropped.
+PRUNE_EVENTS = """
+local key = ARGV[1] .. ':events'
+local before = redis.call('XLEN', key)
+redis.call('XTRIM', key, 'MAXLEN', '=', ARGV[3])
+local first = redis.call('XRANGE', key, '-', '+', 'COUNT', 1)
+if #first > 0 then
+  local last = redis.call('XREVRANGE', key, '+', '-', 'COUNT', 1)
+  local cutoff = tonumber(ARGV[2])
+  local function older(id)
+    local probe = string.format('%d-0', id)
+    local e = redis.call('XRANGE', key, probe, probe)
+    if #e == 0 then return true end
+    local f = e[1][2]
+    for i = 1, #f, 2 do if f[i] == 'at' then return tonumber(f[i + 1]) < cutoff end end
+    return true
+  end
+  local lo = tonumber(string.match(first[1][1], '^(%d+)'))
+  local hi = tonumber(string.match(last[1][1], '^(%d+)')) + 1
+  if older(lo) then
+    while hi - lo > 1 do
+      local mid = math.floor((lo + hi) / 2)
+      if older(mid) then lo = mid else hi = mid end
+    end
+    redis.call('XTRIM', key, 'MINID', string.format('%d-0', hi))
+  end
+end
+return before - redis.call('XLEN', key)
+"""

@@ -1,0 +1,24 @@
+"""The SQLite backend (the default, ``sqlite:///PATH``): jobs, requests, crawls and the event log in one file.
+
+The store is assembled from one module per concern, each a layer over ``core.SQLiteCore`` (the connections, errors
+and jobs): ``events`` (the log), ``requests`` (single pages), ``crawls`` (whole sites). ``scheduler`` is the fair
+queue in SQL; ``schema`` what is on disk.
+"""
+
+from __future__ import annotations
+
+from linkcast.store.sqlite.crawls import SQLiteCrawls
+from linkcast.store.sqlite.events import SQLiteEvents
+from linkcast.store.sqlite.requests import SQLiteRequests
+from linkcast.store.sqlite.schema import database_path
+
+
+class SQLiteStore(SQLiteCrawls, SQLiteRequests, SQLiteEvents):
+    async def prune(self, older_than: float, keep_events: int) -> int:
+        dropped = await self._prune_events(older_than, keep_events)
+        await self._prune_requests(older_than, keep_events)
+        await self._prune_crawls(older_than)
+        return dropped
+
+
+__all__ = ["SQLiteStore", "database_path"]

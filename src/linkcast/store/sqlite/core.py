@@ -1,0 +1,231 @@
+"""The SQLite backend's core: its two connections, its error translation, and jobs (claimed, leased, given back).
+
+WAL mode, one writer thread that group-commits (``thread.py``) and one reader thread beside it. Writes are
+acknowledged only once committed, so a request answered ``201`` survives a crash of the process. ``synchronous=NORMAL``
+is the WAL setting that survives a killed process (the commit is in the WAL file); only a power loss may lose the last
+transactions, a trade SQLite documents and most embedded queues make.
+
+One process owns the file: ``open()`` returns jobs left running by a crashed process to their queues. Jobs are taken
+by the fair scheduler of ``scheduler.py``; each is leased to its worker, and this process renews the leases of the
+jobs its workers hold, so a job whose worker could neither finish nor give it back returns within a lease.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import sqlite3
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from linkcast.core.errors import LinkcastError, StoreCorrupt, StoreFull, StoreUnavailable
+from linkcast.core.events import CRAWL_JOB, PAGE_JOB, QUEUED, RUNNING, Event, Job
+from linkcast.settings import Settings
+from linkcast.store.base import Store
+from linkcast.store.sqlite import scheduler
+from linkcast.store.sqlite.schema import database_path, last_event_id_in, setup_connection
+from linkcast.store.sqlite.thread import SQLiteThread
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class Written:
+    """What a write operation returns: its value and the events it appended (announced on commit)."""
+
+    value: Any = None
+    events: list[Event] = field(default_factory=list)
+
+
+class SQLiteCore(Store):
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(settings)
+        self.path = database_path(settings.store)
+        self._writer = SQLiteThread(
+            self.path,
+            "linkcast-sqlite-writer",
+            writer=True,
+            setup=lambda c: setup_connection(c, writer=True),
+            on_commit=self._on_commit,
+        )
+        self._reader = SQLiteThread(
+            self.path, "linkcast-sqlite-reader", writer=False, setup=lambda c: setup_connection(c, writer=False)
+        )
+        self._last_id = 0
+        self._jobs_changed = asyncio.Condition()
+        self._jobs_generation = 0
+        self._lease_seconds = max(0.001, settings.job_visibility_timeout)
+        self._limits = scheduler.Limits(max(1, settings.per_host_concurrency), max(0.0, settings.per_host_delay))
+        self._held: set[str] = set()  # owners of the jobs this process's workers hold
+        self._receipts = itertools.count(1)
+        self._renewing: asyncio.Task[None] | None = None
+
+    def _on_commit(self, results: list[Any]) -> None:
+        """Announce what a committed group appended (``events.py``)."""
+
+    # -- lifecycle ---------------------------------------------------------------------------------------------
+
+    async def open(self) -> None:
+        Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self._jobs_changed = asyncio.Condition()
+        await self._writer.start()
+        await self._reader.start()
+        self._last_id = (await self._writer.run(self._recover)).value
+        self._renewing = asyncio.create_task(self._renew_leases_forever(), name="linkcast-sqlite-leases")
+        await self._announce_jobs()
+
+    async def close(self) -> None:
+        if self._renewing is not None:
+            self._renewing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._renewing
+            self._renewing = None
+        await self._writer.stop()
+        await self._reader.stop()
+
+    def translate_error(self, error: Exception) -> LinkcastError | None:
+        if isinstance(error, sqlite3.Error):
+            code = getattr(error, "sqlite_errorcode", None)
+            if code == sqlite3.SQLITE_FULL:
+                return StoreFull(f"the database has no room left ({self.path}): {error}")
+            if code in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB):
+                return StoreCorrupt(f"the database is damaged ({self.path}): {error}")
+            if isinstance(error, sqlite3.OperationalError | sqlite3.DatabaseError) and not isinstance(
+                error, sqlite3.IntegrityError | sqlite3.DataError | sqlite3.ProgrammingError
+            ):
+                return StoreUnavailable(f"the database cannot be used ({self.path}): {error}")
+        if isinstance(error, RuntimeError) and not self._writer.running:
+            return StoreUnavailable("the database is closed")
+        return None
+
+    @staticmethod
+    def _recover(connection: sqlite3.Connection) -> Written:
+        """Jobs held by a process that died go back to their queues (keeping their place)."""
+        held_hosts = [row[0] for row in connection.execute("SELECT DISTINCT host FROM jobs WHERE owner IS NOT NULL")]
+        connection.execute("UPDATE jobs SET owner = NULL, lease_until = NULL WHERE owner IS NOT NULL")
+        connection.execute("UPDATE hosts SET running = 0")
+        for host in held_hosts:
+            scheduler.refresh_head(connection, host)
+        connection.execute(f"UPDATE requests SET state = '{QUEUED}' WHERE state = '{RUNNING}'")
+        return Written(last_event_id_in(connection))
+
+    # -- jobs -----------------------------------------------------------------------------------------------------
+
+    async def claim_job(self, worker_id: str, timeout: float) -> Job | None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            generation = self._jobs_generation
+            job, wake_at = await self._claim_safely(worker_id)
+            if job is not None:
+                return job
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return None
+            if generation != self._jobs_generation:
+                continue  # a job was queued while we looked: look again rather than sleep through it
+            # A new job wakes the wait at once; time passing does not (a host's spacing ending, a job coming due, a
+            # lease lapsing), so look again by then, and at least every half lease.
+            wait = min(remaining, self._lease_seconds / 2)
+            if wake_at is not None:
+                wait = min(wait, max(0.001, wake_at - time.time()))
+            async with self._jobs_changed:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._jobs_changed.wait(), wait)
+
+    async def _claim_safely(self, worker_id: str) -> tuple[Job | None, float | None]:
+        """Claim the next job; a caller cancelled meanwhile (a draining pool) gives it back at once."""
+        owner = f"{worker_id}#{next(self._receipts)}"  # one receipt per claim: a lapsed holder cannot act on it again
+        claim = asyncio.ensure_future(self._writer.run(lambda c: self._claim(c, owner)))
+        try:
+            job, wake_at = (await asyncio.shield(claim)).value
+        except asyncio.CancelledError:
+            # The claim commits whatever happens to us: a job taken by nobody would wait for its lease to lapse.
+            taken, _ = (await claim).value
+            if taken is not None:
+                self._held.add(owner)
+                await self.release(taken)
+            raise
+        if job is not None:
+            self._held.add(owner)
+        return job, wake_at
+
+    def _claim(self, connection: sqlite3.Connection, owner: str) -> Written:
+        now = time.time()
+        claimed = scheduler.claim(connection, owner, now, now + self._lease_seconds, self._limits)
+        job = claimed.job
+        if job is None:
+            return Written((None, scheduler.wake_hint(connection, now)))
+        if job.kind == PAGE_JOB:
+            connection.execute(
+                "UPDATE requests SET state = ?, started_at = ?, attempts = ? WHERE request_id = ?",
+                (RUNNING, now, job.attempt, job.request_id),
+            )
+        elif job.kind == CRAWL_JOB:
+            connection.execute(
+                "UPDATE crawls SET state = ?, started_at = ? WHERE crawl_id = ? AND state = ?",
+                (RUNNING, now, job.request_id, QUEUED),
+            )
+        return Written((job, None))
+
+    def forget(self, job: Job) -> None:
+        self._held.discard(scheduler.receipt_of(job)[1])
+
+    async def release(self, job: Job) -> None:
+        self.forget(job)
+
+        def operation(connection: sqlite3.Connection) -> Written:
+            released = scheduler.give_back(connection, job)
+            if released and job.kind == PAGE_JOB:
+                connection.execute(
+                    "UPDATE requests SET state = ? WHERE request_id = ? AND state = ?",
+                    (QUEUED, job.request_id, RUNNING),
+                )
+            return Written(released)
+
+        if (await self._writer.run(operation)).value:
+            await self._announce_jobs()
+
+    async def set_crawl_delay(self, host: str, delay: float, until: float) -> None:
+        await self._writer.run(lambda c: Written(scheduler.set_crawl_delay(c, host, delay, until)))
+
+    async def _renew_leases_forever(self) -> None:
+        """Keep the leases of the jobs this process's workers hold from lapsing: a third of a lease between renewals."""
+        while True:
+            await asyncio.sleep(self._lease_seconds / 3)
+            owners = list(self._held)
+            if not owners:
+                continue
+            until = time.time() + self._lease_seconds
+            try:
+                await self._writer.run(lambda c, owners=owners, until=until: Written(scheduler.renew(c, owners, until)))
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:  # the next round tries again; a lapsed lease only means a second delivery
+                log.warning("renewing job leases failed: %s", error)
+
+    async def queue_depth(self) -> int:
+        return await self._reader.run(scheduler.queued_count)
+
+    async def _announce_jobs(self) -> None:
+        self._jobs_generation += 1
+        async with self._jobs_changed:
+            self._jobs_changed.notify()
+
+    def _completing(
+        self, job: Job, operation: Callable[[sqlite3.Connection, float], Written]
+    ) -> Callable[[sqlite3.Connection], Written]:
+        """``operation`` followed by the job's removal and its host slot freed, in one transaction."""
+
+        def completing(connection: sqlite3.Connection) -> Written:
+            now = time.time()
+            written = operation(connection, now)
+            scheduler.complete(connection, job, now)
+            return written
+
+        return completing

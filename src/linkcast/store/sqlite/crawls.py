@@ -1,0 +1,196 @@
+"""The SQLite backend's crawls: the record (``crawls``), the visited set (``crawl_seen``), the pages in the order
+they ended (``crawl_pages``), and the frontier as fair-scheduled jobs; what one URL's end changes is
+``crawl_ledger.apply_outcome``, run inside one transaction."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from typing import Any
+
+import orjson
+
+from linkcast.core.crawls import (
+    CRAWL_CANCELLED,
+    CRAWL_ENDED,
+    CRAWL_QUEUED,
+    CrawlCounts,
+    CrawlOutcome,
+    CrawlRecord,
+    Discovered,
+    accepted_event,
+    done_event,
+    seen_key,
+)
+from linkcast.core.errors import Conflict, NotFound
+from linkcast.core.events import CRAWL_JOB, Event, EventBody, Job, Page
+from linkcast.core.inputs import host_key
+from linkcast.store.crawl_ledger import admit_seeds, apply_outcome
+from linkcast.store.sqlite import scheduler
+from linkcast.store.sqlite.core import SQLiteCore, Written
+from linkcast.store.sqlite.events import deleting
+from linkcast.store.sqlite.schema import append_event
+
+RECORD_COLUMNS = "crawl_id, spec, state, created_at, started_at, finished_at, counts, progress_at"
+
+
+def _record(row: tuple[Any, ...]) -> tuple[CrawlRecord, float]:
+    crawl_id, spec, state, created_at, started_at, finished_at, counts, progress_at = row
+    stored = orjson.loads(counts)
+    record = CrawlRecord(
+        crawl_id, orjson.loads(spec), state, created_at, started_at, finished_at, CrawlCounts.from_dict(stored)
+    )
+    record.admitted = stored.get("admitted", 0)
+    return record, float(progress_at)
+
+
+class _Book:
+    """One crawl's rows for ``crawl_ledger``, inside the writer's transaction."""
+
+    def __init__(self, connection: sqlite3.Connection, crawl_id: str, now: float) -> None:
+        self.connection, self.crawl_id, self.now = connection, crawl_id, now
+        self.events: list[Event] = []
+        self.queued = 0
+
+    def add_seen(self, key: bytes) -> bool:
+        return bool(
+            self.connection.execute(
+                "INSERT INTO crawl_seen (crawl_id, key) VALUES (?, ?) ON CONFLICT DO NOTHING", (self.crawl_id, key)
+            ).rowcount
+        )
+
+    def record_page(self, key: bytes, body: EventBody) -> bool:
+        (seq,) = self.connection.execute(
+            "SELECT coalesce(max(seq), 0) + 1 FROM crawl_pages WHERE crawl_id = ?", (self.crawl_id,)
+        ).fetchone()
+        inserted = self.connection.execute(
+            "INSERT INTO crawl_pages (crawl_id, seq, key, body) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+            (self.crawl_id, seq, key, body.data),
+        ).rowcount
+        if inserted:
+            self.append(body)
+        return bool(inserted)
+
+    def enqueue(self, link: Discovered) -> None:
+        data = {"depth": link.depth, "referrer": link.referrer}
+        scheduler.enqueue(self.connection, CRAWL_JOB, self.crawl_id, link.url, host_key(link.url), self.now, data)
+        self.queued += 1
+
+    def append(self, body: EventBody) -> None:
+        self.events.append(append_event(self.connection, body, self.now))
+
+    def save(self, record: CrawlRecord, progress_at: float) -> None:
+        counts = orjson.dumps({**record.counts.to_dict(), "admitted": record.admitted})
+        self.connection.execute(
+            "UPDATE crawls SET state = ?, started_at = ?, finished_at = ?, counts = ?, progress_at = ? "
+            "WHERE crawl_id = ?",
+            (record.state, record.started_at, record.finished_at, counts, progress_at, self.crawl_id),
+        )
+
+
+def _load(connection: sqlite3.Connection, crawl_id: str) -> tuple[CrawlRecord, float] | None:
+    row = connection.execute(f"SELECT {RECORD_COLUMNS} FROM crawls WHERE crawl_id = ?", (crawl_id,)).fetchone()
+    return _record(row) if row else None
+
+
+class SQLiteCrawls(SQLiteCore):
+    async def create_crawl(self, crawl_id: str, spec: dict[str, Any], seeds: list[str]) -> tuple[CrawlRecord, bool]:
+        def operation(connection: sqlite3.Connection) -> Written:
+            now = time.time()
+            found = _load(connection, crawl_id)
+            if found is not None:
+                if found[0].spec != spec:
+                    raise Conflict(f"crawl {crawl_id!r} already exists with other options")
+                return Written((found[0], False))
+            record = CrawlRecord(crawl_id, spec, CRAWL_QUEUED, now)
+            connection.execute(
+                f"INSERT INTO crawls ({RECORD_COLUMNS}) VALUES (?, ?, ?, ?, NULL, NULL, ?, 0)",
+                (crawl_id, orjson.dumps(spec), CRAWL_QUEUED, now, b"{}"),
+            )
+            book = _Book(connection, crawl_id, now)
+            admit_seeds(book, record, seeds)
+            book.save(record, 0.0)
+            book.append(accepted_event(record))
+            return Written((record, True), book.events)
+
+        record, created = (await self._writer.run(operation)).value
+        if created:
+            await self._announce_jobs()
+        return record, created
+
+    async def get_crawl(self, crawl_id: str) -> CrawlRecord | None:
+        found = await self._reader.run(lambda connection: _load(connection, crawl_id))
+        return found[0] if found else None
+
+    async def list_crawls(self, after: str | None, limit: int) -> Page:
+        def operation(connection: sqlite3.Connection) -> Page:
+            rows = connection.execute(
+                f"SELECT rowid, {RECORD_COLUMNS} FROM crawls WHERE rowid > ? ORDER BY rowid LIMIT ?",
+                (int(after or 0), limit + 1),
+            ).fetchall()
+            more = len(rows) > limit
+            return Page([_record(row[1:])[0] for row in rows[:limit]], str(rows[limit - 1][0]) if more else None)
+
+        return await self._reader.run(operation)
+
+    async def crawl_pages(self, crawl_id: str, after: str | None, limit: int) -> Page:
+        def operation(connection: sqlite3.Connection) -> Page:
+            rows = connection.execute(
+                "SELECT seq, body FROM crawl_pages WHERE crawl_id = ? AND seq > ? ORDER BY seq LIMIT ?",
+                (crawl_id, int(after or 0), limit + 1),
+            ).fetchall()
+            more = len(rows) > limit
+            items = [{"seq": seq, **orjson.loads(body)} for seq, body in rows[:limit]]
+            return Page(items, str(rows[limit - 1][0]) if more else None)
+
+        return await self._reader.run(operation)
+
+    async def claim_crawl_url(self, crawl_id: str, url: str) -> bool:
+        def operation(connection: sqlite3.Connection) -> Written:
+            return Written(_Book(connection, crawl_id, 0.0).add_seen(seen_key(url)))
+
+        return bool((await self._writer.run(operation)).value)
+
+    async def finish_crawl_page(self, job: Job, outcome: CrawlOutcome) -> bool:
+        self.forget(job)
+
+        def operation(connection: sqlite3.Connection, now: float) -> Written:
+            found = _load(connection, job.request_id)
+            if found is None:
+                return Written(False)
+            record, progress_at = found
+            book = _Book(connection, job.request_id, now)
+            recorded = apply_outcome(book, record, job.url, outcome, progress_at, now)
+            return Written(recorded, book.events)
+
+        recorded = bool((await self._writer.run(self._completing(job, operation))).value)
+        await self._announce_jobs()
+        return recorded
+
+    async def cancel_crawl(self, crawl_id: str) -> CrawlRecord:
+        def operation(connection: sqlite3.Connection) -> Written:
+            found = _load(connection, crawl_id)
+            if found is None:
+                raise NotFound(f"no crawl with id {crawl_id!r}")
+            record, progress_at = found
+            if record.state in CRAWL_ENDED:
+                return Written(record)
+            now = time.time()
+            scheduler.drop_jobs_of(connection, CRAWL_JOB, crawl_id, now)
+            record.state, record.finished_at = CRAWL_CANCELLED, now
+            book = _Book(connection, crawl_id, now)
+            book.save(record, progress_at)
+            book.append(done_event(record))
+            return Written(record, book.events)
+
+        record: CrawlRecord = (await self._writer.run(operation)).value
+        return record
+
+    async def _prune_crawls(self, older_than: float) -> None:
+        """Ended crawls older than ``older_than``, with their visited sets and pages."""
+        ended = await self._reader.run(
+            lambda c: [row[0] for row in c.execute("SELECT crawl_id FROM crawls WHERE finished_at < ?", (older_than,))]
+        )
+        for crawl_id in ended:
+            for table in ("crawl_seen", "crawl_pages", "crawls"):
+                await self._writer.run(deleting(f"DELETE FROM {table} WHERE crawl_id = ?", (crawl_id,)))

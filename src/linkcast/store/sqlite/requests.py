@@ -1,0 +1,141 @@
+"""The SQLite backend's single requests (``PUT /urls``): a record each, a page job, and exactly one terminal event."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+
+from linkcast.core.errors import Conflict, NotFound
+from linkcast.core.events import (
+    DONE,
+    FAILED,
+    FINISHED_STATES,
+    PAGE_JOB,
+    QUEUED,
+    RESULT,
+    Event,
+    EventBody,
+    Job,
+    Page,
+    RequestRecord,
+    accepted_body,
+)
+from linkcast.core.inputs import host_key
+from linkcast.store.sqlite import scheduler
+from linkcast.store.sqlite.core import SQLiteCore, Written
+from linkcast.store.sqlite.events import deleting
+from linkcast.store.sqlite.schema import append_event, record_from_row
+
+
+class SQLiteRequests(SQLiteCore):
+    async def submit(self, request_id: str, url: str) -> tuple[RequestRecord, bool]:
+        def operation(connection: sqlite3.Connection) -> Written:
+            now = time.time()
+            inserted = connection.execute(
+                "INSERT INTO requests (request_id, url, state, created_at) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (request_id) DO NOTHING",
+                (request_id, url, QUEUED, now),
+            ).rowcount
+            if not inserted:
+                existing = record_from_row(
+                    connection.execute("SELECT * FROM requests WHERE request_id = ?", (request_id,)).fetchone()
+                )
+                if existing.url != url:
+                    raise Conflict(f"request {request_id!r} already exists with another URL")
+                return Written((existing, False))
+            event = append_event(connection, accepted_body(request_id, url), now)
+            scheduler.enqueue(connection, PAGE_JOB, request_id, url, host_key(url), now)
+            return Written((RequestRecord(request_id, url, QUEUED, now), True), [event])
+
+        record, created = (await self._writer.run(operation)).value
+        if created:
+            await self._announce_jobs()
+        return record, created
+
+    async def retry(self, request_id: str) -> RequestRecord:
+        def operation(connection: sqlite3.Connection) -> Written:
+            row = connection.execute("SELECT * FROM requests WHERE request_id = ?", (request_id,)).fetchone()
+            if row is None:
+                raise NotFound(f"no request with id {request_id!r}")
+            record = record_from_row(row)
+            if record.state != FAILED:
+                raise Conflict(f"request {request_id!r} is {record.state}: only a failed request can be retried")
+            now = time.time()
+            connection.execute(
+                "UPDATE requests SET state = ?, attempts = 0, outcome = NULL, started_at = NULL, finished_at = NULL "
+                "WHERE request_id = ?",
+                (QUEUED, request_id),
+            )
+            event = append_event(connection, accepted_body(request_id, record.url, retry=True), now)
+            scheduler.enqueue(connection, PAGE_JOB, request_id, record.url, host_key(record.url), now)
+            return Written(RequestRecord(request_id, record.url, QUEUED, record.created_at), [event])
+
+        record: RequestRecord = (await self._writer.run(operation)).value
+        await self._announce_jobs()
+        return record
+
+    async def get_request(self, request_id: str) -> RequestRecord | None:
+        def operation(connection: sqlite3.Connection) -> RequestRecord | None:
+            row = connection.execute("SELECT * FROM requests WHERE request_id = ?", (request_id,)).fetchone()
+            return record_from_row(row) if row else None
+
+        return await self._reader.run(operation)
+
+    async def list_requests(self, state: str | None, after: str | None, limit: int) -> Page:
+        condition, params = ("AND state = ?", [state]) if state is not None else ("", [])
+
+        def operation(connection: sqlite3.Connection) -> Page:
+            rows = connection.execute(
+                f"SELECT rowid, * FROM requests WHERE rowid > ? {condition} ORDER BY rowid LIMIT ?",
+                [int(after or 0), *params, limit + 1],
+            ).fetchall()
+            more = len(rows) > limit
+            return Page([record_from_row(row[1:]) for row in rows[:limit]], str(rows[limit - 1][0]) if more else None)
+
+        return await self._reader.run(operation)
+
+    async def append_started(self, job: Job, body: EventBody) -> Event:
+        written = await self._writer.run(
+            lambda connection: Written(events=[append_event(connection, body, time.time())])
+        )
+        return written.events[0]
+
+    async def finish(self, job: Job, body: EventBody) -> Event | None:
+        self.forget(job)
+
+        def operation(connection: sqlite3.Connection, now: float) -> Written:
+            row = connection.execute("SELECT state FROM requests WHERE request_id = ?", (job.request_id,)).fetchone()
+            if row is None or row[0] in FINISHED_STATES:
+                return Written(None)  # already has its terminal event: exactly one per request
+            event = append_event(connection, body, now)
+            connection.execute(
+                "UPDATE requests SET state = ?, finished_at = ?, outcome = ? WHERE request_id = ?",
+                (DONE if body.type == RESULT else FAILED, now, body.data, job.request_id),
+            )
+            return Written(event, [event])
+
+        event: Event | None = (await self._writer.run(self._completing(job, operation))).value
+        await self._announce_jobs()  # the job's host has room again
+        return event
+
+    async def _prune_requests(self, older_than: float, keep: int) -> None:
+        """Finished requests older than ``older_than``, and those beyond the newest ``keep`` finished ones.
+
+        The boundary is found by the reader (a scan of up to ``keep`` index entries), so writers never wait on it.
+        """
+
+        def boundary(connection: sqlite3.Connection) -> float:
+            row = connection.execute(
+                "SELECT finished_at FROM requests WHERE finished_at IS NOT NULL "
+                "ORDER BY finished_at DESC LIMIT 1 OFFSET ?",
+                (keep,),
+            ).fetchone()
+            return float(row[0]) if row else float("-inf")
+
+        beyond_count = await self._reader.run(boundary)
+        await self._writer.run(
+            deleting(
+                "DELETE FROM requests WHERE finished_at IS NOT NULL AND (finished_at < ? OR finished_at <= ?)",
+                (older_than, beyond_count),
+            )
+        )

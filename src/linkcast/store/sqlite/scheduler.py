@@ -1,0 +1,244 @@
+"""The job scheduler in SQL: start-time fair queuing by host, with per-host concurrency and spacing.
+
+Every job (a page, a crawl's page...) has a host key (``host:port``). A job that is due gets a start tag: its host's
+last tag or the virtual time (the highest tag taken so far), whichever is higher, plus one. A worker takes the job
+with the lowest tag among the hosts that have room (fewer running than their concurrency) and are due (their spacing
+since the last start has passed). So a host with 10,000 queued jobs gets its share and no more: a single URL of
+another host, queued behind them, is tagged just past the virtual time and runs next.
+
+Tables (``schema.py``): ``jobs`` (one row per pending job; ``tag`` is NULL until ``not_before``), ``hosts`` (running
+count, next allowed start, last tag given, the lowest tag of its ready jobs (``head_tag``), and a ``Crawl-delay``
+with its expiry), ``meta`` (the virtual time). Each function runs inside the writer's transaction.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from linkcast.core.events import Job
+
+VIRTUAL_TIME = "virtual_time"
+# Jobs whose not-before time has come, given their tags per claim at most (the rest on the next one).
+PROMOTE_BATCH = 1000
+# Jobs whose lease lapsed, returned to their queue per claim at most.
+RECLAIM_BATCH = 100
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """A host's default concurrency and spacing (``--per-host-concurrency``, ``--per-host-delay``); a host with a
+    ``Crawl-delay`` in force runs one job at a time, that far apart (or ``delay`` apart, if longer)."""
+
+    concurrency: int
+    delay: float
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    """What a claim found: the job (None if nothing could start) and the rows it belongs to."""
+
+    job: Job | None
+    job_id: int = 0
+    host: str = ""
+
+
+def virtual_time(connection: sqlite3.Connection) -> int:
+    row = connection.execute("SELECT value FROM meta WHERE key = ?", (VIRTUAL_TIME,)).fetchone()
+    return int(row[0]) if row else 0
+
+
+def _host_row(connection: sqlite3.Connection, host: str) -> tuple[int, int | None]:
+    """(last tag, head tag) of ``host``, its row made if missing."""
+    connection.execute("INSERT INTO hosts (host) VALUES (?) ON CONFLICT (host) DO NOTHING", (host,))
+    last_tag, head_tag = connection.execute("SELECT last_tag, head_tag FROM hosts WHERE host = ?", (host,)).fetchone()
+    return int(last_tag), head_tag
+
+
+def _tag(connection: sqlite3.Connection, host: str, vt: int) -> int:
+    """The next start tag of ``host``, recorded as its last one and, if lowest, its head."""
+    last_tag, head_tag = _host_row(connection, host)
+    tag = max(last_tag, vt) + 1
+    head = tag if head_tag is None else min(int(head_tag), tag)
+    connection.execute("UPDATE hosts SET last_tag = ?, head_tag = ? WHERE host = ?", (tag, head, host))
+    return tag
+
+
+def enqueue(
+    connection: sqlite3.Connection,
+    kind: str,
+    request_id: str,
+    url: str,
+    host: str,
+    now: float,
+    data: dict[str, Any] | None = None,
+    not_before: float = 0.0,
+) -> bool:
+    """Queue a job; False (and nothing queued) if the same job (kind, request, URL) is queued already."""
+    tag = _tag(connection, host, virtual_time(connection)) if not_before <= now else None
+    inserted = connection.execute(
+        "INSERT INTO jobs (kind, request_id, url, host, tag, not_before, data) VALUES (?, ?, ?, ?, ?, ?, ?) "
+        "ON CONFLICT (kind, request_id, url) DO NOTHING",
+        (kind, request_id, url, host, tag, not_before, orjson.dumps(data) if data else None),
+    ).rowcount
+    if not inserted and tag is not None:
+        refresh_head(connection, host)  # the tag given was not used
+    return bool(inserted)
+
+
+def refresh_head(connection: sqlite3.Connection, host: str) -> None:
+    connection.execute(
+        "UPDATE hosts SET head_tag = (SELECT min(tag) FROM jobs WHERE host = ? AND owner IS NULL AND tag IS NOT NULL) "
+        "WHERE host = ?",
+        (host, host),
+    )
+
+
+def _promote_due(connection: sqlite3.Connection, now: float) -> None:
+    """Tag the jobs whose not-before time has come: they compete from now on, not from when they were queued."""
+    due = connection.execute(
+        "SELECT id, host FROM jobs WHERE tag IS NULL AND not_before <= ? ORDER BY not_before LIMIT ?",
+        (now, PROMOTE_BATCH),
+    ).fetchall()
+    vt = virtual_time(connection) if due else 0
+    for job_id, host in due:
+        connection.execute("UPDATE jobs SET tag = ? WHERE id = ?", (_tag(connection, host, vt), job_id))
+
+
+def _reclaim_lapsed(connection: sqlite3.Connection, now: float) -> list[str]:
+    """Jobs whose lease lapsed (held by no live worker) go back to their queue, keeping their tag (they run soon);
+    returns the request ids, for the log."""
+    lapsed = connection.execute(
+        "SELECT id, host, request_id FROM jobs WHERE owner IS NOT NULL AND lease_until < ? ORDER BY lease_until "
+        "LIMIT ?",
+        (now, RECLAIM_BATCH),
+    ).fetchall()
+    for job_id, host, _request_id in lapsed:
+        connection.execute("UPDATE jobs SET owner = NULL, lease_until = NULL WHERE id = ?", (job_id,))
+        connection.execute("UPDATE hosts SET running = max(running - 1, 0) WHERE host = ?", (host,))
+        refresh_head(connection, host)
+    return [request_id for _job_id, _host, request_id in lapsed]
+
+
+def claim(connection: sqlite3.Connection, owner: str, now: float, lease_until: float, limits: Limits) -> Claimed:
+    """Lease the job with the lowest tag among the hosts that have room and are due, to ``owner``."""
+    _reclaim_lapsed(connection, now)
+    _promote_due(connection, now)
+    row = connection.execute(
+        "SELECT host, delay, delay_until FROM hosts WHERE head_tag IS NOT NULL AND next_start <= ? "
+        "AND running < CASE WHEN delay > 0 AND delay_until > ? THEN 1 ELSE ? END ORDER BY head_tag LIMIT 1",
+        (now, now, limits.concurrency),
+    ).fetchone()
+    if row is None:
+        return Claimed(None)
+    host, crawl_delay, delay_until = row
+    job_id, kind, request_id, url, tag, data, attempts = connection.execute(
+        "SELECT id, kind, request_id, url, tag, data, attempts FROM jobs "
+        "WHERE host = ? AND owner IS NULL AND tag IS NOT NULL ORDER BY tag LIMIT 1",
+        (host,),
+    ).fetchone()
+    connection.execute(
+        "UPDATE jobs SET owner = ?, lease_until = ?, attempts = attempts + 1 WHERE id = ?", (owner, lease_until, job_id)
+    )
+    spacing = max(limits.delay, crawl_delay if delay_until > now else 0.0)
+    connection.execute("UPDATE hosts SET running = running + 1, next_start = ? WHERE host = ?", (now + spacing, host))
+    refresh_head(connection, host)
+    connection.execute(
+        "INSERT INTO meta (key, value) VALUES (?, ?) "
+        "ON CONFLICT (key) DO UPDATE SET value = max(value, excluded.value)",
+        (VIRTUAL_TIME, tag),
+    )
+    job = Job(request_id, url, attempts + 1, f"{job_id}/{owner}", kind, orjson.loads(data) if data else {})
+    return Claimed(job, job_id, host)
+
+
+def wake_hint(connection: sqlite3.Connection, now: float) -> float | None:
+    """When a job may next become claimable without anything new being queued: a host's spacing ending, a job's
+    not-before time, a lease lapsing (None: nothing pending waits on time)."""
+    row = connection.execute(
+        "SELECT min(t) FROM ("
+        "SELECT min(next_start) AS t FROM hosts WHERE head_tag IS NOT NULL AND next_start > ? "
+        "UNION ALL SELECT min(not_before) FROM jobs WHERE tag IS NULL "
+        "UNION ALL SELECT min(lease_until) FROM jobs WHERE owner IS NOT NULL)",
+        (now,),
+    ).fetchone()
+    return float(row[0]) if row and row[0] is not None else None
+
+
+def receipt_of(job: Job) -> tuple[int, str]:
+    """(job row id, owner) from a job's receipt."""
+    job_id, _, owner = job.receipt.partition("/")
+    return int(job_id), owner
+
+
+def complete(connection: sqlite3.Connection, job: Job, now: float) -> bool:
+    """Remove a finished job and free its host's slot; False if ``job`` is no longer its holder's (its lease lapsed
+    and another worker holds it: that worker completes it, and frees the slot, when it ends)."""
+    job_id, owner = receipt_of(job)
+    row = connection.execute("SELECT host, owner FROM jobs WHERE id = ?", (job_id,)).fetchone()
+    if row is None:
+        return False
+    host, holder = row
+    if holder is not None and holder != owner:
+        return False
+    connection.execute("DELETE FROM jobs WHERE id = ?", (job_id,))
+    if holder is not None:
+        connection.execute("UPDATE hosts SET running = max(running - 1, 0) WHERE host = ?", (host,))
+    refresh_head(connection, host)
+    forget_idle_host(connection, host, now)
+    return holder is not None
+
+
+def give_back(connection: sqlite3.Connection, job: Job) -> bool:
+    """Return a held job to its queue (a draining worker), keeping its tag; False if it is not ours any more."""
+    job_id, owner = receipt_of(job)
+    row = connection.execute("SELECT host FROM jobs WHERE id = ? AND owner = ?", (job_id, owner)).fetchone()
+    if row is None:
+        return False
+    connection.execute("UPDATE jobs SET owner = NULL, lease_until = NULL WHERE id = ?", (job_id,))
+    connection.execute("UPDATE hosts SET running = max(running - 1, 0) WHERE host = ?", (row[0],))
+    refresh_head(connection, row[0])
+    return True
+
+
+def renew(connection: sqlite3.Connection, owners: list[str], until: float) -> None:
+    connection.executemany("UPDATE jobs SET lease_until = ? WHERE owner = ?", [(until, owner) for owner in owners])
+
+
+def drop_jobs_of(connection: sqlite3.Connection, kind: str, request_id: str, now: float) -> int:
+    """Remove the jobs of a request that nobody holds (a cancelled crawl); held ones end with their workers."""
+    hosts = [
+        row[0]
+        for row in connection.execute(
+            "SELECT DISTINCT host FROM jobs WHERE kind = ? AND request_id = ? AND owner IS NULL", (kind, request_id)
+        )
+    ]
+    dropped = connection.execute(
+        "DELETE FROM jobs WHERE kind = ? AND request_id = ? AND owner IS NULL", (kind, request_id)
+    ).rowcount
+    for host in hosts:
+        refresh_head(connection, host)
+        forget_idle_host(connection, host, now)
+    return int(dropped)
+
+
+def forget_idle_host(connection: sqlite3.Connection, host: str, now: float) -> None:
+    """A host with nothing queued or running, whose spacing and Crawl-delay have passed, needs no row (bounded)."""
+    connection.execute(
+        "DELETE FROM hosts WHERE host = ? AND running = 0 AND head_tag IS NULL AND next_start <= ? "
+        "AND delay_until <= ? AND NOT EXISTS (SELECT 1 FROM jobs WHERE host = ?)",
+        (host, now, now, host),
+    )
+
+
+def set_crawl_delay(connection: sqlite3.Connection, host: str, delay: float, until: float) -> None:
+    """A host's ``Crawl-delay`` (seconds between two starts, one at a time) until ``until``."""
+    _host_row(connection, host)
+    connection.execute("UPDATE hosts SET delay = ?, delay_until = ? WHERE host = ?", (delay, until, host))
+
+
+def queued_count(connection: sqlite3.Connection) -> int:
+    return int(connection.execute("SELECT count(*) FROM jobs WHERE owner IS NULL").fetchone()[0])

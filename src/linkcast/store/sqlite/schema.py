@@ -1,0 +1,198 @@
+"""The SQLite backend's file: its tables, connection settings, and rows turned into the event model.
+
+Kept apart from the ``Store`` itself (``__init__.py``) so that each reads at once: here what is on disk, there how
+the store uses it. The file carries its schema version (``PRAGMA user_version``); an older file is brought up to date
+when the store opens it.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any
+
+import orjson
+
+from linkcast.core.errors import ConfigurationError
+from linkcast.core.events import PAGE_JOB, Event, EventBody, RequestRecord
+from linkcast.core.inputs import host_key
+
+SCHEMA_VERSION = 2
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS requests (
+    request_id TEXT PRIMARY KEY,
+    url TEXT NOT NULL,
+    state TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    started_at REAL,
+    finished_at REAL,
+    attempts INTEGER NOT NULL DEFAULT 0,
+    outcome BLOB
+);
+CREATE INDEX IF NOT EXISTS requests_finished ON requests (finished_at) WHERE finished_at IS NOT NULL;
+-- Listing by state, in submission order (the rowid, which the index holds).
+CREATE INDEX IF NOT EXISTS requests_by_state ON requests (state);
+-- Pending work of every kind (scheduler.py): a row is deleted when its job ends. A job with an owner is leased to it
+-- until lease_until; the owner's store renews the lease while its worker lives. tag is NULL until not_before.
+CREATE TABLE IF NOT EXISTS jobs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind TEXT NOT NULL,
+    request_id TEXT NOT NULL,
+    url TEXT NOT NULL,
+    host TEXT NOT NULL,
+    tag INTEGER,
+    not_before REAL NOT NULL DEFAULT 0,
+    data BLOB,
+    owner TEXT,
+    lease_until REAL,
+    attempts INTEGER NOT NULL DEFAULT 0
+);
+CREATE UNIQUE INDEX IF NOT EXISTS jobs_identity ON jobs (kind, request_id, url);
+CREATE INDEX IF NOT EXISTS jobs_ready ON jobs (host, tag) WHERE owner IS NULL AND tag IS NOT NULL;
+CREATE INDEX IF NOT EXISTS jobs_due ON jobs (not_before) WHERE tag IS NULL;
+CREATE INDEX IF NOT EXISTS jobs_leased ON jobs (lease_until) WHERE owner IS NOT NULL;
+CREATE TABLE IF NOT EXISTS hosts (
+    host TEXT PRIMARY KEY,
+    running INTEGER NOT NULL DEFAULT 0,
+    next_start REAL NOT NULL DEFAULT 0,
+    last_tag INTEGER NOT NULL DEFAULT 0,
+    head_tag INTEGER,
+    delay REAL NOT NULL DEFAULT 0,
+    delay_until REAL NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS hosts_ready ON hosts (head_tag) WHERE head_tag IS NOT NULL;
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID;
+-- Crawls (crawls.py): the record with its counts, the keys of every URL admitted (the visited set, as short
+-- digests), and the pages fetched, in the order they ended (seq), for GET /crawls/<id>/pages.
+CREATE TABLE IF NOT EXISTS crawls (
+    crawl_id TEXT PRIMARY KEY,
+    spec BLOB NOT NULL,
+    state TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    started_at REAL,
+    finished_at REAL,
+    progress_at REAL NOT NULL DEFAULT 0,
+    counts BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS crawls_finished ON crawls (finished_at) WHERE finished_at IS NOT NULL;
+CREATE TABLE IF NOT EXISTS crawl_seen (
+    crawl_id TEXT NOT NULL,
+    key BLOB NOT NULL,
+    PRIMARY KEY (crawl_id, key)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS crawl_pages (
+    crawl_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    key BLOB NOT NULL,
+    body BLOB NOT NULL,
+    PRIMARY KEY (crawl_id, seq)
+) WITHOUT ROWID;
+CREATE UNIQUE INDEX IF NOT EXISTS crawl_pages_once ON crawl_pages (crawl_id, key);
+-- AUTOINCREMENT: an id is never given twice, even after the newest events are pruned.
+CREATE TABLE IF NOT EXISTS events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    type TEXT NOT NULL,
+    request_id TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    body BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS events_by_request ON events (request_id, id);
+"""
+
+# Files of version 0 (before the scheduler) have a FIFO jobs table: its rows become page jobs, tagged on first claim.
+MIGRATE_FROM_FIFO = (
+    "ALTER TABLE jobs RENAME TO jobs_fifo",
+    "DROP INDEX IF EXISTS jobs_queued",
+    "DROP INDEX IF EXISTS jobs_leased",
+)
+
+
+def database_path(url: str) -> str:
+    """``sqlite:///./linkcast.db`` -> ``./linkcast.db``; ``sqlite:////var/lib/x.db`` -> ``/var/lib/x.db``."""
+    path = url.removeprefix("sqlite://").removeprefix("/")
+    if not path or path == ":memory:":
+        raise ConfigurationError(
+            f"{url!r}: give a file path, e.g. sqlite:///./linkcast.db (use memory:// for no file)", code="invalid_store"
+        )
+    return path
+
+
+def setup_connection(connection: sqlite3.Connection, *, writer: bool) -> None:
+    """WAL (readers never block the writer), the schema (writer only), and a read-only guard on the reader."""
+    connection.execute("PRAGMA busy_timeout = 10000")
+    if writer:
+        connection.execute("PRAGMA journal_mode = WAL")
+        _create_or_migrate(connection)
+    connection.execute("PRAGMA synchronous = NORMAL")
+    if not writer:
+        connection.execute("PRAGMA query_only = 1")
+
+
+def _create_or_migrate(connection: sqlite3.Connection) -> None:
+    """The schema, made or brought up to ``SCHEMA_VERSION``, in one transaction."""
+    (version,) = connection.execute("PRAGMA user_version").fetchone()
+    if version == SCHEMA_VERSION:
+        return
+    connection.execute("BEGIN IMMEDIATE")
+    old_fifo = version == 0 and "seq" in {row[1] for row in connection.execute("PRAGMA table_info(jobs)")}
+    for statement in MIGRATE_FROM_FIFO if old_fifo else ():
+        connection.execute(statement)
+    for statement in _statements(SCHEMA):
+        connection.execute(statement)
+    if old_fifo:
+        for request_id, url in connection.execute("SELECT request_id, url FROM jobs_fifo ORDER BY seq").fetchall():
+            connection.execute(
+                "INSERT INTO jobs (kind, request_id, url, host) VALUES (?, ?, ?, ?)",
+                (PAGE_JOB, request_id, url, host_key(url)),
+            )
+        connection.execute("DROP TABLE jobs_fifo")
+    connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+    connection.execute("COMMIT")
+
+
+def _statements(script: str) -> list[str]:
+    """The statements of ``script``, one by one (``executescript`` would commit the transaction they belong in)."""
+    statements, pending = [], ""
+    for line in script.splitlines(keepends=True):
+        pending += line
+        if sqlite3.complete_statement(pending):
+            statements.append(pending)
+            pending = ""
+    return statements
+
+
+def record_from_row(row: sqlite3.Row | tuple[Any, ...]) -> RequestRecord:
+    """A ``requests`` row (``SELECT *``, the columns in table order) as the model's record."""
+    request_id, url, state, created_at, started_at, finished_at, attempts, outcome = row
+    return RequestRecord(
+        request_id,
+        url,
+        state,
+        created_at,
+        started_at,
+        finished_at,
+        attempts,
+        orjson.loads(outcome) if outcome else None,
+    )
+
+
+def event_from_row(row: tuple[Any, ...]) -> Event:
+    """An ``(id, type, request_id, body)`` row as a ready-to-send event (the body is stored as serialised)."""
+    event_id, event_type, request_id, body = row
+    return EventBody(event_type, request_id, body).framed(event_id)
+
+
+def append_event(connection: sqlite3.Connection, body: EventBody, now: float) -> Event:
+    """Insert ``body`` into the log; the row's id is the event's id."""
+    cursor = connection.execute(
+        "INSERT INTO events (type, request_id, created_at, body) VALUES (?, ?, ?, ?)",
+        (body.type, body.request_id, now, body.data),
+    )
+    assert cursor.lastrowid is not None
+    return body.framed(cursor.lastrowid)
+
+
+def last_event_id_in(connection: sqlite3.Connection) -> int:
+    """The last id ever given (AUTOINCREMENT's counter), even if that event has been pruned since."""
+    row = connection.execute("SELECT seq FROM sqlite_sequence WHERE name = 'events'").fetchone()
+    return int(row[0]) if row else 0
