@@ -1,0 +1,154 @@
+"""The store's contract for crawls, proven against every backend of ``tests/store/conftest.py``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from linkcast.core.crawls import CrawlOutcome, Discovered, page_body, skipped_body
+from linkcast.core.errors import Conflict, NotFound
+from linkcast.core.events import CRAWL_JOB, Event, Job
+from linkcast.store import Store
+from linkcast.store.base import MAX_ATTEMPTS
+from tests.store.conftest import Backend
+
+WAIT = 10.0
+SITE = "https://site.example"
+
+
+def spec(max_pages: int = 100, **options: Any) -> dict[str, Any]:
+    return {"urls": [f"{SITE}/"], "max_depth": 2, "max_pages": max_pages, **options}
+
+
+async def take(store: Store, worker: str = "w") -> Job:
+    job = await store.next_job(worker, timeout=WAIT)
+    assert job is not None, "a queued job was not handed out"
+    return job
+
+
+def fetched(job: Job, *links: str) -> CrawlOutcome:
+    depth = job.data["depth"]
+    body = page_body(job.request_id, job.url, depth=depth, referrer=job.data.get("referrer"), status_code=200,
+                     final_url=job.url, links=list(links))  # fmt: skip
+    return CrawlOutcome(body, "fetched", [Discovered(link, depth + 1, job.url) for link in links])
+
+
+async def events_of(store: Store, crawl_id: str) -> list[Event]:
+    return await store.events_after(0, [crawl_id], limit=10_000)
+
+
+async def test_a_crawl_is_recorded_with_its_seeds_queued_and_an_accepted_event(store: Store) -> None:
+    record, created = await store.create_crawl("c", spec(), [f"{SITE}/", f"{SITE}/b", f"{SITE}/"])
+    assert created and record.state == "queued" and record.counts.queued == 2
+    [accepted] = await events_of(store, "c")
+    assert accepted.type == "crawl.accepted" and accepted.body()["counts"]["queued"] == 2
+    assert await store.queue_depth() == 2
+    job = await take(store)
+    assert (job.kind, job.request_id, job.url, job.data["depth"]) == (CRAWL_JOB, "c", f"{SITE}/", 0)
+    stored = await store.get_crawl("c")
+    assert stored is not None and stored.state == "running" and stored.started_at is not None
+
+
+async def test_the_same_crawl_again_is_a_repeat_and_other_options_conflict(store: Store) -> None:
+    await store.create_crawl("c", spec(), [f"{SITE}/"])
+    record, created = await store.create_crawl("c", spec(), [f"{SITE}/"])
+    assert not created and record.crawl_id == "c"
+    with pytest.raises(Conflict):
+        await store.create_crawl("c", spec(max_pages=5), [f"{SITE}/"])
+    assert len(await events_of(store, "c")) == 1
+
+
+async def test_links_are_admitted_once_up_to_max_pages_and_the_crawl_ends_when_none_is_left(store: Store) -> None:
+    await store.create_crawl("c", spec(max_pages=3), [f"{SITE}/"])
+    seed = await take(store)
+    recorded = await store.finish_crawl_page(seed, fetched(seed, f"{SITE}/a", f"{SITE}/b", f"{SITE}/", f"{SITE}/c"))
+    assert recorded
+    record = await store.get_crawl("c")
+    assert record is not None and record.counts.queued == 2
+    assert record.counts.skipped["duplicate"] == 1 and record.counts.skipped["page_limit"] == 1
+    for _ in range(2):
+        job = await take(store)
+        await store.finish_crawl_page(job, fetched(job, f"{SITE}/a", f"{SITE}/d"))
+    record = await store.get_crawl("c")
+    assert record is not None and record.state == "done" and record.finished_at is not None
+    assert record.counts.fetched == 3 and record.counts.queued == 0
+    # Each distinct URL over the limit counts once as page_limit (c, d); every later mention is a duplicate.
+    assert record.counts.skipped == {"robots": 0, "scope": 0, "pattern": 0, "depth": 0, "page_limit": 2,
+                                     "duplicate": 4}  # fmt: skip
+    types = [event.type for event in await events_of(store, "c")]
+    assert types[0] == "crawl.accepted" and types[-1] == "crawl.done" and types.count("page") == 3
+    done = (await events_of(store, "c"))[-1].body()
+    assert done["cancelled"] is False and done["counts"]["fetched"] == 3
+    assert await store.next_job("w", timeout=0.2) is None
+
+
+async def test_an_outcome_is_recorded_once_whatever_the_deliveries(store: Store) -> None:
+    await store.create_crawl("c", spec(), [f"{SITE}/", f"{SITE}/b"])
+    job = await take(store)
+    assert await store.finish_crawl_page(job, fetched(job))
+    assert not await store.finish_crawl_page(job, fetched(job, f"{SITE}/new"))  # a second delivery's outcome
+    pages = [event for event in await events_of(store, "c") if event.type == "page"]
+    assert len(pages) == 1
+    record = await store.get_crawl("c")
+    assert record is not None and record.counts.fetched == 1 and record.counts.queued == 1
+
+
+async def test_a_skipped_url_counts_by_reason_and_pages_are_read_in_order(store: Store) -> None:
+    await store.create_crawl("c", spec(), [f"{SITE}/", f"{SITE}/private"])
+    first, second = await take(store), await take(store)
+    await store.finish_crawl_page(first, fetched(first))
+    robots = skipped_body("c", second.url, depth=0, referrer=None, reason="robots")
+    await store.finish_crawl_page(second, CrawlOutcome(robots, "robots", skipped={"scope": 4}))
+    record = await store.get_crawl("c")
+    assert record is not None and record.counts.skipped["robots"] == 1 and record.counts.skipped["scope"] == 4
+    page = await store.crawl_pages("c", None, 1)
+    assert [item["url"] for item in page.items] == [first.url] and page.next is not None
+    rest = await store.crawl_pages("c", page.next, 10)
+    assert [(item["type"], item["reason"]) for item in rest.items] == [("skipped", "robots")] and rest.next is None
+    assert rest.items[0]["seq"] > page.items[0]["seq"]
+
+
+async def test_a_cancelled_crawl_fetches_nothing_more_and_says_so_once(store: Store) -> None:
+    await store.create_crawl("c", spec(), [f"{SITE}/{n}" for n in range(5)])
+    running = await take(store)
+    record = await store.cancel_crawl("c")
+    assert record.state == "cancelled"
+    assert await store.next_job("w", timeout=0.2) is None  # the queued ones are gone
+    assert not await store.finish_crawl_page(running, fetched(running, f"{SITE}/more"))
+    assert (await store.cancel_crawl("c")).state == "cancelled"
+    done = [event.body() for event in await events_of(store, "c") if event.type == "crawl.done"]
+    assert len(done) == 1 and done[0]["cancelled"] is True
+    with pytest.raises(NotFound):
+        await store.cancel_crawl("nobody")
+
+
+async def test_a_url_claimed_by_a_redirect_is_then_a_duplicate(store: Store) -> None:
+    await store.create_crawl("c", spec(), [f"{SITE}/"])
+    assert await store.claim_crawl_url("c", f"{SITE}/target")
+    assert not await store.claim_crawl_url("c", f"{SITE}/target")
+    seed = await take(store)
+    await store.finish_crawl_page(seed, fetched(seed, f"{SITE}/target"))
+    record = await store.get_crawl("c")
+    assert record is not None and record.counts.skipped["duplicate"] == 1 and record.state == "done"
+
+
+async def test_a_crawl_job_every_worker_dies_with_ends_as_a_failed_page(backend: Backend) -> None:
+    store = await backend.open(job_visibility_timeout=0.1)
+    await store.create_crawl("c", spec(), [f"{SITE}/"])
+    for _ in range(MAX_ATTEMPTS):
+        store.forget(await take(store))
+    assert await store.next_job("last", timeout=1.0) is None
+    [page] = [event.body() for event in await events_of(store, "c") if event.type == "page"]
+    assert page["error"]["code"] == "worker_lost"
+    record = await store.get_crawl("c")
+    assert record is not None and record.state == "done" and record.counts.failed == 1
+
+
+async def test_crawls_are_listed_in_creation_order(store: Store) -> None:
+    for name in ("x", "y", "z"):
+        await store.create_crawl(name, spec(), [f"{SITE}/{name}"])
+    first = await store.list_crawls(None, 2)
+    assert [record.crawl_id for record in first.items] == ["x", "y"] and first.next is not None
+    rest = await store.list_crawls(first.next, 2)
+    assert [record.crawl_id for record in rest.items] == ["z"] and rest.next is None
