@@ -13,8 +13,13 @@ import logging
 import time
 from collections.abc import Awaitable
 
+from linkcast.core.events import CRAWL_JOB, PAGE_JOB
+from linkcast.core.links import LinkLimits
+from linkcast.crawl.jobs import CrawlJobs
+from linkcast.extraction import ExtractionPool
 from linkcast.fetch import Fetcher
 from linkcast.hub import Hub
+from linkcast.page_jobs import PageJobs
 from linkcast.metrics import Metrics
 from linkcast.settings import Settings
 from linkcast.store import Store, open_store
@@ -36,7 +41,14 @@ class Runtime:
         self.store: Store = open_store(settings)
         self.metrics = Metrics()
         self.fetcher = Fetcher(settings)
-        self.workers = WorkerPool(settings, self.store, self.fetcher, self.metrics)
+        extraction = ExtractionPool(
+            settings.parse_processes, settings.parse_timeout, LinkLimits(settings.max_links, settings.max_result_bytes)
+        )
+        handlers = {
+            PAGE_JOB: PageJobs(self.store, self.fetcher, extraction, self.metrics),
+            CRAWL_JOB: CrawlJobs(settings, self.store, self.fetcher, extraction, self.metrics),
+        }
+        self.workers = WorkerPool(self.store, handlers, extraction)
         self.hub: Hub | None = Hub(self.store, settings.client_queue_size) if serves_clients else None
         self.draining = asyncio.Event()
         self._background: list[asyncio.Task[None]] = []

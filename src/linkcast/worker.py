@@ -1,4 +1,9 @@
-"""Workers: take a job, fetch the page, extract its links, publish exactly one terminal event."""
+"""Workers: take jobs of every kind from the store's fair scheduler and hand each to its kind's handler.
+
+The pool owns what every kind shares: the loop that takes jobs, what happens when the store fails (the job is given
+back, or its lease lapses), draining on shutdown. What a job does is its handler's (``page_jobs.PageJobs``,
+``crawl.jobs.CrawlJobs``).
+"""
 
 from __future__ import annotations
 
@@ -8,29 +13,30 @@ import logging
 import time
 import uuid
 
-from linkcast.core.errors import FetchError, LinkcastError, StoreFull, StoreUnavailable
-from linkcast.core.events import EventBody, Job, error_body, result_body, started_body
-from linkcast.core.links import LinkLimits
+from collections.abc import Mapping
+from typing import Protocol
+
+from linkcast.core.errors import FetchError
+from linkcast.core.events import Job
 from linkcast.extraction import ExtractionPool
-from linkcast.fetch import Fetcher
 from linkcast.logs import RepeatedProblem, loggable_url
-from linkcast.metrics import Metrics
-from linkcast.settings import Settings
 from linkcast.store.base import Store
 
 log = logging.getLogger(__name__)
 
 
-class WorkerPool:
-    """``count`` concurrent workers in this process, sharing one fetcher."""
+class JobHandler(Protocol):
+    async def process(self, job: Job) -> None:
+        """Do the job and store its outcome; a store failure propagates (the pool gives the job back)."""
 
-    def __init__(self, settings: Settings, store: Store, fetcher: Fetcher, metrics: Metrics) -> None:
-        self.settings = settings
+
+class WorkerPool:
+    """``count`` concurrent workers in this process, each taking the next job of any kind."""
+
+    def __init__(self, store: Store, handlers: Mapping[str, JobHandler], extraction: ExtractionPool) -> None:
         self.store = store
-        self.fetcher = fetcher
-        self.metrics = metrics
-        limits = LinkLimits(settings.max_links, settings.max_result_bytes)
-        self.extraction = ExtractionPool(settings.parse_processes, settings.parse_timeout, limits)
+        self.handlers = handlers
+        self.extraction = extraction  # shared by the handlers; closed with the pool
         self._taking_failed = RepeatedProblem(log)
         self._storing_failed = RepeatedProblem(log)
         self.name = f"worker-{uuid.uuid4().hex[:8]}"
@@ -91,54 +97,8 @@ class WorkerPool:
                 self._busy.discard(task)
 
     async def process(self, job: Job) -> None:
-        """Fetch, extract and store exactly one terminal event; a store failure propagates (the job is retried)."""
-        await self.store.append_started(job, started_body(job.request_id, job.url, job.attempt))
-        body, outcome, elapsed_ms = await self._outcome(job)
-        try:
-            event = await self.store.finish(job, body)
-        except (StoreUnavailable, StoreFull):
-            raise
-        except Exception as error:
-            # This outcome cannot be stored (too large for the backend, or a bug): end the request with an error
-            # that can, rather than hand the job out again to fail the same way.
-            log.exception("storing the outcome of %s failed; ending it with an error", loggable_url(job.url))
-            failure = FetchError(f"the outcome could not be stored: {type(error).__name__}", code="store_failed")
-            body, outcome = error_body(job.request_id, job.url, failure, timings={}), failure.code
-            event = await self.store.finish(job, body)
-        if event is not None:
-            self.metrics.fetches.labels(outcome).inc()
-        log.info("fetched %s: %s in %.0f ms", loggable_url(job.url), outcome, elapsed_ms)
-
-    async def _outcome(self, job: Job) -> tuple[EventBody, str, float]:
-        """The job's terminal event body, its outcome code and the milliseconds it took; never raises (but cancel)."""
-        began = time.perf_counter()
-        timings: dict[str, float] = {}
-        try:
-            page = await self.fetcher.fetch(job.url)
-            timings["fetch_ms"] = round((time.perf_counter() - began) * 1000, 3)
-            self.metrics.fetch_seconds.observe(timings["fetch_ms"] / 1000)
-            parse_began = time.perf_counter()
-            # Large pages are parsed in child processes with a deadline, so that no markup blocks the event loop.
-            found = await self.extraction.extract(page.body, page.final_url, page.content_type)
-            timings["extract_ms"] = round((time.perf_counter() - parse_began) * 1000, 3)
-            self.metrics.extract_seconds.observe(timings["extract_ms"] / 1000)
-            body = result_body(
-                job.request_id,
-                job.url,
-                final_url=page.final_url,
-                status_code=page.status_code,
-                links=found.links,
-                links_truncated=found.truncated,
-                timings=timings,
-            )
-            outcome = "ok"
-        except LinkcastError as error:
-            timings.setdefault("fetch_ms", round((time.perf_counter() - began) * 1000, 3))
-            body = error_body(job.request_id, job.url, error, timings=timings)
-            outcome = error.code
-        except Exception as error:  # a bug must still end the request, never leave it hanging
-            log.exception("processing %s failed", loggable_url(job.url))
-            failure = FetchError(f"internal error: {type(error).__name__}", code="internal")
-            body = error_body(job.request_id, job.url, failure, timings=timings)
-            outcome = failure.code
-        return body, outcome, (time.perf_counter() - began) * 1000
+        handler = self.handlers.get(job.kind)
+        if handler is None:  # a job of a kind this release does not know (a newer process queued it)
+            await self.store.fail(job, FetchError(f"no worker here handles {job.kind!r} jobs", code="internal"))
+            return
+        await handler.process(job)

@@ -1,0 +1,148 @@
+"""Crawl jobs: one URL of a crawl each, taken from the store's fair scheduler like every other job.
+
+For its URL a job: obeys robots.txt (``RobotsCache``; a ``Crawl-delay`` becomes the host's spacing in the scheduler,
+for every worker process), seeds from the site's sitemaps once per site and crawl when asked, fetches the page (a
+redirect to a URL the crawl has visited is not followed: it counts as a duplicate), extracts its links as a browser
+sees them, judges each (depth, scope, patterns: ``rules.py``), and hands the store one ``CrawlOutcome``: the store
+admits the links (once each, up to ``max_pages``) and keeps the counts (``store/crawl_ledger.py``).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import OrderedDict
+
+from linkcast.core.crawls import CRAWL_ENDED, CrawlOutcome, CrawlRecord, Discovered, page_body, skipped_body
+from linkcast.core.errors import FetchError, LinkcastError
+from linkcast.core.events import Job
+from linkcast.crawl.robots import path_and_query, product_token
+from linkcast.crawl.robots_cache import RobotsCache, site_of
+from linkcast.crawl.rules import LinkRules, SkipReason
+from linkcast.crawl.sitemaps import SitemapLimits
+from linkcast.crawl.sitemaps_fetch import discover_sitemap_urls
+from linkcast.crawl.spec import CrawlSpec
+from linkcast.crawl.urls import crawl_key, host_key
+from linkcast.extraction import ExtractionPool
+from linkcast.fetch import Fetcher
+from linkcast.logs import loggable_url
+from linkcast.metrics import Metrics
+from linkcast.settings import Settings
+from linkcast.store.base import Store
+
+log = logging.getLogger(__name__)
+
+# Crawls whose rules (scope, patterns) this process keeps built, the most recently used.
+CACHED_CRAWLS = 256
+# The visited-set entry that marks a site's sitemaps as read for a crawl (a key no http(s) URL can have).
+SITEMAPS_READ = "sitemaps-read:"
+
+
+class CrawlJobs:
+    """The handler of ``crawl`` jobs."""
+
+    def __init__(
+        self, settings: Settings, store: Store, fetcher: Fetcher, extraction: ExtractionPool, metrics: Metrics
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.fetcher = fetcher
+        self.extraction = extraction
+        self.metrics = metrics
+        self.robots = RobotsCache(fetcher)
+        self.product_token = product_token(settings.user_agent)
+        self.sitemap_limits = SitemapLimits.from_settings(settings)
+        self._rules: OrderedDict[str, tuple[CrawlSpec, LinkRules]] = OrderedDict()
+
+    async def process(self, job: Job) -> None:
+        began = time.perf_counter()
+        record = await self.store.get_crawl(job.request_id)
+        if record is None or record.state in CRAWL_ENDED:  # cancelled meanwhile: the job just ends
+            await self.store.finish_crawl_page(job, self._skipped(job, SkipReason.DUPLICATE))
+            return
+        spec, rules = self._rules_of(record)
+        outcome = await self._robots_refusal(job) if spec.respect_robots else None
+        if outcome is None:
+            seeds = await self._sitemap_seeds(job, spec, rules)
+            outcome = await self._fetch(job, rules, seeds)
+        await self.store.finish_crawl_page(job, outcome)
+        self.metrics.fetches.labels(outcome.result if outcome.result != "fetched" else "ok").inc()
+        log.info(
+            "crawl %s: %s %s in %.0f ms",
+            job.request_id, loggable_url(job.url), outcome.result, (time.perf_counter() - began) * 1000,
+        )  # fmt: skip
+
+    def _rules_of(self, record: CrawlRecord) -> tuple[CrawlSpec, LinkRules]:
+        found = self._rules.get(record.crawl_id)
+        if found is None:
+            spec = CrawlSpec.from_json(record.spec, max_pages_cap=self.settings.max_crawl_pages)
+            found = self._rules[record.crawl_id] = (spec, LinkRules.for_spec(spec))
+            while len(self._rules) > CACHED_CRAWLS:
+                self._rules.popitem(last=False)
+        self._rules.move_to_end(record.crawl_id)
+        return found
+
+    async def _robots_refusal(self, job: Job) -> CrawlOutcome | None:
+        """The outcome of a URL robots.txt disallows (None: allowed); a ``Crawl-delay`` becomes the host's spacing."""
+        answer, fetched_now = await self.robots.answer_for(job.url)
+        delay = answer.rules.crawl_delay(self.product_token)
+        if fetched_now and delay:
+            spacing = min(delay, self.settings.max_crawl_delay)
+            await self.store.set_crawl_delay(host_key(job.url), spacing, time.time() + answer.ttl)
+        if answer.rules.allows(path_and_query(job.url), self.product_token):
+            return None
+        return self._skipped(job, SkipReason.ROBOTS)
+
+    async def _sitemap_seeds(self, job: Job, spec: CrawlSpec, rules: LinkRules) -> list[Discovered]:
+        """With ``sitemaps``, the pages a seed's site lists in its sitemaps, once per site and crawl (as seeds)."""
+        if not spec.sitemaps or job.data.get("depth", 0) != 0:
+            return []
+        site = site_of(job.url)
+        if not await self.store.claim_crawl_url(job.request_id, SITEMAPS_READ + site):
+            return []
+        answer, _ = await self.robots.answer_for(job.url)
+        urls = await discover_sitemap_urls(self.fetcher, site, answer.rules, self.sitemap_limits)
+        keys = dict.fromkeys(crawl_key(url) for url in urls)
+        return [Discovered(key, 0, None) for key in keys if rules.skip_reason(key, 0) is None]
+
+    async def _fetch(self, job: Job, rules: LinkRules, seeds: list[Discovered]) -> CrawlOutcome:
+        depth, referrer = job.data.get("depth", 0), job.data.get("referrer")
+
+        async def not_visited(target: str) -> None:
+            if not await self.store.claim_crawl_url(job.request_id, crawl_key(target)):
+                raise FetchError(f"redirects to {target}, which this crawl has visited", code="duplicate")
+
+        try:
+            page = await self.fetcher.fetch(job.url, before_redirect=not_visited)
+            found = await self.extraction.extract(page.body, page.final_url, page.content_type)
+        except LinkcastError as error:
+            if error.code == "duplicate":
+                return self._skipped(job, SkipReason.DUPLICATE)
+            body = page_body(job.request_id, job.url, depth=depth, referrer=referrer, error=error.to_dict())
+            return CrawlOutcome(body, "failed", seeds)
+        body = page_body(
+            job.request_id, job.url, depth=depth, referrer=referrer, final_url=page.final_url,
+            status_code=page.status_code, links=found.links, links_truncated=found.truncated,
+        )  # fmt: skip
+        links, skipped = self._judge(found.links, depth + 1, rules, job.url)
+        final = crawl_key(page.final_url)
+        return CrawlOutcome(body, "fetched", seeds + links, skipped, final if final != job.url else None)
+
+    @staticmethod
+    def _judge(links: list[str], depth: int, rules: LinkRules, referrer: str) -> tuple[list[Discovered], dict[str, int]]:
+        """The links to follow (without fragment, once each) and the others counted by reason."""
+        followed: list[Discovered] = []
+        skipped: dict[str, int] = {}
+        for key in dict.fromkeys(map(crawl_key, links)):
+            reason = rules.skip_reason(key, depth)
+            if reason is None:
+                followed.append(Discovered(key, depth, referrer))
+            else:
+                skipped[reason.value] = skipped.get(reason.value, 0) + 1
+        return followed, skipped
+
+    @staticmethod
+    def _skipped(job: Job, reason: SkipReason) -> CrawlOutcome:
+        depth, referrer = job.data.get("depth", 0), job.data.get("referrer")
+        body = skipped_body(job.request_id, job.url, depth=depth, referrer=referrer, reason=reason.value)
+        return CrawlOutcome(body, reason.value)
