@@ -79,6 +79,10 @@ class Settings:
     parse_processes: int = setting(0, "child processes extracting links of large pages (0: one per CPU)")
     per_host_concurrency: int = setting(4, "concurrent fetches to one host")
     per_host_delay: float = setting(0.0, "seconds between two fetches to one host")
+    max_crawl_pages: int = setting(10_000, "the largest max_pages a crawl may ask for (more is refused with a 400)")
+    max_crawl_delay: float = setting(
+        10.0, "longest robots.txt Crawl-delay honoured, in seconds (a longer one is taken as this)"
+    )
     retries: int = setting(2, "retries for connection failures, 429 and 503, with exponential back-off")
     client_queue_size: int = setting(1024, "events buffered per WebSocket client before it is dropped as too slow")
     websocket_compression: bool = setting(

@@ -32,8 +32,9 @@ from linkcast.settings import Settings
 
 PUBLIC_PATHS = frozenset({"/", "/healthz", "/openapi.json", "/docs"})
 PUBLIC_PREFIXES = ("/static/", "/docs/")  # the page's files, and Swagger UI's for /docs
-# Methods that change something: a browser lets any page send them cross-site (a form post needs no preflight).
-SUBMITTING_METHODS = frozenset({"PUT", "POST"})
+# Methods that change something: refused from another site's page (a browser sends a form post cross-site with no
+# preflight; the others are refused too, whatever a CORS preflight would have said).
+SUBMITTING_METHODS = frozenset({"PUT", "POST", "DELETE"})
 # Buckets kept at most; the least recently seen clients are forgotten first (a full bucket is the default anyway).
 MAX_TRACKED_CLIENTS = 100_000
 

@@ -8,11 +8,12 @@ app that no group describes fails ``tests/web/test_openapi.py``.
 from __future__ import annotations
 
 from linkcast.web.openapi.group import RouteGroup
+from linkcast.web.openapi.paths.crawls import CRAWLS
 from linkcast.web.openapi.paths.service import SERVICE
 from linkcast.web.openapi.paths.stream import STREAM
 from linkcast.web.openapi.paths.urls import URLS
 
 # In the order the docs page shows them.
-GROUPS: tuple[RouteGroup, ...] = (URLS, STREAM, SERVICE)
+GROUPS: tuple[RouteGroup, ...] = (URLS, CRAWLS, STREAM, SERVICE)
 
 __all__ = ["GROUPS"]

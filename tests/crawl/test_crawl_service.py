@@ -1,0 +1,214 @@
+"""Crawls against the real service and a local site with a known link graph: the exact set of pages for each depth,
+scope, pattern and limit; robots.txt; sitemaps; redirects into visited pages; cancel; the events and the pages API."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import pytest_asyncio
+
+from tests.support.crawl_site import CrawlSite
+from tests.support.service import Service, receive_until
+
+DONE = "crawl.done"
+
+
+@pytest.fixture
+async def crawl_site() -> AsyncIterator[CrawlSite]:
+    site = CrawlSite()
+    await site.start()
+    yield site
+    await site.stop()
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def api_only(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Service]:
+    """The default address policy (loopback refused), no workers: for what is refused before anything runs."""
+    service = Service("--workers", "0", store="memory://", log_path=tmp_path_factory.mktemp("api") / "serve.log")
+    await service.start()
+    yield service
+    service.stop()
+
+
+@pytest.fixture
+async def crawler(tmp_path: Path) -> AsyncIterator[Service]:
+    service = Service(
+        "--allow-private-networks", "--rate-limit", "0", "--workers", "8",
+        store=f"sqlite:///{tmp_path}/linkcast.db", log_path=tmp_path / "serve.log",
+    )  # fmt: skip
+    await service.start()
+    yield service
+    service.stop()
+
+
+async def crawl(service: Service, crawl_id: str, body: dict[str, Any], timeout: float = 60) -> list[dict[str, Any]]:
+    """Start a crawl and return every event of it, up to its crawl.done."""
+    async with service.connect(f"request_id={crawl_id}&since=0") as ws:
+        status, answer = await service.call("PUT", f"/crawls/{crawl_id}", json=body)
+        assert status == 201, answer
+        return await receive_until(ws, lambda fs: any(f["type"] == DONE for f in fs), timeout)
+
+
+def pages(frames: list[dict[str, Any]], site: CrawlSite) -> set[str]:
+    return {frame["url"].removeprefix(site.origin) for frame in frames if frame["type"] == "page"}
+
+
+async def test_depth_one_fetches_the_seed_and_its_in_scope_links_once_each(
+    crawler: Service, crawl_site: CrawlSite
+) -> None:
+    frames = await crawl(crawler, "d1", {"url": crawl_site.url("/")})
+    assert pages(frames, crawl_site) == {"/", "/a", "/b", "/c", "/broken", "/calendar/2026/1"}
+    skipped = [frame for frame in frames if frame["type"] == "skipped"]
+    assert [(frame["url"], frame["reason"]) for frame in skipped] == [(crawl_site.url("/private/x"), "robots")]
+    done = frames[-1]
+    assert done["type"] == DONE and done["cancelled"] is False
+    counts = done["counts"]
+    assert (counts["fetched"], counts["failed"], counts["queued"]) == (5, 1, 0)
+    # /redirect-to-a ends at /a, which this crawl fetches too: one of them is a duplicate, never fetched twice
+    assert counts["skipped"]["duplicate"] >= 1 and counts["skipped"]["robots"] == 1 and counts["skipped"]["scope"] == 1
+    assert all(count == 1 for path, count in crawl_site.requests.items() if path != "/robots.txt"), crawl_site.requests
+    assert crawl_site.requests["/robots.txt"] == 1
+    seed = next(frame for frame in frames if frame["type"] == "page" and frame["url"] == crawl_site.url("/"))
+    assert seed["depth"] == 0 and seed["referrer"] is None and seed["status_code"] == 200
+    assert crawl_site.url("/c#top") in seed["links"] and "mailto:x@example.com" not in seed["links"]
+    child = next(frame for frame in frames if frame["type"] == "page" and frame["url"] == crawl_site.url("/b"))
+    assert (child["depth"], child["referrer"]) == (1, crawl_site.url("/"))
+    broken = next(frame for frame in frames if frame["type"] == "page" and frame["url"] == crawl_site.url("/broken"))
+    assert broken["error"]["code"] == "http_status"
+
+
+async def test_depth_zero_fetches_the_seeds_only(crawler: Service, crawl_site: CrawlSite) -> None:
+    frames = await crawl(crawler, "d0", {"urls": [crawl_site.url("/"), crawl_site.url("/b")], "max_depth": 0})
+    assert pages(frames, crawl_site) == {"/", "/b"}
+    assert frames[-1]["counts"]["skipped"]["depth"] > 0
+
+
+async def test_max_pages_holds_in_a_calendar_trap(crawler: Service, crawl_site: CrawlSite) -> None:
+    frames = await crawl(crawler, "trap", {"url": crawl_site.url("/calendar/2026/1"), "max_depth": 100,
+                                           "max_pages": 15})  # fmt: skip
+    fetched = [frame for frame in frames if frame["type"] == "page"]
+    assert len(fetched) == 15
+    assert frames[-1]["counts"]["skipped"]["page_limit"] == 1  # the 16th month, once
+    assert sum(crawl_site.requests[path] for path in crawl_site.requests if path.startswith("/calendar/")) == 15
+
+
+async def test_deeper_crawls_follow_cycles_without_repeating_a_page(crawler: Service, crawl_site: CrawlSite) -> None:
+    frames = await crawl(crawler, "deep", {"url": crawl_site.url("/"), "max_depth": 3, "exclude": ["/calendar/*"]})
+    assert pages(frames, crawl_site) == {
+        "/", "/a", "/b", "/c", "/broken", "/a/deep", "/a/deep/deeper", "/b1", "/b2", "/slow", "/after-slow",
+    }  # fmt: skip
+    assert frames[-1]["counts"]["skipped"]["pattern"] == 1
+    assert max(crawl_site.requests.values()) == 1
+
+
+async def test_respect_robots_off_fetches_what_robots_disallows(crawler: Service, crawl_site: CrawlSite) -> None:
+    frames = await crawl(crawler, "norobots", {"url": crawl_site.url("/private/x"), "respect_robots": False})
+    assert pages(frames, crawl_site) == {"/private/x", "/private/y"}
+    assert crawl_site.requests["/robots.txt"] == 0
+
+
+async def test_scopes(crawler: Service, crawl_site: CrawlSite) -> None:
+    seed = {"url": crawl_site.url("/"), "exclude": ["/calendar/*", "/private/*"]}
+    same_host = await crawl(crawler, "host", seed)
+    anywhere = await crawl(crawler, "any", {**seed, "scope": "any"})
+    assert crawl_site.other + "/offsite" not in {frame["url"] for frame in same_host}
+    assert crawl_site.other + "/offsite" in {frame["url"] for frame in anywhere if frame["type"] == "page"}
+
+
+async def test_include_patterns_narrow_the_crawl(crawler: Service, crawl_site: CrawlSite) -> None:
+    frames = await crawl(crawler, "inc", {"url": crawl_site.url("/"), "max_depth": 3, "include": ["/a*"]})
+    assert pages(frames, crawl_site) == {"/", "/a", "/a/deep", "/a/deep/deeper"}
+
+
+async def test_sitemaps_seed_the_crawl(crawler: Service, crawl_site: CrawlSite) -> None:
+    frames = await crawl(crawler, "maps", {"url": crawl_site.url("/c"), "max_depth": 0, "sitemaps": True})
+    assert pages(frames, crawl_site) == {"/c", "/", "/from-sitemap"}
+    assert crawl_site.requests["/sitemap.xml"] == 1
+
+
+async def test_a_crawl_is_idempotent_and_listed_and_its_pages_read_in_pages(
+    crawler: Service, crawl_site: CrawlSite
+) -> None:
+    body = {"url": crawl_site.url("/"), "max_depth": 1}
+    frames = await crawl(crawler, "pages", body)
+    status, again = await crawler.call("PUT", "/crawls/pages", json=body)
+    assert status == 200 and again["state"] == "done"
+    status, conflict = await crawler.call("PUT", "/crawls/pages", json={**body, "max_depth": 2})
+    assert (status, conflict["error"]["code"]) == (409, "conflict")
+    read: list[dict[str, Any]] = []
+    after = ""
+    while True:
+        status, page = await crawler.call("GET", f"/crawls/pages/pages?limit=2{after}")
+        assert status == 200
+        read.extend(page["pages"])
+        if page["next"] is None:
+            break
+        after = f"&after={page['next']}"
+    assert [item["url"] for item in read] == [frame["url"] for frame in frames if frame["type"] in ("page", "skipped")]
+    status, listed = await crawler.call("GET", "/crawls")
+    assert [item["crawl_id"] for item in listed["crawls"]] == ["pages"]
+    status, record = await crawler.call("GET", "/crawls/pages")
+    assert record["counts"] == frames[-1]["counts"] and record["finished_at"] is not None
+
+
+async def test_progress_events_come_at_most_once_a_second(tmp_path: Path) -> None:
+    site = CrawlSite(slow_seconds=0.3)
+    await site.start()
+    service = Service("--allow-private-networks", "--workers", "2", store="memory://", log_path=tmp_path / "s.log")
+    await service.start()
+    try:
+        frames = await crawl(service, "progress", {"url": site.url("/calendar/2026/1"), "max_depth": 50,
+                                                   "max_pages": 40})  # fmt: skip
+    finally:
+        service.stop()
+        await site.stop()
+    progress = [frame for frame in frames if frame["type"] == "crawl.progress"]
+    assert progress, "a crawl of several seconds reports its progress"
+    assert all(frame["counts"]["fetched"] > 0 for frame in progress)
+
+
+async def test_cancel_stops_the_crawl_and_says_so(tmp_path: Path) -> None:
+    site = CrawlSite()
+    await site.start()
+    service = Service("--allow-private-networks", "--workers", "1", "--per-host-delay", "0.2", store="memory://",
+                      log_path=tmp_path / "s.log")  # fmt: skip
+    await service.start()
+    try:
+        async with service.connect("request_id=c&since=0") as ws:
+            await service.call("PUT", "/crawls/c", json={"url": site.url("/calendar/2026/1"), "max_depth": 100})
+            await receive_until(ws, lambda fs: sum(f["type"] == "page" for f in fs) >= 3, 30)
+            status, record = await service.call("DELETE", "/crawls/c")
+            assert status == 200 and record["state"] == "cancelled"
+            frames = await receive_until(ws, lambda fs: any(f["type"] == DONE for f in fs), 30)
+        assert frames[-1]["cancelled"] is True
+        fetched_then = sum(site.requests.values())
+        await asyncio.sleep(1.0)  # nothing more may be fetched: looking a while later, the count has not moved
+        assert sum(site.requests.values()) <= fetched_then + 1  # at most the one fetch that was running
+        status, record = await service.call("DELETE", "/crawls/c")
+        assert status == 200 and record["state"] == "cancelled"
+        assert (await service.call("DELETE", "/crawls/nobody"))[0] == 404
+    finally:
+        service.stop()
+        await site.stop()
+
+
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [
+        ({}, "missing_url"),
+        ({"url": "ftp://x.example/"}, "invalid_url"),
+        ({"url": "https://x.example/", "max_page": 3}, "unknown_option"),
+        ({"url": "https://x.example/", "max_pages": 10_001}, "max_pages_too_large"),
+        ({"url": "https://x.example/", "scope": "galaxy"}, "invalid_option"),
+        ({"url": "https://x.example/", "include": ["/a b"]}, "invalid_pattern"),
+        ({"url": "http://127.0.0.1/"}, "blocked"),
+    ],
+)
+async def test_a_bad_crawl_is_a_clear_400(api_only: Service, body: dict[str, Any], code: str) -> None:
+    status, answer = await api_only.call("PUT", "/crawls/bad", json=body)
+    assert status == 400 and answer["error"]["code"] == code, answer
+    assert (await api_only.call("GET", "/crawls/bad"))[0] == 404

@@ -1,0 +1,94 @@
+"""A site with a known link graph to crawl: cycles, fragments, off-site links, robots.txt rules, a sitemap, a slow
+page, a broken page, a redirect into a page already visited, and a calendar that never ends. Every request is counted
+by path, so a test can tell that no URL was fetched twice."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+
+from aiohttp import web
+
+from tests.support.site import LocalSite
+
+ROBOTS = "User-agent: *\nDisallow: /private/\n"
+
+
+def html(*hrefs: str) -> str:
+    return "".join(f'<a href="{href}">{href}</a>' for href in hrefs)
+
+
+class CrawlSite(LocalSite):
+    """``GRAPH`` as pages on loopback; ``other`` is an off-site origin (``localhost`` on the same port: another host)."""
+
+    def __init__(self, robots: str = ROBOTS, slow_seconds: float = 0.0) -> None:
+        super().__init__()
+        self.requests: Counter[str] = Counter()
+        self.robots = robots
+        self.slow_seconds = slow_seconds
+        self.app.middlewares.append(self._count)
+
+    @property
+    def other(self) -> str:
+        return f"http://localhost:{self.port}"
+
+    def graph(self) -> dict[str, str]:
+        """Each page's links, as written in its HTML."""
+        return {
+            "/": html("/a", "/b", "/c#top", "/a", "/private/x", "/broken", "/redirect-to-a", "/calendar/2026/1",
+                      f"{self.other}/offsite", "mailto:x@example.com"),
+            "/a": html("/", "/a/deep", "#self"),
+            "/a/deep": html("/a/deep/deeper"),
+            "/a/deep/deeper": html("/a"),
+            "/b": html("/b1", "/b2", "/slow"),
+            "/b1": html("/b"),
+            "/b2": "",
+            "/c": html("/"),
+            "/private/x": html("/private/y"),
+            "/private/y": "",
+            "/slow": html("/after-slow"),
+            "/after-slow": "",
+            "/from-sitemap": html("/"),
+            "/offsite": html("/"),
+        }  # fmt: skip
+
+    async def start(self) -> None:
+        for path, body in self.graph().items():
+            self.page(path, body)
+        self.page("/broken", "oops", status=500)
+        self.route("/redirect-to-a", self._redirect_to_a)
+        self.route("/robots.txt", self._robots)
+        self.route("/sitemap.xml", self._sitemap)
+        self.route("/slow", self._slow)
+        await super().start()
+
+    @web.middleware
+    async def _count(self, request: web.Request, handler: web.RequestHandler) -> web.StreamResponse:
+        self.requests[request.path] += 1
+        if request.path.startswith("/calendar/"):
+            return self._calendar(request.path)
+        return await handler(request)
+
+    @staticmethod
+    def _calendar(path: str) -> web.Response:
+        """A month page links to the next month, forever: a trap that only max_pages and max_depth stop."""
+        year, month = (int(part) for part in path.split("/")[2:4])
+        following = f"/calendar/{year + month // 12}/{month % 12 + 1}"
+        return web.Response(text=html(following), content_type="text/html")
+
+    async def _redirect_to_a(self, _request: web.Request) -> web.StreamResponse:
+        return web.Response(status=302, headers={"Location": "/a"})
+
+    async def _robots(self, _request: web.Request) -> web.StreamResponse:
+        return web.Response(text=self.robots + f"Sitemap: {self.origin}/sitemap.xml\n", content_type="text/plain")
+
+    async def _sitemap(self, _request: web.Request) -> web.StreamResponse:
+        body = (
+            '<?xml version="1.0" encoding="UTF-8"?><urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+            f"<url><loc>{self.origin}/from-sitemap</loc></url><url><loc>{self.origin}/</loc></url></urlset>"
+        )
+        return web.Response(text=body, content_type="application/xml")
+
+    async def _slow(self, _request: web.Request) -> web.StreamResponse:
+        await asyncio.sleep(self.slow_seconds)
+        return web.Response(text=html("/after-slow"), content_type="text/html")
