@@ -11,7 +11,7 @@ from linkcast.crawl.spec import CrawlSpec
 
 
 def rules(**options: Any) -> LinkRules:
-    return LinkRules.for_spec(CrawlSpec.from_json({"url": "https://example.com/start", **options}))
+    return LinkRules.for_spec(CrawlSpec.from_json({"url": "https://example.com/start", **options}, max_pages_cap=100))
 
 
 def test_the_skip_reasons_are_the_ones_the_service_shares() -> None:

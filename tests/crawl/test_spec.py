@@ -11,9 +11,13 @@ from hypothesis import strategies as st
 
 from linkcast.core.errors import InvalidInput
 from linkcast.crawl.scope import SCOPE_KINDS, ScopeKind
-from linkcast.crawl.spec import MAX_DEPTH, MAX_PATTERNS, MAX_SEEDS, CrawlSpec
+from linkcast.crawl.spec import DEFAULT_MAX_PAGES_CAP, MAX_DEPTH, MAX_PATTERNS, MAX_SEEDS, CrawlSpec
 
 SEED = "https://example.com/"
+
+
+def crawl(payload: dict[str, Any]) -> CrawlSpec:
+    return CrawlSpec.from_json(payload, max_pages_cap=10_000)
 
 
 def refused(payload: Any, code: str, *, cap: int = 10_000) -> str:
@@ -39,9 +43,8 @@ def test_one_url_is_a_whole_crawl_with_every_default() -> None:
     }
 
 
-def test_the_cap_has_a_default_of_ten_thousand() -> None:
-    assert CrawlSpec.from_json({"url": SEED, "max_pages": 10_000}).max_pages == 10_000
-    refused({"url": SEED, "max_pages": 10_001}, "max_pages_too_large")
+def test_the_servers_default_cap_is_ten_thousand() -> None:
+    assert DEFAULT_MAX_PAGES_CAP == 10_000
 
 
 def test_every_option_is_taken_as_given() -> None:
@@ -100,7 +103,7 @@ def test_patterns_are_deduplicated_and_sorted_since_their_order_means_nothing() 
 )
 def test_any_other_option_is_another_crawl(change: dict[str, Any]) -> None:
     base = {"urls": ["https://example.com/other", "https://example.com/"]}
-    assert CrawlSpec.from_json(base).to_json() != CrawlSpec.from_json({**base, **change}).to_json()
+    assert crawl(base).to_json() != crawl({**base, **change}).to_json()
 
 
 @pytest.mark.parametrize(("typo", "meant"), [("max_page", "max_pages"), ("maxdepth", "max_depth"), ("url_", "url")])
@@ -149,10 +152,10 @@ def test_a_wrong_type_or_a_value_out_of_bounds_is_refused(option: str, value: ob
 
 
 def test_the_bounds_themselves_are_accepted() -> None:
-    assert CrawlSpec.from_json({"url": SEED, "max_depth": 0, "max_pages": 1}).max_depth == 0
-    assert CrawlSpec.from_json({"url": SEED, "max_depth": MAX_DEPTH}).max_depth == MAX_DEPTH
+    assert crawl({"url": SEED, "max_depth": 0, "max_pages": 1}).max_depth == 0
+    assert crawl({"url": SEED, "max_depth": MAX_DEPTH}).max_depth == MAX_DEPTH
     for kind in SCOPE_KINDS:
-        assert CrawlSpec.from_json({"url": SEED, "scope": kind}).scope == kind
+        assert crawl({"url": SEED, "scope": kind}).scope == kind
 
 
 def test_max_pages_above_the_cap_is_refused_saying_the_cap_not_clamped() -> None:
@@ -174,7 +177,7 @@ def test_too_many_patterns_in_all_are_refused() -> None:
     half = MAX_PATTERNS // 2
     include = [f"/i{i}/*" for i in range(half)]
     exclude = [f"/e{i}/*" for i in range(MAX_PATTERNS - half)]
-    assert CrawlSpec.from_json({"url": SEED, "include": include, "exclude": exclude})
+    assert crawl({"url": SEED, "include": include, "exclude": exclude})
     message = refused({"url": SEED, "include": include, "exclude": [*exclude, "/x"]}, "invalid_option")
     assert str(MAX_PATTERNS) in message
 
@@ -212,7 +215,7 @@ def test_a_refused_seed_in_a_list_is_named_by_its_index() -> None:
 
 def test_a_thousand_seeds_are_accepted() -> None:
     urls = [f"https://example.com/{i}" for i in range(MAX_SEEDS)]
-    assert len(CrawlSpec.from_json({"urls": urls}).seeds) == MAX_SEEDS
+    assert len(crawl({"urls": urls}).seeds) == MAX_SEEDS
 
 
 def test_a_seed_too_long_once_normalised_is_refused_so_the_canonical_form_is_accepted() -> None:

@@ -11,7 +11,7 @@ option             default        meaning and bounds
 ``include``        ``[]``         URL patterns (``crawl.patterns``); if any, a link must match one
 ``exclude``        ``[]``         URL patterns; a link that matches one is not followed
 ``respect_robots`` ``true``       obey robots.txt
-``sitemaps``       ``false``      also take the URLs of the seeds' sitemaps
+``sitemaps``       ``false``      also crawl the URLs that the seeds' sitemaps list
 =================  =============  ===========================================================================
 
 At most ``MAX_PATTERNS`` patterns in all (the cost of judging a link grows with their number), each at most
@@ -69,10 +69,11 @@ class CrawlSpec:
     sitemaps: bool = False
 
     @classmethod
-    def from_json(cls, payload: dict[str, Any], *, max_pages_cap: int = DEFAULT_MAX_PAGES_CAP) -> CrawlSpec:
+    def from_json(cls, payload: dict[str, Any], *, max_pages_cap: int) -> CrawlSpec:
         """The crawl a request body asks for, or ``InvalidInput`` saying what is wrong with it.
 
-        ``max_pages_cap`` is the server's ``--max-crawl-pages`` (``ValueError`` below 1: a server setting)."""
+        ``max_pages_cap`` is the server's ``--max-crawl-pages`` (default ``DEFAULT_MAX_PAGES_CAP``), required so that
+        no caller forgets it; ``ValueError`` below 1 (a server setting, not the client's fault)."""
         if max_pages_cap < 1:
             raise ValueError(f"max_pages_cap must be at least 1, not {max_pages_cap}")
         if not isinstance(payload, dict):
