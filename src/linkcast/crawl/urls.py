@@ -1,0 +1,47 @@
+"""URL identity in a crawl: which URLs are one page (fetched once), and which server a URL is fetched from.
+
+"URLs are compared after WHATWG parsing with the fragment dropped": the fragment never reaches the server, so ``/a#x``
+and ``/a`` are one page. Nothing is normalised beyond what the URL standard does (scheme and host lower-cased, IDNA,
+IPv4 spellings, default ports dropped, dot segments resolved, the characters it percent-encodes): a server may answer
+``/a%2Fb`` and ``/a/b``, or ``/%7E`` and ``/~``, differently, so they are different pages here, as in a browser.
+"""
+
+from __future__ import annotations
+
+import ada_url
+
+from linkcast.core.policy import DEFAULT_PORTS
+
+
+def crawl_key(url: str) -> str:
+    """``url`` as a crawl identifies it: WHATWG-serialised, without its fragment (an empty ``#`` included).
+
+    ``ValueError`` if ``url`` is not an absolute URL."""
+    parsed = ada_url.URL(url)
+    parsed.hash = ""  # the standard's "set fragment to null": no '#' is left, even from an empty fragment
+    key: str = parsed.href
+    return key
+
+
+def host_key(url: str) -> str:
+    """The server ``url`` is fetched from, for per-host politeness: ``host:port`` with the scheme's default port
+    applied (``example.com:443``, ``[::1]:80``).
+
+    A trailing dot is dropped (``example.com.`` is the same DNS name, so the same server: a page must not double its
+    rate by spelling it both ways). ``ValueError`` if ``url`` is not an absolute http(s) URL."""
+    parsed = ada_url.URL(url)
+    default_port = DEFAULT_PORTS.get(parsed.protocol)
+    if default_port is None:
+        raise ValueError(f"not an http(s) URL: {url!r}")
+    host: str = parsed.hostname
+    port = int(parsed.port) if parsed.port else default_port
+    return f"{host.rstrip('.')}:{port}"
+
+
+def path_and_query(key: str) -> str:
+    """The path and query of a crawl key (``/a/b?x=1``), cut from the serialised text without parsing it again.
+
+    In the serialisation of an http(s) URL the first ``/`` after ``scheme://`` starts the path: no host contains one,
+    and the user info percent-encodes it. The fragment is already gone from a crawl key."""
+    start = key.find("/", key.find("://") + 3)
+    return key[start:] if start >= 0 else "/"
