@@ -92,3 +92,28 @@ class CrawlSite(LocalSite):
     async def _slow(self, _request: web.Request) -> web.StreamResponse:
         await asyncio.sleep(self.slow_seconds)
         return web.Response(text=html("/after-slow"), content_type="text/html")
+
+
+class TreeSite(LocalSite):
+    """``pages`` pages, ``/p/0`` to ``/p/<pages - 1>``, page n linking to 2n+1 and 2n+2 (and back to 0): every page
+    within about log2(pages) links of the root. Each answers after ``delay`` seconds; requests are counted by path."""
+
+    def __init__(self, pages: int, delay: float = 0.0) -> None:
+        super().__init__()
+        self.pages = pages
+        self.delay = delay
+        self.requests: Counter[str] = Counter()
+        self.app.middlewares.append(self._page)
+
+    def all_urls(self) -> set[str]:
+        return {self.url(f"/p/{n}") for n in range(self.pages)}
+
+    @web.middleware
+    async def _page(self, request: web.Request, handler: web.RequestHandler) -> web.StreamResponse:
+        if not request.path.startswith("/p/"):
+            return await handler(request)
+        self.requests[request.path] += 1
+        n = int(request.path.removeprefix("/p/"))
+        await asyncio.sleep(self.delay)
+        children = [child for child in (2 * n + 1, 2 * n + 2) if child < self.pages]
+        return web.Response(text=html("/p/0", *(f"/p/{child}" for child in children)), content_type="text/html")

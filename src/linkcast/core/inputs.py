@@ -7,6 +7,7 @@ import re
 import ada_url
 
 from linkcast.core.errors import InvalidInput
+from linkcast.core.policy import DEFAULT_PORTS
 
 REQUEST_ID_PATTERN = re.compile(r"[A-Za-z0-9._~-]{1,128}")
 # Path segments that clients resolve away (RFC 3986 dot segments): /urls/.. is sent as /, so such an id could be
@@ -74,11 +75,16 @@ def validate_url(url: object) -> str:
     return normalised
 
 
-DEFAULT_PORTS = {"http:": "80", "https:": "443"}
-
-
 def host_key(url: str) -> str:
-    """The politeness key of an http(s) URL: its host and port, the scheme's default port when it names none
-    (``https://Example.com/a`` -> ``example.com:443``). Jobs of one key share its concurrency and spacing."""
+    """The server ``url`` is fetched from, for per-host politeness: ``host:port`` with the scheme's default port
+    applied (``example.com:443``, ``[::1]:80``). Jobs of one key share its concurrency and spacing.
+
+    A trailing dot is dropped (``example.com.`` is the same DNS name, so the same server: a page must not double its
+    rate by spelling it both ways). ``ValueError`` if ``url`` is not an absolute http(s) URL."""
     parsed = ada_url.URL(url)
-    return f"{parsed.hostname}:{parsed.port or DEFAULT_PORTS.get(parsed.protocol, '')}"
+    default_port = DEFAULT_PORTS.get(parsed.protocol)  # the policy's: {"http:": 80, "https:": 443}
+    if default_port is None:
+        raise ValueError(f"not an http(s) URL: {url!r}")
+    host: str = parsed.hostname
+    port = int(parsed.port) if parsed.port else default_port
+    return f"{host.rstrip('.')}:{port}"

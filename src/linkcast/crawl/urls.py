@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import ada_url
 
-from linkcast.core.policy import DEFAULT_PORTS
+from linkcast.core.inputs import host_key
+
+__all__ = ["crawl_key", "host_key", "path_and_query"]
 
 
 def crawl_key(url: str) -> str:
@@ -21,21 +23,6 @@ def crawl_key(url: str) -> str:
     parsed.hash = ""  # the standard's "set fragment to null": no '#' is left, even from an empty fragment
     key: str = parsed.href
     return key
-
-
-def host_key(url: str) -> str:
-    """The server ``url`` is fetched from, for per-host politeness: ``host:port`` with the scheme's default port
-    applied (``example.com:443``, ``[::1]:80``).
-
-    A trailing dot is dropped (``example.com.`` is the same DNS name, so the same server: a page must not double its
-    rate by spelling it both ways). ``ValueError`` if ``url`` is not an absolute http(s) URL."""
-    parsed = ada_url.URL(url)
-    default_port = DEFAULT_PORTS.get(parsed.protocol)
-    if default_port is None:
-        raise ValueError(f"not an http(s) URL: {url!r}")
-    host: str = parsed.hostname
-    port = int(parsed.port) if parsed.port else default_port
-    return f"{host.rstrip('.')}:{port}"
 
 
 def path_and_query(key: str) -> str:
