@@ -2,7 +2,7 @@
 
 API::
 
-    parse_robots(body: bytes) -> RobotsRules
+    parse_robots(body: bytes, *, truncated: bool = False) -> RobotsRules   # truncated: body is a cut-off prefix
     RobotsRules.allows(url_path_and_query: str, product_token: str) -> bool
     RobotsRules.crawl_delay(product_token: str) -> float | None
     RobotsRules.sitemaps: tuple[str, ...]            # the Sitemap: lines, in order, as written
@@ -172,9 +172,12 @@ class RobotsRules:
         return _Applicable(tuple(rules), max(delays, default=None))
 
 
-def parse_robots(body: bytes) -> RobotsRules:
-    """Parse a robots.txt body: every line that parses is used, everything else ignored (RFC 9309 2.3.1.5)."""
-    data, truncated = _within_limit(body)
+def parse_robots(body: bytes, *, truncated: bool = False) -> RobotsRules:
+    """Parse a robots.txt body: every line that parses is used, everything else ignored (RFC 9309 2.3.1.5).
+
+    ``truncated`` says that ``body`` is the start of a longer file (cut by the fetch), whose last line may be partial.
+    """
+    data, truncated = _within_limit(body, truncated)
     groups: list[_Group] = []
     sitemaps: list[str] = []
     ignored = 0
@@ -211,19 +214,22 @@ def parse_robots(body: bytes) -> RobotsRules:
     return RobotsRules(tuple(groups), tuple(sitemaps), ignored, truncated)
 
 
-def _within_limit(body: bytes) -> tuple[bytes, bool]:
+def _within_limit(body: bytes, truncated: bool) -> tuple[bytes, bool]:
     """The body without a leading (even partial) UTF-8 BOM, cut to the parse limit at the last whole line."""
     for bom in (_BOM, _BOM[:2], _BOM[:1]):  # Google also skips a partial BOM: it cannot start a valid record
         if body.startswith(bom):
             body = body[len(bom) :]
             break
-    if len(body) <= ROBOTS_PARSE_LIMIT:
-        return body, False
-    data = body[:ROBOTS_PARSE_LIMIT]
-    if body[ROBOTS_PARSE_LIMIT] not in b"\r\n":
-        end = max(data.rfind(b"\n"), data.rfind(b"\r"))
-        data = data[: end + 1]  # a line cut in two could be a shorter, wrong rule: drop it
-    return data, True
+    if len(body) > ROBOTS_PARSE_LIMIT:
+        truncated = True
+        whole_line = body[ROBOTS_PARSE_LIMIT] in b"\r\n"  # the cut falls at the end of a line
+        body = body[:ROBOTS_PARSE_LIMIT]
+        if whole_line:
+            return body, True
+    if truncated:
+        end = max(body.rfind(b"\n"), body.rfind(b"\r"))
+        body = body[: end + 1]  # a line cut in two could be a shorter, wrong rule: drop it
+    return body, truncated
 
 
 ALLOW_ALL = parse_robots(b"")
