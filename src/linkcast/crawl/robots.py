@@ -19,6 +19,10 @@ without a colon is ignored (Google guesses one), lines are never cut short (Goog
 ``index.html`` is not taken for its directory, and the URL is percent-encoded by the same rules as the patterns
 (Google leaves that to its caller), so ``/a/ツ`` and ``/a/%E3%83%84`` are one path and ``%62`` is ``b``.
 
+Written here rather than taken from Protego (PyPI, 0.7), which binds a crawler to a group whose user-agent is only
+the start of its name ("User-agent: Link" rules linkcast) rather than its whole product token, and compares
+``/a%2fb`` and ``/a%2Fb`` as different paths; the parser and matcher are smaller than the adapter it would need.
+
 Matching never backtracks: a pattern is cut at its ``*`` into literal segments, each found at its leftmost place
 after the previous one (which is always right for ``*`` alone), so a check costs about one pass over the path per
 rule whatever a hostile robots.txt holds. Rules are kept longest first, so the first rule that matches decides.
