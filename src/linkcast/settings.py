@@ -126,7 +126,28 @@ class Settings:
     job_visibility_timeout: float = setting(
         60.0, "seconds before a job held by a silent worker is handed to another (Redis)"
     )
-    user_agent: str = setting(f"linkcast/{__version__}", "User-Agent sent with every fetch")
+    user_agent: str = setting(
+        f"linkcast/{__version__}",
+        "User-Agent sent with every fetch; its product token (the part before the first '/') names linkcast's "
+        "group in robots.txt",
+    )
+    robots_cache_ttl: float = setting(
+        86400.0,
+        "seconds a site's robots.txt (or the allow-all that a 4xx answer means) is used before it is fetched again "
+        "(RFC 9309 2.4: at most 24 h)",
+    )
+    robots_unreachable_ttl: float = setting(
+        300.0,
+        "seconds a site whose robots.txt could not be had (5xx, 429, timeout, refused connection, DNS failure) "
+        "counts as disallowing everything before robots.txt is tried again (a longer Retry-After is honoured, up to "
+        "--robots-cache-ttl)",
+    )
+    max_sitemaps: int = setting(
+        100, "sitemap files fetched for one site, indexes included, following robots.txt's Sitemap lines"
+    )
+    max_sitemap_urls: int = setting(
+        50_000, "page URLs taken from one site's sitemaps in all (one sitemap holds at most 50,000)"
+    )
     log_level: str = setting("info", "log level: debug, info, warning, error")
 
     def __post_init__(self) -> None:

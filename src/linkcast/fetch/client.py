@@ -8,13 +8,29 @@
   that is not HTML are refused before any of the body is read.
 - ``fetch_timeout`` bounds the whole fetch (hops, retries and back-off included); ``read_timeout`` bounds every
   wait for the next bytes, the headers included.
-- Per-host concurrency and spacing (``HostGate``); retries with back-off for transient failures only (``retry``).
+- Per-host concurrency and spacing (``HostGate``); retries with back-off for transient failures only (``retry``),
+  each hop retried on its own, so that a failure after a redirect does not start over from the first URL.
+
+Two ways in, sharing all of the above:
+
+- ``fetch(url, before_redirect=None) -> Page``: an HTML page, or ``FetchError`` (``http_status``, ``not_html``...).
+- ``fetch_resource(url, max_bytes=..., truncate=False, max_redirects=None, accept="*/*", before_redirect=None)
+  -> Resource``: anything (robots.txt, sitemaps) with its status, headers and body, whatever the status; a body past
+  ``max_bytes`` (never more than ``--max-body-bytes``) is ``too_large``, or cut there with ``truncate=True``.
+  ``FetchError`` still ends what got no answer at all (``timeout``, ``connect``, ``dns``, ``blocked``...). A 429 or
+  503 is retried like a page's, then returned.
+
+``before_redirect`` is awaited with each redirect target before it is requested; a ``LinkcastError`` it raises ends
+the fetch with that error (a crawl refuses a redirect to a page it has already fetched).
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import ada_url
 import aiohttp
@@ -30,6 +46,11 @@ REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 MAX_RESPONSE_HEADERS = 128
 
+RedirectHook = Callable[[str], Awaitable[None]]
+T = TypeVar("T")
+# Reads one final (non-redirect) response: (the URL asked for, the URL answered, the response) -> what the caller gets.
+Reader = Callable[[str, str, aiohttp.ClientResponse], Awaitable[T]]
+
 
 @dataclass(frozen=True, slots=True)
 class Page:
@@ -40,6 +61,32 @@ class Page:
     status_code: int
     content_type: str | None
     body: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Resource:
+    """Any fetched resource, whatever its status: where it ended up, the answer's headers and its (bounded) body."""
+
+    url: str
+    final_url: str
+    status_code: int
+    headers: Mapping[str, str]  # case-insensitive
+    body: bytes
+    truncated: bool  # the body was longer than the bytes asked for, and cut there
+
+    @property
+    def content_type(self) -> str | None:
+        """The media type, lower case and without parameters (``text/plain``), if the answer gave one."""
+        value = self.headers.get("Content-Type")
+        return value.split(";", 1)[0].strip().lower() or None if value else None
+
+
+class _RetryableAnswer(TransientFetchError):
+    """A 429 or 503 worth another try, carrying the answer to return when the retries are spent."""
+
+    def __init__(self, resource: Resource, retry_after: float | None) -> None:
+        super().__init__(f"the server answered {resource.status_code}", code="http_status", retry_after=retry_after)
+        self.resource = resource
 
 
 class Fetcher:
@@ -80,56 +127,94 @@ class Fetcher:
             await self._session.close()
             self._session = None
 
-    async def fetch(self, url: str) -> Page:
+    async def fetch(self, url: str, *, before_redirect: RedirectHook | None = None) -> Page:
         """Fetch an HTML page, or raise ``FetchError`` (``Blocked`` for a refused target) saying why."""
+        return await self._bounded(url, self._read_page, {}, self.settings.max_redirects, before_redirect)
+
+    async def fetch_resource(
+        self,
+        url: str,
+        *,
+        max_bytes: int,
+        truncate: bool = False,
+        max_redirects: int | None = None,
+        accept: str = "*/*",
+        before_redirect: RedirectHook | None = None,
+    ) -> Resource:
+        """Fetch anything and return its answer whatever the status; raise ``FetchError`` only for no answer at all.
+
+        The body is read up to ``max_bytes`` (at most ``--max-body-bytes``), counted after decompression: past it the
+        fetch fails with ``too_large``, or with ``truncate`` the body is cut there. ``max_redirects`` defaults to
+        ``--max-redirects`` (robots.txt asks for 5, RFC 9309 2.3.1.2).
+        """
+        cap = min(max_bytes, self.settings.max_body_bytes)
+        read = functools.partial(self._read_resource, cap=cap, truncate=truncate)
+        hops = self.settings.max_redirects if max_redirects is None else max_redirects
+        return await self._bounded(url, read, {"Accept": accept}, hops, before_redirect)
+
+    async def _bounded(
+        self, url: str, read: Reader[T], headers: dict[str, str], max_redirects: int, hook: RedirectHook | None
+    ) -> T:
         try:
             async with asyncio.timeout(self.settings.fetch_timeout):
-                return await self._fetch_with_retries(url)
+                return await self._follow(url, read, headers, max_redirects, hook)
         except TimeoutError:
             raise FetchError(f"no complete answer within {self.settings.fetch_timeout:g} s", code="timeout") from None
 
-    async def _fetch_with_retries(self, url: str) -> Page:
+    async def _follow(
+        self, url: str, read: Reader[T], headers: dict[str, str], max_redirects: int, hook: RedirectHook | None
+    ) -> T:
+        deadline = asyncio.get_running_loop().time() + self.settings.fetch_timeout
+        seen = {url}
+        target = url
+        while True:
+            answer, location = await self._with_retries(url, target, read, headers, deadline)
+            if location is None:
+                return answer  # type: ignore[return-value]  # a final answer always comes with no location
+            if location in seen:
+                raise FetchError(f"redirect loop: {target} leads back to {location}", code="redirect_loop")
+            if len(seen) > max_redirects:
+                raise FetchError(f"more than {max_redirects} redirects", code="too_many_redirects")
+            seen.add(location)
+            if hook is not None:
+                await hook(location)
+            target = location
+
+    async def _with_retries(
+        self, url: str, target: str, read: Reader[T], headers: dict[str, str], deadline: float
+    ) -> tuple[T | None, str | None]:
+        """One hop, retried with back-off while its failures are transient and the fetch's time allows."""
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.settings.fetch_timeout
         attempt = 0
         while True:
             try:
-                return await self._follow(url)
+                return await self._request(url, target, read, headers)
             except TransientFetchError as error:
                 wait = self.backoff.wait(attempt, error)
                 if wait is None or loop.time() + wait >= deadline:
+                    if isinstance(error, _RetryableAnswer):
+                        answer: Any = error.resource  # only the resource reader raises it: T is Resource
+                        return answer, None
                     raise FetchError(error.message, code=error.code) from None
                 attempt += 1
                 await asyncio.sleep(wait)
 
-    async def _follow(self, url: str) -> Page:
-        seen = {url}
-        target = url
-        for _hop in range(self.settings.max_redirects + 1):
-            page, location = await self._request(url, target)
-            if page is not None:
-                return page
-            assert location is not None
-            if location in seen:
-                raise FetchError(f"redirect loop: {target} leads back to {location}", code="redirect_loop")
-            seen.add(location)
-            target = location
-        raise FetchError(f"more than {self.settings.max_redirects} redirects", code="too_many_redirects")
-
-    async def _request(self, url: str, target: str) -> tuple[Page | None, str | None]:
-        """One hop: the page, or where it redirects to."""
+    async def _request(
+        self, url: str, target: str, read: Reader[T], headers: dict[str, str]
+    ) -> tuple[T | None, str | None]:
+        """One hop: the answer, or where it redirects to."""
         assert self._session is not None, "Fetcher.open() first"
         host, port = self.policy.check_url(target)
         connecting_to.set((host, port))
         try:
             async with (
                 self.gate.slot(f"{host}:{port}"),
-                self._session.get(target, allow_redirects=False) as response,
+                self._session.get(target, allow_redirects=False, headers=headers) as response,
             ):
                 location = response.headers.get("Location")
                 if response.status in REDIRECT_STATUSES and location:
                     return None, _redirect_target(target, location)
-                return await self._read_page(url, target, response), None
+                return await read(url, target, response), None
         except aiohttp.ClientError as error:
             raise _translate(error) from None
 
@@ -150,19 +235,38 @@ class Fetcher:
         if declared is not None and declared > cap and "Content-Encoding" not in response.headers:
             response.close()
             raise FetchError(f"the body is {declared} bytes, more than the {cap} allowed", code="too_large")
-        body = await self._read_capped(response, cap)
+        body, _ = await self._read_capped(response, cap)
         return Page(url, final_url, response.status, content_type, body)
 
-    async def _read_capped(self, response: aiohttp.ClientResponse, cap: int) -> bytes:
+    async def _read_resource(
+        self, url: str, final_url: str, response: aiohttp.ClientResponse, *, cap: int, truncate: bool
+    ) -> Resource:
+        declared = response.content_length
+        if not truncate and declared is not None and declared > cap and "Content-Encoding" not in response.headers:
+            response.close()
+            raise FetchError(f"the body is {declared} bytes, more than the {cap} allowed", code="too_large")
+        body, truncated = await self._read_capped(response, cap, truncate=truncate)
+        resource = Resource(url, final_url, response.status, response.headers, body, truncated)
+        if response.status in RETRY_STATUSES:
+            raise _RetryableAnswer(resource, parse_retry_after(response.headers.get("Retry-After")))
+        return resource
+
+    async def _read_capped(
+        self, response: aiohttp.ClientResponse, cap: int, *, truncate: bool = False
+    ) -> tuple[bytes, bool]:
+        """The body up to ``cap`` bytes, and whether there was more; past the cap: ``too_large`` unless ``truncate``."""
         chunks: list[bytes] = []
         size = 0
         async for chunk in response.content.iter_any():
+            if size + len(chunk) > cap:
+                response.close()  # the rest is never read
+                if not truncate:
+                    raise FetchError(f"the body is larger than {cap} bytes (after decompression)", code="too_large")
+                chunks.append(chunk[: cap - size])
+                return b"".join(chunks), True
             size += len(chunk)
-            if size > cap:
-                response.close()
-                raise FetchError(f"the body is larger than {cap} bytes (after decompression)", code="too_large")
             chunks.append(chunk)
-        return b"".join(chunks)
+        return b"".join(chunks), False
 
 
 def _translate(error: aiohttp.ClientError) -> FetchError:

@@ -1,0 +1,288 @@
+"""Sitemaps (sitemaps.org) read with no I/O: XML URL sets and indexes, text lists, gzip, every one of them bounded.
+
+API::
+
+    parse_sitemap(body: bytes, sitemap_url: str, *, site_host: str | None = None,
+                  limits: SitemapLimits = SitemapLimits(), truncated: bool = False) -> Sitemap
+    Sitemap.kind: "urlset" | "sitemapindex" | "text" | "unknown"
+    Sitemap.urls: tuple[str, ...]       # pages (<urlset> or text): http(s) URLs on site_host, first occurrence kept
+    Sitemap.sitemaps: tuple[str, ...]   # sitemaps (<sitemapindex>): http(s) URLs on the sitemap's own host
+    Sitemap.dropped: int                # entries refused: another host, not http(s), not a URL
+    Sitemap.truncated: bool             # a bound was reached (or the body was cut): what follows was not read
+    Sitemap.error: str | None           # why reading stopped early: a DTD, XML that does not parse...
+    SitemapLimits(max_urls=50_000, max_bytes=50 MiB, max_sitemaps=100, max_total_urls=50_000, max_depth=2)
+    SitemapLimits.from_settings(settings)
+
+Bounds: at most ``max_urls`` entries and ``max_bytes`` uncompressed bytes per sitemap (the sitemaps.org limits); a
+gzip body (found by its magic bytes, whatever its name or type) is inflated 64 KiB at a time and never past
+``max_bytes``, each piece handed to the parser at once, so a gzip bomb costs ``max_bytes`` of inflating and no memory.
+
+XML is read by the standard library's expat with no DTD at all: a sitemap has no use for one, so a ``<!DOCTYPE``
+ends the document at once, before any entity is declared. Billion laughs and quadratic blowup (entities), external
+entities and DTD fetches (a SYSTEM identifier is never read, let alone fetched) all stop there, cleanly, as an error.
+Entries are matched by local name (``<url><loc>``, ``<sitemap><loc>``) at their depth, whatever the namespace, so
+extensions (``<image:loc>`` inside ``<url>``) are not taken for pages.
+
+Hosts: a sitemap's pages must be on the site's host (``site_host``, by default the sitemap's own: the sitemaps.org
+rule). A sitemap on another host that the site's robots.txt lists (sitemaps.org "cross submits") may list the site's
+pages, so the caller passes the site's host; an index may list only sitemaps on its own host (sitemaps.org).
+"""
+
+from __future__ import annotations
+
+import time
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Literal
+from xml.parsers import expat
+
+import ada_url
+
+from linkcast.core.errors import InvalidInput
+from linkcast.core.inputs import validate_url
+from linkcast.settings import Settings
+
+SITEMAP_MAX_URLS = 50_000  # sitemaps.org: per sitemap file, and per index
+SITEMAP_MAX_BYTES = 50 * 1024 * 1024  # sitemaps.org: uncompressed
+INFLATE_STEP = 64 * 1024
+MAX_LOC_CHARS = 64 * 1024  # an entry longer than this is no URL (those are at most 8 KiB here): not kept whole
+GZIP_MAGIC = b"\x1f\x8b"
+XML_STARTS = (b"<", b"\xef\xbb\xbf<", b"\xff\xfe", b"\xfe\xff")  # markup, with a UTF-8 BOM, or UTF-16
+
+Kind = Literal["urlset", "sitemapindex", "text", "unknown"]
+
+
+@dataclass(frozen=True, slots=True)
+class SitemapLimits:
+    """How much of a site's sitemaps is read: per sitemap (sitemaps.org's limits) and for the whole site."""
+
+    max_urls: int = SITEMAP_MAX_URLS
+    max_bytes: int = SITEMAP_MAX_BYTES
+    max_sitemaps: int = 100  # sitemap files fetched for one site, indexes included
+    max_total_urls: int = 50_000  # page URLs taken from all of them
+    max_depth: int = 2  # an index and the sitemaps it lists; an index listed by an index is not followed
+    max_seconds: float = 10.0  # reading one sitemap: 50 MiB of tiny elements would take expat's callbacks ~7 s
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> SitemapLimits:
+        """``--max-sitemaps``, ``--max-sitemap-urls``, and ``--parse-timeout`` for the time to read one sitemap."""
+        return cls(
+            max_sitemaps=settings.max_sitemaps,
+            max_total_urls=settings.max_sitemap_urls,
+            max_seconds=settings.parse_timeout,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Sitemap:
+    """What one sitemap file lists, and what of it was refused or left unread."""
+
+    kind: Kind
+    urls: tuple[str, ...] = ()
+    sitemaps: tuple[str, ...] = ()
+    dropped: int = 0
+    truncated: bool = False
+    error: str | None = None
+
+
+class _Stop(Exception):
+    """Ends reading from inside a parser callback: a bound was reached (``error`` None) or the document is refused."""
+
+    def __init__(self, error: str | None = None) -> None:
+        super().__init__(error)
+        self.error = error
+
+
+class _Entries:
+    """The entries read so far: each checked (http(s), host), first occurrence kept, at most ``limit`` read.
+
+    Refused and repeated entries count toward the limit too: a sitemap holds at most that many (sitemaps.org), and
+    reading stops there whatever they are, so a file of junk costs no more than a file of URLs.
+    """
+
+    def __init__(self, page_host: str, own_host: str, limit: int) -> None:
+        self.page_host, self.own_host, self.limit = page_host, own_host, limit
+        self.urls: dict[str, None] = {}
+        self.dropped = 0
+        self.read = 0
+
+    def count(self) -> None:
+        """One more entry read (a line, or an element right inside the root), or ``_Stop`` past the limit."""
+        if self.read >= self.limit:
+            raise _Stop()
+        self.read += 1
+
+    def add(self, text: str, *, sitemap: bool) -> None:
+        url = _http_url(text.strip())
+        host = ada_url.URL(url).hostname if url else None
+        if url is None or host != (self.own_host if sitemap else self.page_host):
+            self.dropped += 1
+        else:
+            self.urls[url] = None
+
+
+def parse_sitemap(
+    body: bytes,
+    sitemap_url: str,
+    *,
+    site_host: str | None = None,
+    limits: SitemapLimits | None = None,
+    truncated: bool = False,
+) -> Sitemap:
+    """Read one sitemap. ``truncated`` says that ``body`` was cut by the fetch (its end is then not an error)."""
+    limits = limits or SitemapLimits()
+    own_host = ada_url.URL(sitemap_url).hostname
+    entries = _Entries(site_host or own_host, own_host, limits.max_urls)
+    source = _Body(body, limits.max_bytes)
+    chunks = iter(source)
+    first = next(chunks, b"")
+    deadline = time.monotonic() + limits.max_seconds
+    if first.lstrip().startswith(XML_STARTS):
+        kind, cut, error = _read_xml(first, chunks, entries, deadline)
+    else:
+        kind = "text"
+        cut, error = _read_text(first, chunks, entries, deadline)
+    cut = cut or source.overflowed
+    if cut or truncated:
+        error = None if error is not None and error.startswith("XML:") else error  # a cut document ends badly
+    urls = tuple(entries.urls)
+    is_index = kind == "sitemapindex"
+    return Sitemap(kind, () if is_index else urls, urls if is_index else (), entries.dropped, cut or truncated, error)
+
+
+def _http_url(text: str) -> str | None:
+    try:
+        return validate_url(text)
+    except InvalidInput:
+        return None
+
+
+class _Body:
+    """The body in pieces, inflated if it is gzip, never past ``limit`` bytes; ``overflowed`` once there was more."""
+
+    def __init__(self, body: bytes, limit: int) -> None:
+        self.body, self.limit = body, limit
+        self.overflowed = False
+
+    def __iter__(self) -> Iterator[bytes]:
+        if not self.body.startswith(GZIP_MAGIC):
+            self.overflowed = len(self.body) > self.limit
+            yield self.body[: self.limit]
+            return
+        inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        pending, size = self.body, 0
+        try:
+            while pending and not inflater.eof:
+                piece = inflater.decompress(pending, min(INFLATE_STEP, self.limit - size + 1))
+                pending = inflater.unconsumed_tail
+                if size + len(piece) > self.limit:
+                    self.overflowed = True
+                    yield piece[: self.limit - size]
+                    return
+                size += len(piece)
+                if piece:
+                    yield piece
+        except zlib.error:
+            return  # a damaged stream ends where it breaks; what came before it is read
+
+
+def _read_text(first: bytes, chunks: Iterator[bytes], entries: _Entries, deadline: float) -> tuple[bool, str | None]:
+    """A text sitemap: one URL per line (a URL has no whitespace, so blank lines cost nothing). True if a bound hit."""
+    partial = b""
+    try:
+        for chunk in _pieces(first, chunks, deadline):
+            data = partial + chunk
+            end = max(data.rfind(b"\n"), data.rfind(b"\r")) + 1
+            partial = data[end:] if len(data) - end <= MAX_LOC_CHARS else b""  # a line without end is no URL
+            for token in data[:end].split():
+                entries.count()
+                entries.add(token.decode("utf-8", "replace").lstrip("\ufeff"), sitemap=False)
+        for token in partial.split():
+            entries.count()
+            entries.add(token.decode("utf-8", "replace").lstrip("\ufeff"), sitemap=False)
+    except _Stop as stop:
+        return True, stop.error
+    return False, None
+
+
+def _pieces(first: bytes, chunks: Iterator[bytes], deadline: float) -> Iterator[bytes]:
+    """The body's pieces in turn, until the time to read it is up."""
+    yield first
+    for chunk in chunks:
+        if time.monotonic() > deadline:
+            raise _Stop("took too long to read: the rest was not read")
+        yield chunk
+
+
+def _read_xml(
+    first: bytes, chunks: Iterator[bytes], entries: _Entries, deadline: float
+) -> tuple[Kind, bool, str | None]:
+    """A ``<urlset>`` or ``<sitemapindex>``. Returns its kind, whether a bound stopped it, and why it failed."""
+    reader = _XmlReader(entries)
+    try:
+        for chunk in _pieces(first, chunks, deadline):
+            reader.parser.Parse(chunk, False)
+        reader.parser.Parse(b"", True)
+    except _Stop as stop:
+        return reader.kind, stop.error is None or stop.error.startswith("took"), stop.error
+    except expat.ExpatError as error:
+        return reader.kind, False, f"XML: {expat.ErrorString(error.code)} at line {error.lineno}"
+    return reader.kind, False, None
+
+
+class _XmlReader:
+    """Expat callbacks: the root's kind, and the text of each ``loc`` right inside a ``url`` or ``sitemap``."""
+
+    def __init__(self, entries: _Entries) -> None:
+        self.entries = entries
+        self.kind: Kind = "unknown"
+        self.names: list[str] = []  # local names of the open elements, down to a loc's depth only
+        self.depth = 0
+        self.text: list[str] | None = None  # inside an entry's loc
+        self.text_size = 0
+        parser = expat.ParserCreate(namespace_separator=" ")
+        parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
+        parser.StartDoctypeDeclHandler = self._refuse_dtd
+        parser.EntityDeclHandler = self._refuse_dtd
+        parser.ExternalEntityRefHandler = self._refuse_external
+        parser.StartElementHandler = self._start
+        parser.EndElementHandler = self._end
+        parser.CharacterDataHandler = self._characters
+        parser.buffer_text = True
+        self.parser = parser
+
+    def _refuse_dtd(self, *_args: object) -> None:
+        raise _Stop("a DTD or an entity declaration (a sitemap has none): not read")
+
+    def _refuse_external(self, *_args: object) -> int:
+        raise _Stop("an external entity (a sitemap has none): not read")
+
+    def _start(self, name: str, _attributes: dict[str, str]) -> None:
+        self.depth += 1
+        if self.depth > 3:
+            return  # below a loc's depth nothing is read: the cheapest callback possible
+        local = name.rsplit(" ", 1)[-1]
+        if self.depth == 1:
+            if local not in ("urlset", "sitemapindex"):
+                raise _Stop(f"not a sitemap: the document is a <{local}>")
+            self.kind = "urlset" if local == "urlset" else "sitemapindex"
+        elif self.depth == 2:
+            self.entries.count()
+        self.names.append(local)
+        if self.names == [self.kind, "url" if self.kind == "urlset" else "sitemap", "loc"] and self.depth == 3:
+            self.text, self.text_size = [], 0
+
+    def _end(self, _name: str) -> None:
+        self.depth -= 1
+        if self.depth >= 3:
+            return
+        self.names.pop()
+        if self.text is not None and self.depth == 2:
+            text, self.text = "".join(self.text), None
+            self.entries.add(text, sitemap=self.kind == "sitemapindex")
+
+    def _characters(self, data: str) -> None:
+        if self.text is not None and self.text_size + len(data) <= MAX_LOC_CHARS:  # more is no URL anyway
+            self.text.append(data)
+            self.text_size += len(data)

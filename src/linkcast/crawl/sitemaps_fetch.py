@@ -1,0 +1,107 @@
+"""Finding a site's pages in its sitemaps: the seeds robots.txt names, the indexes they lead to, all of it bounded.
+
+API::
+
+    await discover_sitemap_urls(fetcher: Fetcher, origin: str, robots_rules: RobotsRules,
+                                limits: SitemapLimits | None = None) -> list[str]
+
+Seeds are the ``Sitemap:`` lines of robots.txt (resolved against it, http(s) only), else ``/sitemap.xml``. Sitemaps
+are fetched breadth first through the shared ``Fetcher`` (SSRF guard and limits on every hop), each body cut at
+``max_bytes`` (and ``--max-body-bytes``) rather than refused, at most ``max_sitemaps`` of them; an index's sitemaps
+are followed one level down (``max_depth`` 2), never an index's index. Page URLs are kept if they are on the site's
+host, first occurrence first, at most ``max_total_urls``; see ``sitemaps`` for why the site's host.
+
+What robots.txt lists is fetched even where its rules disallow it (the site offers it by name), and so are the
+sitemaps an offered index lists; ``/sitemap.xml``, a guess, and what it leads to on the site's host are fetched only
+where the rules allow it. A sitemap that fails (no answer, not 2xx, not a sitemap) is skipped and logged: sitemaps
+only suggest pages, a crawl goes on without them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+
+import ada_url
+
+from linkcast.core.errors import FetchError, InvalidInput
+from linkcast.core.inputs import validate_url
+from linkcast.crawl.robots import RobotsRules, path_and_query, product_token
+from linkcast.crawl.robots_fetch import robots_url
+from linkcast.crawl.sitemaps import Sitemap, SitemapLimits, parse_sitemap
+from linkcast.fetch import Fetcher
+from linkcast.logs import loggable_url
+
+log = logging.getLogger(__name__)
+
+SITEMAP_ACCEPT = "application/xml, text/xml;q=0.9, text/plain;q=0.8, */*;q=0.5"
+
+
+async def discover_sitemap_urls(
+    fetcher: Fetcher, origin: str, robots_rules: RobotsRules, limits: SitemapLimits | None = None
+) -> list[str]:
+    """The page URLs a site's sitemaps list, on the site's host, within ``limits`` (default: from the settings)."""
+    limits = limits or SitemapLimits.from_settings(fetcher.settings)
+    site_host = ada_url.URL(origin).hostname
+    token = product_token(fetcher.settings.user_agent)
+    listed = _listed_sitemaps(origin, robots_rules)
+    # (sitemap URL, depth, offered by robots.txt)
+    queue = deque((url, 0, True) for url in listed) or deque([(ada_url.join_url(origin, "/sitemap.xml"), 0, False)])
+    seen = {url for url, _, _ in queue}
+    pages: dict[str, None] = {}
+    fetched = 0
+    while queue and fetched < limits.max_sitemaps and len(pages) < limits.max_total_urls:
+        url, depth, offered = queue.popleft()
+        on_site = ada_url.URL(url).hostname == site_host
+        if not offered and on_site and not robots_rules.allows(path_and_query(url), token):
+            continue
+        fetched += 1
+        sitemap = await _read_sitemap(fetcher, url, site_host, limits)
+        if sitemap is None:
+            continue
+        for page in sitemap.urls[: limits.max_total_urls - len(pages)]:
+            pages[page] = None
+        if sitemap.sitemaps and depth + 1 >= limits.max_depth:
+            log.info("sitemap %s: an index listed by an index, not followed", loggable_url(url))
+            continue
+        for child in sitemap.sitemaps:
+            if child not in seen and fetched + len(queue) < limits.max_sitemaps:
+                seen.add(child)
+                queue.append((child, depth + 1, offered))
+    return list(pages)
+
+
+def _listed_sitemaps(origin: str, robots_rules: RobotsRules) -> list[str]:
+    """The ``Sitemap:`` lines of robots.txt as absolute http(s) URLs (relative ones resolved against it), once each."""
+    base = robots_url(origin)
+    found: dict[str, None] = {}
+    for value in robots_rules.sitemaps:
+        try:
+            found[validate_url(ada_url.join_url(base, value))] = None
+        except (ValueError, InvalidInput):
+            continue
+    return list(found)
+
+
+async def _read_sitemap(fetcher: Fetcher, url: str, site_host: str, limits: SitemapLimits) -> Sitemap | None:
+    try:
+        resource = await fetcher.fetch_resource(url, max_bytes=limits.max_bytes, truncate=True, accept=SITEMAP_ACCEPT)
+    except FetchError as error:
+        log.info("sitemap %s: not fetched (%s)", loggable_url(url), error.code)
+        return None
+    if not 200 <= resource.status_code < 300:
+        log.info("sitemap %s: the server answered %d", loggable_url(url), resource.status_code)
+        return None
+    # Reading may take seconds on a hostile file (at most limits.max_seconds): off the event loop.
+    sitemap = await asyncio.to_thread(
+        parse_sitemap,
+        resource.body,
+        resource.final_url,
+        site_host=site_host,
+        limits=limits,
+        truncated=resource.truncated,
+    )
+    if sitemap.error is not None:
+        log.info("sitemap %s: %s", loggable_url(url), sitemap.error)
+    return sitemap

@@ -1,0 +1,235 @@
+"""RFC 9309 corner cases beyond Google's suite, and properties of the matcher (hypothesis)."""
+
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from linkcast.crawl.robots import (
+    ALLOW_ALL,
+    DISALLOW_ALL,
+    ROBOTS_PARSE_LIMIT,
+    canonical_octets,
+    parse_robots,
+    product_token,
+)
+
+
+def allows(text: str | bytes, path: str, token: str = "linkcast") -> bool:
+    return parse_robots(text.encode() if isinstance(text, str) else text).allows(path, token)
+
+
+def test_a_utf8_bom_before_the_first_record_is_skipped() -> None:
+    assert not allows(b"\xef\xbb\xbfUser-agent: *\nDisallow: /\n", "/a")
+
+
+def test_junk_lines_and_lines_without_a_colon_are_ignored_and_counted() -> None:
+    robots = parse_robots(b"User-agent: *\n<html>\nDisallow /a\nfoo bar baz\nNoSuchRecord: x\nDisallow: /b\n\x00\xff\n")
+    assert robots.allows("/a", "x") and not robots.allows("/b", "x")
+    assert robots.ignored_lines == 5
+
+
+def test_comments_are_cut_from_every_line() -> None:
+    robots = "User-agent: * # everyone\n# Disallow: /\nDisallow: /a # not /a# \nAllow: /a/b#\n"
+    assert not allows(robots, "/a/c") and allows(robots, "/a/b") and allows(robots, "/b")
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r\n", "\r"], ids=["LF", "CRLF", "CR"])
+def test_every_line_end_separates_records(newline: str) -> None:
+    robots = newline.join(["User-agent: a", "Disallow: /x", "User-agent: b", "Disallow: /y"])
+    assert not allows(robots, "/x", "a") and allows(robots, "/y", "a") and not allows(robots, "/y", "b")
+
+
+@pytest.mark.parametrize(
+    ("pattern", "path"),
+    [
+        ("/a%2fb", "/a%2Fb"),  # the case of an escape's hex digits does not matter
+        ("/a%2Fb", "/a%2fb"),
+        ("/%7Euser", "/~user"),  # unreserved octets are compared decoded
+        ("/~user", "/%7euser"),
+        ("/caf%C3%A9", "/café"),  # non-ASCII is compared UTF-8 percent-encoded
+        ("/café", "/caf%c3%a9"),
+        ("/a%20b", "/a b"),  # as is an octet that may not appear in a URI
+        ("/%2A", "/*"),  # RFC 9309 2.2.3: a literal '*' is matched by writing it %2A
+        ("/price%24", "/price$"),
+    ],
+)
+def test_percent_encoding_equivalents_match(pattern: str, path: str) -> None:
+    assert not allows(f"User-agent: *\nDisallow: {pattern}$\n", path)
+
+
+@pytest.mark.parametrize(("pattern", "path"), [("/a%2Fb", "/a/b"), ("/a/b", "/a%2Fb"), ("/a%3Fb", "/a?b")])
+def test_an_escaped_reserved_character_is_not_its_delimiter(pattern: str, path: str) -> None:
+    assert allows(f"User-agent: *\nDisallow: {pattern}\n", path)
+
+
+def test_dollar_anchors_the_end_and_only_at_the_end() -> None:
+    robots = "User-agent: *\nDisallow: /*.gif$\nDisallow: /a$b\n"
+    assert not allows(robots, "/x/y.gif") and allows(robots, "/x/y.gif?z") and allows(robots, "/x/y.gifs")
+    assert not allows(robots, "/a$bc")  # a '$' inside a pattern is a literal dollar
+    assert allows(robots, "/ab")
+
+
+def test_star_matches_any_run_including_none() -> None:
+    robots = "User-agent: *\nDisallow: /a*b*c\n"
+    assert not allows(robots, "/abc") and not allows(robots, "/aXXbYYcZZ") and allows(robots, "/acb")
+
+
+def test_a_pattern_without_a_leading_slash_matches_from_the_first_octet() -> None:
+    assert not allows("User-agent: *\nDisallow: *.gif$\n", "/a.gif")  # the RFC's own example (section 5.1)
+    assert allows("User-agent: *\nDisallow: fish\n", "/fish")
+
+
+def test_the_longest_pattern_decides_counted_in_octets() -> None:
+    robots = "User-agent: foobot\nAllow: /example/page/\nDisallow: /example/page/disallowed.gif\n"  # RFC 9309 5.2
+    assert not allows(robots, "/example/page/disallowed.gif", "foobot")
+    assert allows(robots, "/example/page/other.gif", "foobot")
+    # '/ツ' is 10 octets percent-encoded, longer than the 8 of '/abcdefg': the disallow wins.
+    assert not allows("User-agent: *\nAllow: /*\nAllow: /abcdefg\nDisallow: /ツ\n", "/ツabcdefg")
+
+
+def test_allow_wins_a_tie_between_equivalent_patterns() -> None:
+    assert allows("User-agent: *\nDisallow: /%7Ea\nAllow: /~a\n", "/~a")
+    assert allows("User-agent: *\nDisallow: /a*\nAllow: /a*\n", "/ab")
+
+
+def test_the_group_is_chosen_by_product_token_case_insensitively() -> None:
+    robots = "User-agent: *\nDisallow: /\n\nUser-agent: LinkCast/2.0 (+https://x)\nDisallow: /private\n"
+    assert allows(robots, "/public", "linkcast") and not allows(robots, "/private", "LINKCAST")
+    assert not allows(robots, "/public", "other")
+    assert not allows(robots, "/public", "link")  # a token is matched whole, never as a prefix
+
+
+def test_groups_naming_the_same_agent_are_merged_and_star_is_then_ignored() -> None:
+    robots = "User-agent: a\nDisallow: /x\n\nUser-agent: *\nDisallow: /\n\nUser-agent: b\nUser-agent: A\nDisallow: /y\n"
+    assert not allows(robots, "/x", "a") and not allows(robots, "/y", "a") and allows(robots, "/z", "a")
+    assert allows(robots, "/x", "b") and not allows(robots, "/y", "b")
+
+
+def test_other_records_end_no_group() -> None:
+    robots = "User-agent: a\nCrawl-delay: 5\nSitemap: https://x/s.xml\nUser-agent: b\nDisallow: /\n"
+    assert not allows(robots, "/p", "a") and not allows(robots, "/p", "b")
+
+
+def test_robots_txt_itself_is_always_allowed() -> None:
+    assert allows("User-agent: *\nDisallow: /\n", "/robots.txt")
+    assert DISALLOW_ALL.allows("/robots.txt", "x") and not DISALLOW_ALL.allows("/robots.txt?x", "x")
+
+
+def test_an_empty_disallow_allows_everything() -> None:
+    assert allows("User-agent: *\nDisallow:\n", "/anything")
+    assert allows("User-agent: *\nDisallow: # nothing\n", "/anything")
+
+
+def test_allow_all_and_disallow_all_are_what_they_say() -> None:
+    assert ALLOW_ALL.allows("/a", "x") and not DISALLOW_ALL.allows("/a", "x") and not DISALLOW_ALL.allows("/", "x")
+
+
+def test_the_fragment_is_never_matched() -> None:
+    assert allows("User-agent: *\nDisallow: /a#b\n", "/x#y") and not allows("User-agent: *\nDisallow: /a\n", "/a#b")
+
+
+def test_only_the_first_500_kib_are_parsed_in_whole_lines() -> None:
+    head = b"User-agent: *\nDisallow: /early\n"
+    filler = b"# " + b"x" * 98 + b"\n"
+    body = head + filler * ((ROBOTS_PARSE_LIMIT - len(head)) // len(filler))
+    late = b"Disallow: /late-and-longer\n"
+    assert len(body) <= ROBOTS_PARSE_LIMIT < len(body + late)
+    robots = parse_robots(body + late)
+    assert robots.truncated and not robots.allows("/early", "x") and robots.allows("/late-and-longer", "x")
+    # A line cut by the limit is dropped rather than read short: "Disallow: /" would disallow everything.
+    cut = body[: ROBOTS_PARSE_LIMIT - len(b"Disallow: /")] + b"Disallow: /only-this\n"
+    assert len(cut) > ROBOTS_PARSE_LIMIT and parse_robots(cut).allows("/other", "x")
+    assert not parse_robots(body).truncated
+
+
+def test_crawl_delay_is_read_per_group_and_the_largest_of_merged_groups_applies() -> None:
+    robots = parse_robots(
+        b"User-agent: a\nCrawl-delay: 2\nDisallow:\nUser-agent: *\nCrawl-delay: 0.5\nDisallow:\n"
+        b"User-agent: a\nCrawl-delay: 7.5\nDisallow:\nUser-agent: b\nCrawl-delay: soon\nDisallow:\n"
+        b"User-agent: c\nCrawl-delay: inf\nCrawl-delay: -1\nCrawl-delay: 1e3\n"
+    )
+    assert robots.crawl_delay("a") == 7.5 and robots.crawl_delay("other") == 0.5
+    assert robots.crawl_delay("b") is None and robots.crawl_delay("c") is None
+
+
+def test_sitemaps_are_kept_in_order_wherever_they_are() -> None:
+    robots = parse_robots(b"Sitemap: https://a/1.xml\nUser-agent: *\nsitemap:https://a/2.xml # two\nSITEMAP: \n")
+    assert robots.sitemaps == ("https://a/1.xml", "https://a/2.xml")
+
+
+def test_product_token_of_a_user_agent_string() -> None:
+    assert product_token("linkcast/0.1") == "linkcast"
+    assert product_token("Mozilla/5.0 (compatible; Foo-Bot_2/1.0)") == "Mozilla"
+    assert product_token("/1.0") == "" and product_token("*") == ""
+
+
+HOSTILE = "/" + "*a" * 10 + "*b"
+
+
+def test_a_hostile_wildcard_pattern_is_matched_correctly_and_fast() -> None:
+    robots = parse_robots(f"User-agent: *\nDisallow: {HOSTILE}\n".encode())
+    no_b = "/" + "a" * 100_000
+    with_b = no_b + "b"
+    started = time.perf_counter()
+    assert robots.allows(no_b, "x") and not robots.allows(with_b, "x")
+    assert time.perf_counter() - started < 0.5  # a backtracking regex takes hours on these
+    assert robots.allows("/" + "a" * 9 + "b", "x") and not robots.allows("/" + "a" * 10 + "b", "x")
+
+
+def reference_match(pattern: str, path: str) -> bool:
+    """The obvious (backtracking) meaning of a robots.txt pattern, for short inputs only."""
+    anchored = pattern.endswith("$")
+    body = pattern[:-1] if anchored else pattern
+    regex = ".*".join(re.escape(piece) for piece in body.split("*")) + ("$" if anchored else "")
+    return re.match(regex, path, re.DOTALL) is not None
+
+
+PATTERN_ALPHABET = st.sampled_from("ab/*")
+RESERVED = set(":/?#[]@!$&'()*+,;=%")
+PRINTABLE = st.characters(blacklist_categories=("Cc", "Cs"))
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(PATTERN_ALPHABET, min_size=1, max_size=12), st.booleans(), st.text("ab/", max_size=16))
+def test_the_segment_matcher_agrees_with_the_backtracking_meaning(body: str, anchored: bool, tail: str) -> None:
+    pattern = "/" + body + ("$" if anchored else "")
+    path = "/" + tail
+    assert allows(f"User-agent: *\nDisallow: {pattern}\n", path) is not reference_match(pattern, path)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=40))
+def test_percent_encoding_is_idempotent_and_equivalent_spellings_agree(path: str) -> None:
+    once = canonical_octets(path)
+    assert canonical_octets(once) == once
+    # Escaping what needs no escape (unreserved and non-ASCII characters), in either case, changes nothing.
+    escaped = "".join(
+        char if char in RESERVED else "".join(f"%{byte:02x}" for byte in char.encode("utf-8", "surrogatepass"))
+        for char in path
+    )
+    assert canonical_octets(escaped) == once
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(PRINTABLE, max_size=20), st.text(PRINTABLE, max_size=20))
+def test_a_pattern_matches_a_path_exactly_when_the_path_matches_the_pattern_spelt_the_other_way(a: str, b: str) -> None:
+    """Equivalence is symmetric: writing the rule as the path was spelt and the path as the rule was gives the same."""
+    pattern, path = "/" + a.replace("*", "").replace("$", "").replace("#", ""), "/" + b.replace("#", "")
+    forward = allows(f"User-agent: *\nDisallow: {pattern}$\n", path)
+    backward = allows(f"User-agent: *\nDisallow: {path.replace('*', '%2A').replace('$', '%24')}$\n", pattern)
+    assert forward == backward
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.integers(1, 30), st.integers(1_000, 50_000))
+def test_matching_time_grows_linearly_with_the_path(stars: int, length: int) -> None:
+    pattern = "/" + "*a" * stars + "*b"
+    robots = parse_robots(f"User-agent: *\nDisallow: {pattern}\n".encode())
+    started = time.perf_counter()
+    robots.allows("/" + "a" * length, "x")
+    assert time.perf_counter() - started < 0.05 + length * 1e-6
