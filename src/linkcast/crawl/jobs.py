@@ -129,7 +129,9 @@ class CrawlJobs:
         return CrawlOutcome(body, "fetched", seeds + links, skipped, final if final != job.url else None)
 
     @staticmethod
-    def _judge(links: list[str], depth: int, rules: LinkRules, referrer: str) -> tuple[list[Discovered], dict[str, int]]:
+    def _judge(
+        links: list[str], depth: int, rules: LinkRules, referrer: str
+    ) -> tuple[list[Discovered], dict[str, int]]:
         """The links to follow (without fragment, once each) and the others counted by reason."""
         followed: list[Discovered] = []
         skipped: dict[str, int] = {}
