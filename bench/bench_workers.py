@@ -208,8 +208,8 @@ async def redis_cost(store_url: str, jobs: int, loops: int) -> dict[str, float]:
         await asyncio.gather(*(loop(f"bench-{n}") for n in range(loops)))
         elapsed = time.perf_counter() - began
         cpu = await redis_cpu_seconds(store) - cpu_before
-        events = await store.redis.xlen(store.events_key)
-        events_bytes = await store.redis.memory_usage(store.events_key, samples=0) or 0
+        events = await store.redis.xlen(store.key("events"))
+        events_bytes = await store.redis.memory_usage(store.key("events"), samples=0) or 0
         record_bytes = await store.redis.memory_usage(store.request_key("r0"), samples=0) or 0
         return {
             "jobs": jobs,

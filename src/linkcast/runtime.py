@@ -19,8 +19,8 @@ from linkcast.crawl.jobs import CrawlJobs
 from linkcast.extraction import ExtractionPool
 from linkcast.fetch import Fetcher
 from linkcast.hub import Hub
-from linkcast.page_jobs import PageJobs
 from linkcast.metrics import Metrics
+from linkcast.page_jobs import PageJobs
 from linkcast.settings import Settings
 from linkcast.store import Store, open_store
 from linkcast.worker import WorkerPool

@@ -10,9 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 import uuid
-
 from collections.abc import Mapping
 from typing import Protocol
 

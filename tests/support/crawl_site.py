@@ -19,7 +19,7 @@ def html(*hrefs: str) -> str:
 
 
 class CrawlSite(LocalSite):
-    """``GRAPH`` as pages on loopback; ``other`` is an off-site origin (``localhost`` on the same port: another host)."""
+    """``graph()`` as pages on loopback; ``other`` is an off-site origin (``localhost``, another host name)."""
 
     def __init__(self, robots: str = ROBOTS, slow_seconds: float = 0.0) -> None:
         super().__init__()

@@ -86,14 +86,14 @@ async def test_a_route_or_method_missing_from_the_spec_is_caught() -> None:
 
     # A new method on a described path, a new path, and a new WebSocket.
     app.add_url_rule("/urls/<path:request_id>", "delete_url", undescribed, methods=["DELETE"])
-    app.add_url_rule("/crawls", "crawls", undescribed, methods=["GET", "POST"])
-    app.add_websocket("/feeds/live", "feeds_live", undescribed_stream)
+    app.add_url_rule("/undescribed", "undescribed", undescribed, methods=["GET", "POST"])
+    app.add_websocket("/undescribed/live", "undescribed_live", undescribed_stream)
     spec, routes = await served_spec(app), app_routes(app)
     assert routes - described_operations(spec) == {
         ("/urls/{request_id}", "DELETE"),
-        ("/crawls", "GET"),
-        ("/crawls", "POST"),
-        ("/feeds/live", "GET"),
+        ("/undescribed", "GET"),
+        ("/undescribed", "POST"),
+        ("/undescribed/live", "GET"),
     }
 
 
@@ -180,7 +180,9 @@ def test_schemathesis_finds_no_server_error_nor_schema_mismatch(api_only: Servic
         "--checks", "all",
         # Whether a schema-valid URL is accepted depends on the address policy (http://127.0.0.1/ is refused with a
         # 400 by design), so "valid data must be accepted" cannot hold here.
-        "--exclude-checks", "positive_data_acceptance",
+        # DELETE /crawls/<id> cancels a crawl: its record and pages stay readable (state 'cancelled'), as the API
+        # says, so "a deleted resource is gone" does not apply.
+        "--exclude-checks", "positive_data_acceptance,use_after_free",
         # Schemathesis leaves out the operation that served the spec (GET /openapi.json) unless a filter names it.
         "--include-path-regex", "^/",
         "--header", f"Authorization: Bearer {TOKEN}",
