@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
-from tests.support.crawl_site import CrawlSite
+from tests.hostile.site import HostileSite
+from tests.support.crawl_site import CrawlSite, TreeSite, html
 from tests.support.service import Service, receive_until
 
 DONE = "crawl.done"
@@ -216,3 +217,61 @@ async def test_a_bad_crawl_is_a_clear_400(api_only: Service, body: dict[str, Any
     status, answer = await api_only.call("PUT", "/crawls/bad", json=body)
     assert status == 400 and answer["error"]["code"] == code, answer
     assert (await api_only.call("GET", "/crawls/bad"))[0] == 404
+
+
+async def test_a_single_url_is_not_held_up_by_a_big_crawl_of_another_host(tmp_path: Path) -> None:
+    """Fair queuing by host: the single URL runs after at most a few of the crawl's jobs, not after all of them."""
+    tree = TreeSite(400, delay=0.05)
+    await tree.start()
+    other = CrawlSite()
+    await other.start()
+    service = Service("--allow-private-networks", "--rate-limit", "0", "--workers", "4",
+                      "--per-host-concurrency", "4", store="memory://", log_path=tmp_path / "s.log")  # fmt: skip
+    await service.start()
+    try:
+        async with service.connect() as ws:
+            await service.call("PUT", "/crawls/big", json={"url": tree.url("/p/0"), "max_depth": 20,
+                                                          "max_pages": 400, "respect_robots": False})  # fmt: skip
+            await receive_until(ws, lambda fs: sum(f["type"] == "page" for f in fs) >= 20, 60)
+            await service.put("single", f"{other.other}/b2")  # localhost: another host than the crawl's
+            frames = await receive_until(ws, lambda fs: any(f.get("request_id") == "single" and
+                                                           f["type"] == "result" for f in fs), 60)  # fmt: skip
+        crawl_pages_before = [f for f in frames if f["type"] == "page"]
+        assert not any(f["type"] == DONE for f in frames), "the single URL waited for the whole crawl"
+        assert len(crawl_pages_before) < 60  # 20 before it was submitted, a few more while it waited its turn
+    finally:
+        service.stop()
+        await tree.stop()
+        await other.stop()
+
+
+async def test_hostile_pages_inside_a_crawl_end_as_page_errors(tmp_path: Path) -> None:
+    hostile = HostileSite()
+    await hostile.start()
+    seed_site = CrawlSite()
+    seed_site.page("/hostile", html(*(case.url for case in hostile.cases.values())))
+    await seed_site.start()
+    allowed = f"127.0.0.1:{hostile.port},127.0.0.1:{hostile.silent_port},127.0.0.1:{seed_site.port}"
+    service = Service(
+        "--allow-hosts", allowed, "--fetch-timeout", "4", "--read-timeout", "1.5", "--max-links", "100000",
+        "--workers", "12", "--per-host-concurrency", "32", "--parse-timeout", "8", "--rate-limit", "0",
+        store="memory://", log_path=tmp_path / "s.log",
+    )  # fmt: skip
+    await service.start()
+    try:
+        frames = await crawl(service, "hostile", {"url": seed_site.url("/hostile"), "scope": "any",
+                                                  "respect_robots": False, "max_pages": 200}, timeout=120)  # fmt: skip
+        assert service.process is not None and service.process.poll() is None, "the service died"
+    finally:
+        service.stop()
+        await hostile.stop()
+        await seed_site.stop()
+    outcomes = {f["url"]: ("result" if "error" not in f else f["error"]["code"]) for f in frames if f["type"] == "page"}
+    expected = {case.url: case.expect for case in hostile.cases.values()}
+    # The chain and loop cases redirect through URLs the crawl also admits: their hops may be duplicates instead.
+    for url, expect in expected.items():
+        got = outcomes.get(url, "skipped")
+        assert got == expect or (expect in ("redirect_loop", "too_many_redirects") and got in (expect, "skipped")), (
+            url, got, expect,
+        )  # fmt: skip
+    assert frames[-1]["type"] == DONE
