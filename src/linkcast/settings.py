@@ -83,6 +83,12 @@ class Settings:
     max_crawl_delay: float = setting(
         10.0, "longest robots.txt Crawl-delay honoured, in seconds (a longer one is taken as this)"
     )
+    feed_min_interval: float = setting(900.0, "shortest time between two polls of one feed, in seconds")
+    feed_max_interval: float = setting(86400.0, "longest time between two polls of one feed, in seconds")
+    feed_default_interval: float = setting(
+        3600.0, "time between two polls of a feed that says nothing of how often it changes, in seconds"
+    )
+    max_entries_per_poll: int = setting(1000, "entries read from one poll of a feed; past it the rest wait")
     retries: int = setting(2, "retries for connection failures, 429 and 503, with exponential back-off")
     client_queue_size: int = setting(1024, "events buffered per WebSocket client before it is dropped as too slow")
     websocket_compression: bool = setting(

@@ -171,6 +171,7 @@ class Page:
 # Job kinds: what a worker does with a job.
 PAGE_JOB = "page"  # a single request (PUT /urls): one result or error event
 CRAWL_JOB = "crawl"  # one URL of a crawl: a page or skipped event, and the links it leads to
+FEED_JOB = "feed"  # one poll of a watched feed: its new entries, and its next poll
 
 
 @dataclass(frozen=True, slots=True)

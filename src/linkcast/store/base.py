@@ -28,7 +28,8 @@ from typing import Any, TypeVar
 
 from linkcast.core.crawls import CrawlOutcome, CrawlRecord, page_body
 from linkcast.core.errors import Conflict, FetchError, LinkcastError, StoreCorrupt, StoreFull, StoreUnavailable
-from linkcast.core.events import CRAWL_JOB, Event, EventBody, Job, Page, RequestRecord, error_body
+from linkcast.core.events import CRAWL_JOB, FEED_JOB, Event, EventBody, Job, Page, RequestRecord, error_body
+from linkcast.core.feeds import FEED_ERROR, FEED_ERROR_EVENT, FeedPoll, FeedRecord, feed_event
 from linkcast.settings import Settings
 
 # A job handed out this many times without an outcome (its workers died with it, or could not store what they
@@ -50,6 +51,9 @@ WRITES = frozenset(
         "claim_crawl_url",
         "finish_crawl_page",
         "cancel_crawl",
+        "create_feed",
+        "finish_feed_poll",
+        "remove_feed",
     }
 )
 # Every method a backend implements for the contract: failures inside them are translated to the typed errors.
@@ -60,6 +64,9 @@ GUARDED = WRITES | {
     "get_crawl",
     "list_crawls",
     "crawl_pages",
+    "get_feed",
+    "list_feeds",
+    "feed_entries",
     "events_after",
     "wait_events",
     "last_event_id",
@@ -155,6 +162,8 @@ class Store(ABC):
             depth, referrer = job.data.get("depth", 0), job.data.get("referrer")
             body = page_body(job.request_id, job.url, depth=depth, referrer=referrer, error=error.to_dict())
             await self.finish_crawl_page(job, CrawlOutcome(body, "failed"))
+        elif job.kind == FEED_JOB:
+            await self._fail_poll(job, error)
         else:
             await self.finish(job, error_body(job.request_id, job.url, error, timings={}))
 
@@ -218,6 +227,50 @@ class Store(ABC):
     async def cancel_crawl(self, crawl_id: str) -> CrawlRecord:
         """Stop a crawl: its queued jobs dropped, state ``cancelled``, ``crawl.done`` with ``cancelled: true``; a
         crawl that has ended is left as it is. ``NotFound`` for an unknown id."""
+
+    # -- feeds ----------------------------------------------------------------------------------------------------
+
+    @abstractmethod
+    async def create_feed(self, record: FeedRecord) -> tuple[FeedRecord, bool]:
+        """Watch a feed (``record``: its id, what was asked, the URL found), due for its first poll now, with a
+        ``feed.accepted`` event: ``(record, True)``; ``(existing, False)`` for a repeat of the same ``spec``;
+        ``Conflict`` for the same id with another."""
+
+    @abstractmethod
+    async def get_feed(self, feed_id: str) -> FeedRecord | None:
+        """The feed's record, or None for an unknown id."""
+
+    @abstractmethod
+    async def list_feeds(self, after: str | None, limit: int) -> Page:
+        """Up to ``limit`` feed records in the order they were added, after the cursor ``after``."""
+
+    @abstractmethod
+    async def feed_entries(self, feed_id: str, after: str | None, limit: int) -> Page:
+        """Up to ``limit`` of the feed's ``feed.entry`` events (with ``seq``), oldest first, after ``after``."""
+
+    @abstractmethod
+    async def finish_feed_poll(self, job: Job, poll: FeedPoll) -> None:
+        """End a poll with its outcome, atomically (``feed_ledger``): new and changed entries sent once each, the
+        record stored, the next poll queued unless the feed is gone."""
+
+    @abstractmethod
+    async def remove_feed(self, feed_id: str) -> FeedRecord:
+        """Stop watching: the record, seen-set, entries and queued poll go; ``feed.removed``. ``NotFound`` if
+        unknown."""
+
+    async def _fail_poll(self, job: Job, error: LinkcastError) -> None:
+        """A poll whose workers kept dying with it: an error, and the next poll after the longest interval."""
+        record = await self.get_feed(job.request_id)
+        if record is None:
+            await self.finish_feed_poll(job, FeedPoll(FeedRecord(job.request_id, {}, job.url)))
+            return
+        now = time.time()
+        record.state, record.last_poll, record.last_error = FEED_ERROR, now, error.to_dict()
+        record.failures += 1
+        record.next_poll = now + self.settings.feed_max_interval
+        event = feed_event(FEED_ERROR_EVENT, record.feed_id, url=record.url, error=error.to_dict(),
+                           next_poll=record.next_poll)  # fmt: skip
+        await self.finish_feed_poll(job, FeedPoll(record, events=[event]))
 
     def forget(self, job: Job) -> None:
         """Stop renewing ``job``'s lease without touching the store (it could be neither finished nor released):

@@ -1,15 +1,15 @@
 """The in-memory backend: for tests and throwaway runs (``memory://``). Nothing survives the process.
 
 Assembled like the other backends, a layer per concern: ``core`` (requests, jobs on ``fair_queue.FairQueue``, the
-event log) and ``crawls``.
+event log), ``crawls`` and ``feeds``.
 """
 
 from __future__ import annotations
 
-from linkcast.store.memory.crawls import MemoryCrawls
+from linkcast.store.memory.feeds import MemoryFeeds
 
 
-class MemoryStore(MemoryCrawls):
+class MemoryStore(MemoryFeeds):
     async def prune(self, older_than: float, keep_events: int) -> int:
         dropped = await self._prune_requests_and_events(older_than, keep_events)
         self._prune_crawls(older_than)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from linkcast.store.redis.scheduler_scripts import PREAMBLE
 
 # One INCR gives the id, so ids are dense and strictly increasing; the entry keeps the server's clock ('at') so that
-# pruning by age uses one clock for every process. The events of a request or crawl are also listed by id
+# pruning by age uses one clock for every process. The events of a request, crawl or feed are also listed by id
 # (P:ev:<id>), so that a replay filtered by request reads those entries instead of the whole log.
 APPEND = """
 local function append(maxlen, etype, rid, data)
@@ -15,7 +15,8 @@ local function append(maxlen, etype, rid, data)
   local t = redis.call('TIME')
   redis.call('XADD', P .. ':events', 'MAXLEN', '~', maxlen, id .. '-0',
     't', etype, 'r', rid, 'd', data, 'at', t[1] .. '.' .. string.format('%06d', t[2]))
-  if redis.call('EXISTS', P .. ':req:' .. rid) == 1 or redis.call('EXISTS', P .. ':crawl:' .. rid) == 1 then
+  if redis.call('EXISTS', P .. ':req:' .. rid) == 1 or redis.call('EXISTS', P .. ':crawl:' .. rid) == 1
+      or redis.call('EXISTS', P .. ':feed:' .. rid) == 1 then
     redis.call('RPUSH', P .. ':ev:' .. rid, id)
   end
   return id

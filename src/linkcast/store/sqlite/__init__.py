@@ -9,15 +9,17 @@ from __future__ import annotations
 
 from linkcast.store.sqlite.crawls import SQLiteCrawls
 from linkcast.store.sqlite.events import SQLiteEvents
+from linkcast.store.sqlite.feeds import SQLiteFeeds
 from linkcast.store.sqlite.requests import SQLiteRequests
 from linkcast.store.sqlite.schema import database_path
 
 
-class SQLiteStore(SQLiteCrawls, SQLiteRequests, SQLiteEvents):
+class SQLiteStore(SQLiteFeeds, SQLiteCrawls, SQLiteRequests, SQLiteEvents):
     async def prune(self, older_than: float, keep_events: int) -> int:
         dropped = await self._prune_events(older_than, keep_events)
         await self._prune_requests(older_than, keep_events)
         await self._prune_crawls(older_than)
+        await self._prune_feed_entries(older_than)
         return dropped
 
 

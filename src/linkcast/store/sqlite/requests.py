@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from typing import Any
 
 from linkcast.core.errors import Conflict, NotFound
 from linkcast.core.events import (
@@ -27,25 +28,33 @@ from linkcast.store.sqlite.events import deleting
 from linkcast.store.sqlite.schema import append_event, record_from_row
 
 
+def insert_request(
+    connection: sqlite3.Connection, request_id: str, url: str, now: float, data: dict[str, Any] | None = None
+) -> tuple[RequestRecord, bool, list[Event]]:
+    """Record a request, queue its page job (with ``data``: the feed and entry a followed page names) and append its
+    ``accepted`` event: ``(record, True, [event])``; a repeat: ``(existing, False, [])``; ``Conflict`` if taken."""
+    inserted = connection.execute(
+        "INSERT INTO requests (request_id, url, state, created_at) VALUES (?, ?, ?, ?) "
+        "ON CONFLICT (request_id) DO NOTHING",
+        (request_id, url, QUEUED, now),
+    ).rowcount
+    if not inserted:
+        existing = record_from_row(
+            connection.execute("SELECT * FROM requests WHERE request_id = ?", (request_id,)).fetchone()
+        )
+        if existing.url != url:
+            raise Conflict(f"request {request_id!r} already exists with another URL")
+        return existing, False, []
+    event = append_event(connection, accepted_body(request_id, url), now)
+    scheduler.enqueue(connection, PAGE_JOB, request_id, url, host_key(url), now, data)
+    return RequestRecord(request_id, url, QUEUED, now), True, [event]
+
+
 class SQLiteRequests(SQLiteCore):
     async def submit(self, request_id: str, url: str) -> tuple[RequestRecord, bool]:
         def operation(connection: sqlite3.Connection) -> Written:
-            now = time.time()
-            inserted = connection.execute(
-                "INSERT INTO requests (request_id, url, state, created_at) VALUES (?, ?, ?, ?) "
-                "ON CONFLICT (request_id) DO NOTHING",
-                (request_id, url, QUEUED, now),
-            ).rowcount
-            if not inserted:
-                existing = record_from_row(
-                    connection.execute("SELECT * FROM requests WHERE request_id = ?", (request_id,)).fetchone()
-                )
-                if existing.url != url:
-                    raise Conflict(f"request {request_id!r} already exists with another URL")
-                return Written((existing, False))
-            event = append_event(connection, accepted_body(request_id, url), now)
-            scheduler.enqueue(connection, PAGE_JOB, request_id, url, host_key(url), now)
-            return Written((RequestRecord(request_id, url, QUEUED, now), True), [event])
+            record, created, events = insert_request(connection, request_id, url, time.time())
+            return Written((record, created), events)
 
         record, created = (await self._writer.run(operation)).value
         if created:

@@ -16,7 +16,7 @@ from linkcast.core.errors import ConfigurationError
 from linkcast.core.events import PAGE_JOB, Event, EventBody, RequestRecord
 from linkcast.core.inputs import host_key
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS requests (
@@ -88,6 +88,41 @@ CREATE TABLE IF NOT EXISTS crawl_pages (
     PRIMARY KEY (crawl_id, seq)
 ) WITHOUT ROWID;
 CREATE UNIQUE INDEX IF NOT EXISTS crawl_pages_once ON crawl_pages (crawl_id, key);
+-- Feeds (feeds.py): the record, the seen-set (entry id digests with their fingerprint and when last seen), and the
+-- entries sent, in order (seq), for GET /feeds/<id>/entries.
+CREATE TABLE IF NOT EXISTS feeds (
+    feed_id TEXT PRIMARY KEY,
+    spec TEXT NOT NULL,
+    url TEXT NOT NULL,
+    state TEXT NOT NULL,
+    title TEXT,
+    site_link TEXT,
+    created_at REAL NOT NULL,
+    last_poll REAL,
+    next_poll REAL,
+    last_status INTEGER,
+    last_error TEXT,
+    etag TEXT,
+    last_modified TEXT,
+    failures INTEGER NOT NULL DEFAULT 0,
+    polls INTEGER NOT NULL DEFAULT 0,
+    entry_count INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS feed_seen (
+    feed_id TEXT NOT NULL,
+    key BLOB NOT NULL,
+    fingerprint TEXT NOT NULL,
+    last_seen REAL NOT NULL,
+    PRIMARY KEY (feed_id, key)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS feed_seen_age ON feed_seen (feed_id, last_seen);
+CREATE TABLE IF NOT EXISTS feed_entries (
+    feed_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    created_at REAL NOT NULL,
+    body BLOB NOT NULL,
+    PRIMARY KEY (feed_id, seq)
+) WITHOUT ROWID;
 -- AUTOINCREMENT: an id is never given twice, even after the newest events are pruned.
 CREATE TABLE IF NOT EXISTS events (
     id INTEGER PRIMARY KEY AUTOINCREMENT,

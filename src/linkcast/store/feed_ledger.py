@@ -1,0 +1,77 @@
+"""What happens in the store when one poll of a feed ends, written once for the backends that run Python inside their
+transaction (memory, SQLite; Redis says the same in Lua, ``redis/feed_scripts.py``):
+
+1. A feed that was removed takes nothing: the poll's job just ends.
+2. The poll's own events (``feed.moved``, ``feed.gone``, ``feed.error``) are appended.
+3. Each entry is looked up in the feed's seen-set by its id: a new one is a ``feed.entry`` (``"backlog": true`` until
+   the feed's first successful poll has been recorded) and, with ``follow``, a request for its page; a known one
+   whose fingerprint changed is a ``feed.entry`` with ``"changed": true``; any other is only marked seen now. So
+   reordering, removing and re-adding entries never sends one twice.
+4. Ids not seen for ``SEEN_RETENTION_SECONDS``, and the oldest beyond ``SEEN_MAX`` per feed, leave the seen-set.
+5. The record is stored and, unless the feed is gone, its next poll is queued (one job per feed: never two polls of
+   one feed at once).
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from linkcast.core.events import EventBody
+from linkcast.core.feeds import FEED_GONE, FeedPoll, FeedRecord, entry_event, entry_key
+
+# How long an entry id is remembered after it left its feed, and the most ids remembered per feed.
+SEEN_RETENTION_SECONDS = 90 * 86400
+SEEN_MAX = 20_000
+
+
+class FeedBook(Protocol):
+    """One feed's rows, inside the backend's transaction."""
+
+    def fingerprint_of(self, key: bytes) -> str | None:
+        """The fingerprint the seen-set holds for the entry ``key``, None if unseen."""
+
+    def remember(self, key: bytes, fingerprint: str) -> None:
+        """Mark the entry seen now, with this fingerprint."""
+
+    def record_entry(self, body: EventBody) -> None:
+        """Append a ``feed.entry`` event to the log and keep it among the feed's entries."""
+
+    def append(self, body: EventBody) -> None:
+        """Append an event to the log."""
+
+    def follow(self, request_id: str, url: str, entry_id: str) -> None:
+        """Submit a request for an entry's page (as ``PUT /urls/<request_id>`` would), naming the feed and entry."""
+
+    def forget_seen(self, older_than: float, keep: int) -> None:
+        """Drop seen ids last seen before ``older_than``, and the oldest beyond the newest ``keep``."""
+
+    def save(self, record: FeedRecord) -> None:
+        """Store the record."""
+
+    def schedule(self, record: FeedRecord) -> None:
+        """Queue the feed's next poll at ``record.next_poll``, for ``record.url``."""
+
+
+def apply_poll(book: FeedBook, stored: FeedRecord, poll: FeedPoll, now: float) -> None:
+    record = poll.record
+    record.entry_count = stored.entry_count
+    for body in poll.events:
+        book.append(body)
+    backlog = stored.polls == 0
+    follow = bool(record.spec.get("follow"))
+    for entry in poll.entries:
+        key = entry_key(entry.entry_id)
+        known = book.fingerprint_of(key)
+        if known is None:
+            record.entry_count += 1
+            book.record_entry(entry_event(record.feed_id, entry, backlog=backlog, changed=False))
+            link = entry.fields.get("link")
+            if follow and link:
+                book.follow(f"{record.feed_id}~{record.entry_count}", link, entry.entry_id)
+        elif known != entry.fingerprint:
+            book.record_entry(entry_event(record.feed_id, entry, backlog=False, changed=True))
+        book.remember(key, entry.fingerprint)
+    book.forget_seen(now - SEEN_RETENTION_SECONDS, SEEN_MAX)
+    book.save(record)
+    if record.state != FEED_GONE:
+        book.schedule(record)

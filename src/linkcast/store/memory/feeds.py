@@ -1,0 +1,129 @@
+"""The in-memory backend's feeds: records, seen-sets and entries in dictionaries; what one poll changes is
+``feed_ledger.apply_poll``, as in SQLite."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from linkcast.core.errors import Conflict, NotFound
+from linkcast.core.events import FEED_JOB, PAGE_JOB, EventBody, Job, Page, RequestRecord, accepted_body
+from linkcast.core.feeds import FEED_ACCEPTED, FEED_REMOVED, FeedPoll, FeedRecord, feed_event
+from linkcast.core.inputs import host_key
+from linkcast.settings import Settings
+from linkcast.store.feed_ledger import apply_poll
+from linkcast.store.memory.crawls import MemoryCrawls
+
+ENTRIES_KEPT = 10_000
+
+
+@dataclass
+class _Feed:
+    record: FeedRecord
+    place: int  # its place in the order feeds were added (the listing's cursor)
+    seen: dict[bytes, tuple[str, float]] = field(default_factory=dict)  # key -> (fingerprint, last seen)
+    entries: list[dict[str, Any]] = field(default_factory=list)
+    first_seq: int = 1
+
+
+class _Book:
+    def __init__(self, store: MemoryFeeds, feed: _Feed, now: float) -> None:
+        self.store, self.feed, self.now = store, feed, now
+
+    def fingerprint_of(self, key: bytes) -> str | None:
+        found = self.feed.seen.get(key)
+        return found[0] if found else None
+
+    def remember(self, key: bytes, fingerprint: str) -> None:
+        self.feed.seen[key] = (fingerprint, self.now)
+
+    def record_entry(self, body: EventBody) -> None:
+        self.append(body)
+        self.feed.entries.append(body.framed(0).body())
+        if len(self.feed.entries) > ENTRIES_KEPT:
+            del self.feed.entries[0]
+            self.feed.first_seq += 1
+
+    def append(self, body: EventBody) -> None:
+        self.store._append(body)
+
+    def follow(self, request_id: str, url: str, entry_id: str) -> None:
+        if request_id in self.store._requests:
+            return  # the id is someone else's request: this entry's page is not followed
+        self.store._requests[request_id] = RequestRecord(request_id, url)
+        self.store._submitted[request_id] = self.store._next_id
+        self.store._append(accepted_body(request_id, url))
+        self.store._enqueue(PAGE_JOB, request_id, url, {"feed_id": self.feed.record.feed_id, "entry_id": entry_id})
+
+    def forget_seen(self, older_than: float, keep: int) -> None:
+        recent = sorted(self.feed.seen.items(), key=lambda item: item[1][1], reverse=True)[:keep]
+        self.feed.seen = {key: value for key, value in recent if value[1] >= older_than}
+
+    def save(self, record: FeedRecord) -> None:
+        self.feed.record = record
+
+    def schedule(self, record: FeedRecord) -> None:
+        self.store._schedule_poll(record)
+
+
+class MemoryFeeds(MemoryCrawls):
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(settings)
+        self._feeds: dict[str, _Feed] = {}
+        self._feed_places = 0
+
+    def _schedule_poll(self, record: FeedRecord) -> None:
+        now = time.time()
+        due = record.next_poll if record.next_poll is not None else now
+        self._jobs.enqueue(FEED_JOB, record.feed_id, record.url, host_key(record.url), now, not_before=due)
+        self._announce_job()
+
+    async def create_feed(self, record: FeedRecord) -> tuple[FeedRecord, bool]:
+        existing = self._feeds.get(record.feed_id)
+        if existing is not None:
+            if existing.record.spec != record.spec:
+                raise Conflict(f"feed {record.feed_id!r} is already watched with other options")
+            return existing.record, False
+        now = time.time()
+        record.created_at, record.next_poll = now, now
+        self._feed_places += 1
+        self._feeds[record.feed_id] = _Feed(record, self._feed_places)
+        self._schedule_poll(record)
+        self._append(feed_event(FEED_ACCEPTED, record.feed_id, **record.to_dict()))
+        return record, True
+
+    async def get_feed(self, feed_id: str) -> FeedRecord | None:
+        feed = self._feeds.get(feed_id)
+        return feed.record if feed else None
+
+    async def list_feeds(self, after: str | None, limit: int) -> Page:
+        later = [feed for feed in self._feeds.values() if feed.place > int(after or 0)]
+        page = later[:limit]
+        return Page([feed.record for feed in page], str(page[-1].place) if len(later) > limit else None)
+
+    async def feed_entries(self, feed_id: str, after: str | None, limit: int) -> Page:
+        feed = self._feeds.get(feed_id)
+        if feed is None:
+            return Page([], None)
+        start = max(int(after or 0) + 1, feed.first_seq)
+        offset = start - feed.first_seq
+        chosen = feed.entries[offset : offset + limit]
+        items = [{"seq": start + n, **body} for n, body in enumerate(chosen)]
+        more = offset + limit < len(feed.entries)
+        return Page(items, str(start + limit - 1) if more else None)
+
+    async def finish_feed_poll(self, job: Job, poll: FeedPoll) -> None:
+        self._jobs.complete(job)
+        self._announce_job()
+        feed = self._feeds.get(job.request_id)
+        if feed is not None:
+            apply_poll(_Book(self, feed, time.time()), feed.record, poll, time.time())
+
+    async def remove_feed(self, feed_id: str) -> FeedRecord:
+        feed = self._feeds.pop(feed_id, None)
+        if feed is None:
+            raise NotFound(f"no feed with id {feed_id!r}")
+        self._jobs.drop_jobs_of(FEED_JOB, feed_id)
+        self._append(feed_event(FEED_REMOVED, feed_id, url=feed.record.url))
+        return feed.record

@@ -1,0 +1,142 @@
+"""The Lua scripts of feeds: ``feed_ledger.py`` said in Lua, each step one script.
+
+Keys under the prefix ``P``: ``P:feed:<id>`` (a hash of the record's columns), ``P:feed:<id>:seen`` (entry key ->
+fingerprint) with ``P:feed:<id>:seenage`` (entry key by when last seen), ``P:feed:<id>:entries`` (a Stream of the
+entries sent, ids ``<seq>-0``), ``P:feed:<id>:job`` (the id of its poll job), ``P:feeds`` (feeds by the order they
+were added, ``P:feedseq``). Event bodies are built in Python and passed in; the scripts choose which to send.
+"""
+
+from __future__ import annotations
+
+from linkcast.store.redis.scheduler_scripts import PREAMBLE
+from linkcast.store.redis.scripts import APPEND
+
+FEED_PREAMBLE = (
+    PREAMBLE
+    + APPEND
+    + """
+local function fkey(id, part)
+  if part then return P .. ':feed:' .. id .. ':' .. part end
+  return P .. ':feed:' .. id
+end
+
+local function present(value) return value ~= nil and value ~= cjson.null end
+
+-- Store the record's columns (a JSON object): absent ones (null) are deleted from the hash.
+local function save(id, record)
+  for name, value in pairs(record) do
+    if present(value) then
+      redis.call('HSET', fkey(id), name, tostring(value))
+    else
+      redis.call('HDEL', fkey(id), name)
+    end
+  end
+end
+
+local function schedule(id, url, host, due, now, conc)
+  local job = enqueue('feed', id, url, host, '', due, now, conc)
+  redis.call('SET', fkey(id, 'job'), job)
+  wake(1)
+end
+"""
+)
+
+# ARGV: prefix, now, concurrency, feed id, record (JSON columns), host, accepted body, maxlen.
+# Answers 1 (created), 0 (a repeat) or -1 (the id is watched with another spec).
+CREATE = (
+    FEED_PREAMBLE
+    + """
+local now, conc, id = tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
+local record = cjson.decode(ARGV[5])
+local spec = redis.call('HGET', fkey(id), 'spec')
+if spec then
+  if spec ~= record.spec then return -1 end
+  return 0
+end
+save(id, record)
+redis.call('ZADD', P .. ':feeds', redis.call('INCR', P .. ':feedseq'), id)
+schedule(id, record.url, ARGV[6], now, now, conc)
+append(ARGV[8], 'feed.accepted', id, ARGV[7])
+return 1
+"""
+)
+
+# ARGV: prefix, now, concurrency, job id, owner, feed id, record (JSON columns; entry_count is counted here), host of
+# the record's URL, events (JSON [[type, body]...]), entries (JSON [[key hex, fingerprint, entry id, new body,
+# changed body, link, link host]...]), maxlen, seen retention (seconds), most ids kept, entries kept.
+FINISH_POLL = (
+    FEED_PREAMBLE
+    + """
+local now, conc, id = tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[6]
+local maxlen = ARGV[11]
+complete(ARGV[4], ARGV[5], now, conc)
+if redis.call('EXISTS', fkey(id)) == 0 then return 0 end
+local record = cjson.decode(ARGV[7])
+local count = tonumber(redis.call('HGET', fkey(id), 'entry_count') or '0')
+for _, event in ipairs(cjson.decode(ARGV[9])) do append(maxlen, event[1], id, event[2]) end
+local follow = cjson.decode(record.spec)['follow'] == true
+for _, e in ipairs(cjson.decode(ARGV[10])) do
+  local key, fingerprint = e[1], e[2]
+  local known = redis.call('HGET', fkey(id, 'seen'), key)
+  local body = nil
+  if not known then
+    count = count + 1
+    body = e[4]
+    local rid, link = id .. '~' .. count, e[6]
+    if follow and link ~= '' and redis.call('EXISTS', P .. ':req:' .. rid) == 0 then
+      redis.call('HSET', P .. ':req:' .. rid, 'url', link, 'state', 'queued', 'created_at', ARGV[2], 'attempts', 0)
+      local accepted = cjson.encode({type = 'accepted', request_id = rid, url = link})
+      redis.call('ZADD', P .. ':requests', append(maxlen, 'accepted', rid, accepted), rid)
+      enqueue('page', rid, link, e[7], cjson.encode({feed_id = id, entry_id = e[3]}), 0, now, conc)
+      wake(1)
+    end
+  elseif known ~= fingerprint then
+    body = e[5]
+  end
+  if body then
+    append(maxlen, 'feed.entry', id, body)
+    local seq = redis.call('HINCRBY', fkey(id), 'entry_seq', 1)
+    redis.call('XADD', fkey(id, 'entries'), 'MAXLEN', '~', ARGV[14], seq .. '-0', 'd', body, 'at', ARGV[2])
+  end
+  redis.call('HSET', fkey(id, 'seen'), key, fingerprint)
+  redis.call('ZADD', fkey(id, 'seenage'), now, key)
+end
+local stale = redis.call('ZRANGEBYSCORE', fkey(id, 'seenage'), '-inf', '(' .. (now - tonumber(ARGV[12])))
+local over = redis.call('ZCARD', fkey(id, 'seenage')) - tonumber(ARGV[13])
+if over > 0 then
+  for _, key in ipairs(redis.call('ZRANGE', fkey(id, 'seenage'), 0, over - 1)) do table.insert(stale, key) end
+end
+for _, key in ipairs(stale) do
+  redis.call('HDEL', fkey(id, 'seen'), key)
+  redis.call('ZREM', fkey(id, 'seenage'), key)
+end
+record.entry_count = count
+save(id, record)
+if record.state ~= 'gone' then schedule(id, record.url, ARGV[8], tonumber(record.next_poll) or now, now, conc) end
+return 1
+"""
+)
+
+# ARGV: prefix, now, concurrency, feed id, removed body, maxlen. Answers 0 for an unknown feed.
+REMOVE = (
+    FEED_PREAMBLE
+    + """
+local now, conc, id = tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
+if redis.call('EXISTS', fkey(id)) == 0 then return 0 end
+local job = redis.call('GET', fkey(id, 'job'))
+if job then
+  local j = redis.call('HMGET', jkey(job), 'h', 'o', 'k', 'r')
+  if j[1] and not j[2] and j[3] == 'feed' and j[4] == id then
+    redis.call('ZREM', qkey(j[1]), job)
+    redis.call('ZREM', P .. ':waiting', job)
+    redis.call('DEL', jkey(job))
+    redis.call('DECR', P .. ':nqueued')
+    update_host(j[1], now, conc)
+  end
+end
+append(ARGV[6], 'feed.removed', id, ARGV[5])  -- first: its record still names it, so the event is indexed
+redis.call('DEL', fkey(id), fkey(id, 'seen'), fkey(id, 'seenage'), fkey(id, 'entries'), fkey(id, 'job'))
+redis.call('ZREM', P .. ':feeds', id)
+return 1
+"""
+)

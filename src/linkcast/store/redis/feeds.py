@@ -1,0 +1,108 @@
+"""The Redis backend's feeds (``feed_scripts.py`` has the keys and the scripts)."""
+
+from __future__ import annotations
+
+import time
+
+import orjson
+
+from linkcast.core.errors import Conflict, NotFound
+from linkcast.core.events import Job, Page
+from linkcast.core.feeds import FEED_ACCEPTED, FEED_REMOVED, FeedPoll, FeedRecord, entry_event, entry_key, feed_event
+from linkcast.core.inputs import host_key
+from linkcast.settings import Settings
+from linkcast.store.feed_ledger import SEEN_MAX, SEEN_RETENTION_SECONDS
+from linkcast.store.redis.events import RedisEvents
+from linkcast.store.redis.feed_scripts import CREATE, FINISH_POLL, REMOVE
+
+ENTRIES_KEPT = 10_000
+
+
+class RedisFeeds(RedisEvents):
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(settings)
+        self.register({"create_feed": CREATE, "finish_poll": FINISH_POLL, "remove_feed": REMOVE})
+
+    def feed_key(self, feed_id: str, part: str | None = None) -> str:
+        return self.key("feed", feed_id, *((part,) if part else ()))
+
+    async def create_feed(self, record: FeedRecord) -> tuple[FeedRecord, bool]:
+        now = time.time()
+        record.created_at, record.next_poll = now, now
+        accepted = feed_event(FEED_ACCEPTED, record.feed_id, **record.to_dict())
+        answer = await self.run_script(
+            "create_feed", repr(now), self.concurrency, record.feed_id, orjson.dumps(record.columns()),
+            host_key(record.url), accepted.data, self._maxlen,
+        )  # fmt: skip
+        if answer == -1:
+            raise Conflict(f"feed {record.feed_id!r} is already watched with other options")
+        if answer == 0:
+            existing = await self.get_feed(record.feed_id)
+            assert existing is not None
+            return existing, False
+        return record, True
+
+    async def get_feed(self, feed_id: str) -> FeedRecord | None:
+        fields = await self.redis.hgetall(self.feed_key(feed_id))
+        return _record(fields) if fields else None
+
+    async def list_feeds(self, after: str | None, limit: int) -> Page:
+        entries = await self.redis.zrangebyscore(
+            self.key("feeds"), f"({int(after or 0)}", "+inf", start=0, num=limit + 1, withscores=True
+        )
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for feed_id, _score in entries[:limit]:
+                pipe.hgetall(self.feed_key(feed_id.decode()))
+            fields = await pipe.execute()
+        records = [_record(values) for values in fields if values]
+        return Page(records, str(int(entries[limit - 1][1])) if len(entries) > limit else None)
+
+    async def feed_entries(self, feed_id: str, after: str | None, limit: int) -> Page:
+        entries = await self.redis.xrange(
+            self.feed_key(feed_id, "entries"), f"({int(after or 0)}-0", "+", count=limit + 1
+        )
+        items = [
+            {"seq": int(entry_id.partition(b"-")[0]), **orjson.loads(fields[b"d"])} for entry_id, fields in entries
+        ]
+        return Page(items[:limit], str(items[limit - 1]["seq"]) if len(items) > limit else None)
+
+    async def finish_feed_poll(self, job: Job, poll: FeedPoll) -> None:
+        self.forget(job)
+        job_id, owner = self.receipt_of(job)
+        record = poll.record
+        backlog = await self._first_poll(record.feed_id)
+        entries = [
+            [
+                entry_key(entry.entry_id).hex(), entry.fingerprint, entry.entry_id,
+                entry_event(record.feed_id, entry, backlog=backlog, changed=False).data.decode(),
+                entry_event(record.feed_id, entry, backlog=False, changed=True).data.decode(),
+                entry.fields.get("link") or "",
+                host_key(entry.fields["link"]) if entry.fields.get("link") else "",
+            ]
+            for entry in poll.entries
+        ]  # fmt: skip
+        events = [[body.type, body.data.decode()] for body in poll.events]
+        await self.run_script(
+            "finish_poll", repr(time.time()), self.concurrency, job_id, owner, record.feed_id,
+            orjson.dumps(record.columns()), host_key(record.url), orjson.dumps(events), orjson.dumps(entries),
+            self._maxlen, SEEN_RETENTION_SECONDS, SEEN_MAX, ENTRIES_KEPT,
+        )  # fmt: skip
+
+    async def _first_poll(self, feed_id: str) -> bool:
+        """Whether no successful poll of the feed is recorded yet (its entries then come as the backlog)."""
+        polls = await self.redis.hget(self.feed_key(feed_id), "polls")
+        return not polls or int(polls) == 0
+
+    async def remove_feed(self, feed_id: str) -> FeedRecord:
+        record = await self.get_feed(feed_id)
+        removed = feed_event(FEED_REMOVED, feed_id, url=record.url if record else "")
+        answer = await self.run_script(
+            "remove_feed", repr(time.time()), self.concurrency, feed_id, removed.data, self._maxlen
+        )
+        if record is None or answer == 0:
+            raise NotFound(f"no feed with id {feed_id!r}")
+        return record
+
+
+def _record(fields: dict[bytes, bytes]) -> FeedRecord:
+    return FeedRecord.from_columns({key.decode(): value.decode() for key, value in fields.items()})

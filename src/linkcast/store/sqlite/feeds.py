@@ -1,0 +1,189 @@
+"""The SQLite backend's feeds: the record (``feeds``), the seen-set (``feed_seen``), the entries sent
+(``feed_entries``), and one poll job per feed in the scheduler, due at its next poll; what one poll changes is
+``feed_ledger.apply_poll``, inside one transaction."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+
+import orjson
+
+from linkcast.core.errors import Conflict, NotFound
+from linkcast.core.events import FEED_JOB, Event, EventBody, Job, Page
+from linkcast.core.feeds import FEED_ACCEPTED, FEED_REMOVED, FeedPoll, FeedRecord, feed_event
+from linkcast.core.inputs import host_key
+from linkcast.store.feed_ledger import apply_poll
+from linkcast.store.sqlite import scheduler
+from linkcast.store.sqlite.core import SQLiteCore, Written
+from linkcast.store.sqlite.events import deleting
+from linkcast.store.sqlite.requests import insert_request
+from linkcast.store.sqlite.schema import append_event
+
+# Entries kept per feed for GET /feeds/<id>/entries, the newest; older ones leave as new ones come.
+ENTRIES_KEPT = 10_000
+COLUMNS = (
+    "feed_id", "spec", "url", "state", "title", "site_link", "created_at", "last_poll", "next_poll", "last_status",
+    "last_error", "etag", "last_modified", "failures", "polls", "entry_count",
+)  # fmt: skip
+
+
+def _load(connection: sqlite3.Connection, feed_id: str) -> FeedRecord | None:
+    row = connection.execute(f"SELECT {', '.join(COLUMNS)} FROM feeds WHERE feed_id = ?", (feed_id,)).fetchone()
+    return FeedRecord.from_columns(dict(zip(COLUMNS, row, strict=True))) if row else None
+
+
+def _save(connection: sqlite3.Connection, record: FeedRecord) -> None:
+    values = record.columns()
+    connection.execute(
+        f"INSERT INTO feeds ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))}) "
+        f"ON CONFLICT (feed_id) DO UPDATE SET {', '.join(f'{c} = excluded.{c}' for c in COLUMNS[1:])}",
+        [values[column] for column in COLUMNS],
+    )
+
+
+def _schedule(connection: sqlite3.Connection, record: FeedRecord, now: float) -> None:
+    due = record.next_poll if record.next_poll is not None else now
+    scheduler.enqueue(connection, FEED_JOB, record.feed_id, record.url, host_key(record.url), now, not_before=due)
+
+
+class _Book:
+    """One feed's rows for ``feed_ledger``, inside the writer's transaction."""
+
+    def __init__(self, connection: sqlite3.Connection, feed_id: str, now: float) -> None:
+        self.connection, self.feed_id, self.now = connection, feed_id, now
+        self.events: list[Event] = []
+        self.queued = False
+
+    def fingerprint_of(self, key: bytes) -> str | None:
+        row = self.connection.execute(
+            "SELECT fingerprint FROM feed_seen WHERE feed_id = ? AND key = ?", (self.feed_id, key)
+        ).fetchone()
+        return str(row[0]) if row else None
+
+    def remember(self, key: bytes, fingerprint: str) -> None:
+        self.connection.execute(
+            "INSERT INTO feed_seen (feed_id, key, fingerprint, last_seen) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT DO UPDATE SET fingerprint = excluded.fingerprint, last_seen = excluded.last_seen",
+            (self.feed_id, key, fingerprint, self.now),
+        )
+
+    def record_entry(self, body: EventBody) -> None:
+        self.append(body)
+        (seq,) = self.connection.execute(
+            "SELECT coalesce(max(seq), 0) + 1 FROM feed_entries WHERE feed_id = ?", (self.feed_id,)
+        ).fetchone()
+        self.connection.execute(
+            "INSERT INTO feed_entries (feed_id, seq, created_at, body) VALUES (?, ?, ?, ?)",
+            (self.feed_id, seq, self.now, body.data),
+        )
+        self.connection.execute(
+            "DELETE FROM feed_entries WHERE feed_id = ? AND seq <= ?", (self.feed_id, seq - ENTRIES_KEPT)
+        )
+
+    def append(self, body: EventBody) -> None:
+        self.events.append(append_event(self.connection, body, self.now))
+
+    def follow(self, request_id: str, url: str, entry_id: str) -> None:
+        try:
+            _record, created, events = insert_request(
+                self.connection, request_id, url, self.now, {"feed_id": self.feed_id, "entry_id": entry_id}
+            )
+        except Conflict:
+            return  # the id is someone else's request: this entry's page is not followed
+        self.events.extend(events)
+        self.queued = self.queued or created
+
+    def forget_seen(self, older_than: float, keep: int) -> None:
+        self.connection.execute(
+            "DELETE FROM feed_seen WHERE feed_id = ? AND (last_seen < ? OR key IN (SELECT key FROM feed_seen "
+            "WHERE feed_id = ? ORDER BY last_seen DESC LIMIT -1 OFFSET ?))",
+            (self.feed_id, older_than, self.feed_id, keep),
+        )
+
+    def save(self, record: FeedRecord) -> None:
+        _save(self.connection, record)
+
+    def schedule(self, record: FeedRecord) -> None:
+        _schedule(self.connection, record, self.now)
+        self.queued = True
+
+
+class SQLiteFeeds(SQLiteCore):
+    async def create_feed(self, record: FeedRecord) -> tuple[FeedRecord, bool]:
+        def operation(connection: sqlite3.Connection) -> Written:
+            existing = _load(connection, record.feed_id)
+            if existing is not None:
+                if existing.spec != record.spec:
+                    raise Conflict(f"feed {record.feed_id!r} is already watched with other options")
+                return Written((existing, False))
+            now = time.time()
+            record.created_at, record.next_poll = now, now
+            _save(connection, record)
+            _schedule(connection, record, now)
+            event = append_event(connection, feed_event(FEED_ACCEPTED, record.feed_id, **record.to_dict()), now)
+            return Written((record, True), [event])
+
+        created_record, created = (await self._writer.run(operation)).value
+        if created:
+            await self._announce_jobs()
+        return created_record, created
+
+    async def get_feed(self, feed_id: str) -> FeedRecord | None:
+        return await self._reader.run(lambda connection: _load(connection, feed_id))
+
+    async def list_feeds(self, after: str | None, limit: int) -> Page:
+        def operation(connection: sqlite3.Connection) -> Page:
+            rows = connection.execute(
+                f"SELECT rowid, {', '.join(COLUMNS)} FROM feeds WHERE rowid > ? ORDER BY rowid LIMIT ?",
+                (int(after or 0), limit + 1),
+            ).fetchall()
+            records = [FeedRecord.from_columns(dict(zip(COLUMNS, row[1:], strict=True))) for row in rows[:limit]]
+            return Page(records, str(rows[limit - 1][0]) if len(rows) > limit else None)
+
+        return await self._reader.run(operation)
+
+    async def feed_entries(self, feed_id: str, after: str | None, limit: int) -> Page:
+        def operation(connection: sqlite3.Connection) -> Page:
+            rows = connection.execute(
+                "SELECT seq, body FROM feed_entries WHERE feed_id = ? AND seq > ? ORDER BY seq LIMIT ?",
+                (feed_id, int(after or 0), limit + 1),
+            ).fetchall()
+            items = [{"seq": seq, **orjson.loads(body)} for seq, body in rows[:limit]]
+            return Page(items, str(rows[limit - 1][0]) if len(rows) > limit else None)
+
+        return await self._reader.run(operation)
+
+    async def finish_feed_poll(self, job: Job, poll: FeedPoll) -> None:
+        self.forget(job)
+
+        def operation(connection: sqlite3.Connection) -> Written:
+            now = time.time()
+            scheduler.complete(connection, job, now)  # first: the next poll is a job of the same identity
+            stored = _load(connection, job.request_id)
+            if stored is None:
+                return Written()
+            book = _Book(connection, job.request_id, now)
+            apply_poll(book, stored, poll, now)
+            return Written(book.queued, book.events)
+
+        await self._writer.run(operation)
+        await self._announce_jobs()
+
+    async def remove_feed(self, feed_id: str) -> FeedRecord:
+        def operation(connection: sqlite3.Connection) -> Written:
+            record = _load(connection, feed_id)
+            if record is None:
+                raise NotFound(f"no feed with id {feed_id!r}")
+            now = time.time()
+            scheduler.drop_jobs_of(connection, FEED_JOB, feed_id, now)
+            for table in ("feeds", "feed_seen", "feed_entries"):
+                connection.execute(f"DELETE FROM {table} WHERE feed_id = ?", (feed_id,))
+            event = append_event(connection, feed_event(FEED_REMOVED, feed_id, url=record.url), now)
+            return Written(record, [event])
+
+        record: FeedRecord = (await self._writer.run(operation)).value
+        return record
+
+    async def _prune_feed_entries(self, older_than: float) -> None:
+        await self._writer.run(deleting("DELETE FROM feed_entries WHERE created_at < ?", (older_than,)))

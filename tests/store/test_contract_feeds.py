@@ -1,0 +1,155 @@
+"""The store's contract for feeds, proven against every backend of ``tests/store/conftest.py``."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+
+import pytest
+
+from linkcast.core.errors import Conflict, NotFound
+from linkcast.core.events import FEED_JOB, PAGE_JOB, Event, Job
+from linkcast.core.feeds import FEED_GONE, FeedPoll, FeedRecord, PolledEntry, feed_event
+from linkcast.store import Store
+
+WAIT = 10.0
+FEED = "https://news.example/feed.xml"
+
+
+def watched(feed_id: str = "f", follow: bool = False) -> FeedRecord:
+    return FeedRecord(feed_id, {"url": FEED, "follow": follow, "watch": "feed"}, FEED)
+
+
+def entry(entry_id: str, fingerprint: str = "v1") -> PolledEntry:
+    return PolledEntry(entry_id, fingerprint, {"title": entry_id, "link": f"https://news.example/{entry_id}"})
+
+
+async def take(store: Store, worker: str = "w") -> Job:
+    job = await store.next_job(worker, timeout=WAIT)
+    assert job is not None, "a queued job was not handed out"
+    return job
+
+
+async def poll(store: Store, *entries: PolledEntry, next_in: float = 0.0, **changes: object) -> Job:
+    """Take the feed's poll job and end it with ``entries``, its next poll ``next_in`` seconds away."""
+    job = await take(store)
+    assert job.kind == FEED_JOB
+    record = await store.get_feed(job.request_id)
+    assert record is not None
+    after = dataclasses.replace(record, polls=record.polls + 1, last_poll=time.time(),
+                                next_poll=time.time() + next_in, **changes)  # fmt: skip
+    await store.finish_feed_poll(job, FeedPoll(after, list(entries)))
+    return job
+
+
+async def entries_sent(store: Store) -> list[dict[str, object]]:
+    return [e.body() for e in await store.events_after(0, ["f"], limit=10_000) if e.type == "feed.entry"]
+
+
+async def test_a_feed_is_recorded_with_an_accepted_event_and_polled_at_once(store: Store) -> None:
+    record, created = await store.create_feed(watched())
+    assert created and record.created_at > 0 and (await store.get_feed("f")) is not None
+    [accepted] = await store.events_after(0, ["f"])
+    assert accepted.type == "feed.accepted" and accepted.body()["url"] == FEED
+    job = await take(store)
+    assert (job.kind, job.request_id, job.url) == (FEED_JOB, "f", FEED)
+
+
+async def test_the_same_feed_again_is_a_repeat_and_another_spec_conflicts(store: Store) -> None:
+    await store.create_feed(watched())
+    record, created = await store.create_feed(watched())
+    assert not created and record.feed_id == "f"
+    with pytest.raises(Conflict):
+        await store.create_feed(watched(follow=True))
+
+
+async def test_entries_are_sent_once_however_the_feed_reorders_removes_and_readds_them(store: Store) -> None:
+    await store.create_feed(watched())
+    await poll(store, entry("a"), entry("b"))
+    first = await entries_sent(store)
+    assert [(e["entry_id"], e.get("backlog")) for e in first] == [("a", True), ("b", True)]
+    await poll(store, entry("b"), entry("a"))  # reordered
+    await poll(store, entry("a"))  # b removed
+    await poll(store, entry("c"), entry("b"), entry("a"))  # c new, b back
+    sent = await entries_sent(store)
+    assert [(e["entry_id"], e.get("backlog"), e.get("changed")) for e in sent[2:]] == [("c", None, None)]
+    record = await store.get_feed("f")
+    assert record is not None and record.entry_count == 3
+
+
+async def test_a_known_entry_that_changed_is_sent_again_as_changed(store: Store) -> None:
+    await store.create_feed(watched())
+    await poll(store, entry("a"))
+    await poll(store, entry("a", fingerprint="v2"))
+    await poll(store, entry("a", fingerprint="v2"))
+    sent = await entries_sent(store)
+    assert [(e["entry_id"], e.get("changed")) for e in sent] == [("a", None), ("a", True)]
+
+
+async def test_the_next_poll_waits_for_its_time(store: Store) -> None:
+    await store.create_feed(watched())
+    await poll(store, next_in=0.6)
+    assert await store.next_job("w", timeout=0.2) is None
+    began = time.monotonic()
+    await take(store)
+    assert time.monotonic() - began < WAIT
+    record = await store.get_feed("f")
+    assert record is not None and record.polls == 1
+
+
+async def test_a_feed_that_is_gone_is_polled_no_more(store: Store) -> None:
+    await store.create_feed(watched())
+    job = await take(store)
+    record = await store.get_feed("f")
+    assert record is not None
+    gone = dataclasses.replace(record, state=FEED_GONE, last_status=410)
+    await store.finish_feed_poll(job, FeedPoll(gone, events=[feed_event("feed.gone", "f", url=FEED)]))
+    assert await store.next_job("w", timeout=0.3) is None
+    stored = await store.get_feed("f")
+    assert stored is not None and stored.state == FEED_GONE
+    assert [e.type for e in await store.events_after(0, ["f"])][-1] == "feed.gone"
+
+
+async def test_followed_entries_become_requests_naming_the_feed_and_entry(store: Store) -> None:
+    await store.create_feed(watched(follow=True))
+    await poll(store, entry("a"))
+    page = await take(store)
+    assert page.kind == PAGE_JOB and page.url == "https://news.example/a"
+    assert page.data == {"feed_id": "f", "entry_id": "a"}
+    request = await store.get_request(page.request_id)
+    assert request is not None and request.url == "https://news.example/a"
+
+
+async def test_a_removed_feed_is_forgotten_and_not_polled(store: Store) -> None:
+    await store.create_feed(watched())
+    record = await store.remove_feed("f")
+    assert record.feed_id == "f" and await store.get_feed("f") is None
+    assert await store.next_job("w", timeout=0.3) is None
+    events: list[Event] = await store.events_after(0, ["f"])
+    assert events[-1].type == "feed.removed"
+    with pytest.raises(NotFound):
+        await store.remove_feed("f")
+
+
+async def test_a_poll_that_ends_after_its_feed_was_removed_changes_nothing(store: Store) -> None:
+    await store.create_feed(watched())
+    job = await take(store)
+    record = await store.get_feed("f")
+    assert record is not None
+    await store.remove_feed("f")
+    await store.finish_feed_poll(job, FeedPoll(record, [entry("a")]))
+    assert await store.get_feed("f") is None and await entries_sent(store) == []
+    assert await store.next_job("w", timeout=0.3) is None
+
+
+async def test_entries_and_feeds_are_read_a_page_at_a_time(store: Store) -> None:
+    await store.create_feed(watched())
+    await store.create_feed(watched("g"))
+    await poll(store, *(entry(name) for name in "abcde"))
+    first = await store.feed_entries("f", None, 2)
+    rest = await store.feed_entries("f", first.next, 10)
+    assert [item["entry_id"] for item in first.items + rest.items] == list("abcde")
+    assert first.next is not None and rest.next is None
+    feeds = await store.list_feeds(None, 1)
+    more = await store.list_feeds(feeds.next, 1)
+    assert [r.feed_id for r in feeds.items + more.items] == ["f", "g"] and more.next is None
