@@ -65,15 +65,16 @@ class PageJobs:
                 links=found.links,
                 links_truncated=found.truncated,
                 timings=timings,
+                **job.data,
             )
             outcome = "ok"
         except LinkcastError as error:
             timings.setdefault("fetch_ms", round((time.perf_counter() - began) * 1000, 3))
-            body = error_body(job.request_id, job.url, error, timings=timings)
+            body = error_body(job.request_id, job.url, error, timings=timings, **job.data)
             outcome = error.code
         except Exception as error:  # a bug must still end the request, never leave it hanging
             log.exception("processing %s failed", loggable_url(job.url))
             failure = FetchError(f"internal error: {type(error).__name__}", code="internal")
-            body = error_body(job.request_id, job.url, failure, timings=timings)
+            body = error_body(job.request_id, job.url, failure, timings=timings, **job.data)
             outcome = failure.code
         return body, outcome, (time.perf_counter() - began) * 1000

@@ -94,7 +94,10 @@ def result_body(
     links: list[str],
     links_truncated: bool,
     timings: dict[str, float],
+    **extra: Any,
 ) -> EventBody:
+    """A request's result; ``extra`` names what it came from, if anything (a feed's entry: ``feed_id``,
+    ``entry_id``)."""
     return make_body(
         RESULT,
         request_id,
@@ -104,11 +107,14 @@ def result_body(
         links=links,
         links_truncated=links_truncated,
         timings=timings,
+        **extra,
     )
 
 
-def error_body(request_id: str, url: str, error: LinkcastError, *, timings: dict[str, float]) -> EventBody:
-    return make_body(ERROR, request_id, url, error=error.to_dict(), timings=timings)
+def error_body(
+    request_id: str, url: str, error: LinkcastError, *, timings: dict[str, float], **extra: Any
+) -> EventBody:
+    return make_body(ERROR, request_id, url, error=error.to_dict(), timings=timings, **extra)
 
 
 def history_truncated_frame(first_available_id: int) -> str:

@@ -53,8 +53,9 @@ class FeedRecord:
     etag: str | None = None
     last_modified: str | None = None
     failures: int = 0  # polls failed in a row: the back-off's exponent
-    polls: int = 0
+    polls: int = 0  # successful polls (200 or 304)
     entry_count: int = 0
+    interval: float | None = None  # the interval the feed last asked for (before jitter): the base of back-offs
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -92,6 +93,7 @@ class FeedRecord:
             "failures": self.failures,
             "polls": self.polls,
             "entry_count": self.entry_count,
+            "interval": self.interval,
         }
 
     @classmethod
@@ -123,6 +125,7 @@ class FeedRecord:
             failures=int(values.get("failures") or 0),
             polls=int(values.get("polls") or 0),
             entry_count=int(values.get("entry_count") or 0),
+            interval=number("interval"),
         )
 
 

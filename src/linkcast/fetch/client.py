@@ -14,11 +14,12 @@
 Two ways in, sharing all of the above:
 
 - ``fetch(url, before_redirect=None) -> Page``: an HTML page, or ``FetchError`` (``http_status``, ``not_html``...).
-- ``fetch_resource(url, max_bytes=..., truncate=False, max_redirects=None, accept="*/*", before_redirect=None)
-  -> Resource``: anything (robots.txt, sitemaps) with its status, headers and body, whatever the status; a body past
-  ``max_bytes`` (never more than ``--max-body-bytes``) is ``too_large``, or cut there with ``truncate=True``.
-  ``FetchError`` still ends what got no answer at all (``timeout``, ``connect``, ``dns``, ``blocked``...). A 429 or
-  503 is retried like a page's, then returned.
+- ``fetch_resource(url, max_bytes=..., truncate=False, max_redirects=None, accept="*/*", before_redirect=None,
+  headers=None, retry=True) -> Resource``: anything (robots.txt, sitemaps, feeds) with its status, headers, body and
+  the redirects that led to it, whatever the status; a body past ``max_bytes`` (never more than
+  ``--max-body-bytes``) is ``too_large``, or cut there with ``truncate=True``. ``FetchError`` still ends what got no
+  answer at all (``timeout``, ``connect``, ``dns``, ``blocked``...). A 429 or 503 is retried like a page's, then
+  returned; with ``retry=False`` nothing is retried (a feed's poller schedules its own next try).
 
 ``before_redirect`` is awaited with each redirect target before it is requested; a ``LinkcastError`` it raises ends
 the fetch with that error (a crawl refuses a redirect to a page it has already fetched).
@@ -27,6 +28,7 @@ the fetch with that error (a crawl refuses a redirect to a page it has already f
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -73,6 +75,7 @@ class Resource:
     headers: Mapping[str, str]  # case-insensitive
     body: bytes
     truncated: bool  # the body was longer than the bytes asked for, and cut there
+    redirects: tuple[tuple[int, str], ...] = ()  # each redirect followed: its status and where it led, in order
 
     @property
     def content_type(self) -> str | None:
@@ -140,6 +143,8 @@ class Fetcher:
         max_redirects: int | None = None,
         accept: str = "*/*",
         before_redirect: RedirectHook | None = None,
+        headers: Mapping[str, str] | None = None,
+        retry: bool = True,
     ) -> Resource:
         """Fetch anything and return its answer whatever the status; raise ``FetchError`` only for no answer at all.
 
@@ -150,27 +155,44 @@ class Fetcher:
         cap = min(max_bytes, self.settings.max_body_bytes)
         read = functools.partial(self._read_resource, cap=cap, truncate=truncate)
         hops = self.settings.max_redirects if max_redirects is None else max_redirects
-        return await self._bounded(url, read, {"Accept": accept}, hops, before_redirect)
+        sent = {"Accept": accept, **(headers or {})}
+        return await self._bounded(url, read, sent, hops, before_redirect, retry)
 
     async def _bounded(
-        self, url: str, read: Reader[T], headers: dict[str, str], max_redirects: int, hook: RedirectHook | None
+        self,
+        url: str,
+        read: Reader[T],
+        headers: dict[str, str],
+        max_redirects: int,
+        hook: RedirectHook | None,
+        retry: bool = True,
     ) -> T:
         try:
             async with asyncio.timeout(self.settings.fetch_timeout):
-                return await self._follow(url, read, headers, max_redirects, hook)
+                return await self._follow(url, read, headers, max_redirects, hook, retry)
         except TimeoutError:
             raise FetchError(f"no complete answer within {self.settings.fetch_timeout:g} s", code="timeout") from None
 
     async def _follow(
-        self, url: str, read: Reader[T], headers: dict[str, str], max_redirects: int, hook: RedirectHook | None
+        self,
+        url: str,
+        read: Reader[T],
+        headers: dict[str, str],
+        max_redirects: int,
+        hook: RedirectHook | None,
+        retry: bool,
     ) -> T:
         deadline = asyncio.get_running_loop().time() + self.settings.fetch_timeout
         seen = {url}
         target = url
+        redirects: list[tuple[int, str]] = []
         while True:
-            answer, location = await self._with_retries(url, target, read, headers, deadline)
+            answer, location, status = await self._with_retries(url, target, read, headers, deadline, retry)
             if location is None:
+                if isinstance(answer, Resource) and redirects:
+                    return dataclasses.replace(answer, redirects=tuple(redirects))  # type: ignore[return-value]
                 return answer  # type: ignore[return-value]  # a final answer always comes with no location
+            redirects.append((status, location))
             if location in seen:
                 raise FetchError(f"redirect loop: {target} leads back to {location}", code="redirect_loop")
             if len(seen) > max_redirects:
@@ -181,28 +203,29 @@ class Fetcher:
             target = location
 
     async def _with_retries(
-        self, url: str, target: str, read: Reader[T], headers: dict[str, str], deadline: float
-    ) -> tuple[T | None, str | None]:
-        """One hop, retried with back-off while its failures are transient and the fetch's time allows."""
+        self, url: str, target: str, read: Reader[T], headers: dict[str, str], deadline: float, retry: bool = True
+    ) -> tuple[T | None, str | None, int]:
+        """One hop, retried with back-off while its failures are transient and the fetch's time allows: the answer,
+        or where it redirects to, and its status."""
         loop = asyncio.get_running_loop()
         attempt = 0
         while True:
             try:
                 return await self._request(url, target, read, headers)
             except TransientFetchError as error:
-                wait = self.backoff.wait(attempt, error)
+                wait = self.backoff.wait(attempt, error) if retry else None
                 if wait is None or loop.time() + wait >= deadline:
                     if isinstance(error, _RetryableAnswer):
                         answer: Any = error.resource  # only the resource reader raises it: T is Resource
-                        return answer, None
+                        return answer, None, error.resource.status_code
                     raise FetchError(error.message, code=error.code) from None
                 attempt += 1
                 await asyncio.sleep(wait)
 
     async def _request(
         self, url: str, target: str, read: Reader[T], headers: dict[str, str]
-    ) -> tuple[T | None, str | None]:
-        """One hop: the answer, or where it redirects to."""
+    ) -> tuple[T | None, str | None, int]:
+        """One hop: the answer, or where it redirects to; and its status."""
         assert self._session is not None, "Fetcher.open() first"
         host, port = self.policy.check_url(target)
         connecting_to.set((host, port))
@@ -213,8 +236,8 @@ class Fetcher:
             ):
                 location = response.headers.get("Location")
                 if response.status in REDIRECT_STATUSES and location:
-                    return None, _redirect_target(target, location)
-                return await read(url, target, response), None
+                    return None, _redirect_target(target, location), response.status
+                return await read(url, target, response), None, response.status
         except aiohttp.ClientError as error:
             raise _translate(error) from None
 

@@ -21,6 +21,7 @@ from linkcast.settings import Settings
 from linkcast.web.api import RequestPath, api
 from linkcast.web.crawls import crawls
 from linkcast.web.current import RUNTIME_KEY
+from linkcast.web.feeds import feeds
 from linkcast.web.errors import register_error_handlers
 from linkcast.web.guard import install_guard
 from linkcast.web.health import health
@@ -32,7 +33,7 @@ from linkcast.web.stream import stream
 def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> Quart:
     """The whole service: the API, the stream, the live page, the API description, health and metrics."""
     settings = settings or Settings.from_env()
-    return _app(settings, runtime or Runtime(settings), (api, crawls, stream, page, openapi, health))
+    return _app(settings, runtime or Runtime(settings), (api, crawls, feeds, stream, page, openapi, health))
 
 
 def create_worker_app(settings: Settings, runtime: Runtime) -> Quart:

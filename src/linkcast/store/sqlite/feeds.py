@@ -24,7 +24,7 @@ from linkcast.store.sqlite.schema import append_event
 ENTRIES_KEPT = 10_000
 COLUMNS = (
     "feed_id", "spec", "url", "state", "title", "site_link", "created_at", "last_poll", "next_poll", "last_status",
-    "last_error", "etag", "last_modified", "failures", "polls", "entry_count",
+    "last_error", "etag", "last_modified", "failures", "polls", "entry_count", "interval",
 )  # fmt: skip
 
 

@@ -106,7 +106,8 @@ CREATE TABLE IF NOT EXISTS feeds (
     last_modified TEXT,
     failures INTEGER NOT NULL DEFAULT 0,
     polls INTEGER NOT NULL DEFAULT 0,
-    entry_count INTEGER NOT NULL DEFAULT 0
+    entry_count INTEGER NOT NULL DEFAULT 0,
+    interval REAL
 );
 CREATE TABLE IF NOT EXISTS feed_seen (
     feed_id TEXT NOT NULL,

@@ -1,0 +1,32 @@
+"""The feed behind a URL: the URL itself if it serves a feed, else the first feed its page names (``Link`` headers,
+then ``<link rel="alternate">`` of the feed types in its head), fetched through the shared ``Fetcher``."""
+
+from __future__ import annotations
+
+from linkcast.core.errors import FetchError, InvalidInput
+from linkcast.feeds.discovery import feed_links_in_headers, feed_links_in_html, looks_like_a_feed
+from linkcast.fetch import Fetcher
+
+FEED_OR_PAGE = (
+    "application/rss+xml, application/atom+xml, application/feed+json, application/xml;q=0.9, text/xml;q=0.9, "
+    "application/json;q=0.8, text/html;q=0.7, */*;q=0.5"
+)
+
+
+async def discover_feed(fetcher: Fetcher, url: str) -> str:
+    """The feed URL for ``url``; ``InvalidInput`` (``no_feed_found``) when it is a page that names none, and the
+    fetch's own ``FetchError`` when it cannot be fetched."""
+    resource = await fetcher.fetch_resource(url, max_bytes=fetcher.settings.max_body_bytes, accept=FEED_OR_PAGE)
+    if not 200 <= resource.status_code < 300:
+        raise FetchError(f"{url} answered {resource.status_code}", code="http_status")
+    content_type = resource.headers.get("Content-Type")
+    if looks_like_a_feed(resource.body, content_type):
+        return resource.final_url
+    candidates = feed_links_in_headers(resource.headers.getall("Link", []), resource.final_url)  # type: ignore[attr-defined]
+    candidates += feed_links_in_html(resource.body, resource.final_url, content_type)
+    if not candidates:
+        raise InvalidInput(
+            f"{url} is no feed, and its page names none (no <link rel=\"alternate\"> of a feed type)",
+            code="no_feed_found",
+        )
+    return candidates[0].url

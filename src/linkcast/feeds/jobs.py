@@ -1,0 +1,204 @@
+"""Feed polls: one job per feed, due at its next poll, taken from the store's fair scheduler like every other job
+(so per-host politeness is shared with every other fetch, and never two polls of one feed run at once).
+
+A poll behaves as a feed reader should, request by request:
+
+- Conditional GET with exactly the validators the server last sent: ``ETag`` back verbatim as ``If-None-Match``,
+  ``Last-Modified`` verbatim as ``If-Modified-Since``, each kept or dropped on its own and replaced on every 200,
+  never made up. A 304 costs no parse and sends nothing. No cookies, no cache-busting query, one ``User-Agent``.
+- 301 and 308 (each hop of the chain up to the first that is not) move the feed: its stored URL changes, and a
+  ``feed.moved`` event says so; 302 and 307 do not. 410 ends the feed (``feed.gone``; no more requests).
+- 429 and 503 wait for ``Retry-After``; other failures back off; each failure is one ``feed.error`` event.
+- The interval, jitter and back-off are ``schedule.py``'s. The poll itself is not retried: the next poll is the retry.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import time
+
+from linkcast.core.errors import FetchError, LinkcastError
+from linkcast.core.events import EventBody, Job
+from linkcast.core.feeds import (
+    FEED_ACTIVE,
+    FEED_ERROR,
+    FEED_ERROR_EVENT,
+    FEED_GONE,
+    FEED_GONE_EVENT,
+    FEED_MOVED,
+    WATCH_LINKS,
+    FeedPoll,
+    FeedRecord,
+    PolledEntry,
+    feed_event,
+)
+from linkcast.core.links import LinkLimits, find_anchors
+from linkcast.feeds.model import FeedEntry
+from linkcast.feeds.parse import parse_feed
+from linkcast.feeds.schedule import Bounds, asked_interval, backoff, next_interval, retry_interval
+from linkcast.fetch import Fetcher, Resource
+from linkcast.logs import loggable_url
+from linkcast.metrics import Metrics
+from linkcast.settings import Settings
+from linkcast.store.base import Store
+
+log = logging.getLogger(__name__)
+
+FEED_ACCEPT = (
+    "application/rss+xml, application/atom+xml, application/feed+json, application/xml;q=0.9, text/xml;q=0.9, "
+    "application/json;q=0.8, */*;q=0.5"
+)
+PAGE_ACCEPT = "text/html,application/xhtml+xml;q=0.9"
+PERMANENT = frozenset({301, 308})
+# The longest a feed's parse may take (in a thread, so that the event loop goes on meanwhile).
+PARSE_SECONDS = 10.0
+
+# What a poll read: its entries, the feed's title, its site, and the interval it asks for (RSS <ttl>...).
+Parsed = tuple[list[PolledEntry], str | None, str | None, float | None]
+
+
+class FeedJobs:
+    """The handler of ``feed`` jobs."""
+
+    def __init__(self, settings: Settings, store: Store, fetcher: Fetcher, metrics: Metrics) -> None:
+        self.settings = settings
+        self.store = store
+        self.fetcher = fetcher
+        self.metrics = metrics
+        self.bounds = Bounds(settings.feed_min_interval, settings.feed_max_interval, settings.feed_default_interval)
+        self.limits = LinkLimits(settings.max_links, settings.max_result_bytes)
+
+    async def process(self, job: Job) -> None:
+        record = await self.store.get_feed(job.request_id)
+        if record is None or record.state == FEED_GONE:  # removed meanwhile: the job just ends
+            await self.store.finish_feed_poll(job, FeedPoll(FeedRecord(job.request_id, {}, job.url, FEED_GONE)))
+            return
+        began, now = time.perf_counter(), time.time()
+        try:
+            resource = await self.fetcher.fetch_resource(
+                record.url, max_bytes=self.settings.max_body_bytes, accept=self._accept(record),
+                headers=_validators(record), retry=False,
+            )  # fmt: skip
+            poll = await self._answered(record, resource, now)
+        except LinkcastError as error:
+            poll = self._failed(record, error, now, None)
+        await self.store.finish_feed_poll(job, poll)
+        outcome = poll.record.last_error["code"] if poll.record.last_error else str(poll.record.last_status)
+        self.metrics.fetches.labels(f"feed_{outcome}").inc()
+        log.info(
+            "polled feed %s (%s): %s, %d entries, in %.0f ms", record.feed_id, loggable_url(record.url), outcome,
+            len(poll.entries), (time.perf_counter() - began) * 1000,
+        )  # fmt: skip
+
+    @staticmethod
+    def _accept(record: FeedRecord) -> str:
+        return PAGE_ACCEPT if record.spec.get("watch") == WATCH_LINKS else FEED_ACCEPT
+
+    async def _answered(self, record: FeedRecord, resource: Resource, now: float) -> FeedPoll:
+        record, events = _moved(record, resource)
+        status = resource.status_code
+        if status == 410:
+            gone = dataclasses.replace(record, state=FEED_GONE, last_poll=now, last_status=status, next_poll=None)
+            return FeedPoll(gone, events=[*events, feed_event(FEED_GONE_EVENT, record.feed_id, url=record.url)])
+        if status == 304:
+            interval = asked_interval(resource.headers, None, now) or record.interval
+            return FeedPoll(self._succeeded(record, status, now, interval), events=events)
+        if not 200 <= status < 300:
+            error = FetchError(f"the server answered {status}", code="http_status")
+            retry_after = resource.headers.get("Retry-After") if status in (429, 503) else None
+            poll = self._failed(record, error, now, retry_after, status)
+            poll.events[:0] = events
+            return poll
+        try:
+            entries, title, site_link, ttl = await asyncio.wait_for(
+                asyncio.to_thread(self._parse, record, resource), PARSE_SECONDS
+            )
+        except TimeoutError:
+            error = FetchError(f"the feed took more than {PARSE_SECONDS:g} s to read", code="too_complex")
+            return self._failed(record, error, now, None)
+        except LinkcastError as error:
+            poll = self._failed(record, error, now, None)
+            poll.events[:0] = events
+            return poll
+        succeeded = self._succeeded(record, status, now, asked_interval(resource.headers, ttl, now))
+        # The validators the server sent with this 200, each on its own: one it did not send is dropped.
+        succeeded.etag = resource.headers.get("ETag")
+        succeeded.last_modified = resource.headers.get("Last-Modified")
+        succeeded.title, succeeded.site_link = title or record.title, site_link or record.site_link
+        return FeedPoll(succeeded, entries, events)
+
+    def _parse(self, record: FeedRecord, resource: Resource) -> Parsed:
+        """The entries of the answer (a feed, or a page whose links are its entries), its title, site and TTL."""
+        content_type = resource.headers.get("Content-Type")
+        if record.spec.get("watch") == WATCH_LINKS:
+            anchors = find_anchors(resource.body, resource.final_url, content_type, self.limits)
+            entries = [PolledEntry(url, "", {"title": text or None, "link": url}) for url, text in anchors]
+            return entries[: self.settings.max_entries_per_poll], None, resource.final_url, None
+        parsed = parse_feed(
+            resource.body, resource.final_url, content_type, max_entries=self.settings.max_entries_per_poll
+        )
+        return [_polled(entry) for entry in parsed.entries], parsed.title, parsed.site_link, parsed.ttl_seconds
+
+    def _succeeded(self, record: FeedRecord, status: int, now: float, asked: float | None) -> FeedRecord:
+        interval = self.bounds.clamp(asked if asked is not None else self.bounds.default)
+        return dataclasses.replace(
+            record, state=FEED_ACTIVE, last_poll=now, last_status=status, last_error=None, failures=0,
+            polls=record.polls + 1, interval=interval, next_poll=now + next_interval(self.bounds, interval),
+        )  # fmt: skip
+
+    def _failed(
+        self, record: FeedRecord, error: LinkcastError, now: float, retry_after: str | None, status: int | None = None
+    ) -> FeedPoll:
+        failures = record.failures + 1
+        base = record.interval or self.bounds.default
+        if retry_after is not None:
+            wait = retry_interval(self.bounds, retry_after, now, failures, base)
+        else:
+            wait = backoff(self.bounds, failures, base)
+        failed = dataclasses.replace(
+            record, state=FEED_ERROR, last_poll=now, last_status=status, last_error=error.to_dict(),
+            failures=failures, next_poll=now + wait,
+        )  # fmt: skip
+        event = feed_event(
+            FEED_ERROR_EVENT, record.feed_id, url=record.url, error=error.to_dict(), next_poll=failed.next_poll
+        )
+        return FeedPoll(failed, events=[event])
+
+
+def _validators(record: FeedRecord) -> dict[str, str]:
+    """Exactly what the server last sent, verbatim, each only if it sent it."""
+    headers: dict[str, str] = {}
+    if record.etag:
+        headers["If-None-Match"] = record.etag
+    if record.last_modified:
+        headers["If-Modified-Since"] = record.last_modified
+    return headers
+
+
+def _moved(record: FeedRecord, resource: Resource) -> tuple[FeedRecord, list[EventBody]]:
+    """The record at its new URL if the redirects began with permanent ones (up to the first that is not)."""
+    target = None
+    for status, location in resource.redirects:
+        if status not in PERMANENT:
+            break
+        target = location
+    if target is None or target == record.url:
+        return record, []
+    event = feed_event(FEED_MOVED, record.feed_id, url=target, previous_url=record.url)
+    return dataclasses.replace(record, url=target), [event]
+
+
+def _polled(entry: FeedEntry) -> PolledEntry:
+    fields = {
+        "title": entry.title,
+        "link": entry.link,
+        "published": entry.published,
+        "updated": entry.updated,
+        "author": entry.author,
+        "summary": entry.summary,
+        "links": entry.links,
+    }
+    present = {key: value for key, value in fields.items() if value is not None}
+    return PolledEntry(entry.entry_id, entry.fingerprint, present)

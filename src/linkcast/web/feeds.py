@@ -1,0 +1,156 @@
+"""The HTTP API of feeds: watch one (PUT with your id, POST for one chosen by the server; a site's URL finds its feed),
+read its state and entries, list feeds, stop watching, and OPML in and out. Its events arrive on ``/scraped_urls``
+with ``request_id`` = the feed id."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from quart import Blueprint, Response, request
+
+from linkcast.core.errors import InvalidInput, LinkcastError, NotFound, PayloadTooLarge
+from linkcast.core.feeds import WATCH_FEED, WATCH_LINKS, FeedRecord
+from linkcast.core.inputs import validate_request_id
+from linkcast.feeds.discover import discover_feed
+from linkcast.feeds.opml import OpmlFeed, export_opml, parse_opml
+from linkcast.web.api import accepting
+from linkcast.web.bodies import fetchable_url, read_json_object
+from linkcast.web.current import runtime
+from linkcast.web.guard import guard
+from linkcast.web.query import page_args
+from linkcast.web.responses import json_response
+
+feeds = Blueprint("feeds", __name__)
+
+EXAMPLE = '{"url": "https://…", "follow": false, "watch": "feed"}'
+OPTIONS = ("url", "follow", "watch")
+# Names that are routes of their own under /feeds/, so no feed may have them as its id.
+RESERVED_IDS = frozenset({"import", "export.opml"})
+MAX_IMPORT = 10_000
+OPML_TYPE = "text/x-opml; charset=utf-8"
+
+
+def feed_spec(payload: dict[str, Any]) -> dict[str, Any]:
+    """What a client asks to watch, checked: ``{"url", "follow", "watch"}`` with their defaults."""
+    unknown = sorted(set(payload) - set(OPTIONS))
+    if unknown:
+        raise InvalidInput(f"unknown option {unknown[0]!r}: the options are {', '.join(OPTIONS)}", code="unknown_option")
+    if "url" not in payload:
+        raise InvalidInput(f"the body has no 'url': send {EXAMPLE}", code="missing_url")
+    follow, watch = payload.get("follow", False), payload.get("watch", WATCH_FEED)
+    if not isinstance(follow, bool):
+        raise InvalidInput("'follow' must be true or false", code="invalid_option")
+    if watch not in (WATCH_FEED, WATCH_LINKS):
+        raise InvalidInput(f"'watch' must be {WATCH_FEED!r} or {WATCH_LINKS!r}", code="invalid_option")
+    return {"url": fetchable_url(payload["url"]), "follow": follow, "watch": watch}
+
+
+async def watch(feed_id: str, spec: dict[str, Any]) -> tuple[FeedRecord, bool]:
+    """Watch ``spec`` as ``feed_id``: a repeat answers the record; else the feed is found (for a site's URL) and
+    recorded."""
+    rt = runtime()
+    existing = await rt.store.get_feed(feed_id)
+    if existing is not None and existing.spec == spec:
+        return existing, False
+    url = spec["url"] if spec["watch"] == WATCH_LINKS else await discover_feed(rt.fetcher, spec["url"])
+    rt.fetcher.policy.check_url(url)
+    return await rt.store.create_feed(FeedRecord(feed_id, spec, url))
+
+
+async def start(feed_id: str) -> Response:
+    spec = feed_spec(await read_json_object(EXAMPLE))
+    guard().limit_submission(request.remote_addr or "")
+    accepting()
+    record, created = await watch(feed_id, spec)
+    headers = {"Location": f"/feeds/{feed_id}"}
+    if not created:
+        return json_response({"status": record.state, **record.to_dict()}, 200, headers)
+    return json_response({"status": "accepted", **record.to_dict()}, 201, headers)
+
+
+def feed_id_of(value: str) -> str:
+    if value in RESERVED_IDS:
+        raise InvalidInput(f"{value!r} names a route of its own: choose another feed id", code="invalid_request_id")
+    return validate_request_id(value)
+
+
+@feeds.put("/feeds/<feed_id>")
+async def put_feed(feed_id: str) -> Response:
+    return await start(feed_id_of(feed_id))
+
+
+@feeds.post("/feeds")
+async def post_feed() -> Response:
+    return await start(uuid.uuid4().hex)
+
+
+@feeds.get("/feeds")
+async def list_feeds() -> Response:
+    after, limit = page_args()
+    page = await runtime().store.list_feeds(after, limit)
+    return json_response({"feeds": [record.to_dict() for record in page.items], "next": page.next})
+
+
+@feeds.get("/feeds/<feed_id>")
+async def get_feed(feed_id: str) -> Response:
+    record = await runtime().store.get_feed(feed_id_of(feed_id))
+    if record is None:
+        raise NotFound(f"no feed with id {feed_id!r}")
+    return json_response(record.to_dict())
+
+
+@feeds.get("/feeds/<feed_id>/entries")
+async def feed_entries(feed_id: str) -> Response:
+    feed_id_of(feed_id)
+    after, limit = page_args()
+    store = runtime().store
+    if await store.get_feed(feed_id) is None:
+        raise NotFound(f"no feed with id {feed_id!r}")
+    page = await store.feed_entries(feed_id, after, limit)
+    return json_response({"entries": page.items, "next": page.next})
+
+
+@feeds.delete("/feeds/<feed_id>")
+async def remove_feed(feed_id: str) -> Response:
+    record = await runtime().store.remove_feed(feed_id_of(feed_id))
+    return json_response({"status": "removed", **record.to_dict()})
+
+
+@feeds.post("/feeds/import")
+async def import_opml() -> Response:
+    """Watch every feed of an OPML file (their URLs are feeds: no discovery), each under an id chosen here."""
+    body = await request.get_data(cache=False)
+    if not body:
+        raise InvalidInput("the body is empty: send an OPML file", code="missing_body")
+    outlines = parse_opml(body)
+    if len(outlines) > MAX_IMPORT:
+        raise PayloadTooLarge(f"at most {MAX_IMPORT} feeds at once")
+    guard().limit_submission(request.remote_addr or "", max(1, len(outlines)))
+    accepting()
+    store = runtime().store
+    results: list[dict[str, Any]] = []
+    for index, outline in enumerate(outlines):
+        try:
+            url = fetchable_url(outline.xml_url)
+            spec = {"url": url, "follow": False, "watch": WATCH_FEED}
+            record, _ = await store.create_feed(FeedRecord(uuid.uuid4().hex, spec, url, title=outline.title))
+            results.append({"index": index, "status": "accepted", "feed_id": record.feed_id, "url": url})
+        except LinkcastError as error:
+            results.append({"index": index, "error": error.to_dict()})
+    return json_response({"results": results})
+
+
+@feeds.get("/feeds/export.opml")
+async def export() -> Response:
+    store = runtime().store
+    outlines: list[OpmlFeed] = []
+    after: str | None = None
+    while True:
+        page = await store.list_feeds(after, 1000)
+        outlines += [OpmlFeed(r.url, r.title, r.site_link) for r in page.items if r.spec.get("watch") != WATCH_LINKS]
+        if page.next is None:
+            break
+        after = page.next
+    headers = {"Content-Disposition": 'attachment; filename="linkcast-feeds.opml"'}
+    return Response(export_opml(outlines, "linkcast feeds"), content_type=OPML_TYPE, headers=headers)
