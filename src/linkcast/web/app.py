@@ -21,8 +21,8 @@ from linkcast.settings import Settings
 from linkcast.web.api import RequestPath, api
 from linkcast.web.crawls import crawls
 from linkcast.web.current import RUNTIME_KEY
-from linkcast.web.feeds import feeds
 from linkcast.web.errors import register_error_handlers
+from linkcast.web.feeds import feeds
 from linkcast.web.guard import install_guard
 from linkcast.web.health import health
 from linkcast.web.openapi import openapi

@@ -35,7 +35,8 @@ def feed_spec(payload: dict[str, Any]) -> dict[str, Any]:
     """What a client asks to watch, checked: ``{"url", "follow", "watch"}`` with their defaults."""
     unknown = sorted(set(payload) - set(OPTIONS))
     if unknown:
-        raise InvalidInput(f"unknown option {unknown[0]!r}: the options are {', '.join(OPTIONS)}", code="unknown_option")
+        known = ", ".join(OPTIONS)
+        raise InvalidInput(f"unknown option {unknown[0]!r}: the options are {known}", code="unknown_option")
     if "url" not in payload:
         raise InvalidInput(f"the body has no 'url': send {EXAMPLE}", code="missing_url")
     follow, watch = payload.get("follow", False), payload.get("watch", WATCH_FEED)

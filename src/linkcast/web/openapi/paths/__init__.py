@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from linkcast.web.openapi.group import RouteGroup
 from linkcast.web.openapi.paths.crawls import CRAWLS
+from linkcast.web.openapi.paths.feeds import FEEDS
 from linkcast.web.openapi.paths.service import SERVICE
 from linkcast.web.openapi.paths.stream import STREAM
 from linkcast.web.openapi.paths.urls import URLS
 
 # In the order the docs page shows them.
-GROUPS: tuple[RouteGroup, ...] = (URLS, CRAWLS, STREAM, SERVICE)
+GROUPS: tuple[RouteGroup, ...] = (URLS, CRAWLS, FEEDS, STREAM, SERVICE)
 
 __all__ = ["GROUPS"]

@@ -1,0 +1,158 @@
+"""The best-behaved poller, request by request, against a feed server that records every request: conditional GET
+with exactly the validators the server sent, permanent and temporary redirects, 410, Retry-After, back-off, no
+cookies; and entries sent once each, live."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.support.feed_site import Feed, FeedServer, rss
+from tests.support.service import Service, receive_until
+
+# Polls every ~0.5 s (the floor 0.3 s, the ceiling 3 s), so that a test sees several in seconds.
+FAST = ["--feed-min-interval", "0.3", "--feed-max-interval", "3", "--feed-default-interval", "0.5"]
+
+
+@pytest.fixture
+async def server() -> AsyncIterator[FeedServer]:
+    site = FeedServer()
+    await site.start()
+    yield site
+    await site.stop()
+
+
+@pytest.fixture
+async def poller(tmp_path: Path) -> AsyncIterator[Service]:
+    service = Service("--allow-private-networks", "--rate-limit", "0", *FAST, store=f"sqlite:///{tmp_path}/l.db",
+                      log_path=tmp_path / "serve.log")  # fmt: skip
+    await service.start()
+    yield service
+    service.stop()
+
+
+async def watch(service: Service, feed_id: str, url: str, **options: Any) -> dict[str, Any]:
+    status, body = await service.call("PUT", f"/feeds/{feed_id}", json={"url": url, **options})
+    assert status == 201, body
+    return body
+
+
+def of_type(frames: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
+    return [frame for frame in frames if frame.get("type") == kind]
+
+
+async def test_conditional_get_sends_back_exactly_what_the_server_sent(poller: Service, server: FeedServer) -> None:
+    feed = Feed(rss(("a", "First")), etag='W/"x-1"', last_modified="Sun, 06 Dec 2026 10:00:00 GMT")
+    url = server.feed("/feed.xml", feed)
+    async with poller.connect("request_id=f&since=0") as ws:
+        await watch(poller, "f", url)
+        frames = await receive_until(ws, lambda fs: len(of_type(fs, "feed.entry")) == 1)
+        first, second = await server.wait_requests("/feed.xml", 2)
+        assert "If-None-Match" not in first.headers and "If-Modified-Since" not in first.headers
+        assert second.headers["If-None-Match"] == 'W/"x-1"'
+        assert second.headers["If-Modified-Since"] == "Sun, 06 Dec 2026 10:00:00 GMT"
+        feed.update(rss(("a", "First"), ("b", "Second")), etag='"x-2"')
+        frames += await receive_until(ws, lambda fs: len(of_type(fs, "feed.entry")) == 1)
+    [new] = of_type(frames, "feed.entry")[1:]
+    assert new["entry_id"] == "b" and "backlog" not in new
+    assert of_type(frames, "feed.entry")[0]["backlog"] is True
+    later = (await server.wait_requests("/feed.xml", len(server.requests_to("/feed.xml")) + 1))[-1]
+    assert later.headers["If-None-Match"] == '"x-2"'  # replaced by the 200's
+
+
+async def test_each_validator_is_kept_or_dropped_on_its_own_and_never_made_up(
+    poller: Service, server: FeedServer
+) -> None:
+    feed = Feed(rss(("a", "A")), etag='"only-etag"', last_modified=None)
+    url = server.feed("/etag-only.xml", feed)
+    await watch(poller, "e", url)
+    requests = await server.wait_requests("/etag-only.xml", 2)
+    assert requests[1].headers.get("If-None-Match") == '"only-etag"'
+    assert "If-Modified-Since" not in requests[1].headers
+    feed.update(rss(("a", "A"), ("b", "B")))
+    feed.etag, feed.last_modified = None, "Mon, 07 Dec 2026 08:00:00 GMT"
+    count = len(server.requests_to("/etag-only.xml"))
+    after = (await server.wait_requests("/etag-only.xml", count + 2))[count + 1]
+    assert "If-None-Match" not in after.headers  # the 200 sent no ETag: the old one is dropped
+    assert after.headers.get("If-Modified-Since") == "Mon, 07 Dec 2026 08:00:00 GMT"
+    bare = server.feed("/bare.xml", Feed(rss(("a", "A")), etag=None, last_modified=None))
+    await watch(poller, "bare", bare)
+    for seen in await server.wait_requests("/bare.xml", 3):
+        assert "If-None-Match" not in seen.headers and "If-Modified-Since" not in seen.headers
+
+
+async def test_no_cookies_no_cache_busting_one_user_agent(poller: Service, server: FeedServer) -> None:
+    feed = Feed(rss(("a", "A")), extra_headers={"Set-Cookie": "session=abc; Path=/"})
+    url = server.feed("/cookie.xml", feed)
+    await watch(poller, "c", url)
+    requests = await server.wait_requests("/cookie.xml", 3)
+    assert all("Cookie" not in seen.headers for seen in requests)
+    assert {seen.headers["User-Agent"] for seen in requests} == {requests[0].headers["User-Agent"]}
+    assert all(seen.path == "/cookie.xml" for seen in requests)
+
+
+async def test_a_permanent_redirect_moves_the_feed_and_a_temporary_one_does_not(
+    poller: Service, server: FeedServer
+) -> None:
+    server.feed("/new.xml", Feed(rss(("a", "A"))))
+    old = server.feed("/old.xml", Feed(rss(("a", "A")), queued=[(301, {"Location": "/new.xml"})]))
+    async with poller.connect("request_id=m&since=0") as ws:
+        await watch(poller, "m", old)
+        frames = await receive_until(ws, lambda fs: bool(of_type(fs, "feed.moved")))
+    moved = of_type(frames, "feed.moved")[0]
+    assert (moved["previous_url"], moved["url"]) == (old, server.url("/new.xml"))
+    await server.wait_requests("/new.xml", 3)
+    assert len(server.requests_to("/old.xml")) == 1  # asked once, then never again
+    status, record = await poller.call("GET", "/feeds/m")
+    assert record["url"] == server.url("/new.xml")
+
+    server.feed("/elsewhere.xml", Feed(rss(("a", "A"))))
+    temporary = server.feed("/temp.xml", Feed(rss(("a", "A")), queued=[(302, {"Location": "/elsewhere.xml"})]))
+    await watch(poller, "t", temporary)
+    await server.wait_requests("/temp.xml", 2)  # asked again at its own URL
+    _status, record = await poller.call("GET", "/feeds/t")
+    assert record["url"] == temporary
+
+
+async def test_410_ends_the_feed(poller: Service, server: FeedServer) -> None:
+    url = server.feed("/gone.xml", Feed(rss(("a", "A")), queued=[(410, {})]))
+    async with poller.connect("request_id=g&since=0") as ws:
+        await watch(poller, "g", url)
+        await receive_until(ws, lambda fs: bool(of_type(fs, "feed.gone")))
+    _status, record = await poller.call("GET", "/feeds/g")
+    assert record["state"] == "gone" and record["last_status"] == 410
+    await asyncio.sleep(2.0)  # an absence to see: several poll intervals pass with no request
+    assert len(server.requests_to("/gone.xml")) == 1
+
+
+async def test_429_waits_for_retry_after_and_failures_back_off(poller: Service, server: FeedServer) -> None:
+    url = server.feed("/busy.xml", Feed(rss(("a", "A")), queued=[(429, {"Retry-After": "2"})]))
+    async with poller.connect("request_id=r&since=0") as ws:
+        await watch(poller, "r", url)
+        frames = await receive_until(ws, lambda fs: bool(of_type(fs, "feed.entry")), timeout=30)
+    assert of_type(frames, "feed.error")[0]["error"]["code"] == "http_status"
+    first, second = (await server.wait_requests("/busy.xml", 2))[:2]
+    assert second.at - first.at >= 1.9  # not before Retry-After
+
+    failing = server.feed("/broken.xml", Feed(rss(("a", "A")), queued=[(500, {})] * 4))
+    await watch(poller, "b", failing)
+    requests = await server.wait_requests("/broken.xml", 5, timeout=60)
+    gaps = [later.at - earlier.at for earlier, later in itertools.pairwise(requests)][:4]
+    assert gaps[2] > gaps[0] * 1.5, gaps  # each failure waits longer (0.5, 1, 2, then the 3 s ceiling)
+    _status, record = await poller.call("GET", "/feeds/b")
+    assert record["state"] in ("active", "error")
+
+
+async def test_a_site_url_finds_its_feed_and_the_answer_names_it(poller: Service, server: FeedServer) -> None:
+    feed_url = server.feed("/blog/feed.atom", Feed(rss(("a", "A"))))
+    server.page("/blog/", '<html><head><link rel="alternate" type="application/rss+xml" href="feed.atom">'
+                          "</head><body>blog</body></html>")  # fmt: skip
+    body = await watch(poller, "site", server.url("/blog/"))
+    assert body["url"] == feed_url
+    status, answer = await poller.call("PUT", "/feeds/none", json={"url": server.page("/plain", "<p>no feed</p>")})
+    assert (status, answer["error"]["code"]) == (400, "no_feed_found")
