@@ -108,7 +108,7 @@ async def test_a_permanent_redirect_moves_the_feed_and_a_temporary_one_does_not(
     assert (moved["previous_url"], moved["url"]) == (old, server.url("/new.xml"))
     await server.wait_requests("/new.xml", 3)
     assert len(server.requests_to("/old.xml")) == 1  # asked once, then never again
-    status, record = await poller.call("GET", "/feeds/m")
+    _status, record = await poller.call("GET", "/feeds/m")
     assert record["url"] == server.url("/new.xml")
 
     server.feed("/elsewhere.xml", Feed(rss(("a", "A"))))
