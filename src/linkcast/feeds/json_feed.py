@@ -40,7 +40,7 @@ def read_json_feed(body: bytes, url: str, content_type: str | None, max_entries:
     try:
         document = orjson.loads(_text(body, content_type))
     except orjson.JSONDecodeError as error:
-        if "recursion" in str(error).lower():
+        if "recursion" in str(error).lower() or "depth limit" in str(error).lower():
             raise XmlRefused("too_complex", "JSON nested too deep") from None
         raise XmlRefused("invalid", f"not valid JSON: {error}") from None
     version = json_feed_version(document)

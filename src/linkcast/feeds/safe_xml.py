@@ -146,18 +146,26 @@ class Namespaces:
         self._scopes: list[dict[str, str]] = [{}]
         self._declaring: list[bool] = []
 
-    def enter(self, attributes: dict[str, str]) -> None:
-        """An element starts: push the declarations among its ``attributes`` (``xmlns``, ``xmlns:p``)."""
-        declared = {
-            name[6:]: value for name, value in attributes.items() if name == "xmlns" or name.startswith("xmlns:")
-        }
+    def enter(self, attributes: dict[str, str]) -> bool:
+        """An element starts: push the declarations among its ``attributes`` (``xmlns``, ``xmlns:p``). True if it
+        declares any (names then resolve differently until it ends)."""
+        declared = (
+            {name[6:]: value for name, value in attributes.items() if name == "xmlns" or name.startswith("xmlns:")}
+            if attributes
+            else None
+        )
         self._declaring.append(bool(declared))
         if declared:
             self._scopes.append(self._scopes[-1] | declared)
+            return True
+        return False
 
-    def leave(self) -> None:
+    def leave(self) -> bool:
+        """An element ends; True if its declarations went out of scope."""
         if self._declaring.pop():
             self._scopes.pop()
+            return True
+        return False
 
     def resolve(self, qualified: str, *, attribute: bool = False) -> tuple[str, str]:
         """``(namespace URI, local name)`` of an element or attribute name (an unprefixed attribute has none)."""

@@ -110,6 +110,7 @@ class _Reader:
         self.version = ""
         self.atom_without_namespace = False
         self.namespaces = Namespaces()
+        self.keys: dict[str, str] = {}  # element name -> key, while the namespaces in scope stay the same
         self.path: list[str] = []  # element keys, root first
         self.bases: list[str] = [url]
         self.feed = _Fields()
@@ -135,7 +136,8 @@ class _Reader:
         depth = len(self.path) + 1
         if depth > self.limits.max_depth:
             raise XmlRefused("too_complex", f"elements nested more than {self.limits.max_depth} deep")
-        self.namespaces.enter(attributes)
+        if self.namespaces.enter(attributes):
+            self.keys.clear()
         base = self.bases[-1]
         if "xml:base" in attributes:
             base = resolve_base(base, attributes["xml:base"].strip()) or base
@@ -159,6 +161,12 @@ class _Reader:
             self._capture(key, "text", depth, base, self.limits.max_text_chars, markup=False, hashed=False)
 
     def _key(self, name: str) -> str:
+        key = self.keys.get(name)
+        if key is None:
+            key = self.keys[name] = self._resolve_key(name)
+        return key
+
+    def _resolve_key(self, name: str) -> str:
         uri, local = self.namespaces.resolve(name)
         short = _SHORT.get(uri, "{" + uri + "}")
         if not short and self.atom_without_namespace:
@@ -258,7 +266,8 @@ class _Reader:
                 self.author = None
         self.path.pop()
         self.bases.pop()
-        self.namespaces.leave()
+        if self.namespaces.leave():
+            self.keys.clear()
 
     def _store(self, capture: Capture) -> None:
         slot = capture.slot
