@@ -20,6 +20,8 @@ _INLINE = [
 _NOT_TEXT = ["script", "style", "template", "noscript", "head"]
 _MARKUP = re.compile(r"<[A-Za-z/!?]|&(?:#\d+|#x[0-9A-Fa-f]+|[A-Za-z][A-Za-z0-9]*);?")
 _INLINE_SET = frozenset(_INLINE)
+_VOID = frozenset({"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param", "source",
+                   "track", "wbr", "keygen"})  # fmt: skip
 SIMPLE_MARKUP_CHARS = 16 * 1024
 # Elements whose text is not text (raw text, foreign content), or that move text elsewhere (tables, the head), and
 # any markup that is not a start or end tag.
@@ -32,7 +34,7 @@ _NOT_SIMPLE = re.compile(
 # A start or end tag whose attributes are plainly written: quoted values hold no quote of the other kind, and no
 # quote appears outside a value (the tokenizer's "unexpected character" cases are left to lexbor).
 _TAG = re.compile(
-    r"</?([A-Za-z][^\t\n\f\r />]*)(?:[\t\n\f\r /]+[^\t\n\f\r />\"'=]+(?:[\t\n\f\r ]*=[\t\n\f\r ]*"
+    r"<(/?)([A-Za-z][^\t\n\f\r />]*)(?:[\t\n\f\r /]+[^\t\n\f\r />\"'=]+(?:[\t\n\f\r ]*=[\t\n\f\r ]*"
     r"(?:\"[^\"]*\"|'[^']*'|[^\t\n\f\r >\"'=<`]+))?)*[\t\n\f\r /]*>"
 )
 _TAG_START = re.compile(r"<[A-Za-z/!?]")
@@ -70,14 +72,23 @@ def _simple_text(markup: str) -> str | None:
     ``tests/feeds/test_text.py`` holds it to lexbor's answer."""
     if _NOT_SIMPLE.search(markup):
         return None
-    text = _TAG.sub(_tag_separator, markup)
-    if _TAG_START.search(text):
-        return None  # something the tokenizer reads as markup that _TAG did not match
+    open_elements: list[str] = []
+    parts: list[str] = []
+    position = 0
+    for tag in _TAG.finditer(markup):
+        closing, name = tag.group(1), tag.group(2).lower()
+        if closing:  # tags must nest properly: the tree builder's repairs (implied ends, stray ends) are left to it
+            if not open_elements or open_elements.pop() != name:
+                return None
+        elif name not in _VOID:
+            open_elements.append(name)
+        parts += (markup[position : tag.start()], "" if name in _INLINE_SET else " ")
+        position = tag.end()
+    parts.append(markup[position:])
+    text = "".join(parts)
+    if open_elements or _TAG_START.search(text):
+        return None  # an element left open, or something the tokenizer reads as markup that _TAG did not match
     return html.unescape(text)
-
-
-def _tag_separator(tag: re.Match[str]) -> str:
-    return "" if tag.group(1).lower() in _INLINE_SET else " "
 
 
 def looks_like_html(text: str) -> bool:
