@@ -12,7 +12,19 @@ API::
 
 from __future__ import annotations
 
+from linkcast.feeds.discovery import (
+    FeedLink,
+    feed_links_in_headers,
+    feed_links_in_html,
+    hub_and_self_links,
+    looks_like_a_feed,
+)
 from linkcast.feeds.model import FeedEntry, FeedLimits, ParsedFeed
+from linkcast.feeds.opml import OpmlDocument, OpmlError, OpmlFeed, export_opml, parse_opml, read_opml
 from linkcast.feeds.parse import FeedError, parse_feed
 
-__all__ = ["FeedEntry", "FeedError", "FeedLimits", "ParsedFeed", "parse_feed"]
+__all__ = [
+    "FeedEntry", "FeedError", "FeedLimits", "FeedLink", "OpmlDocument", "OpmlError", "OpmlFeed", "ParsedFeed",
+    "export_opml", "feed_links_in_headers", "feed_links_in_html", "hub_and_self_links", "looks_like_a_feed",
+    "parse_feed", "parse_opml", "read_opml",
+]  # fmt: skip
