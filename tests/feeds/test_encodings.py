@@ -68,3 +68,8 @@ def test_control_characters_xml_forbids_are_dropped_rather_than_refusing_the_fee
 def test_json_feed_is_utf_8_with_or_without_a_bom() -> None:
     body = '{"version": "https://jsonfeed.org/version/1.1", "title": "Café", "items": []}'.encode()
     assert parse_feed(codecs.BOM_UTF8 + body, URL).title == parse_feed(body, URL).title == "Café"
+
+
+def test_blank_lines_before_the_xml_declaration_are_forgiven() -> None:
+    body = b'\n\n  <?xml version="1.0" encoding="utf-8"?>\n' + rss("Blank lines first").encode()
+    assert parse_feed(body, URL).title == "Blank lines first"

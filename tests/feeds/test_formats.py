@@ -206,3 +206,9 @@ def test_what_is_no_feed_is_refused_with_a_code_that_says_why(body: bytes, code:
     with pytest.raises(FeedError) as raised:
         parse_feed(body, URL)
     assert raised.value.code == code and raised.value.http_status == 502
+
+
+@pytest.mark.parametrize("namespace", ["http://backend.userland.com/rss2", "http://blogs.law.harvard.edu/tech/rss"])
+def test_rss_in_a_userland_or_harvard_namespace_is_rss(namespace: str) -> None:
+    body = f'<rss version="2.0" xmlns="{namespace}"><channel><item><guid>g</guid></item></channel></rss>'.encode()
+    assert [entry.entry_id for entry in parse_feed(body, URL).entries] == ["g"]

@@ -3,6 +3,7 @@ size, deep nesting, a slow parse; and every bound holds."""
 
 from __future__ import annotations
 
+import contextlib
 import http.server
 import threading
 import time
@@ -11,6 +12,8 @@ from pathlib import Path
 from typing import ClassVar
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from linkcast.feeds import FeedError, FeedLimits, parse_feed
 
@@ -150,3 +153,37 @@ def test_invalid_dates_are_none_not_errors(date: str) -> None:
 def test_truncated_xml_is_an_invalid_feed() -> None:
     body = b"<rss version='2.0'><channel><item><guid>1</guid></item><item><guid>2</gu"
     refused(body, "invalid_feed")
+
+
+FEED_PIECES = [
+    "<rss version='2.0'>", "<channel>", "</channel>", "</rss>", "<item>", "</item>", "<title>", "</title>", "<link>",
+    "</link>", "<guid>", "</guid>", "<description>", "</description>", "<pubDate>", "</pubDate>", "Sun, 06 Dec 2026",
+    "<feed xmlns='http://www.w3.org/2005/Atom'>", "</feed>", "<entry>", "</entry>", "<id>", "</id>",
+    "<link href='/x'/>", "<content type='xhtml'>", "<content type='html'>", "</content>",
+    "<div xmlns='http://www.w3.org/1999/xhtml'>", "</div>", "<a href='y'>", "</a>", "<p xml:base='../'>", "</p>",
+    "&amp;", "&lt;a href='z'&gt;", "&nbsp;", "&bogus;", "<![CDATA[<a href=c>]]>", "<!DOCTYPE rss>", "<!-- c -->",
+    "<?xml version='1.0'?>", "text", " ", "\n", "é", "\u00ff", "{", "}", '"version": "https://jsonfeed.org/version/1"',
+    '"items": [{"id": 1, "content_html": "<a href=j>"}]', ",", "<dc:creator>", "</dc:creator>",
+]  # fmt: skip
+
+
+@settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.sampled_from(FEED_PIECES), max_size=30).map("".join), st.sampled_from(["utf-8", "latin-1"]))
+def test_any_document_gives_a_bounded_feed_or_a_feed_error(document: str, encoding: str) -> None:
+    try:
+        feed = parse_feed(document.encode(encoding, "replace"), URL, max_entries=5)
+    except FeedError as error:
+        assert error.code in ("not_a_feed", "invalid_feed", "unsafe_xml", "too_complex")
+        return
+    assert len(feed.entries) <= 5
+    for entry in feed.entries:
+        assert entry.entry_id and entry.fingerprint.startswith("sha256:")
+        assert all(link.startswith(("http://", "https://")) for link in [*entry.links, entry.link or "http://"])
+
+
+@settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow])
+@given(st.binary(max_size=500))
+def test_any_bytes_give_a_feed_or_a_feed_error(body: bytes) -> None:
+    for prefix in (b"", b"<rss version='2.0'><channel><item><title>", b'{"version": "https://jsonfeed.org/version/1"'):
+        with contextlib.suppress(FeedError):  # anything else fails the test
+            parse_feed(prefix + body, URL)

@@ -31,6 +31,7 @@ XML_NS = "http://www.w3.org/XML/1998/namespace"
 CHUNK_CHARS = 256 * 1024  # text handed to expat at a time: the time bound is checked between chunks
 
 _DECLARATION = re.compile(rb"""\s*<\?xml[^>]{0,200}?\bencoding\s*=\s*["']([A-Za-z0-9._:-]{1,40})["']""")
+_TEXT_DECLARATION = re.compile(r"[\ufeff\s]*<\?xml[\t\n\r ][^>]{0,300}?\?>")
 _NOT_XML_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 _UTF16_WITHOUT_BOM = ((b"<\x00?\x00", "utf-16le"), (b"\x00<\x00?", "utf-16be"))
 _BOMS = ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16le"), (codecs.BOM_UTF16_BE, "utf-16be"))
@@ -85,8 +86,13 @@ def xml_encoding(body: bytes, content_type: str | None) -> DocumentEncoding:
 
 
 def xml_text(body: bytes, content_type: str | None) -> str:
-    """``body`` decoded (see ``xml_encoding``), without the characters XML 1.0 forbids."""
+    """``body`` decoded (see ``xml_encoding``), without the characters XML 1.0 forbids, and without its XML
+    declaration: its encoding is decided already, and expat refuses one after blank lines (a common fault: a blog
+    engine's plugin printing a newline first) or with an encoding name the XML grammar does not allow (``"437"``)."""
     text = decode(body, xml_encoding(body, content_type))
+    declaration = _TEXT_DECLARATION.match(text)
+    if declaration is not None:
+        text = text[declaration.end() :]
     return _NOT_XML_CHARS.sub("", text)
 
 

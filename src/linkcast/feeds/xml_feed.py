@@ -25,6 +25,7 @@ RSS_10 = "http://purl.org/rss/1.0/"
 RSS_090 = "http://my.netscape.com/rdf/simple/0.9/"
 _SHORT = {
     "": "", RSS_10: "", RSS_090: "", "http://backend.userland.com/rss2": "", "http://backend.userland.com/rss": "",
+    "http://backend.userland.com/rss2.1": "", "http://blogs.law.harvard.edu/tech/rss": "",
     ATOM_10: "atom", ATOM_03: "atom",
     "http://purl.org/dc/elements/1.1/": "dc", "http://purl.org/dc/terms/": "dcterms",
     "http://purl.org/rss/1.0/modules/content/": "content", "http://purl.org/rss/1.0/modules/syndication/": "sy",
