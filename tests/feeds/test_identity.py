@@ -69,6 +69,9 @@ def test_strings_are_bounded() -> None:
     assert entry.title is not None and len(entry.title) <= 1024
     assert entry.author is not None and len(entry.author) <= 1024
     assert entry.summary is not None and len(entry.summary) <= 1000
+    many = "".join(f"<dc:creator>Author {n}</dc:creator>" for n in range(100_000))
+    [entry] = parse_feed(rss(f"<item><guid>g</guid>{many}</item>"), URL).entries
+    assert entry.author is not None and entry.author.startswith("Author 0, Author 1,") and len(entry.author) <= 1024
 
 
 def test_a_guid_that_is_no_permalink_is_no_link() -> None:

@@ -33,6 +33,8 @@ from linkcast.feeds.vocabulary import (
 )
 from linkcast.feeds.xml_fields import Fields, entry_draft
 
+MAX_AUTHORS = 20  # an entry's authors kept (joined, and cut to max_text_chars, in its author field)
+
 
 class _Stop(Exception):
     """Reading ends early, on purpose: the entry past ``max_entries`` started."""
@@ -213,7 +215,7 @@ class _Reader:
                 self._end_entry()
             elif key == "atom:author" and self.author is not None:
                 target = self.entry if self.entry is not None else self.feed
-                if self.author:
+                if self.author and len(target.authors) < MAX_AUTHORS:
                     target.authors.append(self.author[0])
                 self.author = None
         self.path.pop()
@@ -229,7 +231,8 @@ class _Reader:
             return
         target = self.entry if self.entry is not None else self.feed
         if slot in ("author", "dc:creator"):
-            target.authors.append(capture.value())
+            if len(target.authors) < MAX_AUTHORS:
+                target.authors.append(capture.value())
             return
         if slot in target.texts:
             return  # the first of a repeated element counts
