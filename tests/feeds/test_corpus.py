@@ -1,0 +1,51 @@
+"""Every feed of the corpus (real feeds from feed libraries' test suites) reads as expected, and well-formed."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from linkcast.feeds import parse_feed
+
+CORPUS = Path(__file__).parent / "corpus"
+EXPECTED = json.loads((CORPUS / "expected.json").read_text())
+FEEDS = sorted(
+    path
+    for path in CORPUS.iterdir()
+    if path.suffix in (".xml", ".rss", ".atom", ".json") and path.name != "expected.json"
+)
+DATE = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z")
+
+
+def test_the_corpus_has_twenty_to_fifty_feeds_each_with_its_expectation() -> None:
+    assert 20 <= len(FEEDS) <= 50
+    assert {path.name for path in FEEDS} == set(EXPECTED)
+
+
+@pytest.mark.parametrize("path", FEEDS, ids=[path.name for path in FEEDS])
+def test_each_corpus_feed_reads_as_expected(path: Path) -> None:
+    feed = parse_feed(path.read_bytes(), "https://feeds.example.com/feed")
+    expected = EXPECTED[path.name]
+    assert (feed.kind, feed.version, len(feed.entries)) == (expected["kind"], expected["version"], expected["entries"])
+    for entry in feed.entries:
+        assert entry.entry_id and len(entry.entry_id) <= 2048
+        assert entry.link is None or entry.link.startswith(("http://", "https://"))
+        assert all(link.startswith(("http://", "https://")) for link in entry.links)
+        assert all(date is None or DATE.fullmatch(date) for date in (entry.published, entry.updated))
+        assert entry.summary is None or (
+            len(entry.summary) <= 1000 and entry.summary == " ".join(entry.summary.split())
+        )
+
+
+def test_real_feeds_give_what_their_documents_say() -> None:
+    slashdot = parse_feed((CORPUS / "rss-parser--slashdot.xml").read_bytes(), "https://rss.slashdot.org/")
+    assert slashdot.title == "Slashdot" and slashdot.ttl_seconds == 3600.0  # sy:updatePeriod hourly
+    heise = parse_feed((CORPUS / "rss-parser--heise.xml").read_bytes(), "https://www.heise.de/rss/heise.rdf")
+    assert "Telefónica" in (heise.entries[0].title or "")
+    lex = parse_feed((CORPUS / "rss-parser--lex_fridman.xml").read_bytes(), "https://lexfridman.com/feed/podcast/")
+    assert lex.hubs == ["https://pubsubhubbub.appspot.com/"] and lex.self_url == "https://lexfridman.com/feed/podcast/"
+    npr = parse_feed((CORPUS / "trafilatura--npr_technology.json").read_bytes(), "https://feeds.npr.org/1019/feed.json")
+    assert npr.entries[0].entry_id == "1050315385" and npr.self_url == "https://feeds.npr.org/1019/feed.json"

@@ -1,0 +1,115 @@
+"""Discovery: feeds linked from a page's head and from Link headers, sniffing, and WebSub hub and self links."""
+
+from __future__ import annotations
+
+import pytest
+
+from linkcast.feeds.discovery import (
+    MAX_FEED_LINKS,
+    FeedLink,
+    feed_links_in_headers,
+    feed_links_in_html,
+    hub_and_self_links,
+    looks_like_a_feed,
+)
+
+PAGE_URL = "https://site.example/blog/post.html"
+PAGE = b"""<!doctype html><html><head><meta charset="utf-8"><base href="/base/">
+<link rel="alternate" type="application/rss+xml" title=" Posts  (RSS) " href="feed.xml">
+<link rel="ALTERNATE" type="Application/Atom+XML; charset=utf-8" href="//cdn.example/atom">
+<link rel="alternate" type="application/feed+json" href="https://site.example/feed.json">
+<link rel="alternate" type="application/json" href="/wp-json/">
+<link rel="alternate stylesheet" type="text/css" href="alt.css">
+<link rel="alternate" type="application/rss+xml" href="feed.xml">
+<link rel="alternate" type="application/rss+xml" href="javascript:void(0)">
+<link rel="hub" href="https://hub.example/"><link rel="self" href="/self">
+</head><body><link rel="alternate" type="application/rss+xml" href="/in-body.xml"></body></html>"""
+
+
+def test_feed_links_in_the_head_are_found_resolved_in_order_each_once() -> None:
+    assert feed_links_in_html(PAGE, PAGE_URL, "text/html") == [
+        FeedLink("https://site.example/base/feed.xml", "application/rss+xml", "Posts (RSS)"),
+        FeedLink("https://cdn.example/atom", "application/atom+xml", None),
+        FeedLink("https://site.example/feed.json", "application/feed+json", None),
+        FeedLink("https://site.example/wp-json/", "application/json", None),
+    ]
+
+
+def test_a_page_in_a_legacy_encoding_resolves_its_feed_links_in_it() -> None:
+    page = '<head><link rel="alternate" type="application/rss+xml" href="/f?q=é" title="Café"></head>'.encode("latin-1")
+    assert feed_links_in_html(page, PAGE_URL, "text/html; charset=windows-1252") == [
+        FeedLink("https://site.example/f?q=%E9", "application/rss+xml", "Café")
+    ]
+
+
+def test_feed_links_are_bounded() -> None:
+    links = "".join(f'<link rel="alternate" type="application/rss+xml" href="/f{n}">' for n in range(1000))
+    assert len(feed_links_in_html(f"<head>{links}</head>".encode(), PAGE_URL)) == MAX_FEED_LINKS
+
+
+def test_link_headers_give_feeds_with_quoted_commas_and_extended_titles() -> None:
+    headers = [
+        '<https://site.example/feed>; rel="alternate"; type="application/atom+xml"; title="News, daily", '
+        "</feed.json>; rel=alternate; type=application/feed+json; title*=UTF-8''%E2%82%AC%20prices",
+        '</style.css>; rel="stylesheet"; type="text/css", '
+        "<mailto:x@example.com>; rel=alternate; type=application/rss+xml",
+    ]
+    assert feed_links_in_headers(headers, PAGE_URL) == [
+        FeedLink("https://site.example/feed", "application/atom+xml", "News, daily"),
+        FeedLink("https://site.example/feed.json", "application/feed+json", "€ prices"),
+    ]
+
+
+def test_hostile_link_headers_are_bounded_and_never_raise() -> None:
+    assert feed_links_in_headers(['<a>; rel="alternate; type=', "<<<>>>;;;=,,,", ";" * 100_000], PAGE_URL) == []
+    many = [", ".join(f"</f{n}>; rel=alternate; type=application/rss+xml" for n in range(10_000))]
+    assert len(feed_links_in_headers(many, PAGE_URL)) <= MAX_FEED_LINKS
+
+
+def test_hubs_and_self_come_from_headers_first_then_the_body() -> None:
+    headers = ['<https://hub.one/>; rel="hub", <https://site.example/topic>; rel="self"']
+    assert hub_and_self_links(headers, PAGE, PAGE_URL, "text/html") == (
+        ["https://hub.one/", "https://hub.example/"], "https://site.example/topic"
+    )  # fmt: skip
+    assert hub_and_self_links([], PAGE, PAGE_URL, "text/html") == (
+        ["https://hub.example/"],
+        "https://site.example/self",
+    )
+
+
+def test_hubs_and_self_of_a_feed_come_from_its_atom_links() -> None:
+    feed = b"""<rss version="2.0" xmlns:atom="http://www.w3.org/2005/Atom"><channel>
+    <atom:link rel="hub" href="https://hub.example/"/><atom:link rel="self" href="/feed.xml"/></channel></rss>"""
+    assert hub_and_self_links([], feed, "https://site.example/x", "application/rss+xml") == (
+        ["https://hub.example/"], "https://site.example/feed.xml"
+    )  # fmt: skip
+    json_feed = (
+        b'{"version": "https://jsonfeed.org/version/1.1", "feed_url": "https://s.example/f.json",'
+        b' "hubs": [{"type": "WebSub", "url": "https://h.example/"}]}'
+    )
+    assert hub_and_self_links([], json_feed, "https://s.example/", None) == (
+        ["https://h.example/"],
+        "https://s.example/f.json",
+    )
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (b'<?xml version="1.0"?>\n<!-- a comment --><?xml-stylesheet href="s.xsl"?><rss version="2.0">', True),
+        (b'\xef\xbb\xbf<feed xmlns="http://www.w3.org/2005/Atom">', True),
+        (b'<feed version="0.3" xmlns="http://purl.org/atom/ns#">', True),
+        ('<rss version="2.0">'.encode("utf-16"), True),
+        (b'<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" xmlns="http://purl.org/rss/1.0/">', True),
+        (b'<!DOCTYPE rss PUBLIC "-//Netscape Communications//DTD RSS 0.91//EN" "x.dtd"><rss version="0.91">', True),
+        (b'{"items": [], "version": "https:\\/\\/jsonfeed.org\\/version\\/1.1"}', True),
+        (b'<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><x/></rdf:RDF>', False),
+        (b'<feed xmlns="http://example.com/not-atom">', False),
+        (b"<!DOCTYPE html><html><head><title>rss</title>", False),
+        (b'{"version": "1.0", "rss": true}', False),
+        (b"plain text about <rss>", False),
+        (b"", False),
+    ],
+)
+def test_feeds_are_sniffed_by_their_root_element_or_json_feed_version(body: bytes, expected: bool) -> None:
+    assert looks_like_a_feed(body, None) is expected

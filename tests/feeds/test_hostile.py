@@ -1,0 +1,189 @@
+"""Hostile feeds end quickly and cleanly: entity bombs, external entities (nothing read, nothing requested), sheer
+size, deep nesting, a slow parse; and every bound holds."""
+
+from __future__ import annotations
+
+import contextlib
+import http.server
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import ClassVar
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from linkcast.feeds import FeedError, FeedLimits, parse_feed
+
+URL = "https://feeds.example.com/feed"
+
+
+class _Recorder(http.server.BaseHTTPRequestHandler):
+    requests: ClassVar[list[str]] = []
+
+    def do_GET(self) -> None:
+        self.requests.append(self.path)
+        body = b'<!ENTITY x "FETCHED">'
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *_args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def loopback_server() -> Iterator[tuple[str, list[str]]]:
+    """A loopback HTTP server that records every request it gets."""
+    requests: ClassVar[list[str]] = []
+    handler = type("Handler", (_Recorder,), {"requests": requests})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", requests
+    server.shutdown()
+    server.server_close()
+
+
+def refused(body: bytes, code: str, within: float = 1.0) -> FeedError:
+    started = time.monotonic()
+    with pytest.raises(FeedError) as raised:
+        parse_feed(body, URL)
+    assert raised.value.code == code, raised.value.message
+    assert time.monotonic() - started < within
+    return raised.value
+
+
+def billion_laughs() -> bytes:
+    entities = '<!ENTITY a0 "lol">' + "".join(f'<!ENTITY a{n} "{f"&a{n - 1};" * 10}">' for n in range(1, 10))
+    return f'<?xml version="1.0"?><!DOCTYPE rss [{entities}]><rss><channel><title>&a9;</title></channel></rss>'.encode()
+
+
+def test_billion_laughs_is_refused_before_any_entity_is_declared() -> None:
+    refused(billion_laughs(), "unsafe_xml", within=0.1)
+
+
+def test_quadratic_blowup_is_refused_at_once() -> None:
+    entity = "x" * 100_000
+    body = f'<!DOCTYPE rss [<!ENTITY a "{entity}">]><rss><channel><title>{"&a;" * 100_000}</title></channel></rss>'
+    refused(body.encode(), "unsafe_xml", within=0.1)
+
+
+def test_an_external_file_entity_is_never_read(tmp_path: Path) -> None:
+    secret = tmp_path / "secret.txt"
+    secret.write_text("SECRET")
+    body = f'<!DOCTYPE rss [<!ENTITY e SYSTEM "file://{secret}">]><rss><channel><title>&e;</title></channel></rss>'
+    error = refused(body.encode(), "unsafe_xml")
+    assert "SECRET" not in error.message
+
+
+def test_external_entities_and_dtds_on_a_server_are_never_requested(loopback_server: tuple[str, list[str]]) -> None:
+    origin, requests = loopback_server
+    general = f'<!DOCTYPE rss [<!ENTITY e SYSTEM "{origin}/entity">]><rss><channel><title>&e;</title></channel></rss>'
+    parameter = f'<!DOCTYPE rss [<!ENTITY % p SYSTEM "{origin}/parameter"> %p;]><rss><channel/></rss>'
+    refused(general.encode(), "unsafe_xml")
+    refused(parameter.encode(), "unsafe_xml")
+    # A DOCTYPE that only names an external DTD is harmless: allowed, the DTD never read, its entities unknown.
+    external = f'<!DOCTYPE rss SYSTEM "{origin}/rss.dtd"><rss><channel><title>a &x; b</title></channel></rss>'
+    assert parse_feed(external.encode(), URL).title == "a &x; b"
+    time.sleep(0.2)  # a request would have been made synchronously, during the parse; this only lets one land
+    assert requests == []
+
+
+def test_a_hundred_thousand_entries_stop_at_max_entries_quickly() -> None:
+    items = "".join(f"<item><guid>{n}</guid><title>t{n}</title></item>" for n in range(100_000))
+    body = f"<rss version='2.0'><channel>{items}</channel></rss>".encode()
+    started = time.monotonic()
+    feed = parse_feed(body, URL, max_entries=1000)
+    assert time.monotonic() - started < 1.0
+    assert len(feed.entries) == 1000 and feed.entries_truncated and feed.entries[-1].entry_id == "999"
+    whole = parse_feed(body, URL, max_entries=100_000)
+    assert len(whole.entries) == 100_000 and not whole.entries_truncated
+
+
+def test_json_feeds_stop_at_max_entries_too() -> None:
+    items = ",".join(f'{{"id": "{n}"}}' for n in range(5000))
+    feed = parse_feed(
+        f'{{"version": "https://jsonfeed.org/version/1.1", "items": [{items}]}}'.encode(), URL, max_entries=10
+    )
+    assert [entry.entry_id for entry in feed.entries] == [str(n) for n in range(10)] and feed.entries_truncated
+
+
+def test_deep_nesting_is_too_complex() -> None:
+    body = "<rss><channel><item><guid>g</guid>" + "<x>" * 10_000 + "</x>" * 10_000 + "</item></channel></rss>"
+    refused(body.encode(), "too_complex")
+    refused(
+        b'{"version": "https://jsonfeed.org/version/1", "items": ' + b"[" * 5000 + b"]" * 5000 + b"}", "too_complex"
+    )
+
+
+def test_a_parse_past_its_time_bound_is_too_complex() -> None:
+    items = "".join(f"<item><guid>{n}</guid><description>&lt;a href='/{n}'&gt;x&lt;/a&gt;</description></item>"
+                    for n in range(20_000))  # fmt: skip
+    body = f"<rss version='2.0'><channel>{items}</channel></rss>".encode()
+    started = time.monotonic()
+    with pytest.raises(FeedError) as raised:
+        parse_feed(body, URL, max_entries=100_000, limits=FeedLimits(max_seconds=0.05))
+    assert raised.value.code == "too_complex" and time.monotonic() - started < 1.0
+
+
+def test_a_huge_content_is_kept_bounded_but_fingerprinted_whole() -> None:
+    def feed(tail: str) -> bytes:
+        content = "&lt;p&gt;" + "text " * 400_000 + tail
+        item = f"<item><guid>g</guid><description>{content}</description></item>"
+        return f"<rss version='2.0'><channel>{item}</channel></rss>".encode()
+
+    [first] = parse_feed(feed("end"), URL).entries
+    [second] = parse_feed(feed("END"), URL).entries
+    assert first.summary is not None and len(first.summary) <= 1000
+    assert first.fingerprint != second.fingerprint  # the change is past what is kept, and still seen
+
+
+@pytest.mark.parametrize("date", ["0000-00-00", "2026-13-01T00:00:00Z", "yesterday", "Sun, 32 Dec 2026 10:00:00 GMT",
+                                  "9" * 10_000, "2026-02-30"])  # fmt: skip
+def test_invalid_dates_are_none_not_errors(date: str) -> None:
+    body = f"<rss version='2.0'><channel><item><guid>g</guid><pubDate>{date}</pubDate></item></channel></rss>"
+    [entry] = parse_feed(body.encode(), URL).entries
+    assert entry.published is None
+
+
+def test_truncated_xml_is_an_invalid_feed() -> None:
+    body = b"<rss version='2.0'><channel><item><guid>1</guid></item><item><guid>2</gu"
+    refused(body, "invalid_feed")
+
+
+FEED_PIECES = [
+    "<rss version='2.0'>", "<channel>", "</channel>", "</rss>", "<item>", "</item>", "<title>", "</title>", "<link>",
+    "</link>", "<guid>", "</guid>", "<description>", "</description>", "<pubDate>", "</pubDate>", "Sun, 06 Dec 2026",
+    "<feed xmlns='http://www.w3.org/2005/Atom'>", "</feed>", "<entry>", "</entry>", "<id>", "</id>",
+    "<link href='/x'/>", "<content type='xhtml'>", "<content type='html'>", "</content>",
+    "<div xmlns='http://www.w3.org/1999/xhtml'>", "</div>", "<a href='y'>", "</a>", "<p xml:base='../'>", "</p>",
+    "&amp;", "&lt;a href='z'&gt;", "&nbsp;", "&bogus;", "<![CDATA[<a href=c>]]>", "<!DOCTYPE rss>", "<!-- c -->",
+    "<?xml version='1.0'?>", "text", " ", "\n", "é", "\u00ff", "{", "}", '"version": "https://jsonfeed.org/version/1"',
+    '"items": [{"id": 1, "content_html": "<a href=j>"}]', ",", "<dc:creator>", "</dc:creator>",
+]  # fmt: skip
+
+
+@settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.sampled_from(FEED_PIECES), max_size=30).map("".join), st.sampled_from(["utf-8", "latin-1"]))
+def test_any_document_gives_a_bounded_feed_or_a_feed_error(document: str, encoding: str) -> None:
+    try:
+        feed = parse_feed(document.encode(encoding, "replace"), URL, max_entries=5)
+    except FeedError as error:
+        assert error.code in ("not_a_feed", "invalid_feed", "unsafe_xml", "too_complex")
+        return
+    assert len(feed.entries) <= 5
+    for entry in feed.entries:
+        assert entry.entry_id and entry.fingerprint.startswith("sha256:")
+        assert all(link.startswith(("http://", "https://")) for link in [*entry.links, entry.link or "http://"])
+
+
+@settings(max_examples=200, suppress_health_check=[HealthCheck.too_slow])
+@given(st.binary(max_size=500))
+def test_any_bytes_give_a_feed_or_a_feed_error(body: bytes) -> None:
+    for prefix in (b"", b"<rss version='2.0'><channel><item><title>", b'{"version": "https://jsonfeed.org/version/1"'):
+        with contextlib.suppress(FeedError):  # anything else fails the test
+            parse_feed(prefix + body, URL)
