@@ -26,7 +26,7 @@ async def discover_feed(fetcher: Fetcher, url: str) -> str:
     candidates += feed_links_in_html(resource.body, resource.final_url, content_type)
     if not candidates:
         raise InvalidInput(
-            f"{url} is no feed, and its page names none (no <link rel=\"alternate\"> of a feed type)",
+            f'{url} is no feed, and its page names none (no <link rel="alternate"> of a feed type)',
             code="no_feed_found",
         )
     return candidates[0].url
