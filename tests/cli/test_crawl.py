@@ -10,8 +10,10 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import orjson
 import pytest
+from aiohttp import web
 
 from linkcast.cli.crawl_counts import describe_counts
 from linkcast.cli.report import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_UNAVAILABLE, EXIT_USAGE
@@ -19,6 +21,7 @@ from tests.support.cli import Terminal, clients_connected, error_line, finish, r
 from tests.support.crawl_site import CrawlSite, TreeSite
 from tests.support.ports import free_port
 from tests.support.service import Service, receive_until
+from tests.support.site import LocalSite
 
 # What a depth-1 crawl of CrawlSite's "/" fetches (tests/crawl/test_crawl_service.py proves it against the API).
 DEPTH_ONE = {"/", "/a", "/b", "/c", "/broken", "/calendar/2026/1"}
@@ -106,6 +109,65 @@ async def test_the_same_crawl_again_follows_it_instead_of_starting_another(
     assert page_lines(second.stdout) == page_lines(first.stdout)
     assert "linkcast: crawl again was started before (done): following it" in second.stderr.decode()
     assert crawl_site.requests == fetches, "nothing fetched again"
+
+
+class LosingProxy(LocalSite):
+    """Passes calls and the stream on to ``service``, but closes the connection of the first PUT once the service has
+    answered it: the client's crawl is started, and it cannot know."""
+
+    def __init__(self, service: Service) -> None:
+        super().__init__()
+        self.service = service
+        self.puts: list[str] = []
+        self.app.router.add_get("/scraped_urls", self._stream)
+
+    async def _dispatch(self, request: web.Request) -> web.StreamResponse:
+        status, answer = await self.service.call(request.method, request.path_qs, json=await request.json())
+        self.puts.append(request.path)
+        if len(self.puts) == 1:
+            assert request.transport is not None
+            request.transport.close()
+        return web.json_response(answer, status=status)
+
+    async def _stream(self, request: web.Request) -> web.StreamResponse:
+        client = web.WebSocketResponse()
+        await client.prepare(request)
+        upstream_url = f"{self.service.ws_url}?{request.query_string}"
+        async with aiohttp.ClientSession() as session, session.ws_connect(upstream_url) as upstream:
+
+            async def pass_on() -> None:
+                async for message in upstream:
+                    await client.send_str(message.data)
+
+            passing = asyncio.create_task(pass_on())
+            try:
+                async for _ in client:  # until the client closes (its close answered at once)
+                    pass
+            finally:
+                passing.cancel()
+        return client
+
+
+async def test_a_start_whose_answer_is_lost_is_sent_again_and_starts_nothing_new(
+    service: Service, crawl_site: CrawlSite
+) -> None:
+    proxy = LosingProxy(service)
+    await proxy.start()
+    try:
+        done = await run_cli("crawl", crawl_site.url("/"), "--server", proxy.origin)  # an id of its own choosing
+    finally:
+        await proxy.stop()
+    assert done.returncode == 0, done.stderr
+    [first, again] = proxy.puts
+    assert first == again, "the same id, chosen before the first try"
+    crawl_id = first.removeprefix("/crawls/")
+    assert [crawl["crawl_id"] for crawl in (await service.call("GET", "/crawls"))[1]["crawls"]] == [crawl_id]
+    assert set(page_lines(done.stdout)) == {crawl_site.url(path) for path in DEPTH_ONE}
+    # aiohttp sends an idempotent request again itself once, when the connection drops before the answer
+    notices = done.stderr.decode().splitlines()
+    assert notices[0].startswith(f"linkcast: crawl {crawl_id} was started before (")
+    assert notices[1].startswith(f"linkcast: crawl {crawl_id} done in ")
+    assert max(crawl_site.requests.values()) == 1, "one crawl, each page once"
 
 
 async def test_another_crawl_under_a_taken_id_is_one_line_naming_conflict(
