@@ -340,3 +340,10 @@ async def test_a_crawl_followed_across_a_server_restart_prints_every_page_once(t
     assert ids == sorted(set(ids)) and events[-1]["type"] == "crawl.done"
     notices = done.stderr.decode()
     assert "; reconnecting with since=" in notices and "linkcast: reconnected" in notices
+
+
+async def test_a_seed_the_server_may_not_fetch_is_one_line_naming_blocked(
+    default_policy: Service, crawl_site: CrawlSite
+) -> None:
+    done = await run_cli("crawl", crawl_site.url("/"), "--server", default_policy.base_url)
+    assert "--allow-private-networks" in error_line(done, "blocked", EXIT_FAILED)

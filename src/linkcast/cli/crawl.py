@@ -49,10 +49,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     what = parser.add_mutually_exclusive_group(required=True)
     what.add_argument("urls", nargs="*", default=[], metavar="URL", help="where the crawl starts (its seeds)")
     what.add_argument("--cancel", metavar="ID", help="cancel the crawl with this id instead")
-    parser.add_argument("--id", dest="crawl_id", help="the crawl's id (default: a random one)")
-    parser.add_argument("--depth", type=int, help="links followed from a seed (server default: 1; 0: seeds only)")
-    parser.add_argument("--max-pages", type=int, help="pages fetched in all, seeds included (server default: 100)")
-    parser.add_argument("--scope", help="same-host (default), same-origin, same-site or any")
+    parser.add_argument("--id", dest="crawl_id", metavar="ID", help="the crawl's id (default: a random one)")
+    parser.add_argument(
+        "--depth", type=int, metavar="N", help="links followed from a seed (server default: 1; 0: seeds only)"
+    )
+    parser.add_argument(
+        "--max-pages", type=int, metavar="N", help="pages fetched in all, seeds included (server default: 100)"
+    )
+    parser.add_argument("--scope", metavar="SCOPE", help="same-host (default), same-origin, same-site or any")
     parser.add_argument(
         "--include", action="append", default=[], metavar="PATTERN", help="follow only links that match (repeatable)"
     )
