@@ -11,7 +11,7 @@ import pytest
 from linkcast.cli.command import build_parser
 from linkcast.cli.crawl import COMMAND, crawl_body
 from linkcast.cli.crawl_counts import CrawlTally, PageRate, describe_counts, duration, page_line, summary
-from linkcast.cli.crawl_output import CrawlOutput, JsonLines, PageLines, ProgressBar
+from linkcast.cli.crawl_output import CrawlOutput, JsonLines, PageLines, ProgressBar, short_id
 from linkcast.core.crawls import CrawlCounts
 
 
@@ -136,3 +136,8 @@ def test_the_displays_suit_where_stdout_and_stderr_go(
 ) -> None:
     output = CrawlOutput.choose("c", as_json, Stream(stdout_tty), Stream(stderr_tty), 0)
     assert [type(display) for display in output.displays] == displays
+
+
+def test_the_bar_names_a_random_id_by_its_first_characters() -> None:
+    assert short_id("asked") == "asked"
+    assert short_id("1ed9910834754791b9a06dc41ee61b8b") == "1ed99108…"

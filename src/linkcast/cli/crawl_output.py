@@ -6,7 +6,7 @@ file while its progress stays on screen:
 - ``--json``: every event of the crawl's stream on stdout, one JSON line each (``crawl.accepted``, ``page``,
   ``skipped``, ``crawl.progress``, ``crawl.done``), as ``linkcast watch --json`` prints them; nothing else moves.
 - otherwise, when stderr is a terminal, a progress bar there (``rich``): URLs ended out of those admitted so far,
-  fetched, failed, queued, skipped, pages/s, time.
+  fetched, failed, queued, skipped, pages/s.
 - otherwise, or when stdout is not a terminal (a file, a pipe), one line per page on stdout: ``URL<TAB>status<TAB>
   links`` (``crawl_counts.page_line``), for ``cut``/``awk``. On a terminal with a bar, a line per page would only
   scroll the bar away; ``--json`` has every detail.
@@ -22,7 +22,8 @@ from typing import Any, Protocol, TextIO
 
 import orjson
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, Task, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, ProgressColumn, Task, TextColumn
+from rich.table import Column
 from rich.text import Text
 
 from linkcast.cli.crawl_counts import CrawlTally, PageRate, page_line
@@ -58,8 +59,8 @@ class PageLines:
 
 
 class PagesPerSecond(ProgressColumn):
-    def __init__(self, rate: PageRate) -> None:
-        super().__init__()
+    def __init__(self, rate: PageRate, table_column: Column | None = None) -> None:
+        super().__init__(table_column)
         self.rate = rate
 
     def render(self, task: Task) -> Text:
@@ -72,17 +73,19 @@ class ProgressBar:
 
     def __init__(self, crawl_id: str, console: Console, pages_before: int) -> None:
         self.rate = PageRate(pages_before, time.monotonic)
+        # One line across the terminal: the bar takes the room the rest leaves (about 10 columns of 80), and on a
+        # terminal narrower still the counts are cut short rather than wrapped. The duration is in the summary.
         self.progress = Progress(
-            TextColumn("crawl {task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("{task.fields[counts]}"),
-            PagesPerSecond(self.rate),
-            TimeElapsedColumn(),
+            TextColumn("{task.description}", table_column=Column(no_wrap=True)),
+            BarColumn(bar_width=None),
+            MofNCompleteColumn(table_column=Column(no_wrap=True)),
+            TextColumn("{task.fields[counts]}", table_column=Column(no_wrap=True, overflow="ellipsis")),
+            PagesPerSecond(self.rate, table_column=Column(no_wrap=True)),
             console=console,
+            expand=True,
             redirect_stdout=False,  # stdout may be a file of page lines: it must not be drawn into the terminal
         )
-        self.task = self.progress.add_task(crawl_id, total=None, counts="")
+        self.task = self.progress.add_task(short_id(crawl_id), total=None, counts="")
 
     def __enter__(self) -> ProgressBar:
         self.progress.start()
@@ -93,11 +96,14 @@ class ProgressBar:
 
     def show(self, event: dict[str, Any], tally: CrawlTally) -> None:
         self.rate.record(tally.pages)
-        counts = (
-            f"fetched {tally.fetched}  failed {tally.failed}  queued {tally.queued}  "
-            f"skipped {sum(tally.skipped.values())}"
-        )
+        skipped = sum(tally.skipped.values())
+        counts = f"fetched {tally.fetched} failed {tally.failed} queued {tally.queued} skipped {skipped}"
         self.progress.update(self.task, completed=tally.ended, total=tally.admitted or None, counts=counts)
+
+
+def short_id(crawl_id: str, width: int = 12) -> str:
+    """The crawl's id on the bar: a random one is 32 characters, and its first 8 tell it apart on one's screen."""
+    return crawl_id if len(crawl_id) <= width else crawl_id[: width - 4] + "…"
 
 
 class CrawlOutput:
