@@ -63,7 +63,7 @@ def test_a_numeric_exit_passes_through(capsys: pytest.CaptureFixture[str]) -> No
 
 
 def test_a_new_command_is_a_module_level_command_added_to_the_list(capsys: pytest.CaptureFixture[str]) -> None:
-    """What adding ``linkcast crawl`` takes: a ``Command``; its flags are parsed and its errors reported for it."""
+    """What adding a command (``linkcast probe``) takes: a ``Command``; its flags parsed, its errors reported."""
 
     def add_arguments(parser: argparse.ArgumentParser) -> None:
         parser.add_argument("--depth", type=int, default=1)
@@ -73,12 +73,12 @@ def test_a_new_command_is_a_module_level_command_added_to_the_list(capsys: pytes
             raise UsageError("--depth is at most 3")
         return EXIT_OK
 
-    crawl = Command("crawl", "crawl a site", add_arguments, run)
-    commands = [*COMMANDS, crawl]
-    assert cli.run(["crawl", "--depth", "2"], commands) == EXIT_OK
-    assert cli.run(["crawl", "--depth", "9"], commands) == EXIT_USAGE
-    assert cli.run(["crawl", "--depth", "deep"], commands) == EXIT_USAGE
+    probe = Command("probe", "probe a site", add_arguments, run)
+    commands = [*COMMANDS, probe]
+    assert cli.run(["probe", "--depth", "2"], commands) == EXIT_OK
+    assert cli.run(["probe", "--depth", "9"], commands) == EXIT_USAGE
+    assert cli.run(["probe", "--depth", "deep"], commands) == EXIT_USAGE
     assert capsys.readouterr().err.splitlines() == [
         "linkcast: usage: --depth is at most 3",
-        "linkcast: usage: argument --depth: invalid int value: 'deep' (see: linkcast crawl --help)",
+        "linkcast: usage: argument --depth: invalid int value: 'deep' (see: linkcast probe --help)",
     ]

@@ -136,3 +136,14 @@ async def test_a_since_that_is_not_a_number_is_a_usage_error() -> None:
 def test_a_stream_error_frame_is_printed_with_its_code_and_message() -> None:
     frame = {"type": "stream_error", "error": {"code": "store_unavailable", "message": "Redis is down"}}
     assert describe(frame).split() == ["stream_error:", "store_unavailable:", "Redis", "is", "down"]
+
+
+def test_a_crawls_events_are_printed_with_their_outcome_and_counts() -> None:
+    base = {"request_id": "c", "url": "http://a/"}
+    assert describe({**base, "type": "page", "status_code": 200, "links": ["x"]}).endswith("-> 200 1 links")
+    failed = {**base, "type": "page", "error": {"code": "timeout", "message": "slow"}}
+    assert describe(failed).endswith("!! timeout: slow")
+    assert describe({**base, "type": "skipped", "reason": "robots"}).endswith("-- robots")
+    counts = {"fetched": 3, "failed": 1, "queued": 0, "skipped": {"robots": 1}}
+    done = describe({"type": "crawl.done", "request_id": "c", "state": "done", "counts": counts})
+    assert done.endswith("done: 3 fetched, 1 failed, 0 queued, 1 skipped (robots 1)")

@@ -1,12 +1,15 @@
-"""The real ``linkcast`` command in a subprocess, and what every failure of it must look like: one line on stderr,
-``linkcast: <code>: <message>``, a non-zero exit status, never a traceback."""
+"""The real ``linkcast`` command in a subprocess (on pipes, or on a pseudo-terminal), and what every failure of it must
+look like: one line on stderr, ``linkcast: <code>: <message>``, a non-zero exit status, never a traceback."""
 
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import os
+import struct
 import subprocess
 import sys
+import termios
 
 import aiohttp
 
@@ -21,9 +24,11 @@ def cli_env(env: dict[str, str] | None = None) -> dict[str, str]:
 
 
 async def start_cli(*args: str, env: dict[str, str] | None = None) -> asyncio.subprocess.Process:
+    """The CLI on pipes, its stdin empty: never the terminal pytest may run on, which would make it a person's."""
     return await asyncio.create_subprocess_exec(
         sys.executable, "-m", "linkcast", *args,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=cli_env(env),
+        stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        env=cli_env(env),
     )  # fmt: skip
 
 
@@ -65,3 +70,78 @@ async def clients_connected(service: Service, count: int, timeout: float = 10.0)
                 if f"linkcast_websocket_clients {count:.1f}" in await response.text():
                     return
             await asyncio.sleep(0.05)
+
+
+class Terminal:
+    """The CLI on a pseudo-terminal (stdin, stdout and stderr), as a person at a terminal runs it: what it writes is
+    read as it comes, and ``type`` answers its questions."""
+
+    def __init__(self, process: asyncio.subprocess.Process, master: int) -> None:
+        self.process = process
+        self.master = master
+        self.output = b""
+        self.closed = asyncio.Event()
+        self._changed = asyncio.Event()
+        asyncio.get_running_loop().add_reader(master, self._read)
+
+    @classmethod
+    async def start(cls, *args: str, columns: int = 120, rows: int = 40) -> Terminal:
+        master, slave = os.openpty()
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, columns, 0, 0))
+        try:
+            process = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "linkcast", *args,
+                stdin=slave, stdout=slave, stderr=slave, env=cli_env({"TERM": "xterm-256color"}),
+            )  # fmt: skip
+        finally:
+            os.close(slave)
+        return cls(process, master)
+
+    @property
+    def text(self) -> str:
+        return self.output.decode(errors="replace")
+
+    def _read(self) -> None:
+        try:
+            data = os.read(self.master, 65536)
+        except OSError:  # EIO: every end of the terminal on the CLI's side is closed
+            data = b""
+        if not data:
+            asyncio.get_running_loop().remove_reader(self.master)
+            self.closed.set()
+        self.output += data
+        self._changed.set()
+
+    async def wait_for(self, text: str, timeout: float = 30.0) -> None:
+        """Until the terminal shows ``text``."""
+        async with asyncio.timeout(timeout):
+            while text not in self.text:
+                assert not self.closed.is_set(), f"the CLI exited without writing {text!r}: {self.text}"
+                self._changed.clear()
+                await self._changed.wait()
+
+    def type(self, text: str) -> None:
+        os.write(self.master, text.encode())
+
+    async def finish(self, timeout: float = 30.0) -> int:
+        """Wait for the CLI to exit (killed past ``timeout``) and for the last of what it wrote; its exit status."""
+        try:
+            async with asyncio.timeout(timeout):
+                status = await self.process.wait()
+                await self.closed.wait()
+        finally:
+            await self.close()
+        return status
+
+    async def close(self) -> None:
+        """Kill the CLI if it still runs, and close the terminal (once)."""
+        if self.process.returncode is None:
+            self.process.kill()
+            await asyncio.wait_for(self.process.wait(), 10)
+        if self.master < 0:
+            return
+        if not self.closed.is_set():
+            asyncio.get_running_loop().remove_reader(self.master)
+            self.closed.set()
+        os.close(self.master)
+        self.master = -1

@@ -1,7 +1,7 @@
 """The HTTP API as client commands call it: one call, its JSON answer or the error the answer says.
 
 A server that cannot be reached at the first try is an error at once (``Unreachable``): the user has the wrong
-``--server``, or it is not running. Once it has answered, an idempotent call (PUT, GET) is retried with growing
+``--server``, or it is not running. Once it has answered, an idempotent call (PUT, GET, DELETE) is retried with growing
 delays while the server restarts (503, or a connection refused or lost), since repeating it changes nothing; the
 caller bounds the whole with its own timeout.
 """
@@ -20,7 +20,7 @@ from linkcast.cli.endpoint import Endpoint, answer_error, describe_failure, reco
 from linkcast.cli.errors import ServerError, Unreachable
 from linkcast.cli.report import say
 
-IDEMPOTENT = frozenset({"GET", "PUT"})
+IDEMPOTENT = frozenset({"GET", "PUT", "DELETE"})  # DELETE /crawls/<id> again answers the same record
 RESTARTING = 503  # what a draining server answers; another status is its last word
 TIMEOUT = aiohttp.ClientTimeout(total=30, sock_connect=10)
 

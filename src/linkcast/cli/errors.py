@@ -46,3 +46,15 @@ class Interrupted(LinkcastError):
     """The user stopped the command (Ctrl-C)."""
 
     code = "interrupted"
+
+
+class NothingFetched(LinkcastError):
+    """The crawl ran but fetched no page: every seed failed, or robots.txt disallowed it."""
+
+    code = "nothing_fetched"
+
+
+class CrawlCancelled(LinkcastError):
+    """The crawl this command followed was cancelled before its end by someone else (``DELETE /crawls/<id>``)."""
+
+    code = "cancelled"

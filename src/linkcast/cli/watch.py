@@ -10,8 +10,10 @@ from typing import Any
 import orjson
 
 from linkcast.cli.command import Command
+from linkcast.cli.crawl_counts import describe_counts
 from linkcast.cli.endpoint import Endpoint, add_endpoint_arguments, endpoint_from_args
 from linkcast.cli.stream import events
+from linkcast.core.crawls import CRAWL_ACCEPTED, CRAWL_DONE_EVENT, CRAWL_PROGRESS, PAGE, SKIPPED
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -35,14 +37,18 @@ async def watch(endpoint: Endpoint, request_ids: list[str], since: int | None, a
 
 
 def describe(event: dict[str, Any]) -> str:
-    """One readable line per event."""
+    """One readable line per event: a page's outcome, a crawl's counts."""
     kind = event.get("type", "?")
     head = f"{event.get('id', '-'):>8} {kind:<9} {event.get('request_id', ''):<20} {event.get('url', '')}"
-    if kind == "result":
+    if kind in ("result", PAGE) and "error" not in event:
         return f"{head}  -> {event.get('status_code')} {len(event.get('links', []))} links"
-    if kind == "error":
+    if kind in ("error", PAGE):
         error = event.get("error", {})
         return f"{head}  !! {error.get('code')}: {error.get('message')}"
+    if kind == SKIPPED:
+        return f"{head}  -- {event.get('reason')}"
+    if kind in (CRAWL_ACCEPTED, CRAWL_PROGRESS, CRAWL_DONE_EVENT):  # a crawl's state: its counts
+        return f"{head}{event.get('state', '')}: {describe_counts(event.get('counts') or {})}"
     if kind == "history_truncated":
         return f"{'':>8} {kind}: {event.get('message')}"
     if kind == "stream_error":  # the server could not read the log; it closes, and watch resumes with since
