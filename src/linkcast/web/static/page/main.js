@@ -1,11 +1,15 @@
 // The live page: a view per kind of work (requests, crawls), each fed by the page's one stream of events.
 //
-// To add a view: its markup in index.html (a tab and its panel), a module that exports start() and onEvent(event),
-// and one line in VIEWS below.
+// To add a view: its tab and panel in index.html, its module, and an entry in VIEWS: start() once the page has
+// loaded, onEvent(event) for every event of the stream (a view ignores the types it does not know), and onOpen()
+// if it reads state over HTTP each time the stream (re)connects.
 
+import { startCrawlForm } from "./crawl-form.js";
+import { applyCrawlEvent, loadCrawls, startCrawlsView } from "./crawls.js";
 import { startRequestForm } from "./request-form.js";
 import { applyEvent as applyRequestEvent, startRequestsView } from "./requests.js";
 import { startStream } from "./stream.js";
+import { startViews } from "./views.js";
 
 const VIEWS = [
   {
@@ -15,8 +19,17 @@ const VIEWS = [
     },
     onEvent: applyRequestEvent,
   },
+  {
+    start() {
+      startCrawlsView();
+      startCrawlForm();
+    },
+    onEvent: applyCrawlEvent,
+    onOpen: loadCrawls,
+  },
 ];
 
+startViews();
 for (const view of VIEWS) view.start();
 startStream({
   onEvent: (event) => {
