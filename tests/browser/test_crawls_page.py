@@ -420,3 +420,23 @@ async def test_screenshot_of_real_crawls_in_light_dark_and_on_a_phone(
     finally:
         await tree.stop()
     assert browser_page.console.unexpected() == []
+
+
+async def test_refused_crawls_say_why(service: Service, crawl_site: CrawlSite, browser_page: BrowserPage) -> None:
+    page, status = browser_page.page, browser_page.page.locator("#crawl-status")
+    await open_crawls(page, service)
+    await page.get_by_label("Seed URL").fill("ftp://example.org/")
+    await page.get_by_role("button", name="Start crawl").click()
+    await expect(status).to_have_text("Enter an absolute http:// or https:// URL.")
+    await expect(page.get_by_label("Seed URL")).to_be_focused()
+    await page.get_by_label("Seed URL").fill(crawl_site.url("/"))
+    await page.get_by_label("Depth").fill("101")
+    await page.get_by_role("button", name="Start crawl").click()
+    await expect(status).to_have_text("The depth is a whole number from 0 to 100.")
+    await expect(page.get_by_label("Depth")).to_have_attribute("aria-invalid", "true")
+    await page.get_by_label("Depth").fill("1")
+    await page.get_by_label("Max pages").fill("20000")  # over the server's --max-crawl-pages (10,000)
+    await page.get_by_role("button", name="Start crawl").click()
+    await expect(status).to_have_text(re.compile(r"^Refused \(max_pages_too_large\): .*10000"))
+    await expect(page.locator("#crawls > li")).to_have_count(0)
+    assert browser_page.console.unexpected([r"status of 400"]) == []
