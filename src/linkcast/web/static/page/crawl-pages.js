@@ -58,6 +58,12 @@ export class CrawlPages {
     this.update();
   }
 
+  // Pages may have ended unseen: from now on they are loaded on demand, not followed.
+  lostTrack() {
+    this.behind = true;
+    this.update();
+  }
+
   more() {
     if (this.drawn.size >= this.limit) this.limit = this.drawn.size + BATCH;
     this.load();

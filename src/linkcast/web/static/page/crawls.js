@@ -129,6 +129,11 @@ async function readOne(crawlId) {
   }
 }
 
+// The stream lost events: pages lists that were following it may lack some, which the API still has.
+export function afterLostEvents() {
+  for (const crawl of crawls.values()) crawl.pages.lostTrack();
+}
+
 export function startCrawlsView() {
   settle();
   setInterval(() => {

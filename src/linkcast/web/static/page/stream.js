@@ -26,8 +26,9 @@ function announce(text) {
   notice.hidden = false;
 }
 
-// onEvent(event) for each new event; onOpen() each time the stream goes live (first and after a reconnection).
-export function startStream({ onEvent, onOpen = () => {} }) {
+// onEvent(event) for each new event; onOpen() each time the stream goes live (first and after a reconnection);
+// onGap() when events this page should have seen are lost (pruned while it was away, or the server's log reset).
+export function startStream({ onEvent, onOpen = () => {}, onGap = () => {} }) {
   const historyFrom = Number.parseInt(document.querySelector('meta[name="linkcast-history-from"]').content, 10);
   let lastId = Number.isFinite(historyFrom) && historyFrom >= 0 ? historyFrom : 0;
   let socket = null;
@@ -48,8 +49,9 @@ export function startStream({ onEvent, onOpen = () => {} }) {
       // means events were pruned while the page was away: say so.
       if (resuming) {
         announce(
-          `Some events were pruned by the server while this page was disconnected (history now starts at event ${event.first_available_id}); requests from that time may be missing or incomplete.`,
+          `Some events were pruned by the server while this page was disconnected (history now starts at event ${event.first_available_id}); requests and crawls from that time may be missing or incomplete.`,
         );
+        onGap();
       }
       return;
     }
@@ -111,9 +113,10 @@ export function startStream({ onEvent, onOpen = () => {} }) {
 
   function startOver() {
     announce(
-      `The server no longer has the events this page saw (up to event ${lastId}): its history was reset. Requests shown from before may be out of date.`,
+      `The server no longer has the events this page saw (up to event ${lastId}): its history was reset. Requests and crawls shown from before may be out of date.`,
     );
     lastId = 0;
+    onGap();
   }
 
   async function needToken() {
