@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 from pathlib import Path
 from typing import Any
@@ -13,6 +12,7 @@ from aiohttp import web
 from playwright.async_api import Locator, Page, WebSocket, expect
 
 from tests.browser.conftest import BrowserPage
+from tests.browser.shots import photograph
 from tests.support.service import Service, receive_until, terminal_for
 from tests.support.site import LocalSite
 
@@ -20,8 +20,8 @@ ARTICLE = """<!doctype html><title>Articles</title>
 <a href="/one">one</a> <a href="two?x=1">two</a> <a href="https://example.org/three">three</a>
 <a href="/one">one again</a> <a href="mailto:someone@example.org">mail</a>"""
 
-# Chromium logs a refused connection to the stopped server as a console error: expected, and only then.
 SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "screenshot.png"
+# Chromium logs a refused connection to the stopped server as a console error: expected, and only then.
 SERVER_DOWN = (r"ERR_CONNECTION_REFUSED", r"WebSocket connection to .* failed")
 
 
@@ -225,15 +225,7 @@ async def test_screenshot_with_real_results_in_light_dark_and_on_a_phone(
     await expect(row(page, "blog").locator(".links li")).to_have_count(10)
     await page.get_by_label("Filter links of blog").blur()
 
-    shots = {
-        "light": await page.screenshot(full_page=True),
-        "dark": await _dark(page),
-        "phone": await _phone(page),
-    }
-    for name, png in shots.items():
-        (tmp_path / f"page-{name}.png").write_bytes(png)
-    if os.environ.get("LINKCAST_UPDATE_SCREENSHOT", "") not in ("", "0"):
-        SCREENSHOT.write_bytes(shots["light"])
+    await photograph(page, tmp_path / "page", SCREENSHOT)
     release.set()
     await expect(page.locator("#requests > li").first).to_have_attribute("data-state", "done")
     assert browser_page.console.unexpected() == []
@@ -241,24 +233,6 @@ async def test_screenshot_with_real_results_in_light_dark_and_on_a_phone(
 
 async def _redirect(location: str) -> web.Response:
     raise web.HTTPFound(location)
-
-
-async def _dark(page: Page) -> bytes:
-    await page.emulate_media(color_scheme="dark")
-    background = await page.evaluate("getComputedStyle(document.body).backgroundColor")
-    assert background == "rgb(15, 18, 23)"  # the dark palette is in effect
-    png = await page.screenshot(full_page=True)
-    await page.emulate_media(color_scheme="light")
-    return png
-
-
-async def _phone(page: Page) -> bytes:
-    await page.set_viewport_size({"width": 390, "height": 844})
-    overflow = await page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
-    assert overflow <= 0, f"the page scrolls sideways on a phone by {overflow} px"
-    png = await page.screenshot(full_page=True)
-    await page.set_viewport_size({"width": 1100, "height": 800})
-    return png
 
 
 async def test_a_configured_token_is_asked_once_and_kept_for_the_session(

@@ -1,0 +1,67 @@
+// The access token (asked once in a dialog, kept for the session) and every HTTP call the page makes with it.
+
+import { byId } from "./dom.js";
+import { KEYS, recall, remember } from "./session.js";
+
+const dialog = byId("token-dialog");
+const reasonText = byId("token-reason");
+const input = byId("token");
+
+let token = String(recall(KEYS.token, "") || "");
+let prompt = null;
+
+export function currentToken() {
+  return token;
+}
+
+// Ask for a token; every caller waiting at once shares the one dialog. Resolves to the token given, or "".
+export function askForToken(reason = tokenReason()) {
+  if (prompt) return prompt;
+  prompt = new Promise((resolve) => {
+    reasonText.textContent = reason;
+    input.value = "";
+    const onClose = () => {
+      dialog.removeEventListener("close", onClose);
+      const given = dialog.returnValue === "ok" ? input.value.trim() : "";
+      prompt = null;
+      if (given) {
+        token = given;
+        remember(KEYS.token, token);
+      }
+      resolve(given);
+    };
+    dialog.addEventListener("close", onClose);
+    dialog.returnValue = "";
+    dialog.showModal();
+    input.focus();
+  });
+  return prompt;
+}
+
+export function tokenReason() {
+  return token ? "The server refused the token. Enter the right one." : "This linkcast server needs an access token.";
+}
+
+export function authHeaders() {
+  return token ? { Authorization: `Bearer ${token}` } : {};
+}
+
+// fetch with the token; on 401 ask for it once and try again.
+export async function callApi(method, path, body) {
+  for (let attempt = 0; ; attempt += 1) {
+    const response = await fetch(path, {
+      method,
+      headers: { "Content-Type": "application/json", Accept: "application/json", ...authHeaders() },
+      body: body === undefined ? undefined : JSON.stringify(body),
+      cache: "no-store",
+    });
+    if (response.status !== 401 || attempt > 0) return response;
+    if (!(await askForToken(tokenReason()))) return response;
+  }
+}
+
+// The error of a refused call, from its JSON body if it has one.
+export async function refusal(response) {
+  const answer = await response.json().catch(() => null);
+  return (answer && answer.error) || { code: `http_${response.status}`, message: response.statusText };
+}
