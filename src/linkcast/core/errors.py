@@ -52,6 +52,13 @@ class Conflict(LinkcastError):
     http_status = 409
 
 
+class Unprocessable(LinkcastError):
+    """The input is well formed but cannot be acted on (a URL that cannot be fetched to find its feed)."""
+
+    code = "unprocessable"
+    http_status = 422
+
+
 class PayloadTooLarge(LinkcastError):
     code = "payload_too_large"
     http_status = 413

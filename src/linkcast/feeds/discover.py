@@ -3,7 +3,7 @@ then ``<link rel="alternate">`` of the feed types in its head), fetched through 
 
 from __future__ import annotations
 
-from linkcast.core.errors import FetchError, InvalidInput
+from linkcast.core.errors import FetchError, InvalidInput, Unprocessable
 from linkcast.feeds.discovery import feed_links_in_headers, feed_links_in_html, looks_like_a_feed
 from linkcast.fetch import Fetcher
 
@@ -14,15 +14,20 @@ FEED_OR_PAGE = (
 
 
 async def discover_feed(fetcher: Fetcher, url: str) -> str:
-    """The feed URL for ``url``; ``InvalidInput`` (``no_feed_found``) when it is a page that names none, and the
-    fetch's own ``FetchError`` when it cannot be fetched."""
-    resource = await fetcher.fetch_resource(url, max_bytes=fetcher.settings.max_body_bytes, accept=FEED_OR_PAGE)
+    """The feed URL for ``url``; ``InvalidInput`` (``no_feed_found``) when it is a page that names none, and
+    ``Unprocessable`` (422) with the fetch's code (``dns``, ``timeout``, ``http_status``...) when it cannot be
+    fetched: the URL is the client's to fix, not a fault of this server."""
+    try:
+        resource = await fetcher.fetch_resource(url, max_bytes=fetcher.settings.max_body_bytes, accept=FEED_OR_PAGE)
+    except FetchError as error:
+        raise Unprocessable(f"{url} could not be fetched to find its feed: {error.message}", code=error.code) from None
     if not 200 <= resource.status_code < 300:
-        raise FetchError(f"{url} answered {resource.status_code}", code="http_status")
+        raise Unprocessable(f"{url} answered {resource.status_code}", code="http_status")
     content_type = resource.headers.get("Content-Type")
     if looks_like_a_feed(resource.body, content_type):
         return resource.final_url
-    candidates = feed_links_in_headers(resource.headers.getall("Link", []), resource.final_url)  # type: ignore[attr-defined]
+    link_headers = resource.headers.getall("Link", [])  # type: ignore[attr-defined]  # aiohttp's multidict
+    candidates = feed_links_in_headers(link_headers, resource.final_url)
     candidates += feed_links_in_html(resource.body, resource.final_url, content_type)
     if not candidates:
         raise InvalidInput(

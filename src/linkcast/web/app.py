@@ -22,7 +22,7 @@ from linkcast.web.api import RequestPath, api
 from linkcast.web.crawls import crawls
 from linkcast.web.current import RUNTIME_KEY
 from linkcast.web.errors import register_error_handlers
-from linkcast.web.feeds import feeds
+from linkcast.web.feeds import FeedIdPath, feeds
 from linkcast.web.guard import install_guard
 from linkcast.web.health import health
 from linkcast.web.openapi import openapi
@@ -46,6 +46,7 @@ def _app(settings: Settings, rt: Runtime, blueprints: tuple[Blueprint, ...]) -> 
     app.config["MAX_CONTENT_LENGTH"] = settings.max_request_bytes
     app.extensions[RUNTIME_KEY] = rt
     app.url_map.converters["request_path"] = RequestPath
+    app.url_map.converters["feed_id_path"] = FeedIdPath
     for blueprint in blueprints:
         app.register_blueprint(blueprint)
     register_error_handlers(app)

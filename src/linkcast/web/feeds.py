@@ -8,6 +8,7 @@ import uuid
 from typing import Any
 
 from quart import Blueprint, Response, request
+from werkzeug.routing import BaseConverter
 
 from linkcast.core.errors import InvalidInput, LinkcastError, NotFound, PayloadTooLarge
 from linkcast.core.feeds import WATCH_FEED, WATCH_LINKS, FeedRecord
@@ -70,13 +71,20 @@ async def start(feed_id: str) -> Response:
     return json_response({"status": "accepted", **record.to_dict()}, 201, headers)
 
 
+class FeedIdPath(BaseConverter):
+    """The id in ``/feeds/<id>``: any segment but the names of the routes beside it (so a PUT to ``/feeds/import``
+    is that route's 405, not a feed named "import")."""
+
+    regex = r"(?!(?:import|export\.opml)\Z)[^/]+"
+
+
 def feed_id_of(value: str) -> str:
     if value in RESERVED_IDS:
         raise InvalidInput(f"{value!r} names a route of its own: choose another feed id", code="invalid_request_id")
     return validate_request_id(value)
 
 
-@feeds.put("/feeds/<feed_id>")
+@feeds.put("/feeds/<feed_id_path:feed_id>")
 async def put_feed(feed_id: str) -> Response:
     return await start(feed_id_of(feed_id))
 
@@ -93,7 +101,7 @@ async def list_feeds() -> Response:
     return json_response({"feeds": [record.to_dict() for record in page.items], "next": page.next})
 
 
-@feeds.get("/feeds/<feed_id>")
+@feeds.get("/feeds/<feed_id_path:feed_id>")
 async def get_feed(feed_id: str) -> Response:
     record = await runtime().store.get_feed(feed_id_of(feed_id))
     if record is None:
@@ -101,7 +109,7 @@ async def get_feed(feed_id: str) -> Response:
     return json_response(record.to_dict())
 
 
-@feeds.get("/feeds/<feed_id>/entries")
+@feeds.get("/feeds/<feed_id_path:feed_id>/entries")
 async def feed_entries(feed_id: str) -> Response:
     feed_id_of(feed_id)
     after, limit = page_args()
@@ -112,7 +120,7 @@ async def feed_entries(feed_id: str) -> Response:
     return json_response({"entries": page.items, "next": page.next})
 
 
-@feeds.delete("/feeds/<feed_id>")
+@feeds.delete("/feeds/<feed_id_path:feed_id>")
 async def remove_feed(feed_id: str) -> Response:
     record = await runtime().store.remove_feed(feed_id_of(feed_id))
     return json_response({"status": "removed", **record.to_dict()})

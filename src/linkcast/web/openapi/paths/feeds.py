@@ -33,7 +33,7 @@ START = {
         "413": error("the body is larger than --max-request-bytes"),
         "415": error("the body is not JSON"),
         "429": RATE_LIMITED,
-        "502": error("the URL could not be fetched to find its feed (timeout, dns, http_status...)"),
+        "422": error("the URL could not be fetched to find its feed (code: timeout, dns, http_status...)"),
         "503": SHUTTING_DOWN,
     },
 }
@@ -44,7 +44,7 @@ FEEDS = RouteGroup(
     description="Watch RSS, Atom and JSON Feed (or any page's new links): each new entry arrives on the WebSocket "
     "/scraped_urls (request_id = the feed id) as a 'feed.entry' event.",
     operations={
-        "/feeds/<feed_id>": {
+        "/feeds/<feed_id_path:feed_id>": {
             "put": {
                 "summary": "Watch a feed under your own id (a site's URL finds its feed)",
                 "description": "Idempotent: the same id with the same body answers 200 with the feed's state; "
@@ -80,7 +80,7 @@ FEEDS = RouteGroup(
                 },
             },
         },
-        "/feeds/<feed_id>/entries": {
+        "/feeds/<feed_id_path:feed_id>/entries": {
             "get": {
                 "summary": "A feed's entries as they were sent (feed.entry events), oldest first, a page at a time",
                 "parameters": [FEED_ID, *PAGE_PARAMETERS],
