@@ -14,7 +14,7 @@ from linkcast.core.errors import InvalidInput, LinkcastError, NotFound, PayloadT
 from linkcast.core.feeds import WATCH_FEED, WATCH_LINKS, FeedRecord
 from linkcast.core.inputs import validate_request_id
 from linkcast.feeds.discover import discover_feed
-from linkcast.feeds.opml import OpmlFeed, export_opml, parse_opml
+from linkcast.feeds.opml import OpmlFeed, export_opml, read_opml
 from linkcast.web.api import accepting
 from linkcast.web.bodies import fetchable_url, read_json_object
 from linkcast.web.current import runtime
@@ -30,6 +30,7 @@ OPTIONS = ("url", "follow", "watch")
 RESERVED_IDS = frozenset({"import", "export.opml"})
 MAX_IMPORT = 10_000
 OPML_TYPE = "text/x-opml; charset=utf-8"
+SHOWN_URL_CHARS = 200  # of an outline's URL that was skipped, in the answer
 
 
 def feed_spec(payload: dict[str, Any]) -> dict[str, Any]:
@@ -128,11 +129,13 @@ async def remove_feed(feed_id: str) -> Response:
 
 @feeds.post("/feeds/import")
 async def import_opml() -> Response:
-    """Watch every feed of an OPML file (their URLs are feeds: no discovery), each under an id chosen here."""
+    """Watch every feed of an OPML file (their URLs are feeds: no discovery), each under an id chosen here: one
+    answer per feed, and the outlines skipped (not an http(s) URL, a repeat) with why."""
     body = await request.get_data(cache=False)
     if not body:
         raise InvalidInput("the body is empty: send an OPML file", code="missing_body")
-    outlines = parse_opml(body)
+    document = read_opml(body)
+    outlines = document.feeds
     if len(outlines) > MAX_IMPORT:
         raise PayloadTooLarge(f"at most {MAX_IMPORT} feeds at once")
     guard().limit_submission(request.remote_addr or "", max(1, len(outlines)))
@@ -147,7 +150,8 @@ async def import_opml() -> Response:
             results.append({"index": index, "status": "accepted", "feed_id": record.feed_id, "url": url})
         except LinkcastError as error:
             results.append({"index": index, "error": error.to_dict()})
-    return json_response({"results": results})
+    skipped = [{"url": written[:SHOWN_URL_CHARS], "reason": why} for written, why in document.skipped]
+    return json_response({"results": results, "skipped": skipped})
 
 
 @feeds.get("/feeds/export.opml")

@@ -174,8 +174,13 @@ FEEDS = RouteGroup(
         },
         "ImportAnswer": {
             "type": "object",
-            "required": ["results"],
+            "required": ["results", "skipped"],
             "properties": {
+                "skipped": {
+                    "type": "array",
+                    "description": "outlines not watched: not an http(s) URL, or a repeat",
+                    "items": {"type": "object", "properties": {"url": {"type": "string"}, "reason": {"type": "string"}}},
+                },
                 "results": {
                     "type": "array",
                     "items": {

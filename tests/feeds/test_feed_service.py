@@ -1,0 +1,234 @@
+"""Feeds through the whole service: entries sent once each, live; changed ones again; followed entries' pages; a page
+watched as a feed; OPML in and out; hostile feeds ending in one error event each and polled again; a restart that
+neither repeats nor misses an entry; several worker processes never polling one feed at once."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import signal
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+from aiohttp import web
+
+from tests.redis.deployment import WorkerProcess
+from tests.support.feed_site import Feed, FeedServer, rss
+from tests.support.service import Service, receive_until
+
+FAST = ["--feed-min-interval", "0.3", "--feed-max-interval", "3", "--feed-default-interval", "0.5"]
+
+
+@pytest.fixture
+async def server() -> AsyncIterator[FeedServer]:
+    site = FeedServer()
+    await site.start()
+    yield site
+    await site.stop()
+
+
+def sqlite_service(tmp_path: Path, *flags: str) -> Service:
+    return Service("--allow-private-networks", "--rate-limit", "0", *FAST, *flags,
+                   store=f"sqlite:///{tmp_path}/l.db", log_path=tmp_path / "serve.log")  # fmt: skip
+
+
+@pytest.fixture
+async def poller(tmp_path: Path) -> AsyncIterator[Service]:
+    service = sqlite_service(tmp_path)
+    await service.start()
+    yield service
+    service.stop()
+
+
+def entries(frames: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [frame for frame in frames if frame.get("type") == "feed.entry"]
+
+
+async def watch(service: Service, feed_id: str, url: str, **options: Any) -> dict[str, Any]:
+    status, body = await service.call("PUT", f"/feeds/{feed_id}", json={"url": url, **options})
+    assert status == 201, body
+    return body
+
+
+async def test_entries_arrive_once_each_and_changed_ones_again(poller: Service, server: FeedServer) -> None:
+    feed = Feed(rss(("a", "Alpha"), ("b", "Beta")))
+    url = server.feed("/f.xml", feed)
+    async with poller.connect("request_id=f&since=0") as ws:
+        await watch(poller, "f", url)
+        frames = await receive_until(ws, lambda fs: len(entries(fs)) == 2)
+        feed.update(rss(("c", "Gamma"), ("b", "Beta"), ("a", "Alpha")))  # a new one first, the others reordered
+        frames += await receive_until(ws, lambda fs: len(entries(fs)) == 1)
+        feed.update(rss(("c", "Gamma"), ("b", "Beta, changed"), ("a", "Alpha")).replace("About Beta", "About B2"))
+        frames += await receive_until(ws, lambda fs: len(entries(fs)) == 1)
+    sent = entries(frames)
+    assert [(e["entry_id"], e.get("backlog"), e.get("changed")) for e in sent] == [
+        ("a", True, None), ("b", True, None), ("c", None, None), ("b", None, True),
+    ]  # fmt: skip
+    first = sent[0]
+    assert first["title"] == "Alpha" and first["link"] == server.url("/entry/a")
+    assert first["summary"] == "About Alpha: more" and first["links"] == [server.url("/more/a")]
+    _status, listed = await poller.call("GET", "/feeds/f/entries?limit=2")
+    assert [e["entry_id"] for e in listed["entries"]] == ["a", "b"] and listed["next"] is not None
+    _status, record = await poller.call("GET", "/feeds/f")
+    assert record["entry_count"] == 3 and record["title"] == "News" and record["state"] == "active"
+
+
+async def test_followed_entries_are_fetched_and_their_results_name_the_feed(
+    poller: Service, server: FeedServer
+) -> None:
+    server.page("/entry/a", '<a href="/inside-a">inside</a>')
+    url = server.feed("/follow.xml", Feed(rss(("a", "Alpha"))))
+    async with poller.connect("since=0") as ws:
+        await watch(poller, "fol", url, follow=True)
+        frames = await receive_until(ws, lambda fs: any(f.get("type") == "result" for f in fs))
+    result = next(frame for frame in frames if frame.get("type") == "result")
+    assert (result["feed_id"], result["entry_id"]) == ("fol", "a")
+    assert result["url"] == server.url("/entry/a") and result["links"] == [server.url("/inside-a")]
+
+
+async def test_a_page_watched_as_a_feed_sends_each_new_link_with_its_text(
+    poller: Service, server: FeedServer
+) -> None:
+    page = {"body": '<a href="/post/1">First post</a>'}
+
+    async def news(_request: web.Request) -> web.StreamResponse:
+        return web.Response(text=page["body"], content_type="text/html")
+
+    url = server.route("/news", news)
+    async with poller.connect("request_id=page&since=0") as ws:
+        body = await watch(poller, "page", url, watch="links")
+        assert body["url"] == url
+        frames = await receive_until(ws, lambda fs: len(entries(fs)) == 1)
+        page["body"] = '<a href="/post/2">Second post</a> <a href="/post/1">First post</a>'
+        frames += await receive_until(ws, lambda fs: len(entries(fs)) == 1)
+    assert [(e["link"], e["title"], e.get("backlog")) for e in entries(frames)] == [
+        (server.url("/post/1"), "First post", True), (server.url("/post/2"), "Second post", None),
+    ]  # fmt: skip
+
+
+async def test_opml_in_and_out(poller: Service, server: FeedServer) -> None:
+    one, two = server.feed("/one.xml", Feed(rss(("a", "A")))), server.feed("/two.xml", Feed(rss(("b", "B"))))
+    opml = (
+        '<?xml version="1.0"?><opml version="2.0"><head><title>mine</title></head><body>'
+        f'<outline text="One" xmlUrl="{one}"/><outline text="Group"><outline text="Two" xmlUrl="{two}"/></outline>'
+        '<outline text="Bad" xmlUrl="ftp://x.example/"/></body></opml>'
+    )
+    status, answer = await poller.call("POST", "/feeds/import", data=opml.encode(),
+                                       headers={"Content-Type": "text/x-opml"})  # fmt: skip
+    assert status == 200, answer
+    assert [result["status"] for result in answer["results"]] == ["accepted", "accepted"]
+    assert [skipped["url"] for skipped in answer["skipped"]] == ["ftp://x.example/"]
+    async with aiohttp.ClientSession() as session, session.get(poller.base_url + "/feeds/export.opml") as response:
+        exported = await response.text()
+        assert response.status == 200 and response.content_type == "text/x-opml"
+    assert one in exported and two in exported
+
+
+HOSTILE: dict[str, tuple[str, str]] = {
+    "billion-laughs": (
+        '<?xml version="1.0"?><!DOCTYPE rss [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">'
+        '<!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;">]><rss version="2.0"><channel><title>&c;</title></channel></rss>',
+        "unsafe_xml",
+    ),
+    "external-entity": (
+        '<?xml version="1.0"?><!DOCTYPE rss [<!ENTITY x SYSTEM "file:///etc/passwd">]>'
+        '<rss version="2.0"><channel><title>&x;</title></channel></rss>',
+        "unsafe_xml",
+    ),
+    "html": ("<!doctype html><html><body><p>not a feed</p></body></html>", "not_a_feed"),
+    "broken": ('<?xml version="1.0"?><rss version="2.0"><channel><title>unclosed', "invalid_feed"),
+}
+
+
+@pytest.mark.parametrize("name", list(HOSTILE))
+async def test_a_hostile_feed_ends_each_poll_in_one_error_event_and_is_polled_again(
+    poller: Service, server: FeedServer, name: str
+) -> None:
+    body, code = HOSTILE[name]
+    good = server.feed(f"/{name}.xml", Feed(rss(("a", "A"))))
+    async with poller.connect(f"request_id={name}&since=0") as ws:
+        await watch(poller, name, good)
+        await receive_until(ws, lambda fs: len(entries(fs)) == 1)
+        server.feeds[f"/{name}.xml"].update(body)
+        frames = await receive_until(ws, lambda fs: len([f for f in fs if f["type"] == "feed.error"]) == 2, 30)
+    errors = [frame for frame in frames if frame["type"] == "feed.error"]
+    assert {error["error"]["code"] for error in errors} == {code}
+    assert not entries(frames)
+    _status, record = await poller.call("GET", f"/feeds/{name}")
+    assert record["state"] == "error" and record["last_error"]["code"] == code
+
+
+async def test_a_feed_with_many_entries_sends_at_most_the_bound_per_poll(tmp_path: Path, server: FeedServer) -> None:
+    service = sqlite_service(tmp_path, "--max-entries-per-poll", "50")
+    await service.start()
+    try:
+        url = server.feed("/huge.xml", Feed(rss(*((f"e{n}", f"Entry {n}") for n in range(5000)))))
+        async with service.connect("request_id=huge&since=0") as ws:
+            await watch(service, "huge", url)
+            frames = await receive_until(ws, lambda fs: len(entries(fs)) >= 50)
+            await asyncio.sleep(1.0)  # an absence to see: the next polls read the same first 50, sending nothing
+        assert len(entries(frames)) == 50
+    finally:
+        service.stop()
+
+
+async def test_a_restart_neither_repeats_an_entry_nor_misses_one_that_appeared_meanwhile(
+    tmp_path: Path, server: FeedServer
+) -> None:
+    feed = Feed(rss(("a", "A")))
+    url = server.feed("/durable.xml", feed)
+    service = sqlite_service(tmp_path)
+    await service.start()
+    try:
+        async with service.connect("request_id=d&since=0") as ws:
+            await watch(service, "d", url)
+            await receive_until(ws, lambda fs: len(entries(fs)) == 1)
+        service.stop(signal.SIGKILL)
+        feed.update(rss(("b", "B"), ("a", "A")))  # published while linkcast was down
+        await service.start()
+        async with service.connect("request_id=d&since=0") as ws:
+            frames = await receive_until(ws, lambda fs: len(entries(fs)) == 2, 30)
+        await server.wait_requests("/durable.xml", len(server.requests_to("/durable.xml")) + 2)
+        _status, listed = await service.call("GET", "/feeds/d/entries")
+        assert [e["entry_id"] for e in entries(frames)] == ["a", "b"]
+        assert [e["entry_id"] for e in listed["entries"]] == ["a", "b"]  # later polls added nothing
+    finally:
+        service.stop()
+
+
+async def test_two_worker_processes_never_poll_one_feed_at_once(
+    tmp_path: Path, server: FeedServer, redis_url: str, redis_prefix: str
+) -> None:
+    in_flight, most = 0, 0
+
+    async def slow_feed(_request: web.Request) -> web.StreamResponse:
+        nonlocal in_flight, most
+        in_flight += 1
+        most = max(most, in_flight)
+        try:
+            await asyncio.sleep(0.4)
+            return web.Response(text=rss(("a", "A")), content_type="application/rss+xml")
+        finally:
+            in_flight -= 1
+
+    url = server.route("/slow.xml", slow_feed)
+    flags = ["--redis-prefix", redis_prefix, "--allow-private-networks", "--rate-limit", "0", *FAST,
+             "--feed-min-interval", "0.1", "--feed-default-interval", "0.1"]  # fmt: skip
+    replica = Service("--workers", "0", *flags, store=redis_url, log_path=tmp_path / "replica.log")
+    workers = [WorkerProcess("--workers", "4", *flags, store=redis_url, log_path=tmp_path / f"w{n}.log")
+               for n in range(2)]  # fmt: skip
+    await replica.start()
+    await asyncio.gather(*(worker.start() for worker in workers))
+    try:
+        await watch(replica, "slow", url)
+        await server.wait_requests("/slow.xml", 8, timeout=60)
+    finally:
+        replica.stop()
+        for worker in workers:
+            await worker.stop()
+    assert most == 1
+    polls = server.requests_to("/slow.xml")
+    assert all(later.at - earlier.at >= 0.35 for earlier, later in itertools.pairwise(polls[1:]))
