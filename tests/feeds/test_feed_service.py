@@ -89,9 +89,7 @@ async def test_followed_entries_are_fetched_and_their_results_name_the_feed(
     assert result["url"] == server.url("/entry/a") and result["links"] == [server.url("/inside-a")]
 
 
-async def test_a_page_watched_as_a_feed_sends_each_new_link_with_its_text(
-    poller: Service, server: FeedServer
-) -> None:
+async def test_a_page_watched_as_a_feed_sends_each_new_link_with_its_text(poller: Service, server: FeedServer) -> None:
     page = {"body": '<a href="/post/1">First post</a>'}
 
     async def news(_request: web.Request) -> web.StreamResponse:

@@ -179,7 +179,10 @@ FEEDS = RouteGroup(
                 "skipped": {
                     "type": "array",
                     "description": "outlines not watched: not an http(s) URL, or a repeat",
-                    "items": {"type": "object", "properties": {"url": {"type": "string"}, "reason": {"type": "string"}}},
+                    "items": {
+                        "type": "object",
+                        "properties": {"url": {"type": "string"}, "reason": {"type": "string"}},
+                    },
                 },
                 "results": {
                     "type": "array",
@@ -193,7 +196,7 @@ FEEDS = RouteGroup(
                             "error": ref("ErrorDetail"),
                         },
                     },
-                }
+                },
             },
         },
     },
