@@ -113,7 +113,7 @@ async def test_a_cancelled_crawl_fetches_nothing_more_and_says_so_once(store: St
     await store.create_crawl("c", spec(), [f"{SITE}/{n}" for n in range(5)])
     running = await take(store)
     record = await store.cancel_crawl("c")
-    assert record.state == "cancelled"
+    assert record.state == "cancelled" and record.counts.queued == 0
     assert await store.next_job("w", timeout=0.2) is None  # the queued ones are gone
     assert not await store.finish_crawl_page(running, fetched(running, f"{SITE}/more"))
     assert (await store.cancel_crawl("c")).state == "cancelled"

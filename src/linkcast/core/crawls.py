@@ -29,7 +29,8 @@ CRAWL_ACCEPTED = "crawl.accepted"
 CRAWL_PROGRESS = "crawl.progress"
 CRAWL_DONE_EVENT = "crawl.done"
 
-# Why a URL was not fetched. ``robots`` is the only one with an event of its own (one per URL); the others are counts.
+# Why a URL was not fetched. ``robots`` and ``duplicate`` (a redirect into a URL the crawl has visited) have an event of
+# their own (a ``skipped`` event, one per URL); the others are only counted.
 SKIP_REASONS = ("robots", "scope", "pattern", "depth", "page_limit", "duplicate")
 # The least time between two ``crawl.progress`` events of one crawl.
 PROGRESS_INTERVAL_SECONDS = 1.0
@@ -78,6 +79,7 @@ class CrawlRecord:
             "started_at": self.started_at,
             "finished_at": self.finished_at,
             "counts": self.counts.to_dict(),
+            "admitted": self.admitted,
             "options": self.spec,
         }
 

@@ -124,6 +124,7 @@ class MemoryCrawls(MemoryCore):
         if record.state not in CRAWL_ENDED:
             self._jobs.drop_jobs_of(CRAWL_JOB, crawl_id)
             record.state, record.finished_at = CRAWL_CANCELLED, time.time()
+            record.counts.queued = 0  # the queued URLs were dropped: none will be fetched
             self._append(done_event(record))
         return record
 

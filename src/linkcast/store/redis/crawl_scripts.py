@@ -130,7 +130,9 @@ for _, job in ipairs(redis.call('SMEMBERS', ckey(id, 'jobs'))) do
     update_host(j[1], now, conc)
   end
 end
-redis.call('HSET', ckey(id), 'state', 'cancelled', 'finished_at', ARGV[2])
+local counts = cjson.decode(redis.call('HGET', ckey(id), 'counts'))
+counts.queued = 0  -- the queued URLs were dropped: none will be fetched
+redis.call('HSET', ckey(id), 'state', 'cancelled', 'finished_at', ARGV[2], 'counts', cjson.encode(counts))
 redis.call('ZADD', P .. ':crawls_ended', now, id)
 local c = redis.call('HMGET', ckey(id), 'started_at', 'finished_at')
 append(ARGV[5], 'crawl.done', id, crawl_event(id, 'crawl.done',

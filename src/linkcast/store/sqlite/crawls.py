@@ -178,6 +178,7 @@ class SQLiteCrawls(SQLiteCore):
             now = time.time()
             scheduler.drop_jobs_of(connection, CRAWL_JOB, crawl_id, now)
             record.state, record.finished_at = CRAWL_CANCELLED, now
+            record.counts.queued = 0  # the queued URLs were dropped: none will be fetched
             book = _Book(connection, crawl_id, now)
             book.save(record, progress_at)
             book.append(done_event(record))
