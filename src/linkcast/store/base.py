@@ -28,8 +28,9 @@ from typing import Any, TypeVar
 
 from linkcast.core.crawls import CrawlOutcome, CrawlRecord, page_body
 from linkcast.core.errors import Conflict, FetchError, LinkcastError, StoreCorrupt, StoreFull, StoreUnavailable
-from linkcast.core.events import CRAWL_JOB, FEED_JOB, Event, EventBody, Job, Page, RequestRecord, error_body
-from linkcast.core.feeds import FEED_ERROR, FEED_ERROR_EVENT, FeedPoll, FeedRecord, feed_event
+from linkcast.core.events import CRAWL_JOB, FEED_JOB, WEBSUB_JOB, Event, EventBody, Job, Page, RequestRecord, error_body
+from linkcast.core.feeds import FEED_ERROR, FEED_ERROR_EVENT, FeedPoll, FeedRecord, PolledEntry, feed_event
+from linkcast.core.websub import Subscription
 from linkcast.settings import Settings
 
 # A job handed out this many times without an outcome (its workers died with it, or could not store what they
@@ -54,6 +55,9 @@ WRITES = frozenset(
         "create_feed",
         "finish_feed_poll",
         "remove_feed",
+        "record_pushed_entries",
+        "swap_subscription",
+        "finish_subscription_job",
     }
 )
 # Every method a backend implements for the contract: failures inside them are translated to the typed errors.
@@ -67,6 +71,7 @@ GUARDED = WRITES | {
     "get_feed",
     "list_feeds",
     "feed_entries",
+    "get_subscription",
     "events_after",
     "wait_events",
     "last_event_id",
@@ -164,6 +169,8 @@ class Store(ABC):
             await self.finish_crawl_page(job, CrawlOutcome(body, "failed"))
         elif job.kind == FEED_JOB:
             await self._fail_poll(job, error)
+        elif job.kind == WEBSUB_JOB:
+            await self._fail_subscription_job(job)
         else:
             await self.finish(job, error_body(job.request_id, job.url, error, timings={}))
 
@@ -258,6 +265,28 @@ class Store(ABC):
         """Stop watching: the record, seen-set, entries and queued poll go; ``feed.removed``. ``NotFound`` if
         unknown."""
 
+    @abstractmethod
+    async def record_pushed_entries(self, feed_id: str, entries: list[PolledEntry]) -> bool:
+        """A hub's delivery of the feed: its entries through the feed's seen-set as a poll's go (``feed_ledger``),
+        the poll schedule untouched. False (nothing recorded) for an unknown feed."""
+
+    # -- WebSub subscriptions ---------------------------------------------------------------------------------------
+
+    @abstractmethod
+    async def get_subscription(self, feed_id: str) -> Subscription | None:
+        """The feed's subscription (with its ``version``), or None."""
+
+    @abstractmethod
+    async def swap_subscription(self, feed_id: str, expected_version: int, new: Subscription | None) -> bool:
+        """Replace the feed's subscription, atomically, if its version is still ``expected_version`` (0: none is
+        stored); ``new=None`` deletes it. The stored one's version is the expected one plus one. The subscription's
+        job (``WEBSUB_JOB``) is queued for ``new.due_at``, replacing one queued before; one running now queues its
+        next when it finishes. False (nothing changed) if another change came first."""
+
+    @abstractmethod
+    async def finish_subscription_job(self, job: Job) -> None:
+        """End a subscription's job, and queue its next for the subscription's ``due_at`` as it is now (if any)."""
+
     async def _fail_poll(self, job: Job, error: LinkcastError) -> None:
         """A poll whose workers kept dying with it: an error, and the next poll after the longest interval."""
         record = await self.get_feed(job.request_id)
@@ -271,6 +300,17 @@ class Store(ABC):
         event = feed_event(FEED_ERROR_EVENT, record.feed_id, url=record.url, error=error.to_dict(),
                            next_poll=record.next_poll)  # fmt: skip
         await self.finish_feed_poll(job, FeedPoll(record, events=[event]))
+
+    async def _fail_subscription_job(self, job: Job) -> None:
+        """A subscription job whose workers kept dying with it: it acts again only after the longest interval."""
+        for _ in range(3):
+            found = await self.get_subscription(job.request_id)
+            if found is None:
+                break
+            found.due_at = time.time() + self.settings.feed_max_interval
+            if await self.swap_subscription(job.request_id, found.version, found):
+                break
+        await self.finish_subscription_job(job)
 
     def forget(self, job: Job) -> None:
         """Stop renewing ``job``'s lease without touching the store (it could be neither finished nor released):

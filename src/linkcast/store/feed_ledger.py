@@ -10,6 +10,8 @@ transaction (memory, SQLite; Redis says the same in Lua, ``redis/feed_scripts.py
 4. Ids not seen for ``SEEN_RETENTION_SECONDS``, and the oldest beyond ``SEEN_MAX`` per feed, leave the seen-set.
 5. The record is stored and, unless the feed is gone, its next poll is queued (one job per feed: never two polls of
    one feed at once).
+
+A hub's delivery (WebSub) is step 3 alone (``apply_push``): pushed and polled entries share the seen-set.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from __future__ import annotations
 from typing import Protocol
 
 from linkcast.core.events import EventBody
-from linkcast.core.feeds import FEED_GONE, FeedPoll, FeedRecord, entry_event, entry_key
+from linkcast.core.feeds import FEED_GONE, FeedPoll, FeedRecord, PolledEntry, entry_event, entry_key
 
 # How long an entry id is remembered after it left its feed, and the most ids remembered per feed.
 SEEN_RETENTION_SECONDS = 90 * 86400
@@ -57,9 +59,24 @@ def apply_poll(book: FeedBook, stored: FeedRecord, poll: FeedPoll, now: float) -
     record.entry_count = stored.entry_count
     for body in poll.events:
         book.append(body)
-    backlog = stored.polls == 0
+    take_entries(book, record, poll.entries, backlog=stored.polls == 0)
+    book.forget_seen(now - SEEN_RETENTION_SECONDS, SEEN_MAX)
+    book.save(record)
+    if record.state != FEED_GONE:
+        book.schedule(record)
+
+
+def apply_push(book: FeedBook, stored: FeedRecord, entries: list[PolledEntry]) -> None:
+    """A hub's delivery: its entries go through the same seen-set as a poll's (so neither repeats the other); the
+    record keeps everything but its entry count, and the poll schedule is left as it is."""
+    take_entries(book, stored, entries, backlog=False)
+    book.save(stored)
+
+
+def take_entries(book: FeedBook, record: FeedRecord, entries: list[PolledEntry], *, backlog: bool) -> None:
+    """Step 3 of the module's list: each entry sent once, again only when changed; ``record.entry_count`` kept."""
     follow = bool(record.spec.get("follow"))
-    for entry in poll.entries:
+    for entry in entries:
         key = entry_key(entry.entry_id)
         known = book.fingerprint_of(key)
         if known is None:
@@ -71,7 +88,3 @@ def apply_poll(book: FeedBook, stored: FeedRecord, poll: FeedPoll, now: float) -
         elif known != entry.fingerprint:
             book.record_entry(entry_event(record.feed_id, entry, backlog=False, changed=True))
         book.remember(key, entry.fingerprint)
-    book.forget_seen(now - SEEN_RETENTION_SECONDS, SEEN_MAX)
-    book.save(record)
-    if record.state != FEED_GONE:
-        book.schedule(record)

@@ -1,15 +1,15 @@
 """The in-memory backend: for tests and throwaway runs (``memory://``). Nothing survives the process.
 
 Assembled like the other backends, a layer per concern: ``core`` (requests, jobs on ``fair_queue.FairQueue``, the
-event log), ``crawls`` and ``feeds``.
+event log), ``crawls``, ``feeds`` and ``websub`` (subscriptions).
 """
 
 from __future__ import annotations
 
-from linkcast.store.memory.feeds import MemoryFeeds
+from linkcast.store.memory.websub import MemoryWebSub
 
 
-class MemoryStore(MemoryFeeds):
+class MemoryStore(MemoryWebSub):
     async def prune(self, older_than: float, keep_events: int) -> int:
         dropped = await self._prune_requests_and_events(older_than, keep_events)
         self._prune_crawls(older_than)

@@ -9,10 +9,10 @@ from typing import Any
 
 from linkcast.core.errors import Conflict, NotFound
 from linkcast.core.events import FEED_JOB, PAGE_JOB, EventBody, Job, Page, RequestRecord, accepted_body
-from linkcast.core.feeds import FEED_ACCEPTED, FEED_REMOVED, FeedPoll, FeedRecord, feed_event
+from linkcast.core.feeds import FEED_ACCEPTED, FEED_REMOVED, FeedPoll, FeedRecord, PolledEntry, feed_event
 from linkcast.core.inputs import host_key
 from linkcast.settings import Settings
-from linkcast.store.feed_ledger import apply_poll
+from linkcast.store.feed_ledger import apply_poll, apply_push
 from linkcast.store.memory.crawls import MemoryCrawls
 
 ENTRIES_KEPT = 10_000
@@ -127,3 +127,10 @@ class MemoryFeeds(MemoryCrawls):
         self._jobs.drop_jobs_of(FEED_JOB, feed_id)
         self._append(feed_event(FEED_REMOVED, feed_id, url=feed.record.url))
         return feed.record
+
+    async def record_pushed_entries(self, feed_id: str, entries: list[PolledEntry]) -> bool:
+        feed = self._feeds.get(feed_id)
+        if feed is None:
+            return False
+        apply_push(_Book(self, feed, time.time()), feed.record, entries)
+        return True

@@ -121,15 +121,7 @@ local state = redis.call('HGET', ckey(id), 'state')
 if not state then return -1 end
 if state == 'done' or state == 'cancelled' then return 1 end
 -- The crawl's queued jobs go; those being fetched end with their workers (their outcome is then not recorded).
-for _, job in ipairs(redis.call('SMEMBERS', ckey(id, 'jobs'))) do
-  local j = redis.call('HMGET', jkey(job), 'h', 'o')
-  if j[1] and not j[2] then
-    redis.call('ZREM', qkey(j[1]), job)
-    redis.call('DEL', jkey(job))
-    redis.call('DECR', P .. ':nqueued')
-    update_host(j[1], now, conc)
-  end
-end
+for _, job in ipairs(redis.call('SMEMBERS', ckey(id, 'jobs'))) do unqueue(job, now, conc) end
 local counts = cjson.decode(redis.call('HGET', ckey(id), 'counts'))
 counts.queued = 0  -- the queued URLs were dropped: none will be fetched
 redis.call('HSET', ckey(id), 'state', 'cancelled', 'finished_at', ARGV[2], 'counts', cjson.encode(counts))

@@ -33,6 +33,40 @@ local function save(id, record)
   end
 end
 
+-- Feed entries ([[key hex, fingerprint, entry id, new body, changed body, link, link host]...]) through the seen-set
+-- (feed_ledger.take_entries): each sent once, again only when changed. Answers the feed's new entry count.
+local function take_entries(id, entries, follow, count, now, conc, maxlen, kept)
+  for _, e in ipairs(entries) do
+    local key, fingerprint = e[1], e[2]
+    local known = redis.call('HGET', fkey(id, 'seen'), key)
+    local body = nil
+    if not known then
+      count = count + 1
+      body = e[4]
+      local rid, link = id .. '~' .. count, e[6]
+      if follow and link ~= '' and redis.call('EXISTS', P .. ':req:' .. rid) == 0 then
+        redis.call('HSET', P .. ':req:' .. rid, 'url', link, 'state', 'queued', 'created_at', now, 'attempts', 0)
+        local accepted = cjson.encode({type = 'accepted', request_id = rid, url = link})
+        redis.call('ZADD', P .. ':requests', append(maxlen, 'accepted', rid, accepted), rid)
+        enqueue('page', rid, link, e[7], cjson.encode({feed_id = id, entry_id = e[3]}), 0, now, conc)
+        wake(1)
+      end
+    elseif known ~= fingerprint then
+      body = e[5]
+    end
+    if body then
+      append(maxlen, 'feed.entry', id, body)
+      local seq = redis.call('HINCRBY', fkey(id), 'entry_seq', 1)
+      redis.call('XADD', fkey(id, 'entries'), 'MAXLEN', '~', kept, seq .. '-0', 'd', body, 'at', now)
+    end
+    redis.call('HSET', fkey(id, 'seen'), key, fingerprint)
+    redis.call('ZADD', fkey(id, 'seenage'), now, key)
+  end
+  return count
+end
+
+local function follows(id) return cjson.decode(redis.call('HGET', fkey(id), 'spec'))['follow'] == true end
+
 local function schedule(id, url, host, due, now, conc)
   local job = enqueue('feed', id, url, host, '', due, now, conc)
   redis.call('SET', fkey(id, 'job'), job)
@@ -74,33 +108,7 @@ if redis.call('EXISTS', fkey(id)) == 0 then return 0 end
 local record = cjson.decode(ARGV[7])
 local count = tonumber(redis.call('HGET', fkey(id), 'entry_count') or '0')
 for _, event in ipairs(cjson.decode(ARGV[9])) do append(maxlen, event[1], id, event[2]) end
-local follow = cjson.decode(record.spec)['follow'] == true
-for _, e in ipairs(cjson.decode(ARGV[10])) do
-  local key, fingerprint = e[1], e[2]
-  local known = redis.call('HGET', fkey(id, 'seen'), key)
-  local body = nil
-  if not known then
-    count = count + 1
-    body = e[4]
-    local rid, link = id .. '~' .. count, e[6]
-    if follow and link ~= '' and redis.call('EXISTS', P .. ':req:' .. rid) == 0 then
-      redis.call('HSET', P .. ':req:' .. rid, 'url', link, 'state', 'queued', 'created_at', ARGV[2], 'attempts', 0)
-      local accepted = cjson.encode({type = 'accepted', request_id = rid, url = link})
-      redis.call('ZADD', P .. ':requests', append(maxlen, 'accepted', rid, accepted), rid)
-      enqueue('page', rid, link, e[7], cjson.encode({feed_id = id, entry_id = e[3]}), 0, now, conc)
-      wake(1)
-    end
-  elseif known ~= fingerprint then
-    body = e[5]
-  end
-  if body then
-    append(maxlen, 'feed.entry', id, body)
-    local seq = redis.call('HINCRBY', fkey(id), 'entry_seq', 1)
-    redis.call('XADD', fkey(id, 'entries'), 'MAXLEN', '~', ARGV[14], seq .. '-0', 'd', body, 'at', ARGV[2])
-  end
-  redis.call('HSET', fkey(id, 'seen'), key, fingerprint)
-  redis.call('ZADD', fkey(id, 'seenage'), now, key)
-end
+count = take_entries(id, cjson.decode(ARGV[10]), follows(id), count, now, conc, maxlen, ARGV[14])
 local stale = redis.call('ZRANGEBYSCORE', fkey(id, 'seenage'), '-inf', '(' .. (now - tonumber(ARGV[12])))
 local over = redis.call('ZCARD', fkey(id, 'seenage')) - tonumber(ARGV[13])
 if over > 0 then
@@ -117,6 +125,20 @@ return 1
 """
 )
 
+# ARGV: prefix, now, concurrency, feed id, entries (as FINISH_POLL's), maxlen, entries kept. Answers 0 for an unknown
+# feed.
+PUSH = (
+    FEED_PREAMBLE
+    + """
+local now, conc, id = tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
+if redis.call('EXISTS', fkey(id)) == 0 then return 0 end
+local count = tonumber(redis.call('HGET', fkey(id), 'entry_count') or '0')
+count = take_entries(id, cjson.decode(ARGV[5]), follows(id), count, now, conc, ARGV[6], ARGV[7])
+redis.call('HSET', fkey(id), 'entry_count', count)
+return 1
+"""
+)
+
 # ARGV: prefix, now, concurrency, feed id, removed body, maxlen. Answers 0 for an unknown feed.
 REMOVE = (
     FEED_PREAMBLE
@@ -124,16 +146,7 @@ REMOVE = (
 local now, conc, id = tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
 if redis.call('EXISTS', fkey(id)) == 0 then return 0 end
 local job = redis.call('GET', fkey(id, 'job'))
-if job then
-  local j = redis.call('HMGET', jkey(job), 'h', 'o', 'k', 'r')
-  if j[1] and not j[2] and j[3] == 'feed' and j[4] == id then
-    redis.call('ZREM', qkey(j[1]), job)
-    redis.call('ZREM', P .. ':waiting', job)
-    redis.call('DEL', jkey(job))
-    redis.call('DECR', P .. ':nqueued')
-    update_host(j[1], now, conc)
-  end
-end
+if job then unqueue(job, now, conc) end
 append(ARGV[6], 'feed.removed', id, ARGV[5])  -- first: its record still names it, so the event is indexed
 redis.call('DEL', fkey(id), fkey(id, 'seen'), fkey(id, 'seenage'), fkey(id, 'entries'), fkey(id, 'job'))
 redis.call('ZREM', P .. ':feeds', id)

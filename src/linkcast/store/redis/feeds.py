@@ -8,12 +8,21 @@ import orjson
 
 from linkcast.core.errors import Conflict, NotFound
 from linkcast.core.events import Job, Page
-from linkcast.core.feeds import FEED_ACCEPTED, FEED_REMOVED, FeedPoll, FeedRecord, entry_event, entry_key, feed_event
+from linkcast.core.feeds import (
+    FEED_ACCEPTED,
+    FEED_REMOVED,
+    FeedPoll,
+    FeedRecord,
+    PolledEntry,
+    entry_event,
+    entry_key,
+    feed_event,
+)
 from linkcast.core.inputs import host_key
 from linkcast.settings import Settings
 from linkcast.store.feed_ledger import SEEN_MAX, SEEN_RETENTION_SECONDS
 from linkcast.store.redis.events import RedisEvents
-from linkcast.store.redis.feed_scripts import CREATE, FINISH_POLL, REMOVE
+from linkcast.store.redis.feed_scripts import CREATE, FINISH_POLL, PUSH, REMOVE
 
 ENTRIES_KEPT = 10_000
 
@@ -21,7 +30,7 @@ ENTRIES_KEPT = 10_000
 class RedisFeeds(RedisEvents):
     def __init__(self, settings: Settings) -> None:
         super().__init__(settings)
-        self.register({"create_feed": CREATE, "finish_poll": FINISH_POLL, "remove_feed": REMOVE})
+        self.register({"create_feed": CREATE, "finish_poll": FINISH_POLL, "push": PUSH, "remove_feed": REMOVE})
 
     def feed_key(self, feed_id: str, part: str | None = None) -> str:
         return self.key("feed", feed_id, *((part,) if part else ()))
@@ -70,23 +79,20 @@ class RedisFeeds(RedisEvents):
         self.forget(job)
         job_id, owner = self.receipt_of(job)
         record = poll.record
-        backlog = await self._first_poll(record.feed_id)
-        entries = [
-            [
-                entry_key(entry.entry_id).hex(), entry.fingerprint, entry.entry_id,
-                entry_event(record.feed_id, entry, backlog=backlog, changed=False).data.decode(),
-                entry_event(record.feed_id, entry, backlog=False, changed=True).data.decode(),
-                entry.fields.get("link") or "",
-                host_key(entry.fields["link"]) if entry.fields.get("link") else "",
-            ]
-            for entry in poll.entries
-        ]  # fmt: skip
+        entries = _entry_rows(record.feed_id, poll.entries, backlog=await self._first_poll(record.feed_id))
         events = [[body.type, body.data.decode()] for body in poll.events]
         await self.run_script(
             "finish_poll", repr(time.time()), self.concurrency, job_id, owner, record.feed_id,
             orjson.dumps(record.columns()), host_key(record.url), orjson.dumps(events), orjson.dumps(entries),
             self._maxlen, SEEN_RETENTION_SECONDS, SEEN_MAX, ENTRIES_KEPT,
         )  # fmt: skip
+
+    async def record_pushed_entries(self, feed_id: str, entries: list[PolledEntry]) -> bool:
+        rows = _entry_rows(feed_id, entries, backlog=False)
+        answer = await self.run_script(
+            "push", repr(time.time()), self.concurrency, feed_id, orjson.dumps(rows), self._maxlen, ENTRIES_KEPT
+        )
+        return bool(answer)
 
     async def _first_poll(self, feed_id: str) -> bool:
         """Whether no successful poll of the feed is recorded yet (its entries then come as the backlog)."""
@@ -102,6 +108,20 @@ class RedisFeeds(RedisEvents):
         if record is None or answer == 0:
             raise NotFound(f"no feed with id {feed_id!r}")
         return record
+
+
+def _entry_rows(feed_id: str, entries: list[PolledEntry], *, backlog: bool) -> list[list[str]]:
+    """The entries as the scripts take them: key, fingerprint, id, their event as new and as changed, link, host."""
+    return [
+        [
+            entry_key(entry.entry_id).hex(), entry.fingerprint, entry.entry_id,
+            entry_event(feed_id, entry, backlog=backlog, changed=False).data.decode(),
+            entry_event(feed_id, entry, backlog=False, changed=True).data.decode(),
+            entry.fields.get("link") or "",
+            host_key(entry.fields["link"]) if entry.fields.get("link") else "",
+        ]
+        for entry in entries
+    ]  # fmt: skip
 
 
 def _record(fields: dict[bytes, bytes]) -> FeedRecord:

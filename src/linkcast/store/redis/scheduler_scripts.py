@@ -90,6 +90,18 @@ local function complete(id, owner, now, conc)
   return 1
 end
 
+-- A queued job dropped (one that is leased ends with its worker). 1 if it was dropped.
+local function unqueue(id, now, conc)
+  local j = redis.call('HMGET', jkey(id), 'h', 'o')
+  if not j[1] or j[2] then return 0 end
+  redis.call('ZREM', qkey(j[1]), id)
+  redis.call('ZREM', P .. ':waiting', id)
+  redis.call('DEL', jkey(id))
+  redis.call('DECR', P .. ':nqueued')
+  update_host(j[1], now, conc)
+  return 1
+end
+
 -- A job back to its queue, keeping its tag (a lapsed lease, a draining worker).
 local function requeue(id, h, now, conc)
   redis.call('HDEL', jkey(id), 'o')

@@ -11,9 +11,9 @@ import orjson
 
 from linkcast.core.errors import Conflict, NotFound
 from linkcast.core.events import FEED_JOB, Event, EventBody, Job, Page
-from linkcast.core.feeds import FEED_ACCEPTED, FEED_REMOVED, FeedPoll, FeedRecord, feed_event
+from linkcast.core.feeds import FEED_ACCEPTED, FEED_REMOVED, FeedPoll, FeedRecord, PolledEntry, feed_event
 from linkcast.core.inputs import host_key
-from linkcast.store.feed_ledger import apply_poll
+from linkcast.store.feed_ledger import apply_poll, apply_push
 from linkcast.store.sqlite import scheduler
 from linkcast.store.sqlite.core import SQLiteCore, Written
 from linkcast.store.sqlite.events import deleting
@@ -169,6 +169,20 @@ class SQLiteFeeds(SQLiteCore):
 
         await self._writer.run(operation)
         await self._announce_jobs()
+
+    async def record_pushed_entries(self, feed_id: str, entries: list[PolledEntry]) -> bool:
+        def operation(connection: sqlite3.Connection) -> Written:
+            stored = _load(connection, feed_id)
+            if stored is None:
+                return Written((False, False))
+            book = _Book(connection, feed_id, time.time())
+            apply_push(book, stored, entries)
+            return Written((True, book.queued), book.events)
+
+        recorded, followed = (await self._writer.run(operation)).value
+        if followed:
+            await self._announce_jobs()  # the pages of new entries are queued
+        return bool(recorded)
 
     async def remove_feed(self, feed_id: str) -> FeedRecord:
         def operation(connection: sqlite3.Connection) -> Written:

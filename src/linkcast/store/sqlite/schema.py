@@ -16,7 +16,7 @@ from linkcast.core.errors import ConfigurationError
 from linkcast.core.events import PAGE_JOB, Event, EventBody, RequestRecord
 from linkcast.core.inputs import host_key
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS requests (
@@ -124,6 +124,14 @@ CREATE TABLE IF NOT EXISTS feed_entries (
     body BLOB NOT NULL,
     PRIMARY KEY (feed_id, seq)
 ) WITHOUT ROWID;
+-- WebSub (websub.py): a feed's subscription, as JSON (core/websub.py), with its compare-and-swap version and when
+-- its job next acts.
+CREATE TABLE IF NOT EXISTS websub (
+    feed_id TEXT PRIMARY KEY,
+    version INTEGER NOT NULL,
+    due_at REAL,
+    body TEXT NOT NULL
+);
 -- AUTOINCREMENT: an id is never given twice, even after the newest events are pruned.
 CREATE TABLE IF NOT EXISTS events (
     id INTEGER PRIMARY KEY AUTOINCREMENT,

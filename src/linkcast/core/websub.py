@@ -1,0 +1,78 @@
+"""A feed's WebSub subscription as the store keeps it: which hub, which topic, its callback and secret, where it
+stands with the hub, and when its job next has to act (subscribe, check, renew, unsubscribe).
+
+One subscription per feed, keyed by the feed id; it outlives its feed while an unsubscription is pending. Every
+change is a compare-and-swap on ``version`` (``Store.swap_subscription``): the hub's verification arrives on any API
+replica while a worker may be acting on the same subscription, and neither may undo the other.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import orjson
+
+# Where a subscription stands.
+PUSH_OFF = "off"  # the feed names a hub, but --public-url is not set: hubs could not reach this server
+PUSH_REQUESTED = "requested"  # asked for; the hub has not verified it yet
+PUSH_SUBSCRIBED = "subscribed"  # verified, until expires_at
+PUSH_DENIED = "denied"  # the hub refused it (hub.mode=denied)
+PUSH_FAILED = "failed"  # the hub could not be asked, answered an error, or never verified
+PUSH_EXPIRED = "expired"  # the lease ran out before a renewal was verified
+PUSH_UNSUBSCRIBING = "unsubscribing"  # the feed was removed; the hub is asked to stop
+
+# What a pending request to the hub asks for (the mode a verification must carry to be answered).
+MODE_SUBSCRIBE = "subscribe"
+MODE_UNSUBSCRIBE = "unsubscribe"
+
+
+@dataclass
+class Subscription:
+    feed_id: str
+    hub: str
+    topic: str
+    callback: str  # the token that ends the callback URL: /websub/<feed id>/<callback>
+    secret: str  # hex of 32 random bytes: the key of X-Hub-Signature
+    state: str = PUSH_REQUESTED
+    pending: str | None = None  # the mode asked of the hub and not yet verified
+    asked_at: float | None = None  # when the hub last accepted a request (None: not yet sent)
+    due_at: float | None = None  # when the subscription's job next acts (None: nothing to do)
+    lease_seconds: int | None = None  # as the hub granted it
+    expires_at: float | None = None
+    verified_at: float | None = None
+    failures: int = 0  # requests in a row that failed: the back-off's exponent
+    reason: str | None = None  # why it is off, denied, failed or expired
+    pushes: int = 0  # deliveries accepted
+    dropped: int = 0  # deliveries dropped (unsigned, badly signed, too large, unreadable)
+    last_push_at: float | None = None
+    version: int = 0  # set by the store: 0 is "not stored"
+
+    def active(self, now: float) -> bool:
+        """Whether the hub is pushing to us now (verified, and its lease not run out)."""
+        return self.state == PUSH_SUBSCRIBED and self.expires_at is not None and self.expires_at > now
+
+    def to_json(self) -> bytes:
+        return orjson.dumps(asdict(self))
+
+    @classmethod
+    def from_json(cls, data: bytes | str, version: int) -> Subscription:
+        fields: dict[str, Any] = orjson.loads(data)
+        fields["version"] = version
+        return cls(**fields)
+
+    def public(self) -> dict[str, Any]:
+        """What ``GET /feeds/<id>`` shows as ``push``: never the secret, nor the callback token."""
+        return {
+            "state": self.state,
+            "hub": self.hub,
+            "topic": self.topic,
+            "pending": self.pending,
+            "lease_seconds": self.lease_seconds,
+            "expires_at": self.expires_at,
+            "verified_at": self.verified_at,
+            "reason": self.reason,
+            "pushes": self.pushes,
+            "dropped": self.dropped,
+            "last_push_at": self.last_push_at,
+        }

@@ -1,0 +1,38 @@
+"""The Redis backend's WebSub subscriptions (``websub_scripts.py`` has the keys and the scripts): a hub's
+verification may land on any API replica, and every change is one compare-and-swap script."""
+
+from __future__ import annotations
+
+import time
+
+from linkcast.core.events import Job
+from linkcast.core.inputs import host_key
+from linkcast.core.websub import Subscription
+from linkcast.settings import Settings
+from linkcast.store.redis.feeds import RedisFeeds
+from linkcast.store.redis.websub_scripts import FINISH, SWAP
+
+
+class RedisWebSub(RedisFeeds):
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(settings)
+        self.register({"swap_subscription": SWAP, "finish_subscription": FINISH})
+
+    async def get_subscription(self, feed_id: str) -> Subscription | None:
+        version, body = await self.redis.hmget(self.key("websub", feed_id), "v", "b")
+        return Subscription.from_json(body, int(version)) if body else None
+
+    async def swap_subscription(self, feed_id: str, expected_version: int, new: Subscription | None) -> bool:
+        body = new.to_json() if new else b""
+        due = repr(new.due_at) if new and new.due_at is not None else ""
+        hub = new.hub if new else ""
+        answer = await self.run_script(
+            "swap_subscription", repr(time.time()), self.concurrency, feed_id, expected_version, body, due, hub,
+            host_key(hub) if hub else "",
+        )  # fmt: skip
+        return bool(answer)
+
+    async def finish_subscription_job(self, job: Job) -> None:
+        self.forget(job)
+        job_id, owner = self.receipt_of(job)
+        await self.run_script("finish_subscription", repr(time.time()), self.concurrency, job_id, owner, job.request_id)
