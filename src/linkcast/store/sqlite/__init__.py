@@ -1,8 +1,8 @@
-"""The SQLite backend (the default, ``sqlite:///PATH``): jobs, requests, crawls and the event log in one file.
+"""The SQLite backend (the default, ``sqlite:///PATH``): jobs, requests, crawls, feeds and the event log in one file.
 
 The store is assembled from one module per concern, each a layer over ``core.SQLiteCore`` (the connections, errors
-and jobs): ``events`` (the log), ``requests`` (single pages), ``crawls`` (whole sites), ``feeds``, ``websub`` (feeds' subscriptions). ``scheduler`` is the fair
-queue in SQL; ``schema`` what is on disk.
+and jobs): ``events`` (the log), ``requests`` (single pages), ``crawls`` (whole sites), ``feeds``, ``websub`` (feeds'
+subscriptions). ``scheduler`` is the fair queue in SQL; ``schema`` what is on disk.
 """
 
 from __future__ import annotations
