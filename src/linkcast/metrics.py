@@ -42,3 +42,16 @@ class Metrics:
             "WebSocket clients disconnected for being too slow",
             registry=self.registry,
         )
+        self.websub_requests = Counter(
+            "linkcast_websub_requests",
+            "Requests sent to WebSub hubs, by mode (subscribe, unsubscribe) and answer (accepted, refused)",
+            ["mode", "answer"],
+            registry=self.registry,
+        )
+        self.websub_deliveries = Counter(
+            "linkcast_websub_deliveries",
+            "Content deliveries from WebSub hubs, by outcome (accepted, unsigned, bad_signature, too_large, "
+            "unreadable, unknown_callback)",
+            ["outcome"],
+            registry=self.registry,
+        )

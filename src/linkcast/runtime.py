@@ -13,11 +13,12 @@ import logging
 import time
 from collections.abc import Awaitable
 
-from linkcast.core.events import CRAWL_JOB, FEED_JOB, PAGE_JOB
+from linkcast.core.events import CRAWL_JOB, FEED_JOB, PAGE_JOB, WEBSUB_JOB
 from linkcast.core.links import LinkLimits
 from linkcast.crawl.jobs import CrawlJobs
 from linkcast.extraction import ExtractionPool
 from linkcast.feeds.jobs import FeedJobs
+from linkcast.feeds.websub import Callbacks, Subscriptions, WebSubJobs
 from linkcast.fetch import Fetcher
 from linkcast.hub import Hub
 from linkcast.metrics import Metrics
@@ -49,7 +50,10 @@ class Runtime:
             PAGE_JOB: PageJobs(self.store, self.fetcher, extraction, self.metrics),
             CRAWL_JOB: CrawlJobs(settings, self.store, self.fetcher, extraction, self.metrics),
             FEED_JOB: FeedJobs(settings, self.store, self.fetcher, self.metrics),
+            WEBSUB_JOB: WebSubJobs(settings, self.store, self.fetcher, self.metrics),
         }
+        self.subscriptions = Subscriptions(settings, self.store)
+        self.callbacks = Callbacks(settings, self.store, self.metrics)
         self.workers = WorkerPool(self.store, handlers, extraction)
         self.hub: Hub | None = Hub(self.store, settings.client_queue_size) if serves_clients else None
         self.draining = asyncio.Event()

@@ -17,6 +17,7 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 from linkcast import __version__
 from linkcast.core.errors import ConfigurationError
@@ -87,6 +88,17 @@ class Settings:
     feed_max_interval: float = setting(86400.0, "longest time between two polls of one feed, in seconds")
     feed_default_interval: float = setting(
         3600.0, "time between two polls of a feed that says nothing of how often it changes, in seconds"
+    )
+    public_url: str = setting(
+        "",
+        "the URL at which WebSub hubs reach this server (https://feeds.example.org, a path allowed): feeds that name "
+        "a hub are subscribed to, and their hub's pushes arrive at <public-url>/websub/...; empty: feeds are polled",
+    )
+    websub_lease: int = setting(
+        10 * 86400, "lease asked of WebSub hubs, in seconds (a hub grants what it will; it is renewed before it ends)"
+    )
+    websub_verify_timeout: float = setting(
+        600.0, "seconds a hub has to verify a subscription it accepted before the request counts as failed"
     )
     max_entries_per_poll: int = setting(1000, "entries read from one poll of a feed; past it the rest wait")
     retries: int = setting(2, "retries for connection failures, 429 and 503, with exponential back-off")
@@ -164,6 +176,8 @@ class Settings:
             raise ConfigurationError(
                 f"--store {self.store!r}: use sqlite:///PATH, memory:// or redis://HOST:PORT/DB", code="invalid_store"
             )
+        if self.public_url:
+            object.__setattr__(self, "public_url", _public_url(self.public_url))
         # Parsed now, so that a bad entry stops the process before it starts (and each is parsed once).
         _ = self.address_policy, self.server_name_rules, self.trusted_proxy_networks
 
@@ -180,8 +194,10 @@ class Settings:
         """The names of ``--server-names`` (None: any name)."""
         if "*" in self.server_names or (not self.server_names and self.token):
             return None
+        public = urlsplit(self.public_url).netloc.rpartition("@")[2] if self.public_url else None
         try:
-            return tuple(HostRule.parse(name) for name in self.server_names)
+            # Hubs call back at --public-url: its name is this server's too.
+            return tuple(HostRule.parse(name) for name in (*self.server_names, *((public,) if public else ())))
         except ValueError as error:
             raise ConfigurationError(f"--server-names: {error}") from None
 
@@ -210,6 +226,18 @@ class Settings:
 
     def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes)
+
+
+def _public_url(value: str) -> str:
+    """``--public-url`` checked: an absolute http(s) URL with no query or fragment, kept without its last slash."""
+    parsed = urlsplit(value.strip())
+    if parsed.scheme not in ("http", "https") or not parsed.hostname or parsed.query or parsed.fragment:
+        raise ConfigurationError(
+            f"--public-url {value!r}: give the http(s) URL at which hubs reach this server, such as "
+            "https://feeds.example.org",
+            code="invalid_public_url",
+        )
+    return value.strip().rstrip("/")
 
 
 def _csv(value: str) -> tuple[str, ...]:

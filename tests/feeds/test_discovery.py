@@ -66,10 +66,13 @@ def test_hostile_link_headers_are_bounded_and_never_raise() -> None:
     assert len(feed_links_in_headers(many, PAGE_URL)) <= MAX_FEED_LINKS
 
 
-def test_hubs_and_self_come_from_headers_first_then_the_body() -> None:
+def test_hubs_and_self_come_from_the_headers_and_only_where_they_name_none_from_the_body() -> None:
     headers = ['<https://hub.one/>; rel="hub", <https://site.example/topic>; rel="self"']
     assert hub_and_self_links(headers, PAGE, PAGE_URL, "text/html") == (
-        ["https://hub.one/", "https://hub.example/"], "https://site.example/topic"
+        ["https://hub.one/"], "https://site.example/topic"
+    )  # fmt: skip
+    assert hub_and_self_links(['<https://hub.one/>; rel="hub"'], PAGE, PAGE_URL, "text/html") == (
+        ["https://hub.one/"], "https://site.example/self"
     )  # fmt: skip
     assert hub_and_self_links([], PAGE, PAGE_URL, "text/html") == (
         ["https://hub.example/"],

@@ -91,9 +91,15 @@ class FeedServer(LocalSite):
             return web.Response(status=status, headers=headers, text="" if status in (301, 302, 307, 308, 304) else "x")
         validators = {"ETag": feed.etag, "Last-Modified": feed.last_modified}
         validators = {name: value for name, value in validators.items() if value is not None}
-        if (feed.etag and request.headers.get("If-None-Match") == feed.etag) or (
-            feed.last_modified and request.headers.get("If-Modified-Since") == feed.last_modified
-        ):
+        if _not_modified(feed, request.headers.get("If-None-Match"), request.headers.get("If-Modified-Since")):
             return web.Response(status=304, headers=validators)
         headers = {**validators, **feed.extra_headers, "Content-Type": feed.content_type}
         return web.Response(body=feed.body.encode(), headers=headers)
+
+
+def _not_modified(feed: Feed, if_none_match: str | None, if_modified_since: str | None) -> bool:
+    """RFC 9110 13.2.2: If-None-Match decides when sent (If-Modified-Since is then ignored: two updates within one
+    second share a Last-Modified, and only the ETag tells them apart)."""
+    if if_none_match is not None:
+        return feed.etag is not None and if_none_match == feed.etag
+    return feed.last_modified is not None and if_modified_since == feed.last_modified

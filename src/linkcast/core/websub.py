@@ -61,10 +61,11 @@ class Subscription:
         fields["version"] = version
         return cls(**fields)
 
-    def public(self) -> dict[str, Any]:
+    def public(self, now: float) -> dict[str, Any]:
         """What ``GET /feeds/<id>`` shows as ``push``: never the secret, nor the callback token."""
+        lapsed = self.state == PUSH_SUBSCRIBED and not self.active(now)
         return {
-            "state": self.state,
+            "state": PUSH_EXPIRED if lapsed else self.state,
             "hub": self.hub,
             "topic": self.topic,
             "pending": self.pending,

@@ -26,7 +26,7 @@ async def discover_feed(fetcher: Fetcher, url: str) -> str:
     content_type = resource.headers.get("Content-Type")
     if looks_like_a_feed(resource.body, content_type):
         return resource.final_url
-    link_headers = resource.headers.getall("Link", [])  # type: ignore[attr-defined]  # aiohttp's multidict
+    link_headers = resource.header_values("Link")
     candidates = feed_links_in_headers(link_headers, resource.final_url)
     candidates += feed_links_in_html(resource.body, resource.final_url, content_type)
     if not candidates:

@@ -65,9 +65,30 @@ def feed_links_in_headers(link_headers: list[str], url: str) -> list[FeedLink]:
 def hub_and_self_links(
     link_headers: list[str], body: bytes, url: str, content_type: str | None = None
 ) -> tuple[list[str], str | None]:
-    """WebSub discovery (W3C WebSub 4): the hubs and the topic's own URL, from the ``Link`` headers first, then the
-    body: a feed's atom:link (or JSON Feed ``hubs``/``feed_url``), else an HTML head's ``<link rel="hub"|"self">``.
-    Hubs keep that order, each once; the self URL is the first found."""
+    """WebSub discovery (W3C WebSub 4): the hubs and the topic's own URL, from the ``Link`` headers, and only where
+    they name none, from the body: a feed's atom:link (or JSON Feed ``hubs``/``feed_url``), else an HTML head's
+    ``<link rel="hub"|"self">``. Hubs keep their order, each once; the self URL is the first found."""
+    hubs, own = hub_and_self_in_headers(link_headers, url)
+    if hubs and own:
+        return hubs, own
+    if looks_like_a_feed(body, content_type):
+        try:
+            feed = parse_feed(body, url, content_type, max_entries=0)  # hubs come before the entries
+        except FeedError:
+            return hubs, own
+        return hubs or feed.hubs[:MAX_FEED_LINKS], own or feed.self_url
+    found: dict[str, None] = {}
+    for rel, href, _media, _title, page_joiner in _head_links(body, url, content_type):
+        link = page_joiner.resolve(href)
+        if link is not None and "hub" in rel:
+            found[link] = None
+        if link is not None and "self" in rel and own is None:
+            own = link
+    return hubs or list(found)[:MAX_FEED_LINKS], own
+
+
+def hub_and_self_in_headers(link_headers: list[str], url: str) -> tuple[list[str], str | None]:
+    """The hubs and the self URL of a response's ``Link`` headers, resolved against its URL (RFC 8288)."""
     hubs: dict[str, None] = {}
     own: str | None = None
     joiner = HrefJoiner(url, document_encoding(b"", "text/html; charset=utf-8"))
@@ -80,21 +101,6 @@ def hub_and_self_links(
             hubs[link] = None
         if "self" in rel and own is None:
             own = link
-    if looks_like_a_feed(body, content_type):
-        try:
-            feed = parse_feed(body, url, content_type, max_entries=0)  # hubs come before the entries
-        except FeedError:
-            pass
-        else:
-            hubs.update(dict.fromkeys(feed.hubs))
-            own = own or feed.self_url
-    else:
-        for rel, href, _media, _title, page_joiner in _head_links(body, url, content_type):
-            link = page_joiner.resolve(href)
-            if link is not None and "hub" in rel:
-                hubs[link] = None
-            if link is not None and "self" in rel and own is None:
-                own = link
     return list(hubs)[:MAX_FEED_LINKS], own
 
 

@@ -10,11 +10,12 @@ A poll behaves as a feed reader should, request by request:
   ``feed.moved`` event says so; 302 and 307 do not. 410 ends the feed (``feed.gone``; no more requests).
 - 429 and 503 wait for ``Retry-After``; other failures back off; each failure is one ``feed.error`` event.
 - The interval, jitter and back-off are ``schedule.py``'s. The poll itself is not retried: the next poll is the retry.
+- A 200 also tells the feed's WebSub subscription which hub and topic the feed names (``websub.subscriptions``);
+  while a hub pushes, polls come at ``--feed-max-interval``.
 """
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import logging
 import time
@@ -28,16 +29,16 @@ from linkcast.core.feeds import (
     FEED_GONE,
     FEED_GONE_EVENT,
     FEED_MOVED,
+    WATCH_FEED,
     WATCH_LINKS,
     FeedPoll,
     FeedRecord,
-    PolledEntry,
     feed_event,
 )
-from linkcast.core.links import LinkLimits, find_anchors
-from linkcast.feeds.model import FeedEntry
-from linkcast.feeds.parse import parse_feed
+from linkcast.core.links import LinkLimits
+from linkcast.feeds.reading import Answer, read_in_thread
 from linkcast.feeds.schedule import Bounds, asked_interval, backoff, next_interval, retry_interval
+from linkcast.feeds.websub.subscriptions import Subscriptions
 from linkcast.fetch import Fetcher, Resource
 from linkcast.logs import loggable_url
 from linkcast.metrics import Metrics
@@ -52,11 +53,6 @@ FEED_ACCEPT = (
 )
 PAGE_ACCEPT = "text/html,application/xhtml+xml;q=0.9"
 PERMANENT = frozenset({301, 308})
-# The longest a feed's parse may take (in a thread, so that the event loop goes on meanwhile).
-PARSE_SECONDS = 10.0
-
-# What a poll read: its entries, the feed's title, its site, and the interval it asks for (RSS <ttl>...).
-Parsed = tuple[list[PolledEntry], str | None, str | None, float | None]
 
 
 class FeedJobs:
@@ -69,6 +65,7 @@ class FeedJobs:
         self.metrics = metrics
         self.bounds = Bounds(settings.feed_min_interval, settings.feed_max_interval, settings.feed_default_interval)
         self.limits = LinkLimits(settings.max_links, settings.max_result_bytes)
+        self.subscriptions = Subscriptions(settings, store)
 
     async def process(self, job: Job) -> None:
         record = await self.store.get_feed(job.request_id)
@@ -104,48 +101,42 @@ class FeedJobs:
             return FeedPoll(gone, events=[*events, feed_event(FEED_GONE_EVENT, record.feed_id, url=record.url)])
         if status == 304:
             interval = asked_interval(resource.headers, None, now) or record.interval
-            return FeedPoll(self._succeeded(record, status, now, interval), events=events)
+            return FeedPoll(await self._succeeded(record, status, now, interval), events=events)
         if not 200 <= status < 300:
             error = FetchError(f"the server answered {status}", code="http_status")
             retry_after = resource.headers.get("Retry-After") if status in (429, 503) else None
             poll = self._failed(record, error, now, retry_after, status)
             poll.events[:0] = events
             return poll
+        answer = Answer(
+            resource.body, resource.final_url, resource.headers.get("Content-Type"), resource.header_values("Link")
+        )
         try:
-            entries, title, site_link, ttl = await asyncio.wait_for(
-                asyncio.to_thread(self._parse, record, resource), PARSE_SECONDS
+            reading = await read_in_thread(
+                str(record.spec.get("watch", WATCH_FEED)), answer, self.limits, self.settings.max_entries_per_poll
             )
-        except TimeoutError:
-            error = FetchError(f"the feed took more than {PARSE_SECONDS:g} s to read", code="too_complex")
-            return self._failed(record, error, now, None)
         except LinkcastError as error:
             poll = self._failed(record, error, now, None)
             poll.events[:0] = events
             return poll
-        succeeded = self._succeeded(record, status, now, asked_interval(resource.headers, ttl, now))
+        await self.subscriptions.noticed(record.feed_id, reading.hubs, reading.topic, now)
+        succeeded = await self._succeeded(record, status, now, asked_interval(resource.headers, reading.ttl, now))
         # The validators the server sent with this 200, each on its own: one it did not send is dropped.
         succeeded.etag = resource.headers.get("ETag")
         succeeded.last_modified = resource.headers.get("Last-Modified")
-        succeeded.title, succeeded.site_link = title or record.title, site_link or record.site_link
-        return FeedPoll(succeeded, entries, events)
+        succeeded.title = reading.title or record.title
+        succeeded.site_link = reading.site_link or record.site_link
+        return FeedPoll(succeeded, reading.entries, events)
 
-    def _parse(self, record: FeedRecord, resource: Resource) -> Parsed:
-        """The entries of the answer (a feed, or a page whose links are its entries), its title, site and TTL."""
-        content_type = resource.headers.get("Content-Type")
-        if record.spec.get("watch") == WATCH_LINKS:
-            anchors = find_anchors(resource.body, resource.final_url, content_type, self.limits)
-            entries = [PolledEntry(url, "", {"title": text or None, "link": url}) for url, text in anchors]
-            return entries[: self.settings.max_entries_per_poll], None, resource.final_url, None
-        parsed = parse_feed(
-            resource.body, resource.final_url, content_type, max_entries=self.settings.max_entries_per_poll
-        )
-        return [_polled(entry) for entry in parsed.entries], parsed.title, parsed.site_link, parsed.ttl_seconds
-
-    def _succeeded(self, record: FeedRecord, status: int, now: float, asked: float | None) -> FeedRecord:
+    async def _succeeded(self, record: FeedRecord, status: int, now: float, asked: float | None) -> FeedRecord:
         interval = self.bounds.clamp(asked if asked is not None else self.bounds.default)
+        next_poll = now + next_interval(self.bounds, interval)
+        pushing_until = await self.subscriptions.pushing_until(record.feed_id, now)
+        if pushing_until is not None:  # the hub pushes: poll seldom, and again when the lease would end
+            next_poll = min(now + next_interval(self.bounds, self.bounds.maximum), pushing_until)
         return dataclasses.replace(
             record, state=FEED_ACTIVE, last_poll=now, last_status=status, last_error=None, failures=0,
-            polls=record.polls + 1, interval=interval, next_poll=now + next_interval(self.bounds, interval),
+            polls=record.polls + 1, interval=interval, next_poll=next_poll,
         )  # fmt: skip
 
     def _failed(
@@ -188,17 +179,3 @@ def _moved(record: FeedRecord, resource: Resource) -> tuple[FeedRecord, list[Eve
         return record, []
     event = feed_event(FEED_MOVED, record.feed_id, url=target, previous_url=record.url)
     return dataclasses.replace(record, url=target), [event]
-
-
-def _polled(entry: FeedEntry) -> PolledEntry:
-    fields = {
-        "title": entry.title,
-        "link": entry.link,
-        "published": entry.published,
-        "updated": entry.updated,
-        "author": entry.author,
-        "summary": entry.summary,
-        "links": entry.links,
-    }
-    present = {key: value for key, value in fields.items() if value is not None}
-    return PolledEntry(entry.entry_id, entry.fingerprint, present)

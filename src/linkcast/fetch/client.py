@@ -11,7 +11,7 @@
 - Per-host concurrency and spacing (``HostGate``); retries with back-off for transient failures only (``retry``),
   each hop retried on its own, so that a failure after a redirect does not start over from the first URL.
 
-Two ways in, sharing all of the above:
+Three ways in, sharing all of the above:
 
 - ``fetch(url, before_redirect=None) -> Page``: an HTML page, or ``FetchError`` (``http_status``, ``not_html``...).
 - ``fetch_resource(url, max_bytes=..., truncate=False, max_redirects=None, accept="*/*", before_redirect=None,
@@ -20,6 +20,7 @@ Two ways in, sharing all of the above:
   ``--max-body-bytes``) is ``too_large``, or cut there with ``truncate=True``. ``FetchError`` still ends what got no
   answer at all (``timeout``, ``connect``, ``dns``, ``blocked``...). A 429 or 503 is retried like a page's, then
   returned; with ``retry=False`` nothing is retried (a feed's poller schedules its own next try).
+- ``post_form(url, form, max_bytes=...) -> Resource``: a form POST (a WebSub hub), following only 307 and 308.
 
 ``before_redirect`` is awaited with each redirect target before it is requested; a ``LinkcastError`` it raises ends
 the fetch with that error (a crawl refuses a redirect to a page it has already fetched).
@@ -30,6 +31,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import functools
+import urllib.parse
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -83,6 +85,23 @@ class Resource:
         value = self.headers.get("Content-Type")
         return value.split(";", 1)[0].strip().lower() or None if value else None
 
+    def header_values(self, name: str) -> list[str]:
+        """Every value of a header that may come more than once (``Link``), in order."""
+        getall = getattr(self.headers, "getall", None)  # aiohttp's multidict; a plain mapping holds one
+        if getall is not None:
+            return list(getall(name, []))
+        return [self.headers[name]] if name in self.headers else []
+
+
+@dataclass(frozen=True, slots=True)
+class _Ask:
+    """What each hop sends: the method, headers and body, and which redirects are followed (others are answers)."""
+
+    headers: Mapping[str, str]
+    method: str = "GET"
+    body: bytes | None = None
+    follow: frozenset[int] = REDIRECT_STATUSES
+
 
 class _RetryableAnswer(TransientFetchError):
     """A 429 or 503 worth another try, carrying the answer to return when the retries are spent."""
@@ -132,7 +151,7 @@ class Fetcher:
 
     async def fetch(self, url: str, *, before_redirect: RedirectHook | None = None) -> Page:
         """Fetch an HTML page, or raise ``FetchError`` (``Blocked`` for a refused target) saying why."""
-        return await self._bounded(url, self._read_page, {}, self.settings.max_redirects, before_redirect)
+        return await self._bounded(url, self._read_page, _Ask({}), self.settings.max_redirects, before_redirect)
 
     async def fetch_resource(
         self,
@@ -155,21 +174,30 @@ class Fetcher:
         cap = min(max_bytes, self.settings.max_body_bytes)
         read = functools.partial(self._read_resource, cap=cap, truncate=truncate)
         hops = self.settings.max_redirects if max_redirects is None else max_redirects
-        sent = {"Accept": accept, **(headers or {})}
+        sent = _Ask({"Accept": accept, **(headers or {})})
         return await self._bounded(url, read, sent, hops, before_redirect, retry)
+
+    async def post_form(self, url: str, form: Mapping[str, str], *, max_bytes: int) -> Resource:
+        """POST ``form`` (``application/x-www-form-urlencoded``) and return the answer whatever its status, as
+        ``fetch_resource`` does. Only 307 and 308 are followed, with the same POST (RFC 9110 15.4.8/9); any other
+        redirect is the answer. Nothing is retried: the caller decides when to ask again."""
+        body = urllib.parse.urlencode(form).encode()
+        sent = _Ask({"Content-Type": "application/x-www-form-urlencoded"}, "POST", body, frozenset({307, 308}))
+        read = functools.partial(self._read_resource, cap=min(max_bytes, self.settings.max_body_bytes), truncate=True)
+        return await self._bounded(url, read, sent, self.settings.max_redirects, None, retry=False)
 
     async def _bounded(
         self,
         url: str,
         read: Reader[T],
-        headers: dict[str, str],
+        ask: _Ask,
         max_redirects: int,
         hook: RedirectHook | None,
         retry: bool = True,
     ) -> T:
         try:
             async with asyncio.timeout(self.settings.fetch_timeout):
-                return await self._follow(url, read, headers, max_redirects, hook, retry)
+                return await self._follow(url, read, ask, max_redirects, hook, retry)
         except TimeoutError:
             raise FetchError(f"no complete answer within {self.settings.fetch_timeout:g} s", code="timeout") from None
 
@@ -177,7 +205,7 @@ class Fetcher:
         self,
         url: str,
         read: Reader[T],
-        headers: dict[str, str],
+        ask: _Ask,
         max_redirects: int,
         hook: RedirectHook | None,
         retry: bool,
@@ -187,7 +215,7 @@ class Fetcher:
         target = url
         redirects: list[tuple[int, str]] = []
         while True:
-            answer, location, status = await self._with_retries(url, target, read, headers, deadline, retry)
+            answer, location, status = await self._with_retries(url, target, read, ask, deadline, retry)
             if location is None:
                 if isinstance(answer, Resource) and redirects:
                     return dataclasses.replace(answer, redirects=tuple(redirects))  # type: ignore[return-value]
@@ -203,7 +231,7 @@ class Fetcher:
             target = location
 
     async def _with_retries(
-        self, url: str, target: str, read: Reader[T], headers: dict[str, str], deadline: float, retry: bool = True
+        self, url: str, target: str, read: Reader[T], ask: _Ask, deadline: float, retry: bool = True
     ) -> tuple[T | None, str | None, int]:
         """One hop, retried with back-off while its failures are transient and the fetch's time allows: the answer,
         or where it redirects to, and its status."""
@@ -211,7 +239,7 @@ class Fetcher:
         attempt = 0
         while True:
             try:
-                return await self._request(url, target, read, headers)
+                return await self._request(url, target, read, ask)
             except TransientFetchError as error:
                 wait = self.backoff.wait(attempt, error) if retry else None
                 if wait is None or loop.time() + wait >= deadline:
@@ -222,9 +250,7 @@ class Fetcher:
                 attempt += 1
                 await asyncio.sleep(wait)
 
-    async def _request(
-        self, url: str, target: str, read: Reader[T], headers: dict[str, str]
-    ) -> tuple[T | None, str | None, int]:
+    async def _request(self, url: str, target: str, read: Reader[T], ask: _Ask) -> tuple[T | None, str | None, int]:
         """One hop: the answer, or where it redirects to; and its status."""
         assert self._session is not None, "Fetcher.open() first"
         host, port = self.policy.check_url(target)
@@ -232,10 +258,12 @@ class Fetcher:
         try:
             async with (
                 self.gate.slot(f"{host}:{port}"),
-                self._session.get(target, allow_redirects=False, headers=headers) as response,
+                self._session.request(
+                    ask.method, target, allow_redirects=False, headers=ask.headers, data=ask.body
+                ) as response,
             ):
                 location = response.headers.get("Location")
-                if response.status in REDIRECT_STATUSES and location:
+                if response.status in ask.follow and location:
                     return None, _redirect_target(target, location), response.status
                 return await read(url, target, response), None, response.status
         except aiohttp.ClientError as error:

@@ -28,12 +28,13 @@ from linkcast.web.health import health
 from linkcast.web.openapi import openapi
 from linkcast.web.page import page
 from linkcast.web.stream import stream
+from linkcast.web.websub import cap_deliveries, websub
 
 
 def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> Quart:
     """The whole service: the API, the stream, the live page, the API description, health and metrics."""
     settings = settings or Settings.from_env()
-    return _app(settings, runtime or Runtime(settings), (api, crawls, feeds, stream, page, openapi, health))
+    return _app(settings, runtime or Runtime(settings), (api, crawls, feeds, websub, stream, page, openapi, health))
 
 
 def create_worker_app(settings: Settings, runtime: Runtime) -> Quart:
@@ -44,6 +45,7 @@ def create_worker_app(settings: Settings, runtime: Runtime) -> Quart:
 def _app(settings: Settings, rt: Runtime, blueprints: tuple[Blueprint, ...]) -> Quart:
     app = Quart(__name__, static_folder="static", static_url_path="/static")
     app.config["MAX_CONTENT_LENGTH"] = settings.max_request_bytes
+    cap_deliveries(app, settings.max_body_bytes)
     app.extensions[RUNTIME_KEY] = rt
     app.url_map.converters["request_path"] = RequestPath
     app.url_map.converters["feed_id_path"] = FeedIdPath

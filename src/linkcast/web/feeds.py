@@ -4,6 +4,7 @@ with ``request_id`` = the feed id."""
 
 from __future__ import annotations
 
+import time
 import uuid
 from typing import Any
 
@@ -104,10 +105,12 @@ async def list_feeds() -> Response:
 
 @feeds.get("/feeds/<feed_id_path:feed_id>")
 async def get_feed(feed_id: str) -> Response:
-    record = await runtime().store.get_feed(feed_id_of(feed_id))
+    store = runtime().store
+    record = await store.get_feed(feed_id_of(feed_id))
     if record is None:
         raise NotFound(f"no feed with id {feed_id!r}")
-    return json_response(record.to_dict())
+    subscription = await store.get_subscription(feed_id)
+    return json_response({**record.to_dict(), "push": subscription.public(time.time()) if subscription else None})
 
 
 @feeds.get("/feeds/<feed_id_path:feed_id>/entries")
@@ -123,7 +126,9 @@ async def feed_entries(feed_id: str) -> Response:
 
 @feeds.delete("/feeds/<feed_id_path:feed_id>")
 async def remove_feed(feed_id: str) -> Response:
-    record = await runtime().store.remove_feed(feed_id_of(feed_id))
+    rt = runtime()
+    record = await rt.store.remove_feed(feed_id_of(feed_id))
+    await rt.subscriptions.feed_removed(feed_id, time.time())  # its hub is asked to stop pushing
     return json_response({"status": "removed", **record.to_dict()})
 
 

@@ -31,7 +31,9 @@ from linkcast.core.errors import Forbidden, InvalidInput, RateLimited, Unauthori
 from linkcast.settings import Settings
 
 PUBLIC_PATHS = frozenset({"/", "/healthz", "/openapi.json", "/docs"})
-PUBLIC_PREFIXES = ("/static/", "/docs/")  # the page's files, and Swagger UI's for /docs
+# The page's files, Swagger UI's for /docs, and the WebSub callback (hubs have no token: the callback's own token and
+# each delivery's signature stand for it).
+PUBLIC_PREFIXES = ("/static/", "/docs/", "/websub/")
 # Methods that change something: refused from another site's page (a browser sends a form post cross-site with no
 # preflight; the others are refused too, whatever a CORS preflight would have said).
 SUBMITTING_METHODS = frozenset({"PUT", "POST", "DELETE"})

@@ -1,0 +1,78 @@
+"""What a feed's answer holds, however it came (a poll's 200, a hub's delivery): its entries as the store compares
+them, its title, site and the interval it asks for, and the WebSub hubs and topic it names.
+
+A watched page (``"watch": "links"``) is read as the page's links, each an entry titled by its text. Reading runs in
+a thread, bounded in time, so that the event loop goes on meanwhile.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from linkcast.core.errors import FetchError
+from linkcast.core.feeds import WATCH_LINKS, PolledEntry
+from linkcast.core.links import LinkLimits, find_anchors
+from linkcast.feeds.discovery import hub_and_self_in_headers, hub_and_self_links
+from linkcast.feeds.model import FeedEntry
+from linkcast.feeds.parse import parse_feed
+
+# The longest a feed's reading may take.
+READ_SECONDS = 10.0
+
+
+@dataclass
+class Reading:
+    entries: list[PolledEntry]
+    title: str | None = None
+    site_link: str | None = None
+    ttl: float | None = None  # the interval the feed asks for (RSS <ttl>, sy:updatePeriod), in seconds
+    hubs: list[str] = field(default_factory=list)  # WebSub hubs, Link headers first
+    topic: str | None = None  # the URL the feed calls its own (rel="self")
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """The part of an answer that is read: its body, the URL it came from, its Content-Type and Link headers."""
+
+    body: bytes
+    url: str
+    content_type: str | None = None
+    link_headers: Sequence[str] = ()
+
+
+def read_answer(watch: str, answer: Answer, limits: LinkLimits, max_entries: int) -> Reading:
+    """``FeedError`` (a ``LinkcastError``) if a feed cannot be read."""
+    if watch == WATCH_LINKS:
+        hubs, topic = hub_and_self_links(list(answer.link_headers), answer.body, answer.url, answer.content_type)
+        anchors = find_anchors(answer.body, answer.url, answer.content_type, limits)
+        entries = [PolledEntry(url, "", {"title": text or None, "link": url}) for url, text in anchors]
+        return Reading(entries[:max_entries], site_link=answer.url, hubs=hubs, topic=topic)
+    parsed = parse_feed(answer.body, answer.url, answer.content_type, max_entries=max_entries)
+    entries = [_polled(entry) for entry in parsed.entries]
+    hubs, topic = hub_and_self_in_headers(list(answer.link_headers), answer.url)
+    hubs, topic = hubs or parsed.hubs, topic or parsed.self_url  # the headers first (WebSub 4)
+    return Reading(entries, parsed.title, parsed.site_link, parsed.ttl_seconds, hubs, topic)
+
+
+async def read_in_thread(watch: str, answer: Answer, limits: LinkLimits, max_entries: int) -> Reading:
+    """``read_answer`` in a thread; ``too_complex`` past ``READ_SECONDS``."""
+    try:
+        return await asyncio.wait_for(asyncio.to_thread(read_answer, watch, answer, limits, max_entries), READ_SECONDS)
+    except TimeoutError:
+        raise FetchError(f"the feed took more than {READ_SECONDS:g} s to read", code="too_complex") from None
+
+
+def _polled(entry: FeedEntry) -> PolledEntry:
+    fields = {
+        "title": entry.title,
+        "link": entry.link,
+        "published": entry.published,
+        "updated": entry.updated,
+        "author": entry.author,
+        "summary": entry.summary,
+        "links": entry.links,
+    }
+    present = {key: value for key, value in fields.items() if value is not None}
+    return PolledEntry(entry.entry_id, entry.fingerprint, present)

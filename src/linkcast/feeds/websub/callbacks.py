@@ -1,0 +1,142 @@
+"""The callback a hub calls, ``/websub/<feed id>/<callback token>``, whatever replica it lands on (everything it
+needs is in the store).
+
+- Verification of intent (GET, WebSub 5.3): ``hub.challenge`` is echoed only for a pending subscription or
+  unsubscription whose ``hub.topic`` and ``hub.mode`` match; anything else is a 404. ``hub.mode=denied`` for the
+  subscription's topic is recorded (the feed goes on being polled) and answered 200.
+- Content distribution (POST, WebSub 7 and 8): accepted only with a valid ``X-Hub-Signature``; an unsigned or badly
+  signed body is answered 2xx as the specification asks, dropped and counted. An accepted body is read as the feed
+  and its entries go through the feed's seen-set exactly as a poll's do. A callback that is not (or no longer) a
+  subscription's answers 410 Gone, which tells its hub to stop.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hmac
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+from linkcast.core.errors import LinkcastError
+from linkcast.core.feeds import WATCH_FEED
+from linkcast.core.links import LinkLimits
+from linkcast.core.websub import MODE_SUBSCRIBE, MODE_UNSUBSCRIBE, PUSH_OFF, PUSH_UNSUBSCRIBING, Subscription
+from linkcast.feeds.reading import Answer, read_in_thread
+from linkcast.feeds.schedule import Bounds
+from linkcast.feeds.websub.lifecycle import denied, verified
+from linkcast.feeds.websub.signature import signature_valid
+from linkcast.metrics import Metrics
+from linkcast.settings import Settings
+from linkcast.store.base import Store
+
+log = logging.getLogger(__name__)
+
+MAX_CHALLENGE_CHARS = 1024
+# Rounds of compare-and-swap before a change gives way to the ones racing it (counters are best effort past it).
+SWAP_ROUNDS = 5
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """A success's status and text (the challenge), or an error's status, code and message."""
+
+    status: int
+    text: str = ""
+    code: str | None = None
+
+
+NOT_FOUND = Reply(404, "no pending request of this subscription has this mode and topic", "not_pending")
+GONE = Reply(410, "no subscription has this callback (any more)", "unknown_callback")
+RECEIVED = Reply(202)
+
+
+class Callbacks:
+    def __init__(self, settings: Settings, store: Store, metrics: Metrics) -> None:
+        self.settings = settings
+        self.store = store
+        self.metrics = metrics
+        self.bounds = Bounds(settings.feed_min_interval, settings.feed_max_interval, settings.feed_default_interval)
+        self.limits = LinkLimits(settings.max_links, settings.max_result_bytes)
+
+    async def verify(self, feed_id: str, token: str, query: Mapping[str, str]) -> Reply:
+        mode, topic = query.get("hub.mode"), query.get("hub.topic")
+        challenge = query.get("hub.challenge", "")
+        for _ in range(SWAP_ROUNDS):
+            sub = await self._subscription(feed_id, token)
+            if sub is None or topic != sub.topic:
+                return NOT_FOUND
+            now = time.time()
+            after: Subscription | None
+            if mode == "denied":
+                after = denied(sub, query.get("hub.reason", "")[:200] or None, now, self.bounds)
+                challenge = ""
+            elif mode in (MODE_SUBSCRIBE, MODE_UNSUBSCRIBE) and sub.pending == mode:
+                if not challenge or len(challenge) > MAX_CHALLENGE_CHARS:
+                    return NOT_FOUND
+                lease = _lease(query.get("hub.lease_seconds"), self.settings.websub_lease)
+                after = verified(sub, lease, now, self.bounds) if mode == MODE_SUBSCRIBE else None
+            else:
+                return NOT_FOUND
+            if await self.store.swap_subscription(feed_id, sub.version, after):
+                log.info("the hub of feed %s: %s verified", feed_id, mode)
+                return Reply(200, challenge)
+        return Reply(503, "the subscription is changing: verify again", "busy")
+
+    async def deliver(
+        self, feed_id: str, token: str, signature: str | None, body: bytes, content_type: str | None,
+        link_headers: Sequence[str],
+    ) -> Reply:  # fmt: skip
+        sub = await self._subscription(feed_id, token)
+        record = await self.store.get_feed(feed_id) if sub is not None else None
+        if sub is None or record is None or sub.state == PUSH_UNSUBSCRIBING:
+            self.metrics.websub_deliveries.labels("unknown_callback").inc()
+            return GONE
+        if not signature_valid(signature, sub.secret, body):
+            return await self._dropped(sub, "unsigned" if not signature else "bad_signature")
+        watch = str(record.spec.get("watch", WATCH_FEED))
+        try:
+            reading = await read_in_thread(
+                watch, Answer(body, sub.topic, content_type, link_headers), self.limits,
+                self.settings.max_entries_per_poll,
+            )  # fmt: skip
+        except LinkcastError as error:
+            log.info("a delivery for feed %s could not be read (%s): %s", feed_id, error.code, error.message)
+            return await self._dropped(sub, "unreadable")
+        await self.store.record_pushed_entries(feed_id, reading.entries)
+        self.metrics.websub_deliveries.labels("accepted").inc()
+        now = time.time()
+        await self._count(feed_id, lambda s: dataclasses.replace(s, pushes=s.pushes + 1, last_push_at=now))
+        return RECEIVED
+
+    async def too_large(self, feed_id: str, token: str) -> None:
+        """Count a delivery refused for its size (the web layer refuses it before it is read)."""
+        sub = await self._subscription(feed_id, token)
+        if sub is not None:
+            await self._dropped(sub, "too_large")
+
+    async def _dropped(self, sub: Subscription, outcome: str) -> Reply:
+        self.metrics.websub_deliveries.labels(outcome).inc()
+        log.info("dropped a delivery for feed %s: %s", sub.feed_id, outcome.replace("_", " "))
+        await self._count(sub.feed_id, lambda s: dataclasses.replace(s, dropped=s.dropped + 1))
+        return RECEIVED
+
+    async def _subscription(self, feed_id: str, token: str) -> Subscription | None:
+        """The feed's subscription if ``token`` is its callback's (compared in constant time)."""
+        sub = await self.store.get_subscription(feed_id)
+        if sub is None or sub.state == PUSH_OFF or not hmac.compare_digest(sub.callback.encode(), token.encode()):
+            return None
+        return sub
+
+    async def _count(self, feed_id: str, change: Callable[[Subscription], Subscription]) -> None:
+        for _ in range(SWAP_ROUNDS):
+            sub = await self.store.get_subscription(feed_id)
+            if sub is None or await self.store.swap_subscription(feed_id, sub.version, change(sub)):
+                return
+
+
+def _lease(value: str | None, asked: int) -> int:
+    """The lease the hub granted (``hub.lease_seconds``); what was asked if it said none that reads as a number."""
+    value = (value or "").strip()
+    return int(value) if value.isdigit() and len(value) <= 12 else asked

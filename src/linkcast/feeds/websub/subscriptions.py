@@ -1,0 +1,68 @@
+"""What polls tell subscriptions and what subscriptions tell polls.
+
+A poll that read the feed hands over the hubs and the topic it named (``noticed``): a feed that names a hub gets a
+subscription to the first one (or, with no ``--public-url``, a note saying why it has none); a feed whose hub or
+topic changed gets a new subscription in place of the old one (whose callback then answers 410, so its hub stops).
+While a subscription is active the feed is polled at ``--feed-max-interval``, and again when the lease would end
+(``pushing_until``), so that a renewal that failed falls back to polling. A removed feed's subscription is
+unsubscribed from its hub (``feed_removed``).
+"""
+
+from __future__ import annotations
+
+import logging
+
+from linkcast.core.websub import MODE_UNSUBSCRIBE, PUSH_OFF, PUSH_UNSUBSCRIBING, Subscription
+from linkcast.feeds.websub.lifecycle import asking, new_subscription, switched_off
+from linkcast.settings import Settings
+from linkcast.store.base import Store
+
+log = logging.getLogger(__name__)
+
+SWAP_ROUNDS = 5
+
+
+class Subscriptions:
+    def __init__(self, settings: Settings, store: Store) -> None:
+        self.settings = settings
+        self.store = store
+
+    async def pushing_until(self, feed_id: str, now: float) -> float | None:
+        """When the active subscription's lease ends, or None if the feed has none."""
+        sub = await self.store.get_subscription(feed_id)
+        return sub.expires_at if sub is not None and sub.active(now) else None
+
+    async def noticed(self, feed_id: str, hubs: list[str], topic: str | None, now: float) -> None:
+        if not hubs or not topic:
+            return
+        hub = hubs[0]
+        current = await self.store.get_subscription(feed_id)
+        wanted = self._wanted(feed_id, hub, topic, current, now)
+        if wanted is None:
+            return
+        if await self.store.swap_subscription(feed_id, current.version if current else 0, wanted):
+            log.info("feed %s names the hub %s (topic %s): %s", feed_id, hub, topic, wanted.state)
+
+    async def feed_removed(self, feed_id: str, now: float) -> None:
+        """Ask the hub to stop, if it may be pushing or about to; otherwise the subscription just goes."""
+        for _ in range(SWAP_ROUNDS):
+            sub = await self.store.get_subscription(feed_id)
+            if sub is None or sub.state == PUSH_UNSUBSCRIBING:
+                return
+            live = sub.state != PUSH_OFF and (sub.active(now) or sub.pending is not None)
+            after = asking(sub, MODE_UNSUBSCRIBE, now) if live else None
+            if await self.store.swap_subscription(feed_id, sub.version, after):
+                return
+
+    def _wanted(
+        self, feed_id: str, hub: str, topic: str, current: Subscription | None, now: float
+    ) -> Subscription | None:
+        """The subscription the feed should have now, or None to leave the current one as it is."""
+        if not self.settings.public_url:
+            off = switched_off(feed_id, hub, topic)
+            same = current is not None and (current.state, current.hub, current.topic) == (PUSH_OFF, hub, topic)
+            return None if same else off
+        keeps = current is not None and current.state not in (PUSH_OFF, PUSH_UNSUBSCRIBING)
+        if keeps and current is not None and (current.hub, current.topic) == (hub, topic):
+            return None
+        return new_subscription(feed_id, hub, topic, now)

@@ -1,0 +1,67 @@
+"""The WebSub callback, ``/websub/<feed id>/<callback token>``: what hubs call (``feeds.websub.callbacks`` decides
+every answer). Public, like ``/healthz``: a hub has no bearer token; the callback token (unguessable, one per
+subscription) and the signature of each delivery are what stand for it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from quart import Blueprint, Quart, Response, request
+from quart.wrappers import Request
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from linkcast.feeds.websub import Reply
+from linkcast.web.current import runtime
+from linkcast.web.errors import error_response
+
+websub = Blueprint("websub", __name__)
+
+PLAIN = "text/plain; charset=utf-8"
+CALLBACK_PREFIX = "/websub/"
+
+
+class _Request(Request):
+    """A request whose body cap is ``callback_max_bytes`` on the callback (a delivery is a whole feed, larger than
+    any API body) and the app's ``--max-request-bytes`` everywhere else."""
+
+    callback_max_bytes: int | None = None
+
+    def __init__(self, method: str, scheme: str, path: str, *args: Any, **kwargs: Any) -> None:
+        if path.startswith(CALLBACK_PREFIX) and self.callback_max_bytes is not None:
+            kwargs["max_content_length"] = self.callback_max_bytes
+        super().__init__(method, scheme, path, *args, **kwargs)
+
+
+def cap_deliveries(app: Quart, max_bytes: int) -> None:
+    """Let deliveries to the callback be up to ``max_bytes`` (``--max-body-bytes``, the cap of a polled feed)."""
+    app.request_class = type("Request", (_Request,), {"callback_max_bytes": max_bytes})
+
+
+def _answer(reply: Reply) -> Response:
+    if reply.code is not None:
+        return error_response(reply.status, reply.code, reply.text)
+    # nosniff: the challenge is the hub's text, echoed; it must never be taken for a page.
+    headers = {"X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"}
+    return Response(reply.text, status=reply.status, content_type=PLAIN, headers=headers)
+
+
+@websub.get("/websub/<feed_id>/<token>")
+async def verify(feed_id: str, token: str) -> Response:
+    return _answer(await runtime().callbacks.verify(feed_id, token, request.args))
+
+
+@websub.post("/websub/<feed_id>/<token>")
+async def deliver(feed_id: str, token: str) -> Response:
+    callbacks = runtime().callbacks
+    cap = runtime().settings.max_body_bytes
+    try:
+        body = await request.get_data(cache=False)
+    except RequestEntityTooLarge:
+        await callbacks.too_large(feed_id, token)
+        return _answer(Reply(413, f"a delivery may be at most {cap} bytes", "too_large"))
+    return _answer(
+        await callbacks.deliver(
+            feed_id, token, request.headers.get("X-Hub-Signature"), body, request.headers.get("Content-Type"),
+            request.headers.getlist("Link"),
+        )
+    )  # fmt: skip
