@@ -157,6 +157,30 @@ FEEDS = RouteGroup(
                 "last_status": {"type": ["integer", "null"]},
                 "last_error": {"oneOf": [ref("ErrorDetail"), {"type": "null"}]},
                 "entry_count": {"type": "integer"},
+                "push": {
+                    "oneOf": [ref("FeedPush"), {"type": "null"}],
+                    "description": "GET /feeds/<id> only: its WebSub subscription, once a poll found a hub",
+                },
+            },
+        },
+        "FeedPush": {
+            "type": "object",
+            "properties": {
+                "state": {
+                    "type": "string",
+                    "enum": ["off", "requested", "subscribed", "denied", "failed", "expired", "unsubscribing"],
+                    "description": "'off': the feed names a hub but --public-url is not set (reason says so)",
+                },
+                "hub": {"type": "string"},
+                "topic": {"type": "string"},
+                "pending": {"type": ["string", "null"], "enum": ["subscribe", "unsubscribe", None]},
+                "lease_seconds": {"type": ["integer", "null"]},
+                "expires_at": {"type": ["number", "null"]},
+                "verified_at": {"type": ["number", "null"]},
+                "reason": {"type": ["string", "null"]},
+                "pushes": {"type": "integer", "description": "deliveries accepted"},
+                "dropped": {"type": "integer", "description": "deliveries dropped: unsigned, badly signed, too large"},
+                "last_push_at": {"type": ["number", "null"]},
             },
         },
         "FeedList": {
