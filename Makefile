@@ -42,15 +42,16 @@ types: $(TEST_TOOLS)
 	$(BIN)/mypy
 
 # make bench: every benchmark in turn, one after the other (sharing the cores would spoil their figures), about
-# 15 minutes; each also alone. Figures go to bench/results/ (results.md and .json, store/workers/hostile.json).
+# 15 minutes; each also alone. Figures go to bench/results/ (results.md and .json, store/workers/hostile/websub.json).
 BENCH_RESULTS := bench/results
-.PHONY: bench-run bench-store bench-workers bench-hostile
+.PHONY: bench-run bench-store bench-workers bench-hostile bench-websub
 
 bench: $(BENCH_TOOLS)
 	$(MAKE) --no-print-directory bench-run
 	$(MAKE) --no-print-directory bench-store
 	$(MAKE) --no-print-directory bench-workers
 	$(MAKE) --no-print-directory bench-hostile
+	$(MAKE) --no-print-directory bench-websub
 
 bench-run: $(BENCH_TOOLS)
 	$(BIN)/python -m bench.run --out $(BENCH_RESULTS)
@@ -63,6 +64,9 @@ bench-workers: $(BENCH_TOOLS)
 
 bench-hostile: $(BENCH_TOOLS)
 	$(BIN)/python -m bench.bench_hostile --json $(BENCH_RESULTS)/hostile.json
+
+bench-websub: $(BENCH_TOOLS)
+	$(BIN)/python -m bench.bench_websub --json $(BENCH_RESULTS)/websub.json
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
