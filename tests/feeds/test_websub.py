@@ -270,6 +270,21 @@ async def test_the_lease_is_renewed_before_it_ends(service: Service, site: FeedS
     assert (await push_state(service, "lease"))["state"] == "subscribed"
 
 
+async def test_a_renewal_the_hub_refuses_falls_back_to_polling_once_the_lease_ends(
+    service: Service, site: FeedServer, hub: WebSubHub
+) -> None:
+    hub.behaviour.lease_seconds = 2
+    own = site.url("/refused")
+    url = site.feed("/refused", Feed(rss_with_hub(hub.hub_url, own, ("a", "A"))))
+    await subscribed(service, hub, "refused", url)
+    hub.behaviour.refuse = True
+    await hub.wait_asked(2, timeout=10)  # the renewal, refused
+    push = await _wait_push(service, "refused", lambda p: p["state"] == "expired")
+    assert "500" in push["reason"]
+    polls = len(site.requests_to("/refused"))
+    await site.wait_requests("/refused", polls + 3, timeout=10)  # polled at the feed's own interval again
+
+
 async def test_while_the_hub_pushes_polls_slow_to_the_longest_interval(
     service: Service, site: FeedServer, hub: WebSubHub
 ) -> None:

@@ -61,6 +61,7 @@ class Behaviour:
     lease_seconds: int = 3600  # granted, whatever was asked
     verify_topic: str | None = None  # verify with this topic instead of the one asked for
     deny: bool = False  # answer the request with hub.mode=denied instead of verifying
+    refuse: bool = False  # answer requests 500 (a hub that is down)
     redirects: dict[str, tuple[int, str]] = field(default_factory=dict)  # path -> (307/308, path)
 
 
@@ -106,7 +107,8 @@ class WebSubHub(LocalSite):
 
         def done() -> bool:
             found = [a for a in self.asked if a.mode == mode and a.path == "/hub"]
-            return len(found) >= count and all(a.verification is not None for a in found[:count])
+            refused = self.behaviour.refuse
+            return len(found) >= count and all(refused or a.verification is not None for a in found[:count])
 
         await self.wait_for(done, timeout)
         return [a for a in self.asked if a.mode == mode and a.path == "/hub"][:count]
@@ -136,6 +138,8 @@ class WebSubHub(LocalSite):
         if redirect is not None:
             status, target = redirect
             return web.Response(status=status, headers={"Location": self.url(target)})
+        if self.behaviour.refuse:
+            return web.Response(status=500, text="the hub is down")
         if not form.get("hub.callback") or form.get("hub.mode") not in ("subscribe", "unsubscribe"):
             return web.Response(status=400, text="hub.callback and hub.mode are required")
         task = asyncio.create_task(self._verify(asked))
