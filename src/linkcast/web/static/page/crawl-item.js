@@ -123,11 +123,15 @@ export class Crawl {
   }
 
   renderProgress(done, total) {
-    const text =
-      this.state === "queued" && !total
+    // A cancelled crawl's queue was dropped, so "done of total" would read as complete: say where it stopped.
+    const cancelled = this.state === "cancelled";
+    const text = cancelled
+      ? `Cancelled after ${counted(done, "page")}`
+      : this.state === "queued" && !total
         ? "Waiting to start"
         : `${numberFormat.format(done)} of ${counted(total, "page")}` +
           (total ? ` (${Math.floor((100 * done) / total)}%)` : "");
+    this.progress.hidden = cancelled;
     if (this.state === "queued" && !done) {
       this.progress.removeAttribute("value"); // indeterminate: nothing is known yet
     } else {
