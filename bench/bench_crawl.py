@@ -125,6 +125,10 @@ async def measure_crawls(args: argparse.Namespace, sites: list[CrawlSite], workd
             figures["linkcast"] = crawl_figures(run)
             scrapy_runs = [run_scrapy(site, args.concurrency, workdir) for _ in range(max(1, args.repeats))]
             figures["scrapy"] = max(scrapy_runs, key=lambda r: r["pages_per_second"])
+            say(
+                f"  pages/s: linkcast {run.pages_per_second:.0f}, Scrapy {figures['scrapy']['pages_per_second']:.0f}, "
+                f"ceiling {figures['ceiling']['pages_per_second']:.0f}"
+            )
             results[site.name] = figures
     return results
 
@@ -140,6 +144,7 @@ async def measure_workers(args: argparse.Namespace, site: CrawlSite, workdir: Pa
             say(f"Redis: the generated site with {processes} worker process(es)")
             run = await best_crawl(deployment, f"workers{processes}", body_for(site), args.repeats, args.timeout)
             results[str(processes)] = crawl_figures(run)
+            say(f"  {run.pages_per_second:.0f} pages/s")
     results["ratio_2_vs_1"] = results["2"]["pages_per_second"] / results["1"]["pages_per_second"]
     return results
 

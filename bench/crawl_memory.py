@@ -87,38 +87,46 @@ def growth(after: dict[str, int], before: dict[str, int], count: int) -> dict[st
 
 async def single_request(
     session: aiohttp.ClientSession, deployment: Deployment, url: str, request_id: str, timeout: float
-) -> tuple[float, str]:
-    """Seconds from ``PUT /urls/<id>`` sent to the request's terminal frame, and the frame's type."""
+) -> tuple[float, str, dict[str, float]]:
+    """Seconds from ``PUT /urls/<id>`` sent to the request's terminal frame, the frame's type, and when (seconds
+    from the same start) the ``PUT`` was answered and the ``started`` frame came (a worker took the job): where the
+    time went."""
     ws_url = f"ws://127.0.0.1:{deployment.port}/scraped_urls?since=0&request_id={request_id}"
     async with session.ws_connect(ws_url) as ws, asyncio.timeout(timeout):
         began = time.perf_counter()
         async with session.put(f"{deployment.base_url}/urls/{request_id}", json={"url": url}) as response:
             if response.status != 201:
                 raise RuntimeError(f"PUT /urls/{request_id}: {response.status} {await response.text()}")
+        phases = {"answered": time.perf_counter() - began}
         async for message in ws:
             kind, _ = frame_head(message.data)
+            if kind == "started":
+                phases["started"] = time.perf_counter() - began
             if kind in TERMINAL:
-                return time.perf_counter() - began, kind
+                return time.perf_counter() - began, kind, phases
     raise RuntimeError(f"the stream of {request_id} closed before its result")
 
 
 async def sample_singles(
     deployment: Deployment, url: str, name: str, count: int, interval: float, go_on: Callable[[], bool]
-) -> tuple[list[float], int]:
-    """Up to ``count`` single requests one after the other, ``interval`` apart, while ``go_on()``; (seconds of
-    those that ended in a result, how many ended in an error)."""
-    seconds, errors = [], 0
+) -> dict[str, Any]:
+    """Up to ``count`` single requests one after the other, ``interval`` apart, while ``go_on()``: the seconds of
+    those that ended in a result (``seconds``, and the ``answered`` and ``started`` times of each), and how many
+    ended in an error (``errors``)."""
+    samples: dict[str, Any] = {"seconds": [], "answered": [], "started": [], "errors": 0}
     async with aiohttp.ClientSession() as session:
         for n in range(count):
             if not go_on():
                 break
-            took, kind = await single_request(session, deployment, url, f"{name}-{n}", 30.0)
+            took, kind, phases = await single_request(session, deployment, url, f"{name}-{n}", 30.0)
             if kind == "result":
-                seconds.append(took)
+                samples["seconds"].append(took)
+                for phase, at in phases.items():
+                    samples[phase].append(at)
             else:
-                errors += 1
+                samples["errors"] += 1
             await asyncio.sleep(interval)
-    return seconds, errors
+    return samples
 
 
 class TreeSite:
@@ -194,8 +202,9 @@ async def measure_queued(
         pid = deployment.serve.pid
         if fairness is not None:
             count, interval = fairness
-            idle, idle_errors = await sample_singles(deployment, site.other_page, "idle", count, interval, lambda: True)
-            figures["idle_single"], figures["idle_single_errors"] = idle, idle_errors
+            figures["idle_single"] = await sample_singles(
+                deployment, site.other_page, "idle", count, interval, lambda: True
+            )
         before = await parts()
         figures["rss_before_mb"] = memory_bytes(pid, "VmRSS") / 1e6
         crawl_id = "tree"
@@ -217,11 +226,9 @@ async def measure_queued(
             drained = time.perf_counter()
             if fairness is not None:
                 count, interval = fairness
-                busy, busy_errors = await sample_singles(
+                figures["busy_single"] = await sample_singles(
                     deployment, site.other_page, "busy", count, interval, lambda: not done_task.done()
                 )
-                # Only the samples that ended before the crawl did were taken during it.
-                figures["busy_single"], figures["busy_single_errors"] = busy, busy_errors
                 figures["crawl_outlasted_samples"] = not done_task.done()
             done = await done_task
             figures["seconds_to_drain"] = time.perf_counter() - drained

@@ -80,21 +80,27 @@ def memory_table(memory: dict[str, Any]) -> list[str]:
 
 def fairness_table(sqlite: dict[str, Any]) -> list[str]:
     idle, busy = sqlite["idle_single"], sqlite["busy_single"]
-    if not idle or not busy:
+    if not idle["seconds"] or not busy["seconds"]:
         return ["(no single request was timed)"]
 
     def ms(values: list[float], fraction: float) -> float:
         return percentile(values, fraction) * 1000
 
-    p50 = ms(busy, 0.5) / ms(idle, 0.5)
+    def row(label: str, phase: str, fraction: float, target: str = "") -> str:
+        before, during = ms(idle[phase], fraction), ms(busy[phase], fraction)
+        return f"| {label} | {before:.1f} | {during:.1f} | {_ratio(during, before)} | {target} |"
+
+    p50 = ms(busy["seconds"], 0.5) / ms(idle["seconds"], 0.5)
     note = "" if sqlite["crawl_outlasted_samples"] else " (the crawl ended before the last samples)"
     return [
-        "| single request to host B, PUT to result frame | idle service | during a crawl of host A | ratio | target |",
+        "| single request to host B | idle service | during a crawl of host A | ratio | target |",
         "| --- | --- | --- | --- | --- |",
-        f"| p50 ms | {ms(idle, 0.5):.1f} | {ms(busy, 0.5):.1f} | {p50:.2f}x | <= 2x: {_met(p50 <= 2)} |",
-        f"| p99 ms | {ms(idle, 0.99):.1f} | {ms(busy, 0.99):.1f} | {ms(busy, 0.99) / ms(idle, 0.99):.2f}x | |",
-        f"| samples (errors) | {len(idle)} ({sqlite['idle_single_errors']}) "
-        f"| {len(busy)} ({sqlite['busy_single_errors']}){note} | | |",
+        row("p50 ms, PUT sent to result frame", "seconds", 0.5, f"<= 2x: {_met(p50 <= 2)}"),
+        row("p99 ms, PUT sent to result frame", "seconds", 0.99),
+        row("p50 ms, PUT sent to its answer (the job stored)", "answered", 0.5),
+        row("p50 ms, PUT sent to the started frame (a worker took it)", "started", 0.5),
+        f"| samples (errors) | {len(idle['seconds'])} ({idle['errors']}) "
+        f"| {len(busy['seconds'])} ({busy['errors']}){note} | | |",
     ]
 
 

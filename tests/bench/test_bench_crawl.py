@@ -42,6 +42,7 @@ def test_bench_crawl_reports_every_figure(tmp_path: Path, redis_url: str) -> Non
         assert memory["bytes_per_queued_url"]["total"] > 0 and memory["bytes_per_visited_url"]["total"] > 0
         assert memory["peak_rss_mb"] >= memory["rss_before_mb"] > 0
     sqlite = figures["memory"]["sqlite"]
-    assert len(sqlite["idle_single"]) == 5 and sqlite["idle_single_errors"] == 0
-    assert sqlite["busy_single"] and sqlite["busy_single_errors"] == 0
-    assert "| generated (30 pages" in done.stdout and "| p50 ms |" in done.stdout
+    idle, busy = sqlite["idle_single"], sqlite["busy_single"]
+    assert len(idle["seconds"]) == len(idle["started"]) == 5 and idle["errors"] == 0
+    assert busy["seconds"] and busy["errors"] == 0
+    assert "| generated (30 pages" in done.stdout and "| p50 ms, PUT sent to result frame |" in done.stdout
