@@ -42,7 +42,8 @@ types: $(TEST_TOOLS)
 	$(BIN)/mypy
 
 # make bench: every benchmark in turn, one after the other (sharing the cores would spoil their figures), about
-# 20 minutes; each also alone. Figures go to bench/results/ (results.md and .json, store/workers/hostile/websub/crawl.json).
+# 40 minutes (bench-crawl alone 15-25); each also alone. Figures go to bench/results/ (results.md and .json,
+# store/workers/hostile/websub/crawl.json).
 BENCH_RESULTS := bench/results
 .PHONY: bench-run bench-store bench-workers bench-hostile bench-websub bench-crawl
 
