@@ -55,3 +55,10 @@ class Metrics:
             ["outcome"],
             registry=self.registry,
         )
+        self.webhook_attempts = Counter(
+            "linkcast_webhook_attempts",
+            "Webhook delivery attempts, by outcome (delivered, failed: the attempt failed, retried later unless the "
+            "endpoint was disabled)",
+            ["outcome"],
+            registry=self.registry,
+        )

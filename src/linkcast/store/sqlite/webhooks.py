@@ -156,20 +156,25 @@ class SQLiteWebhooks(SQLiteCore):
         return await self._reader.run(read)
 
     async def wake_webhooks(self, request_ids: Collection[str] | None) -> None:
-        def operation(connection: sqlite3.Connection) -> Written:
+        def read(connection: sqlite3.Connection) -> set[str]:
             if request_ids is None:
                 rows = connection.execute("SELECT endpoint_id FROM webhooks WHERE state = ?", (ENDPOINT_ACTIVE,))
-                woken = {row[0] for row in rows}
-            else:
-                rows = connection.execute(
-                    "SELECT endpoint_id FROM webhooks WHERE state = ? AND every_request = 1", (ENDPOINT_ACTIVE,)
-                )
-                woken = {row[0] for row in rows}
-                for request_id in set(request_ids):
-                    found = connection.execute(
-                        "SELECT endpoint_id FROM webhook_watch WHERE request_id = ?", (request_id,)
-                    )
-                    woken.update(row[0] for row in found)
+                return {row[0] for row in rows}
+            rows = connection.execute(
+                "SELECT endpoint_id FROM webhooks WHERE state = ? AND every_request = 1", (ENDPOINT_ACTIVE,)
+            )
+            woken = {row[0] for row in rows}
+            for request_id in set(request_ids):
+                found = connection.execute("SELECT endpoint_id FROM webhook_watch WHERE request_id = ?", (request_id,))
+                woken.update(row[0] for row in found)
+            return woken
+
+        # Read first, on the reader: most batches of events wake nobody, and cost the writer nothing then.
+        woken = await self._reader.run(read)
+        if not woken:
+            return
+
+        def operation(connection: sqlite3.Connection) -> Written:
             now = time.time()
             return Written(sum(_queue(connection, endpoint_id, now) for endpoint_id in woken))
 
