@@ -21,6 +21,7 @@ from linkcast.web.bodies import fetchable_url, read_json_object
 from linkcast.web.current import runtime
 from linkcast.web.guard import guard
 from linkcast.web.query import page_args
+from linkcast.web.request_webhooks import pop_webhook, with_webhook
 from linkcast.web.responses import json_response
 
 feeds = Blueprint("feeds", __name__)
@@ -63,14 +64,20 @@ async def watch(feed_id: str, spec: dict[str, Any]) -> tuple[FeedRecord, bool]:
 
 
 async def start(feed_id: str) -> Response:
-    spec = feed_spec(await read_json_object(EXAMPLE))
+    payload = await read_json_object(EXAMPLE)
+    webhook = pop_webhook(payload, "feeds")
+    spec = feed_spec(payload)
     guard().limit_submission(request.remote_addr or "")
     accepting()
-    record, created = await watch(feed_id, spec)
-    headers = {"Location": f"/feeds/{feed_id}"}
-    if not created:
-        return json_response({"status": record.state, **record.to_dict()}, 200, headers)
-    return json_response({"status": "accepted", **record.to_dict()}, 201, headers)
+
+    async def create() -> Response:
+        record, created = await watch(feed_id, spec)
+        headers = {"Location": f"/feeds/{feed_id}"}
+        if not created:
+            return json_response({"status": record.state, **record.to_dict()}, 200, headers)
+        return json_response({"status": "accepted", **record.to_dict()}, 201, headers)
+
+    return await with_webhook("feeds", feed_id, webhook, create)
 
 
 class FeedIdPath(BaseConverter):

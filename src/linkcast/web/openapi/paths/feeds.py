@@ -123,6 +123,7 @@ FEEDS = RouteGroup(
             "type": "object",
             "required": ["url"],
             "properties": {
+                "webhook": ref("WebhookField"),
                 "url": {
                     "type": "string",
                     "format": "uri",
