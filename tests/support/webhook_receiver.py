@@ -34,6 +34,8 @@ class WebhookReceiver(LocalSite):
         super().__init__()
         self.received: list[Received] = []
         self.hang = asyncio.Event()  # set: hanging paths answer (the test is over)
+        self.released = asyncio.Event()  # set: a held POST (``hold``) answers
+        self._holds: dict[str, int] = {}
         self._arrived = asyncio.Event()
         self._plans: dict[str, Callable[[int], tuple[int, dict[str, str]]]] = {}
 
@@ -51,19 +53,27 @@ class WebhookReceiver(LocalSite):
     def hanging(self, path: str) -> str:
         return self._add(path, lambda _seen: (0, {}))
 
+    def hold(self, path: str, nth: int) -> None:
+        """The ``nth`` POST to ``path`` waits for ``released`` before it is answered."""
+        self._holds[path] = nth
+
     def _add(self, path: str, plan: Callable[[int], tuple[int, dict[str, str]]]) -> str:
         self._plans[path] = plan
         return self.route(path, self._receive)
 
     async def stop(self) -> None:
         self.hang.set()
+        self.released.set()
         await super().stop()
 
     async def _receive(self, request: web.Request) -> web.StreamResponse:
         body = await request.read()
         self.received.append(Received(request.path, {k.lower(): v for k, v in request.headers.items()}, body))
         self._arrived.set()
-        status, headers = self._plans[request.path](len(self.at(request.path)))
+        seen = len(self.at(request.path))
+        if self._holds.get(request.path) == seen:
+            await self.released.wait()
+        status, headers = self._plans[request.path](seen)
         if status == 0:
             await self.hang.wait()
             status = 200
