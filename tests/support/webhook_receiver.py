@@ -4,8 +4,9 @@ says (``answer``: a status, a status for the first n only, a hang, a redirect)."
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from aiohttp import web
 from standardwebhooks import Webhook
@@ -18,6 +19,7 @@ class Received:
     path: str
     headers: dict[str, str]
     body: bytes
+    arrived: float = field(default_factory=time.perf_counter)
 
     @property
     def webhook_id(self) -> str:
