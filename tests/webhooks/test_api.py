@@ -4,6 +4,7 @@ a crawl and a feed delivering their events."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -13,6 +14,7 @@ from quart.typing import TestClientProtocol as Client
 from linkcast.runtime import Runtime
 from linkcast.settings import Settings
 from linkcast.web.app import create_app
+from linkcast.web.current import RUNTIME_KEY
 from tests.support.webhook_receiver import WebhookReceiver
 from tests.webhooks.conftest import eventually
 
@@ -152,3 +154,29 @@ async def test_a_refused_address_is_refused_when_the_endpoint_is_made() -> None:
         answer = await test_app.test_client().put("/webhooks/a", json={"url": "http://127.0.0.1:9/"})
         assert answer.status_code == 400
         assert (await json_of(answer))["error"]["code"] == "blocked"
+
+
+async def test_secrets_never_appear_in_logs_events_or_errors(
+    client: Client, receiver: WebhookReceiver, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    made = await json_of(await client.put("/webhooks/s", json={"url": receiver.answer("/s", 500, first=2, then=410)}))
+    rotated = await json_of(await client.post("/webhooks/s/secret"))
+    own = await json_of(await client.put("/urls/r1", json={"url": receiver.url("/page"), "webhook": {
+        "url": receiver.url("/s")}}))  # fmt: skip
+    secrets = [made["secret"], rotated["secret"], own["webhook"]["secret"]]
+    await receiver.wait_for(lambda: len(receiver.at("/s")) >= 3)
+
+    async def disabled() -> bool:
+        return bool((await json_of(await client.get("/webhooks/s")))["state"] == "disabled")
+
+    await eventually(disabled)
+    seen = [caplog.text]
+    for path in ("/webhooks", "/webhooks/s", "/webhooks/s/deliveries", "/webhooks/urls~r1/deliveries", "/urls/r1"):
+        seen.append((await (await client.get(path)).get_data()).decode())
+    store = client.app.extensions[RUNTIME_KEY].store  # type: ignore[attr-defined]
+    seen += [event.json for event in await store.events_after(0)]
+    everything = "\n".join(seen)
+    assert "last_error" in everything and "410" in everything
+    for secret in secrets:
+        assert secret not in everything and secret.removeprefix("whsec_") not in everything
