@@ -26,6 +26,7 @@ from linkcast.page_jobs import PageJobs
 from linkcast.settings import Settings
 from linkcast.store import Store, open_store
 from linkcast.webhooks import WebhookJobs, WebhookWaker
+from linkcast.webhooks.retention import prune_request_webhooks
 from linkcast.worker import WorkerPool
 
 log = logging.getLogger(__name__)
@@ -121,6 +122,7 @@ class Runtime:
         try:
             cutoff = time.time() - self.settings.retain_days * 86400
             await self.store.prune(cutoff, self.settings.retain_events)
+            await prune_request_webhooks(self.store)
         except asyncio.CancelledError:
             raise
         except Exception as error:

@@ -56,7 +56,8 @@ async def make_runtime() -> AsyncIterator[RuntimeFactory]:
 async def add_endpoint(store: Store, endpoint_id: str, url: str, **fields: Any) -> Endpoint:
     """An endpoint that takes the events appended from now on (as ``PUT /webhooks`` makes one)."""
     events = fields.pop("events", ["result", "error"])
-    made = Endpoint(endpoint_id, url, events, new_secret(), created_at=time.time(), **fields)
+    created_at = fields.pop("created_at", time.time())
+    made = Endpoint(endpoint_id, url, events, new_secret(), created_at=created_at, **fields)
     made.cursor = await store.last_event_id()
     assert await store.save_webhook(made, 0)
     return made

@@ -3,10 +3,11 @@ steps; events pruned before they were read recorded as a failed delivery, not sk
 
 from __future__ import annotations
 
-from linkcast.core.webhooks import DELIVERY_FAILED, GAP
+from linkcast.core.webhooks import DELIVERY_FAILED, GAP, Delivery
 from linkcast.settings import Settings
 from linkcast.store import Store, open_store
 from linkcast.webhooks.outbox import BATCH, fill_outbox
+from linkcast.webhooks.retention import prune_request_webhooks
 from tests.webhooks.conftest import add_endpoint
 
 
@@ -51,3 +52,17 @@ async def test_events_pruned_before_they_were_read_are_a_failed_delivery() -> No
     assert gap.event_type == GAP and gap.state == DELIVERY_FAILED and gap.event_id == first - 1
     assert gap.last_error is not None and gap.last_error["code"] == "events_pruned"
     assert [d.event_id for d in filled.pending] == [e.id for e in await store.events_after(0)]
+
+
+async def test_a_request_s_own_endpoint_goes_once_the_request_is_pruned_and_nothing_is_pending() -> None:
+    store = await opened()
+    for scope_id in ("urls~gone", "urls~kept", "urls~waiting"):
+        request_id = scope_id.split("~")[1]
+        await add_endpoint(store, scope_id, "https://hooks.example/", request_ids=[request_id], created_at=1.0)
+    await add_endpoint(store, "urls~just-made", "https://hooks.example/", request_ids=["just-made"])
+    await add_endpoint(store, "mine", "https://hooks.example/")
+    await store.submit("kept", "https://site.example/kept")
+    await store.add_webhook_deliveries("urls~waiting", 0, 1, [Delivery("urls~waiting", 1, "result", "{}")])
+    assert await prune_request_webhooks(store) == 1
+    listed = await store.list_webhooks(None, 10)
+    assert [e.endpoint_id for e in listed.items] == ["mine", "urls~just-made", "urls~kept", "urls~waiting"]
