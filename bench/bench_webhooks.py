@@ -6,8 +6,9 @@ loopback, answering 200 at once. Three measures, each beside its baseline:
 
 - throughput, one endpoint: ``--events`` ``accepted`` events (one batch POST /urls of pages that answer at once),
   delivered in order to one endpoint; the baseline is the same bodies POSTed one after another by a bare aiohttp
-  client (what in-order delivery to one endpoint can do at best over loopback).
-- throughput, ``--endpoints`` endpoints taking the same events: deliveries a second in all.
+  client (what in-order delivery to one endpoint can do at best over loopback). The receiver holds the first
+  delivery until every page is fetched, so that what is timed is delivery alone, from its release to the last.
+- throughput, ``--endpoints`` endpoints taking the same events: deliveries a second in all (held the same way).
 - latency: ``--latency-events`` requests submitted ``--interval`` apart; for each ``result`` event, when the
   webhook arrived minus when a WebSocket client received the frame (the extra latency of a webhook), p50 and p99.
 
@@ -54,11 +55,23 @@ async def submit_batch(service: Service, receiver: WebhookReceiver, count: int, 
         assert status == 200, body
 
 
-async def rate(receiver: WebhookReceiver, paths: list[str], each: int) -> float:
-    """Deliveries a second, from the first POST to the last of ``each`` per path."""
+async def pages_done(service: Service) -> None:
+    """Wait until no request is queued or running (the pages' fetches would compete with delivery)."""
+    async with asyncio.timeout(TIMEOUT):
+        for state in ("queued", "running"):
+            while (await service.call("GET", f"/urls?state={state}&limit=1"))[1]["requests"]:
+                await asyncio.sleep(0.1)
+
+
+async def rate(service: Service, receiver: WebhookReceiver, paths: list[str], each: int, gate: asyncio.Event) -> float:
+    """Deliveries a second, from the release of the held first deliveries to the last of ``each`` per path."""
+    await receiver.wait_for(lambda: all(len(receiver.at(p)) >= 1 for p in paths), timeout=TIMEOUT)
+    await pages_done(service)
+    released = time.perf_counter()
+    gate.set()
     await receiver.wait_for(lambda: all(len(receiver.at(p)) >= each for p in paths), timeout=TIMEOUT)
     got = [r.arrived for p in paths for r in receiver.at(p)]
-    return len(got) / max(1e-9, max(got) - min(got))
+    return (len(got) - len(paths)) / max(1e-9, max(got) - released)
 
 
 async def baseline_rate(receiver: WebhookReceiver, bodies: list[bytes]) -> float:
@@ -105,16 +118,19 @@ async def measure(events: int, endpoints: int, latency_events: int, interval: fl
                       log_path=scratch / "serve.log")  # fmt: skip
     await service.start()
     try:
+        gate = asyncio.Event()
+        receiver.hold("/one", 1, gate)
         await endpoint(service, "one", receiver.answer("/one"), ["accepted"])
         await submit_batch(service, receiver, events, "a")
-        one = await rate(receiver, ["/one"], events)
+        one = await rate(service, receiver, ["/one"], events, gate)
         baseline = await baseline_rate(receiver, [r.body for r in receiver.at("/one")])
         await service.call("DELETE", "/webhooks/one")
-        paths = [f"/many{n}" for n in range(endpoints)]
+        paths, gate = [f"/many{n}" for n in range(endpoints)], asyncio.Event()
         for n, path in enumerate(paths):
+            receiver.hold(path, 1, gate)
             await endpoint(service, f"many{n}", receiver.answer(path), ["accepted"])
         await submit_batch(service, receiver, events, "b")
-        many = await rate(receiver, paths, events)
+        many = await rate(service, receiver, paths, events, gate)
         for n in range(endpoints):
             await service.call("DELETE", f"/webhooks/many{n}")
         extra = percentiles(await latency(service, receiver, latency_events, interval))

@@ -35,9 +35,10 @@ class WebhookReceiver(LocalSite):
     def __init__(self) -> None:
         super().__init__()
         self.received: list[Received] = []
+        self._by_path: dict[str, list[Received]] = {}
         self.hang = asyncio.Event()  # set: hanging paths answer (the test is over)
         self.released = asyncio.Event()  # set: a held POST (``hold``) answers
-        self._holds: dict[str, int] = {}
+        self._holds: dict[str, tuple[int, asyncio.Event]] = {}
         self._arrived = asyncio.Event()
         self._plans: dict[str, Callable[[int], tuple[int, dict[str, str]]]] = {}
 
@@ -55,9 +56,9 @@ class WebhookReceiver(LocalSite):
     def hanging(self, path: str) -> str:
         return self._add(path, lambda _seen: (0, {}))
 
-    def hold(self, path: str, nth: int) -> None:
-        """The ``nth`` POST to ``path`` waits for ``released`` before it is answered."""
-        self._holds[path] = nth
+    def hold(self, path: str, nth: int, gate: asyncio.Event | None = None) -> None:
+        """The ``nth`` POST to ``path`` waits for ``gate`` (default: ``released``) before it is answered."""
+        self._holds[path] = (nth, gate or self.released)
 
     def _add(self, path: str, plan: Callable[[int], tuple[int, dict[str, str]]]) -> str:
         self._plans[path] = plan
@@ -70,11 +71,14 @@ class WebhookReceiver(LocalSite):
 
     async def _receive(self, request: web.Request) -> web.StreamResponse:
         body = await request.read()
-        self.received.append(Received(request.path, {k.lower(): v for k, v in request.headers.items()}, body))
+        got = Received(request.path, {k.lower(): v for k, v in request.headers.items()}, body)
+        self.received.append(got)
+        self._by_path.setdefault(request.path, []).append(got)
         self._arrived.set()
         seen = len(self.at(request.path))
-        if self._holds.get(request.path) == seen:
-            await self.released.wait()
+        nth, gate = self._holds.get(request.path, (0, self.released))
+        if nth == seen:
+            await gate.wait()
         status, headers = self._plans[request.path](seen)
         if status == 0:
             await self.hang.wait()
@@ -82,7 +86,8 @@ class WebhookReceiver(LocalSite):
         return web.Response(status=status, headers=headers, text="x" * 10_000 if status >= 400 else "ok")
 
     def at(self, path: str) -> list[Received]:
-        return [r for r in self.received if r.path == path]
+        """What ``path`` received, in order (the list itself: a bench counts thousands)."""
+        return self._by_path.get(path, [])
 
     async def wait_for(self, condition: Callable[[], bool], timeout: float = 15.0) -> None:
         async with asyncio.timeout(timeout):
