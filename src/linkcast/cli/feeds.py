@@ -40,6 +40,7 @@ STDIN = "-"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    add_endpoint_arguments(parser)  # before the action (linkcast feeds --server URL list) or after it
     actions = parser.add_subparsers(title="actions", metavar="ACTION", required=True)
     add = action(actions, "add", "watch a feed, or a site (its feed is found): print its id and feed URL", add_feed)
     add.add_argument("url", metavar="URL", help="the feed's URL, or a page that names its feed")
@@ -67,7 +68,7 @@ def action(
 ) -> argparse.ArgumentParser:
     parser: argparse.ArgumentParser = actions.add_parser(name, help=help, description=help)
     parser.set_defaults(action=run)
-    add_endpoint_arguments(parser)
+    add_endpoint_arguments(parser, default=argparse.SUPPRESS)
     return parser
 
 
