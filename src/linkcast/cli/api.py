@@ -34,14 +34,15 @@ def session() -> aiohttp.ClientSession:
 
 
 @contextlib.asynccontextmanager
-async def within(what: str, timeout: float = CALL_TIMEOUT) -> AsyncIterator[aiohttp.ClientSession]:
+async def within(what: str, then: str = "", timeout: float = CALL_TIMEOUT) -> AsyncIterator[aiohttp.ClientSession]:
     """A session whose calls, retries included, must all end within ``timeout``: past it, ``Unreachable`` saying
-    that the server did not ``what`` (say, "list the feeds") in time."""
+    that the server did not ``what`` (say, "list the feeds") in time, and ``then`` what the user may do about it."""
     try:
         async with asyncio.timeout(timeout), session() as client:
             yield client
     except TimeoutError:
-        raise Unreachable(f"the server did not {what} within {timeout:g} s") from None
+        advice = f"; {then}" if then else ""
+        raise Unreachable(f"the server did not {what} within {timeout:g} s{advice}") from None
 
 
 async def call(
