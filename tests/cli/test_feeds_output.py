@@ -85,6 +85,8 @@ def test_a_feeds_events_are_one_line_each_with_what_they_say() -> None:
         "title)",
         "(backlog)",
     ]
+    hostile = describe({**entry, "title": "a\x1b[2Jb\x07c\x9bd"})
+    assert hostile.endswith("a [2Jb c d") and not any(ord(char) < 0x20 or 0x7F <= ord(char) < 0xA0 for char in hostile)
     moved = {"id": 8, "type": "feed.moved", "request_id": "news", "url": "http://b/", "previous_url": "http://a/"}
     assert describe(moved).endswith("http://b/  <- moved from http://a/")
     assert describe({"id": 9, "type": "feed.gone", "request_id": "news", "url": "http://b/"}).endswith(

@@ -1,8 +1,9 @@
 """What ``linkcast feeds`` prints: the feeds as a table, the outcome of an OPML import, and the text of a feed's
 events one line each (for ``linkcast watch``).
 
-Feed titles come from other people's feeds: each is put on one line (line breaks and tabs made spaces) and cut to a
-width, so that one row is one line whatever a feed holds.
+Feed titles come from other people's feeds: each is put on one line (line breaks, tabs and every other control
+character made spaces, so that no escape sequence reaches the terminal) and cut to a width, so that one row is one
+line whatever a feed holds.
 """
 
 from __future__ import annotations
@@ -18,11 +19,12 @@ TITLE_WIDTH = 40  # of the table's title column
 EVENT_TITLE_WIDTH = 200  # of an entry's title in watch's line
 HEADINGS = ("ID", "STATE", "TITLE", "ENTRIES", "LAST POLL", "NEXT POLL")
 RIGHT_ALIGNED = frozenset({"ENTRIES"})
+_CONTROLS = dict.fromkeys((*range(0x20), 0x7F, *range(0x80, 0xA0)), " ")  # C0, DEL and C1
 
 
 def one_line(text: Any, width: int) -> str:
     """``text`` on one line of at most ``width`` characters (cut with an ellipsis)."""
-    line = " ".join(str(text or "").split())
+    line = " ".join(str(text or "").translate(_CONTROLS).split())
     return line if len(line) <= width else line[: width - 1] + "…"
 
 
