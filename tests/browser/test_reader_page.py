@@ -9,6 +9,7 @@ import re
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import orjson
 import pytest
 from playwright.async_api import Browser, Locator, Page, expect
 
@@ -20,6 +21,7 @@ from tests.support.service import Service
 
 SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "reader.png"
 # Polled every half second: a change on the feed server reaches the page within about that.
+TOKEN = "reader-token"
 FAST = ["--feed-min-interval", "0.3", "--feed-max-interval", "3", "--feed-default-interval", "0.5"]
 
 
@@ -60,7 +62,8 @@ async def open_reader(page: Page, service: Service) -> None:
 
 
 async def watch(service: Service, feed_id: str, url: str) -> None:
-    status, body = await service.call("PUT", f"/feeds/{feed_id}", json={"url": url})
+    headers = {"Authorization": f"Bearer {TOKEN}"}  # needed by the screenshot's server only; the others ignore it
+    status, body = await service.call("PUT", f"/feeds/{feed_id}", json={"url": url}, headers=headers)
     assert status == 201, body
 
 
@@ -172,8 +175,8 @@ async def test_refusals_a_failing_feed_and_a_gone_one_say_why(
     failing = Feed(rss(("f", "Fine"), title="Failing"))
     going = Feed(rss(("g", "Here"), title="Going"))
     await watch(reader_service, "failing", feed_server.feed("/failing.xml", failing))
-    await watch(reader_service, "going", feed_server.feed("/going.xml", going))
     await open_reader(page, reader_service)
+    await watch(reader_service, "going", feed_server.feed("/going.xml", going))  # another client's, while open
 
     await page.get_by_label("Feed or site URL").fill("ftp://example.org/")
     await page.get_by_role("button", name="Add feed").click()
@@ -195,6 +198,27 @@ async def test_refusals_a_failing_feed_and_a_gone_one_say_why(
     await choose(page, "Going")
     await expect(entry_rows(page)).to_have_count(1)
     assert browser_page.console.unexpected([r"status of 400"]) == []
+
+
+async def test_what_feeds_say_is_shown_as_text_never_as_markup(
+    reader_service: Service, feed_server: FeedServer, browser_page: BrowserPage
+) -> None:
+    page, title = browser_page.page, '<img src="/x" onerror="window.pwned = 1">Owned'
+    summary = "<script>window.pwned = 2</script> & more"
+    document = orjson.dumps({
+        "version": "https://jsonfeed.org/version/1.1", "title": "<b>Hostile</b>",
+        "items": [{"id": "h", "title": title, "summary": summary, "url": "/entry/h"},
+                  {"id": "j", "title": "No link", "external_url": "javascript:window.pwned = 3"}],
+    }).decode()  # fmt: skip
+    await watch(reader_service, "hostile", feed_server.feed("/hostile.json", Feed(document, "application/feed+json")))
+    await open_reader(page, reader_service)
+    await choose(page, "<b>Hostile</b>")
+    await expect(entry_row(page, title).locator(".entry-summary")).to_have_text(summary)
+    unlinked = entry_rows(page).filter(has_text="No link").locator(".entry-title")
+    await expect(unlinked).not_to_have_attribute("href", re.compile(r"."))
+    assert await page.locator("#entries img, #entries script, #feeds b").count() == 0
+    assert await page.evaluate("window.pwned") is None
+    assert browser_page.console.unexpected() == []
 
 
 SHOT_POSTS = [
@@ -227,8 +251,9 @@ async def test_screenshot_of_the_reader_loading_nothing_from_elsewhere(
     browser: Browser, feed_server: FeedServer, tmp_path: Path
 ) -> None:
     """Three feeds (one failing), a new entry arrived live, two read; photographed in light, dark and on a phone;
-    ``LINKCAST_UPDATE_SCREENSHOT=1`` writes docs/reader.png. No request goes anywhere but the server."""
-    service = Service("--allow-private-networks", "--rate-limit", "0", *FAST, store="memory://",
+    ``LINKCAST_UPDATE_SCREENSHOT=1`` writes docs/reader.png. No request goes anywhere but the server. The server
+    wants a token: the page asks for it once, and every call of the reader carries it."""
+    service = Service("--allow-private-networks", "--rate-limit", "0", "--token", TOKEN, *FAST, store="memory://",
                       log_path=tmp_path / "serve.log")  # fmt: skip
     await service.start()
     context = await browser.new_context(
@@ -247,7 +272,10 @@ async def test_screenshot_of_the_reader_loading_nothing_from_elsewhere(
         page = await context.new_page()
         page.on("console", console.on_console)
         page.on("pageerror", console.on_page_error)
-        await open_reader(page, service)
+        await page.goto(service.base_url + "/#feeds")
+        await page.get_by_label("Access token").fill(TOKEN)
+        await page.get_by_role("button", name="Use token").click()
+        await expect(page.locator("#connection")).to_have_attribute("data-state", "live")
         await expect(page.locator("#entries > li.entry")).to_have_count(6)
         flaky.update(dated_rss("Flaky Weekly", flaky_posts)[:-40])  # cut short: invalid
         await expect(feed_row(page, "Flaky Weekly")).to_have_attribute("data-state", "error")
@@ -260,7 +288,8 @@ async def test_screenshot_of_the_reader_loading_nothing_from_elsewhere(
         await expect(page.locator("#unread-total")).to_have_text("(5 unread)")
         await photograph(page, tmp_path / "reader", SCREENSHOT)
         assert outside.all() == []
-        assert console.unexpected() == []
+        # The refused handshake and the 401 that tells why, until the token is given.
+        assert console.unexpected((r"status of 401", r"WebSocket connection to .* failed")) == []
     finally:
         await context.close()
         service.stop()

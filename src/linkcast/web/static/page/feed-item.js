@@ -19,6 +19,7 @@ export class Feed {
     this.loaded = false; // its entries have been read once
     this.loading = null; // the read under way
     this.again = false; // read again once it ends: entries were sent meanwhile
+    this.dropped = false; // removed: never read again
     this.node = fromTemplate("feed-template");
     this.node.dataset.feedId = this.id;
     this.node.querySelector(".feed-pick").addEventListener("click", () => onPick(this.id));
@@ -62,6 +63,7 @@ export class Feed {
   // Read the record and the entries again; a call while a read is under way reads once more after it, and its
   // promise ends after that. Resolves to a problem to show, or "".
   load() {
+    if (this.dropped) return Promise.resolve("");
     this.again = true;
     this.loading ||= this.readUntilCurrent().finally(() => {
       this.loading = null;
@@ -71,7 +73,7 @@ export class Feed {
 
   async readUntilCurrent() {
     let problem = "";
-    while (this.again) {
+    while (this.again && !this.dropped) {
       this.again = false;
       problem = await this.read();
     }
@@ -111,6 +113,12 @@ export class Feed {
     this.loaded = true;
     this.trim();
     return "";
+  }
+
+  // No more reads; resolves once the one under way (if any) has ended, so that a DELETE sent then races none.
+  async drop() {
+    this.dropped = true;
+    await this.loading?.catch(() => {});
   }
 
   render({ selected, removing }) {

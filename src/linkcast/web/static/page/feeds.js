@@ -36,6 +36,7 @@ const toLoad = new Set(); // feeds whose entries are to be read
 let loaders = 0;
 let selected = ALL;
 let listing = null;
+let listAgain = false; // a feed came meanwhile: list once more after the listing under way
 let renderQueued = false;
 
 function showProblem(text) {
@@ -68,6 +69,7 @@ function dropFeed(feedId) {
   if (removed.size > FEEDS_KEPT) removed.delete(removed.values().next().value);
   if (!feed) return;
   feeds.delete(feedId);
+  feed.drop();
   toLoad.delete(feed);
   feed.node.remove();
   forgetFeed(feedId);
@@ -81,7 +83,11 @@ export function applyFeedEvent(event) {
   const feedId = event.request_id;
   if (event.type === "feed.accepted") {
     removed.delete(feedId); // watched anew since
-    return applyFeedRecord({ ...event, feed_id: feedId });
+    // Not taken as is: it may be the stream's replay of a feed removed since (its feed.removed still to come),
+    // whose entries are gone. The listing says which feeds there are now.
+    if (feeds.has(feedId)) applyFeedRecord({ ...event, feed_id: feedId });
+    else loadFeeds();
+    return;
   }
   if (event.type === "feed.removed") return dropFeed(feedId);
   const feed = feeds.get(feedId);
@@ -100,9 +106,16 @@ export function applyFeedEvent(event) {
   queueRender();
 }
 
-// Every feed (the first FEEDS_KEPT); the ones listed no more were removed while the page was away.
+// Every feed (the first FEEDS_KEPT); the ones listed no more were removed while the page was away. A call while a
+// listing is under way lists once more after it.
 export function loadFeeds() {
-  listing ||= listAll().finally(() => {
+  listAgain = true;
+  listing ||= (async () => {
+    while (listAgain) {
+      listAgain = false;
+      await listAll();
+    }
+  })().finally(() => {
     listing = null;
   });
   return listing;
@@ -179,14 +192,17 @@ async function remove(feed) {
   removing.add(feed.id);
   queueRender();
   try {
+    await feed.drop();
     const response = await callApi("DELETE", `/feeds/${encodeURIComponent(feed.id)}`);
     if (response.ok || response.status === 404) {
       dropFeed(feed.id);
     } else {
+      feed.dropped = false; // still watched: read as before
       const error = await refusal(response);
       showProblem(`Could not remove ${feed.title} (${error.code}): ${error.message}`);
     }
   } catch {
+    feed.dropped = false;
     showProblem("Could not reach the server to remove the feed; try again when the connection is back.");
   } finally {
     removing.delete(feed.id);
