@@ -21,10 +21,6 @@ export class Entry {
     this.update(fields);
   }
 
-  get key() {
-    return `${this.feedId}\n${this.entryId}`;
-  }
-
   update(fields) {
     this.fields = { ...this.fields, ...fields };
     const ms = Date.parse(this.fields.published || this.fields.updated || "");

@@ -45,7 +45,7 @@ export class Feed {
   onLiveEntry(event) {
     const known = this.entries.get(event.entry_id);
     if (known) known.update(event);
-    else this.entries.set(event.entry_id, new Entry(this.id, event, { live: event.id }));
+    else this.entries.set(event.entry_id, new Entry(this.id, event, { live: event.id || 0 }));
     this.trim();
     // An entry came: the poll worked.
     if (this.record.state === "error") this.onRecord({ state: "active", last_error: null });
@@ -86,7 +86,7 @@ export class Feed {
     const response = await callApi("GET", path);
     if (!response.ok) return response.status === 404 ? "" : `Could not read the feed ${this.title}.`;
     this.onRecord(await response.json());
-    const rows = new Map(); // entry id -> [seq, fields], the newest ENTRIES_KEPT (a changed entry: its last row)
+    const rows = new Map(); // entry id -> its row, the newest ENTRIES_KEPT (of a changed entry, its last row)
     let after = null;
     do {
       const params = new URLSearchParams({ limit: String(ENTRIES_PAGE) });

@@ -8,6 +8,7 @@ import { byId } from "./dom.js";
 import { numberFormat } from "./format.js";
 import { newestFirst } from "./entry-item.js";
 import { Feed } from "./feed-item.js";
+import { LoadQueue } from "./feed-loads.js";
 import { forgetFeed, isRead, READ_KEY, reread, setRead } from "./reader-store.js";
 
 const FEEDS_KEPT = 500; // feeds listed; beyond them the page says so
@@ -16,6 +17,7 @@ const ENTRIES_SHOWN = 200; // of the feed chosen, or of all
 const LOADS_AT_ONCE = 4; // feeds whose entries are read at the same time
 const FEED_EVENTS = new Set(["feed.accepted", "feed.entry", "feed.moved", "feed.gone", "feed.error", "feed.removed"]);
 const ALL = "";
+const RENDER_MS = 50;
 
 const ui = {
   list: byId("feeds"),
@@ -32,8 +34,10 @@ const ui = {
 const feeds = new Map(); // feed id -> Feed, in the order listed
 const removing = new Set(); // feed ids whose DELETE is under way
 const removed = new Set(); // feed ids removed while this page was open: a listing from before is not to list them
-const toLoad = new Set(); // feeds whose entries are to be read
-let loaders = 0;
+const loads = new LoadQueue(LOADS_AT_ONCE, (problem) => {
+  if (problem) showProblem(problem);
+  queueRender();
+});
 let selected = ALL;
 let listing = null;
 let listAgain = false; // a feed came meanwhile: list once more after the listing under way
@@ -58,7 +62,7 @@ export function applyFeedRecord(record) {
     const feed = new Feed(record, { onPick: pick, onRemove: remove });
     feeds.set(feed.id, feed);
     ui.list.append(feed.node);
-    queueLoad(feed);
+    loads.add(feed);
   }
   queueRender();
 }
@@ -70,7 +74,6 @@ function dropFeed(feedId) {
   if (!feed) return;
   feeds.delete(feedId);
   feed.drop();
-  toLoad.delete(feed);
   feed.node.remove();
   forgetFeed(feedId);
   if (selected === feedId) selected = ALL;
@@ -94,7 +97,7 @@ export function applyFeedEvent(event) {
   if (!feed) return; // a feed from before the listing: the listing has it
   if (event.type === "feed.entry" && typeof event.entry_id === "string") {
     // The backlog of a first poll comes all at once: read it from the API, in its feed's order, with the title.
-    if (event.backlog) queueLoad(feed);
+    if (event.backlog) loads.add(feed);
     else feed.onLiveEntry(event);
   } else if (event.type === "feed.moved") {
     feed.onRecord({ url: event.url });
@@ -151,34 +154,7 @@ async function listAll() {
 
 // The stream lost events: entries may be missing, which the API still has.
 export function afterLostEvents() {
-  for (const feed of feeds.values()) queueLoad(feed);
-}
-
-// ---- reading entries, a few feeds at a time ----
-
-function queueLoad(feed) {
-  toLoad.add(feed);
-  while (loaders < LOADS_AT_ONCE && toLoad.size) {
-    loaders += 1;
-    loadNext().finally(() => {
-      loaders -= 1;
-    });
-  }
-}
-
-async function loadNext() {
-  while (toLoad.size) {
-    const feed = toLoad.values().next().value;
-    toLoad.delete(feed);
-    let problem;
-    try {
-      problem = await feed.load();
-    } catch {
-      problem = "Could not reach the server to read the entries.";
-    }
-    if (problem) showProblem(problem);
-    queueRender();
-  }
+  for (const feed of feeds.values()) loads.add(feed);
 }
 
 // ---- what the reader does ----
@@ -229,15 +205,15 @@ function opened(entry) {
   queueRender();
 }
 
-// ---- drawing: once per turn of the event loop, however many changes came ----
+// ---- drawing: at most every RENDER_MS, however many changes came (an import brings hundreds of feeds) ----
 
 function queueRender() {
   if (renderQueued) return;
   renderQueued = true;
-  queueMicrotask(() => {
+  setTimeout(() => {
     renderQueued = false;
     render();
-  });
+  }, RENDER_MS);
 }
 
 function render() {
