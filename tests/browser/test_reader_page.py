@@ -221,6 +221,31 @@ async def test_what_feeds_say_is_shown_as_text_never_as_markup(
     assert browser_page.console.unexpected() == []
 
 
+# reader-store.js run in the page: what it keeps of 25,000 marks, and of those once a feed holds three entries.
+STORE_BOUNDS = """async () => {
+  const store = await import("/static/page/reader-store.js");
+  const ids = Array.from({ length: 25000 }, (_, n) => `e${n}`);
+  store.setRead("big", ids, true);
+  const kept = JSON.parse(localStorage.getItem(store.READ_KEY)).big;
+  const newestKept = store.isRead("big", "e24999") && !store.isRead("big", "e0");
+  store.keepOnly("big", ["e24999", "e24998", "gone-already"]);
+  const pruned = JSON.parse(localStorage.getItem(store.READ_KEY)).big;
+  store.forgetFeed("big");
+  return [kept.length, newestKept, pruned, localStorage.getItem(store.READ_KEY)];
+}"""
+
+
+async def test_read_marks_are_bounded_and_unreadable_ones_are_ignored(
+    reader_service: Service, browser_page: BrowserPage
+) -> None:
+    page = browser_page.page
+    await page.context.add_init_script('localStorage.setItem("linkcast.reader.read", "{not json")')
+    await open_reader(page, reader_service)
+    await expect(page.get_by_role("button", name=re.compile(r"^All feeds, \d+ unread$"))).to_be_visible()
+    assert await page.evaluate(STORE_BOUNDS) == [20000, True, ["e24998", "e24999"], "{}"]
+    assert browser_page.console.unexpected() == []
+
+
 SHOT_POSTS = [
     ("p4", "Polling politely: ETags, Last-Modified and 304s", "Tue, 01 Dec 2026 09:30:00 GMT",
      "How the poller asks only for what changed, and backs off when a feed asks it to."),

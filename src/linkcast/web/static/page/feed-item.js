@@ -130,7 +130,8 @@ export class Feed {
     const unread = this.unread;
     setText(node, ".unread", unread ? numberFormat.format(unread) : "");
     const pick = node.querySelector(".feed-pick");
-    pick.setAttribute("aria-label", `${this.title}${record.state === "active" ? "" : ` (${record.state})`}, ${unread} unread`);
+    const state = record.state === "active" ? "" : ` (${record.state})`;
+    pick.setAttribute("aria-label", `${this.title}${state}, ${unread} unread`);
     if (selected) pick.setAttribute("aria-current", "true");
     else pick.removeAttribute("aria-current");
     this.removeButton.setAttribute("aria-label", `Remove feed ${this.title}`);
