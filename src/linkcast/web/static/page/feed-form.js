@@ -4,7 +4,7 @@
 import { callApi, refusal, sendApi } from "./auth.js";
 import { byId } from "./dom.js";
 import { counted, isWebUrl } from "./format.js";
-import { applyFeedRecord, loadFeeds } from "./feeds.js";
+import { applyFeedRecord, loadFeeds, pick } from "./feeds.js";
 
 const OPML_BYTES_MAX = 1024 * 1024; // the server's default largest body
 
@@ -38,6 +38,7 @@ async function add(event) {
     if (response.ok) {
       const record = await response.json();
       applyFeedRecord(record);
+      pick(record.feed_id); // its entries, as they come
       say(record.url === url ? `Watching ${record.url}` : `Watching ${record.url} (found from ${url})`, "ok");
       ui.url.value = "";
     } else {

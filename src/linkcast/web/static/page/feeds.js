@@ -9,6 +9,7 @@ import { numberFormat } from "./format.js";
 import { newestFirst } from "./entry-item.js";
 import { Feed } from "./feed-item.js";
 import { LoadQueue } from "./feed-loads.js";
+import { KEYS, recall, remember } from "./session.js";
 import { forgetFeed, isRead, READ_KEY, reread, setRead } from "./reader-store.js";
 
 const FEEDS_KEPT = 500; // feeds listed; beyond them the page says so
@@ -38,7 +39,8 @@ const loads = new LoadQueue(LOADS_AT_ONCE, (problem) => {
   if (problem) showProblem(problem);
   queueRender();
 });
-let selected = ALL;
+// The feed chosen, kept for the tab's session; until it is listed (or once it is removed), all are shown.
+let selected = String(recall(KEYS.feed, ALL) || ALL);
 let listing = null;
 let listAgain = false; // a feed came meanwhile: list once more after the listing under way
 let renderQueued = false;
@@ -76,7 +78,6 @@ function dropFeed(feedId) {
   feed.drop();
   feed.node.remove();
   forgetFeed(feedId);
-  if (selected === feedId) selected = ALL;
   queueRender();
 }
 
@@ -159,9 +160,15 @@ export function afterLostEvents() {
 
 // ---- what the reader does ----
 
-function pick(feedId) {
+// Show the entries of one feed (or of all: ALL).
+export function pick(feedId) {
   selected = feeds.has(feedId) ? feedId : ALL;
+  remember(KEYS.feed, selected);
   queueRender();
+}
+
+function shown() {
+  return feeds.has(selected) ? selected : ALL;
 }
 
 async function remove(feed) {
@@ -187,7 +194,7 @@ async function remove(feed) {
 }
 
 function chosenFeeds() {
-  return selected === ALL ? [...feeds.values()] : [feeds.get(selected)];
+  return shown() === ALL ? [...feeds.values()] : [feeds.get(selected)];
 }
 
 function markAllRead() {
@@ -219,11 +226,11 @@ function queueRender() {
 function render() {
   let total = 0;
   for (const feed of feeds.values()) {
-    feed.render({ selected: feed.id === selected, removing: removing.has(feed.id) });
+    feed.render({ selected: feed.id === shown(), removing: removing.has(feed.id) });
     total += feed.unread;
   }
   const allPick = ui.all.querySelector(".feed-pick");
-  if (selected === ALL) allPick.setAttribute("aria-current", "true");
+  if (shown() === ALL) allPick.setAttribute("aria-current", "true");
   else allPick.removeAttribute("aria-current");
   ui.all.querySelector(".unread").textContent = total ? numberFormat.format(total) : "";
   allPick.setAttribute("aria-label", `All feeds, ${total} unread`);
@@ -234,7 +241,8 @@ function render() {
 
 function renderEntries() {
   const chosen = chosenFeeds();
-  ui.heading.textContent = selected === ALL ? "All feeds" : chosen[0].title;
+  const all = shown() === ALL;
+  ui.heading.textContent = all ? "All feeds" : chosen[0].title;
   const entries = chosen
     .flatMap((feed) => [...feed.entries.values()])
     .sort(newestFirst)
@@ -242,7 +250,7 @@ function renderEntries() {
   const nodes = entries.map((entry) =>
     entry.render({
       read: isRead(entry.feedId, entry.entryId),
-      feedTitle: selected === ALL ? feeds.get(entry.feedId)?.title : "",
+      feedTitle: all ? feeds.get(entry.feedId)?.title : "",
       onToggle: toggle,
       onOpen: opened,
     }),
