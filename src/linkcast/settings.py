@@ -156,7 +156,7 @@ class Settings:
     http_parser: str = setting("auto", "HTTP/1.1 parser: auto (httptools if installed), httptools or h11", flag=False)
     redis_prefix: str = setting("linkcast", "key prefix in Redis, so that several deployments can share one")
     job_visibility_timeout: float = setting(
-        60.0, "seconds before a job held by a silent worker is handed to another (Redis)"
+        60.0, "seconds before a job held by a silent worker is handed to another (its lease, on every store)"
     )
     user_agent: str = setting(
         f"linkcast/{__version__}",
