@@ -62,6 +62,7 @@ class Behaviour:
     verify_topic: str | None = None  # verify with this topic instead of the one asked for
     deny: bool = False  # answer the request with hub.mode=denied instead of verifying
     refuse: bool = False  # answer requests 500 (a hub that is down)
+    silent: bool = False  # answer 202 and never verify (the test verifies, or forges, in its place)
     redirects: dict[str, tuple[int, str]] = field(default_factory=dict)  # path -> (307/308, path)
 
 
@@ -142,6 +143,8 @@ class WebSubHub(LocalSite):
             return web.Response(status=500, text="the hub is down")
         if not form.get("hub.callback") or form.get("hub.mode") not in ("subscribe", "unsubscribe"):
             return web.Response(status=400, text="hub.callback and hub.mode are required")
+        if self.behaviour.silent:
+            return web.Response(status=202)
         task = asyncio.create_task(self._verify(asked))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)

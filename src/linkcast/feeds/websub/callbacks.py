@@ -137,6 +137,7 @@ class Callbacks:
 
 
 def _lease(value: str | None, asked: int) -> int:
-    """The lease the hub granted (``hub.lease_seconds``); what was asked if it said none that reads as a number."""
+    """The lease the hub granted (``hub.lease_seconds``); what was asked if it said none that reads as a number.
+    ASCII digits only: ``str.isdigit`` also holds for other scripts' digits and for ``²``, which ``int`` refuses."""
     value = (value or "").strip()
-    return int(value) if value.isdigit() and len(value) <= 12 else asked
+    return int(value) if value.isascii() and value.isdigit() and len(value) <= 12 else asked

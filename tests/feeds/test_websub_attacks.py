@@ -1,0 +1,148 @@
+"""The WebSub callback attacked as an outsider (or a hostile hub) would: forged verifications, forged and malformed
+deliveries, bodies sent to callbacks that are not one, and where the callback token and the secret end up. One
+subscriber (logging at DEBUG, so that every line it could write is written) for the whole module."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import aiohttp
+import pytest
+import pytest_asyncio
+
+from tests.feeds.test_websub import ATOM, FAST, atom, push_state, watch
+from tests.support.feed_site import Feed, FeedServer
+from tests.support.service import Service
+from tests.support.websub_hub import Asked, WebSubHub
+
+# Smaller than a delivery may be, so that a delivery past it shows the callback's own cap is the one that holds.
+MAX_REQUEST_BYTES = 20_000
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def site() -> AsyncIterator[FeedServer]:
+    server = FeedServer()
+    await server.start()
+    yield server
+    await server.stop()
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def hub() -> AsyncIterator[WebSubHub]:
+    server = WebSubHub()
+    await server.start()
+    yield server
+    await server.stop()
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def silent_hub() -> AsyncIterator[WebSubHub]:
+    """A hub that accepts every request and never verifies it: its subscriptions stay pending for a test to forge."""
+    server = WebSubHub()
+    server.behaviour.silent = True
+    await server.start()
+    yield server
+    await server.stop()
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def service(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Service]:
+    scratch = tmp_path_factory.mktemp("websub-attacks")
+    running = Service("--allow-private-networks", "--rate-limit", "0", "--websub-verify-timeout", "60", *FAST,
+                      "--max-request-bytes", str(MAX_REQUEST_BYTES), "--log-level", "debug",
+                      store=f"sqlite:///{scratch}/l.db", log_path=scratch / "serve.log")  # fmt: skip
+    running.flags += ["--public-url", running.base_url]
+    await running.start()
+    yield running
+    running.stop()
+
+
+async def pending(service: Service, site: FeedServer, silent_hub: WebSubHub, feed_id: str) -> tuple[str, Asked]:
+    """A feed whose subscription the (silent) hub was asked for: the callback's path and the hub's request."""
+    own = site.url(f"/{feed_id}")
+    site.feed(f"/{feed_id}", Feed(atom("a", hub=silent_hub.hub_url, own=own), content_type=ATOM))
+    await watch(service, feed_id, own)
+    await silent_hub.wait_for(lambda: any(a.topic == own for a in silent_hub.asked))
+    [asked] = [a for a in silent_hub.asked if a.topic == own]
+    return asked.callback.removeprefix(service.base_url), asked
+
+
+async def verified(service: Service, hub: WebSubHub, feed_id: str, own: str) -> tuple[str, str]:
+    """Watch the feed at ``own`` until the (module's) hub holds its verified subscription: its callback path, secret."""
+    await watch(service, feed_id, own)
+    await hub.wait_for(lambda: own in hub.subscribers)
+    subscriber = hub.subscribers[own]
+    assert subscriber.secret is not None
+    return subscriber.callback.removeprefix(service.base_url), subscriber.secret
+
+
+async def get_text(service: Service, path: str, params: dict[str, str]) -> tuple[int, str]:
+    async with aiohttp.ClientSession() as session, session.get(service.base_url + path, params=params) as answer:
+        return answer.status, await answer.text()
+
+
+async def post(service: Service, path: str, body: bytes, headers: dict[str, str]) -> int:
+    async with (
+        aiohttp.ClientSession() as session,
+        session.post(service.base_url + path, data=body, headers=headers) as answer,
+    ):
+        await answer.read()
+        return answer.status
+
+
+# -- forged verifications -------------------------------------------------------------------------------------------
+
+
+async def test_forged_verifications_are_refused_and_leave_the_request_pending(
+    service: Service, site: FeedServer, silent_hub: WebSubHub
+) -> None:
+    callback, asked = await pending(service, site, silent_hub, "forged")
+    other, _ = await pending(service, site, silent_hub, "forged-other")
+    good = {"hub.mode": "subscribe", "hub.topic": asked.topic, "hub.challenge": "c", "hub.lease_seconds": "60"}
+    forgeries: list[tuple[str, dict[str, str]]] = [
+        (callback, {**good, "hub.topic": site.url("/another")}),
+        (callback, {k: v for k, v in good.items() if k != "hub.topic"}),
+        (callback, {**good, "hub.mode": "unsubscribe"}),
+        (callback, {**good, "hub.mode": "SUBSCRIBE"}),
+        (callback, {k: v for k, v in good.items() if k != "hub.challenge"}),
+        (callback, {**good, "hub.challenge": "x" * 5000}),
+        (callback.replace("/forged/", "/forged-other/"), good),  # this feed's token on another feed
+        (other.replace("/forged-other/", "/forged/"), good),  # another feed's token on this feed
+        ("/websub/forged/" + "A" * 32, good),
+        ("/websub/nothing-here/token", good),
+    ]
+    for path, query in forgeries:
+        status, text = await get_text(service, path, query)
+        assert status == 404 and text != "c", (path, query, text)
+    push = await push_state(service, "forged")
+    assert (push["state"], push["pending"]) == ("requested", "subscribe")
+
+
+@pytest.mark.parametrize("lease", ["²", "١٢٣", "-5", "1e9", " ", "9" * 40])
+async def test_a_lease_that_is_not_a_number_of_ascii_digits_is_the_lease_asked_for(
+    service: Service, site: FeedServer, silent_hub: WebSubHub, lease: str
+) -> None:
+    feed_id = f"lease-{len(lease)}-{ord(lease[0])}"
+    callback, asked = await pending(service, site, silent_hub, feed_id)
+    query = {"hub.mode": "subscribe", "hub.topic": asked.topic, "hub.challenge": "ch", "hub.lease_seconds": lease}
+    assert await get_text(service, callback, query) == (200, "ch")
+    push = await push_state(service, feed_id)
+    assert (push["state"], push["lease_seconds"]) == ("subscribed", int(asked.form["hub.lease_seconds"]))
+
+
+# -- forged deliveries ----------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("signature", ["sha256=\u00e9\u00e9", "sha256=" + "\u00ff" * 64, "\u00e9=abc"])
+async def test_a_signature_that_is_not_ascii_is_dropped_like_any_bad_one(
+    service: Service, site: FeedServer, hub: WebSubHub, signature: str
+) -> None:
+    feed_id = f"latin-{ord(signature[-1])}-{len(signature)}"
+    own = site.url(f"/{feed_id}")
+    site.feed(f"/{feed_id}", Feed(atom("a", hub=hub.hub_url, own=own), content_type=ATOM))
+    callback, _secret = await verified(service, hub, feed_id, own)
+    # aiohttp sends a header's str as latin-1 bytes, as a client on the wire may
+    headers = {"Content-Type": ATOM, "X-Hub-Signature": signature}
+    assert await post(service, callback, b"<feed/>", headers) == 202
+    push = await push_state(service, feed_id)
+    assert (push["pushes"], push["dropped"]) == (0, 1)
