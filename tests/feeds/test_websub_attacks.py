@@ -4,6 +4,7 @@ subscriber (logging at DEBUG, so that every line it could write is written) for 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import aiohttp
@@ -76,6 +77,12 @@ async def verified(service: Service, hub: WebSubHub, feed_id: str, own: str) -> 
     return subscriber.callback.removeprefix(service.base_url), subscriber.secret
 
 
+async def _wait_pushes(service: Service, feed_id: str, count: int) -> None:
+    async with asyncio.timeout(20):
+        while (await push_state(service, feed_id))["pushes"] < count:
+            await asyncio.sleep(0.05)
+
+
 async def get_text(service: Service, path: str, params: dict[str, str]) -> tuple[int, str]:
     async with aiohttp.ClientSession() as session, session.get(service.base_url + path, params=params) as answer:
         return answer.status, await answer.text()
@@ -146,3 +153,24 @@ async def test_a_signature_that_is_not_ascii_is_dropped_like_any_bad_one(
     assert await post(service, callback, b"<feed/>", headers) == 202
     push = await push_state(service, feed_id)
     assert (push["pushes"], push["dropped"]) == (0, 1)
+
+
+# -- where the callback token and the secret go ---------------------------------------------------------------------
+
+
+async def test_neither_the_callback_token_nor_the_secret_reaches_a_log_line(
+    service: Service, site: FeedServer, hub: WebSubHub
+) -> None:
+    own = site.url("/logged")
+    site.feed("/logged", Feed(atom("a", hub=hub.hub_url, own=own), content_type=ATOM))
+    callback, secret = await verified(service, hub, "logged", own)
+    token = callback.rsplit("/", 1)[1]
+    body = atom("b", "a", hub=hub.hub_url, own=own).encode()
+    assert await hub.deliver(own, body, ATOM) == 202
+    assert await post(service, callback, body, {"X-Hub-Signature": "sha256=00"}) == 202
+    assert (await get_text(service, callback, {"hub.mode": "subscribe", "hub.topic": own}))[0] == 404
+    await _wait_pushes(service, "logged", 1)
+    assert service.log_path is not None
+    logged = service.log_path.read_text(errors="replace")
+    assert '"POST /websub/logged/' in logged, "the request log runs at this level: it has the callback's lines"
+    assert token not in logged and secret not in logged
