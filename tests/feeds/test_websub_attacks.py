@@ -174,3 +174,46 @@ async def test_neither_the_callback_token_nor_the_secret_reaches_a_log_line(
     logged = service.log_path.read_text(errors="replace")
     assert '"POST /websub/logged/' in logged, "the request log runs at this level: it has the callback's lines"
     assert token not in logged and secret not in logged
+
+
+# -- bodies sent to callbacks that are not a subscription's ---------------------------------------------------------
+
+
+async def _answer_before_the_body(service: Service, path: str, announced: int, sent: int) -> bytes:
+    """POST to ``path`` announcing ``announced`` bytes, send ``sent`` of them, and read the answer (or fail)."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", service.port)
+    try:
+        head = f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{service.port}\r\nContent-Length: {announced}\r\n\r\n"
+        writer.write(head.encode() + b"x" * sent)
+        await writer.drain()
+        async with asyncio.timeout(5):
+            return await reader.readuntil(b"\r\n\r\n")
+    finally:
+        writer.close()
+
+
+async def test_a_callback_that_is_no_subscriptions_answers_410_without_reading_the_body(
+    service: Service, site: FeedServer, hub: WebSubHub
+) -> None:
+    own = site.url("/unread")
+    site.feed("/unread", Feed(atom("a", hub=hub.hub_url, own=own), content_type=ATOM))
+    callback, _secret = await verified(service, hub, "unread", own)
+    # Anyone may POST to /websub/...: until the callback is known to be a subscription's, nothing of its body is read
+    # (it could be --max-body-bytes, 10 MB, on each of many connections).
+    for path in ("/websub/unread/not-the-token", "/websub/no-such-feed/token", callback + "x"):
+        head = await _answer_before_the_body(service, path, 5_000_000, 10_000)
+        assert head.startswith(b"HTTP/1.1 410 "), (path, head)
+
+
+async def test_a_delivery_larger_than_an_api_body_is_read_whole(
+    service: Service, site: FeedServer, hub: WebSubHub
+) -> None:
+    own = site.url("/large")
+    site.feed("/large", Feed(atom("a", hub=hub.hub_url, own=own), content_type=ATOM))
+    await verified(service, hub, "large", own)
+    entries = [f"large-{n}" for n in range(400)]
+    body = atom(*entries, hub=hub.hub_url, own=own).encode()
+    assert len(body) > 2 * MAX_REQUEST_BYTES
+    assert await hub.deliver(own, body, ATOM) == 202
+    await _wait_pushes(service, "large", 1)
+    assert (await push_state(service, "large"))["dropped"] == 0

@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from linkcast.core.errors import LinkcastError
-from linkcast.core.feeds import WATCH_FEED
+from linkcast.core.feeds import WATCH_FEED, FeedRecord
 from linkcast.core.links import LinkLimits
 from linkcast.core.websub import MODE_SUBSCRIBE, MODE_UNSUBSCRIBE, PUSH_OFF, PUSH_UNSUBSCRIBING, Subscription
 from linkcast.feeds.reading import Answer, read_in_thread
@@ -88,11 +88,11 @@ class Callbacks:
         self, feed_id: str, token: str, signature: str | None, body: bytes, content_type: str | None,
         link_headers: Sequence[str],
     ) -> Reply:  # fmt: skip
-        sub = await self._subscription(feed_id, token)
-        record = await self.store.get_feed(feed_id) if sub is not None else None
-        if sub is None or record is None or sub.state == PUSH_UNSUBSCRIBING:
+        live = await self._live(feed_id, token)
+        if live is None:
             self.metrics.websub_deliveries.labels("unknown_callback").inc()
             return GONE
+        sub, record = live
         if not signature_valid(signature, sub.secret, body):
             return await self._dropped(sub, "unsigned" if not signature else "bad_signature")
         watch = str(record.spec.get("watch", WATCH_FEED))
@@ -110,6 +110,14 @@ class Callbacks:
         await self._count(feed_id, lambda s: dataclasses.replace(s, pushes=s.pushes + 1, last_push_at=now))
         return RECEIVED
 
+    async def admits(self, feed_id: str, token: str) -> Reply | None:
+        """None if a delivery to this callback is to be read; else the answer to give before reading any of it
+        (anyone may POST to a callback URL, and a delivery may be ``--max-body-bytes``)."""
+        if await self._live(feed_id, token) is not None:
+            return None
+        self.metrics.websub_deliveries.labels("unknown_callback").inc()
+        return GONE
+
     async def too_large(self, feed_id: str, token: str) -> None:
         """Count a delivery refused for its size (the web layer refuses it before it is read)."""
         sub = await self._subscription(feed_id, token)
@@ -121,6 +129,14 @@ class Callbacks:
         log.info("dropped a delivery for feed %s: %s", sub.feed_id, outcome.replace("_", " "))
         await self._count(sub.feed_id, lambda s: dataclasses.replace(s, dropped=s.dropped + 1))
         return RECEIVED
+
+    async def _live(self, feed_id: str, token: str) -> tuple[Subscription, FeedRecord] | None:
+        """The subscription whose callback this is, and its feed, if the hub may still deliver to it."""
+        sub = await self._subscription(feed_id, token)
+        record = await self.store.get_feed(feed_id) if sub is not None else None
+        if sub is None or record is None or sub.state == PUSH_UNSUBSCRIBING:
+            return None
+        return sub, record
 
     async def _subscription(self, feed_id: str, token: str) -> Subscription | None:
         """The feed's subscription if ``token`` is its callback's (compared in constant time)."""
