@@ -217,3 +217,28 @@ async def test_a_delivery_larger_than_an_api_body_is_read_whole(
     assert await hub.deliver(own, body, ATOM) == 202
     await _wait_pushes(service, "large", 1)
     assert (await push_state(service, "large"))["dropped"] == 0
+
+
+async def test_a_hub_quoting_the_request_in_its_refusal_reveals_neither_token_nor_secret(
+    service: Service, site: FeedServer
+) -> None:
+    hub = WebSubHub()
+    hub.behaviour.reflect = True
+    await hub.start()
+    try:
+        own = site.url("/reflected")
+        site.feed("/reflected", Feed(atom("a", hub=hub.hub_url, own=own), content_type=ATOM))
+        await watch(service, "reflected", own)
+        await hub.wait_for(lambda: len(hub.asked) >= 1)
+        form = hub.asked[0].form
+        async with asyncio.timeout(20):
+            while (push := await push_state(service, "reflected"))["state"] != "failed":
+                await asyncio.sleep(0.05)
+    finally:
+        await hub.stop()
+    token = form["hub.callback"].rsplit("/", 1)[1]
+    assert "the hub answered 400" in push["reason"], push
+    assert token not in push["reason"] and form["hub.secret"] not in push["reason"], push
+    assert service.log_path is not None
+    logged = service.log_path.read_text(errors="replace")
+    assert token not in logged and form["hub.secret"] not in logged

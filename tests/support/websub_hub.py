@@ -15,6 +15,7 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from urllib.parse import urlencode
 
 import aiohttp
 from aiohttp import web
@@ -63,6 +64,7 @@ class Behaviour:
     deny: bool = False  # answer the request with hub.mode=denied instead of verifying
     refuse: bool = False  # answer requests 500 (a hub that is down)
     silent: bool = False  # answer 202 and never verify (the test verifies, or forges, in its place)
+    reflect: bool = False  # refuse with a 400 that quotes the request's form (hub.secret and all)
     redirects: dict[str, tuple[int, str]] = field(default_factory=dict)  # path -> (307/308, path)
 
 
@@ -141,6 +143,8 @@ class WebSubHub(LocalSite):
             return web.Response(status=status, headers={"Location": self.url(target)})
         if self.behaviour.refuse:
             return web.Response(status=500, text="the hub is down")
+        if self.behaviour.reflect:
+            return web.Response(status=400, text=f"cannot take {urlencode(form)}")
         if not form.get("hub.callback") or form.get("hub.mode") not in ("subscribe", "unsubscribe"):
             return web.Response(status=400, text="hub.callback and hub.mode are required")
         if self.behaviour.silent:

@@ -28,5 +28,15 @@ async def ask_hub(fetcher: Fetcher, sub: Subscription, mode: str, public_url: st
         return f"the hub could not be asked ({error.code}): {error.message}"
     if 200 <= answer.status_code < 300:
         return None
-    said = " ".join(answer.body.decode("utf-8", "replace").split())[:200]
+    said = _without_secrets(" ".join(answer.body.decode("utf-8", "replace").split()), sub)[:200]
     return f"the hub answered {answer.status_code}" + (f": {said}" if said else "")
+
+
+def _without_secrets(text: str, sub: Subscription) -> str:
+    """The hub's answer without the callback token nor the secret: a hub that quotes the request it refuses would
+    put them in the subscription's ``reason``, which the API shows and the log writes. (Both are URL-safe, so the
+    form's encoding leaves them as they are.)"""
+    for secret in (sub.secret, sub.callback):
+        if secret:
+            text = text.replace(secret, "***")
+    return text
