@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import aiohttp
 import pytest
@@ -242,3 +243,35 @@ async def test_a_hub_quoting_the_request_in_its_refusal_reveals_neither_token_no
     assert service.log_path is not None
     logged = service.log_path.read_text(errors="replace")
     assert token not in logged and form["hub.secret"] not in logged
+
+
+# -- a hub that pushes without end -----------------------------------------------------------------------------------
+
+
+async def test_a_hub_pushing_without_end_gets_no_more_entries_than_polls_could_bring(
+    tmp_path: Path, site: FeedServer, hub: WebSubHub
+) -> None:
+    """Polls bring at most --max-entries-per-poll entries every --feed-min-interval; a hub (chosen by whoever
+    publishes the feed) could push as often as it likes, each new entry an event and, with "follow", a fetch. Past
+    that budget a delivery is answered 429 (the hub retries later) and nothing of it is read."""
+    service = Service("--allow-private-networks", "--rate-limit", "0", "--feed-min-interval", "600",
+                      "--max-entries-per-poll", "5", store=f"sqlite:///{tmp_path}/l.db",
+                      log_path=tmp_path / "serve.log")  # fmt: skip
+    service.flags += ["--public-url", service.base_url]
+    await service.start()
+    try:
+        own = site.url("/flood")
+        site.feed("/flood", Feed(atom("a", hub=hub.hub_url, own=own), content_type=ATOM))
+        await verified(service, hub, "flood", own)
+        answers = []
+        for push in range(4):
+            body = atom(*[f"flood-{push}-{n}" for n in range(3)], hub=hub.hub_url, own=own).encode()
+            answers.append(await hub.deliver(own, body, ATOM))
+        assert answers == [202, 202, 429, 429]
+        _status, listed = await service.call("GET", "/feeds/flood/entries")
+        pushed = [e["entry_id"] for e in listed["entries"] if "flood-" in e["entry_id"]]
+        assert pushed == ["urn:flood-0-0", "urn:flood-0-1", "urn:flood-0-2", "urn:flood-1-0", "urn:flood-1-1"]
+        push = await push_state(service, "flood")
+        assert (push["pushes"], push["dropped"]) == (2, 2)
+    finally:
+        service.stop()

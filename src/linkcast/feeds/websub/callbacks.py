@@ -95,6 +95,11 @@ class Callbacks:
         sub, record = live
         if not signature_valid(signature, sub.secret, body):
             return await self._dropped(sub, "unsigned" if not signature else "bad_signature")
+        now = time.time()
+        budget = self._budget_left(sub, now)
+        if budget <= 0:
+            await self._dropped(sub, "over_budget")
+            return Reply(429, "this feed took as many pushed entries as it may for now: deliver later", "too_many")
         watch = str(record.spec.get("watch", WATCH_FEED))
         try:
             reading = await read_in_thread(
@@ -104,11 +109,27 @@ class Callbacks:
         except LinkcastError as error:
             log.info("a delivery for feed %s could not be read (%s): %s", feed_id, error.code, error.message)
             return await self._dropped(sub, "unreadable")
-        await self.store.record_pushed_entries(feed_id, reading.entries)
+        taken = reading.entries[:budget]  # the rest (the oldest, in a feed's usual order) wait for a poll
+        await self.store.record_pushed_entries(feed_id, taken)
         self.metrics.websub_deliveries.labels("accepted").inc()
-        now = time.time()
-        await self._count(feed_id, lambda s: dataclasses.replace(s, pushes=s.pushes + 1, last_push_at=now))
+        await self._count(feed_id, lambda s: self._took(s, max(1, len(taken)), now))
         return RECEIVED
+
+    def _budget_left(self, sub: Subscription, now: float) -> int:
+        """Entries this feed may still take from deliveries in the current window. A hub is chosen by whoever
+        publishes the feed and may push as often as it likes; each new entry is an event and, with ``follow``, a
+        fetch. So pushes get what polls could bring at most: ``--max-entries-per-poll`` every
+        ``--feed-min-interval`` (a delivery counts for one at least, so empty ones are bounded too)."""
+        if sub.window_start is None or now - sub.window_start >= self.settings.feed_min_interval:
+            return self.settings.max_entries_per_poll
+        return self.settings.max_entries_per_poll - sub.window_entries
+
+    def _took(self, sub: Subscription, entries: int, now: float) -> Subscription:
+        if sub.window_start is None or now - sub.window_start >= self.settings.feed_min_interval:
+            sub = dataclasses.replace(sub, window_start=now, window_entries=0)
+        return dataclasses.replace(
+            sub, pushes=sub.pushes + 1, last_push_at=now, window_entries=sub.window_entries + entries
+        )
 
     async def admits(self, feed_id: str, token: str) -> Reply | None:
         """None if a delivery to this callback is to be read; else the answer to give before reading any of it
