@@ -126,6 +126,22 @@ async def test_forged_verifications_are_refused_and_leave_the_request_pending(
     assert (push["state"], push["pending"]) == ("requested", "subscribe")
 
 
+async def test_verifications_replayed_after_the_unsubscription_are_refused(
+    service: Service, site: FeedServer, hub: WebSubHub
+) -> None:
+    own = site.url("/replayed")
+    site.feed("/replayed", Feed(atom("a", hub=hub.hub_url, own=own), content_type=ATOM))
+    callback, _secret = await verified(service, hub, "replayed", own)
+    status, _ = await service.call("DELETE", "/feeds/replayed")
+    assert status == 200
+    await hub.wait_for(lambda: any(a.mode == "unsubscribe" and a.topic == own and a.confirmed for a in hub.asked))
+    for mode in ("subscribe", "unsubscribe", "denied"):
+        query = {"hub.mode": mode, "hub.topic": own, "hub.challenge": "again", "hub.lease_seconds": "60"}
+        status, text = await get_text(service, callback, query)
+        assert status == 404 and text != "again", (mode, text)
+    assert (await service.call("GET", "/feeds/replayed"))[0] == 404
+
+
 @pytest.mark.parametrize("lease", ["²", "١٢٣", "-5", "1e9", " ", "9" * 40])
 async def test_a_lease_that_is_not_a_number_of_ascii_digits_is_the_lease_asked_for(
     service: Service, site: FeedServer, silent_hub: WebSubHub, lease: str
