@@ -269,7 +269,7 @@ async def test_a_hub_pushing_without_end_gets_no_more_entries_than_polls_could_b
 ) -> None:
     """Polls bring at most --max-entries-per-poll entries every --feed-min-interval; a hub (chosen by whoever
     publishes the feed) could push as often as it likes, each new entry an event and, with "follow", a fetch. Past
-    that budget a delivery is answered 429 (the hub retries later) and nothing of it is read."""
+    that budget a delivery is answered 429 (the hub retries later), neither checked nor parsed."""
     service = Service("--allow-private-networks", "--rate-limit", "0", "--feed-min-interval", "600",
                       "--max-entries-per-poll", "5", store=f"sqlite:///{tmp_path}/l.db",
                       log_path=tmp_path / "serve.log")  # fmt: skip

@@ -93,13 +93,13 @@ class Callbacks:
             self.metrics.websub_deliveries.labels("unknown_callback").inc()
             return GONE
         sub, record = live
-        if not signature_valid(signature, sub.secret, body):
-            return await self._dropped(sub, "unsigned" if not signature else "bad_signature")
         now = time.time()
         budget = self._budget_left(sub, now)
-        if budget <= 0:
+        if budget <= 0:  # before the signature: neither hashed nor parsed
             await self._dropped(sub, "over_budget")
             return Reply(429, "this feed took as many pushed entries as it may for now: deliver later", "too_many")
+        if not signature_valid(signature, sub.secret, body):
+            return await self._dropped(sub, "unsigned" if not signature else "bad_signature")
         watch = str(record.spec.get("watch", WATCH_FEED))
         try:
             reading = await read_in_thread(
