@@ -24,18 +24,18 @@ CALLBACK_PREFIX = "/websub/"
 
 
 class _Request(Request):
-    """A request whose body cap is ``callback_max_bytes`` on the callback (a delivery is a whole feed, larger than
-    any API body) and the app's ``--max-request-bytes`` everywhere else. A POST to the callback carries ``admitted``:
-    none of its body is read until it is set (``_Connection``)."""
+    """A request whose body cap is ``callback_max_bytes`` for a delivery (a POST to the callback: a whole feed, larger
+    than any API body) and the app's ``--max-request-bytes`` everywhere else. A delivery carries ``admitted``: none
+    of its body is read until it is set (``_Connection``)."""
 
     callback_max_bytes: int | None = None
 
     def __init__(self, method: str, scheme: str, path: str, *args: Any, **kwargs: Any) -> None:
-        callback = path.startswith(CALLBACK_PREFIX) and self.callback_max_bytes is not None
-        if callback:
+        delivery = method == "POST" and path.startswith(CALLBACK_PREFIX) and self.callback_max_bytes is not None
+        if delivery:  # only a delivery: a verification (GET) has no body to speak of
             kwargs["max_content_length"] = self.callback_max_bytes
         super().__init__(method, scheme, path, *args, **kwargs)
-        self.admitted = asyncio.Event() if callback and method == "POST" else None
+        self.admitted = asyncio.Event() if delivery else None
 
 
 class _Connection(ASGIHTTPConnection):
