@@ -236,25 +236,26 @@ async def test_a_delivery_larger_than_an_api_body_is_read_whole(
     assert (await push_state(service, "large"))["dropped"] == 0
 
 
+@pytest.mark.parametrize(("reflect", "said"), [("body", "the hub answered 400"), ("redirect", "bad_redirect")])
 async def test_a_hub_quoting_the_request_in_its_refusal_reveals_neither_token_nor_secret(
-    service: Service, site: FeedServer
+    service: Service, site: FeedServer, reflect: str, said: str
 ) -> None:
     hub = WebSubHub()
-    hub.behaviour.reflect = True
+    hub.behaviour.reflect = reflect
     await hub.start()
     try:
-        own = site.url("/reflected")
-        site.feed("/reflected", Feed(atom("a", hub=hub.hub_url, own=own), content_type=ATOM))
-        await watch(service, "reflected", own)
+        own = site.url(f"/reflected-{reflect}")
+        site.feed(f"/reflected-{reflect}", Feed(atom("a", hub=hub.hub_url, own=own), content_type=ATOM))
+        await watch(service, f"reflected-{reflect}", own)
         await hub.wait_for(lambda: len(hub.asked) >= 1)
         form = hub.asked[0].form
         async with asyncio.timeout(20):
-            while (push := await push_state(service, "reflected"))["state"] != "failed":
+            while (push := await push_state(service, f"reflected-{reflect}"))["state"] != "failed":
                 await asyncio.sleep(0.05)
     finally:
         await hub.stop()
     token = form["hub.callback"].rsplit("/", 1)[1]
-    assert "the hub answered 400" in push["reason"], push
+    assert said in push["reason"], push
     assert token not in push["reason"] and form["hub.secret"] not in push["reason"], push
     assert service.log_path is not None
     logged = service.log_path.read_text(errors="replace")

@@ -64,7 +64,8 @@ class Behaviour:
     deny: bool = False  # answer the request with hub.mode=denied instead of verifying
     refuse: bool = False  # answer requests 500 (a hub that is down)
     silent: bool = False  # answer 202 and never verify (the test verifies, or forges, in its place)
-    reflect: bool = False  # refuse with a 400 that quotes the request's form (hub.secret and all)
+    # Quote the request's form (hub.secret and all): "body", in a 400's body; "redirect", in a 307 to an ftp: URL.
+    reflect: str | None = None
     redirects: dict[str, tuple[int, str]] = field(default_factory=dict)  # path -> (307/308, path)
 
 
@@ -143,8 +144,10 @@ class WebSubHub(LocalSite):
             return web.Response(status=status, headers={"Location": self.url(target)})
         if self.behaviour.refuse:
             return web.Response(status=500, text="the hub is down")
-        if self.behaviour.reflect:
+        if self.behaviour.reflect == "body":
             return web.Response(status=400, text=f"cannot take {urlencode(form)}")
+        if self.behaviour.reflect == "redirect":
+            return web.Response(status=307, headers={"Location": f"ftp://127.0.0.1/?{urlencode(form)}"})
         if not form.get("hub.callback") or form.get("hub.mode") not in ("subscribe", "unsubscribe"):
             return web.Response(status=400, text="hub.callback and hub.mode are required")
         if self.behaviour.silent:
