@@ -6,8 +6,9 @@ needs is in the store).
   subscription's topic is recorded (the feed goes on being polled) and answered 200.
 - Content distribution (POST, WebSub 7 and 8): accepted only with a valid ``X-Hub-Signature``; an unsigned or badly
   signed body is answered 2xx as the specification asks, dropped and counted. An accepted body is read as the feed
-  and its entries go through the feed's seen-set exactly as a poll's do. A callback that is not (or no longer) a
-  subscription's answers 410 Gone, which tells its hub to stop.
+  and its entries go through the feed's seen-set exactly as a poll's do, within the push budget (``_budget_left``;
+  past it, 429). A callback that is not (or no longer) a subscription's answers 410 Gone, which tells its hub to
+  stop, before the body is read (``admits``, called by the web layer).
 """
 
 from __future__ import annotations
