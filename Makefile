@@ -42,9 +42,9 @@ types: $(TEST_TOOLS)
 	$(BIN)/mypy
 
 # make bench: every benchmark in turn, one after the other (sharing the cores would spoil their figures), about
-# 15 minutes; each also alone. Figures go to bench/results/ (results.md and .json, store/workers/hostile/websub.json).
+# 15 minutes; each also alone. Figures go to bench/results/ (results.md and .json, store/workers/hostile/websub/submit.json).
 BENCH_RESULTS := bench/results
-.PHONY: bench-run bench-store bench-workers bench-hostile bench-websub
+.PHONY: bench-run bench-store bench-workers bench-hostile bench-websub bench-submit
 
 bench: $(BENCH_TOOLS)
 	$(MAKE) --no-print-directory bench-run
@@ -52,6 +52,7 @@ bench: $(BENCH_TOOLS)
 	$(MAKE) --no-print-directory bench-workers
 	$(MAKE) --no-print-directory bench-hostile
 	$(MAKE) --no-print-directory bench-websub
+	$(MAKE) --no-print-directory bench-submit
 
 bench-run: $(BENCH_TOOLS)
 	$(BIN)/python -m bench.run --out $(BENCH_RESULTS)
@@ -67,6 +68,9 @@ bench-hostile: $(BENCH_TOOLS)
 
 bench-websub: $(BENCH_TOOLS)
 	$(BIN)/python -m bench.bench_websub --json $(BENCH_RESULTS)/websub.json
+
+bench-submit: $(BENCH_TOOLS)
+	$(BIN)/python -m bench.bench_submit --json $(BENCH_RESULTS)/submit.json
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
