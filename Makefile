@@ -42,9 +42,10 @@ types: $(TEST_TOOLS)
 	$(BIN)/mypy
 
 # make bench: every benchmark in turn, one after the other (sharing the cores would spoil their figures), about
-# 15 minutes; each also alone. Figures go to bench/results/ (results.md and .json, store/workers/hostile/websub/webhooks.json).
+# 15 minutes; each also alone. Figures go to bench/results/ (results.md and .json,
+# store/workers/hostile/websub/submit/webhooks.json).
 BENCH_RESULTS := bench/results
-.PHONY: bench-run bench-store bench-workers bench-hostile bench-websub bench-webhooks
+.PHONY: bench-run bench-store bench-workers bench-hostile bench-websub bench-submit bench-webhooks
 
 bench: $(BENCH_TOOLS)
 	$(MAKE) --no-print-directory bench-run
@@ -52,6 +53,7 @@ bench: $(BENCH_TOOLS)
 	$(MAKE) --no-print-directory bench-workers
 	$(MAKE) --no-print-directory bench-hostile
 	$(MAKE) --no-print-directory bench-websub
+	$(MAKE) --no-print-directory bench-submit
 	$(MAKE) --no-print-directory bench-webhooks
 
 bench-run: $(BENCH_TOOLS)
@@ -68,6 +70,9 @@ bench-hostile: $(BENCH_TOOLS)
 
 bench-websub: $(BENCH_TOOLS)
 	$(BIN)/python -m bench.bench_websub --json $(BENCH_RESULTS)/websub.json
+
+bench-submit: $(BENCH_TOOLS)
+	$(BIN)/python -m bench.bench_submit --json $(BENCH_RESULTS)/submit.json
 
 bench-webhooks: $(BENCH_TOOLS)
 	$(BIN)/python -m bench.bench_webhooks --json $(BENCH_RESULTS)/webhooks.json

@@ -51,7 +51,7 @@ class Metrics:
         self.websub_deliveries = Counter(
             "linkcast_websub_deliveries",
             "Content deliveries from WebSub hubs, by outcome (accepted, unsigned, bad_signature, too_large, "
-            "unreadable, unknown_callback)",
+            "unreadable, over_budget, unknown_callback)",
             ["outcome"],
             registry=self.registry,
         )
