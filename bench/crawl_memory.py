@@ -198,7 +198,11 @@ async def measure_queued(
 
     leaves = site.hubs * site.per_hub
     figures: dict[str, Any] = {"store": "redis" if is_redis else "sqlite", "queued_urls": leaves}
-    async with Deployment(store_url, workers, workdir, prefix=prefix) as deployment:
+    # With fairness measured, one host may hold half the workers, as the service's defaults have it (4 of 8): a host
+    # allowed every worker leaves another host's request waiting for a page of the crawl to end.
+    per_host = max(1, workers // 2) if fairness is not None else workers
+    figures["per_host_concurrency"] = per_host
+    async with Deployment(store_url, workers, workdir, prefix=prefix, per_host_concurrency=per_host) as deployment:
         pid = deployment.serve.pid
         if fairness is not None:
             count, interval = fairness

@@ -46,7 +46,15 @@ class CrawlRun:
 class Deployment:
     """linkcast processes (one ``serve`` with workers, or ``serve --workers 0`` and ``linkcast worker``s)."""
 
-    def __init__(self, store: str, workers: int, logdir: Path, worker_processes: int = 0, prefix: str = "") -> None:
+    def __init__(
+        self,
+        store: str,
+        workers: int,
+        logdir: Path,
+        worker_processes: int = 0,
+        prefix: str = "",
+        per_host_concurrency: int | None = None,
+    ) -> None:
         self.port = free_port()
         self.store = store
         self.prefix = prefix
@@ -56,7 +64,8 @@ class Deployment:
         in_process = 0 if worker_processes else workers
         flags = [
             "--host", "127.0.0.1", "--port", str(self.port), "--store", store, "--log-level", "warning",
-            "--workers", str(in_process), "--per-host-concurrency", str(workers), "--rate-limit", "0",
+            "--workers", str(in_process), "--per-host-concurrency", str(per_host_concurrency or workers),
+            "--rate-limit", "0",
             "--max-crawl-pages", "1000000", "--client-queue-size", "100000",
         ]  # fmt: skip
         if prefix:
