@@ -61,7 +61,7 @@ class LinkRules:
         """``skip_reason`` of a link already a crawl key (``crawl/urls.py``), parsed once instead of twice."""
         if depth > self.max_depth:
             return SkipReason.DEPTH
-        if not self.scope.contains(key):
+        if not self.scope.contains_serialised(key):
             return SkipReason.SCOPE
         if not self.patterns.allows(key):
             return SkipReason.PATTERN
