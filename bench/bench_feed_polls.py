@@ -1,0 +1,182 @@
+"""Feed polling at scale: conditional polls/s of linkcast beside a bare aiohttp loop, and what 10,000 feeds cost.
+
+The server is ``bench/feed_farm.py``: ``--feeds`` small RSS feeds on ``--hosts`` loopback ports (each port a host of
+its own to linkcast's politeness, which keys on ``host:port``); one feed in ten changes on every request (a 200 with
+one new entry), the others answer 304 to the validators they sent.
+
+1. **Polls/s** (``--rounds`` rounds, alternating): ``linkcast serve`` (SQLite) watching every feed, imported by
+   OPML, with ``--feed-min-interval 0 --feed-max-interval 0 --feed-default-interval 0`` so that every feed is due
+   again the moment its poll ends, ``--workers`` concurrent fetches and the default politeness (4 fetches at once
+   per host, no delay: with 10,000 feeds on 100 hosts it never binds); then the bare loop (``bench/bare_polls.py``)
+   at the same concurrency against the same server. Both counted by the server's own answers over ``--seconds``
+   once every feed has been polled once; CPU of the poller (linkcast's process; the bench process for the loop)
+   per poll beside it.
+2. **Scale** (``bench/feed_scale.py``): RSS, idle CPU and store bytes of ``linkcast serve`` with every feed watched
+   at the normal intervals, against an empty service; on SQLite, and on a Redis of its own with ``--redis``.
+
+Run: ``python -m bench.bench_feed_polls [--feeds 10000] [--hosts 100] [--workers 32] [--seconds 20] [--rounds 2]
+[--idle-seconds 60] [--redis] [--json FILE]``. Tiny, as the smoke test runs it: ``--feeds 200 --hosts 10
+--workers 8 --seconds 1 --rounds 1 --idle-seconds 1``. Loopback only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from tests.support.service import Service
+
+from bench.bare_polls import poll_until
+from bench.feed_farm import RunningFarm
+from bench.feed_scale import import_feeds, measure_scale
+from bench.processes import cpu_seconds
+
+IMPORT_TIMEOUT = 600.0
+
+
+def say(message: str) -> None:
+    print(f"[feed-polls {time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+async def wait_warm(farm: RunningFarm, before: dict[str, int], feeds: int, cycles: int, timeout: float) -> None:
+    """Until every feed has been polled once since ``before`` (each unchanging feed's ``first`` 200), then ``cycles``
+    more polls of every feed's worth (so that the window sees the steady state, none of the first polls)."""
+    deadline = time.monotonic() + timeout
+    unchanging = farm.unchanging(feeds)
+    target: int | None = None
+    while True:
+        now = await farm.counts()
+        if target is None and now["first"] - before["first"] >= unchanging:
+            target = sum(now.values()) + cycles * feeds
+        if target is not None and sum(now.values()) >= target:
+            return
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{feeds} feeds not all polled within {timeout} s: {now} (from {before})")
+        await asyncio.sleep(0.2)
+
+
+async def window(farm: RunningFarm, seconds: float, pid: int | None) -> dict[str, Any]:
+    """The farm's answers and the poller's CPU (``pid``, else this process) over ``seconds``."""
+
+    def cpu() -> float:
+        return cpu_seconds(pid) if pid is not None else time.process_time()
+
+    before, cpu_before, farm_before, began = await farm.counts(), cpu(), farm.cpu_seconds(), time.monotonic()
+    await asyncio.sleep(seconds)
+    after, cpu_after, farm_after = await farm.counts(), cpu(), farm.cpu_seconds()
+    elapsed = time.monotonic() - began
+    answers = {name: after[name] - before[name] for name in after}
+    polls = sum(answers.values())
+    return {
+        "polls": polls,
+        "polls_per_second": round(polls / elapsed, 1),
+        "share_304": round(answers["304"] / polls, 3) if polls else 0.0,
+        "first_answers": answers["first"],
+        "other_answers": answers["other"],
+        "cpu_ms_per_poll": round((cpu_after - cpu_before) * 1000 / polls, 3) if polls else 0.0,
+        "poller_cpu_share": round((cpu_after - cpu_before) / elapsed, 2),
+        "server_cpu_share": round((farm_after - farm_before) / elapsed, 2),
+    }
+
+
+async def linkcast_polls(farm: RunningFarm, urls: list[str], args: argparse.Namespace, scratch: Path) -> dict[str, Any]:
+    service = Service(
+        "--allow-private-networks", "--rate-limit", "0", "--workers", str(args.workers),
+        "--feed-min-interval", "0", "--feed-max-interval", "0", "--feed-default-interval", "0",
+        "--max-request-bytes", str(16 * 1024 * 1024),
+        store=f"sqlite:///{scratch}/polls-{time.monotonic_ns()}.db", log_path=scratch / "serve-polls.log",
+    )  # fmt: skip
+    await service.start()
+    try:
+        before = await farm.counts()
+        async with aiohttp.ClientSession() as session:
+            await import_feeds(session, service.base_url, urls, IMPORT_TIMEOUT)
+        await wait_warm(farm, before, len(urls), 1, IMPORT_TIMEOUT)
+        assert service.process is not None
+        return await window(farm, args.seconds, service.process.pid)
+    finally:
+        service.stop()
+
+
+async def bare_polls(farm: RunningFarm, urls: list[str], args: argparse.Namespace) -> dict[str, Any]:
+    stop = asyncio.Event()
+    before = await farm.counts()
+    loop = asyncio.create_task(poll_until(urls, args.workers, stop))
+    try:
+        await wait_warm(farm, before, len(urls), 1, IMPORT_TIMEOUT)
+        return await window(farm, args.seconds, None)
+    finally:
+        stop.set()
+        await asyncio.wait_for(loop, 60)
+
+
+async def measure(args: argparse.Namespace, scratch: Path) -> dict[str, Any]:
+    figures: dict[str, Any] = {
+        "feeds": args.feeds, "hosts": args.hosts, "workers": args.workers, "seconds": args.seconds,
+        "load_at_start": os.getloadavg(),
+    }  # fmt: skip
+    async with RunningFarm(args.hosts, args.farm_processes, 10, scratch) as farm:
+        urls = farm.urls(args.feeds)
+        rounds = []
+        for round_number in range(1, args.rounds + 1):
+            say(f"round {round_number}: linkcast polling {len(urls)} feeds on {args.hosts} hosts")
+            linkcast = await linkcast_polls(farm, urls, args, scratch)
+            say(f"round {round_number}: linkcast {linkcast['polls_per_second']} polls/s; now the bare loop")
+            bare = await bare_polls(farm, urls, args)
+            ratio = linkcast["polls_per_second"] / bare["polls_per_second"] if bare["polls_per_second"] else 0.0
+            say(f"round {round_number}: bare {bare['polls_per_second']} polls/s: ratio {ratio:.2f}")
+            rounds.append({"linkcast": linkcast, "bare": bare, "ratio": round(ratio, 3)})
+        figures["rounds"] = rounds
+        if not args.no_scale:
+            say(f"scale: {len(urls)} feeds at normal intervals, SQLite" + (" and Redis" if args.redis else ""))
+            figures["scale"] = await measure_scale(farm, urls, args.idle_seconds, args.redis, scratch, say)
+    figures["load_at_end"] = os.getloadavg()
+    return figures
+
+
+def print_figures(figures: dict[str, Any]) -> None:
+    load = f"load average {figures['load_at_start'][0]:.1f} at the start, {figures['load_at_end'][0]:.1f} at the end"
+    print(f"{figures['feeds']} feeds on {figures['hosts']} hosts, {figures['workers']} concurrent polls, {load}")
+    for n, round_figures in enumerate(figures["rounds"], 1):
+        for name in ("linkcast", "bare"):
+            f = round_figures[name]
+            print(f"round {n} {name:8}: {f['polls_per_second']:>8} polls/s, {f['share_304']:.0%} 304, "
+                  f"{f['cpu_ms_per_poll']} ms CPU a poll (poller at {f['poller_cpu_share']:.0%} of a core, "
+                  f"server at {f['server_cpu_share']:.0%})")  # fmt: skip
+        print(f"round {n} linkcast / bare: {round_figures['ratio']}x")
+    for store, s in figures.get("scale", {}).items():
+        print(f"{store}: RSS empty {s['rss_empty_mb']} MB, after polling every feed {s['rss_loaded_mb']} MB, "
+              f"restarted with them {s['rss_restarted_mb']} MB: {s['rss_bytes_per_feed']} bytes a feed; idle CPU "
+              f"{s['idle_cpu_s_per_min_empty']} s/min empty, {s['idle_cpu_s_per_min_loaded']} s/min with the feeds; "
+              f"store {s['store_bytes_per_feed']} bytes a feed")  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--feeds", type=int, default=10_000)
+    parser.add_argument("--hosts", type=int, default=100, help="ports the feeds are spread over (default 100)")
+    parser.add_argument("--workers", type=int, default=32, help="linkcast --workers = the bare loop's concurrency")
+    parser.add_argument("--seconds", type=float, default=20.0, help="measured window of each poller (default 20)")
+    parser.add_argument("--rounds", type=int, default=2, help="linkcast then bare, this many times (default 2)")
+    parser.add_argument("--farm-processes", type=int, default=2, help="processes serving the feeds (default 2)")
+    parser.add_argument("--idle-seconds", type=float, default=60.0, help="idle CPU window (default 60)")
+    parser.add_argument("--redis", action="store_true", help="the scale figures on Redis too (redis-server needed)")
+    parser.add_argument("--no-scale", action="store_true", help="polls/s only")
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="linkcast-feed-polls-") as scratch:
+        figures = asyncio.run(measure(args, Path(scratch)))
+    print_figures(figures)
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=2))
+
+
+if __name__ == "__main__":
+    main()
