@@ -42,9 +42,10 @@ types: $(TEST_TOOLS)
 	$(BIN)/mypy
 
 # make bench: every benchmark in turn, one after the other (sharing the cores would spoil their figures), about
-# 15 minutes; each also alone. Figures go to bench/results/ (results.md and .json, store/workers/hostile/websub.json).
+# 15 minutes; each also alone. Figures go to bench/results/ (results.md and .json, and store, workers, hostile,
+# websub, feed_polls .json).
 BENCH_RESULTS := bench/results
-.PHONY: bench-run bench-store bench-workers bench-hostile bench-websub
+.PHONY: bench-run bench-store bench-workers bench-hostile bench-websub bench-feed-polls
 
 bench: $(BENCH_TOOLS)
 	$(MAKE) --no-print-directory bench-run
@@ -52,6 +53,7 @@ bench: $(BENCH_TOOLS)
 	$(MAKE) --no-print-directory bench-workers
 	$(MAKE) --no-print-directory bench-hostile
 	$(MAKE) --no-print-directory bench-websub
+	$(MAKE) --no-print-directory bench-feed-polls
 
 bench-run: $(BENCH_TOOLS)
 	$(BIN)/python -m bench.run --out $(BENCH_RESULTS)
@@ -67,6 +69,9 @@ bench-hostile: $(BENCH_TOOLS)
 
 bench-websub: $(BENCH_TOOLS)
 	$(BIN)/python -m bench.bench_websub --json $(BENCH_RESULTS)/websub.json
+
+bench-feed-polls: $(BENCH_TOOLS)
+	$(BIN)/python -m bench.bench_feed_polls --redis --json $(BENCH_RESULTS)/feed_polls.json
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import tempfile
@@ -31,12 +32,14 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import psutil
 from tests.support.service import Service
 
 from bench.bare_polls import poll_until
 from bench.feed_farm import RunningFarm
 from bench.feed_scale import import_feeds, measure_scale
 from bench.processes import cpu_seconds
+from bench.profile import Recording, summarise
 
 IMPORT_TIMEOUT = 600.0
 
@@ -68,10 +71,12 @@ async def window(farm: RunningFarm, seconds: float, pid: int | None) -> dict[str
     def cpu() -> float:
         return cpu_seconds(pid) if pid is not None else time.process_time()
 
+    threads_before = thread_cpu(pid) if pid is not None else {}
     before, cpu_before, farm_before, began = await farm.counts(), cpu(), farm.cpu_seconds(), time.monotonic()
     await asyncio.sleep(seconds)
     after, cpu_after, farm_after = await farm.counts(), cpu(), farm.cpu_seconds()
     elapsed = time.monotonic() - began
+    threads = thread_cpu(pid) if pid is not None else {}
     answers = {name: after[name] - before[name] for name in after}
     polls = sum(answers.values())
     return {
@@ -83,7 +88,22 @@ async def window(farm: RunningFarm, seconds: float, pid: int | None) -> dict[str
         "cpu_ms_per_poll": round((cpu_after - cpu_before) * 1000 / polls, 3) if polls else 0.0,
         "poller_cpu_share": round((cpu_after - cpu_before) / elapsed, 2),
         "server_cpu_share": round((farm_after - farm_before) / elapsed, 2),
+        "thread_cpu_ms_per_poll": {
+            name: round((spent - threads_before.get(name, 0.0)) * 1000 / polls, 3)
+            for name, spent in sorted(threads.items(), key=lambda item: -item[1])
+            if polls and spent - threads_before.get(name, 0.0) > 0.01
+        },
     }
+
+
+def thread_cpu(pid: int) -> dict[str, float]:
+    """CPU seconds so far of the event loop's thread (``main``) and of all the others together (``threads``: SQLite's
+    reader and writer, parsing in ``to_thread``)."""
+    spent = {"main": 0.0, "threads": 0.0}
+    with contextlib.suppress(psutil.Error):
+        for thread in psutil.Process(pid).threads():
+            spent["main" if thread.id == pid else "threads"] += thread.user_time + thread.system_time
+    return spent
 
 
 async def linkcast_polls(farm: RunningFarm, urls: list[str], args: argparse.Namespace, scratch: Path) -> dict[str, Any]:
@@ -100,7 +120,16 @@ async def linkcast_polls(farm: RunningFarm, urls: list[str], args: argparse.Name
             await import_feeds(session, service.base_url, urls, IMPORT_TIMEOUT)
         await wait_warm(farm, before, len(urls), 1, IMPORT_TIMEOUT)
         assert service.process is not None
-        return await window(farm, args.seconds, service.process.pid)
+        if not args.profile:
+            return await window(farm, args.seconds, service.process.pid)
+        raw = scratch / f"profile-{time.monotonic_ns()}.raw"
+        recording = Recording(service.process.pid, raw)
+        try:
+            figures = await window(farm, args.seconds, service.process.pid)
+        finally:
+            recording.stop()
+        figures["profile"] = summarise(raw) if raw.exists() and raw.stat().st_size else "py-spy recorded nothing"
+        return figures
     finally:
         service.stop()
 
@@ -150,7 +179,10 @@ def print_figures(figures: dict[str, Any]) -> None:
             print(f"round {n} {name:8}: {f['polls_per_second']:>8} polls/s, {f['share_304']:.0%} 304, "
                   f"{f['cpu_ms_per_poll']} ms CPU a poll (poller at {f['poller_cpu_share']:.0%} of a core, "
                   f"server at {f['server_cpu_share']:.0%})")  # fmt: skip
+        print(f"round {n} linkcast CPU ms a poll by thread: {round_figures['linkcast']['thread_cpu_ms_per_poll']}")
         print(f"round {n} linkcast / bare: {round_figures['ratio']}x")
+        if "profile" in round_figures["linkcast"]:
+            print(round_figures["linkcast"]["profile"])
     for store, s in figures.get("scale", {}).items():
         print(f"{store}: RSS empty {s['rss_empty_mb']} MB, after polling every feed {s['rss_loaded_mb']} MB, "
               f"restarted with them {s['rss_restarted_mb']} MB: {s['rss_bytes_per_feed']} bytes a feed; idle CPU "
@@ -169,6 +201,7 @@ def main() -> None:
     parser.add_argument("--idle-seconds", type=float, default=60.0, help="idle CPU window (default 60)")
     parser.add_argument("--redis", action="store_true", help="the scale figures on Redis too (redis-server needed)")
     parser.add_argument("--no-scale", action="store_true", help="polls/s only")
+    parser.add_argument("--profile", action="store_true", help="py-spy on linkcast during its windows (slows it)")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="linkcast-feed-polls-") as scratch:
