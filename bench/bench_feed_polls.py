@@ -14,7 +14,7 @@ one new entry), the others answer 304 to the validators they sent.
 2. **Scale** (``bench/feed_scale.py``): RSS, idle CPU and store bytes of ``linkcast serve`` with every feed watched
    at the normal intervals, against an empty service; on SQLite, and on a Redis of its own with ``--redis``.
 
-Run: ``python -m bench.bench_feed_polls [--feeds 10000] [--hosts 100] [--workers 32] [--seconds 20] [--rounds 2]
+Run: ``python -m bench.bench_feed_polls [--feeds 10000] [--hosts 100] [--workers 32] [--seconds 40] [--rounds 2]
 [--idle-seconds 60] [--redis] [--json FILE]``. Tiny, as the smoke test runs it: ``--feeds 200 --hosts 10
 --workers 8 --seconds 1 --rounds 1 --idle-seconds 1``. Loopback only.
 """
@@ -195,7 +195,9 @@ def main() -> None:
     parser.add_argument("--feeds", type=int, default=10_000)
     parser.add_argument("--hosts", type=int, default=100, help="ports the feeds are spread over (default 100)")
     parser.add_argument("--workers", type=int, default=32, help="linkcast --workers = the bare loop's concurrency")
-    parser.add_argument("--seconds", type=float, default=20.0, help="measured window of each poller (default 20)")
+    parser.add_argument(
+        "--seconds", type=float, default=40.0, help="measured window of each poller (default 40: every feed polled)"
+    )
     parser.add_argument("--rounds", type=int, default=2, help="linkcast then bare, this many times (default 2)")
     parser.add_argument("--farm-processes", type=int, default=2, help="processes serving the feeds (default 2)")
     parser.add_argument("--idle-seconds", type=float, default=60.0, help="idle CPU window (default 60)")
