@@ -42,10 +42,10 @@ types: $(TEST_TOOLS)
 	$(BIN)/mypy
 
 # make bench: every benchmark in turn, one after the other (sharing the cores would spoil their figures), about
-# 15 minutes; each also alone. Figures go to bench/results/ (results.md and .json, and store, workers, hostile,
-# websub, feed_polls .json).
+# 15 minutes; each also alone. Figures go to bench/results/ (results.md and .json,
+# store/workers/hostile/websub/submit/webhooks/feed_polls.json).
 BENCH_RESULTS := bench/results
-.PHONY: bench-run bench-store bench-workers bench-hostile bench-websub bench-feed-polls
+.PHONY: bench-run bench-store bench-workers bench-hostile bench-websub bench-submit bench-webhooks bench-feed-polls
 
 bench: $(BENCH_TOOLS)
 	$(MAKE) --no-print-directory bench-run
@@ -53,6 +53,8 @@ bench: $(BENCH_TOOLS)
 	$(MAKE) --no-print-directory bench-workers
 	$(MAKE) --no-print-directory bench-hostile
 	$(MAKE) --no-print-directory bench-websub
+	$(MAKE) --no-print-directory bench-submit
+	$(MAKE) --no-print-directory bench-webhooks
 	$(MAKE) --no-print-directory bench-feed-polls
 
 bench-run: $(BENCH_TOOLS)
@@ -69,6 +71,12 @@ bench-hostile: $(BENCH_TOOLS)
 
 bench-websub: $(BENCH_TOOLS)
 	$(BIN)/python -m bench.bench_websub --json $(BENCH_RESULTS)/websub.json
+
+bench-submit: $(BENCH_TOOLS)
+	$(BIN)/python -m bench.bench_submit --json $(BENCH_RESULTS)/submit.json
+
+bench-webhooks: $(BENCH_TOOLS)
+	$(BIN)/python -m bench.bench_webhooks --json $(BENCH_RESULTS)/webhooks.json
 
 bench-feed-polls: $(BENCH_TOOLS)
 	$(BIN)/python -m bench.bench_feed_polls --redis --json $(BENCH_RESULTS)/feed_polls.json

@@ -51,7 +51,14 @@ class Metrics:
         self.websub_deliveries = Counter(
             "linkcast_websub_deliveries",
             "Content deliveries from WebSub hubs, by outcome (accepted, unsigned, bad_signature, too_large, "
-            "unreadable, unknown_callback)",
+            "unreadable, over_budget, unknown_callback)",
+            ["outcome"],
+            registry=self.registry,
+        )
+        self.webhook_attempts = Counter(
+            "linkcast_webhook_attempts",
+            "Webhook delivery attempts, by outcome (delivered, failed: the attempt failed, retried later unless the "
+            "endpoint was disabled)",
             ["outcome"],
             registry=self.registry,
         )

@@ -13,7 +13,7 @@ import logging
 import time
 from collections.abc import Awaitable
 
-from linkcast.core.events import CRAWL_JOB, FEED_JOB, PAGE_JOB, WEBSUB_JOB
+from linkcast.core.events import CRAWL_JOB, FEED_JOB, PAGE_JOB, WEBHOOK_JOB, WEBSUB_JOB
 from linkcast.core.links import LinkLimits
 from linkcast.crawl.jobs import CrawlJobs
 from linkcast.extraction import ExtractionPool
@@ -25,6 +25,8 @@ from linkcast.metrics import Metrics
 from linkcast.page_jobs import PageJobs
 from linkcast.settings import Settings
 from linkcast.store import Store, open_store
+from linkcast.webhooks import WebhookJobs, WebhookWaker
+from linkcast.webhooks.retention import prune_request_webhooks
 from linkcast.worker import WorkerPool
 
 log = logging.getLogger(__name__)
@@ -46,11 +48,13 @@ class Runtime:
         extraction = ExtractionPool(
             settings.parse_processes, settings.parse_timeout, LinkLimits(settings.max_links, settings.max_result_bytes)
         )
+        self.webhooks = WebhookJobs(settings, self.store, self.fetcher, self.metrics)
         handlers = {
             PAGE_JOB: PageJobs(self.store, self.fetcher, extraction, self.metrics),
             CRAWL_JOB: CrawlJobs(settings, self.store, self.fetcher, extraction, self.metrics),
             FEED_JOB: FeedJobs(settings, self.store, self.fetcher, self.metrics),
             WEBSUB_JOB: WebSubJobs(settings, self.store, self.fetcher, self.metrics),
+            WEBHOOK_JOB: self.webhooks,
         }
         self.subscriptions = Subscriptions(settings, self.store)
         self.callbacks = Callbacks(settings, self.store, self.metrics)
@@ -73,6 +77,9 @@ class Runtime:
             await self.hub.start()
         self.workers.start(self.settings.workers)
         self._background.append(asyncio.create_task(self._prune_forever(), name="linkcast-prune"))
+        if self.settings.workers > 0:  # a process that delivers wakes the endpoints whose events arrive
+            waker = WebhookWaker(self.store).run_forever()
+            self._background.append(asyncio.create_task(waker, name="linkcast-webhook-waker"))
 
     def drain(self) -> None:
         """Stop taking jobs at once (a signal came): running ones get the grace period, the rest are given back."""
@@ -87,6 +94,9 @@ class Runtime:
         self._started = False
         self.draining.set()
         await self._bounded("stopping the workers", self.workers.stop(WORKER_GRACE_SECONDS), WORKER_GRACE_SECONDS)
+        await self._bounded(
+            "stopping webhook deliveries", self.webhooks.stop(WORKER_GRACE_SECONDS), WORKER_GRACE_SECONDS
+        )
         for task in self._background:
             task.cancel()
         if self._background:
@@ -112,6 +122,7 @@ class Runtime:
         try:
             cutoff = time.time() - self.settings.retain_days * 86400
             await self.store.prune(cutoff, self.settings.retain_events)
+            await prune_request_webhooks(self.store)
         except asyncio.CancelledError:
             raise
         except Exception as error:

@@ -100,6 +100,20 @@ class Settings:
     websub_verify_timeout: float = setting(
         600.0, "seconds a hub has to verify a subscription it accepted before the request counts as failed"
     )
+    webhook_timeout: float = setting(
+        10.0, "seconds a webhook endpoint has to answer a delivery with a 2xx; past it the attempt failed"
+    )
+    webhook_retry_hours: float = setting(
+        24.0,
+        "hours a webhook delivery is retried (exponential back-off with jitter); an endpoint failing for all of it "
+        "is disabled",
+    )
+    webhook_retry_base: float = setting(
+        5.0, "seconds before a failed webhook delivery's first retry; each next waits twice as long, up to an hour"
+    )
+    webhook_concurrency: int = setting(
+        64, "webhook deliveries in flight at once in this process (each endpoint has one at a time, in order)"
+    )
     max_entries_per_poll: int = setting(1000, "entries read from one poll of a feed; past it the rest wait")
     retries: int = setting(2, "retries for connection failures, 429 and 503, with exponential back-off")
     client_queue_size: int = setting(1024, "events buffered per WebSocket client before it is dropped as too slow")
@@ -142,7 +156,7 @@ class Settings:
     http_parser: str = setting("auto", "HTTP/1.1 parser: auto (httptools if installed), httptools or h11", flag=False)
     redis_prefix: str = setting("linkcast", "key prefix in Redis, so that several deployments can share one")
     job_visibility_timeout: float = setting(
-        60.0, "seconds before a job held by a silent worker is handed to another (Redis)"
+        60.0, "seconds before a job held by a silent worker is handed to another (its lease, on every store)"
     )
     user_agent: str = setting(
         f"linkcast/{__version__}",

@@ -174,7 +174,7 @@ BILLION_LAUGHS = b"""<?xml version="1.0"?>
 def assert_refused_fast(body: bytes) -> None:
     started = time.perf_counter()
     sitemap = parse_sitemap(body, SITE)
-    assert time.perf_counter() - started < 0.1
+    assert time.perf_counter() - started < 2  # expanded, the entities would take minutes and gigabytes
     assert sitemap.urls == () and sitemap.error is not None and "DTD" in sitemap.error
 
 

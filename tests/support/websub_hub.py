@@ -15,6 +15,7 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from urllib.parse import urlencode
 
 import aiohttp
 from aiohttp import web
@@ -62,6 +63,9 @@ class Behaviour:
     verify_topic: str | None = None  # verify with this topic instead of the one asked for
     deny: bool = False  # answer the request with hub.mode=denied instead of verifying
     refuse: bool = False  # answer requests 500 (a hub that is down)
+    silent: bool = False  # answer 202 and never verify (the test verifies, or forges, in its place)
+    # Quote the request's form (hub.secret and all): "body", in a 400's body; "redirect", in a 307 to an ftp: URL.
+    reflect: str | None = None
     redirects: dict[str, tuple[int, str]] = field(default_factory=dict)  # path -> (307/308, path)
 
 
@@ -140,8 +144,14 @@ class WebSubHub(LocalSite):
             return web.Response(status=status, headers={"Location": self.url(target)})
         if self.behaviour.refuse:
             return web.Response(status=500, text="the hub is down")
+        if self.behaviour.reflect == "body":
+            return web.Response(status=400, text=f"cannot take {urlencode(form)}")
+        if self.behaviour.reflect == "redirect":
+            return web.Response(status=307, headers={"Location": f"ftp://127.0.0.1/?{urlencode(form)}"})
         if not form.get("hub.callback") or form.get("hub.mode") not in ("subscribe", "unsubscribe"):
             return web.Response(status=400, text="hub.callback and hub.mode are required")
+        if self.behaviour.silent:
+            return web.Response(status=202)
         task = asyncio.create_task(self._verify(asked))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)

@@ -1,4 +1,4 @@
-"""The command line: ``linkcast serve``, ``worker``, ``submit URL``, ``watch`` and ``crawl URL``.
+"""The command line: ``linkcast serve``, ``worker``, ``submit URL``, ``watch``, ``crawl URL`` and ``feeds``.
 
 Each command is a module here with a ``COMMAND`` (``linkcast.cli.command``); listing it in ``COMMANDS`` adds it.
 Commands raise typed errors and ``linkcast.cli.report`` turns each into one line on stderr and an exit status:
@@ -12,13 +12,15 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-from linkcast.cli import crawl, serve, submit, watch, worker
+from linkcast.cli import crawl, feeds, serve, submit, watch, worker
 from linkcast.cli.command import Command, build_parser
 from linkcast.cli.report import run_reported
 
 __all__ = ["COMMANDS", "main", "run"]
 
-COMMANDS: tuple[Command, ...] = (serve.COMMAND, worker.COMMAND, submit.COMMAND, watch.COMMAND, crawl.COMMAND)
+COMMANDS: tuple[Command, ...] = (
+    serve.COMMAND, worker.COMMAND, submit.COMMAND, watch.COMMAND, crawl.COMMAND, feeds.COMMAND,
+)  # fmt: skip
 
 
 def main(argv: Sequence[str] | None = None) -> None:

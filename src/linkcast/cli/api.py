@@ -3,13 +3,14 @@
 A server that cannot be reached at the first try is an error at once (``Unreachable``): the user has the wrong
 ``--server``, or it is not running. Once it has answered, an idempotent call (PUT, GET, DELETE) is retried with growing
 delays while the server restarts (503, or a connection refused or lost), since repeating it changes nothing; the
-caller bounds the whole with its own timeout.
+caller bounds the whole with its own timeout (``within`` does it for a command's calls).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import contextlib
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import Any
 
 import aiohttp
@@ -23,11 +24,25 @@ from linkcast.cli.report import say
 IDEMPOTENT = frozenset({"GET", "PUT", "DELETE"})  # DELETE /crawls/<id> again answers the same record
 RESTARTING = 503  # what a draining server answers; another status is its last word
 TIMEOUT = aiohttp.ClientTimeout(total=30, sock_connect=10)
+# Seconds a command gives the server to answer its calls, retries included (a restart takes a few).
+CALL_TIMEOUT = 60.0
 
 
 def session() -> aiohttp.ClientSession:
     """A session for ``call``: every request bounded (30 s, 10 s to connect)."""
     return aiohttp.ClientSession(timeout=TIMEOUT)
+
+
+@contextlib.asynccontextmanager
+async def within(what: str, then: str = "", timeout: float = CALL_TIMEOUT) -> AsyncIterator[aiohttp.ClientSession]:
+    """A session whose calls, retries included, must all end within ``timeout``: past it, ``Unreachable`` saying
+    that the server did not ``what`` (say, "list the feeds") in time, and ``then`` what the user may do about it."""
+    try:
+        async with asyncio.timeout(timeout), session() as client:
+            yield client
+    except TimeoutError:
+        advice = f"; {then}" if then else ""
+        raise Unreachable(f"the server did not {what} within {timeout:g} s{advice}") from None
 
 
 async def call(
@@ -36,22 +51,45 @@ async def call(
     method: str,
     *segments: str,
     json: Any = None,
+    data: bytes | None = None,
+    content_type: str | None = None,
+    query: Mapping[str, str] | None = None,
     notice: Callable[[str], None] = say,
 ) -> Any:
     """``method`` on the path of ``segments`` (each percent-encoded); the JSON answer, or ``ServerError`` saying why
     not. ``notice`` hears of each retry."""
-    # encoded=True: the path goes out as built, never with dot segments resolved (/urls/.. would become /).
-    url = yarl.URL(endpoint.url(*segments), encoded=True)
+    status, body = await send(
+        session, endpoint, method, *segments,
+        json=json, data=data, content_type=content_type, query=query, notice=notice,
+    )  # fmt: skip
+    return _json(body, status, method, request_url(endpoint, segments, query))
+
+
+async def send(
+    session: aiohttp.ClientSession,
+    endpoint: Endpoint,
+    method: str,
+    *segments: str,
+    json: Any = None,
+    data: bytes | None = None,
+    content_type: str | None = None,
+    query: Mapping[str, str] | None = None,
+    notice: Callable[[str], None] = say,
+) -> tuple[int, bytes]:
+    """``call``, but the answer's status and body as they came (an OPML file is not JSON); ``data`` is sent as the
+    body instead of ``json``, of ``content_type``."""
+    url = request_url(endpoint, segments, query)
+    headers = endpoint.headers | ({"Content-Type": content_type} if content_type else {})
     retry = method in IDEMPOTENT
     reached = False
     attempt = 0
     while True:
         try:
-            async with session.request(method, url, json=json, headers=endpoint.headers) as response:
+            async with session.request(method, url, json=json, data=data, headers=headers) as response:
                 reached = True
                 body = await response.read()
                 if response.status < 400:
-                    return _json(body, response.status, method, url)
+                    return response.status, body
                 error = answer_error(response.status, body, response.reason or "")
                 if response.status != RESTARTING or not retry:
                     raise error
@@ -71,6 +109,12 @@ async def call(
             notice(f"{method} {url.path} failed ({failure}); retrying")
         attempt += 1
         await asyncio.sleep(delay)
+
+
+def request_url(endpoint: Endpoint, segments: tuple[str, ...], query: Mapping[str, str] | None) -> yarl.URL:
+    # encoded=True: the path goes out as built, never with dot segments resolved (/urls/.. would become /).
+    url = yarl.URL(endpoint.url(*segments), encoded=True)
+    return url.with_query(query) if query else url
 
 
 def _json(body: bytes, status: int, method: str, url: yarl.URL) -> Any:

@@ -36,13 +36,10 @@ from linkcast.cli.command import Command
 from linkcast.cli.crawl_counts import CrawlTally, summary
 from linkcast.cli.crawl_output import CrawlOutput
 from linkcast.cli.endpoint import Endpoint, add_endpoint_arguments, endpoint_from_args
-from linkcast.cli.errors import CrawlCancelled, Interrupted, NothingFetched, Unreachable
+from linkcast.cli.errors import CrawlCancelled, Interrupted, NothingFetched
 from linkcast.cli.report import EXIT_OK, say
 from linkcast.cli.stream import events
 from linkcast.core.crawls import CRAWL_DONE_EVENT
-
-# Seconds for the server to accept the crawl, or to cancel it, retries included (a restart takes a few).
-CALL_TIMEOUT = 60.0
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -124,16 +121,9 @@ class Crawl:
         raise AssertionError("the stream ends only by raising")  # pragma: no cover
 
     async def start(self, body: dict[str, Any]) -> dict[str, Any]:
-        try:
-            async with asyncio.timeout(CALL_TIMEOUT), api.session() as session:
-                answer: dict[str, Any] = await api.call(
-                    session, self.endpoint, "PUT", "crawls", self.crawl_id, json=body
-                )
-        except TimeoutError:
-            raise Unreachable(
-                f"the server did not accept crawl {self.crawl_id} within {CALL_TIMEOUT:g} s; if it did at last: "
-                f"{self.command('crawl --cancel')}"
-            ) from None
+        late = f"if it did at last: {self.command('crawl --cancel')}"
+        async with api.within(f"accept crawl {self.crawl_id}", late) as session:
+            answer: dict[str, Any] = await api.call(session, self.endpoint, "PUT", "crawls", self.crawl_id, json=body)
         self.accepted = True
         return answer
 
@@ -185,12 +175,9 @@ def ask(question: str) -> bool:
 
 async def cancel(endpoint: Endpoint, crawl_id: str) -> dict[str, Any]:
     """``DELETE /crawls/<id>``: the crawl's record, cancelled (or as it ended, if it had)."""
-    try:
-        async with asyncio.timeout(CALL_TIMEOUT), api.session() as session:
-            record: dict[str, Any] = await api.call(session, endpoint, "DELETE", "crawls", crawl_id)
-            return record
-    except TimeoutError:
-        raise Unreachable(f"the server did not cancel crawl {crawl_id} within {CALL_TIMEOUT:g} s") from None
+    async with api.within(f"cancel crawl {crawl_id}") as session:
+        record: dict[str, Any] = await api.call(session, endpoint, "DELETE", "crawls", crawl_id)
+        return record
 
 
 COMMAND = Command("crawl", "crawl a site: start it, show its progress, sum it up", add_arguments, run)

@@ -50,9 +50,13 @@ class Endpoint:
         return url + (f"?{urlencode(query)}" if query else "")
 
 
-def add_endpoint_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--server", help=f"the linkcast server's URL [env LINKCAST_SERVER; default: {DEFAULT_SERVER}]")
-    parser.add_argument("--token", help="bearer token, if the server wants one [env LINKCAST_TOKEN]")
+def add_endpoint_arguments(parser: argparse.ArgumentParser, default: str | None = None) -> None:
+    """``--server`` and ``--token``; ``default=argparse.SUPPRESS`` on a subcommand's parser leaves the values its
+    parent's parser took, so that they may come before the subcommand or after it."""
+    parser.add_argument(
+        "--server", default=default, help=f"the linkcast server's URL [env LINKCAST_SERVER; default: {DEFAULT_SERVER}]"
+    )
+    parser.add_argument("--token", default=default, help="bearer token, if the server wants one [env LINKCAST_TOKEN]")
 
 
 def endpoint_from_args(args: argparse.Namespace) -> Endpoint:

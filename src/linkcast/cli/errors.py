@@ -58,3 +58,21 @@ class CrawlCancelled(LinkcastError):
     """The crawl this command followed was cancelled before its end by someone else (``DELETE /crawls/<id>``)."""
 
     code = "cancelled"
+
+
+class UnreadableFile(LinkcastError):
+    """A file the command was given cannot be read: missing, a folder, not allowed, or too large to send."""
+
+    code = "unreadable_file"
+
+
+class UnwritableFile(LinkcastError):
+    """The file the command was told to write cannot be written (``-o`` in a missing folder, not allowed...)."""
+
+    code = "unwritable_file"
+
+
+class ImportIncomplete(LinkcastError):
+    """An OPML import that watched some of its feeds but not all: the summary says which failed and why."""
+
+    code = "import_incomplete"

@@ -1,4 +1,5 @@
-"""``linkcast watch``: print the live event stream, one line per event, until interrupted."""
+"""``linkcast watch``: print the live event stream, one line per event, until interrupted; ``--feeds`` keeps the
+feeds' events alone (each new entry: feed id, link, title)."""
 
 from __future__ import annotations
 
@@ -12,8 +13,15 @@ import orjson
 from linkcast.cli.command import Command
 from linkcast.cli.crawl_counts import describe_counts
 from linkcast.cli.endpoint import Endpoint, add_endpoint_arguments, endpoint_from_args
+from linkcast.cli.feeds_output import feed_event_detail
 from linkcast.cli.stream import events
 from linkcast.core.crawls import CRAWL_ACCEPTED, CRAWL_DONE_EVENT, CRAWL_PROGRESS, PAGE, SKIPPED
+from linkcast.core.feeds import FEED_ERROR_EVENT
+
+FEED_EVENT_PREFIX = "feed."
+# The stream's word about itself (events missed, a read that failed): shown whatever is filtered, since it says
+# whether what is shown is complete.
+STREAM_NOTICES = frozenset({"history_truncated", "stream_error"})
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -22,33 +30,48 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--request-id", action="append", dest="request_ids", default=[], help="only this request (repeatable)"
     )
     parser.add_argument("--since", type=int, help="first replay the events after this id (0: every retained one)")
+    parser.add_argument(
+        "--feeds", action="store_true", help="only the feeds' events: each new entry, a feed moved, gone or failing"
+    )
     parser.add_argument("--json", action="store_true", help="print each event as one line of JSON")
 
 
 def run(args: argparse.Namespace) -> int:
-    asyncio.run(watch(endpoint_from_args(args), args.request_ids, args.since, args.json))
+    asyncio.run(watch(endpoint_from_args(args), args.request_ids, args.since, args.json, args.feeds))
     return 0
 
 
-async def watch(endpoint: Endpoint, request_ids: list[str], since: int | None, as_json: bool) -> None:
+async def watch(
+    endpoint: Endpoint, request_ids: list[str], since: int | None, as_json: bool, feeds_only: bool = False
+) -> None:
     async with contextlib.aclosing(events(endpoint, request_ids, since)) as stream:
         async for event in stream:
+            if feeds_only and not is_feed_event(event):
+                continue  # the stream has no filter by type: a feed's id is all it filters on
             print(orjson.dumps(event).decode() if as_json else describe(event), flush=True)
 
 
+def is_feed_event(event: dict[str, Any]) -> bool:
+    kind = str(event.get("type", ""))
+    return kind.startswith(FEED_EVENT_PREFIX) or kind in STREAM_NOTICES
+
+
 def describe(event: dict[str, Any]) -> str:
-    """One readable line per event: a page's outcome, a crawl's counts."""
+    """One readable line per event: a page's outcome, a crawl's counts, a feed's entry."""
     kind = event.get("type", "?")
-    head = f"{event.get('id', '-'):>8} {kind:<9} {event.get('request_id', ''):<20} {event.get('url', '')}"
+    where = event.get("url") or event.get("link") or ""  # a feed's entry has a link, no url
+    head = f"{event.get('id', '-'):>8} {kind:<9} {event.get('request_id', ''):<20} {where}"
     if kind in ("result", PAGE) and "error" not in event:
         return f"{head}  -> {event.get('status_code')} {len(event.get('links', []))} links"
-    if kind in ("error", PAGE):
+    if kind in ("error", PAGE, FEED_ERROR_EVENT):
         error = event.get("error", {})
         return f"{head}  !! {error.get('code')}: {error.get('message')}"
     if kind == SKIPPED:
         return f"{head}  -- {event.get('reason')}"
     if kind in (CRAWL_ACCEPTED, CRAWL_PROGRESS, CRAWL_DONE_EVENT):  # a crawl's state: its counts
         return f"{head}{event.get('state', '')}: {describe_counts(event.get('counts') or {})}"
+    if str(kind).startswith(FEED_EVENT_PREFIX):
+        return head + feed_event_detail(event)
     if kind == "history_truncated":
         return f"{'':>8} {kind}: {event.get('message')}"
     if kind == "stream_error":  # the server could not read the log; it closes, and watch resumes with since

@@ -179,6 +179,7 @@ PAGE_JOB = "page"  # a single request (PUT /urls): one result or error event
 CRAWL_JOB = "crawl"  # one URL of a crawl: a page or skipped event, and the links it leads to
 FEED_JOB = "feed"  # one poll of a watched feed: its new entries, and its next poll
 WEBSUB_JOB = "websub"  # a feed's WebSub subscription: ask its hub to subscribe, renew or unsubscribe
+WEBHOOK_JOB = "webhook"  # a webhook endpoint's outbox: read new events into it, deliver what is due, in order
 
 
 @dataclass(frozen=True, slots=True)

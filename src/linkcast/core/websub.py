@@ -46,6 +46,10 @@ class Subscription:
     pushes: int = 0  # deliveries accepted
     dropped: int = 0  # deliveries dropped (unsigned, badly signed, too large, unreadable)
     last_push_at: float | None = None
+    # The push budget (callbacks.py): entries taken from deliveries since window_start, one window per
+    # --feed-min-interval, at most --max-entries-per-poll in each, as polls would bring.
+    window_start: float | None = None
+    window_entries: int = 0
     version: int = 0  # set by the store: 0 is "not stored"
 
     def active(self, now: float) -> bool:

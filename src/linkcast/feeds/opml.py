@@ -22,6 +22,9 @@ MAX_OPML_BYTES = 10 * 1024 * 1024
 MAX_OUTLINES = 10_000
 MAX_DEPTH = 64
 MAX_TITLE_CHARS = 1024
+# Why an outline is skipped (``OpmlDocument.skipped``): clients tell a repeat, which loses nothing, from the others.
+NOT_HTTP_URL = "not an http(s) URL"
+REPEATED_OUTLINE = "a repeat of an earlier outline"
 _XML_FORBIDDEN = {code: None for code in (*range(0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0xFFFE, 0xFFFF)}
 _ATTRIBUTE_WHITESPACE = {"\t": "&#9;", "\n": "&#10;", "\r": "&#13;"}  # kept through attribute normalisation
 
@@ -121,9 +124,9 @@ class _Reader:
             return  # a folder, or a note
         url = _feed_url(written)
         if url is None:
-            self.skipped.append((written[:MAX_TITLE_CHARS], "not an http(s) URL"))
+            self.skipped.append((written[:MAX_TITLE_CHARS], NOT_HTTP_URL))
         elif url in self.feeds:
-            self.skipped.append((written[:MAX_TITLE_CHARS], "a repeat of an earlier outline"))
+            self.skipped.append((written[:MAX_TITLE_CHARS], REPEATED_OUTLINE))
         else:
             title = attributes.get("title") or attributes.get("text") or ""
             home = attributes.get("htmlurl")

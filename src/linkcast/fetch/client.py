@@ -21,6 +21,8 @@ Three ways in, sharing all of the above:
   answer at all (``timeout``, ``connect``, ``dns``, ``blocked``...). A 429 or 503 is retried like a page's, then
   returned; with ``retry=False`` nothing is retried (a feed's poller schedules its own next try).
 - ``post_form(url, form, max_bytes=...) -> Resource``: a form POST (a WebSub hub), following only 307 and 308.
+- ``post(url, body, headers, max_bytes=..., timeout=...) -> Resource``: a POST that follows no redirect at all (a
+  webhook: a redirect could lead a signed event anywhere), its body cut at ``max_bytes``.
 
 ``before_redirect`` is awaited with each redirect target before it is requested; a ``LinkcastError`` it raises ends
 the fetch with that error (a crawl refuses a redirect to a page it has already fetched).
@@ -186,6 +188,15 @@ class Fetcher:
         read = functools.partial(self._read_resource, cap=min(max_bytes, self.settings.max_body_bytes), truncate=True)
         return await self._bounded(url, read, sent, self.settings.max_redirects, None, retry=False)
 
+    async def post(
+        self, url: str, body: bytes, headers: Mapping[str, str], *, max_bytes: int, timeout: float
+    ) -> Resource:
+        """POST ``body`` and return the answer whatever its status (a redirect is an answer: none is followed), its
+        body cut at ``max_bytes``; nothing is retried, and the whole exchange has ``timeout`` seconds."""
+        sent = _Ask(headers, "POST", body, frozenset())
+        read = functools.partial(self._read_resource, cap=min(max_bytes, self.settings.max_body_bytes), truncate=True)
+        return await self._bounded(url, read, sent, 0, None, retry=False, timeout=timeout)
+
     async def _bounded(
         self,
         url: str,
@@ -194,12 +205,14 @@ class Fetcher:
         max_redirects: int,
         hook: RedirectHook | None,
         retry: bool = True,
+        timeout: float | None = None,
     ) -> T:
+        limit = self.settings.fetch_timeout if timeout is None else timeout
         try:
-            async with asyncio.timeout(self.settings.fetch_timeout):
+            async with asyncio.timeout(limit):
                 return await self._follow(url, read, ask, max_redirects, hook, retry)
         except TimeoutError:
-            raise FetchError(f"no complete answer within {self.settings.fetch_timeout:g} s", code="timeout") from None
+            raise FetchError(f"no complete answer within {limit:g} s", code="timeout") from None
 
     async def _follow(
         self,

@@ -28,8 +28,20 @@ from typing import Any, TypeVar
 
 from linkcast.core.crawls import CrawlOutcome, CrawlRecord, page_body
 from linkcast.core.errors import Conflict, FetchError, LinkcastError, StoreCorrupt, StoreFull, StoreUnavailable
-from linkcast.core.events import CRAWL_JOB, FEED_JOB, WEBSUB_JOB, Event, EventBody, Job, Page, RequestRecord, error_body
+from linkcast.core.events import (
+    CRAWL_JOB,
+    FEED_JOB,
+    WEBHOOK_JOB,
+    WEBSUB_JOB,
+    Event,
+    EventBody,
+    Job,
+    Page,
+    RequestRecord,
+    error_body,
+)
 from linkcast.core.feeds import FEED_ERROR, FEED_ERROR_EVENT, FeedPoll, FeedRecord, PolledEntry, feed_event
+from linkcast.core.webhooks import Delivery, Endpoint
 from linkcast.core.websub import Subscription
 from linkcast.settings import Settings
 
@@ -58,6 +70,13 @@ WRITES = frozenset(
         "record_pushed_entries",
         "swap_subscription",
         "finish_subscription_job",
+        "save_webhook",
+        "delete_webhook",
+        "add_webhook_deliveries",
+        "save_webhook_delivery",
+        "wake_webhooks",
+        "wake_webhook",
+        "finish_webhook_job",
     }
 )
 # Every method a backend implements for the contract: failures inside them are translated to the typed errors.
@@ -72,6 +91,11 @@ GUARDED = WRITES | {
     "list_feeds",
     "feed_entries",
     "get_subscription",
+    "get_webhook",
+    "list_webhooks",
+    "pending_webhook_deliveries",
+    "webhook_deliveries",
+    "get_webhook_delivery",
     "events_after",
     "wait_events",
     "last_event_id",
@@ -171,6 +195,8 @@ class Store(ABC):
             await self._fail_poll(job, error)
         elif job.kind == WEBSUB_JOB:
             await self._fail_subscription_job(job)
+        elif job.kind == WEBHOOK_JOB:  # its delivery stays pending; the endpoint is tried again in a while
+            await self.finish_webhook_job(job, time.time() + self.settings.job_visibility_timeout)
         else:
             await self.finish(job, error_body(job.request_id, job.url, error, timings={}))
 
@@ -286,6 +312,68 @@ class Store(ABC):
     @abstractmethod
     async def finish_subscription_job(self, job: Job) -> None:
         """End a subscription's job, and queue its next for the subscription's ``due_at`` as it is now (if any)."""
+
+    # -- webhooks (core/webhooks.py) -------------------------------------------------------------------------------
+
+    @abstractmethod
+    async def save_webhook(self, endpoint: Endpoint, expected_version: int) -> bool:
+        """Store ``endpoint``, atomically, if its stored version is still ``expected_version`` (0: none is stored;
+        the new one's cursor is then ``endpoint.cursor``). The stored version is the expected one plus one; the
+        cursor and the outbox are left as they are. False (nothing changed) if another change came first."""
+
+    @abstractmethod
+    async def get_webhook(self, endpoint_id: str) -> Endpoint | None:
+        """The endpoint (with its ``version`` and ``cursor``), or None."""
+
+    @abstractmethod
+    async def list_webhooks(self, after: str | None, limit: int) -> Page:
+        """Up to ``limit`` endpoints in the order of their ids, after the id ``after``."""
+
+    @abstractmethod
+    async def delete_webhook(self, endpoint_id: str) -> bool:
+        """Remove the endpoint, its outbox and its queued job (a running one ends without effect); False if
+        unknown."""
+
+    @abstractmethod
+    async def add_webhook_deliveries(
+        self, endpoint_id: str, expected_cursor: int, cursor: int, deliveries: list[Delivery]
+    ) -> bool:
+        """Move the endpoint's cursor from ``expected_cursor`` to ``cursor`` and add ``deliveries`` (new event ids
+        only), atomically; False (nothing changed) if the cursor was not the expected one or the endpoint is
+        gone."""
+
+    @abstractmethod
+    async def pending_webhook_deliveries(self, endpoint_id: str, limit: int) -> list[Delivery]:
+        """Up to ``limit`` of the endpoint's pending deliveries, in event-id order."""
+
+    @abstractmethod
+    async def save_webhook_delivery(self, delivery: Delivery) -> None:
+        """Store a delivery's progress (it must exist: one of a deleted endpoint is dropped). Ended deliveries beyond
+        the newest ``KEEP_ENDED_DELIVERIES`` of the endpoint are dropped."""
+
+    @abstractmethod
+    async def webhook_deliveries(self, endpoint_id: str, after: str | None, limit: int) -> Page:
+        """Up to ``limit`` of the endpoint's deliveries (pending and ended), in event-id order, after ``after``."""
+
+    @abstractmethod
+    async def get_webhook_delivery(self, endpoint_id: str, event_id: int) -> Delivery | None:
+        """One delivery of the endpoint, or None."""
+
+    @abstractmethod
+    async def wake_webhooks(self, request_ids: Collection[str] | None) -> None:
+        """Queue the job (``WEBHOOK_JOB``, due now) of every active endpoint that takes every request's events or
+        those of one of ``request_ids`` (None: every active endpoint). An endpoint whose job is queued or running
+        already is woken once more when that job finishes, so that no event appended meanwhile waits for the next
+        wake."""
+
+    @abstractmethod
+    async def wake_webhook(self, endpoint_id: str) -> None:
+        """``wake_webhooks`` for one endpoint (made, re-enabled, a delivery retried); nothing if it is not active."""
+
+    @abstractmethod
+    async def finish_webhook_job(self, job: Job, next_at: float | None) -> None:
+        """End an endpoint's job: the next is queued now if it was woken meanwhile, else for ``next_at`` (its next
+        due delivery, None: nothing until woken)."""
 
     async def _fail_poll(self, job: Job, error: LinkcastError) -> None:
         """A poll whose workers kept dying with it: an error, and the next poll after the longest interval."""

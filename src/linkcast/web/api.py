@@ -16,6 +16,7 @@ from linkcast.web.bodies import fetchable_url, read_json_object
 from linkcast.web.current import runtime
 from linkcast.web.guard import guard
 from linkcast.web.query import page_args
+from linkcast.web.request_webhooks import pop_webhook, with_webhook
 from linkcast.web.responses import json_response
 
 api = Blueprint("api", __name__)
@@ -30,8 +31,7 @@ def accepting() -> None:
         raise Unavailable("the server is shutting down")
 
 
-async def read_url() -> str:
-    payload = await read_json_object(ONE_URL)
+def url_of(payload: dict[str, Any]) -> str:
     if "url" not in payload:
         raise InvalidInput("the body has no 'url'", code="missing_url")
     return fetchable_url(payload["url"])
@@ -59,7 +59,10 @@ class RequestPath(PathConverter):
 async def put_url(request_id: str) -> Response:
     guard().limit_submission(request.remote_addr or "")
     validate_request_id(request_id)
-    return await accept(request_id, await read_url())
+    payload = await read_json_object(ONE_URL)
+    webhook = pop_webhook(payload, "urls")
+    url = url_of(payload)
+    return await with_webhook("urls", request_id, webhook, lambda: accept(request_id, url))
 
 
 @api.post("/urls")
@@ -70,7 +73,14 @@ async def post_urls() -> Response:
         guard().limit_submission(request.remote_addr or "")
         if "url" not in payload:
             raise InvalidInput("the body has neither 'url' nor 'urls'", code="missing_url")
-        return await accept(uuid.uuid4().hex, fetchable_url(payload["url"]))
+        webhook = pop_webhook(payload, "urls")
+        request_id, url = uuid.uuid4().hex, fetchable_url(payload["url"])
+        return await with_webhook("urls", request_id, webhook, lambda: accept(request_id, url))
+    if "webhook" in payload:
+        raise InvalidInput(
+            "a batch takes no 'webhook': make one with PUT /webhooks/<id> and the batch's request_ids",
+            code="unknown_option",
+        )
     urls = payload["urls"]
     if not isinstance(urls, list) or not 1 <= len(urls) <= MAX_BATCH or not all(isinstance(u, str) for u in urls):
         raise InvalidInput(f"'urls' must be a list of 1 to {MAX_BATCH} URLs (strings)", code="invalid_urls")

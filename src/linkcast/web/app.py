@@ -28,13 +28,16 @@ from linkcast.web.health import health
 from linkcast.web.openapi import openapi
 from linkcast.web.page import page
 from linkcast.web.stream import stream
+from linkcast.web.webhooks import webhooks
 from linkcast.web.websub import cap_deliveries, websub
 
 
 def create_app(settings: Settings | None = None, runtime: Runtime | None = None) -> Quart:
     """The whole service: the API, the stream, the live page, the API description, health and metrics."""
     settings = settings or Settings.from_env()
-    return _app(settings, runtime or Runtime(settings), (api, crawls, feeds, websub, stream, page, openapi, health))
+    return _app(
+        settings, runtime or Runtime(settings), (api, crawls, feeds, webhooks, websub, stream, page, openapi, health)
+    )
 
 
 def create_worker_app(settings: Settings, runtime: Runtime) -> Quart:

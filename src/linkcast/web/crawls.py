@@ -16,6 +16,7 @@ from linkcast.web.bodies import read_json_object
 from linkcast.web.current import runtime
 from linkcast.web.guard import guard
 from linkcast.web.query import page_args
+from linkcast.web.request_webhooks import pop_webhook, with_webhook
 from linkcast.web.responses import json_response
 
 crawls = Blueprint("crawls", __name__)
@@ -25,16 +26,23 @@ EXAMPLE = '{"url": "https://...", "max_depth": 1, "max_pages": 100}'
 
 async def start(crawl_id: str) -> Response:
     rt = runtime()
-    spec = CrawlSpec.from_json(await read_json_object(EXAMPLE), max_pages_cap=rt.settings.max_crawl_pages)
+    payload = await read_json_object(EXAMPLE)
+    webhook = pop_webhook(payload, "crawls")
+    spec = CrawlSpec.from_json(payload, max_pages_cap=rt.settings.max_crawl_pages)
     guard().limit_submission(request.remote_addr or "", len(spec.seeds))
     for seed in spec.seeds:  # a refused IP literal or denied name is a 400 now, not a failed page later
         rt.fetcher.policy.check_url(seed)
     accepting()
-    record, created = await rt.store.create_crawl(crawl_id, spec.to_json(), [crawl_key(seed) for seed in spec.seeds])
-    headers = {"Location": f"/crawls/{crawl_id}"}
-    if not created:
-        return json_response({"status": record.state, **record.to_dict()}, 200, headers)
-    return json_response({"status": "accepted", **record.to_dict()}, 201, headers)
+
+    async def create() -> Response:
+        seeds = [crawl_key(seed) for seed in spec.seeds]
+        record, created = await rt.store.create_crawl(crawl_id, spec.to_json(), seeds)
+        headers = {"Location": f"/crawls/{crawl_id}"}
+        if not created:
+            return json_response({"status": record.state, **record.to_dict()}, 200, headers)
+        return json_response({"status": "accepted", **record.to_dict()}, 201, headers)
+
+    return await with_webhook("crawls", crawl_id, webhook, create)
 
 
 @crawls.put("/crawls/<crawl_id>")

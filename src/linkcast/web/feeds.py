@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import AsyncIterator
 from typing import Any
 
 from quart import Blueprint, Response, request
@@ -21,6 +22,7 @@ from linkcast.web.bodies import fetchable_url, read_json_object
 from linkcast.web.current import runtime
 from linkcast.web.guard import guard
 from linkcast.web.query import page_args
+from linkcast.web.request_webhooks import pop_webhook, with_webhook
 from linkcast.web.responses import json_response
 
 feeds = Blueprint("feeds", __name__)
@@ -63,14 +65,20 @@ async def watch(feed_id: str, spec: dict[str, Any]) -> tuple[FeedRecord, bool]:
 
 
 async def start(feed_id: str) -> Response:
-    spec = feed_spec(await read_json_object(EXAMPLE))
+    payload = await read_json_object(EXAMPLE)
+    webhook = pop_webhook(payload, "feeds")
+    spec = feed_spec(payload)
     guard().limit_submission(request.remote_addr or "")
     accepting()
-    record, created = await watch(feed_id, spec)
-    headers = {"Location": f"/feeds/{feed_id}"}
-    if not created:
-        return json_response({"status": record.state, **record.to_dict()}, 200, headers)
-    return json_response({"status": "accepted", **record.to_dict()}, 201, headers)
+
+    async def create() -> Response:
+        record, created = await watch(feed_id, spec)
+        headers = {"Location": f"/feeds/{feed_id}"}
+        if not created:
+            return json_response({"status": record.state, **record.to_dict()}, 200, headers)
+        return json_response({"status": "accepted", **record.to_dict()}, 201, headers)
+
+    return await with_webhook("feeds", feed_id, webhook, create)
 
 
 class FeedIdPath(BaseConverter):
@@ -135,7 +143,8 @@ async def remove_feed(feed_id: str) -> Response:
 @feeds.post("/feeds/import")
 async def import_opml() -> Response:
     """Watch every feed of an OPML file (their URLs are feeds: no discovery), each under an id chosen here: one
-    answer per feed, and the outlines skipped (not an http(s) URL, a repeat) with why."""
+    answer per feed (``existing`` with its id for a feed watched already), and the outlines skipped (not an http(s)
+    URL, a repeat) with why."""
     body = await request.get_data(cache=False)
     if not body:
         raise InvalidInput("the body is empty: send an OPML file", code="missing_body")
@@ -146,29 +155,49 @@ async def import_opml() -> Response:
     guard().limit_submission(request.remote_addr or "", max(1, len(outlines)))
     accepting()
     store = runtime().store
+    watched = await feed_ids_by_url()
     results: list[dict[str, Any]] = []
     for index, outline in enumerate(outlines):
         try:
             url = fetchable_url(outline.xml_url)
+            if url in watched:  # importing a list twice (or an export of this server) watches nothing twice
+                results.append({"index": index, "status": "existing", "feed_id": watched[url], "url": url})
+                continue
             spec = {"url": url, "follow": False, "watch": WATCH_FEED}
             record, _ = await store.create_feed(FeedRecord(uuid.uuid4().hex, spec, url, title=outline.title))
             results.append({"index": index, "status": "accepted", "feed_id": record.feed_id, "url": url})
         except LinkcastError as error:
-            results.append({"index": index, "error": error.to_dict()})
+            shown = outline.xml_url[:SHOWN_URL_CHARS]
+            results.append({"index": index, "url": shown, "error": error.to_dict()})
     skipped = [{"url": written[:SHOWN_URL_CHARS], "reason": why} for written, why in document.skipped]
     return json_response({"results": results, "skipped": skipped})
 
 
 @feeds.get("/feeds/export.opml")
 async def export() -> Response:
+    outlines = [OpmlFeed(r.url, r.title, r.site_link) async for r in watched_feeds()]
+    headers = {"Content-Disposition": 'attachment; filename="linkcast-feeds.opml"'}
+    return Response(export_opml(outlines, "linkcast feeds"), content_type=OPML_TYPE, headers=headers)
+
+
+async def watched_feeds() -> AsyncIterator[FeedRecord]:
+    """Every feed watched as a feed (not a page's links), in the order they were added, read a page at a time."""
     store = runtime().store
-    outlines: list[OpmlFeed] = []
     after: str | None = None
     while True:
         page = await store.list_feeds(after, 1000)
-        outlines += [OpmlFeed(r.url, r.title, r.site_link) for r in page.items if r.spec.get("watch") != WATCH_LINKS]
+        for record in page.items:
+            if record.spec.get("watch") != WATCH_LINKS:
+                yield record
         if page.next is None:
-            break
+            return
         after = page.next
-    headers = {"Content-Disposition": 'attachment; filename="linkcast-feeds.opml"'}
-    return Response(export_opml(outlines, "linkcast feeds"), content_type=OPML_TYPE, headers=headers)
+
+
+async def feed_ids_by_url() -> dict[str, str]:
+    """The id of the feed watched under each URL, as it was asked for and as it is polled now (found, moved)."""
+    ids: dict[str, str] = {}
+    async for record in watched_feeds():
+        ids.setdefault(record.url, record.feed_id)
+        ids.setdefault(str(record.spec.get("url")), record.feed_id)
+    return ids

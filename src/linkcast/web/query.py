@@ -17,9 +17,14 @@ def page_args() -> tuple[str | None, int]:
     after = request.args.get("after")
     if after is not None and not (after.isascii() and after.isdigit() and len(after) <= MAX_CURSOR_DIGITS):
         raise InvalidInput("'after' must be the 'next' cursor of a previous page", code="invalid_cursor")
+    return after, limit_arg()
+
+
+def limit_arg() -> int:
+    """A listing's ``limit``: 1 to ``MAX_PAGE`` (default ``DEFAULT_PAGE``)."""
     raw_limit = request.args.get("limit")
     if raw_limit is None:
-        return after, DEFAULT_PAGE
+        return DEFAULT_PAGE
     if not (raw_limit.isascii() and raw_limit.isdigit() and len(raw_limit) <= 4 and 1 <= int(raw_limit) <= MAX_PAGE):
         raise InvalidInput(f"'limit' must be a whole number from 1 to {MAX_PAGE}", code="invalid_limit")
-    return after, int(raw_limit)
+    return int(raw_limit)

@@ -2,7 +2,8 @@
 
 A line gives the client, the method (``WebSocket`` for a handshake), the path, the status and the time taken:
 ``127.0.0.1 "GET /urls/42" 200 1.3 ms``, ``127.0.0.1 "WebSocket /scraped_urls" 101 2.0 ms``. Never the query
-string (the live page sends ``?token=`` on its WebSocket) and never a header (``Authorization``).
+string (the live page sends ``?token=`` on its WebSocket), never a header (``Authorization``), never the token of a
+WebSub callback's path.
 
 uvicorn's own lines are tamed by ``QueryRedaction``, a filter on its loggers: its WebSocket handshake lines, which
 carry the query string, are dropped (the request log has them without it); any other path it logs loses its query
@@ -33,12 +34,17 @@ UVICORN_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access", "uvicorn.asgi")
 HANDSHAKE_LINE = re.compile(r'^%s - "WebSocket %s"')
 PATH_QUERY = re.compile(r"(/[^\s?\"']*)\?[^\s\"']*")
 UNPRINTABLE = re.compile(r'[^\x21-\x7e]|"')
+# The token that ends a WebSub callback's path stands for its hub: whoever reads it could verify or deny in the hub's
+# name (web/websub.py). Whatever follows the feed id goes, so a path with more segments hides them too.
+CALLBACK_TOKEN = re.compile(rb"^(/websub/[^/]*/).+", re.DOTALL)
 
 
 def loggable_path(scope: Scope) -> str:
     """The request's path as received (still percent-encoded; never its query), safe to put in a log line: no
-    control characters, quotes or spaces (they are percent-encoded), at most ``MAX_LOGGED_PATH`` characters."""
+    control characters, quotes or spaces (they are percent-encoded), at most ``MAX_LOGGED_PATH`` characters, and
+    never a WebSub callback's token (``/websub/<feed id>/***``)."""
     raw = scope.get("raw_path") or scope.get("path", "").encode("utf-8", "replace")
+    raw = CALLBACK_TOKEN.sub(rb"\1***", raw)
     path = UNPRINTABLE.sub(lambda m: "".join(f"%{byte:02X}" for byte in m[0].encode("latin-1")), raw.decode("latin-1"))
     return path if len(path) <= MAX_LOGGED_PATH else path[:MAX_LOGGED_PATH] + "..."
 

@@ -4,9 +4,12 @@ subscription) and the signature of each delivery are what stand for it."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
+from hypercorn.typing import ASGIReceiveCallable
 from quart import Blueprint, Quart, Response, request
+from quart.asgi import ASGIHTTPConnection
 from quart.wrappers import Request
 from werkzeug.exceptions import RequestEntityTooLarge
 
@@ -21,20 +24,39 @@ CALLBACK_PREFIX = "/websub/"
 
 
 class _Request(Request):
-    """A request whose body cap is ``callback_max_bytes`` on the callback (a delivery is a whole feed, larger than
-    any API body) and the app's ``--max-request-bytes`` everywhere else."""
+    """A request whose body cap is ``callback_max_bytes`` for a delivery (a POST to the callback: a whole feed, larger
+    than any API body) and the app's ``--max-request-bytes`` everywhere else. A delivery carries ``admitted``: none
+    of its body is read until it is set (``_Connection``)."""
 
     callback_max_bytes: int | None = None
 
     def __init__(self, method: str, scheme: str, path: str, *args: Any, **kwargs: Any) -> None:
-        if path.startswith(CALLBACK_PREFIX) and self.callback_max_bytes is not None:
+        delivery = method == "POST" and path.startswith(CALLBACK_PREFIX) and self.callback_max_bytes is not None
+        if delivery:  # only a delivery: a verification (GET) has no body to speak of
             kwargs["max_content_length"] = self.callback_max_bytes
         super().__init__(method, scheme, path, *args, **kwargs)
+        self.admitted = asyncio.Event() if delivery else None
+
+
+class _Connection(ASGIHTTPConnection):
+    """Quart's HTTP connection, which reads a body as it arrives, whatever the handler will make of it; here a
+    delivery's body waits until its callback is known to be a subscription's. Anyone may POST to ``/websub/...``,
+    and a delivery may be ``--max-body-bytes`` (10 MB): read at once, every connection to a made-up callback could
+    make the server hold that much. Unread, the body stays in the socket (uvicorn stops reading past 64 KiB), and is
+    discarded once the 410 is sent."""
+
+    async def handle_messages(self, request: Request, receive: ASGIReceiveCallable) -> None:
+        admitted: asyncio.Event | None = getattr(request, "admitted", None)
+        if admitted is not None:
+            await admitted.wait()
+        await super().handle_messages(request, receive)
 
 
 def cap_deliveries(app: Quart, max_bytes: int) -> None:
-    """Let deliveries to the callback be up to ``max_bytes`` (``--max-body-bytes``, the cap of a polled feed)."""
+    """Let deliveries to the callback be up to ``max_bytes`` (``--max-body-bytes``, the cap of a polled feed), read
+    only once their callback is known."""
     app.request_class = type("Request", (_Request,), {"callback_max_bytes": max_bytes})
+    app.asgi_http_class = _Connection
 
 
 def _answer(reply: Reply) -> Response:
@@ -54,6 +76,12 @@ async def verify(feed_id: str, token: str) -> Response:
 async def deliver(feed_id: str, token: str) -> Response:
     callbacks = runtime().callbacks
     cap = runtime().settings.max_body_bytes
+    refused = await callbacks.admits(feed_id, token)
+    if refused is not None:
+        return _answer(refused)
+    admitted: asyncio.Event | None = getattr(request, "admitted", None)
+    if admitted is not None:
+        admitted.set()
     try:
         body = await request.get_data(cache=False)
     except RequestEntityTooLarge:

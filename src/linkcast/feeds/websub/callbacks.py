@@ -6,8 +6,9 @@ needs is in the store).
   subscription's topic is recorded (the feed goes on being polled) and answered 200.
 - Content distribution (POST, WebSub 7 and 8): accepted only with a valid ``X-Hub-Signature``; an unsigned or badly
   signed body is answered 2xx as the specification asks, dropped and counted. An accepted body is read as the feed
-  and its entries go through the feed's seen-set exactly as a poll's do. A callback that is not (or no longer) a
-  subscription's answers 410 Gone, which tells its hub to stop.
+  and its entries go through the feed's seen-set exactly as a poll's do, within the push budget (``_budget_left``;
+  past it, 429). A callback that is not (or no longer) a subscription's answers 410 Gone, which tells its hub to
+  stop, before the body is read (``admits``, called by the web layer).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from linkcast.core.errors import LinkcastError
-from linkcast.core.feeds import WATCH_FEED
+from linkcast.core.feeds import WATCH_FEED, FeedRecord
 from linkcast.core.links import LinkLimits
 from linkcast.core.websub import MODE_SUBSCRIBE, MODE_UNSUBSCRIBE, PUSH_OFF, PUSH_UNSUBSCRIBING, Subscription
 from linkcast.feeds.reading import Answer, read_in_thread
@@ -88,11 +89,16 @@ class Callbacks:
         self, feed_id: str, token: str, signature: str | None, body: bytes, content_type: str | None,
         link_headers: Sequence[str],
     ) -> Reply:  # fmt: skip
-        sub = await self._subscription(feed_id, token)
-        record = await self.store.get_feed(feed_id) if sub is not None else None
-        if sub is None or record is None or sub.state == PUSH_UNSUBSCRIBING:
+        live = await self._live(feed_id, token)
+        if live is None:
             self.metrics.websub_deliveries.labels("unknown_callback").inc()
             return GONE
+        sub, record = live
+        now = time.time()
+        budget = self._budget_left(sub, now)
+        if budget <= 0:  # before the signature: neither hashed nor parsed
+            await self._dropped(sub, "over_budget")
+            return Reply(429, "this feed took as many pushed entries as it may for now: deliver later", "too_many")
         if not signature_valid(signature, sub.secret, body):
             return await self._dropped(sub, "unsigned" if not signature else "bad_signature")
         watch = str(record.spec.get("watch", WATCH_FEED))
@@ -104,11 +110,35 @@ class Callbacks:
         except LinkcastError as error:
             log.info("a delivery for feed %s could not be read (%s): %s", feed_id, error.code, error.message)
             return await self._dropped(sub, "unreadable")
-        await self.store.record_pushed_entries(feed_id, reading.entries)
+        taken = reading.entries[:budget]  # the rest (the oldest, in a feed's usual order) wait for a poll
+        await self.store.record_pushed_entries(feed_id, taken)
         self.metrics.websub_deliveries.labels("accepted").inc()
-        now = time.time()
-        await self._count(feed_id, lambda s: dataclasses.replace(s, pushes=s.pushes + 1, last_push_at=now))
+        await self._count(feed_id, lambda s: self._took(s, max(1, len(taken)), now))
         return RECEIVED
+
+    def _budget_left(self, sub: Subscription, now: float) -> int:
+        """Entries this feed may still take from deliveries in the current window. A hub is chosen by whoever
+        publishes the feed and may push as often as it likes; each new entry is an event and, with ``follow``, a
+        fetch. So pushes get what polls could bring at most: ``--max-entries-per-poll`` every
+        ``--feed-min-interval`` (a delivery counts for one at least, so empty ones are bounded too)."""
+        if sub.window_start is None or now - sub.window_start >= self.settings.feed_min_interval:
+            return self.settings.max_entries_per_poll
+        return self.settings.max_entries_per_poll - sub.window_entries
+
+    def _took(self, sub: Subscription, entries: int, now: float) -> Subscription:
+        if sub.window_start is None or now - sub.window_start >= self.settings.feed_min_interval:
+            sub = dataclasses.replace(sub, window_start=now, window_entries=0)
+        return dataclasses.replace(
+            sub, pushes=sub.pushes + 1, last_push_at=now, window_entries=sub.window_entries + entries
+        )
+
+    async def admits(self, feed_id: str, token: str) -> Reply | None:
+        """None if a delivery to this callback is to be read; else the answer to give before reading any of it
+        (anyone may POST to a callback URL, and a delivery may be ``--max-body-bytes``)."""
+        if await self._live(feed_id, token) is not None:
+            return None
+        self.metrics.websub_deliveries.labels("unknown_callback").inc()
+        return GONE
 
     async def too_large(self, feed_id: str, token: str) -> None:
         """Count a delivery refused for its size (the web layer refuses it before it is read)."""
@@ -121,6 +151,14 @@ class Callbacks:
         log.info("dropped a delivery for feed %s: %s", sub.feed_id, outcome.replace("_", " "))
         await self._count(sub.feed_id, lambda s: dataclasses.replace(s, dropped=s.dropped + 1))
         return RECEIVED
+
+    async def _live(self, feed_id: str, token: str) -> tuple[Subscription, FeedRecord] | None:
+        """The subscription whose callback this is, and its feed, if the hub may still deliver to it."""
+        sub = await self._subscription(feed_id, token)
+        record = await self.store.get_feed(feed_id) if sub is not None else None
+        if sub is None or record is None or sub.state == PUSH_UNSUBSCRIBING:
+            return None
+        return sub, record
 
     async def _subscription(self, feed_id: str, token: str) -> Subscription | None:
         """The feed's subscription if ``token`` is its callback's (compared in constant time)."""
@@ -137,6 +175,7 @@ class Callbacks:
 
 
 def _lease(value: str | None, asked: int) -> int:
-    """The lease the hub granted (``hub.lease_seconds``); what was asked if it said none that reads as a number."""
+    """The lease the hub granted (``hub.lease_seconds``); what was asked if it said none that reads as a number.
+    ASCII digits only: ``str.isdigit`` also holds for other scripts' digits and for ``²``, which ``int`` refuses."""
     value = (value or "").strip()
-    return int(value) if value.isdigit() and len(value) <= 12 else asked
+    return int(value) if value.isascii() and value.isdigit() and len(value) <= 12 else asked

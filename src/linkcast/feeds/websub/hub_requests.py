@@ -24,9 +24,19 @@ async def ask_hub(fetcher: Fetcher, sub: Subscription, mode: str, public_url: st
         form |= {"hub.lease_seconds": str(lease), "hub.secret": sub.secret}
     try:
         answer = await fetcher.post_form(sub.hub, form, max_bytes=ANSWER_BYTES)
-    except LinkcastError as error:
-        return f"the hub could not be asked ({error.code}): {error.message}"
+    except LinkcastError as error:  # its message may quote where the hub redirected: the hub's own words
+        return _without_secrets(f"the hub could not be asked ({error.code}): {error.message}", sub)
     if 200 <= answer.status_code < 300:
         return None
-    said = " ".join(answer.body.decode("utf-8", "replace").split())[:200]
+    said = _without_secrets(" ".join(answer.body.decode("utf-8", "replace").split()), sub)[:200]
     return f"the hub answered {answer.status_code}" + (f": {said}" if said else "")
+
+
+def _without_secrets(text: str, sub: Subscription) -> str:
+    """``text`` (from the hub: its answer, or a redirect it sent) without the callback token nor the secret: a hub
+    that quotes the request it refuses would put them in the subscription's ``reason``, which the API shows and the
+    log writes. (Both are URL-safe, so the form's encoding leaves them as they are.)"""
+    for secret in (sub.secret, sub.callback):
+        if secret:
+            text = text.replace(secret, "***")
+    return text

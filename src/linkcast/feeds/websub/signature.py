@@ -19,8 +19,11 @@ def signature_valid(header: str | None, secret: str, body: bytes) -> bool:
     algorithm = ALGORITHMS.get(method.strip().lower())
     if algorithm is None:
         return False
+    given = given.strip().lower()
+    if not given.isascii():  # a hex digest is ASCII; compare_digest refuses to compare str that is not
+        return False
     expected = hmac.new(secret.encode(), body, algorithm).hexdigest()
-    return hmac.compare_digest(expected, given.strip().lower())
+    return hmac.compare_digest(expected, given)
 
 
 def sign(secret: str, body: bytes, method: str = "sha256") -> str:

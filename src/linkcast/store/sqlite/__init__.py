@@ -2,7 +2,8 @@
 
 The store is assembled from one module per concern, each a layer over ``core.SQLiteCore`` (the connections, errors
 and jobs): ``events`` (the log), ``requests`` (single pages), ``crawls`` (whole sites), ``feeds``, ``websub`` (feeds'
-subscriptions). ``scheduler`` is the fair queue in SQL; ``schema`` what is on disk.
+subscriptions), ``webhooks`` (endpoints and their outboxes). ``scheduler`` is the fair queue in SQL; ``schema``
+what is on disk.
 """
 
 from __future__ import annotations
@@ -12,10 +13,11 @@ from linkcast.store.sqlite.events import SQLiteEvents
 from linkcast.store.sqlite.feeds import SQLiteFeeds
 from linkcast.store.sqlite.requests import SQLiteRequests
 from linkcast.store.sqlite.schema import database_path
+from linkcast.store.sqlite.webhooks import SQLiteWebhooks
 from linkcast.store.sqlite.websub import SQLiteWebSub
 
 
-class SQLiteStore(SQLiteWebSub, SQLiteFeeds, SQLiteCrawls, SQLiteRequests, SQLiteEvents):
+class SQLiteStore(SQLiteWebhooks, SQLiteWebSub, SQLiteFeeds, SQLiteCrawls, SQLiteRequests, SQLiteEvents):
     async def prune(self, older_than: float, keep_events: int) -> int:
         dropped = await self._prune_events(older_than, keep_events)
         await self._prune_requests(older_than, keep_events)

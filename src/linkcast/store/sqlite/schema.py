@@ -16,7 +16,7 @@ from linkcast.core.errors import ConfigurationError
 from linkcast.core.events import PAGE_JOB, Event, EventBody, RequestRecord
 from linkcast.core.inputs import host_key
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5  # 5: webhooks (a version 4 file gains their tables when opened)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS requests (
@@ -132,6 +132,34 @@ CREATE TABLE IF NOT EXISTS websub (
     due_at REAL,
     body TEXT NOT NULL
 );
+-- Webhooks (webhooks.py): an endpoint as JSON (core/webhooks.py) with its compare-and-swap version, its state and
+-- host (for the wake-up and its job), the cursor of its outbox over the event log, and whether it was woken while its
+-- job was queued or running; the requests it watches (none: all); its outbox, one row per event it takes.
+CREATE TABLE IF NOT EXISTS webhooks (
+    endpoint_id TEXT PRIMARY KEY,
+    version INTEGER NOT NULL,
+    state TEXT NOT NULL,
+    every_request INTEGER NOT NULL,
+    host TEXT NOT NULL,
+    cursor INTEGER NOT NULL DEFAULT 0,
+    woken INTEGER NOT NULL DEFAULT 0,
+    body TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS webhook_watch (
+    request_id TEXT NOT NULL,
+    endpoint_id TEXT NOT NULL,
+    PRIMARY KEY (request_id, endpoint_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS webhook_watch_endpoint ON webhook_watch (endpoint_id);
+CREATE TABLE IF NOT EXISTS webhook_deliveries (
+    endpoint_id TEXT NOT NULL,
+    event_id INTEGER NOT NULL,
+    ended INTEGER NOT NULL DEFAULT 0,
+    body TEXT NOT NULL,
+    PRIMARY KEY (endpoint_id, event_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS webhook_deliveries_pending ON webhook_deliveries (endpoint_id, event_id) WHERE ended = 0;
+CREATE INDEX IF NOT EXISTS webhook_deliveries_ended ON webhook_deliveries (endpoint_id, event_id) WHERE ended = 1;
 -- AUTOINCREMENT: an id is never given twice, even after the newest events are pruned.
 CREATE TABLE IF NOT EXISTS events (
     id INTEGER PRIMARY KEY AUTOINCREMENT,

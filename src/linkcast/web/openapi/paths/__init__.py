@@ -13,9 +13,10 @@ from linkcast.web.openapi.paths.feeds import FEEDS
 from linkcast.web.openapi.paths.service import SERVICE
 from linkcast.web.openapi.paths.stream import STREAM
 from linkcast.web.openapi.paths.urls import URLS
+from linkcast.web.openapi.paths.webhooks import WEBHOOKS
 from linkcast.web.openapi.paths.websub import WEBSUB
 
 # In the order the docs page shows them.
-GROUPS: tuple[RouteGroup, ...] = (URLS, CRAWLS, FEEDS, STREAM, SERVICE, WEBSUB)
+GROUPS: tuple[RouteGroup, ...] = (URLS, CRAWLS, FEEDS, WEBHOOKS, STREAM, SERVICE, WEBSUB)
 
 __all__ = ["GROUPS"]

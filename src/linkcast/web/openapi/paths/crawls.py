@@ -119,6 +119,7 @@ CRAWLS = RouteGroup(
             "type": "object",
             "description": "seeds as 'url' or 'urls', and options (unknown names are refused)",
             "properties": {
+                "webhook": ref("WebhookField"),
                 "url": {**URL, "example": "https://example.com/"},
                 "urls": {"type": "array", "items": URL, "minItems": 1, "maxItems": MAX_SEEDS},
                 "max_depth": {"type": "integer", "minimum": 0, "maximum": MAX_DEPTH, "default": DEFAULT_MAX_DEPTH},

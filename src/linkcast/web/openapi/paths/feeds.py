@@ -123,6 +123,7 @@ FEEDS = RouteGroup(
             "type": "object",
             "required": ["url"],
             "properties": {
+                "webhook": ref("WebhookField"),
                 "url": {
                     "type": "string",
                     "format": "uri",
@@ -214,7 +215,11 @@ FEEDS = RouteGroup(
                         "type": "object",
                         "properties": {
                             "index": {"type": "integer"},
-                            "status": {"type": "string"},
+                            "status": {
+                                "type": "string",
+                                "enum": ["accepted", "existing"],
+                                "description": "'existing': a feed watched already under this URL (its feed_id)",
+                            },
                             "feed_id": {"type": "string"},
                             "url": {"type": "string"},
                             "error": ref("ErrorDetail"),

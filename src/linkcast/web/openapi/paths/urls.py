@@ -131,7 +131,8 @@ URLS = RouteGroup(
                     "maxLength": MAX_URL_BYTES,
                     "description": "an absolute http or https URL; refused addresses (loopback, private...) are a 400",
                     "example": "https://example.com/",
-                }
+                },
+                "webhook": ref("WebhookField"),
             },
         },
         "Batch": {

@@ -46,13 +46,18 @@ export function authHeaders() {
   return token ? { Authorization: `Bearer ${token}` } : {};
 }
 
-// fetch with the token; on 401 ask for it once and try again.
-export async function callApi(method, path, body) {
+// fetch with the token; on 401 ask for it once and try again. The body is sent as JSON.
+export function callApi(method, path, body) {
+  return sendApi(method, path, body === undefined ? undefined : JSON.stringify(body), "application/json");
+}
+
+// The same with a body as it is (an OPML file), of the type given.
+export async function sendApi(method, path, body, contentType) {
   for (let attempt = 0; ; attempt += 1) {
     const response = await fetch(path, {
       method,
-      headers: { "Content-Type": "application/json", Accept: "application/json", ...authHeaders() },
-      body: body === undefined ? undefined : JSON.stringify(body),
+      headers: { "Content-Type": contentType, Accept: "application/json", ...authHeaders() },
+      body,
       cache: "no-store",
     });
     if (response.status !== 401 || attempt > 0) return response;

@@ -1,7 +1,13 @@
 // What this tab remembers across reloads (sessionStorage). Storage may be unavailable or full: then nothing is
 // remembered, and that is all.
 
-export const KEYS = { own: "linkcast.own", token: "linkcast.token", scope: "linkcast.scope", view: "linkcast.view" };
+export const KEYS = {
+  own: "linkcast.own",
+  token: "linkcast.token",
+  scope: "linkcast.scope",
+  view: "linkcast.view",
+  feed: "linkcast.feed",
+};
 
 export function recall(key, fallback) {
   try {

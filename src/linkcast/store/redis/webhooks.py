@@ -1,0 +1,106 @@
+"""The Redis backend's webhooks (``webhook_scripts.py`` has the keys and the scripts): every change is one script, so
+that the endpoint, its outbox, its cursor and its job never disagree, whichever replica or worker changes them."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Collection
+
+import orjson
+
+from linkcast.core.events import Job, Page
+from linkcast.core.inputs import host_key
+from linkcast.core.webhooks import KEEP_ENDED_DELIVERIES, Delivery, Endpoint
+from linkcast.settings import Settings
+from linkcast.store.redis.webhook_scripts import ADD, DELETE, FINISH, SAVE, SAVE_DELIVERY, WAKE, WAKE_ONE
+from linkcast.store.redis.websub import RedisWebSub
+
+
+class RedisWebhooks(RedisWebSub):
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(settings)
+        self.register(
+            {
+                "save_webhook": SAVE,
+                "delete_webhook": DELETE,
+                "add_webhook_deliveries": ADD,
+                "save_webhook_delivery": SAVE_DELIVERY,
+                "wake_webhooks": WAKE,
+                "wake_webhook": WAKE_ONE,
+                "finish_webhook": FINISH,
+            }
+        )
+
+    async def save_webhook(self, endpoint: Endpoint, expected_version: int) -> bool:
+        watched = orjson.dumps(endpoint.request_ids or [])
+        answer = await self.run_script(
+            "save_webhook", endpoint.endpoint_id, expected_version, endpoint.to_json(), endpoint.state,
+            host_key(endpoint.url), int(endpoint.request_ids is None), endpoint.cursor, watched,
+        )  # fmt: skip
+        return bool(answer)
+
+    async def get_webhook(self, endpoint_id: str) -> Endpoint | None:
+        version, body, cursor = await self.redis.hmget(self.key("wh", endpoint_id), "v", "b", "c")
+        return Endpoint.from_json(body, int(version), int(cursor)) if body else None
+
+    async def list_webhooks(self, after: str | None, limit: int) -> Page:
+        start = f"({after}" if after else "-"
+        ids = await self.redis.zrangebylex(self.key("whids"), start, "+", start=0, num=limit + 1)
+        items = []
+        for raw in ids[:limit]:
+            found = await self.get_webhook(raw.decode())
+            if found is not None:
+                items.append(found)
+        return Page(items, ids[limit - 1].decode() if len(ids) > limit else None)
+
+    async def delete_webhook(self, endpoint_id: str) -> bool:
+        answer = await self.run_script("delete_webhook", repr(time.time()), self.concurrency, endpoint_id)
+        return bool(answer)
+
+    async def add_webhook_deliveries(
+        self, endpoint_id: str, expected_cursor: int, cursor: int, deliveries: list[Delivery]
+    ) -> bool:
+        triples = [part for d in deliveries for part in (d.event_id, int(d.ended), d.to_json())]
+        answer = await self.run_script("add_webhook_deliveries", endpoint_id, expected_cursor, cursor, *triples)
+        return bool(answer)
+
+    async def _deliveries(self, endpoint_id: str, event_ids: list[bytes]) -> list[Delivery]:
+        if not event_ids:
+            return []
+        bodies = await self.redis.hmget(self.key("whd", endpoint_id), event_ids)
+        return [Delivery.from_json(body) for body in bodies if body]
+
+    async def pending_webhook_deliveries(self, endpoint_id: str, limit: int) -> list[Delivery]:
+        event_ids = await self.redis.zrange(self.key("whp", endpoint_id), 0, limit - 1)
+        return await self._deliveries(endpoint_id, event_ids)
+
+    async def save_webhook_delivery(self, delivery: Delivery) -> None:
+        await self.run_script(
+            "save_webhook_delivery", delivery.endpoint_id, delivery.event_id, int(delivery.ended), delivery.to_json(),
+            KEEP_ENDED_DELIVERIES,
+        )  # fmt: skip
+
+    async def webhook_deliveries(self, endpoint_id: str, after: str | None, limit: int) -> Page:
+        start = f"({int(after)}" if after else "-inf"
+        event_ids = await self.redis.zrangebyscore(self.key("wha", endpoint_id), start, "+inf", start=0, num=limit + 1)
+        items = await self._deliveries(endpoint_id, event_ids[:limit])
+        return Page(items, event_ids[limit - 1].decode() if len(event_ids) > limit else None)
+
+    async def get_webhook_delivery(self, endpoint_id: str, event_id: int) -> Delivery | None:
+        body = await self.redis.hget(self.key("whd", endpoint_id), str(event_id))
+        return Delivery.from_json(body) if body else None
+
+    async def wake_webhooks(self, request_ids: Collection[str] | None) -> None:
+        every = int(request_ids is None)
+        await self.run_script("wake_webhooks", repr(time.time()), self.concurrency, every, *set(request_ids or ()))
+
+    async def wake_webhook(self, endpoint_id: str) -> None:
+        await self.run_script("wake_webhook", repr(time.time()), self.concurrency, endpoint_id)
+
+    async def finish_webhook_job(self, job: Job, next_at: float | None) -> None:
+        self.forget(job)
+        job_id, owner = self.receipt_of(job)
+        at = repr(next_at) if next_at is not None else ""
+        await self.run_script(
+            "finish_webhook", repr(time.time()), self.concurrency, job_id, owner, job.request_id, at
+        )  # fmt: skip

@@ -1,0 +1,42 @@
+"""The ``webhook`` field of ``PUT /urls``, ``/crawls`` and ``/feeds``: the request's own endpoint is made first (its
+cursor before the request's first event), then the request; if the request is refused, the endpoint made for it is
+removed. The answer carries ``"webhook": {"id", "secret"}`` (the secret only when the endpoint was made)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import orjson
+from quart import Response
+
+from linkcast.web.current import runtime
+from linkcast.web.responses import json_response
+from linkcast.webhooks.config import WebhookConfig, parse_config
+from linkcast.webhooks.subscriptions import shown, subscribe
+
+
+def pop_webhook(payload: dict[str, Any], scope: str) -> WebhookConfig | None:
+    """The body's ``webhook``, checked, and taken out of it (the rest is the request's own options)."""
+    if "webhook" not in payload:
+        return None
+    return parse_config(payload.pop("webhook"), scope, runtime().fetcher.policy)
+
+
+async def with_webhook(
+    scope: str, request_id: str, config: WebhookConfig | None, start: Callable[[], Awaitable[Response]]
+) -> Response:
+    if config is None:
+        return await start()
+    store = runtime().store
+    endpoint, created = await subscribe(store, scope, request_id, config)
+    try:
+        response = await start()
+    except BaseException:
+        if created:
+            await store.delete_webhook(endpoint.endpoint_id)
+        raise
+    answer = orjson.loads(await response.get_data())
+    answer["webhook"] = shown(endpoint, created)
+    headers = {"Location": response.headers["Location"]} if "Location" in response.headers else None
+    return json_response(answer, response.status_code, headers)

@@ -1,0 +1,145 @@
+"""The handler of ``webhook`` jobs: one per endpoint, queued when its events arrive (``waker.py``) or when its next
+delivery is due. A run reads new events into the outbox and sends what is due, one at a time, in event-id order.
+
+A run does not hold a worker: the job is handed to a task of this process's own pool (``--webhook-concurrency``) and
+the worker goes back to the queue, so an endpoint that takes ``--webhook-timeout`` to fail delays only its own
+deliveries, never another endpoint's nor a page fetch. The job stays leased (the store renews its lease) until the
+run finishes it; a process that dies mid-run leaves it to lapse and be run again elsewhere, so the delivery that was
+in flight is sent again, with the same ``webhook-id``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+import time
+from collections.abc import Callable
+
+from linkcast.core.events import Job
+from linkcast.core.webhooks import DELIVERY_PENDING, ENDPOINT_ACTIVE, Delivery, Endpoint
+from linkcast.fetch import Fetcher
+from linkcast.logs import RepeatedProblem
+from linkcast.metrics import Metrics
+from linkcast.settings import Settings
+from linkcast.store.base import Store
+from linkcast.webhooks.attempt import Answer, endpoint_after, judge, send
+from linkcast.webhooks.outbox import fill_outbox
+
+log = logging.getLogger(__name__)
+
+# A run hands its worker slot back after this many deliveries or seconds (fairness between endpoints).
+MAX_PER_RUN = 100
+RUN_SECONDS = 1.0
+SAVE_TRIES = 5
+
+
+class WebhookJobs:
+    def __init__(self, settings: Settings, store: Store, fetcher: Fetcher, metrics: Metrics) -> None:
+        self.settings = settings
+        self.store = store
+        self.fetcher = fetcher
+        self.metrics = metrics
+        self._slots = asyncio.Semaphore(max(1, settings.webhook_concurrency))
+        self._running: set[asyncio.Task[None]] = set()
+        self._failing = RepeatedProblem(log)
+
+    async def process(self, job: Job) -> None:
+        """Start the endpoint's run in the pool (waiting for room in it) and return."""
+        await self._slots.acquire()
+        task = asyncio.create_task(self._run(job), name=f"webhook-{job.request_id}")
+        self._running.add(task)
+        task.add_done_callback(self._ended)
+
+    def _ended(self, task: asyncio.Task[None]) -> None:
+        self._running.discard(task)
+        self._slots.release()
+
+    async def stop(self, grace: float) -> None:
+        """Let runs finish within ``grace`` seconds; the rest are cancelled and their jobs given back."""
+        if self._running:
+            _done, pending = await asyncio.wait(set(self._running), timeout=grace)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+
+    async def _run(self, job: Job) -> None:
+        try:
+            next_at = await self._deliver_due(job.request_id)
+            await self.store.finish_webhook_job(job, next_at)
+        except asyncio.CancelledError:
+            with contextlib.suppress(Exception):
+                await asyncio.shield(self.store.release(job))
+            raise
+        except Exception as error:  # the store failed: the job goes back (or its lease lapses) and runs again
+            self._failing.report(f"webhook endpoint {job.request_id}: storing a delivery failed", error)
+            try:
+                await self.store.release(job)
+            except Exception:
+                self.store.forget(job)
+
+    async def _deliver_due(self, endpoint_id: str) -> float | None:
+        """Send what is due, in order; when the endpoint's job should run next (None: when woken)."""
+        endpoint = await self.store.get_webhook(endpoint_id)
+        if endpoint is None or endpoint.state != ENDPOINT_ACTIVE:
+            return None
+        started, sent, delivered = time.monotonic(), 0, 0
+        try:
+            while True:
+                filled = await fill_outbox(self.store, endpoint_id)
+                if not filled.pending:
+                    return time.time() if filled.behind else None
+                for delivery in filled.pending:
+                    now = time.time()
+                    if delivery.next_try > now:
+                        return delivery.next_try
+                    if sent >= MAX_PER_RUN or time.monotonic() - started >= RUN_SECONDS:
+                        return now
+                    sent += 1
+                    answer = await send(self.fetcher, self.settings, endpoint, delivery, now)
+                    if answer.ok:
+                        delivered += 1
+                        await self._record_success(delivery, answer, time.time())
+                        continue
+                    await self._flush(endpoint_id, delivered)
+                    delivered = 0
+                    return await self._record_failure(endpoint_id, delivery, answer)
+        finally:
+            await self._flush(endpoint_id, delivered)
+
+    async def _record_success(self, delivery: Delivery, answer: Answer, now: float) -> None:
+        self.metrics.webhook_attempts.labels("delivered").inc()
+        await self.store.save_webhook_delivery(judge(delivery, answer, None, self.settings, now).delivery)
+
+    async def _record_failure(self, endpoint_id: str, delivery: Delivery, answer: Answer) -> float | None:
+        """Store the failed attempt and the endpoint's health; when to try next (None: the endpoint is disabled)."""
+        self.metrics.webhook_attempts.labels("failed").inc()
+        now = time.time()
+        current = await self.store.get_webhook(endpoint_id)
+        outcome = judge(delivery, answer, current.failing_since if current else None, self.settings, now)
+        await self.store.save_webhook_delivery(outcome.delivery)
+        await self._change(endpoint_id, lambda e: endpoint_after(e, outcome, answer, now))
+        if outcome.disable is not None:
+            log.warning("webhook endpoint %s disabled: %s", endpoint_id, outcome.disable)
+            return None
+        return outcome.delivery.next_try if outcome.delivery.state == DELIVERY_PENDING else now
+
+    async def _flush(self, endpoint_id: str, delivered: int) -> None:
+        """The run's successes in the endpoint's health, in one change."""
+        if delivered:
+            now = time.time()
+
+            def healthy(e: Endpoint) -> Endpoint:
+                return dataclasses.replace(
+                    e, delivered=e.delivered + delivered, last_success_at=now, failing_since=None
+                )
+
+            await self._change(endpoint_id, healthy)
+
+    async def _change(self, endpoint_id: str, change: Callable[[Endpoint], Endpoint]) -> None:
+        """``change`` applied to the endpoint as stored, retried when another change (the API's) came first."""
+        for _ in range(SAVE_TRIES):
+            current = await self.store.get_webhook(endpoint_id)
+            if current is None or await self.store.save_webhook(change(current), current.version):
+                return

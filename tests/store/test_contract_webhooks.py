@@ -1,0 +1,157 @@
+"""The store's contract for webhooks: endpoints change only by compare-and-swap, the outbox moves with its cursor,
+and an endpoint's one job is woken by its requests' events, never doubled. Proven against every backend."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+
+from linkcast.core.events import WEBHOOK_JOB, Job
+from linkcast.core.webhooks import (
+    DELIVERY_DELIVERED,
+    DELIVERY_FAILED,
+    ENDPOINT_DISABLED,
+    KEEP_ENDED_DELIVERIES,
+    Delivery,
+    Endpoint,
+)
+from linkcast.store import Store
+from tests.store.conftest import Backend
+
+WAIT = 10.0
+URL = "https://hooks.example/in"
+
+
+def endpoint(endpoint_id: str = "e", request_ids: list[str] | None = None, **changes: object) -> Endpoint:
+    made = Endpoint(endpoint_id, URL, ["result", "error"], "whsec_c2VjcmV0", request_ids, created_at=1.0)
+    return dataclasses.replace(made, **changes)
+
+
+def delivery(event_id: int, endpoint_id: str = "e", **changes: object) -> Delivery:
+    made = Delivery(endpoint_id, event_id, "result", f'{{"id":{event_id}}}', created_at=1.0)
+    return dataclasses.replace(made, **changes)
+
+
+async def take(store: Store, timeout: float = WAIT) -> Job | None:
+    return await store.next_job("w", timeout=timeout)
+
+
+async def test_an_endpoint_changes_only_from_the_version_read(store: Store) -> None:
+    assert await store.save_webhook(endpoint(cursor=7), 0)
+    assert not await store.save_webhook(endpoint(), 0), "a second create must lose"
+    stored = await store.get_webhook("e")
+    assert stored is not None and stored.version == 1 and stored.cursor == 7
+    assert await store.save_webhook(dataclasses.replace(stored, state=ENDPOINT_DISABLED, cursor=0), 1)
+    assert not await store.save_webhook(dataclasses.replace(stored, delivered=5), 1), "a stale version must lose"
+    stored = await store.get_webhook("e")
+    assert stored is not None and stored.state == ENDPOINT_DISABLED and stored.version == 2
+    assert stored.cursor == 7, "saving an endpoint never moves its cursor"
+    assert await store.get_webhook("other") is None
+
+
+async def test_endpoints_are_listed_by_id_in_pages(store: Store) -> None:
+    for name in ("c", "a", "b"):
+        assert await store.save_webhook(endpoint(name), 0)
+    first = await store.list_webhooks(None, 2)
+    assert [e.endpoint_id for e in first.items] == ["a", "b"] and first.next is not None
+    second = await store.list_webhooks(first.next, 2)
+    assert [e.endpoint_id for e in second.items] == ["c"] and second.next is None
+
+
+async def test_the_outbox_moves_with_its_cursor_and_keeps_event_order(store: Store) -> None:
+    await store.save_webhook(endpoint(), 0)
+    assert await store.add_webhook_deliveries("e", 0, 10, [delivery(9), delivery(3)])
+    assert not await store.add_webhook_deliveries("e", 0, 12, [delivery(11)]), "a stale cursor must lose"
+    assert not await store.add_webhook_deliveries("missing", 0, 1, [delivery(1, "missing")])
+    assert [d.event_id for d in await store.pending_webhook_deliveries("e", 10)] == [3, 9]
+    await store.save_webhook_delivery(delivery(3, state=DELIVERY_DELIVERED, attempts=1))
+    assert [d.event_id for d in await store.pending_webhook_deliveries("e", 10)] == [9]
+    found = await store.get_webhook_delivery("e", 3)
+    assert found is not None and found.state == DELIVERY_DELIVERED and found.attempts == 1
+    page = await store.webhook_deliveries("e", None, 1)
+    assert [d.event_id for d in page.items] == [3] and page.next is not None
+    page = await store.webhook_deliveries("e", page.next, 1)
+    assert [d.event_id for d in page.items] == [9] and page.next is None
+    stored = await store.get_webhook("e")
+    assert stored is not None and stored.cursor == 10
+
+
+async def test_a_failed_delivery_can_be_made_pending_again(store: Store) -> None:
+    await store.save_webhook(endpoint(), 0)
+    await store.add_webhook_deliveries("e", 0, 5, [delivery(5, state=DELIVERY_FAILED)])
+    assert await store.pending_webhook_deliveries("e", 10) == []
+    await store.save_webhook_delivery(delivery(5))
+    assert [d.event_id for d in await store.pending_webhook_deliveries("e", 10)] == [5]
+
+
+async def test_ended_deliveries_are_kept_up_to_a_bound(store: Store) -> None:
+    await store.save_webhook(endpoint(), 0)
+    count = KEEP_ENDED_DELIVERIES + 5
+    await store.add_webhook_deliveries("e", 0, count, [delivery(n) for n in range(1, count + 1)])
+    for n in range(1, count + 1):
+        await store.save_webhook_delivery(delivery(n, state=DELIVERY_DELIVERED))
+    assert await store.get_webhook_delivery("e", 5) is None, "the oldest ended deliveries are dropped"
+    assert await store.get_webhook_delivery("e", 6) is not None
+    assert await store.get_webhook_delivery("e", count) is not None
+
+
+async def test_a_wake_queues_one_job_per_endpoint_that_watches(store: Store) -> None:
+    await store.save_webhook(endpoint("all"), 0)
+    await store.save_webhook(endpoint("mine", ["r1"]), 0)
+    await store.save_webhook(endpoint("theirs", ["r2"]), 0)
+    await store.save_webhook(endpoint("off", state=ENDPOINT_DISABLED), 0)
+    await store.wake_webhooks(["r1"])
+    await store.wake_webhooks(["r1"])
+    taken = []
+    while (job := await take(store, 0.3)) is not None:
+        taken.append(job)
+    assert sorted((j.kind, j.request_id) for j in taken) == [(WEBHOOK_JOB, "all"), (WEBHOOK_JOB, "mine")]
+
+
+async def test_a_wake_while_the_job_runs_queues_it_again_when_it_ends(store: Store) -> None:
+    await store.save_webhook(endpoint(), 0)
+    await store.wake_webhook("e")
+    job = await take(store)
+    assert job is not None and job.request_id == "e"
+    await store.wake_webhooks(None)
+    assert await take(store, 0.2) is None, "one job per endpoint at a time"
+    await store.finish_webhook_job(job, None)
+    again = await take(store)
+    assert again is not None and again.request_id == "e"
+    await store.finish_webhook_job(again, None)
+    assert await take(store, 0.2) is None, "nothing woke it since: no job"
+
+
+async def test_a_finished_job_comes_back_when_its_next_delivery_is_due(store: Store) -> None:
+    await store.save_webhook(endpoint(), 0)
+    await store.wake_webhook("e")
+    job = await take(store)
+    assert job is not None
+    await store.finish_webhook_job(job, time.time() + 0.3)
+    assert await take(store, 0.05) is None, "not before it is due"
+    assert await take(store) is not None
+
+
+async def test_a_deleted_endpoint_takes_its_outbox_and_job_with_it(store: Store) -> None:
+    await store.save_webhook(endpoint("e", ["r1"]), 0)
+    await store.add_webhook_deliveries("e", 0, 1, [delivery(1)])
+    await store.wake_webhook("e")
+    assert await store.delete_webhook("e")
+    assert not await store.delete_webhook("e")
+    assert await store.get_webhook("e") is None
+    assert await store.pending_webhook_deliveries("e", 10) == []
+    assert await take(store, 0.2) is None
+    await store.wake_webhooks(["r1"])
+    assert await take(store, 0.2) is None
+
+
+async def test_endpoints_and_outboxes_survive_a_reopen(backend: Backend) -> None:
+    if not backend.persistent:
+        return
+    store = await backend.open()
+    await store.save_webhook(endpoint(), 0)
+    await store.add_webhook_deliveries("e", 0, 4, [delivery(4)])
+    store = await backend.reopen(store)
+    stored = await store.get_webhook("e")
+    assert stored is not None and stored.cursor == 4 and stored.secret == "whsec_c2VjcmV0"
+    assert [d.event_id for d in await store.pending_webhook_deliveries("e", 10)] == [4]

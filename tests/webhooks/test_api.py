@@ -1,0 +1,182 @@
+"""The webhooks API in process (Quart's test client) with a receiver on loopback: endpoints made, read, listed,
+changed, deleted; a secret shown once and rotated; deliveries listed and retried; the 'webhook' field of a request,
+a crawl and a feed delivering their events."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from quart.typing import TestClientProtocol as Client
+
+from linkcast.runtime import Runtime
+from linkcast.settings import Settings
+from linkcast.web.app import create_app
+from linkcast.web.current import RUNTIME_KEY
+from tests.support.webhook_receiver import WebhookReceiver
+from tests.webhooks.conftest import eventually
+
+RSS = """<?xml version="1.0"?><rss version="2.0"><channel><title>t</title><link>http://x.example/</link>
+<item><guid>one</guid><title>One</title><link>http://x.example/1</link></item></channel></rss>"""
+
+
+@pytest.fixture
+async def client() -> AsyncIterator[Client]:
+    settings = Settings(store="memory://", allow_private_networks=True, workers=2, webhook_retry_base=0.05)
+    app = create_app(settings, Runtime(settings, serves_clients=False))
+    async with app.test_app() as test_app:
+        yield test_app.test_client()
+
+
+async def json_of(response: Any) -> Any:
+    return await response.get_json()
+
+
+async def test_an_endpoint_shows_its_secret_once_and_delivers_signed_events(
+    client: Client, receiver: WebhookReceiver
+) -> None:
+    url = receiver.answer("/in")
+    made = await client.put("/webhooks/mine", json={"url": url, "events": ["result"]})
+    assert made.status_code == 201
+    body = await json_of(made)
+    secret = body["secret"]
+    assert secret.startswith("whsec_") and body["state"] == "active" and body["request_ids"] is None
+    read = await json_of(await client.get("/webhooks/mine"))
+    assert "secret" not in read and secret not in str(read)
+    await client.put("/urls/r1", json={"url": receiver.url("/page")})
+    await receiver.wait_for(lambda: len(receiver.at("/in")) == 1)
+    assert receiver.at("/in")[0].verified(secret)["request_id"] == "r1"
+    again = await client.put("/webhooks/mine", json={"url": url, "events": ["result"]})
+    assert again.status_code == 200 and "secret" not in await json_of(again)
+    listed = await json_of(await client.get("/webhooks"))
+    assert [e["id"] for e in listed["webhooks"]] == ["mine"] and listed["next"] is None
+    deliveries = await json_of(await client.get("/webhooks/mine/deliveries"))
+    assert deliveries["deliveries"][0]["webhook_id"] == receiver.at("/in")[0].webhook_id
+    assert (await client.delete("/webhooks/mine")).status_code == 204
+    assert (await client.get("/webhooks/mine")).status_code == 404
+
+
+async def test_a_rotated_secret_signs_beside_the_new_one_during_its_grace(
+    client: Client, receiver: WebhookReceiver
+) -> None:
+    made = await json_of(await client.put("/webhooks/rot", json={"url": receiver.answer("/rot"), "events": ["result"]}))
+    rotated = await client.post("/webhooks/rot/secret")
+    assert rotated.status_code == 200
+    new = (await json_of(rotated))["secret"]
+    assert new != made["secret"]
+    await client.put("/urls/r1", json={"url": receiver.url("/page")})
+    await receiver.wait_for(lambda: len(receiver.at("/rot")) == 1)
+    got = receiver.at("/rot")[0]
+    assert got.verified(new) == got.verified(made["secret"]), "receivers on the old secret keep verifying"
+
+
+async def test_a_failed_delivery_is_retried_on_request_and_reenables_its_endpoint(
+    client: Client, receiver: WebhookReceiver
+) -> None:
+    url = receiver.answer("/once-gone", 410, first=1)
+    await client.put("/webhooks/g", json={"url": url, "events": ["result"]})
+    await client.put("/urls/r1", json={"url": receiver.url("/page")})
+    await receiver.wait_for(lambda: len(receiver.at("/once-gone")) == 1)
+
+    async def disabled() -> bool:
+        return bool((await json_of(await client.get("/webhooks/g")))["state"] == "disabled")
+
+    await eventually(disabled)
+    delivery = (await json_of(await client.get("/webhooks/g/deliveries")))["deliveries"][0]
+    assert delivery["state"] == "failed" and delivery["last_status"] == 410
+    retried = await client.post(f"/webhooks/g/deliveries/{delivery['id']}/retry")
+    assert retried.status_code == 202
+    await receiver.wait_for(lambda: len(receiver.at("/once-gone")) == 2)
+    assert len({r.webhook_id for r in receiver.at("/once-gone")}) == 1
+    assert (await client.post(f"/webhooks/g/deliveries/{delivery['id']}/retry")).status_code in (409, 202)
+    assert (await client.post("/webhooks/g/deliveries/999/retry")).status_code == 404
+
+
+async def test_a_request_crawl_and_feed_deliver_their_own_events(client: Client, receiver: WebhookReceiver) -> None:
+    hook = {"url": receiver.answer("/own")}
+    answers = [
+        await client.put("/urls/u1", json={"url": receiver.url("/page"), "webhook": hook}),
+        await client.put("/crawls/c1", json={"url": receiver.url("/page"), "max_pages": 1, "webhook": hook}),
+        await client.put(
+            "/feeds/f1", json={"url": receiver.page("/feed.xml", RSS, "application/rss+xml"), "webhook": hook}
+        ),
+    ]
+    secrets = {}
+    for answer, name in zip(answers, ("urls~u1", "crawls~c1", "feeds~f1"), strict=True):
+        assert answer.status_code == 201, await answer.get_data()
+        webhook = (await json_of(answer))["webhook"]
+        assert webhook["id"] == name
+        secrets[name.split("~")[1]] = webhook["secret"]
+
+    def types() -> list[tuple[object, object]]:
+        seen = []
+        for got in receiver.at("/own"):
+            body = got.verified(secrets[got.webhook_id.split("_")[1].split("~")[1]])
+            seen.append((body["request_id"], body["type"]))
+        return seen
+
+    wanted = {("u1", "result"), ("c1", "page"), ("c1", "crawl.done"), ("f1", "feed.entry")}
+    await receiver.wait_for(lambda: wanted <= set(types()))
+    repeat = await client.put("/urls/u1", json={"url": receiver.url("/page"), "webhook": hook})
+    assert repeat.status_code == 200 and (await json_of(repeat))["webhook"] == {"id": "urls~u1"}
+    other = await client.put("/urls/u1", json={"url": receiver.url("/page"), "webhook": {"url": receiver.url("/x")}})
+    assert other.status_code == 409
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "code"),
+    [
+        ("/webhooks/a", {"url": "ftp://x.example/"}, "invalid_url"),
+        ("/webhooks/a", {"url": "https://x.example/", "events": ["nope"]}, "invalid_events"),
+        ("/webhooks/a", {"url": "https://x.example/", "events": []}, "invalid_events"),
+        ("/webhooks/a", {"url": "https://x.example/", "request_ids": ["a/b"]}, "invalid_request_id"),
+        ("/webhooks/a", {"url": "https://x.example/", "secret": "mine"}, "unknown_option"),
+        ("/webhooks/urls~x", {"url": "https://x.example/"}, "invalid_webhook_id"),
+        ("/urls/x", {"url": "https://x.example/", "webhook": {"url": "https://x.example/", "request_ids": []}},
+         "unknown_option"),
+        ("/urls/x", {"url": "https://x.example/", "webhook": "https://x.example/"}, "invalid_webhook"),
+    ],
+)  # fmt: skip
+async def test_bad_webhooks_are_refused_with_a_reason(
+    client: Client, path: str, body: dict[str, object], code: str
+) -> None:
+    answer = await client.put(path, json=body)
+    assert answer.status_code == 400
+    assert (await json_of(answer))["error"]["code"] == code
+
+
+async def test_a_refused_address_is_refused_when_the_endpoint_is_made() -> None:
+    settings = Settings(store="memory://", workers=0)
+    app = create_app(settings, Runtime(settings, serves_clients=False))
+    async with app.test_app() as test_app:
+        answer = await test_app.test_client().put("/webhooks/a", json={"url": "http://127.0.0.1:9/"})
+        assert answer.status_code == 400
+        assert (await json_of(answer))["error"]["code"] == "blocked"
+
+
+async def test_secrets_never_appear_in_logs_events_or_errors(
+    client: Client, receiver: WebhookReceiver, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    made = await json_of(await client.put("/webhooks/s", json={"url": receiver.answer("/s", 500, first=2, then=410)}))
+    rotated = await json_of(await client.post("/webhooks/s/secret"))
+    own = await json_of(await client.put("/urls/r1", json={"url": receiver.url("/page"), "webhook": {
+        "url": receiver.url("/s")}}))  # fmt: skip
+    secrets = [made["secret"], rotated["secret"], own["webhook"]["secret"]]
+    await receiver.wait_for(lambda: len(receiver.at("/s")) >= 3)
+
+    async def disabled() -> bool:
+        return bool((await json_of(await client.get("/webhooks/s")))["state"] == "disabled")
+
+    await eventually(disabled)
+    seen = [caplog.text]
+    for path in ("/webhooks", "/webhooks/s", "/webhooks/s/deliveries", "/webhooks/urls~r1/deliveries", "/urls/r1"):
+        seen.append((await (await client.get(path)).get_data()).decode())
+    store = client.app.extensions[RUNTIME_KEY].store  # type: ignore[attr-defined]
+    seen += [event.json for event in await store.events_after(0)]
+    everything = "\n".join(seen)
+    assert "last_error" in everything and "410" in everything
+    for secret in secrets:
+        assert secret not in everything and secret.removeprefix("whsec_") not in everything

@@ -1,0 +1,155 @@
+"""Delivery to local receivers: signed (verified with the standardwebhooks package), in order, retried with the
+same webhook-id, disabled by 410 or by failing for the whole window, a redirect never followed, and one endpoint
+that hangs never delaying another."""
+
+from __future__ import annotations
+
+from linkcast.core.webhooks import DELIVERY_DELIVERED, DELIVERY_FAILED, DELIVERY_PENDING, ENDPOINT_DISABLED
+from linkcast.store import Store
+from tests.support.webhook_receiver import WebhookReceiver
+from tests.webhooks.conftest import RuntimeFactory, add_endpoint, eventually
+
+
+async def submit(store: Store, receiver: WebhookReceiver, *request_ids: str) -> None:
+    for request_id in request_ids:
+        await store.submit(request_id, receiver.url("/page") + f"?{request_id}")
+
+
+async def test_results_arrive_signed_in_event_order_as_the_stream_sends_them(
+    make_runtime: RuntimeFactory, receiver: WebhookReceiver
+) -> None:
+    runtime = await make_runtime()
+    endpoint = await add_endpoint(runtime.store, "ok", receiver.answer("/ok"))
+    await submit(runtime.store, receiver, "a", "b", "c", "d")
+    await receiver.wait_for(lambda: len(receiver.at("/ok")) == 4)
+    got = receiver.at("/ok")
+    bodies = [r.verified(endpoint.secret) for r in got]
+    assert [b["type"] for b in bodies] == ["result"] * 4
+    ids = [b["id"] for b in bodies]
+    assert ids == sorted(ids), "in event-id order"
+    events = {e.id: e.json for e in await runtime.store.events_after(0)}
+    assert [r.body.decode() for r in got] == [events[i] for i in ids], "the body is the event's JSON as streamed"
+    assert [r.webhook_id for r in got] == [f"msg_ok_{i}" for i in ids]
+
+    async def recorded() -> bool:
+        page = await runtime.store.webhook_deliveries("ok", None, 10)
+        return [d.state for d in page.items] == [DELIVERY_DELIVERED] * 4
+
+    await eventually(recorded)
+    stored = await runtime.store.get_webhook("ok")
+    assert stored is not None and stored.delivered == 4 and stored.failing_since is None
+
+
+async def test_a_failing_endpoint_gets_the_same_delivery_again_until_it_answers(
+    make_runtime: RuntimeFactory, receiver: WebhookReceiver
+) -> None:
+    runtime = await make_runtime()
+    endpoint = await add_endpoint(runtime.store, "flaky", receiver.answer("/flaky", 500, first=2))
+    await submit(runtime.store, receiver, "a", "b")
+    await receiver.wait_for(lambda: len(receiver.at("/flaky")) == 4)
+    got = receiver.at("/flaky")
+    assert len({r.webhook_id for r in got[:3]}) == 1, "a retry is the same message"
+    assert [r.verified(endpoint.secret)["request_id"] for r in got] == ["a", "a", "a", "b"], "b waits for a"
+
+    async def delivered() -> bool:
+        found = await runtime.store.get_webhook_delivery("flaky", int(got[0].verified(endpoint.secret)["id"]))  # type: ignore[call-overload]
+        return found is not None and found.state == DELIVERY_DELIVERED and found.attempts == 3
+
+    await eventually(delivered)
+
+
+async def test_410_gone_disables_the_endpoint_and_nothing_more_is_sent(
+    make_runtime: RuntimeFactory, receiver: WebhookReceiver
+) -> None:
+    runtime = await make_runtime()
+    await add_endpoint(runtime.store, "gone", receiver.answer("/gone", 410))
+    await submit(runtime.store, receiver, "a")
+    await receiver.wait_for(lambda: len(receiver.at("/gone")) == 1)
+
+    async def disabled() -> bool:
+        found = await runtime.store.get_webhook("gone")
+        return found is not None and found.state == ENDPOINT_DISABLED
+
+    await eventually(disabled)
+    found = await runtime.store.get_webhook("gone")
+    assert found is not None and found.reason == "the endpoint answered 410 Gone"
+    page = await runtime.store.webhook_deliveries("gone", None, 10)
+    assert [d.state for d in page.items] == [DELIVERY_FAILED]
+    error = page.items[0].last_error
+    assert error is not None and error["status"] == 410 and len(error["body"]) <= 256, "the answer is read a little"
+    await submit(runtime.store, receiver, "b")
+    await eventually(lambda: _has_result(runtime.store, "b"))
+    await runtime.store.wake_webhooks(None)
+    assert len(receiver.at("/gone")) == 1
+
+
+async def _has_result(store: Store, request_id: str) -> bool:
+    record = await store.get_request(request_id)
+    return record is not None and record.outcome is not None
+
+
+async def test_an_endpoint_failing_for_the_whole_window_is_disabled_and_says_so(
+    make_runtime: RuntimeFactory, receiver: WebhookReceiver
+) -> None:
+    runtime = await make_runtime(webhook_retry_hours=0.3 / 3600)
+    await add_endpoint(runtime.store, "down", receiver.answer("/down", 503))
+    await submit(runtime.store, receiver, "a")
+
+    async def disabled() -> bool:
+        found = await runtime.store.get_webhook("down")
+        return found is not None and found.state == ENDPOINT_DISABLED
+
+    await eventually(disabled)
+    found = await runtime.store.get_webhook("down")
+    assert found is not None and found.reason is not None and "every attempt failed" in found.reason
+    assert len(receiver.at("/down")) >= 2, "retried within the window"
+    page = await runtime.store.webhook_deliveries("down", None, 10)
+    assert [d.state for d in page.items] == [DELIVERY_FAILED]
+
+
+async def test_a_redirect_is_not_followed(make_runtime: RuntimeFactory, receiver: WebhookReceiver) -> None:
+    runtime = await make_runtime()
+    target = receiver.answer("/target")
+    await add_endpoint(runtime.store, "moved", receiver.redirect("/moved", target))
+    await submit(runtime.store, receiver, "a")
+    await receiver.wait_for(lambda: len(receiver.at("/moved")) >= 2)
+    assert receiver.at("/target") == []
+    page = await runtime.store.webhook_deliveries("moved", None, 10)
+    error = page.items[0].last_error
+    assert page.items[0].state == DELIVERY_PENDING and error is not None and "not followed" in error["message"]
+
+
+async def test_an_endpoint_that_hangs_delays_no_other(make_runtime: RuntimeFactory, receiver: WebhookReceiver) -> None:
+    runtime = await make_runtime(workers=1, webhook_timeout=30.0)
+    await add_endpoint(runtime.store, "slow", receiver.hanging("/slow"))
+    await add_endpoint(runtime.store, "fast", receiver.answer("/fast"))
+    await submit(runtime.store, receiver, "a", "b", "c")
+    await receiver.wait_for(lambda: len(receiver.at("/fast")) == 3 and len(receiver.at("/slow")) == 1)
+    assert not receiver.hang.is_set(), "the slow endpoint still holds its first delivery"
+
+
+async def test_a_timeout_fails_the_attempt(make_runtime: RuntimeFactory, receiver: WebhookReceiver) -> None:
+    runtime = await make_runtime(webhook_timeout=0.2)
+    await add_endpoint(runtime.store, "slow", receiver.hanging("/slow"))
+    await submit(runtime.store, receiver, "a")
+    await receiver.wait_for(lambda: len(receiver.at("/slow")) >= 2)
+    page = await runtime.store.webhook_deliveries("slow", None, 10)
+    error = page.items[0].last_error
+    assert error is not None and error["code"] == "timeout"
+
+
+async def test_a_target_the_address_policy_refuses_is_never_contacted(
+    make_runtime: RuntimeFactory, receiver: WebhookReceiver
+) -> None:
+    runtime = await make_runtime(deny_hosts=("localhost",))
+    await add_endpoint(runtime.store, "private", f"http://localhost:{receiver.port}/ok")
+    await submit(runtime.store, receiver, "a")
+
+    async def refused() -> bool:
+        page = await runtime.store.webhook_deliveries("private", None, 10)
+        return bool(page.items) and page.items[0].last_error is not None
+
+    await eventually(refused)
+    page = await runtime.store.webhook_deliveries("private", None, 10)
+    assert page.items[0].last_error is not None and page.items[0].last_error["code"] == "blocked"
+    assert receiver.at("/ok") == []
