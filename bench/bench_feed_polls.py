@@ -10,7 +10,8 @@ one new entry), the others answer 304 to the validators they sent.
    per host, no delay: with 10,000 feeds on 100 hosts it never binds); then the bare loop (``bench/bare_polls.py``)
    at the same concurrency against the same server. Both counted by the server's own answers over ``--seconds``
    once every feed has been polled once; CPU of the poller (linkcast's process; the bench process for the loop)
-   per poll beside it.
+   per poll beside it. With ``--redis``, each round then runs linkcast on a ``redis-server`` of its own too (emptied
+   first), its CPU a poll beside linkcast's.
 2. **Scale** (``bench/feed_scale.py``): RSS, idle CPU and store bytes of ``linkcast serve`` with every feed watched
    at the normal intervals, against an empty service; on SQLite, and on a Redis of its own with ``--redis``.
 
@@ -33,6 +34,8 @@ from typing import Any
 
 import aiohttp
 import psutil
+from redis import Redis
+from tests.support.redis import RedisServer
 from tests.support.service import Service
 
 from bench.bare_polls import poll_until
@@ -65,18 +68,21 @@ async def wait_warm(farm: RunningFarm, before: dict[str, int], feeds: int, cycle
         await asyncio.sleep(0.2)
 
 
-async def window(farm: RunningFarm, seconds: float, pid: int | None) -> dict[str, Any]:
-    """The farm's answers and the poller's CPU (``pid``, else this process) over ``seconds``."""
+async def window(farm: RunningFarm, seconds: float, pid: int | None, store_pid: int | None = None) -> dict[str, Any]:
+    """The farm's answers and the poller's CPU (``pid``, else this process) over ``seconds``; with ``store_pid``, the
+    CPU of the store's own server (Redis) beside it."""
 
     def cpu() -> float:
         return cpu_seconds(pid) if pid is not None else time.process_time()
 
     threads_before = thread_cpu(pid) if pid is not None else {}
+    store_before = cpu_seconds(store_pid) if store_pid is not None else 0.0
     before, cpu_before, farm_before, began = await farm.counts(), cpu(), farm.cpu_seconds(), time.monotonic()
     await asyncio.sleep(seconds)
     after, cpu_after, farm_after = await farm.counts(), cpu(), farm.cpu_seconds()
     elapsed = time.monotonic() - began
     threads = thread_cpu(pid) if pid is not None else {}
+    store_cpu = cpu_seconds(store_pid) - store_before if store_pid is not None else 0.0
     answers = {name: after[name] - before[name] for name in after}
     polls = sum(answers.values())
     return {
@@ -88,6 +94,7 @@ async def window(farm: RunningFarm, seconds: float, pid: int | None) -> dict[str
         "cpu_ms_per_poll": round((cpu_after - cpu_before) * 1000 / polls, 3) if polls else 0.0,
         "poller_cpu_share": round((cpu_after - cpu_before) / elapsed, 2),
         "server_cpu_share": round((farm_after - farm_before) / elapsed, 2),
+        "store_server_cpu_ms_per_poll": round(store_cpu * 1000 / polls, 3) if polls else 0.0,
         "thread_cpu_ms_per_poll": {
             name: round((spent - threads_before.get(name, 0.0)) * 1000 / polls, 3)
             for name, spent in sorted(threads.items(), key=lambda item: -item[1])
@@ -106,13 +113,20 @@ def thread_cpu(pid: int) -> dict[str, float]:
     return spent
 
 
-async def linkcast_polls(farm: RunningFarm, urls: list[str], args: argparse.Namespace, scratch: Path) -> dict[str, Any]:
+async def linkcast_polls(
+    farm: RunningFarm, urls: list[str], args: argparse.Namespace, scratch: Path, redis: RedisServer | None = None
+) -> dict[str, Any]:
+    """linkcast polling every feed flat out, on a fresh SQLite file, or on ``redis`` emptied first."""
+    if redis is not None:
+        with Redis.from_url(redis.url) as client:
+            client.flushall()
+    store = redis.url if redis is not None else f"sqlite:///{scratch}/polls-{time.monotonic_ns()}.db"
     service = Service(
         "--allow-private-networks", "--rate-limit", "0", "--workers", str(args.workers),
         "--feed-min-interval", "0", "--feed-max-interval", "0", "--feed-default-interval", "0",
-        "--max-request-bytes", str(16 * 1024 * 1024),
-        store=f"sqlite:///{scratch}/polls-{time.monotonic_ns()}.db", log_path=scratch / "serve-polls.log",
+        "--max-request-bytes", str(16 * 1024 * 1024), store=store, log_path=scratch / "serve-polls.log",
     )  # fmt: skip
+    store_pid = redis.process.pid if redis is not None and redis.process is not None else None
     await service.start()
     try:
         before = await farm.counts()
@@ -121,11 +135,11 @@ async def linkcast_polls(farm: RunningFarm, urls: list[str], args: argparse.Name
         await wait_warm(farm, before, len(urls), 1, IMPORT_TIMEOUT)
         assert service.process is not None
         if not args.profile:
-            return await window(farm, args.seconds, service.process.pid)
+            return await window(farm, args.seconds, service.process.pid, store_pid)
         raw = scratch / f"profile-{time.monotonic_ns()}.raw"
         recording = Recording(service.process.pid, raw)
         try:
-            figures = await window(farm, args.seconds, service.process.pid)
+            figures = await window(farm, args.seconds, service.process.pid, store_pid)
         finally:
             recording.stop()
         figures["profile"] = summarise(raw) if raw.exists() and raw.stat().st_size else "py-spy recorded nothing"
@@ -146,22 +160,41 @@ async def bare_polls(farm: RunningFarm, urls: list[str], args: argparse.Namespac
         await asyncio.wait_for(loop, 60)
 
 
+async def one_round(
+    number: int, farm: RunningFarm, urls: list[str], args: argparse.Namespace, scratch: Path, redis: RedisServer | None
+) -> dict[str, Any]:
+    """linkcast on SQLite, the bare loop, then (with ``redis``) linkcast on Redis; each ratio to the loop's polls/s."""
+    say(f"round {number}: linkcast polling {len(urls)} feeds on {args.hosts} hosts")
+    linkcast = await linkcast_polls(farm, urls, args, scratch)
+    say(f"round {number}: linkcast {linkcast['polls_per_second']} polls/s; now the bare loop")
+    bare = await bare_polls(farm, urls, args)
+    ceiling = bare["polls_per_second"]
+    figures = {"linkcast": linkcast, "bare": bare, "ratio": round(linkcast["polls_per_second"] / ceiling, 3)}
+    say(f"round {number}: bare {ceiling} polls/s: ratio {figures['ratio']}")
+    if redis is not None:
+        on_redis = await linkcast_polls(farm, urls, args, scratch, redis)
+        figures.update(linkcast_redis=on_redis, ratio_redis=round(on_redis["polls_per_second"] / ceiling, 3))
+        say(f"round {number}: linkcast on Redis {on_redis['polls_per_second']} polls/s: ratio {figures['ratio_redis']}")
+    return figures
+
+
 async def measure(args: argparse.Namespace, scratch: Path) -> dict[str, Any]:
     figures: dict[str, Any] = {
         "feeds": args.feeds, "hosts": args.hosts, "workers": args.workers, "seconds": args.seconds,
         "load_at_start": os.getloadavg(),
     }  # fmt: skip
+    redis = RedisServer() if args.redis else None
     async with RunningFarm(args.hosts, args.farm_processes, 10, scratch) as farm:
         urls = farm.urls(args.feeds)
         rounds = []
-        for round_number in range(1, args.rounds + 1):
-            say(f"round {round_number}: linkcast polling {len(urls)} feeds on {args.hosts} hosts")
-            linkcast = await linkcast_polls(farm, urls, args, scratch)
-            say(f"round {round_number}: linkcast {linkcast['polls_per_second']} polls/s; now the bare loop")
-            bare = await bare_polls(farm, urls, args)
-            ratio = linkcast["polls_per_second"] / bare["polls_per_second"] if bare["polls_per_second"] else 0.0
-            say(f"round {round_number}: bare {bare['polls_per_second']} polls/s: ratio {ratio:.2f}")
-            rounds.append({"linkcast": linkcast, "bare": bare, "ratio": round(ratio, 3)})
+        try:
+            if redis is not None:
+                await asyncio.to_thread(redis.start)
+            for round_number in range(1, args.rounds + 1):
+                rounds.append(await one_round(round_number, farm, urls, args, scratch, redis))
+        finally:
+            if redis is not None:
+                redis.remove()
         figures["rounds"] = rounds
         if not args.no_scale:
             say(f"scale: {len(urls)} feeds at normal intervals, SQLite" + (" and Redis" if args.redis else ""))
@@ -174,13 +207,18 @@ def print_figures(figures: dict[str, Any]) -> None:
     load = f"load average {figures['load_at_start'][0]:.1f} at the start, {figures['load_at_end'][0]:.1f} at the end"
     print(f"{figures['feeds']} feeds on {figures['hosts']} hosts, {figures['workers']} concurrent polls, {load}")
     for n, round_figures in enumerate(figures["rounds"], 1):
-        for name in ("linkcast", "bare"):
+        for name in ("linkcast", "bare", "linkcast_redis"):
+            if name not in round_figures:
+                continue
             f = round_figures[name]
-            print(f"round {n} {name:8}: {f['polls_per_second']:>8} polls/s, {f['share_304']:.0%} 304, "
+            print(f"round {n} {name:14}: {f['polls_per_second']:>8} polls/s, {f['share_304']:.0%} 304, "
                   f"{f['cpu_ms_per_poll']} ms CPU a poll (poller at {f['poller_cpu_share']:.0%} of a core, "
                   f"server at {f['server_cpu_share']:.0%})")  # fmt: skip
         print(f"round {n} linkcast CPU ms a poll by thread: {round_figures['linkcast']['thread_cpu_ms_per_poll']}")
         print(f"round {n} linkcast / bare: {round_figures['ratio']}x")
+        if "ratio_redis" in round_figures:
+            redis_cpu = round_figures["linkcast_redis"]["store_server_cpu_ms_per_poll"]
+            print(f"round {n} linkcast on Redis / bare: {round_figures['ratio_redis']}x (Redis: {redis_cpu} ms a poll)")
         if "profile" in round_figures["linkcast"]:
             print(round_figures["linkcast"]["profile"])
     for store, s in figures.get("scale", {}).items():
