@@ -128,8 +128,13 @@ def serve(folder: Path, port: int) -> None:
 
     pages = load_pages(folder)
     headers = {"Content-Type": "text/html; charset=utf-8"}
+    # A crawl's site has a robots.txt (bench_crawl writes one), fetched by every crawler that obeys it.
+    robots = folder / "robots.txt"
+    robots_body = robots.read_bytes() if robots.is_file() else None
 
     async def handle(request: web.Request) -> web.StreamResponse:
+        if request.path == "/robots.txt" and robots_body is not None:
+            return web.Response(body=robots_body, content_type="text/plain")
         body = pages.get(request.path)
         if body is None:
             return web.Response(status=404, text="not found")

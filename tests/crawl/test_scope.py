@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import ada_url
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from linkcast.crawl.scope import SCOPE_KINDS, Scope, ScopeKind, registrable_domain
 
@@ -134,3 +137,29 @@ def test_a_scope_refuses_an_unknown_kind_or_a_seed_that_is_no_http_url() -> None
         Scope.for_seeds("same-planet", ["https://example.com/"])
     with pytest.raises(ValueError):
         Scope.for_seeds("same-host", ["ftp://example.com/"])
+
+
+HOSTS = [
+    "example.com", "www.example.com", "a.github.io", "b.github.io", "github.io", "127.0.0.1", "[::1]", "0x7f.1",
+    "Bücher.example", "EXAMPLE.COM.",
+]  # fmt: skip
+SEEDS = ["https://www.example.com/", "http://a.github.io:8080/x", "https://[::1]/", "http://127.0.0.1:81/"]
+
+
+@given(
+    scheme=st.sampled_from(["http", "https", "ftp", "HTTPS"]),
+    user=st.sampled_from(["", "u@", "u:p@", "a%40b:c@"]),
+    host=st.sampled_from(HOSTS),
+    port=st.sampled_from(["", ":80", ":443", ":8080", ":81"]),
+    rest=st.text(st.characters(min_codepoint=0x21, exclude_categories=["Cs"]), max_size=20),
+    kind=st.sampled_from(SCOPE_KINDS),
+)
+def test_a_serialised_url_is_judged_as_its_parse_is(
+    scheme: str, user: str, host: str, port: str, rest: str, kind: str
+) -> None:
+    try:
+        href = ada_url.URL(f"{scheme}://{user}{host}{port}/{rest}").href
+    except ValueError:
+        return
+    scope = Scope.for_seeds(kind, SEEDS)
+    assert scope.contains_serialised(href) == scope.contains(href), href

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from linkcast.crawl.urls import crawl_key, host_key, path_and_query
+from linkcast.crawl.urls import crawl_key, crawl_key_of_href, host_key, path_and_query
 
 
 @pytest.mark.parametrize(
@@ -71,6 +71,19 @@ def test_a_crawl_key_is_stable_and_has_no_fragment(path: str, fragment: str) -> 
     assert crawl_key(key) == key
     assert "#" not in key
     assert key == crawl_key(f"https://example.com/{path}")
+
+
+# Any text a page may hold in a URL, user info and query included, '#' among it (encoded or starting the fragment).
+URL_PARTS = st.text(st.characters(min_codepoint=0x21, exclude_categories=["Cs"]), max_size=30)
+
+
+@given(user=URL_PARTS, path=URL_PARTS, query=URL_PARTS, fragment=URL_PARTS)
+def test_the_key_of_a_serialised_href_is_the_parsed_key(user: str, path: str, query: str, fragment: str) -> None:
+    try:
+        href = ada_url.URL(f"https://{user}@example.com/{path}?{query}#{fragment}").href
+    except ValueError:
+        return  # nothing a page's links could hold
+    assert crawl_key_of_href(href) == crawl_key(href)
 
 
 @pytest.mark.parametrize(

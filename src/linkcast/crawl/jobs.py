@@ -22,7 +22,7 @@ from linkcast.crawl.rules import LinkRules, SkipReason
 from linkcast.crawl.sitemaps import SitemapLimits
 from linkcast.crawl.sitemaps_fetch import discover_sitemap_urls
 from linkcast.crawl.spec import CrawlSpec
-from linkcast.crawl.urls import crawl_key, host_key
+from linkcast.crawl.urls import crawl_key, crawl_key_of_href, host_key
 from linkcast.extraction import ExtractionPool
 from linkcast.fetch import Fetcher
 from linkcast.logs import loggable_url
@@ -103,7 +103,7 @@ class CrawlJobs:
         answer, _ = await self.robots.answer_for(job.url)
         urls = await discover_sitemap_urls(self.fetcher, site, answer.rules, self.sitemap_limits)
         keys = dict.fromkeys(crawl_key(url) for url in urls)
-        return [Discovered(key, 0, None) for key in keys if rules.skip_reason(key, 0) is None]
+        return [Discovered(key, 0, None) for key in keys if rules.skip_reason_of_key(key, 0) is None]
 
     async def _fetch(self, job: Job, rules: LinkRules, seeds: list[Discovered]) -> CrawlOutcome:
         depth, referrer = job.data.get("depth", 0), job.data.get("referrer")
@@ -135,8 +135,8 @@ class CrawlJobs:
         """The links to follow (without fragment, once each) and the others counted by reason."""
         followed: list[Discovered] = []
         skipped: dict[str, int] = {}
-        for key in dict.fromkeys(map(crawl_key, links)):
-            reason = rules.skip_reason(key, depth)
+        for key in dict.fromkeys(map(crawl_key_of_href, links)):  # links as extract_links serialises them
+            reason = rules.skip_reason_of_key(key, depth)
             if reason is None:
                 followed.append(Discovered(key, depth, referrer))
             else:

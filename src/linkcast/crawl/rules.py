@@ -51,8 +51,18 @@ class LinkRules:
         was found on (seeds are 0). Seeds themselves are not judged here: a crawl fetches the seeds it was given."""
         if depth > self.max_depth:
             return SkipReason.DEPTH
-        if not self.scope.contains(link):
+        try:
+            key = crawl_key(link)
+        except ValueError:
             return SkipReason.SCOPE
-        if not self.patterns.allows(crawl_key(link)):
+        return self.skip_reason_of_key(key, depth)
+
+    def skip_reason_of_key(self, key: str, depth: int) -> SkipReason | None:
+        """``skip_reason`` of a link already a crawl key (``crawl/urls.py``), parsed once instead of twice."""
+        if depth > self.max_depth:
+            return SkipReason.DEPTH
+        if not self.scope.contains_serialised(key):
+            return SkipReason.SCOPE
+        if not self.patterns.allows(key):
             return SkipReason.PATTERN
         return None

@@ -92,6 +92,37 @@ class Scope:
             return False
         return self.kind is ScopeKind.ANY or _key(self.kind, parsed) in self.keys
 
+    def contains_serialised(self, url: str) -> bool:
+        """``contains`` for a URL already WHATWG-serialised (a crawl key), read from its text without parsing it:
+        a crawl judges every link of every page, and the parse was most of that cost."""
+        parts = _serialised_parts(url)
+        if parts is None:
+            return False
+        if self.kind is ScopeKind.ANY:
+            return True
+        hostname, origin = parts
+        if self.kind is ScopeKind.SAME_HOST:
+            return hostname in self.keys
+        if self.kind is ScopeKind.SAME_ORIGIN:
+            return origin in self.keys
+        return registrable_domain(hostname) in self.keys
+
+
+def _serialised_parts(url: str) -> tuple[str, str] | None:
+    """The hostname and origin of a WHATWG-serialised http(s) URL, cut from its text; None for another scheme.
+
+    Serialised, an http(s) URL is ``scheme://[userinfo@]host[:port]/path...``: the user info percent-encodes ``@``
+    and ``/``, an IPv6 host is bracketed, and a default port is already gone."""
+    scheme, separator, rest = url.partition("://")
+    if not separator or scheme + ":" not in DEFAULT_PORTS:
+        return None
+    host_and_port = rest.partition("/")[0].rpartition("@")[2]
+    if host_and_port.startswith("["):
+        hostname = host_and_port[: host_and_port.find("]") + 1]
+    else:
+        hostname = host_and_port.partition(":")[0]
+    return hostname, f"{scheme}://{host_and_port}"
+
 
 def _parse_http(url: str) -> ada_url.URL | None:
     """The parsed URL, or None if it does not parse or is not http(s)."""
