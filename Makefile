@@ -42,10 +42,11 @@ types: $(TEST_TOOLS)
 	$(BIN)/mypy
 
 # make bench: every benchmark in turn, one after the other (sharing the cores would spoil their figures), about
-# 40 minutes (bench-crawl alone 15-25); each also alone. Figures go to bench/results/ (results.md and .json,
-# store/workers/hostile/websub/submit/webhooks/crawl.json).
+# 60 minutes (bench-crawl alone 15-25, bench-feed-polls 15-20); each also alone. Figures go to
+# bench/results/ (results.md and .json, store/workers/hostile/websub/submit/webhooks/crawl/feed_polls.json).
 BENCH_RESULTS := bench/results
-.PHONY: bench-run bench-store bench-workers bench-hostile bench-websub bench-submit bench-webhooks bench-crawl
+.PHONY: bench-run bench-store bench-workers bench-hostile bench-websub bench-submit bench-webhooks bench-crawl \
+	bench-feed-polls
 
 bench: $(BENCH_TOOLS)
 	$(MAKE) --no-print-directory bench-run
@@ -56,6 +57,7 @@ bench: $(BENCH_TOOLS)
 	$(MAKE) --no-print-directory bench-submit
 	$(MAKE) --no-print-directory bench-webhooks
 	$(MAKE) --no-print-directory bench-crawl
+	$(MAKE) --no-print-directory bench-feed-polls
 
 bench-run: $(BENCH_TOOLS)
 	$(BIN)/python -m bench.run --out $(BENCH_RESULTS)
@@ -80,6 +82,9 @@ bench-webhooks: $(BENCH_TOOLS)
 
 bench-crawl: $(BENCH_TOOLS)
 	$(BIN)/python -m bench.bench_crawl --json $(BENCH_RESULTS)/crawl.json
+
+bench-feed-polls: $(BENCH_TOOLS)
+	$(BIN)/python -m bench.bench_feed_polls --redis --json $(BENCH_RESULTS)/feed_polls.json
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
