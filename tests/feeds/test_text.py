@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from selectolax.lexbor import LexborHTMLParser
@@ -12,7 +13,7 @@ from linkcast.feeds import text
 def lexbor_text(markup: str) -> str | None:
     tree = LexborHTMLParser(markup)
     tree.strip_tags(text._NOT_TEXT)
-    tree.unwrap_tags(text._INLINE)
+    tree.unwrap_tags(text._INLINE, delete_empty=True)
     tree.merge_text_nodes()
     return text.collapse(tree.body.text(separator=" ") if tree.body is not None else "", 10_000)
 
@@ -32,6 +33,19 @@ def test_the_parser_free_path_agrees_with_lexbor_or_declines(markup: str) -> Non
     if simple is not None:
         assert text.collapse(simple, 10_000) == lexbor_text(markup), markup
     assert text.html_text(markup, 10_000) == lexbor_text(markup) or not text.looks_like_html(markup)
+
+
+@pytest.mark.parametrize(
+    ("markup", "expected"),
+    [
+        ("word<span></span>word", "wordword"),
+        ("word<b><span></span></b>word", "wordword"),
+        ("w<a href='x'></a>ord", "word"),
+    ],
+)
+def test_an_empty_inline_element_does_not_split_a_word(markup: str, expected: str) -> None:
+    assert text.html_text(markup, 100) == expected  # the parser-free path
+    assert text.html_text(markup + "<!-- a comment: lexbor's path -->", 100) == expected
 
 
 def test_markup_is_stripped_as_a_browser_reads_it() -> None:

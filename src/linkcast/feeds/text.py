@@ -58,7 +58,7 @@ def html_text(markup: str, limit: int) -> str | None:
         return collapse(simple, limit)
     tree = LexborHTMLParser(markup)
     tree.strip_tags(_NOT_TEXT)
-    tree.unwrap_tags(_INLINE)
+    tree.unwrap_tags(_INLINE, delete_empty=True)  # an empty one left in place would split its word in two
     tree.merge_text_nodes()
     body = tree.body
     text = body.text(separator=" ") if body is not None else ""
