@@ -6,7 +6,7 @@ import sqlite3
 import time
 from typing import Any
 
-from linkcast.core.errors import Conflict, NotFound
+from linkcast.core.errors import Conflict, LinkcastError, NotFound
 from linkcast.core.events import (
     DONE,
     FAILED,
@@ -60,6 +60,28 @@ class SQLiteRequests(SQLiteCore):
         if created:
             await self._announce_jobs()
         return record, created
+
+    async def submit_many(self, requests: list[tuple[str, str]]) -> list[tuple[RequestRecord, bool] | LinkcastError]:
+        """Every request of a batch in one write: one transaction and one commit instead of one each."""
+
+        def operation(connection: sqlite3.Connection) -> Written:
+            now = time.time()
+            answers: list[tuple[RequestRecord, bool] | LinkcastError] = []
+            events: list[Event] = []
+            for request_id, url in requests:
+                try:  # a Conflict is raised before anything of that request is written
+                    record, created, added = insert_request(connection, request_id, url, now)
+                except Conflict as conflict:
+                    answers.append(conflict)
+                    continue
+                answers.append((record, created))
+                events += added
+            return Written(answers, events)
+
+        answers: list[tuple[RequestRecord, bool] | LinkcastError] = (await self._writer.run(operation)).value
+        if any(isinstance(answer, tuple) and answer[1] for answer in answers):
+            await self._announce_jobs()
+        return answers
 
     async def retry(self, request_id: str) -> RequestRecord:
         def operation(connection: sqlite3.Connection) -> Written:
