@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -31,16 +30,9 @@ import orjson
 from tests.support.service import Service
 from tests.support.webhook_receiver import WebhookReceiver
 
+from bench.bench_websub import percentiles
+
 TIMEOUT = 300.0
-
-
-def percentiles(seconds: list[float]) -> dict[str, float]:
-    ordered = sorted(seconds)
-    return {
-        "p50_ms": round(statistics.median(ordered) * 1000, 2),
-        "p99_ms": round(ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000, 2),
-        "max_ms": round(ordered[-1] * 1000, 2),
-    }
 
 
 async def endpoint(service: Service, name: str, url: str, events: list[str]) -> None:

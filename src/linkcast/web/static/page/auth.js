@@ -65,8 +65,12 @@ export async function sendApi(method, path, body, contentType) {
   }
 }
 
-// The error of a refused call, from its JSON body if it has one.
-export async function refusal(response) {
-  const answer = await response.json().catch(() => null);
+// The error of a refused call, from its JSON body (`answer`, already read) if it has one.
+export function errorOf(response, answer) {
   return (answer && answer.error) || { code: `http_${response.status}`, message: response.statusText };
+}
+
+// The error of a refused call whose body is not read yet.
+export async function refusal(response) {
+  return errorOf(response, await response.json().catch(() => null));
 }

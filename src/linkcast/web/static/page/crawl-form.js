@@ -2,7 +2,7 @@
 // POST for one chosen by the server. After a start the URL and id are cleared and the options kept, for the next
 // crawl of the same kind.
 
-import { callApi } from "./auth.js";
+import { callApi, errorOf } from "./auth.js";
 import { byId } from "./dom.js";
 import { isWebUrl } from "./format.js";
 import { applyCrawlRecord } from "./crawls.js";
@@ -90,7 +90,7 @@ async function submit(event) {
       ui.crawlId.value = "";
       ui.url.focus();
     } else {
-      const error = (answer && answer.error) || { code: `http_${response.status}`, message: response.statusText };
+      const error = errorOf(response, answer);
       say(`Refused (${error.code}): ${error.message}`, "error");
     }
   } catch {

@@ -1,6 +1,6 @@
 // Submitting a URL: PUT with the id typed in, POST for one chosen by the server; the answer goes to the view.
 
-import { callApi } from "./auth.js";
+import { callApi, errorOf } from "./auth.js";
 import { byId } from "./dom.js";
 import { isWebUrl } from "./format.js";
 import { applyRecord, entryFor, render, rememberOwn } from "./requests.js";
@@ -56,7 +56,7 @@ async function submit(event) {
       ui.form.reset();
       ui.url.focus();
     } else {
-      const error = (answer && answer.error) || { code: `http_${response.status}`, message: response.statusText };
+      const error = errorOf(response, answer);
       say(`Refused (${error.code}): ${error.message}`, "error");
     }
   } catch {
