@@ -83,6 +83,20 @@ async def test_links_are_admitted_once_up_to_max_pages_and_the_crawl_ends_when_n
     assert await store.next_job("w", timeout=0.2) is None
 
 
+async def test_a_page_of_many_links_admits_each_new_one_once_in_the_order_found(store: Store) -> None:
+    # More links than one statement of a backend takes, each twice (in the same part and across parts), with some
+    # seen before: every new URL once, every repeat a duplicate, the first mention's order kept.
+    await store.create_crawl("c", spec(max_pages=10_000), [f"{SITE}/", f"{SITE}/7"])
+    seed = await take(store)
+    links = [f"{SITE}/{n}" for n in range(1200)]
+    mentions = [url for pair in zip(links, links, strict=True) for url in pair] + links[::-1]
+    assert await store.finish_crawl_page(seed, fetched(seed, f"{SITE}/", *mentions))
+    record = await store.get_crawl("c")
+    assert record is not None and record.counts.queued == 1 + 1199  # /7 was a seed
+    assert record.counts.skipped["duplicate"] == 1 + 1 + 1200 + 1200 and record.counts.skipped["page_limit"] == 0
+    assert [(await take(store)).url for _ in range(3)] == [f"{SITE}/7", f"{SITE}/0", f"{SITE}/1"]
+
+
 async def test_an_outcome_is_recorded_once_whatever_the_deliveries(store: Store) -> None:
     await store.create_crawl("c", spec(), [f"{SITE}/", f"{SITE}/b"])
     job = await take(store)

@@ -12,6 +12,7 @@ their transaction (memory, SQLite; Redis says the same in Lua, ``redis/crawl_scr
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol
 
 from linkcast.core.crawls import (
@@ -34,6 +35,10 @@ class CrawlBook(Protocol):
 
     def add_seen(self, key: bytes) -> bool:
         """Add ``key`` to the visited set; False if it was there."""
+
+    def add_seen_each(self, keys: Sequence[bytes]) -> list[bool]:
+        """Add each key to the visited set; for each, whether it was new (a key given twice is new the first time
+        only). A page's links go in at once: one call instead of one per link."""
 
     def record_page(self, key: bytes, body: EventBody) -> bool:
         """Keep the URL's event in the crawl's pages (and append it to the log); False if it is there already."""
@@ -65,8 +70,9 @@ def apply_outcome(
     for reason, count in outcome.skipped.items():
         counts.skipped[reason] += count
     max_pages = int(record.spec["max_pages"])
-    for link in outcome.links:
-        if not book.add_seen(seen_key(link.url)):
+    new = book.add_seen_each([seen_key(link.url) for link in outcome.links])
+    for link, is_new in zip(outcome.links, new, strict=True):
+        if not is_new:
             counts.skipped["duplicate"] += 1
         elif record.admitted >= max_pages:
             counts.skipped["page_limit"] += 1

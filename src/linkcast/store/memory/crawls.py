@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -44,6 +45,9 @@ class _Book:
             return False
         self.crawl.seen.add(key)
         return True
+
+    def add_seen_each(self, keys: Sequence[bytes]) -> list[bool]:
+        return [self.add_seen(key) for key in keys]
 
     def record_page(self, key: bytes, body: EventBody) -> bool:
         if key in self.crawl.pages:

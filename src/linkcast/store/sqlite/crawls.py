@@ -4,8 +4,10 @@ they ended (``crawl_pages``), and the frontier as fair-scheduled jobs; what one 
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 import time
+from collections.abc import Sequence
 from typing import Any
 
 import orjson
@@ -32,6 +34,8 @@ from linkcast.store.sqlite.events import deleting
 from linkcast.store.sqlite.schema import append_event
 
 RECORD_COLUMNS = "crawl_id, spec, state, created_at, started_at, finished_at, counts, progress_at"
+# Keys one statement adds to a visited set at most (two bound values each, far below SQLite's 32,766).
+SEEN_PER_STATEMENT = 512
 
 
 def _record(row: tuple[Any, ...]) -> tuple[CrawlRecord, float]:
@@ -58,6 +62,21 @@ class _Book:
                 "INSERT INTO crawl_seen (crawl_id, key) VALUES (?, ?) ON CONFLICT DO NOTHING", (self.crawl_id, key)
             ).rowcount
         )
+
+    def add_seen_each(self, keys: Sequence[bytes]) -> list[bool]:
+        added: set[bytes] = set()
+        for start in range(0, len(keys), SEEN_PER_STATEMENT):
+            chunk = list(keys[start : start + SEEN_PER_STATEMENT])
+            # Padded to a power of two with its last key (a repeat adds nothing), so that a handful of statements
+            # serve every size and stay in the connection's statement cache.
+            size = 1 << (len(chunk) - 1).bit_length()
+            chunk += chunk[-1:] * (size - len(chunk))
+            added.update(row[0] for row in self.connection.execute(_insert_seen(size), (self.crawl_id, *chunk)))
+        new = []
+        for key in keys:
+            new.append(key in added)
+            added.discard(key)  # a key given twice is new the first time only
+        return new
 
     def record_page(self, key: bytes, body: EventBody) -> bool:
         (seq,) = self.connection.execute(
@@ -86,6 +105,14 @@ class _Book:
             "WHERE crawl_id = ?",
             (record.state, record.started_at, record.finished_at, counts, progress_at, self.crawl_id),
         )
+
+
+@functools.cache
+def _insert_seen(rows: int) -> str:
+    """One statement adding ``rows`` keys (``?2``...) to the visited set of crawl ``?1``; it returns those that were
+    not there."""
+    values = ", ".join(["(?1, ?)"] * rows)
+    return f"INSERT INTO crawl_seen (crawl_id, key) VALUES {values} ON CONFLICT DO NOTHING RETURNING key"
 
 
 def _load(connection: sqlite3.Connection, crawl_id: str) -> tuple[CrawlRecord, float] | None:
