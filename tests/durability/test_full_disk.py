@@ -73,6 +73,9 @@ async def test_a_submission_during_a_full_disk_leaves_nothing_half_done(tmp_path
             async with aiohttp.ClientSession() as session:
                 status, body = await service.put("a", "https://example.com/", session=session)
                 assert (status, body["error"]["code"]) == (507, "store_full")
+                batch = {"urls": ["https://example.com/1", "https://example.com/2"]}
+                status, body = await service.call("POST", "/urls", json=batch, session=session)  # one transaction
+                assert (status, body["error"]["code"]) == (507, "store_full")
                 filler.unlink()
                 status, _ = await service.put("a", "https://example.com/", session=session)
                 assert status == 201  # nothing of the refused submission was kept

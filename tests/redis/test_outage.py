@@ -86,6 +86,9 @@ async def test_api_answers_503_while_redis_is_down(tmp_path: Path) -> None:
         server.stop()
         status, body = await replica.put("a", "https://example.com/")
         assert (status, body["error"]["code"]) == (503, "store_unavailable")
+        batch = {"urls": ["https://example.com/1", "https://example.com/2"]}
+        status, body = await replica.call("POST", "/urls", json=batch)  # one pipeline of scripts
+        assert (status, body["error"]["code"]) == (503, "store_unavailable")
         status, body = await replica.call("GET", "/urls/a")
         assert (status, body["error"]["code"]) == (503, "store_unavailable")
     finally:

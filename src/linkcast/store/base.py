@@ -53,6 +53,7 @@ MAX_ATTEMPTS = 5
 WRITES = frozenset(
     {
         "submit",
+        "submit_many",
         "retry",
         "claim_job",
         "append_started",

@@ -78,6 +78,10 @@ class RedisCore(Store):
         """Run script ``name`` with the prefix as its first argument."""
         return await self._scripts[name](args=[self.prefix, *args])
 
+    async def queue_script(self, pipeline: Any, name: str, *args: Any) -> None:
+        """Queue script ``name`` (the prefix its first argument) in ``pipeline``, which runs it on ``execute``."""
+        await self._scripts[name](args=[self.prefix, *args], client=pipeline)
+
     async def open(self) -> None:
         await self.redis.ping()
         self._renewing = asyncio.create_task(self._renew_leases_forever(), name="linkcast-redis-leases")
