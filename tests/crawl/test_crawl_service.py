@@ -14,6 +14,7 @@ import pytest_asyncio
 from tests.hostile.site import HostileSite
 from tests.support.crawl_site import CrawlSite, TreeSite, html
 from tests.support.service import Service, receive_until
+from tests.support.site import LocalSite
 
 DONE = "crawl.done"
 
@@ -108,6 +109,26 @@ async def test_deeper_crawls_follow_cycles_without_repeating_a_page(crawler: Ser
     }  # fmt: skip
     assert frames[-1]["counts"]["skipped"]["pattern"] == 1
     assert max(crawl_site.requests.values()) == 1
+
+
+async def test_links_repeated_on_every_page_count_exactly_as_the_graph_says(crawler: Service, tmp_path: Path) -> None:
+    # A site whose every page carries the same menu (as real sites do): each page's menu links are judged once per
+    # page by the rules, and each mention after a page is recorded is a duplicate, however the workers interleave.
+    site = LocalSite()
+    menu = [f"/m{n}" for n in range(6)]
+    off_menu = ["/skip/1", "http://localhost/elsewhere"]  # a pattern and the scope refuse these, on every page
+    for path in menu:
+        site.page(path, html(*menu, *off_menu))
+    await site.start()
+    try:
+        frames = await crawl(crawler, "menus", {"url": site.url("/m0"), "max_depth": 3, "exclude": ["/skip/*"]})
+    finally:
+        await site.stop()
+    counts = frames[-1]["counts"]
+    assert counts["fetched"] == 6 and counts["queued"] == 0
+    # 6 pages x 6 menu links are 36 mentions; 5 of them admitted a page (the seed was admitted as a seed)
+    assert counts["skipped"]["duplicate"] == 36 - 5
+    assert counts["skipped"]["pattern"] == 6 and counts["skipped"]["scope"] == 6
 
 
 async def test_respect_robots_off_fetches_what_robots_disallows(crawler: Service, crawl_site: CrawlSite) -> None:

@@ -16,6 +16,7 @@ from collections import OrderedDict
 from linkcast.core.crawls import CRAWL_ENDED, CrawlOutcome, CrawlRecord, Discovered, page_body, skipped_body
 from linkcast.core.errors import FetchError, LinkcastError
 from linkcast.core.events import Job
+from linkcast.crawl.known_links import KnownLinks
 from linkcast.crawl.robots import path_and_query, product_token
 from linkcast.crawl.robots_cache import RobotsCache, site_of
 from linkcast.crawl.rules import LinkRules, SkipReason
@@ -53,6 +54,7 @@ class CrawlJobs:
         self.product_token = product_token(settings.user_agent)
         self.sitemap_limits = SitemapLimits.from_settings(settings)
         self._rules: OrderedDict[str, tuple[CrawlSpec, LinkRules]] = OrderedDict()
+        self.known = KnownLinks()
 
     async def process(self, job: Job) -> None:
         began = time.perf_counter()
@@ -65,7 +67,8 @@ class CrawlJobs:
         if outcome is None:
             seeds = await self._sitemap_seeds(job, spec, rules)
             outcome = await self._fetch(job, rules, seeds)
-        await self.store.finish_crawl_page(job, outcome)
+        if await self.store.finish_crawl_page(job, outcome):
+            self.known.visited(job.request_id, (link.url for link in outcome.links))
         self.metrics.fetches.labels(outcome.result if outcome.result != "fetched" else "ok").inc()
         log.info(
             "crawl %s: %s %s in %.0f ms",
@@ -78,7 +81,7 @@ class CrawlJobs:
             spec = CrawlSpec.from_json(record.spec, max_pages_cap=self.settings.max_crawl_pages)
             found = self._rules[record.crawl_id] = (spec, LinkRules.for_spec(spec))
             while len(self._rules) > CACHED_CRAWLS:
-                self._rules.popitem(last=False)
+                self.known.forget(self._rules.popitem(last=False)[0])
         self._rules.move_to_end(record.crawl_id)
         return found
 
@@ -124,23 +127,31 @@ class CrawlJobs:
             job.request_id, job.url, depth=depth, referrer=referrer, final_url=page.final_url,
             status_code=page.status_code, links=found.links, links_truncated=found.truncated,
         )  # fmt: skip
-        links, skipped = self._judge(found.links, depth + 1, rules, job.url)
+        links, skipped = self._judge(job.request_id, found.links, depth + 1, rules, job.url)
         final = crawl_key(page.final_url)
         return CrawlOutcome(body, "fetched", seeds + links, skipped, final if final != job.url else None)
 
-    @staticmethod
     def _judge(
-        links: list[str], depth: int, rules: LinkRules, referrer: str
+        self, crawl_id: str, links: list[str], depth: int, rules: LinkRules, referrer: str
     ) -> tuple[list[Discovered], dict[str, int]]:
-        """The links to follow (without fragment, once each) and the others counted by reason."""
+        """The links to follow (without fragment, once each) and the others counted by reason: a link this process
+        knows (``known_links``) is counted as it was before, without judging it or sending it to the store."""
+        keys = dict.fromkeys(map(crawl_key_of_href, links))  # links as extract_links serialises them
+        if depth > rules.max_depth:
+            return [], {SkipReason.DEPTH.value: len(keys)} if keys else {}
         followed: list[Discovered] = []
         skipped: dict[str, int] = {}
-        for key in dict.fromkeys(map(crawl_key_of_href, links)):  # links as extract_links serialises them
-            reason = rules.skip_reason_of_key(key, depth)
-            if reason is None:
-                followed.append(Discovered(key, depth, referrer))
-            else:
-                skipped[reason.value] = skipped.get(reason.value, 0) + 1
+        known = self.known.of(crawl_id)
+        for key in keys:
+            known_reason = known.get(key)
+            if known_reason is None:
+                reason = rules.skip_reason_of_key(key, depth)
+                if reason is None:
+                    followed.append(Discovered(key, depth, referrer))
+                    continue
+                known_reason = reason.value
+                self.known.learn(crawl_id, key, known_reason)
+            skipped[known_reason] = skipped.get(known_reason, 0) + 1
         return followed, skipped
 
     @staticmethod

@@ -255,7 +255,9 @@ class Store(ABC):
     async def finish_crawl_page(self, job: Job, outcome: CrawlOutcome) -> bool:
         """End a crawl job with its outcome, atomically (``crawl_ledger``): the event once, the counts, the links
         admitted up to ``max_pages``, ``crawl.progress`` at most once a second, ``crawl.done`` when nothing is left.
-        False if nothing was recorded (the crawl had ended, or this URL's outcome was recorded already)."""
+        False if nothing was recorded (the crawl had ended, or this URL's outcome was recorded already); True means
+        that the crawl's visited set holds every link of ``outcome`` (a worker may count them as duplicates from then
+        on without asking: ``crawl/known_links.py``)."""
 
     @abstractmethod
     async def cancel_crawl(self, crawl_id: str) -> CrawlRecord:

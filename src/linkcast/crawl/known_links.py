@@ -1,0 +1,58 @@
+"""What this process knows about the links of its crawls, so that a link found on many pages (a site's menus, its
+footer: most of a page's links) is judged and sent to the store once, not once per page.
+
+For a crawl, a link is known by its skip reason (``scope``, ``pattern``: the crawl's rules never change) or as
+``duplicate``: a page whose outcome the store recorded sent it, so the crawl's visited set holds it from then on,
+and the store would only count it as a duplicate again. What is known is only ever a committed fact, so forgetting
+it costs speed, never correctness: another worker process simply knows less. Bounded by ``max_links`` in all; past
+it everything is forgotten at once (cheaper than an LRU, and a crawl relearns its menus within a few pages).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+DUPLICATE = "duplicate"
+# Links known at most, over every crawl: about 150 bytes each (the URL and its entry), so a few MB.
+MAX_KNOWN_LINKS = 50_000
+
+
+class KnownLinks:
+    def __init__(self, max_links: int = MAX_KNOWN_LINKS) -> None:
+        self.max_links = max_links
+        self._crawls: dict[str, dict[str, str]] = {}
+        self._count = 0
+
+    def of(self, crawl_id: str) -> dict[str, str]:
+        """The crawl's known links (link -> skip reason), to read; ``learn`` and ``visited`` add to it."""
+        return self._crawls.get(crawl_id) or {}
+
+    def learn(self, crawl_id: str, link: str, reason: str) -> None:
+        """``link`` is skipped for ``reason`` in this crawl."""
+        self._make_room(1)
+        known = self._crawls.setdefault(crawl_id, {})
+        if link not in known:
+            self._count += 1
+        known[link] = reason
+
+    def visited(self, crawl_id: str, links: Iterable[str]) -> None:
+        """The store recorded an outcome that sent ``links``: the crawl's visited set holds each of them."""
+        links = list(links)
+        if len(links) > self.max_links:
+            return
+        self._make_room(len(links))
+        known = self._crawls.setdefault(crawl_id, {})
+        before = len(known)
+        known.update(dict.fromkeys(links, DUPLICATE))
+        self._count += len(known) - before
+
+    def forget(self, crawl_id: str) -> None:
+        self._count -= len(self._crawls.pop(crawl_id, {}))
+
+    def __len__(self) -> int:
+        return self._count
+
+    def _make_room(self, links: int) -> None:
+        if self._count + links > self.max_links:
+            self._crawls.clear()
+            self._count = 0
