@@ -8,6 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from linkcast.crawl.scope import SCOPE_KINDS, Scope, ScopeKind, registrable_domain
+from linkcast.crawl.urls import site_of_key
 
 
 def test_the_scope_names_are_those_of_the_api() -> None:
@@ -154,12 +155,14 @@ SEEDS = ["https://www.example.com/", "http://a.github.io:8080/x", "https://[::1]
     rest=st.text(st.characters(min_codepoint=0x21, exclude_categories=["Cs"]), max_size=20),
     kind=st.sampled_from(SCOPE_KINDS),
 )
-def test_a_serialised_url_is_judged_as_its_parse_is(
+def test_a_serialised_url_is_judged_and_sited_as_its_parse_is(
     scheme: str, user: str, host: str, port: str, rest: str, kind: str
 ) -> None:
     try:
-        href = ada_url.URL(f"{scheme}://{user}{host}{port}/{rest}").href
+        parsed = ada_url.URL(f"{scheme}://{user}{host}{port}/{rest}")
     except ValueError:
         return
+    href = parsed.href
     scope = Scope.for_seeds(kind, SEEDS)
     assert scope.contains_serialised(href) == scope.contains(href), href
+    assert site_of_key(href) == str(parsed.origin), href  # the site whose robots.txt speaks for it

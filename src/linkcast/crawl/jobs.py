@@ -18,12 +18,12 @@ from linkcast.core.errors import FetchError, LinkcastError
 from linkcast.core.events import Job
 from linkcast.crawl.known_links import KnownLinks
 from linkcast.crawl.robots import path_and_query, product_token
-from linkcast.crawl.robots_cache import RobotsCache, site_of
+from linkcast.crawl.robots_cache import RobotsCache
 from linkcast.crawl.rules import LinkRules, SkipReason
 from linkcast.crawl.sitemaps import SitemapLimits
 from linkcast.crawl.sitemaps_fetch import discover_sitemap_urls
 from linkcast.crawl.spec import CrawlSpec
-from linkcast.crawl.urls import crawl_key, crawl_key_of_href, host_key
+from linkcast.crawl.urls import crawl_key, crawl_key_of_href, host_key, site_of_key
 from linkcast.extraction import ExtractionPool
 from linkcast.fetch import Fetcher
 from linkcast.logs import loggable_url
@@ -100,7 +100,7 @@ class CrawlJobs:
         """With ``sitemaps``, the pages a seed's site lists in its sitemaps, once per site and crawl (as seeds)."""
         if not spec.sitemaps or job.data.get("depth", 0) != 0:
             return []
-        site = site_of(job.url)
+        site = site_of_key(job.url)
         if not await self.store.claim_crawl_url(job.request_id, SITEMAPS_READ + site):
             return []
         answer, _ = await self.robots.answer_for(job.url)

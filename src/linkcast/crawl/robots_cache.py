@@ -9,9 +9,8 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass
 
-import ada_url
-
 from linkcast.crawl.robots_fetch import RobotsAnswer, fetch_robots
+from linkcast.crawl.urls import site_of_key
 from linkcast.fetch import Fetcher
 
 MAX_SITES = 10_000
@@ -23,11 +22,6 @@ class Cached:
     expires_at: float
 
 
-def site_of(url: str) -> str:
-    """``https://h:8443/a?b`` -> ``https://h:8443``: the site a robots.txt speaks for."""
-    return str(ada_url.URL(url).origin)
-
-
 class RobotsCache:
     def __init__(self, fetcher: Fetcher, max_sites: int = MAX_SITES) -> None:
         self.fetcher = fetcher
@@ -36,8 +30,9 @@ class RobotsCache:
         self._fetching: dict[str, asyncio.Future[Cached]] = {}
 
     async def answer_for(self, url: str) -> tuple[RobotsAnswer, bool]:
-        """The robots.txt answer for ``url``'s site, and whether it was fetched now (False: from the cache)."""
-        site = site_of(url)
+        """The robots.txt answer for ``url``'s site (``url`` a crawl key), and whether it was fetched now (False: from
+        the cache)."""
+        site = site_of_key(url)
         cached = self._answers.get(site)
         if cached is not None and cached.expires_at > time.monotonic():
             self._answers.move_to_end(site)

@@ -22,6 +22,7 @@ import ada_url
 from publicsuffixlist import PublicSuffixList
 
 from linkcast.core.policy import DEFAULT_PORTS, parse_address
+from linkcast.crawl.urls import host_and_origin_of_key
 
 
 class ScopeKind(StrEnum):
@@ -95,7 +96,7 @@ class Scope:
     def contains_serialised(self, url: str) -> bool:
         """``contains`` for a URL already WHATWG-serialised (a crawl key), read from its text without parsing it:
         a crawl judges every link of every page, and the parse was most of that cost."""
-        parts = _serialised_parts(url)
+        parts = host_and_origin_of_key(url)
         if parts is None:
             return False
         if self.kind is ScopeKind.ANY:
@@ -106,22 +107,6 @@ class Scope:
         if self.kind is ScopeKind.SAME_ORIGIN:
             return origin in self.keys
         return registrable_domain(hostname) in self.keys
-
-
-def _serialised_parts(url: str) -> tuple[str, str] | None:
-    """The hostname and origin of a WHATWG-serialised http(s) URL, cut from its text; None for another scheme.
-
-    Serialised, an http(s) URL is ``scheme://[userinfo@]host[:port]/path...``: the user info percent-encodes ``@``
-    and ``/``, an IPv6 host is bracketed, and a default port is already gone."""
-    scheme, separator, rest = url.partition("://")
-    if not separator or scheme + ":" not in DEFAULT_PORTS:
-        return None
-    host_and_port = rest.partition("/")[0].rpartition("@")[2]
-    if host_and_port.startswith("["):
-        hostname = host_and_port[: host_and_port.find("]") + 1]
-    else:
-        hostname = host_and_port.partition(":")[0]
-    return hostname, f"{scheme}://{host_and_port}"
 
 
 def _parse_http(url: str) -> ada_url.URL | None:

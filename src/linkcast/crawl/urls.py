@@ -11,8 +11,9 @@ from __future__ import annotations
 import ada_url
 
 from linkcast.core.inputs import host_key
+from linkcast.core.policy import DEFAULT_PORTS
 
-__all__ = ["crawl_key", "crawl_key_of_href", "host_key", "path_and_query"]
+__all__ = ["crawl_key", "crawl_key_of_href", "host_and_origin_of_key", "host_key", "path_and_query", "site_of_key"]
 
 
 def crawl_key(url: str) -> str:
@@ -40,3 +41,26 @@ def path_and_query(key: str) -> str:
     and the user info percent-encodes it. The fragment is already gone from a crawl key."""
     start = key.find("/", key.find("://") + 3)
     return key[start:] if start >= 0 else "/"
+
+
+def host_and_origin_of_key(key: str) -> tuple[str, str] | None:
+    """The hostname and origin of a WHATWG-serialised http(s) URL, cut from its text; None for another scheme.
+
+    Serialised, an http(s) URL is ``scheme://[userinfo@]host[:port]/path...``: the user info percent-encodes ``@``
+    and ``/``, an IPv6 host is bracketed, and a default port is already gone."""
+    scheme, separator, rest = key.partition("://")
+    if not separator or scheme + ":" not in DEFAULT_PORTS:
+        return None
+    host_and_port = rest.partition("/")[0].rpartition("@")[2]
+    if host_and_port.startswith("["):
+        hostname = host_and_port[: host_and_port.find("]") + 1]
+    else:
+        hostname = host_and_port.partition(":")[0]
+    return hostname, f"{scheme}://{host_and_port}"
+
+
+def site_of_key(key: str) -> str:
+    """``https://h:8443/a?b`` -> ``https://h:8443``: the site (origin) a robots.txt speaks for, of a crawl key or any
+    serialised http(s) URL, cut from its text (the URL parsed only if it is not http(s))."""
+    parts = host_and_origin_of_key(key)
+    return parts[1] if parts is not None else str(ada_url.URL(key).origin)
