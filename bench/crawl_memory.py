@@ -130,18 +130,18 @@ async def sample_singles(
 
 
 class TreeSite:
-    """The ``bench.tree_site`` process: host A's tree and host B's page."""
+    """The ``bench.tree_site`` processes: host A's tree on one, host B's page on another (as another host would be)."""
 
     def __init__(self, hubs: int, per_hub: int, workdir: Path) -> None:
         self.port, self.other_port = free_port(), free_port()
         self.hubs, self.per_hub = hubs, per_hub
         page = workdir / "other-page.html"
         page.write_bytes(render_page(0, f"http://127.0.0.1:{self.other_port}", SiteShape()))
-        command = [
-            PYTHON, "-m", "bench.tree_site", "--port", str(self.port), "--other-port", str(self.other_port),
-            "--hubs", str(hubs), "--per-hub", str(per_hub), "--page", str(page),
-        ]  # fmt: skip
-        self.process = Process("tree-site", command, workdir / "tree-site.log")
+        command = [PYTHON, "-m", "bench.tree_site", "--hubs", str(hubs), "--per-hub", str(per_hub), "--page", str(page)]
+        self.processes = [
+            Process(f"tree-site-{name}", [*command, "--port", str(port)], workdir / f"tree-site-{name}.log")
+            for name, port in (("a", self.port), ("b", self.other_port))
+        ]
 
     @property
     def seed(self) -> str:
@@ -152,13 +152,19 @@ class TreeSite:
         return f"http://127.0.0.1:{self.other_port}/page.html"
 
     async def __aenter__(self) -> TreeSite:
-        self.process.start()
-        await self.process.ready_http(self.seed)
-        await self.process.ready_http(self.other_page)
+        for process in self.processes:
+            process.start()
+        try:
+            await self.processes[0].ready_http(self.seed)
+            await self.processes[1].ready_http(self.other_page)
+        except BaseException:
+            await self.__aexit__()
+            raise
         return self
 
     async def __aexit__(self, *_exc: object) -> None:
-        self.process.stop()
+        for process in self.processes:
+            process.stop()
 
     async def release(self) -> None:
         await self._post("/release")

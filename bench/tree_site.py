@@ -1,6 +1,8 @@
 """A site whose crawl queues many URLs at once and holds them queued until told to go on; and another host's page.
 
-``python -m bench.tree_site --port A --other-port B --hubs H --per-hub N --page PAGE.html`` serves on 127.0.0.1:
+``python -m bench.tree_site --port P --hubs H --per-hub N --page PAGE.html`` serves on 127.0.0.1:P both of these (the
+bench runs one process on port A, for host A, and another on port B, for host B: a server busy with A's crawl must
+not slow B's page, which would measure the site's queue, not linkcast's):
 
 - on port A, host A: ``/`` links to ``H`` hub pages ``/h/<i>``, each linking to ``N`` leaves ``/l/<i>/<j>``: a crawl
   of depth 2 admits ``H * N`` leaves as soon as the hubs are read. A leaf waits until ``POST /release`` has been
@@ -65,18 +67,16 @@ def tree_app(hubs: int, per_hub: int, other_page: bytes) -> web.Application:
     return app
 
 
-async def serve(port: int, other_port: int, hubs: int, per_hub: int, page: Path) -> None:
+async def serve(port: int, hubs: int, per_hub: int, page: Path) -> None:
     runner = web.AppRunner(tree_app(hubs, per_hub, page.read_bytes()), access_log=None)
     await runner.setup()
-    for each in (port, other_port):
-        await web.TCPSite(runner, "127.0.0.1", each, backlog=1024).start()
+    await web.TCPSite(runner, "127.0.0.1", port, backlog=1024).start()
     await asyncio.Event().wait()
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description="serve the tree site (host A) and one page (host B) on loopback")
     parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--other-port", type=int, required=True)
     parser.add_argument("--hubs", type=int, required=True)
     parser.add_argument("--per-hub", type=int, required=True)
     parser.add_argument("--page", type=Path, required=True)
@@ -84,9 +84,9 @@ def main() -> None:
     try:
         import uvloop
 
-        uvloop.run(serve(args.port, args.other_port, args.hubs, args.per_hub, args.page))
+        uvloop.run(serve(args.port, args.hubs, args.per_hub, args.page))
     except ImportError:  # pragma: no cover - uvloop is a linkcast dependency on Linux
-        asyncio.run(serve(args.port, args.other_port, args.hubs, args.per_hub, args.page))
+        asyncio.run(serve(args.port, args.hubs, args.per_hub, args.page))
 
 
 if __name__ == "__main__":
