@@ -40,6 +40,24 @@ async def test_results_arrive_signed_in_event_order_as_the_stream_sends_them(
     assert stored is not None and stored.delivered == 4 and stored.failing_since is None
 
 
+async def test_an_endpoint_made_while_none_existed_gets_what_came_right_after(
+    make_runtime: RuntimeFactory, receiver: WebhookReceiver
+) -> None:
+    # With no endpoint, the waker passes events over and asks the store again only now and then: the first endpoint,
+    # made just after events were passed over and followed by nothing else, must still be woken for its request.
+    runtime = await make_runtime()
+    await submit(runtime.store, receiver, "before")
+
+    async def ended(request_id: str) -> bool:
+        return any(e.type == "result" and e.request_id == request_id for e in await runtime.store.events_after(0))
+
+    await eventually(lambda: ended("before"))
+    endpoint = await add_endpoint(runtime.store, "first", receiver.answer("/first"))
+    await submit(runtime.store, receiver, "after")
+    await receiver.wait_for(lambda: len(receiver.at("/first")) == 1)
+    assert receiver.at("/first")[0].verified(endpoint.secret)["request_id"] == "after"
+
+
 async def test_a_failing_endpoint_gets_the_same_delivery_again_until_it_answers(
     make_runtime: RuntimeFactory, receiver: WebhookReceiver
 ) -> None:
