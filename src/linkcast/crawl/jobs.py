@@ -128,7 +128,7 @@ class CrawlJobs:
             status_code=page.status_code, links=found.links, links_truncated=found.truncated,
         )  # fmt: skip
         links, skipped = self._judge(job.request_id, found.links, depth + 1, rules, job.url)
-        final = crawl_key(page.final_url) if page.final_url != job.url else job.url  # redirected, or not
+        final = crawl_key(page.final_url) if page.final_url != job.url else None  # not redirected: no parse
         return CrawlOutcome(body, "fetched", seeds + links, skipped, final if final != job.url else None)
 
     def _judge(
