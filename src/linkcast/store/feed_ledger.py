@@ -28,6 +28,16 @@ SEEN_RETENTION_SECONDS = 90 * 86400
 SEEN_MAX = 20_000
 
 
+class StoredCounts(Protocol):
+    """What a poll's outcome needs of the stored record (a ``FeedRecord`` has them; a backend may read just these)."""
+
+    @property
+    def entry_count(self) -> int: ...
+
+    @property
+    def polls(self) -> int: ...
+
+
 class FeedBook(Protocol):
     """One feed's rows, inside the backend's transaction."""
 
@@ -56,7 +66,7 @@ class FeedBook(Protocol):
         """Queue the feed's next poll at ``record.next_poll``, for ``record.url``."""
 
 
-def apply_poll(book: FeedBook, stored: FeedRecord, poll: FeedPoll, now: float) -> None:
+def apply_poll(book: FeedBook, stored: StoredCounts, poll: FeedPoll, now: float) -> None:
     record = poll.record
     record.entry_count = stored.entry_count
     for body in poll.events:
