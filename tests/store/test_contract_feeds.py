@@ -10,7 +10,8 @@ import pytest
 from linkcast.core.errors import Conflict, NotFound
 from linkcast.core.events import FEED_JOB, PAGE_JOB, Event, Job
 from linkcast.core.feeds import FEED_GONE, FeedPoll, FeedRecord, PolledEntry, feed_event
-from linkcast.store import Store
+from linkcast.store import Store, feed_ledger
+from linkcast.store.redis import feeds as redis_feeds
 
 WAIT = 10.0
 FEED = "https://news.example/feed.xml"
@@ -75,6 +76,21 @@ async def test_entries_are_sent_once_however_the_feed_reorders_removes_and_readd
     assert [(e["entry_id"], e.get("backlog"), e.get("changed")) for e in sent[2:]] == [("c", None, None)]
     record = await store.get_feed("f")
     assert record is not None and record.entry_count == 3
+
+
+async def test_only_a_poll_that_brings_entries_forgets_ids_unseen_too_long(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Every id not seen in this very poll counts as unseen too long (each backend reads the retention at its poll).
+    monkeypatch.setattr(feed_ledger, "SEEN_RETENTION_SECONDS", 0)
+    monkeypatch.setattr(redis_feeds, "SEEN_RETENTION_SECONDS", 0)
+    await store.create_feed(watched())
+    await poll(store, entry("a"))
+    await poll(store)  # a 304: its entries are still in the feed, and still known
+    await poll(store, entry("a"))
+    await poll(store, entry("b"))  # a is forgotten here
+    await poll(store, entry("a"))
+    assert [e["entry_id"] for e in await entries_sent(store)] == ["a", "b", "a"]
 
 
 async def test_a_known_entry_that_changed_is_sent_again_as_changed(store: Store) -> None:

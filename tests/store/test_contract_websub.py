@@ -68,6 +68,22 @@ async def test_a_push_for_an_unknown_feed_records_nothing(store: Store) -> None:
     assert await store.events_after(0, ["nobody"]) == []
 
 
+async def test_a_feed_is_read_with_its_subscription_as_each_is_read_alone(store: Store) -> None:
+    assert await store.get_feed_and_subscription("f") is None
+    await store.create_feed(watched())
+    assert await store.get_feed_and_subscription("f") == (await store.get_feed("f"), None)
+    expires = time.time() + 3600
+    assert await store.swap_subscription("f", 0, subscription(state=PUSH_SUBSCRIBED, expires_at=expires))
+    found = await store.get_feed_and_subscription("f")
+    assert found == (await store.get_feed("f"), await store.get_subscription("f"))
+    assert found is not None and found[1] is not None and (found[1].version, found[1].expires_at) == (1, expires)
+
+
+async def test_a_subscription_without_its_feed_reads_as_no_feed(store: Store) -> None:
+    assert await store.swap_subscription("f", 0, subscription())
+    assert await store.get_feed_and_subscription("f") is None
+
+
 async def test_a_subscription_changes_only_from_the_version_it_was_read_at(store: Store) -> None:
     assert await store.get_subscription("f") is None
     assert not await store.swap_subscription("f", 1, subscription())

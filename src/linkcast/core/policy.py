@@ -26,6 +26,8 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 DEFAULT_PORTS = {"http:": 80, "https:": 443}
+# The parts of a URL that say which server it is fetched from, read from ada in one call.
+URL_SERVER = ("protocol", "hostname", "port")
 ALLOW_PRIVATE_HINT = ", refused unless linkcast runs with --allow-private-networks (LINKCAST_ALLOW_PRIVATE_NETWORKS=1)"
 
 
@@ -121,9 +123,14 @@ def parse_address(host: str) -> IPAddress | None:
 
 def normalise_host(host: str) -> str:
     """Lower-case, without the brackets of an IPv6 literal or the trailing dot of a fully qualified name."""
+    return _host_and_address(host)[0]
+
+
+def _host_and_address(host: str) -> tuple[str, IPAddress | None]:
+    """The host normalised, and the IP address it names literally (None for a domain name), parsed once."""
     host = host.strip().lower().rstrip(".")
     address = parse_address(host)
-    return str(address) if address is not None else host
+    return (str(address), address) if address is not None else (host, None)
 
 
 def _url_host(text: str, entry: str) -> str:
@@ -191,29 +198,31 @@ class AddressPolicy:
 
         Returns the URL's host and port (the default port of its scheme when it names none)."""
         try:
-            parsed = ada_url.URL(url)
+            parsed = ada_url.parse_url(url, attributes=URL_SERVER)
         except ValueError:
             raise Blocked(f"not a valid URL: {url!r}", code="invalid_url") from None
-        if parsed.protocol not in DEFAULT_PORTS:
-            raise Blocked(f"only http and https may be fetched, not {parsed.protocol}")
-        host: str = parsed.hostname
-        port = int(parsed.port) if parsed.port else DEFAULT_PORTS[parsed.protocol]
+        protocol, host = parsed["protocol"], parsed["hostname"]
+        if protocol not in DEFAULT_PORTS:
+            raise Blocked(f"only http and https may be fetched, not {protocol}")
+        port = int(parsed["port"] or DEFAULT_PORTS[protocol])
         self.check_host(host, port)
         return host, port
 
     def check_host(self, host: str, port: int) -> None:
         """Refuse a host denied by name, or an IP literal that ``check_addresses`` would refuse."""
-        name = normalise_host(host)
+        name, address = _host_and_address(host)
         for rule in self.deny_hosts:
             if rule.matches(name, port):
                 raise Blocked(f"{name} is on the deny list")
-        address = parse_address(name)
         if address is not None:
-            self.check_addresses(name, port, [address])
+            self._check_addresses(name, port, [address])
 
     def check_addresses(self, host: str, port: int, addresses: Iterable[IPAddress]) -> None:
         """Refuse the host if any of its addresses is refused: it could be connected to any of them."""
-        name = normalise_host(host)
+        self._check_addresses(normalise_host(host), port, addresses)
+
+    def _check_addresses(self, name: str, port: int, addresses: Iterable[IPAddress]) -> None:
+        """``check_addresses`` for a host name already normalised."""
         allowed_by_name = any(rule.matches(name, port) for rule in self.allow_hosts)
         for address in addresses:
             reason = self.refusal(address, allowed_by_name)

@@ -38,7 +38,7 @@ from linkcast.core.feeds import (
 from linkcast.core.links import LinkLimits
 from linkcast.feeds.reading import Answer, read_in_thread
 from linkcast.feeds.schedule import Bounds, asked_interval, backoff, next_interval, retry_interval
-from linkcast.feeds.websub.subscriptions import Subscriptions
+from linkcast.feeds.websub.subscriptions import Subscriptions, pushing_until
 from linkcast.fetch import Fetcher, Resource
 from linkcast.logs import loggable_url
 from linkcast.metrics import Metrics
@@ -68,32 +68,38 @@ class FeedJobs:
         self.subscriptions = Subscriptions(settings, store)
 
     async def process(self, job: Job) -> None:
-        record = await self.store.get_feed(job.request_id)
-        if record is None or record.state == FEED_GONE:  # removed meanwhile: the job just ends
+        found = await self.store.get_feed_and_subscription(job.request_id)
+        if found is None or found[0].state == FEED_GONE:  # removed meanwhile: the job just ends
             await self.store.finish_feed_poll(job, FeedPoll(FeedRecord(job.request_id, {}, job.url, FEED_GONE)))
             return
+        record, subscription = found
         began, now = time.perf_counter(), time.time()
+        pushing = pushing_until(subscription, now)
         try:
             resource = await self.fetcher.fetch_resource(
                 record.url, max_bytes=self.settings.max_body_bytes, accept=self._accept(record),
                 headers=_validators(record), retry=False,
             )  # fmt: skip
-            poll = await self._answered(record, resource, now)
+            poll = await self._answered(record, resource, now, pushing)
         except LinkcastError as error:
             poll = self._failed(record, error, now, None)
         await self.store.finish_feed_poll(job, poll)
         outcome = poll.record.last_error["code"] if poll.record.last_error else str(poll.record.last_status)
         self.metrics.fetches.labels(f"feed_{outcome}").inc()
-        log.info(
-            "polled feed %s (%s): %s, %d entries, in %.0f ms", record.feed_id, loggable_url(record.url), outcome,
-            len(poll.entries), (time.perf_counter() - began) * 1000,
-        )  # fmt: skip
+        # A poll that changed nothing (a 304) is most polls: at info, every watched feed would write a line per
+        # interval to say so, at some 20 us of the event loop's time each; the metric counts them.
+        level = logging.DEBUG if poll.record.last_status == 304 and not poll.events else logging.INFO
+        if log.isEnabledFor(level):
+            log.log(
+                level, "polled feed %s (%s): %s, %d entries, in %.0f ms", record.feed_id, loggable_url(record.url),
+                outcome, len(poll.entries), (time.perf_counter() - began) * 1000,
+            )  # fmt: skip
 
     @staticmethod
     def _accept(record: FeedRecord) -> str:
         return PAGE_ACCEPT if record.spec.get("watch") == WATCH_LINKS else FEED_ACCEPT
 
-    async def _answered(self, record: FeedRecord, resource: Resource, now: float) -> FeedPoll:
+    async def _answered(self, record: FeedRecord, resource: Resource, now: float, pushing: float | None) -> FeedPoll:
         record, events = _moved(record, resource)
         status = resource.status_code
         if status == 410:
@@ -101,7 +107,7 @@ class FeedJobs:
             return FeedPoll(gone, events=[*events, feed_event(FEED_GONE_EVENT, record.feed_id, url=record.url)])
         if status == 304:
             interval = asked_interval(resource.headers, None, now) or record.interval
-            return FeedPoll(await self._succeeded(record, status, now, interval), events=events)
+            return FeedPoll(self._succeeded(record, status, now, interval, pushing), events=events)
         if not 200 <= status < 300:
             error = FetchError(f"the server answered {status}", code="http_status")
             retry_after = resource.headers.get("Retry-After") if status in (429, 503) else None
@@ -120,7 +126,8 @@ class FeedJobs:
             poll.events[:0] = events
             return poll
         await self.subscriptions.noticed(record.feed_id, reading.hubs, reading.topic, now)
-        succeeded = await self._succeeded(record, status, now, asked_interval(resource.headers, reading.ttl, now))
+        asked = asked_interval(resource.headers, reading.ttl, now)
+        succeeded = self._succeeded(record, status, now, asked, pushing)
         # The validators the server sent with this 200, each on its own: one it did not send is dropped.
         succeeded.etag = resource.headers.get("ETag")
         succeeded.last_modified = resource.headers.get("Last-Modified")
@@ -128,12 +135,13 @@ class FeedJobs:
         succeeded.site_link = reading.site_link or record.site_link
         return FeedPoll(succeeded, reading.entries, events)
 
-    async def _succeeded(self, record: FeedRecord, status: int, now: float, asked: float | None) -> FeedRecord:
+    def _succeeded(
+        self, record: FeedRecord, status: int, now: float, asked: float | None, pushing: float | None
+    ) -> FeedRecord:
         interval = self.bounds.clamp(asked if asked is not None else self.bounds.default)
         next_poll = now + next_interval(self.bounds, interval)
-        pushing_until = await self.subscriptions.pushing_until(record.feed_id, now)
-        if pushing_until is not None:  # the hub pushes: poll seldom, and again when the lease would end
-            next_poll = min(now + next_interval(self.bounds, self.bounds.maximum), pushing_until)
+        if pushing is not None:  # the hub pushes: poll seldom, and again when the lease would end
+            next_poll = min(now + next_interval(self.bounds, self.bounds.maximum), pushing)
         return dataclasses.replace(
             record, state=FEED_ACTIVE, last_poll=now, last_status=status, last_error=None, failures=0,
             polls=record.polls + 1, interval=interval, next_poll=next_poll,

@@ -89,6 +89,7 @@ GUARDED = WRITES | {
     "list_crawls",
     "crawl_pages",
     "get_feed",
+    "get_feed_and_subscription",
     "list_feeds",
     "feed_entries",
     "get_subscription",
@@ -275,6 +276,11 @@ class Store(ABC):
     @abstractmethod
     async def get_feed(self, feed_id: str) -> FeedRecord | None:
         """The feed's record, or None for an unknown id."""
+
+    @abstractmethod
+    async def get_feed_and_subscription(self, feed_id: str) -> tuple[FeedRecord, Subscription | None] | None:
+        """The feed's record and its WebSub subscription (or None), each as ``get_feed`` and ``get_subscription``
+        give it, in one read: what a poll needs before it fetches. None for an unknown feed."""
 
     @abstractmethod
     async def list_feeds(self, after: str | None, limit: int) -> Page:

@@ -7,7 +7,9 @@ transaction (memory, SQLite; Redis says the same in Lua, ``redis/feed_scripts.py
    the feed's first successful poll has been recorded) and, with ``follow``, a request for its page; a known one
    whose fingerprint changed is a ``feed.entry`` with ``"changed": true``; any other is only marked seen now. So
    reordering, removing and re-adding entries never sends one twice.
-4. Ids not seen for ``SEEN_RETENTION_SECONDS``, and the oldest beyond ``SEEN_MAX`` per feed, leave the seen-set.
+4. If the poll brought entries, ids not seen for ``SEEN_RETENTION_SECONDS``, and the oldest beyond ``SEEN_MAX`` per
+   feed, leave the seen-set. A poll without entries (a 304, an error) leaves it as it is: it grew by nothing, and the
+   entries of a feed that answers 304 are still in it even though they were last seen at its last 200.
 5. The record is stored and, unless the feed is gone, its next poll is queued (one job per feed: never two polls of
    one feed at once).
 
@@ -24,6 +26,16 @@ from linkcast.core.feeds import FEED_GONE, FeedPoll, FeedRecord, PolledEntry, en
 # How long an entry id is remembered after it left its feed, and the most ids remembered per feed.
 SEEN_RETENTION_SECONDS = 90 * 86400
 SEEN_MAX = 20_000
+
+
+class StoredCounts(Protocol):
+    """What a poll's outcome needs of the stored record (a ``FeedRecord`` has them; a backend may read just these)."""
+
+    @property
+    def entry_count(self) -> int: ...
+
+    @property
+    def polls(self) -> int: ...
 
 
 class FeedBook(Protocol):
@@ -54,13 +66,14 @@ class FeedBook(Protocol):
         """Queue the feed's next poll at ``record.next_poll``, for ``record.url``."""
 
 
-def apply_poll(book: FeedBook, stored: FeedRecord, poll: FeedPoll, now: float) -> None:
+def apply_poll(book: FeedBook, stored: StoredCounts, poll: FeedPoll, now: float) -> None:
     record = poll.record
     record.entry_count = stored.entry_count
     for body in poll.events:
         book.append(body)
-    take_entries(book, record, poll.entries, backlog=stored.polls == 0)
-    book.forget_seen(now - SEEN_RETENTION_SECONDS, SEEN_MAX)
+    if poll.entries:
+        take_entries(book, record, poll.entries, backlog=stored.polls == 0)
+        book.forget_seen(now - SEEN_RETENTION_SECONDS, SEEN_MAX)
     book.save(record)
     if record.state != FEED_GONE:
         book.schedule(record)

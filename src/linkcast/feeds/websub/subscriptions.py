@@ -22,15 +22,15 @@ log = logging.getLogger(__name__)
 SWAP_ROUNDS = 5
 
 
+def pushing_until(sub: Subscription | None, now: float) -> float | None:
+    """When the feed's active subscription's lease ends, or None if it has none (``sub``: the feed's, if any)."""
+    return sub.expires_at if sub is not None and sub.active(now) else None
+
+
 class Subscriptions:
     def __init__(self, settings: Settings, store: Store) -> None:
         self.settings = settings
         self.store = store
-
-    async def pushing_until(self, feed_id: str, now: float) -> float | None:
-        """When the active subscription's lease ends, or None if the feed has none."""
-        sub = await self.store.get_subscription(feed_id)
-        return sub.expires_at if sub is not None and sub.active(now) else None
 
     async def noticed(self, feed_id: str, hubs: list[str], topic: str | None, now: float) -> None:
         if not hubs or not topic:

@@ -118,7 +118,8 @@ class MemoryFeeds(MemoryCrawls):
         self._announce_job()
         feed = self._feeds.get(job.request_id)
         if feed is not None:
-            apply_poll(_Book(self, feed, time.time()), feed.record, poll, time.time())
+            now = time.time()
+            apply_poll(_Book(self, feed, now), feed.record, poll, now)
 
     async def remove_feed(self, feed_id: str) -> FeedRecord:
         feed = self._feeds.pop(feed_id, None)

@@ -6,6 +6,7 @@ import dataclasses
 import time
 
 from linkcast.core.events import WEBSUB_JOB, Job
+from linkcast.core.feeds import FeedRecord
 from linkcast.core.inputs import host_key
 from linkcast.core.websub import Subscription
 from linkcast.settings import Settings
@@ -20,6 +21,10 @@ class MemoryWebSub(MemoryFeeds):
     async def get_subscription(self, feed_id: str) -> Subscription | None:
         found = self._subscriptions.get(feed_id)
         return dataclasses.replace(found) if found else None
+
+    async def get_feed_and_subscription(self, feed_id: str) -> tuple[FeedRecord, Subscription | None] | None:
+        record = await self.get_feed(feed_id)
+        return (record, await self.get_subscription(feed_id)) if record is not None else None
 
     async def swap_subscription(self, feed_id: str, expected_version: int, new: Subscription | None) -> bool:
         stored = self._subscriptions.get(feed_id)

@@ -108,15 +108,20 @@ if redis.call('EXISTS', fkey(id)) == 0 then return 0 end
 local record = cjson.decode(ARGV[7])
 local count = tonumber(redis.call('HGET', fkey(id), 'entry_count') or '0')
 for _, event in ipairs(cjson.decode(ARGV[9])) do append(maxlen, event[1], id, event[2]) end
-count = take_entries(id, cjson.decode(ARGV[10]), follows(id), count, now, conc, maxlen, ARGV[14])
-local stale = redis.call('ZRANGEBYSCORE', fkey(id, 'seenage'), '-inf', '(' .. (now - tonumber(ARGV[12])))
-local over = redis.call('ZCARD', fkey(id, 'seenage')) - tonumber(ARGV[13])
-if over > 0 then
-  for _, key in ipairs(redis.call('ZRANGE', fkey(id, 'seenage'), 0, over - 1)) do table.insert(stale, key) end
-end
-for _, key in ipairs(stale) do
-  redis.call('HDEL', fkey(id, 'seen'), key)
-  redis.call('ZREM', fkey(id, 'seenage'), key)
+local entries = cjson.decode(ARGV[10])
+if #entries > 0 then  -- a poll without entries leaves the seen-set as it is (feed_ledger's step 4)
+  count = take_entries(id, entries, follows(id), count, now, conc, maxlen, ARGV[14])
+  -- %.17g: Lua's own number-to-text keeps 14 digits, a tenth of a millisecond off from the ages ZADD stored.
+  local cutoff = '(' .. string.format('%.17g', now - tonumber(ARGV[12]))
+  local stale = redis.call('ZRANGEBYSCORE', fkey(id, 'seenage'), '-inf', cutoff)
+  local over = redis.call('ZCARD', fkey(id, 'seenage')) - tonumber(ARGV[13])
+  if over > 0 then
+    for _, key in ipairs(redis.call('ZRANGE', fkey(id, 'seenage'), 0, over - 1)) do table.insert(stale, key) end
+  end
+  for _, key in ipairs(stale) do
+    redis.call('HDEL', fkey(id, 'seen'), key)
+    redis.call('ZREM', fkey(id, 'seenage'), key)
+  end
 end
 record.entry_count = count
 save(id, record)

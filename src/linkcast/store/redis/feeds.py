@@ -53,7 +53,7 @@ class RedisFeeds(RedisEvents):
 
     async def get_feed(self, feed_id: str) -> FeedRecord | None:
         fields = await self.redis.hgetall(self.feed_key(feed_id))
-        return _record(fields) if fields else None
+        return feed_record(fields) if fields else None
 
     async def list_feeds(self, after: str | None, limit: int) -> Page:
         entries = await self.redis.zrangebyscore(
@@ -63,7 +63,7 @@ class RedisFeeds(RedisEvents):
             for feed_id, _score in entries[:limit]:
                 pipe.hgetall(self.feed_key(feed_id.decode()))
             fields = await pipe.execute()
-        records = [_record(values) for values in fields if values]
+        records = [feed_record(values) for values in fields if values]
         return Page(records, str(int(entries[limit - 1][1])) if len(entries) > limit else None)
 
     async def feed_entries(self, feed_id: str, after: str | None, limit: int) -> Page:
@@ -124,5 +124,5 @@ def _entry_rows(feed_id: str, entries: list[PolledEntry], *, backlog: bool) -> l
     ]  # fmt: skip
 
 
-def _record(fields: dict[bytes, bytes]) -> FeedRecord:
+def feed_record(fields: dict[bytes, bytes]) -> FeedRecord:
     return FeedRecord.from_columns({key.decode(): value.decode() for key, value in fields.items()})

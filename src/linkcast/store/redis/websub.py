@@ -6,10 +6,11 @@ from __future__ import annotations
 import time
 
 from linkcast.core.events import Job
+from linkcast.core.feeds import FeedRecord
 from linkcast.core.inputs import host_key
 from linkcast.core.websub import Subscription
 from linkcast.settings import Settings
-from linkcast.store.redis.feeds import RedisFeeds
+from linkcast.store.redis.feeds import RedisFeeds, feed_record
 from linkcast.store.redis.websub_scripts import FINISH, SWAP
 
 
@@ -21,6 +22,15 @@ class RedisWebSub(RedisFeeds):
     async def get_subscription(self, feed_id: str) -> Subscription | None:
         version, body = await self.redis.hmget(self.key("websub", feed_id), "v", "b")
         return Subscription.from_json(body, int(version)) if body else None
+
+    async def get_feed_and_subscription(self, feed_id: str) -> tuple[FeedRecord, Subscription | None] | None:
+        async with self.redis.pipeline(transaction=True) as pipe:  # one round trip, one moment
+            pipe.hgetall(self.feed_key(feed_id))
+            pipe.hmget(self.key("websub", feed_id), "v", "b")
+            fields, (version, body) = await pipe.execute()
+        if not fields:
+            return None
+        return feed_record(fields), Subscription.from_json(body, int(version)) if body else None
 
     async def swap_subscription(self, feed_id: str, expected_version: int, new: Subscription | None) -> bool:
         body = new.to_json() if new else b""

@@ -7,10 +7,12 @@ import sqlite3
 import time
 
 from linkcast.core.events import WEBSUB_JOB, Job
+from linkcast.core.feeds import FeedRecord
 from linkcast.core.inputs import host_key
 from linkcast.core.websub import Subscription
 from linkcast.store.sqlite import scheduler
 from linkcast.store.sqlite.core import SQLiteCore, Written
+from linkcast.store.sqlite.feeds import COLUMNS as FEED_COLUMNS
 
 
 def _load(connection: sqlite3.Connection, feed_id: str) -> Subscription | None:
@@ -26,7 +28,23 @@ def _schedule(connection: sqlite3.Connection, feed_id: str, now: float) -> None:
         scheduler.enqueue(connection, WEBSUB_JOB, feed_id, found.hub, host_key(found.hub), now, not_before=found.due_at)
 
 
+def _load_with_feed(connection: sqlite3.Connection, feed_id: str) -> tuple[FeedRecord, Subscription | None] | None:
+    row = connection.execute(
+        f"SELECT {', '.join(f'feeds.{c}' for c in FEED_COLUMNS)}, websub.body, websub.version "
+        "FROM feeds LEFT JOIN websub USING (feed_id) WHERE feeds.feed_id = ?",
+        (feed_id,),
+    ).fetchone()
+    if row is None:
+        return None
+    *columns, body, version = row
+    record = FeedRecord.from_columns(dict(zip(FEED_COLUMNS, columns, strict=True)))
+    return record, Subscription.from_json(body, int(version)) if body is not None else None
+
+
 class SQLiteWebSub(SQLiteCore):
+    async def get_feed_and_subscription(self, feed_id: str) -> tuple[FeedRecord, Subscription | None] | None:
+        return await self._reader.run(lambda connection: _load_with_feed(connection, feed_id))
+
     async def get_subscription(self, feed_id: str) -> Subscription | None:
         return await self._reader.run(lambda connection: _load(connection, feed_id))
 
