@@ -34,7 +34,7 @@ from linkcast.store.sqlite.events import deleting
 from linkcast.store.sqlite.schema import append_event
 
 RECORD_COLUMNS = "crawl_id, spec, state, created_at, started_at, finished_at, counts, progress_at"
-# Keys one statement adds to a visited set at most (two bound values each, far below SQLite's 32,766).
+# Keys one statement adds to a visited set at most (one bound value each, far below SQLite's 32,766).
 SEEN_PER_STATEMENT = 512
 
 
@@ -57,11 +57,7 @@ class _Book:
         self.queued = 0
 
     def add_seen(self, key: bytes) -> bool:
-        return bool(
-            self.connection.execute(
-                "INSERT INTO crawl_seen (crawl_id, key) VALUES (?, ?) ON CONFLICT DO NOTHING", (self.crawl_id, key)
-            ).rowcount
-        )
+        return self.add_seen_each([key])[0]
 
     def add_seen_each(self, keys: Sequence[bytes]) -> list[bool]:
         added: set[bytes] = set()
