@@ -74,3 +74,22 @@ export function errorOf(response, answer) {
 export async function refusal(response) {
   return errorOf(response, await response.json().catch(() => null));
 }
+
+const LISTING_PAGE = 1000; // items per GET of a listing (the API's largest page)
+
+// Every page of a listing (GET `path`?limit=&after=), in its order: each page's items (`answer[field]`) go to
+// `take`, until the listing ends or `take` returns false. Returns the refused response, if one was (null if not),
+// and whether the listing was read to its end. A network failure throws.
+export async function readListing(path, field, take) {
+  let after = null;
+  do {
+    const params = new URLSearchParams({ limit: String(LISTING_PAGE) });
+    if (after !== null) params.set("after", after);
+    const response = await callApi("GET", `${path}?${params}`);
+    if (!response.ok) return { refused: response, complete: false };
+    const answer = await response.json();
+    after = answer.next ?? null;
+    if (take(answer[field]) === false) break;
+  } while (after !== null);
+  return { refused: null, complete: after === null };
+}

@@ -2,12 +2,11 @@
 // the page loaded come from GET /crawls (the stream's replay holds recent events only), read again whenever the
 // stream (re)connects; a crawl first seen there is placed by its creation time.
 
-import { callApi, refusal } from "./auth.js";
+import { callApi, readListing, refusal } from "./auth.js";
 import { byId } from "./dom.js";
 import { Crawl } from "./crawl-item.js";
 
 const CRAWLS_KEPT = 200; // crawls kept on the page; the oldest are dropped from the list
-const LIST_PAGE = 1000; // crawls per GET /crawls (its largest limit)
 const EVENT_TYPES = new Set(["crawl.accepted", "crawl.progress", "crawl.done", "page", "skipped"]);
 const TICK_MS = 1000;
 
@@ -97,21 +96,15 @@ export function loadCrawls() {
 
 async function readAll() {
   const records = [];
-  let after = null;
   try {
-    do {
-      const params = new URLSearchParams({ limit: String(LIST_PAGE) });
-      if (after !== null) params.set("after", after);
-      const response = await callApi("GET", `/crawls?${params}`);
-      if (!response.ok) {
-        const error = await refusal(response);
-        return showProblem(`Could not load the crawls (${error.code}): ${error.message}`);
-      }
-      const answer = await response.json();
-      records.push(...answer.crawls);
+    const { refused } = await readListing("/crawls", "crawls", (page) => {
+      records.push(...page);
       records.splice(0, Math.max(0, records.length - CRAWLS_KEPT));
-      after = answer.next ?? null;
-    } while (after !== null);
+    });
+    if (refused) {
+      const error = await refusal(refused);
+      return showProblem(`Could not load the crawls (${error.code}): ${error.message}`);
+    }
   } catch {
     return showProblem("Could not reach the server to load the crawls.");
   }

@@ -2,14 +2,13 @@
 // (ENTRIES_KEPT at most), read from GET /feeds/<id>/entries and kept up to date by the stream, and its row in the
 // list of feeds with its unread count and a button to remove it.
 
-import { callApi } from "./auth.js";
+import { callApi, readListing } from "./auth.js";
 import { fromTemplate, setText } from "./dom.js";
 import { numberFormat } from "./format.js";
 import { Entry, newestFirst } from "./entry-item.js";
 import { isRead, keepOnly } from "./reader-store.js";
 
 export const ENTRIES_KEPT = 200; // per feed, the newest
-const ENTRIES_PAGE = 1000; // entries per GET (the API's largest page)
 
 export class Feed {
   constructor(record, { onPick, onRemove }) {
@@ -87,20 +86,14 @@ export class Feed {
     if (!response.ok) return response.status === 404 ? "" : `Could not read the feed ${this.title}.`;
     this.onRecord(await response.json());
     const rows = new Map(); // entry id -> its row, the newest ENTRIES_KEPT (of a changed entry, its last row)
-    let after = null;
-    do {
-      const params = new URLSearchParams({ limit: String(ENTRIES_PAGE) });
-      if (after !== null) params.set("after", after);
-      const page = await callApi("GET", `${path}/entries?${params}`);
-      if (!page.ok) return page.status === 404 ? "" : `Could not read the entries of ${this.title}.`;
-      const answer = await page.json();
-      for (const row of answer.entries) {
+    const { refused } = await readListing(`${path}/entries`, "entries", (page) => {
+      for (const row of page) {
         rows.delete(row.entry_id);
         rows.set(row.entry_id, row);
       }
       while (rows.size > ENTRIES_KEPT) rows.delete(rows.keys().next().value);
-      after = answer.next ?? null;
-    } while (after !== null);
+    });
+    if (refused) return refused.status === 404 ? "" : `Could not read the entries of ${this.title}.`;
     for (const row of rows.values()) {
       const known = this.entries.get(row.entry_id);
       if (known) {

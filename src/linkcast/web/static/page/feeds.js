@@ -3,7 +3,7 @@
 // entries from GET /feeds/<id>/entries; the stream keeps both up to date: a new entry arrives on top, unread. What
 // has been read is this browser's (reader-store.js).
 
-import { callApi, refusal } from "./auth.js";
+import { callApi, readListing, refusal } from "./auth.js";
 import { byId } from "./dom.js";
 import { numberFormat } from "./format.js";
 import { newestFirst } from "./entry-item.js";
@@ -13,7 +13,6 @@ import { KEYS, recall, remember } from "./session.js";
 import { forgetFeed, isRead, READ_KEY, reread, setRead } from "./reader-store.js";
 
 const FEEDS_KEPT = 500; // feeds listed; beyond them the page says so
-const LIST_PAGE = 1000;
 const ENTRIES_SHOWN = 200; // of the feed chosen, or of all
 const LOADS_AT_ONCE = 4; // feeds whose entries are read at the same time
 const FEED_EVENTS = new Set(["feed.accepted", "feed.entry", "feed.moved", "feed.gone", "feed.error", "feed.removed"]);
@@ -128,25 +127,21 @@ export function loadFeeds() {
 async function listAll() {
   const before = new Set(feeds.keys()); // a feed that arrives on the stream meanwhile may be newer than the listing
   const records = [];
-  let after = null;
+  let listing;
   try {
-    do {
-      const params = new URLSearchParams({ limit: String(LIST_PAGE) });
-      if (after !== null) params.set("after", after);
-      const response = await callApi("GET", `/feeds?${params}`);
-      if (!response.ok) {
-        const error = await refusal(response);
-        return showProblem(`Could not load the feeds (${error.code}): ${error.message}`);
-      }
-      const answer = await response.json();
-      records.push(...answer.feeds);
-      after = answer.next ?? null;
-    } while (after !== null && records.length < FEEDS_KEPT);
+    listing = await readListing("/feeds", "feeds", (page) => {
+      records.push(...page);
+      return records.length < FEEDS_KEPT;
+    });
+    if (listing.refused) {
+      const error = await refusal(listing.refused);
+      return showProblem(`Could not load the feeds (${error.code}): ${error.message}`);
+    }
   } catch {
     return showProblem("Could not reach the server to load the feeds.");
   }
   showProblem("");
-  if (after === null) {
+  if (listing.complete) {
     const listed = new Set(records.map((record) => record.feed_id));
     for (const feedId of before) if (!listed.has(feedId)) dropFeed(feedId); // removed while the page was away
   }
