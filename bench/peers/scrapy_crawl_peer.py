@@ -24,7 +24,7 @@ from scrapy.http import Response
 from scrapy.linkextractors import LinkExtractor
 from scrapy.spiders import CrawlSpider, Rule
 
-from bench.peers.scrapy_peer import peak_rss_bytes
+from bench.peers.scrapy_peer import page_links, peak_rss_bytes
 
 
 class SiteSpider(CrawlSpider):
@@ -56,21 +56,17 @@ class SiteSpider(CrawlSpider):
         return self.parse_page(response)
 
     def parse_page(self, response: Response) -> Iterator[dict[str, Any]]:
-        seen: dict[str, None] = {}
-        for href in response.css("a::attr(href), area::attr(href)").getall():
-            link = response.urljoin(href)
-            if link.startswith(("http:", "https:")):
-                seen[link] = None
+        links = page_links(response)
         # Scrapy's start requests skip the duplicate filter, so a link back to the seed fetches it again: pages
         # counts each URL once, fetches every response.
         self.fetches += 1
         if response.url not in self.urls:
             self.urls.add(response.url)
             self.pages += 1
-            self.links += len(seen)
+            self.links += len(links)
         self.last_done = time.monotonic()
         self.cpu_done = time.process_time()
-        yield {"url": response.url, "links": len(seen)}
+        yield {"url": response.url, "links": len(links)}
 
 
 def run(seed: str, depth: int, concurrency: int, deny: tuple[str, ...]) -> dict[str, Any]:

@@ -22,6 +22,16 @@ from scrapy.crawler import CrawlerProcess
 from scrapy.http import Response
 
 
+def page_links(response: Response) -> list[str]:
+    """The page's http(s) links (``<a>`` and ``<area>``), resolved and de-duplicated, as linkcast reports them."""
+    seen: dict[str, None] = {}
+    for href in response.css("a::attr(href), area::attr(href)").getall():
+        link = response.urljoin(href)
+        if link.startswith(("http:", "https:")):
+            seen[link] = None
+    return list(seen)
+
+
 class LinksSpider(scrapy.Spider):
     name = "links"
 
@@ -44,16 +54,12 @@ class LinksSpider(scrapy.Spider):
             yield scrapy.Request(url, callback=self.parse, errback=self.failed, dont_filter=True)
 
     def parse(self, response: Response) -> Iterator[dict[str, Any]]:
-        seen: dict[str, None] = {}
-        for href in response.css("a::attr(href), area::attr(href)").getall():
-            link = response.urljoin(href)
-            if link.startswith(("http:", "https:")):
-                seen[link] = None
+        links = page_links(response)
         self.pages += 1
-        self.links += len(seen)
+        self.links += len(links)
         self.last_done = time.monotonic()
         self.cpu_done = time.process_time()
-        yield {"url": response.url, "links": list(seen)}
+        yield {"url": response.url, "links": links}
 
     def closed(self, reason: str) -> None:
         self.closed_at = time.monotonic()
