@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from typing import NamedTuple
+from collections.abc import Sequence
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -29,9 +30,14 @@ COLUMNS = (
 )  # fmt: skip
 
 
+def record_of_row(row: Sequence[Any]) -> FeedRecord:
+    """The record of a row of ``COLUMNS``, in their order."""
+    return FeedRecord.from_columns(dict(zip(COLUMNS, row, strict=True)))
+
+
 def _load(connection: sqlite3.Connection, feed_id: str) -> FeedRecord | None:
     row = connection.execute(f"SELECT {', '.join(COLUMNS)} FROM feeds WHERE feed_id = ?", (feed_id,)).fetchone()
-    return FeedRecord.from_columns(dict(zip(COLUMNS, row, strict=True))) if row else None
+    return record_of_row(row) if row else None
 
 
 def _save(connection: sqlite3.Connection, record: FeedRecord) -> None:
@@ -146,7 +152,7 @@ class SQLiteFeeds(SQLiteCore):
                 f"SELECT rowid, {', '.join(COLUMNS)} FROM feeds WHERE rowid > ? ORDER BY rowid LIMIT ?",
                 (int(after or 0), limit + 1),
             ).fetchall()
-            records = [FeedRecord.from_columns(dict(zip(COLUMNS, row[1:], strict=True))) for row in rows[:limit]]
+            records = [record_of_row(row[1:]) for row in rows[:limit]]
             return Page(records, str(rows[limit - 1][0]) if len(rows) > limit else None)
 
         return await self._reader.run(operation)

@@ -13,6 +13,7 @@ from linkcast.core.websub import Subscription
 from linkcast.store.sqlite import scheduler
 from linkcast.store.sqlite.core import SQLiteCore, Written
 from linkcast.store.sqlite.feeds import COLUMNS as FEED_COLUMNS
+from linkcast.store.sqlite.feeds import record_of_row
 
 
 def _load(connection: sqlite3.Connection, feed_id: str) -> Subscription | None:
@@ -37,8 +38,7 @@ def _load_with_feed(connection: sqlite3.Connection, feed_id: str) -> tuple[FeedR
     if row is None:
         return None
     *columns, body, version = row
-    record = FeedRecord.from_columns(dict(zip(FEED_COLUMNS, columns, strict=True)))
-    return record, Subscription.from_json(body, int(version)) if body is not None else None
+    return record_of_row(columns), Subscription.from_json(body, int(version)) if body is not None else None
 
 
 class SQLiteWebSub(SQLiteCore):
