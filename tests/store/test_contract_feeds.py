@@ -12,6 +12,7 @@ from linkcast.core.events import FEED_JOB, PAGE_JOB, Event, Job
 from linkcast.core.feeds import FEED_GONE, FeedPoll, FeedRecord, PolledEntry, feed_event
 from linkcast.store import Store, feed_ledger
 from linkcast.store.redis import feeds as redis_feeds
+from tests.store.conftest import Backend
 
 WAIT = 10.0
 FEED = "https://news.example/feed.xml"
@@ -111,6 +112,27 @@ async def test_the_next_poll_waits_for_its_time(store: Store) -> None:
     assert time.monotonic() - began < WAIT
     record = await store.get_feed("f")
     assert record is not None and record.polls == 1
+
+
+async def test_a_poll_that_ends_after_its_lease_lapsed_leaves_the_new_holders_poll_alone(backend: Backend) -> None:
+    """The late poll's outcome is recorded, but the feed keeps one poll job, the new holder's, which queues the next."""
+    store = await backend.open(job_visibility_timeout=0.3)
+    await store.create_feed(watched())
+    late = await take(store, "w1")
+    store.forget(late)  # its worker stalled: the lease lapses and the feed's job goes to another worker
+    current = await take(store, "w2")
+    assert current.request_id == "f"
+    record = await store.get_feed("f")
+    assert record is not None
+    now = time.time()
+    await store.finish_feed_poll(late, FeedPoll(dataclasses.replace(record, polls=1, last_poll=now, next_poll=now)))
+    assert await store.next_job("w3", timeout=0.5) is None, "the late poll queued a second poll of the feed"
+    await store.finish_feed_poll(current, FeedPoll(dataclasses.replace(record, polls=2, last_poll=now, next_poll=now)))
+    following = await take(store, "w3")
+    assert (following.kind, following.request_id, following.url) == (FEED_JOB, "f", FEED)
+    assert await store.next_job("w4", timeout=0.5) is None, "the feed has more than one poll queued"
+    stored = await store.get_feed("f")
+    assert stored is not None and stored.polls == 2
 
 
 async def test_a_feed_that_is_gone_is_polled_no_more(store: Store) -> None:

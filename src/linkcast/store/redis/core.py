@@ -140,7 +140,9 @@ class RedisCore(Store):
         return job_id, owner
 
     def forget(self, job: Job) -> None:
-        self._held.pop(self.receipt_of(job)[0], None)
+        job_id, owner = self.receipt_of(job)
+        if self._held.get(job_id) == owner:  # not a later holder's lease, after this one lapsed
+            del self._held[job_id]
 
     async def release(self, job: Job) -> None:
         self.forget(job)

@@ -103,7 +103,7 @@ FINISH_POLL = (
     + """
 local now, conc, id = tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[6]
 local maxlen = ARGV[11]
-complete(ARGV[4], ARGV[5], now, conc)
+local ended = complete(ARGV[4], ARGV[5], now, conc)
 if redis.call('EXISTS', fkey(id)) == 0 then return 0 end
 local record = cjson.decode(ARGV[7])
 local count = tonumber(redis.call('HGET', fkey(id), 'entry_count') or '0')
@@ -125,7 +125,12 @@ if #entries > 0 then  -- a poll without entries leaves the seen-set as it is (fe
 end
 record.entry_count = count
 save(id, record)
-if record.state ~= 'gone' then schedule(id, record.url, ARGV[8], tonumber(record.next_poll) or now, now, conc) end
+-- A poll whose lease lapsed queues no next poll while the feed has a job: the worker that holds it now queues it.
+local current = redis.call('GET', fkey(id, 'job'))
+local has_job = current and redis.call('EXISTS', jkey(current)) == 1
+if record.state ~= 'gone' and (ended == 1 or not has_job) then
+  schedule(id, record.url, ARGV[8], tonumber(record.next_poll) or now, now, conc)
+end
 return 1
 """
 )

@@ -64,10 +64,12 @@ class _Counts(NamedTuple):
 class _Book:
     """One feed's rows for ``feed_ledger``, inside the writer's transaction."""
 
-    def __init__(self, connection: sqlite3.Connection, feed_id: str, now: float) -> None:
+    def __init__(self, connection: sqlite3.Connection, feed_id: str, now: float, poll: Job | None = None) -> None:
         self.connection, self.feed_id, self.now = connection, feed_id, now
+        self.poll = poll  # the job of the poll whose outcome this is: the next poll takes its place
         self.events: list[Event] = []
         self.queued = False
+        self.next_poll_queued = False
 
     def fingerprint_of(self, key: bytes) -> str | None:
         row = self.connection.execute(
@@ -119,8 +121,10 @@ class _Book:
         _save(self.connection, record)
 
     def schedule(self, record: FeedRecord) -> None:
-        _schedule(self.connection, record, self.now)
-        self.queued = True
+        assert self.poll is not None, "only a poll's outcome queues the next poll"
+        due = record.next_poll if record.next_poll is not None else self.now
+        scheduler.requeue(self.connection, self.poll, record.url, self.now, due)
+        self.queued = self.next_poll_queued = True
 
 
 class SQLiteFeeds(SQLiteCore):
@@ -173,14 +177,14 @@ class SQLiteFeeds(SQLiteCore):
 
         def operation(connection: sqlite3.Connection) -> Written:
             now = time.time()
-            scheduler.complete(connection, job, now)  # first: the next poll is a job of the same identity
             row = connection.execute(
                 "SELECT entry_count, polls FROM feeds WHERE feed_id = ?", (job.request_id,)
             ).fetchone()
-            if row is None:
-                return Written()
-            book = _Book(connection, job.request_id, now)
-            apply_poll(book, _Counts(*row), poll, now)
+            book = _Book(connection, job.request_id, now, job)
+            if row is not None:
+                apply_poll(book, _Counts(*row), poll, now)
+            if not book.next_poll_queued:  # the feed is gone, or was removed: the poll's job just ends
+                scheduler.complete(connection, job, now)
             return Written(book.queued, book.events)
 
         await self._writer.run(operation)
