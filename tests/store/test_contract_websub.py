@@ -79,6 +79,17 @@ async def test_a_feed_is_read_with_its_subscription_as_each_is_read_alone(store:
     assert found is not None and found[1] is not None and (found[1].version, found[1].expires_at) == (1, expires)
 
 
+async def test_a_feed_job_read_with_its_claim_holds_what_a_read_then_would(store: Store) -> None:
+    """``Job.preread``: a backend that reads a poll's feed in the claim's own transaction reads what
+    ``get_feed_and_subscription`` would; one that does not leaves it None."""
+    await store.create_feed(watched())
+    assert await store.swap_subscription("f", 0, subscription(state=PUSH_SUBSCRIBED, expires_at=time.time() + 60))
+    job = await store.next_job("w", timeout=WAIT)
+    assert job is not None and job.kind == FEED_JOB
+    if job.preread is not None:
+        assert job.preread == (await store.get_feed_and_subscription("f"),)
+
+
 async def test_a_subscription_without_its_feed_reads_as_no_feed(store: Store) -> None:
     assert await store.swap_subscription("f", 0, subscription())
     assert await store.get_feed_and_subscription("f") is None

@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 
 from linkcast.core.errors import ConfigurationError, Conflict
+from linkcast.core.events import FEED_JOB
+from linkcast.core.feeds import FeedRecord
 from linkcast.settings import Settings
 from linkcast.store import open_store
 from linkcast.store.sqlite import SQLiteStore, database_path
@@ -61,5 +63,20 @@ async def test_a_failing_operation_in_a_group_commit_fails_alone(tmp_path: Path)
         assert [type(o) for o in outcomes if isinstance(o, BaseException)] == [Conflict]
         assert len(await store.events_after(0, limit=100)) == 41
         assert await store.queue_depth() == 41
+    finally:
+        await store.close()
+
+
+async def test_a_feed_job_comes_with_its_feed_read_in_the_claim(tmp_path: Path) -> None:
+    """What spares a poll its round trip to the reader before it fetches (``Job.preread``)."""
+    store = open_store(Settings(store=f"sqlite:///{tmp_path}/s.db"))
+    await store.open()
+    try:
+        url = "https://news.example/feed.xml"
+        await store.create_feed(FeedRecord("f", {"url": url}, url))
+        job = await store.next_job("w", timeout=10.0)
+        assert job is not None and job.kind == FEED_JOB
+        assert job.preread == (await store.get_feed_and_subscription("f"),)
+        assert job.preread[0] is not None and job.preread[0][0].url == url
     finally:
         await store.close()

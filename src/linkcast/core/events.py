@@ -185,7 +185,11 @@ WEBHOOK_JOB = "webhook"  # a webhook endpoint's outbox: read new events into it,
 @dataclass(frozen=True, slots=True)
 class Job:
     """A unit of work handed to a worker: its kind, the request (or crawl) it belongs to, its URL, the attempt it
-    is, the backend's handle to acknowledge it (``receipt``), and what its kind needs besides (``data``)."""
+    is, the backend's handle to acknowledge it (``receipt``), and what its kind needs besides (``data``).
+
+    ``preread``: what the job's handler would read from the store first, read by the backend in the claim's own
+    transaction, in a one-tuple (None: not read, the handler reads it). For a feed job, what
+    ``get_feed_and_subscription`` answers: a poll then needs no store round trip before it fetches."""
 
     request_id: str
     url: str
@@ -193,3 +197,4 @@ class Job:
     receipt: str = ""
     kind: str = PAGE_JOB
     data: dict[str, Any] = field(default_factory=dict)
+    preread: tuple[Any] | None = field(default=None, compare=False, repr=False)

@@ -68,7 +68,7 @@ class FeedJobs:
         self.subscriptions = Subscriptions(settings, store)
 
     async def process(self, job: Job) -> None:
-        found = await self.store.get_feed_and_subscription(job.request_id)
+        found = job.preread[0] if job.preread else await self.store.get_feed_and_subscription(job.request_id)
         if found is None or found[0].state == FEED_GONE:  # removed meanwhile: the job just ends
             await self.store.finish_feed_poll(job, FeedPoll(FeedRecord(job.request_id, {}, job.url, FEED_GONE)))
             return

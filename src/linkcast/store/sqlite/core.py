@@ -171,7 +171,11 @@ class SQLiteCore(Store):
                 "UPDATE crawls SET state = ?, started_at = ? WHERE crawl_id = ? AND state = ?",
                 (RUNNING, now, job.request_id, QUEUED),
             )
-        return Written((job, None))
+        return Written((self._preread(connection, job), None))
+
+    def _preread(self, connection: sqlite3.Connection, job: Job) -> Job:
+        """``job`` with what its handler reads first (``Job.preread``), where a backend mixin reads it."""
+        return job
 
     def forget(self, job: Job) -> None:
         self._held.discard(scheduler.receipt_of(job)[1])

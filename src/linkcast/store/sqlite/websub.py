@@ -3,10 +3,11 @@ its version, and its job in the scheduler, due at the row's ``due_at``."""
 
 from __future__ import annotations
 
+import dataclasses
 import sqlite3
 import time
 
-from linkcast.core.events import WEBSUB_JOB, Job
+from linkcast.core.events import FEED_JOB, WEBSUB_JOB, Job
 from linkcast.core.feeds import FeedRecord
 from linkcast.core.inputs import host_key
 from linkcast.core.websub import Subscription
@@ -42,6 +43,11 @@ def _load_with_feed(connection: sqlite3.Connection, feed_id: str) -> tuple[FeedR
 
 
 class SQLiteWebSub(SQLiteCore):
+    def _preread(self, connection: sqlite3.Connection, job: Job) -> Job:
+        if job.kind == FEED_JOB:
+            return dataclasses.replace(job, preread=(_load_with_feed(connection, job.request_id),))
+        return super()._preread(connection, job)
+
     async def get_feed_and_subscription(self, feed_id: str) -> tuple[FeedRecord, Subscription | None] | None:
         return await self._reader.run(lambda connection: _load_with_feed(connection, feed_id))
 
