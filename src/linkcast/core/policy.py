@@ -14,6 +14,7 @@ with the WHATWG URL parser (ada), which normalises them to dotted form, exactly 
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -193,10 +194,18 @@ class AddressPolicy:
         deny_hosts, deny_networks = _split_entries(deny)
         return cls(allow_private, allow_hosts, allow_networks, deny_hosts, deny_networks)
 
+    def __post_init__(self) -> None:
+        # Every fetch hop checks its URL, and a watched feed's URL comes back at every poll: the answer is a function
+        # of the URL alone under this (immutable) policy, so the last few thousand are kept. Refusals are not.
+        object.__setattr__(self, "check_url", functools.lru_cache(maxsize=4096)(self._check_url))
+
     def check_url(self, url: str) -> tuple[str, int]:
         """Refuse (``Blocked``) what can be judged before resolving: the scheme, listed names, IP literals.
 
         Returns the URL's host and port (the default port of its scheme when it names none)."""
+        return self._check_url(url)  # replaced by its cached self in __post_init__
+
+    def _check_url(self, url: str) -> tuple[str, int]:
         try:
             parsed = ada_url.parse_url(url, attributes=URL_SERVER)
         except ValueError:
