@@ -50,6 +50,16 @@ async def test_a_crawl_is_recorded_with_its_seeds_queued_and_an_accepted_event(s
     assert stored is not None and stored.state == "running" and stored.started_at is not None
 
 
+async def test_a_crawl_job_read_with_its_claim_holds_the_crawl_as_it_runs(store: Store) -> None:
+    """``Job.preread``: a backend that reads a crawl job's crawl in the claim's own transaction reads what ``get_crawl``
+    answers once the claim has made it run; one that does not leaves it None."""
+    await store.create_crawl("c", spec(), [f"{SITE}/"])
+    job = await take(store)
+    if job.preread is not None:
+        assert job.preread == (await store.get_crawl("c"),)
+        assert job.preread[0] is not None and job.preread[0].state == "running"
+
+
 async def test_the_same_crawl_again_is_a_repeat_and_other_options_conflict(store: Store) -> None:
     await store.create_crawl("c", spec(), [f"{SITE}/"])
     record, created = await store.create_crawl("c", spec(), [f"{SITE}/"])

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from linkcast.core.errors import ConfigurationError, Conflict
-from linkcast.core.events import FEED_JOB
+from linkcast.core.events import CRAWL_JOB, FEED_JOB
 from linkcast.core.feeds import FeedRecord
 from linkcast.settings import Settings
 from linkcast.store import open_store
@@ -78,5 +78,17 @@ async def test_a_feed_job_comes_with_its_feed_read_in_the_claim(tmp_path: Path) 
         assert job is not None and job.kind == FEED_JOB
         assert job.preread == (await store.get_feed_and_subscription("f"),)
         assert job.preread[0] is not None and job.preread[0][0].url == url
+    finally:
+        await store.close()
+
+
+async def test_a_crawl_job_comes_with_its_crawl_read_in_the_claim(tmp_path: Path) -> None:
+    store = open_store(Settings(store=f"sqlite:///{tmp_path}/s.db"))
+    await store.open()
+    try:
+        await store.create_crawl("c", {"max_pages": 10}, ["https://site.example/"])
+        job = await store.next_job("w", timeout=10.0)
+        assert job is not None and job.kind == CRAWL_JOB
+        assert job.preread == (await store.get_crawl("c"),)
     finally:
         await store.close()

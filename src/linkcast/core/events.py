@@ -188,8 +188,9 @@ class Job:
     is, the backend's handle to acknowledge it (``receipt``), and what its kind needs besides (``data``).
 
     ``preread``: what the job's handler would read from the store first, read by the backend in the claim's own
-    transaction, in a one-tuple (None: not read, the handler reads it). For a feed job, what
-    ``get_feed_and_subscription`` answers: a poll then needs no store round trip before it fetches."""
+    transaction, in a one-tuple (None: not read, the handler reads it): for a feed job, what
+    ``get_feed_and_subscription`` answers, for a crawl's, ``get_crawl``. The job then needs no store round trip before
+    it fetches."""
 
     request_id: str
     url: str

@@ -58,7 +58,7 @@ class CrawlJobs:
 
     async def process(self, job: Job) -> None:
         began = time.perf_counter()
-        record = await self.store.get_crawl(job.request_id)
+        record = job.preread[0] if job.preread else await self.store.get_crawl(job.request_id)
         if record is None or record.state in CRAWL_ENDED:  # cancelled meanwhile: the job just ends
             await self.store.finish_crawl_page(job, self._skipped(job, SkipReason.DUPLICATE))
             return

@@ -4,6 +4,7 @@ they ended (``crawl_pages``), and the frontier as fair-scheduled jobs; what one 
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import sqlite3
 import time
@@ -117,6 +118,12 @@ def _load(connection: sqlite3.Connection, crawl_id: str) -> tuple[CrawlRecord, f
 
 
 class SQLiteCrawls(SQLiteCore):
+    def _preread(self, connection: sqlite3.Connection, job: Job) -> Job:
+        if job.kind == CRAWL_JOB:  # the handler's first read: is the crawl still running, and with which options
+            found = _load(connection, job.request_id)
+            return dataclasses.replace(job, preread=(found[0] if found else None,))
+        return super()._preread(connection, job)
+
     async def create_crawl(self, crawl_id: str, spec: dict[str, Any], seeds: list[str]) -> tuple[CrawlRecord, bool]:
         def operation(connection: sqlite3.Connection) -> Written:
             now = time.time()

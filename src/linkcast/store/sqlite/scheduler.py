@@ -27,6 +27,8 @@ VIRTUAL_TIME = "virtual_time"
 PROMOTE_BATCH = 1000
 # Jobs whose lease lapsed, returned to their queue per claim at most.
 RECLAIM_BATCH = 100
+# A host's head tag (the lowest tag of its ready jobs) recomputed, for the host given as its one parameter.
+HEAD_TAG = "SELECT min(tag) FROM jobs WHERE host = ? AND owner IS NULL AND tag IS NOT NULL"
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,20 +54,16 @@ def virtual_time(connection: sqlite3.Connection) -> int:
     return int(row[0]) if row else 0
 
 
-def _host_row(connection: sqlite3.Connection, host: str) -> tuple[int, int | None]:
-    """(last tag, head tag) of ``host``, its row made if missing."""
-    connection.execute("INSERT INTO hosts (host) VALUES (?) ON CONFLICT (host) DO NOTHING", (host,))
-    last_tag, head_tag = connection.execute("SELECT last_tag, head_tag FROM hosts WHERE host = ?", (host,)).fetchone()
-    return int(last_tag), head_tag
-
-
 def _tag(connection: sqlite3.Connection, host: str, vt: int) -> int:
-    """The next start tag of ``host``, recorded as its last one and, if lowest, its head."""
-    last_tag, head_tag = _host_row(connection, host)
-    tag = max(last_tag, vt) + 1
-    head = tag if head_tag is None else min(int(head_tag), tag)
-    connection.execute("UPDATE hosts SET last_tag = ?, head_tag = ? WHERE host = ?", (tag, head, host))
-    return tag
+    """The next start tag of ``host`` (its row made if missing), recorded as its last one and, if lowest, its head:
+    one statement, the hot path of every claim and every job queued ready."""
+    (tag,) = connection.execute(
+        "INSERT INTO hosts (host, last_tag, head_tag) VALUES (:host, :vt + 1, :vt + 1) ON CONFLICT (host) DO UPDATE "
+        "SET last_tag = max(last_tag, :vt) + 1, head_tag = min(coalesce(head_tag, :vt + 1), max(last_tag, :vt) + 1) "
+        "RETURNING last_tag",
+        {"host": host, "vt": vt},
+    ).fetchone()
+    return int(tag)
 
 
 def enqueue(
@@ -91,11 +89,7 @@ def enqueue(
 
 
 def refresh_head(connection: sqlite3.Connection, host: str) -> None:
-    connection.execute(
-        "UPDATE hosts SET head_tag = (SELECT min(tag) FROM jobs WHERE host = ? AND owner IS NULL AND tag IS NOT NULL) "
-        "WHERE host = ?",
-        (host, host),
-    )
+    connection.execute(f"UPDATE hosts SET head_tag = ({HEAD_TAG}) WHERE host = ?", (host, host))
 
 
 def _promote_due(connection: sqlite3.Connection, now: float) -> None:
@@ -137,22 +131,22 @@ def claim(connection: sqlite3.Connection, owner: str, now: float, lease_until: f
         return Claimed(None)
     host, crawl_delay, delay_until = row
     job_id, kind, request_id, url, tag, data, attempts = connection.execute(
-        "SELECT id, kind, request_id, url, tag, data, attempts FROM jobs "
-        "WHERE host = ? AND owner IS NULL AND tag IS NOT NULL ORDER BY tag LIMIT 1",
-        (host,),
+        "UPDATE jobs SET owner = ?, lease_until = ?, attempts = attempts + 1 WHERE id = (SELECT id FROM jobs "
+        "WHERE host = ? AND owner IS NULL AND tag IS NOT NULL ORDER BY tag LIMIT 1) "
+        "RETURNING id, kind, request_id, url, tag, data, attempts",
+        (owner, lease_until, host),
     ).fetchone()
-    connection.execute(
-        "UPDATE jobs SET owner = ?, lease_until = ?, attempts = attempts + 1 WHERE id = ?", (owner, lease_until, job_id)
-    )
     spacing = max(limits.delay, crawl_delay if delay_until > now else 0.0)
-    connection.execute("UPDATE hosts SET running = running + 1, next_start = ? WHERE host = ?", (now + spacing, host))
-    refresh_head(connection, host)
+    connection.execute(
+        f"UPDATE hosts SET running = running + 1, next_start = ?, head_tag = ({HEAD_TAG}) WHERE host = ?",
+        (now + spacing, host, host),
+    )
     connection.execute(
         "INSERT INTO meta (key, value) VALUES (?, ?) "
         "ON CONFLICT (key) DO UPDATE SET value = max(value, excluded.value)",
         (VIRTUAL_TIME, tag),
     )
-    job = Job(request_id, url, attempts + 1, f"{job_id}/{owner}", kind, orjson.loads(data) if data else {})
+    job = Job(request_id, url, attempts, f"{job_id}/{owner}", kind, orjson.loads(data) if data else {})
     return Claimed(job, job_id, host)
 
 
@@ -265,8 +259,11 @@ def forget_idle_host(connection: sqlite3.Connection, host: str, now: float) -> N
 
 def set_crawl_delay(connection: sqlite3.Connection, host: str, delay: float, until: float) -> None:
     """A host's ``Crawl-delay`` (seconds between two starts, one at a time) until ``until``."""
-    _host_row(connection, host)
-    connection.execute("UPDATE hosts SET delay = ?, delay_until = ? WHERE host = ?", (delay, until, host))
+    connection.execute(
+        "INSERT INTO hosts (host, delay, delay_until) VALUES (?, ?, ?) "
+        "ON CONFLICT (host) DO UPDATE SET delay = excluded.delay, delay_until = excluded.delay_until",
+        (host, delay, until),
+    )
 
 
 def queued_count(connection: sqlite3.Connection) -> int:
