@@ -10,7 +10,9 @@ import orjson
 import pytest
 
 from linkcast.core.errors import Conflict, FetchError
-from linkcast.core.events import EventBody, Job, error_body, result_body, started_body
+from linkcast.core.events import CRAWL_JOB, FEED_JOB, EventBody, Job, error_body, result_body, started_body
+from linkcast.core.feeds import FeedRecord
+from linkcast.core.websub import PUSH_SUBSCRIBED, Subscription
 from linkcast.store.base import MAX_ATTEMPTS as MAX_DELIVERIES
 from linkcast.store.redis import INDEXED_REQUESTS_MAX, RedisStore
 from tests.redis.conftest import StoreFactory
@@ -257,3 +259,19 @@ async def test_prefixes_keep_deployments_apart(open_redis_store: StoreFactory, r
     finally:
         await theirs.redis.delete(*[key async for key in theirs.redis.scan_iter(match=f"{theirs.prefix}:*")])
         await theirs.close()
+
+
+async def test_feed_and_crawl_jobs_come_with_what_their_handlers_read_first(open_redis_store: StoreFactory) -> None:
+    """``Job.preread``, read by the claim script: a poll or a crawl page needs no round trip before it fetches."""
+    store = await open_redis_store()
+    url = "https://news.example/feed.xml"
+    await store.create_feed(FeedRecord("f", {"url": url}, url))
+    expires = time.time() + 60
+    assert await store.swap_subscription("f", 0, Subscription("f", "https://hub.example/", url, "t", "00" * 32,
+                                                              state=PUSH_SUBSCRIBED, expires_at=expires))  # fmt: skip
+    poll = await take(store)
+    assert poll.kind == FEED_JOB and poll.preread == (await store.get_feed_and_subscription("f"),)
+    await store.create_crawl("c", {"max_pages": 10}, ["https://site.example/"])
+    page = await take(store)
+    assert page.kind == CRAWL_JOB and page.preread == (await store.get_crawl("c"),)
+    assert page.preread[0] is not None and page.preread[0].state == "running"

@@ -116,9 +116,9 @@ class RedisCore(Store):
                 "claim", repr(now), repr(now + self.lease_seconds), owner, self.concurrency, repr(self.delay)
             )
             if answer[0]:
-                job_id, kind, request_id, url, data, attempts = answer
+                job_id, kind, request_id, url, data, attempts = answer[:6]
                 self._held[job_id.decode()] = owner
-                return Job(
+                job = Job(
                     request_id.decode(),
                     url.decode(),
                     int(attempts),
@@ -126,6 +126,7 @@ class RedisCore(Store):
                     kind.decode(),
                     orjson.loads(data) if data else {},
                 )
+                return self._preread(job, answer[6:]) if len(answer) > 6 else job
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return None
@@ -133,6 +134,10 @@ class RedisCore(Store):
             if answer[1]:
                 wait = min(wait, max(0.001, float(answer[1]) - now))
             await self.blocking.blpop([self.key("wake")], timeout=wait)
+
+    def _preread(self, job: Job, read: list[Any]) -> Job:
+        """``job`` with what the claim script read for its handler (``Job.preread``), decoded by a backend mixin."""
+        return job
 
     @staticmethod
     def receipt_of(job: Job) -> tuple[str, str]:
@@ -170,3 +175,9 @@ class RedisCore(Store):
     async def queue_depth(self) -> int:
         value = await self.redis.get(self.key("nqueued"))
         return max(0, int(value)) if value else 0
+
+
+def hash_fields(flat: list[bytes]) -> dict[bytes, bytes]:
+    """A hash as a script answers it (``HGETALL``: field, value, field, value...) as ``hgetall`` answers it."""
+    pairs = iter(flat)
+    return dict(zip(pairs, pairs, strict=True))

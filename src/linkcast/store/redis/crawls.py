@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from typing import Any
 
@@ -9,9 +10,10 @@ import orjson
 
 from linkcast.core.crawls import CrawlCounts, CrawlOutcome, CrawlRecord, Discovered, accepted_event, seen_key
 from linkcast.core.errors import Conflict, NotFound
-from linkcast.core.events import Job, Page
+from linkcast.core.events import CRAWL_JOB, Job, Page
 from linkcast.core.inputs import host_key
 from linkcast.settings import Settings
+from linkcast.store.redis.core import hash_fields
 from linkcast.store.redis.crawl_scripts import CANCEL, CLAIM_URL, CREATE, FINISH_PAGE
 from linkcast.store.redis.events import SCAN_PAGE, RedisEvents
 
@@ -26,6 +28,12 @@ def _links(links: list[Discovered]) -> list[Any]:
 
 
 class RedisCrawls(RedisEvents):
+    def _preread(self, job: Job, read: list[Any]) -> Job:
+        if job.kind == CRAWL_JOB:
+            fields = hash_fields(read[0])
+            return dataclasses.replace(job, preread=(_record(job.request_id, fields) if fields else None,))
+        return super()._preread(job, read)
+
     def __init__(self, settings: Settings) -> None:
         super().__init__(settings)
         self.register({"create_crawl": CREATE, "finish_crawl": FINISH_PAGE, "cancel": CANCEL, "claim_url": CLAIM_URL})

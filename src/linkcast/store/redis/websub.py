@@ -3,13 +3,16 @@ verification may land on any API replica, and every change is one compare-and-sw
 
 from __future__ import annotations
 
+import dataclasses
 import time
+from typing import Any
 
-from linkcast.core.events import Job
+from linkcast.core.events import FEED_JOB, Job
 from linkcast.core.feeds import FeedRecord
 from linkcast.core.inputs import host_key
 from linkcast.core.websub import Subscription
 from linkcast.settings import Settings
+from linkcast.store.redis.core import hash_fields
 from linkcast.store.redis.feeds import RedisFeeds, feed_record
 from linkcast.store.redis.websub_scripts import FINISH, SWAP
 
@@ -18,6 +21,13 @@ class RedisWebSub(RedisFeeds):
     def __init__(self, settings: Settings) -> None:
         super().__init__(settings)
         self.register({"swap_subscription": SWAP, "finish_subscription": FINISH})
+
+    def _preread(self, job: Job, read: list[Any]) -> Job:
+        if job.kind == FEED_JOB:
+            fields, (version, body) = hash_fields(read[0]), read[1]
+            found = (feed_record(fields), Subscription.from_json(body, int(version)) if body else None)
+            return dataclasses.replace(job, preread=(found if fields else None,))
+        return super()._preread(job, read)
 
     async def get_subscription(self, feed_id: str) -> Subscription | None:
         version, body = await self.redis.hmget(self.key("websub", feed_id), "v", "b")
