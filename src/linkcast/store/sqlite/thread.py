@@ -64,13 +64,15 @@ class SQLiteThread:
     def running(self) -> bool:
         return self._thread is not None and self._loop is not None and not self._stopping
 
-    async def run(self, operation: Callable[[sqlite3.Connection], T]) -> T:
-        """Run ``operation(connection)`` in the thread; for the writer, return once its transaction is committed."""
+    def run(self, operation: Callable[[sqlite3.Connection], T]) -> asyncio.Future[T]:
+        """Run ``operation(connection)`` in the thread: a future of its result, for the writer settled once its
+        transaction is committed. A plain future, not a coroutine: awaiting it costs no task or frame of its own."""
         if not self.running:
             raise RuntimeError(f"{self.name} is not running")
+        assert self._loop is not None
         future: asyncio.Future[T] = self._loop.create_future()
         self._queue.put((operation, future))
-        return await future
+        return future
 
     async def stop(self) -> None:
         if self._thread is None:
