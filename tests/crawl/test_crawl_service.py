@@ -232,6 +232,10 @@ async def test_cancel_stops_the_crawl_and_says_so(tmp_path: Path) -> None:
         ({"url": "https://x.example/", "scope": "galaxy"}, "invalid_option"),
         ({"url": "https://x.example/", "include": ["/a b"]}, "invalid_pattern"),
         ({"url": "http://127.0.0.1/"}, "blocked"),
+        ({"urls": ["https://x.example/", "http://0x7f.1/"]}, "blocked"),
+        ({"url": "http://localhost./"}, "blocked"),
+        ({"url": "https://x.example/", "webhook": {"url": "http://[::ffff:127.0.0.1]/"}}, "blocked"),
+        ({"url": "https://x.example/", "webhook": {"url": "http://sub.localhost/"}}, "blocked"),
     ],
 )
 async def test_a_bad_crawl_is_a_clear_400(api_only: Service, body: dict[str, Any], code: str) -> None:

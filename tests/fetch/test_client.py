@@ -265,15 +265,15 @@ def test_resolver_results_are_checked_by_address_not_by_name() -> None:
 
 
 async def test_the_connected_peer_is_checked_even_if_resolution_were_not(site: LocalSite) -> None:
-    from aiohttp.resolver import ThreadedResolver
-
     site.page("/peer", "<p>")
     fetcher = Fetcher(Settings())
     await fetcher.open()
     try:
         assert fetcher._session is not None
-        fetcher._session.connector._resolver = ThreadedResolver()  # type: ignore[union-attr]  # simulate a hole
-        with pytest.raises(Blocked, match="localhost resolves to"):
-            await fetcher.fetch(f"http://localhost:{site.port}/peer")
+        # Simulate a hole: an unguarded resolver that sends an ordinary name to loopback (localhost itself is refused
+        # before any resolution).
+        fetcher._session.connector._resolver = ChangingResolver(["127.0.0.1"])  # type: ignore[union-attr]
+        with pytest.raises(Blocked, match=r"rebind\.example resolves to"):
+            await fetcher.fetch(f"http://rebind.example:{site.port}/peer")
     finally:
         await fetcher.close()
