@@ -8,6 +8,7 @@ API::
     RobotsRules.sitemaps: tuple[str, ...]            # the Sitemap: lines, in order, as written
     RobotsRules.ignored_lines: int                   # lines neither blank, a comment, nor a record understood
     RobotsRules.truncated: bool                      # the body was longer than ROBOTS_PARSE_LIMIT
+    RobotsRules.parsed_bytes: int                    # octets parsed (what keeping the rules costs grows with it)
     ALLOW_ALL, DISALLOW_ALL: RobotsRules             # for "unavailable" (4xx) and "unreachable" (5xx) answers
     product_token(user_agent: str) -> str            # "linkcast/1.2 (+url)" -> "linkcast"
     is_valid_product_token(token: str) -> bool
@@ -168,6 +169,7 @@ class RobotsRules:
     sitemaps: tuple[str, ...] = ()
     ignored_lines: int = 0
     truncated: bool = False
+    parsed_bytes: int = 0
     _merged: dict[str, _Applicable] = field(default_factory=dict, repr=False, compare=False)
 
     def allows(self, url_path_and_query: str, product_token: str) -> bool:
@@ -240,7 +242,7 @@ def parse_robots(body: bytes, *, truncated: bool = False) -> RobotsRules:
                 current.delay = float(value)
         else:
             ignored += 1
-    return RobotsRules(tuple(groups), tuple(sitemaps), ignored, truncated)
+    return RobotsRules(tuple(groups), tuple(sitemaps), ignored, truncated, len(data))
 
 
 def _within_limit(body: bytes, truncated: bool) -> tuple[bytes, bool]:
