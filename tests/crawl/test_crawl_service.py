@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
+from aiohttp import web
 
 from tests.hostile.site import HostileSite
 from tests.support.crawl_site import CrawlSite, TreeSite, html
@@ -129,6 +130,26 @@ async def test_links_repeated_on_every_page_count_exactly_as_the_graph_says(craw
     # 6 pages x 6 menu links are 36 mentions; 5 of them admitted a page (the seed was admitted as a seed)
     assert counts["skipped"]["duplicate"] == 36 - 5
     assert counts["skipped"]["pattern"] == 6 and counts["skipped"]["scope"] == 6
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="known fault: crawl/jobs.py follows a redirect without asking robots.txt about its target (the fix is "
+    "in its before_redirect hook: see the h-crawl report); remove this mark with that fix",
+)
+async def test_a_redirect_into_what_robots_disallows_is_not_followed(crawler: Service, crawl_site: CrawlSite) -> None:
+    crawl_site.route("/to-private", _redirect_to("/private/y"))
+    frames = await crawl(crawler, "robots-redirect", {"url": crawl_site.url("/to-private"), "max_depth": 0})
+    assert crawl_site.requests["/private/y"] == 0
+    [skipped] = [frame for frame in frames if frame["type"] == "skipped"]
+    assert skipped["url"] == crawl_site.url("/to-private") and skipped["reason"] == "robots"
+
+
+def _redirect_to(location: str):  # type: ignore[no-untyped-def]
+    async def handler(_request: web.Request) -> web.StreamResponse:
+        return web.Response(status=302, headers={"Location": location})
+
+    return handler
 
 
 async def test_respect_robots_off_fetches_what_robots_disallows(crawler: Service, crawl_site: CrawlSite) -> None:
