@@ -147,6 +147,13 @@ def test_other_records_end_no_group() -> None:
     assert not allows(robots, "/p", "a") and not allows(robots, "/p", "b")
 
 
+@pytest.mark.parametrize(("agent", "global_group"), [("*", True), ("* # all", True), ("* foo", True),
+                                                     ("*bot", False), ("*/1.0", False), ("**", False)])  # fmt: skip
+def test_only_a_lone_star_names_every_crawler(agent: str, global_group: bool) -> None:
+    robots = f"User-agent: {agent}\nDisallow: /\n"
+    assert allows(robots, "/x", "foobot") is not global_group
+
+
 def test_robots_txt_itself_is_always_allowed() -> None:
     assert allows("User-agent: *\nDisallow: /\n", "/robots.txt")
     assert DISALLOW_ALL.allows("/robots.txt", "x") and not DISALLOW_ALL.allows("/robots.txt?x", "x")

@@ -226,8 +226,7 @@ def parse_robots(body: bytes, *, truncated: bool = False) -> RobotsRules:
             if current is None or current.closed:
                 current = _Group()
                 groups.append(current)
-            token = _IDENTIFIER.match(value)
-            current.agents.append(token[0].decode("ascii").lower() if token else "")
+            current.agents.append(_agent(value))
         elif name in (b"allow", b"disallow"):
             if current is None:
                 continue  # RFC 9309 2.2.2: rules before the first user-agent line belong to no group
@@ -243,6 +242,16 @@ def parse_robots(body: bytes, *, truncated: bool = False) -> RobotsRules:
         else:
             ignored += 1
     return RobotsRules(tuple(groups), tuple(sitemaps), ignored, truncated, len(data))
+
+
+def _agent(value: bytes) -> str:
+    """Whom a user-agent line names, lower case: ``*`` alone (or before a space, as Google reads it), else the
+    product token it starts with; "" (no crawler) for anything else, such as ``*bot`` (RFC 9309 2.2.1: a product
+    token or ``*``; taking ``*bot`` for ``*`` would apply its rules to every crawler)."""
+    if value.startswith(b"*"):
+        return "*" if len(value) == 1 or value[1:2].isspace() else ""
+    token = _IDENTIFIER.match(value)
+    return token[0].decode("ascii").lower() if token else ""
 
 
 def _within_limit(body: bytes, truncated: bool) -> tuple[bytes, bool]:
