@@ -64,8 +64,16 @@ async def test_loopback_targets_are_refused_by_default(tmp_path: Path, site: Loc
             assert (status, body["error"]["code"]) == (400, "blocked"), url
             status, body = await service.call("PUT", f"/webhooks/lit{n}", json={"url": url})
             assert (status, body["error"]["code"]) == (400, "blocked"), url
-        # Any other name is refused once resolved: the request ends in an error event with code "blocked".
+        # Any other name is refused once resolved: the request ends in an error event with code "blocked"; a
+        # webhook, kept to be sent to later, is resolved when it is registered.
         name = loopback_name()
+        for path, body in (
+            ("/webhooks/name", {"url": f"http://{name}:{site.port}/hook"}),
+            ("/urls/name-hook", {"url": "https://example.com/", "webhook": {"url": f"http://{name}/hook"}}),
+        ):
+            status, answer = await service.call("PUT", path, json=body)
+            assert (status, answer["error"]["code"]) == (400, "blocked"), answer
+            assert (await service.call("GET", path))[0] == 404
         async with service.connect() as ws:
             status, _ = await service.put("name", f"http://{name}:{site.port}/p")
             assert status == 201
