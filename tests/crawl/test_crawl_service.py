@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
+from aiohttp import web
 
 from tests.hostile.site import HostileSite
 from tests.support.crawl_site import CrawlSite, TreeSite, html
@@ -131,6 +132,26 @@ async def test_links_repeated_on_every_page_count_exactly_as_the_graph_says(craw
     assert counts["skipped"]["pattern"] == 6 and counts["skipped"]["scope"] == 6
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="known fault: crawl/jobs.py follows a redirect without asking robots.txt about its target (the fix is "
+    "in its before_redirect hook: see the h-crawl report); remove this mark with that fix",
+)
+async def test_a_redirect_into_what_robots_disallows_is_not_followed(crawler: Service, crawl_site: CrawlSite) -> None:
+    crawl_site.route("/to-private", _redirect_to("/private/y"))
+    frames = await crawl(crawler, "robots-redirect", {"url": crawl_site.url("/to-private"), "max_depth": 0})
+    assert crawl_site.requests["/private/y"] == 0
+    [skipped] = [frame for frame in frames if frame["type"] == "skipped"]
+    assert skipped["url"] == crawl_site.url("/to-private") and skipped["reason"] == "robots"
+
+
+def _redirect_to(location: str):  # type: ignore[no-untyped-def]
+    async def handler(_request: web.Request) -> web.StreamResponse:
+        return web.Response(status=302, headers={"Location": location})
+
+    return handler
+
+
 async def test_respect_robots_off_fetches_what_robots_disallows(crawler: Service, crawl_site: CrawlSite) -> None:
     frames = await crawl(crawler, "norobots", {"url": crawl_site.url("/private/x"), "respect_robots": False})
     assert pages(frames, crawl_site) == {"/private/x", "/private/y"}
@@ -232,6 +253,10 @@ async def test_cancel_stops_the_crawl_and_says_so(tmp_path: Path) -> None:
         ({"url": "https://x.example/", "scope": "galaxy"}, "invalid_option"),
         ({"url": "https://x.example/", "include": ["/a b"]}, "invalid_pattern"),
         ({"url": "http://127.0.0.1/"}, "blocked"),
+        ({"urls": ["https://x.example/", "http://0x7f.1/"]}, "blocked"),
+        ({"url": "http://localhost./"}, "blocked"),
+        ({"url": "https://x.example/", "webhook": {"url": "http://[::ffff:127.0.0.1]/"}}, "blocked"),
+        ({"url": "https://x.example/", "webhook": {"url": "http://sub.localhost/"}}, "blocked"),
     ],
 )
 async def test_a_bad_crawl_is_a_clear_400(api_only: Service, body: dict[str, Any], code: str) -> None:

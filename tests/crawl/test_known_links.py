@@ -28,3 +28,11 @@ def test_past_the_bound_everything_is_forgotten_and_the_count_holds() -> None:
     for n in range(100):
         known.learn("d", f"https://w.example/{n}", "scope")
         assert len(known) <= 10
+
+
+def test_a_link_longer_than_a_url_the_api_takes_is_never_remembered() -> None:
+    known = KnownLinks()
+    huge = "https://x.example/?q=" + "a" * 2_000_000
+    known.learn("a", huge, "scope")
+    known.visited("a", [huge, "https://x.example/1"])
+    assert known.of("a") == {"https://x.example/1": DUPLICATE} and len(known) == 1

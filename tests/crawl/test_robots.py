@@ -67,6 +67,38 @@ def test_an_escaped_reserved_character_is_not_its_delimiter(pattern: str, path: 
     assert allows(f"User-agent: *\nDisallow: {pattern}\n", path)
 
 
+# RFC 9309 2.2.2's table: each path, its encoded form and the path matched are one path, whichever spelling the rule
+# and the URL use.
+RFC_TABLE = [
+    ("/foo/bar?baz=quz", "/foo/bar?baz=quz", "/foo/bar?baz=quz"),
+    ("/foo/bar?baz=https://foo.bar", "/foo/bar?baz=https%3A%2F%2Ffoo.bar", "/foo/bar?baz=https%3A%2F%2Ffoo.bar"),
+    ("/foo/bar/ツ", "/foo/bar/%E3%83%84", "/foo/bar/%E3%83%84"),
+    ("/foo/bar/%E3%83%84", "/foo/bar/%E3%83%84", "/foo/bar/%E3%83%84"),
+    ("/foo/bar/%62%61%7A", "/foo/bar/%62%61%7A", "/foo/bar/baz"),
+]
+
+
+@pytest.mark.parametrize("row", RFC_TABLE, ids=[row[0] for row in RFC_TABLE])
+def test_every_spelling_in_the_rfc_table_of_encodings_is_one_path(row: tuple[str, str, str]) -> None:
+    for pattern in row:
+        for path in row:
+            assert not allows(f"User-agent: *\nDisallow: {pattern}$\n", path), (pattern, path)
+
+
+@pytest.mark.parametrize(
+    ("pattern", "path"),
+    [("/a?b=1%262", "/a?b=1&2"), ("/a?b%3D1", "/a?b=1"), ("/a?b=1%2B2", "/a?b=1+2"), ("/a?x%3By", "/a?x;y")],
+)
+def test_an_escaped_query_delimiter_is_not_that_delimiter(pattern: str, path: str) -> None:
+    assert allows(f"User-agent: *\nDisallow: {pattern}\n", path)
+
+
+def test_an_escaped_reserved_character_in_the_path_stays_apart_even_when_the_query_equates_it() -> None:
+    robots = "User-agent: *\nDisallow: /a:b/*?next=/c:d\n"
+    assert not allows(robots, "/a:b/x?next=%2Fc%3Ad")
+    assert allows(robots, "/a%3Ab/x?next=/c:d")
+
+
 def test_dollar_anchors_the_end_and_only_at_the_end() -> None:
     robots = "User-agent: *\nDisallow: /*.gif$\nDisallow: /a$b\n"
     assert not allows(robots, "/x/y.gif") and allows(robots, "/x/y.gif?z") and allows(robots, "/x/y.gifs")
@@ -113,6 +145,13 @@ def test_groups_naming_the_same_agent_are_merged_and_star_is_then_ignored() -> N
 def test_other_records_end_no_group() -> None:
     robots = "User-agent: a\nCrawl-delay: 5\nSitemap: https://x/s.xml\nUser-agent: b\nDisallow: /\n"
     assert not allows(robots, "/p", "a") and not allows(robots, "/p", "b")
+
+
+@pytest.mark.parametrize(("agent", "global_group"), [("*", True), ("* # all", True), ("* foo", True),
+                                                     ("*bot", False), ("*/1.0", False), ("**", False)])  # fmt: skip
+def test_only_a_lone_star_names_every_crawler(agent: str, global_group: bool) -> None:
+    robots = f"User-agent: {agent}\nDisallow: /\n"
+    assert allows(robots, "/x", "foobot") is not global_group
 
 
 def test_robots_txt_itself_is_always_allowed() -> None:

@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from linkcast.core.inputs import MAX_URL_BYTES
 from linkcast.crawl.rules import SKIP_REASONS, LinkRules, SkipReason
 from linkcast.crawl.spec import CrawlSpec
 
@@ -67,3 +68,11 @@ def test_patterns_see_the_link_without_its_fragment() -> None:
 )
 def test_the_first_failing_check_is_the_reason(link: str, depth: int, reason: SkipReason) -> None:
     assert rules(max_depth=2, exclude=["*.pdf"]).skip_reason(link, depth) is reason
+
+
+def test_a_link_longer_than_a_url_the_api_takes_is_out_of_scope() -> None:
+    base = "https://example.com/?q="
+    longest = base + "a" * (MAX_URL_BYTES - len(base))
+    assert rules().skip_reason(longest, depth=1) is None
+    assert rules(scope="any").skip_reason(longest + "a", depth=1) is SkipReason.SCOPE
+    assert rules().skip_reason(base + "a" * 2_000_000, depth=1) is SkipReason.SCOPE  # what a page may hold

@@ -65,6 +65,32 @@ def test_refused_literals_are_blocked_in_every_spelling(url: str, reason: str) -
     assert raised.value.code == "blocked"
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://localhost/",
+        "http://localhost.:8080/",
+        "http://LocalHost/",
+        "http://app.localhost/",
+        "http://a.b.localhost./",
+    ],
+)
+def test_localhost_names_are_loopback_without_resolving(url: str) -> None:
+    with pytest.raises(Blocked, match="loopback") as raised:
+        DEFAULT.check_url(url)
+    assert "--allow-private-networks" in raised.value.message
+
+
+def test_localhost_names_pass_where_loopback_is_allowed_and_lookalikes_are_left_to_resolution() -> None:
+    AddressPolicy.from_lists(True).check_url("http://localhost/")
+    AddressPolicy.from_lists(False, ["localhost:8080"]).check_url("http://localhost:8080/")
+    AddressPolicy.from_lists(False, ["127.0.0.0/8"]).check_url("http://localhost/")  # resolution decides for ::1
+    for lookalike in ("http://localhost.example/", "http://notlocalhost/", "http://localhost-1/"):
+        DEFAULT.check_url(lookalike)
+    with pytest.raises(Blocked, match="deny list"):
+        AddressPolicy.from_lists(True, [], ["localhost"]).check_url("http://localhost/")
+
+
 @pytest.mark.parametrize("url", ["http://8.8.8.8/", "https://[2606:4700::1111]/", "http://example.com/"])
 def test_public_literals_and_names_pass_the_url_check(url: str) -> None:
     DEFAULT.check_url(url)

@@ -18,7 +18,7 @@ from aiohttp.abc import AbstractResolver, ResolveResult
 from linkcast.core.errors import Blocked, FetchError
 from linkcast.core.policy import AddressPolicy
 from linkcast.fetch import Fetcher
-from linkcast.fetch.dns import BlockedAddress, GuardedResolver
+from linkcast.fetch.dns import BlockedAddress, GuardedResolver, refuse_resolved
 from linkcast.fetch.retry import Backoff, TransientFetchError, parse_retry_after
 from linkcast.settings import Settings
 from tests.support.site import LocalSite
@@ -241,6 +241,29 @@ async def test_every_resolution_is_checked_so_rebinding_is_refused() -> None:
         assert isinstance(raised.value.blocked, Blocked)
 
 
+class FailingResolver(ChangingResolver):
+    """DNS that fails, at once or after ``delay`` seconds."""
+
+    def __init__(self, delay: float = 0.0) -> None:
+        super().__init__([])
+        self.delay = delay
+
+    async def resolve(self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET) -> list[Any]:
+        await asyncio.sleep(self.delay)
+        raise OSError(f"cannot resolve {host}")
+
+
+async def test_a_name_resolving_to_a_refused_address_is_refused_when_registered() -> None:
+    with pytest.raises(Blocked, match=r"hook\.example resolves to 127\.0\.0\.1"):
+        await refuse_resolved(AddressPolicy(), "https://hook.example/in", resolver=ChangingResolver(["127.0.0.1"]))
+    await refuse_resolved(AddressPolicy(), "https://hook.example/in", resolver=ChangingResolver(["93.184.215.14"]))
+    # No answer, or none in time: left to the checks of each delivery.
+    await refuse_resolved(AddressPolicy(), "https://hook.example/in", resolver=FailingResolver())
+    await refuse_resolved(AddressPolicy(), "https://hook.example/in", 0.05, FailingResolver(delay=10))
+    # What the policy allows is not looked up at all (the resolver has no answer to give).
+    await refuse_resolved(AddressPolicy(allow_private=True), "https://hook.example/in", resolver=ChangingResolver([]))
+
+
 def test_backoff_grows_exponentially_with_jitter_and_honours_retry_after() -> None:
     import random
 
@@ -265,15 +288,15 @@ def test_resolver_results_are_checked_by_address_not_by_name() -> None:
 
 
 async def test_the_connected_peer_is_checked_even_if_resolution_were_not(site: LocalSite) -> None:
-    from aiohttp.resolver import ThreadedResolver
-
     site.page("/peer", "<p>")
     fetcher = Fetcher(Settings())
     await fetcher.open()
     try:
         assert fetcher._session is not None
-        fetcher._session.connector._resolver = ThreadedResolver()  # type: ignore[union-attr]  # simulate a hole
-        with pytest.raises(Blocked, match="localhost resolves to"):
-            await fetcher.fetch(f"http://localhost:{site.port}/peer")
+        # Simulate a hole: an unguarded resolver that sends an ordinary name to loopback (localhost itself is refused
+        # before any resolution).
+        fetcher._session.connector._resolver = ChangingResolver(["127.0.0.1"])  # type: ignore[union-attr]
+        with pytest.raises(Blocked, match=r"rebind\.example resolves to"):
+            await fetcher.fetch(f"http://rebind.example:{site.port}/peer")
     finally:
         await fetcher.close()

@@ -11,6 +11,7 @@ from linkcast.core.errors import Conflict, NotFound
 from linkcast.core.events import CRAWL_JOB, Event, Job
 from linkcast.store import Store
 from linkcast.store.base import MAX_ATTEMPTS
+from linkcast.store.crawl_ledger import MAX_REMEMBERED_OVER_LIMIT
 from tests.store.conftest import Backend
 
 WAIT = 10.0
@@ -105,6 +106,30 @@ async def test_a_page_of_many_links_admits_each_new_one_once_in_the_order_found(
     assert record is not None and record.counts.queued == 1 + 1199  # /7 was a seed
     assert record.counts.skipped["duplicate"] == 1 + 1 + 1200 + 1200 and record.counts.skipped["page_limit"] == 0
     assert [(await take(store)).url for _ in range(3)] == [f"{SITE}/7", f"{SITE}/0", f"{SITE}/1"]
+
+
+async def test_the_visited_set_stops_growing_with_urls_the_crawl_has_no_room_for(store: Store) -> None:
+    # A hostile site can put 100,000 new links on every page: past max_pages, only the first
+    # MAX_REMEMBERED_OVER_LIMIT of them are remembered (each then counts once as page_limit), later ones are counted
+    # at every mention and kept nowhere, so a crawl's store holds at most max_pages + that many URLs.
+    await store.create_crawl("c", spec(max_pages=2), [f"{SITE}/"])
+    seed = await take(store)
+    extra = 300
+    links = [f"{SITE}/{n}" for n in range(MAX_REMEMBERED_OVER_LIMIT + 1 + extra)]
+    assert await store.finish_crawl_page(seed, fetched(seed, f"{SITE}/", *links))
+    record = await store.get_crawl("c")
+    assert record is not None and record.counts.queued == 1 and record.counts.skipped["duplicate"] == 1
+    assert record.counts.skipped["page_limit"] == len(links) - 1
+    admitted = await take(store)
+    assert admitted.url == f"{SITE}/0"
+    # The admitted page mentions them all again: the remembered ones are duplicates, the others over the limit again.
+    assert await store.finish_crawl_page(admitted, fetched(admitted, *links))
+    record = await store.get_crawl("c")
+    assert record is not None and record.state == "done"
+    assert record.counts.skipped["duplicate"] == 1 + 1 + MAX_REMEMBERED_OVER_LIMIT
+    assert record.counts.skipped["page_limit"] == len(links) - 1 + extra
+    assert not await store.claim_crawl_url("c", links[MAX_REMEMBERED_OVER_LIMIT])  # remembered
+    assert all([await store.claim_crawl_url("c", link) for link in links[-extra:]])  # never stored
 
 
 async def test_an_outcome_is_recorded_once_whatever_the_deliveries(store: Store) -> None:

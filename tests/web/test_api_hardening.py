@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import json
+import socket
 import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -52,15 +54,28 @@ async def test_loopback_targets_are_refused_by_default(tmp_path: Path, site: Loc
     service = Service(store="memory://", log_path=tmp_path / "serve.log")
     await service.start()
     try:
-        # An IP literal in a refused range is refused at submission, in every spelling.
+        # An IP literal in a refused range is refused at submission, in every spelling, and so is a localhost name
+        # (loopback by definition, RFC 6761), for a page and for a webhook.
         literals = [site.url("/p"), "http://2130706433/", "http://0x7f.1/", "http://0/", "http://[::1]/"]
         literals += ["http://[::ffff:127.0.0.1]/", "http://169.254.169.254/latest/meta-data/"]
+        literals += [f"http://localhost:{site.port}/p", f"http://localhost.:{site.port}/p", "http://app.localhost/"]
         for n, url in enumerate(literals):
             status, body = await service.put(f"lit{n}", url)
             assert (status, body["error"]["code"]) == (400, "blocked"), url
-        # A name is refused once resolved: the request ends in an error event with code "blocked".
+            status, body = await service.call("PUT", f"/webhooks/lit{n}", json={"url": url})
+            assert (status, body["error"]["code"]) == (400, "blocked"), url
+        # Any other name is refused once resolved: the request ends in an error event with code "blocked"; a
+        # webhook, kept to be sent to later, is resolved when it is registered.
+        name = loopback_name()
+        for path, body in (
+            ("/webhooks/name", {"url": f"http://{name}:{site.port}/hook"}),
+            ("/urls/name-hook", {"url": "https://example.com/", "webhook": {"url": f"http://{name}/hook"}}),
+        ):
+            status, answer = await service.call("PUT", path, json=body)
+            assert (status, answer["error"]["code"]) == (400, "blocked"), answer
+            assert (await service.call("GET", path))[0] == 404
         async with service.connect() as ws:
-            status, _ = await service.put("name", f"http://localhost:{site.port}/p")
+            status, _ = await service.put("name", f"http://{name}:{site.port}/p")
             assert status == 201
             frames = await receive_until(ws, lambda fs: bool(terminal_for(fs, {"name"})))
         error = terminal_for(frames, {"name"})["name"]
@@ -96,6 +111,18 @@ async def test_an_allowed_host_and_port_is_fetched_but_a_redirect_elsewhere_is_b
             assert results[name]["error"]["code"] == "blocked", results[name]
     finally:
         service.stop()
+
+
+def loopback_name() -> str:
+    """A name other than localhost that this machine resolves to loopback (its own host name, in most containers)."""
+    name = socket.gethostname()
+    try:
+        addresses = {info[4][0] for info in socket.getaddrinfo(name, 80, type=socket.SOCK_STREAM)}
+    except OSError:
+        addresses = set()
+    if not addresses or not all(ipaddress.ip_address(address).is_loopback for address in addresses):
+        pytest.skip(f"this machine's name {name!r} does not resolve to loopback only: no name to test with")
+    return name
 
 
 def _redirect(location: str):  # type: ignore[no-untyped-def]

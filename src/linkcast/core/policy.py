@@ -9,7 +9,9 @@ metadata at 169.254.169.254), carrier-grade NAT, multicast, documentation, bench
 ranges, for IPv4 and IPv6. IPv6 forms that carry an IPv4 address (IPv4-mapped, IPv4-compatible, IPv4-translated,
 NAT64 and 6to4) are judged by the IPv4 address they carry, since that is where a dual-stack socket or a translator
 would really connect. Numeric spellings of IPv4 (``2130706433``, ``0x7f.1``, ``0``) are handled by parsing URLs
-with the WHATWG URL parser (ada), which normalises them to dotted form, exactly as a browser would.
+with the WHATWG URL parser (ada), which normalises them to dotted form, exactly as a browser would. ``localhost``
+and the names under it are loopback by definition (RFC 6761 6.3), so they are judged as loopback without resolving:
+refused at submission like ``127.0.0.1``, not only once a resolver has said so.
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 DEFAULT_PORTS = {"http:": 80, "https:": 443}
 # The parts of a URL that say which server it is fetched from, read from ada in one call.
 URL_SERVER = ("protocol", "hostname", "port")
+# RFC 6761 6.3: what a localhost name resolves to, whatever a resolver would answer.
+LOCALHOST_ADDRESSES: tuple[IPAddress, ...] = (ipaddress.IPv4Address("127.0.0.1"), ipaddress.IPv6Address("::1"))
 ALLOW_PRIVATE_HINT = ", refused unless linkcast runs with --allow-private-networks (LINKCAST_ALLOW_PRIVATE_NETWORKS=1)"
 
 
@@ -127,6 +131,11 @@ def normalise_host(host: str) -> str:
     return _host_and_address(host)[0]
 
 
+def is_localhost_name(name: str) -> bool:
+    """Whether a normalised host name is ``localhost`` or a name under it (RFC 6761 6.3: always loopback)."""
+    return name == "localhost" or name.endswith(".localhost")
+
+
 def _host_and_address(host: str) -> tuple[str, IPAddress | None]:
     """The host normalised, and the IP address it names literally (None for a domain name), parsed once."""
     host = host.strip().lower().rstrip(".")
@@ -218,13 +227,27 @@ class AddressPolicy:
         return host, port
 
     def check_host(self, host: str, port: int) -> None:
-        """Refuse a host denied by name, or an IP literal that ``check_addresses`` would refuse."""
+        """Refuse a host denied by name, or an IP literal or localhost name that ``check_addresses`` would refuse."""
         name, address = _host_and_address(host)
         for rule in self.deny_hosts:
             if rule.matches(name, port):
                 raise Blocked(f"{name} is on the deny list")
         if address is not None:
             self._check_addresses(name, port, [address])
+        elif is_localhost_name(name):
+            self._check_localhost(name, port)
+
+    def _check_localhost(self, name: str, port: int) -> None:
+        """Refuse a localhost name if every loopback address is refused; if one is allowed (``--allow-hosts ::1``),
+        the addresses it really resolves to are checked when it is fetched, as for any name."""
+        refusals: list[Blocked] = []
+        for address in LOCALHOST_ADDRESSES:
+            try:
+                self._check_addresses(name, port, [address])
+            except Blocked as refused:
+                refusals.append(refused)
+        if len(refusals) == len(LOCALHOST_ADDRESSES):
+            raise refusals[0]
 
     def check_addresses(self, host: str, port: int, addresses: Iterable[IPAddress]) -> None:
         """Refuse the host if any of its addresses is refused: it could be connected to any of them."""

@@ -5,16 +5,21 @@ For a crawl, a link is known by its skip reason (``scope``, ``pattern``: the cra
 ``duplicate``: a page whose outcome the store recorded sent it, so the crawl's visited set holds it from then on,
 and the store would only count it as a duplicate again. What is known is only ever a committed fact, so forgetting
 it costs speed, never correctness: another worker process simply knows less. Bounded by ``max_links`` in all; past
-it everything is forgotten at once (cheaper than an LRU, and a crawl relearns its menus within a few pages).
+it everything is forgotten at once (cheaper than an LRU, and a crawl relearns its menus within a few pages). A link
+longer than ``MAX_KNOWN_CHARS`` is never remembered (links can be 2 MiB long: 50,000 of them would be 100 GB).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
+from linkcast.core.inputs import MAX_URL_BYTES
+
 DUPLICATE = "duplicate"
 # Links known at most, over every crawl: about 150 bytes each (the URL and its entry), so a few MB.
 MAX_KNOWN_LINKS = 50_000
+# The longest link remembered: a URL the API takes (longer ones are out of every crawl's scope: crawl/rules.py).
+MAX_KNOWN_CHARS = MAX_URL_BYTES
 
 
 class KnownLinks:
@@ -29,6 +34,8 @@ class KnownLinks:
 
     def learn(self, crawl_id: str, link: str, reason: str) -> None:
         """``link`` is skipped for ``reason`` in this crawl."""
+        if len(link) > MAX_KNOWN_CHARS:
+            return
         self._make_room(1)
         known = self._crawls.setdefault(crawl_id, {})
         if link not in known:
@@ -37,7 +44,7 @@ class KnownLinks:
 
     def visited(self, crawl_id: str, links: Iterable[str]) -> None:
         """The store recorded an outcome that sent ``links``: the crawl's visited set holds each of them."""
-        links = list(links)
+        links = [link for link in links if len(link) <= MAX_KNOWN_CHARS]
         if len(links) > self.max_links:
             return
         self._make_room(len(links))

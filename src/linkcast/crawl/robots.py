@@ -8,6 +8,7 @@ API::
     RobotsRules.sitemaps: tuple[str, ...]            # the Sitemap: lines, in order, as written
     RobotsRules.ignored_lines: int                   # lines neither blank, a comment, nor a record understood
     RobotsRules.truncated: bool                      # the body was longer than ROBOTS_PARSE_LIMIT
+    RobotsRules.parsed_bytes: int                    # octets parsed (what keeping the rules costs grows with it)
     ALLOW_ALL, DISALLOW_ALL: RobotsRules             # for "unavailable" (4xx) and "unreachable" (5xx) answers
     product_token(user_agent: str) -> str            # "linkcast/1.2 (+url)" -> "linkcast"
     is_valid_product_token(token: str) -> bool
@@ -17,7 +18,8 @@ API::
 The RFC is followed where Google's parser (github.com/google/robotstxt) deliberately differs from it: a line
 without a colon is ignored (Google guesses one), lines are never cut short (Google cuts them at 16,664 bytes),
 ``index.html`` is not taken for its directory, and the URL is percent-encoded by the same rules as the patterns
-(Google leaves that to its caller), so ``/a/ツ`` and ``/a/%E3%83%84`` are one path and ``%62`` is ``b``.
+(Google leaves that to its caller), so ``/a/ツ`` and ``/a/%E3%83%84`` are one path and ``%62`` is ``b``; and, as the
+RFC's table of encodings has it, ``?u=https://h`` and ``?u=https%3A%2F%2Fh`` are one query (Google compares octets).
 
 Written here rather than taken from Protego (PyPI, 0.7), which binds a crawler to a group whose user-agent is only
 the start of its name ("User-agent: Link" rules linkcast) rather than its whole product token, and compares
@@ -46,24 +48,37 @@ _DELAY = re.compile(rb"[0-9]+(?:\.[0-9]*)?|\.[0-9]+")
 # and an escape is written with capital hex digits, or as the character itself if it is an unreserved one.
 _TO_NORMALISE = re.compile(rb"%[0-9A-Fa-f]{2}|[^A-Za-z0-9\-._~!&'()+,;=:@/?\[\]]")
 _UNRESERVED = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+# In the query, reserved characters that delimit nothing there are data whether escaped or not: RFC 9309 2.2.2's
+# table matches "?baz=https://foo.bar" as "?baz=https%3A%2F%2Ffoo.bar", as a form decoder reads both. Those that
+# split a query into fields (& = ; +) keep their escapes apart, as do the robots.txt specials '*' and '$'.
+_QUERY_DATA = frozenset(b":/?@!'(),[]")
+_DECODED_IN_PATH = _UNRESERVED
+_DECODED_IN_QUERY = _UNRESERVED | _QUERY_DATA
 
 
 def canonical_octets(value: str | bytes) -> str:
     """``value`` as RFC 9309 2.2.2 compares it: non-ASCII and stray octets percent-encoded, escapes normalised.
 
     ``/a%2fb`` and ``/a%2Fb`` are one path, ``/%62`` is ``/b``, ``/ツ`` is ``/%E3%83%84``; ``/a%2Fb`` stays apart
-    from ``/a/b`` (an escaped reserved character is data, not a delimiter: RFC 3986 2.2).
+    from ``/a/b`` (an escaped reserved character is data, not a delimiter: RFC 3986 2.2). After the first ``?`` (the
+    query), ``https%3A%2F%2Fh`` is ``https://h`` (``_QUERY_DATA``).
     """
     octets = value if isinstance(value, bytes) else value.encode("utf-8", "surrogatepass")
-    return _TO_NORMALISE.sub(_normalise, octets).decode("ascii")
+    path, mark, query = octets.partition(b"?")
+    return _canonical(path, _DECODED_IN_PATH) + (("?" + _canonical(query, _DECODED_IN_QUERY)) if mark else "")
 
 
-def _normalise(match: re.Match[bytes]) -> bytes:
-    text = match[0]
-    if len(text) == 3:
-        octet = int(text[1:], 16)
-        return bytes((octet,)) if octet in _UNRESERVED else text.upper()
-    return b"%%%02X" % text[0]
+def _canonical(octets: bytes, decoded: frozenset[int]) -> str:
+    """``octets`` percent-encoded where needed, each escape of an octet in ``decoded`` written as that octet."""
+
+    def normalise(match: re.Match[bytes]) -> bytes:
+        text = match[0]
+        if len(text) == 3:
+            octet = int(text[1:], 16)
+            return bytes((octet,)) if octet in decoded else text.upper()
+        return b"%%%02X" % text[0]
+
+    return _TO_NORMALISE.sub(normalise, octets).decode("ascii")
 
 
 def product_token(user_agent: str) -> str:
@@ -113,12 +128,23 @@ class _Rule:
 def _rule(allow: bool, pattern: bytes) -> _Rule:
     anchored = pattern.endswith(b"$")
     body = pattern[:-1] if anchored else pattern
-    pieces = [canonical_octets(piece) for piece in body.split(b"*")]
+    pieces = _pattern_pieces(body)
     length = len("*".join(pieces)) + anchored
     segments = [pieces[0], *(piece for piece in pieces[1:-1] if piece)]
     if len(pieces) > 1:
         segments.append(pieces[-1])
     return _Rule(allow, length, tuple(segments), anchored)
+
+
+def _pattern_pieces(body: bytes) -> list[str]:
+    """The pattern cut at each ``*``, each piece canonical as the part of the URL it stands for: path or query."""
+    path, mark, query = body.partition(b"?")
+    pieces = [_canonical(piece, _DECODED_IN_PATH) for piece in path.split(b"*")]
+    if mark:
+        first, *rest = (_canonical(piece, _DECODED_IN_QUERY) for piece in query.split(b"*"))
+        pieces[-1] += "?" + first
+        pieces += rest
+    return pieces
 
 
 @dataclass(slots=True)
@@ -143,6 +169,7 @@ class RobotsRules:
     sitemaps: tuple[str, ...] = ()
     ignored_lines: int = 0
     truncated: bool = False
+    parsed_bytes: int = 0
     _merged: dict[str, _Applicable] = field(default_factory=dict, repr=False, compare=False)
 
     def allows(self, url_path_and_query: str, product_token: str) -> bool:
@@ -199,8 +226,7 @@ def parse_robots(body: bytes, *, truncated: bool = False) -> RobotsRules:
             if current is None or current.closed:
                 current = _Group()
                 groups.append(current)
-            token = _IDENTIFIER.match(value)
-            current.agents.append(token[0].decode("ascii").lower() if token else "")
+            current.agents.append(_agent(value))
         elif name in (b"allow", b"disallow"):
             if current is None:
                 continue  # RFC 9309 2.2.2: rules before the first user-agent line belong to no group
@@ -215,7 +241,17 @@ def parse_robots(body: bytes, *, truncated: bool = False) -> RobotsRules:
                 current.delay = float(value)
         else:
             ignored += 1
-    return RobotsRules(tuple(groups), tuple(sitemaps), ignored, truncated)
+    return RobotsRules(tuple(groups), tuple(sitemaps), ignored, truncated, len(data))
+
+
+def _agent(value: bytes) -> str:
+    """Whom a user-agent line names, lower case: ``*`` alone (or before a space, as Google reads it), else the
+    product token it starts with; "" (no crawler) for anything else, such as ``*bot`` (RFC 9309 2.2.1: a product
+    token or ``*``; taking ``*bot`` for ``*`` would apply its rules to every crawler)."""
+    if value.startswith(b"*"):
+        return "*" if len(value) == 1 or value[1:2].isspace() else ""
+    token = _IDENTIFIER.match(value)
+    return token[0].decode("ascii").lower() if token else ""
 
 
 def _within_limit(body: bytes, truncated: bool) -> tuple[bytes, bool]:

@@ -1,6 +1,7 @@
 """robots.txt answers kept per site (scheme, host, port) for as long as each may be (``RobotsAnswer.ttl``), in this
-process: fetched once however many crawls and jobs ask at once, and across crawls until it expires. Bounded: the
-least recently used sites are forgotten first."""
+process: fetched once however many crawls and jobs ask at once, and across crawls until it expires. Bounded in sites
+and in the robots.txt octets their rules were parsed from (parsed rules take about ten times their text: a hostile
+500 KiB file about 5 MB, so 10,000 such sites would be 50 GB): the least recently used sites are forgotten first."""
 
 from __future__ import annotations
 
@@ -14,6 +15,10 @@ from linkcast.crawl.urls import site_of_key
 from linkcast.fetch import Fetcher
 
 MAX_SITES = 10_000
+# robots.txt octets whose rules are kept at most (typical files are a few kB: thousands of sites fit).
+MAX_CACHED_BYTES = 8 * 1024 * 1024
+# What an entry weighs besides its file (the answer, the site's key), so that empty files are not free.
+ENTRY_BYTES = 256
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,10 +28,12 @@ class Cached:
 
 
 class RobotsCache:
-    def __init__(self, fetcher: Fetcher, max_sites: int = MAX_SITES) -> None:
+    def __init__(self, fetcher: Fetcher, max_sites: int = MAX_SITES, max_bytes: int = MAX_CACHED_BYTES) -> None:
         self.fetcher = fetcher
         self.max_sites = max_sites
+        self.max_bytes = max_bytes
         self._answers: OrderedDict[str, Cached] = OrderedDict()
+        self._bytes = 0  # the weight of the answers kept
         self._fetching: dict[str, asyncio.Future[Cached]] = {}
 
     async def answer_for(self, url: str) -> tuple[RobotsAnswer, bool]:
@@ -45,10 +52,7 @@ class RobotsCache:
         try:
             answer = await fetch_robots(self.fetcher, url)
             fresh = Cached(answer, time.monotonic() + answer.ttl)
-            self._answers[site] = fresh
-            self._answers.move_to_end(site)
-            while len(self._answers) > self.max_sites:
-                self._answers.popitem(last=False)
+            self._keep(site, fresh)
             pending.set_result(fresh)
             return answer, True
         except BaseException as error:
@@ -57,3 +61,21 @@ class RobotsCache:
             raise
         finally:
             del self._fetching[site]
+
+    def __len__(self) -> int:
+        return len(self._answers)
+
+    def _keep(self, site: str, fresh: Cached) -> None:
+        """Keep ``fresh`` as the most recent answer, forgetting the least recent ones past either bound (the newest
+        is always kept: its crawl is about to use it)."""
+        replaced = self._answers.pop(site, None)
+        if replaced is not None:
+            self._bytes -= _weight(replaced)
+        self._answers[site] = fresh
+        self._bytes += _weight(fresh)
+        while len(self._answers) > 1 and (len(self._answers) > self.max_sites or self._bytes > self.max_bytes):
+            self._bytes -= _weight(self._answers.popitem(last=False)[1])
+
+
+def _weight(cached: Cached) -> int:
+    return ENTRY_BYTES + cached.answer.rules.parsed_bytes

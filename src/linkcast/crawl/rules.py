@@ -7,6 +7,10 @@ The reasons are shared with the service, which reports every skip with one of th
 The checks run in a fixed order, and the first that fails is the reason: ``depth`` (a property of the page the link
 is on, and the cheapest: on a page at the crawl's depth every link is skipped without looking at it, as Scrapy's
 depth limit does), then ``scope``, then ``pattern`` (the costliest: linear in the URL for each pattern).
+
+A link longer than a URL the API takes (``MAX_URL_BYTES``, 8 KiB) is out of scope: a page may hold links of up to
+2 MiB (what Chromium lists), and a crawl that admitted them would keep one in its frontier, its events and its
+process for each page of a hostile site (20 GB for 10,000 pages), to fetch URLs that servers refuse anyway.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from linkcast.core.inputs import MAX_URL_BYTES
 from linkcast.crawl.patterns import PatternFilter
 from linkcast.crawl.scope import Scope
 from linkcast.crawl.spec import CrawlSpec
@@ -24,7 +29,7 @@ class SkipReason(StrEnum):
     """Why a crawl did not fetch a URL it found, by the name events carry."""
 
     ROBOTS = "robots"  # robots.txt disallows it (the service)
-    SCOPE = "scope"  # outside the crawl's scope, or not an http(s) URL
+    SCOPE = "scope"  # outside the crawl's scope, not an http(s) URL, or longer than a URL the API takes
     PATTERN = "pattern"  # no include pattern matches it, or an exclude pattern does
     DEPTH = "depth"  # more links away from a seed than max_depth
     PAGE_LIMIT = "page_limit"  # max_pages already reached (the service)
@@ -61,7 +66,7 @@ class LinkRules:
         """``skip_reason`` of a link already a crawl key (``crawl/urls.py``), parsed once instead of twice."""
         if depth > self.max_depth:
             return SkipReason.DEPTH
-        if not self.scope.contains_serialised(key):
+        if len(key) > MAX_URL_BYTES or not self.scope.contains_serialised(key):
             return SkipReason.SCOPE
         if not self.patterns.allows(key):
             return SkipReason.PATTERN

@@ -10,6 +10,7 @@ that skipped resolution (a cache, a future aiohttp) still cannot reach a refused
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import ipaddress
 import socket
@@ -20,7 +21,10 @@ from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.resolver import ThreadedResolver
 
 from linkcast.core.errors import Blocked
-from linkcast.core.policy import AddressPolicy
+from linkcast.core.policy import AddressPolicy, parse_address
+
+# Seconds a registration waits for DNS at most (refuse_resolved): past it, the name is left to each fetch's checks.
+REGISTRATION_LOOKUP_SECONDS = 2.0
 
 
 class BlockedAddress(OSError):
@@ -74,3 +78,24 @@ def guarded_socket_factory(policy: AddressPolicy) -> Callable[[AddrInfo], socket
         return socket.socket(family, type_, proto)
 
     return make_socket
+
+
+async def refuse_resolved(
+    policy: AddressPolicy,
+    url: str,
+    timeout: float = REGISTRATION_LOOKUP_SECONDS,
+    resolver: AbstractResolver | None = None,
+) -> None:
+    """``Blocked`` if ``url`` is refused, or its host resolves now to an address ``policy`` refuses: the refusal every
+    fetch of it would meet, brought forward to when the URL is registered (a webhook endpoint, which would otherwise
+    be kept only to fail). A name that does not resolve in time, or at all, passes: each fetch checks again."""
+    host, port = policy.check_url(url)
+    if (policy.allow_private and not policy.deny_networks) or parse_address(host) is not None:
+        return
+    try:
+        async with asyncio.timeout(timeout):
+            await GuardedResolver(policy, resolver).resolve(host, port, socket.AF_UNSPEC)
+    except BlockedAddress as refused:
+        raise refused.blocked from None
+    except (OSError, TimeoutError):
+        return

@@ -6,7 +6,11 @@ their transaction (memory, SQLite; Redis says the same in Lua, ``redis/crawl_scr
    again: each ``page`` or ``skipped`` event once.
 3. The URL's event is appended and kept in the crawl's pages; its count goes up.
 4. Each discovered link is admitted unless already seen (``duplicate``) or the crawl has admitted ``max_pages`` URLs
-   (``page_limit``): admitted links join the visited set and the frontier (fair-scheduled jobs by host).
+   (``page_limit``): admitted links join the visited set and the frontier (fair-scheduled jobs by host). A URL
+   there is no room for joins the visited set too, so that it counts once as ``page_limit`` and then as a
+   ``duplicate``, but only the first ``MAX_REMEMBERED_OVER_LIMIT`` of them: past that, the set is only read, and a
+   URL it does not hold counts as ``page_limit`` at each mention. A hostile site can put 100,000 new links on every
+   page; without this bound one crawl would keep ``max_pages`` x 100,000 URLs.
 5. ``crawl.progress`` at most once a second; once nothing is queued or running, ``crawl.done``.
 """
 
@@ -29,9 +33,15 @@ from linkcast.core.crawls import (
 )
 from linkcast.core.events import EventBody
 
+# URLs over a crawl's max_pages kept in its visited set at most (a few hundred kB a crawl in any backend).
+MAX_REMEMBERED_OVER_LIMIT = 10_000
+
 
 class CrawlBook(Protocol):
     """One crawl's rows, inside the backend's transaction."""
+
+    def seen_each(self, keys: Sequence[bytes]) -> list[bool]:
+        """For each key, whether the visited set holds it (the set is not changed)."""
 
     def add_seen(self, key: bytes) -> bool:
         """Add ``key`` to the visited set; False if it was there."""
@@ -69,17 +79,7 @@ def apply_outcome(
         book.add_seen(seen_key(outcome.final_url))
     for reason, count in outcome.skipped.items():
         counts.skipped[reason] += count
-    max_pages = int(record.spec["max_pages"])
-    new = book.add_seen_each([seen_key(link.url) for link in outcome.links])
-    for link, is_new in zip(outcome.links, new, strict=True):
-        if not is_new:
-            counts.skipped["duplicate"] += 1
-        elif record.admitted >= max_pages:
-            counts.skipped["page_limit"] += 1
-        else:
-            record.admitted += 1
-            counts.queued += 1
-            book.enqueue(link)
+    _admit_links(book, record, outcome.links)
     if counts.queued <= 0:
         record.state, record.finished_at = CRAWL_DONE, now
         book.append(done_event(record))
@@ -88,6 +88,34 @@ def apply_outcome(
         progress_at = now
     book.save(record, progress_at)
     return True
+
+
+def _admit_links(book: CrawlBook, record: CrawlRecord, links: Sequence[Discovered]) -> None:
+    """Admit, count as duplicates or count over the limit each link, in order (step 4)."""
+    counts = record.counts
+    max_pages = int(record.spec["max_pages"])
+    position = 0
+    while position < len(links):
+        # Each link added to the visited set takes at most one unit of room: a page, or a remembered URL over the
+        # limit. Duplicates take none, so the next part is sized again.
+        room = max(0, max_pages - record.admitted) + max(0, MAX_REMEMBERED_OVER_LIMIT - counts.skipped["page_limit"])
+        if room == 0:
+            break
+        part = links[position : position + room]
+        position += len(part)
+        new = book.add_seen_each([seen_key(link.url) for link in part])
+        for link, is_new in zip(part, new, strict=True):
+            if not is_new:
+                counts.skipped["duplicate"] += 1
+            elif record.admitted >= max_pages:
+                counts.skipped["page_limit"] += 1
+            else:
+                record.admitted += 1
+                counts.queued += 1
+                book.enqueue(link)
+    rest = links[position:]
+    for known in book.seen_each([seen_key(link.url) for link in rest]) if rest else ():
+        counts.skipped["duplicate" if known else "page_limit"] += 1
 
 
 def admit_seeds(book: CrawlBook, record: CrawlRecord, seeds: list[str]) -> None:

@@ -10,6 +10,7 @@ from typing import Any
 import orjson
 from quart import Response
 
+from linkcast.fetch.dns import refuse_resolved
 from linkcast.web.current import runtime
 from linkcast.web.responses import json_response
 from linkcast.webhooks.config import WebhookConfig, parse_config
@@ -28,6 +29,7 @@ async def with_webhook(
 ) -> Response:
     if config is None:
         return await start()
+    await refuse_resolved(runtime().fetcher.policy, config.url)
     store = runtime().store
     endpoint, created = await subscribe(store, scope, request_id, config)
     try:

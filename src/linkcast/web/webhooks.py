@@ -8,6 +8,7 @@ from quart import Blueprint, Response, request
 
 from linkcast.core.errors import InvalidInput, NotFound
 from linkcast.core.inputs import SINCE_PATTERN
+from linkcast.fetch.dns import refuse_resolved
 from linkcast.web.bodies import read_json_object
 from linkcast.web.current import runtime
 from linkcast.web.query import limit_arg, page_args
@@ -25,6 +26,7 @@ async def put_webhook(endpoint_id: str) -> Response:
     validate_endpoint_id(endpoint_id, creating=True)
     rt = runtime()
     config = parse_config(await read_json_object(EXAMPLE), "webhooks", rt.fetcher.policy)
+    await refuse_resolved(rt.fetcher.policy, config.url)
     endpoint, created = await put_endpoint(rt.store, endpoint_id, config)
     headers = {"Location": f"/webhooks/{endpoint_id}"}
     if created:  # the only answer that shows the secret, with that of a rotation

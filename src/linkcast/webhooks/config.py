@@ -2,7 +2,8 @@
 ``{"url", "events"}`` as the ``webhook`` field of ``PUT /urls``, ``/crawls`` and ``/feeds``.
 
 The URL passes the address policy now (what can be judged without resolving: a refused IP literal or name is a 400
-here), and again on every attempt, where its resolved addresses are checked too (``fetch``).
+here; the web layer then resolves its name, ``fetch.dns.refuse_resolved``), and again on every attempt, where its
+resolved addresses are checked too (``fetch``).
 """
 
 from __future__ import annotations

@@ -49,6 +49,9 @@ class _Book:
     def add_seen_each(self, keys: Sequence[bytes]) -> list[bool]:
         return [self.add_seen(key) for key in keys]
 
+    def seen_each(self, keys: Sequence[bytes]) -> list[bool]:
+        return [key in self.crawl.seen for key in keys]
+
     def record_page(self, key: bytes, body: EventBody) -> bool:
         if key in self.crawl.pages:
             return False

@@ -9,12 +9,16 @@ order, ``P:crawlseq``), ``P:crawls_ended`` (ended crawls by time, to prune them)
 
 from __future__ import annotations
 
+from linkcast.store.crawl_ledger import MAX_REMEMBERED_OVER_LIMIT
 from linkcast.store.redis.scheduler_scripts import PREAMBLE
 from linkcast.store.redis.scripts import APPEND
 
 CRAWL_PREAMBLE = (
     PREAMBLE
     + APPEND
+    + f"""
+local MAX_REMEMBERED_OVER_LIMIT = {MAX_REMEMBERED_OVER_LIMIT}
+"""
     + """
 local function ckey(id, part)
   if part then return P .. ':crawl:' .. id .. ':' .. part end
@@ -28,13 +32,20 @@ local function crawl_event(id, etype, extra)
   return cjson.encode(body)
 end
 
--- Admit links (url, key, host, depth, referrer) from ARGV[first...]: each once, up to max_pages.
+-- Admit links (url, key, host, depth, referrer) from ARGV[first...]: each once, up to max_pages; past it, at most
+-- MAX_REMEMBERED_OVER_LIMIT URLs join the visited set (crawl_ledger.py), the others are only looked up.
 local function admit(id, first, counts, now, conc)
   local admitted = tonumber(redis.call('HGET', ckey(id), 'admitted'))
   local max_pages = tonumber(cjson.decode(redis.call('HGET', ckey(id), 'spec'))['max_pages'])
   local queued = 0
   for i = first, #ARGV, 5 do
-    if redis.call('SADD', ckey(id, 'seen'), ARGV[i + 1]) == 0 then
+    if admitted >= max_pages and counts.skipped.page_limit >= MAX_REMEMBERED_OVER_LIMIT then
+      if redis.call('SISMEMBER', ckey(id, 'seen'), ARGV[i + 1]) == 1 then
+        counts.skipped.duplicate = counts.skipped.duplicate + 1
+      else
+        counts.skipped.page_limit = counts.skipped.page_limit + 1
+      end
+    elseif redis.call('SADD', ckey(id, 'seen'), ARGV[i + 1]) == 0 then
       counts.skipped.duplicate = counts.skipped.duplicate + 1
     elseif admitted >= max_pages then
       counts.skipped.page_limit = counts.skipped.page_limit + 1

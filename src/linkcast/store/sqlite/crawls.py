@@ -75,6 +75,15 @@ class _Book:
             added.discard(key)  # a key given twice is new the first time only
         return new
 
+    def seen_each(self, keys: Sequence[bytes]) -> list[bool]:
+        held: set[bytes] = set()
+        for start in range(0, len(keys), SEEN_PER_STATEMENT):
+            chunk = list(keys[start : start + SEEN_PER_STATEMENT])
+            size = 1 << (len(chunk) - 1).bit_length()  # padded as in add_seen_each, for the statement cache
+            chunk += chunk[-1:] * (size - len(chunk))
+            held.update(row[0] for row in self.connection.execute(_select_seen(size), (self.crawl_id, *chunk)))
+        return [key in held for key in keys]
+
     def record_page(self, key: bytes, body: EventBody) -> bool:
         (seq,) = self.connection.execute(
             "SELECT coalesce(max(seq), 0) + 1 FROM crawl_pages WHERE crawl_id = ?", (self.crawl_id,)
@@ -110,6 +119,12 @@ def _insert_seen(rows: int) -> str:
     not there."""
     values = ", ".join(["(?1, ?)"] * rows)
     return f"INSERT INTO crawl_seen (crawl_id, key) VALUES {values} ON CONFLICT DO NOTHING RETURNING key"
+
+
+@functools.cache
+def _select_seen(rows: int) -> str:
+    """One statement answering which of ``rows`` keys (``?2``...) the visited set of crawl ``?1`` holds."""
+    return f"SELECT key FROM crawl_seen WHERE crawl_id = ?1 AND key IN ({', '.join(['?'] * rows)})"
 
 
 def _load(connection: sqlite3.Connection, crawl_id: str) -> tuple[CrawlRecord, float] | None:
