@@ -132,17 +132,23 @@ async def test_links_repeated_on_every_page_count_exactly_as_the_graph_says(craw
     assert counts["skipped"]["pattern"] == 6 and counts["skipped"]["scope"] == 6
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known fault: crawl/jobs.py follows a redirect without asking robots.txt about its target (the fix is "
-    "in its before_redirect hook: see the h-crawl report); remove this mark with that fix",
-)
 async def test_a_redirect_into_what_robots_disallows_is_not_followed(crawler: Service, crawl_site: CrawlSite) -> None:
     crawl_site.route("/to-private", _redirect_to("/private/y"))
     frames = await crawl(crawler, "robots-redirect", {"url": crawl_site.url("/to-private"), "max_depth": 0})
     assert crawl_site.requests["/private/y"] == 0
     [skipped] = [frame for frame in frames if frame["type"] == "skipped"]
     assert skipped["url"] == crawl_site.url("/to-private") and skipped["reason"] == "robots"
+
+
+async def test_a_crawl_without_robots_follows_a_redirect_robots_would_refuse(
+    crawler: Service, crawl_site: CrawlSite
+) -> None:
+    crawl_site.route("/to-private", _redirect_to("/private/y"))
+    body = {"url": crawl_site.url("/to-private"), "max_depth": 0, "respect_robots": False}
+    frames = await crawl(crawler, "no-robots-redirect", body)
+    assert crawl_site.requests["/private/y"] == 1
+    [page] = [frame for frame in frames if frame["type"] == "page"]
+    assert page["final_url"] == crawl_site.url("/private/y")
 
 
 def _redirect_to(location: str):  # type: ignore[no-untyped-def]

@@ -66,7 +66,7 @@ class CrawlJobs:
         outcome = await self._robots_refusal(job) if spec.respect_robots else None
         if outcome is None:
             seeds = await self._sitemap_seeds(job, spec, rules)
-            outcome = await self._fetch(job, rules, seeds)
+            outcome = await self._fetch(job, spec, rules, seeds)
         if await self.store.finish_crawl_page(job, outcome):
             self.known.visited(job.request_id, (link.url for link in outcome.links))
         self.metrics.fetches.labels(outcome.result if outcome.result != "fetched" else "ok").inc()
@@ -108,19 +108,24 @@ class CrawlJobs:
         keys = dict.fromkeys(crawl_key(url) for url in urls)
         return [Discovered(key, 0, None) for key in keys if rules.skip_reason_of_key(key, 0) is None]
 
-    async def _fetch(self, job: Job, rules: LinkRules, seeds: list[Discovered]) -> CrawlOutcome:
+    async def _fetch(self, job: Job, spec: CrawlSpec, rules: LinkRules, seeds: list[Discovered]) -> CrawlOutcome:
         depth, referrer = job.data.get("depth", 0), job.data.get("referrer")
 
-        async def not_visited(target: str) -> None:
+        async def allowed_and_not_visited(target: str) -> None:
+            """Each hop of a redirect is a fetch of its own: robots.txt of its site is asked first, as for a link."""
+            if spec.respect_robots:
+                answer, _ = await self.robots.answer_for(target)
+                if not answer.rules.allows(path_and_query(target), self.product_token):
+                    raise FetchError(f"redirects to {target}, which robots.txt disallows", code=SkipReason.ROBOTS)
             if not await self.store.claim_crawl_url(job.request_id, crawl_key(target)):
-                raise FetchError(f"redirects to {target}, which this crawl has visited", code="duplicate")
+                raise FetchError(f"redirects to {target}, which this crawl has visited", code=SkipReason.DUPLICATE)
 
         try:
-            page = await self.fetcher.fetch(job.url, before_redirect=not_visited)
+            page = await self.fetcher.fetch(job.url, before_redirect=allowed_and_not_visited)
             found = await self.extraction.extract(page.body, page.final_url, page.content_type)
         except LinkcastError as error:
-            if error.code == "duplicate":
-                return self._skipped(job, SkipReason.DUPLICATE)
+            if error.code in (SkipReason.DUPLICATE, SkipReason.ROBOTS):
+                return self._skipped(job, SkipReason(error.code))
             body = page_body(job.request_id, job.url, depth=depth, referrer=referrer, error=error.to_dict())
             return CrawlOutcome(body, "failed", seeds)
         body = page_body(
