@@ -297,6 +297,23 @@ async def test_a_single_url_is_not_held_up_by_a_big_crawl_of_another_host(tmp_pa
         await other.stop()
 
 
+async def test_a_link_to_a_refused_address_ends_as_a_blocked_page_not_a_robots_skip(tmp_path: Path) -> None:
+    site = CrawlSite()
+    refused = "http://127.0.0.1:9/private"  # loopback, but not on the allow list: nothing may be sent there
+    site.page("/refusing", html(refused))
+    await site.start()
+    service = Service("--allow-hosts", f"127.0.0.1:{site.port}", store="memory://", log_path=tmp_path / "s.log")
+    await service.start()
+    try:
+        frames = await crawl(service, "refused", {"url": site.url("/refusing"), "scope": "any"})
+    finally:
+        service.stop()
+        await site.stop()
+    [page] = [f for f in frames if f["type"] == "page" and f["url"] == refused]
+    assert page["error"]["code"] == "blocked"
+    assert not [f for f in frames if f["type"] == "skipped"]
+
+
 async def test_hostile_pages_inside_a_crawl_end_as_page_errors(tmp_path: Path) -> None:
     hostile = HostileSite()
     await hostile.start()

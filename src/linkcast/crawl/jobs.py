@@ -14,7 +14,7 @@ import time
 from collections import OrderedDict
 
 from linkcast.core.crawls import CRAWL_ENDED, CrawlOutcome, CrawlRecord, Discovered, page_body, skipped_body
-from linkcast.core.errors import FetchError, LinkcastError
+from linkcast.core.errors import Blocked, FetchError, LinkcastError
 from linkcast.core.events import Job
 from linkcast.crawl.known_links import KnownLinks
 from linkcast.crawl.robots import path_and_query, product_token
@@ -88,6 +88,8 @@ class CrawlJobs:
     async def _robots_refusal(self, job: Job) -> CrawlOutcome | None:
         """The outcome of a URL robots.txt disallows (None: allowed); a ``Crawl-delay`` becomes the host's spacing."""
         answer, fetched_now = await self.robots.answer_for(job.url)
+        if answer.error == "blocked" and self._refused(job.url):
+            return None  # the page's own fetch is refused as well, and says why (blocked): robots.txt had no say
         delay = answer.rules.crawl_delay(self.product_token)
         if fetched_now and delay:
             spacing = min(delay, self.settings.max_crawl_delay)
@@ -95,6 +97,14 @@ class CrawlJobs:
         if answer.rules.allows(path_and_query(job.url), self.product_token):
             return None
         return self._skipped(job, SkipReason.ROBOTS)
+
+    def _refused(self, url: str) -> bool:
+        """Whether the address policy refuses ``url`` itself before any resolution (a listed name, an IP literal)."""
+        try:
+            self.fetcher.policy.check_url(url)
+        except Blocked:
+            return True
+        return False
 
     async def _sitemap_seeds(self, job: Job, spec: CrawlSpec, rules: LinkRules) -> list[Discovered]:
         """With ``sitemaps``, the pages a seed's site lists in its sitemaps, once per site and crawl (as seeds)."""
