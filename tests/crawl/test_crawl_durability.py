@@ -12,9 +12,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aiohttp import web
 
 from tests.redis.deployment import WorkerProcess
-from tests.support.crawl_site import TreeSite
+from tests.support.crawl_site import CrawlSite, TreeSite
 from tests.support.service import Service, receive_until
 
 PAGES = 300
@@ -93,3 +94,44 @@ async def test_a_worker_killed_among_two_on_redis_loses_nothing(
     refetched = [path for path, count in tree.requests.items() if count > 1]
     assert len(refetched) <= WORKERS, refetched  # only what the killed worker was fetching
     assert frames[-1]["counts"]["fetched"] == PAGES
+
+
+async def test_a_page_whose_worker_died_inside_its_redirect_is_fetched_after_the_restart(tmp_path: Path) -> None:
+    """The redirect's target was claimed for the page by the try that died: the next try fetches it all the same,
+    rather than taking its own claim for another page's and skipping it as a duplicate."""
+    held, release = asyncio.Event(), asyncio.Event()
+
+    async def moved(_request: web.Request) -> web.StreamResponse:
+        return web.Response(status=302, headers={"Location": "/target"})
+
+    async def target(_request: web.Request) -> web.StreamResponse:
+        if not release.is_set():
+            held.set()
+            await release.wait()
+        return web.Response(text="<a href='/after'>after</a>", content_type="text/html")
+
+    site = CrawlSite()
+    site.route("/moved", moved)
+    site.route("/target", target)
+    await site.start()
+    service = Service(
+        "--allow-private-networks", "--rate-limit", "0", store=f"sqlite:///{tmp_path}/linkcast.db",
+        log_path=tmp_path / "serve.log",
+    )  # fmt: skip
+    await service.start()
+    try:
+        body = {"url": site.url("/moved"), "max_depth": 0, "respect_robots": False}
+        status, _ = await service.call("PUT", "/crawls/moved", json=body)
+        assert status == 201
+        await asyncio.wait_for(held.wait(), 30)  # the first try is inside its redirect, the target claimed
+        service.stop(signal.SIGKILL)
+        release.set()
+        await service.start()
+        frames = await everything_of(service, "moved")
+    finally:
+        service.stop()
+        await site.stop()
+    [page] = [frame for frame in frames if frame["type"] == "page"]
+    assert page["url"] == site.url("/moved") and page["final_url"] == site.url("/target"), page
+    assert not [frame for frame in frames if frame["type"] == "skipped"]
+    assert site.requests["/target"] == 2

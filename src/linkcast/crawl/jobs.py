@@ -111,8 +111,8 @@ class CrawlJobs:
         if not spec.sitemaps or job.data.get("depth", 0) != 0:
             return []
         site = site_of_key(job.url)
-        if not await self.store.claim_crawl_url(job.request_id, SITEMAPS_READ + site):
-            return []
+        if not await self.store.claim_crawl_url(job.request_id, SITEMAPS_READ + site) and job.attempt == 1:
+            return []  # read by another seed of the site (or, for a job handed out again, maybe by its own last try)
         answer, _ = await self.robots.answer_for(job.url)
         urls = await discover_sitemap_urls(self.fetcher, site, answer.rules, self.sitemap_limits)
         keys = dict.fromkeys(crawl_key(url) for url in urls)
@@ -127,7 +127,9 @@ class CrawlJobs:
                 answer, _ = await self.robots.answer_for(target)
                 if not answer.rules.allows(path_and_query(target), self.product_token):
                     raise FetchError(f"redirects to {target}, which robots.txt disallows", code=SkipReason.ROBOTS)
-            if not await self.store.claim_crawl_url(job.request_id, crawl_key(target)):
+            if not await self.store.claim_crawl_url(job.request_id, crawl_key(target)) and job.attempt == 1:
+                # A job handed out again may have claimed the target itself before its worker died: it fetches the
+                # target anyway (a fetch that was running when its worker died is the one a crawl may repeat).
                 raise FetchError(f"redirects to {target}, which this crawl has visited", code=SkipReason.DUPLICATE)
 
         try:
