@@ -26,7 +26,7 @@ from linkcast.page_jobs import PageJobs
 from linkcast.settings import Settings
 from linkcast.store import Store, open_store
 from linkcast.webhooks import WebhookJobs, WebhookWaker
-from linkcast.webhooks.retention import prune_request_webhooks
+from linkcast.webhooks.retention import RequestWebhookPruner
 from linkcast.worker import WorkerPool
 
 log = logging.getLogger(__name__)
@@ -49,6 +49,7 @@ class Runtime:
             settings.parse_processes, settings.parse_timeout, LinkLimits(settings.max_links, settings.max_result_bytes)
         )
         self.webhooks = WebhookJobs(settings, self.store, self.fetcher, self.metrics)
+        self.webhook_pruner = RequestWebhookPruner(self.store)
         handlers = {
             PAGE_JOB: PageJobs(self.store, self.fetcher, extraction, self.metrics),
             CRAWL_JOB: CrawlJobs(settings, self.store, self.fetcher, extraction, self.metrics),
@@ -122,7 +123,7 @@ class Runtime:
         try:
             cutoff = time.time() - self.settings.retain_days * 86400
             await self.store.prune(cutoff, self.settings.retain_events)
-            await prune_request_webhooks(self.store)
+            await self.webhook_pruner.sweep()
         except asyncio.CancelledError:
             raise
         except Exception as error:

@@ -7,7 +7,7 @@ from linkcast.core.webhooks import DELIVERY_FAILED, GAP, Delivery
 from linkcast.settings import Settings
 from linkcast.store import Store, open_store
 from linkcast.webhooks.outbox import BATCH, fill_outbox
-from linkcast.webhooks.retention import prune_request_webhooks
+from linkcast.webhooks.retention import RequestWebhookPruner
 from tests.webhooks.conftest import add_endpoint
 
 
@@ -63,6 +63,17 @@ async def test_a_request_s_own_endpoint_goes_once_the_request_is_pruned_and_noth
     await add_endpoint(store, "mine", "https://hooks.example/")
     await store.submit("kept", "https://site.example/kept")
     await store.add_webhook_deliveries("urls~waiting", 0, 1, [Delivery("urls~waiting", 1, "result", "{}")])
-    assert await prune_request_webhooks(store) == 1
+    assert await RequestWebhookPruner(store).sweep() == 1
     listed = await store.list_webhooks(None, 10)
     assert [e.endpoint_id for e in listed.items] == ["mine", "urls~just-made", "urls~kept", "urls~waiting"]
+
+
+async def test_the_sweep_of_request_endpoints_looks_at_a_budget_of_them_and_goes_on_from_there() -> None:
+    store = await opened()
+    for n in range(5):
+        await add_endpoint(store, f"urls~gone{n}", "https://hooks.example/", request_ids=[f"gone{n}"], created_at=1.0)
+    pruner = RequestWebhookPruner(store, budget=2)
+    assert [await pruner.sweep() for _ in range(3)] == [2, 2, 1]  # five orphans, two a sweep, then the rest
+    assert (await store.list_webhooks(None, 10)).items == []
+    await add_endpoint(store, "urls~late", "https://hooks.example/", request_ids=["late"], created_at=1.0)
+    assert await pruner.sweep() == 1  # after the last endpoint, the next sweep starts from the first again

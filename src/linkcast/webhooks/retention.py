@@ -12,6 +12,9 @@ from linkcast.store.base import Store
 PAGE = 1000
 # An endpoint is made just before its request is submitted: one younger than this is never taken for an orphan.
 GRACE_SECONDS = 600.0
+# Endpoints looked at per sweep, at most: each costs a read or two, and one endpoint is made per request that names a
+# webhook, so a sweep of them all would grow with the service's history. The next sweep goes on where this one ended.
+SWEEP_BUDGET = 5000
 
 
 async def _exists(store: Store, scope: str, request_id: str) -> bool:
@@ -22,20 +25,32 @@ async def _exists(store: Store, scope: str, request_id: str) -> bool:
     return await store.get_feed(request_id) is not None
 
 
-async def prune_request_webhooks(store: Store) -> int:
-    """Delete the endpoints of requests that no longer exist and that have nothing pending; how many went."""
-    removed, after, made_before = 0, None, time.time() - GRACE_SECONDS
-    while True:
-        page = await store.list_webhooks(after, PAGE)
-        for endpoint in page.items:
-            if not SCOPED_ID.fullmatch(endpoint.endpoint_id) or endpoint.created_at > made_before:
-                continue
-            scope, _, request_id = endpoint.endpoint_id.partition("~")
-            if await _exists(store, scope, request_id):
-                continue
-            if await store.pending_webhook_deliveries(endpoint.endpoint_id, 1):
-                continue
-            removed += await store.delete_webhook(endpoint.endpoint_id)
-        if page.next is None:
-            return removed
-        after = page.next
+class RequestWebhookPruner:
+    """Deletes the endpoints of requests that no longer exist and that have nothing pending, a budget at a time."""
+
+    def __init__(self, store: Store, budget: int = SWEEP_BUDGET) -> None:
+        self.store = store
+        self.budget = max(1, budget)
+        self._after: str | None = None  # where the last sweep stopped (None: at the start)
+
+    async def sweep(self) -> int:
+        """Look at the next ``budget`` endpoints (from the first again after the last); how many went."""
+        removed, looked, made_before = 0, 0, time.time() - GRACE_SECONDS
+        while looked < self.budget:
+            page = await self.store.list_webhooks(self._after, min(PAGE, self.budget - looked))
+            looked += len(page.items)
+            for endpoint in page.items:
+                if SCOPED_ID.fullmatch(endpoint.endpoint_id) and endpoint.created_at <= made_before:
+                    removed += await self._prune(endpoint.endpoint_id)
+            self._after = page.next
+            if page.next is None:
+                break
+        return removed
+
+    async def _prune(self, endpoint_id: str) -> int:
+        scope, _, request_id = endpoint_id.partition("~")
+        if await _exists(self.store, scope, request_id):
+            return 0
+        if await self.store.pending_webhook_deliveries(endpoint_id, 1):
+            return 0
+        return await self.store.delete_webhook(endpoint_id)
