@@ -258,7 +258,9 @@ class Store(ABC):
         admitted up to ``max_pages``, ``crawl.progress`` at most once a second, ``crawl.done`` when nothing is left.
         False if nothing was recorded (the crawl had ended, or this URL's outcome was recorded already); True means
         that the crawl's visited set holds every link of ``outcome`` (a worker may count them as duplicates from then
-        on without asking: ``crawl/known_links.py``)."""
+        on without asking: ``crawl/known_links.py``), but for the URLs over ``max_pages`` past the first
+        ``crawl_ledger.MAX_REMEMBERED_OVER_LIMIT``, which the store counts as ``page_limit`` at each mention: a worker
+        that knows them counts their later mentions as duplicates instead (only the split of the skips differs)."""
 
     @abstractmethod
     async def cancel_crawl(self, crawl_id: str) -> CrawlRecord:
