@@ -94,6 +94,25 @@ async def test_links_are_admitted_once_up_to_max_pages_and_the_crawl_ends_when_n
     assert await store.next_job("w", timeout=0.2) is None
 
 
+async def test_a_url_admitted_but_not_fetched_gives_its_room_to_the_next_link(store: Store) -> None:
+    await store.create_crawl("c", spec(max_pages=3), [f"{SITE}/"])
+    seed = await take(store)
+    assert await store.finish_crawl_page(seed, fetched(seed, f"{SITE}/a", f"{SITE}/b", f"{SITE}/c"))
+    refused = await take(store)
+    assert refused.url == f"{SITE}/a"
+    robots = skipped_body("c", refused.url, depth=1, referrer=seed.url, reason="robots")
+    assert await store.finish_crawl_page(refused, CrawlOutcome(robots, "robots"))
+    page = await take(store)
+    assert page.url == f"{SITE}/b"
+    assert await store.finish_crawl_page(page, fetched(page, f"{SITE}/d", f"{SITE}/e"))
+    last = await take(store)
+    assert last.url == f"{SITE}/d"  # /a's room: without it /d would be over the limit
+    assert await store.finish_crawl_page(last, fetched(last))
+    record = await store.get_crawl("c")
+    assert record is not None and record.state == "done" and record.counts.fetched == 3
+    assert record.counts.skipped["robots"] == 1 and record.counts.skipped["page_limit"] == 2  # /c, /e
+
+
 async def test_a_page_of_many_links_admits_each_new_one_once_in_the_order_found(store: Store) -> None:
     # More links than one statement of a backend takes, each twice (in the same part and across parts), with some
     # seen before: every new URL once, every repeat a duplicate, the first mention's order kept.

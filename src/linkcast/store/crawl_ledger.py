@@ -7,6 +7,8 @@ their transaction (memory, SQLite; Redis says the same in Lua, ``redis/crawl_scr
 3. The URL's event is appended and kept in the crawl's pages; its count goes up.
 4. Each discovered link is admitted unless already seen (``duplicate``) or the crawl has admitted ``max_pages`` URLs
    (``page_limit``): admitted links join the visited set and the frontier (fair-scheduled jobs by host). A URL
+   admitted but not fetched (robots.txt refused it, or it redirected to a visited page) gives its room back, so that
+   ``max_pages`` pages are fetched where the site has them. A URL
    there is no room for joins the visited set too, so that it counts once as ``page_limit`` and then as a
    ``duplicate``, but only the first ``MAX_REMEMBERED_OVER_LIMIT`` of them: past that, the set is only read, and a
    URL it does not hold counts as ``page_limit`` at each mention. A hostile site can put 100,000 new links on every
@@ -73,8 +75,9 @@ def apply_outcome(
     counts.queued -= 1
     if outcome.result in ("fetched", "failed"):
         setattr(counts, outcome.result, getattr(counts, outcome.result) + 1)
-    else:
+    else:  # no page was fetched for it (robots.txt, a redirect to a visited page): its room goes to the next link
         counts.skipped[outcome.result] += 1
+        record.admitted -= 1
     if outcome.final_url is not None:
         book.add_seen(seen_key(outcome.final_url))
     for reason, count in outcome.skipped.items():

@@ -102,8 +102,9 @@ local counts = cjson.decode(redis.call('HGET', ckey(id), 'counts'))
 counts.queued = counts.queued - 1
 if ARGV[9] == 'fetched' or ARGV[9] == 'failed' then
   counts[ARGV[9]] = counts[ARGV[9]] + 1
-else
+else  -- no page fetched for it: its room goes to the next link (crawl_ledger.py, step 4)
   counts.skipped[ARGV[9]] = counts.skipped[ARGV[9]] + 1
+  redis.call('HINCRBY', ckey(id), 'admitted', -1)
 end
 if ARGV[10] ~= '' then redis.call('SADD', ckey(id, 'seen'), ARGV[10]) end
 for reason, count in pairs(cjson.decode(ARGV[11])) do counts.skipped[reason] = counts.skipped[reason] + count end
