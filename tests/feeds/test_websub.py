@@ -240,6 +240,27 @@ async def test_301_302_a_delivery_badly_signed_or_unsigned_is_answered_2xx_and_d
     assert 'outcome="' + ("unsigned" if signing == "unsigned" else "bad_signature") + '"' in metrics
 
 
+@pytest.mark.parametrize("claim", ["header", "document", "both"])
+async def test_a_signed_delivery_of_another_feed_is_answered_2xx_and_dropped(
+    service: Service, site: FeedServer, hub: WebSubHub, claim: str
+) -> None:
+    """The callback names the subscription and the signature proves its hub sent the body; a body whose Link
+    ``rel=self`` (WebSub 7: the topic being updated) or whose own self link names another feed is not this feed's."""
+    own, other = site.url(f"/mine-{claim}"), site.url("/someone-elses")
+    url = site.feed(f"/mine-{claim}", Feed(atom("a", hub=hub.hub_url, own=own), content_type=ATOM))
+    feed_id = f"another{claim}"
+    await subscribed(service, hub, feed_id, url)
+    await _wait_entries(service, feed_id, 1)
+    pushed = atom("theirs", hub=hub.hub_url, own=other if claim != "header" else own).encode()
+    status = await hub.deliver(own, pushed, ATOM, own=other if claim != "document" else None)
+    assert 200 <= status < 300
+    push = await push_state(service, feed_id)
+    assert (push["pushes"], push["dropped"]) == (0, 1)
+    _status, listed = await service.call("GET", f"/feeds/{feed_id}/entries")
+    assert [e["entry_id"] for e in listed["entries"]] == ["urn:a"]
+    assert 'outcome="another_topic"' in (await _metrics(service))[1]
+
+
 async def test_a_delivery_past_the_body_cap_is_refused_and_counted(
     tmp_path: Path, site: FeedServer, hub: WebSubHub
 ) -> None:
