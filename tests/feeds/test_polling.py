@@ -161,6 +161,21 @@ async def test_429_waits_for_retry_after_and_failures_back_off(poller: Service, 
     assert gaps[2] > gaps[0] * 1.5, gaps  # each failure waits longer (0.5, 1, 2, then the 3 s ceiling)
 
 
+async def test_a_retry_after_of_junk_is_one_error_event_and_a_back_off(poller: Service, server: FeedServer) -> None:
+    """ "²" passes ``str.isdigit`` and fails ``float``: it once raised out of the poll, which was then taken again and
+    again with no event, instead of failing once like any 503 with no usable Retry-After."""
+    async with poller.connect("request_id=junk&since=0") as ws:
+        feed = await watched(poller, server, "junk", "/junk.xml")
+        feed.queued.append((503, {"Retry-After": "²"}))
+        frames = await receive_until(ws, lambda fs: bool(of_type(fs, "feed.error")))
+    [error] = of_type(frames, "feed.error")
+    assert error["error"]["code"] == "http_status"
+    count = len(server.requests_to("/junk.xml"))
+    await server.wait_requests("/junk.xml", count + 1)  # and polled again
+    _status, record = await poller.call("GET", "/feeds/junk")
+    assert record["state"] == "active"
+
+
 async def test_a_site_url_finds_its_feed_and_the_answer_names_it(poller: Service, server: FeedServer) -> None:
     feed_url = server.feed("/blog/feed.atom", Feed(rss(("a", "A"))))
     server.page("/blog/", '<html><head><link rel="alternate" type="application/rss+xml" href="feed.atom">'
