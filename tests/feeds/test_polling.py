@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aiohttp import web
 
 from tests.support.feed_site import Feed, FeedServer, rss
 from tests.support.service import Service, receive_until
@@ -129,6 +130,32 @@ async def test_a_permanent_redirect_moves_the_feed_and_a_temporary_one_does_not(
     await server.wait_requests("/temp.xml", count + 1)  # asked again at its own URL
     _status, record = await poller.call("GET", "/feeds/t")
     assert record["url"] == server.url("/temp.xml")
+
+
+def redirect(server: FeedServer, path: str, status: int, target: str) -> str:
+    async def answer(_request: web.Request) -> web.Response:
+        return web.Response(status=status, headers={"Location": target})
+
+    return server.route(path, answer)
+
+
+async def test_a_feed_found_through_redirects_is_watched_where_only_the_permanent_ones_lead(
+    poller: Service, server: FeedServer
+) -> None:
+    """308, 301, then 302: the feed lives at the 302's URL (RFC 9110: a 302 or 307 says to keep asking the URL it
+    came from), not at the final one, when it is added and at every poll."""
+    server.feed("/final.xml", Feed(rss(("a", "A"))))
+    temporary = redirect(server, "/temporary.xml", 302, "/final.xml")
+    redirect(server, "/permanent.xml", 301, "/temporary.xml")
+    first = redirect(server, "/first.xml", 308, "/permanent.xml")
+    assert (await watch(poller, "chain", first))["url"] == temporary
+    assert (await watch(poller, "temp", temporary))["url"] == temporary
+    before = len(server.requests_to("/temporary.xml"))
+    await server.wait_requests("/temporary.xml", before + 4)  # both polled through the 302, again and again
+    for feed_id in ("chain", "temp"):
+        _status, record = await poller.call("GET", f"/feeds/{feed_id}")
+        assert record["url"] == temporary and record["last_status"] in (200, 304)
+    assert len(server.requests_to("/first.xml")) == 1  # asked once, when the feed was added
 
 
 async def test_410_ends_the_feed(poller: Service, server: FeedServer) -> None:

@@ -49,6 +49,7 @@ from linkcast.fetch.retry import RETRY_STATUSES, Backoff, TransientFetchError, p
 from linkcast.settings import Settings
 
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+PERMANENT_REDIRECTS = frozenset({301, 308})
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 MAX_RESPONSE_HEADERS = 128
 
@@ -86,6 +87,18 @@ class Resource:
         """The media type, lower case and without parameters (``text/plain``), if the answer gave one."""
         value = self.headers.get("Content-Type")
         return value.split(";", 1)[0].strip().lower() or None if value else None
+
+    @property
+    def permanent_url(self) -> str:
+        """Where the resource lives from now on: the target of the redirects it began with that were permanent (301,
+        308), up to the first that was not; ``url`` if none was. A 302 or 307 says to keep asking the URL asked
+        (RFC 9110 15.4.3, 15.4.8), whatever it then led to."""
+        moved = self.url
+        for status, location in self.redirects:
+            if status not in PERMANENT_REDIRECTS:
+                break
+            moved = location
+        return moved
 
     def header_values(self, name: str) -> list[str]:
         """Every value of a header that may come more than once (``Link``), in order."""
