@@ -122,9 +122,12 @@ class WebSubHub(LocalSite):
         own: str | None = None,
     ) -> int:  # fmt: skip
         """POST ``body`` to the topic's subscriber, signed with ``sign`` (None: unsigned) by its secret (or by
-        ``secret``, to sign badly), its Link ``rel=self`` the topic (or ``own``). The callback's status."""
+        ``secret``, to sign badly), its Link ``rel=self`` the topic (or ``own``; none if ``own`` is ""). The callback's
+        status."""
         subscriber = self.subscribers[topic]
-        headers = {"Content-Type": content_type, "Link": f'<{self.hub_url}>; rel="hub", <{own or topic}>; rel="self"'}
+        own = topic if own is None else own
+        links = f'<{self.hub_url}>; rel="hub"' + (f', <{own}>; rel="self"' if own else "")
+        headers = {"Content-Type": content_type, "Link": links}
         key = secret if secret is not None else subscriber.secret
         if sign is not None and key is not None:
             digest = hmac.new(key.encode(), body, getattr(hashlib, sign)).hexdigest()

@@ -30,9 +30,6 @@ class Reading:
     ttl: float | None = None  # the interval the feed asks for (RSS <ttl>, sy:updatePeriod), in seconds
     hubs: list[str] = field(default_factory=list)  # WebSub hubs, Link headers first
     topic: str | None = None  # the URL the feed calls its own (rel="self"): the Link header's, else the document's
-    # Every URL the answer calls its own, the Link header's first, then the document's (a delivery is checked
-    # against each: a hub may send one topic in the header and another feed in the body).
-    own_urls: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,19 +44,16 @@ class Answer:
 
 def read_answer(watch: str, answer: Answer, limits: LinkLimits, max_entries: int) -> Reading:
     """``FeedError`` (a ``LinkcastError``) if a feed cannot be read."""
-    header_hubs, header_own = hub_and_self_in_headers(list(answer.link_headers), answer.url)
     if watch == WATCH_LINKS:
-        page_hubs, page_own = hub_and_self_links([], answer.body, answer.url, answer.content_type)
+        hubs, topic = hub_and_self_links(list(answer.link_headers), answer.body, answer.url, answer.content_type)
         anchors = find_anchors(answer.body, answer.url, answer.content_type, limits)
         entries = [PolledEntry(url, "", {"title": text or None, "link": url}) for url, text in anchors]
-        hubs, topic = header_hubs or page_hubs, header_own or page_own  # the headers first (WebSub 4)
-        own = _each_once(header_own, page_own)
-        return Reading(entries[:max_entries], site_link=answer.url, hubs=hubs, topic=topic, own_urls=own)
+        return Reading(entries[:max_entries], site_link=answer.url, hubs=hubs, topic=topic)
     parsed = parse_feed(answer.body, answer.url, answer.content_type, max_entries=max_entries)
     entries = [_polled(entry) for entry in parsed.entries]
-    hubs, topic = header_hubs or parsed.hubs, header_own or parsed.self_url  # the headers first (WebSub 4)
-    own = _each_once(header_own, parsed.self_url)
-    return Reading(entries, parsed.title, parsed.site_link, parsed.ttl_seconds, hubs, topic, own)
+    hubs, topic = hub_and_self_in_headers(list(answer.link_headers), answer.url)
+    hubs, topic = hubs or parsed.hubs, topic or parsed.self_url  # the headers first (WebSub 4)
+    return Reading(entries, parsed.title, parsed.site_link, parsed.ttl_seconds, hubs, topic)
 
 
 async def read_in_thread(watch: str, answer: Answer, limits: LinkLimits, max_entries: int) -> Reading:
@@ -68,10 +62,6 @@ async def read_in_thread(watch: str, answer: Answer, limits: LinkLimits, max_ent
         return await asyncio.wait_for(asyncio.to_thread(read_answer, watch, answer, limits, max_entries), READ_SECONDS)
     except TimeoutError:
         raise FetchError(f"the feed took more than {READ_SECONDS:g} s to read", code="too_complex") from None
-
-
-def _each_once(*urls: str | None) -> tuple[str, ...]:
-    return tuple(dict.fromkeys(url for url in urls if url))
 
 
 def _polled(entry: FeedEntry) -> PolledEntry:

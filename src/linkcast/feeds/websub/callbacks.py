@@ -6,7 +6,7 @@ needs is in the store).
   subscription's topic is recorded (the feed goes on being polled) and answered 200.
 - Content distribution (POST, WebSub 7 and 8): accepted only with a valid ``X-Hub-Signature``; an unsigned or badly
   signed body is answered 2xx as the specification asks, dropped and counted, and so is one whose Link ``rel=self``
-  or document names a topic other than the subscription's (``_names_its_own_topic``). An accepted body is read as
+  (else document) names a topic other than the subscription's (``_of_its_topic``). An accepted body is read as
   the feed and its entries go through the feed's seen-set exactly as a poll's do, within the push budget
   (``_budget_left``; past it, 429). A callback that is not (or no longer) a subscription's answers 410 Gone, which
   tells its hub to stop, before the body is read (``admits``, called by the web layer).
@@ -111,8 +111,8 @@ class Callbacks:
         except LinkcastError as error:
             log.info("a delivery for feed %s could not be read (%s): %s", feed_id, error.code, error.message)
             return await self._dropped(sub, "unreadable")
-        if not _names_its_own_topic(reading.own_urls, sub, record):
-            log.info("a delivery for feed %s names another topic: %s", feed_id, ", ".join(reading.own_urls)[:500])
+        if not _of_its_topic(reading.topic, sub, record):
+            log.info("a delivery for feed %s names another topic: %s", feed_id, (reading.topic or "")[:500])
             return await self._dropped(sub, "another_topic")
         taken = reading.entries[:budget]  # the rest (the oldest, in a feed's usual order) wait for a poll
         await self.store.record_pushed_entries(feed_id, taken)
@@ -178,14 +178,14 @@ class Callbacks:
                 return
 
 
-def _names_its_own_topic(own_urls: Sequence[str], sub: Subscription, record: FeedRecord) -> bool:
-    """Whether a delivery is of the subscription's topic by every URL it calls its own (the Link header's rel=self,
-    which the hub MUST send, WebSub 7; the document's self link). The callback identifies the subscription and the
-    signature only proves that its hub sent the body: a hub (chosen by whoever publishes the feed) could otherwise
-    make another feed's content this feed's entries. A delivery naming no URL of its own is taken as the callback's;
-    the feed's own URL counts too, since a poll takes the header's self first and the document may name the feed
-    where it is polled."""
-    return all(url in (sub.topic, record.url) for url in own_urls)
+def _of_its_topic(topic: str | None, sub: Subscription, record: FeedRecord) -> bool:
+    """Whether a delivery is of the subscription's topic by the URL it calls its own: the Link header's rel=self,
+    which the hub MUST send with the topic it updates (WebSub 7), else the document's self link (the order discovery
+    takes them in, WebSub 4: a document may name another self where the header wins, websub.rocks 104). The callback
+    identifies the subscription and the signature only proves that its hub sent the body: a hub (chosen by whoever
+    publishes the feed) could otherwise make another feed's content this feed's entries. A delivery that names no
+    URL of its own is the callback's; the feed's own URL counts as its topic too (where it is polled)."""
+    return topic is None or topic in (sub.topic, record.url)
 
 
 def _lease(value: str | None, asked: int) -> int:
