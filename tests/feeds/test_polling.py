@@ -209,5 +209,11 @@ async def test_a_site_url_finds_its_feed_and_the_answer_names_it(poller: Service
                           "</head><body>blog</body></html>")  # fmt: skip
     body = await watch(poller, "site", server.url("/blog/"))
     assert body["url"] == feed_url
+    wordpress = (
+        '<html><head><link rel="alternate" type="application/json" href="/wp-json/wp/v2/pages/2">'
+        '<link rel="alternate" type="application/rss+xml" href="/blog/feed.atom"></head><body>page</body></html>'
+    )
+    body = await watch(poller, "wordpress", server.page("/page/", wordpress))
+    assert body["url"] == feed_url, "an API's JSON view of the page is no feed to prefer"
     status, answer = await poller.call("PUT", "/feeds/none", json={"url": server.page("/plain", "<p>no feed</p>")})
     assert (status, answer["error"]["code"]) == (400, "no_feed_found")

@@ -31,6 +31,9 @@ async def discover_feed(fetcher: Fetcher, url: str) -> str:
     link_headers = resource.header_values("Link")
     candidates = feed_links_in_headers(link_headers, resource.final_url)
     candidates += feed_links_in_html(resource.body, resource.final_url, content_type)
+    # A page's application/json alternate is most often an API's view of it (WordPress names one on every page),
+    # rarely a JSON Feed 1.0: any feed of a feed-only type is taken before it.
+    candidates.sort(key=lambda link: link.type == "application/json")
     if not candidates:
         raise InvalidInput(
             f'{url} is no feed, and its page names none (no <link rel="alternate"> of a feed type)',
