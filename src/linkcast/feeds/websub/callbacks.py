@@ -22,7 +22,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from linkcast.core.errors import LinkcastError
-from linkcast.core.feeds import WATCH_FEED, FeedRecord
+from linkcast.core.feeds import FEED_GONE, WATCH_FEED, FeedRecord
 from linkcast.core.links import LinkLimits
 from linkcast.core.websub import MODE_SUBSCRIBE, MODE_UNSUBSCRIBE, PUSH_OFF, PUSH_UNSUBSCRIBING, Subscription
 from linkcast.feeds.reading import Answer, read_in_thread
@@ -157,10 +157,11 @@ class Callbacks:
         return RECEIVED
 
     async def _live(self, feed_id: str, token: str) -> tuple[Subscription, FeedRecord] | None:
-        """The subscription whose callback this is, and its feed, if the hub may still deliver to it."""
+        """The subscription whose callback this is, and its feed, if the hub may still deliver to it (not once the
+        feed is removed or gone, 410)."""
         sub = await self._subscription(feed_id, token)
         record = await self.store.get_feed(feed_id) if sub is not None else None
-        if sub is None or record is None or sub.state == PUSH_UNSUBSCRIBING:
+        if sub is None or record is None or record.state == FEED_GONE or sub.state == PUSH_UNSUBSCRIBING:
             return None
         return sub, record
 
