@@ -201,6 +201,35 @@ async def test_a_retry_after_of_junk_is_one_error_event_and_a_back_off(poller: S
     await server.wait_requests("/junk.xml", count + 1)  # and polled again
 
 
+@pytest.mark.parametrize("etag", [b'"\xe9\xff"', b'"a\x01b"'])
+async def test_a_validator_that_is_no_text_is_not_kept_and_the_feed_lives_on(poller: Service, etag: bytes) -> None:
+    """An ETag of bytes that are not UTF-8 could not be stored, one with a control character could not be sent back:
+    either way each poll of the feed failed without an event until it was given up for good."""
+    body = rss(("a", "A")).encode()
+    heads: list[bytes] = []
+    polled = asyncio.Condition()
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        heads.append(await reader.readuntil(b"\r\n\r\n"))
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/rss+xml\r\nETag: " + etag
+                     + b"\r\nContent-Length: %d\r\n\r\n" % len(body) + body)  # fmt: skip
+        await writer.drain()
+        writer.close()
+        async with polled:
+            polled.notify_all()
+
+    server = await asyncio.start_server(answer, "127.0.0.1", 0)
+    try:
+        async with poller.connect("request_id=bad-etag&since=0") as ws:
+            await watch(poller, "bad-etag", f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/")
+            await receive_until(ws, lambda fs: bool(of_type(fs, "feed.entry")))
+        async with asyncio.timeout(20), polled:
+            await polled.wait_for(lambda: len(heads) >= 4)  # found, then polled again and again
+        assert not any(b"if-none-match" in head.lower() for head in heads)
+    finally:
+        server.close()
+
+
 async def test_a_site_url_finds_its_feed_and_the_answer_names_it(poller: Service, server: FeedServer) -> None:
     feed_url = server.feed("/blog/feed.atom", Feed(rss(("a", "A"))))
     server.page("/blog/", '<html><head><link rel="alternate" type="application/rss+xml" href="feed.atom">'
