@@ -50,8 +50,8 @@ class Metrics:
         )
         self.websub_deliveries = Counter(
             "linkcast_websub_deliveries",
-            "Content deliveries from WebSub hubs, by outcome (accepted, unsigned, bad_signature, too_large, "
-            "unreadable, over_budget, unknown_callback)",
+            "Content deliveries from WebSub hubs, by outcome (accepted, unsigned, bad_signature, another_topic, "
+            "too_large, unreadable, over_budget, unknown_callback)",
             ["outcome"],
             registry=self.registry,
         )

@@ -113,6 +113,22 @@ def test_json_feeds_stop_at_max_entries_too() -> None:
     assert [entry.entry_id for entry in feed.entries] == [str(n) for n in range(10)] and feed.entries_truncated
 
 
+def test_a_json_feed_of_millions_of_empty_values_is_refused_before_they_are_built() -> None:
+    """10 MB of ``{},`` once held some 290 MB while read (a dict of 64 bytes for each 3): too_complex, unread."""
+    head = b'{"version": "https://jsonfeed.org/version/1.1", "items": ['
+    for value in (b"{}", b"[]", b"0", b'""'):
+        with pytest.raises(FeedError) as raised:
+            parse_feed(head + b",".join([value] * 300_000) + b"]}", URL)
+        assert raised.value.code == "too_complex", raised.value.message
+
+
+def test_braces_and_commas_inside_json_strings_are_no_values() -> None:
+    text = r"\\\"{[, " * 100_000  # each an escaped backslash, an escaped quote, then what would be structure
+    items = ",".join(f'{{"id": "{n}", "content_html": "{text}"}}' for n in range(3))
+    feed = parse_feed(f'{{"version": "https://jsonfeed.org/version/1.1", "items": [{items}]}}'.encode(), URL)
+    assert [entry.entry_id for entry in feed.entries] == ["0", "1", "2"]
+
+
 def test_deep_nesting_is_too_complex() -> None:
     body = "<rss><channel><item><guid>g</guid>" + "<x>" * 10_000 + "</x>" * 10_000 + "</item></channel></rss>"
     refused(body.encode(), "too_complex")

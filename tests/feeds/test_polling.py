@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aiohttp import web
 
 from tests.support.feed_site import Feed, FeedServer, rss
 from tests.support.service import Service, receive_until
@@ -131,6 +132,32 @@ async def test_a_permanent_redirect_moves_the_feed_and_a_temporary_one_does_not(
     assert record["url"] == server.url("/temp.xml")
 
 
+def redirect(server: FeedServer, path: str, status: int, target: str) -> str:
+    async def answer(_request: web.Request) -> web.Response:
+        return web.Response(status=status, headers={"Location": target})
+
+    return server.route(path, answer)
+
+
+async def test_a_feed_found_through_redirects_is_watched_where_only_the_permanent_ones_lead(
+    poller: Service, server: FeedServer
+) -> None:
+    """308, 301, then 302: the feed lives at the 302's URL (RFC 9110: a 302 or 307 says to keep asking the URL it
+    came from), not at the final one, when it is added and at every poll."""
+    server.feed("/final.xml", Feed(rss(("a", "A"))))
+    temporary = redirect(server, "/temporary.xml", 302, "/final.xml")
+    redirect(server, "/permanent.xml", 301, "/temporary.xml")
+    first = redirect(server, "/first.xml", 308, "/permanent.xml")
+    assert (await watch(poller, "chain", first))["url"] == temporary
+    assert (await watch(poller, "temp", temporary))["url"] == temporary
+    before = len(server.requests_to("/temporary.xml"))
+    await server.wait_requests("/temporary.xml", before + 4)  # both polled through the 302, again and again
+    for feed_id in ("chain", "temp"):
+        _status, record = await poller.call("GET", f"/feeds/{feed_id}")
+        assert record["url"] == temporary and record["last_status"] in (200, 304)
+    assert len(server.requests_to("/first.xml")) == 1  # asked once, when the feed was added
+
+
 async def test_410_ends_the_feed(poller: Service, server: FeedServer) -> None:
     async with poller.connect("request_id=g&since=0") as ws:
         feed = await watched(poller, server, "g", "/gone.xml")
@@ -161,11 +188,59 @@ async def test_429_waits_for_retry_after_and_failures_back_off(poller: Service, 
     assert gaps[2] > gaps[0] * 1.5, gaps  # each failure waits longer (0.5, 1, 2, then the 3 s ceiling)
 
 
+async def test_a_retry_after_of_junk_is_one_error_event_and_a_back_off(poller: Service, server: FeedServer) -> None:
+    """ "²" passes ``str.isdigit`` and fails ``float``: it once raised out of the poll, which was then taken again and
+    again with no event, instead of failing once like any 503 with no usable Retry-After."""
+    async with poller.connect("request_id=junk&since=0") as ws:
+        feed = await watched(poller, server, "junk", "/junk.xml")
+        feed.queued.append((503, {"Retry-After": "²"}))
+        frames = await receive_until(ws, lambda fs: bool(of_type(fs, "feed.error")))
+    [error] = of_type(frames, "feed.error")
+    assert error["error"]["code"] == "http_status"
+    count = len(server.requests_to("/junk.xml"))
+    await server.wait_requests("/junk.xml", count + 1)  # and polled again
+
+
+@pytest.mark.parametrize("etag", [b'"\xe9\xff"', b'"a\x01b"'])
+async def test_a_validator_that_is_no_text_is_not_kept_and_the_feed_lives_on(poller: Service, etag: bytes) -> None:
+    """An ETag of bytes that are not UTF-8 could not be stored, one with a control character could not be sent back:
+    either way each poll of the feed failed without an event until it was given up for good."""
+    body = rss(("a", "A")).encode()
+    heads: list[bytes] = []
+    polled = asyncio.Condition()
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        heads.append(await reader.readuntil(b"\r\n\r\n"))
+        writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/rss+xml\r\nETag: " + etag
+                     + b"\r\nContent-Length: %d\r\n\r\n" % len(body) + body)  # fmt: skip
+        await writer.drain()
+        writer.close()
+        async with polled:
+            polled.notify_all()
+
+    server = await asyncio.start_server(answer, "127.0.0.1", 0)
+    try:
+        async with poller.connect("request_id=bad-etag&since=0") as ws:
+            await watch(poller, "bad-etag", f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/")
+            await receive_until(ws, lambda fs: bool(of_type(fs, "feed.entry")))
+        async with asyncio.timeout(20), polled:
+            await polled.wait_for(lambda: len(heads) >= 4)  # found, then polled again and again
+        assert not any(b"if-none-match" in head.lower() for head in heads)
+    finally:
+        server.close()
+
+
 async def test_a_site_url_finds_its_feed_and_the_answer_names_it(poller: Service, server: FeedServer) -> None:
     feed_url = server.feed("/blog/feed.atom", Feed(rss(("a", "A"))))
     server.page("/blog/", '<html><head><link rel="alternate" type="application/rss+xml" href="feed.atom">'
                           "</head><body>blog</body></html>")  # fmt: skip
     body = await watch(poller, "site", server.url("/blog/"))
     assert body["url"] == feed_url
+    wordpress = (
+        '<html><head><link rel="alternate" type="application/json" href="/wp-json/wp/v2/pages/2">'
+        '<link rel="alternate" type="application/rss+xml" href="/blog/feed.atom"></head><body>page</body></html>'
+    )
+    body = await watch(poller, "wordpress", server.page("/page/", wordpress))
+    assert body["url"] == feed_url, "an API's JSON view of the page is no feed to prefer"
     status, answer = await poller.call("PUT", "/feeds/none", json={"url": server.page("/plain", "<p>no feed</p>")})
     assert (status, answer["error"]["code"]) == (400, "no_feed_found")

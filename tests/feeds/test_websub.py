@@ -141,6 +141,12 @@ async def test_104_the_link_headers_win_over_the_document(service: Service, site
     url = site.feed("/104", Feed(document, content_type=ATOM, extra_headers=link_header(hub.hub_url, own)))
     assert await subscribed(service, hub, "f104", url) == own
     assert [asked.path for asked in hub.asked] == ["/hub"]
+    # Its deliveries carry the document as it is (its own self link and all): the header's topic is what counts.
+    await _wait_entries(service, "f104", 1)
+    pushed = atom("b", "a", hub=hub.url("/other-hub"), own=site.url("/104-document-self")).encode()
+    assert 200 <= await hub.deliver(own, pushed, ATOM) < 300
+    assert (await push_state(service, "f104"))["pushes"] == 1
+    await _wait_entries(service, "f104", 2)
 
 
 # -- subscribing (websub.rocks 200-205) ----------------------------------------------------------------------------
@@ -165,7 +171,7 @@ async def test_201_202_a_redirected_topic_is_subscribed_where_it_leads(
     site.feeds[f"/{status}"].queued = [(status, {"Location": final})] * 3  # discovery, then the first poll
     assert await subscribed(service, hub, f"r{status}", start) == own
     _status, record = await service.call("GET", f"/feeds/r{status}")
-    assert record["url"] == final  # found there by discovery, whatever the redirect
+    assert record["url"] == (final if status == 301 else start)  # a 302 says to keep asking where we asked
 
 
 @pytest.mark.parametrize("status", [307, 308])
@@ -238,6 +244,29 @@ async def test_301_302_a_delivery_badly_signed_or_unsigned_is_answered_2xx_and_d
     assert [e["entry_id"] for e in listed["entries"]] == ["urn:a"]
     status, metrics = await _metrics(service)
     assert 'outcome="' + ("unsigned" if signing == "unsigned" else "bad_signature") + '"' in metrics
+
+
+@pytest.mark.parametrize(("header", "document"), [("other", "own"), ("", "other"), ("other", "other")])
+async def test_a_signed_delivery_of_another_feed_is_answered_2xx_and_dropped(
+    service: Service, site: FeedServer, hub: WebSubHub, header: str, document: str
+) -> None:
+    """The callback names the subscription and the signature proves its hub sent the body; a body whose Link
+    ``rel=self`` (WebSub 7: the topic being updated) or, without one, whose own self link names another feed is not
+    this feed's."""
+    case = f"{header or 'none'}-{document}"
+    own, other = site.url(f"/mine-{case}"), site.url("/someone-elses")
+    url = site.feed(f"/mine-{case}", Feed(atom("a", hub=hub.hub_url, own=own), content_type=ATOM))
+    feed_id = f"another-{case}"
+    await subscribed(service, hub, feed_id, url)
+    await _wait_entries(service, feed_id, 1)
+    named = {"own": own, "other": other, "": ""}
+    pushed = atom("theirs", hub=hub.hub_url, own=named[document]).encode()
+    assert 200 <= await hub.deliver(own, pushed, ATOM, own=named[header]) < 300
+    push = await push_state(service, feed_id)
+    assert (push["pushes"], push["dropped"]) == (0, 1)
+    _status, listed = await service.call("GET", f"/feeds/{feed_id}/entries")
+    assert [e["entry_id"] for e in listed["entries"]] == ["urn:a"]
+    assert 'outcome="another_topic"' in (await _metrics(service))[1]
 
 
 async def test_a_delivery_past_the_body_cap_is_refused_and_counted(
@@ -331,6 +360,26 @@ async def test_removing_a_feed_unsubscribes_and_its_callback_is_then_gone(
     assert own not in hub.subscribers
     hub.subscribers[own] = Subscriber(callback, "x", 1)  # a hub that did not take the unsubscription to heart
     assert await hub.deliver(own, b"<feed/>", ATOM) == 410
+
+
+async def test_a_feed_gone_410_is_unsubscribed_and_its_callback_is_then_gone(
+    service: Service, site: FeedServer, hub: WebSubHub
+) -> None:
+    """410 ends a feed for good: its hub is asked to stop (when the lease would have been renewed) and whatever it
+    still delivers is answered 410, not recorded."""
+    hub.behaviour.lease_seconds = 2
+    own = site.url("/gone")
+    url = site.feed("/gone", Feed(rss_with_hub(hub.hub_url, own, ("a", "A"))))
+    await subscribed(service, hub, "gone", url)
+    site.feeds["/gone"].queued.append((410, {}))
+    async with asyncio.timeout(20):
+        while (await service.call("GET", "/feeds/gone"))[1]["state"] != "gone":
+            await asyncio.sleep(0.05)
+    assert await hub.deliver(own, atom("b", hub=hub.hub_url, own=own).encode(), ATOM) == 410
+    [unsubscribe] = await hub.wait_asked(1, mode="unsubscribe")
+    assert unsubscribe.topic == own and unsubscribe.confirmed
+    _status, listed = await service.call("GET", "/feeds/gone/entries")
+    assert [e["entry_id"] for e in listed["entries"]] == ["a"]
 
 
 async def test_a_verification_for_nothing_pending_is_refused(

@@ -302,6 +302,11 @@ def test_backoff_grows_exponentially_with_jitter_and_honours_retry_after() -> No
     assert parse_retry_after("soon") is None
 
 
+@pytest.mark.parametrize("junk", ["²", "١٢", "9" * 400, "-5", "1.5", "0x10", "Mon, 32 Dec 2026 99:99:99 GMT", ""])
+def test_a_retry_after_that_is_neither_ascii_seconds_nor_a_date_is_none_never_an_error(junk: str) -> None:
+    assert parse_retry_after(junk, now=0.0) is None
+
+
 def test_resolver_results_are_checked_by_address_not_by_name() -> None:
     policy = AddressPolicy()
     assert policy.refusal(ipaddress.ip_address("fe80::1")) is not None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import zlib
 from collections.abc import AsyncIterator
@@ -249,3 +250,42 @@ async def test_a_retry_after_a_redirect_retries_that_hop_and_calls_the_hook_once
 
     page = await (await fetcher_for(retries=2)).fetch(site.url("/from"), before_redirect=hook)
     assert page.status_code == 200 and hits == ["/to", "/to"] and targets == [site.url("/to")]
+
+
+@pytest.fixture
+async def raw_answer() -> AsyncIterator[Any]:
+    """A loopback server that answers every request with the bytes it is given (aiohttp's own server refuses to send
+    a header with a control character), and records each request's head."""
+    answers: list[bytes] = []
+    heads: list[bytes] = []
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        heads.append(await reader.readuntil(b"\r\n\r\n"))
+        writer.write(answers[0])
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    yield f"http://127.0.0.1:{port}/", answers, heads
+    server.close()
+    await server.wait_closed()
+
+
+@pytest.mark.parametrize("etag", [b'"a\x01b"', b'"a\x7fb"', b'"\xe9\xff"'])
+async def test_a_header_value_that_is_no_text_is_taken_as_not_sent_and_never_sent(raw_answer: Any, etag: bytes) -> None:
+    """A control character, or bytes that are not UTF-8 (aiohttp gives them as lone surrogates): kept, such an ETag
+    could not be stored (SQLite, JSON) or could not be sent back (aiohttp raises ValueError), and a feed whose server
+    sent one once was never polled again."""
+    url, answers, heads = raw_answer
+    answers.append(b"HTTP/1.1 200 OK\r\nETag: " + etag + b'\r\nX-Fine: "v1"\r\nContent-Length: 2\r\n\r\nok')
+    fetcher = Fetcher(Settings(allow_private_networks=True))
+    await fetcher.open()
+    try:
+        resource = await fetcher.fetch_resource(url, max_bytes=1024, retry=False)
+        assert "ETag" not in resource.headers and resource.headers["X-Fine"] == '"v1"' and resource.body == b"ok"
+        kept = etag.decode("utf-8", "surrogateescape")  # as an older release kept it
+        again = await fetcher.fetch_resource(url, max_bytes=1024, retry=False, headers={"If-None-Match": kept})
+        assert again.status_code == 200 and b"if-none-match" not in heads[-1].lower()
+    finally:
+        await fetcher.close()

@@ -6,10 +6,13 @@ from __future__ import annotations
 import dataclasses
 import time
 
+import pytest
+
 from linkcast.core.events import FEED_JOB, WEBSUB_JOB, Job
 from linkcast.core.feeds import FeedPoll, FeedRecord, PolledEntry
 from linkcast.core.websub import PUSH_REQUESTED, PUSH_SUBSCRIBED, Subscription
-from linkcast.store import Store
+from linkcast.store import Store, feed_ledger
+from linkcast.store.redis import feeds as redis_feeds
 
 WAIT = 10.0
 FEED = "https://news.example/feed.xml"
@@ -54,6 +57,17 @@ async def test_pushed_entries_and_polled_ones_are_sent_once_between_them(store: 
     assert await sent(store) == [("a", True, None), ("b", None, None), ("b", None, True), ("c", None, None)]
     record = await store.get_feed("f")
     assert record is not None and record.entry_count == 3 and record.polls == 1
+
+
+async def test_pushes_alone_keep_the_seen_set_bounded(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A hub may push new ids for ever while the feed's URL answers 304 to every poll (which forgets nothing): each
+    push forgets the oldest ids beyond the bound, as a poll with entries does. Seen here as an id forgotten."""
+    monkeypatch.setattr(feed_ledger, "SEEN_MAX", 2)
+    monkeypatch.setattr(redis_feeds, "SEEN_MAX", 2)
+    await store.create_feed(watched())
+    for name in ("a", "b", "c", "a"):
+        assert await store.record_pushed_entries("f", [entry(name)])
+    assert [entry_id for entry_id, _backlog, _changed in await sent(store)] == ["a", "b", "c", "a"]
 
 
 async def test_pushed_entries_of_a_followed_feed_become_requests(store: Store) -> None:

@@ -118,12 +118,16 @@ class WebSubHub(LocalSite):
         return [a for a in self.asked if a.mode == mode and a.path == "/hub"][:count]
 
     async def deliver(
-        self, topic: str, body: bytes, content_type: str, *, sign: str | None = "sha256", secret: str | None = None
-    ) -> int:
+        self, topic: str, body: bytes, content_type: str, *, sign: str | None = "sha256", secret: str | None = None,
+        own: str | None = None,
+    ) -> int:  # fmt: skip
         """POST ``body`` to the topic's subscriber, signed with ``sign`` (None: unsigned) by its secret (or by
-        ``secret``, to sign badly). The callback's status."""
+        ``secret``, to sign badly), its Link ``rel=self`` the topic (or ``own``; none if ``own`` is ""). The callback's
+        status."""
         subscriber = self.subscribers[topic]
-        headers = {"Content-Type": content_type, "Link": f'<{self.hub_url}>; rel="hub", <{topic}>; rel="self"'}
+        own = topic if own is None else own
+        links = f'<{self.hub_url}>; rel="hub"' + (f', <{own}>; rel="self"' if own else "")
+        headers = {"Content-Type": content_type, "Link": links}
         key = secret if secret is not None else subscriber.secret
         if sign is not None and key is not None:
             digest = hmac.new(key.encode(), body, getattr(hashlib, sign)).hexdigest()

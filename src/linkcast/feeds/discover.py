@@ -1,5 +1,6 @@
-"""The feed behind a URL: the URL itself if it serves a feed, else the first feed its page names (``Link`` headers,
-then ``<link rel="alternate">`` of the feed types in its head), fetched through the shared ``Fetcher``."""
+"""The feed behind a URL: the URL itself if it serves a feed (where its permanent redirects lead), else the first feed
+its page names (``Link`` headers, then ``<link rel="alternate">`` of the feed types in its head), fetched through the
+shared ``Fetcher``."""
 
 from __future__ import annotations
 
@@ -25,10 +26,14 @@ async def discover_feed(fetcher: Fetcher, url: str) -> str:
         raise Unprocessable(f"{url} answered {resource.status_code}", code="http_status")
     content_type = resource.headers.get("Content-Type")
     if looks_like_a_feed(resource.body, content_type):
-        return resource.final_url
+        # Where permanent redirects led, not where a temporary one did: that URL is asked again at each poll.
+        return resource.permanent_url
     link_headers = resource.header_values("Link")
     candidates = feed_links_in_headers(link_headers, resource.final_url)
     candidates += feed_links_in_html(resource.body, resource.final_url, content_type)
+    # A page's application/json alternate is most often an API's view of it (WordPress names one on every page),
+    # rarely a JSON Feed 1.0: any feed of a feed-only type is taken before it.
+    candidates.sort(key=lambda link: link.type == "application/json")
     if not candidates:
         raise InvalidInput(
             f'{url} is no feed, and its page names none (no <link rel="alternate"> of a feed type)',

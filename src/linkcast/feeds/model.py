@@ -57,6 +57,10 @@ class FeedLimits:
 
     max_seconds: float = 10.0  # the whole parse; past it: FeedError("too_complex")
     max_depth: int = 256  # element (or JSON) nesting; real feeds nest about 10 deep, XHTML content a few more
+    # Values in a JSON document (objects, arrays, and each element or member after a first). A JSON Feed is read
+    # whole, and ``{},`` (3 bytes) is a dict of some 64: 10 MB of them held ~290 MB; a real feed of 10 MB holds
+    # some 100,000 values. XML needs no such bound: it is read as a stream, up to ``max_entries``.
+    max_json_values: int = 250_000
     max_text_chars: int = 1024  # titles and authors, after whitespace is collapsed
     max_id_chars: int = 2048  # a longer id or guid is kept as "sha256:" of all of it
     max_summary_chars: int = 1000

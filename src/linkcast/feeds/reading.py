@@ -29,7 +29,7 @@ class Reading:
     site_link: str | None = None
     ttl: float | None = None  # the interval the feed asks for (RSS <ttl>, sy:updatePeriod), in seconds
     hubs: list[str] = field(default_factory=list)  # WebSub hubs, Link headers first
-    topic: str | None = None  # the URL the feed calls its own (rel="self")
+    topic: str | None = None  # the URL the feed calls its own (rel="self"): the Link header's, else the document's
 
 
 @dataclass(frozen=True, slots=True)

@@ -33,6 +33,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import functools
+import re
 import urllib.parse
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -41,6 +42,7 @@ from typing import Any, TypeVar
 import ada_url
 import aiohttp
 from aiohttp.http_exceptions import LineTooLong
+from multidict import CIMultiDict, CIMultiDictProxy
 
 from linkcast.core.errors import FetchError
 from linkcast.fetch.dns import BlockedAddress, GuardedResolver, connecting_to, guarded_socket_factory
@@ -49,6 +51,10 @@ from linkcast.fetch.retry import RETRY_STATUSES, Backoff, TransientFetchError, p
 from linkcast.settings import Settings
 
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+PERMANENT_REDIRECTS = frozenset({301, 308})
+# What no field value kept or sent may hold: a control character but HTAB (RFC 9110 5.5), or a byte that is not
+# UTF-8 (aiohttp hands those over as lone surrogates, which neither SQLite's text nor JSON can hold).
+_NOT_FIELD_TEXT = re.compile("[\x00-\x08\x0a-\x1f\x7f\ud800-\udfff]")
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 MAX_RESPONSE_HEADERS = 128
 
@@ -86,6 +92,18 @@ class Resource:
         """The media type, lower case and without parameters (``text/plain``), if the answer gave one."""
         value = self.headers.get("Content-Type")
         return value.split(";", 1)[0].strip().lower() or None if value else None
+
+    @property
+    def permanent_url(self) -> str:
+        """Where the resource lives from now on: the target of the redirects it began with that were permanent (301,
+        308), up to the first that was not; ``url`` if none was. A 302 or 307 says to keep asking the URL asked
+        (RFC 9110 15.4.3, 15.4.8), whatever it then led to."""
+        moved = self.url
+        for status, location in self.redirects:
+            if status not in PERMANENT_REDIRECTS:
+                break
+            moved = location
+        return moved
 
     def header_values(self, name: str) -> list[str]:
         """Every value of a header that may come more than once (``Link``), in order."""
@@ -176,7 +194,10 @@ class Fetcher:
         cap = min(max_bytes, self.settings.max_body_bytes)
         read = functools.partial(self._read_resource, cap=cap, truncate=truncate)
         hops = self.settings.max_redirects if max_redirects is None else max_redirects
-        sent = _Ask({"Accept": accept, **(headers or {})})
+        # A header that cannot be sent (a validator an older release kept as a server sent it) is left out, not an
+        # error: aiohttp would raise ValueError, which is no FetchError, out of the caller's poll.
+        sendable = {name: value for name, value in (headers or {}).items() if not _NOT_FIELD_TEXT.search(value)}
+        sent = _Ask({"Accept": accept, **sendable})
         return await self._bounded(url, read, sent, hops, before_redirect, retry)
 
     async def post_form(self, url: str, form: Mapping[str, str], *, max_bytes: int) -> Resource:
@@ -310,7 +331,7 @@ class Fetcher:
             response.close()
             raise FetchError(f"the body is {declared} bytes, more than the {cap} allowed", code="too_large")
         body, truncated = await self._read_capped(response, cap, truncate=truncate)
-        resource = Resource(url, final_url, response.status, response.headers, body, truncated)
+        resource = Resource(url, final_url, response.status, _text_fields(response.headers), body, truncated)
         if response.status in RETRY_STATUSES:
             raise _RetryableAnswer(resource, parse_retry_after(response.headers.get("Retry-After")))
         return resource
@@ -376,3 +397,11 @@ def _redirect_target(current: str, location: str) -> str:
     if not target.startswith(("http:", "https:")):
         raise FetchError(f"redirect to a non-http URL: {target}", code="bad_redirect")
     return target
+
+
+def _text_fields(headers: CIMultiDictProxy[str]) -> CIMultiDictProxy[str]:
+    """The answer's header fields but those whose value is no text (``_NOT_FIELD_TEXT``): such a value, an ETag say,
+    could be neither stored nor sent back, and one kept would break every later use of it. Taken as not sent."""
+    if not any(_NOT_FIELD_TEXT.search(value) for value in headers.values()):
+        return headers
+    return CIMultiDictProxy(CIMultiDict((k, v) for k, v in headers.items() if not _NOT_FIELD_TEXT.search(v)))

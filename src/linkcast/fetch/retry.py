@@ -34,10 +34,12 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
         return None
     value = value.strip()
     if value.isdigit():
-        return float(value)
+        # delta-seconds is 1*DIGIT, ASCII (RFC 9110 10.2.3): ``str.isdigit`` also holds for "²", which ``float``
+        # refuses, and for other scripts' digits; more than 10 digits is past any wait anyone would keep.
+        return float(value) if value.isascii() and len(value) <= 10 else None
     try:
         when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return None
     return max(0.0, when.timestamp() - (time.time() if now is None else now))
 

@@ -7,13 +7,15 @@ transaction (memory, SQLite; Redis says the same in Lua, ``redis/feed_scripts.py
    the feed's first successful poll has been recorded) and, with ``follow``, a request for its page; a known one
    whose fingerprint changed is a ``feed.entry`` with ``"changed": true``; any other is only marked seen now. So
    reordering, removing and re-adding entries never sends one twice.
-4. If the poll brought entries, ids not seen for ``SEEN_RETENTION_SECONDS``, and the oldest beyond ``SEEN_MAX`` per
-   feed, leave the seen-set. A poll without entries (a 304, an error) leaves it as it is: it grew by nothing, and the
-   entries of a feed that answers 304 are still in it even though they were last seen at its last 200.
+4. If the poll (or a delivery) brought entries, ids not seen for ``SEEN_RETENTION_SECONDS``, and the oldest beyond
+   ``SEEN_MAX`` per feed, leave the seen-set. A poll without entries (a 304, an error) leaves it as it is: it grew by
+   nothing, and the entries of a feed that answers 304 are still in it even though they were last seen at its last
+   200.
 5. The record is stored and, unless the feed is gone, its next poll is queued (one job per feed: never two polls of
    one feed at once).
 
-A hub's delivery (WebSub) is step 3 alone (``apply_push``): pushed and polled entries share the seen-set.
+A hub's delivery (WebSub) is steps 3 and 4 (``apply_push``): pushed and polled entries share the seen-set, and
+pushes keep it bounded as polls do (a hub may push new ids while the feed's URL answers 304 to every poll).
 """
 
 from __future__ import annotations
@@ -79,10 +81,13 @@ def apply_poll(book: FeedBook, stored: StoredCounts, poll: FeedPoll, now: float)
         book.schedule(record)
 
 
-def apply_push(book: FeedBook, stored: FeedRecord, entries: list[PolledEntry]) -> None:
-    """A hub's delivery: its entries go through the same seen-set as a poll's (so neither repeats the other); the
-    record keeps everything but its entry count, and the poll schedule is left as it is."""
-    take_entries(book, stored, entries, backlog=False)
+def apply_push(book: FeedBook, stored: FeedRecord, entries: list[PolledEntry], now: float) -> None:
+    """A hub's delivery: its entries go through the same seen-set as a poll's (so neither repeats the other), which
+    then forgets as after a poll; the record keeps everything but its entry count, and the poll schedule is left as
+    it is."""
+    if entries:
+        take_entries(book, stored, entries, backlog=False)
+        book.forget_seen(now - SEEN_RETENTION_SECONDS, SEEN_MAX)
     book.save(stored)
 
 

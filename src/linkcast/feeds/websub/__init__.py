@@ -1,5 +1,5 @@
 """WebSub (W3C Recommendation, 2018) for watched feeds: subscribing to the hub a feed names, verifying the hub's
-intent, taking its signed deliveries, renewing leases, unsubscribing when a feed is removed.
+intent, taking its signed deliveries, renewing leases, unsubscribing when a feed is removed or gone (410).
 
 - ``lifecycle``: a subscription's states and the decisions between them, pure.
 - ``subscriptions``: what a poll's discovery starts, and how a subscription slows polling.

@@ -5,10 +5,11 @@ needs is in the store).
   unsubscription whose ``hub.topic`` and ``hub.mode`` match; anything else is a 404. ``hub.mode=denied`` for the
   subscription's topic is recorded (the feed goes on being polled) and answered 200.
 - Content distribution (POST, WebSub 7 and 8): accepted only with a valid ``X-Hub-Signature``; an unsigned or badly
-  signed body is answered 2xx as the specification asks, dropped and counted. An accepted body is read as the feed
-  and its entries go through the feed's seen-set exactly as a poll's do, within the push budget (``_budget_left``;
-  past it, 429). A callback that is not (or no longer) a subscription's answers 410 Gone, which tells its hub to
-  stop, before the body is read (``admits``, called by the web layer).
+  signed body is answered 2xx as the specification asks, dropped and counted, and so is one whose Link ``rel=self``
+  (else document) names a topic other than the subscription's (``_of_its_topic``). An accepted body is read as
+  the feed and its entries go through the feed's seen-set exactly as a poll's do, within the push budget
+  (``_budget_left``; past it, 429). A callback that is not (or no longer) a subscription's answers 410 Gone, which
+  tells its hub to stop, before the body is read (``admits``, called by the web layer).
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from linkcast.core.errors import LinkcastError
-from linkcast.core.feeds import WATCH_FEED, FeedRecord
+from linkcast.core.feeds import FEED_GONE, WATCH_FEED, FeedRecord
 from linkcast.core.links import LinkLimits
 from linkcast.core.websub import MODE_SUBSCRIBE, MODE_UNSUBSCRIBE, PUSH_OFF, PUSH_UNSUBSCRIBING, Subscription
 from linkcast.feeds.reading import Answer, read_in_thread
@@ -110,6 +111,9 @@ class Callbacks:
         except LinkcastError as error:
             log.info("a delivery for feed %s could not be read (%s): %s", feed_id, error.code, error.message)
             return await self._dropped(sub, "unreadable")
+        if not _of_its_topic(reading.topic, sub, record):
+            log.info("a delivery for feed %s names another topic: %s", feed_id, (reading.topic or "")[:500])
+            return await self._dropped(sub, "another_topic")
         taken = reading.entries[:budget]  # the rest (the oldest, in a feed's usual order) wait for a poll
         await self.store.record_pushed_entries(feed_id, taken)
         self.metrics.websub_deliveries.labels("accepted").inc()
@@ -153,10 +157,11 @@ class Callbacks:
         return RECEIVED
 
     async def _live(self, feed_id: str, token: str) -> tuple[Subscription, FeedRecord] | None:
-        """The subscription whose callback this is, and its feed, if the hub may still deliver to it."""
+        """The subscription whose callback this is, and its feed, if the hub may still deliver to it (not once the
+        feed is removed or gone, 410)."""
         sub = await self._subscription(feed_id, token)
         record = await self.store.get_feed(feed_id) if sub is not None else None
-        if sub is None or record is None or sub.state == PUSH_UNSUBSCRIBING:
+        if sub is None or record is None or record.state == FEED_GONE or sub.state == PUSH_UNSUBSCRIBING:
             return None
         return sub, record
 
@@ -172,6 +177,16 @@ class Callbacks:
             sub = await self.store.get_subscription(feed_id)
             if sub is None or await self.store.swap_subscription(feed_id, sub.version, change(sub)):
                 return
+
+
+def _of_its_topic(topic: str | None, sub: Subscription, record: FeedRecord) -> bool:
+    """Whether a delivery is of the subscription's topic by the URL it calls its own: the Link header's rel=self,
+    which the hub MUST send with the topic it updates (WebSub 7), else the document's self link (the order discovery
+    takes them in, WebSub 4: a document may name another self where the header wins, websub.rocks 104). The callback
+    identifies the subscription and the signature only proves that its hub sent the body: a hub (chosen by whoever
+    publishes the feed) could otherwise make another feed's content this feed's entries. A delivery that names no
+    URL of its own is the callback's; the feed's own URL counts as its topic too (where it is polled)."""
+    return topic is None or topic in (sub.topic, record.url)
 
 
 def _lease(value: str | None, asked: int) -> int:

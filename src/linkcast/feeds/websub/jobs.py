@@ -11,6 +11,7 @@ import logging
 import time
 
 from linkcast.core.events import Job
+from linkcast.core.feeds import FEED_GONE
 from linkcast.core.websub import MODE_SUBSCRIBE, MODE_UNSUBSCRIBE, Subscription
 from linkcast.feeds.schedule import Bounds
 from linkcast.feeds.websub.hub_requests import ask_hub
@@ -42,8 +43,10 @@ class WebSubJobs:
             if sub is None:
                 break
             now = time.time()
-            feed_exists = await self.store.get_feed(sub.feed_id) is not None
-            step = next_step(sub, feed_exists, now, self.settings.websub_verify_timeout)
+            record = await self.store.get_feed(sub.feed_id)
+            # A feed gone (410) is watched no more, like a removed one: its hub is asked to stop, not renewed.
+            watched = record is not None and record.state != FEED_GONE
+            step = next_step(sub, watched, now, self.settings.websub_verify_timeout)
             if step is Step.WAIT or (step is Step.ASK and asked_once):
                 break
             if step is Step.ASK:

@@ -133,5 +133,6 @@ class MemoryFeeds(MemoryCrawls):
         feed = self._feeds.get(feed_id)
         if feed is None:
             return False
-        apply_push(_Book(self, feed, time.time()), feed.record, entries)
+        now = time.time()
+        apply_push(_Book(self, feed, now), feed.record, entries, now)
         return True

@@ -65,6 +65,21 @@ local function take_entries(id, entries, follow, count, now, conc, maxlen, kept)
   return count
 end
 
+-- Forget ids last seen before now - retention, and the oldest beyond the newest keep (feed_ledger's step 4).
+local function forget_seen(id, now, retention, keep)
+  -- %.17g: Lua's own number-to-text keeps 14 digits, a tenth of a millisecond off from the ages ZADD stored.
+  local cutoff = '(' .. string.format('%.17g', now - tonumber(retention))
+  local stale = redis.call('ZRANGEBYSCORE', fkey(id, 'seenage'), '-inf', cutoff)
+  local over = redis.call('ZCARD', fkey(id, 'seenage')) - tonumber(keep)
+  if over > 0 then
+    for _, key in ipairs(redis.call('ZRANGE', fkey(id, 'seenage'), 0, over - 1)) do table.insert(stale, key) end
+  end
+  for _, key in ipairs(stale) do
+    redis.call('HDEL', fkey(id, 'seen'), key)
+    redis.call('ZREM', fkey(id, 'seenage'), key)
+  end
+end
+
 local function follows(id) return cjson.decode(redis.call('HGET', fkey(id), 'spec'))['follow'] == true end
 
 local function schedule(id, url, host, due, now, conc)
@@ -111,17 +126,7 @@ for _, event in ipairs(cjson.decode(ARGV[9])) do append(maxlen, event[1], id, ev
 local entries = cjson.decode(ARGV[10])
 if #entries > 0 then  -- a poll without entries leaves the seen-set as it is (feed_ledger's step 4)
   count = take_entries(id, entries, follows(id), count, now, conc, maxlen, ARGV[14])
-  -- %.17g: Lua's own number-to-text keeps 14 digits, a tenth of a millisecond off from the ages ZADD stored.
-  local cutoff = '(' .. string.format('%.17g', now - tonumber(ARGV[12]))
-  local stale = redis.call('ZRANGEBYSCORE', fkey(id, 'seenage'), '-inf', cutoff)
-  local over = redis.call('ZCARD', fkey(id, 'seenage')) - tonumber(ARGV[13])
-  if over > 0 then
-    for _, key in ipairs(redis.call('ZRANGE', fkey(id, 'seenage'), 0, over - 1)) do table.insert(stale, key) end
-  end
-  for _, key in ipairs(stale) do
-    redis.call('HDEL', fkey(id, 'seen'), key)
-    redis.call('ZREM', fkey(id, 'seenage'), key)
-  end
+  forget_seen(id, now, ARGV[12], ARGV[13])
 end
 record.entry_count = count
 save(id, record)
@@ -135,15 +140,18 @@ return 1
 """
 )
 
-# ARGV: prefix, now, concurrency, feed id, entries (as FINISH_POLL's), maxlen, entries kept. Answers 0 for an unknown
-# feed.
+# ARGV: prefix, now, concurrency, feed id, entries (as FINISH_POLL's), maxlen, entries kept, seen retention, most ids
+# kept. Answers 0 for an unknown feed.
 PUSH = (
     FEED_PREAMBLE
     + """
 local now, conc, id = tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
 if redis.call('EXISTS', fkey(id)) == 0 then return 0 end
+local entries = cjson.decode(ARGV[5])
+if #entries == 0 then return 1 end
 local count = tonumber(redis.call('HGET', fkey(id), 'entry_count') or '0')
-count = take_entries(id, cjson.decode(ARGV[5]), follows(id), count, now, conc, ARGV[6], ARGV[7])
+count = take_entries(id, entries, follows(id), count, now, conc, ARGV[6], ARGV[7])
+forget_seen(id, now, ARGV[8], ARGV[9])
 redis.call('HSET', fkey(id), 'entry_count', count)
 return 1
 """

@@ -90,8 +90,9 @@ class RedisFeeds(RedisEvents):
     async def record_pushed_entries(self, feed_id: str, entries: list[PolledEntry]) -> bool:
         rows = _entry_rows(feed_id, entries, backlog=False)
         answer = await self.run_script(
-            "push", repr(time.time()), self.concurrency, feed_id, orjson.dumps(rows), self._maxlen, ENTRIES_KEPT
-        )
+            "push", repr(time.time()), self.concurrency, feed_id, orjson.dumps(rows), self._maxlen, ENTRIES_KEPT,
+            SEEN_RETENTION_SECONDS, SEEN_MAX,
+        )  # fmt: skip
         return bool(answer)
 
     async def _first_poll(self, feed_id: str) -> bool:

@@ -195,8 +195,9 @@ class SQLiteFeeds(SQLiteCore):
             stored = _load(connection, feed_id)
             if stored is None:
                 return Written((False, False))
-            book = _Book(connection, feed_id, time.time())
-            apply_push(book, stored, entries)
+            now = time.time()
+            book = _Book(connection, feed_id, now)
+            apply_push(book, stored, entries, now)
             return Written((True, book.queued), book.events)
 
         recorded, followed = (await self._writer.run(operation)).value
