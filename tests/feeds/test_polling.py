@@ -88,6 +88,21 @@ async def test_each_validator_is_kept_or_dropped_on_its_own_and_never_made_up(
         assert "If-None-Match" not in seen.headers and "If-Modified-Since" not in seen.headers
 
 
+async def test_a_304_that_brings_a_validator_replaces_that_one_and_keeps_the_other(
+    poller: Service, server: FeedServer
+) -> None:
+    """RFC 9111 4.3.4: a 304's validators update the stored response's; one it does not send stays as it was."""
+    feed = Feed(rss(("a", "A")), etag='"old"', last_modified="Sun, 06 Dec 2026 10:00:00 GMT")
+    url = server.feed("/rotating.xml", feed)
+    await watch(poller, "r", url)
+    await server.wait_requests("/rotating.xml", 2)  # discovery, the first poll (a 200: validators stored)
+    feed.queued.append((304, {"ETag": '"rotated"'}))
+    count = len(server.requests_to("/rotating.xml"))
+    after = (await server.wait_requests("/rotating.xml", count + 2))[count + 1]
+    assert after.headers.get("If-None-Match") == '"rotated"'
+    assert after.headers.get("If-Modified-Since") == "Sun, 06 Dec 2026 10:00:00 GMT"
+
+
 async def test_no_cookies_no_cache_busting_one_user_agent(poller: Service, server: FeedServer) -> None:
     feed = Feed(rss(("a", "A")), extra_headers={"Set-Cookie": "session=abc; Path=/"})
     url = server.feed("/cookie.xml", feed)

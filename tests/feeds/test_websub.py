@@ -365,19 +365,21 @@ async def test_removing_a_feed_unsubscribes_and_its_callback_is_then_gone(
 async def test_a_feed_gone_410_is_unsubscribed_and_its_callback_is_then_gone(
     service: Service, site: FeedServer, hub: WebSubHub
 ) -> None:
-    """410 ends a feed for good: its hub is asked to stop (when the lease would have been renewed) and whatever it
-    still delivers is answered 410, not recorded."""
-    hub.behaviour.lease_seconds = 2
+    """410 ends a feed for good: its hub is asked to stop at once (not when an hour's lease would be renewed) and
+    whatever it still delivers is answered 410, not recorded."""
+    hub.behaviour.lease_seconds = 3600
     own = site.url("/gone")
     url = site.feed("/gone", Feed(rss_with_hub(hub.hub_url, own, ("a", "A"))))
     await subscribed(service, hub, "gone", url)
+    subscriber = hub.subscribers[own]
     site.feeds["/gone"].queued.append((410, {}))
     async with asyncio.timeout(20):
         while (await service.call("GET", "/feeds/gone"))[1]["state"] != "gone":
             await asyncio.sleep(0.05)
-    assert await hub.deliver(own, atom("b", hub=hub.hub_url, own=own).encode(), ATOM) == 410
     [unsubscribe] = await hub.wait_asked(1, mode="unsubscribe")
     assert unsubscribe.topic == own and unsubscribe.confirmed
+    hub.subscribers[own] = subscriber  # a hub that delivers all the same, after the unsubscription
+    assert await hub.deliver(own, atom("b", hub=hub.hub_url, own=own).encode(), ATOM) == 410
     _status, listed = await service.call("GET", "/feeds/gone/entries")
     assert [e["entry_id"] for e in listed["entries"]] == ["a"]
 

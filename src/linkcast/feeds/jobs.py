@@ -52,7 +52,6 @@ FEED_ACCEPT = (
     "application/json;q=0.8, */*;q=0.5"
 )
 PAGE_ACCEPT = "text/html,application/xhtml+xml;q=0.9"
-PERMANENT = frozenset({301, 308})
 
 
 class FeedJobs:
@@ -104,10 +103,16 @@ class FeedJobs:
         status = resource.status_code
         if status == 410:
             gone = dataclasses.replace(record, state=FEED_GONE, last_poll=now, last_status=status, next_poll=None)
+            await self.subscriptions.feed_removed(record.feed_id, now)  # the hub is asked to stop pushing now
             return FeedPoll(gone, events=[*events, feed_event(FEED_GONE_EVENT, record.feed_id, url=record.url)])
         if status == 304:
             interval = asked_interval(resource.headers, None, now) or record.interval
-            return FeedPoll(self._succeeded(record, status, now, interval, pushing), events=events)
+            unchanged = self._succeeded(record, status, now, interval, pushing)
+            # A 304 may bring newer validators: each one it sends replaces the stored one (RFC 9111 4.3.4); one it
+            # does not send is kept (a 304 is no new representation, unlike a 200).
+            unchanged.etag = resource.headers.get("ETag", record.etag)
+            unchanged.last_modified = resource.headers.get("Last-Modified", record.last_modified)
+            return FeedPoll(unchanged, events=events)
         if not 200 <= status < 300:
             error = FetchError(f"the server answered {status}", code="http_status")
             retry_after = resource.headers.get("Retry-After") if status in (429, 503) else None
@@ -178,12 +183,8 @@ def _validators(record: FeedRecord) -> dict[str, str]:
 
 def _moved(record: FeedRecord, resource: Resource) -> tuple[FeedRecord, list[EventBody]]:
     """The record at its new URL if the redirects began with permanent ones (up to the first that is not)."""
-    target = None
-    for status, location in resource.redirects:
-        if status not in PERMANENT:
-            break
-        target = location
-    if target is None or target == record.url:
+    target = resource.permanent_url
+    if target == record.url:
         return record, []
     event = feed_event(FEED_MOVED, record.feed_id, url=target, previous_url=record.url)
     return dataclasses.replace(record, url=target), [event]
