@@ -17,6 +17,7 @@ from linkcast.core.events import CRAWL_JOB, FEED_JOB, PAGE_JOB, WEBHOOK_JOB, WEB
 from linkcast.core.links import LinkLimits
 from linkcast.crawl.jobs import CrawlJobs
 from linkcast.extraction import ExtractionPool
+from linkcast.feeds.first_answers import FirstAnswers
 from linkcast.feeds.jobs import FeedJobs
 from linkcast.feeds.websub import Callbacks, Subscriptions, WebSubJobs
 from linkcast.fetch import Fetcher
@@ -50,10 +51,11 @@ class Runtime:
         )
         self.webhooks = WebhookJobs(settings, self.store, self.fetcher, self.metrics)
         self.webhook_pruner = RequestWebhookPruner(self.store)
+        self.first_answers = FirstAnswers()  # a found feed's document, for its first poll (``feeds.first_answers``)
         handlers = {
             PAGE_JOB: PageJobs(self.store, self.fetcher, extraction, self.metrics),
             CRAWL_JOB: CrawlJobs(settings, self.store, self.fetcher, extraction, self.metrics),
-            FEED_JOB: FeedJobs(settings, self.store, self.fetcher, self.metrics),
+            FEED_JOB: FeedJobs(settings, self.store, self.fetcher, self.metrics, self.first_answers),
             WEBSUB_JOB: WebSubJobs(settings, self.store, self.fetcher, self.metrics),
             WEBHOOK_JOB: self.webhooks,
         }

@@ -53,9 +53,10 @@ async def test_conditional_get_sends_back_exactly_what_the_server_sent(poller: S
     async with poller.connect("request_id=f&since=0") as ws:
         await watch(poller, "f", url)
         frames = await receive_until(ws, lambda fs: len(of_type(fs, "feed.entry")) == 1)
-        # The first request finds the feed (PUT); the first poll has no validators yet; the next sends them back.
-        _discovery, first, second = (await server.wait_requests("/feed.xml", 3))[:3]
-        assert "If-None-Match" not in first.headers and "If-Modified-Since" not in first.headers
+        # The first request finds the feed (PUT), and its answer is the first poll's: every request after it sends
+        # the validators back (the server gets one unconditional GET for the feed added, not two).
+        discovery, second = (await server.wait_requests("/feed.xml", 2))[:2]
+        assert "If-None-Match" not in discovery.headers and "If-Modified-Since" not in discovery.headers
         assert second.headers["If-None-Match"] == 'W/"x-1"'
         assert second.headers["If-Modified-Since"] == "Sun, 06 Dec 2026 10:00:00 GMT"
         feed.update(rss(("a", "First"), ("b", "Second")), etag='"x-2"')
@@ -73,7 +74,7 @@ async def test_each_validator_is_kept_or_dropped_on_its_own_and_never_made_up(
     feed = Feed(rss(("a", "A")), etag='"only-etag"', last_modified=None)
     url = server.feed("/etag-only.xml", feed)
     await watch(poller, "e", url)
-    requests = await server.wait_requests("/etag-only.xml", 3)  # discovery, the first poll, the second
+    requests = await server.wait_requests("/etag-only.xml", 3)  # discovery (the first poll's answer), two polls
     assert requests[2].headers.get("If-None-Match") == '"only-etag"'
     assert "If-Modified-Since" not in requests[2].headers
     feed.update(rss(("a", "A"), ("b", "B")))
@@ -95,7 +96,7 @@ async def test_a_304_that_brings_a_validator_replaces_that_one_and_keeps_the_oth
     feed = Feed(rss(("a", "A")), etag='"old"', last_modified="Sun, 06 Dec 2026 10:00:00 GMT")
     url = server.feed("/rotating.xml", feed)
     await watch(poller, "r", url)
-    await server.wait_requests("/rotating.xml", 2)  # discovery, the first poll (a 200: validators stored)
+    await server.wait_requests("/rotating.xml", 2)  # discovery (the first poll's answer: validators stored), a poll
     feed.queued.append((304, {"ETag": '"rotated"'}))
     count = len(server.requests_to("/rotating.xml"))
     after = (await server.wait_requests("/rotating.xml", count + 2))[count + 1]

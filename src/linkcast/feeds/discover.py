@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from linkcast.core.errors import FetchError, InvalidInput, Unprocessable
 from linkcast.feeds.discovery import feed_links_in_headers, feed_links_in_html, looks_like_a_feed
+from linkcast.feeds.first_answers import FirstAnswers
 from linkcast.fetch import Fetcher
 
 FEED_OR_PAGE = (
@@ -14,10 +15,11 @@ FEED_OR_PAGE = (
 )
 
 
-async def discover_feed(fetcher: Fetcher, url: str) -> str:
+async def discover_feed(fetcher: Fetcher, url: str, answers: FirstAnswers | None = None) -> str:
     """The feed URL for ``url``; ``InvalidInput`` (``no_feed_found``) when it is a page that names none, and
     ``Unprocessable`` (422) with the fetch's code (``dns``, ``timeout``, ``http_status``...) when it cannot be
-    fetched: the URL is the client's to fix, not a fault of this server."""
+    fetched: the URL is the client's to fix, not a fault of this server. When ``url`` serves the feed itself, its
+    answer is kept in ``answers`` for the first poll."""
     try:
         resource = await fetcher.fetch_resource(url, max_bytes=fetcher.settings.max_body_bytes, accept=FEED_OR_PAGE)
     except FetchError as error:
@@ -27,6 +29,8 @@ async def discover_feed(fetcher: Fetcher, url: str) -> str:
     content_type = resource.headers.get("Content-Type")
     if looks_like_a_feed(resource.body, content_type):
         # Where permanent redirects led, not where a temporary one did: that URL is asked again at each poll.
+        if answers is not None:
+            answers.keep(resource.permanent_url, resource)
         return resource.permanent_url
     link_headers = resource.header_values("Link")
     candidates = feed_links_in_headers(link_headers, resource.final_url)

@@ -36,6 +36,7 @@ from linkcast.core.feeds import (
     feed_event,
 )
 from linkcast.core.links import LinkLimits
+from linkcast.feeds.first_answers import FirstAnswers
 from linkcast.feeds.reading import Answer, read_in_thread
 from linkcast.feeds.schedule import Bounds, asked_interval, backoff, next_interval, retry_interval
 from linkcast.feeds.websub.subscriptions import Subscriptions, pushing_until
@@ -57,8 +58,11 @@ PAGE_ACCEPT = "text/html,application/xhtml+xml;q=0.9"
 class FeedJobs:
     """The handler of ``feed`` jobs."""
 
-    def __init__(self, settings: Settings, store: Store, fetcher: Fetcher, metrics: Metrics) -> None:
+    def __init__(
+        self, settings: Settings, store: Store, fetcher: Fetcher, metrics: Metrics, first_answers: FirstAnswers
+    ) -> None:
         self.settings = settings
+        self.first_answers = first_answers
         self.store = store
         self.fetcher = fetcher
         self.metrics = metrics
@@ -75,10 +79,12 @@ class FeedJobs:
         began, now = time.perf_counter(), time.time()
         pushing = pushing_until(subscription, now)
         try:
-            resource = await self.fetcher.fetch_resource(
-                record.url, max_bytes=self.settings.max_body_bytes, accept=self._accept(record),
-                headers=_validators(record), retry=False,
-            )  # fmt: skip
+            resource = self.first_answers.take(record.url) if record.last_poll is None else None
+            if resource is None:
+                resource = await self.fetcher.fetch_resource(
+                    record.url, max_bytes=self.settings.max_body_bytes, accept=self._accept(record),
+                    headers=_validators(record), retry=False,
+                )  # fmt: skip
             poll = await self._answered(record, resource, now, pushing)
         except LinkcastError as error:
             poll = self._failed(record, error, now, None)
