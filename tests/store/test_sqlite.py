@@ -67,28 +67,21 @@ async def test_a_failing_operation_in_a_group_commit_fails_alone(tmp_path: Path)
         await store.close()
 
 
-async def test_a_feed_job_comes_with_its_feed_read_in_the_claim(tmp_path: Path) -> None:
-    """What spares a poll its round trip to the reader before it fetches (``Job.preread``)."""
+async def test_feed_and_crawl_jobs_come_with_what_their_handlers_read_first(tmp_path: Path) -> None:
+    """``Job.preread``, read in the claim's transaction: a poll or a crawl page needs no round trip to the reader
+    before it fetches."""
     store = open_store(Settings(store=f"sqlite:///{tmp_path}/s.db"))
     await store.open()
     try:
         url = "https://news.example/feed.xml"
         await store.create_feed(FeedRecord("f", {"url": url}, url))
-        job = await store.next_job("w", timeout=10.0)
-        assert job is not None and job.kind == FEED_JOB
-        assert job.preread == (await store.get_feed_and_subscription("f"),)
-        assert job.preread[0] is not None and job.preread[0][0].url == url
-    finally:
-        await store.close()
-
-
-async def test_a_crawl_job_comes_with_its_crawl_read_in_the_claim(tmp_path: Path) -> None:
-    store = open_store(Settings(store=f"sqlite:///{tmp_path}/s.db"))
-    await store.open()
-    try:
+        poll = await store.next_job("w", timeout=10.0)
+        assert poll is not None and poll.kind == FEED_JOB
+        assert poll.preread == (await store.get_feed_and_subscription("f"),)
+        assert poll.preread[0] is not None and poll.preread[0][0].url == url
         await store.create_crawl("c", {"max_pages": 10}, ["https://site.example/"])
-        job = await store.next_job("w", timeout=10.0)
-        assert job is not None and job.kind == CRAWL_JOB
-        assert job.preread == (await store.get_crawl("c"),)
+        page = await store.next_job("w", timeout=10.0)
+        assert page is not None and page.kind == CRAWL_JOB
+        assert page.preread == (await store.get_crawl("c"),)
     finally:
         await store.close()
