@@ -14,6 +14,7 @@ from linkcast.core.feeds import FeedRecord
 from linkcast.settings import Settings
 from linkcast.store import open_store
 from linkcast.store.sqlite import SQLiteStore, database_path
+from linkcast.store.sqlite.thread import SQLiteThread
 
 
 def test_store_urls_map_to_paths() -> None:
@@ -85,3 +86,23 @@ async def test_feed_and_crawl_jobs_come_with_what_their_handlers_read_first(tmp_
         assert page.preread == (await store.get_crawl("c"),)
     finally:
         await store.close()
+
+
+async def test_an_operation_that_fails_alone_in_its_transaction_leaves_nothing_written(tmp_path: Path) -> None:
+    """A group of one runs without a savepoint: its failure must still undo what it wrote before failing."""
+    thread = SQLiteThread(str(tmp_path / "t.db"), "test-writer", writer=True, setup=lambda c: None)
+    await thread.start()
+    try:
+        await thread.run(lambda c: c.execute("CREATE TABLE t (n INTEGER)"))
+
+        def writes_then_fails(connection: sqlite3.Connection) -> None:
+            connection.execute("INSERT INTO t VALUES (1)")
+            raise sqlite3.IntegrityError("fails after writing")
+
+        with pytest.raises(sqlite3.IntegrityError):
+            await thread.run(writes_then_fails)
+        assert await thread.run(lambda c: c.execute("SELECT count(*) FROM t").fetchone()[0]) == 0
+        await thread.run(lambda c: c.execute("INSERT INTO t VALUES (2)"))
+        assert await thread.run(lambda c: c.execute("SELECT n FROM t").fetchall()) == [(2,)]
+    finally:
+        await thread.stop()

@@ -126,20 +126,15 @@ class SQLiteThread:
             self._call_soon(self._settle_group, self._commit_group(connection, group))
 
     def _commit_group(self, connection: sqlite3.Connection, group: list[Any]) -> list[tuple[Any, Any, Any]]:
-        """Run ``group`` in one transaction; each operation in a savepoint so that its failure is its own."""
-        settled: list[tuple[Any, Any, Any]] = []
+        """Run ``group`` in one transaction; each operation in a savepoint so that its failure is its own (an operation
+        alone needs none: its failure is the transaction's, rolled back below)."""
         try:
             connection.execute("BEGIN IMMEDIATE")
-            for operation, future in group:
-                connection.execute("SAVEPOINT operation")
-                try:
-                    result = operation(connection)
-                except Exception as error:
-                    connection.execute("ROLLBACK TO operation")
-                    settled.append((future, None, error))
-                else:
-                    settled.append((future, result, None))
-                connection.execute("RELEASE operation")
+            if len(group) == 1:
+                operation, future = group[0]
+                settled = [(future, operation(connection), None)]
+            else:
+                settled = [self._run_in_savepoint(connection, operation, future) for operation, future in group]
             connection.execute("COMMIT")
         except Exception as error:  # the transaction itself failed (disk full, I/O): nothing of it happened
             if connection.in_transaction:
@@ -147,6 +142,20 @@ class SQLiteThread:
                     connection.execute("ROLLBACK")
             return [(future, None, error) for _operation, future in group]
         return settled
+
+    @staticmethod
+    def _run_in_savepoint(
+        connection: sqlite3.Connection, operation: Operation, future: asyncio.Future[Any]
+    ) -> tuple[Any, Any, Any]:
+        connection.execute("SAVEPOINT operation")
+        try:
+            result = operation(connection)
+        except Exception as error:
+            connection.execute("ROLLBACK TO operation")
+            return future, None, error
+        finally:
+            connection.execute("RELEASE operation")
+        return future, result, None
 
     def _settle_group(self, settled: list[tuple[Any, Any, Any]]) -> None:
         if self._on_commit is not None:
