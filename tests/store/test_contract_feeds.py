@@ -135,6 +135,21 @@ async def test_a_poll_that_ends_after_its_lease_lapsed_leaves_the_new_holders_po
     assert stored is not None and stored.polls == 2
 
 
+async def test_the_poll_of_a_feed_removed_while_its_worker_was_lost_is_handed_out_and_ends(backend: Backend) -> None:
+    """The job outlives its feed (a held job is not dropped with it): handed out again, it reads as no feed (what a
+    handler then ends quietly), rather than failing every claim that meets it."""
+    store = await backend.open(job_visibility_timeout=0.3)
+    await store.create_feed(watched())
+    lost = await take(store, "w1")
+    store.forget(lost)  # its worker died holding it
+    await store.remove_feed("f")
+    again = await take(store, "w2")
+    assert (again.kind, again.request_id) == (FEED_JOB, "f")
+    assert again.preread in (None, (None,))
+    await store.finish_feed_poll(again, FeedPoll(FeedRecord("f", {}, FEED, FEED_GONE)))
+    assert await store.next_job("w3", timeout=0.5) is None
+
+
 async def test_a_feed_that_is_gone_is_polled_no_more(store: Store) -> None:
     await store.create_feed(watched())
     job = await take(store)

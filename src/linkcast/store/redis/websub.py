@@ -24,9 +24,8 @@ class RedisWebSub(RedisFeeds):
 
     def _preread(self, job: Job, read: list[Any]) -> Job:
         if job.kind == FEED_JOB:
-            fields, (version, body) = hash_fields(read[0]), read[1]
-            found = (feed_record(fields), Subscription.from_json(body, int(version)) if body else None)
-            return dataclasses.replace(job, preread=(found if fields else None,))
+            version, body = read[1]
+            return dataclasses.replace(job, preread=(_feed_and_subscription(hash_fields(read[0]), version, body),))
         return super()._preread(job, read)
 
     async def get_subscription(self, feed_id: str) -> Subscription | None:
@@ -38,9 +37,7 @@ class RedisWebSub(RedisFeeds):
             pipe.hgetall(self.feed_key(feed_id))
             pipe.hmget(self.key("websub", feed_id), "v", "b")
             fields, (version, body) = await pipe.execute()
-        if not fields:
-            return None
-        return feed_record(fields), Subscription.from_json(body, int(version)) if body else None
+        return _feed_and_subscription(fields, version, body)
 
     async def swap_subscription(self, feed_id: str, expected_version: int, new: Subscription | None) -> bool:
         body = new.to_json() if new else b""
@@ -56,3 +53,12 @@ class RedisWebSub(RedisFeeds):
         self.forget(job)
         job_id, owner = self.receipt_of(job)
         await self.run_script("finish_subscription", repr(time.time()), self.concurrency, job_id, owner, job.request_id)
+
+
+def _feed_and_subscription(
+    fields: dict[bytes, bytes], version: bytes | None, body: bytes | None
+) -> tuple[FeedRecord, Subscription | None] | None:
+    """The feed's hash and its subscription's version and body as read: None if the feed is not there (removed)."""
+    if not fields:
+        return None
+    return feed_record(fields), Subscription.from_json(body, int(version or 0)) if body else None
