@@ -19,6 +19,7 @@ from linkcast.core.events import Job
 from linkcast.crawl.known_links import KnownLinks
 from linkcast.crawl.robots import path_and_query, product_token
 from linkcast.crawl.robots_cache import RobotsCache
+from linkcast.crawl.robots_fetch import RobotsAnswer
 from linkcast.crawl.rules import LinkRules, SkipReason
 from linkcast.crawl.sitemaps import SitemapLimits
 from linkcast.crawl.sitemaps_fetch import discover_sitemap_urls
@@ -94,9 +95,11 @@ class CrawlJobs:
         if fetched_now and delay:
             spacing = min(delay, self.settings.max_crawl_delay)
             await self.store.set_crawl_delay(host_key(job.url), spacing, time.time() + answer.ttl)
-        if answer.rules.allows(path_and_query(job.url), self.product_token):
-            return None
-        return self._skipped(job, SkipReason.ROBOTS)
+        return None if self._allows(answer, job.url) else self._skipped(job, SkipReason.ROBOTS)
+
+    def _allows(self, answer: RobotsAnswer, key: str) -> bool:
+        """Whether robots.txt (``answer``, of the site of the crawl key ``key``) lets this crawler fetch ``key``."""
+        return answer.rules.allows(path_and_query(key), self.product_token)
 
     def _refused(self, url: str) -> bool:
         """Whether the address policy refuses ``url`` itself before any resolution (a listed name, an IP literal)."""
@@ -123,11 +126,10 @@ class CrawlJobs:
 
         async def allowed_and_not_visited(target: str) -> None:
             """Each hop of a redirect is a fetch of its own: robots.txt of its site is asked first, as for a link."""
-            if spec.respect_robots:
-                answer, _ = await self.robots.answer_for(target)
-                if not answer.rules.allows(path_and_query(target), self.product_token):
-                    raise FetchError(f"redirects to {target}, which robots.txt disallows", code=SkipReason.ROBOTS)
-            if not await self.store.claim_crawl_url(job.request_id, crawl_key(target)) and job.attempt == 1:
+            key = crawl_key(target)
+            if spec.respect_robots and not self._allows((await self.robots.answer_for(key))[0], key):
+                raise FetchError(f"redirects to {target}, which robots.txt disallows", code=SkipReason.ROBOTS)
+            if not await self.store.claim_crawl_url(job.request_id, key) and job.attempt == 1:
                 # A job handed out again may have claimed the target itself before its worker died: it fetches the
                 # target anyway (a fetch that was running when its worker died is the one a crawl may repeat).
                 raise FetchError(f"redirects to {target}, which this crawl has visited", code=SkipReason.DUPLICATE)

@@ -8,11 +8,11 @@ their transaction (memory, SQLite; Redis says the same in Lua, ``redis/crawl_scr
 4. Each discovered link is admitted unless already seen (``duplicate``) or the crawl has admitted ``max_pages`` URLs
    (``page_limit``): admitted links join the visited set and the frontier (fair-scheduled jobs by host). A URL
    admitted but not fetched (robots.txt refused it, or it redirected to a visited page) gives its room back, so that
-   ``max_pages`` pages are fetched where the site has them. A URL
-   there is no room for joins the visited set too, so that it counts once as ``page_limit`` and then as a
-   ``duplicate``, but only the first ``MAX_REMEMBERED_OVER_LIMIT`` of them: past that, the set is only read, and a
-   URL it does not hold counts as ``page_limit`` at each mention. A hostile site can put 100,000 new links on every
-   page; without this bound one crawl would keep ``max_pages`` x 100,000 URLs.
+   ``max_pages`` pages are fetched where the site has them. A URL there is no room for joins the visited set too, so
+   that it counts once as ``page_limit`` and then as a ``duplicate``, but only the first
+   ``MAX_REMEMBERED_OVER_LIMIT`` of them: past that, the set is only read, and a URL it does not hold counts as
+   ``page_limit`` at each mention. A hostile site can put 100,000 new links on every page; without this bound one
+   crawl would keep ``max_pages`` x 100,000 URLs.
 5. ``crawl.progress`` at most once a second; once nothing is queued or running, ``crawl.done``.
 """
 

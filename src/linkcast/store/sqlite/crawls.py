@@ -8,7 +8,7 @@ import dataclasses
 import functools
 import sqlite3
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import orjson
@@ -61,14 +61,7 @@ class _Book:
         return self.add_seen_each([key])[0]
 
     def add_seen_each(self, keys: Sequence[bytes]) -> list[bool]:
-        added: set[bytes] = set()
-        for start in range(0, len(keys), SEEN_PER_STATEMENT):
-            chunk = list(keys[start : start + SEEN_PER_STATEMENT])
-            # Padded to a power of two with its last key (a repeat adds nothing), so that a handful of statements
-            # serve every size and stay in the connection's statement cache.
-            size = 1 << (len(chunk) - 1).bit_length()
-            chunk += chunk[-1:] * (size - len(chunk))
-            added.update(row[0] for row in self.connection.execute(_insert_seen(size), (self.crawl_id, *chunk)))
+        added = self._keys_answered(_insert_seen, keys)
         new = []
         for key in keys:
             new.append(key in added)
@@ -76,13 +69,20 @@ class _Book:
         return new
 
     def seen_each(self, keys: Sequence[bytes]) -> list[bool]:
-        held: set[bytes] = set()
-        for start in range(0, len(keys), SEEN_PER_STATEMENT):
-            chunk = list(keys[start : start + SEEN_PER_STATEMENT])
-            size = 1 << (len(chunk) - 1).bit_length()  # padded as in add_seen_each, for the statement cache
-            chunk += chunk[-1:] * (size - len(chunk))
-            held.update(row[0] for row in self.connection.execute(_select_seen(size), (self.crawl_id, *chunk)))
+        held = self._keys_answered(_select_seen, keys)
         return [key in held for key in keys]
+
+    def _keys_answered(self, statement: Callable[[int], str], keys: Sequence[bytes]) -> set[bytes]:
+        """The keys the statement for ``n`` keys returns, run over ``keys`` a part at a time. Each part is padded to a
+        power of two with its last key (a repeat changes no answer), so that a handful of statements serve every size
+        and stay in the connection's statement cache."""
+        answered: set[bytes] = set()
+        for start in range(0, len(keys), SEEN_PER_STATEMENT):
+            part = list(keys[start : start + SEEN_PER_STATEMENT])
+            size = 1 << (len(part) - 1).bit_length()
+            part += part[-1:] * (size - len(part))
+            answered.update(row[0] for row in self.connection.execute(statement(size), (self.crawl_id, *part)))
+        return answered
 
     def record_page(self, key: bytes, body: EventBody) -> bool:
         (seq,) = self.connection.execute(
