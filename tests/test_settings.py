@@ -35,3 +35,27 @@ def test_a_boolean_variable_that_is_neither_true_nor_false_is_refused_not_read_a
     with pytest.raises(ConfigurationError, match="is not a boolean") as refused:
         Settings.from_env({"LINKCAST_ALLOW_PRIVATE_NETWORKS": "y"})
     assert refused.value.code == "invalid_setting"
+
+
+@pytest.mark.parametrize(
+    ("changes", "says"),
+    [
+        ({"port": 99_999}, "--port 99999: a port is 0 to 65535"),
+        ({"metrics_port": 70_000}, "--metrics-port 70000"),
+        ({"workers": -3}, "--workers -3: give a number of 0 or more"),
+        ({"fetch_timeout": float("nan")}, "--fetch-timeout nan"),
+        ({"retain_days": float("inf")}, "--retain-days inf"),
+    ],
+)
+def test_a_number_that_is_negative_not_finite_or_past_the_last_port_is_refused(
+    changes: dict[str, object], says: str
+) -> None:
+    with pytest.raises(ConfigurationError) as refused:
+        Settings(**changes)  # type: ignore[arg-type]
+    assert refused.value.code == "invalid_setting" and says in refused.value.message
+
+
+def test_the_same_refusal_reaches_settings_from_the_environment() -> None:
+    with pytest.raises(ConfigurationError, match=r"--per-host-delay -1\.0"):
+        Settings.from_env({"LINKCAST_PER_HOST_DELAY": "-1"})
+    assert Settings(port=0, workers=0, per_host_delay=0.0).port == 0  # zero is a number like any other here

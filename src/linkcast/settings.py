@@ -13,6 +13,7 @@ import argparse
 import dataclasses
 import functools
 import ipaddress
+import math
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -25,6 +26,8 @@ from linkcast.core.policy import AddressPolicy, HostRule
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 STORE_SCHEMES = ("memory:", "sqlite:", "redis:", "rediss:", "unix:")
+# The highest TCP port.
+MAX_PORT = 65535
 
 
 def setting(default: Any, help: str, *, flag: bool = True) -> Any:
@@ -186,6 +189,8 @@ class Settings:
         for f in dataclasses.fields(self):
             if isinstance(f.default, tuple) and isinstance(getattr(self, f.name), str):  # "a, b" -> ("a", "b")
                 object.__setattr__(self, f.name, _csv(getattr(self, f.name)))
+        for f in dataclasses.fields(self):
+            _check_number(f.name, getattr(self, f.name))
         if not self.store.startswith(STORE_SCHEMES):
             raise ConfigurationError(
                 f"--store {self.store!r}: use sqlite:///PATH, memory:// or redis://HOST:PORT/DB", code="invalid_store"
@@ -240,6 +245,18 @@ class Settings:
 
     def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes)
+
+
+def _check_number(name: str, value: Any) -> None:
+    """Every number a setting holds is a count, a size, a time or a port: finite and not negative (a port at most
+    65535). A negative or NaN one would not stop the process, only make it behave in ways nobody asked for."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return
+    option = "--" + name.replace("_", "-")
+    if not math.isfinite(value) or value < 0:
+        raise ConfigurationError(f"{option} {value!r}: give a number of 0 or more", code="invalid_setting")
+    if name.endswith("port") and value > MAX_PORT:
+        raise ConfigurationError(f"{option} {value!r}: a port is 0 to {MAX_PORT}", code="invalid_setting")
 
 
 def _public_url(value: str) -> str:
