@@ -9,24 +9,44 @@ from linkcast.core.errors import FetchError, LinkcastError, StoreFull, StoreUnav
 from linkcast.core.events import EventBody, Job, error_body, result_body, started_body
 from linkcast.extraction import ExtractionPool
 from linkcast.fetch import Fetcher
+from linkcast.foreground import Foreground
 from linkcast.logs import loggable_url
 from linkcast.metrics import Metrics
 from linkcast.store.base import Store
 
 log = logging.getLogger(__name__)
 
+# The data key of a page job that follows a feed's entry (``feeds``' ``follow``) rather than answers a request.
+FOLLOWED_FEED = "feed_id"
+
 
 class PageJobs:
     """The handler of ``page`` jobs."""
 
-    def __init__(self, store: Store, fetcher: Fetcher, extraction: ExtractionPool, metrics: Metrics) -> None:
+    def __init__(
+        self,
+        store: Store,
+        fetcher: Fetcher,
+        extraction: ExtractionPool,
+        metrics: Metrics,
+        foreground: Foreground | None = None,
+    ) -> None:
         self.store = store
         self.fetcher = fetcher
         self.extraction = extraction
         self.metrics = metrics
+        self.foreground = foreground or Foreground()
 
     async def process(self, job: Job) -> None:
         """Fetch, extract and store exactly one terminal event; a store failure propagates (the job is retried)."""
+        if FOLLOWED_FEED in job.data:  # a feed entry's page, followed: background work like the feed's own polls
+            await self.foreground.step()
+            await self._process(job)
+            return
+        with self.foreground.serving(job.request_id):  # someone asked for this page: background work steps aside
+            await self._process(job)
+
+    async def _process(self, job: Job) -> None:
         await self.store.append_started(job, started_body(job.request_id, job.url, job.attempt))
         body, outcome, elapsed_ms = await self._outcome(job)
         try:

@@ -21,6 +21,7 @@ from linkcast.feeds.first_answers import FirstAnswers
 from linkcast.feeds.jobs import FeedJobs
 from linkcast.feeds.websub import Callbacks, Subscriptions, WebSubJobs
 from linkcast.fetch import Fetcher
+from linkcast.foreground import Foreground
 from linkcast.hub import Hub
 from linkcast.metrics import Metrics
 from linkcast.page_jobs import PageJobs
@@ -52,16 +53,17 @@ class Runtime:
         self.webhooks = WebhookJobs(settings, self.store, self.fetcher, self.metrics)
         self.webhook_pruner = RequestWebhookPruner(self.store)
         self.first_answers = FirstAnswers()  # a found feed's document, for its first poll (``feeds.first_answers``)
+        self.foreground = Foreground()  # single requests on their way here, which background work lets pass
         handlers = {
-            PAGE_JOB: PageJobs(self.store, self.fetcher, extraction, self.metrics),
-            CRAWL_JOB: CrawlJobs(settings, self.store, self.fetcher, extraction, self.metrics),
+            PAGE_JOB: PageJobs(self.store, self.fetcher, extraction, self.metrics, self.foreground),
+            CRAWL_JOB: CrawlJobs(settings, self.store, self.fetcher, extraction, self.metrics, self.foreground),
             FEED_JOB: FeedJobs(settings, self.store, self.fetcher, self.metrics, self.first_answers),
             WEBSUB_JOB: WebSubJobs(settings, self.store, self.fetcher, self.metrics),
             WEBHOOK_JOB: self.webhooks,
         }
         self.subscriptions = Subscriptions(settings, self.store)
         self.callbacks = Callbacks(settings, self.store, self.metrics)
-        self.workers = WorkerPool(self.store, handlers, extraction)
+        self.workers = WorkerPool(self.store, handlers, extraction, self.foreground)
         self.hub: Hub | None = Hub(self.store, settings.client_queue_size) if serves_clients else None
         self.draining = asyncio.Event()
         self._background: list[asyncio.Task[None]] = []

@@ -15,8 +15,9 @@ from collections.abc import Mapping
 from typing import Protocol
 
 from linkcast.core.errors import FetchError
-from linkcast.core.events import Job
+from linkcast.core.events import PAGE_JOB, Job
 from linkcast.extraction import ExtractionPool
+from linkcast.foreground import Foreground
 from linkcast.logs import RepeatedProblem, loggable_url
 from linkcast.store.base import Store
 
@@ -31,9 +32,16 @@ class JobHandler(Protocol):
 class WorkerPool:
     """``count`` concurrent workers in this process, each taking the next job of any kind."""
 
-    def __init__(self, store: Store, handlers: Mapping[str, JobHandler], extraction: ExtractionPool) -> None:
+    def __init__(
+        self,
+        store: Store,
+        handlers: Mapping[str, JobHandler],
+        extraction: ExtractionPool,
+        foreground: Foreground | None = None,
+    ) -> None:
         self.store = store
         self.handlers = handlers
+        self.foreground = foreground or Foreground()
         self.extraction = extraction  # shared by the handlers; closed with the pool
         self._taking_failed = RepeatedProblem(log)
         self._storing_failed = RepeatedProblem(log)
@@ -99,4 +107,6 @@ class WorkerPool:
         if handler is None:  # a job of a kind this release does not know (a newer process queued it)
             await self.store.fail(job, FetchError(f"no worker here handles {job.kind!r} jobs", code="internal"))
             return
+        if job.kind != PAGE_JOB:  # background work (a crawl's page, a feed's poll...) lets single requests pass
+            await self.foreground.step()
         await handler.process(job)

@@ -297,6 +297,49 @@ async def test_a_single_url_is_not_held_up_by_a_big_crawl_of_another_host(tmp_pa
         await other.stop()
 
 
+async def test_a_crawl_still_ends_while_single_requests_keep_coming(tmp_path: Path) -> None:
+    """Single requests go first (``foreground``): a crawl's steps wait while one is on its way, but only so long,
+    so a stream of them slows a crawl down and never stops it. Every single request ends too, and no page twice."""
+    tree = TreeSite(40, delay=0.05)  # 0.5 s at least with 4 workers
+    await tree.start()
+    other = CrawlSite()
+    await other.start()
+    service = Service("--allow-private-networks", "--rate-limit", "0", "--workers", "4",
+                      store=f"sqlite:///{tmp_path}/s.db", log_path=tmp_path / "s.log")  # fmt: skip
+    await service.start()
+    singles: list[str] = []
+    crawl_done = asyncio.Event()
+
+    async def keep_submitting() -> None:  # single requests one after the other, until the crawl ends
+        while not crawl_done.is_set():
+            request_id = f"single-{len(singles)}"
+            assert (await service.put(request_id, f"{other.other}/b2"))[0] == 201
+            singles.append(request_id)
+            await asyncio.sleep(0.01)
+
+    def ended(frames: list[dict[str, Any]]) -> set[str]:
+        return {f["request_id"] for f in frames if f["type"] in ("result", "error")}
+
+    try:
+        async with service.connect() as ws:
+            submitting = asyncio.create_task(keep_submitting())
+            await service.call("PUT", "/crawls/busy", json={"url": tree.url("/p/0"), "max_depth": 10,
+                                                            "max_pages": 40, "respect_robots": False})  # fmt: skip
+            frames = await receive_until(ws, lambda fs: any(f["type"] == DONE for f in fs), 90)
+            crawl_done.set()
+            await asyncio.wait_for(submitting, 30)
+            frames += await receive_until(ws, lambda fs: ended(frames + fs) >= set(singles), 60)
+    finally:
+        service.stop()
+        await tree.stop()
+        await other.stop()
+    [done] = [f for f in frames if f["type"] == DONE]
+    assert done["counts"]["fetched"] == 40 and not done.get("cancelled")
+    assert len(singles) >= 5  # requests kept coming while the crawl ran
+    assert {f["request_id"] for f in frames if f["type"] == "result"} >= set(singles)  # each ended in its result
+    assert max(tree.requests.values()) == 1
+
+
 async def test_a_link_to_a_refused_address_ends_as_a_blocked_page_not_a_robots_skip(tmp_path: Path) -> None:
     site = CrawlSite()
     refused = "http://127.0.0.1:9/private"  # loopback, but not on the allow list: nothing may be sent there

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -12,7 +14,7 @@ from linkcast.core.errors import ConfigurationError, Conflict
 from linkcast.core.events import CRAWL_JOB, FEED_JOB
 from linkcast.core.feeds import FeedRecord
 from linkcast.settings import Settings
-from linkcast.store import open_store
+from linkcast.store import open_store, urgency
 from linkcast.store.sqlite import SQLiteStore, database_path
 from linkcast.store.sqlite.thread import SQLiteThread
 
@@ -104,5 +106,87 @@ async def test_an_operation_that_fails_alone_in_its_transaction_leaves_nothing_w
         assert await thread.run(lambda c: c.execute("SELECT count(*) FROM t").fetchone()[0]) == 0
         await thread.run(lambda c: c.execute("INSERT INTO t VALUES (2)"))
         assert await thread.run(lambda c: c.execute("SELECT n FROM t").fetchall()) == [(2,)]
+    finally:
+        await thread.stop()
+
+
+async def test_an_urgent_write_goes_ahead_of_the_queue_and_every_write_runs_once(tmp_path: Path) -> None:
+    """A single request's write (``urgency.urgent()``) waits for at most the one operation running, not for the queue
+    of a crawl's writes in front of it; the others still run, once each, and settle with their own results."""
+    committed: list[object] = []
+    thread = SQLiteThread(
+        str(tmp_path / "t.db"), "test-writer", writer=True, setup=lambda c: None, on_commit=committed.extend
+    )
+    await thread.start()
+    holds: dict[str, tuple[threading.Event, threading.Event]] = {}
+
+    def write(name: str) -> Callable[[sqlite3.Connection], str]:
+        def operation(connection: sqlite3.Connection) -> str:
+            connection.execute("INSERT INTO t (name) VALUES (?)", (name,))
+            if name in holds:  # the writer is busy with this one while the test queues others
+                running, release = holds[name]
+                running.set()
+                release.wait(10)
+            return name
+
+        return operation
+
+    async def held(name: str) -> asyncio.Future[str]:
+        holds[name] = (threading.Event(), threading.Event())
+        return thread.run(write(name))
+
+    async def running(name: str) -> None:
+        assert await asyncio.to_thread(holds[name][0].wait, 10)
+
+    def names_after(seq: int) -> Callable[[sqlite3.Connection], list[str]]:
+        return lambda c: [name for (name,) in c.execute("SELECT name FROM t WHERE seq > ? ORDER BY seq", (seq,))]
+
+    try:
+        await thread.run(lambda c: c.execute("CREATE TABLE t (seq INTEGER PRIMARY KEY AUTOINCREMENT, name TEXT)"))
+        # The writer busy with one operation; a crawl's writes queued behind it, then an urgent one.
+        first = await held("b0")
+        await running("b0")
+        queued = [thread.run(write(f"b{n}")) for n in range(1, 30)]
+        with urgency.urgent():
+            urgent = thread.run(write("u"))
+        holds["b0"][1].set()
+        assert await asyncio.gather(first, urgent, *queued) == ["b0", "u", *(f"b{n}" for n in range(1, 30))]
+        assert await thread.run(names_after(0)) == ["b0", "u", *(f"b{n}" for n in range(1, 30))]
+        names = [result for result in committed if isinstance(result, str)]
+        assert names == await thread.run(names_after(0))  # each committed once, announced in commit order
+
+        # An urgent write queued while a group runs stops the group after the operation running; its rest follows.
+        blocker = await held("h")
+        await running("h")
+        group = [thread.run(write("g0")), await held("g1"), *(thread.run(write(f"g{n}")) for n in range(2, 10))]
+        holds["h"][1].set()
+        await running("g1")
+        with urgency.urgent():
+            urgent = thread.run(write("v"))
+        holds["g1"][1].set()
+        await asyncio.gather(blocker, urgent, *group)
+        assert await thread.run(names_after(31)) == ["h", "g0", "g1", "v", *(f"g{n}" for n in range(2, 10))]
+        assert [result for result in committed if isinstance(result, str)] == await thread.run(names_after(0))
+    finally:
+        for _running, release in holds.values():
+            release.set()
+        await thread.stop()
+
+
+async def test_an_urgent_write_that_fails_fails_alone(tmp_path: Path) -> None:
+    thread = SQLiteThread(str(tmp_path / "t.db"), "test-writer", writer=True, setup=lambda c: None)
+    await thread.start()
+    try:
+        await thread.run(lambda c: c.execute("CREATE TABLE t (n INTEGER UNIQUE)"))
+        await thread.run(lambda c: c.execute("INSERT INTO t VALUES (1)"))
+        with urgency.urgent():
+            outcomes = await asyncio.gather(
+                thread.run(lambda c: c.execute("INSERT INTO t VALUES (2)")),
+                thread.run(lambda c: c.execute("INSERT INTO t VALUES (1)")),
+                thread.run(lambda c: c.execute("INSERT INTO t VALUES (3)")),
+                return_exceptions=True,
+            )
+        assert [type(o) for o in outcomes if isinstance(o, BaseException)] == [sqlite3.IntegrityError]
+        assert await thread.run(lambda c: c.execute("SELECT n FROM t ORDER BY n").fetchall()) == [(1,), (2,), (3,)]
     finally:
         await thread.stop()

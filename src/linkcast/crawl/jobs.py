@@ -27,6 +27,7 @@ from linkcast.crawl.spec import CrawlSpec
 from linkcast.crawl.urls import crawl_key, crawl_key_of_href, host_key, site_of_key
 from linkcast.extraction import ExtractionPool
 from linkcast.fetch import Fetcher
+from linkcast.foreground import Foreground
 from linkcast.logs import loggable_url
 from linkcast.metrics import Metrics
 from linkcast.settings import Settings
@@ -44,13 +45,20 @@ class CrawlJobs:
     """The handler of ``crawl`` jobs."""
 
     def __init__(
-        self, settings: Settings, store: Store, fetcher: Fetcher, extraction: ExtractionPool, metrics: Metrics
+        self,
+        settings: Settings,
+        store: Store,
+        fetcher: Fetcher,
+        extraction: ExtractionPool,
+        metrics: Metrics,
+        foreground: Foreground | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
         self.fetcher = fetcher
         self.extraction = extraction
         self.metrics = metrics
+        self.foreground = foreground or Foreground()  # single requests first: a page's steps wait for them
         self.robots = RobotsCache(fetcher)
         self.product_token = product_token(settings.user_agent)
         self.sitemap_limits = SitemapLimits.from_settings(settings)
@@ -68,6 +76,7 @@ class CrawlJobs:
         if outcome is None:
             seeds = await self._sitemap_seeds(job, spec, rules)
             outcome = await self._fetch(job, spec, rules, seeds)
+        await self.foreground.step()
         if await self.store.finish_crawl_page(job, outcome):
             self.known.visited(job.request_id, (link.url for link in outcome.links))
         self.metrics.fetches.labels(outcome.result if outcome.result != "fetched" else "ok").inc()
@@ -136,6 +145,7 @@ class CrawlJobs:
 
         try:
             page = await self.fetcher.fetch(job.url, before_redirect=allowed_and_not_visited)
+            await self.foreground.step()
             found = await self.extraction.extract(page.body, page.final_url, page.content_type)
         except LinkcastError as error:
             if error.code in (SkipReason.DUPLICATE, SkipReason.ROBOTS):

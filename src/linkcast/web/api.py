@@ -12,6 +12,7 @@ from werkzeug.routing import PathConverter
 from linkcast.core.errors import InvalidInput, LinkcastError, NotFound, Unavailable
 from linkcast.core.events import DONE, FAILED, QUEUED, RUNNING
 from linkcast.core.inputs import validate_request_id
+from linkcast.store.urgency import urgent
 from linkcast.web.bodies import fetchable_url, read_json_object
 from linkcast.web.current import runtime
 from linkcast.web.guard import guard
@@ -40,7 +41,9 @@ def url_of(payload: dict[str, Any]) -> str:
 async def accept(request_id: str, url: str) -> Response:
     accepting()
     rt = runtime()
-    record, created = await rt.store.submit(request_id, url)
+    rt.foreground.expect(request_id)  # from now on, background work in this process lets it pass
+    with urgent():
+        record, created = await rt.store.submit(request_id, url)
     location = f"/urls/{request_id}"
     if not created:
         return json_response({"status": record.state, **record.to_dict()}, 200, {"Location": location})
@@ -100,7 +103,10 @@ async def _submit_batch(urls: list[str]) -> list[dict[str, Any]]:
         except LinkcastError as error:
             answers.append({"index": index, "error": error.to_dict()})
     rt = runtime()
-    submitted = iter(await rt.store.submit_many(valid))
+    for request_id, _url in valid:
+        rt.foreground.expect(request_id)
+    with urgent():
+        submitted = iter(await rt.store.submit_many(valid))
     pairs = iter(valid)
     for answer in answers:
         if "error" in answer:
@@ -136,6 +142,8 @@ async def retry_url(request_id: str) -> Response:
     guard().limit_submission(request.remote_addr or "")
     validate_request_id(request_id)
     accepting()
-    record = await runtime().store.retry(request_id)
+    runtime().foreground.expect(request_id)
+    with urgent():
+        record = await runtime().store.retry(request_id)
     answer = {"status": "accepted", "request_id": request_id, "url": record.url, "retry": True}
     return json_response(answer, 202, {"Location": f"/urls/{request_id}"})

@@ -5,6 +5,10 @@ per call and hops threads once per call. Here the writer drains every operation 
 them in one transaction (group commit), each inside its own SAVEPOINT so that one failing operation rolls back alone,
 then hands all the results back to the event loop in one callback. Under load that turns thousands of commits into
 tens; idle, an operation still commits at once (no timer, no added latency).
+
+An operation queued from an ``urgent()`` context (``store.urgency``: a single request's writes) goes ahead: the
+writer commits what its group has run so far, runs the urgent ones in a transaction of their own, then goes on with
+the rest, so that a single request waits for at most one operation of a crawl's queue, not for the whole queue.
 """
 
 from __future__ import annotations
@@ -17,6 +21,8 @@ import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from linkcast.store.urgency import is_urgent
+
 T = TypeVar("T")
 Operation = Callable[[sqlite3.Connection], Any]
 
@@ -24,6 +30,7 @@ Operation = Callable[[sqlite3.Connection], Any]
 MAX_GROUP = 512
 
 _STOP = object()
+_WAKE = object()  # queued beside an urgent operation, so that a writer waiting for work wakes for it
 
 
 class SQLiteThread:
@@ -49,6 +56,7 @@ class SQLiteThread:
         self._setup = setup
         self._on_commit = on_commit
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        self._urgent: queue.SimpleQueue[Any] = queue.SimpleQueue()  # the writer's operations that go first
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping = False
@@ -71,7 +79,11 @@ class SQLiteThread:
             raise RuntimeError(f"{self.name} is not running")
         assert self._loop is not None
         future: asyncio.Future[T] = self._loop.create_future()
-        self._queue.put((operation, future))
+        if self.writer and is_urgent():
+            self._urgent.put((operation, future))
+            self._queue.put(_WAKE)
+        else:
+            self._queue.put((operation, future))
         return future
 
     async def stop(self) -> None:
@@ -113,7 +125,7 @@ class SQLiteThread:
             item = self._queue.get()
             if item is _STOP:
                 return
-            group = [item]
+            group = [] if item is _WAKE else [item]
             while len(group) < MAX_GROUP:
                 try:
                     item = self._queue.get_nowait()
@@ -122,19 +134,44 @@ class SQLiteThread:
                 if item is _STOP:
                     stopping = True
                     break
-                group.append(item)
-            self._call_soon(self._settle_group, self._commit_group(connection, group))
+                if item is not _WAKE:
+                    group.append(item)
+            self._write_urgent(connection)
+            while group:
+                ran = self._commit_group(connection, group, self._urgent.empty)
+                self._call_soon(self._settle_group, ran)
+                group = group[len(ran) :]
+                self._write_urgent(connection)
 
-    def _commit_group(self, connection: sqlite3.Connection, group: list[Any]) -> list[tuple[Any, Any, Any]]:
-        """Run ``group`` in one transaction; each operation in a savepoint so that its failure is its own (an operation
-        alone needs none: its failure is the transaction's, rolled back below)."""
+    def _write_urgent(self, connection: sqlite3.Connection) -> None:
+        """Commit the urgent operations queued now, in a transaction of their own."""
+        urgent = []
+        while len(urgent) < MAX_GROUP:
+            try:
+                urgent.append(self._urgent.get_nowait())
+            except queue.Empty:
+                break
+        if urgent:
+            self._call_soon(self._settle_group, self._commit_group(connection, urgent))
+
+    def _commit_group(
+        self, connection: sqlite3.Connection, group: list[Any], go_on: Callable[[], bool] = lambda: True
+    ) -> list[tuple[Any, Any, Any]]:
+        """Run ``group`` in one transaction, each operation in a savepoint so that its failure is its own (an operation
+        alone needs none: its failure is the transaction's, rolled back below), and stop early, committing what ran,
+        once ``go_on()`` is false (an urgent operation waits): the operations settled, in order, the first ones of
+        ``group``."""
         try:
             connection.execute("BEGIN IMMEDIATE")
             if len(group) == 1:
                 operation, future = group[0]
                 settled = [(future, operation(connection), None)]
             else:
-                settled = [self._run_in_savepoint(connection, operation, future) for operation, future in group]
+                settled = []
+                for operation, future in group:
+                    settled.append(self._run_in_savepoint(connection, operation, future))
+                    if not go_on():
+                        break
             connection.execute("COMMIT")
         except Exception as error:  # the transaction itself failed (disk full, I/O): nothing of it happened
             if connection.in_transaction:
