@@ -123,3 +123,21 @@ async def test_301_302_a_delivery_with_a_bad_or_no_signature_is_refused_and_drop
     push = await push_state(service, feed_id, lambda p: p["dropped"] == 1)
     assert push["pushes"] == 0
     assert await entries_once_polled(service, feed_id) == before
+
+
+@pytest.mark.parametrize("num", [100, 101, 102, 103, 104, 200, 201, 202, 203, 204])
+async def test_a_post_published_after_any_test_subscribed_is_an_entry(
+    service: Service, rocks: WebSubRocks, num: int
+) -> None:
+    """websub.rocks shows "Create New Post" on every test once subscribed, and delivers the page or feed as a GET
+    would have it, always as ``text/html`` (an Atom or RSS feed too)."""
+    blog = rocks.blog(num)
+    feed_id = f"rocks-{num}-{blog.token}"
+    await verdict(service, rocks, blog)
+    before = await entries_once_polled(service, feed_id)
+    delivered, _said = await rocks.publish(blog)
+    assert [code // 100 for code in delivered] == [2]
+    push = await push_state(service, feed_id, lambda p: p["pushes"] + p["dropped"] >= 1)
+    assert (push["pushes"], push["dropped"]) == (1, 0)
+    after = await entries_once_polled(service, feed_id)
+    assert len(after - before) == 1 and before <= after, (before, after)

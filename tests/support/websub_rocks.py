@@ -88,11 +88,15 @@ class WebSubRocks(LocalSite):
 
     async def _feed(self, request: web.Request, blog: Blog) -> web.StreamResponse:
         self._set_up_posts(blog)
+        return self._render(blog, "redirect" in request.query)
+
+    def _render(self, blog: Blog, redirected: bool) -> web.Response:
+        """The blog as ``Subscriber::get_feed`` answers it (and as ``Hub::render_page`` delivers it)."""
         num, base = blog.num, self.url(self._path(blog))
         hub, own = base + "/hub", base
         headers: dict[str, str] = {}
         kind, link_tags = "html", ""
-        if num in (201, 202) and "redirect" not in request.query:
+        if num in (201, 202) and not redirected:
             return web.Response(
                 status=302 if num == 201 else 301, headers={"Location": _with_query(base, "redirect=complete")}
             )
@@ -230,7 +234,11 @@ class WebSubRocks(LocalSite):
         blog.posts.insert(0, random.choice([q for q in QUOTES if q not in blog.posts]))
         blog.posts = blog.posts[:10]
         send = {301: "invalid", 302: "omit"}.get(blog.num, "valid")
-        html = self._page(blog).encode()
+        # The page or feed as a GET of it would answer (for 201 and 202, the redirect's target), always sent as
+        # text/html: the hub says nothing truer of an Atom or RSS body.
+        rendered = self._render(blog, redirected=True).body
+        assert isinstance(rendered, bytes)
+        html = rendered
         own = self.topic_of(blog) + {200: "?self=other", 201: "?redirect=complete", 202: "?redirect=complete"}.get(
             blog.num, ""
         )

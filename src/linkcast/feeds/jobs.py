@@ -136,7 +136,7 @@ class FeedJobs:
             poll = self._failed(record, error, now, None)
             poll.events[:0] = events
             return poll
-        await self.subscriptions.noticed(record.feed_id, reading.hubs, reading.topic, now)
+        await self.subscriptions.noticed(record.feed_id, reading.hubs, reading.topic, answer.url, now)
         asked = asked_interval(resource.headers, reading.ttl, now)
         succeeded = self._succeeded(record, status, now, asked, pushing)
         # The validators the server sent with this 200, each on its own: one it did not send is dropped.

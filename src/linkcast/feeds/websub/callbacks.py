@@ -111,7 +111,7 @@ class Callbacks:
         watch = str(record.spec.get("watch", WATCH_FEED))
         try:
             reading = await read_in_thread(
-                watch, Answer(body, sub.topic, content_type, link_headers), self.limits,
+                watch, Answer(body, sub.content_url or sub.topic, content_type, link_headers), self.limits,
                 self.settings.max_entries_per_poll,
             )  # fmt: skip
         except LinkcastError as error:
