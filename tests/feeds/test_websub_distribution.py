@@ -188,3 +188,28 @@ async def test_a_hub_that_never_verifies_ends_failed_and_is_asked_again_later(
         await hub.wait_for(lambda: len(hub.asked) >= 2, timeout=20)  # asked again after the back-off
     finally:
         service.stop()
+
+
+async def test_a_chunked_delivery_past_the_body_cap_is_refused_413(
+    tmp_path: Path, site: FeedServer, hub: WebSubHub
+) -> None:
+    """No Content-Length to refuse it by: the cap holds as the body arrives."""
+    service = subscriber(tmp_path, "--max-body-bytes", "50000")
+    await service.start()
+    try:
+        own = site.url("/chunked")
+        url = site.feed("/chunked", Feed(atom("a", hub=hub.hub_url, own=own), content_type=ATOM))
+        await subscribed(service, hub, "chunked", url)
+
+        async def chunks() -> AsyncIterator[bytes]:
+            yield b"<feed>"
+            for _ in range(100):
+                yield b" " * 10_000
+
+        assert hub.session is not None
+        callback = hub.subscribers[own].callback
+        async with hub.session.post(callback, data=chunks(), headers={"Content-Type": ATOM}) as answer:
+            assert answer.status == 413
+        assert (await push_state(service, "chunked"))["dropped"] == 1
+    finally:
+        service.stop()

@@ -141,3 +141,21 @@ async def test_a_post_published_after_any_test_subscribed_is_an_entry(
     assert (push["pushes"], push["dropped"]) == (1, 0)
     after = await entries_once_polled(service, feed_id)
     assert len(after - before) == 1 and before <= after, (before, after)
+
+
+async def test_removing_the_feed_unsubscribes_and_the_site_says_so(service: Service, rocks: WebSubRocks) -> None:
+    """websub.rocks verifies an unsubscription inside the request too; the callback then answers 410."""
+    blog = rocks.blog(100)
+    feed_id = f"rocks-100-{blog.token}"
+    await verdict(service, rocks, blog)
+    [subscription] = blog.subscriptions.values()
+    status, _body = await service.call("DELETE", f"/feeds/{feed_id}")
+    assert status in (200, 204)
+    async with asyncio.timeout(20):
+        while len(blog.results) < 2:
+            await asyncio.sleep(0.05)
+    assert blog.results[-1] == {"type": "success", "mode": "unsubscribe", "topic": rocks.topic_of(blog)}
+    assert not subscription.active
+    subscription.active = True  # a hub that delivers all the same
+    delivered, _said = await rocks.publish(blog)
+    assert delivered == [410]
