@@ -213,3 +213,27 @@ async def test_a_chunked_delivery_past_the_body_cap_is_refused_413(
         assert (await push_state(service, "chunked"))["dropped"] == 1
     finally:
         service.stop()
+
+
+# -- discovery -----------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("where", ["header", "document"])
+async def test_a_hub_named_without_a_self_url_is_asked_for_the_url_the_feed_was_read_from(
+    service: Service, site: FeedServer, hub: WebSubHub, where: str
+) -> None:
+    """WebSub 4: the topic is the rel=self URL *when there is one*; a publisher that names only its hub still has a
+    topic, the URL its content came from (where any redirect led)."""
+    feed_id = f"selfless-{where}"
+    final = site.url(f"/{feed_id}-moved")
+    if where == "header":
+        feed = Feed(atom("a"), content_type=ATOM, extra_headers={"Link": f'<{hub.hub_url}>; rel="hub"'})
+    else:
+        feed = Feed(atom("a", hub=hub.hub_url), content_type=ATOM)
+    site.feed(f"/{feed_id}-moved", feed)
+    start = site.feed(f"/{feed_id}", Feed(atom("a")))
+    site.feeds[f"/{feed_id}"].queued = [(302, {"Location": final})] * 10
+    assert await subscribed(service, hub, feed_id, start) == final
+    await entry_ids(service, feed_id, 1)
+    assert 200 <= await hub.deliver(final, atom("b", "a", hub=hub.hub_url).encode(), ATOM, own="") < 300
+    await entry_ids(service, feed_id, 2)
