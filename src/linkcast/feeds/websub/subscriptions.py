@@ -1,12 +1,11 @@
 """What polls tell subscriptions and what subscriptions tell polls.
 
-A poll that read the feed hands over the hubs and the topic it named (``noticed``; without a self URL, the topic is
-where the feed was read from): a feed that names a hub gets a subscription to the first one (or, with no
-``--public-url``, a note saying why it has none); a feed whose hub or topic changed gets a new subscription in place
-of the old one (whose callback then answers 410, so its hub stops).
-While a subscription is active the feed is polled at ``--feed-max-interval``, and again when the lease would end
-(``pushing_until``), so that a renewal that failed falls back to polling. A removed feed's subscription is
-unsubscribed from its hub (``feed_removed``).
+A poll that read the feed hands over the hubs and the topic it named (``noticed``; without a self URL, the topic is the
+feed's URL): a feed that names a hub gets a subscription to the first one (or, with no ``--public-url``, a note saying
+why it has none); a feed whose hub or topic changed gets a new subscription in place of the old one (whose callback then
+answers 410, so its hub stops). While a subscription is active the feed is polled at ``--feed-max-interval``, and again
+when the lease would end (``pushing_until``), so that a renewal that failed falls back to polling. A removed feed's
+subscription is unsubscribed from its hub (``feed_removed``).
 """
 
 from __future__ import annotations
@@ -35,12 +34,9 @@ class Subscriptions:
         self.store = store
 
     async def noticed(self, feed_id: str, hubs: list[str], topic: str | None, content_url: str, now: float) -> None:
-        """What a poll found: the feed's hubs and topic, and ``content_url``, the URL it read the feed from. The topic
-        is the rel=self URL where the feed names one (WebSub 4); a feed that names a hub and no self is still a
-        resource with a URL, the one its content came from, and that is what its hub is asked for."""
-        if not hubs:
+        """What a poll found: the feed's hubs and topic, and ``content_url``, the URL it read the feed from."""
+        if not hubs or not topic:
             return
-        topic = topic or content_url
         hub = hubs[0]
         current = await self.store.get_subscription(feed_id)
         wanted = self._wanted(feed_id, hub, topic, current, now)
