@@ -83,6 +83,7 @@ async def test_the_site_says_success(service: Service, rocks: WebSubRocks, num: 
     said, push = await verdict(service, rocks, blog)
     assert said == "success", blog.results
     assert [r["type"] for r in blog.results] == ["success"], "no other request reached the hub"
+    assert blog.answers == [(200, "text/plain; charset=utf-8")], "the challenge alone, as text"
     assert push["state"] == "subscribed" and push["lease_seconds"] == 86400
 
 
@@ -91,6 +92,7 @@ async def test_205_the_verification_for_another_topic_is_rejected(service: Servi
     said, push = await verdict(service, rocks, blog)
     assert said == "success", blog.results
     assert push["state"] != "subscribed"
+    assert [status for status, _type in blog.answers] == [404]
 
 
 async def test_300_a_delivery_is_answered_2xx_and_its_new_post_is_an_entry(

@@ -45,6 +45,7 @@ class Blog:
     posts: list[tuple[str, str]] = field(default_factory=list)
     subscriptions: dict[str, Subscription] = field(default_factory=dict)  # callback -> subscription
     results: list[dict[str, object]] = field(default_factory=list)  # what the site's page shows, in order
+    answers: list[tuple[int, str]] = field(default_factory=list)  # the callback's status and type, per verification
 
 
 def _with_query(url: str, query: str) -> str:
@@ -224,6 +225,7 @@ class WebSubRocks(LocalSite):
         url = _with_query(callback, "&".join(f"{k}={aiohttp.helpers.quote(str(v), safe='')}" for k, v in query.items()))
         assert self.session is not None
         async with self.session.get(url, allow_redirects=False) as answer:
+            blog.answers.append((answer.status, answer.headers.get("Content-Type", "")))
             return answer.status, await answer.text()
 
     # -- publishing ------------------------------------------------------------------------------------------------
