@@ -260,3 +260,4 @@ async def test_a_site_url_finds_its_feed_and_the_answer_names_it(poller: Service
     assert body["url"] == feed_url, "an API's JSON view of the page is no feed to prefer"
     status, answer = await poller.call("PUT", "/feeds/none", json={"url": server.page("/plain", "<p>no feed</p>")})
     assert (status, answer["error"]["code"]) == (400, "no_feed_found")
+    assert '"watch": "links"' in answer["error"]["message"], "what to ask for instead (the websub.rocks pages)"

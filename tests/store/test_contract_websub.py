@@ -109,6 +109,15 @@ async def test_a_subscription_without_its_feed_reads_as_no_feed(store: Store) ->
     assert await store.get_feed_and_subscription("f") is None
 
 
+async def test_a_subscription_is_read_back_with_every_field_it_was_stored_with(store: Store) -> None:
+    stored = subscription(
+        state=PUSH_SUBSCRIBED, lease_seconds=86400, expires_at=time.time() + 86400, verified_at=time.time(),
+        pushes=3, dropped=1, window_start=time.time(), window_entries=2, content_url="https://news.example/feed?x=1",
+    )  # fmt: skip
+    assert await store.swap_subscription("f", 0, stored)
+    assert await store.get_subscription("f") == dataclasses.replace(stored, version=1)
+
+
 async def test_a_subscription_changes_only_from_the_version_it_was_read_at(store: Store) -> None:
     assert await store.get_subscription("f") is None
     assert not await store.swap_subscription("f", 1, subscription())

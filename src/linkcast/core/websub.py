@@ -50,6 +50,10 @@ class Subscription:
     # --feed-min-interval, at most --max-entries-per-poll in each, as polls would bring.
     window_start: float | None = None
     window_entries: int = 0
+    # Where the last poll read the feed from (its final URL). A delivery is read against it, not against the topic:
+    # a page or feed whose rel=self is another URL (websub.rocks 200) would otherwise resolve its relative links
+    # elsewhere than its polls did, and each of its entries that a link names would come again, as new.
+    content_url: str | None = None
     version: int = 0  # set by the store: 0 is "not stored"
 
     def active(self, now: float) -> bool:

@@ -40,7 +40,8 @@ async def discover_feed(fetcher: Fetcher, url: str, answers: FirstAnswers | None
     candidates.sort(key=lambda link: link.type == "application/json")
     if not candidates:
         raise InvalidInput(
-            f'{url} is no feed, and its page names none (no <link rel="alternate"> of a feed type)',
+            f'{url} is no feed, and its page names none (no <link rel="alternate"> of a feed type); to watch the '
+            'page itself (its links, and the WebSub hub it names, if any), give "watch": "links"',
             code="no_feed_found",
         )
     return candidates[0].url

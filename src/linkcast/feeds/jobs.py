@@ -136,7 +136,11 @@ class FeedJobs:
             poll = self._failed(record, error, now, None)
             poll.events[:0] = events
             return poll
-        await self.subscriptions.noticed(record.feed_id, reading.hubs, reading.topic, now)
+        # The topic is the rel=self URL where the feed names one (WebSub 4). One that names a hub and no self is
+        # still a resource with a URL: the feed's, where permanent redirects led (a temporary one's target may
+        # change at each poll, and each change would be a new subscription).
+        topic = reading.topic or record.url
+        await self.subscriptions.noticed(record.feed_id, reading.hubs, topic, answer.url, now)
         asked = asked_interval(resource.headers, reading.ttl, now)
         succeeded = self._succeeded(record, status, now, asked, pushing)
         # The validators the server sent with this 200, each on its own: one it did not send is dropped.

@@ -4,12 +4,14 @@ needs is in the store).
 - Verification of intent (GET, WebSub 5.3): ``hub.challenge`` is echoed only for a pending subscription or
   unsubscription whose ``hub.topic`` and ``hub.mode`` match; anything else is a 404. ``hub.mode=denied`` for the
   subscription's topic is recorded (the feed goes on being polled) and answered 200.
-- Content distribution (POST, WebSub 7 and 8): accepted only with a valid ``X-Hub-Signature``; an unsigned or badly
-  signed body is answered 2xx as the specification asks, dropped and counted, and so is one whose Link ``rel=self``
-  (else document) names a topic other than the subscription's (``_of_its_topic``). An accepted body is read as
-  the feed and its entries go through the feed's seen-set exactly as a poll's do, within the push budget
-  (``_budget_left``; past it, 429). A callback that is not (or no longer) a subscription's answers 410 Gone, which
-  tells its hub to stop, before the body is read (``admits``, called by the web layer).
+- Content distribution (POST, WebSub 7 and 8): accepted only with a valid ``X-Hub-Signature``. A badly signed body
+  is answered 2xx as the specification allows (a prober learns nothing of the secret), dropped and counted, and so
+  is one whose Link ``rel=self`` (else document) names a topic other than the subscription's (``_of_its_topic``).
+  An unsigned one is dropped, counted and refused (403, ``UNSIGNED``): every subscription is made with a secret, so
+  a hub MUST sign (WebSub 8), and websub.rocks 302 fails a subscriber that takes an unsigned body with a 2xx.
+  An accepted body is read as the feed and its entries go through the feed's seen-set exactly as a poll's do, within
+  the push budget (``_budget_left``; past it, 429). A callback that is not (or no longer) a subscription's answers
+  410 Gone, which tells its hub to stop, before the body is read (``admits``, called by the web layer).
 """
 
 from __future__ import annotations
@@ -52,6 +54,7 @@ class Reply:
 NOT_FOUND = Reply(404, "no pending request of this subscription has this mode and topic", "not_pending")
 GONE = Reply(410, "no subscription has this callback (any more)", "unknown_callback")
 RECEIVED = Reply(202)
+UNSIGNED = Reply(403, "this subscription was made with a secret: its deliveries must carry X-Hub-Signature", "unsigned")
 
 
 class Callbacks:
@@ -95,17 +98,20 @@ class Callbacks:
             self.metrics.websub_deliveries.labels("unknown_callback").inc()
             return GONE
         sub, record = live
+        if not signature:  # nothing to probe: refused before the budget, the hashing and the reading
+            await self._dropped(sub, "unsigned")
+            return UNSIGNED
         now = time.time()
         budget = self._budget_left(sub, now)
         if budget <= 0:  # before the signature: neither hashed nor parsed
             await self._dropped(sub, "over_budget")
             return Reply(429, "this feed took as many pushed entries as it may for now: deliver later", "too_many")
         if not signature_valid(signature, sub.secret, body):
-            return await self._dropped(sub, "unsigned" if not signature else "bad_signature")
+            return await self._dropped(sub, "bad_signature")
         watch = str(record.spec.get("watch", WATCH_FEED))
         try:
             reading = await read_in_thread(
-                watch, Answer(body, sub.topic, content_type, link_headers), self.limits,
+                watch, Answer(body, sub.content_url or sub.topic, content_type, link_headers), self.limits,
                 self.settings.max_entries_per_poll,
             )  # fmt: skip
         except LinkcastError as error:

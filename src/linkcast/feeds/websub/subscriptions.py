@@ -1,16 +1,17 @@
 """What polls tell subscriptions and what subscriptions tell polls.
 
-A poll that read the feed hands over the hubs and the topic it named (``noticed``): a feed that names a hub gets a
-subscription to the first one (or, with no ``--public-url``, a note saying why it has none); a feed whose hub or
-topic changed gets a new subscription in place of the old one (whose callback then answers 410, so its hub stops).
-While a subscription is active the feed is polled at ``--feed-max-interval``, and again when the lease would end
-(``pushing_until``), so that a renewal that failed falls back to polling. A removed feed's subscription is
-unsubscribed from its hub (``feed_removed``).
+A poll that read the feed hands over the hubs and the topic it named (``noticed``; without a self URL, the topic is the
+feed's URL): a feed that names a hub gets a subscription to the first one (or, with no ``--public-url``, a note saying
+why it has none); a feed whose hub or topic changed gets a new subscription in place of the old one (whose callback then
+answers 410, so its hub stops). While a subscription is active the feed is polled at ``--feed-max-interval``, and again
+when the lease would end (``pushing_until``), so that a renewal that failed falls back to polling. A removed feed's
+subscription is unsubscribed from its hub (``feed_removed``).
 """
 
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
 from linkcast.core.websub import MODE_UNSUBSCRIBE, PUSH_OFF, PUSH_UNSUBSCRIBING, Subscription
 from linkcast.feeds.websub.lifecycle import asking, new_subscription, switched_off
@@ -32,14 +33,18 @@ class Subscriptions:
         self.settings = settings
         self.store = store
 
-    async def noticed(self, feed_id: str, hubs: list[str], topic: str | None, now: float) -> None:
+    async def noticed(self, feed_id: str, hubs: list[str], topic: str | None, content_url: str, now: float) -> None:
+        """What a poll found: the feed's hubs and topic, and ``content_url``, the URL it read the feed from."""
         if not hubs or not topic:
             return
         hub = hubs[0]
         current = await self.store.get_subscription(feed_id)
         wanted = self._wanted(feed_id, hub, topic, current, now)
-        if wanted is None:
+        if wanted is None:  # the same subscription: only where the feed was read from may have changed
+            if current is not None and current.content_url != content_url:  # a lost race: the next poll retries
+                await self.store.swap_subscription(feed_id, current.version, replace(current, content_url=content_url))
             return
+        wanted.content_url = content_url
         if await self.store.swap_subscription(feed_id, current.version if current else 0, wanted):
             log.info("feed %s names the hub %s (topic %s): %s", feed_id, hub, topic, wanted.state)
 

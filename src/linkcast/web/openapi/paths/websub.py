@@ -46,10 +46,14 @@ WEBSUB = RouteGroup(
                 },
                 "responses": {
                     "202": answer(
-                        "received (a body unsigned or badly signed is dropped, and counted)", "text/plain", TEXT
+                        "received (a badly signed body, or one of another topic, is dropped and counted)",
+                        "text/plain",
+                        TEXT,
                     ),
+                    "403": error("no X-Hub-Signature, though the subscription was made with a secret (dropped)"),
                     "410": error("no subscription has this callback (any more): the hub should stop"),
                     "413": error("the body is larger than --max-body-bytes"),
+                    "429": error("the feed took as many pushed entries as polls could bring for now: deliver later"),
                 },
             },
         },
