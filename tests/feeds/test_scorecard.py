@@ -167,7 +167,7 @@ async def test_a_304_to_an_unconditional_request_is_an_error_and_stores_nothing(
 
 async def test_a_restart_keeps_the_validators_and_the_schedule(tmp_path: Path, server: FeedServer) -> None:
     """After a restart the next request is as conditional as before it, and no sooner than it was due (max-age=8:
-    7.2 to 8.8 s after the last), not at once."""
+    8 to 8.8 s after the last), not at once."""
     feed = Feed(rss(("a", "A")), etag='W/"kept"', last_modified="Sun, 06 Dec 2026 10:00:00 GMT",
                 extra_headers={"Cache-Control": "max-age=8"})  # fmt: skip
     url = server.feed("/kept.xml", feed)
@@ -184,19 +184,19 @@ async def test_a_restart_keeps_the_validators_and_the_schedule(tmp_path: Path, s
         first_after = (await server.wait_requests("/kept.xml", 3))[2]
     finally:
         service.stop()
-    assert first_after.at - last_before.at >= 7.0
+    assert first_after.at - last_before.at >= 7.9
     assert first_after.headers.get("If-None-Match") == 'W/"kept"'
     assert first_after.headers.get("If-Modified-Since") == "Sun, 06 Dec 2026 10:00:00 GMT"
     assert first_after.headers.get("User-Agent") == server.requests_to("/kept.xml")[0].headers.get("User-Agent")
 
 
 async def test_max_age_sets_the_interval_and_a_304_may_change_it(poller: Service, server: FeedServer) -> None:
-    """max-age=2 (within the bounds 0.3-3 s): polls about 2 s apart, not the default 0.5 s. A 304 that says max-age=0
+    """max-age=2 (within the bounds 0.3-3 s): polls 2 to 2.2 s apart, not the default 0.5 s. A 304 that says max-age=0
     is stale at once: the next poll comes at the minimum, not at the interval the 200 asked for."""
     feed = Feed(rss(("a", "A")), extra_headers={"Cache-Control": "public, max-age=2"})
     await watch(poller, "age", server.feed("/age.xml", feed))
     requests = await server.wait_requests("/age.xml", 3)
-    assert all(1.7 <= gap <= 2.6 for gap in gaps(requests)), gaps(requests)
+    assert all(1.95 <= gap <= 2.6 for gap in gaps(requests)), gaps(requests)  # never sooner than asked
     feed.queued.extend([(304, {"Cache-Control": "max-age=0"})] * 3)
     count = len(server.requests_to("/age.xml"))
     requests = (await server.wait_requests("/age.xml", count + 3))[count:]

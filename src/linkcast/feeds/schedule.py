@@ -5,8 +5,9 @@
   answer's ``Date``; an invalid one is in the past, RFC 9111 5.3), either less the answer's ``Age`` (how long it was
   already cached upstream, RFC 9111 4.2.3), the feed's RSS ``<ttl>``, its ``sy:updatePeriod``/``sy:updateFrequency``;
   else the default. Clamped to [``--feed-min-interval``, ``--feed-max-interval``].
-- Jitter: a random interval within 10% of that one and within the bounds, so that thousands of feeds added at once do
-  not come due at once, even those whose interval is a bound.
+- Jitter: a random interval up to 10% longer than that one, within the bounds, so that thousands of feeds added at
+  once do not come due at once. Never shorter: a poll before the answer is stale (max-age=3600, or a site's "at most
+  hourly") is one the server asked not to get. At the maximum, where longer is not allowed, up to 10% shorter.
 - 429 and 503: not before ``Retry-After`` (seconds or an HTTP date), and not before the minimum interval; at most the
   maximum. Other failures: the interval doubled per failure in a row, up to the maximum; the next success resets it.
 """
@@ -59,8 +60,11 @@ def next_interval(bounds: Bounds, asked: float | None, rng: random.Random | None
     """The interval to the next poll after a success, jittered."""
     base = bounds.clamp(asked if asked is not None else bounds.default)
     # The span is clamped, not the draw: a draw clamped to a bound would put every feed whose interval is that bound
-    # (all the pushed ones, all that ask for less than the minimum) on the same instant half of the time.
-    low, high = bounds.clamp(base * 0.9), bounds.clamp(base * 1.1)
+    # (all the pushed ones, all that ask for more than the maximum) on the same instant.
+    if base < bounds.maximum:
+        low, high = base, min(bounds.maximum, base * 1.1)
+    else:
+        low, high = bounds.clamp(base * 0.9), base
     return (rng or random).uniform(low, high)
 
 
