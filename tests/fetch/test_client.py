@@ -90,6 +90,16 @@ async def test_a_retry_after_past_the_fetch_budget_fails_at_once(site: LocalSite
     assert raised.value.code == "http_status" and len(hits) == 1
 
 
+async def test_a_retry_after_past_the_longest_wait_is_never_asked_sooner(site: LocalSite, fetcher_for: Any) -> None:
+    """With a fetch budget of a minute, a 429 asking for an hour once got a second request 30 s later."""
+    hits: list[float] = []
+    url = site.route("/much-later", counting([web.Response(status=429, headers={"Retry-After": "40"})], hits))
+    fetcher = await fetcher_for(retries=3, fetch_timeout=60.0)
+    async with asyncio.timeout(10):
+        resource = await fetcher.fetch_resource(url, max_bytes=1000)
+    assert resource.status_code == 429 and len(hits) == 1
+
+
 async def test_broken_connections_are_retried() -> None:
     accepted = 0
 
@@ -296,7 +306,9 @@ def test_backoff_grows_exponentially_with_jitter_and_honours_retry_after() -> No
         assert all(w is not None and 0 <= w <= 0.5 * 2**attempt for w in samples)
         assert len(set(samples)) > 100  # jittered
     assert backoff.wait(3, error, rng) is None
-    assert backoff.wait(0, TransientFetchError("x", code="http_status", retry_after=99.0), rng) == 4.0
+    assert backoff.wait(0, TransientFetchError("x", code="http_status", retry_after=3.0), rng) == 3.0
+    # Longer than the longest wait: no retry at all, never one sooner than the server asked.
+    assert backoff.wait(0, TransientFetchError("x", code="http_status", retry_after=99.0), rng) is None
     assert parse_retry_after("120") == 120.0
     assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now=1445412470.0) == 10.0
     assert parse_retry_after("soon") is None

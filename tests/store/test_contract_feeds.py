@@ -206,3 +206,18 @@ async def test_entries_and_feeds_are_read_a_page_at_a_time(store: Store) -> None
     feeds = await store.list_feeds(None, 1)
     more = await store.list_feeds(feeds.next, 1)
     assert [r.feed_id for r in feeds.items + more.items] == ["f", "g"] and more.next is None
+
+
+@pytest.mark.parametrize("etag", ['W/"x-1"', '"a, b" c=d;', "unquoted", '"é ☃"', '""'])
+async def test_validators_are_kept_verbatim_and_each_dropped_on_its_own(store: Store, etag: str) -> None:
+    """What the next poll sends back (If-None-Match, If-Modified-Since), across a restart: exactly what was stored."""
+    await store.create_feed(watched())
+    await poll(store, etag=etag, last_modified="last Tuesday, around noon ")
+    record = await store.get_feed("f")
+    assert record is not None and (record.etag, record.last_modified) == (etag, "last Tuesday, around noon ")
+    await poll(store, etag=None)
+    record = await store.get_feed("f")
+    assert record is not None and (record.etag, record.last_modified) == (None, "last Tuesday, around noon ")
+    await poll(store, etag=etag, last_modified=None)
+    record = await store.get_feed("f")
+    assert record is not None and (record.etag, record.last_modified) == (etag, None)

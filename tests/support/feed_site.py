@@ -35,6 +35,8 @@ class Seen:
     path: str
     headers: dict[str, str]
     at: float
+    method: str = "GET"
+    query: str = ""  # the raw query string: a cache-busting one would show here
 
 
 @dataclass
@@ -79,7 +81,9 @@ class FeedServer(LocalSite):
 
     @web.middleware
     async def _record(self, request: web.Request, handler: Callable) -> web.StreamResponse:  # type: ignore[type-arg]
-        self.seen.append(Seen(request.path, dict(request.headers), time.monotonic()))
+        self.seen.append(
+            Seen(request.path, dict(request.headers), time.monotonic(), request.method, request.query_string)
+        )
         async with self._arrived:
             self._arrived.notify_all()
         return await handler(request)

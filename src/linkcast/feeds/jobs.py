@@ -111,8 +111,16 @@ class FeedJobs:
             gone = dataclasses.replace(record, state=FEED_GONE, last_poll=now, last_status=status, next_poll=None)
             await self.subscriptions.feed_removed(record.feed_id, now)  # the hub is asked to stop pushing now
             return FeedPoll(gone, events=[*events, feed_event(FEED_GONE_EVENT, record.feed_id, url=record.url)])
+        if status == 304 and not _validators(record):
+            # "Not modified" since no version at all: the server is wrong, and its validators name no representation
+            # linkcast holds; kept, they would be sent back and answered 304 for ever, the feed never read again.
+            error = FetchError("the server answered 304 to a request that was not conditional", code="http_status")
+            poll = self._failed(record, error, now, None, status)
+            poll.events[:0] = events
+            return poll
         if status == 304:
-            interval = asked_interval(resource.headers, None, now) or record.interval
+            asked = asked_interval(resource.headers, None, now)  # 0 (max-age=0) is an answer: the minimum
+            interval = asked if asked is not None else record.interval
             unchanged = self._succeeded(record, status, now, interval, pushing)
             # A 304 may bring newer validators: each one it sends replaces the stored one (RFC 9111 4.3.4); one it
             # does not send is kept (a 304 is no new representation, unlike a 200).

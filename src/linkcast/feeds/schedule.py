@@ -1,11 +1,13 @@
 """When to poll a feed next: what the server and the feed say, within the operator's bounds, never in step.
 
 - The interval a feed asks for, first found of: ``Cache-Control: max-age`` (``no-cache``/``no-store`` say nothing of
-  how often the feed changes), ``Expires`` (against the answer's ``Date``), the feed's RSS ``<ttl>``, its
-  ``sy:updatePeriod``/``sy:updateFrequency``; else the default. Clamped to [``--feed-min-interval``,
-  ``--feed-max-interval``].
-- Jitter: the interval times a random factor in [0.9, 1.1], clamped again, so that thousands of feeds added at once do
-  not come due at once.
+  how often the feed changes; ``s-maxage`` is for shared caches, which linkcast is not), ``Expires`` (against the
+  answer's ``Date``; an invalid one is in the past, RFC 9111 5.3), either less the answer's ``Age`` (how long it was
+  already cached upstream, RFC 9111 4.2.3), the feed's RSS ``<ttl>``, its ``sy:updatePeriod``/``sy:updateFrequency``;
+  else the default. Clamped to [``--feed-min-interval``, ``--feed-max-interval``].
+- Jitter: a random interval up to 10% longer than that one, within the bounds, so that thousands of feeds added at
+  once do not come due at once. Never shorter: a poll before the answer is stale (max-age=3600, or a site's "at most
+  hourly") is one the server asked not to get. At the maximum, where longer is not allowed, up to 10% shorter.
 - 429 and 503: not before ``Retry-After`` (seconds or an HTTP date), and not before the minimum interval; at most the
   maximum. Other failures: the interval doubled per failure in a row, up to the maximum; the next success resets it.
 """
@@ -20,7 +22,8 @@ from dataclasses import dataclass
 
 from linkcast.fetch.retry import parse_retry_after
 
-_MAX_AGE = re.compile(r"(?:^|,)\s*max-age\s*=\s*\"?(\d{1,10})\"?\s*(?:,|$)", re.IGNORECASE)
+_MAX_AGE = re.compile(r"(?:^|,)\s*max-age\s*=\s*\"?(\d+)\"?\s*(?:,|$)", re.IGNORECASE)
+_AGE = re.compile(r"\s*(\d+)\s*")
 _NO_INTERVAL = re.compile(r"(?:^|,)\s*(?:no-cache|no-store)\s*(?:,|$)", re.IGNORECASE)
 
 
@@ -36,22 +39,33 @@ class Bounds:
 
 def asked_interval(headers: Mapping[str, str], feed_ttl: float | None, now: float) -> float | None:
     """The interval the answer's headers or the feed itself ask for, in seconds; None if neither says."""
-    cache_control = headers.get("Cache-Control", "")
-    if not _NO_INTERVAL.search(cache_control):
-        found = _MAX_AGE.search(cache_control)
-        if found:
-            return float(found.group(1))
-        expires = _date(headers.get("Expires"))
-        if expires is not None:
-            served_at = _date(headers.get("Date")) or now
-            return max(0.0, expires - served_at)
+    cache_control = ",".join(_values(headers, "Cache-Control"))
+    if _NO_INTERVAL.search(cache_control):
+        return feed_ttl
+    found = _MAX_AGE.search(cache_control)
+    if found:
+        # Digits past any wait are still "fresh for very long" (RFC 9111 1.2.2), not "says nothing": kept as a float.
+        return max(0.0, float(found.group(1)) - _age(headers))
+    expires_header = headers.get("Expires")
+    if expires_header is not None:
+        expires = _date(expires_header)
+        if expires is None:  # "0", or any date that does not parse: already stale (RFC 9111 5.3)
+            return 0.0
+        served_at = _date(headers.get("Date")) or now
+        return max(0.0, expires - served_at - _age(headers))
     return feed_ttl
 
 
 def next_interval(bounds: Bounds, asked: float | None, rng: random.Random | None = None) -> float:
     """The interval to the next poll after a success, jittered."""
     base = bounds.clamp(asked if asked is not None else bounds.default)
-    return bounds.clamp(base * (rng or random).uniform(0.9, 1.1))
+    # The span is clamped, not the draw: a draw clamped to a bound would put every feed whose interval is that bound
+    # (all the pushed ones, all that ask for more than the maximum) on the same instant.
+    if base < bounds.maximum:
+        low, high = base, min(bounds.maximum, base * 1.1)
+    else:
+        low, high = bounds.clamp(base * 0.9), base
+    return (rng or random).uniform(low, high)
 
 
 def retry_interval(bounds: Bounds, retry_after: str | None, now: float, failures: int, base: float) -> float:
@@ -65,6 +79,20 @@ def retry_interval(bounds: Bounds, retry_after: str | None, now: float, failures
 def backoff(bounds: Bounds, failures: int, base: float) -> float:
     """``base`` doubled for each failure in a row (``failures`` >= 1), within the bounds."""
     return bounds.clamp(bounds.clamp(base) * 2 ** min(max(0, failures - 1), 32))
+
+
+def _values(headers: Mapping[str, str], name: str) -> list[str]:
+    """Every line of a header a server may send more than once (``Cache-Control``)."""
+    getall = getattr(headers, "getall", None)  # aiohttp's multidict; a plain mapping holds one
+    if getall is not None:
+        return list(getall(name, []))
+    return [headers[name]] if name in headers else []
+
+
+def _age(headers: Mapping[str, str]) -> float:
+    """Seconds the answer was held by caches before it came (``Age``); 0 if absent or invalid."""
+    found = _AGE.fullmatch(headers.get("Age") or "")
+    return float(found.group(1)) if found else 0.0
 
 
 def _date(value: str | None) -> float | None:

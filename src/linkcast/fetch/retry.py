@@ -1,6 +1,7 @@
 """Which failures are worth another try, and how long to wait before it: exponential back-off with full jitter.
 
-Only transient failures are retried: connection failures, 429 and 503 (whose ``Retry-After`` is honoured, capped).
+Only transient failures are retried: connection failures, 429 and 503 (retried after their ``Retry-After``, and not at
+all when it asks for longer than the longest wait).
 Any other 4xx or 5xx, a timeout, a refusal by the policy or a page too large would fail the same way again.
 """
 
@@ -15,7 +16,8 @@ from linkcast.core.errors import FetchError
 
 # First back-off ceiling; each retry doubles it (full jitter: the wait is uniform in [0, ceiling]).
 BACKOFF_BASE_SECONDS = 0.5
-# No single wait is longer than this, whatever Retry-After asks; the fetch's total timeout bounds them all anyway.
+# No single wait is longer than this; a Retry-After that asks for longer is not retried at all (asking again sooner
+# than the server said is what a 429 is sent to stop). The fetch's total timeout bounds every wait anyway.
 MAX_WAIT_SECONDS = 30.0
 RETRY_STATUSES = frozenset({429, 503})
 
@@ -55,6 +57,6 @@ class Backoff:
         if attempt >= self.retries:
             return None
         if error.retry_after is not None:
-            return min(error.retry_after, self.cap)
+            return error.retry_after if error.retry_after <= self.cap else None
         ceiling = min(self.cap, self.base * 2**attempt)
         return (rng or random).uniform(0, ceiling)
