@@ -124,10 +124,8 @@ def main(argv: list[str] | None = None) -> None:
     print(f"hostile pattern {HOSTILE} against /aaa…a (no b): seconds per check")
     print(f"{'path length':>12} {'linkcast':>12} {'protego':>12}")
     for length in lengths:
-        protego = figures["protego"][length] if figures["protego"] else None
-        print(
-            f"{length:>12,} {figures['linkcast'][length]:>12.6f} {protego if protego is None else f'{protego:.6f}':>12}"
-        )
+        protego = f"{figures['protego'][length]:.6f}" if figures["protego"] else "not installed"
+        print(f"{length:>12,} {figures['linkcast'][length]:>12.6f} {protego:>12}")
     print(f"backtracking regex (.*? per '*', killed at {args.regex_budget:g} s):")
     for length, seconds in figures["backtracking_regex"].items():
         print(f"{length:>12,} {'killed' if seconds is None else f'{seconds:.6f}':>12}")
