@@ -7,7 +7,7 @@ from __future__ import annotations
 from quart import Blueprint, Response, request
 
 from linkcast.core.errors import InvalidInput, NotFound
-from linkcast.core.inputs import SINCE_PATTERN
+from linkcast.core.inputs import store_id
 from linkcast.fetch.dns import refuse_resolved
 from linkcast.web.bodies import read_json_object
 from linkcast.web.current import runtime
@@ -82,7 +82,8 @@ async def retry_webhook_delivery(endpoint_id: str, delivery_id: str) -> Response
     """A failed delivery sent again (in its place: before the endpoint's later pending ones), its endpoint
     re-enabled if it was disabled."""
     validate_endpoint_id(endpoint_id)
-    if not SINCE_PATTERN.fullmatch(delivery_id):
+    event_id = store_id(delivery_id)
+    if event_id is None:
         raise InvalidInput("a delivery id is the event id it delivers (digits)", code="invalid_delivery_id")
-    again = await retry_delivery(runtime().store, endpoint_id, int(delivery_id))
+    again = await retry_delivery(runtime().store, endpoint_id, event_id)
     return json_response(again.public(), 202)
