@@ -117,6 +117,12 @@ class Settings:
     webhook_concurrency: int = setting(
         64, "webhook deliveries in flight at once in this process (each endpoint has one at a time, in order)"
     )
+    max_webhooks: int = setting(
+        100,
+        "webhook endpoints made with PUT /webhooks kept at once; past it a new one is refused (409): each takes the "
+        "events of every request it asks for, so one submission can become this many POSTs. A request's own webhook "
+        "is not counted (0: no bound)",
+    )
     max_entries_per_poll: int = setting(1000, "entries read from one poll of a feed; past it the rest wait")
     retries: int = setting(2, "retries for connection failures, 429 and 503, with exponential back-off")
     client_queue_size: int = setting(1024, "events buffered per WebSocket client before it is dropped as too slow")

@@ -58,6 +58,18 @@ async def test_endpoints_are_listed_by_id_in_pages(store: Store) -> None:
     assert [e.endpoint_id for e in second.items] == ["c"] and second.next is None
 
 
+async def test_endpoints_made_with_put_are_counted_apart_from_those_of_requests(store: Store) -> None:
+    assert await store.count_webhooks() == 0
+    for name in ("a", "b~x", "feedsX", "urls~1", "crawls~2", "feeds~3", "zz"):
+        assert await store.save_webhook(endpoint(name), 0)
+    assert await store.count_webhooks() == 4, "a request's own endpoint (urls~, crawls~, feeds~) is not counted"
+    stored = await store.get_webhook("a")
+    assert stored is not None and await store.save_webhook(stored, stored.version)
+    assert await store.count_webhooks() == 4, "a change is no new endpoint"
+    assert await store.delete_webhook("a") and await store.delete_webhook("urls~1")
+    assert await store.count_webhooks() == 3
+
+
 async def test_the_outbox_moves_with_its_cursor_and_keeps_event_order(store: Store) -> None:
     await store.save_webhook(endpoint(), 0)
     assert await store.add_webhook_deliveries("e", 0, 10, [delivery(9), delivery(3)])

@@ -341,6 +341,10 @@ class Store(ABC):
         """Up to ``limit`` endpoints in the order of their ids, after the id ``after``."""
 
     @abstractmethod
+    async def count_webhooks(self) -> int:
+        """How many endpoints are stored, those of a request (ids ``urls~``, ``crawls~``, ``feeds~``…) left out."""
+
+    @abstractmethod
     async def delete_webhook(self, endpoint_id: str) -> bool:
         """Remove the endpoint, its outbox and its queued job (a running one ends without effect); False if
         unknown."""

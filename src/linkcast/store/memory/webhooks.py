@@ -8,7 +8,7 @@ from collections.abc import Collection
 
 from linkcast.core.events import WEBHOOK_JOB, Job, Page
 from linkcast.core.inputs import host_key
-from linkcast.core.webhooks import ENDPOINT_ACTIVE, KEEP_ENDED_DELIVERIES, Delivery, Endpoint
+from linkcast.core.webhooks import ENDPOINT_ACTIVE, KEEP_ENDED_DELIVERIES, SCOPED_ID, Delivery, Endpoint
 from linkcast.settings import Settings
 from linkcast.store.memory.websub import MemoryWebSub
 
@@ -40,6 +40,9 @@ class MemoryWebhooks(MemoryWebSub):
         chosen = ids[:limit]
         items = [dataclasses.replace(self._endpoints[i]) for i in chosen]
         return Page(items, chosen[-1] if len(ids) > limit else None)
+
+    async def count_webhooks(self) -> int:
+        return sum(1 for endpoint_id in self._endpoints if not SCOPED_ID.fullmatch(endpoint_id))
 
     async def delete_webhook(self, endpoint_id: str) -> bool:
         if self._endpoints.pop(endpoint_id, None) is None:

@@ -10,7 +10,7 @@ import orjson
 
 from linkcast.core.events import Job, Page
 from linkcast.core.inputs import host_key
-from linkcast.core.webhooks import KEEP_ENDED_DELIVERIES, Delivery, Endpoint
+from linkcast.core.webhooks import KEEP_ENDED_DELIVERIES, SCOPED_SCOPES, Delivery, Endpoint
 from linkcast.settings import Settings
 from linkcast.store.redis.webhook_scripts import ADD, DELETE, FINISH, SAVE, SAVE_DELIVERY, WAKE, WAKE_ONE
 from linkcast.store.redis.websub import RedisWebSub
@@ -52,6 +52,14 @@ class RedisWebhooks(RedisWebSub):
             if found is not None:
                 items.append(found)
         return Page(items, ids[limit - 1].decode() if len(ids) > limit else None)
+
+    async def count_webhooks(self) -> int:
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.zcard(self.key("whids"))
+            for scope in SCOPED_SCOPES:
+                pipe.zlexcount(self.key("whids"), f"[{scope}~", f"({scope}\x7f")
+            every, *scoped = await pipe.execute()
+        return int(every) - sum(int(count) for count in scoped)
 
     async def delete_webhook(self, endpoint_id: str) -> bool:
         answer = await self.run_script("delete_webhook", repr(time.time()), self.concurrency, endpoint_id)

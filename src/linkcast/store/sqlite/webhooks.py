@@ -9,7 +9,7 @@ from collections.abc import Collection
 
 from linkcast.core.events import WEBHOOK_JOB, Job, Page
 from linkcast.core.inputs import host_key
-from linkcast.core.webhooks import ENDPOINT_ACTIVE, KEEP_ENDED_DELIVERIES, Delivery, Endpoint
+from linkcast.core.webhooks import ENDPOINT_ACTIVE, KEEP_ENDED_DELIVERIES, SCOPED_SCOPES, Delivery, Endpoint
 from linkcast.store.sqlite import scheduler
 from linkcast.store.sqlite.core import SQLiteCore, Written
 
@@ -74,6 +74,19 @@ class SQLiteWebhooks(SQLiteCore):
             ).fetchall()
             items = [_endpoint(row) for row in rows[:limit]]
             return Page(items, items[-1].endpoint_id if len(rows) > limit and items[-1] else None)
+
+        return await self._reader.run(read)
+
+    async def count_webhooks(self) -> int:
+        def read(connection: sqlite3.Connection) -> int:
+            # Counted on the primary key's index: every id, less those in the ranges of a request's ids ('~' is
+            # 0x7e, so 'urls~' up to 'urls\x7f' holds exactly the ids starting 'urls~').
+            ranges = " + ".join(
+                "(SELECT COUNT(*) FROM webhooks WHERE endpoint_id >= ? AND endpoint_id < ?)" for _ in SCOPED_SCOPES
+            )
+            bounds = [bound for scope in SCOPED_SCOPES for bound in (f"{scope}~", f"{scope}\x7f")]
+            row = connection.execute(f"SELECT (SELECT COUNT(*) FROM webhooks) - ({ranges})", bounds).fetchone()
+            return int(row[0])
 
         return await self._reader.run(read)
 
