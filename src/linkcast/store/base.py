@@ -44,6 +44,7 @@ from linkcast.core.feeds import FEED_ERROR, FEED_ERROR_EVENT, FeedPoll, FeedReco
 from linkcast.core.webhooks import Delivery, Endpoint
 from linkcast.core.websub import Subscription
 from linkcast.settings import Settings
+from linkcast.store.listing import LISTING_BYTES
 
 # A job handed out this many times without an outcome (its workers died with it, or could not store what they
 # found) ends in a 'worker_lost' error instead of another delivery.
@@ -169,9 +170,12 @@ class Store(ABC):
         """The request's record, or None for an unknown id."""
 
     @abstractmethod
-    async def list_requests(self, state: str | None, after: str | None, limit: int) -> Page:
+    async def list_requests(
+        self, state: str | None, after: str | None, limit: int, max_bytes: int = LISTING_BYTES
+    ) -> Page:
         """Up to ``limit`` records in the order they were submitted, after the cursor ``after``, optionally only those
-        in ``state``; the page's ``next`` reads on (None when there is no more)."""
+        in ``state``; the page's ``next`` reads on (None when there is no more). The page stops after the record
+        whose stored outcome takes the bytes read past ``max_bytes`` (``listing``), and no more than that is read."""
 
     async def next_job(self, worker_id: str, timeout: float) -> Job | None:
         """Hand out the oldest queued job, leased to ``worker_id``, or return None after ``timeout`` seconds.
@@ -244,9 +248,10 @@ class Store(ABC):
         """Up to ``limit`` crawl records in creation order, after the cursor ``after``."""
 
     @abstractmethod
-    async def crawl_pages(self, crawl_id: str, after: str | None, limit: int) -> Page:
+    async def crawl_pages(self, crawl_id: str, after: str | None, limit: int, max_bytes: int = LISTING_BYTES) -> Page:
         """Up to ``limit`` of the crawl's page and skipped events (with ``seq``, their place), in the order they
-        ended, after the cursor ``after``."""
+        ended, after the cursor ``after``; the page stops after the event that takes the bytes read past
+        ``max_bytes`` (``listing``), and no more than that is read."""
 
     @abstractmethod
     async def claim_crawl_url(self, crawl_id: str, url: str) -> bool:

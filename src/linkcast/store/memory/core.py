@@ -33,6 +33,7 @@ from linkcast.core.inputs import host_key
 from linkcast.settings import Settings
 from linkcast.store.base import Store
 from linkcast.store.fair_queue import FairQueue
+from linkcast.store.listing import LISTING_BYTES, within_budget
 
 
 class MemoryCore(Store):
@@ -85,15 +86,16 @@ class MemoryCore(Store):
     async def get_request(self, request_id: str) -> RequestRecord | None:
         return self._requests.get(request_id)
 
-    async def list_requests(self, state: str | None, after: str | None, limit: int) -> Page:
+    async def list_requests(
+        self, state: str | None, after: str | None, limit: int, max_bytes: int = LISTING_BYTES
+    ) -> Page:
         start = int(after) if after else 0
-        found = [
+        found = (
             record
             for record in self._requests.values()
             if self._submitted[record.request_id] > start and (state is None or record.state == state)
-        ]
-        page = found[:limit]
-        more = len(found) > limit
+        )
+        page, more = within_budget(found, limit, max_bytes, _outcome_bytes)
         return Page(page, str(self._submitted[page[-1].request_id]) if more else None)
 
     def _announce_job(self) -> None:
@@ -212,3 +214,8 @@ class MemoryCore(Store):
         self._appended.set()
         self._appended = asyncio.Event()
         return event
+
+
+def _outcome_bytes(record: RequestRecord) -> int:
+    """The bytes a record's outcome would take in a backend that stores it as JSON."""
+    return len(orjson.dumps(record.outcome)) if record.outcome else 0

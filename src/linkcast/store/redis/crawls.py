@@ -13,6 +13,7 @@ from linkcast.core.errors import Conflict, NotFound
 from linkcast.core.events import CRAWL_JOB, Job, Page
 from linkcast.core.inputs import host_key
 from linkcast.settings import Settings
+from linkcast.store.listing import LISTING_BYTES, within_budget
 from linkcast.store.redis.core import hash_fields
 from linkcast.store.redis.crawl_scripts import CANCEL, CLAIM_URL, CREATE, FINISH_PAGE
 from linkcast.store.redis.events import SCAN_PAGE, RedisEvents
@@ -25,6 +26,10 @@ def _links(links: list[Discovered]) -> list[Any]:
         for link in links
         for part in (link.url, seen_key(link.url), host_key(link.url), link.depth, link.referrer or "")
     ]
+
+
+# Page events read in one round trip while a page of crawl_pages is filled.
+PAGES_AT_ONCE = 8
 
 
 class RedisCrawls(RedisEvents):
@@ -74,11 +79,22 @@ class RedisCrawls(RedisEvents):
         records = [_record(c.decode(), f) for (c, _s), f in zip(entries[:limit], fields, strict=True) if f]
         return Page(records, str(int(entries[limit - 1][1])) if len(entries) > limit else None)
 
-    async def crawl_pages(self, crawl_id: str, after: str | None, limit: int) -> Page:
+    async def crawl_pages(self, crawl_id: str, after: str | None, limit: int, max_bytes: int = LISTING_BYTES) -> Page:
+        """Read ``PAGES_AT_ONCE`` events at a time, and no more once they hold ``max_bytes``."""
+        key = self.crawl_key(crawl_id, "pages")
         start = int(after or 0)
-        bodies = await self.redis.lrange(self.crawl_key(crawl_id, "pages"), start, start + limit)
-        items = [{"seq": start + n + 1, **orjson.loads(body)} for n, body in enumerate(bodies[:limit])]
-        return Page(items, str(start + limit) if len(bodies) > limit else None)
+        read: list[bytes] = []
+        size = 0
+        while len(read) < limit and size <= max_bytes:
+            part = await self.redis.lrange(key, start + len(read), start + min(len(read) + PAGES_AT_ONCE, limit) - 1)
+            if not part:
+                break
+            read += part
+            size += sum(map(len, part))
+        taken, _ = within_budget(read, limit, max_bytes, len)
+        items = [{"seq": start + n + 1, **orjson.loads(body)} for n, body in enumerate(taken)]
+        more = start + len(taken) < await self.redis.llen(key)
+        return Page(items, str(start + len(taken)) if more else None)
 
     async def claim_crawl_url(self, crawl_id: str, url: str) -> bool:
         return bool(await self.run_script("claim_url", crawl_id, seen_key(url)))
