@@ -431,8 +431,11 @@ class Store(ABC):
         request_ids: Collection[str] | None = None,
         limit: int = 1000,
         until: int | None = None,
+        max_bytes: int = LISTING_BYTES,
     ) -> list[Event]:
-        """Up to ``limit`` retained events with ``since < id <= until``, oldest first, optionally of some requests."""
+        """Up to ``limit`` retained events with ``since < id <= until``, oldest first, optionally of some requests;
+        the list stops after the event that takes their JSON past ``max_bytes`` (``listing``: a result may hold
+        8 MiB of links, and any WebSocket client may replay the log), and no more than that is read."""
 
     @abstractmethod
     async def wait_events(self, after: int, timeout: float) -> list[Event]:

@@ -8,12 +8,19 @@ item that takes the bytes read past its budget (never before its first item: a p
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import TypeVar
+
+from linkcast.core.events import Event
 
 T = TypeVar("T")
 
 LISTING_BYTES = 32 * 1024 * 1024
+
+
+def event_bytes(events: Sequence[Event]) -> int:
+    """The bytes a page of events holds (as sent): past ``LISTING_BYTES``, the page may have stopped short."""
+    return sum(len(event.json) for event in events)
 
 
 def within_budget(items: Iterable[T], limit: int, max_bytes: int, size: Callable[[T], int]) -> tuple[list[T], bool]:

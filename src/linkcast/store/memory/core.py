@@ -158,17 +158,16 @@ class MemoryCore(Store):
         request_ids: Collection[str] | None = None,
         limit: int = 1000,
         until: int | None = None,
+        max_bytes: int = LISTING_BYTES,
     ) -> list[Event]:
         start = bisect.bisect_right(self._events, since, key=lambda e: e.id)
-        found: list[Event] = []
-        for event in self._events[start:]:
-            if until is not None and event.id > until:
-                break
-            if request_ids is None or event.request_id in request_ids:
-                found.append(event)
-                if len(found) >= limit:
-                    break
-        return found
+        upper = len(self._events) if until is None else bisect.bisect_right(self._events, until, key=lambda e: e.id)
+        wanted = (
+            event
+            for event in itertools.islice(self._events, start, upper)
+            if request_ids is None or event.request_id in request_ids
+        )
+        return within_budget(wanted, limit, max_bytes, lambda event: len(event.json))[0]
 
     async def wait_events(self, after: int, timeout: float) -> list[Event]:
         deadline = time.monotonic() + timeout
