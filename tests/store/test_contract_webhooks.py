@@ -88,6 +88,28 @@ async def test_the_outbox_moves_with_its_cursor_and_keeps_event_order(store: Sto
     assert stored is not None and stored.cursor == 10
 
 
+async def test_deliveries_are_read_within_a_byte_budget(store: Store) -> None:
+    """A delivery carries its event, which may hold 8 MiB of links: the outbox's hundred pending ones, or a listing's
+    thousand, read at once could be gigabytes. A read stops after the delivery that crosses ``max_bytes``."""
+    await store.save_webhook(endpoint(), 0)
+    big = [delivery(n, payload='{"links":"' + "x" * 10_000 + '"}') for n in range(1, 6)]
+    assert await store.add_webhook_deliveries("e", 0, 5, big)
+    pending = await store.pending_webhook_deliveries("e", 100, max_bytes=15_000)
+    assert [d.event_id for d in pending] == [1, 2]
+    assert len(await store.pending_webhook_deliveries("e", 100, max_bytes=1)) == 1, "never an empty read"
+    sizes: list[int] = []
+    seen: list[int] = []
+    cursor: str | None = None
+    while True:
+        page = await store.webhook_deliveries("e", cursor, 100, max_bytes=15_000)
+        sizes.append(len(page.items))
+        seen += [d.event_id for d in page.items]
+        if page.next is None:
+            break
+        cursor = page.next
+    assert seen == [1, 2, 3, 4, 5] and max(sizes) == 2, sizes
+
+
 async def test_a_failed_delivery_can_be_made_pending_again(store: Store) -> None:
     await store.save_webhook(endpoint(), 0)
     await store.add_webhook_deliveries("e", 0, 5, [delivery(5, state=DELIVERY_FAILED)])

@@ -363,8 +363,11 @@ class Store(ABC):
         gone."""
 
     @abstractmethod
-    async def pending_webhook_deliveries(self, endpoint_id: str, limit: int) -> list[Delivery]:
-        """Up to ``limit`` of the endpoint's pending deliveries, in event-id order."""
+    async def pending_webhook_deliveries(
+        self, endpoint_id: str, limit: int, max_bytes: int = LISTING_BYTES
+    ) -> list[Delivery]:
+        """Up to ``limit`` of the endpoint's pending deliveries, in event-id order, stopping after the one whose
+        payload takes them past ``max_bytes`` (``listing``: each carries its event), no more than that read."""
 
     @abstractmethod
     async def save_webhook_delivery(self, delivery: Delivery) -> None:
@@ -372,8 +375,11 @@ class Store(ABC):
         the newest ``KEEP_ENDED_DELIVERIES`` of the endpoint are dropped."""
 
     @abstractmethod
-    async def webhook_deliveries(self, endpoint_id: str, after: str | None, limit: int) -> Page:
-        """Up to ``limit`` of the endpoint's deliveries (pending and ended), in event-id order, after ``after``."""
+    async def webhook_deliveries(
+        self, endpoint_id: str, after: str | None, limit: int, max_bytes: int = LISTING_BYTES
+    ) -> Page:
+        """Up to ``limit`` of the endpoint's deliveries (pending and ended), in event-id order, after ``after``,
+        stopping after the one whose payload takes the page past ``max_bytes`` (``listing``)."""
 
     @abstractmethod
     async def get_webhook_delivery(self, endpoint_id: str, event_id: int) -> Delivery | None:

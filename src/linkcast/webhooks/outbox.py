@@ -35,8 +35,8 @@ class Filled:
 async def fill_outbox(store: Store, endpoint_id: str) -> Filled:
     """The endpoint's pending deliveries, the outbox first topped up from the log if it is less than half full."""
     pending = await store.pending_webhook_deliveries(endpoint_id, BATCH)
-    if len(pending) >= BATCH // 2:
-        return Filled(pending, True)
+    if len(pending) >= BATCH // 2 or sum(len(d.payload) for d in pending) > LISTING_BYTES:
+        return Filled(pending, True)  # full enough (a read cut by bytes may leave more pending than it shows)
     last = await store.last_event_id()
     added = False
     for _ in range(MAX_SCANS):

@@ -10,6 +10,7 @@ from collections.abc import Collection
 from linkcast.core.events import WEBHOOK_JOB, Job, Page
 from linkcast.core.inputs import host_key
 from linkcast.core.webhooks import ENDPOINT_ACTIVE, KEEP_ENDED_DELIVERIES, SCOPED_SCOPES, Delivery, Endpoint
+from linkcast.store.listing import LISTING_BYTES, within_budget
 from linkcast.store.sqlite import scheduler
 from linkcast.store.sqlite.core import SQLiteCore, Written
 
@@ -120,13 +121,15 @@ class SQLiteWebhooks(SQLiteCore):
         added: bool = (await self._writer.run(operation)).value
         return added
 
-    async def pending_webhook_deliveries(self, endpoint_id: str, limit: int) -> list[Delivery]:
+    async def pending_webhook_deliveries(
+        self, endpoint_id: str, limit: int, max_bytes: int = LISTING_BYTES
+    ) -> list[Delivery]:
         def read(connection: sqlite3.Connection) -> list[Delivery]:
-            rows = connection.execute(
+            rows = connection.execute(  # stepped row by row: only the rows taken are read
                 "SELECT body FROM webhook_deliveries WHERE endpoint_id = ? AND ended = 0 ORDER BY event_id LIMIT ?",
                 (endpoint_id, limit),
             )
-            return [Delivery.from_json(row[0]) for row in rows]
+            return [Delivery.from_json(row[0]) for row in within_budget(rows, limit, max_bytes, _body_bytes)[0]]
 
         return await self._reader.run(read)
 
@@ -148,14 +151,17 @@ class SQLiteWebhooks(SQLiteCore):
 
         await self._writer.run(operation)
 
-    async def webhook_deliveries(self, endpoint_id: str, after: str | None, limit: int) -> Page:
+    async def webhook_deliveries(
+        self, endpoint_id: str, after: str | None, limit: int, max_bytes: int = LISTING_BYTES
+    ) -> Page:
         def read(connection: sqlite3.Connection) -> Page:
-            rows = connection.execute(
+            rows = connection.execute(  # stepped row by row: only the rows taken are read
                 "SELECT body FROM webhook_deliveries WHERE endpoint_id = ? AND event_id > ? ORDER BY event_id LIMIT ?",
                 (endpoint_id, int(after) if after else 0, limit + 1),
-            ).fetchall()
-            items = [Delivery.from_json(row[0]) for row in rows[:limit]]
-            return Page(items, str(items[-1].event_id) if len(rows) > limit else None)
+            )
+            taken, more = within_budget(rows, limit, max_bytes, _body_bytes)
+            items = [Delivery.from_json(row[0]) for row in taken]
+            return Page(items, str(items[-1].event_id) if more else None)
 
         return await self._reader.run(read)
 
@@ -213,3 +219,7 @@ class SQLiteWebhooks(SQLiteCore):
 
         if (await self._writer.run(operation)).value:
             await self._announce_jobs()
+
+
+def _body_bytes(row: tuple[str | bytes]) -> int:
+    return len(row[0])
