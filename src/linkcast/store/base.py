@@ -294,8 +294,9 @@ class Store(ABC):
         """Up to ``limit`` feed records in the order they were added, after the cursor ``after``."""
 
     @abstractmethod
-    async def feed_entries(self, feed_id: str, after: str | None, limit: int) -> Page:
-        """Up to ``limit`` of the feed's ``feed.entry`` events (with ``seq``), oldest first, after ``after``."""
+    async def feed_entries(self, feed_id: str, after: str | None, limit: int, max_bytes: int = LISTING_BYTES) -> Page:
+        """Up to ``limit`` of the feed's ``feed.entry`` events (with ``seq``), oldest first, after ``after``; the page
+        stops after the entry that takes it past ``max_bytes`` (``listing``), and no more than that is read."""
 
     @abstractmethod
     async def finish_feed_poll(self, job: Job, poll: FeedPoll) -> None:
