@@ -244,8 +244,9 @@ class Store(ABC):
         """The crawl's record, or None for an unknown id."""
 
     @abstractmethod
-    async def list_crawls(self, after: str | None, limit: int) -> Page:
-        """Up to ``limit`` crawl records in creation order, after the cursor ``after``."""
+    async def list_crawls(self, after: str | None, limit: int, max_bytes: int = LISTING_BYTES) -> Page:
+        """Up to ``limit`` crawl records in creation order, after the cursor ``after``; the page stops after the
+        record whose options (up to 1,000 seeds: a request body, 1 MiB) take it past ``max_bytes`` (``listing``)."""
 
     @abstractmethod
     async def crawl_pages(self, crawl_id: str, after: str | None, limit: int, max_bytes: int = LISTING_BYTES) -> Page:

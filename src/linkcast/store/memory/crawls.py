@@ -101,11 +101,12 @@ class MemoryCrawls(MemoryCore):
         crawl = self._crawls.get(crawl_id)
         return crawl.record if crawl else None
 
-    async def list_crawls(self, after: str | None, limit: int) -> Page:
+    async def list_crawls(self, after: str | None, limit: int, max_bytes: int = LISTING_BYTES) -> Page:
         records = [crawl.record for crawl in self._crawls.values()]
         start = int(after or 0)
-        page = records[start : start + limit]
-        return Page(page, str(start + limit) if start + limit < len(records) else None)
+        read = (records[n] for n in range(start, len(records)))
+        page, more = within_budget(read, limit, max_bytes, lambda record: len(orjson.dumps(record.spec)))
+        return Page(page, str(start + len(page)) if more else None)
 
     async def crawl_pages(self, crawl_id: str, after: str | None, limit: int, max_bytes: int = LISTING_BYTES) -> Page:
         crawl = self._crawls.get(crawl_id)

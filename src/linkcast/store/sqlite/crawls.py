@@ -168,14 +168,14 @@ class SQLiteCrawls(SQLiteCore):
         found = await self._reader.run(lambda connection: _load(connection, crawl_id))
         return found[0] if found else None
 
-    async def list_crawls(self, after: str | None, limit: int) -> Page:
+    async def list_crawls(self, after: str | None, limit: int, max_bytes: int = LISTING_BYTES) -> Page:
         def operation(connection: sqlite3.Connection) -> Page:
-            rows = connection.execute(
+            rows = connection.execute(  # stepped row by row: only the rows taken are read
                 f"SELECT rowid, {RECORD_COLUMNS} FROM crawls WHERE rowid > ? ORDER BY rowid LIMIT ?",
                 (int(after or 0), limit + 1),
-            ).fetchall()
-            more = len(rows) > limit
-            return Page([_record(row[1:])[0] for row in rows[:limit]], str(rows[limit - 1][0]) if more else None)
+            )
+            taken, more = within_budget(rows, limit, max_bytes, lambda row: len(row[2]))
+            return Page([_record(row[1:])[0] for row in taken], str(taken[-1][0]) if more else None)
 
         return await self._reader.run(operation)
 
