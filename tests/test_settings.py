@@ -8,7 +8,7 @@ import dataclasses
 import pytest
 
 from linkcast.core.errors import ConfigurationError
-from linkcast.settings import Settings, add_settings_arguments
+from linkcast.settings import AT_LEAST_ONE, Settings, add_settings_arguments
 
 
 def test_every_setting_but_the_environment_only_ones_is_a_flag() -> None:
@@ -53,6 +53,16 @@ def test_a_number_that_is_negative_not_finite_or_past_the_last_port_is_refused(
     with pytest.raises(ConfigurationError) as refused:
         Settings(**changes)  # type: ignore[arg-type]
     assert refused.value.code == "invalid_setting" and says in refused.value.message
+
+
+@pytest.mark.parametrize("name", sorted(AT_LEAST_ONE))
+def test_a_bound_that_zero_would_make_refuse_everything_is_refused_at_zero(name: str) -> None:
+    """A timeout or size of 0 would fail every fetch, parse, client or crawl (``--max-crawl-pages 0`` made every
+    PUT /crawls a 500), while the service looked healthy."""
+    with pytest.raises(ConfigurationError) as refused:
+        Settings(**{name: 0})
+    option = "--" + name.replace("_", "-")
+    assert refused.value.code == "invalid_setting" and f"{option} 0: give a number above 0" in refused.value.message
 
 
 def test_the_same_refusal_reaches_settings_from_the_environment() -> None:

@@ -17,6 +17,7 @@ from linkcast.core.events import CLOSE_INTERNAL_ERROR, CLOSE_TOO_SLOW, Event, hi
 from linkcast.frames import Frame, wire_batches
 from linkcast.logs import RepeatedProblem
 from linkcast.store.base import Store
+from linkcast.store.listing import LISTING_BYTES, event_bytes
 
 log = logging.getLogger(__name__)
 
@@ -200,6 +201,6 @@ class Hub:
         while cursor < until:
             page = await self.store.events_after(cursor, subscription.request_ids, REPLAY_PAGE, until)
             yield [Frame(event.id, event.json) for event in page]
-            if len(page) < REPLAY_PAGE:
+            if len(page) < REPLAY_PAGE and event_bytes(page) <= LISTING_BYTES:  # not cut short: all there is
                 break
             cursor = page[-1].id

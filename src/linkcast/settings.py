@@ -28,6 +28,16 @@ IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 STORE_SCHEMES = ("memory:", "sqlite:", "redis:", "rediss:", "unix:")
 # The highest TCP port.
 MAX_PORT = 65535
+# Bounds that 0 would not switch off but make refuse everything (every fetch, parse, webhook attempt or client head
+# timed out, every body too large, every WebSocket client too slow, every job handed out again at once, every crawl
+# too large), while the service looked healthy: above 0. The settings whose 0 means "none" or "no bound" say so.
+AT_LEAST_ONE = frozenset(
+    {
+        "fetch_timeout", "read_timeout", "max_body_bytes", "max_header_bytes", "parse_timeout", "max_crawl_pages",
+        "websub_verify_timeout", "webhook_timeout", "client_queue_size", "max_request_bytes",
+        "max_request_header_bytes", "header_timeout", "job_visibility_timeout",
+    }
+)  # fmt: skip
 
 
 def setting(default: Any, help: str, *, flag: bool = True) -> Any:
@@ -116,6 +126,12 @@ class Settings:
     )
     webhook_concurrency: int = setting(
         64, "webhook deliveries in flight at once in this process (each endpoint has one at a time, in order)"
+    )
+    max_webhooks: int = setting(
+        100,
+        "webhook endpoints made with PUT /webhooks kept at once; past it a new one is refused (409): each takes the "
+        "events of every request it asks for, so one submission can become this many POSTs. A request's own webhook "
+        "is not counted (0: no bound)",
     )
     max_entries_per_poll: int = setting(1000, "entries read from one poll of a feed; past it the rest wait")
     retries: int = setting(2, "retries for connection failures, 429 and 503, with exponential back-off")
@@ -255,6 +271,8 @@ def _check_number(name: str, value: Any) -> None:
     option = "--" + name.replace("_", "-")
     if not math.isfinite(value) or value < 0:
         raise ConfigurationError(f"{option} {value!r}: give a number of 0 or more", code="invalid_setting")
+    if value == 0 and name in AT_LEAST_ONE:
+        raise ConfigurationError(f"{option} {value!r}: give a number above 0", code="invalid_setting")
     if name.endswith("port") and value > MAX_PORT:
         raise ConfigurationError(f"{option} {value!r}: a port is 0 to {MAX_PORT}", code="invalid_setting")
 

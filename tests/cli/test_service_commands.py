@@ -28,6 +28,11 @@ async def test_serve_refuses_bad_security_lists_with_a_clear_message() -> None:
         assert error_line(done, "invalid_setting", EXIT_USAGE).startswith(f"{flag}: ")
 
 
+async def test_a_crawl_page_bound_of_zero_stops_serve_with_one_line() -> None:
+    done = await run_cli("serve", "--store", "memory://", "--port", "0", "--max-crawl-pages", "0", timeout=30)
+    assert error_line(done, "invalid_setting", EXIT_USAGE).startswith("--max-crawl-pages 0: ")
+
+
 async def test_a_setting_in_the_environment_of_the_wrong_type_is_one_line() -> None:
     done = await run_cli("serve", env={"LINKCAST_PORT": "eighty"})
     assert error_line(done, "invalid_setting", EXIT_USAGE) == "LINKCAST_PORT='eighty' is not a valid int"

@@ -14,6 +14,7 @@ from linkcast.core.events import (
     DONE,
     FAILED,
     QUEUED,
+    RESULT,
     RUNNING,
     STARTED,
     Event,
@@ -114,6 +115,53 @@ async def test_requests_are_listed_in_submission_order_a_page_at_a_time(store: S
             break
         cursor = page.next
     assert seen == [f"r{n}" for n in range(7)]
+
+
+async def test_a_listing_page_stops_at_its_byte_budget_and_reads_on(store: Store) -> None:
+    """A result may hold --max-result-bytes (8 MiB) of links: a page of 1,000 of them read whole would be 8 GiB in
+    memory for one GET /urls. A page stops after the record that takes it past ``max_bytes``, and reads on."""
+    for n in range(5):
+        await store.submit(f"r{n}", URL + str(n))
+    for _ in range(5):
+        job = await take(store)
+        await store.finish(job, result(job, [f"{URL}{'x' * 1000}{k}" for k in range(10)]))  # ~10 KB each
+    for state in (None, DONE):
+        sizes: list[int] = []
+        seen: list[str] = []
+        cursor: str | None = None
+        while True:
+            page = await store.list_requests(state, cursor, 100, max_bytes=15_000)
+            sizes.append(len(page.items))
+            seen.extend(record.request_id for record in page.items)
+            if page.next is None:
+                break
+            cursor = page.next
+        assert seen == [f"r{n}" for n in range(5)] and max(sizes) == 2, sizes
+    first = await store.list_requests(None, None, 100, max_bytes=1)
+    assert [record.request_id for record in first.items] == ["r0"] and first.next is not None, "never an empty page"
+
+
+async def test_events_are_read_within_a_byte_budget_and_read_on(store: Store) -> None:
+    """Any WebSocket client may replay the log (``since=0``): a thousand results of 8 MiB read at once would be
+    8 GiB. A read stops after the event that takes it past ``max_bytes``, never before its first."""
+    for n in range(6):
+        await store.submit(f"r{n}", URL + str(n))
+        job = await take(store)
+        await store.finish(job, result(job, [f"{URL}{'x' * 1000}{k}" for k in range(10)]))  # ~10 KB
+    results = [e.id for e in await all_events(store) if e.type == RESULT]
+    for request_ids in (None, ["r1", "r2", "r3", "r4", "r5"], [f"r{n}" for n in range(200)]):
+        read: list[int] = []
+        cursor, sizes = 0, []
+        while True:
+            page = await store.events_after(cursor, request_ids, 1000, max_bytes=15_000)
+            if not page:
+                break
+            sizes.append(sum(1 for e in page if e.type == RESULT))
+            read += [e.id for e in page if e.type == RESULT]
+            cursor = page[-1].id
+        wanted = results if request_ids is None or "r0" in request_ids else results[1:]
+        assert read == wanted and max(sizes) <= 2, (request_ids, sizes)
+    assert len(await store.events_after(0, None, 1000, max_bytes=1)) == 1, "never an empty read while events are left"
 
 
 async def test_requests_are_listed_by_state(store: Store) -> None:

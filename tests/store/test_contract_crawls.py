@@ -177,6 +177,49 @@ async def test_a_skipped_url_counts_by_reason_and_pages_are_read_in_order(store:
     assert rest.items[0]["seq"] > page.items[0]["seq"]
 
 
+async def test_a_page_of_crawl_pages_stops_at_its_byte_budget_and_reads_on(store: Store) -> None:
+    """A page's event may hold 8 MiB of links: 1,000 of them read whole would be 8 GiB for one GET."""
+    seeds = [f"{SITE}/{n}" for n in range(5)]
+    await store.create_crawl("c", {**spec(), "urls": seeds}, seeds)
+    for _ in range(5):
+        job = await take(store)
+        links = [f"{SITE}/{'x' * 1000}{k}" for k in range(10)]  # in the event (~10 KB), none followed
+        body = page_body("c", job.url, depth=0, referrer=None, status_code=200, final_url=job.url, links=links)
+        await store.finish_crawl_page(job, CrawlOutcome(body, "fetched"))
+    sizes: list[int] = []
+    seen: list[str] = []
+    cursor: str | None = None
+    while True:
+        page = await store.crawl_pages("c", cursor, 100, max_bytes=15_000)
+        sizes.append(len(page.items))
+        seen.extend(item["url"] for item in page.items)
+        if page.next is None:
+            break
+        cursor = page.next
+    assert sorted(seen) == seeds and max(sizes) == 2, sizes
+    first = await store.crawl_pages("c", None, 100, max_bytes=1)
+    assert len(first.items) == 1 and first.next is not None, "never an empty page"
+
+
+async def test_a_page_of_crawls_stops_at_its_byte_budget_and_reads_on(store: Store) -> None:
+    """A crawl's options may hold 1,000 seeds (a 1 MiB body): a thousand such records at once would be a gigabyte."""
+    for n in range(5):
+        seeds = [f"{SITE}/{n}/{'x' * 1000}{k}" for k in range(10)]  # ~10 KB of options
+        await store.create_crawl(f"c{n}", {**spec(), "urls": seeds}, seeds)
+    sizes: list[int] = []
+    seen: list[str] = []
+    cursor: str | None = None
+    while True:
+        page = await store.list_crawls(cursor, 100, max_bytes=15_000)
+        sizes.append(len(page.items))
+        seen += [record.crawl_id for record in page.items]
+        if page.next is None:
+            break
+        cursor = page.next
+    assert seen == [f"c{n}" for n in range(5)] and max(sizes) == 2, sizes
+    assert len((await store.list_crawls(None, 100, max_bytes=1)).items) == 1, "never an empty page"
+
+
 async def test_a_cancelled_crawl_fetches_nothing_more_and_says_so_once(store: Store) -> None:
     await store.create_crawl("c", spec(), [f"{SITE}/{n}" for n in range(5)])
     running = await take(store)

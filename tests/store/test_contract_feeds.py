@@ -195,6 +195,27 @@ async def test_a_poll_that_ends_after_its_feed_was_removed_changes_nothing(store
     assert await store.next_job("w", timeout=0.3) is None
 
 
+async def test_a_page_of_entries_stops_at_its_byte_budget_and_reads_on(store: Store) -> None:
+    """An entry may keep 256 KiB of links: a thousand read at once would be a quarter of a gigabyte for one GET."""
+    await store.create_feed(watched())
+    big = [
+        PolledEntry(name, "v1", {"title": name, "links": ["https://news.example/" + "x" * 10_000]}) for name in "abcde"
+    ]
+    await poll(store, *big)
+    sizes: list[int] = []
+    seen: list[str] = []
+    cursor: str | None = None
+    while True:
+        page = await store.feed_entries("f", cursor, 100, max_bytes=15_000)
+        sizes.append(len(page.items))
+        seen += [item["entry_id"] for item in page.items]
+        if page.next is None:
+            break
+        cursor = page.next
+    assert seen == list("abcde") and max(sizes) == 2, sizes
+    assert len((await store.feed_entries("f", None, 100, max_bytes=1)).items) == 1, "never an empty page"
+
+
 async def test_entries_and_feeds_are_read_a_page_at_a_time(store: Store) -> None:
     await store.create_feed(watched())
     await store.create_feed(watched("g"))

@@ -58,6 +58,18 @@ async def test_endpoints_are_listed_by_id_in_pages(store: Store) -> None:
     assert [e.endpoint_id for e in second.items] == ["c"] and second.next is None
 
 
+async def test_endpoints_made_with_put_are_counted_apart_from_those_of_requests(store: Store) -> None:
+    assert await store.count_webhooks() == 0
+    for name in ("a", "b~x", "feedsX", "urls~1", "crawls~2", "feeds~3", "zz"):
+        assert await store.save_webhook(endpoint(name), 0)
+    assert await store.count_webhooks() == 4, "a request's own endpoint (urls~, crawls~, feeds~) is not counted"
+    stored = await store.get_webhook("a")
+    assert stored is not None and await store.save_webhook(stored, stored.version)
+    assert await store.count_webhooks() == 4, "a change is no new endpoint"
+    assert await store.delete_webhook("a") and await store.delete_webhook("urls~1")
+    assert await store.count_webhooks() == 3
+
+
 async def test_the_outbox_moves_with_its_cursor_and_keeps_event_order(store: Store) -> None:
     await store.save_webhook(endpoint(), 0)
     assert await store.add_webhook_deliveries("e", 0, 10, [delivery(9), delivery(3)])
@@ -74,6 +86,28 @@ async def test_the_outbox_moves_with_its_cursor_and_keeps_event_order(store: Sto
     assert [d.event_id for d in page.items] == [9] and page.next is None
     stored = await store.get_webhook("e")
     assert stored is not None and stored.cursor == 10
+
+
+async def test_deliveries_are_read_within_a_byte_budget(store: Store) -> None:
+    """A delivery carries its event, which may hold 8 MiB of links: the outbox's hundred pending ones, or a listing's
+    thousand, read at once could be gigabytes. A read stops after the delivery that crosses ``max_bytes``."""
+    await store.save_webhook(endpoint(), 0)
+    big = [delivery(n, payload='{"links":"' + "x" * 10_000 + '"}') for n in range(1, 6)]
+    assert await store.add_webhook_deliveries("e", 0, 5, big)
+    pending = await store.pending_webhook_deliveries("e", 100, max_bytes=15_000)
+    assert [d.event_id for d in pending] == [1, 2]
+    assert len(await store.pending_webhook_deliveries("e", 100, max_bytes=1)) == 1, "never an empty read"
+    sizes: list[int] = []
+    seen: list[int] = []
+    cursor: str | None = None
+    while True:
+        page = await store.webhook_deliveries("e", cursor, 100, max_bytes=15_000)
+        sizes.append(len(page.items))
+        seen += [d.event_id for d in page.items]
+        if page.next is None:
+            break
+        cursor = page.next
+    assert seen == [1, 2, 3, 4, 5] and max(sizes) == 2, sizes
 
 
 async def test_a_failed_delivery_can_be_made_pending_again(store: Store) -> None:

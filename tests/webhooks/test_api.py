@@ -147,6 +147,37 @@ async def test_bad_webhooks_are_refused_with_a_reason(
     assert (await json_of(answer))["error"]["code"] == code
 
 
+async def test_endpoints_made_with_put_are_bounded_so_no_event_fans_out_without_bound(
+    receiver: WebhookReceiver,
+) -> None:
+    """Each endpoint that takes every request's events turns one submission into one POST more: past
+    ``--max-webhooks`` a new one is refused, while a change of one, and a request's own, go on."""
+    settings = Settings(store="memory://", allow_private_networks=True, workers=0, max_webhooks=2)
+    app = create_app(settings, Runtime(settings, serves_clients=False))
+    async with app.test_app() as test_app:
+        client = test_app.test_client()
+        hook = {"url": receiver.url("/in")}
+        assert [(await client.put(f"/webhooks/h{n}", json=hook)).status_code for n in range(2)] == [201, 201]
+        refused = await client.put("/webhooks/h2", json=hook)
+        assert refused.status_code == 409
+        assert (await json_of(refused))["error"]["code"] == "too_many_webhooks"
+        assert (await client.put("/webhooks/h0", json={**hook, "events": ["error"]})).status_code == 200
+        own = await client.put("/urls/r1", json={"url": receiver.url("/page"), "webhook": hook})
+        assert own.status_code == 201
+        assert (await client.delete("/webhooks/h0")).status_code == 204
+        assert (await client.put("/webhooks/h2", json=hook)).status_code == 201
+
+
+async def test_making_endpoints_spends_submissions_of_the_rate_limit(receiver: WebhookReceiver) -> None:
+    settings = Settings(store="memory://", allow_private_networks=True, workers=0, rate_limit=0.001, rate_burst=2)
+    app = create_app(settings, Runtime(settings, serves_clients=False))
+    async with app.test_app() as test_app:
+        client = test_app.test_client()
+        hook = {"url": receiver.url("/in")}
+        statuses = [(await client.put(f"/webhooks/h{n}", json=hook)).status_code for n in range(3)]
+        assert statuses == [201, 201, 429]
+
+
 async def test_a_refused_address_is_refused_when_the_endpoint_is_made() -> None:
     settings = Settings(store="memory://", workers=0)
     app = create_app(settings, Runtime(settings, serves_clients=False))

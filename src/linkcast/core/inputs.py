@@ -19,6 +19,9 @@ FETCHABLE_SCHEMES = frozenset({"http:", "https:"})
 # 5,000-digit ``since`` from costing a big-integer parse, and ``[0-9]`` (not ``str.isdigit``, which accepts
 # superscripts and other scripts' digits) keeps ``int()`` from failing or reading ``٣`` as 3.
 SINCE_PATTERN = re.compile(r"[0-9]{1,19}")
+# The largest id a store holds (SQLite's INTEGER, Redis's INCR): one past it is no id, and SQLite cannot even bind it
+# (OverflowError).
+MAX_STORE_ID = 2**63 - 1
 # Request ids one stream connection may filter on: each is checked against every event the connection is offered.
 MAX_STREAM_FILTERS = 100
 
@@ -37,8 +40,17 @@ def validate_request_id(request_id: str) -> str:
     return request_id
 
 
+def store_id(text: str) -> int | None:
+    """``text`` as an id a store can hold (ASCII digits, 0 to ``MAX_STORE_ID``), or None."""
+    if not SINCE_PATTERN.fullmatch(text):
+        return None
+    value = int(text)
+    return value if value <= MAX_STORE_ID else None
+
+
 def validate_since(since: str) -> int:
-    """The event id a stream replays after, from ``?since=``: ASCII digits, at most 19 of them."""
+    """The event id a stream replays after, from ``?since=``: ASCII digits, at most 19 of them. One past the largest
+    id is still read (as past the newest event): no id exceeds it, so nothing is replayed for it either way."""
     if not SINCE_PATTERN.fullmatch(since):
         raise InvalidInput(
             "'since' must be a non-negative integer event id (ASCII digits, at most 19)", code="invalid_since"

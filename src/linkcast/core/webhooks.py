@@ -60,7 +60,8 @@ DEFAULT_EVENTS = {
 }
 # A subscription made with a request is the endpoint ``<scope>~<request id>``; ids of endpoints made with
 # PUT /webhooks/<id> may not take that form.
-SCOPED_ID = re.compile(r"(urls|crawls|feeds)~.*")
+SCOPED_SCOPES = ("urls", "crawls", "feeds")
+SCOPED_ID = re.compile(rf"({'|'.join(SCOPED_SCOPES)})~.*")
 ENDPOINT_ID_PATTERN = re.compile(r"[A-Za-z0-9._~-]{1,140}")
 MAX_REQUEST_IDS = 1000
 SECRET_PREFIX = "whsec_"

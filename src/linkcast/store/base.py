@@ -44,6 +44,7 @@ from linkcast.core.feeds import FEED_ERROR, FEED_ERROR_EVENT, FeedPoll, FeedReco
 from linkcast.core.webhooks import Delivery, Endpoint
 from linkcast.core.websub import Subscription
 from linkcast.settings import Settings
+from linkcast.store.listing import LISTING_BYTES
 
 # A job handed out this many times without an outcome (its workers died with it, or could not store what they
 # found) ends in a 'worker_lost' error instead of another delivery.
@@ -169,9 +170,12 @@ class Store(ABC):
         """The request's record, or None for an unknown id."""
 
     @abstractmethod
-    async def list_requests(self, state: str | None, after: str | None, limit: int) -> Page:
+    async def list_requests(
+        self, state: str | None, after: str | None, limit: int, max_bytes: int = LISTING_BYTES
+    ) -> Page:
         """Up to ``limit`` records in the order they were submitted, after the cursor ``after``, optionally only those
-        in ``state``; the page's ``next`` reads on (None when there is no more)."""
+        in ``state``; the page's ``next`` reads on (None when there is no more). The page stops after the record
+        whose stored outcome takes the bytes read past ``max_bytes`` (``listing``), and no more than that is read."""
 
     async def next_job(self, worker_id: str, timeout: float) -> Job | None:
         """Hand out the oldest queued job, leased to ``worker_id``, or return None after ``timeout`` seconds.
@@ -240,13 +244,15 @@ class Store(ABC):
         """The crawl's record, or None for an unknown id."""
 
     @abstractmethod
-    async def list_crawls(self, after: str | None, limit: int) -> Page:
-        """Up to ``limit`` crawl records in creation order, after the cursor ``after``."""
+    async def list_crawls(self, after: str | None, limit: int, max_bytes: int = LISTING_BYTES) -> Page:
+        """Up to ``limit`` crawl records in creation order, after the cursor ``after``; the page stops after the
+        record whose options (up to 1,000 seeds: a request body, 1 MiB) take it past ``max_bytes`` (``listing``)."""
 
     @abstractmethod
-    async def crawl_pages(self, crawl_id: str, after: str | None, limit: int) -> Page:
+    async def crawl_pages(self, crawl_id: str, after: str | None, limit: int, max_bytes: int = LISTING_BYTES) -> Page:
         """Up to ``limit`` of the crawl's page and skipped events (with ``seq``, their place), in the order they
-        ended, after the cursor ``after``."""
+        ended, after the cursor ``after``; the page stops after the event that takes the bytes read past
+        ``max_bytes`` (``listing``), and no more than that is read."""
 
     @abstractmethod
     async def claim_crawl_url(self, crawl_id: str, url: str) -> bool:
@@ -289,8 +295,9 @@ class Store(ABC):
         """Up to ``limit`` feed records in the order they were added, after the cursor ``after``."""
 
     @abstractmethod
-    async def feed_entries(self, feed_id: str, after: str | None, limit: int) -> Page:
-        """Up to ``limit`` of the feed's ``feed.entry`` events (with ``seq``), oldest first, after ``after``."""
+    async def feed_entries(self, feed_id: str, after: str | None, limit: int, max_bytes: int = LISTING_BYTES) -> Page:
+        """Up to ``limit`` of the feed's ``feed.entry`` events (with ``seq``), oldest first, after ``after``; the page
+        stops after the entry that takes it past ``max_bytes`` (``listing``), and no more than that is read."""
 
     @abstractmethod
     async def finish_feed_poll(self, job: Job, poll: FeedPoll) -> None:
@@ -341,6 +348,10 @@ class Store(ABC):
         """Up to ``limit`` endpoints in the order of their ids, after the id ``after``."""
 
     @abstractmethod
+    async def count_webhooks(self) -> int:
+        """How many endpoints are stored, those of a request (ids ``urls~``, ``crawls~``, ``feeds~``…) left out."""
+
+    @abstractmethod
     async def delete_webhook(self, endpoint_id: str) -> bool:
         """Remove the endpoint, its outbox and its queued job (a running one ends without effect); False if
         unknown."""
@@ -354,8 +365,11 @@ class Store(ABC):
         gone."""
 
     @abstractmethod
-    async def pending_webhook_deliveries(self, endpoint_id: str, limit: int) -> list[Delivery]:
-        """Up to ``limit`` of the endpoint's pending deliveries, in event-id order."""
+    async def pending_webhook_deliveries(
+        self, endpoint_id: str, limit: int, max_bytes: int = LISTING_BYTES
+    ) -> list[Delivery]:
+        """Up to ``limit`` of the endpoint's pending deliveries, in event-id order, stopping after the one whose
+        payload takes them past ``max_bytes`` (``listing``: each carries its event), no more than that read."""
 
     @abstractmethod
     async def save_webhook_delivery(self, delivery: Delivery) -> None:
@@ -363,8 +377,11 @@ class Store(ABC):
         the newest ``KEEP_ENDED_DELIVERIES`` of the endpoint are dropped."""
 
     @abstractmethod
-    async def webhook_deliveries(self, endpoint_id: str, after: str | None, limit: int) -> Page:
-        """Up to ``limit`` of the endpoint's deliveries (pending and ended), in event-id order, after ``after``."""
+    async def webhook_deliveries(
+        self, endpoint_id: str, after: str | None, limit: int, max_bytes: int = LISTING_BYTES
+    ) -> Page:
+        """Up to ``limit`` of the endpoint's deliveries (pending and ended), in event-id order, after ``after``,
+        stopping after the one whose payload takes the page past ``max_bytes`` (``listing``)."""
 
     @abstractmethod
     async def get_webhook_delivery(self, endpoint_id: str, event_id: int) -> Delivery | None:
@@ -422,8 +439,11 @@ class Store(ABC):
         request_ids: Collection[str] | None = None,
         limit: int = 1000,
         until: int | None = None,
+        max_bytes: int = LISTING_BYTES,
     ) -> list[Event]:
-        """Up to ``limit`` retained events with ``since < id <= until``, oldest first, optionally of some requests."""
+        """Up to ``limit`` retained events with ``since < id <= until``, oldest first, optionally of some requests;
+        the list stops after the event that takes their JSON past ``max_bytes`` (``listing``: a result may hold
+        8 MiB of links, and any WebSocket client may replay the log), and no more than that is read."""
 
     @abstractmethod
     async def wait_events(self, after: int, timeout: float) -> list[Event]:

@@ -5,17 +5,17 @@ from __future__ import annotations
 from quart import request
 
 from linkcast.core.errors import InvalidInput
+from linkcast.core.inputs import store_id
 
 DEFAULT_PAGE = 100
 MAX_PAGE = 1000
-MAX_CURSOR_DIGITS = 20  # a 64-bit id
 
 
 def page_args() -> tuple[str | None, int]:
-    """``(after, limit)`` of a listing: the cursor is ASCII digits (what a page's ``next`` gave), the limit 1 to
-    ``MAX_PAGE`` (default ``DEFAULT_PAGE``)."""
+    """``(after, limit)`` of a listing: the cursor is an id a store holds (what a page's ``next`` gave; past the
+    largest, SQLite could not even compare it), the limit 1 to ``MAX_PAGE`` (default ``DEFAULT_PAGE``)."""
     after = request.args.get("after")
-    if after is not None and not (after.isascii() and after.isdigit() and len(after) <= MAX_CURSOR_DIGITS):
+    if after is not None and store_id(after) is None:
         raise InvalidInput("'after' must be the 'next' cursor of a previous page", code="invalid_cursor")
     return after, limit_arg()
 

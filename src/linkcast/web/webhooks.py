@@ -7,10 +7,11 @@ from __future__ import annotations
 from quart import Blueprint, Response, request
 
 from linkcast.core.errors import InvalidInput, NotFound
-from linkcast.core.inputs import SINCE_PATTERN
+from linkcast.core.inputs import store_id
 from linkcast.fetch.dns import refuse_resolved
 from linkcast.web.bodies import read_json_object
 from linkcast.web.current import runtime
+from linkcast.web.guard import guard
 from linkcast.web.query import limit_arg, page_args
 from linkcast.web.responses import json_response
 from linkcast.webhooks.config import parse_config, validate_endpoint_id
@@ -26,8 +27,10 @@ async def put_webhook(endpoint_id: str) -> Response:
     validate_endpoint_id(endpoint_id, creating=True)
     rt = runtime()
     config = parse_config(await read_json_object(EXAMPLE), "webhooks", rt.fetcher.policy)
+    # A submission like any other: each PUT resolves a name, and an endpoint is POSTs to come.
+    guard().limit_submission(request.remote_addr or "")
     await refuse_resolved(rt.fetcher.policy, config.url)
-    endpoint, created = await put_endpoint(rt.store, endpoint_id, config)
+    endpoint, created = await put_endpoint(rt.store, endpoint_id, config, rt.settings.max_webhooks)
     headers = {"Location": f"/webhooks/{endpoint_id}"}
     if created:  # the only answer that shows the secret, with that of a rotation
         return json_response({**endpoint.public(), "secret": endpoint.secret}, 201, headers)
@@ -82,7 +85,9 @@ async def retry_webhook_delivery(endpoint_id: str, delivery_id: str) -> Response
     """A failed delivery sent again (in its place: before the endpoint's later pending ones), its endpoint
     re-enabled if it was disabled."""
     validate_endpoint_id(endpoint_id)
-    if not SINCE_PATTERN.fullmatch(delivery_id):
+    event_id = store_id(delivery_id)
+    if event_id is None:
         raise InvalidInput("a delivery id is the event id it delivers (digits)", code="invalid_delivery_id")
-    again = await retry_delivery(runtime().store, endpoint_id, int(delivery_id))
+    guard().limit_submission(request.remote_addr or "")  # a POST sent again, as a request's retry is a fetch
+    again = await retry_delivery(runtime().store, endpoint_id, event_id)
     return json_response(again.public(), 202)

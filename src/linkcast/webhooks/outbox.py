@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from linkcast.core.webhooks import Delivery, gap_delivery
 from linkcast.store.base import Store
+from linkcast.store.listing import LISTING_BYTES, event_bytes
 
 BATCH = 100  # pending deliveries read into an outbox at most
 SCAN = 1000  # events read from the log per step
@@ -34,8 +35,8 @@ class Filled:
 async def fill_outbox(store: Store, endpoint_id: str) -> Filled:
     """The endpoint's pending deliveries, the outbox first topped up from the log if it is less than half full."""
     pending = await store.pending_webhook_deliveries(endpoint_id, BATCH)
-    if len(pending) >= BATCH // 2:
-        return Filled(pending, True)
+    if len(pending) >= BATCH // 2 or sum(len(d.payload) for d in pending) > LISTING_BYTES:
+        return Filled(pending, True)  # full enough (a read cut by bytes may leave more pending than it shows)
     last = await store.last_event_id()
     added = False
     for _ in range(MAX_SCANS):
@@ -49,7 +50,8 @@ async def fill_outbox(store: Store, endpoint_id: str) -> Filled:
             found.append(gap_delivery(endpoint_id, cursor + 1, first - 1, now))
             cursor = first - 1
         events = await store.events_after(cursor, endpoint.request_ids, limit=SCAN, until=last)
-        end = events[-1].id if len(events) == SCAN else last
+        cut = len(events) == SCAN or event_bytes(events) > LISTING_BYTES  # more may follow the last one read
+        end = events[-1].id if cut else last
         room = BATCH - len(pending)
         for event in events:
             if not endpoint.wants(event):

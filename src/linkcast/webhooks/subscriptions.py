@@ -29,12 +29,23 @@ from linkcast.webhooks.config import WebhookConfig
 SAVE_TRIES = 5
 
 
-async def put_endpoint(store: Store, endpoint_id: str, config: WebhookConfig) -> tuple[Endpoint, bool]:
+async def put_endpoint(
+    store: Store, endpoint_id: str, config: WebhookConfig, max_endpoints: int
+) -> tuple[Endpoint, bool]:
     """Make the endpoint (``True``: its secret is new), or change its URL, events and requests, keeping its secret;
-    either way it is active again (a disabled one is re-enabled: its pending deliveries go on)."""
+    either way it is active again (a disabled one is re-enabled: its pending deliveries go on). A new one past
+    ``max_endpoints`` (``--max-webhooks``; 0: no bound) is a ``Conflict``: every endpoint is one POST more for each
+    event it takes, so their number bounds how many POSTs one submission can cause. Checked before the endpoint is
+    stored, so creations racing each other may pass it by as many as raced."""
     for _ in range(SAVE_TRIES):
         current = await store.get_webhook(endpoint_id)
         if current is None:
+            if max_endpoints and await store.count_webhooks() >= max_endpoints:
+                raise Conflict(
+                    f"this server keeps at most {max_endpoints} webhook endpoints (--max-webhooks): delete one, or "
+                    "change one with a PUT to its id",
+                    code="too_many_webhooks",
+                )
             made = Endpoint(endpoint_id, config.url, config.events, new_secret(), config.request_ids,
                             created_at=time.time(), cursor=await store.last_event_id())  # fmt: skip
             if await store.save_webhook(made, 0):

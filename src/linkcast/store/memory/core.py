@@ -33,6 +33,7 @@ from linkcast.core.inputs import host_key
 from linkcast.settings import Settings
 from linkcast.store.base import Store
 from linkcast.store.fair_queue import FairQueue
+from linkcast.store.listing import LISTING_BYTES, within_budget
 
 
 class MemoryCore(Store):
@@ -85,15 +86,16 @@ class MemoryCore(Store):
     async def get_request(self, request_id: str) -> RequestRecord | None:
         return self._requests.get(request_id)
 
-    async def list_requests(self, state: str | None, after: str | None, limit: int) -> Page:
+    async def list_requests(
+        self, state: str | None, after: str | None, limit: int, max_bytes: int = LISTING_BYTES
+    ) -> Page:
         start = int(after) if after else 0
-        found = [
+        found = (
             record
             for record in self._requests.values()
             if self._submitted[record.request_id] > start and (state is None or record.state == state)
-        ]
-        page = found[:limit]
-        more = len(found) > limit
+        )
+        page, more = within_budget(found, limit, max_bytes, _outcome_bytes)
         return Page(page, str(self._submitted[page[-1].request_id]) if more else None)
 
     def _announce_job(self) -> None:
@@ -156,17 +158,16 @@ class MemoryCore(Store):
         request_ids: Collection[str] | None = None,
         limit: int = 1000,
         until: int | None = None,
+        max_bytes: int = LISTING_BYTES,
     ) -> list[Event]:
         start = bisect.bisect_right(self._events, since, key=lambda e: e.id)
-        found: list[Event] = []
-        for event in self._events[start:]:
-            if until is not None and event.id > until:
-                break
-            if request_ids is None or event.request_id in request_ids:
-                found.append(event)
-                if len(found) >= limit:
-                    break
-        return found
+        upper = len(self._events) if until is None else bisect.bisect_right(self._events, until, key=lambda e: e.id)
+        wanted = (
+            event
+            for event in itertools.islice(self._events, start, upper)
+            if request_ids is None or event.request_id in request_ids
+        )
+        return within_budget(wanted, limit, max_bytes, lambda event: len(event.json))[0]
 
     async def wait_events(self, after: int, timeout: float) -> list[Event]:
         deadline = time.monotonic() + timeout
@@ -212,3 +213,8 @@ class MemoryCore(Store):
         self._appended.set()
         self._appended = asyncio.Event()
         return event
+
+
+def _outcome_bytes(record: RequestRecord) -> int:
+    """The bytes a record's outcome would take in a backend that stores it as JSON."""
+    return len(orjson.dumps(record.outcome)) if record.outcome else 0

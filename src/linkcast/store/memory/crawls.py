@@ -8,6 +8,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+
 from linkcast.core.crawls import (
     CRAWL_CANCELLED,
     CRAWL_ENDED,
@@ -24,6 +26,7 @@ from linkcast.core.errors import Conflict, NotFound
 from linkcast.core.events import CRAWL_JOB, EventBody, Job, Page
 from linkcast.settings import Settings
 from linkcast.store.crawl_ledger import admit_seeds, apply_outcome
+from linkcast.store.listing import LISTING_BYTES, within_budget
 from linkcast.store.memory.core import MemoryCore
 
 
@@ -98,18 +101,21 @@ class MemoryCrawls(MemoryCore):
         crawl = self._crawls.get(crawl_id)
         return crawl.record if crawl else None
 
-    async def list_crawls(self, after: str | None, limit: int) -> Page:
+    async def list_crawls(self, after: str | None, limit: int, max_bytes: int = LISTING_BYTES) -> Page:
         records = [crawl.record for crawl in self._crawls.values()]
         start = int(after or 0)
-        page = records[start : start + limit]
-        return Page(page, str(start + limit) if start + limit < len(records) else None)
+        read = (records[n] for n in range(start, len(records)))
+        page, more = within_budget(read, limit, max_bytes, lambda record: len(orjson.dumps(record.spec)))
+        return Page(page, str(start + len(page)) if more else None)
 
-    async def crawl_pages(self, crawl_id: str, after: str | None, limit: int) -> Page:
+    async def crawl_pages(self, crawl_id: str, after: str | None, limit: int, max_bytes: int = LISTING_BYTES) -> Page:
         crawl = self._crawls.get(crawl_id)
         bodies = crawl.bodies if crawl else []
         start = int(after or 0)
-        items = [{"seq": start + n + 1, **body} for n, body in enumerate(bodies[start : start + limit])]
-        return Page(items, str(start + limit) if start + limit < len(bodies) else None)
+        read = (bodies[n] for n in range(start, len(bodies)))
+        taken, more = within_budget(read, limit, max_bytes, lambda body: len(orjson.dumps(body)))
+        items = [{"seq": start + n + 1, **body} for n, body in enumerate(taken)]
+        return Page(items, str(start + len(taken)) if more else None)
 
     async def claim_crawl_url(self, crawl_id: str, url: str) -> bool:
         crawl = self._crawls.get(crawl_id)

@@ -7,12 +7,15 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+
 from linkcast.core.errors import Conflict, NotFound
 from linkcast.core.events import FEED_JOB, PAGE_JOB, EventBody, Job, Page, RequestRecord, accepted_body
 from linkcast.core.feeds import FEED_ACCEPTED, FEED_REMOVED, FeedPoll, FeedRecord, PolledEntry, feed_event
 from linkcast.core.inputs import host_key
 from linkcast.settings import Settings
 from linkcast.store.feed_ledger import apply_poll, apply_push
+from linkcast.store.listing import LISTING_BYTES, within_budget
 from linkcast.store.memory.crawls import MemoryCrawls
 
 ENTRIES_KEPT = 10_000
@@ -102,16 +105,16 @@ class MemoryFeeds(MemoryCrawls):
         page = later[:limit]
         return Page([feed.record for feed in page], str(page[-1].place) if len(later) > limit else None)
 
-    async def feed_entries(self, feed_id: str, after: str | None, limit: int) -> Page:
+    async def feed_entries(self, feed_id: str, after: str | None, limit: int, max_bytes: int = LISTING_BYTES) -> Page:
         feed = self._feeds.get(feed_id)
         if feed is None:
             return Page([], None)
         start = max(int(after or 0) + 1, feed.first_seq)
         offset = start - feed.first_seq
-        chosen = feed.entries[offset : offset + limit]
+        read = (feed.entries[n] for n in range(offset, len(feed.entries)))
+        chosen, more = within_budget(read, limit, max_bytes, lambda body: len(orjson.dumps(body)))
         items = [{"seq": start + n, **body} for n, body in enumerate(chosen)]
-        more = offset + limit < len(feed.entries)
-        return Page(items, str(start + limit - 1) if more else None)
+        return Page(items, str(start + len(chosen) - 1) if more else None)
 
     async def finish_feed_poll(self, job: Job, poll: FeedPoll) -> None:
         self._jobs.complete(job)

@@ -8,8 +8,9 @@ from collections.abc import Collection
 
 from linkcast.core.events import WEBHOOK_JOB, Job, Page
 from linkcast.core.inputs import host_key
-from linkcast.core.webhooks import ENDPOINT_ACTIVE, KEEP_ENDED_DELIVERIES, Delivery, Endpoint
+from linkcast.core.webhooks import ENDPOINT_ACTIVE, KEEP_ENDED_DELIVERIES, SCOPED_ID, Delivery, Endpoint
 from linkcast.settings import Settings
+from linkcast.store.listing import LISTING_BYTES, within_budget
 from linkcast.store.memory.websub import MemoryWebSub
 
 
@@ -41,6 +42,9 @@ class MemoryWebhooks(MemoryWebSub):
         items = [dataclasses.replace(self._endpoints[i]) for i in chosen]
         return Page(items, chosen[-1] if len(ids) > limit else None)
 
+    async def count_webhooks(self) -> int:
+        return sum(1 for endpoint_id in self._endpoints if not SCOPED_ID.fullmatch(endpoint_id))
+
     async def delete_webhook(self, endpoint_id: str) -> bool:
         if self._endpoints.pop(endpoint_id, None) is None:
             return False
@@ -61,10 +65,13 @@ class MemoryWebhooks(MemoryWebSub):
             outbox.setdefault(delivery.event_id, dataclasses.replace(delivery))
         return True
 
-    async def pending_webhook_deliveries(self, endpoint_id: str, limit: int) -> list[Delivery]:
+    async def pending_webhook_deliveries(
+        self, endpoint_id: str, limit: int, max_bytes: int = LISTING_BYTES
+    ) -> list[Delivery]:
         outbox = self._outboxes.get(endpoint_id, {})
-        pending = sorted(event_id for event_id, delivery in outbox.items() if not delivery.ended)
-        return [dataclasses.replace(outbox[event_id]) for event_id in pending[:limit]]
+        pending = (outbox[i] for i in sorted(i for i, delivery in outbox.items() if not delivery.ended))
+        taken, _ = within_budget(pending, limit, max_bytes, _payload_bytes)
+        return [dataclasses.replace(delivery) for delivery in taken]
 
     async def save_webhook_delivery(self, delivery: Delivery) -> None:
         outbox = self._outboxes.get(delivery.endpoint_id)
@@ -75,12 +82,14 @@ class MemoryWebhooks(MemoryWebSub):
         for event_id in ended[: max(0, len(ended) - KEEP_ENDED_DELIVERIES)]:
             del outbox[event_id]
 
-    async def webhook_deliveries(self, endpoint_id: str, after: str | None, limit: int) -> Page:
+    async def webhook_deliveries(
+        self, endpoint_id: str, after: str | None, limit: int, max_bytes: int = LISTING_BYTES
+    ) -> Page:
         outbox = self._outboxes.get(endpoint_id, {})
         start = int(after) if after else 0
-        ids = sorted(event_id for event_id in outbox if event_id > start)
-        items = [dataclasses.replace(outbox[event_id]) for event_id in ids[:limit]]
-        return Page(items, str(ids[limit - 1]) if len(ids) > limit else None)
+        deliveries = (outbox[event_id] for event_id in sorted(event_id for event_id in outbox if event_id > start))
+        taken, more = within_budget(deliveries, limit, max_bytes, _payload_bytes)
+        return Page([dataclasses.replace(d) for d in taken], str(taken[-1].event_id) if more else None)
 
     async def get_webhook_delivery(self, endpoint_id: str, event_id: int) -> Delivery | None:
         found = self._outboxes.get(endpoint_id, {}).get(event_id)
@@ -117,3 +126,7 @@ class MemoryWebhooks(MemoryWebSub):
             next_at = time.time()
         if next_at is not None:
             self._queue_webhook(endpoint, next_at)
+
+
+def _payload_bytes(delivery: Delivery) -> int:
+    return len(delivery.payload)

@@ -13,6 +13,7 @@ from linkcast.core.errors import Conflict, NotFound
 from linkcast.core.events import CRAWL_JOB, Job, Page
 from linkcast.core.inputs import host_key
 from linkcast.settings import Settings
+from linkcast.store.listing import LISTING_BYTES, within_budget
 from linkcast.store.redis.core import hash_fields
 from linkcast.store.redis.crawl_scripts import CANCEL, CLAIM_URL, CREATE, FINISH_PAGE
 from linkcast.store.redis.events import SCAN_PAGE, RedisEvents
@@ -25,6 +26,10 @@ def _links(links: list[Discovered]) -> list[Any]:
         for link in links
         for part in (link.url, seen_key(link.url), host_key(link.url), link.depth, link.referrer or "")
     ]
+
+
+# Page events read in one round trip while a page of crawl_pages is filled.
+PAGES_AT_ONCE = 8
 
 
 class RedisCrawls(RedisEvents):
@@ -63,22 +68,46 @@ class RedisCrawls(RedisEvents):
         fields = await self.redis.hgetall(self.crawl_key(crawl_id))
         return _record(crawl_id, fields) if fields else None
 
-    async def list_crawls(self, after: str | None, limit: int) -> Page:
+    async def list_crawls(self, after: str | None, limit: int, max_bytes: int = LISTING_BYTES) -> Page:
+        """Records are read ``PAGES_AT_ONCE`` at a time, and no more once they hold ``max_bytes``."""
         entries = await self.redis.zrangebyscore(
             self.key("crawls"), f"({int(after or 0)}", "+inf", start=0, num=limit + 1, withscores=True
         )
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for crawl_id, _score in entries[:limit]:
-                pipe.hgetall(self.crawl_key(crawl_id.decode()))
-            fields = await pipe.execute()
-        records = [_record(c.decode(), f) for (c, _s), f in zip(entries[:limit], fields, strict=True) if f]
-        return Page(records, str(int(entries[limit - 1][1])) if len(entries) > limit else None)
+        read: list[tuple[float, dict[bytes, bytes]]] = []
+        size = 0
+        for start in range(0, min(limit, len(entries)), PAGES_AT_ONCE):
+            if size > max_bytes:
+                break
+            part = entries[start : min(start + PAGES_AT_ONCE, limit)]
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for crawl_id, _score in part:
+                    pipe.hgetall(self.crawl_key(crawl_id.decode()))
+                fields = await pipe.execute()
+            for (crawl_id, score), found in zip(part, fields, strict=True):
+                if found:
+                    read.append((score, {**found, b"id": crawl_id}))
+                    size += sum(map(len, found.values()))
+        taken, _ = within_budget(read, limit, max_bytes, lambda row: sum(map(len, row[1].values())))
+        more = len(entries) > len(taken)  # cut by the limit or by bytes (a record deleted meanwhile: a short page)
+        records = [_record(fields.pop(b"id").decode(), fields) for _score, fields in taken]
+        return Page(records, str(int(taken[-1][0])) if more and taken else None)
 
-    async def crawl_pages(self, crawl_id: str, after: str | None, limit: int) -> Page:
+    async def crawl_pages(self, crawl_id: str, after: str | None, limit: int, max_bytes: int = LISTING_BYTES) -> Page:
+        """Read ``PAGES_AT_ONCE`` events at a time, and no more once they hold ``max_bytes``."""
+        key = self.crawl_key(crawl_id, "pages")
         start = int(after or 0)
-        bodies = await self.redis.lrange(self.crawl_key(crawl_id, "pages"), start, start + limit)
-        items = [{"seq": start + n + 1, **orjson.loads(body)} for n, body in enumerate(bodies[:limit])]
-        return Page(items, str(start + limit) if len(bodies) > limit else None)
+        read: list[bytes] = []
+        size = 0
+        while len(read) < limit and size <= max_bytes:
+            part = await self.redis.lrange(key, start + len(read), start + min(len(read) + PAGES_AT_ONCE, limit) - 1)
+            if not part:
+                break
+            read += part
+            size += sum(map(len, part))
+        taken, _ = within_budget(read, limit, max_bytes, len)
+        items = [{"seq": start + n + 1, **orjson.loads(body)} for n, body in enumerate(taken)]
+        more = start + len(taken) < await self.redis.llen(key)
+        return Page(items, str(start + len(taken)) if more else None)
 
     async def claim_crawl_url(self, crawl_id: str, url: str) -> bool:
         return bool(await self.run_script("claim_url", crawl_id, seen_key(url)))

@@ -9,12 +9,17 @@ from collections.abc import Collection, Sequence
 
 from linkcast.core.events import Event, EventBody
 from linkcast.settings import Settings
+from linkcast.store.listing import LISTING_BYTES
 from linkcast.store.redis.core import BLOCK_MAX_MS, RedisCore
 from linkcast.store.redis.scripts import APPEND_ONE, PRUNE_EVENTS
 
 SCAN_PAGE = 1000
 # A replay filtered by up to this many requests reads their events by id; more, and it scans the log.
 INDEXED_REQUESTS_MAX = 100
+
+
+# Events read blind by the first step of a page (``_next_count``).
+FIRST_READ = 16
 
 
 class RedisEvents(RedisCore):
@@ -32,27 +37,34 @@ class RedisEvents(RedisCore):
         request_ids: Collection[str] | None = None,
         limit: int = 1000,
         until: int | None = None,
+        max_bytes: int = LISTING_BYTES,
     ) -> list[Event]:
         wanted = frozenset(request_ids) if request_ids is not None else None
         if wanted is not None and len(wanted) <= INDEXED_REQUESTS_MAX:
-            return await self._events_of(wanted, since, limit, until)
+            return await self._events_of(wanted, since, limit, until, max_bytes)
         upper = f"{until}-0" if until is not None else "+"
         found: list[Event] = []
-        cursor = since
-        while len(found) < limit and (until is None or cursor < until):
-            page_size = limit - len(found) if wanted is None else SCAN_PAGE
+        cursor, size = since, 0
+        seen_bytes, seen = 0, 0  # of every entry read, wanted or not: what one step of reading may cost
+        while len(found) < limit and size <= max_bytes and (until is None or cursor < until):
+            remaining = limit - len(found) if wanted is None else SCAN_PAGE
+            page_size = _next_count(remaining, seen_bytes, seen, max_bytes - size)
             entries = await self.redis.xrange(self.key("events"), f"{cursor + 1}-0", upper, count=page_size)
             for event in events_of_entries(entries):
                 cursor = event.id
+                seen_bytes, seen = seen_bytes + len(event.json), seen + 1
                 if wanted is None or event.request_id in wanted:
                     found.append(event)
-                    if len(found) >= limit:
+                    size += len(event.json)
+                    if len(found) >= limit or size > max_bytes:
                         break
             if len(entries) < page_size:
                 break
         return found
 
-    async def _events_of(self, request_ids: Collection[str], since: int, limit: int, until: int | None) -> list[Event]:
+    async def _events_of(
+        self, request_ids: Collection[str], since: int, limit: int, until: int | None, max_bytes: int
+    ) -> list[Event]:
         """The events of a few requests, read by the ids their lists hold rather than by scanning the log."""
         async with self.redis.pipeline(transaction=False) as pipe:
             for request_id in request_ids:
@@ -65,15 +77,20 @@ class RedisEvents(RedisCore):
             if event_id > since and (until is None or event_id <= until)
         )
         found: list[Event] = []
+        size, start = 0, 0
         # Trimmed entries (the oldest) are skipped; read on until ``limit`` are found or the ids run out.
-        for start in range(0, len(ids), max(1, limit)):
+        while start < len(ids) and len(found) < limit and size <= max_bytes:
+            count = _next_count(limit - len(found), size, len(found), max_bytes - size)
             async with self.redis.pipeline(transaction=False) as pipe:
-                for event_id in ids[start : start + limit]:
+                for event_id in ids[start : start + count]:
                     pipe.xrange(self.key("events"), f"{event_id}-0", f"{event_id}-0")
                 entries = await pipe.execute()
-            found.extend(events_of_entries([entry for each in entries for entry in each]))
-            if len(found) >= limit:
-                return found[:limit]
+            start += count
+            for event in events_of_entries([entry for each in entries for entry in each]):
+                found.append(event)
+                size += len(event.json)
+                if len(found) >= limit or size > max_bytes:
+                    break
         return found
 
     async def wait_events(self, after: int, timeout: float) -> list[Event]:
@@ -106,3 +123,12 @@ def events_of_entries(entries: Sequence[tuple[bytes, dict[bytes, bytes]]]) -> li
         EventBody(fields[b"t"].decode(), fields[b"r"].decode(), fields[b"d"]).framed(event_id_of(entry_id))
         for entry_id, fields in entries
     ]
+
+
+def _next_count(remaining: int, size: int, read: int, room: int) -> int:
+    """How many events to read next: at first ``FIRST_READ`` (a result may be 8 MiB: a thousand read blind could be
+    gigabytes), then as many as ``room`` (the bytes a page may still take) holds at the size read so far."""
+    if read == 0:
+        return max(1, min(remaining, FIRST_READ))
+    average = max(1, size // read)
+    return max(1, min(remaining, room // average + 1))

@@ -21,10 +21,15 @@ from linkcast.core.feeds import (
 from linkcast.core.inputs import host_key
 from linkcast.settings import Settings
 from linkcast.store.feed_ledger import SEEN_MAX, SEEN_RETENTION_SECONDS
+from linkcast.store.listing import LISTING_BYTES, within_budget
 from linkcast.store.redis.events import RedisEvents
 from linkcast.store.redis.feed_scripts import CREATE, FINISH_POLL, PUSH, REMOVE
 
 ENTRIES_KEPT = 10_000
+
+
+# Entries read in one round trip (each may keep 256 KiB of links).
+ENTRIES_AT_ONCE = 64
 
 
 class RedisFeeds(RedisEvents):
@@ -66,14 +71,22 @@ class RedisFeeds(RedisEvents):
         records = [feed_record(values) for values in fields if values]
         return Page(records, str(int(entries[limit - 1][1])) if len(entries) > limit else None)
 
-    async def feed_entries(self, feed_id: str, after: str | None, limit: int) -> Page:
-        entries = await self.redis.xrange(
-            self.feed_key(feed_id, "entries"), f"({int(after or 0)}-0", "+", count=limit + 1
-        )
-        items = [
-            {"seq": int(entry_id.partition(b"-")[0]), **orjson.loads(fields[b"d"])} for entry_id, fields in entries
-        ]
-        return Page(items[:limit], str(items[limit - 1]["seq"]) if len(items) > limit else None)
+    async def feed_entries(self, feed_id: str, after: str | None, limit: int, max_bytes: int = LISTING_BYTES) -> Page:
+        """Entries are read ``ENTRIES_AT_ONCE`` at a time, and no more once they hold ``max_bytes``."""
+        key = self.feed_key(feed_id, "entries")
+        read: list[tuple[int, bytes]] = []
+        cursor, size = int(after or 0), 0
+        while len(read) <= limit and size <= max_bytes:
+            part = await self.redis.xrange(key, f"({cursor}-0", "+", count=min(ENTRIES_AT_ONCE, limit + 1 - len(read)))
+            if not part:
+                break
+            for entry_id, fields in part:
+                cursor = int(entry_id.partition(b"-")[0])
+                read.append((cursor, fields[b"d"]))
+                size += len(fields[b"d"])
+        taken, more = within_budget(read, limit, max_bytes, lambda row: len(row[1]))
+        items = [{"seq": seq, **orjson.loads(body)} for seq, body in taken]
+        return Page(items, str(taken[-1][0]) if more else None)
 
     async def finish_feed_poll(self, job: Job, poll: FeedPoll) -> None:
         self.forget(job)

@@ -14,8 +14,12 @@ from linkcast.core.errors import Conflict, LinkcastError, NotFound
 from linkcast.core.events import DONE, FAILED, RESULT, Event, EventBody, Job, Page, RequestRecord, accepted_body
 from linkcast.core.inputs import host_key
 from linkcast.settings import Settings
+from linkcast.store.listing import LISTING_BYTES
 from linkcast.store.redis.events import SCAN_PAGE, RedisEvents
 from linkcast.store.redis.scripts import FINISH, RETRY, SUBMIT
+
+# Records read in one round trip while a listing's page is filled.
+READ_AT_ONCE = 8
 
 
 class RedisRequests(RedisEvents):
@@ -67,26 +71,35 @@ class RedisRequests(RedisEvents):
         fields = await self.redis.hgetall(self.request_key(request_id))
         return record_of(request_id, fields) if fields else None
 
-    async def list_requests(self, state: str | None, after: str | None, limit: int) -> Page:
+    async def list_requests(
+        self, state: str | None, after: str | None, limit: int, max_bytes: int = LISTING_BYTES
+    ) -> Page:
         """Reads the listing a batch at a time; with a state, at most ``SCAN_PAGE`` entries are looked at per call,
-        so a rare state may give a short (even empty) page whose ``next`` reads on."""
+        so a rare state may give a short (even empty) page whose ``next`` reads on. Records are read ``READ_AT_ONCE``
+        at a time, and no more once those found hold ``max_bytes`` of outcomes."""
         lower = f"({int(after or 0)}"
         batch = limit if state is None else max(limit, SCAN_PAGE)
         entries = await self.redis.zrangebyscore(
             self.key("requests"), lower, "+inf", start=0, num=batch, withscores=True
         )
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for request_id, _score in entries:
-                pipe.hgetall(self.request_key(request_id.decode()))
-            fields = await pipe.execute()
         found: list[RequestRecord] = []
         looked_at = 0
-        for (request_id, _score), values in zip(entries, fields, strict=True):
-            looked_at += 1
-            if values and (state is None or values[b"state"].decode() == state):
-                found.append(record_of(request_id.decode(), values))
-                if len(found) == limit:
+        size = 0
+        for start in range(0, len(entries), READ_AT_ONCE):
+            if len(found) == limit or size > max_bytes:
+                break
+            part = entries[start : start + READ_AT_ONCE]
+            async with self.redis.pipeline(transaction=False) as pipe:
+                for request_id, _score in part:
+                    pipe.hgetall(self.request_key(request_id.decode()))
+                fields = await pipe.execute()
+            for (request_id, _score), values in zip(part, fields, strict=True):
+                if len(found) == limit or size > max_bytes:
                     break
+                looked_at += 1
+                if values and (state is None or values[b"state"].decode() == state):
+                    found.append(record_of(request_id.decode(), values))
+                    size += len(values.get(b"outcome") or b"")
         if looked_at == 0 or (looked_at == len(entries) < batch):
             return Page(found, None)  # the listing's end was reached
         return Page(found, str(int(entries[looked_at - 1][1])))

@@ -10,10 +10,14 @@ import orjson
 
 from linkcast.core.events import Job, Page
 from linkcast.core.inputs import host_key
-from linkcast.core.webhooks import KEEP_ENDED_DELIVERIES, Delivery, Endpoint
+from linkcast.core.webhooks import KEEP_ENDED_DELIVERIES, SCOPED_SCOPES, Delivery, Endpoint
 from linkcast.settings import Settings
+from linkcast.store.listing import LISTING_BYTES, within_budget
 from linkcast.store.redis.webhook_scripts import ADD, DELETE, FINISH, SAVE, SAVE_DELIVERY, WAKE, WAKE_ONE
 from linkcast.store.redis.websub import RedisWebSub
+
+# Deliveries read in one round trip (each may carry an 8 MiB event).
+DELIVERIES_AT_ONCE = 8
 
 
 class RedisWebhooks(RedisWebSub):
@@ -53,6 +57,14 @@ class RedisWebhooks(RedisWebSub):
                 items.append(found)
         return Page(items, ids[limit - 1].decode() if len(ids) > limit else None)
 
+    async def count_webhooks(self) -> int:
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.zcard(self.key("whids"))
+            for scope in SCOPED_SCOPES:
+                pipe.zlexcount(self.key("whids"), f"[{scope}~", f"({scope}\x7f")
+            every, *scoped = await pipe.execute()
+        return int(every) - sum(int(count) for count in scoped)
+
     async def delete_webhook(self, endpoint_id: str) -> bool:
         answer = await self.run_script("delete_webhook", repr(time.time()), self.concurrency, endpoint_id)
         return bool(answer)
@@ -64,15 +76,26 @@ class RedisWebhooks(RedisWebSub):
         answer = await self.run_script("add_webhook_deliveries", endpoint_id, expected_cursor, cursor, *triples)
         return bool(answer)
 
-    async def _deliveries(self, endpoint_id: str, event_ids: list[bytes]) -> list[Delivery]:
-        if not event_ids:
-            return []
-        bodies = await self.redis.hmget(self.key("whd", endpoint_id), event_ids)
-        return [Delivery.from_json(body) for body in bodies if body]
+    async def _deliveries(self, endpoint_id: str, event_ids: list[bytes], max_bytes: int) -> list[Delivery]:
+        """The deliveries of ``event_ids``, ``DELIVERIES_AT_ONCE`` read at a time, none once they hold
+        ``max_bytes``; a page is cut after the one that crosses it (``listing.within_budget``)."""
+        bodies: list[bytes] = []
+        size = 0
+        for start in range(0, len(event_ids), DELIVERIES_AT_ONCE):
+            if size > max_bytes:
+                break
+            part = await self.redis.hmget(self.key("whd", endpoint_id), event_ids[start : start + DELIVERIES_AT_ONCE])
+            found = [body for body in part if body]
+            bodies += found
+            size += sum(map(len, found))
+        taken, _ = within_budget(bodies, len(bodies), max_bytes, len)
+        return [Delivery.from_json(body) for body in taken]
 
-    async def pending_webhook_deliveries(self, endpoint_id: str, limit: int) -> list[Delivery]:
+    async def pending_webhook_deliveries(
+        self, endpoint_id: str, limit: int, max_bytes: int = LISTING_BYTES
+    ) -> list[Delivery]:
         event_ids = await self.redis.zrange(self.key("whp", endpoint_id), 0, limit - 1)
-        return await self._deliveries(endpoint_id, event_ids)
+        return await self._deliveries(endpoint_id, event_ids, max_bytes)
 
     async def save_webhook_delivery(self, delivery: Delivery) -> None:
         await self.run_script(
@@ -80,11 +103,14 @@ class RedisWebhooks(RedisWebSub):
             KEEP_ENDED_DELIVERIES,
         )  # fmt: skip
 
-    async def webhook_deliveries(self, endpoint_id: str, after: str | None, limit: int) -> Page:
+    async def webhook_deliveries(
+        self, endpoint_id: str, after: str | None, limit: int, max_bytes: int = LISTING_BYTES
+    ) -> Page:
         start = f"({int(after)}" if after else "-inf"
         event_ids = await self.redis.zrangebyscore(self.key("wha", endpoint_id), start, "+inf", start=0, num=limit + 1)
-        items = await self._deliveries(endpoint_id, event_ids[:limit])
-        return Page(items, event_ids[limit - 1].decode() if len(event_ids) > limit else None)
+        items = await self._deliveries(endpoint_id, event_ids[:limit], max_bytes)
+        more = len(event_ids) > len(items) and bool(items)
+        return Page(items, str(items[-1].event_id) if more else None)
 
     async def get_webhook_delivery(self, endpoint_id: str, event_id: int) -> Delivery | None:
         body = await self.redis.hget(self.key("whd", endpoint_id), str(event_id))

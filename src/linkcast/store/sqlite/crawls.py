@@ -29,6 +29,7 @@ from linkcast.core.errors import Conflict, NotFound
 from linkcast.core.events import CRAWL_JOB, Event, EventBody, Job, Page
 from linkcast.core.inputs import host_key
 from linkcast.store.crawl_ledger import admit_seeds, apply_outcome
+from linkcast.store.listing import LISTING_BYTES, within_budget
 from linkcast.store.sqlite import scheduler
 from linkcast.store.sqlite.core import SQLiteCore, Written
 from linkcast.store.sqlite.events import deleting
@@ -167,26 +168,26 @@ class SQLiteCrawls(SQLiteCore):
         found = await self._reader.run(lambda connection: _load(connection, crawl_id))
         return found[0] if found else None
 
-    async def list_crawls(self, after: str | None, limit: int) -> Page:
+    async def list_crawls(self, after: str | None, limit: int, max_bytes: int = LISTING_BYTES) -> Page:
         def operation(connection: sqlite3.Connection) -> Page:
-            rows = connection.execute(
+            rows = connection.execute(  # stepped row by row: only the rows taken are read
                 f"SELECT rowid, {RECORD_COLUMNS} FROM crawls WHERE rowid > ? ORDER BY rowid LIMIT ?",
                 (int(after or 0), limit + 1),
-            ).fetchall()
-            more = len(rows) > limit
-            return Page([_record(row[1:])[0] for row in rows[:limit]], str(rows[limit - 1][0]) if more else None)
+            )
+            taken, more = within_budget(rows, limit, max_bytes, lambda row: len(row[2]))
+            return Page([_record(row[1:])[0] for row in taken], str(taken[-1][0]) if more else None)
 
         return await self._reader.run(operation)
 
-    async def crawl_pages(self, crawl_id: str, after: str | None, limit: int) -> Page:
+    async def crawl_pages(self, crawl_id: str, after: str | None, limit: int, max_bytes: int = LISTING_BYTES) -> Page:
         def operation(connection: sqlite3.Connection) -> Page:
-            rows = connection.execute(
+            rows = connection.execute(  # stepped row by row: only the rows taken are read
                 "SELECT seq, body FROM crawl_pages WHERE crawl_id = ? AND seq > ? ORDER BY seq LIMIT ?",
                 (crawl_id, int(after or 0), limit + 1),
-            ).fetchall()
-            more = len(rows) > limit
-            items = [{"seq": seq, **orjson.loads(body)} for seq, body in rows[:limit]]
-            return Page(items, str(rows[limit - 1][0]) if more else None)
+            )
+            taken, more = within_budget(rows, limit, max_bytes, lambda row: len(row[1]))
+            items = [{"seq": seq, **orjson.loads(body)} for seq, body in taken]
+            return Page(items, str(taken[-1][0]) if more else None)
 
         return await self._reader.run(operation)
 

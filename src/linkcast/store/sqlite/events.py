@@ -13,6 +13,7 @@ from collections.abc import Callable, Collection
 from typing import Any
 
 from linkcast.core.events import Event
+from linkcast.store.listing import LISTING_BYTES, within_budget
 from linkcast.store.sqlite.core import SQLiteCore, Written
 from linkcast.store.sqlite.schema import event_from_row, last_event_id_in
 
@@ -44,6 +45,7 @@ class SQLiteEvents(SQLiteCore):
         request_ids: Collection[str] | None = None,
         limit: int = 1000,
         until: int | None = None,
+        max_bytes: int = LISTING_BYTES,
     ) -> list[Event]:
         upper = until if until is not None else 2**63 - 1
         params: list[Any]
@@ -60,7 +62,8 @@ class SQLiteEvents(SQLiteCore):
             params = [*wanted, since, upper, limit]
 
         def operation(connection: sqlite3.Connection) -> list[Event]:
-            return [event_from_row(row) for row in connection.execute(sql, params)]
+            rows = connection.execute(sql, params)  # stepped row by row: only the rows taken are read
+            return [event_from_row(row) for row in within_budget(rows, limit, max_bytes, lambda row: len(row[3]))[0]]
 
         return await self._reader.run(operation)
 

@@ -16,6 +16,7 @@ from linkcast.core.events import FEED_JOB, Event, EventBody, Job, Page
 from linkcast.core.feeds import FEED_ACCEPTED, FEED_REMOVED, FeedPoll, FeedRecord, PolledEntry, feed_event
 from linkcast.core.inputs import host_key
 from linkcast.store.feed_ledger import apply_poll, apply_push
+from linkcast.store.listing import LISTING_BYTES, within_budget
 from linkcast.store.sqlite import scheduler
 from linkcast.store.sqlite.core import SQLiteCore, Written
 from linkcast.store.sqlite.events import deleting
@@ -161,14 +162,15 @@ class SQLiteFeeds(SQLiteCore):
 
         return await self._reader.run(operation)
 
-    async def feed_entries(self, feed_id: str, after: str | None, limit: int) -> Page:
+    async def feed_entries(self, feed_id: str, after: str | None, limit: int, max_bytes: int = LISTING_BYTES) -> Page:
         def operation(connection: sqlite3.Connection) -> Page:
-            rows = connection.execute(
+            rows = connection.execute(  # stepped row by row: only the rows taken are read
                 "SELECT seq, body FROM feed_entries WHERE feed_id = ? AND seq > ? ORDER BY seq LIMIT ?",
                 (feed_id, int(after or 0), limit + 1),
-            ).fetchall()
-            items = [{"seq": seq, **orjson.loads(body)} for seq, body in rows[:limit]]
-            return Page(items, str(rows[limit - 1][0]) if len(rows) > limit else None)
+            )
+            taken, more = within_budget(rows, limit, max_bytes, lambda row: len(row[1]))
+            items = [{"seq": seq, **orjson.loads(body)} for seq, body in taken]
+            return Page(items, str(taken[-1][0]) if more else None)
 
         return await self._reader.run(operation)
 

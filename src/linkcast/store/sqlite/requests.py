@@ -22,6 +22,7 @@ from linkcast.core.events import (
     accepted_body,
 )
 from linkcast.core.inputs import host_key
+from linkcast.store.listing import LISTING_BYTES, within_budget
 from linkcast.store.sqlite import scheduler
 from linkcast.store.sqlite.core import SQLiteCore, Written
 from linkcast.store.sqlite.events import deleting
@@ -112,16 +113,18 @@ class SQLiteRequests(SQLiteCore):
 
         return await self._reader.run(operation)
 
-    async def list_requests(self, state: str | None, after: str | None, limit: int) -> Page:
+    async def list_requests(
+        self, state: str | None, after: str | None, limit: int, max_bytes: int = LISTING_BYTES
+    ) -> Page:
         condition, params = ("AND state = ?", [state]) if state is not None else ("", [])
 
         def operation(connection: sqlite3.Connection) -> Page:
-            rows = connection.execute(
+            rows = connection.execute(  # stepped row by row: only the rows taken are read
                 f"SELECT rowid, * FROM requests WHERE rowid > ? {condition} ORDER BY rowid LIMIT ?",
                 [int(after or 0), *params, limit + 1],
-            ).fetchall()
-            more = len(rows) > limit
-            return Page([record_from_row(row[1:]) for row in rows[:limit]], str(rows[limit - 1][0]) if more else None)
+            )
+            taken, more = within_budget(rows, limit, max_bytes, lambda row: len(row[-1] or b""))
+            return Page([record_from_row(row[1:]) for row in taken], str(taken[-1][0]) if more else None)
 
         return await self._reader.run(operation)
 

@@ -9,7 +9,8 @@ from collections.abc import Collection
 
 from linkcast.core.events import WEBHOOK_JOB, Job, Page
 from linkcast.core.inputs import host_key
-from linkcast.core.webhooks import ENDPOINT_ACTIVE, KEEP_ENDED_DELIVERIES, Delivery, Endpoint
+from linkcast.core.webhooks import ENDPOINT_ACTIVE, KEEP_ENDED_DELIVERIES, SCOPED_SCOPES, Delivery, Endpoint
+from linkcast.store.listing import LISTING_BYTES, within_budget
 from linkcast.store.sqlite import scheduler
 from linkcast.store.sqlite.core import SQLiteCore, Written
 
@@ -77,6 +78,19 @@ class SQLiteWebhooks(SQLiteCore):
 
         return await self._reader.run(read)
 
+    async def count_webhooks(self) -> int:
+        def read(connection: sqlite3.Connection) -> int:
+            # Counted on the primary key's index: every id, less those in the ranges of a request's ids ('~' is
+            # 0x7e, so 'urls~' up to 'urls\x7f' holds exactly the ids starting 'urls~').
+            ranges = " + ".join(
+                "(SELECT COUNT(*) FROM webhooks WHERE endpoint_id >= ? AND endpoint_id < ?)" for _ in SCOPED_SCOPES
+            )
+            bounds = [bound for scope in SCOPED_SCOPES for bound in (f"{scope}~", f"{scope}\x7f")]
+            row = connection.execute(f"SELECT (SELECT COUNT(*) FROM webhooks) - ({ranges})", bounds).fetchone()
+            return int(row[0])
+
+        return await self._reader.run(read)
+
     async def delete_webhook(self, endpoint_id: str) -> bool:
         def operation(connection: sqlite3.Connection) -> Written:
             gone = connection.execute("DELETE FROM webhooks WHERE endpoint_id = ?", (endpoint_id,)).rowcount
@@ -107,13 +121,15 @@ class SQLiteWebhooks(SQLiteCore):
         added: bool = (await self._writer.run(operation)).value
         return added
 
-    async def pending_webhook_deliveries(self, endpoint_id: str, limit: int) -> list[Delivery]:
+    async def pending_webhook_deliveries(
+        self, endpoint_id: str, limit: int, max_bytes: int = LISTING_BYTES
+    ) -> list[Delivery]:
         def read(connection: sqlite3.Connection) -> list[Delivery]:
-            rows = connection.execute(
+            rows = connection.execute(  # stepped row by row: only the rows taken are read
                 "SELECT body FROM webhook_deliveries WHERE endpoint_id = ? AND ended = 0 ORDER BY event_id LIMIT ?",
                 (endpoint_id, limit),
             )
-            return [Delivery.from_json(row[0]) for row in rows]
+            return [Delivery.from_json(row[0]) for row in within_budget(rows, limit, max_bytes, _body_bytes)[0]]
 
         return await self._reader.run(read)
 
@@ -135,14 +151,17 @@ class SQLiteWebhooks(SQLiteCore):
 
         await self._writer.run(operation)
 
-    async def webhook_deliveries(self, endpoint_id: str, after: str | None, limit: int) -> Page:
+    async def webhook_deliveries(
+        self, endpoint_id: str, after: str | None, limit: int, max_bytes: int = LISTING_BYTES
+    ) -> Page:
         def read(connection: sqlite3.Connection) -> Page:
-            rows = connection.execute(
+            rows = connection.execute(  # stepped row by row: only the rows taken are read
                 "SELECT body FROM webhook_deliveries WHERE endpoint_id = ? AND event_id > ? ORDER BY event_id LIMIT ?",
                 (endpoint_id, int(after) if after else 0, limit + 1),
-            ).fetchall()
-            items = [Delivery.from_json(row[0]) for row in rows[:limit]]
-            return Page(items, str(items[-1].event_id) if len(rows) > limit else None)
+            )
+            taken, more = within_budget(rows, limit, max_bytes, _body_bytes)
+            items = [Delivery.from_json(row[0]) for row in taken]
+            return Page(items, str(items[-1].event_id) if more else None)
 
         return await self._reader.run(read)
 
@@ -200,3 +219,7 @@ class SQLiteWebhooks(SQLiteCore):
 
         if (await self._writer.run(operation)).value:
             await self._announce_jobs()
+
+
+def _body_bytes(row: tuple[str | bytes]) -> int:
+    return len(row[0])
