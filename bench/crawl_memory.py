@@ -19,6 +19,7 @@ leaves hold until released, so the crawl sits with all of them queued:
 from __future__ import annotations
 
 import asyncio
+import json
 import sqlite3
 import time
 import uuid
@@ -89,8 +90,8 @@ async def single_request(
     session: aiohttp.ClientSession, deployment: Deployment, url: str, request_id: str, timeout: float
 ) -> tuple[float, str, dict[str, float]]:
     """Seconds from ``PUT /urls/<id>`` sent to the request's terminal frame, the frame's type, and when (seconds
-    from the same start) the ``PUT`` was answered and the ``started`` frame came (a worker took the job): where the
-    time went."""
+    from the same start) the ``PUT`` was answered and the ``started`` frame came (a worker took the job), and how long
+    its fetch and extraction took (the result's ``timings``): where the time went."""
     ws_url = f"ws://127.0.0.1:{deployment.port}/scraped_urls?since=0&request_id={request_id}"
     async with session.ws_connect(ws_url) as ws, asyncio.timeout(timeout):
         began = time.perf_counter()
@@ -103,7 +104,11 @@ async def single_request(
             if kind == "started":
                 phases["started"] = time.perf_counter() - began
             if kind in TERMINAL:
-                return time.perf_counter() - began, kind, phases
+                arrived = time.perf_counter() - began
+                event = json.loads(message.data)
+                phases["fetch"] = event.get("timings", {}).get("fetch_ms", 0.0) / 1000
+                phases["extract"] = event.get("timings", {}).get("extract_ms", 0.0) / 1000
+                return arrived, kind, phases
     raise RuntimeError(f"the stream of {request_id} closed before its result")
 
 
@@ -113,7 +118,15 @@ async def sample_singles(
     """Up to ``count`` single requests one after the other, ``interval`` apart, while ``go_on()``: the seconds of
     those that ended in a result (``seconds``, and the ``answered`` and ``started`` times of each), and how many
     ended in an error (``errors``)."""
-    samples: dict[str, Any] = {"seconds": [], "answered": [], "started": [], "errors": 0}
+    samples: dict[str, Any] = {
+        "seconds": [],
+        "answered": [],
+        "started": [],
+        "stored": [],
+        "fetch": [],
+        "extract": [],
+        "errors": 0,
+    }
     async with aiohttp.ClientSession() as session:
         for n in range(count):
             if not go_on():

@@ -19,6 +19,7 @@ import pytest_asyncio
 from linkcast.core.events import CLOSE_INTERNAL_ERROR, Event
 from linkcast.frames import FRAMES_PER_WRITE, Frame
 from linkcast.hub import Hub, Subscription
+from linkcast.replay_budget import ReplayBudget
 from linkcast.settings import Settings
 from linkcast.store.memory import MemoryStore
 
@@ -69,7 +70,7 @@ def _texts(wire: bytes) -> list[bytes]:
 async def hub() -> AsyncIterator[tuple[Hub, MemoryStore]]:
     store = MemoryStore(Settings(store="memory://"))
     await store.open()
-    running = Hub(store, queue_size=QUEUE_SIZE)
+    running = Hub(store, queue_size=QUEUE_SIZE, replay_budget=ReplayBudget(2**28, 2**23))
     await running.start()
     yield running, store
     await running.stop()
@@ -199,7 +200,7 @@ class FaultyStore(MemoryStore):
 async def test_a_tail_that_dies_is_restarted_loudly(caplog: pytest.LogCaptureFixture) -> None:
     store = FaultyStore(Settings(store="memory://"))
     await store.open()
-    running = Hub(store, queue_size=QUEUE_SIZE)
+    running = Hub(store, queue_size=QUEUE_SIZE, replay_budget=ReplayBudget(2**28, 2**23))
     await running.start()
     try:
         async with caught_up(running) as (_subscription, socket):

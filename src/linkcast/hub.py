@@ -16,8 +16,9 @@ from collections.abc import AsyncIterator, Callable, Collection
 from linkcast.core.events import CLOSE_INTERNAL_ERROR, CLOSE_TOO_SLOW, Event, history_truncated_frame
 from linkcast.frames import Frame, wire_batches
 from linkcast.logs import RepeatedProblem
+from linkcast.replay_budget import REPLAY_PAGE_BYTES, ReplayBudget
 from linkcast.store.base import Store
-from linkcast.store.listing import LISTING_BYTES, event_bytes
+from linkcast.store.listing import event_bytes
 
 log = logging.getLogger(__name__)
 
@@ -91,9 +92,10 @@ class Subscription:
 
 
 class Hub:
-    def __init__(self, store: Store, queue_size: int) -> None:
+    def __init__(self, store: Store, queue_size: int, replay_budget: ReplayBudget) -> None:
         self.store = store
         self.queue_size = queue_size
+        self.replay_budget = replay_budget  # bytes of replay held at once by all this process's clients
         self.position = 0  # id of the last event delivered to subscribers
         self._subscribers: set[Subscription] = set()
         self._task: asyncio.Task[None] | None = None
@@ -188,7 +190,8 @@ class Hub:
             subscription.discard_queued()
 
     async def replay(self, subscription: Subscription, since: int) -> AsyncIterator[list[Frame]]:
-        """Frames retained after ``since`` up to where live delivery to ``subscription`` began, a page at a time.
+        """Frames retained after ``since`` up to where live delivery to ``subscription`` began, a page at a time
+        (each page read when the caller asks for it: ``replay_budget`` gives the caller a page's share of memory first).
 
         The subscription must be registered first: events after ``until`` are then already in its queue, so the
         switch from history to live has no gap and no duplicate.
@@ -199,8 +202,10 @@ class Hub:
             yield [Frame(0, history_truncated_frame(first))]
         cursor = since
         while cursor < until:
-            page = await self.store.events_after(cursor, subscription.request_ids, REPLAY_PAGE, until)
+            page = await self.store.events_after(
+                cursor, subscription.request_ids, REPLAY_PAGE, until, max_bytes=REPLAY_PAGE_BYTES
+            )
             yield [Frame(event.id, event.json) for event in page]
-            if len(page) < REPLAY_PAGE and event_bytes(page) <= LISTING_BYTES:  # not cut short: all there is
+            if len(page) < REPLAY_PAGE and event_bytes(page) <= REPLAY_PAGE_BYTES:  # not cut short: all there is
                 break
             cursor = page[-1].id

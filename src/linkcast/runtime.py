@@ -25,6 +25,7 @@ from linkcast.foreground import Foreground
 from linkcast.hub import Hub
 from linkcast.metrics import Metrics
 from linkcast.page_jobs import PageJobs
+from linkcast.replay_budget import ReplayBudget
 from linkcast.settings import Settings
 from linkcast.store import Store, open_store
 from linkcast.webhooks import WebhookJobs, WebhookWaker
@@ -64,7 +65,8 @@ class Runtime:
         self.subscriptions = Subscriptions(settings, self.store)
         self.callbacks = Callbacks(settings, self.store, self.metrics)
         self.workers = WorkerPool(self.store, handlers, extraction, self.foreground)
-        self.hub: Hub | None = Hub(self.store, settings.client_queue_size) if serves_clients else None
+        replays = ReplayBudget(settings.replay_memory_bytes, settings.max_result_bytes)
+        self.hub: Hub | None = Hub(self.store, settings.client_queue_size, replays) if serves_clients else None
         self.draining = asyncio.Event()
         self._background: list[asyncio.Task[None]] = []
         self._started = False

@@ -94,3 +94,27 @@ async def test_an_invalid_since_is_refused_with_a_json_400(durable: Service, sin
     response = refused.value.response
     assert response.status_code == 400
     assert b'"code":"invalid_since"' in response.body
+
+
+async def test_replays_that_share_one_page_of_memory_each_get_every_event_in_order(
+    tmp_path: Path, site: LocalSite
+) -> None:
+    """``--replay-memory-bytes``: however small, replays wait their turn for a page's share and none is stuck, short
+    or out of order (here one page of memory for twelve clients replaying two pages each)."""
+    service = serve(tmp_path, "--workers", "16", "--per-host-concurrency", "64", "--replay-memory-bytes", "1")
+    await service.start()
+    try:
+        history = pages(site, "old", 400)  # 1,200 events: two replay pages
+        async with service.connect() as ws:
+            assert set((await put_all(service, history)).values()) == {201}
+            await receive_until(ws, lambda fs: len(terminal_for(fs, set(history))) == len(history))
+
+        async def replay() -> list[int]:
+            async with service.connect("since=0") as ws:
+                frames = await receive_until(ws, lambda fs: len(terminal_for(fs, set(history))) == len(history), 60)
+            return ids_of(frames)
+
+        replays = await asyncio.gather(*(replay() for _ in range(12)))
+    finally:
+        service.kill()
+    assert all(ids == list(range(1, 3 * len(history) + 1)) for ids in replays)

@@ -15,6 +15,7 @@ from linkcast.core.errors import InvalidInput
 from linkcast.core.events import STREAM_SINCE_HEADER
 from linkcast.core.inputs import MAX_STREAM_FILTERS
 from linkcast.hub import Hub
+from linkcast.replay_budget import ReplayBudget
 from linkcast.settings import Settings
 from linkcast.store.memory import MemoryStore
 from linkcast.web.stream import check_since_exists
@@ -120,7 +121,7 @@ async def test_since_past_this_replica_but_not_past_the_log_is_accepted() -> Non
     await store.open()
     for n in range(3):
         await store.submit(f"r{n}", "https://example.com/")
-    hub = Hub(store, queue_size=10)
+    hub = Hub(store, queue_size=10, replay_budget=ReplayBudget(2**28, 2**23))
     newest = await store.last_event_id()
     assert hub.position < newest
     await check_since_exists(newest, hub, store)

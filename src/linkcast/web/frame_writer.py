@@ -54,6 +54,10 @@ class FrameWriter:
             raise ClientDisconnected
         protocol.transport.write(frames)
 
+    async def drained(self) -> None:
+        """Return once the socket's buffer is below its high-water mark again: what was written has left, bar that."""
+        await self._protocol.writable.wait()
+
     def _closing(self) -> bool:
         # A lost connection has its transport closed too: is_closing() covers it on every uvicorn we support.
         protocol = self._protocol

@@ -15,6 +15,7 @@ from linkcast.core.events import CLOSE_INTERNAL_ERROR, CLOSE_TRY_AGAIN_LATER, ST
 from linkcast.core.inputs import validate_since, validate_stream_filters
 from linkcast.frames import FRAMES_PER_WRITE, Frame, wire_batches
 from linkcast.hub import Hub, Subscription
+from linkcast.replay_budget import ReplayBusy
 from linkcast.runtime import Runtime
 from linkcast.store.base import Store
 from linkcast.web.current import runtime
@@ -103,13 +104,14 @@ async def _serve(rt: Runtime, subscription: Subscription, since: int | None) -> 
 
 
 async def _close_failed(error: LinkcastError) -> None:
-    """The events could not be read (the store is down, or its pages corrupt): say so in a frame, then close with
-    1013 (try again later) for an outage, 1011 otherwise; never a normal close after a silent gap."""
+    """The events could not be read (the store is down, or its pages corrupt, or the replay budget is taken): say so
+    in a frame, then close with 1013 (try again later) for an outage or a busy budget, 1011 otherwise; never a normal
+    close after a silent gap."""
     log.warning("a WebSocket replay failed: %s: %s", error.code, error.message)
     notice = orjson.dumps({"type": "stream_error", "error": error.to_dict()}).decode()
     with contextlib.suppress(Exception):
         await websocket.send(notice)
-    code = CLOSE_TRY_AGAIN_LATER if isinstance(error, StoreUnavailable) else CLOSE_INTERNAL_ERROR
+    code = CLOSE_TRY_AGAIN_LATER if isinstance(error, StoreUnavailable | ReplayBusy) else CLOSE_INTERNAL_ERROR
     await _close(code, f"{error.code}: reconnect with ?since=<last id seen>")
 
 
@@ -145,8 +147,19 @@ async def _send_events(rt: Runtime, subscription: Subscription, since: int | Non
 
     if since is not None:
         assert rt.hub is not None
-        async for page in rt.hub.replay(subscription, since):
-            await send(page)
+        pages = rt.hub.replay(subscription, since)
+        try:
+            while True:
+                # A page is read, sent and taken by the client within its share of the process's replay memory.
+                async with rt.hub.replay_budget.page():
+                    page = await anext(pages, None)
+                    if page is None:
+                        break
+                    await send(page)
+                    if writer is not None:
+                        await writer.drained()
+        finally:
+            await pages.aclose()
     if writer is not None:
         # Caught up: from now on the hub writes live frames itself whenever nothing is queued before them.
         subscription.direct = writer.write_now
