@@ -29,6 +29,14 @@ PROMOTE_BATCH = 1000
 RECLAIM_BATCH = 100
 # A host's head tag (the lowest tag of its ready jobs) recomputed, for the host given as its one parameter.
 HEAD_TAG = "SELECT min(tag) FROM jobs WHERE host = ? AND owner IS NULL AND tag IS NOT NULL"
+# A host's row removed if it has no job (ready, not due yet, leased: each looked for through its index) and nothing
+# to remember (spacing, Crawl-delay); parameters: the host, the time now.
+FORGET_IDLE_HOST = (
+    "DELETE FROM hosts WHERE host = ?1 AND running = 0 AND head_tag IS NULL AND next_start <= ?2 AND delay_until <= ?2 "
+    "AND NOT EXISTS (SELECT 1 FROM jobs WHERE host = ?1 AND owner IS NULL AND tag IS NOT NULL) "
+    "AND NOT EXISTS (SELECT 1 FROM jobs WHERE host = ?1 AND tag IS NULL) "
+    "AND NOT EXISTS (SELECT 1 FROM jobs WHERE host = ?1 AND owner IS NOT NULL)"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -249,12 +257,12 @@ def drop_jobs_of(connection: sqlite3.Connection, kind: str, request_id: str, now
 
 
 def forget_idle_host(connection: sqlite3.Connection, host: str, now: float) -> None:
-    """A host with nothing queued or running, whose spacing and Crawl-delay have passed, needs no row (bounded)."""
-    connection.execute(
-        "DELETE FROM hosts WHERE host = ? AND running = 0 AND head_tag IS NULL AND next_start <= ? "
-        "AND delay_until <= ? AND NOT EXISTS (SELECT 1 FROM jobs WHERE host = ?)",
-        (host, now, now, host),
-    )
+    """A host with nothing queued or running, whose spacing and Crawl-delay have passed, needs no row (bounded).
+
+    Its jobs are looked for ready, not due yet and leased, each through its own partial index: a plain ``host = ?``
+    has no index to use and scanned every queued job of every host (a single request ending during a 100,000-URL
+    crawl of another host waited 11 ms for it)."""
+    connection.execute(FORGET_IDLE_HOST, (host, now))
 
 
 def set_crawl_delay(connection: sqlite3.Connection, host: str, delay: float, until: float) -> None:

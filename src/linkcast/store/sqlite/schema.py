@@ -16,7 +16,7 @@ from linkcast.core.errors import ConfigurationError
 from linkcast.core.events import PAGE_JOB, Event, EventBody, RequestRecord
 from linkcast.core.inputs import host_key
 
-SCHEMA_VERSION = 5  # 5: webhooks (a version 4 file gains their tables when opened)
+SCHEMA_VERSION = 6  # 5: webhooks (a version 4 file gains their tables when opened); 6: the jobs_delayed index
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS requests (
@@ -51,6 +51,9 @@ CREATE UNIQUE INDEX IF NOT EXISTS jobs_identity ON jobs (kind, request_id, url);
 CREATE INDEX IF NOT EXISTS jobs_ready ON jobs (host, tag) WHERE owner IS NULL AND tag IS NOT NULL;
 CREATE INDEX IF NOT EXISTS jobs_due ON jobs (not_before) WHERE tag IS NULL;
 CREATE INDEX IF NOT EXISTS jobs_leased ON jobs (lease_until) WHERE owner IS NOT NULL;
+-- A host's jobs not due yet (a feed's next poll): with jobs_ready and jobs_leased, whether a host has any job at all
+-- is three index lookups, not a scan of every queued job (100,000 in a big crawl: 11 ms each time a host idles).
+CREATE INDEX IF NOT EXISTS jobs_delayed ON jobs (host) WHERE tag IS NULL;
 CREATE TABLE IF NOT EXISTS hosts (
     host TEXT PRIMARY KEY,
     running INTEGER NOT NULL DEFAULT 0,
