@@ -14,6 +14,7 @@ from linkcast.core.events import CRAWL_JOB, FEED_JOB, EventBody, Job, error_body
 from linkcast.core.feeds import FeedRecord
 from linkcast.core.websub import PUSH_SUBSCRIBED, Subscription
 from linkcast.store.base import MAX_ATTEMPTS as MAX_DELIVERIES
+from linkcast.store.listing import LISTING_BYTES
 from linkcast.store.redis import INDEXED_REQUESTS_MAX, RedisStore
 from tests.redis.conftest import StoreFactory
 
@@ -275,3 +276,25 @@ async def test_feed_and_crawl_jobs_come_with_what_their_handlers_read_first(open
     page = await take(store)
     assert page.kind == CRAWL_JOB and page.preread == (await store.get_crawl("c"),)
     assert page.preread[0] is not None and page.preread[0].state == "running"
+
+
+async def test_the_live_tail_reads_about_a_listing_s_worth_of_large_events_at_once(
+    open_redis_store: StoreFactory,
+) -> None:
+    """The hub's live read takes about 32 MiB of events at most: a backlog of large results (8 MiB of links each, at
+    most) is read a few at a time, never ten thousand at once; small events still come in batches of thousands."""
+    store = await open_redis_store()
+    large = b'{"links":["' + b"x" * (4 * 1024 * 1024) + b'"]}'  # a 4 MiB result
+    for n in range(30):
+        await store._append(EventBody("result", f"big{n}", large))
+    read = 0
+    sizes: list[int] = []
+    while read < 30:
+        events = await store.wait_events(read, timeout=5.0)
+        assert events, "the tail read nothing"
+        sizes.append(len(events))
+        read = events[-1].id
+    assert max(sizes) * len(large) <= LISTING_BYTES + len(large)  # about 32 MiB a read, whatever the backlog
+    for n in range(3000):
+        await store._append(EventBody("accepted", f"small{n}", b"{}"))
+    assert len(await store.wait_events(read, timeout=5.0)) == 3000  # small ones: all of the backlog at once

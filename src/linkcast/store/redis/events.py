@@ -20,6 +20,8 @@ INDEXED_REQUESTS_MAX = 100
 
 # Events read blind by the first step of a page (``_next_count``).
 FIRST_READ = 16
+# Most events the live tail reads at once (fewer when they are large: about LISTING_BYTES of them).
+TAIL_READ = 10_000
 
 
 class RedisEvents(RedisCore):
@@ -94,11 +96,16 @@ class RedisEvents(RedisCore):
         return found
 
     async def wait_events(self, after: int, timeout: float) -> list[Event]:
-        # XREAD BLOCK wakes as soon as an entry past `after` is added: no polling.
+        # XREAD BLOCK wakes as soon as an entry past `after` is added: no polling. It takes that one entry; the rest
+        # are read within about LISTING_BYTES, as a page is (ten thousand 8 MiB results read at once would be 80 GB).
         answer = await self.blocking.xread(
-            {self.key("events"): f"{after}-0"}, count=10_000, block=min(max(1, int(timeout * 1000)), BLOCK_MAX_MS)
+            {self.key("events"): f"{after}-0"}, count=1, block=min(max(1, int(timeout * 1000)), BLOCK_MAX_MS)
         )
-        return events_of_entries(answer[0][1]) if answer else []
+        if not answer:
+            return []
+        first = events_of_entries(answer[0][1])
+        room = max(0, LISTING_BYTES - len(first[-1].json))
+        return first + await self.events_after(first[-1].id, limit=TAIL_READ - 1, max_bytes=room)
 
     async def last_event_id(self) -> int:
         value = await self.redis.get(self.key("seq"))
