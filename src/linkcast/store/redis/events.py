@@ -96,16 +96,21 @@ class RedisEvents(RedisCore):
         return found
 
     async def wait_events(self, after: int, timeout: float) -> list[Event]:
-        # XREAD BLOCK wakes as soon as an entry past `after` is added: no polling. It takes that one entry; the rest
-        # are read within about LISTING_BYTES, as a page is (ten thousand 8 MiB results read at once would be 80 GB).
+        # XREAD BLOCK wakes as soon as an entry past `after` is added: no polling. It takes up to FIRST_READ entries,
+        # as the first step of a page does; a backlog beyond them is read within about LISTING_BYTES, as a page is
+        # (ten thousand 8 MiB results read at once would be 80 GB).
         answer = await self.blocking.xread(
-            {self.key("events"): f"{after}-0"}, count=1, block=min(max(1, int(timeout * 1000)), BLOCK_MAX_MS)
+            {self.key("events"): f"{after}-0"}, count=FIRST_READ, block=min(max(1, int(timeout * 1000)), BLOCK_MAX_MS)
         )
         if not answer:
             return []
-        first = events_of_entries(answer[0][1])
-        room = max(0, LISTING_BYTES - len(first[-1].json))
-        return first + await self.events_after(first[-1].id, limit=TAIL_READ - 1, max_bytes=room)
+        events = events_of_entries(answer[0][1])
+        size = sum(len(event.json) for event in events)
+        if len(events) < FIRST_READ or size > LISTING_BYTES:
+            return events
+        return events + await self.events_after(
+            events[-1].id, limit=TAIL_READ - len(events), max_bytes=LISTING_BYTES - size
+        )
 
     async def last_event_id(self) -> int:
         value = await self.redis.get(self.key("seq"))
