@@ -52,9 +52,17 @@ class Foreground:
         self._quiet = asyncio.Event()
         self._quiet.set()
 
+    @contextlib.contextmanager
+    def accepting(self, *request_ids: str) -> Iterator[None]:
+        """Single requests being accepted here (stored in this context): from now on each counts as on its way until
+        a worker takes it, or for a while, and their writes go ahead of background ones."""
+        for request_id in request_ids:
+            self.expect(request_id)
+        with urgent():
+            yield
+
     def expect(self, request_id: str) -> None:
-        """A single request is being accepted here: it counts as on its way until a worker takes it, or for a while
-        (the caller stores it in an ``urgent()`` context)."""
+        """A single request is on its way here: it counts so until a worker takes it, or for a while."""
         self._expected.pop(request_id, None)  # re-inserted last: the dict stays in deadline order
         self._expected[request_id] = time.monotonic() + self.expect_seconds
         while len(self._expected) > MAX_EXPECTED:

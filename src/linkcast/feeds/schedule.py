@@ -20,6 +20,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from linkcast.fetch.client import header_values
 from linkcast.fetch.retry import parse_retry_after
 
 _MAX_AGE = re.compile(r"(?:^|,)\s*max-age\s*=\s*\"?(\d+)\"?\s*(?:,|$)", re.IGNORECASE)
@@ -39,7 +40,7 @@ class Bounds:
 
 def asked_interval(headers: Mapping[str, str], feed_ttl: float | None, now: float) -> float | None:
     """The interval the answer's headers or the feed itself ask for, in seconds; None if neither says."""
-    cache_control = ",".join(_values(headers, "Cache-Control"))
+    cache_control = ",".join(header_values(headers, "Cache-Control"))
     if _NO_INTERVAL.search(cache_control):
         return feed_ttl
     found = _MAX_AGE.search(cache_control)
@@ -79,14 +80,6 @@ def retry_interval(bounds: Bounds, retry_after: str | None, now: float, failures
 def backoff(bounds: Bounds, failures: int, base: float) -> float:
     """``base`` doubled for each failure in a row (``failures`` >= 1), within the bounds."""
     return bounds.clamp(bounds.clamp(base) * 2 ** min(max(0, failures - 1), 32))
-
-
-def _values(headers: Mapping[str, str], name: str) -> list[str]:
-    """Every line of a header a server may send more than once (``Cache-Control``)."""
-    getall = getattr(headers, "getall", None)  # aiohttp's multidict; a plain mapping holds one
-    if getall is not None:
-        return list(getall(name, []))
-    return [headers[name]] if name in headers else []
 
 
 def _age(headers: Mapping[str, str]) -> float:

@@ -107,10 +107,15 @@ class Resource:
 
     def header_values(self, name: str) -> list[str]:
         """Every value of a header that may come more than once (``Link``), in order."""
-        getall = getattr(self.headers, "getall", None)  # aiohttp's multidict; a plain mapping holds one
-        if getall is not None:
-            return list(getall(name, []))
-        return [self.headers[name]] if name in self.headers else []
+        return header_values(self.headers, name)
+
+
+def header_values(headers: Mapping[str, str], name: str) -> list[str]:
+    """Every value of a header that may come more than once (``Link``, ``Cache-Control``), in order."""
+    getall = getattr(headers, "getall", None)  # aiohttp's multidict; a plain mapping holds one
+    if getall is not None:
+        return list(getall(name, []))
+    return [headers[name]] if name in headers else []
 
 
 @dataclass(frozen=True, slots=True)

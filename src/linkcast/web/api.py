@@ -12,7 +12,6 @@ from werkzeug.routing import PathConverter
 from linkcast.core.errors import InvalidInput, LinkcastError, NotFound, Unavailable
 from linkcast.core.events import DONE, FAILED, QUEUED, RUNNING
 from linkcast.core.inputs import validate_request_id
-from linkcast.store.urgency import urgent
 from linkcast.web.bodies import fetchable_url, read_json_object
 from linkcast.web.current import runtime
 from linkcast.web.guard import guard
@@ -41,8 +40,7 @@ def url_of(payload: dict[str, Any]) -> str:
 async def accept(request_id: str, url: str) -> Response:
     accepting()
     rt = runtime()
-    rt.foreground.expect(request_id)  # from now on, background work in this process lets it pass
-    with urgent():
+    with rt.foreground.accepting(request_id):  # from now on, background work in this process lets it pass
         record, created = await rt.store.submit(request_id, url)
     location = f"/urls/{request_id}"
     if not created:
@@ -103,9 +101,7 @@ async def _submit_batch(urls: list[str]) -> list[dict[str, Any]]:
         except LinkcastError as error:
             answers.append({"index": index, "error": error.to_dict()})
     rt = runtime()
-    for request_id, _url in valid:
-        rt.foreground.expect(request_id)
-    with urgent():
+    with rt.foreground.accepting(*(request_id for request_id, _url in valid)):
         submitted = iter(await rt.store.submit_many(valid))
     pairs = iter(valid)
     for answer in answers:
@@ -142,8 +138,7 @@ async def retry_url(request_id: str) -> Response:
     guard().limit_submission(request.remote_addr or "")
     validate_request_id(request_id)
     accepting()
-    runtime().foreground.expect(request_id)
-    with urgent():
+    with runtime().foreground.accepting(request_id):
         record = await runtime().store.retry(request_id)
     answer = {"status": "accepted", "request_id": request_id, "url": record.url, "retry": True}
     return json_response(answer, 202, {"Location": f"/urls/{request_id}"})

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -104,7 +105,7 @@ class MemoryCrawls(MemoryCore):
     async def list_crawls(self, after: str | None, limit: int, max_bytes: int = LISTING_BYTES) -> Page:
         records = [crawl.record for crawl in self._crawls.values()]
         start = int(after or 0)
-        read = (records[n] for n in range(start, len(records)))
+        read = itertools.islice(records, start, None)
         page, more = within_budget(read, limit, max_bytes, lambda record: len(orjson.dumps(record.spec)))
         return Page(page, str(start + len(page)) if more else None)
 
@@ -112,7 +113,7 @@ class MemoryCrawls(MemoryCore):
         crawl = self._crawls.get(crawl_id)
         bodies = crawl.bodies if crawl else []
         start = int(after or 0)
-        read = (bodies[n] for n in range(start, len(bodies)))
+        read = itertools.islice(bodies, start, None)
         taken, more = within_budget(read, limit, max_bytes, lambda body: len(orjson.dumps(body)))
         items = [{"seq": start + n + 1, **body} for n, body in enumerate(taken)]
         return Page(items, str(start + len(taken)) if more else None)

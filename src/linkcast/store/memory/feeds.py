@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -111,7 +112,7 @@ class MemoryFeeds(MemoryCrawls):
             return Page([], None)
         start = max(int(after or 0) + 1, feed.first_seq)
         offset = start - feed.first_seq
-        read = (feed.entries[n] for n in range(offset, len(feed.entries)))
+        read = itertools.islice(feed.entries, offset, None)
         chosen, more = within_budget(read, limit, max_bytes, lambda body: len(orjson.dumps(body)))
         items = [{"seq": start + n, **body} for n, body in enumerate(chosen)]
         return Page(items, str(start + len(chosen) - 1) if more else None)

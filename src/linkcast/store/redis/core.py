@@ -36,6 +36,9 @@ FULL_REPLIES = ("OOM", "MISCONF")
 # mistaken for a dead connection and a dead one is still noticed.
 SOCKET_TIMEOUT_SECONDS = 30.0
 BLOCK_MAX_MS = 10_000
+# Records read in one round trip while a listing's page is filled, each of which may hold an 8 MiB result: a page
+# stops once it holds its bytes (``listing``), so what is read past them is at most this many.
+READ_AT_ONCE = 8
 # The longest an idle worker waits before looking again, whatever the scheduler says.
 IDLE_LOOK_SECONDS = 1.0
 COMMAND_CONNECTIONS = 64

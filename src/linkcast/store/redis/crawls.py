@@ -14,7 +14,7 @@ from linkcast.core.events import CRAWL_JOB, Job, Page
 from linkcast.core.inputs import host_key
 from linkcast.settings import Settings
 from linkcast.store.listing import LISTING_BYTES, within_budget
-from linkcast.store.redis.core import hash_fields
+from linkcast.store.redis.core import READ_AT_ONCE, hash_fields
 from linkcast.store.redis.crawl_scripts import CANCEL, CLAIM_URL, CREATE, FINISH_PAGE
 from linkcast.store.redis.events import SCAN_PAGE, RedisEvents
 
@@ -26,10 +26,6 @@ def _links(links: list[Discovered]) -> list[Any]:
         for link in links
         for part in (link.url, seen_key(link.url), host_key(link.url), link.depth, link.referrer or "")
     ]
-
-
-# Page events read in one round trip while a page of crawl_pages is filled.
-PAGES_AT_ONCE = 8
 
 
 class RedisCrawls(RedisEvents):
@@ -69,16 +65,16 @@ class RedisCrawls(RedisEvents):
         return _record(crawl_id, fields) if fields else None
 
     async def list_crawls(self, after: str | None, limit: int, max_bytes: int = LISTING_BYTES) -> Page:
-        """Records are read ``PAGES_AT_ONCE`` at a time, and no more once they hold ``max_bytes``."""
+        """Records are read ``READ_AT_ONCE`` at a time, and no more once they hold ``max_bytes``."""
         entries = await self.redis.zrangebyscore(
             self.key("crawls"), f"({int(after or 0)}", "+inf", start=0, num=limit + 1, withscores=True
         )
         read: list[tuple[float, dict[bytes, bytes]]] = []
         size = 0
-        for start in range(0, min(limit, len(entries)), PAGES_AT_ONCE):
+        for start in range(0, min(limit, len(entries)), READ_AT_ONCE):
             if size > max_bytes:
                 break
-            part = entries[start : min(start + PAGES_AT_ONCE, limit)]
+            part = entries[start : min(start + READ_AT_ONCE, limit)]
             async with self.redis.pipeline(transaction=False) as pipe:
                 for crawl_id, _score in part:
                     pipe.hgetall(self.crawl_key(crawl_id.decode()))
@@ -93,13 +89,13 @@ class RedisCrawls(RedisEvents):
         return Page(records, str(int(taken[-1][0])) if more and taken else None)
 
     async def crawl_pages(self, crawl_id: str, after: str | None, limit: int, max_bytes: int = LISTING_BYTES) -> Page:
-        """Read ``PAGES_AT_ONCE`` events at a time, and no more once they hold ``max_bytes``."""
+        """Read ``READ_AT_ONCE`` events at a time, and no more once they hold ``max_bytes``."""
         key = self.crawl_key(crawl_id, "pages")
         start = int(after or 0)
         read: list[bytes] = []
         size = 0
         while len(read) < limit and size <= max_bytes:
-            part = await self.redis.lrange(key, start + len(read), start + min(len(read) + PAGES_AT_ONCE, limit) - 1)
+            part = await self.redis.lrange(key, start + len(read), start + min(len(read) + READ_AT_ONCE, limit) - 1)
             if not part:
                 break
             read += part

@@ -15,11 +15,9 @@ from linkcast.core.events import DONE, FAILED, RESULT, Event, EventBody, Job, Pa
 from linkcast.core.inputs import host_key
 from linkcast.settings import Settings
 from linkcast.store.listing import LISTING_BYTES
+from linkcast.store.redis.core import READ_AT_ONCE
 from linkcast.store.redis.events import SCAN_PAGE, RedisEvents
 from linkcast.store.redis.scripts import FINISH, RETRY, SUBMIT
-
-# Records read in one round trip while a listing's page is filled.
-READ_AT_ONCE = 8
 
 
 class RedisRequests(RedisEvents):

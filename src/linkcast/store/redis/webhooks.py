@@ -13,11 +13,9 @@ from linkcast.core.inputs import host_key
 from linkcast.core.webhooks import KEEP_ENDED_DELIVERIES, SCOPED_SCOPES, Delivery, Endpoint
 from linkcast.settings import Settings
 from linkcast.store.listing import LISTING_BYTES, within_budget
+from linkcast.store.redis.core import READ_AT_ONCE
 from linkcast.store.redis.webhook_scripts import ADD, DELETE, FINISH, SAVE, SAVE_DELIVERY, WAKE, WAKE_ONE
 from linkcast.store.redis.websub import RedisWebSub
-
-# Deliveries read in one round trip (each may carry an 8 MiB event).
-DELIVERIES_AT_ONCE = 8
 
 
 class RedisWebhooks(RedisWebSub):
@@ -77,14 +75,14 @@ class RedisWebhooks(RedisWebSub):
         return bool(answer)
 
     async def _deliveries(self, endpoint_id: str, event_ids: list[bytes], max_bytes: int) -> list[Delivery]:
-        """The deliveries of ``event_ids``, ``DELIVERIES_AT_ONCE`` read at a time, none once they hold
+        """The deliveries of ``event_ids``, ``READ_AT_ONCE`` read at a time, none once they hold
         ``max_bytes``; a page is cut after the one that crosses it (``listing.within_budget``)."""
         bodies: list[bytes] = []
         size = 0
-        for start in range(0, len(event_ids), DELIVERIES_AT_ONCE):
+        for start in range(0, len(event_ids), READ_AT_ONCE):
             if size > max_bytes:
                 break
-            part = await self.redis.hmget(self.key("whd", endpoint_id), event_ids[start : start + DELIVERIES_AT_ONCE])
+            part = await self.redis.hmget(self.key("whd", endpoint_id), event_ids[start : start + READ_AT_ONCE])
             found = [body for body in part if body]
             bodies += found
             size += sum(map(len, found))
