@@ -16,10 +16,8 @@ __all__ = ["redis_prefix", "redis_url"]  # a Redis (or a skip) and a key prefix 
 
 @pytest.fixture
 async def site() -> AsyncIterator[LocalSite]:
-    local = LocalSite()
-    await local.start()
-    yield local
-    await local.stop()
+    async with LocalSite() as local:
+        yield local
 
 
 @pytest.fixture

@@ -46,22 +46,6 @@ def link_header(hub: str, own: str) -> dict[str, str]:
     return {"Link": f'<{hub}>; rel="hub", <{own}>; rel="self"'}
 
 
-@pytest.fixture
-async def site() -> AsyncIterator[FeedServer]:
-    server = FeedServer()
-    await server.start()
-    yield server
-    await server.stop()
-
-
-@pytest.fixture
-async def hub() -> AsyncIterator[WebSubHub]:
-    server = WebSubHub()
-    await server.start()
-    yield server
-    await server.stop()
-
-
 def subscriber(tmp_path: Path, *flags: str, public: bool = True) -> Service:
     service = Service("--allow-private-networks", "--rate-limit", "0", "--websub-verify-timeout", "20", *FAST,
                       *flags, store=f"sqlite:///{tmp_path}/l.db", log_path=tmp_path / "serve.log")  # fmt: skip

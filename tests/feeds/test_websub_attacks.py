@@ -23,18 +23,14 @@ MAX_REQUEST_BYTES = 20_000
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def site() -> AsyncIterator[FeedServer]:
-    server = FeedServer()
-    await server.start()
-    yield server
-    await server.stop()
+    async with FeedServer() as server:
+        yield server
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def hub() -> AsyncIterator[WebSubHub]:
-    server = WebSubHub()
-    await server.start()
-    yield server
-    await server.stop()
+    async with WebSubHub() as server:
+        yield server
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")

@@ -22,22 +22,6 @@ from tests.support.service import Service
 from tests.support.websub_hub import WebSubHub
 
 
-@pytest.fixture
-async def site() -> AsyncIterator[FeedServer]:
-    server = FeedServer()
-    await server.start()
-    yield server
-    await server.stop()
-
-
-@pytest.fixture
-async def hub() -> AsyncIterator[WebSubHub]:
-    server = WebSubHub()
-    await server.start()
-    yield server
-    await server.stop()
-
-
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
 async def service(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Service]:
     running = subscriber(tmp_path_factory.mktemp("websub-distribution"))

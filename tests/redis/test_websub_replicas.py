@@ -19,18 +19,14 @@ FAST = ["--feed-min-interval", "0.3", "--feed-max-interval", "30", "--feed-defau
 
 @pytest.fixture
 async def site() -> AsyncIterator[FeedServer]:
-    server = FeedServer()
-    await server.start()
-    yield server
-    await server.stop()
+    async with FeedServer() as server:
+        yield server
 
 
 @pytest.fixture
 async def hub() -> AsyncIterator[WebSubHub]:
-    server = WebSubHub()
-    await server.start()
-    yield server
-    await server.stop()
+    async with WebSubHub() as server:
+        yield server
 
 
 async def test_a_callback_on_another_replica_than_the_feed_s_serves_every_client(
