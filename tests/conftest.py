@@ -7,11 +7,13 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.feed_fixtures import feed_site, websub_hub
 from tests.support.redis import redis_prefix, redis_url
 from tests.support.service import Service
 from tests.support.site import LocalSite
 
-__all__ = ["redis_prefix", "redis_url"]  # a Redis (or a skip) and a key prefix per test, for every test directory
+# For every test directory: a Redis (or a skip) and a key prefix per test; a feed site and a WebSub hub.
+__all__ = ["feed_site", "redis_prefix", "redis_url", "websub_hub"]
 
 
 @pytest.fixture

@@ -1,12 +1,9 @@
-"""Fixtures of the feed tests: a feed site and a WebSub hub, each on loopback, one per test.
-
-``site`` here is a ``FeedServer`` (a ``LocalSite`` that also serves feeds with validators), in place of the root
-conftest's plain ``LocalSite``; a module that wants them for all its tests defines its own, module-scoped.
-"""
+"""In the feed tests, ``site`` is a feed site (``FeedServer``, a ``LocalSite`` that also serves feeds with
+validators) in place of the root conftest's plain ``LocalSite``, and ``hub`` a WebSub hub: the fixtures of
+``tests/support/feed_fixtures.py`` under the names these tests read best with. A module that wants them for all its
+tests defines its own, module-scoped."""
 
 from __future__ import annotations
-
-from collections.abc import AsyncIterator
 
 import pytest
 
@@ -15,12 +12,10 @@ from tests.support.websub_hub import WebSubHub
 
 
 @pytest.fixture
-async def site() -> AsyncIterator[FeedServer]:
-    async with FeedServer() as server:
-        yield server
+def site(feed_site: FeedServer) -> FeedServer:
+    return feed_site
 
 
 @pytest.fixture
-async def hub() -> AsyncIterator[WebSubHub]:
-    async with WebSubHub() as server:
-        yield server
+def hub(websub_hub: WebSubHub) -> WebSubHub:
+    return websub_hub

@@ -3,10 +3,7 @@ land on another API replica than the one that took the feed, and clients of ever
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
-
-import pytest
 
 from tests.feeds.test_websub import ATOM, atom
 from tests.redis.deployment import WorkerProcess
@@ -17,21 +14,10 @@ from tests.support.websub_hub import WebSubHub
 FAST = ["--feed-min-interval", "0.3", "--feed-max-interval", "30", "--feed-default-interval", "0.5"]
 
 
-@pytest.fixture
-async def site() -> AsyncIterator[FeedServer]:
-    async with FeedServer() as server:
-        yield server
-
-
-@pytest.fixture
-async def hub() -> AsyncIterator[WebSubHub]:
-    async with WebSubHub() as server:
-        yield server
-
-
 async def test_a_callback_on_another_replica_than_the_feed_s_serves_every_client(
-    redis_url: str, redis_prefix: str, tmp_path: Path, site: FeedServer, hub: WebSubHub
+    redis_url: str, redis_prefix: str, tmp_path: Path, feed_site: FeedServer, websub_hub: WebSubHub
 ) -> None:
+    site, hub = feed_site, websub_hub
     flags = ["--redis-prefix", redis_prefix, "--allow-private-networks", "--rate-limit", "0", *FAST]
     taking = Service("--workers", "0", *flags, store=redis_url, log_path=tmp_path / "a.log")
     called = Service("--workers", "0", *flags, store=redis_url, log_path=tmp_path / "b.log")
