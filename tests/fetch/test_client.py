@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
-import itertools
 import socket
 import time
 import zlib
@@ -166,9 +165,12 @@ async def test_the_host_gate_spaces_the_starts_it_lets_through() -> None:
         async with gate.slot("h:80"):
             starts.append(time.monotonic())
 
+    began = time.monotonic()
     await asyncio.gather(*(start() for _ in range(4)))
-    gaps = [later - earlier for earlier, later in itertools.pairwise(starts)]
-    assert len(gaps) == 3 and min(gaps) >= 0.099, gaps  # asyncio may wake a timer up to its clock's resolution early
+    # The k-th start is k spacings after the first could start: load can only stretch that. (The gaps between the
+    # starts are no measure: a task that resumes late shortens the gap after it.) asyncio may wake a timer up to its
+    # clock's resolution early.
+    assert len(starts) == 4 and all(at - began >= 0.1 * k - 0.001 for k, at in enumerate(sorted(starts))), starts
     assert len(gate) == 1  # the host's spacing has not passed yet: kept
     await asyncio.sleep(0.11)
     async with gate.slot("other:80"):
