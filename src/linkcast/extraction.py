@@ -31,6 +31,10 @@ INLINE_MAX_BYTES = 32 * 1024
 ANSWER_OVERHEAD_BYTES = 64 * 1024
 # The answer's bound when the links have no size limit: a page of up to --max-body-bytes can hold this much, escaped.
 UNLIMITED_ANSWER_BYTES = 1 << 30
+# A child says it is ready once it has imported what it needs (about 0.3 s, far longer on a loaded machine): a page's
+# deadline then counts its parse alone, not the child's start.
+READY = b"ready\n"
+START_TIMEOUT_SECONDS = 60.0
 
 
 class ExtractionFailed(FetchError):
@@ -45,11 +49,27 @@ class _Child:
 
     @classmethod
     async def start(cls, answer_limit: int) -> _Child:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "linkcast.extraction",
-            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, limit=answer_limit,
-        )  # fmt: skip
-        return cls(process)
+        """A child that has said it is ready; FetchError if it could not start."""
+        try:
+            process = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "linkcast.extraction",
+                stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, limit=answer_limit,
+            )  # fmt: skip
+        except OSError as error:  # no process could be made (out of memory, of process slots)
+            raise FetchError(f"link extraction could not start: {error!r}", code="extract_failed") from None
+        child = cls(process)
+        assert process.stdout is not None
+        try:
+            said = await asyncio.wait_for(process.stdout.readline(), START_TIMEOUT_SECONDS)
+        except TimeoutError:
+            said = b""
+        except BaseException:  # cancelled
+            await child.kill()
+            raise
+        if said != READY:
+            await child.kill()
+            raise FetchError("link extraction could not start: its process did not get ready", code="extract_failed")
+        return child
 
     async def call(self, body: bytes, url: str, content_type: str | None, limits: LinkLimits) -> FoundLinks:
         stdin, stdout = self.process.stdin, self.process.stdout
@@ -136,6 +156,8 @@ def _serve() -> None:
     """A child's loop: read a request, answer with the page's links, until stdin closes (its parent is gone)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the parent, which then closes our stdin
     source, sink = sys.stdin.buffer, sys.stdout.buffer
+    sink.write(READY)
+    sink.flush()
     while header := source.readline():
         request = orjson.loads(header)
         body = source.read(request["size"])
