@@ -10,7 +10,8 @@ API::
     Sitemap.dropped: int                # entries refused: another host, not http(s), not a URL
     Sitemap.truncated: bool             # a bound was reached (or the body was cut): what follows was not read
     Sitemap.error: str | None           # why reading stopped early: a DTD, XML that does not parse...
-    SitemapLimits(max_urls=50_000, max_bytes=50 MiB, max_sitemaps=100, max_total_urls=50_000, max_depth=2)
+    SitemapLimits(max_urls=50_000, max_bytes=50 MiB, max_sitemaps=100, max_total_urls=50_000, max_depth=2,
+                  max_seconds=10.0, max_total_seconds=60.0)
     SitemapLimits.from_settings(settings)
 
 Bounds: at most ``max_urls`` entries and ``max_bytes`` uncompressed bytes per sitemap (the sitemaps.org limits); a
@@ -63,14 +64,19 @@ class SitemapLimits:
     max_total_urls: int = 50_000  # page URLs taken from all of them
     max_depth: int = 2  # an index and the sitemaps it lists; an index listed by an index is not followed
     max_seconds: float = 10.0  # reading one sitemap: 50 MiB of tiny elements would take expat's callbacks ~7 s
+    # Fetching and reading all of a site's sitemaps, which the job of one seed does one after the other: each fetch
+    # has --fetch-timeout, but max_sitemaps slow ones in a row would hold a worker for 100 x 30 s.
+    max_total_seconds: float = 60.0
 
     @classmethod
     def from_settings(cls, settings: Settings) -> SitemapLimits:
-        """``--max-sitemaps``, ``--max-sitemap-urls``, and ``--parse-timeout`` for the time to read one sitemap."""
+        """``--max-sitemaps``, ``--max-sitemap-urls``, ``--parse-timeout`` for the time to read one sitemap, and
+        twice ``--fetch-timeout`` for all of them."""
         return cls(
             max_sitemaps=settings.max_sitemaps,
             max_total_urls=settings.max_sitemap_urls,
             max_seconds=settings.parse_timeout,
+            max_total_seconds=2 * settings.fetch_timeout,
         )
 
 
