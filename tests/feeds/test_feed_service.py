@@ -159,6 +159,28 @@ async def test_a_hostile_feed_ends_each_poll_in_one_error_event_and_is_polled_ag
     assert record["state"] == "error" and record["last_error"]["code"] == code
 
 
+async def test_a_link_header_title_in_an_undecodable_charset_neither_fails_discovery_nor_a_poll(
+    poller: Service, server: FeedServer
+) -> None:
+    """``title*=idna''...`` made Python's codec raise out of the Link header's reading: PUT /feeds of a page naming its
+    feed so was a 500, and every poll of a feed sending it crashed its worker until the feed was given up on."""
+    odd_title = "title*=idna''%41"
+    feed_url = server.feed(
+        "/odd.xml", Feed(rss(("a", "A")), extra_headers={"Link": f"<{server.url('/hub')}>; rel=hub; {odd_title}"})
+    )
+    page_link = f'<{feed_url}>; rel=alternate; type="application/rss+xml"; {odd_title}'
+    page = server.feed(
+        "/page", Feed("<html><head></head></html>", content_type="text/html", extra_headers={"Link": page_link})
+    )
+    async with poller.connect("request_id=odd&since=0") as ws:
+        body = await watch(poller, "odd", page)
+        assert body["url"] == feed_url
+        frames = await receive_until(ws, lambda fs: len(entries(fs)) == 1, 30)
+    assert [entry["title"] for entry in entries(frames)] == ["A"]
+    _status, record = await poller.call("GET", "/feeds/odd")
+    assert record["state"] == "active" and record["last_error"] is None, record
+
+
 async def test_a_feed_with_many_entries_sends_at_most_the_bound_per_poll(tmp_path: Path, server: FeedServer) -> None:
     service = sqlite_service(tmp_path, "--max-entries-per-poll", "50")
     await service.start()
