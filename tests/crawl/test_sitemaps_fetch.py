@@ -191,6 +191,17 @@ async def test_billion_laughs_in_a_fetched_sitemap_ends_it_cleanly(site: Recordi
     assert await discover_sitemap_urls(fetcher, site.origin, rules) == [site.url("/a")]
 
 
+async def test_a_sitemap_in_an_encoding_expat_cannot_use_is_skipped(site: RecordingSite, fetcher: Fetcher) -> None:
+    xml(
+        site,
+        "/sjis.xml",
+        urlset(site.url("/x")).replace(b"<urlset", b'<?xml version="1.0" encoding="Shift_JIS"?><urlset'),
+    )
+    xml(site, "/good.xml", urlset(site.url("/a")))
+    rules = robots("Sitemap: /sjis.xml", "Sitemap: /good.xml")
+    assert await discover_sitemap_urls(fetcher, site.origin, rules) == [site.url("/a")]
+
+
 async def test_slow_sitemaps_hold_the_crawl_for_a_bounded_time_in_all(site: RecordingSite) -> None:
     """Each sitemap is one fetch, but a site names up to --max-sitemaps of them, read one after the other by the job
     of one seed: at --fetch-timeout each (a server that trickles a byte now and then), a single crawl would hold its

@@ -234,6 +234,11 @@ def _read_xml(
         return reader.kind, stop.error is None or stop.error.startswith("took"), stop.error
     except expat.ExpatError as error:
         return reader.kind, False, f"XML: {expat.ErrorString(error.code)} at line {error.lineno}"
+    except (LookupError, ValueError):
+        # expat asks Python for an encoding it does not know itself, and Python's answer raises out of Parse: an
+        # unknown name (LookupError), a multi-byte encoding (ValueError: Shift_JIS), or a codec that cannot decode
+        # (UnicodeError, a ValueError: idna). A sitemap is UTF-8 (sitemaps.org); this one cannot be read.
+        return reader.kind, False, f"XML: the encoding {reader.encoding!r} cannot be read (a sitemap is UTF-8)"
     return reader.kind, False, None
 
 
@@ -247,16 +252,21 @@ class _XmlReader:
         self.depth = 0
         self.text: list[str] | None = None  # inside an entry's loc
         self.text_size = 0
+        self.encoding: str | None = None  # as the XML declaration names it
         parser = expat.ParserCreate(namespace_separator=" ")
         parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
         parser.StartDoctypeDeclHandler = self._refuse_dtd
         parser.EntityDeclHandler = self._refuse_dtd
         parser.ExternalEntityRefHandler = self._refuse_external
+        parser.XmlDeclHandler = self._declared
         parser.StartElementHandler = self._start
         parser.EndElementHandler = self._end
         parser.CharacterDataHandler = self._characters
         parser.buffer_text = True
         self.parser = parser
+
+    def _declared(self, _version: str, encoding: str | None, _standalone: int) -> None:
+        self.encoding = encoding
 
     def _refuse_dtd(self, *_args: object) -> None:
         raise _Stop("a DTD or an entity declaration (a sitemap has none): not read")
