@@ -9,6 +9,7 @@ admits the links (once each, up to ``max_pages``) and keeps the counts (``store/
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections import OrderedDict
@@ -37,6 +38,11 @@ log = logging.getLogger(__name__)
 
 # Crawls whose rules (scope, patterns) this process keeps built, the most recently used.
 CACHED_CRAWLS = 256
+# Judging a page's links runs on the event loop: up to --max-links of them, each against up to 100 patterns, is
+# seconds of work, so it gives the loop back (to the API, the streams, other jobs) after this long, checked every
+# JUDGE_CHECK links.
+JUDGE_SLICE_SECONDS = 0.02
+JUDGE_CHECK = 64
 # The visited-set entry that marks a site's sitemaps as read for a crawl (a key no http(s) URL can have).
 SITEMAPS_READ = "sitemaps-read:"
 
@@ -156,11 +162,11 @@ class CrawlJobs:
             job.request_id, job.url, depth=depth, referrer=referrer, final_url=page.final_url,
             status_code=page.status_code, links=found.links, links_truncated=found.truncated,
         )  # fmt: skip
-        links, skipped = self._judge(job.request_id, found.links, depth + 1, rules, job.url)
+        links, skipped = await self._judge(job.request_id, found.links, depth + 1, rules, job.url)
         final = crawl_key(page.final_url) if page.final_url != job.url else None  # not redirected: no parse
         return CrawlOutcome(body, "fetched", seeds + links, skipped, final if final != job.url else None)
 
-    def _judge(
+    async def _judge(
         self, crawl_id: str, links: list[str], depth: int, rules: LinkRules, referrer: str
     ) -> tuple[list[Discovered], dict[str, int]]:
         """The links to follow (without fragment, once each) and the others counted by reason: a link this process
@@ -171,7 +177,11 @@ class CrawlJobs:
         followed: list[Discovered] = []
         skipped: dict[str, int] = {}
         known = self.known.of(crawl_id)
-        for key in keys:
+        turn_began = time.perf_counter()
+        for count, key in enumerate(keys, 1):
+            if count % JUDGE_CHECK == 0 and time.perf_counter() - turn_began > JUDGE_SLICE_SECONDS:
+                await asyncio.sleep(0)
+                turn_began = time.perf_counter()
             known_reason = known.get(key)
             if known_reason is None:
                 reason = rules.skip_reason_of_key(key, depth)
