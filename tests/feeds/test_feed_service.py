@@ -252,3 +252,25 @@ async def test_two_worker_processes_never_poll_one_feed_at_once(
     assert most == 1
     polls = server.requests_to("/slow.xml")
     assert all(later.at - earlier.at >= 0.35 for earlier, later in itertools.pairwise(polls[1:]))
+
+
+async def test_finding_the_feed_of_a_huge_page_leaves_the_service_answering(
+    poller: Service, server: FeedServer
+) -> None:
+    """PUT /feeds of a page reads its head for <link rel=alternate>, its charset first, as Chromium scans for it: a
+    head of 800,000 <meta> tags is seconds of Python, which ran on the event loop and held every other request."""
+    page = server.feed(
+        "/huge", Feed("<html><head>" + "<meta x=1>" * 800_000 + "</head></html>", content_type="text/html")
+    )
+    slowest = 0.0
+    async with aiohttp.ClientSession() as session:
+        put = asyncio.create_task(poller.call("PUT", "/feeds/huge", json={"url": page}, session=session))
+        while not put.done():
+            began = asyncio.get_running_loop().time()
+            status, _ = await poller.call("GET", "/healthz", session=session)
+            assert status == 200
+            slowest = max(slowest, asyncio.get_running_loop().time() - began)
+            await asyncio.sleep(0.05)
+        status, body = await put
+    assert (status, body["error"]["code"]) == (400, "no_feed_found"), body
+    assert slowest < 1.0, f"/healthz waited {slowest:.1f} s while the page was read"

@@ -4,6 +4,8 @@ shared ``Fetcher``."""
 
 from __future__ import annotations
 
+import asyncio
+
 from linkcast.core.errors import FetchError, InvalidInput, Unprocessable
 from linkcast.feeds.discovery import feed_links_in_headers, feed_links_in_html, looks_like_a_feed
 from linkcast.feeds.first_answers import FirstAnswers
@@ -34,7 +36,9 @@ async def discover_feed(fetcher: Fetcher, url: str, answers: FirstAnswers | None
         return resource.permanent_url
     link_headers = resource.header_values("Link")
     candidates = feed_links_in_headers(link_headers, resource.final_url)
-    candidates += feed_links_in_html(resource.body, resource.final_url, content_type)
+    # Off the event loop: the page is up to --max-body-bytes, and its head is scanned for a charset as Chromium does,
+    # in Python (a head of a million <meta> tags takes seconds). This runs in an API request, beside every other.
+    candidates += await asyncio.to_thread(feed_links_in_html, resource.body, resource.final_url, content_type)
     # A page's application/json alternate is most often an API's view of it (WordPress names one on every page),
     # rarely a JSON Feed 1.0: any feed of a feed-only type is taken before it.
     candidates.sort(key=lambda link: link.type == "application/json")
