@@ -15,6 +15,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
+from tests.hostile.test_hostile import PeakRSS
 from tests.redis.deployment import WorkerProcess
 from tests.support.feed_site import Feed, FeedServer, rss
 from tests.support.service import Service, receive_until
@@ -264,13 +265,40 @@ async def test_finding_the_feed_of_a_huge_page_leaves_the_service_answering(
     )
     slowest = 0.0
     async with aiohttp.ClientSession() as session:
-        put = asyncio.create_task(poller.call("PUT", "/feeds/huge", json={"url": page}, session=session))
+        reading = aiohttp.ClientTimeout(total=120)  # the page is read in seconds: more than call's 10 on a busy machine
+        put = asyncio.create_task(session.put(f"{poller.base_url}/feeds/huge", json={"url": page}, timeout=reading))
         while not put.done():
             began = asyncio.get_running_loop().time()
             status, _ = await poller.call("GET", "/healthz", session=session)
             assert status == 200
             slowest = max(slowest, asyncio.get_running_loop().time() - began)
             await asyncio.sleep(0.05)
-        status, body = await put
+        async with await put as answer:
+            status, body = answer.status, await answer.json()
     assert (status, body["error"]["code"]) == (400, "no_feed_found"), body
     assert slowest < 1.0, f"/healthz waited {slowest:.1f} s while the page was read"
+
+
+async def test_pages_read_to_find_their_feed_are_read_one_at_a_time(poller: Service, server: FeedServer) -> None:
+    """Reading the head of a 4 MB page of <meta> tags takes some 180 MB for its tree: read in parallel, one per PUT
+    /feeds (in the threads that also resolve every fetch's host name), three such PUTs took three times that."""
+    page = server.feed(
+        "/huge", Feed("<html><head>" + "<meta x=1>" * 400_000 + "</head></html>", content_type="text/html")
+    )
+    assert poller.process is not None
+    rss = PeakRSS(poller.process.pid)
+    sampler = asyncio.create_task(rss.run())
+
+    async def put(session: aiohttp.ClientSession, feed_id: str) -> tuple[int, str]:
+        url = f"{poller.base_url}/feeds/{feed_id}"
+        async with session.put(url, json={"url": page}, timeout=aiohttp.ClientTimeout(total=120)) as answer:
+            return answer.status, (await answer.json())["error"]["code"]
+
+    try:
+        baseline = rss.sample()
+        async with aiohttp.ClientSession() as session:
+            answers = await asyncio.gather(*(put(session, f"huge{n}") for n in range(3)))
+    finally:
+        sampler.cancel()
+    assert answers == [(400, "no_feed_found")] * 3
+    assert rss.peak - baseline < 400 * 2**20, f"{(rss.peak - baseline) / 2**20:.0f} MiB more while reading"
