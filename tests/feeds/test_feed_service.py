@@ -126,6 +126,29 @@ async def test_opml_in_and_out(poller: Service, server: FeedServer) -> None:
     assert one in exported and two in exported
 
 
+async def test_importing_opml_leaves_the_service_answering(poller: Service) -> None:
+    """An OPML list is read by expat with a Python call per element: a body of 1 MB (--max-request-bytes) is about
+    0.1 s of it, which ran on the event loop, so a few clients posting lists at once held every other request."""
+    opml = b"<opml><body>" + b'<x a="1" b="2"/>' * 60_000 + b"</body></opml>"
+    slowest = 0.0
+    async with aiohttp.ClientSession() as session:
+
+        async def post() -> int:
+            async with session.post(f"{poller.base_url}/feeds/import", data=opml,
+                                    timeout=aiohttp.ClientTimeout(total=120)) as answer:  # fmt: skip
+                return answer.status
+
+        posts = asyncio.gather(*(post() for _ in range(30)))
+        while not posts.done():
+            began = asyncio.get_running_loop().time()
+            status, _ = await poller.call("GET", "/healthz", session=session)
+            assert status == 200
+            slowest = max(slowest, asyncio.get_running_loop().time() - began)
+            await asyncio.sleep(0.05)
+        assert await posts == [200] * 30
+    assert slowest < 1.0, f"/healthz waited {slowest:.1f} s while the lists were read"
+
+
 HOSTILE: dict[str, tuple[str, str]] = {
     "billion-laughs": (
         '<?xml version="1.0"?><!DOCTYPE rss [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">'
