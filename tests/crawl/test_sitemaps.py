@@ -6,6 +6,7 @@ import gzip
 import time
 import zlib
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -204,6 +205,16 @@ def test_an_undeclared_entity_is_an_error_not_a_lookup() -> None:
 def test_xml_in_utf16_is_read() -> None:
     body = urlset("https://example.com/é").decode().replace('encoding="UTF-8"', 'encoding="UTF-16"').encode("utf-16")
     assert parse_sitemap(body, SITE).urls == ("https://example.com/%C3%A9",)
+
+
+@pytest.mark.parametrize("encoding", ["Shift_JIS", "EUC-JP", "no-such-encoding", "idna", "undefined"])
+def test_an_encoding_expat_cannot_use_ends_the_sitemap_with_an_error_not_an_exception(encoding: str) -> None:
+    """expat asks Python for an encoding it does not know itself, and Python's answer raises out of ``Parse``:
+    ``LookupError`` for a name it does not know, ``ValueError`` for a multi-byte one (Shift_JIS: a Japanese site's),
+    ``UnicodeError`` for one that cannot decode. Out of the crawl job, that made its seed page fail, five times."""
+    body = urlset("https://example.com/a").replace(b'encoding="UTF-8"', f'encoding="{encoding}"'.encode())
+    sitemap = parse_sitemap(body, SITE)
+    assert sitemap.urls == () and sitemap.error is not None and encoding in sitemap.error
 
 
 @settings(max_examples=200, deadline=None)

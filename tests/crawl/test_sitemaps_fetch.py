@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import gzip
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -187,6 +189,50 @@ async def test_billion_laughs_in_a_fetched_sitemap_ends_it_cleanly(site: Recordi
     xml(site, "/good.xml", urlset(site.url("/a")))
     rules = robots("Sitemap: /laughs.xml", "Sitemap: /good.xml")
     assert await discover_sitemap_urls(fetcher, site.origin, rules) == [site.url("/a")]
+
+
+async def test_a_sitemap_in_an_encoding_expat_cannot_use_is_skipped(site: RecordingSite, fetcher: Fetcher) -> None:
+    xml(
+        site,
+        "/sjis.xml",
+        urlset(site.url("/x")).replace(b"<urlset", b'<?xml version="1.0" encoding="Shift_JIS"?><urlset'),
+    )
+    xml(site, "/good.xml", urlset(site.url("/a")))
+    rules = robots("Sitemap: /sjis.xml", "Sitemap: /good.xml")
+    assert await discover_sitemap_urls(fetcher, site.origin, rules) == [site.url("/a")]
+
+
+async def test_slow_sitemaps_hold_the_crawl_for_a_bounded_time_in_all(site: RecordingSite) -> None:
+    """Each sitemap is one fetch, but a site names up to --max-sitemaps of them, read one after the other by the job
+    of one seed: at --fetch-timeout each (a server that trickles a byte now and then), a single crawl would hold its
+    worker for 100 x 30 s. The whole reading has twice --fetch-timeout; what was found by then is kept."""
+    xml(site, "/fast.xml", urlset(site.url("/a")))
+
+    async def trickle(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "application/xml"})
+        await response.prepare(request)
+        for _ in range(200):  # 40 s at most; the fetcher hangs up long before
+            await response.write(b" ")
+            await asyncio.sleep(0.2)
+        return response
+
+    slow = [f"/slow{n}.xml" for n in range(6)]
+    for path in slow:
+        site.route(path, trickle)
+    settings = Settings(allow_hosts=f"127.0.0.1:{site.port}", retries=0, fetch_timeout=1.0, read_timeout=0.5)
+    slow_fetcher = Fetcher(settings)
+    await slow_fetcher.open()
+    try:
+        rules = robots("Sitemap: /fast.xml", *(f"Sitemap: {path}" for path in slow))
+        began = time.monotonic()
+        found = await asyncio.wait_for(
+            discover_sitemap_urls(slow_fetcher, site.origin, rules, SitemapLimits.from_settings(settings)), 30
+        )
+        elapsed = time.monotonic() - began
+    finally:
+        await slow_fetcher.close()
+    assert found == [site.url("/a")]
+    assert elapsed < 2 * settings.fetch_timeout + 1.0, elapsed  # not 6 x 1 s
 
 
 def _redirect(to: str) -> Any:

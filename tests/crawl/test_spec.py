@@ -11,7 +11,14 @@ from hypothesis import strategies as st
 
 from linkcast.core.errors import InvalidInput
 from linkcast.crawl.scope import SCOPE_KINDS, ScopeKind
-from linkcast.crawl.spec import DEFAULT_MAX_PAGES_CAP, MAX_DEPTH, MAX_PATTERNS, MAX_SEEDS, CrawlSpec
+from linkcast.crawl.spec import (
+    DEFAULT_MAX_PAGES_CAP,
+    MAX_DEPTH,
+    MAX_PATTERNS,
+    MAX_SEEDS,
+    MAX_WILDCARDS,
+    CrawlSpec,
+)
 
 SEED = "https://example.com/"
 
@@ -180,6 +187,20 @@ def test_too_many_patterns_in_all_are_refused() -> None:
     assert crawl({"url": SEED, "include": include, "exclude": exclude})
     message = refused({"url": SEED, "include": include, "exclude": [*exclude, "/x"]}, "invalid_option")
     assert str(MAX_PATTERNS) in message
+
+
+def test_too_many_wildcards_in_all_are_refused() -> None:
+    """Each '*' is one more search per link of every page: 100 patterns of 499 '*' ('/*a*a*a…', 1,000 characters,
+    each piece found in a link of a's) made judging one page of 20,000 such links take 440 s of the event loop."""
+    hostile = ["/" + "*a" * 496 + f"*q{i:02d}*b" for i in range(MAX_PATTERNS)]
+    message = refused({"url": SEED, "include": hostile}, "invalid_option")
+    assert str(MAX_WILDCARDS) in message and "wildcards" in message
+    one_long = ["/" + "*a" * MAX_WILDCARDS + "*"]
+    refused({"url": SEED, "exclude": one_long}, "invalid_option")
+    # Up to the bound in all, however the patterns share them ('**' is one).
+    assert crawl({"url": SEED, "include": ["/" + "*a" * (MAX_WILDCARDS - 1) + "**"]})
+    two_each = [f"/p{i}/*.html*" for i in range(MAX_PATTERNS)]
+    assert crawl({"url": SEED, "include": two_each[:50], "exclude": two_each[50:]})
 
 
 def test_an_invalid_pattern_is_refused_by_name() -> None:

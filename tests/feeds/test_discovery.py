@@ -66,6 +66,16 @@ def test_hostile_link_headers_are_bounded_and_never_raise() -> None:
     assert len(feed_links_in_headers(many, PAGE_URL)) <= MAX_FEED_LINKS
 
 
+@pytest.mark.parametrize("charset", ["idna", "punycode", "undefined", "rot13", "no-such-charset"])
+def test_an_extended_title_in_a_charset_that_cannot_decode_it_leaves_the_plain_title(charset: str) -> None:
+    """The server names the charset of ``title*``: some that Python knows refuse to decode anything (``undefined``),
+    any non-ASCII (``punycode``) or with ``errors="replace"`` (``idna``). The link stays, with its plain title."""
+    headers = [f"</feed>; rel=alternate; type=application/rss+xml; title=\"News\"; title*={charset}''%C3%A9%41"]
+    assert feed_links_in_headers(headers, PAGE_URL) == [
+        FeedLink("https://site.example/feed", "application/rss+xml", "News")
+    ]
+
+
 def test_hubs_and_self_come_from_the_headers_and_only_where_they_name_none_from_the_body() -> None:
     headers = ['<https://hub.one/>; rel="hub", <https://site.example/topic>; rel="self"']
     assert hub_and_self_links(headers, PAGE, PAGE_URL, "text/html") == (

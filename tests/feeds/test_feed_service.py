@@ -15,6 +15,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
+from tests.hostile.test_hostile import PeakRSS
 from tests.redis.deployment import WorkerProcess
 from tests.support.feed_site import Feed, FeedServer, rss
 from tests.support.service import Service, receive_until
@@ -125,6 +126,29 @@ async def test_opml_in_and_out(poller: Service, server: FeedServer) -> None:
     assert one in exported and two in exported
 
 
+async def test_importing_opml_leaves_the_service_answering(poller: Service) -> None:
+    """An OPML list is read by expat with a Python call per element: a body of 1 MB (--max-request-bytes) is about
+    0.1 s of it, which ran on the event loop, so a few clients posting lists at once held every other request."""
+    opml = b"<opml><body>" + b'<x a="1" b="2"/>' * 60_000 + b"</body></opml>"
+    slowest = 0.0
+    async with aiohttp.ClientSession() as session:
+
+        async def post() -> int:
+            async with session.post(f"{poller.base_url}/feeds/import", data=opml,
+                                    timeout=aiohttp.ClientTimeout(total=120)) as answer:  # fmt: skip
+                return answer.status
+
+        posts = asyncio.gather(*(post() for _ in range(30)))
+        while not posts.done():
+            began = asyncio.get_running_loop().time()
+            status, _ = await poller.call("GET", "/healthz", session=session)
+            assert status == 200
+            slowest = max(slowest, asyncio.get_running_loop().time() - began)
+            await asyncio.sleep(0.05)
+        assert await posts == [200] * 30
+    assert slowest < 1.0, f"/healthz waited {slowest:.1f} s while the lists were read"
+
+
 HOSTILE: dict[str, tuple[str, str]] = {
     "billion-laughs": (
         '<?xml version="1.0"?><!DOCTYPE rss [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">'
@@ -157,6 +181,28 @@ async def test_a_hostile_feed_ends_each_poll_in_one_error_event_and_is_polled_ag
     assert not entries(frames)
     _status, record = await poller.call("GET", f"/feeds/{name}")
     assert record["state"] == "error" and record["last_error"]["code"] == code
+
+
+async def test_a_link_header_title_in_an_undecodable_charset_neither_fails_discovery_nor_a_poll(
+    poller: Service, server: FeedServer
+) -> None:
+    """``title*=idna''...`` made Python's codec raise out of the Link header's reading: PUT /feeds of a page naming its
+    feed so was a 500, and every poll of a feed sending it crashed its worker until the feed was given up on."""
+    odd_title = "title*=idna''%41"
+    feed_url = server.feed(
+        "/odd.xml", Feed(rss(("a", "A")), extra_headers={"Link": f"<{server.url('/hub')}>; rel=hub; {odd_title}"})
+    )
+    page_link = f'<{feed_url}>; rel=alternate; type="application/rss+xml"; {odd_title}'
+    page = server.feed(
+        "/page", Feed("<html><head></head></html>", content_type="text/html", extra_headers={"Link": page_link})
+    )
+    async with poller.connect("request_id=odd&since=0") as ws:
+        body = await watch(poller, "odd", page)
+        assert body["url"] == feed_url
+        frames = await receive_until(ws, lambda fs: len(entries(fs)) == 1, 30)
+    assert [entry["title"] for entry in entries(frames)] == ["A"]
+    _status, record = await poller.call("GET", "/feeds/odd")
+    assert record["state"] == "active" and record["last_error"] is None, record
 
 
 async def test_a_feed_with_many_entries_sends_at_most_the_bound_per_poll(tmp_path: Path, server: FeedServer) -> None:
@@ -230,3 +276,52 @@ async def test_two_worker_processes_never_poll_one_feed_at_once(
     assert most == 1
     polls = server.requests_to("/slow.xml")
     assert all(later.at - earlier.at >= 0.35 for earlier, later in itertools.pairwise(polls[1:]))
+
+
+async def test_finding_the_feed_of_a_huge_page_leaves_the_service_answering(
+    poller: Service, server: FeedServer
+) -> None:
+    """PUT /feeds of a page reads its head for <link rel=alternate>, its charset first, as Chromium scans for it: a
+    head of 800,000 <meta> tags is seconds of Python, which ran on the event loop and held every other request."""
+    page = server.feed(
+        "/huge", Feed("<html><head>" + "<meta x=1>" * 800_000 + "</head></html>", content_type="text/html")
+    )
+    slowest = 0.0
+    async with aiohttp.ClientSession() as session:
+        reading = aiohttp.ClientTimeout(total=120)  # the page is read in seconds: more than call's 10 on a busy machine
+        put = asyncio.create_task(session.put(f"{poller.base_url}/feeds/huge", json={"url": page}, timeout=reading))
+        while not put.done():
+            began = asyncio.get_running_loop().time()
+            status, _ = await poller.call("GET", "/healthz", session=session)
+            assert status == 200
+            slowest = max(slowest, asyncio.get_running_loop().time() - began)
+            await asyncio.sleep(0.05)
+        async with await put as answer:
+            status, body = answer.status, await answer.json()
+    assert (status, body["error"]["code"]) == (400, "no_feed_found"), body
+    assert slowest < 1.0, f"/healthz waited {slowest:.1f} s while the page was read"
+
+
+async def test_pages_read_to_find_their_feed_are_read_one_at_a_time(poller: Service, server: FeedServer) -> None:
+    """Reading the head of a 4 MB page of <meta> tags takes some 180 MB for its tree: read in parallel, one per PUT
+    /feeds (in the threads that also resolve every fetch's host name), three such PUTs took three times that."""
+    page = server.feed(
+        "/huge", Feed("<html><head>" + "<meta x=1>" * 400_000 + "</head></html>", content_type="text/html")
+    )
+    assert poller.process is not None
+    rss = PeakRSS(poller.process.pid)
+    sampler = asyncio.create_task(rss.run())
+
+    async def put(session: aiohttp.ClientSession, feed_id: str) -> tuple[int, str]:
+        url = f"{poller.base_url}/feeds/{feed_id}"
+        async with session.put(url, json={"url": page}, timeout=aiohttp.ClientTimeout(total=120)) as answer:
+            return answer.status, (await answer.json())["error"]["code"]
+
+    try:
+        baseline = rss.sample()
+        async with aiohttp.ClientSession() as session:
+            answers = await asyncio.gather(*(put(session, f"huge{n}") for n in range(3)))
+    finally:
+        sampler.cancel()
+    assert answers == [(400, "no_feed_found")] * 3
+    assert rss.peak - baseline < 400 * 2**20, f"{(rss.peak - baseline) / 2**20:.0f} MiB more while reading"

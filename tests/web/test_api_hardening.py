@@ -199,7 +199,7 @@ async def test_websocket_origin_must_be_this_host(service: Service) -> None:
     recipe = curl_handshake(service, "-H", "Host: localhost", "-H", "Origin: http://localhost:8080")
     assert recipe.startswith("HTTP/1.1 101"), recipe
     assert curl_handshake(service, "-H", "Origin: http://127.0.0.1:9").startswith("HTTP/1.1 101")
-    for origin in ("http://evil.example", "null", "http://localhost.evil.example"):
+    for origin in ("http://evil.example", "null", "http://localhost.evil.example", "http://[::1", "http://[x]"):
         status_line = curl_handshake(service, "-H", "Host: localhost", "-H", f"Origin: {origin}")
         assert status_line.startswith("HTTP/1.1 403"), (origin, status_line)
 
@@ -255,6 +255,10 @@ async def test_cross_site_submissions_are_refused(service: Service) -> None:
     form_post = {"Origin": "http://evil.example", "Content-Type": "application/x-www-form-urlencoded"}
     status, body = await service.call("POST", "/urls", data=json.dumps(unreachable), headers=form_post)
     assert (status, body["error"]["code"]) == (403, "forbidden_origin"), body
+    # An Origin that does not even parse (urlsplit raises on it) is refused the same way, not a 500.
+    for garbled in ("http://[::1", "https://[127.0.0.1]"):
+        status, body = await service.call("PUT", "/urls/xs1", json=unreachable, headers={"Origin": garbled})
+        assert (status, body["error"]["code"]) == (403, "forbidden_origin"), (garbled, body)
     status, _ = await service.call("GET", "/urls/xs1")
     assert status == 404
     # A page of this host (any port) and a client with no Origin (curl, scripts) submit as before.

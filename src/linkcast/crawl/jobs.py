@@ -9,9 +9,12 @@ admits the links (once each, up to ``max_pages``) and keeps the counts (``store/
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections import OrderedDict
+from collections.abc import AsyncIterator, Iterable
+from typing import TypeVar
 
 from linkcast.core.crawls import CRAWL_ENDED, CrawlOutcome, CrawlRecord, Discovered, page_body, skipped_body
 from linkcast.core.errors import Blocked, FetchError, LinkcastError
@@ -37,6 +40,24 @@ log = logging.getLogger(__name__)
 
 # Crawls whose rules (scope, patterns) this process keeps built, the most recently used.
 CACHED_CRAWLS = 256
+# Judging links runs on the event loop: up to --max-links of a page's (or 50,000 a sitemap lists), each against up to
+# 100 patterns, is seconds of work, so it gives the loop back (to the API, the streams, other jobs) after this long,
+# checked every JUDGE_CHECK links.
+JUDGE_SLICE_SECONDS = 0.02
+JUDGE_CHECK = 64
+T = TypeVar("T")
+
+
+async def in_turns(items: Iterable[T]) -> AsyncIterator[T]:
+    """``items``, giving the event loop back every ``JUDGE_SLICE_SECONDS`` of the caller's work on them."""
+    turn_began = time.perf_counter()
+    for count, item in enumerate(items, 1):
+        if count % JUDGE_CHECK == 0 and time.perf_counter() - turn_began > JUDGE_SLICE_SECONDS:
+            await asyncio.sleep(0)
+            turn_began = time.perf_counter()
+        yield item
+
+
 # The visited-set entry that marks a site's sitemaps as read for a crawl (a key no http(s) URL can have).
 SITEMAPS_READ = "sitemaps-read:"
 
@@ -128,7 +149,7 @@ class CrawlJobs:
         answer, _ = await self.robots.answer_for(job.url)
         urls = await discover_sitemap_urls(self.fetcher, site, answer.rules, self.sitemap_limits)
         keys = dict.fromkeys(crawl_key(url) for url in urls)
-        return [Discovered(key, 0, None) for key in keys if rules.skip_reason_of_key(key, 0) is None]
+        return [Discovered(key, 0, None) async for key in in_turns(keys) if rules.skip_reason_of_key(key, 0) is None]
 
     async def _fetch(self, job: Job, spec: CrawlSpec, rules: LinkRules, seeds: list[Discovered]) -> CrawlOutcome:
         depth, referrer = job.data.get("depth", 0), job.data.get("referrer")
@@ -156,11 +177,11 @@ class CrawlJobs:
             job.request_id, job.url, depth=depth, referrer=referrer, final_url=page.final_url,
             status_code=page.status_code, links=found.links, links_truncated=found.truncated,
         )  # fmt: skip
-        links, skipped = self._judge(job.request_id, found.links, depth + 1, rules, job.url)
+        links, skipped = await self._judge(job.request_id, found.links, depth + 1, rules, job.url)
         final = crawl_key(page.final_url) if page.final_url != job.url else None  # not redirected: no parse
         return CrawlOutcome(body, "fetched", seeds + links, skipped, final if final != job.url else None)
 
-    def _judge(
+    async def _judge(
         self, crawl_id: str, links: list[str], depth: int, rules: LinkRules, referrer: str
     ) -> tuple[list[Discovered], dict[str, int]]:
         """The links to follow (without fragment, once each) and the others counted by reason: a link this process
@@ -171,7 +192,7 @@ class CrawlJobs:
         followed: list[Discovered] = []
         skipped: dict[str, int] = {}
         known = self.known.of(crawl_id)
-        for key in keys:
+        async for key in in_turns(keys):
             known_reason = known.get(key)
             if known_reason is None:
                 reason = rules.skip_reason_of_key(key, depth)

@@ -10,7 +10,8 @@ API::
     Sitemap.dropped: int                # entries refused: another host, not http(s), not a URL
     Sitemap.truncated: bool             # a bound was reached (or the body was cut): what follows was not read
     Sitemap.error: str | None           # why reading stopped early: a DTD, XML that does not parse...
-    SitemapLimits(max_urls=50_000, max_bytes=50 MiB, max_sitemaps=100, max_total_urls=50_000, max_depth=2)
+    SitemapLimits(max_urls=50_000, max_bytes=50 MiB, max_sitemaps=100, max_total_urls=50_000, max_depth=2,
+                  max_seconds=10.0, max_total_seconds=60.0)
     SitemapLimits.from_settings(settings)
 
 Bounds: at most ``max_urls`` entries and ``max_bytes`` uncompressed bytes per sitemap (the sitemaps.org limits); a
@@ -63,14 +64,19 @@ class SitemapLimits:
     max_total_urls: int = 50_000  # page URLs taken from all of them
     max_depth: int = 2  # an index and the sitemaps it lists; an index listed by an index is not followed
     max_seconds: float = 10.0  # reading one sitemap: 50 MiB of tiny elements would take expat's callbacks ~7 s
+    # Fetching and reading all of a site's sitemaps, which the job of one seed does one after the other: each fetch
+    # has --fetch-timeout, but max_sitemaps slow ones in a row would hold a worker for 100 x 30 s.
+    max_total_seconds: float = 60.0
 
     @classmethod
     def from_settings(cls, settings: Settings) -> SitemapLimits:
-        """``--max-sitemaps``, ``--max-sitemap-urls``, and ``--parse-timeout`` for the time to read one sitemap."""
+        """``--max-sitemaps``, ``--max-sitemap-urls``, ``--parse-timeout`` for the time to read one sitemap, and
+        twice ``--fetch-timeout`` for all of them."""
         return cls(
             max_sitemaps=settings.max_sitemaps,
             max_total_urls=settings.max_sitemap_urls,
             max_seconds=settings.parse_timeout,
+            max_total_seconds=2 * settings.fetch_timeout,
         )
 
 
@@ -228,6 +234,11 @@ def _read_xml(
         return reader.kind, stop.error is None or stop.error.startswith("took"), stop.error
     except expat.ExpatError as error:
         return reader.kind, False, f"XML: {expat.ErrorString(error.code)} at line {error.lineno}"
+    except (LookupError, ValueError):
+        # expat asks Python for an encoding it does not know itself, and Python's answer raises out of Parse: an
+        # unknown name (LookupError), a multi-byte encoding (ValueError: Shift_JIS), or a codec that cannot decode
+        # (UnicodeError, a ValueError: idna). A sitemap is UTF-8 (sitemaps.org); this one cannot be read.
+        return reader.kind, False, f"XML: the encoding {reader.encoding!r} cannot be read (a sitemap is UTF-8)"
     return reader.kind, False, None
 
 
@@ -241,16 +252,21 @@ class _XmlReader:
         self.depth = 0
         self.text: list[str] | None = None  # inside an entry's loc
         self.text_size = 0
+        self.encoding: str | None = None  # as the XML declaration names it
         parser = expat.ParserCreate(namespace_separator=" ")
         parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
         parser.StartDoctypeDeclHandler = self._refuse_dtd
         parser.EntityDeclHandler = self._refuse_dtd
         parser.ExternalEntityRefHandler = self._refuse_external
+        parser.XmlDeclHandler = self._declared
         parser.StartElementHandler = self._start
         parser.EndElementHandler = self._end
         parser.CharacterDataHandler = self._characters
         parser.buffer_text = True
         self.parser = parser
+
+    def _declared(self, _version: str, encoding: str | None, _standalone: int) -> None:
+        self.encoding = encoding
 
     def _refuse_dtd(self, *_args: object) -> None:
         raise _Stop("a DTD or an entity declaration (a sitemap has none): not read")

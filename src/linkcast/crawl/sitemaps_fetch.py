@@ -7,7 +7,8 @@ API::
 
 Seeds are the ``Sitemap:`` lines of robots.txt (resolved against it, http(s) only), else ``/sitemap.xml``. Sitemaps
 are fetched breadth first through the shared ``Fetcher`` (SSRF guard and limits on every hop), each body cut at
-``max_bytes`` (and ``--max-body-bytes``) rather than refused, at most ``max_sitemaps`` of them; an index's sitemaps
+``max_bytes`` (and ``--max-body-bytes``) rather than refused, at most ``max_sitemaps`` of them and for at most
+``max_total_seconds`` in all (the pages found by then are kept); an index's sitemaps
 are followed one level down (``max_depth`` 2), never an index's index. Page URLs are kept if they are on the site's
 host, first occurrence first, at most ``max_total_urls``; see ``sitemaps`` for why the site's host.
 
@@ -44,12 +45,30 @@ async def discover_sitemap_urls(
     """The page URLs a site's sitemaps list, on the site's host, within ``limits`` (default: from the settings)."""
     limits = limits or SitemapLimits.from_settings(fetcher.settings)
     site_host = ada_url.URL(origin).hostname
-    token = product_token(fetcher.settings.user_agent)
     listed = _listed_sitemaps(origin, robots_rules)
     # (sitemap URL, depth, offered by robots.txt)
     queue = deque((url, 0, True) for url in listed) or deque([(ada_url.join_url(origin, "/sitemap.xml"), 0, False)])
-    seen = {url for url, _, _ in queue}
     pages: dict[str, None] = {}
+    try:
+        async with asyncio.timeout(limits.max_total_seconds):
+            await _read_sitemaps(fetcher, queue, pages, site_host, robots_rules, limits)
+    except TimeoutError:
+        log.info("sitemaps of %s: not all read within %g s", loggable_url(origin), limits.max_total_seconds)
+    return list(pages)
+
+
+async def _read_sitemaps(
+    fetcher: Fetcher,
+    queue: deque[tuple[str, int, bool]],
+    pages: dict[str, None],
+    site_host: str,
+    robots_rules: RobotsRules,
+    limits: SitemapLimits,
+) -> None:
+    """Fetch the sitemaps of ``queue`` (URL, depth, offered by robots.txt) breadth first, adding their pages to
+    ``pages`` as each is read (so that those read before the time runs out are kept)."""
+    token = product_token(fetcher.settings.user_agent)
+    seen = {url for url, _, _ in queue}
     fetched = 0
     while queue and fetched < limits.max_sitemaps and len(pages) < limits.max_total_urls:
         url, depth, offered = queue.popleft()
@@ -69,7 +88,6 @@ async def discover_sitemap_urls(
             if child not in seen and fetched + len(queue) < limits.max_sitemaps:
                 seen.add(child)
                 queue.append((child, depth + 1, offered))
-    return list(pages)
 
 
 def _listed_sitemaps(origin: str, robots_rules: RobotsRules) -> list[str]:

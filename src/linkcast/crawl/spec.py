@@ -15,8 +15,9 @@ option             default        meaning and bounds
 =================  =============  ===========================================================================
 
 At most ``MAX_PATTERNS`` patterns in all (the cost of judging a link grows with their number), each at most
-``patterns.MAX_PATTERN_CHARS`` characters. Seeds are checked as the API checks URLs (``core.inputs.validate_url``);
-addresses the policy refuses are the service's to check.
+``patterns.MAX_PATTERN_CHARS`` characters, and at most ``MAX_WILDCARDS`` ``*`` in all (and with each of them).
+Seeds are checked as the API checks URLs (``core.inputs.validate_url``); addresses the policy refuses are the
+service's to check.
 
 Anything the API cannot honour exactly is an ``InvalidInput`` (400) with a stable code, never silently adjusted: an
 unknown option (a typo like ``max_page`` would otherwise crawl with the default), a wrong type (``true`` is not a
@@ -48,6 +49,9 @@ from linkcast.crawl.urls import crawl_key
 MAX_SEEDS = 1000
 MAX_DEPTH = 100
 MAX_PATTERNS = 100
+# Each '*' is one more substring search for every link judged: up to --max-links links a page against every pattern.
+# Without a bound, 100 patterns of 500 '*' each made one page of links minutes of work.
+MAX_WILDCARDS = 200
 DEFAULT_MAX_DEPTH = 1
 DEFAULT_MAX_PAGES = 100
 DEFAULT_MAX_PAGES_CAP = 10_000  # the default of --max-crawl-pages
@@ -85,7 +89,13 @@ class CrawlSpec:
                 f"'include' and 'exclude' have {len(include) + len(exclude)} patterns; at most {MAX_PATTERNS} in all",
                 code="invalid_option",
             )
-        PatternFilter.parse(include, exclude)  # an invalid pattern is an invalid_pattern error naming it
+        parsed = PatternFilter.parse(include, exclude)  # an invalid pattern is an invalid_pattern error naming it
+        wildcards = sum(len(pattern.pieces) - 1 for pattern in (*parsed.include, *parsed.exclude))
+        if wildcards > MAX_WILDCARDS:
+            raise InvalidInput(
+                f"'include' and 'exclude' have {wildcards} wildcards ('*'); at most {MAX_WILDCARDS} in all",
+                code="invalid_option",
+            )
         return cls(
             seeds=_seeds(payload),
             max_depth=_integer(payload, "max_depth", DEFAULT_MAX_DEPTH, 0, MAX_DEPTH),

@@ -4,10 +4,17 @@ shared ``Fetcher``."""
 
 from __future__ import annotations
 
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
+
 from linkcast.core.errors import FetchError, InvalidInput, Unprocessable
 from linkcast.feeds.discovery import feed_links_in_headers, feed_links_in_html, looks_like_a_feed
 from linkcast.feeds.first_answers import FirstAnswers
 from linkcast.fetch import Fetcher
+
+# One page's head read at a time, in a thread of its own: such a page of 10 MB takes some 450 MB to read (its tree),
+# and several PUTs at once must not multiply that, nor take the shared threads that resolve every fetch's host name.
+_HEAD_READER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="linkcast-feed-discovery")
 
 FEED_OR_PAGE = (
     "application/rss+xml, application/atom+xml, application/feed+json, application/xml;q=0.9, text/xml;q=0.9, "
@@ -34,7 +41,11 @@ async def discover_feed(fetcher: Fetcher, url: str, answers: FirstAnswers | None
         return resource.permanent_url
     link_headers = resource.header_values("Link")
     candidates = feed_links_in_headers(link_headers, resource.final_url)
-    candidates += feed_links_in_html(resource.body, resource.final_url, content_type)
+    # Off the event loop: the page is up to --max-body-bytes, and its head is scanned for a charset as Chromium does,
+    # in Python (a head of a million <meta> tags takes seconds). This runs in an API request, beside every other.
+    loop = asyncio.get_running_loop()
+    candidates += await loop.run_in_executor(_HEAD_READER, feed_links_in_html, resource.body, resource.final_url,
+                                             content_type)  # fmt: skip
     # A page's application/json alternate is most often an API's view of it (WordPress names one on every page),
     # rarely a JSON Feed 1.0: any feed of a feed-only type is taken before it.
     candidates.sort(key=lambda link: link.type == "application/json")

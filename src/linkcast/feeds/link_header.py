@@ -94,6 +94,9 @@ def _with_title(parameters: dict[str, str]) -> dict[str, str]:
         match = _EXTENDED.fullmatch(extended)
         if match is not None:
             charset = match.group(1).lower()
-            with contextlib.suppress(LookupError):  # a charset Python does not know: the plain title stays
+            # The server names the charset: one Python does not know (LookupError), or one it knows that refuses to
+            # decode (UnicodeError, a ValueError: "undefined" anything, "punycode" non-ASCII, "idna" with
+            # errors="replace"), leaves the plain title.
+            with contextlib.suppress(LookupError, ValueError):
                 parameters["title"] = unquote(match.group(2), encoding=charset, errors="replace")
     return parameters

@@ -27,6 +27,7 @@ from linkcast.web.guard import install_guard
 from linkcast.web.health import health
 from linkcast.web.openapi import openapi
 from linkcast.web.page import page
+from linkcast.web.responses import AppResponse
 from linkcast.web.stream import stream
 from linkcast.web.webhooks import webhooks
 from linkcast.web.websub import cap_deliveries, websub
@@ -47,6 +48,7 @@ def create_worker_app(settings: Settings, runtime: Runtime) -> Quart:
 
 def _app(settings: Settings, rt: Runtime, blueprints: tuple[Blueprint, ...]) -> Quart:
     app = Quart(__name__, static_folder="static", static_url_path="/static")
+    app.response_class = AppResponse
     app.config["MAX_CONTENT_LENGTH"] = settings.max_request_bytes
     cap_deliveries(app, settings.max_body_bytes)
     app.extensions[RUNTIME_KEY] = rt

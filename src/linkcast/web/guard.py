@@ -120,7 +120,10 @@ class Guard:
         origin = origin.rstrip("/").lower()
         if origin in self.origins:
             return True
-        parsed = urlsplit(origin)
+        try:
+            parsed = urlsplit(origin)
+        except ValueError:  # "http://[::1" and the like: no browser sends it, and it names no host to match
+            return False
         return (
             parsed.scheme in ("http", "https") and bool(parsed.hostname) and parsed.hostname == host_name(host_header)
         )
