@@ -14,7 +14,8 @@ import threading
 from collections.abc import Callable
 from types import FrameType
 
-from quart import Blueprint, Quart
+from quart import Blueprint, Quart, request
+from werkzeug.http import parse_range_header
 
 from linkcast.runtime import Runtime
 from linkcast.settings import Settings
@@ -27,7 +28,6 @@ from linkcast.web.guard import install_guard
 from linkcast.web.health import health
 from linkcast.web.openapi import openapi
 from linkcast.web.page import page
-from linkcast.web.responses import AppResponse
 from linkcast.web.stream import stream
 from linkcast.web.webhooks import webhooks
 from linkcast.web.websub import cap_deliveries, websub
@@ -48,7 +48,6 @@ def create_worker_app(settings: Settings, runtime: Runtime) -> Quart:
 
 def _app(settings: Settings, rt: Runtime, blueprints: tuple[Blueprint, ...]) -> Quart:
     app = Quart(__name__, static_folder="static", static_url_path="/static")
-    app.response_class = AppResponse
     app.config["MAX_CONTENT_LENGTH"] = settings.max_request_bytes
     cap_deliveries(app, settings.max_body_bytes)
     app.extensions[RUNTIME_KEY] = rt
@@ -58,6 +57,7 @@ def _app(settings: Settings, rt: Runtime, blueprints: tuple[Blueprint, ...]) -> 
         app.register_blueprint(blueprint)
     register_error_handlers(app)
     install_guard(app, settings)
+    app.before_request(_ignore_suffix_ranges)
     restore_signals: list[Callable[[], None]] = []
 
     @app.before_serving
@@ -72,6 +72,15 @@ def _app(settings: Settings, rt: Runtime, blueprints: tuple[Blueprint, ...]) -> 
         await rt.stop()
 
     return app
+
+
+async def _ignore_suffix_ranges() -> None:
+    """A suffix range (``Range: bytes=-N``, the last N bytes) is ignored, and a file is sent whole, as RFC 9110 14.2
+    allows: Quart hands such a range on as a negative offset, which werkzeug's ``ContentRange`` asserts against, so
+    that anyone asking so for a public file (``/static/``, ``/docs/``) got a 500. Removed before anything reads it."""
+    requested = parse_range_header(request.headers.get("Range"))
+    if requested is not None and any(start < 0 for start, _stop in requested.ranges):
+        del request.headers["Range"]
 
 
 def _drain_on_signal(rt: Runtime) -> Callable[[], None]:
