@@ -363,6 +363,18 @@ def test_token_bucket_allows_a_burst_then_the_rate() -> None:
     assert bucket.take("a", now=0.5) > 0
 
 
+def test_token_bucket_takes_a_count_over_the_burst_when_full_and_keeps_the_rate() -> None:
+    from linkcast.web.guard import TokenBucket
+
+    bucket = TokenBucket(rate=2.0, burst=3)
+    assert bucket.take("a", 5, now=0.0) == 0.0  # full: taken, 2 owed
+    assert bucket.take("a", now=0.0) == pytest.approx(1.5)  # the 2 owed, then 1: 3 tokens at 2 a second
+    assert bucket.take("a", now=1.5) == 0.0
+    assert bucket.take("b", 2, now=0.0) == 0.0
+    assert bucket.take("b", 5, now=0.0) == pytest.approx(1.0)  # not full (1 of 3): until it is, 2 at 2 a second
+    assert bucket.take("b", 5, now=1.0) == 0.0
+
+
 @pytest.mark.parametrize(
     ("origin", "host", "allowed"),
     [

@@ -84,12 +84,14 @@ class TokenBucket:
     _buckets: OrderedDict[str, tuple[float, float]] = field(default_factory=OrderedDict)  # key -> (tokens, at)
 
     def take(self, key: str, count: int = 1, now: float | None = None) -> float:
-        """Spend ``count`` tokens of ``key``'s bucket: 0.0 if it had them, else the seconds until it will (a count
-        over the burst can never be spent at once: its wait is the time to refill the whole bucket)."""
+        """Spend ``count`` tokens of ``key``'s bucket: 0.0 if it had them, else the seconds until it will. A count over
+        the burst (an OPML list of 1,500 feeds against a burst of 1,000) is spent once the bucket is full, and the
+        rest is owed: the bucket refills from below zero, so the client's next submission waits until the whole count
+        has been paid at the rate. (Refused until it fits, it would never be accepted.)"""
         now = time.monotonic() if now is None else now
         tokens, at = self._buckets.pop(key, (float(self.burst), now))
         tokens = min(float(self.burst), tokens + (now - at) * self.rate)
-        if tokens >= count:
+        if tokens >= min(count, self.burst):
             self._buckets[key] = (tokens - count, now)
             wait = 0.0
         else:
