@@ -63,6 +63,20 @@ async def test_a_batch_counts_each_url_against_the_rate_limit(tmp_path: Path) ->
         limited.stop()
 
 
+async def test_a_batch_over_the_burst_is_taken_once_the_bucket_is_full_then_paid_back(tmp_path: Path) -> None:
+    limited = Service("--rate-limit", "2", "--rate-burst", "3", "--workers", "0", store="memory://",
+                      log_path=tmp_path / "serve.log")  # fmt: skip
+    await limited.start()
+    try:
+        status, _ = await limited.call("POST", "/urls", json={"urls": ["https://a.example/"] * 7})
+        assert status == 200  # refused until it fits, it would never be taken
+        status, body = await limited.call("POST", "/urls", json={"urls": ["https://a.example/"]})
+        assert (status, body["error"]["code"]) == (429, "rate_limited")  # 4 owed, then 1: 2.5 s at 2 a second
+        assert "2 URLs a second" in body["error"]["message"]
+    finally:
+        limited.stop()
+
+
 async def test_requests_are_listed_in_order_by_page_and_by_state(service: Service, site: LocalSite) -> None:
     ok, missing = site.page("/ok", "<a href='/x'>x</a>"), site.page("/gone", "gone", status=404)
     ids = [f"l{n}" for n in range(5)]
