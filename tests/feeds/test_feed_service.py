@@ -18,7 +18,7 @@ from aiohttp import web
 from tests.hostile.test_hostile import PeakRSS
 from tests.redis.deployment import WorkerProcess
 from tests.support.feed_site import Feed, FeedServer, rss
-from tests.support.service import Service, receive_until
+from tests.support.service import Service, receive_until, slowest_health_check
 
 FAST = ["--feed-min-interval", "0.3", "--feed-max-interval", "3", "--feed-default-interval", "0.5"]
 
@@ -130,7 +130,6 @@ async def test_importing_opml_leaves_the_service_answering(poller: Service) -> N
     """An OPML list is read by expat with a Python call per element: a body of 1 MB (--max-request-bytes) is about
     0.1 s of it, which ran on the event loop, so a few clients posting lists at once held every other request."""
     opml = b"<opml><body>" + b'<x a="1" b="2"/>' * 60_000 + b"</body></opml>"
-    slowest = 0.0
     async with aiohttp.ClientSession() as session:
 
         async def post() -> int:
@@ -139,14 +138,9 @@ async def test_importing_opml_leaves_the_service_answering(poller: Service) -> N
                 return answer.status
 
         posts = asyncio.gather(*(post() for _ in range(30)))
-        while not posts.done():
-            began = asyncio.get_running_loop().time()
-            status, _ = await poller.call("GET", "/healthz", session=session)
-            assert status == 200
-            slowest = max(slowest, asyncio.get_running_loop().time() - began)
-            await asyncio.sleep(0.05)
+        slowest = await slowest_health_check(poller, posts, session)
         assert await posts == [200] * 30
-    assert slowest < 1.0, f"/healthz waited {slowest:.1f} s while the lists were read"
+    assert slowest < 1.5, f"/healthz waited {slowest:.1f} s while the lists were read"
 
 
 HOSTILE: dict[str, tuple[str, str]] = {
@@ -286,20 +280,14 @@ async def test_finding_the_feed_of_a_huge_page_leaves_the_service_answering(
     page = server.feed(
         "/huge", Feed("<html><head>" + "<meta x=1>" * 800_000 + "</head></html>", content_type="text/html")
     )
-    slowest = 0.0
     async with aiohttp.ClientSession() as session:
         reading = aiohttp.ClientTimeout(total=120)  # the page is read in seconds: more than call's 10 on a busy machine
         put = asyncio.create_task(session.put(f"{poller.base_url}/feeds/huge", json={"url": page}, timeout=reading))
-        while not put.done():
-            began = asyncio.get_running_loop().time()
-            status, _ = await poller.call("GET", "/healthz", session=session)
-            assert status == 200
-            slowest = max(slowest, asyncio.get_running_loop().time() - began)
-            await asyncio.sleep(0.05)
+        slowest = await slowest_health_check(poller, put, session)
         async with await put as answer:
             status, body = answer.status, await answer.json()
     assert (status, body["error"]["code"]) == (400, "no_feed_found"), body
-    assert slowest < 1.0, f"/healthz waited {slowest:.1f} s while the page was read"
+    assert slowest < 1.5, f"/healthz waited {slowest:.1f} s while the page was read"
 
 
 async def test_pages_read_to_find_their_feed_are_read_one_at_a_time(poller: Service, server: FeedServer) -> None:
