@@ -22,6 +22,8 @@ from dataclasses import dataclass
 
 import webencodings
 
+from linkcast.core.cjk import encoder_for
+
 UTF8 = "utf-8"
 WINDOWS_1252 = "windows-1252"
 REPLACEMENT = "replacement"
@@ -128,6 +130,7 @@ def encode_query(href: str, encoding: DocumentEncoding) -> str:
     The URL parser (ada) only knows UTF-8; handing it a query that is already ASCII makes it produce what a browser
     produces for a page in ``encoding``: it leaves ``%XX`` alone and encodes the rest of the query as usual.
     Characters the encoding cannot represent become ``%26%23<code point>%3B`` (``&#N;``), as the URL standard says.
+    The CJK encodings use the Encoding standard's encoders (``cjk``), which Python's codecs differ from.
     """
     if encoding.query_is_utf8 or href.isascii():
         return href
@@ -141,12 +144,15 @@ def encode_query(href: str, encoding: DocumentEncoding) -> str:
         return href
     # The URL parser drops tabs and newlines before anything else; a stateful encoder (ISO-2022-JP) must not see them.
     query = query.translate(_TAB_NEWLINE)
-    encoded: bytes = encoding.encoder.encode(query, _QUERY_ERRORS)[0]
+    standard = encoder_for(encoding.name)
+    encoded: bytes = standard(query) if standard is not None else encoding.encoder.encode(query, _QUERY_ERRORS)[0]
     return href[: query_at + 1] + _percent_encode_high(encoded) + href[end:]
 
 
 _TAB_NEWLINE = {0x09: None, 0x0A: None, 0x0D: None}
-_HIGH_BYTES = re.compile(rb"[\x80-\xff]")
+# Bytes past ASCII, and "#", which an ISO-2022-JP encoder writes as a byte of a JIS X 0208 character: left as it is,
+# it would end the query.
+_HIGH_BYTES = re.compile(rb"[\x80-\xff#]")
 
 
 def _percent_encode_high(data: bytes) -> str:

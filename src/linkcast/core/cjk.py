@@ -1,0 +1,317 @@
+"""The WHATWG Encoding standard's encoders for the CJK encodings, as browsers use them to percent-encode URL queries.
+
+Python's codecs for these encodings are close to the standard's but not the same: ``cp932`` writes ``U+301C`` as
+``0x8160`` and refuses ``U+00A5``, ``euc_jp`` follows the JIS mapping rather than Microsoft's, ``big5hkscs`` writes
+Hong Kong characters with lead bytes below ``0xA1`` that the standard's Big5 encoder never writes, and ``gb18030``
+predates the 2022 mappings the standard follows. Chromium follows the standard (``tests/linkcases/cases/query-cjk-*``).
+
+So each encoder here is the standard's algorithm over the standard's index, the index read from a Python decoder that
+agrees with it pointer for pointer (``cp932`` for index jis0208; ``big5hkscs`` and ``gb18030`` but for the entries
+listed below): a table built once, the first time a document in that encoding has a non-ASCII query.
+
+An encoder answers bytes, each code point it cannot write being ``%26%23N%3B`` (``&#N;`` percent-encoded), as the URL
+standard's "percent-encode after encoding" does; the caller percent-encodes the bytes past ASCII.
+"""
+
+from __future__ import annotations
+
+import bisect
+import functools
+from collections.abc import Callable
+
+Encoder = Callable[[str], bytes]
+
+# index jis0208 pointers that Shift_JIS never writes (the NEC-selected IBM extensions: it writes the IBM ones), and
+# those of the private use area (which the decoders map, but the index has no entry for).
+_SHIFT_JIS_EXCLUDED = range(8272, 8836)
+_JIS0208_PRIVATE_USE = range(8836, 10716)
+_JIS0208_POINTERS = 60 * 188  # lead bytes 0x81-0x9F and 0xE0-0xFC
+# index iso-2022-jp katakana: U+FF61..U+FF9F (half-width) as the full-width forms JIS X 0208 has.
+_KATAKANA = (
+    "。「」、・ヲァィゥェォャュョッーアイウエオカキクケコサシスセソ"
+    "タチツテトナニヌネノハヒフヘホマミムメモヤユヨラリルレロワン゛゜"
+)
+
+# index Big5 from pointer (0xA1 - 0x81) x 157 on (all that its encoder uses), where big5hkscs decodes otherwise
+# (None: the index has no entry).
+_BIG5_FIRST = (0xA1 - 0x81) * 157
+_BIG5_POINTERS = (0xFF - 0x81) * 157
+_BIG5_DIFFERENCES: dict[int, int | None] = {
+    5029: 0x2027, 5038: 0xFE51, 5120: 0x00AF, 5153: 0xFF5E, 5168: 0x2295, 5169: 0x2299, 5182: 0x2215, 5183: 0xFE68,
+    5185: 0xFFE5, 5187: 0xFFE0, 5188: 0xFFE1, 5432: 0x2400, 5433: 0x2401, 5434: 0x2402, 5435: 0x2403, 5436: 0x2404,
+    5437: 0x2405, 5438: 0x2406, 5439: 0x2407, 5440: 0x2408, 5441: 0x2409, 5442: 0x240A, 5443: 0x240B, 5444: 0x240C,
+    5445: 0x240D, 5446: 0x240E, 5447: 0x240F, 5448: 0x2410, 5449: 0x2411, 5450: 0x2412, 5451: 0x2413, 5452: 0x2414,
+    5453: 0x2415, 5454: 0x2416, 5455: 0x2417, 5456: 0x2418, 5457: 0x2419, 5458: 0x241A, 5459: 0x241B, 5460: 0x241C,
+    5461: 0x241D, 5462: 0x241E, 5463: 0x241F, 5464: 0x2421, 5465: 0x20AC, 10942: 0x5EF4, 10946: 0x65E0,
+    10948: 0x7676, 10950: 0x96B6, 10957: 0x3003, 10958: 0x4EDD, 19028: 0x5029, 19035: 0x507D, 19088: 0x5305,
+    19096: 0x5344, 19112: 0x537F, 19162: 0x5605, 19240: 0x5A77, 19299: 0x5E75, 19305: 0x5ED0, 19326: 0x5F58,
+    19355: 0x60A4, 19398: 0x6490, 19439: 0x6674, 19454: 0x675E, 19553: 0x6C9C, 19554: 0x6E1D, 19557: 0x6E2F,
+    19611: 0x716E, 19643: 0x732A, 19672: 0x745C, 19697: 0x74E9, 19748: 0x7809,
+}  # fmt: skip
+_BIG5_LAST_POINTER = frozenset({0x2550, 0x255E, 0x2561, 0x256A, 0x5341, 0x5345})
+
+# index gb18030 where Python's gb18030 decodes otherwise (the standard follows GB 18030-2022 there, Python 2005).
+_GB18030_POINTERS = 126 * 190
+_GB18030_DIFFERENCES = {
+    6555: 0x3000, 7182: 0xFE10, 7183: 0xFE12, 7184: 0xFE11, 7185: 0xFE13, 7186: 0xFE14, 7187: 0xFE15, 7188: 0xFE16,
+    7201: 0xFE17, 7202: 0xFE18, 7208: 0xFE19, 7533: 0x1E3F, 23775: 0x9FB4, 23783: 0x9FB5, 23788: 0x9FB6,
+    23789: 0x9FB7, 23795: 0x9FB8, 23812: 0x9FB9, 23829: 0x9FBA, 23845: 0x9FBB,
+}  # fmt: skip
+# index gb18030 ranges: (pointer, code point), for the four-byte sequences.
+_GB18030_RANGES = (
+    (0, 0x0080), (36, 0x00A5), (38, 0x00A9), (45, 0x00B2), (50, 0x00B8), (81, 0x00D8), (89, 0x00E2), (95, 0x00EB),
+    (96, 0x00EE), (100, 0x00F4), (103, 0x00F8), (104, 0x00FB), (105, 0x00FD), (109, 0x0102), (126, 0x0114),
+    (133, 0x011C), (148, 0x012C), (172, 0x0145), (175, 0x0149), (179, 0x014E), (208, 0x016C), (306, 0x01CF),
+    (307, 0x01D1), (308, 0x01D3), (309, 0x01D5), (310, 0x01D7), (311, 0x01D9), (312, 0x01DB), (313, 0x01DD),
+    (341, 0x01FA), (428, 0x0252), (443, 0x0262), (544, 0x02C8), (545, 0x02CC), (558, 0x02DA), (741, 0x03A2),
+    (742, 0x03AA), (749, 0x03C2), (750, 0x03CA), (805, 0x0402), (819, 0x0450), (820, 0x0452), (7922, 0x2011),
+    (7924, 0x2017), (7925, 0x201A), (7927, 0x201E), (7934, 0x2027), (7943, 0x2031), (7944, 0x2034), (7945, 0x2036),
+    (7950, 0x203C), (8062, 0x20AD), (8148, 0x2104), (8149, 0x2106), (8152, 0x210A), (8164, 0x2117), (8174, 0x2122),
+    (8236, 0x216C), (8240, 0x217A), (8262, 0x2194), (8264, 0x219A), (8374, 0x2209), (8380, 0x2210), (8381, 0x2212),
+    (8384, 0x2216), (8388, 0x221B), (8390, 0x2221), (8392, 0x2224), (8393, 0x2226), (8394, 0x222C), (8396, 0x222F),
+    (8401, 0x2238), (8406, 0x223E), (8416, 0x2249), (8419, 0x224D), (8424, 0x2253), (8437, 0x2262), (8439, 0x2268),
+    (8445, 0x2270), (8482, 0x2296), (8485, 0x229A), (8496, 0x22A6), (8521, 0x22C0), (8603, 0x2313), (8936, 0x246A),
+    (8946, 0x249C), (9046, 0x254C), (9050, 0x2574), (9063, 0x2590), (9066, 0x2596), (9076, 0x25A2), (9092, 0x25B4),
+    (9100, 0x25BE), (9108, 0x25C8), (9111, 0x25CC), (9113, 0x25D0), (9131, 0x25E6), (9162, 0x2607), (9164, 0x260A),
+    (9218, 0x2641), (9219, 0x2643), (11329, 0x2E82), (11331, 0x2E85), (11334, 0x2E89), (11336, 0x2E8D),
+    (11346, 0x2E98), (11361, 0x2EA8), (11363, 0x2EAB), (11366, 0x2EAF), (11370, 0x2EB4), (11372, 0x2EB8),
+    (11375, 0x2EBC), (11389, 0x2ECB), (11682, 0x2FFC), (11686, 0x3004), (11687, 0x3018), (11692, 0x301F),
+    (11694, 0x302A), (11714, 0x303F), (11716, 0x3094), (11723, 0x309F), (11725, 0x30F7), (11730, 0x30FF),
+    (11736, 0x312A), (11982, 0x322A), (11989, 0x3232), (12102, 0x32A4), (12336, 0x3390), (12348, 0x339F),
+    (12350, 0x33A2), (12384, 0x33C5), (12393, 0x33CF), (12395, 0x33D3), (12397, 0x33D6), (12510, 0x3448),
+    (12553, 0x3474), (12851, 0x359F), (12962, 0x360F), (12973, 0x361B), (13738, 0x3919), (13823, 0x396F),
+    (13919, 0x39D1), (13933, 0x39E0), (14080, 0x3A74), (14298, 0x3B4F), (14585, 0x3C6F), (14698, 0x3CE1),
+    (15583, 0x4057), (15847, 0x4160), (16318, 0x4338), (16434, 0x43AD), (16438, 0x43B2), (16481, 0x43DE),
+    (16729, 0x44D7), (17102, 0x464D), (17122, 0x4662), (17315, 0x4724), (17320, 0x472A), (17402, 0x477D),
+    (17418, 0x478E), (17859, 0x4948), (17909, 0x497B), (17911, 0x497E), (17915, 0x4984), (17916, 0x4987),
+    (17936, 0x499C), (17939, 0x49A0), (17961, 0x49B8), (18664, 0x4C78), (18703, 0x4CA4), (18814, 0x4D1A),
+    (18962, 0x4DAF), (19043, 0x9FA6), (33469, 0xE76C), (33470, 0xE7C8), (33471, 0xE7E7), (33484, 0xE815),
+    (33485, 0xE819), (33490, 0xE81F), (33497, 0xE827), (33501, 0xE82D), (33505, 0xE833), (33513, 0xE83C),
+    (33520, 0xE844), (33536, 0xE856), (33550, 0xE865), (37845, 0xF92D), (37921, 0xF97A), (37948, 0xF996),
+    (38029, 0xF9E8), (38038, 0xF9F2), (38064, 0xFA10), (38065, 0xFA12), (38066, 0xFA15), (38069, 0xFA19),
+    (38075, 0xFA22), (38076, 0xFA25), (38078, 0xFA2A), (39108, 0xFE32), (39109, 0xFE45), (39113, 0xFE53),
+    (39114, 0xFE58), (39115, 0xFE67), (39116, 0xFE6C), (39265, 0xFF5F), (39394, 0xFFE6), (189000, 0x10000),
+)  # fmt: skip
+_RANGE_POINTERS = [pointer for pointer, _ in _GB18030_RANGES]
+_RANGE_CODE_POINTS = [code_point for _, code_point in _GB18030_RANGES]
+
+
+def encoder_for(name: str) -> Encoder | None:
+    """The standard's encoder for the encoding named ``name`` (its WHATWG name), if it is one of these."""
+    return _ENCODERS.get(name)
+
+
+def _error(code_point: int) -> bytes:
+    return b"%%26%%23%d%%3B" % code_point
+
+
+def _with_table(table: dict[str, bytes], text: str) -> bytes:
+    return b"".join(table.get(char) or _error(ord(char)) for char in text)
+
+
+def _shift_jis_bytes(pointer: int) -> bytes:
+    lead, trail = divmod(pointer, 188)
+    return bytes((lead + (0x81 if lead < 0x1F else 0xC1), trail + (0x40 if trail < 0x3F else 0x41)))
+
+
+@functools.cache
+def _jis0208() -> dict[str, int]:
+    """index jis0208 as code point -> its first pointer."""
+    table: dict[str, int] = {}
+    for pointer in range(_JIS0208_POINTERS):
+        if pointer in _JIS0208_PRIVATE_USE:
+            continue
+        try:
+            char = _shift_jis_bytes(pointer).decode("cp932")
+        except UnicodeDecodeError:
+            continue
+        table.setdefault(char, pointer)
+    return table
+
+
+def _ascii() -> dict[str, bytes]:
+    return {chr(code_point): bytes((code_point,)) for code_point in range(0x80)}
+
+
+@functools.cache
+def _shift_jis_table() -> dict[str, bytes]:
+    table = _ascii()
+    for pointer in range(_JIS0208_POINTERS):
+        if pointer in _SHIFT_JIS_EXCLUDED or pointer in _JIS0208_PRIVATE_USE:
+            continue
+        encoded = _shift_jis_bytes(pointer)
+        try:
+            table.setdefault(encoded.decode("cp932"), encoded)
+        except UnicodeDecodeError:
+            continue
+    table["\x80"] = b"\x80"
+    table["\u00a5"] = b"\\"
+    table["\u203e"] = b"~"
+    for offset in range(0x3F):
+        table[chr(0xFF61 + offset)] = bytes((0xA1 + offset,))
+    table["\u2212"] = table["\uff0d"]
+    return table
+
+
+def _encode_shift_jis(text: str) -> bytes:
+    return _with_table(_shift_jis_table(), text)
+
+
+@functools.cache
+def _euc_jp_table() -> dict[str, bytes]:
+    table = _ascii()
+    for char, pointer in _jis0208().items():
+        table[char] = bytes((pointer // 94 + 0xA1, pointer % 94 + 0xA1))
+    table["\u00a5"] = b"\\"
+    table["\u203e"] = b"~"
+    for offset in range(0x3F):
+        table[chr(0xFF61 + offset)] = bytes((0x8E, 0xA1 + offset))
+    table["\u2212"] = table["\uff0d"]
+    return table
+
+
+def _encode_euc_jp(text: str) -> bytes:
+    return _with_table(_euc_jp_table(), text)
+
+
+_ASCII, _ROMAN, _JIS0208 = range(3)
+_ESCAPES = {_ASCII: b"\x1b(B", _ROMAN: b"\x1b(J", _JIS0208: b"\x1b$B"}
+
+
+def _encode_iso_2022_jp(text: str) -> bytes:
+    """The standard's ISO-2022-JP encoder: ASCII, Roman (for U+00A5 and U+203E) and JIS X 0208 states, back to ASCII
+    before an error and at the end."""
+    jis0208 = _jis0208()
+    out = bytearray()
+    state = _ASCII
+    for char in text:
+        code_point = ord(char)
+        if code_point < 0x80:
+            if state == _JIS0208 or (state == _ROMAN and code_point in (0x5C, 0x7E)):
+                state = _ASCII
+                out += _ESCAPES[_ASCII]
+            # Shift Out, Shift In and Escape would change the state of a decoder: U+FFFD's reference instead.
+            out += _error(0xFFFD) if code_point in (0x0E, 0x0F, 0x1B) else bytes((code_point,))
+            continue
+        if code_point in (0xA5, 0x203E):
+            if state != _ROMAN:
+                state = _ROMAN
+                out += _ESCAPES[_ROMAN]
+            out.append(0x5C if code_point == 0xA5 else 0x7E)
+            continue
+        if code_point == 0x2212:
+            char = "\uff0d"
+        elif 0xFF61 <= code_point <= 0xFF9F:
+            char = _KATAKANA[code_point - 0xFF61]
+        pointer = jis0208.get(char)
+        if pointer is None:
+            if state == _JIS0208:
+                state = _ASCII
+                out += _ESCAPES[_ASCII]
+            out += _error(code_point)
+            continue
+        if state != _JIS0208:
+            state = _JIS0208
+            out += _ESCAPES[_JIS0208]
+        out += bytes((pointer // 94 + 0x21, pointer % 94 + 0x21))
+    if state != _ASCII:
+        out += _ESCAPES[_ASCII]
+    return bytes(out)
+
+
+@functools.cache
+def _big5_table() -> dict[str, bytes]:
+    table = _ascii()
+    for pointer in range(_BIG5_FIRST, _BIG5_POINTERS):
+        lead, trail = divmod(pointer, 157)
+        encoded = bytes((lead + 0x81, trail + (0x40 if trail < 0x3F else 0x62)))
+        if pointer in _BIG5_DIFFERENCES:
+            code_point = _BIG5_DIFFERENCES[pointer]
+            if code_point is None:
+                continue
+            char = chr(code_point)
+        else:
+            try:
+                char = encoded.decode("big5hkscs")
+            except UnicodeDecodeError:
+                continue
+        if len(char) != 1:
+            continue
+        if ord(char) in _BIG5_LAST_POINTER:
+            table[char] = encoded
+        else:
+            table.setdefault(char, encoded)
+    return table
+
+
+def _encode_big5(text: str) -> bytes:
+    return _with_table(_big5_table(), text)
+
+
+@functools.cache
+def _gb18030_table() -> dict[str, bytes]:
+    """index gb18030 as code point -> the two bytes of its first pointer; and ASCII."""
+    table = _ascii()
+    for pointer in range(_GB18030_POINTERS):
+        lead, trail = divmod(pointer, 190)
+        encoded = bytes((lead + 0x81, trail + (0x40 if trail < 0x3F else 0x41)))
+        if pointer in _GB18030_DIFFERENCES:
+            char = chr(_GB18030_DIFFERENCES[pointer])
+            # The private use code point these bytes stood for before 2022 is still written as them (as Chromium
+            # does), but for U+E5E5 (an error) and U+E7C7 (four bytes now).
+            former = encoded.decode("gb18030")
+            if former not in ("\ue5e5", "\ue7c7"):
+                table[former] = encoded
+        else:
+            try:
+                char = encoded.decode("gb18030")
+            except UnicodeDecodeError:
+                continue
+        table.setdefault(char, encoded)
+    return table
+
+
+def _four_bytes(code_point: int) -> bytes:
+    """The four bytes of a code point the two-byte index lacks (index gb18030 ranges)."""
+    if code_point == 0xE7C7:
+        pointer = 7457
+    else:
+        at = bisect.bisect_right(_RANGE_CODE_POINTS, code_point) - 1
+        pointer = _RANGE_POINTERS[at] + code_point - _RANGE_CODE_POINTS[at]
+    first, pointer = divmod(pointer, 10 * 126 * 10)
+    second, pointer = divmod(pointer, 10 * 126)
+    third, fourth = divmod(pointer, 10)
+    return bytes((first + 0x81, second + 0x30, third + 0x81, fourth + 0x30))
+
+
+def _encode_gb18030(text: str) -> bytes:
+    table = _gb18030_table()
+    out = []
+    for char in text:
+        encoded = table.get(char)
+        if encoded is None:
+            code_point = ord(char)
+            encoded = _error(code_point) if code_point == 0xE5E5 else _four_bytes(code_point)
+        out.append(encoded)
+    return b"".join(out)
+
+
+def _encode_gbk(text: str) -> bytes:
+    table = _gb18030_table()
+    out = []
+    for char in text:
+        encoded = b"\x80" if char == "\u20ac" else table.get(char)  # the euro sign is one byte in GBK
+        if encoded is None:
+            encoded = _error(ord(char))
+        out.append(encoded)
+    return b"".join(out)
+
+
+_ENCODERS: dict[str, Encoder] = {
+    "shift_jis": _encode_shift_jis,
+    "euc-jp": _encode_euc_jp,
+    "iso-2022-jp": _encode_iso_2022_jp,
+    "big5": _encode_big5,
+    "gb18030": _encode_gb18030,
+    "gbk": _encode_gbk,
+}
