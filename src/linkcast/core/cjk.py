@@ -1,9 +1,11 @@
-"""The WHATWG Encoding standard's encoders for the CJK encodings, as browsers use them to percent-encode URL queries.
+"""The WHATWG Encoding standard's encoders for the CJK encodings, as browsers use them to percent-encode URL queries,
+and the corrections that make Python's decoders for them decode as the standard's do.
 
 Python's codecs for these encodings are close to the standard's but not the same: ``cp932`` writes ``U+301C`` as
 ``0x8160`` and refuses ``U+00A5``, ``euc_jp`` follows the JIS mapping rather than Microsoft's, ``big5hkscs`` writes
 Hong Kong characters with lead bytes below ``0xA1`` that the standard's Big5 encoder never writes, and ``gb18030``
-predates the 2022 mappings the standard follows. Chromium follows the standard (``tests/linkcases/cases/query-cjk-*``).
+predates the 2022 mappings the standard follows. Chromium follows the standard (the link cases ``query-cjk-*`` and
+``decode-*``), but where noted.
 
 So each encoder here is the standard's algorithm over the standard's index, the index read from a Python decoder that
 agrees with it pointer for pointer (``cp932`` for index jis0208; ``big5hkscs`` and ``gb18030`` but for the entries
@@ -11,13 +13,24 @@ listed below): a table built once, the first time a document in that encoding ha
 
 An encoder answers bytes, each code point it cannot write being ``%26%23N%3B`` (``&#N;`` percent-encoded), as the URL
 standard's "percent-encode after encoding" does; the caller percent-encodes the bytes past ASCII.
+
+Decoding (``decoder_fixes``): Python's decoders give one U+FFFD per byte of a malformed sequence where the standard's
+give one for a lead byte and the non-ASCII byte after it, and fail on pairs the standard's indexes have (NEC row 13
+and IBM extensions in EUC-JP, Hong Kong characters in Big5): an error handler does what the standard's decoder does
+there. The pairs Python decodes to other characters than the index (the same lists as for encoding) are mapped after.
+
+Not followed: Chromium's Big5 decoder turns the four pairs that stand for two code points (0x8862, 0x8864, 0x88A3,
+0x88A5) into a lone surrogate, so that no href with one of them is a link there; here they decode as the standard says.
 """
 
 from __future__ import annotations
 
 import bisect
+import codecs
 import functools
+import re
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
 Encoder = Callable[[str], bytes]
 
@@ -47,6 +60,26 @@ _BIG5_DIFFERENCES: dict[int, int | None] = {
     19096: 0x5344, 19112: 0x537F, 19162: 0x5605, 19240: 0x5A77, 19299: 0x5E75, 19305: 0x5ED0, 19326: 0x5F58,
     19355: 0x60A4, 19398: 0x6490, 19439: 0x6674, 19454: 0x675E, 19553: 0x6C9C, 19554: 0x6E1D, 19557: 0x6E2F,
     19611: 0x716E, 19643: 0x732A, 19672: 0x745C, 19697: 0x74E9, 19748: 0x7809,
+}  # fmt: skip
+# index Big5 below that, where big5hkscs fails (the decoder uses them).
+_BIG5_BELOW_FIRST = {
+    1000: 0x3875, 1001: 0x21D53, 1002: 0x2369E, 1003: 0x26021, 1004: 0x3EEC, 1005: 0x258DE, 1006: 0x3AF5,
+    1007: 0x7AFC, 1008: 0x9F97, 1009: 0x24161, 1010: 0x2890D, 1011: 0x231EA, 1012: 0x20A8A, 1013: 0x2325E,
+    1014: 0x430A, 1015: 0x8484, 1016: 0x9F96, 1017: 0x942F, 1018: 0x4930, 1019: 0x8613, 1020: 0x5896, 1021: 0x974A,
+    1022: 0x9218, 1023: 0x79D0, 1024: 0x7A32, 1025: 0x6660, 1026: 0x6A29, 1027: 0x889D, 1028: 0x744C, 1029: 0x7BC5,
+    1030: 0x6782, 1031: 0x7A2C, 1032: 0x524F, 1033: 0x9046, 1034: 0x34E6, 1035: 0x73C4, 1036: 0x25DB9, 1037: 0x74C6,
+    1038: 0x9FC7, 1039: 0x57B3, 1040: 0x492F, 1041: 0x544C, 1042: 0x4131, 1043: 0x2368E, 1044: 0x5818, 1045: 0x7A72,
+    1046: 0x27B65, 1047: 0x8B8F, 1048: 0x46AE, 1049: 0x26E88, 1050: 0x4181, 1051: 0x25D99, 1052: 0x7BAE,
+    1053: 0x224BC, 1054: 0x9FC8, 1055: 0x224C1, 1056: 0x224C9, 1057: 0x224CC, 1058: 0x9FC9, 1059: 0x8504,
+    1060: 0x235BB, 1061: 0x40B4, 1062: 0x9FCA, 1063: 0x44E1, 1064: 0x2ADFF, 1065: 0x62C1, 1066: 0x706E, 1067: 0x9FCB,
+    2082: 0x7BB8, 2088: 0x7C06, 2103: 0x7CCE, 2114: 0x7DD2, 2123: 0x7E1D, 2148: 0x8005, 2151: 0x8028, 2221: 0x83C1,
+    2239: 0x84A8, 2244: 0x840F, 2303: 0x89A6, 2304: 0x89A9, 2354: 0x8D77, 2400: 0x90FD, 2413: 0x92B9, 2477: 0x975C,
+    2498: 0x97FF, 2605: 0x9F16, 2673: 0x8503, 2746: 0x5159, 2747: 0x515B, 2748: 0x515D, 2749: 0x515E, 2771: 0x936E,
+    2780: 0x7479, 2990: 0x6D67, 3087: 0x799B, 3259: 0x9097, 3301: 0x975D, 3436: 0x701E, 3451: 0x5B28, 4136: 0x7201,
+    4138: 0x77D7, 4141: 0x7E87, 4182: 0x99D6, 4206: 0x91D4, 4220: 0x60DE, 4230: 0x6FB6, 4241: 0x8F36, 4258: 0x4FBB,
+    4273: 0x71DF, 4279: 0x9104, 4282: 0x9DF0, 4294: 0x83CF, 4329: 0x5C10, 4330: 0x79E3, 4349: 0x5A67, 4419: 0x8F0B,
+    4422: 0x7B51, 4494: 0x62D0, 4624: 0x6062, 4694: 0x75F9, 4708: 0x6C4A, 4742: 0x9B2E, 4748: 0x9F17, 4815: 0x50ED,
+    4828: 0x5F0C, 4902: 0x880F, 4922: 0x62CE, 4982: 0x7468, 4992: 0x7162, 4997: 0x7250,
 }  # fmt: skip
 _BIG5_LAST_POINTER = frozenset({0x2550, 0x255E, 0x2561, 0x256A, 0x5341, 0x5345})
 
@@ -114,17 +147,62 @@ def _shift_jis_bytes(pointer: int) -> bytes:
     return bytes((lead + (0x81 if lead < 0x1F else 0xC1), trail + (0x40 if trail < 0x3F else 0x41)))
 
 
+def _jis0212_still(data: bytes, position: int) -> tuple[str, int]:
+    """After 0x8F, a byte and a malformed one, Chromium's decoder keeps reading the next pair as JIS X 0212 (the
+    standard's would not): up to that pair (both bytes in 0xA1-0xFE), decoded here, since Python's would not."""
+    text = ["\ufffd"]
+    end = len(data)
+    while position < end:
+        high = _HIGH_BYTE.search(data, position)
+        if high is None:
+            text.append(data[position:].decode("ascii"))
+            return "".join(text), end
+        text.append(data[position : high.start()].decode("ascii"))
+        position = high.start()
+        lead = data[position]
+        after = data[position + 1] if position + 1 < end else -1
+        if lead == 0x8F and 0xA1 <= after <= 0xFE:
+            position += 1  # still JIS X 0212, with this lead
+        elif 0xA1 <= lead <= 0xFE and 0xA1 <= after <= 0xFE:
+            try:
+                text.append(bytes((0x8F, lead, after)).decode("euc_jp"))
+            except UnicodeDecodeError:
+                text.append("\ufffd")
+            return "".join(text), position + 2
+        elif lead == 0x8E and 0xA1 <= after <= 0xDF:
+            text.append(chr(0xFF61 - 0xA1 + after))
+            position += 2
+        elif lead in (0x8E, 0x8F) or 0xA1 <= lead <= 0xFE:
+            text.append("\ufffd")
+            position += 1 if after < 0x80 else 2
+        else:
+            text.append("\ufffd")
+            position += 1
+    return "".join(text), position
+
+
+_HIGH_BYTE = re.compile(rb"[\x80-\xff]")
+
+
 @functools.cache
-def _jis0208() -> dict[str, int]:
-    """index jis0208 as code point -> its first pointer."""
-    table: dict[str, int] = {}
+def _jis0208_by_pointer() -> dict[int, str]:
+    """index jis0208: pointer -> code point (as a string)."""
+    table: dict[int, str] = {}
     for pointer in range(_JIS0208_POINTERS):
         if pointer in _JIS0208_PRIVATE_USE:
             continue
         try:
-            char = _shift_jis_bytes(pointer).decode("cp932")
+            table[pointer] = _shift_jis_bytes(pointer).decode("cp932")
         except UnicodeDecodeError:
             continue
+    return table
+
+
+@functools.cache
+def _jis0208() -> dict[str, int]:
+    """index jis0208 as code point -> its first pointer."""
+    table: dict[str, int] = {}
+    for pointer, char in _jis0208_by_pointer().items():
         table.setdefault(char, pointer)
     return table
 
@@ -315,3 +393,187 @@ _ENCODERS: dict[str, Encoder] = {
     "gb18030": _encode_gb18030,
     "gbk": _encode_gbk,
 }
+
+
+# --- Decoding -------------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class DecoderFixes:
+    """How to make Python's decoder for a CJK encoding decode as the standard's: the error handler to decode with,
+    and the characters to replace in what it gives, each with its replacement, and a pattern that finds them
+    (``str.translate`` takes ten times as long as decoding)."""
+
+    errors: str
+    pattern: re.Pattern[str] | None = None
+    replacements: dict[str, str] = field(default_factory=dict)
+
+    def replace(self, match: re.Match[str]) -> str:
+        return self.replacements[match.group()]
+
+
+def decoder_fixes(name: str) -> DecoderFixes | None:
+    """The fixes for a CJK encoding (its WHATWG name); None for other encodings."""
+    return _DECODER_FIXES.get(name)
+
+
+def _malformed(data: bytes, start: int) -> tuple[str, int]:
+    """A lead byte whose pair has no code point: the standard's decoders give one U+FFFD for both bytes, or for the
+    lead alone when the next byte is ASCII (read again) or there is none."""
+    if start + 1 >= len(data) or data[start + 1] < 0x80:
+        return "\ufffd", start + 1
+    return "\ufffd", start + 2
+
+
+def _shift_jis_error(error: UnicodeError) -> tuple[str, int]:
+    assert isinstance(error, UnicodeDecodeError)
+    data, start = error.object, error.start
+    lead = data[start]
+    if 0x81 <= lead <= 0x9F or 0xE0 <= lead <= 0xFC:
+        return _malformed(data, start)
+    return "\ufffd", start + 1
+
+
+def _euc_kr_error(error: UnicodeError) -> tuple[str, int]:
+    assert isinstance(error, UnicodeDecodeError)
+    data, start = error.object, error.start
+    if 0x81 <= data[start] <= 0xFE:
+        return _malformed(data, start)
+    return "\ufffd", start + 1
+
+
+def _big5_error(error: UnicodeError) -> tuple[str, int]:
+    assert isinstance(error, UnicodeDecodeError)
+    data, start = error.object, error.start
+    lead = data[start]
+    if not 0x81 <= lead <= 0xFE:
+        return "\ufffd", start + 1
+    if start + 1 < len(data):
+        trail = data[start + 1]
+        if 0x40 <= trail <= 0x7E or 0xA1 <= trail <= 0xFE:
+            pointer = (lead - 0x81) * 157 + trail - (0x40 if trail < 0x7F else 0x62)
+            code_point = _BIG5_BELOW_FIRST.get(pointer) or _BIG5_DIFFERENCES.get(pointer)
+            if code_point is not None:
+                return chr(code_point), start + 2
+    return _malformed(data, start)
+
+
+def _euc_jp_error(error: UnicodeError) -> tuple[str, int]:
+    assert isinstance(error, UnicodeDecodeError)
+    data, start = error.object, error.start
+    lead = data[start]
+    end = len(data)
+    if lead == 0x8E:  # half-width katakana, but for this next byte
+        return _malformed(data, start)
+    if lead == 0x8F:  # JIS X 0212: Python's decoder has every pair of index jis0212
+        if start + 1 < end and 0xA1 <= data[start + 1] <= 0xFE:
+            if start + 2 < end and 0xA1 <= data[start + 2] <= 0xFE:
+                return "\ufffd", start + 3  # a pair index jis0212 has no code point for
+            position = start + 2 if start + 2 >= end or data[start + 2] < 0x80 else start + 3
+            return _jis0212_still(data, position)
+        return _malformed(data, start)
+    if 0xA1 <= lead <= 0xFE:
+        if start + 1 < end and 0xA1 <= data[start + 1] <= 0xFE:
+            pointer = (lead - 0xA1) * 94 + data[start + 1] - 0xA1
+            char = _jis0208_by_pointer().get(pointer)
+            if char is not None:
+                return char, start + 2
+        return _malformed(data, start)
+    return "\ufffd", start + 1
+
+
+def _gb18030_error(error: UnicodeError) -> tuple[str, int]:
+    assert isinstance(error, UnicodeDecodeError)
+    data, start = error.object, error.start
+    lead = data[start]
+    end = len(data)
+    if lead == 0x80:
+        return "\u20ac", start + 1
+    if not 0x81 <= lead <= 0xFE:
+        return "\ufffd", start + 1
+    if start + 1 >= end:
+        return "\ufffd", end
+    second = data[start + 1]
+    if 0x30 <= second <= 0x39:  # four bytes
+        if start + 3 >= end:
+            return "\ufffd", end
+        if 0x81 <= data[start + 2] <= 0xFE and 0x30 <= data[start + 3] <= 0x39:
+            return "\ufffd", start + 4  # a sequence with no code point
+        return "\ufffd", start + 1  # the three bytes after the lead are read again
+    return _malformed(data, start)
+
+
+_EUC_JP_TRANSLATION = {0x301C: 0xFF5E, 0x2016: 0x2225, 0x2212: 0xFF0D, 0xA2: 0xFFE0, 0xA3: 0xFFE1, 0xAC: 0xFFE2}
+# The two-byte sequences GB 18030-2022 gave characters where Python's codec has private use ones; U+E7C7 and U+1E3F
+# swap places (A8BC and 8135F437).
+_GB18030_TRANSLATION = {
+    ord(
+        bytes((pointer // 190 + 0x81, pointer % 190 + (0x40 if pointer % 190 < 0x3F else 0x41))).decode("gb18030")
+    ): code
+    for pointer, code in _GB18030_DIFFERENCES.items()
+} | {0x1E3F: 0xE7C7}
+# The pairs big5hkscs decodes otherwise, but for two it decodes like their neighbours (``_BIG5_LOOKALIKES``).
+_BIG5_TRANSLATION = {
+    0x2022: 0x2027, 0xFF64: 0xFE51, 0x203E: 0xAF, 0x223C: 0xFF5E, 0x2641: 0x2295, 0x2609: 0x2299, 0xA5: 0xFFE5,
+    0xA2: 0xFFE0, 0xA3: 0xFFE1,
+}  # fmt: skip
+# A241 and A242: U+2215 and U+FE68 in the standard, U+FF0F and U+FF3C (as A1FE and A240) in big5hkscs.
+_BIG5_LOOKALIKES = {b"\xa2\x41": "\u2215", b"\xa2\x42": "\ufe68"}
+
+
+def big5_lookalikes(data: bytes) -> list[tuple[int, str]]:
+    """Where ``data`` (Big5) has a pair big5hkscs decodes like another one, in order, with its character: a pair
+    found where a pair starts, not as the second byte of one and the first of the next."""
+    found = []
+    for pair, char in _BIG5_LOOKALIKES.items():
+        at = data.find(pair)
+        while at >= 0:
+            if _starts_big5_pair(data, at):
+                found.append((at, char))
+            at = data.find(pair, at + 1)
+    return sorted(found)
+
+
+def _starts_big5_pair(data: bytes, at: int) -> bool:
+    """Whether a pair starts at ``at``: read from the last byte before it that cannot end a pair (below 0x40)."""
+    position = at
+    while position > 0 and data[position - 1] >= 0x40:
+        position -= 1
+    while position < at:
+        # A lead byte takes the next byte with it unless that is ASCII and no trail byte (then read again).
+        if 0x81 <= data[position] <= 0xFE and position + 1 < len(data):
+            after = data[position + 1]
+            position += 2 if 0x40 <= after <= 0x7E or after >= 0x80 else 1
+        else:
+            position += 1
+    return position == at
+
+
+# cp932 reads 0xA0 and 0xFD-0xFF as private use characters, the standard as errors.
+_SHIFT_JIS_TRANSLATION = dict.fromkeys(range(0xF8F0, 0xF8F4), 0xFFFD)
+
+for _name, _handler in (
+    ("shift_jis", _shift_jis_error),
+    ("euc-kr", _euc_kr_error),
+    ("big5", _big5_error),
+    ("euc-jp", _euc_jp_error),
+    ("gb18030", _gb18030_error),
+):
+    codecs.register_error(f"linkcast-{_name}", _handler)
+
+
+def _fixes(errors: str, translation: dict[int, int]) -> DecoderFixes:
+    if not translation:
+        return DecoderFixes(errors)
+    pattern = re.compile("[" + "".join(map(chr, sorted(translation))) + "]")
+    return DecoderFixes(errors, pattern, {chr(source): chr(target) for source, target in translation.items()})
+
+
+_DECODER_FIXES: dict[str, DecoderFixes] = {
+    "shift_jis": _fixes("linkcast-shift_jis", _SHIFT_JIS_TRANSLATION),
+    "euc-kr": _fixes("linkcast-euc-kr", {}),
+    "big5": _fixes("linkcast-big5", _BIG5_TRANSLATION),
+    "euc-jp": _fixes("linkcast-euc-jp", _EUC_JP_TRANSLATION),
+    "gb18030": _fixes("linkcast-gb18030", _GB18030_TRANSLATION),
+}
+_DECODER_FIXES["gbk"] = _DECODER_FIXES["gb18030"]  # GBK decodes as gb18030

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import webencodings
 
-from linkcast.core.cjk import encoder_for
+from linkcast.core.cjk import big5_lookalikes, decoder_fixes, encoder_for
 
 UTF8 = "utf-8"
 WINDOWS_1252 = "windows-1252"
@@ -120,8 +120,24 @@ def decode(body: bytes, encoding: DocumentEncoding) -> str:
     if encoding.name == REPLACEMENT:
         # The standard's replacement encoding: a document in an encoding that is refused reads as one U+FFFD.
         return "\ufffd" if body else ""
-    text: str = encoding.decoder.decode(body[encoding.bom_length :], _DECODE_ERRORS)[0]
-    return text
+    fixes = decoder_fixes(encoding.name)
+    if fixes is None:
+        text: str = encoding.decoder.decode(body[encoding.bom_length :], _DECODE_ERRORS)[0]
+        return text
+    data = body[encoding.bom_length :]
+    lookalikes = big5_lookalikes(data) if encoding.name == "big5" else []
+    if lookalikes:  # decoded apart, around those pairs
+        parts, start = [], 0
+        for at, char in lookalikes:
+            parts += [encoding.decoder.decode(data[start:at], fixes.errors)[0], char]
+            start = at + 2
+        text = "".join(parts) + encoding.decoder.decode(data[start:], fixes.errors)[0]
+    else:
+        text = encoding.decoder.decode(data, fixes.errors)[0]
+    # One "in" per character is many times quicker than the pattern's search.
+    if fixes.pattern is None or not any(char in text for char in fixes.replacements):
+        return text
+    return fixes.pattern.sub(fixes.replace, text)
 
 
 def encode_query(href: str, encoding: DocumentEncoding) -> str:
