@@ -19,10 +19,14 @@ import codecs
 import functools
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import webencodings
 
 from linkcast.core.cjk import big5_lookalikes, decoder_fixes, encoder_for
+
+if TYPE_CHECKING:
+    from _typeshed import ReadableBuffer
 
 UTF8 = "utf-8"
 WINDOWS_1252 = "windows-1252"
@@ -69,8 +73,46 @@ def _known(name: str, bom_length: int = 0) -> DocumentEncoding:
 def _from_webencodings(encoding: webencodings.Encoding, bom_length: int = 0) -> DocumentEncoding:
     # The codec objects, not their names: x-user-defined exists only as webencodings' codec, unregistered in Python.
     codec: codecs.CodecInfo = encoding.codec_info
+    if encoding.name in _SINGLE_BYTE:
+        codec = _single_byte_codec(encoding.name, codec.name)
     decoder = _DECODER_OVERRIDES.get(encoding.name)
     return DocumentEncoding(encoding.name, codecs.lookup(decoder) if decoder else codec, codec, bom_length)
+
+
+# The WHATWG single-byte encodings (but x-user-defined, which webencodings has right).
+_SINGLE_BYTE = frozenset(
+    {"ibm866", "koi8-r", "koi8-u", "macintosh", "x-mac-cyrillic", "windows-874"}
+    | {f"iso-8859-{n}" for n in (2, 3, 4, 5, 6, 7, 8, 10, 13, 14, 15, 16)}
+    | {"iso-8859-8-i"}
+    | {f"windows-{n}" for n in range(1250, 1259)}
+)
+# Where the standard's index differs from Python's table (but for the undefined bytes 0x80-0x9F, see below).
+_SINGLE_BYTE_DIFFERENCES = {"koi8-u": {0xAE: "\u045e", 0xBE: "\u040e"}, "windows-1255": {0xCA: "\u05ba"}}
+
+
+@functools.cache
+def _single_byte_codec(name: str, python_codec: str) -> codecs.CodecInfo:
+    """The standard's single-byte encoding ``name`` as a codec: Python's table, where a byte 0x80-0x9F it leaves
+    undefined (windows-1252's 0x81...) is the C1 control of that number both ways, as in the standard's indexes (and
+    no other C1 control can be written), and with the standard's few other differences."""
+    differences = _SINGLE_BYTE_DIFFERENCES.get(name, {})
+    chars = []
+    for byte in range(256):
+        try:
+            char = bytes((byte,)).decode(python_codec)
+        except UnicodeDecodeError:
+            char = chr(byte) if 0x80 <= byte <= 0x9F else "\ufffe"  # U+FFFE: undefined, to charmap_decode
+        chars.append(differences.get(byte, char))
+    decoding_table = "".join(chars)
+    encoding_table = codecs.charmap_build(decoding_table)
+
+    def encode(text: str, errors: str = "strict") -> tuple[bytes, int]:
+        return codecs.charmap_encode(text, errors, encoding_table)
+
+    def decode(data: ReadableBuffer, errors: str = "strict") -> tuple[str, int]:
+        return codecs.charmap_decode(data, errors, decoding_table)
+
+    return codecs.CodecInfo(encode, decode, name=name)
 
 
 @functools.lru_cache(maxsize=256)  # labels come from pages: bounded, since a page may make up any
@@ -176,18 +218,9 @@ def _percent_encode_high(data: bytes) -> str:
 
 
 def _query_error(error: UnicodeError) -> tuple[bytes, int]:
-    """Encode-side errors: a C1 control is its own byte in single-byte encodings; else ``&#N;``, percent-encoded."""
+    """Encode-side errors: ``&#N;``, percent-encoded."""
     assert isinstance(error, UnicodeEncodeError)
-    out = bytearray()
-    for char in error.object[error.start : error.end]:
-        point = ord(char)
-        if error.encoding in _EURO_AS_0X80 and point == 0x20AC:
-            out += b"\x80"
-        elif 0x80 <= point <= 0x9F and _is_single_byte(error.encoding):
-            out.append(point)
-        else:
-            out += b"%%26%%23%d%%3B" % point
-    return bytes(out), error.end
+    return b"".join(b"%%26%%23%d%%3B" % ord(char) for char in error.object[error.start : error.end]), error.end
 
 
 def _c1_decode_error(error: UnicodeError) -> tuple[str, int]:
@@ -197,9 +230,6 @@ def _c1_decode_error(error: UnicodeError) -> tuple[str, int]:
         chars = [chr(b) if 0x80 <= b <= 0x9F else "\ufffd" for b in error.object[error.start : error.end]]
         return "".join(chars), error.end
     return "\ufffd", error.end
-
-
-_EURO_AS_0X80 = frozenset({"gbk", "cp936"})
 
 
 def _is_single_byte(codec: str) -> bool:
