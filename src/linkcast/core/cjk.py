@@ -577,3 +577,79 @@ _DECODER_FIXES: dict[str, DecoderFixes] = {
     "gb18030": _fixes("linkcast-gb18030", _GB18030_TRANSLATION),
 }
 _DECODER_FIXES["gbk"] = _DECODER_FIXES["gb18030"]  # GBK decodes as gb18030
+
+
+# --- ISO-2022-JP ----------------------------------------------------------------------------------------------------
+
+_ESCAPES_TO = {b"(B": _ASCII, b"(J": _ROMAN, b"(I": 3, b"$@": _JIS0208, b"$B": _JIS0208}
+_KATAKANA_STATE = 3
+_ASCII_RUN = re.compile(rb"[\x00-\x0d\x10-\x1a\x1c-\x7f]+")
+_KATAKANA_RUN = re.compile(rb"[\x21-\x5f]+")
+_PAIRS_RUN = re.compile(rb"(?:[\x21-\x7e]{2})+")
+_ROMAN_CHARACTERS = str.maketrans({"\\": "\u00a5", "~": "\u203e"})
+
+
+def decode_iso_2022_jp(data: bytes) -> str:
+    """The standard's ISO-2022-JP decoder (Python's differs: JIS X 0208 as the JIS mapping, not index jis0208, and
+    other errors), a run of bytes at a time; as Chromium's, an error in the bytes read again after an escape sequence
+    that is none gives no U+FFFD of its own (that of the escape stands for both), unless it is another escape."""
+    jis0208 = _jis0208_by_pointer()
+    out: list[str] = []
+    state = output_state = _ASCII
+    output = False  # whether an escape sequence was the last thing read (a second one in a row is an error)
+    quiet_until = 0  # an error starting before this is one with the failed escape sequence's
+    position, end = 0, len(data)
+    while position < end:
+        error = "\ufffd" if position >= quiet_until else ""
+        if data[position] == 0x1B:
+            escape = data[position + 1 : position + 3]
+            if escape in _ESCAPES_TO:
+                state = output_state = _ESCAPES_TO[escape]
+                if output:
+                    out.append("\ufffd")
+                output = True
+                position += 3
+                continue
+            out.append("\ufffd")  # the bytes after it are read again
+            quiet_until = position + 1 + (len(escape) if escape[:1] in (b"(", b"$") else 0)
+            output = False
+            state = output_state
+            position += 1
+            continue
+        output = False
+        if state in (_ASCII, _ROMAN):
+            run = _ASCII_RUN.match(data, position)
+            if run is None:
+                out.append(error)
+                position += 1
+                continue
+            text = run.group().decode("ascii")
+            out.append(text.translate(_ROMAN_CHARACTERS) if state == _ROMAN else text)
+            position = run.end()
+        elif state == _KATAKANA_STATE:
+            run = _KATAKANA_RUN.match(data, position)
+            if run is None:
+                out.append(error)
+                position += 1
+                continue
+            out.append("".join(chr(0xFF61 - 0x21 + byte) for byte in run.group()))
+            position = run.end()
+        else:  # JIS X 0208: pairs
+            run = _PAIRS_RUN.match(data, position)
+            if run is not None:
+                pairs = run.group()
+                chars = [
+                    jis0208.get((pairs[at] - 0x21) * 94 + pairs[at + 1] - 0x21, "\ufffd")
+                    for at in range(0, len(pairs), 2)
+                ]
+                if not error and chars[0] == "\ufffd":
+                    chars[0] = ""
+                out.extend(chars)
+                position = run.end()
+                continue
+            out.append(error)
+            if 0x21 <= data[position] <= 0x7E and position + 1 < end and data[position + 1] != 0x1B:
+                position += 2  # a leading byte and a byte that cannot follow it: both taken
+            else:
+                position += 1
+    return "".join(out)

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 
 import webencodings
 
-from linkcast.core.cjk import big5_lookalikes, decoder_fixes, encoder_for
+from linkcast.core.cjk import big5_lookalikes, decode_iso_2022_jp, decoder_fixes, encoder_for
 
 if TYPE_CHECKING:
     from _typeshed import ReadableBuffer
@@ -162,6 +162,8 @@ def decode(body: bytes, encoding: DocumentEncoding) -> str:
     if encoding.name == REPLACEMENT:
         # The standard's replacement encoding: a document in an encoding that is refused reads as one U+FFFD.
         return "\ufffd" if body else ""
+    if encoding.name == "iso-2022-jp":
+        return decode_iso_2022_jp(body[encoding.bom_length :])
     fixes = decoder_fixes(encoding.name)
     if fixes is None:
         text: str = encoding.decoder.decode(body[encoding.bom_length :], _DECODE_ERRORS)[0]
