@@ -14,7 +14,9 @@ which ``tests/core/test_resolution.py`` checks on random hrefs.
 
 from __future__ import annotations
 
+import functools
 import re
+import unicodedata
 from collections.abc import Iterable
 from typing import cast
 
@@ -25,8 +27,9 @@ from linkcast.core.encoding import DocumentEncoding, encode_query
 FETCHABLE_PREFIXES = ("http:", "https:")
 
 _CHROMIUM_ESCAPED = re.compile(r"[|*']")
-_SPACE = "zq0spc0qz"  # stand-ins that survive host parsing (lower-case ASCII letters and digits)
-_NO_BREAK_SPACE = "zq0nbsp0qz"
+_SPACE = "zq0spc0q9"  # stand-ins that survive host parsing (lower-case ASCII letters and digits; the last, a digit,
+# has no precomposed form with a combining mark that may follow it)
+_NO_BREAK_SPACE = "zq0nbsp0q9"
 _C0_OR_SPACE = "".join(map(chr, range(0x21)))
 _PUNYCODE_DIGITS = re.compile(r"[a-zA-Z0-9-]+").fullmatch
 # Where the authority of an href is ("https:h" has one too, if the base is not https).
@@ -189,7 +192,7 @@ def resolve(base: str | None, href: str, encoding: DocumentEncoding) -> str | No
     try:
         joined = _join(base, target)
     except ValueError:
-        if " " not in target and "\xa0" not in target and "%20" not in target:
+        if " " not in target and "\xa0" not in target and "%20" not in target and not _spaced().search(target):
             return None
         return _join_with_spaces_in_host(base, target)
     if not joined.startswith(FETCHABLE_PREFIXES):
@@ -225,6 +228,9 @@ def _join_with_spaces_in_host(base: str | None, href: str) -> str | None:
         host_at = authority.start(1) + authority.group(1).rfind("@") + 1
         # A space percent-encoded in the host is one too (the host is percent-decoded before it is checked).
         written = stand_in[host_at : authority.end(1)].replace("%20", _SPACE)
+        # A character IDNA maps to a space and more (U+203E: a space and U+0305) is that, its space as a no-break
+        # space's (also one that IDNA makes).
+        written = _spaced().sub(_unspaced, written)
         after = stand_in[authority.end(1) :]
         stand_in = stand_in[:host_at] + written + after
         if written.isascii() and _NO_BREAK_SPACE not in written:
@@ -245,6 +251,17 @@ def _join_with_spaces_in_host(base: str | None, href: str) -> str | None:
     if _SPACE not in host and _NO_BREAK_SPACE not in host:
         return None
     return _chromium_spelling(joined).replace(_PUNYCODE, "xn--")
+
+
+@functools.cache
+def _spaced() -> re.Pattern[str]:
+    """The characters whose compatibility mapping (as IDNA's) has a space: spacing accents, spaces, U+203E..."""
+    chars = "".join(c for c in map(chr, range(0xA0, 0x10000)) if " " in unicodedata.normalize("NFKC", c))
+    return re.compile("[" + re.escape(chars) + "]")
+
+
+def _unspaced(match: re.Match[str]) -> str:
+    return unicodedata.normalize("NFKC", match.group()).replace(" ", _NO_BREAK_SPACE)
 
 
 def _has_invalid_punycode(host: str) -> bool:
