@@ -19,8 +19,14 @@ import codecs
 import functools
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import webencodings
+
+from linkcast.core.cjk import big5_lookalikes, decode_iso_2022_jp, decoder_fixes, encoder_for
+
+if TYPE_CHECKING:
+    from _typeshed import ReadableBuffer
 
 UTF8 = "utf-8"
 WINDOWS_1252 = "windows-1252"
@@ -67,8 +73,46 @@ def _known(name: str, bom_length: int = 0) -> DocumentEncoding:
 def _from_webencodings(encoding: webencodings.Encoding, bom_length: int = 0) -> DocumentEncoding:
     # The codec objects, not their names: x-user-defined exists only as webencodings' codec, unregistered in Python.
     codec: codecs.CodecInfo = encoding.codec_info
+    if encoding.name in _SINGLE_BYTE:
+        codec = _single_byte_codec(encoding.name, codec.name)
     decoder = _DECODER_OVERRIDES.get(encoding.name)
     return DocumentEncoding(encoding.name, codecs.lookup(decoder) if decoder else codec, codec, bom_length)
+
+
+# The WHATWG single-byte encodings (but x-user-defined, which webencodings has right).
+_SINGLE_BYTE = frozenset(
+    {"ibm866", "koi8-r", "koi8-u", "macintosh", "x-mac-cyrillic", "windows-874"}
+    | {f"iso-8859-{n}" for n in (2, 3, 4, 5, 6, 7, 8, 10, 13, 14, 15, 16)}
+    | {"iso-8859-8-i"}
+    | {f"windows-{n}" for n in range(1250, 1259)}
+)
+# Where the standard's index differs from Python's table (but for the undefined bytes 0x80-0x9F, see below).
+_SINGLE_BYTE_DIFFERENCES = {"koi8-u": {0xAE: "\u045e", 0xBE: "\u040e"}, "windows-1255": {0xCA: "\u05ba"}}
+
+
+@functools.cache
+def _single_byte_codec(name: str, python_codec: str) -> codecs.CodecInfo:
+    """The standard's single-byte encoding ``name`` as a codec: Python's table, where a byte 0x80-0x9F it leaves
+    undefined (windows-1252's 0x81...) is the C1 control of that number both ways, as in the standard's indexes (and
+    no other C1 control can be written), and with the standard's few other differences."""
+    differences = _SINGLE_BYTE_DIFFERENCES.get(name, {})
+    chars = []
+    for byte in range(256):
+        try:
+            char = bytes((byte,)).decode(python_codec)
+        except UnicodeDecodeError:
+            char = chr(byte) if 0x80 <= byte <= 0x9F else "\ufffe"  # U+FFFE: undefined, to charmap_decode
+        chars.append(differences.get(byte, char))
+    decoding_table = "".join(chars)
+    encoding_table = codecs.charmap_build(decoding_table)
+
+    def encode(text: str, errors: str = "strict") -> tuple[bytes, int]:
+        return codecs.charmap_encode(text, errors, encoding_table)
+
+    def decode(data: ReadableBuffer, errors: str = "strict") -> tuple[str, int]:
+        return codecs.charmap_decode(data, errors, decoding_table)
+
+    return codecs.CodecInfo(encode, decode, name=name)
 
 
 @functools.lru_cache(maxsize=256)  # labels come from pages: bounded, since a page may make up any
@@ -118,8 +162,26 @@ def decode(body: bytes, encoding: DocumentEncoding) -> str:
     if encoding.name == REPLACEMENT:
         # The standard's replacement encoding: a document in an encoding that is refused reads as one U+FFFD.
         return "\ufffd" if body else ""
-    text: str = encoding.decoder.decode(body[encoding.bom_length :], _DECODE_ERRORS)[0]
-    return text
+    if encoding.name == "iso-2022-jp":
+        return decode_iso_2022_jp(body[encoding.bom_length :])
+    fixes = decoder_fixes(encoding.name)
+    if fixes is None:
+        text: str = encoding.decoder.decode(body[encoding.bom_length :], _DECODE_ERRORS)[0]
+        return text
+    data = body[encoding.bom_length :]
+    lookalikes = big5_lookalikes(data) if encoding.name == "big5" else []
+    if lookalikes:  # decoded apart, around those pairs
+        parts, start = [], 0
+        for at, char in lookalikes:
+            parts += [encoding.decoder.decode(data[start:at], fixes.errors)[0], char]
+            start = at + 2
+        text = "".join(parts) + encoding.decoder.decode(data[start:], fixes.errors)[0]
+    else:
+        text = encoding.decoder.decode(data, fixes.errors)[0]
+    # One "in" per character is many times quicker than the pattern's search.
+    if fixes.pattern is None or not any(char in text for char in fixes.replacements):
+        return text
+    return fixes.pattern.sub(fixes.replace, text)
 
 
 def encode_query(href: str, encoding: DocumentEncoding) -> str:
@@ -128,6 +190,7 @@ def encode_query(href: str, encoding: DocumentEncoding) -> str:
     The URL parser (ada) only knows UTF-8; handing it a query that is already ASCII makes it produce what a browser
     produces for a page in ``encoding``: it leaves ``%XX`` alone and encodes the rest of the query as usual.
     Characters the encoding cannot represent become ``%26%23<code point>%3B`` (``&#N;``), as the URL standard says.
+    The CJK encodings use the Encoding standard's encoders (``cjk``), which Python's codecs differ from.
     """
     if encoding.query_is_utf8 or href.isascii():
         return href
@@ -141,12 +204,15 @@ def encode_query(href: str, encoding: DocumentEncoding) -> str:
         return href
     # The URL parser drops tabs and newlines before anything else; a stateful encoder (ISO-2022-JP) must not see them.
     query = query.translate(_TAB_NEWLINE)
-    encoded: bytes = encoding.encoder.encode(query, _QUERY_ERRORS)[0]
+    standard = encoder_for(encoding.name)
+    encoded: bytes = standard(query) if standard is not None else encoding.encoder.encode(query, _QUERY_ERRORS)[0]
     return href[: query_at + 1] + _percent_encode_high(encoded) + href[end:]
 
 
 _TAB_NEWLINE = {0x09: None, 0x0A: None, 0x0D: None}
-_HIGH_BYTES = re.compile(rb"[\x80-\xff]")
+# Bytes past ASCII, and "#", which an ISO-2022-JP encoder writes as a byte of a JIS X 0208 character: left as it is,
+# it would end the query.
+_HIGH_BYTES = re.compile(rb"[\x80-\xff#]")
 
 
 def _percent_encode_high(data: bytes) -> str:
@@ -154,18 +220,9 @@ def _percent_encode_high(data: bytes) -> str:
 
 
 def _query_error(error: UnicodeError) -> tuple[bytes, int]:
-    """Encode-side errors: a C1 control is its own byte in single-byte encodings; else ``&#N;``, percent-encoded."""
+    """Encode-side errors: ``&#N;``, percent-encoded."""
     assert isinstance(error, UnicodeEncodeError)
-    out = bytearray()
-    for char in error.object[error.start : error.end]:
-        point = ord(char)
-        if error.encoding in _EURO_AS_0X80 and point == 0x20AC:
-            out += b"\x80"
-        elif 0x80 <= point <= 0x9F and _is_single_byte(error.encoding):
-            out.append(point)
-        else:
-            out += b"%%26%%23%d%%3B" % point
-    return bytes(out), error.end
+    return b"".join(b"%%26%%23%d%%3B" % ord(char) for char in error.object[error.start : error.end]), error.end
 
 
 def _c1_decode_error(error: UnicodeError) -> tuple[str, int]:
@@ -175,9 +232,6 @@ def _c1_decode_error(error: UnicodeError) -> tuple[str, int]:
         chars = [chr(b) if 0x80 <= b <= 0x9F else "\ufffd" for b in error.object[error.start : error.end]]
         return "".join(chars), error.end
     return "\ufffd", error.end
-
-
-_EURO_AS_0X80 = frozenset({"gbk", "cp936"})
 
 
 def _is_single_byte(codec: str) -> bool:

@@ -14,7 +14,9 @@ which ``tests/core/test_resolution.py`` checks on random hrefs.
 
 from __future__ import annotations
 
+import functools
 import re
+import unicodedata
 from collections.abc import Iterable
 from typing import cast
 
@@ -25,12 +27,14 @@ from linkcast.core.encoding import DocumentEncoding, encode_query
 FETCHABLE_PREFIXES = ("http:", "https:")
 
 _CHROMIUM_ESCAPED = re.compile(r"[|*']")
-_SPACE = "zq0spc0qz"  # stand-ins that survive host parsing (lower-case ASCII letters and digits)
-_NO_BREAK_SPACE = "zq0nbsp0qz"
+_SPACE = "zq0spc0q9"  # stand-ins that survive host parsing (lower-case ASCII letters and digits; the last, a digit,
+# has no precomposed form with a combining mark that may follow it)
+_NO_BREAK_SPACE = "zq0nbsp0q9"
 _C0_OR_SPACE = "".join(map(chr, range(0x21)))
 _PUNYCODE_DIGITS = re.compile(r"[a-zA-Z0-9-]+").fullmatch
-_AUTHORITY = re.compile(r"(?:[a-zA-Z][a-zA-Z0-9+.-]*:)?[/\\]{2}([^/\\?#]*)").match
-_PUNYCODE_WITH_NO_BREAK_SPACE = re.compile(rf"[/\\.@]xn--[^/\\.?#@]*{_NO_BREAK_SPACE}", re.IGNORECASE)
+# Where the authority of an href is ("https:h" has one too, if the base is not https).
+_AUTHORITY = re.compile(r"(?:[a-zA-Z][a-zA-Z0-9+.-]*:)?[/\\]*([^/\\?#]*)").match
+_PUNYCODE = "zq0xn0qz"  # a stand-in for "xn--" that the host parser leaves alone
 
 # The fast path's grammar. Its alphabet has only characters that the parts of an http(s) URL they are in keep as
 # they are, in any document encoding (never "\", whitespace, '"', "<", ">", "`", "{", "}", "^", "|").
@@ -188,7 +192,7 @@ def resolve(base: str | None, href: str, encoding: DocumentEncoding) -> str | No
     try:
         joined = _join(base, target)
     except ValueError:
-        if " " not in target and "\xa0" not in target:
+        if " " not in target and "\xa0" not in target and "%20" not in target and not _spaced().search(target):
             return None
         return _join_with_spaces_in_host(base, target)
     if not joined.startswith(FETCHABLE_PREFIXES):
@@ -219,8 +223,23 @@ def _join(base: str | None, href: str) -> str:
 def _join_with_spaces_in_host(base: str | None, href: str) -> str | None:
     """Parse an href the standard refuses for a space in its host the way Chromium does, or None."""
     stand_in = href.strip(_C0_OR_SPACE).replace(" ", _SPACE).replace("\xa0", _NO_BREAK_SPACE)
-    if _PUNYCODE_WITH_NO_BREAK_SPACE.search(stand_in):
-        return None  # IDNA makes that a space inside a punycode label, which Chromium refuses
+    authority = _AUTHORITY(stand_in)
+    if authority is not None:
+        host_at = authority.start(1) + authority.group(1).rfind("@") + 1
+        # A space percent-encoded in the host is one too (the host is percent-decoded before it is checked).
+        written = stand_in[host_at : authority.end(1)].replace("%20", _SPACE)
+        # A character IDNA maps to a space and more (U+203E: a space and U+0305) is that, its space as a no-break
+        # space's (also one that IDNA makes).
+        written = _spaced().sub(_unspaced, written)
+        after = stand_in[authority.end(1) :]
+        stand_in = stand_in[:host_at] + written + after
+        if written.isascii() and _NO_BREAK_SPACE not in written:
+            # All ASCII: Chromium runs no IDNA, so a punycode label is kept as written (lower-cased), whatever it is;
+            # one the parser would check is hidden from it.
+            labels = [_PUNYCODE + label[4:] if label[:4].lower() == "xn--" else label for label in written.split(".")]
+            stand_in = stand_in[:host_at] + ".".join(labels) + after
+        elif _has_invalid_punycode(written):
+            return None  # Chromium's IDNA checks the punycode labels
     try:
         joined = _join(base, stand_in)
     except ValueError:
@@ -229,29 +248,39 @@ def _join_with_spaces_in_host(base: str | None, href: str) -> str | None:
         return None
     authority_at = joined.index("//") + 2
     host = joined[authority_at : joined.index("/", authority_at)].rpartition("@")[2]
-    if _has_invalid_punycode(stand_in):
-        return None  # once the host has a space, Chromium's IDNA checks the punycode labels written in it
-    return _chromium_spelling(joined) if _SPACE in host or _NO_BREAK_SPACE in host else None
+    if _SPACE not in host and _NO_BREAK_SPACE not in host:
+        return None
+    return _chromium_spelling(joined).replace(_PUNYCODE, "xn--")
 
 
-def _has_invalid_punycode(href: str) -> bool:
-    """Whether the host written in ``href`` has a punycode label Chromium's IDNA refuses, as far as comparing with
-    Chromium has shown: an empty one or one with a character that is no punycode digit; and when a no-break space
-    (non-ASCII) makes it run the full IDNA, one that does not decode."""
-    authority = _AUTHORITY(href)
-    if authority is None:
-        return False
-    host = authority.group(1).rpartition("@")[2]
+@functools.cache
+def _spaced() -> re.Pattern[str]:
+    """The characters whose compatibility mapping (as IDNA's) has a space: spacing accents, spaces, U+203E..."""
+    chars = "".join(c for c in map(chr, range(0xA0, 0x10000)) if " " in unicodedata.normalize("NFKC", c))
+    return re.compile("[" + re.escape(chars) + "]")
+
+
+def _unspaced(match: re.Match[str]) -> str:
+    return unicodedata.normalize("NFKC", match.group()).replace(" ", _NO_BREAK_SPACE)
+
+
+def _has_invalid_punycode(host: str) -> bool:
+    """Whether a host written with a space and a no-break space or other non-ASCII character (so that Chromium runs
+    IDNA on it) has a punycode label Chromium's IDNA refuses, as far as comparing with Chromium has shown: one with
+    a no-break space in it (which IDNA makes a space), an empty one or one with a character that is no punycode
+    digit; and when there is a no-break space, one with a space, or that does not decode to a label IDNA writes so."""
     full_idna = _NO_BREAK_SPACE in host
     for label in host.split("."):
-        if label[:4].lower() != "xn--" or _SPACE in label:
+        if label[:4].lower() != "xn--" or (_SPACE in label and not full_idna):
             continue
-        if not _PUNYCODE_DIGITS(label, 4):
+        if _SPACE in label or _NO_BREAK_SPACE in label or not _PUNYCODE_DIGITS(label, 4):
             return True
         if full_idna:
             try:
-                label[4:].encode("ascii").decode("punycode")
+                decoded = label[4:].encode("ascii").decode("punycode")
             except UnicodeError:
+                return True
+            if ada_url.idna_to_ascii(decoded) != label.lower().encode():  # b"" if IDNA refuses it
                 return True
     return False
 
