@@ -41,7 +41,9 @@ _UTF8_OUTPUT = frozenset({UTF8, "utf-16be", "utf-16le", REPLACEMENT})
 _DECODER_OVERRIDES = {"gbk": "gb18030"}
 
 _QUERY_ERRORS = "linkcast-url-query"
-_DECODE_ERRORS = "linkcast-c1-controls"
+# Bytes that are no character: one U+FFFD each (single-byte encodings have their undefined C1 bytes as controls
+# in their own tables, ``_single_byte_codec``).
+_DECODE_ERRORS = "replace"
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,22 +227,7 @@ def _query_error(error: UnicodeError) -> tuple[bytes, int]:
     return b"".join(b"%%26%%23%d%%3B" % ord(char) for char in error.object[error.start : error.end]), error.end
 
 
-def _c1_decode_error(error: UnicodeError) -> tuple[str, int]:
-    """Decode-side errors: single-byte encodings map their undefined 0x80-0x9F bytes to C1 controls, as WHATWG does."""
-    assert isinstance(error, UnicodeDecodeError)
-    if _is_single_byte(error.encoding):
-        chars = [chr(b) if 0x80 <= b <= 0x9F else "\ufffd" for b in error.object[error.start : error.end]]
-        return "".join(chars), error.end
-    return "\ufffd", error.end
-
-
-def _is_single_byte(codec: str) -> bool:
-    # Python's single-byte codecs are all table-driven ("charmap") and report that name in their errors.
-    return codec == "charmap"
-
-
 codecs.register_error(_QUERY_ERRORS, _query_error)
-codecs.register_error(_DECODE_ERRORS, _c1_decode_error)
 
 
 # --- Chromium's meta charset scan -----------------------------------------------------------------------------------
