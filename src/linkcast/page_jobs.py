@@ -6,7 +6,7 @@ import logging
 import time
 
 from linkcast.core.errors import FetchError, LinkcastError, StoreFull, StoreUnavailable
-from linkcast.core.events import EventBody, Job, error_body, result_body, started_body
+from linkcast.core.events import PAGE_JOB, EventBody, Job, error_body, result_body, started_body
 from linkcast.extraction import ExtractionPool
 from linkcast.fetch import Fetcher
 from linkcast.foreground import Foreground
@@ -18,6 +18,12 @@ log = logging.getLogger(__name__)
 
 # The data key of a page job that follows a feed's entry (``feeds``' ``follow``) rather than answers a request.
 FOLLOWED_FEED = "feed_id"
+
+
+def is_single_request(job: Job) -> bool:
+    """Whether someone asked for this job's page (``PUT /urls``): it goes first (``foreground``). Every other job, a
+    crawl's page, a feed's poll or an entry's page it follows, is background work that lets it pass."""
+    return job.kind == PAGE_JOB and FOLLOWED_FEED not in job.data
 
 
 class PageJobs:
@@ -39,8 +45,7 @@ class PageJobs:
 
     async def process(self, job: Job) -> None:
         """Fetch, extract and store exactly one terminal event; a store failure propagates (the job is retried)."""
-        if FOLLOWED_FEED in job.data:  # a feed entry's page, followed: background work like the feed's own polls
-            await self.foreground.step()
+        if not is_single_request(job):  # a feed entry's page, followed: the pool let it pass as background work
             await self._process(job)
             return
         with self.foreground.serving(job.request_id):  # someone asked for this page: background work steps aside

@@ -15,10 +15,11 @@ from collections.abc import Mapping
 from typing import Protocol
 
 from linkcast.core.errors import FetchError
-from linkcast.core.events import PAGE_JOB, Job
+from linkcast.core.events import Job
 from linkcast.extraction import ExtractionPool
 from linkcast.foreground import Foreground
 from linkcast.logs import RepeatedProblem, loggable_url
+from linkcast.page_jobs import is_single_request
 from linkcast.store.base import Store
 
 log = logging.getLogger(__name__)
@@ -107,6 +108,6 @@ class WorkerPool:
         if handler is None:  # a job of a kind this release does not know (a newer process queued it)
             await self.store.fail(job, FetchError(f"no worker here handles {job.kind!r} jobs", code="internal"))
             return
-        if job.kind != PAGE_JOB:  # background work (a crawl's page, a feed's poll...) lets single requests pass
+        if not is_single_request(job):  # background work (a crawl's page, a feed's poll...) lets them pass
             await self.foreground.step()
         await handler.process(job)
