@@ -18,7 +18,7 @@ from linkcast.frames import Frame, wire_batches
 from linkcast.logs import RepeatedProblem
 from linkcast.replay_budget import REPLAY_PAGE_BYTES, ReplayBudget
 from linkcast.store.base import Store
-from linkcast.store.listing import event_bytes
+from linkcast.store.listing import cut_short
 
 log = logging.getLogger(__name__)
 
@@ -206,6 +206,6 @@ class Hub:
                 cursor, subscription.request_ids, REPLAY_PAGE, until, max_bytes=REPLAY_PAGE_BYTES
             )
             yield [Frame(event.id, event.json) for event in page]
-            if len(page) < REPLAY_PAGE and event_bytes(page) <= REPLAY_PAGE_BYTES:  # not cut short: all there is
+            if not cut_short(page, REPLAY_PAGE, REPLAY_PAGE_BYTES):  # all there is
                 break
             cursor = page[-1].id

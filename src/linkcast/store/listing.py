@@ -18,9 +18,10 @@ T = TypeVar("T")
 LISTING_BYTES = 32 * 1024 * 1024
 
 
-def event_bytes(events: Sequence[Event]) -> int:
-    """The bytes a page of events holds (as sent): past ``LISTING_BYTES``, the page may have stopped short."""
-    return sum(len(event.json) for event in events)
+def cut_short(events: Sequence[Event], limit: int, max_bytes: int = LISTING_BYTES) -> bool:
+    """Whether a page of events read with ``limit`` and ``max_bytes`` may have stopped before the last event there
+    is: it holds ``limit`` of them, or its events (as sent) take it past ``max_bytes``."""
+    return len(events) >= limit or sum(len(event.json) for event in events) > max_bytes
 
 
 def within_budget(items: Iterable[T], limit: int, max_bytes: int, size: Callable[[T], int]) -> tuple[list[T], bool]:

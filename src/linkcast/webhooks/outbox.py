@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from linkcast.core.webhooks import Delivery, gap_delivery
 from linkcast.store.base import Store
-from linkcast.store.listing import LISTING_BYTES, event_bytes
+from linkcast.store.listing import LISTING_BYTES, cut_short
 
 BATCH = 100  # pending deliveries read into an outbox at most
 SCAN = 1000  # events read from the log per step
@@ -50,7 +50,7 @@ async def fill_outbox(store: Store, endpoint_id: str) -> Filled:
             found.append(gap_delivery(endpoint_id, cursor + 1, first - 1, now))
             cursor = first - 1
         events = await store.events_after(cursor, endpoint.request_ids, limit=SCAN, until=last)
-        cut = len(events) == SCAN or event_bytes(events) > LISTING_BYTES  # more may follow the last one read
+        cut = cut_short(events, SCAN)  # more may follow the last one read
         end = events[-1].id if cut else last
         room = BATCH - len(pending)
         for event in events:
