@@ -13,6 +13,7 @@ from linkcast.crawl.robots import (
     ALLOW_ALL,
     DISALLOW_ALL,
     ROBOTS_PARSE_LIMIT,
+    WILDCARD_BUDGET,
     canonical_octets,
     parse_robots,
     product_token,
@@ -239,6 +240,56 @@ def test_the_segment_matcher_agrees_with_the_backtracking_meaning(body: str, anc
     pattern = "/" + body + ("$" if anchored else "")
     path = "/" + tail
     assert allows(f"User-agent: *\nDisallow: {pattern}\n", path) is not reference_match(pattern, path)
+
+
+RULE = st.tuples(st.booleans(), st.text(PATTERN_ALPHABET, max_size=6), st.booleans())
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(RULE, min_size=1, max_size=8), st.text("ab/", max_size=10))
+def test_the_indexed_rules_decide_as_the_most_specific_matching_rule(
+    rules: list[tuple[bool, str, bool]], tail: str
+) -> None:
+    """Rules without '*' are looked up, not scanned: the verdict is still the RFC's, the longest matching pattern
+    (in octets, '*' and '$' counted) with allow winning a tie, found here by trying every rule."""
+    patterns = [(allow, "/" + body + ("$" if anchored else "")) for allow, body, anchored in rules]
+    path = "/" + tail
+    matching = [(len(pattern), allow) for allow, pattern in patterns if reference_match(pattern, path)]
+    expected = max(matching)[1] if matching else True  # max: the longest, and at equal length True (allow) wins
+    text = "User-agent: *\n" + "".join(
+        f"{'Allow' if allow else 'Disallow'}: {pattern}\n" for allow, pattern in patterns
+    )
+    assert allows(text, path) is expected
+
+
+def test_thousands_of_plain_rules_are_decided_exactly() -> None:
+    text = "User-agent: *\nDisallow: /\n" + "".join(f"Allow: /p{n}/\nDisallow: /p{n}/x$\n" for n in range(12_000))
+    robots = parse_robots(text.encode())
+    assert (
+        not robots.truncated
+        and robots.allows("/p11999/a", "x")
+        and robots.allows("/p7/x/y", "x")
+        and robots.allows("/p7/xy", "x")
+    )
+    assert not robots.allows("/p7/x", "x") and not robots.allows("/p12000/a", "x") and not robots.allows("/q", "x")
+
+
+def test_past_its_budget_a_check_of_wildcard_rules_refuses_the_url() -> None:
+    """A file of '*' rules none of which match: every one would be tried for every URL of a crawl. Up to the budget
+    they are, and the verdict is exact; past it the URL is refused, the polite answer."""
+    path = "/a/b"  # shorter than 64 octets: a rule tried costs its segments alone
+    rules = WILDCARD_BUDGET // 2  # each '/*zN' is two segments: '/' and 'zN'
+    within = "User-agent: *\n" + "".join(f"Disallow: /*z{n}\n" for n in range(rules))
+    assert allows(within, path) and not allows(within, f"/a/z{rules - 1}")
+    beyond = within + "Disallow: /*y\n"
+    assert not allows(beyond, path)
+    # A more specific plain rule decides before any shorter '*' rule is tried.
+    assert allows(beyond + "Allow: /a/b/c/d/e/f\n", "/a/b/c/d/e/f")
+    # A long path costs more a rule (one more per 64 octets): fewer rules fit the budget.
+    long_path = "/a" * 1_000
+    fit = WILDCARD_BUDGET // (2 + len(long_path) // 64)
+    assert allows(within[: within.index(f"Disallow: /*z{fit}\n")], long_path)
+    assert not allows(within[: within.index(f"Disallow: /*z{fit + 1}\n")], long_path)
 
 
 @settings(max_examples=200, deadline=None)
