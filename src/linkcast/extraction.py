@@ -1,4 +1,5 @@
-"""Link extraction off the event loop: small pages inline, the rest in child processes with a deadline.
+"""Parsing what a site sent, off the event loop: small documents inline (or in a thread), the rest in child processes
+with a deadline.
 
 Why processes, not threads: selectolax releases the GIL while lexbor parses, so a thread would keep the event loop
 free, but a thread cannot be stopped. HTML tree building is quadratic in nesting depth (each start tag scans the
@@ -7,34 +8,48 @@ stack of open elements, as the standard says; browsers cap the depth at 512, lex
 replaced, and the request fails with ``too_complex``; a child that crashes fails one request, never the worker.
 Below ``INLINE_MAX_BYTES`` the worst case is a few tens of milliseconds, cheaper than the hand-off.
 
+A page's links are one task a child runs; the others are named in ``TASKS`` (a feed's reading, a page's feed links),
+each a function of the request and the body that returns what goes back, so that every parse of a large document a
+site controls has the same deadline.
+
 The children are plain ``python -m linkcast.extraction`` processes driven over their stdin and stdout with asyncio
-(no threads, no multiprocessing: nothing re-imports the parent's main module). A request is one line of JSON (base
-URL, content type, body length) and the body; the answer is one line of JSON.
+(no threads, no multiprocessing: nothing re-imports the parent's main module). A request is one line of JSON (the
+task, its arguments, the body's length) and the body; the answer is one line of JSON.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import os
 import signal
 import sys
+from collections.abc import Callable
+from typing import Any
 
 import orjson
 
-from linkcast.core.errors import FetchError
+from linkcast.core.errors import FetchError, LinkcastError
 from linkcast.core.links import FoundLinks, LinkLimits, find_links
 
 # The worst page of this size (about 6,500 nested elements) parses in well under 0.1 s.
 INLINE_MAX_BYTES = 32 * 1024
-# Answers are one JSON line: the links, within the result's size limit, and this much room for the rest of it.
-ANSWER_OVERHEAD_BYTES = 64 * 1024
-# The answer's bound when the links have no size limit: a page of up to --max-body-bytes can hold this much, escaped.
-UNLIMITED_ANSWER_BYTES = 1 << 30
+# The longest answer line read from a child. Each task bounds its own answer (a page's links by --max-result-bytes, a
+# feed's entries by their count and each entry's links): this only stops a child gone wrong.
+ANSWER_LIMIT_BYTES = 1 << 30
 # A child says it is ready once it has imported what it needs (about 0.3 s, far longer on a loaded machine): a page's
 # deadline then counts its parse alone, not the child's start.
 READY = b"ready\n"
 START_TIMEOUT_SECONDS = 60.0
+# What a child can be asked to run: a task's name, and the function (``module:name``) that takes the request's JSON
+# and the body and returns the answer's. Imported in the child when first asked for.
+TASKS = {
+    "links": "linkcast.extraction:links_task",
+    "feed": "linkcast.feeds.reading:read_task",
+    "feed_links": "linkcast.feeds.discover:feed_links_task",
+}
+Task = Callable[[dict[str, Any], bytes], dict[str, Any]]
 
 
 class ExtractionFailed(FetchError):
@@ -71,25 +86,16 @@ class _Child:
             raise FetchError("link extraction could not start: its process did not get ready", code="extract_failed")
         return child
 
-    async def call(self, body: bytes, url: str, content_type: str | None, limits: LinkLimits) -> FoundLinks:
+    async def call(self, request: dict[str, Any], body: bytes) -> dict[str, Any]:
         stdin, stdout = self.process.stdin, self.process.stdout
         assert stdin is not None and stdout is not None
-        request = {
-            "url": url,
-            "content_type": content_type,
-            "size": len(body),
-            "max_links": limits.max_links,
-            "max_bytes": limits.max_bytes,
-        }
-        stdin.write(orjson.dumps(request) + b"\n")
+        stdin.write(orjson.dumps({**request, "size": len(body)}) + b"\n")
         stdin.write(body)
         await stdin.drain()
         answer = orjson.loads(await stdout.readline() or b"null")
         if answer is None:
             raise ConnectionResetError("the extraction child exited")
-        if "error" in answer:
-            raise ExtractionFailed(f"link extraction failed: {answer['error']}", code="extract_failed")
-        return FoundLinks(answer["links"], answer["truncated"])
+        return answer  # type: ignore[no-any-return]
 
     async def kill(self) -> None:
         with contextlib.suppress(ProcessLookupError):
@@ -105,8 +111,6 @@ class ExtractionPool:
         self.size = processes if processes > 0 else os.cpu_count() or 1
         self.timeout = timeout
         self.limits = limits or LinkLimits()
-        max_bytes = self.limits.max_bytes
-        self._answer_limit = UNLIMITED_ANSWER_BYTES if max_bytes is None else max_bytes + ANSWER_OVERHEAD_BYTES
         self._idle: asyncio.Queue[_Child | None] | None = None
         self._children: set[_Child] = set()
         self._killing: set[asyncio.Task[None]] = set()
@@ -115,6 +119,17 @@ class ExtractionPool:
         """The page's links within the pool's limits (what is past them is never resolved nor sent back)."""
         if len(body) <= INLINE_MAX_BYTES:
             return find_links(body, url, content_type, self.limits)
+        request = {"url": url, "content_type": content_type, **limits_json(self.limits)}
+        too_slow = f"the page took more than {self.timeout:g} s to parse (pathological markup)"
+        answer = await self.run("links", request, body, too_slow)
+        if "error" in answer:
+            raise ExtractionFailed(f"link extraction failed: {answer['error']}", code="extract_failed")
+        return FoundLinks(answer["links"], answer["truncated"])
+
+    async def run(self, task: str, request: dict[str, Any], body: bytes, too_slow: str) -> dict[str, Any]:
+        """Run ``task`` (a name in ``TASKS``) on ``body`` in a child, within the pool's deadline: its answer, which
+        holds ``error`` (and the ``LinkcastError``'s ``code``, if it was one) if the task raised. ``FetchError``
+        ``too_complex`` (saying ``too_slow``) past the deadline, ``extract_failed`` if the child crashed."""
         if self._idle is None:
             self._idle = asyncio.Queue()
             for _ in range(self.size):
@@ -123,18 +138,14 @@ class ExtractionPool:
         child = await idle.get()
         try:
             if child is None:
-                child = await _Child.start(self._answer_limit)
+                child = await _Child.start(ANSWER_LIMIT_BYTES)
                 self._children.add(child)
             try:
-                return await asyncio.wait_for(child.call(body, url, content_type, self.limits), self.timeout)
+                return await asyncio.wait_for(child.call({"task": task, **request}, body), self.timeout)
             except TimeoutError:
-                raise FetchError(
-                    f"the page took more than {self.timeout:g} s to parse (pathological markup)", code="too_complex"
-                ) from None
+                raise FetchError(too_slow, code="too_complex") from None
             except (OSError, ValueError) as error:  # the pipe broke, or the answer is not JSON
                 raise FetchError(f"link extraction crashed: {error!r}", code="extract_failed") from None
-        except ExtractionFailed:
-            raise  # the child reported it and is fine
         except BaseException:
             # Timed out, crashed or cancelled mid-call: the child may still answer later, so it is never reused.
             if child is not None:
@@ -152,19 +163,42 @@ class ExtractionPool:
         await asyncio.gather(*(child.kill() for child in children), *self._killing)
 
 
+def links_task(request: dict[str, Any], body: bytes) -> dict[str, Any]:
+    found = find_links(body, request["url"], request["content_type"], limits_from_json(request))
+    return {"links": found.links, "truncated": found.truncated}
+
+
+def limits_json(limits: LinkLimits) -> dict[str, Any]:
+    """A task request's link limits (``limits_from_json`` reads them back in the child)."""
+    return {"max_links": limits.max_links, "max_bytes": limits.max_bytes}
+
+
+def limits_from_json(request: dict[str, Any]) -> LinkLimits:
+    return LinkLimits(request["max_links"], request["max_bytes"])
+
+
+def _task(name: str, loaded: dict[str, Task]) -> Task:
+    if name not in loaded:
+        module, _, function = TASKS[name].partition(":")
+        loaded[name] = getattr(importlib.import_module(module), function)
+    return loaded[name]
+
+
 def _serve() -> None:
-    """A child's loop: read a request, answer with the page's links, until stdin closes (its parent is gone)."""
+    """A child's loop: read a request, answer with what its task returns, until stdin closes (its parent is gone)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the parent, which then closes our stdin
     source, sink = sys.stdin.buffer, sys.stdout.buffer
     sink.write(READY)
     sink.flush()
+    loaded: dict[str, Task] = {}
     while header := source.readline():
         request = orjson.loads(header)
         body = source.read(request["size"])
+        answer: dict[str, Any]
         try:
-            limits = LinkLimits(request["max_links"], request["max_bytes"])
-            found = find_links(body, request["url"], request["content_type"], limits)
-            answer = {"links": found.links, "truncated": found.truncated}
+            answer = _task(request.get("task", "links"), loaded)(request, body)
+        except LinkcastError as error:
+            answer = {"error": error.message, "code": error.code}
         except Exception as error:
             answer = {"error": f"{type(error).__name__}: {error}"}
         sink.write(orjson.dumps(answer) + b"\n")

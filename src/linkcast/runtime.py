@@ -48,7 +48,8 @@ class Runtime:
         self.store: Store = open_store(settings)
         self.metrics = Metrics()
         self.fetcher = Fetcher(settings)
-        extraction = ExtractionPool(
+        # Every parse of a large document a site sent (pages, feeds, pages searched for their feed) runs in these.
+        self.extraction = extraction = ExtractionPool(
             settings.parse_processes, settings.parse_timeout, LinkLimits(settings.max_links, settings.max_result_bytes)
         )
         self.webhooks = WebhookJobs(settings, self.store, self.fetcher, self.metrics)
@@ -58,13 +59,13 @@ class Runtime:
         handlers = {
             PAGE_JOB: PageJobs(self.store, self.fetcher, extraction, self.metrics, self.foreground),
             CRAWL_JOB: CrawlJobs(settings, self.store, self.fetcher, extraction, self.metrics, self.foreground),
-            FEED_JOB: FeedJobs(settings, self.store, self.fetcher, self.metrics, self.first_answers),
+            FEED_JOB: FeedJobs(settings, self.store, self.fetcher, extraction, self.metrics, self.first_answers),
             WEBSUB_JOB: WebSubJobs(settings, self.store, self.fetcher, self.metrics),
             WEBHOOK_JOB: self.webhooks,
         }
         self.subscriptions = Subscriptions(settings, self.store)
-        self.callbacks = Callbacks(settings, self.store, self.metrics)
-        self.workers = WorkerPool(self.store, handlers, extraction, self.foreground)
+        self.callbacks = Callbacks(settings, self.store, extraction, self.metrics)
+        self.workers = WorkerPool(self.store, handlers, self.foreground)
         replays = ReplayBudget(settings.replay_memory_bytes, settings.max_result_bytes)
         self.hub: Hub | None = Hub(self.store, settings.client_queue_size, replays) if serves_clients else None
         self.draining = asyncio.Event()
@@ -111,6 +112,7 @@ class Runtime:
         self._background.clear()
         if self.hub is not None:
             await self._bounded("stopping the hub", self.hub.stop())
+        await self._bounded("stopping the extraction children", self.extraction.close())
         await self._bounded("closing the fetcher", self.fetcher.close())
         await self._bounded("closing the store", self.store.close())
 

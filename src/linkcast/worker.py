@@ -16,7 +16,6 @@ from typing import Protocol
 
 from linkcast.core.errors import FetchError
 from linkcast.core.events import Job
-from linkcast.extraction import ExtractionPool
 from linkcast.foreground import Foreground
 from linkcast.logs import RepeatedProblem, loggable_url
 from linkcast.page_jobs import is_single_request
@@ -37,13 +36,11 @@ class WorkerPool:
         self,
         store: Store,
         handlers: Mapping[str, JobHandler],
-        extraction: ExtractionPool,
         foreground: Foreground | None = None,
     ) -> None:
         self.store = store
         self.handlers = handlers
         self.foreground = foreground or Foreground()
-        self.extraction = extraction  # shared by the handlers; closed with the pool
         self._taking_failed = RepeatedProblem(log)
         self._storing_failed = RepeatedProblem(log)
         self.name = f"worker-{uuid.uuid4().hex[:8]}"
@@ -68,7 +65,6 @@ class WorkerPool:
         for task in pending:
             task.cancel()
         await asyncio.gather(*pending, return_exceptions=True)
-        await self.extraction.close()
 
     async def _run(self, worker_id: str) -> None:
         while not self._draining.is_set():

@@ -290,12 +290,17 @@ async def test_finding_the_feed_of_a_huge_page_leaves_the_service_answering(
     assert slowest < 1.5, f"/healthz waited {slowest:.1f} s while the page was read"
 
 
-async def test_pages_read_to_find_their_feed_are_read_one_at_a_time(poller: Service, server: FeedServer) -> None:
+async def test_pages_read_to_find_their_feed_are_read_one_at_a_time_per_extraction_child(
+    tmp_path: Path, server: FeedServer
+) -> None:
     """Reading the head of a 4 MB page of <meta> tags takes some 180 MB for its tree: read in parallel, one per PUT
-    /feeds (in the threads that also resolve every fetch's host name), three such PUTs took three times that."""
+    /feeds (in the threads that also resolve every fetch's host name), three such PUTs took three times that. A page
+    this large is read in an extraction child, one page at a time each: with one child, one page at a time."""
     page = server.feed(
         "/huge", Feed("<html><head>" + "<meta x=1>" * 400_000 + "</head></html>", content_type="text/html")
     )
+    poller = sqlite_service(tmp_path, "--parse-processes", "1")
+    await poller.start()
     assert poller.process is not None
     rss = PeakRSS(poller.process.pid)
     sampler = asyncio.create_task(rss.run())
@@ -311,5 +316,6 @@ async def test_pages_read_to_find_their_feed_are_read_one_at_a_time(poller: Serv
             answers = await asyncio.gather(*(put(session, f"huge{n}") for n in range(3)))
     finally:
         sampler.cancel()
+        poller.stop()
     assert answers == [(400, "no_feed_found")] * 3
     assert rss.peak - baseline < 400 * 2**20, f"{(rss.peak - baseline) / 2**20:.0f} MiB more while reading"

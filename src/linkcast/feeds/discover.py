@@ -6,14 +6,17 @@ from __future__ import annotations
 
 import asyncio
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 from linkcast.core.errors import FetchError, InvalidInput, Unprocessable
-from linkcast.feeds.discovery import feed_links_in_headers, feed_links_in_html, looks_like_a_feed
+from linkcast.extraction import INLINE_MAX_BYTES, ExtractionPool
+from linkcast.feeds.discovery import FeedLink, feed_links_in_headers, feed_links_in_html, looks_like_a_feed
 from linkcast.feeds.first_answers import FirstAnswers
 from linkcast.fetch import Fetcher
 
-# One page's head read at a time, in a thread of its own: such a page of 10 MB takes some 450 MB to read (its tree),
-# and several PUTs at once must not multiply that, nor take the shared threads that resolve every fetch's host name.
+# A small page's head is read in a thread of its own (a few tens of milliseconds at most), one at a time: the shared
+# threads resolve every fetch's host name. A larger page is read in an extraction child, killed at its deadline: its
+# tree can take some 450 MB (10 MB of <meta>) and hours (10 MB of nested <div>).
 _HEAD_READER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="linkcast-feed-discovery")
 
 FEED_OR_PAGE = (
@@ -22,7 +25,9 @@ FEED_OR_PAGE = (
 )
 
 
-async def discover_feed(fetcher: Fetcher, url: str, answers: FirstAnswers | None = None) -> str:
+async def discover_feed(
+    fetcher: Fetcher, extraction: ExtractionPool, url: str, answers: FirstAnswers | None = None
+) -> str:
     """The feed URL for ``url``; ``InvalidInput`` (``no_feed_found``) when it is a page that names none, and
     ``Unprocessable`` (422) with the fetch's code (``dns``, ``timeout``, ``http_status``...) when it cannot be
     fetched: the URL is the client's to fix, not a fault of this server. When ``url`` serves the feed itself, its
@@ -43,9 +48,10 @@ async def discover_feed(fetcher: Fetcher, url: str, answers: FirstAnswers | None
     candidates = feed_links_in_headers(link_headers, resource.final_url)
     # Off the event loop: the page is up to --max-body-bytes, and its head is scanned for a charset as Chromium does,
     # in Python (a head of a million <meta> tags takes seconds). This runs in an API request, beside every other.
-    loop = asyncio.get_running_loop()
-    candidates += await loop.run_in_executor(_HEAD_READER, feed_links_in_html, resource.body, resource.final_url,
-                                             content_type)  # fmt: skip
+    try:
+        candidates += await _feed_links(extraction, resource.body, resource.final_url, content_type)
+    except FetchError as error:
+        raise Unprocessable(f"{url} could not be read to find its feed: {error.message}", code=error.code) from None
     # A page's application/json alternate is most often an API's view of it (WordPress names one on every page),
     # rarely a JSON Feed 1.0: any feed of a feed-only type is taken before it.
     candidates.sort(key=lambda link: link.type == "application/json")
@@ -56,3 +62,20 @@ async def discover_feed(fetcher: Fetcher, url: str, answers: FirstAnswers | None
             code="no_feed_found",
         )
     return candidates[0].url
+
+
+async def _feed_links(extraction: ExtractionPool, body: bytes, url: str, content_type: str | None) -> list[FeedLink]:
+    if len(body) <= INLINE_MAX_BYTES:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(_HEAD_READER, feed_links_in_html, body, url, content_type)
+    too_slow = f"the page took more than {extraction.timeout:g} s to read (pathological markup)"
+    got = await extraction.run("feed_links", {"url": url, "content_type": content_type}, body, too_slow)
+    if "error" in got:
+        raise FetchError(f"reading the page failed: {got['error']}", code="extract_failed")
+    return [FeedLink(*link) for link in got["links"]]
+
+
+def feed_links_task(request: dict[str, Any], body: bytes) -> dict[str, Any]:
+    """The ``feed_links`` task of an extraction child: ``feed_links_in_html``."""
+    found = feed_links_in_html(body, request["url"], request["content_type"])
+    return {"links": [(link.url, link.type, link.title) for link in found]}

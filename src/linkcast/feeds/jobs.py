@@ -36,8 +36,9 @@ from linkcast.core.feeds import (
     feed_event,
 )
 from linkcast.core.links import LinkLimits
+from linkcast.extraction import ExtractionPool
 from linkcast.feeds.first_answers import FirstAnswers
-from linkcast.feeds.reading import Answer, read_in_thread
+from linkcast.feeds.reading import Answer, read_off_loop
 from linkcast.feeds.schedule import Bounds, asked_interval, backoff, next_interval, retry_interval
 from linkcast.feeds.websub.subscriptions import Subscriptions, pushing_until
 from linkcast.fetch import Fetcher, Resource
@@ -59,12 +60,19 @@ class FeedJobs:
     """The handler of ``feed`` jobs."""
 
     def __init__(
-        self, settings: Settings, store: Store, fetcher: Fetcher, metrics: Metrics, first_answers: FirstAnswers
+        self,
+        settings: Settings,
+        store: Store,
+        fetcher: Fetcher,
+        extraction: ExtractionPool,
+        metrics: Metrics,
+        first_answers: FirstAnswers,
     ) -> None:
         self.settings = settings
         self.first_answers = first_answers
         self.store = store
         self.fetcher = fetcher
+        self.extraction = extraction
         self.metrics = metrics
         self.bounds = Bounds(settings.feed_min_interval, settings.feed_max_interval, settings.feed_default_interval)
         self.limits = LinkLimits(settings.max_links, settings.max_result_bytes)
@@ -137,8 +145,12 @@ class FeedJobs:
             resource.body, resource.final_url, resource.headers.get("Content-Type"), resource.header_values("Link")
         )
         try:
-            reading = await read_in_thread(
-                str(record.spec.get("watch", WATCH_FEED)), answer, self.limits, self.settings.max_entries_per_poll
+            reading = await read_off_loop(
+                self.extraction,
+                str(record.spec.get("watch", WATCH_FEED)),
+                answer,
+                self.limits,
+                self.settings.max_entries_per_poll,
             )
         except LinkcastError as error:
             poll = self._failed(record, error, now, None)

@@ -1,22 +1,26 @@
 """What a feed's answer holds, however it came (a poll's 200, a hub's delivery): its entries as the store compares
 them, its title, site and the interval it asks for, and the WebSub hubs and topic it names.
 
-A watched page (``"watch": "links"``) is read as the page's links, each an entry titled by its text. Reading runs in
-a thread, bounded in time, so that the event loop goes on meanwhile.
+A watched page (``"watch": "links"``) is read as the page's links, each an entry titled by its text. Reading runs off
+the event loop, bounded in time: a small answer in a thread, a larger one in an extraction child (``extraction.py``),
+killed at its deadline. A thread cannot be stopped, and HTML takes time quadratic in its nesting to read (a page, or
+an entry's content, of 2 MB of nested ``<div>`` took minutes of a thread, and a 10 MB one would take hours).
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
+from typing import Any
 
 from linkcast.core.errors import FetchError
 from linkcast.core.feeds import WATCH_LINKS, PolledEntry
 from linkcast.core.links import LinkLimits, find_anchors
+from linkcast.extraction import INLINE_MAX_BYTES, ExtractionFailed, ExtractionPool, limits_from_json, limits_json
 from linkcast.feeds.discovery import hub_and_self_in_headers, hub_and_self_links
 from linkcast.feeds.model import FeedEntry
-from linkcast.feeds.parse import parse_feed
+from linkcast.feeds.parse import FeedError, parse_feed
 
 # The longest a feed's reading may take.
 READ_SECONDS = 10.0
@@ -56,12 +60,47 @@ def read_answer(watch: str, answer: Answer, limits: LinkLimits, max_entries: int
     return Reading(entries, parsed.title, parsed.site_link, parsed.ttl_seconds, hubs, topic)
 
 
-async def read_in_thread(watch: str, answer: Answer, limits: LinkLimits, max_entries: int) -> Reading:
-    """``read_answer`` in a thread; ``too_complex`` past ``READ_SECONDS``."""
+async def read_off_loop(
+    pool: ExtractionPool, watch: str, answer: Answer, limits: LinkLimits, max_entries: int
+) -> Reading:
+    """``read_answer`` in a thread (a small answer) or in one of ``pool``'s children; ``too_complex`` past
+    ``READ_SECONDS`` (the child's deadline: ``--parse-timeout``)."""
+    if len(answer.body) > INLINE_MAX_BYTES:
+        return await _read_in_child(pool, watch, answer, limits, max_entries)
     try:
         return await asyncio.wait_for(asyncio.to_thread(read_answer, watch, answer, limits, max_entries), READ_SECONDS)
     except TimeoutError:
         raise FetchError(f"the feed took more than {READ_SECONDS:g} s to read", code="too_complex") from None
+
+
+async def _read_in_child(
+    pool: ExtractionPool, watch: str, answer: Answer, limits: LinkLimits, max_entries: int
+) -> Reading:
+    request = {
+        "watch": watch,
+        "url": answer.url,
+        "content_type": answer.content_type,
+        "link_headers": list(answer.link_headers),
+        "max_entries": max_entries,
+        **limits_json(limits),
+    }
+    too_slow = f"the feed took more than {pool.timeout:g} s to read"
+    got = await pool.run("feed", request, answer.body, too_slow)
+    if "error" not in got:
+        entries = [PolledEntry(*entry) for entry in got.pop("entries")]
+        return Reading(entries, **got)
+    if "code" in got:
+        raise FeedError(got["error"], code=got["code"])
+    raise ExtractionFailed(f"reading the feed failed: {got['error']}", code="extract_failed")
+
+
+def read_task(request: dict[str, Any], body: bytes) -> dict[str, Any]:
+    """The ``feed`` task of an extraction child: ``read_answer``, its reading as JSON."""
+    answer = Answer(body, request["url"], request["content_type"], request["link_headers"])
+    reading = read_answer(request["watch"], answer, limits_from_json(request), request["max_entries"])
+    got = {part.name: getattr(reading, part.name) for part in fields(reading)}
+    got["entries"] = [(entry.entry_id, entry.fingerprint, entry.fields) for entry in reading.entries]
+    return got
 
 
 def _polled(entry: FeedEntry) -> PolledEntry:

@@ -61,7 +61,9 @@ async def watch(feed_id: str, spec: dict[str, Any]) -> tuple[FeedRecord, bool]:
     if existing is not None and existing.spec == spec:
         return existing, False
     url = (
-        spec["url"] if spec["watch"] == WATCH_LINKS else await discover_feed(rt.fetcher, spec["url"], rt.first_answers)
+        spec["url"]
+        if spec["watch"] == WATCH_LINKS
+        else await discover_feed(rt.fetcher, rt.extraction, spec["url"], rt.first_answers)
     )
     rt.fetcher.policy.check_url(url)
     return await rt.store.create_feed(FeedRecord(feed_id, spec, url))

@@ -27,7 +27,8 @@ from linkcast.core.errors import LinkcastError
 from linkcast.core.feeds import FEED_GONE, WATCH_FEED, FeedRecord
 from linkcast.core.links import LinkLimits
 from linkcast.core.websub import MODE_SUBSCRIBE, MODE_UNSUBSCRIBE, PUSH_OFF, PUSH_UNSUBSCRIBING, Subscription
-from linkcast.feeds.reading import Answer, read_in_thread
+from linkcast.extraction import ExtractionPool
+from linkcast.feeds.reading import Answer, read_off_loop
 from linkcast.feeds.schedule import Bounds
 from linkcast.feeds.websub.lifecycle import denied, verified
 from linkcast.feeds.websub.signature import signature_valid
@@ -58,9 +59,10 @@ UNSIGNED = Reply(403, "this subscription was made with a secret: its deliveries 
 
 
 class Callbacks:
-    def __init__(self, settings: Settings, store: Store, metrics: Metrics) -> None:
+    def __init__(self, settings: Settings, store: Store, extraction: ExtractionPool, metrics: Metrics) -> None:
         self.settings = settings
         self.store = store
+        self.extraction = extraction
         self.metrics = metrics
         self.bounds = Bounds(settings.feed_min_interval, settings.feed_max_interval, settings.feed_default_interval)
         self.limits = LinkLimits(settings.max_links, settings.max_result_bytes)
@@ -110,10 +112,9 @@ class Callbacks:
             return await self._dropped(sub, "bad_signature")
         watch = str(record.spec.get("watch", WATCH_FEED))
         try:
-            reading = await read_in_thread(
-                watch, Answer(body, sub.content_url or sub.topic, content_type, link_headers), self.limits,
-                self.settings.max_entries_per_poll,
-            )  # fmt: skip
+            answer = Answer(body, sub.content_url or sub.topic, content_type, link_headers)
+            limits, max_entries = self.limits, self.settings.max_entries_per_poll
+            reading = await read_off_loop(self.extraction, watch, answer, limits, max_entries)
         except LinkcastError as error:
             log.info("a delivery for feed %s could not be read (%s): %s", feed_id, error.code, error.message)
             return await self._dropped(sub, "unreadable")
