@@ -122,6 +122,12 @@ class ExtractionPool:
         idle = self._idle
         child = await idle.get()
         try:
+            if child is not None and child.process.returncode is not None:
+                # Killed while idle (the OOM killer, an operator): its pipes are closed. This page did not crash it,
+                # so a fresh child takes the page rather than fail it.
+                self._children.discard(child)
+                dead, child = child, None
+                await dead.kill()  # reaps it and closes its pipes
             if child is None:
                 child = await _Child.start(self._answer_limit)
                 self._children.add(child)
@@ -131,7 +137,9 @@ class ExtractionPool:
                 raise FetchError(
                     f"the page took more than {self.timeout:g} s to parse (pathological markup)", code="too_complex"
                 ) from None
-            except (OSError, ValueError) as error:  # the pipe broke, or the answer is not JSON
+            # The pipe broke, or the answer is not JSON; uvloop raises RuntimeError on a write to the pipe of a child
+            # that died just before the page was sent.
+            except (OSError, ValueError, RuntimeError) as error:
                 raise FetchError(f"link extraction crashed: {error!r}", code="extract_failed") from None
         except ExtractionFailed:
             raise  # the child reported it and is fine
