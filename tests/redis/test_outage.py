@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import redis
 import websockets
 from aiohttp import web
 
@@ -145,3 +146,24 @@ async def test_clients_hear_new_results_after_redis_restarts_without_its_data(si
         service.stop()
         server.remove()
     assert "Traceback" not in (tmp_path / "serve.log").read_text()
+
+
+async def test_redis_at_maxmemory_refuses_with_store_full(tmp_path: Path) -> None:
+    """redis-py raises an OOM reply as OutOfMemoryError with "OOM" taken off its message: Redis at maxmemory was
+    answered 503 store_unavailable ("the store failed") instead of 507 store_full."""
+    require(shutil.which("redis-server") is not None, "this test sets its own redis-server's maxmemory: none found")
+    server = RedisServer()
+    server.start()
+    replica = Service("--workers", "0", "--redis-prefix", PREFIX, store=server.url, log_path=tmp_path / "replica.log")
+    try:
+        await replica.start()
+        with redis.Redis.from_url(server.url) as client:
+            client.config_set("maxmemory-policy", "noeviction")
+            client.config_set("maxmemory", 1)  # below what Redis holds already: every write that adds data is refused
+        status, body = await replica.put("a", "https://example.com/")
+        assert (status, body["error"]["code"]) == (507, "store_full"), body
+        status, health = await replica.call("GET", "/healthz")
+        assert (status, health["status"], health["error"]["code"]) == (503, "degraded", "store_full"), health
+    finally:
+        replica.stop()
+        server.remove()
