@@ -148,7 +148,7 @@ async def test_clients_hear_new_results_after_redis_restarts_without_its_data(si
     assert "Traceback" not in (tmp_path / "serve.log").read_text()
 
 
-async def test_redis_at_maxmemory_refuses_with_store_full(tmp_path: Path) -> None:
+async def test_redis_at_maxmemory_refuses_with_store_full_and_the_replica_recovers(tmp_path: Path) -> None:
     """redis-py raises an OOM reply as OutOfMemoryError with "OOM" taken off its message: Redis at maxmemory was
     answered 503 store_unavailable ("the store failed") instead of 507 store_full."""
     require(shutil.which("redis-server") is not None, "this test sets its own redis-server's maxmemory: none found")
@@ -164,6 +164,13 @@ async def test_redis_at_maxmemory_refuses_with_store_full(tmp_path: Path) -> Non
         assert (status, body["error"]["code"]) == (507, "store_full"), body
         status, health = await replica.call("GET", "/healthz")
         assert (status, health["status"], health["error"]["code"]) == (503, "degraded", "store_full"), health
+        with redis.Redis.from_url(server.url) as client:
+            client.config_set("maxmemory", 0)
+        # Writing nothing of its own, the replica stayed degraded for good: its /healthz now tries a write itself.
+        async with asyncio.timeout(10):
+            while (await replica.call("GET", "/healthz"))[0] != 200:
+                await asyncio.sleep(0.1)
+        assert (await replica.put("a", "https://example.com/"))[0] == 201
     finally:
         replica.stop()
         server.remove()

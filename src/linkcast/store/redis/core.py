@@ -99,6 +99,9 @@ class RedisCore(Store):
         await self.redis.aclose()
         await self.blocking.aclose()
 
+    async def probe_write(self) -> None:
+        await self.redis.set(self.key("health_probe"), repr(time.time()))  # refused at maxmemory, as any write
+
     def translate_error(self, error: Exception) -> LinkcastError | None:
         if isinstance(error, RedisConnectionError | RedisTimeoutError | OSError):
             return StoreUnavailable(f"the store is unreachable: {error}")

@@ -101,6 +101,13 @@ class SQLiteCore(Store):
         disown_database(self._owned)
         self._owned = None
 
+    async def probe_write(self) -> None:
+        def operation(connection: sqlite3.Connection) -> Written:
+            connection.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('health_probe', ?)", (time.time(),))
+            return Written()
+
+        await self._writer.run(operation)
+
     def translate_error(self, error: Exception) -> LinkcastError | None:
         if isinstance(error, sqlite3.Error):
             code = getattr(error, "sqlite_errorcode", None)
