@@ -137,6 +137,12 @@ class ExtractionPool:
         idle = self._idle
         child = await idle.get()
         try:
+            if child is not None and child.process.returncode is not None:
+                # Killed while idle (the OOM killer, an operator): its pipes are closed. This document did not crash
+                # it, so a fresh child takes it rather than fail it.
+                self._children.discard(child)
+                dead, child = child, None
+                await dead.kill()  # reaps it and closes its pipes
             if child is None:
                 child = await _Child.start(ANSWER_LIMIT_BYTES)
                 self._children.add(child)
@@ -144,7 +150,9 @@ class ExtractionPool:
                 return await asyncio.wait_for(child.call({"task": task, **request}, body), self.timeout)
             except TimeoutError:
                 raise FetchError(too_slow, code="too_complex") from None
-            except (OSError, ValueError) as error:  # the pipe broke, or the answer is not JSON
+            # The pipe broke, or the answer is not JSON; uvloop raises RuntimeError on a write to the pipe of a child
+            # that died just before the page was sent.
+            except (OSError, ValueError, RuntimeError) as error:
                 raise FetchError(f"link extraction crashed: {error!r}", code="extract_failed") from None
         except BaseException:
             # Timed out, crashed or cancelled mid-call: the child may still answer later, so it is never reused.

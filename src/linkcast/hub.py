@@ -13,7 +13,13 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable, Collection
 
-from linkcast.core.events import CLOSE_INTERNAL_ERROR, CLOSE_TOO_SLOW, Event, history_truncated_frame
+from linkcast.core.events import (
+    CLOSE_INTERNAL_ERROR,
+    CLOSE_TOO_SLOW,
+    CLOSE_TRY_AGAIN_LATER,
+    Event,
+    history_truncated_frame,
+)
 from linkcast.frames import Frame, wire_batches
 from linkcast.logs import RepeatedProblem
 from linkcast.replay_budget import REPLAY_PAGE_BYTES, ReplayBudget
@@ -25,6 +31,7 @@ log = logging.getLogger(__name__)
 REPLAY_PAGE = 1000
 TOO_SLOW_REASON = "too slow: the client stopped reading; reconnect with ?since=<last id seen>"
 FAILED_REASON = "delivery to this client failed; reconnect with ?since=<last id seen>"
+RESET_REASON = "the event log was reset (its store lost its data): reconnect; ids from before the reset are gone"
 # Seconds before a tail that died is started again (it should never die: this is the last line of defence).
 TAIL_RESTART_DELAY = 1.0
 # Seconds ``stop`` waits for the tail to end once cancelled.
@@ -151,6 +158,25 @@ class Hub:
             if fresh:
                 self.position = fresh[-1].id
                 self._deliver(fresh)
+            elif not events:
+                with contextlib.suppress(Exception):  # the store failed: the next read says so, and tries again
+                    await self._start_over_if_reset()
+
+    async def _start_over_if_reset(self) -> None:
+        """A quiet log whose newest id is behind the hub's position was reset (a Redis restarted without its data):
+        its new events take ids the hub has delivered already, so the tail would wait in silence until they passed
+        its position. It starts over at the log's end, and its clients are closed: each reconnects, and one that
+        resumes with an id from before the reset is refused (``since_ahead``), which tells it what happened."""
+        newest = await self.store.last_event_id()
+        if newest >= self.position:
+            return
+        log.warning(
+            "the event log was reset: its newest event is %d, this process had delivered up to %d; its WebSocket "
+            "clients are closed to start over", newest, self.position,
+        )  # fmt: skip
+        self.position = newest
+        for subscriber in list(self._subscribers):
+            subscriber.drop(CLOSE_TRY_AGAIN_LATER, RESET_REASON)
 
     def _deliver(self, events: list[Event]) -> None:
         """Every event of the batch to every subscriber that wants it, each as one ``Frame`` shared by all.

@@ -81,3 +81,47 @@ async def test_a_submission_during_a_full_disk_leaves_nothing_half_done(tmp_path
                 assert status == 201  # nothing of the refused submission was kept
         finally:
             service.stop()
+
+
+async def test_an_idle_service_says_degraded_while_the_disk_is_full_and_ok_once_it_is_not(tmp_path: Path) -> None:
+    """Idle workers claim nothing every second, a transaction that changes nothing and commits on a full disk: it
+    cleared the failure, and /healthz said ok within a second while every submission was still refused with 507."""
+    with small_disk(tmp_path / "disk") as disk:
+        service = Service(store=f"sqlite:///{disk}/linkcast.db", log_path=tmp_path / "serve.log")
+        await service.start()
+        try:
+            filler = fill(disk)
+            assert (await service.put("a", "https://example.com/"))[0] == 507
+            loop = asyncio.get_running_loop()
+            watched_until = loop.time() + 3.0  # three rounds of the idle workers' claims
+            while loop.time() < watched_until:
+                status, health = await healthz(service)
+                assert (status, health["status"]) == (503, "degraded"), health
+                await asyncio.sleep(0.2)
+            assert (await service.put("a", "https://example.com/"))[0] == 507
+            filler.unlink()
+            async with asyncio.timeout(10):  # nothing submitted: /healthz finds out by itself that writes work again
+                while (await healthz(service))[0] != 200:
+                    await asyncio.sleep(0.1)
+            assert (await service.put("a", "https://example.com/"))[0] == 201
+        finally:
+            service.stop()
+
+
+async def test_an_opml_import_during_a_full_disk_is_refused_as_a_whole(tmp_path: Path) -> None:
+    """It answered 200, with store_full as the error of each of its feeds (up to 10,000 writes refused one by one)."""
+    opml = '<opml version="2.0"><body>{}</body></opml>'.format(
+        "".join(f'<outline type="rss" xmlUrl="https://example.com/{n}.xml"/>' for n in range(3))
+    ).encode()
+    with small_disk(tmp_path / "disk") as disk:
+        service = Service(store=f"sqlite:///{disk}/linkcast.db", log_path=tmp_path / "serve.log")
+        await service.start()
+        try:
+            filler = fill(disk)
+            status, body = await service.call("POST", "/feeds/import", data=opml)
+            assert (status, body["error"]["code"]) == (507, "store_full"), body
+            filler.unlink()
+            status, body = await service.call("POST", "/feeds/import", data=opml)
+            assert status == 200 and [r["status"] for r in body["results"]] == ["accepted"] * 3, body
+        finally:
+            service.stop()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import signal
 import sqlite3
+import subprocess
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -162,3 +163,30 @@ async def test_state_and_idempotency_survive_a_restart(durable: Service, site: L
         await durable.put("marker", site.page("/marker", "<p>m</p>"))
         frames = await receive_until(ws, lambda fs: bool(terminal_for(fs, {"marker"})))
     assert [f["type"] for f in frames if f["request_id"] == "kept"] == ["accepted", "started", "result"]
+
+
+async def test_a_second_service_on_the_same_database_is_refused_and_takes_no_job(tmp_path: Path, gate: Gate) -> None:
+    """A second process used to start on the file: its recovery took back the jobs the first was running, fetched
+    them again, and its events never reached the first one's clients."""
+    first = serve(tmp_path, "--workers", "2")
+    await first.start()
+    try:
+        held = {f"h{n}": gate.page(f"/h{n}", f'<a href="/z{n}">z</a>') for n in range(2)}
+        async with first.connect() as ws:
+            await put_all(first, held)
+            before = await receive_until(ws, lambda fs: started(fs, set(held)) == set(held))
+            command = [*serve(tmp_path).command(), "--port", "0"]
+            second = await asyncio.to_thread(
+                subprocess.run, command, capture_output=True, text=True, timeout=30, check=False
+            )
+            assert second.returncode == 1, second.stderr
+            [line] = second.stderr.splitlines()
+            assert line.startswith("linkcast: store_unavailable: ") and "in use by another linkcast process" in line
+            assert f"pid {first.process.pid}" in line  # type: ignore[union-attr]
+            gate.opened.set()
+            frames = before + await receive_until(ws, lambda fs: set(terminal_for(fs, set(held))) == set(held))
+        assert Counter(f["request_id"] for f in frames if f["type"] == "started") == dict.fromkeys(held, 1)
+    finally:
+        first.kill()
+    await first.start()  # the lock went with the process, killed: the next one owns the file
+    first.kill()

@@ -1,5 +1,6 @@
-"""Link extraction of large pages runs in child processes: a page past the deadline or a crashed child fails one
-request, never the worker, and the next page is served by a fresh child."""
+"""Link extraction of large pages runs in child processes: a page past the deadline or a child that crashes on it
+fails one request, never the worker, and the next page is served by a fresh child; a child killed while idle fails
+no request."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import asyncio
 import os
 import signal
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import orjson
 import pytest
@@ -14,6 +16,8 @@ import pytest
 from linkcast.core.errors import FetchError
 from linkcast.core.links import FoundLinks, LinkLimits, extract_links
 from linkcast.extraction import INLINE_MAX_BYTES, ExtractionPool
+from tests.support.service import Service, receive_until, terminal_for
+from tests.support.site import LocalSite
 
 BASE = "http://example.test/dir/page.html"
 LARGE = ("".join(f"<p><a href='../l{n}'>{n}</a>" for n in range(20_000))).encode()
@@ -52,15 +56,62 @@ async def test_a_cancelled_extraction_never_leaks_its_answer_into_the_next(pool:
     assert (await pool.extract(other, BASE, "text/html")).links == extract_links(other, BASE, "text/html")
 
 
-async def test_a_crashed_child_fails_one_page_only(pool: ExtractionPool) -> None:
+async def test_a_child_killed_while_idle_fails_no_page(pool: ExtractionPool) -> None:
     await pool.extract(LARGE, BASE, "text/html")
     (child,) = pool._children
     os.kill(child.process.pid, signal.SIGKILL)  # as the OOM killer would
     await asyncio.wait_for(child.process.wait(), 10)
+    assert (await pool.extract(LARGE, BASE, "text/html")).links == extract_links(LARGE, BASE, "text/html")
+
+
+async def test_a_child_that_dies_during_a_page_fails_that_page_only(pool: ExtractionPool) -> None:
+    await pool.extract(LARGE, BASE, "text/html")
+    (child,) = pool._children
+    parsing = asyncio.create_task(pool.extract(PATHOLOGICAL, BASE, "text/html"))
+    await asyncio.sleep(0.3)  # the child is parsing the page (it takes far longer than this)
+    os.kill(child.process.pid, signal.SIGKILL)
     with pytest.raises(FetchError) as raised:
-        await pool.extract(LARGE, BASE, "text/html")
+        await parsing
     assert raised.value.code == "extract_failed"
     assert (await pool.extract(LARGE, BASE, "text/html")).links == extract_links(LARGE, BASE, "text/html")
+
+
+def children_of(pid: int) -> set[int]:
+    """The process ids of ``pid``'s children (a zombie included, until its parent reaps it)."""
+    return {int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()}
+
+
+async def test_the_service_serves_every_page_after_its_idle_children_die(tmp_path: Path, site: LocalSite) -> None:
+    """On the service's event loop (uvloop), where writing to a dead child's pipe raised RuntimeError: each request
+    the killed children were next given failed as ``internal``, with a traceback in the log."""
+    big = "<a href='/x'>x</a><p>" + "y" * (2 * INLINE_MAX_BYTES) + "</p>"
+    urls = {f"big{n}": site.page(f"/big{n}", big) for n in range(4)}
+    service = Service(
+        "--allow-private-networks", "--workers", "2", "--parse-processes", "2",
+        store=f"sqlite:///{tmp_path}/linkcast.db", log_path=tmp_path / "serve.log",
+    )  # fmt: skip
+    await service.start()
+    try:
+        async with service.connect() as ws:
+            for request_id in ("big0", "big1"):
+                await service.put(request_id, urls[request_id])
+            await receive_until(ws, lambda fs: len(terminal_for(fs, {"big0", "big1"})) == 2)
+            assert service.process is not None
+            children = children_of(service.process.pid)
+            assert children, "the large pages were not sent to children"  # the service's only children
+            for pid in children:
+                os.kill(pid, signal.SIGKILL)  # as the OOM killer would, while they wait for a page
+            async with asyncio.timeout(10):
+                while children_of(service.process.pid) & children:  # until the service has reaped them
+                    await asyncio.sleep(0.02)
+            for request_id in ("big2", "big3"):
+                await service.put(request_id, urls[request_id])
+            frames = await receive_until(ws, lambda fs: len(terminal_for(fs, {"big2", "big3"})) == 2)
+    finally:
+        service.stop()
+    for request_id, frame in terminal_for(frames, {"big2", "big3"}).items():
+        assert frame["type"] == "result" and frame["links"] == [site.url("/x")], (request_id, frame)
+    assert "Traceback" not in (tmp_path / "serve.log").read_text()
 
 
 async def test_limits_keep_the_first_links_in_a_child_as_inline() -> None:

@@ -13,7 +13,7 @@ Every backend keeps the same promises, proven by one contract test suite (``test
 - Event ids strictly increase; ``events_after`` and ``wait_events`` read the log in id order.
 - Failures are typed, the same on every backend: a store that cannot be reached raises ``StoreUnavailable`` (503),
   one whose data is damaged ``StoreCorrupt`` (503), one with no room left for writes ``StoreFull`` (507); ``health``
-  remembers the last such failure until a write succeeds again.
+  remembers the last such failure until a write that changed something succeeds again (``probe_write`` is one).
 """
 
 from __future__ import annotations
@@ -79,8 +79,15 @@ WRITES = frozenset(
         "wake_webhooks",
         "wake_webhook",
         "finish_webhook_job",
+        "probe_write",
     }
 )
+# Write methods whose answer, when it is this value, says that they changed nothing (no job to claim, nothing to
+# prune): such a success says nothing of the room left (on SQLite a transaction that changes nothing commits on a
+# full disk), so it does not clear a remembered failure. Idle workers claim nothing every second: /healthz said ok
+# while every submission was refused with 507.
+CHANGED_NOTHING: dict[str, object] = {"claim_job": None, "prune": 0}
+_EVERY_SUCCESS = object()  # a write whose every success counts
 # Every method a backend implements for the contract: failures inside them are translated to the typed errors.
 GUARDED = WRITES | {
     "open",
@@ -136,7 +143,8 @@ class Store(ABC):
         for name in GUARDED:
             method = getattr(cls, name)
             if not getattr(method, "__isabstractmethod__", False) and not hasattr(method, "_store_guarded"):
-                setattr(cls, name, _guarded(method, writes=name in WRITES))
+                nothing = CHANGED_NOTHING.get(name, _EVERY_SUCCESS)
+                setattr(cls, name, _guarded(method, writes=name in WRITES, changed_nothing=nothing))
 
     def translate_error(self, error: Exception) -> LinkcastError | None:
         """The backend's exception as ``StoreUnavailable`` or ``StoreFull``, or None to let it through as it is."""
@@ -144,6 +152,10 @@ class Store(ABC):
 
     async def open(self) -> None:
         """Connect, create what is missing, and return jobs left running by a crash to the queue."""
+
+    async def probe_write(self) -> None:
+        """Write a few bytes that need room and that nothing reads: whether the store takes writes now. ``/healthz``
+        asks while a failure is remembered, since only a write clears it, and an API-only replica may make none."""
 
     async def close(self) -> None:
         """Release connections; jobs still owned stay recoverable."""
@@ -469,7 +481,7 @@ class Store(ABC):
         Requests still queued or running are never dropped."""
 
 
-def _guarded(method: Method, *, writes: bool) -> Method:
+def _guarded(method: Method, *, writes: bool, changed_nothing: object = _EVERY_SUCCESS) -> Method:
     """``method`` with the backend's exceptions translated, and the store's health kept up to date."""
 
     @functools.wraps(method)
@@ -487,7 +499,7 @@ def _guarded(method: Method, *, writes: bool) -> Method:
                 raise
             self.health.failed(translated)
             raise translated from error
-        if writes:
+        if writes and result != changed_nothing:
             self.health.recovered()
         return result
 

@@ -13,7 +13,15 @@ from typing import Any
 from quart import Blueprint, Response, request
 from werkzeug.routing import BaseConverter
 
-from linkcast.core.errors import InvalidInput, LinkcastError, NotFound, PayloadTooLarge
+from linkcast.core.errors import (
+    InvalidInput,
+    LinkcastError,
+    NotFound,
+    PayloadTooLarge,
+    StoreCorrupt,
+    StoreFull,
+    StoreUnavailable,
+)
 from linkcast.core.feeds import WATCH_FEED, WATCH_LINKS, FeedRecord
 from linkcast.core.inputs import validate_request_id
 from linkcast.feeds.discover import discover_feed
@@ -173,6 +181,11 @@ async def import_opml() -> Response:
             spec = {"url": url, "follow": False, "watch": WATCH_FEED}
             record, _ = await store.create_feed(FeedRecord(uuid.uuid4().hex, spec, url, title=outline.title))
             results.append({"index": index, "status": "accepted", "feed_id": record.feed_id, "url": url})
+        except (StoreFull, StoreUnavailable, StoreCorrupt):
+            # The store failed, not this feed: the import says so as a whole (507, 503), as a batch of URLs does,
+            # rather than answer 200 with the same error for each of up to 10,000 feeds. Sent again, it adds each
+            # feed watched already as existing.
+            raise
         except LinkcastError as error:
             shown = outline.xml_url[:SHOWN_URL_CHARS]
             results.append({"index": index, "url": shown, "error": error.to_dict()})

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from quart import Blueprint, Response
 
-from linkcast.core.errors import Unavailable
+from linkcast.core.errors import LinkcastError, Unavailable
 from linkcast.web.current import runtime
 from linkcast.web.responses import json_response
 
@@ -19,6 +21,11 @@ async def healthz() -> Response:
         raise Unavailable("the server is shutting down")
     depth = await rt.store.queue_depth()
     store = rt.store.health
+    if store.error is not None:
+        # Only a write clears a failure, and an API-only replica (--workers 0) writes nothing of its own: without a
+        # probe it would say degraded for good once the store is back (and a load balancer would keep it out).
+        with contextlib.suppress(LinkcastError):
+            await rt.store.probe_write()
     if store.error is not None:
         # Reads work but writes fail (a full disk): the service cannot take work, and says why.
         degraded = {"status": "degraded", "queue_depth": depth, "since": store.since, "error": store.error.to_dict()}

@@ -19,7 +19,7 @@ from typing import Any
 import orjson
 import redis.asyncio as aioredis
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import OutOfMemoryError, RedisError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from linkcast.core.errors import LinkcastError, StoreFull, StoreUnavailable
@@ -99,10 +99,16 @@ class RedisCore(Store):
         await self.redis.aclose()
         await self.blocking.aclose()
 
+    async def probe_write(self) -> None:
+        await self.redis.set(self.key("health_probe"), repr(time.time()))  # refused at maxmemory, as any write
+
     def translate_error(self, error: Exception) -> LinkcastError | None:
         if isinstance(error, RedisConnectionError | RedisTimeoutError | OSError):
             return StoreUnavailable(f"the store is unreachable: {error}")
-        if isinstance(error, ResponseError) and str(error).startswith(FULL_REPLIES):
+        # redis-py makes an OOM reply an OutOfMemoryError and takes "OOM" off its message (MISCONF keeps its prefix).
+        if isinstance(error, OutOfMemoryError) or (
+            isinstance(error, ResponseError) and str(error).startswith(FULL_REPLIES)
+        ):
             return StoreFull(f"Redis refuses writes: {error}")
         if isinstance(error, RedisError):
             return StoreUnavailable(f"the store failed: {error}")

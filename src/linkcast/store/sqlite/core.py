@@ -5,7 +5,8 @@ acknowledged only once committed, so a request answered ``201`` survives a crash
 is the WAL setting that survives a killed process (the commit is in the WAL file); only a power loss may lose the last
 transactions, a trade SQLite documents and most embedded queues make.
 
-One process owns the file: ``open()`` returns jobs left running by a crashed process to their queues. Jobs are taken
+One process owns the file (``ownership.py`` locks it): ``open()`` returns jobs left running by a crashed process to
+their queues. Jobs are taken
 by the fair scheduler of ``scheduler.py``; each is leased to its worker, and this process renews the leases of the
 jobs its workers hold, so a job whose worker could neither finish nor give it back returns within a lease.
 """
@@ -28,6 +29,7 @@ from linkcast.core.events import CRAWL_JOB, PAGE_JOB, QUEUED, RUNNING, Event, Jo
 from linkcast.settings import Settings
 from linkcast.store.base import Store
 from linkcast.store.sqlite import scheduler
+from linkcast.store.sqlite.ownership import disown_database, own_database
 from linkcast.store.sqlite.schema import database_path, last_event_id_in, setup_connection
 from linkcast.store.sqlite.thread import SQLiteThread
 
@@ -64,6 +66,7 @@ class SQLiteCore(Store):
         self._held: set[str] = set()  # owners of the jobs this process's workers hold
         self._receipts = itertools.count(1)
         self._renewing: asyncio.Task[None] | None = None
+        self._owned: int | None = None  # the lock that makes this process the file's one owner
 
     def _on_commit(self, results: list[Any]) -> None:
         """Announce what a committed group appended (``events.py``)."""
@@ -72,10 +75,18 @@ class SQLiteCore(Store):
 
     async def open(self) -> None:
         Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        self._owned = own_database(self.path)  # before _recover, which takes back the jobs marked running
         self._jobs_changed = asyncio.Condition()
-        await self._writer.start()
-        await self._reader.start()
-        self._last_id = (await self._writer.run(self._recover)).value
+        try:
+            await self._writer.start()
+            await self._reader.start()
+            self._last_id = (await self._writer.run(self._recover)).value
+        except BaseException:
+            await self._writer.stop()
+            await self._reader.stop()
+            disown_database(self._owned)
+            self._owned = None
+            raise
         self._renewing = asyncio.create_task(self._renew_leases_forever(), name="linkcast-sqlite-leases")
         await self._announce_jobs()
 
@@ -87,6 +98,15 @@ class SQLiteCore(Store):
             self._renewing = None
         await self._writer.stop()
         await self._reader.stop()
+        disown_database(self._owned)
+        self._owned = None
+
+    async def probe_write(self) -> None:
+        def operation(connection: sqlite3.Connection) -> Written:
+            connection.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('health_probe', ?)", (time.time(),))
+            return Written()
+
+        await self._writer.run(operation)
 
     def translate_error(self, error: Exception) -> LinkcastError | None:
         if isinstance(error, sqlite3.Error):
