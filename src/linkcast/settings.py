@@ -88,9 +88,9 @@ class Settings:
         "result says links_truncated: true",
     )
     parse_timeout: float = setting(
-        10.0, "seconds allowed to extract one page's links (pathological markup); past it: 'too_complex'"
+        10.0, "seconds allowed to read one large page or feed (pathological markup); past it: 'too_complex'"
     )
-    parse_processes: int = setting(0, "child processes extracting links of large pages (0: one per CPU)")
+    parse_processes: int = setting(0, "child processes reading large pages and feeds (0: one per CPU)")
     per_host_concurrency: int = setting(4, "concurrent fetches to one host")
     per_host_delay: float = setting(0.0, "seconds between two fetches to one host")
     max_crawl_pages: int = setting(10_000, "the largest max_pages a crawl may ask for (more is refused with a 400)")
