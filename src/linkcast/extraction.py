@@ -105,7 +105,7 @@ class _Child:
 
 
 class ExtractionPool:
-    """``processes`` children (default: one per CPU), each busy with one page at a time, started on first use."""
+    """``processes`` children (default: one per CPU), each busy with one document at a time, started on first use."""
 
     def __init__(self, processes: int = 0, timeout: float = 10.0, limits: LinkLimits | None = None) -> None:
         self.size = processes if processes > 0 else os.cpu_count() or 1

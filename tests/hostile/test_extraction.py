@@ -1,6 +1,6 @@
-"""Link extraction of large pages runs in child processes: a page past the deadline or a child that crashes on it
-fails one request, never the worker, and the next page is served by a fresh child; a child killed while idle fails
-no request."""
+"""Link extraction of large pages (and the reading of large feeds) runs in child processes: a page past the deadline
+or a child that crashes on it fails one request, never the worker, and the next page is served by a fresh child; a
+child killed while idle fails no request; what a child reads is what a thread would."""
 
 from __future__ import annotations
 
@@ -16,6 +16,8 @@ import pytest
 from linkcast.core.errors import FetchError
 from linkcast.core.links import FoundLinks, LinkLimits, extract_links
 from linkcast.extraction import INLINE_MAX_BYTES, ExtractionPool
+from linkcast.feeds.parse import FeedError
+from linkcast.feeds.reading import Answer, read_answer, read_off_loop
 from tests.support.service import Service, receive_until, terminal_for
 from tests.support.site import LocalSite
 
@@ -142,3 +144,31 @@ async def test_a_long_base_url_cannot_make_a_huge_result() -> None:
     assert 0 < len(orjson.dumps(found.links)) <= limit
     assert found.links[0] == f"http://example.test/{'b' * 20_000}/x0"
     assert found.links[-1] == f"http://example.test/{'b' * 20_000}/x{len(found.links) - 1}"
+
+
+def big_feed() -> bytes:
+    items = "".join(
+        f"<item><guid>g{n}</guid><title>T {n}</title><link>/e/{n}</link>"
+        "<pubDate>Sun, 06 Dec 2026 10:00:00 GMT</pubDate>"
+        f"<description>&lt;p&gt;&lt;a href=&quot;/l{n}&quot;&gt;l&lt;/a&gt;&lt;/p&gt;</description></item>"
+        for n in range(300)
+    )
+    return f'<rss version="2.0"><channel><title>Big</title><link>/</link><ttl>60</ttl>{items}</channel></rss>'.encode()
+
+
+async def test_a_large_feed_is_read_in_a_child_as_it_is_in_a_thread(pool: ExtractionPool) -> None:
+    body = big_feed()
+    assert len(body) > INLINE_MAX_BYTES
+    answer = Answer(body, "http://example.test/feed.xml", "application/rss+xml", ('</hub>; rel="hub"',))
+    in_child = await read_off_loop(pool, "feed", answer, LinkLimits(), 250)
+    assert pool._children, "the large feed was not sent to a child"
+    assert in_child == read_answer("feed", answer, LinkLimits(), 250)
+    assert len(in_child.entries) == 250 and in_child.entries[0].fields["links"] == ["http://example.test/l0"]
+    assert in_child.hubs == ["http://example.test/hub"] and in_child.ttl == 3600
+
+
+async def test_a_large_document_that_is_no_feed_is_the_feed_error_a_thread_gives(pool: ExtractionPool) -> None:
+    answer = Answer(LARGE, BASE, "text/html")
+    with pytest.raises(FeedError) as raised:
+        await read_off_loop(pool, "feed", answer, LinkLimits(), 100)
+    assert raised.value.code == "not_a_feed" and pool._children
