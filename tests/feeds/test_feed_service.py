@@ -23,14 +23,6 @@ from tests.support.service import Service, receive_until, slowest_health_check
 FAST = ["--feed-min-interval", "0.3", "--feed-max-interval", "3", "--feed-default-interval", "0.5"]
 
 
-@pytest.fixture
-async def server() -> AsyncIterator[FeedServer]:
-    site = FeedServer()
-    await site.start()
-    yield site
-    await site.stop()
-
-
 def sqlite_service(tmp_path: Path, *flags: str) -> Service:
     return Service("--allow-private-networks", "--rate-limit", "0", *FAST, *flags,
                    store=f"sqlite:///{tmp_path}/l.db", log_path=tmp_path / "serve.log")  # fmt: skip

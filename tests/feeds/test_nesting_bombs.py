@@ -14,7 +14,8 @@ import aiohttp
 import psutil
 import pytest
 
-from tests.feeds.test_polling import FAST, of_type, watch
+from tests.feeds.test_polling import of_type, watch
+from tests.feeds.test_scorecard import sqlite_poller
 from tests.support.feed_site import Feed, FeedServer, rss
 from tests.support.service import Service, receive_until, slowest_health_check
 
@@ -31,17 +32,8 @@ NESTED_ITEM = (
 
 
 @pytest.fixture
-async def server() -> AsyncIterator[FeedServer]:
-    site = FeedServer()
-    await site.start()
-    yield site
-    await site.stop()
-
-
-@pytest.fixture
 async def poller(tmp_path: Path) -> AsyncIterator[Service]:
-    service = Service("--allow-private-networks", "--rate-limit", "0", "--parse-timeout", str(PARSE_TIMEOUT), *FAST,
-                      store=f"sqlite:///{tmp_path}/l.db", log_path=tmp_path / "serve.log")  # fmt: skip
+    service = sqlite_poller(tmp_path, "--parse-timeout", str(PARSE_TIMEOUT))
     await service.start()
     yield service
     service.stop()

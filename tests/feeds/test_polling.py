@@ -21,14 +21,6 @@ FAST = ["--feed-min-interval", "0.3", "--feed-max-interval", "3", "--feed-defaul
 
 
 @pytest.fixture
-async def server() -> AsyncIterator[FeedServer]:
-    site = FeedServer()
-    await site.start()
-    yield site
-    await site.stop()
-
-
-@pytest.fixture
 async def poller(tmp_path: Path) -> AsyncIterator[Service]:
     service = Service("--allow-private-networks", "--rate-limit", "0", *FAST, store=f"sqlite:///{tmp_path}/l.db",
                       log_path=tmp_path / "serve.log")  # fmt: skip

@@ -37,14 +37,6 @@ def sqlite_poller(tmp_path: Path, *flags: str) -> Service:
 
 
 @pytest.fixture
-async def server() -> AsyncIterator[FeedServer]:
-    site = FeedServer()
-    await site.start()
-    yield site
-    await site.stop()
-
-
-@pytest.fixture
 async def poller(tmp_path: Path) -> AsyncIterator[Service]:
     service = sqlite_poller(tmp_path)
     await service.start()
