@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -53,6 +55,15 @@ def test_document_encoding_follows_bom_then_header_then_meta(
 )
 def test_meta_scan_is_chromiums(body: bytes, expected: str | None) -> None:
     assert meta_charset(body) == expected
+
+
+def test_meta_scan_of_many_comments_is_linear() -> None:
+    # Each comment's end was found by two searches, one of which ran on to the end of the body: 512 KiB of short
+    # comments took about 25 s (64 KiB, 0.4 s, on the event loop of a feed's discovery). Now about 30 ms.
+    body = b"<!--x-->" * (64 * 1024) + b"<meta charset=koi8-r>"
+    started = time.monotonic()
+    assert meta_charset(body) == "koi8-r"
+    assert time.monotonic() - started < 1.5
 
 
 @given(st.binary(max_size=3000))
