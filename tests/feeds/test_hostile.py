@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from linkcast.feeds import FeedError, FeedLimits, parse_feed
+from linkcast.feeds import FeedError, FeedLimits, json_feed, parse_feed
 
 URL = "https://feeds.example.com/feed"
 
@@ -127,6 +127,20 @@ def test_braces_and_commas_inside_json_strings_are_no_values() -> None:
     items = ",".join(f'{{"id": "{n}", "content_html": "{text}"}}' for n in range(3))
     feed = parse_feed(f'{{"version": "https://jsonfeed.org/version/1.1", "items": [{items}]}}'.encode(), URL)
     assert [entry.entry_id for entry in feed.entries] == ["0", "1", "2"]
+
+
+def test_an_unterminated_json_string_is_counted_in_linear_time() -> None:
+    # Each quote of '"\\"\\"\\...' began a string the pattern could not close, tried again from the next one: 32 KiB
+    # took 3 s (the thread that reads a small feed holds the GIL, so the event loop waited too). Now under 1 ms.
+    body = b'{"version": "https://jsonfeed.org/version/1.1", "items": [{}, ' + b'"\\' * 16_000
+    started = time.monotonic()
+    with pytest.raises(FeedError) as raised:
+        parse_feed(body, URL)
+    assert raised.value.code == "invalid_feed"
+    assert time.monotonic() - started < 0.5
+    # An array, an object and three commas; nothing inside a string, closed or not, nor after an unterminated one.
+    assert json_feed._values('[1, {}, "a\\"{,", "unterminated, {[') == 5
+    assert json_feed._values('[1, {}, "a\\"{,", "ends in a backslash\\') == 5
 
 
 def test_deep_nesting_is_too_complex() -> None:
