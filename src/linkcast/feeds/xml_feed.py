@@ -226,8 +226,10 @@ class _Reader:
     def _store(self, capture: Capture) -> None:
         slot = capture.slot
         if slot in ("atom:name", "atom:email"):
-            if self.author is not None and capture.value().strip():
-                self.author.insert(0 if slot == "atom:name" else len(self.author), capture.value())
+            # The author is its last name, else its first email: that one alone is kept. A list of every one (each
+            # name inserted at its head) was quadratic: 3 MB of <name> in one <author> took 7 s.
+            if self.author is not None and capture.value().strip() and (slot == "atom:name" or not self.author):
+                self.author[:] = [capture.value()]
             return
         target = self.entry if self.entry is not None else self.feed
         if slot in ("author", "dc:creator"):
