@@ -154,6 +154,20 @@ def test_an_author_of_many_names_is_read_in_linear_time() -> None:
     assert [entry.author for entry in feed.entries] == ["Last"]  # the last name, as before
 
 
+def test_many_namespace_declarations_cost_linear_time() -> None:
+    # Each element declaring a prefix copied every prefix in scope: 30,000 on the root and 30,000 such children (1 MB)
+    # took 3 s. Now about 0.1 s.
+    root = " ".join(f'xmlns:p{n}="urn:{n}"' for n in range(30_000))
+    children = '<x xmlns:q="urn:q"/>' * 30_000
+    entry = '<item xmlns:d="http://purl.org/dc/elements/1.1/"><guid>1</guid><d:creator>Ann</d:creator></item>'
+    body = f"<rss {root}><channel>{children}{entry}<item><guid>2</guid><d:creator>Bob</d:creator></item>"
+    started = time.monotonic()
+    feed = parse_feed(f"{body}</channel></rss>".encode(), URL)
+    assert time.monotonic() - started < 1.5
+    # d: is dc: inside the item that declares it; past it, an undeclared prefix of no known meaning.
+    assert [(entry.entry_id, entry.author) for entry in feed.entries] == [("1", "Ann"), ("2", None)]
+
+
 def test_deep_nesting_is_too_complex() -> None:
     body = "<rss><channel><item><guid>g</guid>" + "<x>" * 10_000 + "</x>" * 10_000 + "</item></channel></rss>"
     refused(body.encode(), "too_complex")
