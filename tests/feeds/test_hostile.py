@@ -168,6 +168,26 @@ def test_many_namespace_declarations_cost_linear_time() -> None:
     assert [(entry.entry_id, entry.author) for entry in feed.entries] == [("1", "Ann"), ("2", None)]
 
 
+def test_elements_under_a_long_base_each_with_a_base_of_their_own_cost_linear_time() -> None:
+    # Each xml:base was resolved against the one in scope, copying it: 23,000 elements under a base of 200,000
+    # characters (786 KB) took 7.6 s; links in content under a nested base as much. Past a budget, the base in scope
+    # is kept.
+    long_base = "https://example.com/" + "a" * 200_000 + "/"
+    elements = '<x xml:base="b/"/>' * 23_000
+    links = '<a href="x">x</a>' * 23_000
+    content = f'<content type="xhtml"><div xmlns="http://www.w3.org/1999/xhtml" xml:base="c/">{links}</div></content>'
+    body = (
+        f'<feed xmlns="http://www.w3.org/2005/Atom" xml:base="{long_base}">{elements}'
+        f'<entry xml:base="{long_base}"><id>1</id>{content}</entry>'
+        '<entry xml:base="https://example.com/d/"><id>2</id><link href="e"/></entry></feed>'
+    )
+    started = time.monotonic()
+    feed = parse_feed(body.encode(), URL)
+    assert time.monotonic() - started < 1.5
+    assert [entry.entry_id for entry in feed.entries] == ["1", "2"]
+    assert feed.entries[1].link == long_base + "e"  # the budget spent, the base in scope is kept
+
+
 def test_deep_nesting_is_too_complex() -> None:
     body = "<rss><channel><item><guid>g</guid>" + "<x>" * 10_000 + "</x>" * 10_000 + "</item></channel></rss>"
     refused(body.encode(), "too_complex")
