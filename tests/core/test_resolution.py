@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import tracemalloc
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -70,3 +72,21 @@ def test_without_a_base_only_absolute_hrefs_resolve() -> None:
     joiner = HrefJoiner(None, UTF8)
     assert joiner.resolve("/relative") is None
     assert joiner.resolve("https://example.com/a") == "https://example.com/a"
+
+
+def test_a_base_of_many_segments_costs_memory_in_proportion() -> None:
+    # Every directory of the base was made ahead, each a copy of its path: 15,000 segments (a 30 KB page's
+    # <base href>) took 230 MB and 1.3 s. Now each href that climbs finds its own.
+    base = "https://example.org" + "/a" * 15_000 + "/page.html"
+    tracemalloc.start()
+    try:
+        fast = _FastPath.for_base(base)
+        assert fast is not None
+        hrefs = ["x", "./x", "../x", "../../../x?q", "../" * 14_999 + "x", "../" * 20_000 + "x"]
+        answers = {href: fast.resolve(href) for href in hrefs}
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert answers == {href: resolve(base, href, UTF8) for href in hrefs}
+    assert answers["../" * 20_000 + "x"] == "https://example.org/x"
+    assert peak < 40 * len(base)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -23,6 +25,7 @@ PIECES = [
     "</span>", "<img src=x alt='y'>", "<li>", "<ul>", "</ul>", "<em>", "</em>", "<table>", "<td>", "<script>",
     "</script>", "<!-- c -->", "<x-custom>", "<a title='>'>", "<p a=\"b'c\">", "<i", " ", "\n", "word", "a < b",
     "&amp;", "&nbsp;", "&lt;b&gt;", "&notit;", "&#x80;", "&#0;", "&copy", "é", "<", ">", "'", '"', "=", "/",
+    "<a x=b/>", "<i x=a/b=c>", "<b x=/", "<a ",
 ]  # fmt: skip
 
 
@@ -56,3 +59,20 @@ def test_markup_is_stripped_as_a_browser_reads_it() -> None:
     assert text.html_text("<table><tr><td>cell</td></tr></table>text", 100) == "cell text"
     assert text.html_text("<p>" + "x" * 50, 10) == "x" * 10
     assert text.html_text("<p> </p>", 10) is None
+
+
+@pytest.mark.parametrize(
+    "markup",
+    [
+        "<p>" + "<a " * 5_400,  # a tag that never ends, its attribute names each starting one more
+        "<p>" + "<a x=" + "b/" * 8_000,  # an unquoted value with a "/" every other character, never ended
+        "<p>" + "<i x=b/" * 2_300,
+    ],
+)
+def test_hostile_tags_cost_the_parser_free_path_linear_time(markup: str) -> None:
+    # 16 KiB of these took 1 to 3 s in the pattern (each "/" a place to end the value, each "<" a place to try again),
+    # holding the GIL in the thread that reads a small feed, so the event loop too. Now about 2 ms.
+    started = time.monotonic()
+    assert text._simple_text(markup) is None  # declined: lexbor reads it
+    assert time.monotonic() - started < 0.5
+    assert text.html_text(markup, 10_000) == lexbor_text(markup)

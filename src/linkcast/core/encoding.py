@@ -295,11 +295,13 @@ def _comment_end(body: bytes, start: int) -> int:
         return after + 1
     if body.startswith(b"->", after):
         return after + 2
-    ends = [i for i in (body.find(b"-->", after), body.find(b"--!>", after)) if i >= 0]
-    if not ends:
-        return len(body)
-    first = min(ends)
-    return first + (3 if body.startswith(b"-->", first) else 4)
+    # One search for either ending: a find of each scanned on to the end of the body for the one a page never writes,
+    # at every comment (thousands of <!--x--> in a 64 KiB head took 0.4 s on the event loop).
+    end = _COMMENT_END.search(body, after)
+    return len(body) if end is None else end.end()
+
+
+_COMMENT_END = re.compile(rb"--!?>")
 
 
 def _raw_text_end(body: bytes, position: int, name: bytes) -> int:

@@ -46,7 +46,10 @@ from linkcast.settings import Settings
 
 SITEMAP_MAX_URLS = 50_000  # sitemaps.org: per sitemap file, and per index
 SITEMAP_MAX_BYTES = 50 * 1024 * 1024  # sitemaps.org: uncompressed
-INFLATE_STEP = 64 * 1024
+INFLATE_STEP = 64 * 1024  # also the most handed to expat at once: a call holds the GIL until it returns
+# Expat (2.5, as CPython 3.11 bundles it) reads a token cut across pieces from its start again with each piece, so one
+# tag or comment of 30 MiB took 6.5 s, quadratic. No tag, comment or declaration of a sitemap is this long.
+MAX_TOKEN_BYTES = 1024 * 1024
 MAX_LOC_CHARS = 64 * 1024  # an entry longer than this is no URL (those are at most 8 KiB here): not kept whole
 GZIP_MAGIC = b"\x1f\x8b"
 XML_STARTS = (b"<", b"\xef\xbb\xbf<", b"\xff\xfe", b"\xfe\xff")  # markup, with a UTF-8 BOM, or UTF-16
@@ -173,8 +176,10 @@ class _Body:
 
     def __iter__(self) -> Iterator[bytes]:
         if not self.body.startswith(GZIP_MAGIC):
+            # In pieces too: expat handed 50 MiB at once held the GIL, so the event loop, for its whole parse (1.2 s).
             self.overflowed = len(self.body) > self.limit
-            yield self.body[: self.limit]
+            for start in range(0, min(len(self.body), self.limit), INFLATE_STEP):
+                yield self.body[start : min(start + INFLATE_STEP, self.limit)]
             return
         inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
         pending, size = self.body, 0
@@ -226,10 +231,15 @@ def _read_xml(
 ) -> tuple[Kind, bool, str | None]:
     """A ``<urlset>`` or ``<sitemapindex>``. Returns its kind, whether a bound stopped it, and why it failed."""
     reader = _XmlReader(entries)
+    parser, fed = reader.parser, 0
     try:
         for chunk in _pieces(first, chunks, deadline):
-            reader.parser.Parse(chunk, False)
-        reader.parser.Parse(b"", True)
+            parser.Parse(chunk, False)
+            fed += len(chunk)
+            # Outside a callback, CurrentByteIndex is where the token not yet whole begins.
+            if fed - max(parser.CurrentByteIndex, 0) > MAX_TOKEN_BYTES:
+                raise _Stop(f"a tag, comment or declaration longer than {MAX_TOKEN_BYTES:,} bytes: not read")
+        parser.Parse(b"", True)
     except _Stop as stop:
         return reader.kind, stop.error is None or stop.error.startswith("took"), stop.error
     except expat.ExpatError as error:

@@ -32,10 +32,12 @@ _NOT_SIMPLE = re.compile(
     re.IGNORECASE,
 )
 # A start or end tag whose attributes are plainly written: quoted values hold no quote of the other kind, and no
-# quote appears outside a value (the tokenizer's "unexpected character" cases are left to lexbor).
+# quote appears outside a value (the tokenizer's "unexpected character" cases are left to lexbor). Possessive, as
+# the tokenizer is: an unquoted value keeps its "/" (the tokenizer's reading), where a backtracking one was also tried
+# ending at each "/" with the rest as attributes, many ways to fail (16 KiB of <a x=b/b/b... took seconds).
 _TAG = re.compile(
-    r"<(/?)([A-Za-z][^\t\n\f\r />]*)(?:[\t\n\f\r /]+[^\t\n\f\r />\"'=]+(?:[\t\n\f\r ]*=[\t\n\f\r ]*"
-    r"(?:\"[^\"]*\"|'[^']*'|[^\t\n\f\r >\"'=<`]+))?)*[\t\n\f\r /]*>"
+    r"<(/?)([A-Za-z][^\t\n\f\r />]*+)(?:[\t\n\f\r /]++[^\t\n\f\r />\"'=]++(?:[\t\n\f\r ]*+=[\t\n\f\r ]*+"
+    r"(?:\"[^\"]*+\"|'[^']*+'|[^\t\n\f\r >\"'=<`]++))?)*+[\t\n\f\r /]*+>"
 )
 _TAG_START = re.compile(r"<[A-Za-z/!?]")
 # Text wanted is a summary's 1,000 characters: markup past this far into the content is not read for it.
@@ -75,7 +77,13 @@ def _simple_text(markup: str) -> str | None:
     open_elements: list[str] = []
     parts: list[str] = []
     position = 0
-    for tag in _TAG.finditer(markup):
+    # Each tag is matched where one starts, and the first that does not match ends the reading (the tokenizer would
+    # read it as markup, which is lexbor's to do): searching on past it tried the pattern again at every later "<",
+    # each try running to the end (16 KiB of "<a <a <a..." took 2.4 s, holding the GIL).
+    while (start := _TAG_START.search(markup, position)) is not None:
+        tag = _TAG.match(markup, start.start())
+        if tag is None:
+            return None
         closing, name = tag.group(1), tag.group(2).lower()
         if closing:  # tags must nest properly: the tree builder's repairs (implied ends, stray ends) are left to it
             if not open_elements or open_elements.pop() != name:
@@ -87,7 +95,7 @@ def _simple_text(markup: str) -> str | None:
     parts.append(markup[position:])
     text = "".join(parts)
     if open_elements or _TAG_START.search(text):
-        return None  # an element left open, or something the tokenizer reads as markup that _TAG did not match
+        return None  # an element left open, or markup formed by joining the text around a tag ("<<b></b>p")
     return html.unescape(text)
 
 
