@@ -32,7 +32,8 @@ MAX_LOGGED_PATH = 300
 UVICORN_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access", "uvicorn.asgi")
 # uvicorn's WebSocket handshake lines: '%s - "WebSocket %s" [accepted]', '... 403', '... %d'.
 HANDSHAKE_LINE = re.compile(r'^%s - "WebSocket %s"')
-PATH_QUERY = re.compile(r"(/[^\s?\"']*)\?[^\s\"']*")
+# A run of characters that are neither space nor quote: a path and its query sit in one.
+TOKEN = re.compile(r"[^\s\"']+")
 UNPRINTABLE = re.compile(r'[^\x21-\x7e]|"')
 # The token that ends a WebSub callback's path stands for its hub: whoever reads it could verify or deny in the hub's
 # name (web/websub.py). Whatever follows the feed id goes, so a path with more segments hides them too.
@@ -112,8 +113,18 @@ class QueryRedaction(logging.Filter):
 
 
 def redact(text: str) -> str:
-    """``text`` with the query string cut from every path in it: ``/scraped_urls?token=x`` -> ``/scraped_urls``."""
-    return PATH_QUERY.sub(r"\1", text) if "?" in text else text
+    """``text`` with the query string cut from every path in it: ``/scraped_urls?token=x`` -> ``/scraped_urls``.
+
+    A run without spaces or quotes is cut at its first "?" after a "/". Done a run at a time, each read once: a
+    pattern that tried a path from every "/" ran on to the run's end each time (16 KB of "/" took 1.2 s)."""
+    return TOKEN.sub(_without_query, text) if "?" in text else text
+
+
+def _without_query(token: re.Match[str]) -> str:
+    run = token[0]
+    slash = run.find("/")
+    question = run.find("?", slash) if slash >= 0 else -1
+    return run if question < 0 else run[:question]
 
 
 def install_query_redaction() -> None:
