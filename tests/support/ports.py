@@ -15,10 +15,16 @@ def free_port() -> int:
     """
     for _ in range(200):
         port = random.randrange(20_000, 32_000)
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
-                continue
+        if not port_taken(port):
             return port
     raise RuntimeError("no free port between 20000 and 32000")
+
+
+def port_taken(port: int) -> bool:
+    """Whether something listens on (or holds) this loopback port now."""
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return True
+        return False
