@@ -86,10 +86,10 @@ class _Child:
             raise FetchError("link extraction could not start: its process did not get ready", code="extract_failed")
         return child
 
-    async def call(self, request: dict[str, Any], body: bytes) -> dict[str, Any]:
+    async def call(self, task: str, request: dict[str, Any], body: bytes) -> dict[str, Any]:
         stdin, stdout = self.process.stdin, self.process.stdout
         assert stdin is not None and stdout is not None
-        stdin.write(orjson.dumps({**request, "size": len(body)}) + b"\n")
+        stdin.write(orjson.dumps({"task": task, "size": len(body), **request}) + b"\n")
         stdin.write(body)
         await stdin.drain()
         answer = orjson.loads(await stdout.readline() or b"null")
@@ -147,7 +147,7 @@ class ExtractionPool:
                 child = await _Child.start(ANSWER_LIMIT_BYTES)
                 self._children.add(child)
             try:
-                return await asyncio.wait_for(child.call({"task": task, **request}, body), self.timeout)
+                return await asyncio.wait_for(child.call(task, request, body), self.timeout)
             except TimeoutError:
                 raise FetchError(too_slow, code="too_complex") from None
             # The pipe broke, or the answer is not JSON; uvloop raises RuntimeError on a write to the pipe of a child
@@ -204,7 +204,7 @@ def _serve() -> None:
         body = source.read(request["size"])
         answer: dict[str, Any]
         try:
-            answer = _task(request.get("task", "links"), loaded)(request, body)
+            answer = _task(request["task"], loaded)(request, body)
         except LinkcastError as error:
             answer = {"error": error.message, "code": error.code}
         except Exception as error:

@@ -112,9 +112,8 @@ class _Rule:
     anchored: bool  # ended with '$'
 
     def matches(self, path: str) -> bool:
+        """Whether a pattern with a ``*`` (two segments or more) matches; those without are looked up instead."""
         first = self.segments[0]
-        if len(self.segments) == 1:
-            return path == first if self.anchored else path.startswith(first)
         if not path.startswith(first):
             return False
         position = len(first)
