@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from linkcast.core.errors import Conflict, FetchError, NotFound
+from linkcast.core.errors import Conflict, FetchError, NotFound, StoreFull
 from linkcast.core.events import (
     ACCEPTED,
     DONE,
@@ -457,6 +457,23 @@ async def test_prune_with_nothing_to_drop(store: Store) -> None:
     await store.submit("a", URL)
     assert await store.prune(0.0, keep_events=1_000_000) == 0
     assert len(await all_events(store)) == 1
+
+
+# -- health ------------------------------------------------------------------------------------------------------
+
+
+async def test_a_write_that_changes_nothing_leaves_a_failure_remembered_and_a_probe_clears_it(store: Store) -> None:
+    """An idle worker's empty claim and a prune that drops nothing succeed even on a full SQLite disk: they say
+    nothing of the room left. A write that needs room (``probe_write``, a submission) does."""
+    store.health.failed(StoreFull("the disk is full"))
+    assert await store.claim_job("w1", timeout=0.01) is None
+    assert await store.prune(0.0, keep_events=1_000_000) == 0
+    assert isinstance(store.health.error, StoreFull)
+    await store.probe_write()
+    assert store.health.error is None
+    store.health.failed(StoreFull("the disk is full"))
+    await store.submit("a", URL)
+    assert store.health.error is None
 
 
 # -- persistence -------------------------------------------------------------------------------------------------

@@ -118,7 +118,8 @@ Method = TypeVar("Method", bound=Callable[..., Awaitable[Any]])
 
 @dataclass
 class StoreHealth:
-    """The last outage or full store seen by a write, until a write succeeds again (``/healthz`` reports it)."""
+    """The last outage or full store seen by a write, until a write that changed something succeeds again
+    (``/healthz`` reports it)."""
 
     error: LinkcastError | None = None
     since: float = 0.0
