@@ -120,13 +120,14 @@ def find_anchors(
         if (href := node.attrs.get("href", _ABSENT)) is not _ABSENT and node.mem_id not in foreign
     ]
     distinct = list(dict.fromkeys(href for href, _node in anchors))
-    links = _within(joiner, distinct, len(base or ""), limits or LinkLimits()).links
+    limits, base_length = limits or LinkLimits(), len(base or "")
+    links = _within(joiner, distinct, base_length, limits).links
     wanted = dict.fromkeys(links)
     texts: dict[str, str] = {}
     # Resolved a chunk of anchors at a time, as far as the kept links' first anchors, and sized as ``_within`` sizes
     # its chunks: every href resolved at once held a copy of a long base URL per href (a 1 MB page whose base is
     # 20,000 characters took 3.4 GB; a larger one could exhaust the machine before the child's deadline).
-    chunk = _chunk_size(len(base or ""), limits or LinkLimits())
+    chunk = _chunk_size(base_length, limits)
     for start in range(0, len(anchors), chunk):
         part = anchors[start : start + chunk]
         urls = joiner.resolve_all(dict.fromkeys(href for href, _node in part))
