@@ -125,6 +125,31 @@ async def test_a_request_crawl_and_feed_deliver_their_own_events(client: Client,
     assert other.status_code == 409
 
 
+async def test_whoever_makes_a_request_gets_the_secret_of_its_webhook_even_one_left_from_before(
+    client: Client, receiver: WebhookReceiver
+) -> None:
+    """A feed removed and watched again under its id (or a request whose first attempt died after making its
+    endpoint) finds its endpoint still there: the answer that made the request said only its id, and nobody could
+    check the signatures of its events. An endpoint made for a request that existed already shows its secret too."""
+    hook = {"url": receiver.answer("/again")}
+    body = {"url": receiver.page("/again.xml", RSS, "application/rss+xml"), "webhook": hook}
+    first = await client.put("/feeds/f2", json=body)
+    assert first.status_code == 201 and "secret" in (await json_of(first))["webhook"]
+    await receiver.wait_for(lambda: len(receiver.at("/again")) == 1)  # the first watch's entry
+    assert (await client.delete("/feeds/f2")).status_code == 200
+    again = await client.put("/feeds/f2", json=body)
+    assert again.status_code == 201, await again.get_data()
+    secret = (await json_of(again))["webhook"]["secret"]
+    await receiver.wait_for(lambda: len(receiver.at("/again")) == 2)  # the entry again, from the new watch
+    assert {got.verified(secret)["type"] for got in receiver.at("/again")} == {"feed.entry"}
+    repeat = await client.put("/feeds/f2", json=body)
+    assert repeat.status_code == 200 and (await json_of(repeat))["webhook"] == {"id": "feeds~f2"}
+
+    assert (await client.put("/urls/plain", json={"url": receiver.url("/page")})).status_code == 201
+    late = await client.put("/urls/plain", json={"url": receiver.url("/page"), "webhook": hook})
+    assert late.status_code == 200 and "secret" in (await json_of(late))["webhook"]
+
+
 @pytest.mark.parametrize(
     ("path", "body", "code"),
     [

@@ -1,9 +1,13 @@
 """The ``webhook`` field of ``PUT /urls``, ``/crawls`` and ``/feeds``: the request's own endpoint is made first (its
 cursor before the request's first event), then the request; if the request is refused, the endpoint made for it is
-removed. The answer carries ``"webhook": {"id", "secret"}`` (the secret only when the endpoint was made)."""
+removed. The answer carries ``"webhook": {"id", "secret"}``, the secret only in the answer that made the endpoint or
+the request (201). The endpoint may be older than its request: left by an attempt that failed after making it (a
+process killed between the two, a store that failed the removal too) or by a removed feed of the same id. Its secret
+signs this request's events, so whoever made the request must get it; a repeat (200) does not."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -35,10 +39,11 @@ async def with_webhook(
     try:
         response = await start()
     except BaseException:
-        if created:
-            await store.delete_webhook(endpoint.endpoint_id)
+        if created:  # best effort: the request's own error is the answer, and a left endpoint is pruned later
+            with contextlib.suppress(Exception):
+                await store.delete_webhook(endpoint.endpoint_id)
         raise
     answer = orjson.loads(await response.get_data())
-    answer["webhook"] = shown(endpoint, created)
+    answer["webhook"] = shown(endpoint, created or response.status_code == 201)
     headers = {"Location": response.headers["Location"]} if "Location" in response.headers else None
     return json_response(answer, response.status_code, headers)
