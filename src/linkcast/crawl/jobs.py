@@ -64,6 +64,10 @@ async def in_turns(items: Iterable[T]) -> AsyncIterator[list[T]]:
 
 # The visited-set entry that marks a site's sitemaps as read for a crawl (a key no http(s) URL can have).
 SITEMAPS_READ = "sitemaps-read:"
+# The visited-set entry that gives one site of a crawl another host to read sitemaps from: the first site whose
+# sitemaps lead there has it, so that a crawl's many seed sites cannot each send their sitemaps' requests to one
+# third party (``sitemaps_fetch``).
+SITEMAPS_FROM = "sitemaps-from:"
 
 
 class CrawlJobs:
@@ -151,7 +155,12 @@ class CrawlJobs:
         if not await self.store.claim_crawl_url(job.request_id, SITEMAPS_READ + site) and job.attempt == 1:
             return []  # read by another seed of the site (or, for a job handed out again, maybe by its own last try)
         answer, _ = await self.robots.answer_for(job.url)
-        urls = await discover_sitemap_urls(self.fetcher, site, answer.rules, self.sitemap_limits)
+
+        async def first_to_reach(host: str) -> bool:
+            # A job handed out again may have claimed the host itself before its worker died, as for the site above.
+            return await self.store.claim_crawl_url(job.request_id, SITEMAPS_FROM + host) or job.attempt > 1
+
+        urls = await discover_sitemap_urls(self.fetcher, site, answer.rules, self.sitemap_limits, first_to_reach)
         # The sitemap's reader gave them WHATWG-serialised (validate_url): cut, not parsed again, which for the 50,000
         # a site's sitemaps may list took 0.2 s of the event loop at once (0.8 s for long URLs).
         keys = dict.fromkeys(map(crawl_key_of_href, urls))
