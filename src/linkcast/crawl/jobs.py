@@ -18,7 +18,7 @@ from collections.abc import AsyncIterator, Iterable
 from typing import TypeVar
 
 from linkcast.core.crawls import CRAWL_ENDED, CrawlOutcome, CrawlRecord, Discovered, page_body, skipped_body
-from linkcast.core.errors import Blocked, FetchError, LinkcastError
+from linkcast.core.errors import FetchError, LinkcastError
 from linkcast.core.events import Job
 from linkcast.crawl.known_links import KnownLinks
 from linkcast.crawl.robots import path_and_query, product_token
@@ -127,7 +127,7 @@ class CrawlJobs:
     async def _robots_refusal(self, job: Job) -> CrawlOutcome | None:
         """The outcome of a URL robots.txt disallows (None: allowed); a ``Crawl-delay`` becomes the host's spacing."""
         answer, fetched_now = await self.robots.answer_for(job.url)
-        if answer.error == "blocked" and self._refused(job.url):
+        if answer.site_refused:
             return None  # the page's own fetch is refused as well, and says why (blocked): robots.txt had no say
         delay = answer.rules.crawl_delay(self.product_token)
         if fetched_now and delay:
@@ -138,14 +138,6 @@ class CrawlJobs:
     def _allows(self, answer: RobotsAnswer, key: str) -> bool:
         """Whether robots.txt (``answer``, of the site of the crawl key ``key``) lets this crawler fetch ``key``."""
         return answer.rules.allows(path_and_query(key), self.product_token)
-
-    def _refused(self, url: str) -> bool:
-        """Whether the address policy refuses ``url`` itself before any resolution (a listed name, an IP literal)."""
-        try:
-            self.fetcher.policy.check_url(url)
-        except Blocked:
-            return True
-        return False
 
     async def _sitemap_seeds(self, job: Job, spec: CrawlSpec, rules: LinkRules) -> list[Discovered]:
         """With ``sitemaps``, the pages a seed's site lists in its sitemaps, once per site and crawl (as seeds)."""
@@ -177,8 +169,11 @@ class CrawlJobs:
         async def allowed_and_not_visited(target: str) -> None:
             """Each hop of a redirect is a fetch of its own: robots.txt of its site is asked first, as for a link."""
             key = crawl_key(target)
-            if spec.respect_robots and not self._allows((await self.robots.answer_for(key))[0], key):
-                raise FetchError(f"redirects to {target}, which robots.txt disallows", code=SkipReason.ROBOTS)
+            if spec.respect_robots:
+                answer = (await self.robots.answer_for(key))[0]
+                # A refused target's robots.txt is refused too: the hop itself is, and the fetch says so (blocked).
+                if not answer.site_refused and not self._allows(answer, key):
+                    raise FetchError(f"redirects to {target}, which robots.txt disallows", code=SkipReason.ROBOTS)
             if not await self.store.claim_crawl_url(job.request_id, key) and job.attempt == 1:
                 # A job handed out again may have claimed the target itself before its worker died: it fetches the
                 # target anyway (a fetch that was running when its worker died is the one a crawl may repeat).
