@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 import socket
 import time
@@ -144,6 +145,36 @@ async def test_per_host_concurrency_is_never_exceeded(site: LocalSite, fetcher_f
     await asyncio.gather(*(fetcher.fetch(f"{url}?n={n}") for n in range(8)))
     assert peak == 2
     assert len(fetcher.gate) == 0  # idle hosts are forgotten
+
+
+async def test_per_host_concurrency_holds_however_the_server_is_spelled(site: LocalSite) -> None:
+    """127.0.0.1 and [::ffff:127.0.0.1] are one server (a dual-stack socket connects to the IPv4 address): one gate.
+    A request that finds another in flight records it and lets it end; alone, it waits a little for one to come."""
+    in_flight: list[str] = []
+    overlapped: list[str] = []
+    arrived = asyncio.Event()
+
+    async def slow(request: web.Request) -> web.StreamResponse:
+        if in_flight:
+            overlapped.append(request.host)
+        in_flight.append(request.host)
+        arrived.set()
+        arrived.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(arrived.wait(), 0.5)
+        in_flight.remove(request.host)
+        return web.Response(body=b"<p>", headers={"Content-Type": "text/html"})
+
+    site.route("/slow", slow)
+    fetcher = Fetcher(Settings(allow_private_networks=True, per_host_concurrency=1))
+    await fetcher.open()
+    try:
+        spellings = [f"http://127.0.0.1:{site.port}/slow", f"http://[::ffff:127.0.0.1]:{site.port}/slow"]
+        pages = await asyncio.gather(*(fetcher.fetch(url) for url in spellings))
+    finally:
+        await fetcher.close()
+    assert [page.status_code for page in pages] == [200, 200]
+    assert overlapped == []
 
 
 async def test_per_host_delay_spaces_request_starts(site: LocalSite, fetcher_for: Any) -> None:

@@ -131,6 +131,19 @@ def normalise_host(host: str) -> str:
     return _host_and_address(host)[0]
 
 
+def server_host(host: str) -> str:
+    """The server a URL's (WHATWG-serialised) host names, for per-host politeness: without the trailing dot of a fully
+    qualified name (``example.com.`` is ``example.com``), and an IPv6 literal that carries an IPv4 address
+    (``[::ffff:7f00:1]``, NAT64, 6to4) as that IPv4 address, where a dual-stack socket or a translator connects. Each
+    spelling of one server would otherwise get a concurrency and spacing of its own, and a client that spells it
+    several ways would multiply the load politeness allows."""
+    if host.startswith("["):
+        address = parse_address(host)
+        embedded = embedded_ipv4(address) if isinstance(address, ipaddress.IPv6Address) else None
+        return str(embedded[0]) if embedded is not None else host
+    return host.rstrip(".")
+
+
 def is_localhost_name(name: str) -> bool:
     """Whether a normalised host name is ``localhost`` or a name under it (RFC 6761 6.3: always loopback)."""
     return name == "localhost" or name.endswith(".localhost")

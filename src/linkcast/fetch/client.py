@@ -45,6 +45,7 @@ from aiohttp.http_exceptions import LineTooLong
 from multidict import CIMultiDict, CIMultiDictProxy
 
 from linkcast.core.errors import FetchError
+from linkcast.core.policy import server_host
 from linkcast.fetch.dns import BlockedAddress, GuardedResolver, connecting_to, guarded_socket_factory
 from linkcast.fetch.politeness import HostGate
 from linkcast.fetch.retry import RETRY_STATUSES, Backoff, TransientFetchError, parse_retry_after
@@ -296,7 +297,7 @@ class Fetcher:
         connecting_to.set((host, port))
         try:
             async with (
-                self.gate.slot(f"{host}:{port}"),
+                self.gate.slot(f"{server_host(host)}:{port}"),  # one slot per server, however it is spelled
                 self._session.request(
                     ask.method, target, allow_redirects=False, headers=ask.headers, data=ask.body
                 ) as response,
