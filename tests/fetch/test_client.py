@@ -22,6 +22,7 @@ from linkcast.fetch.dns import BlockedAddress, GuardedResolver, refuse_resolved
 from linkcast.fetch.politeness import HostGate
 from linkcast.fetch.retry import Backoff, TransientFetchError, parse_retry_after
 from linkcast.settings import Settings
+from tests.support.ports import free_port
 from tests.support.site import LocalSite
 
 
@@ -315,6 +316,52 @@ class FailingResolver(ChangingResolver):
     async def resolve(self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET) -> list[Any]:
         await asyncio.sleep(self.delay)
         raise OSError(f"cannot resolve {host}")
+
+
+class ManyAddresses(AbstractResolver):
+    """DNS that answers with many IPv4 addresses for every name."""
+
+    def __init__(self, addresses: list[str]) -> None:
+        self.addresses = addresses
+
+    async def resolve(self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET) -> list[Any]:
+        return [
+            {"hostname": host, "host": address, "port": port, "family": socket.AF_INET, "proto": 0, "flags": 0}
+            for address in self.addresses
+        ]
+
+    async def close(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize(("listening", "reached"), [(1, True), (29, False)])
+async def test_a_name_with_many_addresses_has_only_its_first_few_tried(listening: int, reached: bool) -> None:
+    """aiohttp tries every address it is given until one connects: a name with a /24 of addresses was a scan of them
+    all for one fetch. A site on the second of 30 addresses is reached; one on the last, never."""
+    addresses = [f"127.0.0.{n}" for n in range(11, 41)]
+    port = free_port()
+
+    async def page(_request: web.Request) -> web.StreamResponse:
+        return web.Response(text="<p>", content_type="text/html")
+
+    site = web.AppRunner(web.Application())
+    site.app.router.add_get("/", page)
+    await site.setup()
+    await web.TCPSite(site, addresses[listening], port).start()
+    fetcher = Fetcher(Settings(allow_private_networks=True, retries=0))
+    await fetcher.open()
+    assert fetcher._session is not None
+    fetcher._session.connector._resolver = GuardedResolver(fetcher.policy, ManyAddresses(addresses))  # type: ignore[union-attr]
+    try:
+        if reached:
+            assert (await fetcher.fetch(f"http://many.example:{port}/")).status_code == 200
+        else:
+            with pytest.raises(FetchError) as failed:
+                await fetcher.fetch(f"http://many.example:{port}/")
+            assert failed.value.code == "connect"
+    finally:
+        await fetcher.close()
+        await site.cleanup()
 
 
 async def test_a_name_resolving_to_a_refused_address_is_refused_when_registered() -> None:

@@ -6,6 +6,10 @@ checks those itself, on every hop, with ``AddressPolicy.check_url``.
 
 Belt and braces, the socket factory checks each address again right before the socket connects to it, so a path
 that skipped resolution (a cache, a future aiohttp) still cannot reach a refused address.
+
+Every address a name resolves to is checked, but only the first ``MAX_ADDRESSES_PER_FAMILY`` of each family are
+handed to aiohttp, which tries each one it has until one connects: a name with 250 addresses (a /24 of someone
+else's) made one fetch 250 connection attempts to 250 hosts, three times over with retries, a port scan for the asking.
 """
 
 from __future__ import annotations
@@ -25,6 +29,9 @@ from linkcast.core.policy import AddressPolicy, parse_address
 
 # Seconds a registration waits for DNS at most (refuse_resolved): past it, the name is left to each fetch's checks.
 REGISTRATION_LOOKUP_SECONDS = 2.0
+# Addresses of one family a fetch may try to connect to, in the resolver's order (RFC 6724): the second when the
+# first is down, and both families kept for Happy Eyeballs.
+MAX_ADDRESSES_PER_FAMILY = 2
 
 
 class BlockedAddress(OSError):
@@ -36,7 +43,8 @@ class BlockedAddress(OSError):
 
 
 class GuardedResolver(AbstractResolver):
-    """Resolve with the system resolver, then refuse the whole host if any of its addresses is refused."""
+    """Resolve with the system resolver, then refuse the whole host if any of its addresses is refused; give the
+    first few of each family (``MAX_ADDRESSES_PER_FAMILY``) to connect to."""
 
     def __init__(self, policy: AddressPolicy, inner: AbstractResolver | None = None) -> None:
         self.policy = policy
@@ -51,10 +59,22 @@ class GuardedResolver(AbstractResolver):
             self.policy.check_addresses(host, port, addresses)
         except Blocked as blocked:
             raise BlockedAddress(blocked) from None
-        return results
+        return first_of_each_family(results)
 
     async def close(self) -> None:
         await self._inner.close()
+
+
+def first_of_each_family(results: list[ResolveResult]) -> list[ResolveResult]:
+    """The first ``MAX_ADDRESSES_PER_FAMILY`` results of each address family, in their order."""
+    taken: dict[int, int] = {}
+    kept: list[ResolveResult] = []
+    for result in results:
+        family = int(result["family"])
+        if taken.get(family, 0) < MAX_ADDRESSES_PER_FAMILY:
+            taken[family] = taken.get(family, 0) + 1
+            kept.append(result)
+    return kept
 
 
 # The host name and port being fetched, set by the fetcher before each request: the socket factory sees only the
