@@ -193,6 +193,25 @@ def test_deny_list_wins_over_everything() -> None:
         policy.check_addresses("innocent.example", 80, [ipaddress.ip_address("::ffff:203.0.114.9")])
 
 
+def test_a_denied_address_and_port_is_refused_however_it_is_named() -> None:
+    # Matched as a host name, 127.0.0.1:6379 was refused only as written: [::ffff:127.0.0.1]:6379, localhost:6379 or
+    # any name resolving to 127.0.0.1 reached the port the operator denied.
+    policy = AddressPolicy.from_lists(True, [], ["127.0.0.1:6379", "[fd00::5]:8080"])
+    for url in ("http://127.0.0.1:6379/", "http://[::ffff:127.0.0.1]:6379/", "http://[::ffff:7f00:1]:6379/"):
+        with pytest.raises(Blocked, match="deny list on port 6379") as refused:
+            policy.check_url(url)
+        assert "--allow-private-networks" not in refused.value.message  # no setting lifts it
+    with pytest.raises(Blocked, match=r"localhost resolves to 127\.0\.0\.1, which is on the deny list"):
+        policy.check_addresses("localhost", 6379, [ipaddress.ip_address("127.0.0.1")])
+    with pytest.raises(Blocked, match="deny list on port 8080"):
+        policy.check_addresses("db.internal", 8080, [ipaddress.ip_address("fd00::5")])
+    # Other ports of the address, and other addresses on the port, are left to the rest of the policy.
+    policy.check_url("http://127.0.0.1:6380/")
+    policy.check_addresses("localhost", 80, [ipaddress.ip_address("127.0.0.1")])
+    policy.check_addresses("other.internal", 6379, [ipaddress.ip_address("127.0.0.2")])
+    assert policy.denies_addresses and not AddressPolicy.from_lists(True, [], ["example.com:80"]).denies_addresses
+
+
 def test_a_host_with_one_refused_address_among_public_ones_is_refused() -> None:
     addresses = [ipaddress.ip_address("93.184.215.14"), ipaddress.ip_address("127.0.0.1")]
     with pytest.raises(Blocked, match=r"resolves to 127\.0\.0\.1"):

@@ -187,6 +187,13 @@ class HostRule:
         wildcard = text.startswith("*.")
         return cls(("*." if wildcard else "") + _url_host(text[2:] if wildcard else text, entry), port)
 
+    def address_port(self) -> AddressPortRule | None:
+        """This rule as an ``AddressPortRule`` if it names an IP address and a port, else None."""
+        address = parse_address(self.host) if self.port is not None else None
+        if address is None or self.port is None:
+            return None
+        return AddressPortRule(ipaddress.ip_network(address), self.port)
+
     def matches(self, host: str, port: int) -> bool:
         if self.port is not None and self.port != port:
             return False
@@ -195,12 +202,27 @@ class HostRule:
         return host == self.host
 
 
+@dataclass(frozen=True, slots=True)
+class AddressPortRule:
+    """A denied IP address on one port (``--deny-hosts 10.0.0.5:6379``): matched on the address connected to, so
+    that neither another spelling (``[::ffff:10.0.0.5]``) nor a name that resolves to it reaches that port. A host
+    rule matches names as written, and an address is no name: matched so, it was refused only when spelled as
+    written."""
+
+    network: IPNetwork
+    port: int
+
+    def matches(self, address: IPAddress, port: int) -> bool:
+        return port == self.port and _contains(self.network, address)
+
+
 @dataclass(frozen=True)
 class AddressPolicy:
     """What may be fetched. Deny entries win over allow entries; allow entries win over the default refusal.
 
     ``allow_private``: trust every address (trusted networks, tests). ``allow``/``deny``: host rules (by the URL's
-    host name, optionally its port) and networks (by the resolved address).
+    host name, optionally its port) and networks (by the resolved address); a denied ``address:port`` is matched by
+    the resolved address and port (``AddressPortRule``).
     """
 
     allow_private: bool = False
@@ -208,13 +230,21 @@ class AddressPolicy:
     allow_networks: tuple[IPNetwork, ...] = ()
     deny_hosts: tuple[HostRule, ...] = ()
     deny_networks: tuple[IPNetwork, ...] = field(default=())
+    deny_ports: tuple[AddressPortRule, ...] = ()
 
     @classmethod
     def from_lists(cls, allow_private: bool, allow: Iterable[str] = (), deny: Iterable[str] = ()) -> AddressPolicy:
         """Build from ``host``, ``*.domain``, ``host:port`` and CIDR entries; ``ValueError`` names a bad entry."""
         allow_hosts, allow_networks = _split_entries(allow)
-        deny_hosts, deny_networks = _split_entries(deny)
-        return cls(allow_private, allow_hosts, allow_networks, deny_hosts, deny_networks)
+        deny_rules, deny_networks = _split_entries(deny)
+        deny_hosts = tuple(rule for rule in deny_rules if rule.address_port() is None)
+        deny_ports = tuple(found for rule in deny_rules if (found := rule.address_port()) is not None)
+        return cls(allow_private, allow_hosts, allow_networks, deny_hosts, deny_networks, deny_ports)
+
+    @property
+    def denies_addresses(self) -> bool:
+        """Whether some address is refused whatever ``allow_private`` says (a denied network or address:port)."""
+        return bool(self.deny_networks or self.deny_ports)
 
     def __post_init__(self) -> None:
         # Every fetch hop checks its URL, and a watched feed's URL comes back at every poll: the answer is a function
@@ -270,12 +300,12 @@ class AddressPolicy:
         """``check_addresses`` for a host name already normalised."""
         allowed_by_name = any(rule.matches(name, port) for rule in self.allow_hosts)
         for address in addresses:
-            reason = self.refusal(address, allowed_by_name)
+            reason = self._denied_port(address, port) or self.refusal(address, allowed_by_name)
             if reason is not None:
                 shown = name if name == str(address) else f"{name} resolves to {address}, which"
                 # A denied network is the operator's choice; a refused range is only the default, so say what lifts
                 # it: whoever tries a local site first meets this message.
-                lift = "" if self._denied_network(address) else ALLOW_PRIVATE_HINT
+                lift = "" if self._denied_network(address) or self._denied_port(address, port) else ALLOW_PRIVATE_HINT
                 raise Blocked(f"{shown} is {reason}{lift}")
 
     def refusal(self, address: IPAddress, allowed_by_name: bool = False) -> str | None:
@@ -289,6 +319,10 @@ class AddressPolicy:
             return None
         reason = refused_range(address)
         return f"a {reason} address" if reason else None
+
+    def _denied_port(self, address: IPAddress, port: int) -> str | None:
+        rule = next((rule for rule in self.deny_ports if rule.matches(address, port)), None)
+        return None if rule is None else f"on the deny list on port {port} ({rule.network.network_address}:{port})"
 
     def _denied_network(self, address: IPAddress) -> IPNetwork | None:
         return next((network for network in self.deny_networks if _contains(network, address)), None)

@@ -110,7 +110,7 @@ async def refuse_resolved(
     fetch of it would meet, brought forward to when the URL is registered (a webhook endpoint, which would otherwise
     be kept only to fail). A name that does not resolve in time, or at all, passes: each fetch checks again."""
     host, port = policy.check_url(url)
-    if (policy.allow_private and not policy.deny_networks) or parse_address(host) is not None:
+    if (policy.allow_private and not policy.denies_addresses) or parse_address(host) is not None:
         return
     try:
         async with asyncio.timeout(timeout):
