@@ -212,6 +212,18 @@ def test_a_denied_address_and_port_is_refused_however_it_is_named() -> None:
     assert policy.denies_addresses and not AddressPolicy.from_lists(True, [], ["example.com:80"]).denies_addresses
 
 
+@pytest.mark.parametrize(
+    "entry", ["10.0.0.0/8:6379", "example.com/admin", "user@example.com", "*:25", "[::1]abc", "[::1]:x", "a b"]
+)
+def test_an_entry_that_is_more_than_a_host_is_refused_not_cut_to_another_rule(entry: str) -> None:
+    # Read as a URL, what follows a host was dropped in silence: "--deny-hosts 10.0.0.0/8:6379" denied 10.0.0.0 alone
+    # (every other address of the network reachable on 6379), "*:25" a host named '*', "example.com/admin" all of it.
+    with pytest.raises(ValueError, match="not a host"):
+        AddressPolicy.from_lists(False, [], [entry])
+    with pytest.raises(ValueError, match="not a host"):
+        AddressPolicy.from_lists(False, [entry])
+
+
 def test_a_host_with_one_refused_address_among_public_ones_is_refused() -> None:
     addresses = [ipaddress.ip_address("93.184.215.14"), ipaddress.ip_address("127.0.0.1")]
     with pytest.raises(Blocked, match=r"resolves to 127\.0\.0\.1"):

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import functools
 import ipaddress
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -156,6 +157,12 @@ def _host_and_address(host: str) -> tuple[str, IPAddress | None]:
     return (str(address), address) if address is not None else (host, None)
 
 
+# What the host of a list entry may not hold: the parts of a URL around a host (path, query, userinfo) and '*' but as
+# a leading '*.'. Parsed as a URL they were cut off without a word, and the entry became another rule: a deny entry
+# "10.0.0.0/8:6379" refused 10.0.0.0 alone, "*:25" a host named '*'.
+_NOT_IN_HOST = re.compile(r"[/?#@\\\s*\[\]]")
+
+
 def _url_host(text: str, entry: str) -> str:
     """A list entry's host as it appears in parsed URLs: IDNA (punycode), IPv4 dotted, IPv6 compressed."""
     try:
@@ -175,17 +182,19 @@ class HostRule:
     @classmethod
     def parse(cls, entry: str) -> HostRule:
         text = entry.strip().lower()
-        port: int | None = None
-        if text.startswith("["):  # [v6]:port
-            inner, _, rest = text[1:].partition("]")
-            text, port = inner, int(rest[1:]) if rest.startswith(":") else None
+        port_text: str | None = None
+        if text.startswith("["):  # [v6] or [v6]:port
+            text, _, rest = text[1:].partition("]")
+            if rest:
+                port_text = rest[1:] if rest.startswith(":") else ""
         elif text.count(":") == 1:
             text, port_text = text.split(":")
-            port = int(port_text)
-        if not text or (port is not None and not 0 < port < 65536):
-            raise ValueError(f"not a host, host:port or CIDR: {entry!r}")
         wildcard = text.startswith("*.")
-        return cls(("*." if wildcard else "") + _url_host(text[2:] if wildcard else text, entry), port)
+        bare = text[2:] if wildcard else text
+        port = int(port_text) if port_text is not None and port_text.isascii() and port_text.isdigit() else None
+        if not bare or _NOT_IN_HOST.search(bare) or (port_text is not None and not (port and 0 < port < 65536)):
+            raise ValueError(f"not a host, host:port or CIDR: {entry!r}")
+        return cls(("*." if wildcard else "") + _url_host(bare, entry), port)
 
     def address_port(self) -> AddressPortRule | None:
         """This rule as an ``AddressPortRule`` if it names an IP address and a port, else None."""
