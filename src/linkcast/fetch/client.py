@@ -45,6 +45,7 @@ from aiohttp.http_exceptions import LineTooLong
 from multidict import CIMultiDict, CIMultiDictProxy
 
 from linkcast.core.errors import FetchError
+from linkcast.core.loops import LOOP_HEADER, LOOP_ID
 from linkcast.core.policy import server_host
 from linkcast.fetch.dns import BlockedAddress, GuardedResolver, connecting_to, guarded_socket_factory
 from linkcast.fetch.politeness import HostGate
@@ -158,6 +159,8 @@ class Fetcher:
             headers={
                 "User-Agent": self.settings.user_agent,
                 "Accept": "text/html,application/xhtml+xml;q=0.9",
+                # So that linkcast's own API, wherever a URL leads to it, knows the request for one of its own.
+                LOOP_HEADER: LOOP_ID,
             },
             # Cookies set by one user's fetch must never be sent with another's.
             cookie_jar=aiohttp.DummyCookieJar(),
