@@ -364,6 +364,22 @@ async def test_a_name_with_many_addresses_has_only_its_first_few_tried(listening
         await site.cleanup()
 
 
+@pytest.mark.parametrize("host", ["a" * 64 + ".example", "a" * 300, "a..example"])
+async def test_a_name_dns_cannot_look_up_fails_as_dns_not_as_a_crash(host: str) -> None:
+    # The URL standard takes labels of any length, and empty ones; the system resolver refused them with a
+    # UnicodeError (its IDNA codec), which no caller expects: a page ended as "internal", a crawl job or feed poll
+    # crashed, and PUT /webhooks with such a URL answered 500.
+    fetcher = Fetcher(Settings(retries=0))
+    await fetcher.open()
+    try:
+        with pytest.raises(FetchError) as failed:
+            await fetcher.fetch(f"http://{host}/")
+        assert failed.value.code == "dns"
+        await refuse_resolved(fetcher.policy, f"http://{host}/")  # left to each delivery, like any name that fails
+    finally:
+        await fetcher.close()
+
+
 async def test_a_name_resolving_to_a_refused_address_is_refused_when_registered() -> None:
     with pytest.raises(Blocked, match=r"hook\.example resolves to 127\.0\.0\.1"):
         await refuse_resolved(AddressPolicy(), "https://hook.example/in", resolver=ChangingResolver(["127.0.0.1"]))

@@ -53,7 +53,12 @@ class GuardedResolver(AbstractResolver):
     async def resolve(
         self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
     ) -> list[ResolveResult]:
-        results = await self._inner.resolve(host, port, family)
+        try:
+            results = await self._inner.resolve(host, port, family)
+        except UnicodeError as error:
+            # The system resolver's IDNA codec refuses a label over 63 characters, or an empty one, that the URL
+            # standard lets through: no DNS name at all, so a failed lookup (aiohttp and every caller expect OSError).
+            raise socket.gaierror(socket.EAI_NONAME, f"no DNS name: a label is empty or too long ({error})") from None
         addresses = [ipaddress.ip_address(result["host"].split("%", 1)[0]) for result in results]
         try:
             self.policy.check_addresses(host, port, addresses)
