@@ -9,8 +9,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from linkcast.core.addresses import refused_range
 from linkcast.core.errors import Blocked
-from linkcast.core.policy import AddressPolicy, HostRule, refused_range
+from linkcast.core.policy import AddressPolicy, HostRule
 
 DEFAULT = AddressPolicy()
 

@@ -6,8 +6,9 @@ import re
 
 import ada_url
 
+from linkcast.core.addresses import server_host
 from linkcast.core.errors import InvalidInput
-from linkcast.core.policy import DEFAULT_PORTS, URL_SERVER, server_host
+from linkcast.core.policy import DEFAULT_PORTS, URL_SERVER
 
 REQUEST_ID_PATTERN = re.compile(r"[A-Za-z0-9._~-]{1,128}")
 # Path segments that clients resolve away (RFC 3986 dot segments): /urls/.. is sent as /, so such an id could be

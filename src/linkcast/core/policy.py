@@ -4,14 +4,15 @@ The fetcher asks twice: once per URL (``check_url``: the scheme, names on the de
 which need no resolution), and once per resolved address (``check_addresses``), right before it connects to exactly
 those addresses, so there is no window between the check and the connection (DNS rebinding).
 
-By default every address that is not globally routable unicast is refused: loopback, private, link-local (cloud
-metadata at 169.254.169.254), carrier-grade NAT, multicast, documentation, benchmarking, reserved and unspecified
-ranges, for IPv4 and IPv6. IPv6 forms that carry an IPv4 address (IPv4-mapped, IPv4-compatible, IPv4-translated,
-NAT64 and 6to4) are judged by the IPv4 address they carry, since that is where a dual-stack socket or a translator
-would really connect. Numeric spellings of IPv4 (``2130706433``, ``0x7f.1``, ``0``) are handled by parsing URLs
-with the WHATWG URL parser (ada), which normalises them to dotted form, exactly as a browser would. ``localhost``
-and the names under it are loopback by definition (RFC 6761 6.3), so they are judged as loopback without resolving:
-refused at submission like ``127.0.0.1``, not only once a resolver has said so.
+By default every address that is not globally routable unicast is refused (``addresses.refused_range``): loopback,
+private, link-local (cloud metadata at 169.254.169.254), carrier-grade NAT, multicast, documentation, benchmarking,
+reserved and unspecified ranges, for IPv4 and IPv6. IPv6 forms that carry an IPv4 address (IPv4-mapped,
+IPv4-compatible, IPv4-translated, NAT64 and 6to4) are judged by the IPv4 address they carry, since that is where a
+dual-stack socket or a translator would really connect. Numeric spellings of IPv4 (``2130706433``, ``0x7f.1``,
+``0``) are handled by parsing URLs with the WHATWG URL parser (ada), which normalises them to dotted form, exactly
+as a browser would. ``localhost`` and the names under it are loopback by definition (RFC 6761 6.3), so they are
+judged as loopback without resolving: refused at submission like ``127.0.0.1``, not only once a resolver has said
+so.
 """
 
 from __future__ import annotations
@@ -24,10 +25,8 @@ from dataclasses import dataclass, field
 
 import ada_url
 
+from linkcast.core.addresses import IPAddress, IPNetwork, contains, parse_address, refused_range
 from linkcast.core.errors import Blocked
-
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
-IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 DEFAULT_PORTS = {"http:": 80, "https:": 443}
 # The parts of a URL that say which server it is fetched from, read from ada in one call.
@@ -37,112 +36,9 @@ LOCALHOST_ADDRESSES: tuple[IPAddress, ...] = (ipaddress.IPv4Address("127.0.0.1")
 ALLOW_PRIVATE_HINT = ", refused unless linkcast runs with --allow-private-networks (LINKCAST_ALLOW_PRIVATE_NETWORKS=1)"
 
 
-def _networks(*pairs: tuple[str, str]) -> tuple[tuple[IPNetwork, str], ...]:
-    return tuple((ipaddress.ip_network(cidr), label) for cidr, label in pairs)
-
-
-# IANA's IPv4 special-purpose registry, less the few globally reachable entries inside 192.0.0.0/24 (refused
-# anyway: nothing a page fetcher needs lives there).
-REFUSED_V4 = _networks(
-    ("0.0.0.0/8", "unspecified"),
-    ("10.0.0.0/8", "private"),
-    ("100.64.0.0/10", "carrier-grade NAT"),
-    ("127.0.0.0/8", "loopback"),
-    ("169.254.0.0/16", "link-local"),
-    ("172.16.0.0/12", "private"),
-    ("192.0.0.0/24", "IETF protocol assignment"),
-    ("192.0.2.0/24", "documentation"),
-    ("192.88.99.0/24", "6to4 relay anycast"),
-    ("192.168.0.0/16", "private"),
-    ("198.18.0.0/15", "benchmarking"),
-    ("198.51.100.0/24", "documentation"),
-    ("203.0.113.0/24", "documentation"),
-    ("224.0.0.0/4", "multicast"),
-    ("240.0.0.0/4", "reserved"),
-)
-
-# IPv6: only global unicast (2000::/3) is ever routable; inside it, these are not. Outside it, the labels below say
-# what a refused address is, and anything else is "reserved".
-GLOBAL_UNICAST_V6 = ipaddress.IPv6Network("2000::/3")
-REFUSED_V6 = _networks(
-    ("::/128", "unspecified"),
-    ("::1/128", "loopback"),
-    ("64:ff9b:1::/48", "NAT64 local-use"),
-    ("100::/64", "discard-only"),
-    ("2001::/23", "IETF protocol assignment"),
-    ("2001:db8::/32", "documentation"),
-    ("3fff::/20", "documentation"),
-    ("fc00::/7", "unique local (private)"),
-    ("fe80::/10", "link-local"),
-    ("fec0::/10", "site-local"),
-    ("ff00::/8", "multicast"),
-)
-IPV4_COMPATIBLE = ipaddress.IPv6Network("::/96")
-IPV4_TRANSLATED = ipaddress.IPv6Network("::ffff:0:0:0/96")
-NAT64_WELL_KNOWN = ipaddress.IPv6Network("64:ff9b::/96")
-
-
-def embedded_ipv4(address: ipaddress.IPv6Address) -> tuple[ipaddress.IPv4Address, str] | None:
-    """The IPv4 address an IPv6 address stands for, and the form that carries it, or None."""
-    if address.ipv4_mapped is not None:
-        return address.ipv4_mapped, "IPv4-mapped"
-    if address.sixtofour is not None:
-        return address.sixtofour, "6to4"
-    low32 = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
-    if address in NAT64_WELL_KNOWN:
-        return low32, "NAT64"
-    if address in IPV4_TRANSLATED:
-        return low32, "IPv4-translated"
-    if address in IPV4_COMPATIBLE and int(address) > 1:  # :: and ::1 are themselves, not 0.0.0.0 and 0.0.0.1
-        return low32, "IPv4-compatible"
-    return None
-
-
-def refused_range(address: IPAddress) -> str | None:
-    """Why ``address`` is not a public unicast address (e.g. ``"loopback"``), or None if it is one."""
-    if isinstance(address, ipaddress.IPv4Address):
-        for network, label in REFUSED_V4:
-            if address in network:
-                return label
-        return None
-    embedded = embedded_ipv4(address)
-    if embedded is not None:
-        inner, form = embedded
-        reason = refused_range(inner)
-        return f"{reason} ({form})" if reason else None
-    for network6, label in REFUSED_V6:
-        if address in network6:
-            return label
-    if address not in GLOBAL_UNICAST_V6:
-        return "reserved"
-    return None
-
-
-def parse_address(host: str) -> IPAddress | None:
-    """The IP address a URL host names literally (``127.0.0.1``, ``[::1]``), or None for a domain name."""
-    text = host[1:-1] if host.startswith("[") and host.endswith("]") else host
-    try:
-        return ipaddress.ip_address(text.split("%", 1)[0])
-    except ValueError:
-        return None
-
-
 def normalise_host(host: str) -> str:
     """Lower-case, without the brackets of an IPv6 literal or the trailing dot of a fully qualified name."""
     return _host_and_address(host)[0]
-
-
-def server_host(host: str) -> str:
-    """The server a URL's (WHATWG-serialised) host names, for per-host politeness: without the trailing dot of a fully
-    qualified name (``example.com.`` is ``example.com``), and an IPv6 literal that carries an IPv4 address
-    (``[::ffff:7f00:1]``, NAT64, 6to4) as that IPv4 address, where a dual-stack socket or a translator connects. Each
-    spelling of one server would otherwise get a concurrency and spacing of its own, and a client that spells it
-    several ways would multiply the load politeness allows."""
-    if host.startswith("["):
-        address = parse_address(host)
-        embedded = embedded_ipv4(address) if isinstance(address, ipaddress.IPv6Address) else None
-        return str(embedded[0]) if embedded is not None else host
-    return host.rstrip(".")
 
 
 def is_localhost_name(name: str) -> bool:
@@ -222,7 +118,7 @@ class AddressPortRule:
     port: int
 
     def matches(self, address: IPAddress, port: int) -> bool:
-        return port == self.port and _contains(self.network, address)
+        return port == self.port and contains(self.network, address)
 
 
 @dataclass(frozen=True)
@@ -324,7 +220,7 @@ class AddressPolicy:
             return f"in the denied network {denied}"
         if allowed_by_name or self.allow_private:
             return None
-        if any(_contains(network, address) for network in self.allow_networks):
+        if any(contains(network, address) for network in self.allow_networks):
             return None
         reason = refused_range(address)
         return f"a {reason} address" if reason else None
@@ -334,15 +230,7 @@ class AddressPolicy:
         return None if rule is None else f"on the deny list on port {port} ({rule.network.network_address}:{port})"
 
     def _denied_network(self, address: IPAddress) -> IPNetwork | None:
-        return next((network for network in self.deny_networks if _contains(network, address)), None)
-
-
-def _contains(network: IPNetwork, address: IPAddress) -> bool:
-    """Membership across families: an IPv4 network also holds the IPv6 forms that carry its addresses."""
-    if isinstance(address, ipaddress.IPv6Address) and isinstance(network, ipaddress.IPv4Network):
-        embedded = embedded_ipv4(address)
-        return embedded is not None and embedded[0] in network
-    return address in network
+        return next((network for network in self.deny_networks if contains(network, address)), None)
 
 
 def _split_entries(entries: Iterable[str]) -> tuple[tuple[HostRule, ...], tuple[IPNetwork, ...]]:

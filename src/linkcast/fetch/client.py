@@ -44,9 +44,9 @@ import aiohttp
 from aiohttp.http_exceptions import LineTooLong
 from multidict import CIMultiDict, CIMultiDictProxy
 
+from linkcast.core.addresses import server_host
 from linkcast.core.errors import FetchError
 from linkcast.core.loops import LOOP_HEADER, LOOP_ID
-from linkcast.core.policy import server_host
 from linkcast.fetch.dns import BlockedAddress, GuardedResolver, connecting_to, guarded_socket_factory
 from linkcast.fetch.politeness import HostGate
 from linkcast.fetch.retry import RETRY_STATUSES, Backoff, TransientFetchError, parse_retry_after

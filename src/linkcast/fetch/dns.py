@@ -24,8 +24,9 @@ from typing import Any
 from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.resolver import ThreadedResolver
 
+from linkcast.core.addresses import parse_address
 from linkcast.core.errors import Blocked
-from linkcast.core.policy import AddressPolicy, parse_address
+from linkcast.core.policy import AddressPolicy
 
 # Seconds a registration waits for DNS at most (refuse_resolved): past it, the name is left to each fetch's checks.
 REGISTRATION_LOOKUP_SECONDS = 2.0
