@@ -169,6 +169,8 @@ async def test_only_a_refused_site_itself_is_site_refused(site: LocalSite, fetch
     fetcher = await fetcher_for()
     refused = await fetch_robots(fetcher, f"http://127.0.0.1:{free_port()}/page")
     assert (refused.outcome, refused.error, refused.site_refused) == ("unreachable", "blocked", True)
+    # Its pages go without rules while the answer is kept: kept briefly, in case the name turns public meanwhile.
+    assert refused.ttl == UNREACHABLE_TTL
     site.route("/robots.txt", _redirect(f"http://127.0.0.1:{free_port()}/robots.txt"))
     redirected = await fetch_robots(fetcher, site.origin)
     assert (redirected.outcome, redirected.error, redirected.site_refused) == ("unreachable", "blocked", False)

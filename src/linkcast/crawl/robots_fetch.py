@@ -24,7 +24,8 @@ What each answer means (the fetch goes through the shared ``Fetcher``: its SSRF 
   unreachable: a caller that has one may keep it, as ``outcome`` tells it.
 - A hop refused by the address policy: disallow all, kept the full TTL (asking again would be refused again). When
   the first hop (robots.txt's own URL) is the one refused, the site is: ``site_refused`` says so, since then every
-  fetch of its pages is refused the same way, and robots.txt has no say (a crawl reports such a page ``blocked``).
+  fetch of its pages is refused the same way, and robots.txt has no say (a crawl reports such a page ``blocked``);
+  that answer is kept ``--robots-unreachable-ttl`` only, since a name may resolve elsewhere later.
 - Any other status (1xx, a 3xx without Location): nothing readable, "unreachable".
 
 ``Cache-Control`` is not used for the TTL: many servers send ``no-cache`` on every answer, robots.txt included, and
@@ -95,7 +96,12 @@ async def fetch_robots(fetcher: Fetcher, site_url: str) -> RobotsAnswer:
             before_redirect=note,
         )
     except Blocked as error:
-        return RobotsAnswer(DISALLOW_ALL, cache_ttl, "unreachable", error=error.code, site_refused=not redirected)
+        if redirected:
+            return RobotsAnswer(DISALLOW_ALL, cache_ttl, "unreachable", error=error.code)
+        # The site itself was refused, maybe for what its name resolved to just now: its pages are fetched without
+        # rules while this answer is kept (each fetch is checked, and refused, on its own), so it is kept only as
+        # long as an unreachable robots.txt, and then asked again: a name that has since turned public has its rules.
+        return RobotsAnswer(DISALLOW_ALL, unreachable_ttl, "unreachable", error=error.code, site_refused=True)
     except FetchError as error:
         if error.code in NO_ROBOTS_CODES:
             return RobotsAnswer(ALLOW_ALL, cache_ttl, "unavailable", error=error.code)
