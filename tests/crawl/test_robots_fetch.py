@@ -163,6 +163,20 @@ async def test_a_redirect_to_a_refused_address_disallows_everything(site: LocalS
     assert not answer.rules.allows("/", "linkcast")
 
 
+async def test_only_a_refused_site_itself_is_site_refused(site: LocalSite, fetcher_for: Any) -> None:
+    """A site whose robots.txt URL is refused has every page refused the same way: robots.txt had no say, and a
+    crawl reports its pages blocked. One whose robots.txt redirects to a refused address is still disallowed."""
+    fetcher = await fetcher_for()
+    refused = await fetch_robots(fetcher, f"http://127.0.0.1:{free_port()}/page")
+    assert (refused.outcome, refused.error, refused.site_refused) == ("unreachable", "blocked", True)
+    # Its pages go without rules while the answer is kept: kept briefly, in case the name turns public meanwhile.
+    assert refused.ttl == UNREACHABLE_TTL
+    site.route("/robots.txt", _redirect(f"http://127.0.0.1:{free_port()}/robots.txt"))
+    redirected = await fetch_robots(fetcher, site.origin)
+    assert (redirected.outcome, redirected.error, redirected.site_refused) == ("unreachable", "blocked", False)
+    assert not redirected.rules.allows("/", "linkcast")
+
+
 async def test_a_body_past_500_kib_is_cut_there_and_read_in_whole_lines(site: LocalSite, fetcher_for: Any) -> None:
     head = b"User-agent: *\nDisallow: /early\n"
     padding = b"# padding\n" * (ROBOTS_PARSE_LIMIT // 10)

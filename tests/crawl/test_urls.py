@@ -104,6 +104,20 @@ def test_a_host_key_is_host_and_port_with_the_default_port_applied(url: str, key
     assert host_key(url) == key
 
 
+@pytest.mark.parametrize(
+    "spelling",
+    [
+        "http://[::ffff:127.0.0.1]/",
+        "http://[::ffff:7f00:1]:80/",
+        "http://[64:ff9b::127.0.0.1]/",
+        "http://[2002:7f00:1::1]/",
+    ],
+)
+def test_an_ipv6_literal_carrying_an_ipv4_address_is_that_server(spelling: str) -> None:
+    # Each spelling had politeness of its own: one server spelled four ways took four times its share.
+    assert host_key(spelling) == host_key("http://127.0.0.1/") == "127.0.0.1:80"
+
+
 def test_http_and_https_on_one_host_are_two_servers() -> None:
     assert host_key("http://example.com/") != host_key("https://example.com/")
 

@@ -9,8 +9,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from linkcast.core.addresses import refused_range
 from linkcast.core.errors import Blocked
-from linkcast.core.policy import AddressPolicy, HostRule, refused_range
+from linkcast.core.policy import AddressPolicy, HostRule
 
 DEFAULT = AddressPolicy()
 
@@ -191,6 +192,37 @@ def test_deny_list_wins_over_everything() -> None:
             policy.check_url(url)
     with pytest.raises(Blocked, match="denied"):
         policy.check_addresses("innocent.example", 80, [ipaddress.ip_address("::ffff:203.0.114.9")])
+
+
+def test_a_denied_address_and_port_is_refused_however_it_is_named() -> None:
+    # Matched as a host name, 127.0.0.1:6379 was refused only as written: [::ffff:127.0.0.1]:6379, localhost:6379 or
+    # any name resolving to 127.0.0.1 reached the port the operator denied.
+    policy = AddressPolicy.from_lists(True, [], ["127.0.0.1:6379", "[fd00::5]:8080"])
+    for url in ("http://127.0.0.1:6379/", "http://[::ffff:127.0.0.1]:6379/", "http://[::ffff:7f00:1]:6379/"):
+        with pytest.raises(Blocked, match="deny list on port 6379") as refused:
+            policy.check_url(url)
+        assert "--allow-private-networks" not in refused.value.message  # no setting lifts it
+    with pytest.raises(Blocked, match=r"localhost resolves to 127\.0\.0\.1, which is on the deny list"):
+        policy.check_addresses("localhost", 6379, [ipaddress.ip_address("127.0.0.1")])
+    with pytest.raises(Blocked, match="deny list on port 8080"):
+        policy.check_addresses("db.internal", 8080, [ipaddress.ip_address("fd00::5")])
+    # Other ports of the address, and other addresses on the port, are left to the rest of the policy.
+    policy.check_url("http://127.0.0.1:6380/")
+    policy.check_addresses("localhost", 80, [ipaddress.ip_address("127.0.0.1")])
+    policy.check_addresses("other.internal", 6379, [ipaddress.ip_address("127.0.0.2")])
+    assert policy.denies_addresses and not AddressPolicy.from_lists(True, [], ["example.com:80"]).denies_addresses
+
+
+@pytest.mark.parametrize(
+    "entry", ["10.0.0.0/8:6379", "example.com/admin", "user@example.com", "*:25", "[::1]abc", "[::1]:x", "a b"]
+)
+def test_an_entry_that_is_more_than_a_host_is_refused_not_cut_to_another_rule(entry: str) -> None:
+    # Read as a URL, what follows a host was dropped in silence: "--deny-hosts 10.0.0.0/8:6379" denied 10.0.0.0 alone
+    # (every other address of the network reachable on 6379), "*:25" a host named '*', "example.com/admin" all of it.
+    with pytest.raises(ValueError, match="not a host"):
+        AddressPolicy.from_lists(False, [], [entry])
+    with pytest.raises(ValueError, match="not a host"):
+        AddressPolicy.from_lists(False, [entry])
 
 
 def test_a_host_with_one_refused_address_among_public_ones_is_refused() -> None:

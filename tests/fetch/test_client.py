@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 import socket
 import time
@@ -21,6 +22,7 @@ from linkcast.fetch.dns import BlockedAddress, GuardedResolver, refuse_resolved
 from linkcast.fetch.politeness import HostGate
 from linkcast.fetch.retry import Backoff, TransientFetchError, parse_retry_after
 from linkcast.settings import Settings
+from tests.support.ports import free_port
 from tests.support.site import LocalSite
 
 
@@ -144,6 +146,36 @@ async def test_per_host_concurrency_is_never_exceeded(site: LocalSite, fetcher_f
     await asyncio.gather(*(fetcher.fetch(f"{url}?n={n}") for n in range(8)))
     assert peak == 2
     assert len(fetcher.gate) == 0  # idle hosts are forgotten
+
+
+async def test_per_host_concurrency_holds_however_the_server_is_spelled(site: LocalSite) -> None:
+    """127.0.0.1 and [::ffff:127.0.0.1] are one server (a dual-stack socket connects to the IPv4 address): one gate.
+    A request that finds another in flight records it and lets it end; alone, it waits a little for one to come."""
+    in_flight: list[str] = []
+    overlapped: list[str] = []
+    arrived = asyncio.Event()
+
+    async def slow(request: web.Request) -> web.StreamResponse:
+        if in_flight:
+            overlapped.append(request.host)
+        in_flight.append(request.host)
+        arrived.set()
+        arrived.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(arrived.wait(), 0.5)
+        in_flight.remove(request.host)
+        return web.Response(body=b"<p>", headers={"Content-Type": "text/html"})
+
+    site.route("/slow", slow)
+    fetcher = Fetcher(Settings(allow_private_networks=True, per_host_concurrency=1))
+    await fetcher.open()
+    try:
+        spellings = [f"http://127.0.0.1:{site.port}/slow", f"http://[::ffff:127.0.0.1]:{site.port}/slow"]
+        pages = await asyncio.gather(*(fetcher.fetch(url) for url in spellings))
+    finally:
+        await fetcher.close()
+    assert [page.status_code for page in pages] == [200, 200]
+    assert overlapped == []
 
 
 async def test_per_host_delay_spaces_request_starts(site: LocalSite, fetcher_for: Any) -> None:
@@ -284,6 +316,68 @@ class FailingResolver(ChangingResolver):
     async def resolve(self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET) -> list[Any]:
         await asyncio.sleep(self.delay)
         raise OSError(f"cannot resolve {host}")
+
+
+class ManyAddresses(AbstractResolver):
+    """DNS that answers with many IPv4 addresses for every name."""
+
+    def __init__(self, addresses: list[str]) -> None:
+        self.addresses = addresses
+
+    async def resolve(self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET) -> list[Any]:
+        return [
+            {"hostname": host, "host": address, "port": port, "family": socket.AF_INET, "proto": 0, "flags": 0}
+            for address in self.addresses
+        ]
+
+    async def close(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize(("listening", "reached"), [(1, True), (29, False)])
+async def test_a_name_with_many_addresses_has_only_its_first_few_tried(listening: int, reached: bool) -> None:
+    """aiohttp tries every address it is given until one connects: a name with a /24 of addresses was a scan of them
+    all for one fetch. A site on the second of 30 addresses is reached; one on the last, never."""
+    addresses = [f"127.0.0.{n}" for n in range(11, 41)]
+    port = free_port()
+
+    async def page(_request: web.Request) -> web.StreamResponse:
+        return web.Response(text="<p>", content_type="text/html")
+
+    site = web.AppRunner(web.Application())
+    site.app.router.add_get("/", page)
+    await site.setup()
+    await web.TCPSite(site, addresses[listening], port).start()
+    fetcher = Fetcher(Settings(allow_private_networks=True, retries=0))
+    await fetcher.open()
+    assert fetcher._session is not None
+    fetcher._session.connector._resolver = GuardedResolver(fetcher.policy, ManyAddresses(addresses))  # type: ignore[union-attr]
+    try:
+        if reached:
+            assert (await fetcher.fetch(f"http://many.example:{port}/")).status_code == 200
+        else:
+            with pytest.raises(FetchError) as failed:
+                await fetcher.fetch(f"http://many.example:{port}/")
+            assert failed.value.code == "connect"
+    finally:
+        await fetcher.close()
+        await site.cleanup()
+
+
+@pytest.mark.parametrize("host", ["a" * 64 + ".example", "a" * 300, "a..example"])
+async def test_a_name_dns_cannot_look_up_fails_as_dns_not_as_a_crash(host: str) -> None:
+    # The URL standard takes labels of any length, and empty ones; the system resolver refused them with a
+    # UnicodeError (its IDNA codec), which no caller expects: a page ended as "internal", a crawl job or feed poll
+    # crashed, and PUT /webhooks with such a URL answered 500.
+    fetcher = Fetcher(Settings(retries=0))
+    await fetcher.open()
+    try:
+        with pytest.raises(FetchError) as failed:
+            await fetcher.fetch(f"http://{host}/")
+        assert failed.value.code == "dns"
+        await refuse_resolved(fetcher.policy, f"http://{host}/")  # left to each delivery, like any name that fails
+    finally:
+        await fetcher.close()
 
 
 async def test_a_name_resolving_to_a_refused_address_is_refused_when_registered() -> None:

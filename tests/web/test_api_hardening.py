@@ -84,6 +84,39 @@ async def test_loopback_targets_are_refused_by_default(tmp_path: Path, site: Loc
         service.stop()
 
 
+async def test_a_denied_address_and_port_is_never_connected_to_under_another_name(tmp_path: Path) -> None:
+    connections: list[str] = []
+
+    async def count(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        connections.append(str(writer.get_extra_info("peername")))
+        writer.close()
+
+    # Matched as a host name, the denied 127.0.0.1:<port> was reached as [::ffff:127.0.0.1], localhost or any name
+    # resolving to 127.0.0.1: the listener must see no connection at all.
+    listener = await asyncio.start_server(count, "127.0.0.1", 0)
+    port = listener.sockets[0].getsockname()[1]
+    service = Service(
+        "--allow-private-networks", "--deny-hosts", f"127.0.0.1:{port}", store="memory://",
+        log_path=tmp_path / "serve.log",
+    )  # fmt: skip
+    await service.start()
+    try:
+        for n, url in enumerate([f"http://127.0.0.1:{port}/", f"http://[::ffff:127.0.0.1]:{port}/"]):
+            status, body = await service.put(f"literal{n}", url)
+            assert (status, body["error"]["code"]) == (400, "blocked"), (url, body)
+        names = {"localhost": "localhost", "name": loopback_name()}
+        async with service.connect() as ws:
+            for request_id, name in names.items():
+                assert (await service.put(request_id, f"http://{name}:{port}/"))[0] == 201
+            frames = await receive_until(ws, lambda fs: len(terminal_for(fs, set(names))) == len(names))
+        for request_id, event in terminal_for(frames, set(names)).items():
+            assert event["error"]["code"] == "blocked", (request_id, event)
+    finally:
+        service.stop()
+        listener.close()
+    assert connections == []
+
+
 async def test_an_allowed_host_and_port_is_fetched_but_a_redirect_elsewhere_is_blocked(
     tmp_path: Path, site: LocalSite
 ) -> None:

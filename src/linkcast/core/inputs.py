@@ -6,6 +6,7 @@ import re
 
 import ada_url
 
+from linkcast.core.addresses import server_host
 from linkcast.core.errors import InvalidInput
 from linkcast.core.policy import DEFAULT_PORTS, URL_SERVER
 
@@ -92,9 +93,10 @@ def host_key(url: str) -> str:
     applied (``example.com:443``, ``[::1]:80``). Jobs of one key share its concurrency and spacing.
 
     A trailing dot is dropped (``example.com.`` is the same DNS name, so the same server: a page must not double its
-    rate by spelling it both ways). ``ValueError`` if ``url`` is not an absolute http(s) URL."""
+    rate by spelling it both ways), and an IPv6 literal carrying an IPv4 address is that address (``server_host``).
+    ``ValueError`` if ``url`` is not an absolute http(s) URL."""
     parsed = ada_url.parse_url(url, attributes=URL_SERVER)  # one call into ada, not one per part
     default_port = DEFAULT_PORTS.get(parsed["protocol"])  # the policy's: {"http:": 80, "https:": 443}
     if default_port is None:
         raise ValueError(f"not an http(s) URL: {url!r}")
-    return f"{parsed['hostname'].rstrip('.')}:{parsed['port'] or default_port}"
+    return f"{server_host(parsed['hostname'])}:{parsed['port'] or default_port}"

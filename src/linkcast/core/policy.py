@@ -4,29 +4,29 @@ The fetcher asks twice: once per URL (``check_url``: the scheme, names on the de
 which need no resolution), and once per resolved address (``check_addresses``), right before it connects to exactly
 those addresses, so there is no window between the check and the connection (DNS rebinding).
 
-By default every address that is not globally routable unicast is refused: loopback, private, link-local (cloud
-metadata at 169.254.169.254), carrier-grade NAT, multicast, documentation, benchmarking, reserved and unspecified
-ranges, for IPv4 and IPv6. IPv6 forms that carry an IPv4 address (IPv4-mapped, IPv4-compatible, IPv4-translated,
-NAT64 and 6to4) are judged by the IPv4 address they carry, since that is where a dual-stack socket or a translator
-would really connect. Numeric spellings of IPv4 (``2130706433``, ``0x7f.1``, ``0``) are handled by parsing URLs
-with the WHATWG URL parser (ada), which normalises them to dotted form, exactly as a browser would. ``localhost``
-and the names under it are loopback by definition (RFC 6761 6.3), so they are judged as loopback without resolving:
-refused at submission like ``127.0.0.1``, not only once a resolver has said so.
+By default every address that is not globally routable unicast is refused (``addresses.refused_range``): loopback,
+private, link-local (cloud metadata at 169.254.169.254), carrier-grade NAT, multicast, documentation, benchmarking,
+reserved and unspecified ranges, for IPv4 and IPv6. IPv6 forms that carry an IPv4 address (IPv4-mapped,
+IPv4-compatible, IPv4-translated, NAT64 and 6to4) are judged by the IPv4 address they carry, since that is where a
+dual-stack socket or a translator would really connect. Numeric spellings of IPv4 (``2130706433``, ``0x7f.1``,
+``0``) are handled by parsing URLs with the WHATWG URL parser (ada), which normalises them to dotted form, exactly
+as a browser would. ``localhost`` and the names under it are loopback by definition (RFC 6761 6.3), so they are
+judged as loopback without resolving: refused at submission like ``127.0.0.1``, not only once a resolver has said
+so.
 """
 
 from __future__ import annotations
 
 import functools
 import ipaddress
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import ada_url
 
+from linkcast.core.addresses import IPAddress, IPNetwork, contains, parse_address, refused_range
 from linkcast.core.errors import Blocked
-
-IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
-IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 DEFAULT_PORTS = {"http:": 80, "https:": 443}
 # The parts of a URL that say which server it is fetched from, read from ada in one call.
@@ -34,96 +34,6 @@ URL_SERVER = ("protocol", "hostname", "port")
 # RFC 6761 6.3: what a localhost name resolves to, whatever a resolver would answer.
 LOCALHOST_ADDRESSES: tuple[IPAddress, ...] = (ipaddress.IPv4Address("127.0.0.1"), ipaddress.IPv6Address("::1"))
 ALLOW_PRIVATE_HINT = ", refused unless linkcast runs with --allow-private-networks (LINKCAST_ALLOW_PRIVATE_NETWORKS=1)"
-
-
-def _networks(*pairs: tuple[str, str]) -> tuple[tuple[IPNetwork, str], ...]:
-    return tuple((ipaddress.ip_network(cidr), label) for cidr, label in pairs)
-
-
-# IANA's IPv4 special-purpose registry, less the few globally reachable entries inside 192.0.0.0/24 (refused
-# anyway: nothing a page fetcher needs lives there).
-REFUSED_V4 = _networks(
-    ("0.0.0.0/8", "unspecified"),
-    ("10.0.0.0/8", "private"),
-    ("100.64.0.0/10", "carrier-grade NAT"),
-    ("127.0.0.0/8", "loopback"),
-    ("169.254.0.0/16", "link-local"),
-    ("172.16.0.0/12", "private"),
-    ("192.0.0.0/24", "IETF protocol assignment"),
-    ("192.0.2.0/24", "documentation"),
-    ("192.88.99.0/24", "6to4 relay anycast"),
-    ("192.168.0.0/16", "private"),
-    ("198.18.0.0/15", "benchmarking"),
-    ("198.51.100.0/24", "documentation"),
-    ("203.0.113.0/24", "documentation"),
-    ("224.0.0.0/4", "multicast"),
-    ("240.0.0.0/4", "reserved"),
-)
-
-# IPv6: only global unicast (2000::/3) is ever routable; inside it, these are not. Outside it, the labels below say
-# what a refused address is, and anything else is "reserved".
-GLOBAL_UNICAST_V6 = ipaddress.IPv6Network("2000::/3")
-REFUSED_V6 = _networks(
-    ("::/128", "unspecified"),
-    ("::1/128", "loopback"),
-    ("64:ff9b:1::/48", "NAT64 local-use"),
-    ("100::/64", "discard-only"),
-    ("2001::/23", "IETF protocol assignment"),
-    ("2001:db8::/32", "documentation"),
-    ("3fff::/20", "documentation"),
-    ("fc00::/7", "unique local (private)"),
-    ("fe80::/10", "link-local"),
-    ("fec0::/10", "site-local"),
-    ("ff00::/8", "multicast"),
-)
-IPV4_COMPATIBLE = ipaddress.IPv6Network("::/96")
-IPV4_TRANSLATED = ipaddress.IPv6Network("::ffff:0:0:0/96")
-NAT64_WELL_KNOWN = ipaddress.IPv6Network("64:ff9b::/96")
-
-
-def embedded_ipv4(address: ipaddress.IPv6Address) -> tuple[ipaddress.IPv4Address, str] | None:
-    """The IPv4 address an IPv6 address stands for, and the form that carries it, or None."""
-    if address.ipv4_mapped is not None:
-        return address.ipv4_mapped, "IPv4-mapped"
-    if address.sixtofour is not None:
-        return address.sixtofour, "6to4"
-    low32 = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
-    if address in NAT64_WELL_KNOWN:
-        return low32, "NAT64"
-    if address in IPV4_TRANSLATED:
-        return low32, "IPv4-translated"
-    if address in IPV4_COMPATIBLE and int(address) > 1:  # :: and ::1 are themselves, not 0.0.0.0 and 0.0.0.1
-        return low32, "IPv4-compatible"
-    return None
-
-
-def refused_range(address: IPAddress) -> str | None:
-    """Why ``address`` is not a public unicast address (e.g. ``"loopback"``), or None if it is one."""
-    if isinstance(address, ipaddress.IPv4Address):
-        for network, label in REFUSED_V4:
-            if address in network:
-                return label
-        return None
-    embedded = embedded_ipv4(address)
-    if embedded is not None:
-        inner, form = embedded
-        reason = refused_range(inner)
-        return f"{reason} ({form})" if reason else None
-    for network6, label in REFUSED_V6:
-        if address in network6:
-            return label
-    if address not in GLOBAL_UNICAST_V6:
-        return "reserved"
-    return None
-
-
-def parse_address(host: str) -> IPAddress | None:
-    """The IP address a URL host names literally (``127.0.0.1``, ``[::1]``), or None for a domain name."""
-    text = host[1:-1] if host.startswith("[") and host.endswith("]") else host
-    try:
-        return ipaddress.ip_address(text.split("%", 1)[0])
-    except ValueError:
-        return None
 
 
 def normalise_host(host: str) -> str:
@@ -141,6 +51,12 @@ def _host_and_address(host: str) -> tuple[str, IPAddress | None]:
     host = host.strip().lower().rstrip(".")
     address = parse_address(host)
     return (str(address), address) if address is not None else (host, None)
+
+
+# What the host of a list entry may not hold: the parts of a URL around a host (path, query, userinfo) and '*' but as
+# a leading '*.'. Parsed as a URL they were cut off without a word, and the entry became another rule: a deny entry
+# "10.0.0.0/8:6379" refused 10.0.0.0 alone, "*:25" a host named '*'.
+_NOT_IN_HOST = re.compile(r"[/?#@\\\s*\[\]]")
 
 
 def _url_host(text: str, entry: str) -> str:
@@ -162,17 +78,26 @@ class HostRule:
     @classmethod
     def parse(cls, entry: str) -> HostRule:
         text = entry.strip().lower()
-        port: int | None = None
-        if text.startswith("["):  # [v6]:port
-            inner, _, rest = text[1:].partition("]")
-            text, port = inner, int(rest[1:]) if rest.startswith(":") else None
+        port_text: str | None = None
+        if text.startswith("["):  # [v6] or [v6]:port
+            text, _, rest = text[1:].partition("]")
+            if rest:
+                port_text = rest[1:] if rest.startswith(":") else ""
         elif text.count(":") == 1:
             text, port_text = text.split(":")
-            port = int(port_text)
-        if not text or (port is not None and not 0 < port < 65536):
-            raise ValueError(f"not a host, host:port or CIDR: {entry!r}")
         wildcard = text.startswith("*.")
-        return cls(("*." if wildcard else "") + _url_host(text[2:] if wildcard else text, entry), port)
+        bare = text[2:] if wildcard else text
+        port = int(port_text) if port_text is not None and port_text.isascii() and port_text.isdigit() else None
+        if not bare or _NOT_IN_HOST.search(bare) or (port_text is not None and not (port and 0 < port < 65536)):
+            raise ValueError(f"not a host, host:port or CIDR: {entry!r}")
+        return cls(("*." if wildcard else "") + _url_host(bare, entry), port)
+
+    def address_port(self) -> AddressPortRule | None:
+        """This rule as an ``AddressPortRule`` if it names an IP address and a port, else None."""
+        address = parse_address(self.host) if self.port is not None else None
+        if address is None or self.port is None:
+            return None
+        return AddressPortRule(ipaddress.ip_network(address), self.port)
 
     def matches(self, host: str, port: int) -> bool:
         if self.port is not None and self.port != port:
@@ -182,12 +107,27 @@ class HostRule:
         return host == self.host
 
 
+@dataclass(frozen=True, slots=True)
+class AddressPortRule:
+    """A denied IP address on one port (``--deny-hosts 10.0.0.5:6379``): matched on the address connected to, so
+    that neither another spelling (``[::ffff:10.0.0.5]``) nor a name that resolves to it reaches that port. A host
+    rule matches names as written, and an address is no name: matched so, it was refused only when spelled as
+    written."""
+
+    network: IPNetwork
+    port: int
+
+    def matches(self, address: IPAddress, port: int) -> bool:
+        return port == self.port and contains(self.network, address)
+
+
 @dataclass(frozen=True)
 class AddressPolicy:
     """What may be fetched. Deny entries win over allow entries; allow entries win over the default refusal.
 
     ``allow_private``: trust every address (trusted networks, tests). ``allow``/``deny``: host rules (by the URL's
-    host name, optionally its port) and networks (by the resolved address).
+    host name, optionally its port) and networks (by the resolved address); a denied ``address:port`` is matched by
+    the resolved address and port (``AddressPortRule``).
     """
 
     allow_private: bool = False
@@ -195,13 +135,21 @@ class AddressPolicy:
     allow_networks: tuple[IPNetwork, ...] = ()
     deny_hosts: tuple[HostRule, ...] = ()
     deny_networks: tuple[IPNetwork, ...] = field(default=())
+    deny_ports: tuple[AddressPortRule, ...] = ()
 
     @classmethod
     def from_lists(cls, allow_private: bool, allow: Iterable[str] = (), deny: Iterable[str] = ()) -> AddressPolicy:
         """Build from ``host``, ``*.domain``, ``host:port`` and CIDR entries; ``ValueError`` names a bad entry."""
         allow_hosts, allow_networks = _split_entries(allow)
-        deny_hosts, deny_networks = _split_entries(deny)
-        return cls(allow_private, allow_hosts, allow_networks, deny_hosts, deny_networks)
+        deny_rules, deny_networks = _split_entries(deny)
+        deny_hosts = tuple(rule for rule in deny_rules if rule.address_port() is None)
+        deny_ports = tuple(found for rule in deny_rules if (found := rule.address_port()) is not None)
+        return cls(allow_private, allow_hosts, allow_networks, deny_hosts, deny_networks, deny_ports)
+
+    @property
+    def denies_addresses(self) -> bool:
+        """Whether some address is refused whatever ``allow_private`` says (a denied network or address:port)."""
+        return bool(self.deny_networks or self.deny_ports)
 
     def __post_init__(self) -> None:
         # Every fetch hop checks its URL, and a watched feed's URL comes back at every poll: the answer is a function
@@ -257,12 +205,12 @@ class AddressPolicy:
         """``check_addresses`` for a host name already normalised."""
         allowed_by_name = any(rule.matches(name, port) for rule in self.allow_hosts)
         for address in addresses:
-            reason = self.refusal(address, allowed_by_name)
+            reason = self._denied_port(address, port) or self.refusal(address, allowed_by_name)
             if reason is not None:
                 shown = name if name == str(address) else f"{name} resolves to {address}, which"
                 # A denied network is the operator's choice; a refused range is only the default, so say what lifts
                 # it: whoever tries a local site first meets this message.
-                lift = "" if self._denied_network(address) else ALLOW_PRIVATE_HINT
+                lift = "" if self._denied_network(address) or self._denied_port(address, port) else ALLOW_PRIVATE_HINT
                 raise Blocked(f"{shown} is {reason}{lift}")
 
     def refusal(self, address: IPAddress, allowed_by_name: bool = False) -> str | None:
@@ -272,21 +220,17 @@ class AddressPolicy:
             return f"in the denied network {denied}"
         if allowed_by_name or self.allow_private:
             return None
-        if any(_contains(network, address) for network in self.allow_networks):
+        if any(contains(network, address) for network in self.allow_networks):
             return None
         reason = refused_range(address)
         return f"a {reason} address" if reason else None
 
+    def _denied_port(self, address: IPAddress, port: int) -> str | None:
+        rule = next((rule for rule in self.deny_ports if rule.matches(address, port)), None)
+        return None if rule is None else f"on the deny list on port {port} ({rule.network.network_address}:{port})"
+
     def _denied_network(self, address: IPAddress) -> IPNetwork | None:
-        return next((network for network in self.deny_networks if _contains(network, address)), None)
-
-
-def _contains(network: IPNetwork, address: IPAddress) -> bool:
-    """Membership across families: an IPv4 network also holds the IPv6 forms that carry its addresses."""
-    if isinstance(address, ipaddress.IPv6Address) and isinstance(network, ipaddress.IPv4Network):
-        embedded = embedded_ipv4(address)
-        return embedded is not None and embedded[0] in network
-    return address in network
+        return next((network for network in self.deny_networks if contains(network, address)), None)
 
 
 def _split_entries(entries: Iterable[str]) -> tuple[tuple[HostRule, ...], tuple[IPNetwork, ...]]:

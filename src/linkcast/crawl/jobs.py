@@ -18,7 +18,7 @@ from collections.abc import AsyncIterator, Iterable
 from typing import TypeVar
 
 from linkcast.core.crawls import CRAWL_ENDED, CrawlOutcome, CrawlRecord, Discovered, page_body, skipped_body
-from linkcast.core.errors import Blocked, FetchError, LinkcastError
+from linkcast.core.errors import FetchError, LinkcastError
 from linkcast.core.events import Job
 from linkcast.crawl.known_links import KnownLinks
 from linkcast.crawl.robots import path_and_query, product_token
@@ -64,6 +64,10 @@ async def in_turns(items: Iterable[T]) -> AsyncIterator[list[T]]:
 
 # The visited-set entry that marks a site's sitemaps as read for a crawl (a key no http(s) URL can have).
 SITEMAPS_READ = "sitemaps-read:"
+# The visited-set entry that gives one site of a crawl another host to read sitemaps from: the first site whose
+# sitemaps lead there has it, so that a crawl's many seed sites cannot each send their sitemaps' requests to one
+# third party (``sitemaps_fetch``).
+SITEMAPS_FROM = "sitemaps-from:"
 
 
 class CrawlJobs:
@@ -123,7 +127,7 @@ class CrawlJobs:
     async def _robots_refusal(self, job: Job) -> CrawlOutcome | None:
         """The outcome of a URL robots.txt disallows (None: allowed); a ``Crawl-delay`` becomes the host's spacing."""
         answer, fetched_now = await self.robots.answer_for(job.url)
-        if answer.error == "blocked" and self._refused(job.url):
+        if answer.site_refused:
             return None  # the page's own fetch is refused as well, and says why (blocked): robots.txt had no say
         delay = answer.rules.crawl_delay(self.product_token)
         if fetched_now and delay:
@@ -135,14 +139,6 @@ class CrawlJobs:
         """Whether robots.txt (``answer``, of the site of the crawl key ``key``) lets this crawler fetch ``key``."""
         return answer.rules.allows(path_and_query(key), self.product_token)
 
-    def _refused(self, url: str) -> bool:
-        """Whether the address policy refuses ``url`` itself before any resolution (a listed name, an IP literal)."""
-        try:
-            self.fetcher.policy.check_url(url)
-        except Blocked:
-            return True
-        return False
-
     async def _sitemap_seeds(self, job: Job, spec: CrawlSpec, rules: LinkRules) -> list[Discovered]:
         """With ``sitemaps``, the pages a seed's site lists in its sitemaps, once per site and crawl (as seeds)."""
         if not spec.sitemaps or job.data.get("depth", 0) != 0:
@@ -151,7 +147,12 @@ class CrawlJobs:
         if not await self.store.claim_crawl_url(job.request_id, SITEMAPS_READ + site) and job.attempt == 1:
             return []  # read by another seed of the site (or, for a job handed out again, maybe by its own last try)
         answer, _ = await self.robots.answer_for(job.url)
-        urls = await discover_sitemap_urls(self.fetcher, site, answer.rules, self.sitemap_limits)
+
+        async def first_to_reach(host: str) -> bool:
+            # A job handed out again may have claimed the host itself before its worker died, as for the site above.
+            return await self.store.claim_crawl_url(job.request_id, SITEMAPS_FROM + host) or job.attempt > 1
+
+        urls = await discover_sitemap_urls(self.fetcher, site, answer.rules, self.sitemap_limits, first_to_reach)
         # The sitemap's reader gave them WHATWG-serialised (validate_url): cut, not parsed again, which for the 50,000
         # a site's sitemaps may list took 0.2 s of the event loop at once (0.8 s for long URLs).
         keys = dict.fromkeys(map(crawl_key_of_href, urls))
@@ -168,8 +169,11 @@ class CrawlJobs:
         async def allowed_and_not_visited(target: str) -> None:
             """Each hop of a redirect is a fetch of its own: robots.txt of its site is asked first, as for a link."""
             key = crawl_key(target)
-            if spec.respect_robots and not self._allows((await self.robots.answer_for(key))[0], key):
-                raise FetchError(f"redirects to {target}, which robots.txt disallows", code=SkipReason.ROBOTS)
+            if spec.respect_robots:
+                answer = (await self.robots.answer_for(key))[0]
+                # A refused target's robots.txt is refused too: the hop itself is, and the fetch says so (blocked).
+                if not answer.site_refused and not self._allows(answer, key):
+                    raise FetchError(f"redirects to {target}, which robots.txt disallows", code=SkipReason.ROBOTS)
             if not await self.store.claim_crawl_url(job.request_id, key) and job.attempt == 1:
                 # A job handed out again may have claimed the target itself before its worker died: it fetches the
                 # target anyway (a fetch that was running when its worker died is the one a crawl may repeat).

@@ -8,6 +8,7 @@ API::
     RobotsAnswer.ttl: float                           # seconds it may be used before robots.txt is fetched again
     RobotsAnswer.outcome: "parsed" | "unavailable" | "unreachable"
     RobotsAnswer.status_code: int | None, RobotsAnswer.error: str | None   # what happened, for logs and events
+    RobotsAnswer.site_refused: bool                   # robots.txt's own URL is refused: so is every page of the site
 
 What each answer means (the fetch goes through the shared ``Fetcher``: its SSRF guard on every hop, its limits):
 
@@ -21,7 +22,10 @@ What each answer means (the fetch goes through the shared ``Fetcher``: its SSRF 
   everything disallowed for ``--robots-unreachable-ttl`` (5 min by default; a longer ``Retry-After`` is honoured up
   to the cache TTL), then tried again. The RFC also lets a crawler keep using an older copy while robots.txt is
   unreachable: a caller that has one may keep it, as ``outcome`` tells it.
-- A hop refused by the address policy: disallow all, kept the full TTL (asking again would be refused again).
+- A hop refused by the address policy: disallow all, kept the full TTL (asking again would be refused again). When
+  the first hop (robots.txt's own URL) is the one refused, the site is: ``site_refused`` says so, since then every
+  fetch of its pages is refused the same way, and robots.txt has no say (a crawl reports such a page ``blocked``);
+  that answer is kept ``--robots-unreachable-ttl`` only, since a name may resolve elsewhere later.
 - Any other status (1xx, a 3xx without Location): nothing readable, "unreachable".
 
 ``Cache-Control`` is not used for the TTL: many servers send ``no-cache`` on every answer, robots.txt included, and
@@ -64,6 +68,7 @@ class RobotsAnswer:
     outcome: Outcome
     status_code: int | None = None
     error: str | None = None  # the FetchError's code when there was no answer
+    site_refused: bool = False  # the address policy refuses robots.txt's own URL, and so the site's every page
 
 
 def robots_url(site_url: str) -> str:
@@ -76,6 +81,11 @@ async def fetch_robots(fetcher: Fetcher, site_url: str) -> RobotsAnswer:
     """Fetch and read the robots.txt of ``site_url``'s site; never raises for what the site answers or fails to."""
     settings = fetcher.settings
     cache_ttl, unreachable_ttl = settings.robots_cache_ttl, settings.robots_unreachable_ttl
+    redirected: list[str] = []
+
+    async def note(target: str) -> None:
+        redirected.append(target)
+
     try:
         resource = await fetcher.fetch_resource(
             robots_url(site_url),
@@ -83,9 +93,15 @@ async def fetch_robots(fetcher: Fetcher, site_url: str) -> RobotsAnswer:
             truncate=True,
             max_redirects=ROBOTS_MAX_REDIRECTS,
             accept="text/plain",
+            before_redirect=note,
         )
     except Blocked as error:
-        return RobotsAnswer(DISALLOW_ALL, cache_ttl, "unreachable", error=error.code)
+        if redirected:
+            return RobotsAnswer(DISALLOW_ALL, cache_ttl, "unreachable", error=error.code)
+        # The site itself was refused, maybe for what its name resolved to just now: its pages are fetched without
+        # rules while this answer is kept (each fetch is checked, and refused, on its own), so it is kept only as
+        # long as an unreachable robots.txt, and then asked again: a name that has since turned public has its rules.
+        return RobotsAnswer(DISALLOW_ALL, unreachable_ttl, "unreachable", error=error.code, site_refused=True)
     except FetchError as error:
         if error.code in NO_ROBOTS_CODES:
             return RobotsAnswer(ALLOW_ALL, cache_ttl, "unavailable", error=error.code)

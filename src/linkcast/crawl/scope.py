@@ -21,7 +21,8 @@ from functools import cache
 import ada_url
 from publicsuffixlist import PublicSuffixList
 
-from linkcast.core.policy import DEFAULT_PORTS, parse_address
+from linkcast.core.addresses import parse_address
+from linkcast.core.policy import DEFAULT_PORTS
 from linkcast.crawl.urls import host_and_origin_of_key
 
 

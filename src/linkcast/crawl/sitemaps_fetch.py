@@ -3,7 +3,7 @@
 API::
 
     await discover_sitemap_urls(fetcher: Fetcher, origin: str, robots_rules: RobotsRules,
-                                limits: SitemapLimits | None = None) -> list[str]
+                                limits: SitemapLimits | None = None, may_reach: MayReach | None = None) -> list[str]
 
 Seeds are the ``Sitemap:`` lines of robots.txt (resolved against it, http(s) only), else ``/sitemap.xml``. Sitemaps
 are fetched breadth first through the shared ``Fetcher`` (SSRF guard and limits on every hop), each body cut at
@@ -16,6 +16,11 @@ What robots.txt lists is fetched even where its rules disallow it (the site offe
 sitemaps an offered index lists; ``/sitemap.xml``, a guess, and what it leads to on the site's host are fetched only
 where the rules allow it. A sitemap that fails (no answer, not 2xx, not a sitemap) is skipped and logged: sitemaps
 only suggest pages, a crawl goes on without them.
+
+Another host (a ``Sitemap:`` line naming it, or a redirect to it) is reached only where ``may_reach`` says so: a
+crawl lets the sitemaps of one of its sites reach each other host. The site chooses what it lists, and nothing bounds
+how many sites a crawl seeds from (up to 1,000), so without it each site's robots.txt could send up to
+``max_sitemaps`` requests to one third party, its robots.txt never asked: 100,000 of them for one crawl.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
+from collections.abc import Awaitable, Callable
 
 import ada_url
 
@@ -37,12 +43,25 @@ from linkcast.logs import loggable_url
 log = logging.getLogger(__name__)
 
 SITEMAP_ACCEPT = "application/xml, text/xml;q=0.9, text/plain;q=0.8, */*;q=0.5"
+OTHER_HOST = "other_host"  # the code of a sitemap fetch that a redirect would have taken to a host not allowed
+
+# Whether a site's sitemaps may be fetched from this other host (its name): awaited before the first request to it.
+MayReach = Callable[[str], Awaitable[bool]]
+
+
+async def _reach_anywhere(_host: str) -> bool:
+    return True
 
 
 async def discover_sitemap_urls(
-    fetcher: Fetcher, origin: str, robots_rules: RobotsRules, limits: SitemapLimits | None = None
+    fetcher: Fetcher,
+    origin: str,
+    robots_rules: RobotsRules,
+    limits: SitemapLimits | None = None,
+    may_reach: MayReach | None = None,
 ) -> list[str]:
-    """The page URLs a site's sitemaps list, on the site's host, within ``limits`` (default: from the settings)."""
+    """The page URLs a site's sitemaps list, on the site's host, within ``limits`` (default: from the settings),
+    fetched from other hosts only where ``may_reach`` allows (default: anywhere)."""
     limits = limits or SitemapLimits.from_settings(fetcher.settings)
     site_host = ada_url.URL(origin).hostname
     listed = _listed_sitemaps(origin, robots_rules)
@@ -51,7 +70,8 @@ async def discover_sitemap_urls(
     pages: dict[str, None] = {}
     try:
         async with asyncio.timeout(limits.max_total_seconds):
-            await _read_sitemaps(fetcher, queue, pages, site_host, robots_rules, limits)
+            reach = _Reach(site_host, may_reach or _reach_anywhere)
+            await _read_sitemaps(fetcher, queue, pages, reach, robots_rules, limits)
     except TimeoutError:
         log.info("sitemaps of %s: not all read within %g s", loggable_url(origin), limits.max_total_seconds)
     return list(pages)
@@ -61,7 +81,7 @@ async def _read_sitemaps(
     fetcher: Fetcher,
     queue: deque[tuple[str, int, bool]],
     pages: dict[str, None],
-    site_host: str,
+    reach: _Reach,
     robots_rules: RobotsRules,
     limits: SitemapLimits,
 ) -> None:
@@ -72,11 +92,15 @@ async def _read_sitemaps(
     fetched = 0
     while queue and fetched < limits.max_sitemaps and len(pages) < limits.max_total_urls:
         url, depth, offered = queue.popleft()
-        on_site = ada_url.URL(url).hostname == site_host
+        host = ada_url.URL(url).hostname
+        on_site = host == reach.site_host
         if not offered and on_site and not robots_rules.allows(path_and_query(url), token):
             continue
+        if not on_site and not await reach.allows(host):
+            log.info("sitemap %s: not fetched (another site of the crawl reads sitemaps there)", loggable_url(url))
+            continue
         fetched += 1
-        sitemap = await _read_sitemap(fetcher, url, site_host, limits)
+        sitemap = await _read_sitemap(fetcher, url, reach, limits)
         if sitemap is None:
             continue
         for page in sitemap.urls[: limits.max_total_urls - len(pages)]:
@@ -102,9 +126,11 @@ def _listed_sitemaps(origin: str, robots_rules: RobotsRules) -> list[str]:
     return list(found)
 
 
-async def _read_sitemap(fetcher: Fetcher, url: str, site_host: str, limits: SitemapLimits) -> Sitemap | None:
+async def _read_sitemap(fetcher: Fetcher, url: str, reach: _Reach, limits: SitemapLimits) -> Sitemap | None:
     try:
-        resource = await fetcher.fetch_resource(url, max_bytes=limits.max_bytes, truncate=True, accept=SITEMAP_ACCEPT)
+        resource = await fetcher.fetch_resource(
+            url, max_bytes=limits.max_bytes, truncate=True, accept=SITEMAP_ACCEPT, before_redirect=reach.redirect
+        )
     except FetchError as error:
         log.info("sitemap %s: not fetched (%s)", loggable_url(url), error.code)
         return None
@@ -116,10 +142,33 @@ async def _read_sitemap(fetcher: Fetcher, url: str, site_host: str, limits: Site
         parse_sitemap,
         resource.body,
         resource.final_url,
-        site_host=site_host,
+        site_host=reach.site_host,
         limits=limits,
         truncated=resource.truncated,
     )
     if sitemap.error is not None:
         log.info("sitemap %s: %s", loggable_url(url), sitemap.error)
     return sitemap
+
+
+class _Reach:
+    """The hosts one site's sitemaps may be fetched from: its own, and the others ``may_reach`` allows (asked once
+    each)."""
+
+    def __init__(self, site_host: str, may_reach: MayReach) -> None:
+        self.site_host = site_host
+        self._may_reach = may_reach
+        self._answers: dict[str, bool] = {}
+
+    async def allows(self, host: str) -> bool:
+        if host == self.site_host:
+            return True
+        if host not in self._answers:
+            self._answers[host] = await self._may_reach(host)
+        return self._answers[host]
+
+    async def redirect(self, target: str) -> None:
+        """A redirect hook: a sitemap that redirects to a host not allowed is not followed there."""
+        host = ada_url.URL(target).hostname
+        if not await self.allows(host):
+            raise FetchError(f"redirects to {host}, where another site of the crawl reads sitemaps", code=OTHER_HOST)

@@ -44,7 +44,9 @@ import aiohttp
 from aiohttp.http_exceptions import LineTooLong
 from multidict import CIMultiDict, CIMultiDictProxy
 
+from linkcast.core.addresses import server_host
 from linkcast.core.errors import FetchError
+from linkcast.core.loops import LOOP_HEADER, LOOP_ID
 from linkcast.fetch.dns import BlockedAddress, GuardedResolver, connecting_to, guarded_socket_factory
 from linkcast.fetch.politeness import HostGate
 from linkcast.fetch.retry import RETRY_STATUSES, Backoff, TransientFetchError, parse_retry_after
@@ -157,6 +159,8 @@ class Fetcher:
             headers={
                 "User-Agent": self.settings.user_agent,
                 "Accept": "text/html,application/xhtml+xml;q=0.9",
+                # So that linkcast's own API, wherever a URL leads to it, knows the request for one of its own.
+                LOOP_HEADER: LOOP_ID,
             },
             # Cookies set by one user's fetch must never be sent with another's.
             cookie_jar=aiohttp.DummyCookieJar(),
@@ -296,7 +300,7 @@ class Fetcher:
         connecting_to.set((host, port))
         try:
             async with (
-                self.gate.slot(f"{host}:{port}"),
+                self.gate.slot(f"{server_host(host)}:{port}"),  # one slot per server, however it is spelled
                 self._session.request(
                     ask.method, target, allow_redirects=False, headers=ask.headers, data=ask.body
                 ) as response,

@@ -6,6 +6,10 @@ checks those itself, on every hop, with ``AddressPolicy.check_url``.
 
 Belt and braces, the socket factory checks each address again right before the socket connects to it, so a path
 that skipped resolution (a cache, a future aiohttp) still cannot reach a refused address.
+
+Every address a name resolves to is checked, but only the first ``MAX_ADDRESSES_PER_FAMILY`` of each family are
+handed to aiohttp, which tries each one it has until one connects: a name with 250 addresses (a /24 of someone
+else's) made one fetch 250 connection attempts to 250 hosts, three times over with retries, a port scan for the asking.
 """
 
 from __future__ import annotations
@@ -20,11 +24,15 @@ from typing import Any
 from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.resolver import ThreadedResolver
 
+from linkcast.core.addresses import parse_address
 from linkcast.core.errors import Blocked
-from linkcast.core.policy import AddressPolicy, parse_address
+from linkcast.core.policy import AddressPolicy
 
 # Seconds a registration waits for DNS at most (refuse_resolved): past it, the name is left to each fetch's checks.
 REGISTRATION_LOOKUP_SECONDS = 2.0
+# Addresses of one family a fetch may try to connect to, in the resolver's order (RFC 6724): the second when the
+# first is down, and both families kept for Happy Eyeballs.
+MAX_ADDRESSES_PER_FAMILY = 2
 
 
 class BlockedAddress(OSError):
@@ -36,7 +44,8 @@ class BlockedAddress(OSError):
 
 
 class GuardedResolver(AbstractResolver):
-    """Resolve with the system resolver, then refuse the whole host if any of its addresses is refused."""
+    """Resolve with the system resolver, then refuse the whole host if any of its addresses is refused; give the
+    first few of each family (``MAX_ADDRESSES_PER_FAMILY``) to connect to."""
 
     def __init__(self, policy: AddressPolicy, inner: AbstractResolver | None = None) -> None:
         self.policy = policy
@@ -45,16 +54,33 @@ class GuardedResolver(AbstractResolver):
     async def resolve(
         self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
     ) -> list[ResolveResult]:
-        results = await self._inner.resolve(host, port, family)
+        try:
+            results = await self._inner.resolve(host, port, family)
+        except UnicodeError as error:
+            # The system resolver's IDNA codec refuses a label over 63 characters, or an empty one, that the URL
+            # standard lets through: no DNS name at all, so a failed lookup (aiohttp and every caller expect OSError).
+            raise socket.gaierror(socket.EAI_NONAME, f"no DNS name: a label is empty or too long ({error})") from None
         addresses = [ipaddress.ip_address(result["host"].split("%", 1)[0]) for result in results]
         try:
             self.policy.check_addresses(host, port, addresses)
         except Blocked as blocked:
             raise BlockedAddress(blocked) from None
-        return results
+        return first_of_each_family(results)
 
     async def close(self) -> None:
         await self._inner.close()
+
+
+def first_of_each_family(results: list[ResolveResult]) -> list[ResolveResult]:
+    """The first ``MAX_ADDRESSES_PER_FAMILY`` results of each address family, in their order."""
+    taken: dict[int, int] = {}
+    kept: list[ResolveResult] = []
+    for result in results:
+        family = int(result["family"])
+        if taken.get(family, 0) < MAX_ADDRESSES_PER_FAMILY:
+            taken[family] = taken.get(family, 0) + 1
+            kept.append(result)
+    return kept
 
 
 # The host name and port being fetched, set by the fetcher before each request: the socket factory sees only the
@@ -90,7 +116,7 @@ async def refuse_resolved(
     fetch of it would meet, brought forward to when the URL is registered (a webhook endpoint, which would otherwise
     be kept only to fail). A name that does not resolve in time, or at all, passes: each fetch checks again."""
     host, port = policy.check_url(url)
-    if (policy.allow_private and not policy.deny_networks) or parse_address(host) is not None:
+    if (policy.allow_private and not policy.denies_addresses) or parse_address(host) is not None:
         return
     try:
         async with asyncio.timeout(timeout):

@@ -12,6 +12,8 @@
   send no Origin (curl, scripts) are not browsers and are let in.
 - ``--rate-limit`` submissions per second per client address, with bursts of ``--rate-burst``: a token bucket; an
   empty bucket answers 429 with ``Retry-After``.
+- A submission that linkcast itself sent (``CDN-Loop: linkcast``: a webhook, a hub request or a fetch that a URL led
+  back here) is refused with 403 ``loop_detected`` (``core.loops``); reads stay open.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from quart import Quart, current_app, request
 from quart.wrappers import Websocket
 
 from linkcast.core.errors import Forbidden, InvalidInput, RateLimited, Unauthorized
+from linkcast.core.loops import LOOP_HEADER, sent_by_linkcast
 from linkcast.settings import Settings
 
 PUBLIC_PATHS = frozenset({"/", "/healthz", "/openapi.json", "/docs"})
@@ -184,8 +187,8 @@ def guard() -> Guard:
 
 
 def install_guard(app: Quart, settings: Settings) -> None:
-    """Keep a ``Guard`` on the app, and check before every HTTP request: the Host, then the token (unless the path is
-    public), then the Origin of a submission."""
+    """Keep a ``Guard`` on the app, and check before every HTTP request: the Host, that a submission is not linkcast's
+    own, then the token (unless the path is public), then the Origin of a submission."""
     app.extensions["linkcast.guard"] = Guard(settings)
 
     @app.before_request
@@ -193,6 +196,12 @@ def install_guard(app: Quart, settings: Settings) -> None:
         checks = guard()
         host = request.headers.get("Host", "")
         checks.check_host(host)
+        if request.method in SUBMITTING_METHODS and sent_by_linkcast(request.headers.getlist(LOOP_HEADER)):
+            raise Forbidden(
+                "this request was sent by linkcast (CDN-Loop: linkcast): a webhook, WebSub hub or URL that leads back "
+                "to this API may not submit to it, or each event would make another request without end",
+                code="loop_detected",
+            )
         path = request.path
         if not (path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES)):
             checks.check_token(bearer_token(request.headers.get("Authorization")))
