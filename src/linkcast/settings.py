@@ -34,7 +34,8 @@ MAX_PORT = 65535
 AT_LEAST_ONE = frozenset(
     {
         "fetch_timeout", "read_timeout", "max_body_bytes", "max_header_bytes", "parse_timeout", "max_crawl_pages",
-        "websub_verify_timeout", "webhook_timeout", "client_queue_size", "max_request_bytes", "replay_memory_bytes",
+        "websub_verify_timeout", "webhook_timeout", "client_queue_size", "client_queue_bytes", "max_request_bytes",
+        "replay_memory_bytes",
         "max_request_header_bytes", "header_timeout", "job_visibility_timeout",
     }
 )  # fmt: skip
@@ -136,6 +137,11 @@ class Settings:
     max_entries_per_poll: int = setting(1000, "entries read from one poll of a feed; past it the rest wait")
     retries: int = setting(2, "retries for connection failures, 429 and 503, with exponential back-off")
     client_queue_size: int = setting(1024, "events buffered per WebSocket client before it is dropped as too slow")
+    client_queue_bytes: int = setting(
+        64 * 1024 * 1024,
+        "bytes of events (their JSON) buffered per WebSocket client before it is dropped as too slow; one event is "
+        "always taken, however large (a result may hold --max-result-bytes of links)",
+    )
     replay_memory_bytes: int = setting(
         256 * 1024 * 1024,
         "bytes of WebSocket replays (?since=) this process holds at once, whatever the number of clients replaying; "
