@@ -299,7 +299,12 @@ def guarded_protocols(guard: ConnectionGuard, parser: str, *, base: type[asyncio
             "(tested with uvicorn %s)",
             uvicorn.__version__, base.__name__, ", ".join(missing), TESTED_UVICORN,
         )  # fmt: skip
-        return Protocols(http=base, ws=FrameWriterProtocol, guarded=False)
+        return Protocols(http=base, ws=_bounded(FrameWriterProtocol, guard), guarded=False)
     state = _HttpToolsState if name == "httptools" else _H11State
     http_class = type(f"Guarded{base.__name__}", (state, GuardedConnection, base), {"guard": guard})
-    return Protocols(http=http_class, ws=CountedWSProtocol, guarded=True)
+    return Protocols(http=http_class, ws=_bounded(CountedWSProtocol, guard), guarded=True)
+
+
+def _bounded(ws: type[FrameWriterProtocol], guard: ConnectionGuard) -> type[FrameWriterProtocol]:
+    """``ws`` cutting clients that stall for ``guard.stall_timeout`` (it needs no hook of uvicorn's HTTP protocol)."""
+    return type(ws.__name__, (ws,), {"stall_timeout": guard.stall_timeout, "limit_log": guard.limit_log})
