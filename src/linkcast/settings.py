@@ -36,7 +36,7 @@ AT_LEAST_ONE = frozenset(
         "fetch_timeout", "read_timeout", "max_body_bytes", "max_header_bytes", "parse_timeout", "max_crawl_pages",
         "websub_verify_timeout", "webhook_timeout", "client_queue_size", "client_queue_bytes", "max_request_bytes",
         "replay_memory_bytes",
-        "max_request_header_bytes", "header_timeout", "job_visibility_timeout", "websocket_stall_timeout",
+        "max_request_header_bytes", "header_timeout", "job_visibility_timeout", "send_stall_timeout",
     }
 )  # fmt: skip
 
@@ -175,10 +175,10 @@ class Settings:
         "seconds a client has to send a request's whole header block, from the connection opening or from the end "
         "of the previous response; past it the connection is closed (408 if part of a request came)",
     )
-    websocket_stall_timeout: float = setting(
+    send_stall_timeout: float = setting(
         60.0,
-        "seconds a WebSocket client may take none of what it was sent (the socket's buffer full) before its "
-        "connection is cut",
+        "seconds a client (an HTTP answer, a WebSocket) may take none of what it was sent (the socket's buffer full) "
+        "before its connection is reset",
     )
     max_connections_per_client: int = setting(
         256,
