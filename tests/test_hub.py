@@ -154,6 +154,35 @@ async def test_a_full_queue_marks_the_client_too_slow(hub: tuple[Hub, MemoryStor
         assert subscription.queue.full()
 
 
+async def test_a_queue_past_its_bytes_marks_the_client_too_slow_though_one_event_of_any_size_is_taken(
+    hub: tuple[Hub, MemoryStore],
+) -> None:
+    # A client that stopped reading kept up to --client-queue-size events alive, whatever their size: 200 results of
+    # 1 MB each grew the server by 240 MB (1,024 of 8 MiB: gigabytes), for as long as it stayed connected.
+    running, store = hub
+    running.queue_bytes = 10  # less than one event
+    async with running.subscribe() as subscription:  # no direct write: a sender still replaying
+        await submit(store, "a")
+        await until(lambda: subscription.queue.qsize() == 1)
+        assert not subscription.dropped.is_set(), "the first event is taken, however large"
+        assert subscription.queued_bytes > running.queue_bytes
+        await submit(store, "b")
+        await asyncio.wait_for(subscription.dropped.wait(), 5)
+        assert subscription.too_slow and subscription.queue.qsize() == 1 < QUEUE_SIZE
+    assert subscription.queued_bytes == 0, "what a dropped client held is let go"
+
+
+async def test_the_sender_takes_frames_in_order_and_their_bytes_leave_the_count(hub: tuple[Hub, MemoryStore]) -> None:
+    running, store = hub
+    async with running.subscribe() as subscription:
+        await submit(store, "a", "b", "c")
+        await until(lambda: subscription.queue.qsize() == 3)
+        assert request_ids(await subscription.take(2)) == ["a", "b"]
+        assert subscription.queued_bytes == len((await store.events_after(0))[-1].json)
+        assert request_ids(await subscription.take(2)) == ["c"]
+        assert subscription.queued_bytes == 0
+
+
 async def test_filters_by_request_id_and_skips_what_the_client_has_seen(hub: tuple[Hub, MemoryStore]) -> None:
     running, store = hub
     await submit(store, "a")

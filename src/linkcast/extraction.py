@@ -30,7 +30,7 @@ from typing import Any
 
 import orjson
 
-from linkcast.core.errors import FetchError, LinkcastError
+from linkcast.core.errors import FetchError, LinkcastError, Unavailable
 from linkcast.core.links import FoundLinks, LinkLimits, find_links
 
 # The worst page of this size (about 6,500 nested elements) parses in well under 0.1 s.
@@ -105,7 +105,15 @@ class _Child:
 
 
 class ExtractionPool:
-    """``processes`` children (default: one per CPU), each busy with one document at a time, started on first use."""
+    """``processes`` children (default: one per CPU), each busy with one document at a time, started on first use.
+
+    Jobs (``run``) are as many at once as the workers, and the scheduler shares them fairly between requests and
+    hosts. API requests that parse (``run_for_request``: a page searched for its feed, a hub's delivery) are not
+    jobs: unbounded, one client's 1,000 ``PUT /feeds`` of pages that take the whole ``--parse-timeout`` (the rate
+    limit's burst, at once) queued ahead of every worker's page, for ``1,000 x 10 s`` over the children, and each
+    worker waited in that queue. They get half the children at most (one at least), and one whose turn does not come
+    within the deadline is told to try again later.
+    """
 
     def __init__(self, processes: int = 0, timeout: float = 10.0, limits: LinkLimits | None = None) -> None:
         self.size = processes if processes > 0 else os.cpu_count() or 1
@@ -114,6 +122,7 @@ class ExtractionPool:
         self._idle: asyncio.Queue[_Child | None] | None = None
         self._children: set[_Child] = set()
         self._killing: set[asyncio.Task[None]] = set()
+        self._request_turns = asyncio.Semaphore(max(1, self.size // 2))
 
     async def extract(self, body: bytes, url: str, content_type: str | None) -> FoundLinks:
         """The page's links within the pool's limits (what is past them is never resolved nor sent back)."""
@@ -125,6 +134,23 @@ class ExtractionPool:
         if "error" in answer:
             raise ExtractionFailed(f"link extraction failed: {answer['error']}", code="extract_failed")
         return FoundLinks(answer["links"], answer["truncated"])
+
+    async def run_for_request(self, task: str, request: dict[str, Any], body: bytes, too_slow: str) -> dict[str, Any]:
+        """``run`` for an API request, within its share of the children; ``Unavailable`` (503) if its turn does not
+        come within the pool's deadline."""
+        try:
+            async with asyncio.timeout(self.timeout):
+                await self._request_turns.acquire()
+        except TimeoutError:
+            raise Unavailable(
+                f"every process reading large documents for requests has been busy for {self.timeout:g} s: try again "
+                "later",
+                code="extraction_busy",
+            ) from None
+        try:
+            return await self.run(task, request, body, too_slow)
+        finally:
+            self._request_turns.release()
 
     async def run(self, task: str, request: dict[str, Any], body: bytes, too_slow: str) -> dict[str, Any]:
         """Run ``task`` (a name in ``TASKS``) on ``body`` in a child, within the pool's deadline: its answer, which

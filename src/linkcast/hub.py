@@ -29,6 +29,8 @@ from linkcast.store.listing import cut_short
 log = logging.getLogger(__name__)
 
 REPLAY_PAGE = 1000
+# Bytes of events a client's queue holds by default (--client-queue-bytes): eight of the largest results.
+QUEUE_BYTES = 64 * 1024 * 1024
 TOO_SLOW_REASON = "too slow: the client stopped reading; reconnect with ?since=<last id seen>"
 FAILED_REASON = "delivery to this client failed; reconnect with ?since=<last id seen>"
 RESET_REASON = "the event log was reset (its store lost its data): reconnect; ids from before the reset are gone"
@@ -49,11 +51,19 @@ class Subscription:
     Live frames go straight to the socket (``direct``) while nothing waits in the queue before them, so that a client
     keeping up costs one write per batch of events and no task switch; the queue holds what the socket could not take
     at once, for the client's sender task, and its overflow marks the client too slow.
+
+    The queue is bounded in bytes as well as in events: an event may be a result of 8 MiB of links, and a client that
+    stopped reading kept up to ``queue_size`` of them alive (1,024: gigabytes, held for as long as it stayed
+    connected, however few events came). Its first event is taken whatever its size.
     """
 
-    def __init__(self, request_ids: Collection[str] | None, queue_size: int, skip_until: int) -> None:
+    def __init__(
+        self, request_ids: Collection[str] | None, queue_size: int, skip_until: int, queue_bytes: int = QUEUE_BYTES
+    ) -> None:
         self.request_ids = frozenset(request_ids) if request_ids else None
         self.queue: asyncio.Queue[Frame] = asyncio.Queue(queue_size)
+        self.queue_bytes = queue_bytes
+        self.queued_bytes = 0  # of the frames in ``queue``, as characters of their JSON
         self.dropped = asyncio.Event()  # set when the hub gives up on this client: close it with ``close_code``
         self.close_code = 0
         self.close_reason = ""
@@ -76,6 +86,15 @@ class Subscription:
         """Drop what was never sent, so that a client dropped as too slow holds no events while it is closed."""
         while not self.queue.empty():
             self.queue.get_nowait()
+        self.queued_bytes = 0
+
+    async def take(self, limit: int) -> list[Frame]:
+        """The frames queued next, in order: at least one (waiting for it), at most ``limit``."""
+        batch = [await self.queue.get()]
+        while len(batch) < limit and not self.queue.empty():
+            batch.append(self.queue.get_nowait())
+        self.queued_bytes -= sum(len(frame.text) for frame in batch)
+        return batch
 
     def offer(self, frames: list[Frame]) -> None:
         """Deliver frames in id order: written now if nothing is ahead of them, else queued behind what is."""
@@ -91,17 +110,21 @@ class Subscription:
             else:
                 return
         for frame in frames:
-            try:
-                self.queue.put_nowait(frame)
-            except asyncio.QueueFull:
+            size = len(frame.text)
+            if self.queue.full() or (self.queued_bytes + size > self.queue_bytes and not self.queue.empty()):
                 self.drop(CLOSE_TOO_SLOW, TOO_SLOW_REASON)
                 return
+            self.queue.put_nowait(frame)
+            self.queued_bytes += size
 
 
 class Hub:
-    def __init__(self, store: Store, queue_size: int, replay_budget: ReplayBudget) -> None:
+    def __init__(
+        self, store: Store, queue_size: int, replay_budget: ReplayBudget, queue_bytes: int = QUEUE_BYTES
+    ) -> None:
         self.store = store
         self.queue_size = queue_size
+        self.queue_bytes = queue_bytes
         self.replay_budget = replay_budget  # bytes of replay held at once by all this process's clients
         self.position = 0  # id of the last event delivered to subscribers
         self._subscribers: set[Subscription] = set()
@@ -206,7 +229,7 @@ class Hub:
     async def subscribe(
         self, request_ids: Collection[str] | None = None, since: int | None = None
     ) -> AsyncIterator[Subscription]:
-        subscription = Subscription(request_ids, self.queue_size, skip_until=since or 0)
+        subscription = Subscription(request_ids, self.queue_size, skip_until=since or 0, queue_bytes=self.queue_bytes)
         subscription.live_from = self.position
         self._subscribers.add(subscription)
         try:

@@ -5,8 +5,9 @@ memory until the client has read it. A page holds up to ``REPLAY_PAGE_BYTES`` of
 (a result may hold ``--max-result-bytes`` of links, 8 MiB), and one address may open hundreds of connections: each
 replaying such pages would take gigabytes. So each page is read only once it has its share of one budget per process
 (``--replay-memory-bytes``), and gives the share back once the client has taken the page (the socket's buffer has
-drained). A client that does not read holds its share until its connection ends (uvicorn's keepalive ping closes it);
-a replay that waits ``REPLAY_WAIT_SECONDS`` for a share is closed with 1013, try again later.
+drained). A client that does not read holds its share until its connection ends: ``--send-stall-timeout`` cuts it
+(uvicorn's keepalive ping only closes it, which waits for the unsent bytes: for ever). A replay that waits
+``REPLAY_WAIT_SECONDS`` for a share is closed with 1013, try again later.
 """
 
 from __future__ import annotations

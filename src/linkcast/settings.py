@@ -34,8 +34,9 @@ MAX_PORT = 65535
 AT_LEAST_ONE = frozenset(
     {
         "fetch_timeout", "read_timeout", "max_body_bytes", "max_header_bytes", "parse_timeout", "max_crawl_pages",
-        "websub_verify_timeout", "webhook_timeout", "client_queue_size", "max_request_bytes", "replay_memory_bytes",
-        "max_request_header_bytes", "header_timeout", "job_visibility_timeout",
+        "websub_verify_timeout", "webhook_timeout", "client_queue_size", "client_queue_bytes", "max_request_bytes",
+        "replay_memory_bytes",
+        "max_request_header_bytes", "header_timeout", "job_visibility_timeout", "send_stall_timeout",
     }
 )  # fmt: skip
 
@@ -136,6 +137,11 @@ class Settings:
     max_entries_per_poll: int = setting(1000, "entries read from one poll of a feed; past it the rest wait")
     retries: int = setting(2, "retries for connection failures, 429 and 503, with exponential back-off")
     client_queue_size: int = setting(1024, "events buffered per WebSocket client before it is dropped as too slow")
+    client_queue_bytes: int = setting(
+        64 * 1024 * 1024,
+        "bytes of events (their JSON) buffered per WebSocket client before it is dropped as too slow; one event is "
+        "always taken, however large (a result may hold --max-result-bytes of links)",
+    )
     replay_memory_bytes: int = setting(
         256 * 1024 * 1024,
         "bytes of WebSocket replays (?since=) this process holds at once, whatever the number of clients replaying; "
@@ -168,6 +174,11 @@ class Settings:
         10.0,
         "seconds a client has to send a request's whole header block, from the connection opening or from the end "
         "of the previous response; past it the connection is closed (408 if part of a request came)",
+    )
+    send_stall_timeout: float = setting(
+        60.0,
+        "seconds a client (an HTTP answer, a WebSocket) may take none of what it was sent (the socket's buffer full) "
+        "before its connection is reset",
     )
     max_connections_per_client: int = setting(
         256,

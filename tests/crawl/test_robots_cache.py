@@ -3,6 +3,7 @@ of what it keeps, against local sites on loopback (each its own port: its own si
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
@@ -92,3 +93,35 @@ async def test_small_answers_are_bounded_by_the_number_of_sites(sites: list[Coun
         await cache.answer_for(site.url("/"))
     assert len(cache) == 3
     assert (await cache.answer_for(sites[0].url("/")))[1]
+
+
+async def test_a_fetch_cut_short_by_its_own_job_leaves_the_jobs_waiting_for_it_an_answer(fetcher: Fetcher) -> None:
+    # A crawl's redirect to another site asks that site's robots.txt inside the page's fetch deadline. When the
+    # deadline cancelled that fetch, every job of the site waiting for the same fetch got its CancelledError, as if
+    # it had been cancelled itself: its worker gave its job back and stopped for good (a slow robots.txt and a few
+    # redirects took the workers one by one).
+    slow = CountingSite(b"User-agent: *\nDisallow: /private/\n")
+    first_asked = asyncio.Event()
+
+    async def robots(request: web.Request) -> web.StreamResponse:
+        slow.robots_fetches += 1
+        if slow.robots_fetches == 1:
+            first_asked.set()
+            await asyncio.sleep(30)  # the first fetch is cut short by its job's deadline before this
+        return web.Response(body=slow.body, content_type="text/plain")
+
+    slow.route("/robots.txt", robots)
+    async with slow:
+        cache = RobotsCache(fetcher)
+
+        async def redirected_job() -> None:
+            async with asyncio.timeout(0.5):
+                await cache.answer_for(slow.url("/private/a"))
+
+        cut_short = asyncio.create_task(redirected_job())
+        await asyncio.wait_for(first_asked.wait(), 5)
+        waiting = asyncio.create_task(cache.answer_for(slow.url("/private/b")))
+        with pytest.raises(TimeoutError):
+            await cut_short
+        answer, _ = await asyncio.wait_for(waiting, 10)
+        assert not answer.rules.allows("/private/b", "linkcast")

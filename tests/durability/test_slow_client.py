@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -11,11 +12,14 @@ import pytest
 import websockets
 
 from linkcast.core.events import CLOSE_TOO_SLOW
-from tests.durability.conftest import ids_of, put_all
+from tests.durability.conftest import ids_of, put_all, serve
 from tests.support.service import Service, receive_until, terminal_for
 from tests.support.site import LocalSite
 
 REQUESTS = 1667  # x3 events (accepted, started, result): 5,001 events
+# Results of about 1 MB each, a few of which fill a client's queue of 3 MB (and none of its 1,024 events).
+LARGE_RESULTS = 8
+LARGE_RESULT_LINKS = 20_000
 
 
 async def connect_stalled(service: Service) -> Any:
@@ -66,3 +70,32 @@ async def test_stalled_client_is_dropped_and_healthy_client_gets_every_event(dur
         await stalled.close()
     async with aiohttp.ClientSession() as session, session.get(f"{durable.base_url}/metrics") as response:
         assert "linkcast_slow_clients_dropped_total 1.0" in await response.text()
+
+
+async def test_a_stalled_client_is_dropped_once_its_queue_holds_its_bytes_whatever_its_event_count(
+    tmp_path: Path, site: LocalSite
+) -> None:
+    # Before, only the event count bounded a queue: a client that stopped reading kept up to 1,024 results alive
+    # (each up to 8 MiB of links, gigabytes in all) for as long as it stayed connected; 200 of 1 MB grew the server
+    # by 240 MB, and it was never dropped while fewer than 1,024 events came.
+    service = serve(tmp_path, "--client-queue-bytes", str(3 * 1024 * 1024))
+    await service.start()
+    page = "".join(f'<a href="/link/{n}/{"x" * 30}">l</a>' for n in range(LARGE_RESULT_LINKS))
+    url = site.page("/large", page)
+    requests = {f"large{n}": f"{url}?{n}" for n in range(LARGE_RESULTS)}
+    try:
+        stalled = await connect_stalled(service)
+        try:
+            async with service.connect() as healthy:
+                publishing = asyncio.create_task(put_all(service, requests))
+                await receive_until(healthy, lambda fs: len(terminal_for(fs, set(requests))) == LARGE_RESULTS, 60)
+                await publishing
+            with pytest.raises(websockets.ConnectionClosed) as closed:
+                async with asyncio.timeout(30):
+                    while True:
+                        await stalled.recv()
+            assert closed.value.rcvd is not None and closed.value.rcvd.code == CLOSE_TOO_SLOW
+        finally:
+            await stalled.close()
+    finally:
+        service.kill()

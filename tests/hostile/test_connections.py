@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -20,7 +21,8 @@ import websockets
 
 from tests.hostile.test_hostile import PeakRSS
 from tests.support.raw_http import RawClient
-from tests.support.service import Service
+from tests.support.service import Service, receive_until, terminal_for
+from tests.support.site import LocalSite
 
 HEADER_BOUND = 64 * 1024
 # Before the bound, four 64 MB header streams grew the server by about 510 MB (httptools); the bound allows 64 KiB
@@ -322,4 +324,125 @@ async def test_a_websocket_keeps_its_place_in_the_client_count_until_it_closes(
         for ws in sockets:
             await ws.close()
     finally:
+        service.stop()
+
+
+async def stalled_websocket(port: int, source: str) -> socket.socket:
+    """A WebSocket on /scraped_urls from ``source`` that reads its handshake's answer and nothing after it."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.setblocking(False)
+    sock.bind((source, 0))
+    loop = asyncio.get_running_loop()
+    await loop.sock_connect(sock, ("127.0.0.1", port))
+    await loop.sock_sendall(
+        sock,
+        b"GET /scraped_urls HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
+        b"Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: SGVsbG8sIHdvcmxkIQ==\r\n\r\n",
+    )
+    head = b""
+    async with asyncio.timeout(10):
+        while b"\r\n\r\n" not in head:
+            head += await loop.sock_recv(sock, 1)
+    assert head.startswith(b"HTTP/1.1 101 "), head
+    return sock
+
+
+async def answers_healthz(port: int, source: str, clients: list[RawClient]) -> bool:
+    """Whether a new connection from ``source`` is admitted and answered."""
+    client = await RawClient.open(port, source)
+    clients.append(client)
+    await client.send(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(2):
+            while client.status() is None and client.is_open:
+                await asyncio.sleep(0.02)
+    return client.status() == 200
+
+
+async def test_a_websocket_client_that_stops_reading_is_cut_and_gives_its_place_back(
+    tmp_path: Path, site: LocalSite, clients: list[RawClient]
+) -> None:
+    # uvicorn ends a WebSocket with transport.close() (its keepalive ping's timeout included), which waits for the
+    # unsent bytes to be sent: a client that stopped reading with events on their way held its connection, its place
+    # in the per-client count and megabytes of socket buffers for ever (still there after 90 s: its address, with one
+    # connection allowed, got no other). Only this bound ends it. Two allowed here: the healthy client's WebSocket and
+    # its submissions come from one address.
+    stall = 2.0
+    service = await serve(
+        tmp_path, "httptools", "--allow-private-networks", "--max-connections-per-client", "2",
+        "--send-stall-timeout", str(stall),
+    )  # fmt: skip
+    url = site.page("/large", "".join(f'<a href="/link/{n}/{"x" * 30}">l</a>' for n in range(5000)))
+    requests = {f"large{n}": f"{url}?{n}" for n in range(20)}  # some 5 MB of events: past every buffer
+    try:
+        stalled = [await stalled_websocket(service.port, "127.0.0.7") for _ in range(2)]
+        try:
+            assert not await answers_healthz(service.port, "127.0.0.7", clients), "its connections are taken"
+            async with service.connect() as healthy:
+                for request_id, target in requests.items():
+                    assert (await service.put(request_id, target))[0] == 201
+                await receive_until(healthy, lambda fs: len(terminal_for(fs, set(requests))) == len(requests), 60)
+            began = time.monotonic()
+            async with asyncio.timeout(stall + 20):
+                while not await answers_healthz(service.port, "127.0.0.7", clients):
+                    await asyncio.sleep(0.2)
+            assert time.monotonic() - began < stall + 20
+            assert log_lines(service, "--send-stall-timeout")
+        finally:
+            for sock in stalled:
+                sock.close()
+    finally:
+        service.stop()
+
+
+async def test_a_client_that_reads_no_answer_is_cut_and_gives_its_place_back(
+    tmp_path: Path, parser: str, clients: list[RawClient]
+) -> None:
+    # Quart gives up on an answer nobody reads after 60 s, and uvicorn then closes the connection, which waits for the
+    # unsent bytes: eight Swagger UI bundles asked for on one connection (public, even with --token) held it, and its
+    # address's only place, for ever (still there after 150 s).
+    stall = 2.0
+    service = await serve(
+        tmp_path, parser, "--max-connections-per-client", "1", "--send-stall-timeout", str(stall)
+    )  # fmt: skip
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.setblocking(False)
+    sock.bind(("127.0.0.9", 0))
+    try:
+        loop = asyncio.get_running_loop()
+        await loop.sock_connect(sock, ("127.0.0.1", service.port))
+        asked = b"GET /docs/swagger-ui/swagger-ui-bundle.js HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+        await loop.sock_sendall(sock, asked * 8)
+        assert not await answers_healthz(service.port, "127.0.0.9", clients), "its one connection is taken"
+        async with asyncio.timeout(stall + 20):
+            while not await answers_healthz(service.port, "127.0.0.9", clients):
+                await asyncio.sleep(0.2)
+        assert log_lines(service, "--send-stall-timeout")
+    finally:
+        sock.close()
+        service.stop()
+
+
+async def test_a_slow_client_that_keeps_reading_is_not_cut(tmp_path: Path, clients: list[RawClient]) -> None:
+    stall = 1.0
+    service = await serve(tmp_path, "httptools", "--send-stall-timeout", str(stall))
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 * 1024)
+    sock.setblocking(False)
+    try:
+        loop = asyncio.get_running_loop()
+        await loop.sock_connect(sock, ("127.0.0.1", service.port))
+        asked = b"GET /docs/swagger-ui/swagger-ui-bundle.js HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        await loop.sock_sendall(sock, (asked + b"\r\n") * 7 + asked + b"Connection: close\r\n\r\n")
+        received = 0
+        async with asyncio.timeout(60):
+            while chunk := await loop.sock_recv(sock, 64 * 1024):  # some 1 MB/s: the buffers stay full
+                received += len(chunk)
+                await asyncio.sleep(0.05)
+        assert received > 8 * 1_000_000, "every answer came whole, however slowly"
+        assert not log_lines(service, "--send-stall-timeout")
+    finally:
+        sock.close()
         service.stop()

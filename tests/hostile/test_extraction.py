@@ -10,6 +10,7 @@ import signal
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import aiohttp
 import orjson
 import pytest
 
@@ -24,6 +25,7 @@ from tests.support.site import LocalSite
 BASE = "http://example.test/dir/page.html"
 LARGE = ("".join(f"<p><a href='../l{n}'>{n}</a>" for n in range(20_000))).encode()
 PATHOLOGICAL = b"<div>" * 100_000 + b"<a href=x>x</a>"
+LIMITS = {"max_links": 100_000, "max_bytes": 8 * 1024 * 1024}
 
 
 @pytest.fixture
@@ -172,3 +174,51 @@ async def test_a_large_document_that_is_no_feed_is_the_feed_error_a_thread_gives
     with pytest.raises(FeedError) as raised:
         await read_off_loop(pool, "feed", answer, LinkLimits(), 100)
     assert raised.value.code == "not_a_feed" and pool._children
+
+
+async def test_requests_that_parse_take_a_share_of_the_children_and_wait_for_it_within_the_deadline(
+    pool: ExtractionPool,
+) -> None:
+    # A page searched for its feed (PUT /feeds) and a hub's delivery are parsed in API requests, outside the
+    # scheduler: without a share, any number of them queued in the pool ahead of the workers' pages.
+    requests = [
+        asyncio.create_task(
+            pool.run_for_request("links", {"url": BASE, "content_type": None, **LIMITS}, PATHOLOGICAL, "slow")
+        )
+        for _ in range(3)
+    ]
+    await asyncio.sleep(0.2)  # the first holds the requests' one turn; the others wait for it
+    found = await asyncio.wait_for(pool.extract(LARGE, BASE, "text/html"), pool.timeout * 2 + 5)
+    assert found.links, "a job waits for one request's parse at most"
+    outcomes = await asyncio.wait_for(asyncio.gather(*requests, return_exceptions=True), pool.timeout * 2 + 5)
+    codes = sorted(getattr(outcome, "code", "answered") for outcome in outcomes)
+    assert codes == ["extraction_busy", "extraction_busy", "too_complex"]
+
+
+async def test_feed_discovery_of_slow_pages_leaves_the_workers_pages_on_time(tmp_path: Path, site: LocalSite) -> None:
+    # Before: ten PUT /feeds of pages that take the whole --parse-timeout (2 s) queued ahead of a worker's page, whose
+    # result came 20 s late (1,000 at once, the rate limit's burst, at the default 10 s: hours).
+    nested = site.page("/nested", "<html><head>" + "<div>" * 100_000)
+    page = site.page("/large", LARGE.decode())
+    service = Service(
+        "--allow-private-networks", "--parse-timeout", "2", "--parse-processes", "1",
+        store="memory://", log_path=tmp_path / "serve.log",
+    )  # fmt: skip
+    await service.start()
+    try:
+        async with aiohttp.ClientSession() as session:
+
+            async def watch(n: int) -> tuple[int, str]:
+                status, body = await service.call("PUT", f"/feeds/f{n}", json={"url": f"{nested}?{n}"}, session=session)
+                return status, body["error"]["code"]
+
+            discoveries = [asyncio.create_task(watch(n)) for n in range(10)]
+            await asyncio.sleep(0.5)
+            async with service.connect("request_id=page") as ws:
+                assert (await service.put("page", page))[0] == 201
+                frames = await receive_until(ws, lambda fs: bool(terminal_for(fs, {"page"})), 2 * 2 + 5)
+            assert terminal_for(frames, {"page"})["page"]["type"] == "result"
+            answers = await asyncio.wait_for(asyncio.gather(*discoveries), 2 * 2 + 5)
+        assert {answer for answer in answers} <= {(422, "too_complex"), (503, "extraction_busy")}
+    finally:
+        service.stop()

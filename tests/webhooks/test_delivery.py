@@ -146,6 +146,31 @@ async def test_an_endpoint_that_hangs_delays_no_other(make_runtime: RuntimeFacto
     assert not receiver.hang.is_set(), "the slow endpoint still holds its first delivery"
 
 
+async def test_endpoints_that_fill_the_pool_hold_no_worker(
+    make_runtime: RuntimeFactory, receiver: WebhookReceiver
+) -> None:
+    # One hanging endpoint fills the pool; the two others' jobs waited for room in it on the two workers, and a page
+    # submitted then waited for --webhook-timeout (with the defaults, 64 hanging endpoints on 16 ports and 8 more
+    # stalled every page fetch of the process for as long as an attacker kept them hanging).
+    runtime = await make_runtime(workers=2, webhook_concurrency=1, webhook_timeout=30.0)
+    for n in range(3):
+        await add_endpoint(runtime.store, f"slow{n}", receiver.hanging(f"/slow{n}"))
+    await submit(runtime.store, receiver, "first")
+    await receiver.wait_for(lambda: any(receiver.at(f"/slow{n}") for n in range(3)))
+
+    async def all_taken() -> bool:
+        return await runtime.store.queue_depth() == 0
+
+    await eventually(all_taken)
+    await submit(runtime.store, receiver, "second")
+
+    async def second_ended() -> bool:
+        return any(e.type == "result" and e.request_id == "second" for e in await runtime.store.events_after(0))
+
+    await eventually(second_ended, timeout=10.0)
+    assert not receiver.hang.is_set(), "the pool is still held by the hanging endpoint"
+
+
 async def test_a_timeout_fails_the_attempt(make_runtime: RuntimeFactory, receiver: WebhookReceiver) -> None:
     runtime = await make_runtime(webhook_timeout=0.2)
     await add_endpoint(runtime.store, "slow", receiver.hanging("/slow"))

@@ -34,27 +34,41 @@ class RobotsCache:
         self.max_bytes = max_bytes
         self._answers: OrderedDict[str, Cached] = OrderedDict()
         self._bytes = 0  # the weight of the answers kept
-        self._fetching: dict[str, asyncio.Future[Cached]] = {}
+        self._fetching: dict[str, asyncio.Future[Cached | None]] = {}
 
     async def answer_for(self, url: str) -> tuple[RobotsAnswer, bool]:
         """The robots.txt answer for ``url``'s site (``url`` a crawl key), and whether it was fetched now (False: from
         the cache)."""
         site = site_of_key(url)
-        cached = self._answers.get(site)
-        if cached is not None and cached.expires_at > time.monotonic():
-            self._answers.move_to_end(site)
-            return cached.answer, False
-        pending = self._fetching.get(site)
-        if pending is not None:  # another job of this site is fetching it: wait for its answer
-            return (await asyncio.shield(pending)).answer, False
-        pending = asyncio.get_running_loop().create_future()
+        while True:
+            cached = self._answers.get(site)
+            if cached is not None and cached.expires_at > time.monotonic():
+                self._answers.move_to_end(site)
+                return cached.answer, False
+            pending = self._fetching.get(site)
+            if pending is None:
+                return await self._fetch(site, url), True
+            # Another job of this site is fetching it: wait for its answer. None: that job was cancelled (its own
+            # deadline: a redirect's hop asks inside the page's), which is no answer, and nothing that ends this job;
+            # the file is asked again.
+            fetched = await asyncio.shield(pending)
+            if fetched is not None:
+                return fetched.answer, False
+
+    async def _fetch(self, site: str, url: str) -> RobotsAnswer:
+        pending: asyncio.Future[Cached | None] = asyncio.get_running_loop().create_future()
         self._fetching[site] = pending
         try:
             answer = await fetch_robots(self.fetcher, url)
             fresh = Cached(answer, time.monotonic() + answer.ttl)
             self._keep(site, fresh)
             pending.set_result(fresh)
-            return answer, True
+            return answer
+        except asyncio.CancelledError:
+            # Handed on, this job's cancellation would cancel every job waiting (a worker takes a CancelledError for
+            # its own stop, gives its job back and ends): they fetch the file themselves instead.
+            pending.set_result(None)
+            raise
         except BaseException as error:
             pending.set_exception(error)
             pending.exception()  # retrieved: no "never retrieved" warning when nobody else waited

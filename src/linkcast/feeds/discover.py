@@ -69,7 +69,7 @@ async def _feed_links(extraction: ExtractionPool, body: bytes, url: str, content
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(_HEAD_READER, feed_links_in_html, body, url, content_type)
     too_slow = f"the page took more than {extraction.timeout:g} s to read (pathological markup)"
-    got = await extraction.run("feed_links", {"url": url, "content_type": content_type}, body, too_slow)
+    got = await extraction.run_for_request("feed_links", {"url": url, "content_type": content_type}, body, too_slow)
     if "error" in got:
         raise FetchError(f"reading the page failed: {got['error']}", code="extract_failed")
     return [FeedLink(*link) for link in got["links"]]

@@ -61,12 +61,13 @@ def read_answer(watch: str, answer: Answer, limits: LinkLimits, max_entries: int
 
 
 async def read_off_loop(
-    pool: ExtractionPool, watch: str, answer: Answer, limits: LinkLimits, max_entries: int
+    pool: ExtractionPool, watch: str, answer: Answer, limits: LinkLimits, max_entries: int, *, for_request: bool = False
 ) -> Reading:
     """``read_answer`` in a thread (a small answer) or in one of ``pool``'s children; ``too_complex`` past
-    ``READ_SECONDS`` (the child's deadline: ``--parse-timeout``)."""
+    ``READ_SECONDS`` (the child's deadline: ``--parse-timeout``). ``for_request``: read for an API request (a hub's
+    delivery), in the requests' share of the children (``ExtractionPool.run_for_request``)."""
     if len(answer.body) > INLINE_MAX_BYTES:
-        return await _read_in_child(pool, watch, answer, limits, max_entries)
+        return await _read_in_child(pool, watch, answer, limits, max_entries, for_request)
     try:
         return await asyncio.wait_for(asyncio.to_thread(read_answer, watch, answer, limits, max_entries), READ_SECONDS)
     except TimeoutError:
@@ -74,7 +75,7 @@ async def read_off_loop(
 
 
 async def _read_in_child(
-    pool: ExtractionPool, watch: str, answer: Answer, limits: LinkLimits, max_entries: int
+    pool: ExtractionPool, watch: str, answer: Answer, limits: LinkLimits, max_entries: int, for_request: bool
 ) -> Reading:
     request = {
         "watch": watch,
@@ -85,7 +86,8 @@ async def _read_in_child(
         **limits_json(limits),
     }
     too_slow = f"the feed took more than {pool.timeout:g} s to read"
-    got = await pool.run("feed", request, answer.body, too_slow)
+    run = pool.run_for_request if for_request else pool.run
+    got = await run("feed", request, answer.body, too_slow)
     if "error" not in got:
         entries = [PolledEntry(*entry) for entry in got.pop("entries")]
         return Reading(entries, **got)

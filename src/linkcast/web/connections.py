@@ -100,6 +100,7 @@ class ConnectionGuard:
     max_per_client: int
     max_header_bytes: int
     header_timeout: float
+    stall_timeout: float = 60.0  # --send-stall-timeout
     trusted: tuple[Network, ...] | None = ()  # None: every peer is a trusted proxy ('*')
     limit_log: LimitLog = field(default_factory=LimitLog)
     open: int = 0
@@ -125,6 +126,7 @@ class ConnectionGuard:
             max_per_client=settings.max_connections_per_client,
             max_header_bytes=settings.max_request_header_bytes,
             header_timeout=settings.header_timeout,
+            stall_timeout=settings.send_stall_timeout,
             trusted=settings.trusted_proxy_networks,
         )
 

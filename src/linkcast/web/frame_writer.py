@@ -23,6 +23,8 @@ import logging
 from uvicorn.protocols.utils import ClientDisconnected
 from uvicorn.protocols.websockets.wsproto_impl import WSProtocol
 
+from linkcast.web.stall import StallWatch
+
 FRAME_WRITER = "linkcast.frame_writer"
 # What the writer uses of uvicorn's wsproto protocol, besides its documented ASGI behaviour.
 REQUIRED_INTERNALS = ("writable", "transport", "close_sent", "config", "scope")
@@ -64,8 +66,9 @@ class FrameWriter:
         return protocol.close_sent or protocol.transport.is_closing()
 
 
-class FrameWriterProtocol(WSProtocol):
-    """``uvicorn.Config(ws=FrameWriterProtocol)``: uvicorn's wsproto protocol, offering a ``FrameWriter``."""
+class FrameWriterProtocol(StallWatch, WSProtocol):
+    """``uvicorn.Config(ws=FrameWriterProtocol)``: uvicorn's wsproto protocol, offering a ``FrameWriter`` (and
+    cutting a client that stalls: ``stall.py``)."""
 
     required_internals = REQUIRED_INTERNALS
     _fallback_logged = False

@@ -9,6 +9,8 @@ uvicorn itself bounds none of these (figures in bench/README.md, "Hostile client
 - **Header deadline.** A client has ``--header-timeout`` seconds, from the connection opening or from the end of the
   previous response, to complete a request's header block; then the connection is closed, with ``408`` if part of a
   request had come. uvicorn starts no timer on a new connection, and its keep-alive timer stops at the first byte.
+- **Send stalls** (``stall.py``): a client that takes nothing of what it was sent for ``--send-stall-timeout``
+  seconds is reset, on HTTP (an answer it does not read) as on WebSocket.
 - **Connection counts** (``connections.py``): a connection over its client's ``--max-connections-per-client`` is
   closed as soon as it is accepted; past ``--max-connections``, the connection waiting longest for a request head
   is closed to make room (or, if every connection is busy, the new one). A WebSocket keeps its connection's slot
@@ -33,6 +35,7 @@ import uvicorn
 from linkcast.core.errors import ConfigurationError
 from linkcast.web.connections import ConnectionGuard, Slot
 from linkcast.web.frame_writer import FrameWriterProtocol
+from linkcast.web.stall import StallWatch
 
 log = logging.getLogger("linkcast.connections")
 
@@ -299,7 +302,13 @@ def guarded_protocols(guard: ConnectionGuard, parser: str, *, base: type[asyncio
             "(tested with uvicorn %s)",
             uvicorn.__version__, base.__name__, ", ".join(missing), TESTED_UVICORN,
         )  # fmt: skip
-        return Protocols(http=base, ws=FrameWriterProtocol, guarded=False)
+        return Protocols(http=base, ws=_bounded(FrameWriterProtocol, guard), guarded=False)
     state = _HttpToolsState if name == "httptools" else _H11State
-    http_class = type(f"Guarded{base.__name__}", (state, GuardedConnection, base), {"guard": guard})
-    return Protocols(http=http_class, ws=CountedWSProtocol, guarded=True)
+    attributes = {"guard": guard, "stall_timeout": guard.stall_timeout, "limit_log": guard.limit_log}
+    http_class = type(f"Guarded{base.__name__}", (state, GuardedConnection, StallWatch, base), attributes)
+    return Protocols(http=http_class, ws=_bounded(CountedWSProtocol, guard), guarded=True)
+
+
+def _bounded(ws: type[FrameWriterProtocol], guard: ConnectionGuard) -> type[FrameWriterProtocol]:
+    """``ws`` cutting clients that stall for ``guard.stall_timeout`` (it needs no hook of uvicorn's HTTP protocol)."""
+    return type(ws.__name__, (ws,), {"stall_timeout": guard.stall_timeout, "limit_log": guard.limit_log})

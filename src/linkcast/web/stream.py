@@ -163,13 +163,10 @@ async def _send_events(rt: Runtime, subscription: Subscription, since: int | Non
     if writer is not None:
         # Caught up: from now on the hub writes live frames itself whenever nothing is queued before them.
         subscription.direct = writer.write_now
-    queue = subscription.queue
     while True:  # what the socket could not take at once (and, before the switch above, what came during replay)
-        batch = [await queue.get()]
+        batch = await subscription.take(FRAMES_PER_WRITE)
         subscription.sending = True
         try:
-            while len(batch) < FRAMES_PER_WRITE and not queue.empty():
-                batch.append(queue.get_nowait())
             await send(batch)
         finally:
             subscription.sending = False

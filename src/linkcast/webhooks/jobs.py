@@ -1,11 +1,13 @@
 """The handler of ``webhook`` jobs: one per endpoint, queued when its events arrive (``waker.py``) or when its next
 delivery is due. A run reads new events into the outbox and sends what is due, one at a time, in event-id order.
 
-A run does not hold a worker: the job is handed to a task of this process's own pool (``--webhook-concurrency``) and
-the worker goes back to the queue, so an endpoint that takes ``--webhook-timeout`` to fail delays only its own
-deliveries, never another endpoint's nor a page fetch. The job stays leased (the store renews its lease) until the
-run finishes it; a process that dies mid-run leaves it to lapse and be run again elsewhere, so the delivery that was
-in flight is sent again, with the same ``webhook-id``.
+A run does not hold a worker: the job is handed to a task of its own and the worker goes back to the queue at once;
+the task waits for room in this process's pool (``--webhook-concurrency``) before it sends anything. So endpoints
+that take ``--webhook-timeout`` to fail delay only webhook deliveries, never a page fetch, even when they fill the
+pool: a worker that waited for room there (as it once did) was a worker taken from every other kind of job. The job
+stays leased (the store renews its lease) until the run finishes it; a process that dies mid-run leaves it to lapse
+and be run again elsewhere, so the delivery that was in flight is sent again, with the same ``webhook-id``. Runs
+waiting for room are one per endpoint at most (an endpoint has one job).
 """
 
 from __future__ import annotations
@@ -46,15 +48,10 @@ class WebhookJobs:
         self._failing = RepeatedProblem(log)
 
     async def process(self, job: Job) -> None:
-        """Start the endpoint's run in the pool (waiting for room in it) and return."""
-        await self._slots.acquire()
+        """Start the endpoint's run, which waits for room in the pool, and return without waiting for it."""
         task = asyncio.create_task(self._run(job), name=f"webhook-{job.request_id}")
         self._running.add(task)
-        task.add_done_callback(self._ended)
-
-    def _ended(self, task: asyncio.Task[None]) -> None:
-        self._running.discard(task)
-        self._slots.release()
+        task.add_done_callback(self._running.discard)
 
     async def stop(self, grace: float) -> None:
         """Let runs finish within ``grace`` seconds; the rest are cancelled and their jobs given back."""
@@ -66,8 +63,9 @@ class WebhookJobs:
 
     async def _run(self, job: Job) -> None:
         try:
-            next_at = await self._deliver_due(job.request_id)
-            await self.store.finish_webhook_job(job, next_at)
+            async with self._slots:
+                next_at = await self._deliver_due(job.request_id)
+                await self.store.finish_webhook_job(job, next_at)
         except asyncio.CancelledError:
             with contextlib.suppress(Exception):
                 await asyncio.shield(self.store.release(job))

@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
-from linkcast.core.errors import LinkcastError
+from linkcast.core.errors import LinkcastError, Unavailable
 from linkcast.core.feeds import FEED_GONE, WATCH_FEED, FeedRecord
 from linkcast.core.links import LinkLimits
 from linkcast.core.websub import MODE_SUBSCRIBE, MODE_UNSUBSCRIBE, PUSH_OFF, PUSH_UNSUBSCRIBING, Subscription
@@ -114,7 +114,9 @@ class Callbacks:
         try:
             answer = Answer(body, sub.content_url or sub.topic, content_type, link_headers)
             limits, max_entries = self.limits, self.settings.max_entries_per_poll
-            reading = await read_off_loop(self.extraction, watch, answer, limits, max_entries)
+            reading = await read_off_loop(self.extraction, watch, answer, limits, max_entries, for_request=True)
+        except Unavailable as busy:  # not the delivery's fault: the hub delivers it again later
+            return Reply(503, busy.message, busy.code)
         except LinkcastError as error:
             log.info("a delivery for feed %s could not be read (%s): %s", feed_id, error.code, error.message)
             return await self._dropped(sub, "unreadable")

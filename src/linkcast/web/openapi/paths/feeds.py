@@ -34,7 +34,10 @@ START = {
         "415": error("the body is not JSON"),
         "429": RATE_LIMITED,
         "422": error("the URL could not be fetched to find its feed (code: timeout, dns, http_status...)"),
-        "503": SHUTTING_DOWN,
+        "503": error(
+            "the server is shutting down, or the processes reading large pages for requests are all busy "
+            "('extraction_busy': try again later)"
+        ),
     },
 }
 READ = {"401": UNAUTHORIZED, "404": error("no feed with this id"), "400": error("an invalid feed id")}

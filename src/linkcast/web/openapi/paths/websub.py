@@ -54,6 +54,7 @@ WEBSUB = RouteGroup(
                     "410": error("no subscription has this callback (any more): the hub should stop"),
                     "413": error("the body is larger than --max-body-bytes"),
                     "429": error("the feed took as many pushed entries as polls could bring for now: deliver later"),
+                    "503": error("the processes reading large feeds for requests are all busy: deliver later"),
                 },
             },
         },
