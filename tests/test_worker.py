@@ -10,6 +10,11 @@ import pytest
 import pytest_asyncio
 from aiohttp import web
 
+from linkcast.core.events import PAGE_JOB, Job, result_body
+from linkcast.settings import Settings
+from linkcast.store.base import Store
+from linkcast.store.memory import MemoryStore
+from linkcast.worker import WorkerPool
 from tests.support.service import Service, receive_until, terminal_for
 from tests.support.site import LocalSite
 
@@ -103,3 +108,40 @@ async def test_fetch_names_linkcast_and_asks_for_html(impatient: Service, site: 
     assert event["type"] == "result"
     assert seen["User-Agent"].startswith(f"linkcast/{__version__}")
     assert seen["Accept"].startswith("text/html")
+
+
+class LeakingHandler:
+    """A handler whose first job ends in a cancellation that is not the worker's (as a shared fetch cancelled by
+    another job's deadline once did): the worker took it for its own stop and ended for good."""
+
+    def __init__(self) -> None:
+        self.attempts: list[int] = []
+
+    async def process(self, job: Job) -> None:
+        self.attempts.append(job.attempt)
+        if len(self.attempts) == 1:
+            raise asyncio.CancelledError
+        body = result_body(
+            job.request_id, job.url, final_url=job.url, status_code=200, links=[], links_truncated=False, timings={}
+        )
+        await self.store.finish(job, body)
+
+    store: Store
+
+
+async def test_a_cancellation_leaking_out_of_a_job_gives_the_job_back_and_keeps_the_worker() -> None:
+    store = MemoryStore(Settings(store="memory://"))
+    await store.open()
+    handler = LeakingHandler()
+    handler.store = store
+    pool = WorkerPool(store, {PAGE_JOB: handler})
+    pool.start(1)
+    try:
+        await store.submit("leak", "https://example.com/")
+        async with asyncio.timeout(30):
+            while (record := await store.get_request("leak")) is None or record.state != "done":
+                await asyncio.sleep(0.05)
+        assert handler.attempts == [1, 2]  # one worker: the one that saw the cancellation took the job again
+    finally:
+        await pool.stop(1.0)
+        await store.close()

@@ -83,7 +83,11 @@ class WorkerPool:
             self._busy.add(task)
             try:
                 await self.process(job)
-            except asyncio.CancelledError:
+            except asyncio.CancelledError as cancelled:
+                if task.cancelling() == 0:  # not our stop: a cancellation that leaked out of the job's own work
+                    self._storing_failed.report(f"{loggable_url(job.url)} was cancelled by its own work", cancelled)
+                    await self._give_back(job)
+                    continue
                 with contextlib.suppress(Exception):
                     await asyncio.shield(self.store.release(job))
                 raise
@@ -91,13 +95,18 @@ class WorkerPool:
                 # The store failed (unreachable, full): give the job back if it lets us; if not, its lease lapses
                 # and it is handed out again once the store is back (up to the attempt cap).
                 self._storing_failed.report(f"storing the outcome of {loggable_url(job.url)} failed", error)
-                try:
-                    await self.store.release(job)
-                except Exception:
-                    self.store.forget(job)
-                await asyncio.sleep(1.0)
+                await self._give_back(job)
             finally:
                 self._busy.discard(task)
+
+    async def _give_back(self, job: Job) -> None:
+        """The job back to the queue if the store lets us (if not, its lease lapses and it is handed out again, up to
+        the attempt cap), and a pause before the next one."""
+        try:
+            await self.store.release(job)
+        except Exception:
+            self.store.forget(job)
+        await asyncio.sleep(1.0)
 
     async def process(self, job: Job) -> None:
         handler = self.handlers.get(job.kind)
