@@ -24,6 +24,7 @@ from linkcast.settings import Settings
 from linkcast.store.memory import MemoryStore
 
 QUEUE_SIZE = 100
+QUEUE_BYTES = 64 * 1024
 
 
 class Socket:
@@ -70,7 +71,7 @@ def _texts(wire: bytes) -> list[bytes]:
 async def hub() -> AsyncIterator[tuple[Hub, MemoryStore]]:
     store = MemoryStore(Settings(store="memory://"))
     await store.open()
-    running = Hub(store, queue_size=QUEUE_SIZE, replay_budget=ReplayBudget(2**28, 2**23))
+    running = Hub(store, QUEUE_SIZE, ReplayBudget(2**28, 2**23), QUEUE_BYTES)
     await running.start()
     yield running, store
     await running.stop()
@@ -154,6 +155,29 @@ async def test_a_full_queue_marks_the_client_too_slow(hub: tuple[Hub, MemoryStor
         assert subscription.queue.full()
 
 
+async def test_a_queue_past_its_bytes_marks_the_client_too_slow_whatever_its_count(
+    hub: tuple[Hub, MemoryStore],
+) -> None:
+    running, store = hub
+    async with running.subscribe() as subscription:  # no direct write: a sender still replaying
+        for n in range(QUEUE_SIZE // 4):  # a quarter of the count, four times the bytes
+            await store.submit(f"r{n}", f"https://example.com/{n}/{'x' * 10_000}")
+        await asyncio.wait_for(subscription.dropped.wait(), 5)
+        assert subscription.too_slow
+        assert subscription.queue.qsize() < QUEUE_SIZE // 4 and subscription.queue.bytes <= QUEUE_BYTES
+
+
+async def test_an_event_larger_than_the_queue_bytes_still_goes_to_a_client_with_nothing_waiting(
+    hub: tuple[Hub, MemoryStore],
+) -> None:
+    running, store = hub
+    async with running.subscribe() as subscription:
+        await store.submit("big", f"https://example.com/{'x' * 2 * QUEUE_BYTES}")
+        await until(lambda: subscription.queue.qsize() == 1)
+        assert not subscription.dropped.is_set()
+        assert subscription.queue.get_nowait() and subscription.queue.bytes == 0
+
+
 async def test_filters_by_request_id_and_skips_what_the_client_has_seen(hub: tuple[Hub, MemoryStore]) -> None:
     running, store = hub
     await submit(store, "a")
@@ -200,7 +224,7 @@ class FaultyStore(MemoryStore):
 async def test_a_tail_that_dies_is_restarted_loudly(caplog: pytest.LogCaptureFixture) -> None:
     store = FaultyStore(Settings(store="memory://"))
     await store.open()
-    running = Hub(store, queue_size=QUEUE_SIZE, replay_budget=ReplayBudget(2**28, 2**23))
+    running = Hub(store, QUEUE_SIZE, ReplayBudget(2**28, 2**23), QUEUE_BYTES)
     await running.start()
     try:
         async with caught_up(running) as (_subscription, socket):

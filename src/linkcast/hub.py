@@ -1,9 +1,10 @@
 """Fan-out of the event log to this process's WebSocket clients, each with its own bounded queue and filter.
 
 One task tails the store; every event is delivered to every matching subscriber without blocking: written straight
-to the client's socket when it keeps up, else queued; a subscriber whose queue is full is marked too slow and
-dropped, so one stalled client never slows the others down nor makes the server buffer without bound. Every
-subscriber gets the same ``Frame`` of an event, so it is framed once.
+to the client's socket when it keeps up, else queued; a subscriber whose queue is full (in events, or in bytes: a
+result may hold 8 MiB of links) is marked too slow and dropped, so one stalled client never slows the others down
+nor makes the server buffer without bound. Every subscriber gets the same ``Frame`` of an event, so it is framed
+once.
 """
 
 from __future__ import annotations
@@ -43,6 +44,23 @@ STOP_TIMEOUT = 2.0
 DirectWrite = Callable[[bytes], bool]
 
 
+class FrameQueue(asyncio.Queue[Frame]):
+    """A queue of frames that knows the bytes it holds (their JSON text), so that its bound can be in bytes too."""
+
+    def __init__(self, maxsize: int) -> None:
+        super().__init__(maxsize)
+        self.bytes = 0
+
+    def _put(self, item: Frame) -> None:
+        super()._put(item)  # type: ignore[misc]  # asyncio.Queue's hook for what a put stores
+        self.bytes += len(item.text)
+
+    def _get(self) -> Frame:
+        item: Frame = super()._get()  # type: ignore[misc]
+        self.bytes -= len(item.text)
+        return item
+
+
 class Subscription:
     """One client's view of the log: a filter by request id, a direct write to its socket, and a bounded queue.
 
@@ -51,9 +69,11 @@ class Subscription:
     at once, for the client's sender task, and its overflow marks the client too slow.
     """
 
-    def __init__(self, request_ids: Collection[str] | None, queue_size: int, skip_until: int) -> None:
+    def __init__(self, request_ids: Collection[str] | None, queue_size: int, skip_until: int, queue_bytes: int) -> None:
         self.request_ids = frozenset(request_ids) if request_ids else None
-        self.queue: asyncio.Queue[Frame] = asyncio.Queue(queue_size)
+        self.queue = FrameQueue(queue_size)
+        # A count alone let a stalled client hold 1,024 results of up to 8 MiB each: gigabytes for one connection.
+        self.queue_bytes = queue_bytes
         self.dropped = asyncio.Event()  # set when the hub gives up on this client: close it with ``close_code``
         self.close_code = 0
         self.close_reason = ""
@@ -91,6 +111,11 @@ class Subscription:
             else:
                 return
         for frame in frames:
+            # The first frame waiting is let in whatever its size: an event past the bound still reaches a client
+            # that keeps up.
+            if self.queue.bytes and self.queue.bytes + len(frame.text) > self.queue_bytes:
+                self.drop(CLOSE_TOO_SLOW, TOO_SLOW_REASON)
+                return
             try:
                 self.queue.put_nowait(frame)
             except asyncio.QueueFull:
@@ -99,9 +124,10 @@ class Subscription:
 
 
 class Hub:
-    def __init__(self, store: Store, queue_size: int, replay_budget: ReplayBudget) -> None:
+    def __init__(self, store: Store, queue_size: int, replay_budget: ReplayBudget, queue_bytes: int) -> None:
         self.store = store
-        self.queue_size = queue_size
+        self.queue_size = queue_size  # events, and bytes of them, a client may have waiting before it is too slow
+        self.queue_bytes = queue_bytes
         self.replay_budget = replay_budget  # bytes of replay held at once by all this process's clients
         self.position = 0  # id of the last event delivered to subscribers
         self._subscribers: set[Subscription] = set()
@@ -206,7 +232,7 @@ class Hub:
     async def subscribe(
         self, request_ids: Collection[str] | None = None, since: int | None = None
     ) -> AsyncIterator[Subscription]:
-        subscription = Subscription(request_ids, self.queue_size, skip_until=since or 0)
+        subscription = Subscription(request_ids, self.queue_size, skip_until=since or 0, queue_bytes=self.queue_bytes)
         subscription.live_from = self.position
         self._subscribers.add(subscription)
         try:

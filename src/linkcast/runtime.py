@@ -67,7 +67,8 @@ class Runtime:
         self.callbacks = Callbacks(settings, self.store, extraction, self.metrics)
         self.workers = WorkerPool(self.store, handlers, self.foreground)
         replays = ReplayBudget(settings.replay_memory_bytes, settings.max_result_bytes)
-        self.hub: Hub | None = Hub(self.store, settings.client_queue_size, replays) if serves_clients else None
+        queues = (settings.client_queue_size, replays, settings.client_queue_bytes)
+        self.hub: Hub | None = Hub(self.store, *queues) if serves_clients else None
         self.draining = asyncio.Event()
         self._background: list[asyncio.Task[None]] = []
         self._started = False

@@ -34,8 +34,8 @@ MAX_PORT = 65535
 AT_LEAST_ONE = frozenset(
     {
         "fetch_timeout", "read_timeout", "max_body_bytes", "max_header_bytes", "parse_timeout", "max_crawl_pages",
-        "websub_verify_timeout", "webhook_timeout", "client_queue_size", "max_request_bytes", "replay_memory_bytes",
-        "max_request_header_bytes", "header_timeout", "job_visibility_timeout",
+        "websub_verify_timeout", "webhook_timeout", "client_queue_size", "client_queue_bytes", "max_request_bytes",
+        "replay_memory_bytes", "max_request_header_bytes", "header_timeout", "job_visibility_timeout",
     }
 )  # fmt: skip
 
@@ -136,6 +136,12 @@ class Settings:
     max_entries_per_poll: int = setting(1000, "entries read from one poll of a feed; past it the rest wait")
     retries: int = setting(2, "retries for connection failures, 429 and 503, with exponential back-off")
     client_queue_size: int = setting(1024, "events buffered per WebSocket client before it is dropped as too slow")
+    client_queue_bytes: int = setting(
+        32 * 1024 * 1024,
+        "bytes of events (their JSON) buffered per WebSocket client before it is dropped as too slow, whatever their "
+        "number: 1,024 results of 8 MiB of links would be 8 GiB; one event larger than this still goes to a client "
+        "that has nothing waiting",
+    )
     replay_memory_bytes: int = setting(
         256 * 1024 * 1024,
         "bytes of WebSocket replays (?since=) this process holds at once, whatever the number of clients replaying; "

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import socket
+from pathlib import Path
 from typing import Any
 
 import aiohttp
+import orjson
 import pytest
 import websockets
 
 from linkcast.core.events import CLOSE_TOO_SLOW
-from tests.durability.conftest import ids_of, put_all
+from tests.durability.conftest import ids_of, put_all, serve
 from tests.support.service import Service, receive_until, terminal_for
 from tests.support.site import LocalSite
 
@@ -66,3 +68,36 @@ async def test_stalled_client_is_dropped_and_healthy_client_gets_every_event(dur
         await stalled.close()
     async with aiohttp.ClientSession() as session, session.get(f"{durable.base_url}/metrics") as response:
         assert "linkcast_slow_clients_dropped_total 1.0" in await response.text()
+
+
+async def test_a_stalled_client_is_dropped_once_its_queue_holds_too_many_bytes_whatever_their_count(
+    tmp_path: Path, site: LocalSite
+) -> None:
+    """A result may hold 8 MiB of links: 1,024 of them waiting for one client that does not read were 8 GiB (40 held
+    367 MiB). Past --client-queue-bytes of waiting events the client is dropped, however few they are."""
+    links = "".join(f'<a href="/link/{n}/{"x" * 70}">l</a>' for n in range(12_000))  # a result of about 1 MiB
+    url = site.page("/large", links)
+    requests = {f"big{n}": url for n in range(30)}  # far fewer events than --client-queue-size (1,024)
+    service = serve(tmp_path, "--client-queue-bytes", str(4 * 1024 * 1024))
+    await service.start()
+    try:
+        stalled = await connect_stalled(service)
+        try:
+            async with service.connect() as healthy:
+                publishing = asyncio.create_task(put_all(service, requests))
+                await receive_until(healthy, lambda fs: len(terminal_for(fs, set(requests))) == len(requests), 60)
+                await publishing
+            results = 0
+            with pytest.raises(websockets.ConnectionClosed) as closed:
+                try:
+                    async with asyncio.timeout(15):
+                        while True:
+                            results += orjson.loads(await stalled.recv()).get("type") == "result"
+                except TimeoutError:
+                    pytest.fail(f"no close frame within 15 s, after {results} results")
+            assert closed.value.rcvd is not None and closed.value.rcvd.code == CLOSE_TOO_SLOW
+            assert results < len(requests)
+        finally:
+            await stalled.close()
+    finally:
+        service.stop()
