@@ -35,7 +35,8 @@ AT_LEAST_ONE = frozenset(
     {
         "fetch_timeout", "read_timeout", "max_body_bytes", "max_header_bytes", "parse_timeout", "max_crawl_pages",
         "websub_verify_timeout", "webhook_timeout", "client_queue_size", "client_queue_bytes", "max_request_bytes",
-        "replay_memory_bytes", "max_request_header_bytes", "header_timeout", "job_visibility_timeout",
+        "replay_memory_bytes", "answer_memory_bytes", "max_request_header_bytes", "header_timeout",
+        "job_visibility_timeout",
     }
 )  # fmt: skip
 
@@ -146,6 +147,11 @@ class Settings:
         256 * 1024 * 1024,
         "bytes of WebSocket replays (?since=) this process holds at once, whatever the number of clients replaying; "
         "a replay that waits 30 s for its share is closed with 1013 (try again later)",
+    )
+    answer_memory_bytes: int = setting(
+        256 * 1024 * 1024,
+        "bytes of large HTTP answers (over 1 MiB: a result's links, a page of a listing) this process sends at once, "
+        "whatever the number of clients asking; an answer that finds them taken is a 503 busy (retry shortly)",
     )
     websocket_compression: bool = setting(
         False,
