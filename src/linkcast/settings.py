@@ -35,8 +35,8 @@ AT_LEAST_ONE = frozenset(
     {
         "fetch_timeout", "read_timeout", "max_body_bytes", "max_header_bytes", "parse_timeout", "max_crawl_pages",
         "websub_verify_timeout", "webhook_timeout", "client_queue_size", "client_queue_bytes", "max_request_bytes",
-        "replay_memory_bytes", "answer_memory_bytes", "max_request_header_bytes", "header_timeout",
-        "job_visibility_timeout",
+        "replay_memory_bytes", "answer_memory_bytes", "webhook_memory_bytes", "max_request_header_bytes",
+        "header_timeout", "job_visibility_timeout",
     }
 )  # fmt: skip
 
@@ -127,6 +127,11 @@ class Settings:
     )
     webhook_concurrency: int = setting(
         64, "webhook deliveries in flight at once in this process (each endpoint has one at a time, in order)"
+    )
+    webhook_memory_bytes: int = setting(
+        256 * 1024 * 1024,
+        "bytes of large webhook payloads (over 1 MiB: a result's links) this process holds for sending at once, "
+        "whatever the number of endpoints; a delivery waits for its share",
     )
     max_webhooks: int = setting(
         100,
