@@ -92,6 +92,11 @@ class Settings:
         10.0, "seconds allowed to read one large page or feed (pathological markup); past it: 'too_complex'"
     )
     parse_processes: int = setting(0, "child processes reading large pages and feeds (0: one per CPU)")
+    parse_memory_bytes: int = setting(
+        512 * 1024 * 1024,
+        "heap each of those children may have (a real page of 10 MB takes some 170 MB; 10 MB of empty elements "
+        "would take 660 MB); past it the page or feed is 'too_complex' (0: no cap)",
+    )
     per_host_concurrency: int = setting(4, "concurrent fetches to one host")
     per_host_delay: float = setting(0.0, "seconds between two fetches to one host")
     max_crawl_pages: int = setting(10_000, "the largest max_pages a crawl may ask for (more is refused with a 400)")

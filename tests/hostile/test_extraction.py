@@ -172,3 +172,19 @@ async def test_a_large_document_that_is_no_feed_is_the_feed_error_a_thread_gives
     with pytest.raises(FeedError) as raised:
         await read_off_loop(pool, "feed", answer, LinkLimits(), 100)
     assert raised.value.code == "not_a_feed" and pool._children
+
+
+async def test_a_page_whose_tree_outgrows_the_memory_cap_is_too_complex_and_its_child_replaced() -> None:
+    """10 MB of empty elements (20 KB gzipped) made a tree of 660 MB in a child, and every child could hold one at
+    once. Past --parse-memory-bytes the parse fails; a fresh child reads the next page."""
+    extraction = ExtractionPool(processes=1, timeout=30.0, memory_bytes=256 * 1024 * 1024)
+    try:
+        with pytest.raises(FetchError) as raised:
+            await extraction.extract(b"<p>" * (10 * 1024 * 1024 // 3), BASE, "text/html")
+        assert raised.value.code == "too_complex" and "memory" in raised.value.message
+        real = b"".join(b'<div><a href="/articles/%d/a-title">Title</a><p>A sentence or two.</p></div>' % n
+                        for n in range(100_000))  # fmt: skip
+        found = await extraction.extract(real, BASE, "text/html")
+        assert len(found.links) == 100_000
+    finally:
+        await extraction.close()
