@@ -24,6 +24,7 @@ from linkcast.settings import Settings
 from linkcast.store.memory import MemoryStore
 
 QUEUE_SIZE = 100
+QUEUE_BYTES = 64 * 1024
 
 
 class Socket:
@@ -70,7 +71,7 @@ def _texts(wire: bytes) -> list[bytes]:
 async def hub() -> AsyncIterator[tuple[Hub, MemoryStore]]:
     store = MemoryStore(Settings(store="memory://"))
     await store.open()
-    running = Hub(store, queue_size=QUEUE_SIZE, replay_budget=ReplayBudget(2**28, 2**23))
+    running = Hub(store, QUEUE_SIZE, ReplayBudget(2**28, 2**23), QUEUE_BYTES)
     await running.start()
     yield running, store
     await running.stop()
@@ -229,7 +230,7 @@ class FaultyStore(MemoryStore):
 async def test_a_tail_that_dies_is_restarted_loudly(caplog: pytest.LogCaptureFixture) -> None:
     store = FaultyStore(Settings(store="memory://"))
     await store.open()
-    running = Hub(store, queue_size=QUEUE_SIZE, replay_budget=ReplayBudget(2**28, 2**23))
+    running = Hub(store, QUEUE_SIZE, ReplayBudget(2**28, 2**23), QUEUE_BYTES)
     await running.start()
     try:
         async with caught_up(running) as (_subscription, socket):

@@ -15,6 +15,11 @@ site controls has the same deadline.
 The children are plain ``python -m linkcast.extraction`` processes driven over their stdin and stdout with asyncio
 (no threads, no multiprocessing: nothing re-imports the parent's main module). A request is one line of JSON (the
 task, its arguments, the body's length) and the body; the answer is one line of JSON.
+
+Each child's heap is capped (``--parse-memory-bytes``, ``RLIMIT_DATA``): a tree costs lexbor some 65 times its page,
+so 10 MB of ``<p>`` (20 KB gzipped) took a child to 660 MB, and every child at once (one per CPU) as many times. Past
+the cap the parse fails (``too_complex``) and the child, which may have been left short of memory anywhere, exits
+and is replaced; a real page of 10 MB with 70,000 links takes some 170 MB.
 """
 
 from __future__ import annotations
@@ -23,12 +28,14 @@ import asyncio
 import contextlib
 import importlib
 import os
+import resource
 import signal
 import sys
 from collections.abc import Callable
 from typing import Any
 
 import orjson
+from selectolax.lexbor import SelectolaxError
 
 from linkcast.core.errors import FetchError, LinkcastError, Unavailable
 from linkcast.core.links import FoundLinks, LinkLimits, find_links
@@ -42,6 +49,8 @@ ANSWER_LIMIT_BYTES = 1 << 30
 # deadline then counts its parse alone, not the child's start.
 READY = b"ready\n"
 START_TIMEOUT_SECONDS = 60.0
+# What a child answers when its task ran out of the memory it may have (its parent says so as ``too_complex``).
+OUT_OF_MEMORY = "out_of_memory"
 # What a child can be asked to run: a task's name, and the function (``module:name``) that takes the request's JSON
 # and the body and returns the answer's. Imported in the child when first asked for.
 TASKS = {
@@ -63,11 +72,12 @@ class _Child:
         self.process = process
 
     @classmethod
-    async def start(cls, answer_limit: int) -> _Child:
-        """A child that has said it is ready; FetchError if it could not start."""
+    async def start(cls, answer_limit: int, memory_bytes: int = 0) -> _Child:
+        """A child that has said it is ready, its heap capped at ``memory_bytes`` (0: not); FetchError if it could
+        not start."""
         try:
             process = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "linkcast.extraction",
+                sys.executable, "-m", "linkcast.extraction", str(memory_bytes),
                 stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, limit=answer_limit,
             )  # fmt: skip
         except OSError as error:  # no process could be made (out of memory, of process slots)
@@ -115,9 +125,12 @@ class ExtractionPool:
     within the deadline is told to try again later.
     """
 
-    def __init__(self, processes: int = 0, timeout: float = 10.0, limits: LinkLimits | None = None) -> None:
+    def __init__(
+        self, processes: int = 0, timeout: float = 10.0, limits: LinkLimits | None = None, memory_bytes: int = 0
+    ) -> None:
         self.size = processes if processes > 0 else os.cpu_count() or 1
         self.timeout = timeout
+        self.memory_bytes = memory_bytes  # each child's heap at most (0: no cap)
         self.limits = limits or LinkLimits()
         self._idle: asyncio.Queue[_Child | None] | None = None
         self._children: set[_Child] = set()
@@ -170,16 +183,22 @@ class ExtractionPool:
                 dead, child = child, None
                 await dead.kill()  # reaps it and closes its pipes
             if child is None:
-                child = await _Child.start(ANSWER_LIMIT_BYTES)
+                child = await _Child.start(ANSWER_LIMIT_BYTES, self.memory_bytes)
                 self._children.add(child)
             try:
-                return await asyncio.wait_for(child.call(task, request, body), self.timeout)
+                answer = await asyncio.wait_for(child.call(task, request, body), self.timeout)
             except TimeoutError:
                 raise FetchError(too_slow, code="too_complex") from None
             # The pipe broke, or the answer is not JSON; uvloop raises RuntimeError on a write to the pipe of a child
             # that died just before the page was sent.
             except (OSError, ValueError, RuntimeError) as error:
                 raise FetchError(f"link extraction crashed: {error!r}", code="extract_failed") from None
+            if answer.get("code") == OUT_OF_MEMORY:
+                message = (
+                    f"reading it took more than the {self.memory_bytes} bytes of memory allowed (pathological markup)"
+                )
+                raise FetchError(message, code="too_complex")
+            return answer
         except BaseException:
             # Timed out, crashed or cancelled mid-call: the child may still answer later, so it is never reused.
             if child is not None:
@@ -218,9 +237,12 @@ def _task(name: str, loaded: dict[str, Task]) -> Task:
     return loaded[name]
 
 
-def _serve() -> None:
-    """A child's loop: read a request, answer with what its task returns, until stdin closes (its parent is gone)."""
+def _serve(memory_bytes: int) -> None:
+    """A child's loop: read a request, answer with what its task returns, until stdin closes (its parent is gone) or
+    a task runs out of the ``memory_bytes`` its heap may have."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C stops the parent, which then closes our stdin
+    if memory_bytes:
+        resource.setrlimit(resource.RLIMIT_DATA, (memory_bytes, memory_bytes))
     source, sink = sys.stdin.buffer, sys.stdout.buffer
     sink.write(READY)
     sink.flush()
@@ -234,10 +256,20 @@ def _serve() -> None:
         except LinkcastError as error:
             answer = {"error": error.message, "code": error.code}
         except Exception as error:
+            if memory_bytes and _out_of_memory(error):
+                sink.write(orjson.dumps({"error": "out of memory", "code": OUT_OF_MEMORY}) + b"\n")
+                sink.flush()
+                return  # short of memory, anything may have failed half-way: a fresh child takes the next request
             answer = {"error": f"{type(error).__name__}: {error}"}
         sink.write(orjson.dumps(answer) + b"\n")
         sink.flush()
 
 
+def _out_of_memory(error: Exception) -> bool:
+    """Whether ``error`` came of the heap's cap: a MemoryError, or lexbor failing to parse, which it does only when
+    an allocation fails (it reads any bytes as HTML)."""
+    return isinstance(error, MemoryError | SelectolaxError)
+
+
 if __name__ == "__main__":
-    _serve()
+    _serve(int(sys.argv[1]) if len(sys.argv) > 1 else 0)

@@ -1,9 +1,10 @@
 """Fan-out of the event log to this process's WebSocket clients, each with its own bounded queue and filter.
 
 One task tails the store; every event is delivered to every matching subscriber without blocking: written straight
-to the client's socket when it keeps up, else queued; a subscriber whose queue is full is marked too slow and
-dropped, so one stalled client never slows the others down nor makes the server buffer without bound. Every
-subscriber gets the same ``Frame`` of an event, so it is framed once.
+to the client's socket when it keeps up, else queued; a subscriber whose queue is full (in events, or in bytes: a
+result may hold 8 MiB of links) is marked too slow and dropped, so one stalled client never slows the others down
+nor makes the server buffer without bound. Every subscriber gets the same ``Frame`` of an event, so it is framed
+once.
 """
 
 from __future__ import annotations
@@ -254,7 +255,17 @@ class Hub:
             page = await self.store.events_after(
                 cursor, subscription.request_ids, REPLAY_PAGE, until, max_bytes=REPLAY_PAGE_BYTES
             )
-            yield [Frame(event.id, event.json) for event in page]
-            if not cut_short(page, REPLAY_PAGE, REPLAY_PAGE_BYTES):  # all there is
+            more = cut_short(page, REPLAY_PAGE, REPLAY_PAGE_BYTES)  # else all there is
+            cursor = page[-1].id if page else cursor
+            # Nothing here keeps the page while the caller sends it: once written, its frames live in the socket's
+            # buffer alone, once, as the replay budget counts them (not also as text and frames here and there).
+            yield _frames_of(page)
+            if not more:
                 break
-            cursor = page[-1].id
+
+
+def _frames_of(events: list[Event]) -> list[Frame]:
+    """The frames of ``events``, which is emptied: the caller lets go of the events as it takes their frames."""
+    frames = [Frame(event.id, event.json) for event in events]
+    events.clear()
+    return frames

@@ -50,7 +50,10 @@ class Runtime:
         self.fetcher = Fetcher(settings)
         # Every parse of a large document a site sent (pages, feeds, pages searched for their feed) runs in these.
         self.extraction = extraction = ExtractionPool(
-            settings.parse_processes, settings.parse_timeout, LinkLimits(settings.max_links, settings.max_result_bytes)
+            settings.parse_processes,
+            settings.parse_timeout,
+            LinkLimits(settings.max_links, settings.max_result_bytes),
+            settings.parse_memory_bytes,
         )
         self.webhooks = WebhookJobs(settings, self.store, self.fetcher, self.metrics)
         self.webhook_pruner = RequestWebhookPruner(self.store)

@@ -35,8 +35,8 @@ AT_LEAST_ONE = frozenset(
     {
         "fetch_timeout", "read_timeout", "max_body_bytes", "max_header_bytes", "parse_timeout", "max_crawl_pages",
         "websub_verify_timeout", "webhook_timeout", "client_queue_size", "client_queue_bytes", "max_request_bytes",
-        "replay_memory_bytes",
-        "max_request_header_bytes", "header_timeout", "job_visibility_timeout", "send_stall_timeout",
+        "replay_memory_bytes", "answer_memory_bytes", "webhook_memory_bytes", "max_request_header_bytes",
+        "header_timeout", "job_visibility_timeout", "send_stall_timeout",
     }
 )  # fmt: skip
 
@@ -92,6 +92,11 @@ class Settings:
         10.0, "seconds allowed to read one large page or feed (pathological markup); past it: 'too_complex'"
     )
     parse_processes: int = setting(0, "child processes reading large pages and feeds (0: one per CPU)")
+    parse_memory_bytes: int = setting(
+        512 * 1024 * 1024,
+        "heap each of those children may have (a real page of 10 MB takes some 170 MB; 10 MB of empty elements "
+        "would take 660 MB); past it the page or feed is 'too_complex' (0: no cap)",
+    )
     per_host_concurrency: int = setting(4, "concurrent fetches to one host")
     per_host_delay: float = setting(0.0, "seconds between two fetches to one host")
     max_crawl_pages: int = setting(10_000, "the largest max_pages a crawl may ask for (more is refused with a 400)")
@@ -128,6 +133,11 @@ class Settings:
     webhook_concurrency: int = setting(
         64, "webhook deliveries in flight at once in this process (each endpoint has one at a time, in order)"
     )
+    webhook_memory_bytes: int = setting(
+        256 * 1024 * 1024,
+        "bytes of large webhook payloads (over 1 MiB: a result's links) this process holds for sending at once, "
+        "whatever the number of endpoints; a delivery waits for its share",
+    )
     max_webhooks: int = setting(
         100,
         "webhook endpoints made with PUT /webhooks kept at once; past it a new one is refused (409): each takes the "
@@ -146,6 +156,11 @@ class Settings:
         256 * 1024 * 1024,
         "bytes of WebSocket replays (?since=) this process holds at once, whatever the number of clients replaying; "
         "a replay that waits 30 s for its share is closed with 1013 (try again later)",
+    )
+    answer_memory_bytes: int = setting(
+        256 * 1024 * 1024,
+        "bytes of large HTTP answers (over 1 MiB: a result's links, a page of a listing) this process sends at once, "
+        "whatever the number of clients asking; an answer that finds them taken is a 503 busy (retry shortly)",
     )
     websocket_compression: bool = setting(
         False,

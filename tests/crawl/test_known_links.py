@@ -36,3 +36,19 @@ def test_a_link_longer_than_a_url_the_api_takes_is_never_remembered() -> None:
     known.learn("a", huge, "scope")
     known.visited("a", [huge, "https://x.example/1"])
     assert known.of("a") == {"https://x.example/1": DUPLICATE} and len(known) == 1
+
+
+def test_the_links_known_are_bounded_in_characters_too() -> None:
+    """Links of 8,000 characters, 1,000 to a page (its result's 8 MiB): the 50,000 links known at most were 400 MB,
+    kept for as long as the process ran. Past 8 MiB of them everything is forgotten, as past the count."""
+    known = KnownLinks()
+    for page in range(10):
+        known.visited("a", [f"https://x.example/{page}/{n}/" + "x" * 8000 for n in range(1000)])
+        known.learn("b", f"https://y.example/{page}/" + "y" * 8000, "scope")
+        kept = [link for crawl in ("a", "b") for link in known.of(crawl)]
+        assert sum(map(len, kept)) <= 8 * 1024 * 1024 and len(known) == len(kept)
+    known.forget("a")
+    known.forget("b")
+    assert len(known) == 0
+    known.visited("c", ["https://z.example/" + "z" * 8000] * 3)
+    assert len(known) == 1

@@ -157,6 +157,18 @@ async def test_at_most_max_total_urls_are_returned(site: RecordingSite, fetcher:
     assert len(found) == 40 and found[-1] == site.url("/b9")
 
 
+async def test_long_urls_are_taken_up_to_16_mib_of_them_in_all(site: RecordingSite, fetcher: Fetcher) -> None:
+    """URLs of 8,000 characters, 500 to a gzipped sitemap (about 4 KB each): 50,000 of them in 100 such sitemaps were
+    400 MB held by one crawl's job, read again by each crawl of the site. Their characters stop at 16 MiB in all."""
+    for n in range(6):
+        body = urlset(*(site.url(f"/s{n}/{i}/" + "x" * 8000) for i in range(500)))
+        xml(site, f"/s{n}.xml.gz", gzip.compress(body), content_type="application/octet-stream")
+    listed = robots(*(f"Sitemap: /s{n}.xml.gz" for n in range(6)))
+    found = await discover_sitemap_urls(fetcher, site.origin, listed, SitemapLimits())
+    assert 15 * 1024 * 1024 < sum(map(len, found)) <= 16 * 1024 * 1024
+    assert found[0] == site.url("/s0/0/" + "x" * 8000)
+
+
 async def test_failing_sitemaps_are_skipped(site: RecordingSite, fetcher: Fetcher) -> None:
     site.page("/gone.xml", "no", status=404)
     site.page("/broken.xml", "no", status=500)

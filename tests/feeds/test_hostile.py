@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import ClassVar
 
+import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -263,3 +264,27 @@ def test_any_bytes_give_a_feed_or_a_feed_error(body: bytes) -> None:
     for prefix in (b"", b"<rss version='2.0'><channel><item><title>", b'{"version": "https://jsonfeed.org/version/1"'):
         with contextlib.suppress(FeedError):  # anything else fails the test
             parse_feed(prefix + body, URL)
+
+
+def _entries_of_short_links(kind: str, entries: int, links: int) -> bytes:
+    """A feed whose entries each hold ``links`` relative links of a few bytes, which resolve against its long URL."""
+    anchors = "".join(f'<a href="{n}">l</a>' for n in range(links))
+    if kind == "json":
+        items = [{"id": f"e{n}", "content_html": anchors} for n in range(entries)]
+        return orjson.dumps({"version": "https://jsonfeed.org/version/1.1", "title": "t", "items": items})
+    escaped = anchors.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    items_xml = "".join(f"<item><guid>e{n}</guid><description>{escaped}</description></item>" for n in range(entries))
+    return f'<rss version="2.0"><channel><title>t</title>{items_xml}</channel></rss>'.encode()
+
+
+@pytest.mark.parametrize("kind", ["rss", "json"])
+def test_the_links_of_all_entries_are_bounded_like_a_pages(kind: str) -> None:
+    """1,000 entries of 40 two-byte links under a URL of 7,000 characters: 256 KiB of links each (the bound per
+    entry), 256 MB in all from 1.6 MB of feed (28 KB gzipped), which a poll held as events at once (816 MB RSS). The
+    links of a document's entries stop at FeedLimits.max_links_bytes, 8 MiB, as a page's result does."""
+    long_url = "https://feeds.example.com/" + "a" * 7000 + "/"
+    feed = parse_feed(_entries_of_short_links(kind, 1000, 40), long_url)
+    assert len(feed.entries) == 1000, "every entry is still read and sent"
+    total = sum(len(link) + 3 for entry in feed.entries for link in entry.links)
+    assert 7 * 1024 * 1024 < total <= 8 * 1024 * 1024
+    assert feed.entries[0].links and not feed.entries[-1].links and feed.entries[-1].links_truncated

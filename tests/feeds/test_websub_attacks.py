@@ -192,11 +192,12 @@ async def test_neither_the_callback_token_nor_the_secret_reaches_a_log_line(
 # -- bodies sent to callbacks that are not a subscription's ---------------------------------------------------------
 
 
-async def _answer_before_the_body(service: Service, path: str, announced: int, sent: int) -> bytes:
-    """POST to ``path`` announcing ``announced`` bytes, send ``sent`` of them, and read the answer (or fail)."""
+async def _answer_before_the_body(service: Service, path: str, announced: int, sent: int, fields: str = "") -> bytes:
+    """POST to ``path`` announcing ``announced`` bytes, send ``sent`` of them, and read the answer (or fail);
+    ``fields``: more header lines, each ending in CRLF."""
     reader, writer = await asyncio.open_connection("127.0.0.1", service.port)
     try:
-        head = f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{service.port}\r\nContent-Length: {announced}\r\n\r\n"
+        head = f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{service.port}\r\nContent-Length: {announced}\r\n{fields}\r\n"
         writer.write(head.encode() + b"x" * sent)
         await writer.drain()
         async with asyncio.timeout(5):
@@ -286,5 +287,14 @@ async def test_a_hub_pushing_without_end_gets_no_more_entries_than_polls_could_b
         assert pushed == ["urn:flood-0-0", "urn:flood-0-1", "urn:flood-0-2", "urn:flood-1-0", "urn:flood-1-1"]
         push = await push_state(service, "flood")
         assert (push["pushes"], push["dropped"]) == (2, 2)
+        # Dropped whatever they hold, so answered before their bodies are read: each was read whole first (a hub
+        # could send 10 MB after 10 MB, on as many connections at once, to be dropped).
+        callback = hub.subscribers[own].callback.removeprefix(service.base_url)
+        signed = "X-Hub-Signature: sha256=" + "0" * 64 + "\r\n"
+        over_budget = await _answer_before_the_body(service, callback, 5_000_000, 10_000, signed)
+        assert over_budget.startswith(b"HTTP/1.1 429 "), over_budget
+        unsigned = await _answer_before_the_body(service, callback, 5_000_000, 10_000)
+        assert unsigned.startswith(b"HTTP/1.1 403 "), unsigned
+        assert (await push_state(service, "flood"))["dropped"] == 4
     finally:
         service.stop()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gzip
 import ipaddress
 import socket
 import time
@@ -434,3 +435,17 @@ async def test_the_connected_peer_is_checked_even_if_resolution_were_not(site: L
             await fetcher.fetch(f"http://rebind.example:{site.port}/peer")
     finally:
         await fetcher.close()
+
+
+async def test_a_body_that_cannot_be_decoded_is_a_bad_response_asked_once(site: LocalSite, fetcher_for: Any) -> None:
+    """200,000 empty gzip members (4 MB): aiohttp refuses so many, and the failure read as a broken connection, which
+    was retried, decoding the same bytes three times."""
+    hits: list[float] = []
+    members = web.Response(
+        body=gzip.compress(b"") * 200_000, headers={"Content-Type": "text/html", "Content-Encoding": "gzip"}
+    )
+    url = site.route("/members", counting([members], hits))
+    with pytest.raises(FetchError) as raised:
+        await (await fetcher_for()).fetch(url)
+    assert raised.value.code == "bad_response" and "cannot be decoded" in raised.value.message
+    assert len(hits) == 1

@@ -222,3 +222,19 @@ async def test_feed_discovery_of_slow_pages_leaves_the_workers_pages_on_time(tmp
         assert {answer for answer in answers} <= {(422, "too_complex"), (503, "extraction_busy")}
     finally:
         service.stop()
+
+
+async def test_a_page_whose_tree_outgrows_the_memory_cap_is_too_complex_and_its_child_replaced() -> None:
+    """10 MB of empty elements (20 KB gzipped) made a tree of 660 MB in a child, and every child could hold one at
+    once. Past --parse-memory-bytes the parse fails; a fresh child reads the next page."""
+    extraction = ExtractionPool(processes=1, timeout=30.0, memory_bytes=256 * 1024 * 1024)
+    try:
+        with pytest.raises(FetchError) as raised:
+            await extraction.extract(b"<p>" * (10 * 1024 * 1024 // 3), BASE, "text/html")
+        assert raised.value.code == "too_complex" and "memory" in raised.value.message
+        real = b"".join(b'<div><a href="/articles/%d/a-title">Title</a><p>A sentence or two.</p></div>' % n
+                        for n in range(100_000))  # fmt: skip
+        found = await extraction.extract(real, BASE, "text/html")
+        assert len(found.links) == 100_000
+    finally:
+        await extraction.close()

@@ -121,7 +121,7 @@ async def test_since_past_this_replica_but_not_past_the_log_is_accepted() -> Non
     await store.open()
     for n in range(3):
         await store.submit(f"r{n}", "https://example.com/")
-    hub = Hub(store, queue_size=10, replay_budget=ReplayBudget(2**28, 2**23))
+    hub = Hub(store, queue_size=10, replay_budget=ReplayBudget(2**28, 2**23), queue_bytes=2**25)
     newest = await store.last_event_id()
     assert hub.position < newest
     await check_since_exists(newest, hub, store)

@@ -89,7 +89,7 @@ async def _read_sitemaps(
     ``pages`` as each is read (so that those read before the time runs out are kept)."""
     token = product_token(fetcher.settings.user_agent)
     seen = {url for url, _, _ in queue}
-    fetched = 0
+    fetched, chars = 0, 0
     while queue and fetched < limits.max_sitemaps and len(pages) < limits.max_total_urls:
         url, depth, offered = queue.popleft()
         host = ada_url.URL(url).hostname
@@ -104,7 +104,12 @@ async def _read_sitemaps(
         if sitemap is None:
             continue
         for page in sitemap.urls[: limits.max_total_urls - len(pages)]:
-            pages[page] = None
+            if page not in pages:
+                chars += len(page)
+                if chars > limits.max_total_chars:
+                    log.info("sitemaps of %s: over %d characters of URLs, the rest not taken", reach.site_host, chars)
+                    return
+                pages[page] = None
         if sitemap.sitemaps and depth + 1 >= limits.max_depth:
             log.info("sitemap %s: an index listed by an index, not followed", loggable_url(url))
             continue

@@ -19,6 +19,11 @@ from linkcast.fetch import Fetcher
 # tree can take some 450 MB (10 MB of <meta>) and hours (10 MB of nested <div>).
 _HEAD_READER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="linkcast-feed-discovery")
 
+# What is read of the answer: a page names its feeds in its head, and a feed is known by its start. Read whole (up to
+# --max-body-bytes) in each API request, 100 PUT /feeds at once of a 10 KB gzipped page held 1 GB. A feed longer than
+# this is not kept for its first poll, which fetches it whole.
+DISCOVERY_BYTES = 1024 * 1024
+
 FEED_OR_PAGE = (
     "application/rss+xml, application/atom+xml, application/feed+json, application/xml;q=0.9, text/xml;q=0.9, "
     "application/json;q=0.8, text/html;q=0.7, */*;q=0.5"
@@ -28,12 +33,12 @@ FEED_OR_PAGE = (
 async def discover_feed(
     fetcher: Fetcher, extraction: ExtractionPool, url: str, answers: FirstAnswers | None = None
 ) -> str:
-    """The feed URL for ``url``; ``InvalidInput`` (``no_feed_found``) when it is a page that names none, and
-    ``Unprocessable`` (422) with the fetch's code (``dns``, ``timeout``, ``http_status``...) when it cannot be
-    fetched: the URL is the client's to fix, not a fault of this server. When ``url`` serves the feed itself, its
-    answer is kept in ``answers`` for the first poll."""
+    """The feed URL for ``url``, read in its first ``DISCOVERY_BYTES``; ``InvalidInput`` (``no_feed_found``) when it
+    is a page that names none, and ``Unprocessable`` (422) with the fetch's code (``dns``, ``timeout``,
+    ``http_status``...) when it cannot be fetched: the URL is the client's to fix, not a fault of this server. When
+    ``url`` serves the feed itself, its answer (if read whole) is kept in ``answers`` for the first poll."""
     try:
-        resource = await fetcher.fetch_resource(url, max_bytes=fetcher.settings.max_body_bytes, accept=FEED_OR_PAGE)
+        resource = await fetcher.fetch_resource(url, max_bytes=DISCOVERY_BYTES, truncate=True, accept=FEED_OR_PAGE)
     except FetchError as error:
         raise Unprocessable(f"{url} could not be fetched to find its feed: {error.message}", code=error.code) from None
     if not 200 <= resource.status_code < 300:
@@ -41,7 +46,7 @@ async def discover_feed(
     content_type = resource.headers.get("Content-Type")
     if looks_like_a_feed(resource.body, content_type):
         # Where permanent redirects led, not where a temporary one did: that URL is asked again at each poll.
-        if answers is not None:
+        if answers is not None and not resource.truncated:
             answers.keep(resource.permanent_url, resource)
         return resource.permanent_url
     link_headers = resource.header_values("Link")

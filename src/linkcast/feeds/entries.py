@@ -15,7 +15,7 @@ from typing import Literal
 
 from linkcast.core.encoding import UTF8, DocumentEncoding
 from linkcast.core.encoding import lookup as lookup_encoding
-from linkcast.core.links import find_links
+from linkcast.core.links import LinkLimits, find_links
 from linkcast.core.resolution import resolve
 from linkcast.feeds.dates import parse_date
 from linkcast.feeds.model import FeedEntry, FeedLimits
@@ -55,6 +55,21 @@ class EntryDraft:
     content: Content | None = None
 
 
+@dataclass(slots=True)
+class LinkBudget:
+    """What a document's entries may still take in links, in bytes of JSON (``FeedLimits.max_links_bytes``)."""
+
+    remaining: int
+
+    def limits(self, per_entry: LinkLimits) -> LinkLimits:
+        """An entry's bounds: its own, within what the document has left."""
+        own = per_entry.max_bytes if per_entry.max_bytes is not None else self.remaining
+        return LinkLimits(per_entry.max_links, max(0, min(own, self.remaining)))
+
+    def spend(self, links: list[str]) -> None:
+        self.remaining -= sum(len(link) + 3 for link in links)  # quotes and comma, as ``find_links`` counts them
+
+
 def resolve_link(href: str | None, base: str | None) -> str | None:
     """``href`` against ``base`` as a browser resolves a link: the http(s) URL, or None."""
     if not href:
@@ -83,8 +98,9 @@ def plain(content: Content | None, limit: int) -> str | None:
     return collapse(content.raw, limit)
 
 
-def finish_entry(draft: EntryDraft, limits: FeedLimits) -> FeedEntry | None:
-    """The entry, or None when nothing identifies it (no id, link, title, date or content)."""
+def finish_entry(draft: EntryDraft, limits: FeedLimits, budget: LinkBudget | None = None) -> FeedEntry | None:
+    """The entry, or None when nothing identifies it (no id, link, title, date or content); its links are within
+    ``budget``, the document's, and spend it."""
     title = plain(draft.title, limits.max_text_chars)
     published, updated = parse_date(draft.published), parse_date(draft.updated)
     body = draft.content if draft.content is not None and draft.content.raw.strip() else draft.summary
@@ -99,8 +115,14 @@ def finish_entry(draft: EntryDraft, limits: FeedLimits) -> FeedEntry | None:
     links: list[str] = []
     truncated = False
     if body is not None and body.kind != "text" and _ANCHOR.search(body.raw):
-        found = find_links(body.raw.encode("utf-8", "replace"), body.base or "", _CONTENT_TYPE, limits.links)
-        links, truncated = found.links, found.truncated
+        allowed = limits.links if budget is None else budget.limits(limits.links)
+        if allowed.max_bytes == 0:
+            truncated = True  # the document's links are spent: not even parsed for them
+        else:
+            found = find_links(body.raw.encode("utf-8", "replace"), body.base or "", _CONTENT_TYPE, allowed)
+            links, truncated = found.links, found.truncated
+            if budget is not None:
+                budget.spend(links)
     authors = ", ".join(dict.fromkeys(a for a in (collapse(a, limits.max_text_chars) for a in draft.authors) if a))
     fingerprint = hashlib.sha256(f"{updated or ''}\x00{body_digest}".encode()).hexdigest()
     return FeedEntry(

@@ -18,7 +18,7 @@ from typing import Any
 import orjson
 
 from linkcast.core.encoding import charset_parameter, decode, lookup
-from linkcast.feeds.entries import Content, EntryDraft, bounded_id, finish_entry, plain, resolve_link
+from linkcast.feeds.entries import Content, EntryDraft, LinkBudget, bounded_id, finish_entry, plain, resolve_link
 from linkcast.feeds.model import FeedEntry, FeedLimits, ParsedFeed
 from linkcast.feeds.safe_xml import XmlRefused
 
@@ -54,11 +54,12 @@ def read_json_feed(body: bytes, url: str, content_type: str | None, max_entries:
     items = document.get("items")
     items = items if isinstance(items, list) else []
     entries: list[FeedEntry] = []
+    budget = LinkBudget(limits.max_links_bytes)
     for item in items[:max_entries]:
         if time.monotonic() > deadline:
             raise XmlRefused("too_complex", f"reading the feed took over {limits.max_seconds:g} s")
         if isinstance(item, dict):
-            entry = finish_entry(_draft(item, url, limits), limits)
+            entry = finish_entry(_draft(item, url, limits), limits, budget)
             if entry is not None:
                 entries.append(entry)
     hubs = document.get("hubs")

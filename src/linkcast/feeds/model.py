@@ -67,3 +67,7 @@ class FeedLimits:
     max_content_chars: int = 1024 * 1024  # content kept for its links and summary; the fingerprint hashes all of it
     max_hubs: int = 10
     links: LinkLimits = field(default_factory=lambda: LinkLimits(max_links=1000, max_bytes=256 * 1024))
+    # The links of all of a document's entries, in bytes of JSON, as a page's result is bounded (--max-result-bytes):
+    # 1,000 entries of 256 KiB each were 256 MB of events from one poll of a feed of 28 KB gzipped (short relative
+    # links under a long URL). Past it, entries keep everything but their links (links_truncated).
+    max_links_bytes: int = 8 * 1024 * 1024

@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 
 from linkcast.feeds.capture import BaseResolver, Capture
-from linkcast.feeds.entries import Content, TextKind, finish_entry, plain, resolve_link
+from linkcast.feeds.entries import Content, LinkBudget, TextKind, finish_entry, plain, resolve_link
 from linkcast.feeds.model import FeedEntry, FeedLimits, ParsedFeed
 from linkcast.feeds.safe_xml import Namespaces, XmlRefused, entity_text, feed_parser, safe_parser, xml_text
 from linkcast.feeds.syndication import ttl_seconds
@@ -73,6 +73,7 @@ class _Reader:
         self.author: list[str] | None = None  # atom:name / atom:email of the author being read
         self.capture: Capture | None = None
         self.entries: list[FeedEntry] = []
+        self.links = LinkBudget(limits.max_links_bytes)  # of all the entries
         self.read = 0
         self.truncated = False
         parser = safe_parser()
@@ -255,7 +256,7 @@ class _Reader:
         fields, self.entry = self.entry, None
         assert fields is not None
         authors = self.feed.authors if self.kind == "atom" else []  # Atom entries inherit the feed's author
-        entry = finish_entry(entry_draft(fields, authors, self.limits), self.limits)
+        entry = finish_entry(entry_draft(fields, authors, self.limits), self.limits, self.links)
         if entry is not None:
             self.entries.append(entry)
         self.check_time()

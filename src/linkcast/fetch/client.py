@@ -41,7 +41,7 @@ from typing import Any, TypeVar
 
 import ada_url
 import aiohttp
-from aiohttp.http_exceptions import LineTooLong
+from aiohttp.http_exceptions import ContentEncodingError, LineTooLong
 from multidict import CIMultiDict, CIMultiDictProxy
 
 from linkcast.core.addresses import server_host
@@ -381,6 +381,10 @@ def _translate(error: aiohttp.ClientError) -> FetchError:
         if _caused_by(error, LineTooLong):
             return FetchError(f"response headers too large: {error.message}", code="headers_too_large")
         return FetchError(f"invalid response: {error.message}", code="bad_response")
+    if isinstance(error, aiohttp.ClientPayloadError) and _caused_by(error, ContentEncodingError):
+        # The body cannot be decoded as its Content-Encoding says (corrupt, or a gzip of too many members): the same
+        # bytes again would fail the same way, so it is no transient failure to fetch (and decode) twice more.
+        return FetchError(f"the body cannot be decoded: {error}", code="bad_response")
     if isinstance(error, aiohttp.ServerDisconnectedError | aiohttp.ClientPayloadError | aiohttp.ClientOSError):
         return TransientFetchError(f"connection broken: {error}", code="connection_reset")
     return FetchError(f"fetch failed: {error}", code="connect")

@@ -19,6 +19,7 @@ from werkzeug.http import parse_range_header
 
 from linkcast.runtime import Runtime
 from linkcast.settings import Settings
+from linkcast.web.answer_memory import bound_answer_memory
 from linkcast.web.api import RequestPath, api
 from linkcast.web.crawls import crawls
 from linkcast.web.current import RUNTIME_KEY
@@ -58,6 +59,7 @@ def _app(settings: Settings, rt: Runtime, blueprints: tuple[Blueprint, ...]) -> 
     register_error_handlers(app)
     install_guard(app, settings)
     app.before_request(_ignore_suffix_ranges)
+    bound_answer_memory(app, settings.answer_memory_bytes)
     restore_signals: list[Callable[[], None]] = []
 
     @app.before_serving

@@ -156,6 +156,9 @@ async def _send_events(rt: Runtime, subscription: Subscription, since: int | Non
                     if page is None:
                         break
                     await send(page)
+                    # Written: the socket's buffer holds the page's bytes; its text and frames go now, not once the
+                    # client has read them all (a client that stops reading would hold three copies of its share).
+                    del page
                     if writer is not None:
                         await writer.drained()
         finally:

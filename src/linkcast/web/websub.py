@@ -76,7 +76,7 @@ async def verify(feed_id: str, token: str) -> Response:
 async def deliver(feed_id: str, token: str) -> Response:
     callbacks = runtime().callbacks
     cap = runtime().settings.max_body_bytes
-    refused = await callbacks.admits(feed_id, token)
+    refused = await callbacks.admits(feed_id, token, request.headers.get("X-Hub-Signature"))
     if refused is not None:
         return _answer(refused)
     admitted: asyncio.Event | None = getattr(request, "admitted", None)

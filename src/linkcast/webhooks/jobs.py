@@ -28,6 +28,7 @@ from linkcast.settings import Settings
 from linkcast.store.base import Store
 from linkcast.webhooks.attempt import Answer, endpoint_after, judge, send
 from linkcast.webhooks.outbox import fill_outbox
+from linkcast.webhooks.payload_memory import PayloadBudget, keep_in_hand
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,7 @@ class WebhookJobs:
         self.fetcher = fetcher
         self.metrics = metrics
         self._slots = asyncio.Semaphore(max(1, settings.webhook_concurrency))
+        self._payloads = PayloadBudget(settings.webhook_memory_bytes)
         self._running: set[asyncio.Task[None]] = set()
         self._failing = RepeatedProblem(log)
 
@@ -85,24 +87,31 @@ class WebhookJobs:
         started, sent, delivered = time.monotonic(), 0, 0
         try:
             while True:
-                filled = await fill_outbox(self.store, endpoint_id)
+                filled = await fill_outbox(self.store, endpoint_id, self._payloads)
                 if not filled.pending:
                     return time.time() if filled.behind else None
-                for delivery in filled.pending:
+                for due in keep_in_hand(filled.pending):
                     now = time.time()
-                    if delivery.next_try > now:
-                        return delivery.next_try
+                    if due.delivery.next_try > now:
+                        return due.delivery.next_try
                     if sent >= MAX_PER_RUN or time.monotonic() - started >= RUN_SECONDS:
                         return now
                     sent += 1
-                    answer = await send(self.fetcher, self.settings, endpoint, delivery, now)
-                    if answer.ok:
-                        delivered += 1
-                        await self._record_success(delivery, answer, time.time())
-                        continue
-                    await self._flush(endpoint_id, delivered)
-                    delivered = 0
-                    return await self._record_failure(endpoint_id, delivery, answer)
+                    async with self._payloads.share(due.size):
+                        delivery = due.delivery
+                        if not due.in_hand:
+                            reread = await self.store.get_webhook_delivery(endpoint_id, delivery.event_id)
+                            if reread is None or reread.ended:  # the endpoint was removed, or a retry sent it
+                                return time.time()
+                            delivery = reread
+                        answer = await send(self.fetcher, self.settings, endpoint, delivery, now)
+                        if answer.ok:
+                            delivered += 1
+                            await self._record_success(delivery, answer, time.time())
+                            continue
+                        await self._flush(endpoint_id, delivered)
+                        delivered = 0
+                        return await self._record_failure(endpoint_id, delivery, answer)
         finally:
             await self._flush(endpoint_id, delivered)
 

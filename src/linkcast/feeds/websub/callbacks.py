@@ -11,7 +11,9 @@ needs is in the store).
   a hub MUST sign (WebSub 8), and websub.rocks 302 fails a subscriber that takes an unsigned body with a 2xx.
   An accepted body is read as the feed and its entries go through the feed's seen-set exactly as a poll's do, within
   the push budget (``_budget_left``; past it, 429). A callback that is not (or no longer) a subscription's answers
-  410 Gone, which tells its hub to stop, before the body is read (``admits``, called by the web layer).
+  410 Gone, which tells its hub to stop, before the body is read (``admits``, called by the web layer); so are an
+  unsigned delivery (403) and one past the budget (429): a body of up to --max-body-bytes that will be dropped
+  whatever it holds is not read first.
 """
 
 from __future__ import annotations
@@ -56,6 +58,7 @@ NOT_FOUND = Reply(404, "no pending request of this subscription has this mode an
 GONE = Reply(410, "no subscription has this callback (any more)", "unknown_callback")
 RECEIVED = Reply(202)
 UNSIGNED = Reply(403, "this subscription was made with a secret: its deliveries must carry X-Hub-Signature", "unsigned")
+OVER_BUDGET = Reply(429, "this feed took as many pushed entries as it may for now: deliver later", "too_many")
 
 
 class Callbacks:
@@ -105,9 +108,9 @@ class Callbacks:
             return UNSIGNED
         now = time.time()
         budget = self._budget_left(sub, now)
-        if budget <= 0:  # before the signature: neither hashed nor parsed
+        if budget <= 0:  # before the signature: neither hashed nor parsed (spent since ``admits``)
             await self._dropped(sub, "over_budget")
-            return Reply(429, "this feed took as many pushed entries as it may for now: deliver later", "too_many")
+            return OVER_BUDGET
         if not signature_valid(signature, sub.secret, body):
             return await self._dropped(sub, "bad_signature")
         watch = str(record.spec.get("watch", WATCH_FEED))
@@ -145,13 +148,22 @@ class Callbacks:
             sub, pushes=sub.pushes + 1, last_push_at=now, window_entries=sub.window_entries + entries
         )
 
-    async def admits(self, feed_id: str, token: str) -> Reply | None:
+    async def admits(self, feed_id: str, token: str, signature: str | None) -> Reply | None:
         """None if a delivery to this callback is to be read; else the answer to give before reading any of it
-        (anyone may POST to a callback URL, and a delivery may be ``--max-body-bytes``)."""
-        if await self._live(feed_id, token) is not None:
-            return None
-        self.metrics.websub_deliveries.labels("unknown_callback").inc()
-        return GONE
+        (anyone may POST to a callback URL, and a delivery may be ``--max-body-bytes``; a hub that pushes without
+        end sent 10 MB after 10 MB, each read whole before the 429 that dropped it)."""
+        live = await self._live(feed_id, token)
+        if live is None:
+            self.metrics.websub_deliveries.labels("unknown_callback").inc()
+            return GONE
+        sub, _record = live
+        if not signature:
+            await self._dropped(sub, "unsigned")
+            return UNSIGNED
+        if self._budget_left(sub, time.time()) <= 0:
+            await self._dropped(sub, "over_budget")
+            return OVER_BUDGET
+        return None
 
     async def too_large(self, feed_id: str, token: str) -> None:
         """Count a delivery refused for its size (the web layer refuses it before it is read)."""
