@@ -17,6 +17,7 @@ import contextlib
 from collections.abc import AsyncIterator
 
 from linkcast.core.errors import LinkcastError
+from linkcast.memory_budget import MemoryBudget
 
 # Bytes of events a replay page stops after (the page also holds the event that crosses it).
 REPLAY_PAGE_BYTES = 1024 * 1024
@@ -36,10 +37,8 @@ class ReplayBudget:
     def __init__(self, total_bytes: int, max_result_bytes: int, wait: float = REPLAY_WAIT_SECONDS) -> None:
         # A page's worth: the events up to the page's size, and the one that crosses it at its largest.
         self.page_share = REPLAY_PAGE_BYTES + max_result_bytes + EVENT_OVERHEAD_BYTES
-        self.total = max(total_bytes, self.page_share)  # one page at a time at least: replays never stop
-        self.free = self.total
+        self.bytes = MemoryBudget(max(total_bytes, self.page_share))  # one page at a time at least: replays go on
         self.wait = wait
-        self._freed = asyncio.Event()
 
     @contextlib.asynccontextmanager
     async def page(self) -> AsyncIterator[None]:
@@ -47,17 +46,13 @@ class ReplayBudget:
         does not come within ``wait`` seconds."""
         try:
             async with asyncio.timeout(self.wait):
-                while self.free < self.page_share:
-                    self._freed.clear()
-                    await self._freed.wait()
+                share = await self.bytes.take(self.page_share)
         except TimeoutError:
             raise ReplayBusy(
                 f"every byte of this server's replay budget is held by other replays for {self.wait:g} s",
                 code="replay_busy",
             ) from None
-        self.free -= self.page_share
         try:
             yield
         finally:
-            self.free += self.page_share
-            self._freed.set()
+            share.give_back()

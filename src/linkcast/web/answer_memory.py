@@ -18,6 +18,7 @@ from collections.abc import AsyncIterator
 from quart import Quart, Response
 from quart.wrappers.response import DataBody, IterableBody
 
+from linkcast.memory_budget import MemoryBudget, Share
 from linkcast.web.errors import error_response
 
 # Answers up to this size are sent as they are: every ordinary answer, and small enough not to matter times hundreds.
@@ -27,39 +28,11 @@ PIECE_BYTES = 64 * 1024
 RETRY_AFTER_SECONDS = 1
 
 
-class AnswerBudget:
-    """One process's bytes of large answers being sent."""
-
-    def __init__(self, total_bytes: int) -> None:
-        self.total = total_bytes
-        self.free = total_bytes
-
-    def take(self, size: int) -> _Share | None:
-        """A share of ``size`` bytes, or None if the budget has not that much free (an answer larger than the whole
-        budget gets it all when nothing else holds any, so that no answer is refused for ever)."""
-        if size > self.free and self.free < self.total:
-            return None
-        share = _Share(self, min(size, self.total))
-        self.free -= share.size
-        return share
-
-
-class _Share:
-    def __init__(self, budget: AnswerBudget, size: int) -> None:
-        self.budget, self.size = budget, size
-        self.given_back = False
-
-    def give_back(self) -> None:
-        if not self.given_back:
-            self.given_back = True
-            self.budget.free += self.size
-
-
 class _ShareBody(IterableBody):
     """A large answer's body, sent in pieces within its share, which goes back when the sending ends however it ends
     (sent, cut by the response timeout, the connection lost) or, if it never started, when the body is dropped."""
 
-    def __init__(self, data: bytes, share: _Share) -> None:
+    def __init__(self, data: bytes, share: Share) -> None:
         super().__init__(_pieces(data))
         self.share = share
         weakref.finalize(self, share.give_back)
@@ -79,7 +52,7 @@ async def _pieces(data: bytes) -> AsyncIterator[bytes]:
 
 def bound_answer_memory(app: Quart, total_bytes: int) -> None:
     """Send every answer over ``LARGE_ANSWER_BYTES`` within ``total_bytes`` of this process's memory."""
-    budget = AnswerBudget(total_bytes)
+    budget = MemoryBudget(total_bytes)
 
     @app.after_request
     async def within_budget(response: Response) -> Response:
@@ -88,7 +61,7 @@ def bound_answer_memory(app: Quart, total_bytes: int) -> None:
             return response
         if (body.begin, body.end) != (0, len(body.data)):  # a range of a file: rare, and no API answer
             return response
-        share = budget.take(len(body.data))
+        share = budget.try_take(len(body.data))
         if share is None:
             busy = error_response(
                 503, "busy", "this server is sending as many large answers as its memory allows; retry shortly"

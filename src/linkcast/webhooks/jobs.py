@@ -23,12 +23,13 @@ from linkcast.core.events import Job
 from linkcast.core.webhooks import DELIVERY_PENDING, ENDPOINT_ACTIVE, Delivery, Endpoint
 from linkcast.fetch import Fetcher
 from linkcast.logs import RepeatedProblem
+from linkcast.memory_budget import MemoryBudget
 from linkcast.metrics import Metrics
 from linkcast.settings import Settings
 from linkcast.store.base import Store
 from linkcast.webhooks.attempt import Answer, endpoint_after, judge, send
 from linkcast.webhooks.outbox import fill_outbox
-from linkcast.webhooks.payload_memory import PayloadBudget, keep_in_hand
+from linkcast.webhooks.payload_memory import keep_in_hand
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +46,7 @@ class WebhookJobs:
         self.fetcher = fetcher
         self.metrics = metrics
         self._slots = asyncio.Semaphore(max(1, settings.webhook_concurrency))
-        self._payloads = PayloadBudget(settings.webhook_memory_bytes)
+        self._payloads = MemoryBudget(settings.webhook_memory_bytes)
         self._running: set[asyncio.Task[None]] = set()
         self._failing = RepeatedProblem(log)
 
@@ -97,7 +98,7 @@ class WebhookJobs:
                     if sent >= MAX_PER_RUN or time.monotonic() - started >= RUN_SECONDS:
                         return now
                     sent += 1
-                    async with self._payloads.share(due.size):
+                    async with self._payloads.held(due.size):
                         delivery = due.delivery
                         if not due.in_hand:
                             reread = await self.store.get_webhook_delivery(endpoint_id, delivery.event_id)

@@ -21,9 +21,10 @@ from dataclasses import dataclass
 
 from linkcast.core.events import Event
 from linkcast.core.webhooks import Delivery, Endpoint, gap_delivery
+from linkcast.memory_budget import MemoryBudget
 from linkcast.store.base import Store
 from linkcast.store.listing import cut_short
-from linkcast.webhooks.payload_memory import LARGE_PAYLOAD_BYTES, PayloadBudget
+from linkcast.webhooks.payload_memory import LARGE_PAYLOAD_BYTES
 
 BATCH = 100  # pending deliveries read into an outbox at most
 SCAN = 1000  # events read from the log per step
@@ -76,7 +77,7 @@ class Filled:
     behind: bool  # events are left to read (the outbox is full, or this fill read all it may)
 
 
-async def fill_outbox(store: Store, endpoint_id: str, payloads: PayloadBudget | None = None) -> Filled:
+async def fill_outbox(store: Store, endpoint_id: str, payloads: MemoryBudget | None = None) -> Filled:
     """The endpoint's pending deliveries, the outbox first topped up from the log if it is less than half full; a
     step that reads more than ``LARGE_PAYLOAD_BYTES`` of events holds them within a share of ``payloads``."""
     pending = await store.pending_webhook_deliveries(endpoint_id, BATCH, READ_BYTES)
@@ -97,7 +98,7 @@ async def fill_outbox(store: Store, endpoint_id: str, payloads: PayloadBudget | 
             let_go = not payloads.available(size)
             if let_go:
                 events = []  # held by nobody while this step waits for its share: read again with it
-            async with payloads.share(size):
+            async with payloads.held(size):
                 found = await step.add(await step.read() if let_go else events)
         if found is None:
             break  # the endpoint changed under us (deleted): its next run starts over

@@ -10,42 +10,12 @@ the attempt is recorded. A delivery that waits for its share holds nothing; smal
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import dataclasses
-from collections.abc import AsyncIterator
 
 from linkcast.core.webhooks import Delivery
 
 # Payloads kept in hand by a run, in all: ordinary events (a result of 100 links is some 10 KB) never wait.
 LARGE_PAYLOAD_BYTES = 1024 * 1024
-
-
-class PayloadBudget:
-    """One process's bytes of large webhook payloads being sent."""
-
-    def __init__(self, total_bytes: int) -> None:
-        self.total = total_bytes
-        self.free = total_bytes
-        self._freed = asyncio.Event()
-
-    def available(self, size: int) -> bool:
-        """Whether a share of ``size`` bytes would be had at once."""
-        return self.free >= min(size, self.total)
-
-    @contextlib.asynccontextmanager
-    async def share(self, size: int) -> AsyncIterator[None]:
-        """Hold ``size`` bytes (at most the whole budget, so that any payload is sent in the end) while inside."""
-        size = min(size, self.total)
-        while self.free < size:
-            self._freed.clear()
-            await self._freed.wait()
-        self.free -= size
-        try:
-            yield
-        finally:
-            self.free += size
-            self._freed.set()
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
