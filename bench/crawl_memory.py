@@ -30,11 +30,12 @@ from typing import Any
 
 import aiohttp
 import redis.asyncio as aioredis
+from tests.support.memory import memory_bytes
 from tests.support.ports import free_port
 
 from bench.crawl_runs import Deployment, crawl_state, start_crawl, wait_done
 from bench.driver import TERMINAL, frame_head
-from bench.processes import PYTHON, Process, memory_bytes
+from bench.processes import PYTHON, Process
 from bench.site import SiteShape, render_page
 
 

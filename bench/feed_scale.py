@@ -25,11 +25,12 @@ from typing import Any
 
 import aiohttp
 import redis
+from tests.support.memory import memory_bytes
 from tests.support.redis import RedisServer
 from tests.support.service import Service
 
 from bench.feed_farm import RunningFarm
-from bench.processes import cpu_seconds, memory_bytes
+from bench.processes import cpu_seconds
 from linkcast.feeds.opml import OpmlFeed, export_opml
 
 IMPORT_BATCH = 1000

@@ -19,20 +19,10 @@ from pathlib import Path
 
 import aiohttp
 import psutil
+from tests.support.memory import memory_bytes
 
 PYTHON = sys.executable
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def memory_bytes(pid: int, field: str) -> int:
-    """A ``/proc/<pid>/status`` memory field (``VmRSS``, ``VmHWM``) in bytes; 0 once the process is gone."""
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith(field + ":"):
-                return int(line.split()[1]) * 1024
-    except FileNotFoundError:
-        pass
-    return 0
 
 
 def cpu_seconds(pid: int) -> float:

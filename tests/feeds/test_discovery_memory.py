@@ -12,6 +12,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
+from tests.support.memory import memory_bytes
 from tests.support.service import Service, receive_until
 from tests.support.site import LocalSite
 
@@ -30,14 +31,6 @@ async def service(tmp_path: Path) -> AsyncIterator[Service]:
     running.stop()
 
 
-def peak_rss_bytes(pid: int) -> int:
-    with open(f"/proc/{pid}/status") as status:
-        for line in status:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024
-    raise AssertionError("no VmHWM")
-
-
 def gzipped(site: LocalSite, path: str, body: bytes, content_type: str) -> str:
     packed = gzip.compress(body, 6)
 
@@ -53,7 +46,7 @@ async def test_pages_searched_for_their_feed_at_once_are_read_a_megabyte_each(
     page = b"<html><head><title>no feed</title></head><body><p>" + b"z" * PAGE_BYTES
     url = gzipped(site, "/page", page[:PAGE_BYTES], "text/html")
     assert service.process is not None
-    before = peak_rss_bytes(service.process.pid)
+    before = memory_bytes(service.process.pid, "VmHWM")
     async with aiohttp.ClientSession() as session:
 
         async def watch(n: int) -> int:
@@ -63,7 +56,7 @@ async def test_pages_searched_for_their_feed_at_once_are_read_a_megabyte_each(
         async with asyncio.timeout(120):
             statuses = await asyncio.gather(*(watch(n) for n in range(AT_ONCE)))
     assert statuses == [400] * AT_ONCE  # no_feed_found
-    grown = peak_rss_bytes(service.process.pid) - before
+    grown = memory_bytes(service.process.pid, "VmHWM") - before
     # Read whole, 40 pages of 10 MB were held at once: some 400 MB.
     assert grown < 150 * 1024 * 1024, f"the peak grew by {grown / 2**20:.0f} MiB"
 

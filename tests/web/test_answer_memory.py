@@ -12,6 +12,7 @@ import aiohttp
 import orjson
 import pytest
 
+from tests.support.memory import memory_bytes
 from tests.support.service import Service, receive_until, terminal_for
 from tests.support.site import LocalSite
 
@@ -29,14 +30,6 @@ async def service(tmp_path: Path) -> AsyncIterator[Service]:
     await running.start()
     yield running
     running.stop()
-
-
-def rss_bytes(pid: int) -> int:
-    with open(f"/proc/{pid}/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    raise AssertionError("no VmRSS")
 
 
 async def ask_and_stop_reading(service: Service, path: str) -> tuple[int, socket.socket]:
@@ -61,13 +54,13 @@ async def test_clients_that_never_read_large_answers_hold_no_more_than_the_budge
     status, whole = await service.call("GET", "/urls/big")
     assert status == 200 and len(whole["links"]) == LINKS  # a large answer is sent whole, in pieces
     assert service.process is not None
-    before = rss_bytes(service.process.pid)
+    before = memory_bytes(service.process.pid, "VmRSS")
 
     async with asyncio.timeout(60):
         asked = [await ask_and_stop_reading(service, "/urls/big") for _ in range(NOT_READING)]
     try:
         # 40 answers of 4 MiB were held until their connections ended (160 MiB); now the budget's worth at most.
-        grown = rss_bytes(service.process.pid) - before
+        grown = memory_bytes(service.process.pid, "VmRSS") - before
         assert grown < 64 * 1024 * 1024, f"{grown / 2**20:.0f} MiB held for clients that do not read"
         statuses = [status for status, _ in asked]
         assert set(statuses) <= {200, 503} and statuses.count(503) >= NOT_READING - 2

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.memory import memory_bytes
 from tests.support.service import Service, receive_until, terminal_for
 from tests.support.site import LocalSite
 
@@ -36,14 +37,6 @@ async def service(tmp_path: Path) -> AsyncIterator[Service]:
     running.stop()
 
 
-def rss_bytes(pid: int) -> int:
-    with open(f"/proc/{pid}/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    raise AssertionError("no VmRSS")
-
-
 async def replay_and_stop_reading(service: Service) -> socket.socket:
     """A WebSocket replaying from 0 that reads the answer to its handshake and a byte of the replay, then no more."""
     sock = socket.socket()
@@ -68,13 +61,13 @@ async def test_clients_that_stop_reading_a_replay_hold_a_page_each_once(service:
             await service.put(request_id, url)
         await receive_until(ws, lambda frames: len(terminal_for(frames, requests)) == RESULTS, 60)
     assert service.process is not None
-    before = rss_bytes(service.process.pid)
+    before = memory_bytes(service.process.pid, "VmRSS")
     replays: list[socket.socket] = []
     try:
         async with asyncio.timeout(60):
             for _ in range(REPLAYS):
                 replays.append(await replay_and_stop_reading(service))
-        grown = rss_bytes(service.process.pid) - before
+        grown = memory_bytes(service.process.pid, "VmRSS") - before
         # 40 first pages (a result each): some 64 MiB in the sockets' buffers. Also held as text and frames: 144 MiB.
         assert grown < 100 * 1024 * 1024, f"{grown / 2**20:.0f} MiB held for {REPLAYS} replays"
     finally:

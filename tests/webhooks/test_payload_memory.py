@@ -9,19 +9,13 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.memory import memory_bytes
 from tests.support.service import Service, receive_until, terminal_for
 from tests.support.site import LocalSite
 
 ENDPOINTS = 20
 RESULTS = 4  # of about 2 MiB of links each
 LINKS = 25_000
-
-
-def memory(pid: int) -> dict[str, int]:
-    """VmRSS and VmHWM (the peak) of a process, in bytes."""
-    with open(f"/proc/{pid}/status") as status:
-        fields = dict(line.split(":", 1) for line in status)
-    return {name: int(fields[name].split()[0]) * 1024 for name in ("VmRSS", "VmHWM")}
 
 
 @pytest.fixture
@@ -57,7 +51,7 @@ async def test_endpoints_that_never_answer_hold_large_payloads_within_the_budget
             status, _ = await service.call("PUT", f"/webhooks/w{n}", json={"url": f"http://127.0.0.1:{port}/"})
             assert status == 201
         assert service.process is not None
-        before = memory(service.process.pid)["VmRSS"]
+        before = memory_bytes(service.process.pid, "VmRSS")
         requests = {f"big{n}" for n in range(RESULTS)}
         async with service.connect() as ws:
             for request_id in requests:
@@ -71,7 +65,7 @@ async def test_endpoints_that_never_answer_hold_large_payloads_within_the_budget
                        for endpoint in listing["webhooks"]):  # fmt: skip
                     break
                 await asyncio.sleep(0.2)
-        grown = memory(service.process.pid)["VmHWM"] - before
+        grown = memory_bytes(service.process.pid, "VmHWM") - before
         # 20 runs held their outboxes (4 results of 2 MiB) and the bodies they sent: some 300 MiB over the 50 MiB the
         # results themselves take; within the budget, some 50 MiB.
         assert grown < 180 * 1024 * 1024, f"the peak grew by {grown / 2**20:.0f} MiB"
