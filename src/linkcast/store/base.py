@@ -315,7 +315,9 @@ class Store(ABC):
     @abstractmethod
     async def finish_feed_poll(self, job: Job, poll: FeedPoll) -> None:
         """End a poll with its outcome, atomically (``feed_ledger``): new and changed entries sent once each, the
-        record stored, the next poll queued unless the feed is gone."""
+        record stored, the next poll queued unless the feed is gone. A poll of a feed removed since it began takes
+        nothing, even when the id is watched again (the record's ``created_at`` differs): that feed keeps its own
+        options and one poll job."""
 
     @abstractmethod
     async def remove_feed(self, feed_id: str) -> FeedRecord:

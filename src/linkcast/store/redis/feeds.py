@@ -97,7 +97,7 @@ class RedisFeeds(RedisEvents):
         await self.run_script(
             "finish_poll", repr(time.time()), self.concurrency, job_id, owner, record.feed_id,
             orjson.dumps(record.columns()), host_key(record.url), orjson.dumps(events), orjson.dumps(entries),
-            self._maxlen, SEEN_RETENTION_SECONDS, SEEN_MAX, ENTRIES_KEPT,
+            self._maxlen, SEEN_RETENTION_SECONDS, SEEN_MAX, ENTRIES_KEPT, repr(record.created_at),
         )  # fmt: skip
 
     async def record_pushed_entries(self, feed_id: str, entries: list[PolledEntry]) -> bool:
