@@ -94,6 +94,13 @@ class WebhookJobs:
                         return delivery.next_try
                     if sent >= MAX_PER_RUN or time.monotonic() - started >= RUN_SECONDS:
                         return now
+                    # As it is now: a DELETE, a change of URL or a rotated secret while the last POST was on its way
+                    # holds for the rest of the run (its deliveries were read with the endpoint as it was then). One
+                    # deleted and made again under its id is another endpoint: these deliveries are not its own.
+                    current = await self.store.get_webhook(endpoint_id)
+                    if current is None or current.state != ENDPOINT_ACTIVE or current.created_at != endpoint.created_at:
+                        return None
+                    endpoint = current
                     sent += 1
                     answer = await send(self.fetcher, self.settings, endpoint, delivery, now)
                     if answer.ok:
