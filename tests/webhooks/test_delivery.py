@@ -12,6 +12,7 @@ from linkcast.core.webhooks import (
     DELIVERY_DELIVERED,
     DELIVERY_FAILED,
     DELIVERY_PENDING,
+    ENDPOINT_ACTIVE,
     ENDPOINT_DISABLED,
     Endpoint,
     new_secret,
@@ -281,3 +282,32 @@ async def test_an_endpoint_made_again_under_its_id_gets_nothing_of_the_old_ones_
 
     await eventually(run_over)
     assert (len(receiver.at("/old")), len(receiver.at("/new"))) == (1, 0)
+
+
+async def test_the_old_endpoints_last_answer_leaves_one_made_again_under_its_id_alone(
+    make_runtime: RuntimeFactory, receiver: WebhookReceiver
+) -> None:
+    """The old endpoint's URL answers 410 to the POST on its way while the id is deleted and made again: the new
+    endpoint is not disabled by it (nor counted the old one's successes)."""
+    runtime = await make_runtime()
+    await submit(runtime.store, receiver, "a")
+    await eventually(lambda: _results_in_log(runtime.store, 1))
+    gate = asyncio.Event()
+    receiver.hold("/old", 1, gate)
+    hook = Endpoint("hook", receiver.answer("/old", 410), ["result"], new_secret(), created_at=time.time(), cursor=0)
+    assert await runtime.store.save_webhook(hook, 0)
+    await runtime.store.wake_webhook("hook")
+    await receiver.wait_for(lambda: len(receiver.at("/old")) == 1)
+    assert await runtime.store.delete_webhook("hook")
+    await add_endpoint(runtime.store, "hook", receiver.answer("/new"), created_at=hook.created_at + 1)
+    gate.set()
+
+    async def run_over() -> bool:
+        return not runtime.webhooks._running
+
+    await eventually(run_over)
+    stored = await runtime.store.get_webhook("hook")
+    assert stored is not None and stored.url.endswith("/new")
+    assert (stored.state, stored.reason, stored.failing_since) == (ENDPOINT_ACTIVE, None, None)
+    await submit(runtime.store, receiver, "b")
+    await receiver.wait_for(lambda: len(receiver.at("/new")) == 1)
