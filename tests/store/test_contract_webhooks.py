@@ -179,6 +179,20 @@ async def test_a_deleted_endpoint_takes_its_outbox_and_job_with_it(store: Store)
     assert await take(store, 0.2) is None
 
 
+async def test_a_delete_of_a_version_gone_by_keeps_the_endpoint(store: Store) -> None:
+    """A request refused after making its endpoint removes it only if no other request took it up meanwhile."""
+    await store.save_webhook(endpoint("e", ["r1"]), 0)
+    await store.add_webhook_deliveries("e", 0, 1, [delivery(1)])
+    taken_up = await store.get_webhook("e")
+    assert taken_up is not None and await store.save_webhook(taken_up, 1)
+    assert not await store.delete_webhook("e", 1)
+    kept = await store.get_webhook("e")
+    assert kept is not None and kept.version == 2
+    assert [d.event_id for d in await store.pending_webhook_deliveries("e", 10)] == [1]
+    assert await store.delete_webhook("e", 2)
+    assert await store.get_webhook("e") is None
+
+
 async def test_endpoints_and_outboxes_survive_a_reopen(backend: Backend) -> None:
     if not backend.persistent:
         return

@@ -367,9 +367,10 @@ class Store(ABC):
         """How many endpoints are stored, those of a request (ids ``urls~``, ``crawls~``, ``feeds~``…) left out."""
 
     @abstractmethod
-    async def delete_webhook(self, endpoint_id: str) -> bool:
+    async def delete_webhook(self, endpoint_id: str, expected_version: int | None = None) -> bool:
         """Remove the endpoint, its outbox and its queued job (a running one ends without effect); False if
-        unknown."""
+        unknown. With ``expected_version``, only if the stored version is still that one (False, nothing removed,
+        otherwise): an endpoint another request took up meanwhile (``subscriptions.subscribe``) is kept."""
 
     @abstractmethod
     async def add_webhook_deliveries(

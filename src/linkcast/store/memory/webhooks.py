@@ -45,9 +45,11 @@ class MemoryWebhooks(MemoryWebSub):
     async def count_webhooks(self) -> int:
         return sum(1 for endpoint_id in self._endpoints if not SCOPED_ID.fullmatch(endpoint_id))
 
-    async def delete_webhook(self, endpoint_id: str) -> bool:
-        if self._endpoints.pop(endpoint_id, None) is None:
+    async def delete_webhook(self, endpoint_id: str, expected_version: int | None = None) -> bool:
+        stored = self._endpoints.get(endpoint_id)
+        if stored is None or expected_version not in (None, stored.version):
             return False
+        del self._endpoints[endpoint_id]
         self._outboxes.pop(endpoint_id, None)
         self._woken.discard(endpoint_id)
         self._jobs.drop_jobs_of(WEBHOOK_JOB, endpoint_id)

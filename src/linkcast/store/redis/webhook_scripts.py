@@ -53,12 +53,13 @@ return 1
 """
 )
 
-# ARGV: prefix, now, concurrency, id.
+# ARGV: prefix, now, concurrency, id, expected version ('': any).
 DELETE = (
     WEBHOOK_PREAMBLE
     + """
 local now, conc, id = tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
 if redis.call('EXISTS', wkey(id)) == 0 then return 0 end
+if ARGV[5] ~= '' and tonumber(redis.call('HGET', wkey(id), 'v')) ~= tonumber(ARGV[5]) then return 0 end
 local e = redis.call('HMGET', wkey(id), 'watch', 'job')
 for _, r in ipairs(cjson.decode(e[1])) do redis.call('SREM', wkey(r, 'whwatch'), id) end
 if e[2] then unqueue(e[2], now, conc) end

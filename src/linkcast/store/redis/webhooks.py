@@ -63,8 +63,9 @@ class RedisWebhooks(RedisWebSub):
             every, *scoped = await pipe.execute()
         return int(every) - sum(int(count) for count in scoped)
 
-    async def delete_webhook(self, endpoint_id: str) -> bool:
-        answer = await self.run_script("delete_webhook", repr(time.time()), self.concurrency, endpoint_id)
+    async def delete_webhook(self, endpoint_id: str, expected_version: int | None = None) -> bool:
+        expected = "" if expected_version is None else expected_version
+        answer = await self.run_script("delete_webhook", repr(time.time()), self.concurrency, endpoint_id, expected)
         return bool(answer)
 
     async def add_webhook_deliveries(

@@ -91,9 +91,14 @@ class SQLiteWebhooks(SQLiteCore):
 
         return await self._reader.run(read)
 
-    async def delete_webhook(self, endpoint_id: str) -> bool:
+    async def delete_webhook(self, endpoint_id: str, expected_version: int | None = None) -> bool:
         def operation(connection: sqlite3.Connection) -> Written:
-            gone = connection.execute("DELETE FROM webhooks WHERE endpoint_id = ?", (endpoint_id,)).rowcount
+            gone = connection.execute(
+                "DELETE FROM webhooks WHERE endpoint_id = ?1 AND (?2 IS NULL OR version = ?2)",
+                (endpoint_id, expected_version),
+            ).rowcount
+            if not gone:
+                return Written(False)
             connection.execute("DELETE FROM webhook_watch WHERE endpoint_id = ?", (endpoint_id,))
             connection.execute("DELETE FROM webhook_deliveries WHERE endpoint_id = ?", (endpoint_id,))
             scheduler.drop_jobs_of(connection, WEBHOOK_JOB, endpoint_id, time.time())
