@@ -325,9 +325,12 @@ class Store(ABC):
         unknown."""
 
     @abstractmethod
-    async def record_pushed_entries(self, feed_id: str, entries: list[PolledEntry]) -> bool:
+    async def record_pushed_entries(
+        self, feed_id: str, entries: list[PolledEntry], created_at: float | None = None
+    ) -> bool:
         """A hub's delivery of the feed: its entries through the feed's seen-set as a poll's go (``feed_ledger``),
-        the poll schedule untouched. False (nothing recorded) for an unknown feed."""
+        the poll schedule untouched. False (nothing recorded) for an unknown feed, and with ``created_at`` (that of
+        the feed the delivery was read for) for one removed and added again under its id since."""
 
     # -- WebSub subscriptions ---------------------------------------------------------------------------------------
 

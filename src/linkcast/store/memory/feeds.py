@@ -135,9 +135,11 @@ class MemoryFeeds(MemoryCrawls):
         self._append(feed_event(FEED_REMOVED, feed_id, url=feed.record.url))
         return feed.record
 
-    async def record_pushed_entries(self, feed_id: str, entries: list[PolledEntry]) -> bool:
+    async def record_pushed_entries(
+        self, feed_id: str, entries: list[PolledEntry], created_at: float | None = None
+    ) -> bool:
         feed = self._feeds.get(feed_id)
-        if feed is None:
+        if feed is None or created_at not in (None, feed.record.created_at):
             return False
         now = time.time()
         apply_push(_Book(self, feed, now), feed.record, entries, now)

@@ -143,12 +143,13 @@ return 1
 )
 
 # ARGV: prefix, now, concurrency, feed id, entries (as FINISH_POLL's), maxlen, entries kept, seen retention, most ids
-# kept. Answers 0 for an unknown feed.
+# kept, the created_at of the feed the delivery was read for ('': any). Answers 0 for an unknown feed, or another one.
 PUSH = (
     FEED_PREAMBLE
     + """
 local now, conc, id = tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
 if redis.call('EXISTS', fkey(id)) == 0 then return 0 end
+if ARGV[10] ~= '' and tonumber(redis.call('HGET', fkey(id), 'created_at')) ~= tonumber(ARGV[10]) then return 0 end
 local entries = cjson.decode(ARGV[5])
 if #entries == 0 then return 1 end
 local count = tonumber(redis.call('HGET', fkey(id), 'entry_count') or '0')

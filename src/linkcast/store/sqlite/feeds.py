@@ -196,10 +196,12 @@ class SQLiteFeeds(SQLiteCore):
         await self._writer.run(operation)
         await self._announce_jobs()
 
-    async def record_pushed_entries(self, feed_id: str, entries: list[PolledEntry]) -> bool:
+    async def record_pushed_entries(
+        self, feed_id: str, entries: list[PolledEntry], created_at: float | None = None
+    ) -> bool:
         def operation(connection: sqlite3.Connection) -> Written:
             stored = _load(connection, feed_id)
-            if stored is None:
+            if stored is None or created_at not in (None, stored.created_at):
                 return Written((False, False))
             now = time.time()
             book = _Book(connection, feed_id, now)
