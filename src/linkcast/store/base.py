@@ -391,9 +391,11 @@ class Store(ABC):
         payload takes them past ``max_bytes`` (``listing``: each carries its event), no more than that read."""
 
     @abstractmethod
-    async def save_webhook_delivery(self, delivery: Delivery) -> None:
+    async def save_webhook_delivery(self, delivery: Delivery, expected_attempts: int | None = None) -> None:
         """Store a delivery's progress (it must exist: one of a deleted endpoint is dropped). Ended deliveries beyond
-        the newest ``KEEP_ENDED_DELIVERIES`` of the endpoint are dropped."""
+        the newest ``KEEP_ENDED_DELIVERIES`` of the endpoint are dropped. With ``expected_attempts`` (a run's attempt:
+        the attempts it read), only if the delivery is still pending with that many: another run of the endpoint (its
+        job handed out again while this one sent) has recorded this attempt already, and what it ended stays."""
 
     @abstractmethod
     async def webhook_deliveries(

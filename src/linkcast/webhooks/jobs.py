@@ -115,7 +115,8 @@ class WebhookJobs:
 
     async def _record_success(self, delivery: Delivery, answer: Answer, now: float) -> None:
         self.metrics.webhook_attempts.labels("delivered").inc()
-        await self.store.save_webhook_delivery(judge(delivery, answer, None, self.settings, now).delivery)
+        outcome = judge(delivery, answer, None, self.settings, now).delivery
+        await self.store.save_webhook_delivery(outcome, expected_attempts=delivery.attempts)
 
     async def _record_failure(self, endpoint: Endpoint, delivery: Delivery, answer: Answer) -> float | None:
         """Store the failed attempt and the endpoint's health; when to try next (None: the endpoint is disabled)."""
@@ -124,7 +125,7 @@ class WebhookJobs:
         current = await self.store.get_webhook(endpoint.endpoint_id)
         failing_since = current.failing_since if current and current.created_at == endpoint.created_at else None
         outcome = judge(delivery, answer, failing_since, self.settings, now)
-        await self.store.save_webhook_delivery(outcome.delivery)
+        await self.store.save_webhook_delivery(outcome.delivery, expected_attempts=delivery.attempts)
         await self._change(endpoint, lambda e: endpoint_after(e, outcome, answer, now))
         if outcome.disable is not None:
             log.warning("webhook endpoint %s disabled: %s", endpoint.endpoint_id, outcome.disable)
