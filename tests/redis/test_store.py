@@ -300,3 +300,30 @@ async def test_the_live_tail_reads_about_a_listing_s_worth_of_large_events_at_on
     for n in range(3000):
         await store._append(EventBody("accepted", f"small{n}", b"{}"))
     assert len(await store.wait_events(read, timeout=5.0)) == 3000  # small ones: all of the backlog at once
+
+
+async def test_a_request_retried_while_a_prune_is_under_way_is_kept(
+    open_redis_store: StoreFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The prune reads which finished requests to drop, then drops them: a retry in between (the request queued again,
+    its job queued) must keep its record, or the job ends with no request to finish and the retry with no outcome."""
+    store = await open_redis_store()
+    await store.submit("a", "http://127.0.0.1/a")
+    job = await take(store)
+    await store.finish(job, error_body("a", job.url, FetchError("refused", code="connect"), timings={}))
+    read_finished = store.redis.zrange
+
+    async def retried_meanwhile(*args: object, **kwargs: object) -> object:
+        found = await read_finished(*args, **kwargs)  # type: ignore[arg-type]
+        monkeypatch.undo()
+        await store.retry("a")
+        return found
+
+    monkeypatch.setattr(store.redis, "zrange", retried_meanwhile)
+    await store.prune(time.time() + 1, keep_events=0)
+    record = await store.get_request("a")
+    assert record is not None and record.state == "queued"
+    again = await take(store)
+    assert await store.finish(again, result_for(again)) is not None
+    record = await store.get_request("a")
+    assert record is not None and record.state == "done"

@@ -326,6 +326,48 @@ async def test_a_job_neither_finished_nor_released_is_handed_out_again_once_its_
     assert record is not None and record.state == DONE
 
 
+async def test_a_request_finished_by_a_late_worker_stays_finished_when_its_job_is_handed_out_again(
+    backend: Backend,
+) -> None:
+    """Two workers lose the job's lease in turn: the first comes back and finishes the request while the second holds
+    the job; the second dies, and the job goes to a third. The request keeps its one terminal event and its state."""
+    store = await backend.open(job_visibility_timeout=0.3)
+    await store.submit("a", URL)
+    late = await take(store, "w1")
+    store.forget(late)  # its worker stalls past its lease
+    dying = await take(store, "w2")
+    assert await store.finish(late, result(late)) is not None  # the first worker comes back with the outcome
+    store.forget(dying)  # the second worker dies holding the job
+    third = await store.next_job("w3", timeout=1.0)
+    record = await store.get_request("a")
+    assert record is not None and record.state == DONE, "a finished request was marked running again"
+    if third is not None:
+        assert await store.finish(third, result(third)) is None
+    assert [e.type for e in await all_events(store) if e.is_terminal] == ["result"]
+    record = await store.get_request("a")
+    assert record is not None and record.state == DONE
+
+
+async def test_a_retry_while_the_job_still_runs_ends_in_one_outcome(backend: Backend) -> None:
+    """A worker past its lease fails the request while a second holds its job; the request is retried at once. The
+    retry ends in exactly one more terminal event, whichever of its jobs brings it."""
+    store = await backend.open(job_visibility_timeout=0.3)
+    await store.submit("a", URL)
+    late = await take(store, "w1")
+    store.forget(late)  # its worker stalls past its lease
+    running = await take(store, "w2")
+    failure = FetchError("no", code="dns")
+    assert await store.finish(late, error_body("a", URL, failure, timings={})) is not None
+    await store.retry("a")
+    assert await store.finish(running, result(running)) is not None  # the running job ends the retry
+    more = await store.next_job("w3", timeout=1.0)  # the retry's own job, where the backend queued one
+    if more is not None:
+        assert await store.finish(more, result(more)) is None
+    assert [e.type for e in await all_events(store) if e.is_terminal] == ["error", "result"]
+    record = await store.get_request("a")
+    assert record is not None and record.state == DONE
+
+
 async def test_a_live_workers_job_is_not_handed_out_past_its_lease(backend: Backend) -> None:
     store = await backend.open(job_visibility_timeout=0.3)
     await store.submit("a", URL)

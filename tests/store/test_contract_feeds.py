@@ -195,6 +195,49 @@ async def test_a_poll_that_ends_after_its_feed_was_removed_changes_nothing(store
     assert await store.next_job("w", timeout=0.3) is None
 
 
+@pytest.mark.parametrize("url", [FEED, "https://elsewhere.example/feed.xml"], ids=["same-url", "other-url"])
+async def test_a_poll_of_a_feed_removed_and_added_again_meanwhile_leaves_the_new_feed_alone(
+    store: Store, url: str
+) -> None:
+    """DELETE then PUT of the same id while a poll runs: the late poll is of the feed that was removed. Its entries
+    are not the new feed's, its record (the old options) does not replace the new one, and the new feed keeps one
+    poll job, at its own URL."""
+    await store.create_feed(watched())
+    job = await take(store)
+    old = await store.get_feed("f")
+    assert old is not None
+    await store.remove_feed("f")
+    new = FeedRecord("f", {"url": url, "follow": True, "watch": "feed"}, url)
+    await store.create_feed(new)
+    now = time.time()
+    late = dataclasses.replace(old, polls=1, last_poll=now, next_poll=now)
+    await store.finish_feed_poll(job, FeedPoll(late, [entry("a")]))
+    stored = await store.get_feed("f")
+    assert stored is not None and stored.spec == new.spec and stored.url == url and stored.polls == 0
+    assert await entries_sent(store) == []
+    following = await take(store, "w2")
+    assert (following.kind, following.request_id, following.url) == (FEED_JOB, "f", url)
+    assert await store.next_job("w3", timeout=0.5) is None, "the feed has more than one poll queued"
+
+
+async def test_a_late_poll_of_a_removed_feed_does_not_poll_its_successor_once_gone(store: Store) -> None:
+    """The feed made again under the id (another URL) is polled, and is gone, before the old feed's poll ends: that
+    end queues no poll of it."""
+    await store.create_feed(watched())
+    job = await take(store)
+    old = await store.get_feed("f")
+    assert old is not None
+    await store.remove_feed("f")
+    elsewhere = "https://elsewhere.example/feed.xml"
+    await store.create_feed(FeedRecord("f", {"url": elsewhere, "follow": False, "watch": "feed"}, elsewhere))
+    its_own = await take(store, "w2")
+    new = await store.get_feed("f")
+    assert its_own.url == elsewhere and new is not None
+    await store.finish_feed_poll(its_own, FeedPoll(dataclasses.replace(new, state=FEED_GONE, last_status=410)))
+    await store.finish_feed_poll(job, FeedPoll(dataclasses.replace(old, polls=1, next_poll=time.time())))
+    assert await store.next_job("w3", timeout=0.5) is None, "a gone feed was polled again"
+
+
 async def test_a_page_of_entries_stops_at_its_byte_budget_and_reads_on(store: Store) -> None:
     """An entry may keep 256 KiB of links: a thousand read at once would be a quarter of a gigabyte for one GET."""
     await store.create_feed(watched())

@@ -179,6 +179,39 @@ async def test_a_deleted_endpoint_takes_its_outbox_and_job_with_it(store: Store)
     assert await take(store, 0.2) is None
 
 
+async def test_a_delete_of_a_version_gone_by_keeps_the_endpoint(store: Store) -> None:
+    """A request refused after making its endpoint removes it only if no other request took it up meanwhile."""
+    await store.save_webhook(endpoint("e", ["r1"]), 0)
+    await store.add_webhook_deliveries("e", 0, 1, [delivery(1)])
+    taken_up = await store.get_webhook("e")
+    assert taken_up is not None and await store.save_webhook(taken_up, 1)
+    assert not await store.delete_webhook("e", 1)
+    kept = await store.get_webhook("e")
+    assert kept is not None and kept.version == 2
+    assert [d.event_id for d in await store.pending_webhook_deliveries("e", 10)] == [1]
+    assert await store.delete_webhook("e", 2)
+    assert await store.get_webhook("e") is None
+
+
+async def test_a_second_run_never_changes_what_the_first_ended(store: Store) -> None:
+    """The endpoint's job handed out again while its first run still sends (a stalled worker past its lease): both
+    read the delivery pending; the first records it delivered, and the second's failure of the same attempt must not
+    turn it back to pending (sent again) or failed. A retry (no attempt expected) still reopens a failed one."""
+    await store.save_webhook(endpoint(), 0)
+    await store.add_webhook_deliveries("e", 0, 1, [delivery(1)])
+    [read] = await store.pending_webhook_deliveries("e", 10)
+    delivered = dataclasses.replace(read, state=DELIVERY_DELIVERED, attempts=1, delivered_at=2.0)
+    await store.save_webhook_delivery(delivered, expected_attempts=0)
+    await store.save_webhook_delivery(dataclasses.replace(read, attempts=1, next_try=3.0), expected_attempts=0)
+    stored = await store.get_webhook_delivery("e", 1)
+    assert stored is not None and (stored.state, stored.attempts) == (DELIVERY_DELIVERED, 1)
+    assert await store.pending_webhook_deliveries("e", 10) == []
+    await store.add_webhook_deliveries("e", 1, 2, [delivery(2, state=DELIVERY_FAILED, attempts=3)])
+    await store.save_webhook_delivery(delivery(2, attempts=3))  # a retry
+    [again] = await store.pending_webhook_deliveries("e", 10)
+    assert (again.event_id, again.attempts) == (2, 3)
+
+
 async def test_endpoints_and_outboxes_survive_a_reopen(backend: Backend) -> None:
     if not backend.persistent:
         return

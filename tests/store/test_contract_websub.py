@@ -163,3 +163,15 @@ async def test_deleting_a_subscription_drops_its_queued_job(store: Store) -> Non
     assert await store.swap_subscription("f", 1, None)
     assert await store.next_job("w", timeout=0.8) is None
     assert await store.queue_depth() == 0
+
+
+async def test_a_delivery_read_for_a_feed_removed_and_added_again_meanwhile_is_not_the_new_feeds(store: Store) -> None:
+    """DELETE and PUT of the same id while a hub's delivery was read: its entries are of the feed that was removed."""
+    old, _ = await store.create_feed(watched())
+    await store.remove_feed("f")
+    elsewhere = "https://elsewhere.example/feed.xml"
+    new, _ = await store.create_feed(FeedRecord("f", {"url": elsewhere, "follow": False, "watch": "feed"}, elsewhere))
+    assert not await store.record_pushed_entries("f", [entry("a")], created_at=old.created_at)
+    assert await sent(store) == []
+    assert await store.record_pushed_entries("f", [entry("b")], created_at=new.created_at)
+    assert [e[0] for e in await sent(store)] == ["b"]

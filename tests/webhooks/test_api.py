@@ -4,11 +4,13 @@ a crawl and a feed delivering their events."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from aiohttp import web
 from quart.typing import TestClientProtocol as Client
 
 from linkcast.runtime import Runtime
@@ -236,3 +238,35 @@ async def test_secrets_never_appear_in_logs_events_or_errors(
     assert "last_error" in everything and "410" in everything
     for secret in secrets:
         assert secret not in everything and secret.removeprefix("whsec_") not in everything
+
+
+async def test_a_refused_request_leaves_the_endpoint_of_the_one_accepted_under_its_id(
+    client: Client, receiver: WebhookReceiver
+) -> None:
+    """Two PUT /feeds/<id> at once, the same webhook and other URLs: the first made the request's endpoint, the second
+    found it made and was accepted (201, with its secret) while the first still read its feed; the first, refused
+    (409), must not remove the endpoint the accepted feed's events go to."""
+    gate, asked = asyncio.Event(), asyncio.Event()
+
+    async def held_feed(_request: web.Request) -> web.StreamResponse:
+        asked.set()
+        await gate.wait()
+        return web.Response(text=RSS, content_type="application/rss+xml")
+
+    held = receiver.route("/held.xml", held_feed)
+    hook = {"url": receiver.answer("/in"), "events": ["feed.entry"]}
+    first = asyncio.create_task(client.put("/feeds/f", json={"url": held, "webhook": hook}))
+    try:
+        async with asyncio.timeout(15):
+            await asked.wait()  # the first made the endpoint, and reads its feed
+        second = await client.put(
+            "/feeds/f", json={"url": receiver.page("/feed.xml", RSS, "application/rss+xml"), "webhook": hook}
+        )
+        assert second.status_code == 201
+        secret = (await json_of(second))["webhook"]["secret"]
+    finally:
+        gate.set()
+    async with asyncio.timeout(15):
+        assert (await first).status_code == 409
+    await receiver.wait_for(lambda: len(receiver.at("/in")) == 1)
+    assert receiver.at("/in")[0].verified(secret)["type"] == "feed.entry"

@@ -4,7 +4,19 @@ that hangs never delaying another."""
 
 from __future__ import annotations
 
-from linkcast.core.webhooks import DELIVERY_DELIVERED, DELIVERY_FAILED, DELIVERY_PENDING, ENDPOINT_DISABLED
+import asyncio
+import dataclasses
+import time
+
+from linkcast.core.webhooks import (
+    DELIVERY_DELIVERED,
+    DELIVERY_FAILED,
+    DELIVERY_PENDING,
+    ENDPOINT_ACTIVE,
+    ENDPOINT_DISABLED,
+    Endpoint,
+    new_secret,
+)
 from linkcast.store import Store
 from tests.support.webhook_receiver import WebhookReceiver
 from tests.webhooks.conftest import RuntimeFactory, add_endpoint, eventually
@@ -196,3 +208,106 @@ async def test_a_target_the_address_policy_refuses_is_never_contacted(
     page = await runtime.store.webhook_deliveries("private", None, 10)
     assert page.items[0].last_error is not None and page.items[0].last_error["code"] == "blocked"
     assert receiver.at("/ok") == []
+
+
+async def _results_in_log(store: Store, count: int) -> bool:
+    return sum(e.type == "result" for e in await store.events_after(0)) == count
+
+
+async def test_a_deleted_endpoint_gets_nothing_more_of_the_run_in_flight(
+    make_runtime: RuntimeFactory, receiver: WebhookReceiver
+) -> None:
+    """DELETE while a POST of a run is on its way: the deliveries the run read with it are not sent after the 204."""
+    runtime = await make_runtime()
+    await submit(runtime.store, receiver, "a", "b", "c", "d")
+    await eventually(lambda: _results_in_log(runtime.store, 4))
+    gate = asyncio.Event()
+    receiver.hold("/hook", 1, gate)
+    hook = Endpoint("hook", receiver.answer("/hook"), ["result"], new_secret(), created_at=time.time(), cursor=0)
+    assert await runtime.store.save_webhook(hook, 0)  # the four results are its to send
+    await runtime.store.wake_webhook("hook")
+    await receiver.wait_for(lambda: len(receiver.at("/hook")) == 1)  # the run read all four, and sends the first
+    assert await runtime.store.delete_webhook("hook")
+    gate.set()
+
+    async def run_over() -> bool:
+        return not runtime.webhooks._running
+
+    await eventually(run_over)
+    assert len(receiver.at("/hook")) == 1, "deliveries of a deleted endpoint were sent"
+
+
+async def test_a_run_in_flight_sends_the_rest_where_the_endpoint_points_now(
+    make_runtime: RuntimeFactory, receiver: WebhookReceiver
+) -> None:
+    """PUT of another URL while a POST of a run is on its way: the rest of the run goes to the new URL."""
+    runtime = await make_runtime()
+    await submit(runtime.store, receiver, "a", "b", "c", "d")
+    await eventually(lambda: _results_in_log(runtime.store, 4))
+    gate = asyncio.Event()
+    receiver.hold("/old", 1, gate)
+    hook = Endpoint("hook", receiver.answer("/old"), ["result"], new_secret(), created_at=time.time(), cursor=0)
+    assert await runtime.store.save_webhook(hook, 0)  # the four results are its to send
+    await runtime.store.wake_webhook("hook")
+    await receiver.wait_for(lambda: len(receiver.at("/old")) == 1)
+    stored = await runtime.store.get_webhook("hook")
+    assert stored is not None
+    moved = dataclasses.replace(stored, url=receiver.answer("/new"))
+    assert await runtime.store.save_webhook(moved, stored.version)
+    gate.set()
+    await receiver.wait_for(lambda: len(receiver.at("/new")) == 3)
+    assert len(receiver.at("/old")) == 1
+
+
+async def test_an_endpoint_made_again_under_its_id_gets_nothing_of_the_old_ones_run(
+    make_runtime: RuntimeFactory, receiver: WebhookReceiver
+) -> None:
+    """DELETE and PUT of the same id while a POST of a run is on its way: the new endpoint takes the events appended
+    from then on, not the old one's deliveries."""
+    runtime = await make_runtime()
+    await submit(runtime.store, receiver, "a", "b", "c", "d")
+    await eventually(lambda: _results_in_log(runtime.store, 4))
+    gate = asyncio.Event()
+    receiver.hold("/old", 1, gate)
+    hook = Endpoint("hook", receiver.answer("/old"), ["result"], new_secret(), created_at=time.time(), cursor=0)
+    assert await runtime.store.save_webhook(hook, 0)
+    await runtime.store.wake_webhook("hook")
+    await receiver.wait_for(lambda: len(receiver.at("/old")) == 1)
+    assert await runtime.store.delete_webhook("hook")
+    await add_endpoint(runtime.store, "hook", receiver.answer("/new"), created_at=hook.created_at + 1)
+    gate.set()
+
+    async def run_over() -> bool:
+        return not runtime.webhooks._running
+
+    await eventually(run_over)
+    assert (len(receiver.at("/old")), len(receiver.at("/new"))) == (1, 0)
+
+
+async def test_the_old_endpoints_last_answer_leaves_one_made_again_under_its_id_alone(
+    make_runtime: RuntimeFactory, receiver: WebhookReceiver
+) -> None:
+    """The old endpoint's URL answers 410 to the POST on its way while the id is deleted and made again: the new
+    endpoint is not disabled by it (nor counted the old one's successes)."""
+    runtime = await make_runtime()
+    await submit(runtime.store, receiver, "a")
+    await eventually(lambda: _results_in_log(runtime.store, 1))
+    gate = asyncio.Event()
+    receiver.hold("/old", 1, gate)
+    hook = Endpoint("hook", receiver.answer("/old", 410), ["result"], new_secret(), created_at=time.time(), cursor=0)
+    assert await runtime.store.save_webhook(hook, 0)
+    await runtime.store.wake_webhook("hook")
+    await receiver.wait_for(lambda: len(receiver.at("/old")) == 1)
+    assert await runtime.store.delete_webhook("hook")
+    await add_endpoint(runtime.store, "hook", receiver.answer("/new"), created_at=hook.created_at + 1)
+    gate.set()
+
+    async def run_over() -> bool:
+        return not runtime.webhooks._running
+
+    await eventually(run_over)
+    stored = await runtime.store.get_webhook("hook")
+    assert stored is not None and stored.url.endswith("/new")
+    assert (stored.state, stored.reason, stored.failing_since) == (ENDPOINT_ACTIVE, None, None)
+    await submit(runtime.store, receiver, "b")
+    await receiver.wait_for(lambda: len(receiver.at("/new")) == 1)

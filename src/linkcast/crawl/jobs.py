@@ -91,7 +91,8 @@ class CrawlJobs:
         self.robots = RobotsCache(fetcher)
         self.product_token = product_token(settings.user_agent)
         self.sitemap_limits = SitemapLimits.from_settings(settings)
-        self._rules: OrderedDict[str, tuple[CrawlSpec, LinkRules]] = OrderedDict()
+        # Per crawl id: the created_at of the crawl they are of, its options and rules.
+        self._rules: OrderedDict[str, tuple[float, CrawlSpec, LinkRules]] = OrderedDict()
         self.known = KnownLinks()
 
     async def process(self, job: Job) -> None:
@@ -115,14 +116,20 @@ class CrawlJobs:
         )  # fmt: skip
 
     def _rules_of(self, record: CrawlRecord) -> tuple[CrawlSpec, LinkRules]:
+        """The crawl's options and rules, kept for its next pages. A crawl id used again once its crawl was pruned is
+        another crawl (another created_at): what was kept of the old one, and the links it knew, are dropped."""
         found = self._rules.get(record.crawl_id)
+        if found is not None and found[0] != record.created_at:
+            del self._rules[record.crawl_id]
+            self.known.forget(record.crawl_id)
+            found = None
         if found is None:
             spec = CrawlSpec.from_json(record.spec, max_pages_cap=self.settings.max_crawl_pages)
-            found = self._rules[record.crawl_id] = (spec, LinkRules.for_spec(spec))
+            found = self._rules[record.crawl_id] = (record.created_at, spec, LinkRules.for_spec(spec))
             while len(self._rules) > CACHED_CRAWLS:
                 self.known.forget(self._rules.popitem(last=False)[0])
         self._rules.move_to_end(record.crawl_id)
-        return found
+        return found[1], found[2]
 
     async def _robots_refusal(self, job: Job) -> CrawlOutcome | None:
         """The outcome of a URL robots.txt disallows (None: allowed); a ``Crawl-delay`` becomes the host's spacing."""

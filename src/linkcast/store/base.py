@@ -315,7 +315,9 @@ class Store(ABC):
     @abstractmethod
     async def finish_feed_poll(self, job: Job, poll: FeedPoll) -> None:
         """End a poll with its outcome, atomically (``feed_ledger``): new and changed entries sent once each, the
-        record stored, the next poll queued unless the feed is gone."""
+        record stored, the next poll queued unless the feed is gone. A poll of a feed removed since it began takes
+        nothing, even when the id is watched again (the record's ``created_at`` differs): that feed keeps its own
+        options and one poll job."""
 
     @abstractmethod
     async def remove_feed(self, feed_id: str) -> FeedRecord:
@@ -323,9 +325,12 @@ class Store(ABC):
         unknown."""
 
     @abstractmethod
-    async def record_pushed_entries(self, feed_id: str, entries: list[PolledEntry]) -> bool:
+    async def record_pushed_entries(
+        self, feed_id: str, entries: list[PolledEntry], created_at: float | None = None
+    ) -> bool:
         """A hub's delivery of the feed: its entries through the feed's seen-set as a poll's go (``feed_ledger``),
-        the poll schedule untouched. False (nothing recorded) for an unknown feed."""
+        the poll schedule untouched. False (nothing recorded) for an unknown feed, and with ``created_at`` (that of
+        the feed the delivery was read for) for one removed and added again under its id since."""
 
     # -- WebSub subscriptions ---------------------------------------------------------------------------------------
 
@@ -365,9 +370,10 @@ class Store(ABC):
         """How many endpoints are stored, those of a request (ids ``urls~``, ``crawls~``, ``feeds~``…) left out."""
 
     @abstractmethod
-    async def delete_webhook(self, endpoint_id: str) -> bool:
+    async def delete_webhook(self, endpoint_id: str, expected_version: int | None = None) -> bool:
         """Remove the endpoint, its outbox and its queued job (a running one ends without effect); False if
-        unknown."""
+        unknown. With ``expected_version``, only if the stored version is still that one (False, nothing removed,
+        otherwise): an endpoint another request took up meanwhile (``subscriptions.subscribe``) is kept."""
 
     @abstractmethod
     async def add_webhook_deliveries(
@@ -385,9 +391,11 @@ class Store(ABC):
         payload takes them past ``max_bytes`` (``listing``: each carries its event), no more than that read."""
 
     @abstractmethod
-    async def save_webhook_delivery(self, delivery: Delivery) -> None:
+    async def save_webhook_delivery(self, delivery: Delivery, expected_attempts: int | None = None) -> None:
         """Store a delivery's progress (it must exist: one of a deleted endpoint is dropped). Ended deliveries beyond
-        the newest ``KEEP_ENDED_DELIVERIES`` of the endpoint are dropped."""
+        the newest ``KEEP_ENDED_DELIVERIES`` of the endpoint are dropped. With ``expected_attempts`` (a run's attempt:
+        the attempts it read), only if the delivery is still pending with that many: another run of the endpoint (its
+        job handed out again while this one sent) has recorded this attempt already, and what it ended stays."""
 
     @abstractmethod
     async def webhook_deliveries(

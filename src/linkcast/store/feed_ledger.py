@@ -1,7 +1,9 @@
 """What happens in the store when one poll of a feed ends, written once for the backends that run Python inside their
 transaction (memory, SQLite; Redis says the same in Lua, ``redis/feed_scripts.py``):
 
-1. A feed that was removed takes nothing: the poll's job just ends.
+1. A feed that was removed takes nothing: the poll's job just ends. Nor does one removed and added again since the
+   poll began (DELETE and PUT of the same id; ``is_of_stored_feed``): its outcome is the old feed's, and the new feed's
+   own poll is queued instead of it (with the same URL, the running job was that poll).
 2. The poll's own events (``feed.moved``, ``feed.gone``, ``feed.error``) are appended.
 3. Each entry is looked up in the feed's seen-set by its id: a new one is a ``feed.entry`` (``"backlog": true`` until
    the feed's first successful poll has been recorded) and, with ``follow``, a request for its page; a known one
@@ -66,6 +68,11 @@ class FeedBook(Protocol):
 
     def schedule(self, record: FeedRecord) -> None:
         """Queue the feed's next poll at ``record.next_poll``, for ``record.url``."""
+
+
+def is_of_stored_feed(poll: FeedPoll, stored_created_at: float) -> bool:
+    """Whether ``poll`` is of the feed stored now, not of one removed since under the same id (step 1)."""
+    return poll.record.created_at == stored_created_at
 
 
 def apply_poll(book: FeedBook, stored: StoredCounts, poll: FeedPoll, now: float) -> None:

@@ -40,8 +40,8 @@ async def with_webhook(
         response = await start()
     except BaseException:
         if created:  # best effort: the request's own error is the answer, and a left endpoint is pruned later
-            with contextlib.suppress(Exception):
-                await store.delete_webhook(endpoint.endpoint_id)
+            with contextlib.suppress(Exception):  # not if another request of the id took it up meanwhile
+                await store.delete_webhook(endpoint.endpoint_id, endpoint.version)
         raise
     answer = orjson.loads(await response.get_data())
     answer["webhook"] = shown(endpoint, created or response.status_code == 201)

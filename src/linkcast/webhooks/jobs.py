@@ -97,6 +97,13 @@ class WebhookJobs:
                         return due.delivery.next_try
                     if sent >= MAX_PER_RUN or time.monotonic() - started >= RUN_SECONDS:
                         return now
+                    # As it is now: a DELETE, a change of URL or a rotated secret while the last POST was on its way
+                    # holds for the rest of the run (its deliveries were read with the endpoint as it was then). One
+                    # deleted and made again under its id is another endpoint: these deliveries are not its own.
+                    current = await self.store.get_webhook(endpoint_id)
+                    if current is None or current.state != ENDPOINT_ACTIVE or current.created_at != endpoint.created_at:
+                        return None
+                    endpoint = current
                     sent += 1
                     async with self._payloads.held(due.size):
                         delivery = due.delivery
@@ -110,30 +117,32 @@ class WebhookJobs:
                             delivered += 1
                             await self._record_success(delivery, answer, time.time())
                             continue
-                        await self._flush(endpoint_id, delivered)
+                        await self._flush(endpoint, delivered)
                         delivered = 0
-                        return await self._record_failure(endpoint_id, delivery, answer)
+                        return await self._record_failure(endpoint, delivery, answer)
         finally:
-            await self._flush(endpoint_id, delivered)
+            await self._flush(endpoint, delivered)
 
     async def _record_success(self, delivery: Delivery, answer: Answer, now: float) -> None:
         self.metrics.webhook_attempts.labels("delivered").inc()
-        await self.store.save_webhook_delivery(judge(delivery, answer, None, self.settings, now).delivery)
+        outcome = judge(delivery, answer, None, self.settings, now).delivery
+        await self.store.save_webhook_delivery(outcome, expected_attempts=delivery.attempts)
 
-    async def _record_failure(self, endpoint_id: str, delivery: Delivery, answer: Answer) -> float | None:
+    async def _record_failure(self, endpoint: Endpoint, delivery: Delivery, answer: Answer) -> float | None:
         """Store the failed attempt and the endpoint's health; when to try next (None: the endpoint is disabled)."""
         self.metrics.webhook_attempts.labels("failed").inc()
         now = time.time()
-        current = await self.store.get_webhook(endpoint_id)
-        outcome = judge(delivery, answer, current.failing_since if current else None, self.settings, now)
-        await self.store.save_webhook_delivery(outcome.delivery)
-        await self._change(endpoint_id, lambda e: endpoint_after(e, outcome, answer, now))
+        current = await self.store.get_webhook(endpoint.endpoint_id)
+        failing_since = current.failing_since if current and current.created_at == endpoint.created_at else None
+        outcome = judge(delivery, answer, failing_since, self.settings, now)
+        await self.store.save_webhook_delivery(outcome.delivery, expected_attempts=delivery.attempts)
+        await self._change(endpoint, lambda e: endpoint_after(e, outcome, answer, now))
         if outcome.disable is not None:
-            log.warning("webhook endpoint %s disabled: %s", endpoint_id, outcome.disable)
+            log.warning("webhook endpoint %s disabled: %s", endpoint.endpoint_id, outcome.disable)
             return None
         return outcome.delivery.next_try if outcome.delivery.state == DELIVERY_PENDING else now
 
-    async def _flush(self, endpoint_id: str, delivered: int) -> None:
+    async def _flush(self, endpoint: Endpoint, delivered: int) -> None:
         """The run's successes in the endpoint's health, in one change."""
         if delivered:
             now = time.time()
@@ -143,11 +152,14 @@ class WebhookJobs:
                     e, delivered=e.delivered + delivered, last_success_at=now, failing_since=None
                 )
 
-            await self._change(endpoint_id, healthy)
+            await self._change(endpoint, healthy)
 
-    async def _change(self, endpoint_id: str, change: Callable[[Endpoint], Endpoint]) -> None:
-        """``change`` applied to the endpoint as stored, retried when another change (the API's) came first."""
+    async def _change(self, endpoint: Endpoint, change: Callable[[Endpoint], Endpoint]) -> None:
+        """``change`` applied to the endpoint as stored, retried when another change (the API's) came first; not to
+        one deleted and made again under its id since (another ``created_at``): the run's attempts were not its."""
         for _ in range(SAVE_TRIES):
-            current = await self.store.get_webhook(endpoint_id)
-            if current is None or await self.store.save_webhook(change(current), current.version):
+            current = await self.store.get_webhook(endpoint.endpoint_id)
+            if current is None or current.created_at != endpoint.created_at:
+                return
+            if await self.store.save_webhook(change(current), current.version):
                 return

@@ -41,16 +41,17 @@ class RequestWebhookPruner:
             looked += len(page.items)
             for endpoint in page.items:
                 if SCOPED_ID.fullmatch(endpoint.endpoint_id) and endpoint.created_at <= made_before:
-                    removed += await self._prune(endpoint.endpoint_id)
+                    removed += await self._prune(endpoint.endpoint_id, endpoint.version)
             self._after = page.next
             if page.next is None:
                 break
         return removed
 
-    async def _prune(self, endpoint_id: str) -> int:
+    async def _prune(self, endpoint_id: str, version: int) -> int:
+        """Remove a request's endpoint left over, unless a request of its id took it up since it was listed."""
         scope, _, request_id = endpoint_id.partition("~")
         if await _exists(self.store, scope, request_id):
             return 0
         if await self.store.pending_webhook_deliveries(endpoint_id, 1):
             return 0
-        return await self.store.delete_webhook(endpoint_id)
+        return await self.store.delete_webhook(endpoint_id, version)

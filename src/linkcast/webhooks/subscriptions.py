@@ -105,18 +105,23 @@ async def retry_delivery(store: Store, endpoint_id: str, event_id: int) -> Deliv
 
 async def subscribe(store: Store, scope: str, request_id: str, config: WebhookConfig) -> tuple[Endpoint, bool]:
     """The endpoint of a request's ``webhook`` field: made (True) or, for a repeat, the same one as before; a repeat
-    asking for another webhook than the one made is a ``Conflict``."""
+    asking for another webhook than the one made is a ``Conflict``. Either way it is answered with the version it was
+    stored at: one found is stored again (a new version), so that a request that made it and was refused meanwhile,
+    or the pruning of endpoints left over, removes it only if nobody took it up since (``delete_webhook`` of that
+    version); one removed first is made again."""
     endpoint_id = scoped_endpoint_id(scope, request_id)
     for _ in range(SAVE_TRIES):
         current = await store.get_webhook(endpoint_id)
         if current is not None:
             if (current.url, current.events) != (config.url, config.events):
                 raise Conflict(f"{scope} {request_id!r} already has another webhook ({endpoint_id!r})")
-            return current, False
+            if await store.save_webhook(current, current.version):
+                return dataclasses.replace(current, version=current.version + 1), False
+            continue
         made = Endpoint(endpoint_id, config.url, config.events, new_secret(), [request_id], created_at=time.time(),
                         cursor=await store.last_event_id())  # fmt: skip
         if await store.save_webhook(made, 0):
-            return made, True
+            return dataclasses.replace(made, version=1), True
     raise Conflict(f"the webhook of {scope} {request_id!r} is being made by another request: try again")
 
 

@@ -127,7 +127,8 @@ class Callbacks:
             log.info("a delivery for feed %s names another topic: %s", feed_id, (reading.topic or "")[:500])
             return await self._dropped(sub, "another_topic")
         taken = reading.entries[:budget]  # the rest (the oldest, in a feed's usual order) wait for a poll
-        await self.store.record_pushed_entries(feed_id, taken)
+        # Of the feed read above: one removed and added again under its id while this was read takes nothing of it.
+        await self.store.record_pushed_entries(feed_id, taken, record.created_at)
         self.metrics.websub_deliveries.labels("accepted").inc()
         await self._count(feed_id, lambda s: self._took(s, max(1, len(taken)), now))
         return RECEIVED

@@ -122,7 +122,8 @@ class MemoryCore(Store):
         """Mark what the job belongs to as running."""
         if job.kind == PAGE_JOB:
             record = self._requests[job.request_id]
-            record.state, record.started_at, record.attempts = RUNNING, now, job.attempt
+            if record.state not in FINISHED_STATES:  # one a late worker finished meanwhile stays finished
+                record.state, record.started_at, record.attempts = RUNNING, now, job.attempt
 
     async def append_started(self, job: Job, body: EventBody) -> Event:
         return self._append(body)

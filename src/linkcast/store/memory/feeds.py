@@ -12,10 +12,10 @@ import orjson
 
 from linkcast.core.errors import Conflict, NotFound
 from linkcast.core.events import FEED_JOB, PAGE_JOB, EventBody, Job, Page, RequestRecord, accepted_body
-from linkcast.core.feeds import FEED_ACCEPTED, FEED_REMOVED, FeedPoll, FeedRecord, PolledEntry, feed_event
+from linkcast.core.feeds import FEED_ACCEPTED, FEED_GONE, FEED_REMOVED, FeedPoll, FeedRecord, PolledEntry, feed_event
 from linkcast.core.inputs import host_key
 from linkcast.settings import Settings
-from linkcast.store.feed_ledger import apply_poll, apply_push
+from linkcast.store.feed_ledger import apply_poll, apply_push, is_of_stored_feed
 from linkcast.store.listing import LISTING_BYTES, within_budget
 from linkcast.store.memory.crawls import MemoryCrawls
 
@@ -121,9 +121,11 @@ class MemoryFeeds(MemoryCrawls):
         self._jobs.complete(job)
         self._announce_job()
         feed = self._feeds.get(job.request_id)
-        if feed is not None:
+        if feed is not None and is_of_stored_feed(poll, feed.record.created_at):
             now = time.time()
             apply_poll(_Book(self, feed, now), feed.record, poll, now)
+        elif feed is not None and feed.record.state != FEED_GONE:
+            self._schedule_poll(feed.record)  # removed and added again meanwhile: the new feed's poll, not this one's
 
     async def remove_feed(self, feed_id: str) -> FeedRecord:
         feed = self._feeds.pop(feed_id, None)
@@ -133,9 +135,11 @@ class MemoryFeeds(MemoryCrawls):
         self._append(feed_event(FEED_REMOVED, feed_id, url=feed.record.url))
         return feed.record
 
-    async def record_pushed_entries(self, feed_id: str, entries: list[PolledEntry]) -> bool:
+    async def record_pushed_entries(
+        self, feed_id: str, entries: list[PolledEntry], created_at: float | None = None
+    ) -> bool:
         feed = self._feeds.get(feed_id)
-        if feed is None:
+        if feed is None or created_at not in (None, feed.record.created_at):
             return False
         now = time.time()
         apply_push(_Book(self, feed, now), feed.record, entries, now)

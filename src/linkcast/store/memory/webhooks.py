@@ -45,9 +45,11 @@ class MemoryWebhooks(MemoryWebSub):
     async def count_webhooks(self) -> int:
         return sum(1 for endpoint_id in self._endpoints if not SCOPED_ID.fullmatch(endpoint_id))
 
-    async def delete_webhook(self, endpoint_id: str) -> bool:
-        if self._endpoints.pop(endpoint_id, None) is None:
+    async def delete_webhook(self, endpoint_id: str, expected_version: int | None = None) -> bool:
+        stored = self._endpoints.get(endpoint_id)
+        if stored is None or expected_version not in (None, stored.version):
             return False
+        del self._endpoints[endpoint_id]
         self._outboxes.pop(endpoint_id, None)
         self._woken.discard(endpoint_id)
         self._jobs.drop_jobs_of(WEBHOOK_JOB, endpoint_id)
@@ -73,10 +75,13 @@ class MemoryWebhooks(MemoryWebSub):
         taken, _ = within_budget(pending, limit, max_bytes, _payload_bytes)
         return [dataclasses.replace(delivery) for delivery in taken]
 
-    async def save_webhook_delivery(self, delivery: Delivery) -> None:
+    async def save_webhook_delivery(self, delivery: Delivery, expected_attempts: int | None = None) -> None:
         outbox = self._outboxes.get(delivery.endpoint_id)
         if outbox is None or delivery.event_id not in outbox:
             return
+        stored = outbox[delivery.event_id]
+        if expected_attempts is not None and (stored.ended or stored.attempts != expected_attempts):
+            return  # another run recorded this attempt
         outbox[delivery.event_id] = dataclasses.replace(delivery)
         ended = sorted(event_id for event_id, found in outbox.items() if found.ended)
         for event_id in ended[: max(0, len(ended) - KEEP_ENDED_DELIVERIES)]:

@@ -112,14 +112,16 @@ return 1
 
 # ARGV: prefix, now, concurrency, job id, owner, feed id, record (JSON columns; entry_count is counted here), host of
 # the record's URL, events (JSON [[type, body]...]), entries (JSON [[key hex, fingerprint, entry id, new body,
-# changed body, link, link host]...]), maxlen, seen retention (seconds), most ids kept, entries kept.
+# changed body, link, link host]...]), maxlen, seen retention (seconds), most ids kept, entries kept, the created_at
+# of the feed polled. Answers 0 for a feed removed since the poll began (added again since or not: the new feed's
+# poll was queued by its CREATE).
 FINISH_POLL = (
     FEED_PREAMBLE
     + """
 local now, conc, id = tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[6]
 local maxlen = ARGV[11]
 local ended = complete(ARGV[4], ARGV[5], now, conc)
-if redis.call('EXISTS', fkey(id)) == 0 then return 0 end
+if tonumber(redis.call('HGET', fkey(id), 'created_at')) ~= tonumber(ARGV[15]) then return 0 end
 local record = cjson.decode(ARGV[7])
 local count = tonumber(redis.call('HGET', fkey(id), 'entry_count') or '0')
 for _, event in ipairs(cjson.decode(ARGV[9])) do append(maxlen, event[1], id, event[2]) end
@@ -141,12 +143,13 @@ return 1
 )
 
 # ARGV: prefix, now, concurrency, feed id, entries (as FINISH_POLL's), maxlen, entries kept, seen retention, most ids
-# kept. Answers 0 for an unknown feed.
+# kept, the created_at of the feed the delivery was read for ('': any). Answers 0 for an unknown feed, or another one.
 PUSH = (
     FEED_PREAMBLE
     + """
 local now, conc, id = tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
 if redis.call('EXISTS', fkey(id)) == 0 then return 0 end
+if ARGV[10] ~= '' and tonumber(redis.call('HGET', fkey(id), 'created_at')) ~= tonumber(ARGV[10]) then return 0 end
 local entries = cjson.decode(ARGV[5])
 if #entries == 0 then return 1 end
 local count = tonumber(redis.call('HGET', fkey(id), 'entry_count') or '0')

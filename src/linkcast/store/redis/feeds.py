@@ -41,7 +41,9 @@ class RedisFeeds(RedisEvents):
         return self.key("feed", feed_id, *((part,) if part else ()))
 
     async def create_feed(self, record: FeedRecord) -> tuple[FeedRecord, bool]:
-        now = time.time()
+        # As the script stores it (Lua writes a number with 14 digits): the record answered names its feed as
+        # get_feed's does (a poll or a hub's delivery is matched to its feed by created_at).
+        now = float(f"{time.time():.14g}")
         record.created_at, record.next_poll = now, now
         accepted = feed_event(FEED_ACCEPTED, record.feed_id, **record.to_dict())
         answer = await self.run_script(
@@ -97,14 +99,16 @@ class RedisFeeds(RedisEvents):
         await self.run_script(
             "finish_poll", repr(time.time()), self.concurrency, job_id, owner, record.feed_id,
             orjson.dumps(record.columns()), host_key(record.url), orjson.dumps(events), orjson.dumps(entries),
-            self._maxlen, SEEN_RETENTION_SECONDS, SEEN_MAX, ENTRIES_KEPT,
+            self._maxlen, SEEN_RETENTION_SECONDS, SEEN_MAX, ENTRIES_KEPT, repr(record.created_at),
         )  # fmt: skip
 
-    async def record_pushed_entries(self, feed_id: str, entries: list[PolledEntry]) -> bool:
+    async def record_pushed_entries(
+        self, feed_id: str, entries: list[PolledEntry], created_at: float | None = None
+    ) -> bool:
         rows = _entry_rows(feed_id, entries, backlog=False)
         answer = await self.run_script(
             "push", repr(time.time()), self.concurrency, feed_id, orjson.dumps(rows), self._maxlen, ENTRIES_KEPT,
-            SEEN_RETENTION_SECONDS, SEEN_MAX,
+            SEEN_RETENTION_SECONDS, SEEN_MAX, "" if created_at is None else repr(created_at),
         )  # fmt: skip
         return bool(answer)
 

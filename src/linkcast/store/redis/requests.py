@@ -17,13 +17,13 @@ from linkcast.settings import Settings
 from linkcast.store.listing import LISTING_BYTES
 from linkcast.store.redis.core import READ_AT_ONCE
 from linkcast.store.redis.events import SCAN_PAGE, RedisEvents
-from linkcast.store.redis.scripts import FINISH, RETRY, SUBMIT
+from linkcast.store.redis.scripts import FINISH, FORGET_FINISHED, RETRY, SUBMIT
 
 
 class RedisRequests(RedisEvents):
     def __init__(self, settings: Settings) -> None:
         super().__init__(settings)
-        self.register({"submit": SUBMIT, "retry": RETRY, "finish": FINISH})
+        self.register({"submit": SUBMIT, "retry": RETRY, "finish": FINISH, "forget_finished": FORGET_FINISHED})
 
     def request_key(self, request_id: str) -> str:
         return self.key("req", request_id)
@@ -125,12 +125,8 @@ class RedisRequests(RedisEvents):
             doomed = set(by_count) | set(by_age)
             if not doomed:
                 return
-            async with self.redis.pipeline(transaction=False) as pipe:
-                for request_id in doomed:
-                    pipe.unlink(self.request_key(request_id.decode()), self.key("ev", request_id.decode()))
-                pipe.zrem(finished, *doomed)
-                pipe.zrem(self.key("requests"), *doomed)
-                await pipe.execute()
+            # Each dropped only if it is finished still: a retry since this read queued it again (the script).
+            await self.run_script("forget_finished", *doomed)
 
 
 def pairs(flat: Sequence[bytes]) -> dict[bytes, bytes]:

@@ -162,7 +162,9 @@ update_host(h, now, conc)
 local j = redis.call('HMGET', jkey(id), 'k', 'r', 'u', 'd')
 if j[1] == 'page' then
   local rk = P .. ':req:' .. j[2]
-  if redis.call('EXISTS', rk) == 1 then
+  local state = redis.call('HGET', rk, 'state')
+  -- A request a late worker finished meanwhile stays finished: its job's next holder finishes nothing.
+  if state and state ~= 'done' and state ~= 'failed' then
     redis.call('HSET', rk, 'state', 'running', 'started_at', ARGV[2], 'attempts', attempts)
   end
 elseif j[1] == 'crawl' then

@@ -87,6 +87,23 @@ return id
 """
 )
 
+# Forget finished requests (ARGV: prefix, then their ids), each only if it is finished still: one read as finished by
+# the prune may have been retried since (queued again, with a job that needs its record).
+FORGET_FINISHED = """
+local P = ARGV[1]
+local forgotten = 0
+for i = 2, #ARGV do
+  local rid = ARGV[i]
+  if redis.call('ZSCORE', P .. ':finished', rid) then
+    redis.call('UNLINK', P .. ':req:' .. rid, P .. ':ev:' .. rid)
+    redis.call('ZREM', P .. ':finished', rid)
+    redis.call('ZREM', P .. ':requests', rid)
+    forgotten = forgotten + 1
+  end
+end
+return forgotten
+"""
+
 # Trim the log to ARGV[3] entries, then drop entries older than ARGV[2] (a binary search over the dense ids, reading
 # each probe's 'at'). ARGV: prefix, cutoff time, keep. Returns how many entries were dropped.
 PRUNE_EVENTS = """

@@ -53,12 +53,13 @@ return 1
 """
 )
 
-# ARGV: prefix, now, concurrency, id.
+# ARGV: prefix, now, concurrency, id, expected version ('': any).
 DELETE = (
     WEBHOOK_PREAMBLE
     + """
 local now, conc, id = tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
 if redis.call('EXISTS', wkey(id)) == 0 then return 0 end
+if ARGV[5] ~= '' and tonumber(redis.call('HGET', wkey(id), 'v')) ~= tonumber(ARGV[5]) then return 0 end
 local e = redis.call('HMGET', wkey(id), 'watch', 'job')
 for _, r in ipairs(cjson.decode(e[1])) do redis.call('SREM', wkey(r, 'whwatch'), id) end
 if e[2] then unqueue(e[2], now, conc) end
@@ -89,12 +90,16 @@ end
 return 1
 """
 
-# ARGV: prefix, id, event id, ended (1/0), delivery JSON, ended deliveries kept.
+# ARGV: prefix, id, event id, ended (1/0), delivery JSON, ended deliveries kept, attempts expected ('': any).
 SAVE_DELIVERY = """
 local P, id, eid = ARGV[1], ARGV[2], ARGV[3]
 local d, a = P .. ':whd:' .. id, P .. ':wha:' .. id
 local pending, ended = P .. ':whp:' .. id, P .. ':whe:' .. id
 if redis.call('HEXISTS', d, eid) == 0 then return 0 end
+if ARGV[7] ~= '' then  -- a run's attempt: only over the pending delivery it read (another run may have ended it)
+  local stored = cjson.decode(redis.call('HGET', d, eid))
+  if stored.state ~= 'pending' or stored.attempts ~= tonumber(ARGV[7]) then return 0 end
+end
 redis.call('HSET', d, eid, ARGV[5])
 if ARGV[4] ~= '1' then
   redis.call('ZADD', pending, eid, eid)

@@ -63,8 +63,9 @@ class RedisWebhooks(RedisWebSub):
             every, *scoped = await pipe.execute()
         return int(every) - sum(int(count) for count in scoped)
 
-    async def delete_webhook(self, endpoint_id: str) -> bool:
-        answer = await self.run_script("delete_webhook", repr(time.time()), self.concurrency, endpoint_id)
+    async def delete_webhook(self, endpoint_id: str, expected_version: int | None = None) -> bool:
+        expected = "" if expected_version is None else expected_version
+        answer = await self.run_script("delete_webhook", repr(time.time()), self.concurrency, endpoint_id, expected)
         return bool(answer)
 
     async def add_webhook_deliveries(
@@ -95,10 +96,10 @@ class RedisWebhooks(RedisWebSub):
         event_ids = await self.redis.zrange(self.key("whp", endpoint_id), 0, limit - 1)
         return await self._deliveries(endpoint_id, event_ids, max_bytes)
 
-    async def save_webhook_delivery(self, delivery: Delivery) -> None:
+    async def save_webhook_delivery(self, delivery: Delivery, expected_attempts: int | None = None) -> None:
         await self.run_script(
             "save_webhook_delivery", delivery.endpoint_id, delivery.event_id, int(delivery.ended), delivery.to_json(),
-            KEEP_ENDED_DELIVERIES,
+            KEEP_ENDED_DELIVERIES, "" if expected_attempts is None else expected_attempts,
         )  # fmt: skip
 
     async def webhook_deliveries(

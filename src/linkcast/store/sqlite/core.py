@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from linkcast.core.errors import LinkcastError, StoreCorrupt, StoreFull, StoreUnavailable
-from linkcast.core.events import CRAWL_JOB, PAGE_JOB, QUEUED, RUNNING, Event, Job
+from linkcast.core.events import CRAWL_JOB, DONE, FAILED, PAGE_JOB, QUEUED, RUNNING, Event, Job
 from linkcast.settings import Settings
 from linkcast.store.base import Store
 from linkcast.store.sqlite import scheduler
@@ -181,10 +181,11 @@ class SQLiteCore(Store):
         job = claimed.job
         if job is None:
             return Written((None, scheduler.wake_hint(connection, now)))
-        if job.kind == PAGE_JOB:
+        if job.kind == PAGE_JOB:  # a request a late worker finished meanwhile stays finished (exactly one outcome)
             connection.execute(
-                "UPDATE requests SET state = ?, started_at = ?, attempts = ? WHERE request_id = ?",
-                (RUNNING, now, job.attempt, job.request_id),
+                "UPDATE requests SET state = ?, started_at = ?, attempts = ? WHERE request_id = ? "
+                "AND state NOT IN (?, ?)",
+                (RUNNING, now, job.attempt, job.request_id, DONE, FAILED),
             )
         elif job.kind == CRAWL_JOB:
             connection.execute(

@@ -13,9 +13,9 @@ import orjson
 
 from linkcast.core.errors import Conflict, NotFound
 from linkcast.core.events import FEED_JOB, Event, EventBody, Job, Page
-from linkcast.core.feeds import FEED_ACCEPTED, FEED_REMOVED, FeedPoll, FeedRecord, PolledEntry, feed_event
+from linkcast.core.feeds import FEED_ACCEPTED, FEED_GONE, FEED_REMOVED, FeedPoll, FeedRecord, PolledEntry, feed_event
 from linkcast.core.inputs import host_key
-from linkcast.store.feed_ledger import apply_poll, apply_push
+from linkcast.store.feed_ledger import apply_poll, apply_push, is_of_stored_feed
 from linkcast.store.listing import LISTING_BYTES, within_budget
 from linkcast.store.sqlite import scheduler
 from linkcast.store.sqlite.core import SQLiteCore, Written
@@ -180,11 +180,15 @@ class SQLiteFeeds(SQLiteCore):
         def operation(connection: sqlite3.Connection) -> Written:
             now = time.time()
             row = connection.execute(
-                "SELECT entry_count, polls FROM feeds WHERE feed_id = ?", (job.request_id,)
+                "SELECT entry_count, polls, created_at FROM feeds WHERE feed_id = ?", (job.request_id,)
             ).fetchone()
             book = _Book(connection, job.request_id, now, job)
-            if row is not None:
-                apply_poll(book, _Counts(*row), poll, now)
+            if row is not None and is_of_stored_feed(poll, row[2]):
+                apply_poll(book, _Counts(row[0], row[1]), poll, now)
+            elif row is not None:  # removed and added again meanwhile: the new feed's poll is queued, not this one's
+                stored = _load(connection, job.request_id)
+                if stored is not None and stored.state != FEED_GONE:
+                    book.schedule(stored)
             if not book.next_poll_queued:  # the feed is gone, or was removed: the poll's job just ends
                 scheduler.complete(connection, job, now)
             return Written(book.queued, book.events)
@@ -192,10 +196,12 @@ class SQLiteFeeds(SQLiteCore):
         await self._writer.run(operation)
         await self._announce_jobs()
 
-    async def record_pushed_entries(self, feed_id: str, entries: list[PolledEntry]) -> bool:
+    async def record_pushed_entries(
+        self, feed_id: str, entries: list[PolledEntry], created_at: float | None = None
+    ) -> bool:
         def operation(connection: sqlite3.Connection) -> Written:
             stored = _load(connection, feed_id)
-            if stored is None:
+            if stored is None or created_at not in (None, stored.created_at):
                 return Written((False, False))
             now = time.time()
             book = _Book(connection, feed_id, now)

@@ -91,9 +91,14 @@ class SQLiteWebhooks(SQLiteCore):
 
         return await self._reader.run(read)
 
-    async def delete_webhook(self, endpoint_id: str) -> bool:
+    async def delete_webhook(self, endpoint_id: str, expected_version: int | None = None) -> bool:
         def operation(connection: sqlite3.Connection) -> Written:
-            gone = connection.execute("DELETE FROM webhooks WHERE endpoint_id = ?", (endpoint_id,)).rowcount
+            gone = connection.execute(
+                "DELETE FROM webhooks WHERE endpoint_id = ?1 AND (?2 IS NULL OR version = ?2)",
+                (endpoint_id, expected_version),
+            ).rowcount
+            if not gone:
+                return Written(False)
             connection.execute("DELETE FROM webhook_watch WHERE endpoint_id = ?", (endpoint_id,))
             connection.execute("DELETE FROM webhook_deliveries WHERE endpoint_id = ?", (endpoint_id,))
             scheduler.drop_jobs_of(connection, WEBHOOK_JOB, endpoint_id, time.time())
@@ -133,14 +138,15 @@ class SQLiteWebhooks(SQLiteCore):
 
         return await self._reader.run(read)
 
-    async def save_webhook_delivery(self, delivery: Delivery) -> None:
+    async def save_webhook_delivery(self, delivery: Delivery, expected_attempts: int | None = None) -> None:
         def operation(connection: sqlite3.Connection) -> Written:
             key = delivery.endpoint_id
-            connection.execute(
-                "UPDATE webhook_deliveries SET ended = ?, body = ? WHERE endpoint_id = ? AND event_id = ?",
-                (delivery.ended, delivery.to_json().decode(), key, delivery.event_id),
-            )
-            if delivery.ended:
+            saved = connection.execute(
+                "UPDATE webhook_deliveries SET ended = ?1, body = ?2 WHERE endpoint_id = ?3 AND event_id = ?4 "
+                "AND (?5 IS NULL OR (ended = 0 AND json_extract(body, '$.attempts') = ?5))",
+                (delivery.ended, delivery.to_json().decode(), key, delivery.event_id, expected_attempts),
+            ).rowcount
+            if saved and delivery.ended:
                 connection.execute(
                     "DELETE FROM webhook_deliveries WHERE endpoint_id = ? AND ended = 1 AND event_id <= ("
                     "SELECT event_id FROM webhook_deliveries WHERE endpoint_id = ? AND ended = 1 "
