@@ -124,6 +124,27 @@ return 1
 """
 )
 
+# A page's links before its last ``LINKS_PER_STEP``, admitted a step at a time ahead of FINISH_PAGE (which admits the
+# last ones): a page may bring --max-links links and its site's sitemaps 50,000 more, and one script admitting them
+# all held Redis for 0.4 s. Its redirect target joins the visited set first, as FINISH_PAGE has it do before the links.
+# Nothing is admitted for a crawl that has ended or a URL whose outcome is recorded already (a second delivery).
+# ARGV: prefix, now, concurrency, crawl id, url key, final key, then links as (url, key, host, depth, referrer).
+# Answers 0 when nothing may be admitted (the caller stops), else 1.
+ADMIT = (
+    CRAWL_PREAMBLE
+    + """
+local now, conc, id = tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
+local state = redis.call('HGET', ckey(id), 'state')
+if (not state) or state == 'done' or state == 'cancelled' then return 0 end
+if redis.call('SISMEMBER', ckey(id, 'done'), ARGV[5]) == 1 then return 0 end
+if ARGV[6] ~= '' then redis.call('SADD', ckey(id, 'seen'), ARGV[6]) end
+local counts = cjson.decode(redis.call('HGET', ckey(id), 'counts'))
+admit(id, 7, counts, now, conc)
+redis.call('HSET', ckey(id), 'counts', cjson.encode(counts))
+return 1
+"""
+)
+
 # ARGV: prefix, now, concurrency, crawl id, maxlen. Answers -1 for an unknown crawl, else 1.
 CANCEL = (
     CRAWL_PREAMBLE

@@ -1,0 +1,68 @@
+"""Redis runs one command at a time: a script whose work grows with what a client sends holds every replica, every
+worker and every stream until it ends. These tests attack at the documented caps on a Redis of their own, whose
+SLOWLOG records every command that held it for ``SLOW_MS`` or more (a bound generous enough for a loaded machine:
+the steps measure a few milliseconds, the unbounded scripts they replace hundreds)."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+import redis
+
+from linkcast.core.crawls import CrawlOutcome, Discovered, page_body
+from linkcast.settings import Settings
+from linkcast.store.redis import RedisStore
+from tests.support.redis import RedisServer
+
+SLOW_MS = 100
+SITE = "https://site.example"
+
+
+@pytest.fixture(scope="module")
+def own_redis() -> Iterator[str]:
+    """A ``redis-server`` of this module alone (its SLOWLOG is configured here, which a shared Redis forbids)."""
+    if shutil.which("redis-server") is None:
+        pytest.skip("redis-server is needed to measure scripts on a Redis of the test's own")
+    server = RedisServer()
+    try:
+        server.start()
+        with redis.Redis.from_url(server.url) as client:
+            client.config_set("slowlog-log-slower-than", SLOW_MS * 1000)
+        yield server.url
+    finally:
+        server.remove()
+
+
+@pytest.fixture
+async def store(own_redis: str) -> AsyncIterator[RedisStore]:
+    with redis.Redis.from_url(own_redis) as client:
+        client.flushdb()  # this module's own server: nothing of anyone else's is there
+        client.slowlog_reset()
+    opened = RedisStore(Settings(store=own_redis, redis_prefix="bounded", max_crawl_pages=10_000))
+    await opened.open()
+    yield opened
+    await opened.close()
+
+
+def slow_commands(url: str) -> list[tuple[int, str]]:
+    """The commands that held Redis ``SLOW_MS`` or more: (milliseconds, the command's start)."""
+    with redis.Redis.from_url(url) as client:
+        return [(entry["duration"] // 1000, entry["command"][:60].decode()) for entry in client.slowlog_get(128)]
+
+
+async def test_a_page_with_the_most_links_is_admitted_in_bounded_steps(store: RedisStore, own_redis: str) -> None:
+    # --max-links (100,000) on one page, all new, to a crawl at --max-crawl-pages: one script admitting them held
+    # Redis for 0.4 s; each step now takes a few ms, and the outcome is the same.
+    await store.create_crawl("c", {"urls": [f"{SITE}/"], "max_depth": 2, "max_pages": 10_000}, [f"{SITE}/"])
+    seed = await store.next_job("w", timeout=5.0)
+    assert seed is not None
+    links = [f"https://h{n % 50}.example/{n}" for n in range(100_000)]
+    body = page_body("c", seed.url, depth=0, referrer=None, status_code=200, final_url=seed.url, links=[])
+    outcome = CrawlOutcome(body, "fetched", [Discovered(link, 1, seed.url) for link in links])
+    assert await store.finish_crawl_page(seed, outcome)
+    assert slow_commands(own_redis) == []
+    record = await store.get_crawl("c")
+    assert record is not None and record.counts.queued == 9_999 and record.counts.fetched == 1
+    assert record.counts.skipped["page_limit"] == 100_000 - 9_999
