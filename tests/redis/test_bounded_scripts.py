@@ -66,3 +66,23 @@ async def test_a_page_with_the_most_links_is_admitted_in_bounded_steps(store: Re
     record = await store.get_crawl("c")
     assert record is not None and record.counts.queued == 9_999 and record.counts.fetched == 1
     assert record.counts.skipped["page_limit"] == 100_000 - 9_999
+
+
+async def test_cancelling_a_crawl_drops_its_queued_jobs_in_bounded_steps(store: RedisStore, own_redis: str) -> None:
+    # A crawl with 100,000 URLs queued (a deployment's --max-crawl-pages may allow that many): the cancel's one
+    # script dropping them all held Redis for about a second (0.1 s for the default cap's 10,000).
+    await store.create_crawl("c", {"urls": [f"{SITE}/"], "max_depth": 2, "max_pages": 100_000}, [f"{SITE}/"])
+    seed = await store.next_job("w", timeout=5.0)
+    assert seed is not None
+    links = [f"https://h{n % 50}.example/{n}" for n in range(99_999)]
+    body = page_body("c", seed.url, depth=0, referrer=None, status_code=200, final_url=seed.url, links=[])
+    assert await store.finish_crawl_page(
+        seed, CrawlOutcome(body, "fetched", [Discovered(u, 1, seed.url) for u in links])
+    )
+    assert await store.queue_depth() == 99_999
+    with redis.Redis.from_url(own_redis) as client:
+        client.slowlog_reset()
+    record = await store.cancel_crawl("c")
+    assert slow_commands(own_redis) == []
+    assert record.state == "cancelled" and record.counts.queued == 0
+    assert await store.queue_depth() == 0 and await store.next_job("w", timeout=0.1) is None

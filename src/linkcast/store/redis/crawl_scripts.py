@@ -153,8 +153,8 @@ local now, conc, id = tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
 local state = redis.call('HGET', ckey(id), 'state')
 if not state then return -1 end
 if state == 'done' or state == 'cancelled' then return 1 end
--- The crawl's queued jobs go; those being fetched end with their workers (their outcome is then not recorded).
-for _, job in ipairs(redis.call('SMEMBERS', ckey(id, 'jobs'))) do unqueue(job, now, conc) end
+-- The crawl's queued jobs go (DROP_JOBS, a step at a time); those being fetched end with their workers (their
+-- outcome is then not recorded), as does any taken before its step dropped it.
 local counts = cjson.decode(redis.call('HGET', ckey(id), 'counts'))
 counts.queued = 0  -- the queued URLs were dropped: none will be fetched
 redis.call('HSET', ckey(id), 'state', 'cancelled', 'finished_at', ARGV[2], 'counts', cjson.encode(counts))
@@ -163,6 +163,19 @@ local c = redis.call('HMGET', ckey(id), 'started_at', 'finished_at')
 append(ARGV[5], 'crawl.done', id, crawl_event(id, 'crawl.done',
   {cancelled = true, started_at = tonumber(c[1]), finished_at = tonumber(c[2])}))
 return 1
+"""
+)
+
+# A cancelled crawl's queued jobs dropped, ARGV[5] at most (a crawl may have --max-crawl-pages of them queued: 10,000
+# dropped in the cancel's script held Redis for 0.1 s). ARGV: prefix, now, concurrency, crawl id, count. Answers how
+# many of its jobs are left to drop.
+DROP_JOBS = (
+    CRAWL_PREAMBLE
+    + """
+local now, conc, id = tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
+if redis.call('HGET', ckey(id), 'state') ~= 'cancelled' then return 0 end
+for _, job in ipairs(redis.call('SPOP', ckey(id, 'jobs'), tonumber(ARGV[5]))) do unqueue(job, now, conc) end
+return redis.call('SCARD', ckey(id, 'jobs'))
 """
 )
 

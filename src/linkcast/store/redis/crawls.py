@@ -15,11 +15,13 @@ from linkcast.core.inputs import host_key
 from linkcast.settings import Settings
 from linkcast.store.listing import LISTING_BYTES, within_budget
 from linkcast.store.redis.core import READ_AT_ONCE, hash_fields
-from linkcast.store.redis.crawl_scripts import ADMIT, CANCEL, CLAIM_URL, CREATE, FINISH_PAGE
+from linkcast.store.redis.crawl_scripts import ADMIT, CANCEL, CLAIM_URL, CREATE, DROP_JOBS, FINISH_PAGE
 from linkcast.store.redis.events import SCAN_PAGE, RedisEvents
 
 # Links one script admits at most: 128 new ones cost Redis about 6 ms (a whole page of 100,000 took 0.4 s).
 LINKS_PER_STEP = 128
+# Jobs of a cancelled crawl one script drops at most (about 2 ms).
+JOBS_PER_STEP = 256
 
 
 def _links(links: list[Discovered]) -> list[Any]:
@@ -41,7 +43,7 @@ class RedisCrawls(RedisEvents):
     def __init__(self, settings: Settings) -> None:
         super().__init__(settings)
         scripts = {"create_crawl": CREATE, "admit": ADMIT, "finish_crawl": FINISH_PAGE, "cancel": CANCEL}
-        self.register({**scripts, "claim_url": CLAIM_URL})
+        self.register({**scripts, "drop_jobs": DROP_JOBS, "claim_url": CLAIM_URL})
 
     def crawl_key(self, crawl_id: str, part: str | None = None) -> str:
         return self.key("crawl", crawl_id, *((part,) if part else ()))
@@ -135,6 +137,10 @@ class RedisCrawls(RedisEvents):
 
     async def cancel_crawl(self, crawl_id: str) -> CrawlRecord:
         answer = await self.run_script("cancel", repr(time.time()), self.concurrency, crawl_id, self._maxlen)
+        while answer != -1 and await self.run_script(
+            "drop_jobs", repr(time.time()), self.concurrency, crawl_id, JOBS_PER_STEP
+        ):
+            pass
         record = await self.get_crawl(crawl_id) if answer != -1 else None
         if record is None:
             raise NotFound(f"no crawl with id {crawl_id!r}")
