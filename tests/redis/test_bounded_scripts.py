@@ -13,6 +13,7 @@ import pytest
 import redis
 
 from linkcast.core.crawls import CrawlOutcome, Discovered, page_body
+from linkcast.core.events import EventBody
 from linkcast.core.feeds import FeedPoll, FeedRecord, PolledEntry
 from linkcast.core.webhooks import Endpoint, scoped_endpoint_id
 from linkcast.settings import Settings
@@ -128,3 +129,44 @@ async def test_a_poll_with_many_new_entries_takes_them_in_bounded_steps(store: R
     assert await store.queue_depth() == count + 1  # each entry's page, and the feed's next poll
     seen = [e.request_id for e in await store.events_after(0, limit=3 * count) if e.type == "feed.entry"]
     assert len(seen) == count
+
+
+def sent_bytes(url: str) -> int:
+    with redis.Redis.from_url(url) as client:
+        return int(client.info("stats")["total_net_output_bytes"])
+
+
+async def test_a_feeds_event_index_lists_what_the_log_holds(own_redis: str) -> None:
+    # A feed watched for months lists every event it ever had (P:ev:<id>), though the log keeps --retain-events:
+    # 3,000 events of a feed in a log of 100 left 3,001 ids listed; the list now follows the log's trimming.
+    store = RedisStore(Settings(store=own_redis, redis_prefix="trimmed", retain_events=100))
+    await store.open()
+    try:
+        url = "https://news.example/feed.xml"
+        await store.create_feed(FeedRecord("f", {"url": url}, url))
+        for n in range(3_000):
+            await store._append(EventBody("feed.entry", "f", b'{"n": %d}' % n))
+        listed, logged = await store.redis.llen(store.key("ev", "f")), await store.redis.xlen(store.key("events"))
+        assert listed <= logged + 128
+        replay = await store.events_after(0, ["f"], limit=10_000)
+        assert [event.id for event in replay] == list(range(3_001 - len(replay) + 1, 3_002))
+    finally:
+        await store.close()
+
+
+async def test_a_filtered_replay_reads_its_page_of_a_long_index_not_all_of_it(
+    store: RedisStore, own_redis: str
+) -> None:
+    # A request id with 200,000 events in the log (a feed of many entries, a big crawl): a client replaying its last
+    # ten made Redis send all 200,000 listed ids (LRANGE 0 -1) on every connect; now the page's own.
+    count = 200_000
+    async with store.redis.pipeline(transaction=False) as pipe:
+        for n in range(1, count + 1):
+            pipe.xadd(store.key("events"), {"t": "feed.entry", "r": "f", "d": b"{}", "at": "1"}, id=f"{n}-0")
+            pipe.rpush(store.key("ev", "f"), n)
+        pipe.set(store.key("seq"), count)
+        await pipe.execute()
+    before = sent_bytes(own_redis)
+    replay = await store.events_after(count - 10, ["f"], limit=1000)
+    assert [event.id for event in replay] == list(range(count - 9, count + 1))
+    assert sent_bytes(own_redis) - before < 100_000
