@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import shutil
+import time
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
@@ -170,3 +171,23 @@ async def test_a_filtered_replay_reads_its_page_of_a_long_index_not_all_of_it(
     replay = await store.events_after(count - 10, ["f"], limit=1000)
     assert [event.id for event in replay] == list(range(count - 9, count + 1))
     assert sent_bytes(own_redis) - before < 100_000
+
+
+async def test_removed_feeds_leave_no_keys_once_the_log_has_dropped_their_events(store: RedisStore) -> None:
+    # Watching a feed and removing it left its event index (P:ev:<id>) for ever: one key more per feed removed, for
+    # anyone who may watch feeds. It now goes once retention has dropped the feed's events from the log.
+    base = {key async for key in store.redis.scan_iter(match=f"{store.prefix}:*")}
+    url = "https://news.example/feed.xml"
+    for n in range(50):
+        await store.create_feed(FeedRecord(f"f{n}", {"url": url}, url))
+        await store.remove_feed(f"f{n}")
+    await store.create_feed(FeedRecord("f0", {"url": url}, url))  # watched again: its index is in use again
+    await store.prune(older_than=0.0, keep_events=0)
+    left = {key async for key in store.redis.scan_iter(match=f"{store.prefix}:*")} - base
+    assert not any(
+        key.startswith(f"{store.prefix}:ev:".encode()) for key in left if key != store.key("ev", "f0").encode()
+    )
+    await store.remove_feed("f0")
+    await store.prune(older_than=time.time() + 1, keep_events=0)
+    left = {key async for key in store.redis.scan_iter(match=f"{store.prefix}:*")} - base
+    assert not any(key.startswith(f"{store.prefix}:ev:".encode()) for key in left), sorted(left)

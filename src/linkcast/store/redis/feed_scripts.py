@@ -3,7 +3,8 @@
 Keys under the prefix ``P``: ``P:feed:<id>`` (a hash of the record's columns), ``P:feed:<id>:seen`` (entry key ->
 fingerprint) with ``P:feed:<id>:seenage`` (entry key by when last seen), ``P:feed:<id>:entries`` (a Stream of the
 entries sent, ids ``<seq>-0``), ``P:feed:<id>:job`` (the id of its poll job), ``P:feeds`` (feeds by the order they
-were added, ``P:feedseq``). Event bodies are built in Python and passed in; the scripts choose which to send.
+were added, ``P:feedseq``), ``P:feeds_removed`` (removed feeds by the id of their
+``feed.removed`` event). Event bodies are built in Python and passed in; the scripts choose which to send.
 """
 
 from __future__ import annotations
@@ -184,9 +185,26 @@ local now, conc, id = tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
 if redis.call('EXISTS', fkey(id)) == 0 then return 0 end
 local job = redis.call('GET', fkey(id, 'job'))
 if job then unqueue(job, now, conc) end
-append(ARGV[6], 'feed.removed', id, ARGV[5])  -- first: its record still names it, so the event is indexed
+-- First: its record still names it, so the event is indexed. The index (P:ev:<id>) stays for replays until the log
+-- has dropped that event (PRUNE_REMOVED).
+redis.call('ZADD', P .. ':feeds_removed', append(ARGV[6], 'feed.removed', id, ARGV[5]), id)
 redis.call('DEL', fkey(id), fkey(id, 'seen'), fkey(id, 'seenage'), fkey(id, 'entries'), fkey(id, 'job'))
 redis.call('ZREM', P .. ':feeds', id)
 return 1
 """
 )
+
+# The event indexes of removed feeds whose last event the log has dropped (ids before ARGV[2]), ARGV[3] at most; an
+# id that names a request, crawl or feed again keeps its index. ARGV: prefix, first event id, count. Answers how many
+# removed feeds were looked at.
+PRUNE_REMOVED = """
+local P = ARGV[1]
+local ids = redis.call('ZRANGEBYSCORE', P .. ':feeds_removed', '-inf', '(' .. ARGV[2], 'LIMIT', 0, tonumber(ARGV[3]))
+for _, id in ipairs(ids) do
+  if redis.call('EXISTS', P .. ':req:' .. id, P .. ':crawl:' .. id, P .. ':feed:' .. id) == 0 then
+    redis.call('UNLINK', P .. ':ev:' .. id)
+  end
+  redis.call('ZREM', P .. ':feeds_removed', id)
+end
+return #ids
+"""

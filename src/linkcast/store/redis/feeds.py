@@ -22,8 +22,8 @@ from linkcast.core.inputs import host_key
 from linkcast.settings import Settings
 from linkcast.store.feed_ledger import SEEN_MAX, SEEN_RETENTION_SECONDS
 from linkcast.store.listing import LISTING_BYTES, within_budget
-from linkcast.store.redis.events import RedisEvents
-from linkcast.store.redis.feed_scripts import CREATE, FINISH_POLL, PUSH, REMOVE, TAKE
+from linkcast.store.redis.events import SCAN_PAGE, RedisEvents
+from linkcast.store.redis.feed_scripts import CREATE, FINISH_POLL, PRUNE_REMOVED, PUSH, REMOVE, TAKE
 
 ENTRIES_KEPT = 10_000
 
@@ -41,6 +41,7 @@ class RedisFeeds(RedisEvents):
         self.register(
             {"create_feed": CREATE, "take": TAKE, "finish_poll": FINISH_POLL, "push": PUSH, "remove_feed": REMOVE}
         )
+        self.register({"prune_removed_feeds": PRUNE_REMOVED})
 
     def feed_key(self, feed_id: str, part: str | None = None) -> str:
         return self.key("feed", feed_id, *((part,) if part else ()))
@@ -131,6 +132,12 @@ class RedisFeeds(RedisEvents):
             if not took:
                 return [], True
         return rows[last:], last > 0
+
+    async def _prune_removed_feeds(self) -> None:
+        """Drop the event indexes of removed feeds once the log holds none of their events (``SCAN_PAGE`` a step)."""
+        first = await self.first_event_id()
+        while await self.run_script("prune_removed_feeds", first, SCAN_PAGE) == SCAN_PAGE:
+            pass
 
     async def _first_poll(self, feed_id: str) -> bool:
         """Whether no successful poll of the feed is recorded yet (its entries then come as the backlog)."""
