@@ -14,8 +14,9 @@ import pytest
 import redis
 
 from linkcast.core.crawls import CrawlOutcome, Discovered, page_body
-from linkcast.core.events import EventBody
+from linkcast.core.events import EventBody, result_body
 from linkcast.core.feeds import FeedPoll, FeedRecord, PolledEntry
+from linkcast.core.inputs import host_key
 from linkcast.core.webhooks import Endpoint, scoped_endpoint_id
 from linkcast.settings import Settings
 from linkcast.store.redis import RedisStore
@@ -191,3 +192,28 @@ async def test_removed_feeds_leave_no_keys_once_the_log_has_dropped_their_events
     await store.prune(older_than=time.time() + 1, keep_events=0)
     left = {key async for key in store.redis.scan_iter(match=f"{store.prefix}:*")} - base
     assert not any(key.startswith(f"{store.prefix}:ev:".encode()) for key in left), sorted(left)
+
+
+async def test_an_idle_host_keeps_its_row_only_while_its_spacing_lasts(own_redis: str) -> None:
+    # Each host a fetch met kept its row (P:hs:<host>) for ever when its spacing (--per-host-delay) or its robots.txt
+    # Crawl-delay had not ended by its last job's end, as nothing touches an idle host again: one key per host, so
+    # a crawl of a site's many subdomains left thousands. The row now expires when they end.
+    store = RedisStore(Settings(store=own_redis, redis_prefix="hosts", per_host_delay=30.0))
+    await store.open()
+    try:
+        for n in range(50):
+            await store.submit(f"r{n}", f"https://h{n}.example/")
+        await store.set_crawl_delay("idle.example:443", 20.0, time.time() + 3600)
+        for _ in range(50):
+            job = await store.next_job("w", timeout=5.0)
+            assert job is not None
+            await store.set_crawl_delay(host_key(job.url), 20.0, time.time() + 3600)
+            done = result_body(job.request_id, job.url, final_url=job.url, status_code=200, links=[],
+                               links_truncated=False, timings={})  # fmt: skip
+            assert await store.finish(job, done) is not None
+        rows = [key async for key in store.redis.scan_iter(match=store.key("hs", "*"))]
+        assert len(rows) == 51
+        for row in rows:
+            assert 0 < await store.redis.pttl(row) <= 3600 * 1000, row
+    finally:
+        await store.close()
