@@ -217,3 +217,26 @@ async def test_an_idle_host_keeps_its_row_only_while_its_spacing_lasts(own_redis
             assert 0 < await store.redis.pttl(row) <= 3600 * 1000, row
     finally:
         await store.close()
+
+
+def script_seconds(url: str) -> float:
+    """The time Redis has spent running scripts (EVALSHA) since it started."""
+    with redis.Redis.from_url(url) as client:
+        return float(client.info("commandstats").get("cmdstat_evalsha", {}).get("usec", 0)) / 1e6
+
+
+async def test_admitting_links_does_not_read_the_crawls_whole_spec(store: RedisStore, own_redis: str) -> None:
+    # A crawl's spec holds its seeds: 1,000 of 1 KB, within --max-request-bytes. Each step admitting a page's links
+    # decoded it to read max_pages (about 5 ms a step): a sitemap's 50,000 links, all seen already, cost Redis 2 s of
+    # scripts. The steps now read max_pages alone (under 0.1 s for the same links).
+    seeds = [f"https://h{n}.example/" + "a" * 1000 for n in range(1000)]
+    await store.create_crawl("c", {"urls": seeds, "max_depth": 2, "max_pages": 1000}, seeds)
+    job = await store.next_job("w", timeout=5.0)
+    assert job is not None
+    body = page_body("c", job.url, depth=0, referrer=None, status_code=200, final_url=job.url, links=[])
+    links = [Discovered(seeds[n % len(seeds)], 1, job.url) for n in range(50_000)]
+    before = script_seconds(own_redis)
+    assert await store.finish_crawl_page(job, CrawlOutcome(body, "fetched", links))
+    assert script_seconds(own_redis) - before < 1.0
+    record = await store.get_crawl("c")
+    assert record is not None and record.counts.skipped["duplicate"] == 50_000
