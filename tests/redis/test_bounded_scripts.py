@@ -240,3 +240,23 @@ async def test_admitting_links_does_not_read_the_crawls_whole_spec(store: RedisS
     assert script_seconds(own_redis) - before < 1.0
     record = await store.get_crawl("c")
     assert record is not None and record.counts.skipped["duplicate"] == 50_000
+
+
+async def test_a_worker_reads_a_crawls_spec_once_not_with_every_page(store: RedisStore, own_redis: str) -> None:
+    # The claim of each crawl page read the crawl whole for its handler, spec and all: a spec of 1,000 seeds of 1 KB
+    # made Redis send a megabyte with every page claimed (10 GB for a crawl of 10,000 pages, 2 ms of Redis each).
+    seeds = [f"https://h{n}.example/" + "a" * 1000 for n in range(1000)]
+    await store.create_crawl("c", {"urls": seeds, "max_depth": 2, "max_pages": 1000}, seeds)
+    worker = RedisStore(store.settings)  # another process: it has read no crawl yet
+    await worker.open()
+    try:
+        before = sent_bytes(own_redis)
+        for n in range(20):
+            job = await worker.next_job("w", timeout=5.0)
+            assert job is not None
+            record = job.preread[0] if job.preread else await worker.get_crawl(job.request_id)
+            assert record is not None and record.spec["urls"] == seeds and record.state == "running"
+            assert n == 0 or job.preread, "the spec read once is the worker's from then on"
+        assert sent_bytes(own_redis) - before < 3 * 1024 * 1024
+    finally:
+        await worker.close()

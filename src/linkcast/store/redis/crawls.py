@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections import OrderedDict
 from typing import Any
 
 import orjson
@@ -14,7 +15,7 @@ from linkcast.core.events import CRAWL_JOB, Job, Page
 from linkcast.core.inputs import host_key
 from linkcast.settings import Settings
 from linkcast.store.listing import LISTING_BYTES, within_budget
-from linkcast.store.redis.core import READ_AT_ONCE, hash_fields
+from linkcast.store.redis.core import READ_AT_ONCE
 from linkcast.store.redis.crawl_scripts import ADMIT, CANCEL, CLAIM_URL, CREATE, DROP_JOBS, FINISH_PAGE
 from linkcast.store.redis.events import SCAN_PAGE, RedisEvents
 
@@ -22,6 +23,8 @@ from linkcast.store.redis.events import SCAN_PAGE, RedisEvents
 LINKS_PER_STEP = 128
 # Jobs of a cancelled crawl one script drops at most (about 2 ms).
 JOBS_PER_STEP = 256
+# Crawl specs a process keeps, each at most --max-request-bytes (its crawl job holds the rules of 256, seeds and all).
+SPECS_KEPT = 64
 
 
 def _links(links: list[Discovered]) -> list[Any]:
@@ -36,12 +39,20 @@ def _links(links: list[Discovered]) -> list[Any]:
 class RedisCrawls(RedisEvents):
     def _preread(self, job: Job, read: list[Any]) -> Job:
         if job.kind == CRAWL_JOB:
-            fields = hash_fields(read[0])
-            return dataclasses.replace(job, preread=(_record(job.request_id, fields) if fields else None,))
+            fields = {name: value for name, value in zip(read[0], read[1], strict=True) if value is not None}
+            if not fields:
+                return dataclasses.replace(job, preread=(None,))
+            spec = self._specs.get((job.request_id, fields[b"created_at"]))
+            if spec is None:
+                return job  # its handler reads the crawl, spec and all (get_crawl), which keeps the spec
+            return dataclasses.replace(job, preread=(_record(job.request_id, {**fields, b"spec": spec}),))
         return super()._preread(job, read)
 
     def __init__(self, settings: Settings) -> None:
         super().__init__(settings)
+        # Specs of crawls read lately, by crawl id and creation time (a crawl pruned may be made again with that id):
+        # a claim leaves the spec out, which may be a megabyte of seeds read again for each of 10,000 pages.
+        self._specs: OrderedDict[tuple[str, bytes], bytes] = OrderedDict()
         scripts = {"create_crawl": CREATE, "admit": ADMIT, "finish_crawl": FINISH_PAGE, "cancel": CANCEL}
         self.register({**scripts, "drop_jobs": DROP_JOBS, "claim_url": CLAIM_URL})
 
@@ -53,8 +64,9 @@ class RedisCrawls(RedisEvents):
         unique = list(dict.fromkeys(seeds))[: int(spec["max_pages"])]
         record = CrawlRecord(crawl_id, spec, created_at=now)
         record.counts.queued = record.admitted = len(unique)
+        stored = orjson.dumps(spec)
         answer = await self.run_script(
-            "create_crawl", repr(now), self.concurrency, crawl_id, orjson.dumps(spec),
+            "create_crawl", repr(now), self.concurrency, crawl_id, stored,
             orjson.dumps(CrawlCounts().to_dict()), accepted_event(record).data, self._maxlen,
             *_links([Discovered(url, 0, None) for url in unique]),
         )  # fmt: skip
@@ -64,11 +76,21 @@ class RedisCrawls(RedisEvents):
             existing = await self.get_crawl(crawl_id)
             assert existing is not None
             return existing, False
+        self._keep_spec(crawl_id, repr(now).encode(), stored)
         return record, True
 
     async def get_crawl(self, crawl_id: str) -> CrawlRecord | None:
         fields = await self.redis.hgetall(self.crawl_key(crawl_id))
-        return _record(crawl_id, fields) if fields else None
+        if not fields:
+            return None
+        self._keep_spec(crawl_id, fields[b"created_at"], fields[b"spec"])
+        return _record(crawl_id, fields)
+
+    def _keep_spec(self, crawl_id: str, created_at: bytes, spec: bytes) -> None:
+        self._specs[(crawl_id, created_at)] = spec
+        self._specs.move_to_end((crawl_id, created_at))
+        while len(self._specs) > SPECS_KEPT:
+            self._specs.popitem(last=False)
 
     async def list_crawls(self, after: str | None, limit: int, max_bytes: int = LISTING_BYTES) -> Page:
         """Records are read ``READ_AT_ONCE`` at a time, and no more once they hold ``max_bytes``."""

@@ -184,8 +184,10 @@ elseif j[1] == 'crawl' then
   if redis.call('HGET', ck, 'state') == 'queued' then
     redis.call('HSET', ck, 'state', 'running', 'started_at', ARGV[2])
   end
-  -- Job.preread: what the job's handler reads first, read now (its crawl, as the claim leaves it)
-  return {id, j[1], j[2], j[3], j[4] or '', attempts, redis.call('HGETALL', ck)}
+  -- Job.preread: what the job's handler reads first, read now (its crawl, as the claim leaves it), but its spec: up
+  -- to a megabyte of seeds, the same for each of its pages, which the process keeps once read (crawls.py).
+  local names = {'state', 'created_at', 'started_at', 'finished_at', 'counts', 'admitted'}
+  return {id, j[1], j[2], j[3], j[4] or '', attempts, names, redis.call('HMGET', ck, unpack(names))}
 elseif j[1] == 'feed' then  -- Job.preread: the feed and its WebSub subscription
   local feed = redis.call('HGETALL', P .. ':feed:' .. j[2])
   return {id, j[1], j[2], j[3], j[4] or '', attempts, feed, redis.call('HMGET', P .. ':websub:' .. j[2], 'v', 'b')}
