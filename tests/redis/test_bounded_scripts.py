@@ -260,3 +260,18 @@ async def test_a_worker_reads_a_crawls_spec_once_not_with_every_page(store: Redi
         assert sent_bytes(own_redis) - before < 3 * 1024 * 1024
     finally:
         await worker.close()
+
+
+async def test_waking_the_endpoints_of_a_batch_of_requests_goes_a_part_at_a_time(
+    store: RedisStore, own_redis: str
+) -> None:
+    # The waker wakes the endpoints of the requests of each batch of events it reads, up to 10,000 requests, each
+    # watched by every endpoint that names it (1,000 requests each): 500 endpoints (--max-webhooks 0, no bound) over
+    # the same 10,000 requests made one script of half a million lookups: 0.29 s (40 ms at the default cap, 100).
+    for n in range(500):
+        watched = [f"r{m}" for m in range(n * 18, n * 18 + 1000)]
+        endpoint = Endpoint(f"e{n}", f"https://hooks.example/{n}", ["result"], "whsec_x", watched)
+        assert await store.save_webhook(endpoint, 0)
+    await store.wake_webhooks({f"r{m}" for m in range(10_000)})
+    assert slow_commands(own_redis) == []
+    assert await store.queue_depth() == 500
