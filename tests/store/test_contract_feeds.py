@@ -211,7 +211,8 @@ async def test_a_poll_of_a_feed_removed_and_added_again_meanwhile_leaves_the_new
     await store.create_feed(new)
     now = time.time()
     late = dataclasses.replace(old, polls=1, last_poll=now, next_poll=now)
-    await store.finish_feed_poll(job, FeedPoll(late, [entry("a")]))
+    many = [entry(f"a{n}") for n in range(150)]  # more than one of the Redis backend's steps (64 entries each)
+    await store.finish_feed_poll(job, FeedPoll(late, many))
     stored = await store.get_feed("f")
     assert stored is not None and stored.spec == new.spec and stored.url == url and stored.polls == 0
     assert await entries_sent(store) == []

@@ -171,7 +171,8 @@ async def test_a_delivery_read_for_a_feed_removed_and_added_again_meanwhile_is_n
     await store.remove_feed("f")
     elsewhere = "https://elsewhere.example/feed.xml"
     new, _ = await store.create_feed(FeedRecord("f", {"url": elsewhere, "follow": False, "watch": "feed"}, elsewhere))
-    assert not await store.record_pushed_entries("f", [entry("a")], created_at=old.created_at)
+    many = [entry(f"a{n}") for n in range(150)]  # more than one of the Redis backend's steps (64 entries each)
+    assert not await store.record_pushed_entries("f", many, created_at=old.created_at)
     assert await sent(store) == []
     assert await store.record_pushed_entries("f", [entry("b")], created_at=new.created_at)
     assert [e[0] for e in await sent(store)] == ["b"]

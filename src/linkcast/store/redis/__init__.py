@@ -25,6 +25,7 @@ class RedisStore(RedisWebhooks, RedisCrawls, RedisRequests):
         dropped = await self._prune_events(older_than, keep_events)
         await self._prune_requests(older_than, keep_events)
         await self._prune_crawls(older_than)
+        await self._prune_removed_feeds()
         return dropped
 
 

@@ -1,10 +1,10 @@
 """The Lua scripts of crawls: ``crawl_ledger.py`` said in Lua, each step one script.
 
-Keys under the prefix ``P``: ``P:crawl:<id>`` (a hash: ``spec``, ``state``, times, ``counts`` as JSON, ``admitted``,
-``progress_at``), ``P:crawl:<id>:seen`` (the visited set: 12-byte digests of URLs), ``P:crawl:<id>:done`` (the keys
-of the URLs whose outcome is recorded), ``P:crawl:<id>:pages`` (a list of their events, in the order they ended),
-``P:crawl:<id>:jobs`` (the ids of its pending jobs, to drop them on cancel), ``P:crawls`` (the crawls by creation
-order, ``P:crawlseq``), ``P:crawls_ended`` (ended crawls by time, to prune them).
+Keys under the prefix ``P``: ``P:crawl:<id>`` (a hash: ``spec`` and its ``max_pages``, ``state``, times, ``counts`` as
+JSON, ``admitted``, ``progress_at``), ``P:crawl:<id>:seen`` (the visited set: 12-byte digests of URLs),
+``P:crawl:<id>:done`` (the keys of the URLs whose outcome is recorded), ``P:crawl:<id>:pages`` (a list of their events,
+in the order they ended), ``P:crawl:<id>:jobs`` (the ids of its pending jobs, to drop them on cancel), ``P:crawls`` (the
+crawls by creation order, ``P:crawlseq``), ``P:crawls_ended`` (ended crawls by time, to prune them).
 """
 
 from __future__ import annotations
@@ -36,7 +36,12 @@ end
 -- MAX_REMEMBERED_OVER_LIMIT URLs join the visited set (crawl_ledger.py), the others are only looked up.
 local function admit(id, first, counts, now, conc)
   local admitted = tonumber(redis.call('HGET', ckey(id), 'admitted'))
-  local max_pages = tonumber(cjson.decode(redis.call('HGET', ckey(id), 'spec'))['max_pages'])
+  -- Kept beside the spec, which may be a megabyte of seeds: decoding it held Redis for 7 ms a step.
+  local max_pages = tonumber(redis.call('HGET', ckey(id), 'max_pages'))
+  if not max_pages then  -- a crawl created before the field was kept
+    max_pages = tonumber(cjson.decode(redis.call('HGET', ckey(id), 'spec'))['max_pages'])
+    redis.call('HSET', ckey(id), 'max_pages', max_pages)
+  end
   local queued = 0
   for i = first, #ARGV, 5 do
     if admitted >= max_pages and counts.skipped.page_limit >= MAX_REMEMBERED_OVER_LIMIT then
@@ -74,7 +79,7 @@ if spec then
   return 0
 end
 redis.call('HSET', ckey(id), 'spec', ARGV[5], 'state', 'queued', 'created_at', ARGV[2], 'admitted', 0,
-  'progress_at', 0)
+  'progress_at', 0, 'max_pages', tonumber(cjson.decode(ARGV[5])['max_pages']))
 local counts = cjson.decode(ARGV[6])
 admit(id, 9, counts, now, conc)
 redis.call('HSET', ckey(id), 'counts', cjson.encode(counts))
@@ -124,6 +129,27 @@ return 1
 """
 )
 
+# A page's links before its last ``LINKS_PER_STEP``, admitted a step at a time ahead of FINISH_PAGE (which admits the
+# last ones): a page may bring --max-links links and its site's sitemaps 50,000 more, and one script admitting them
+# all held Redis for 0.4 s. Its redirect target joins the visited set first, as FINISH_PAGE has it do before the links.
+# Nothing is admitted for a crawl that has ended or a URL whose outcome is recorded already (a second delivery).
+# ARGV: prefix, now, concurrency, crawl id, url key, final key, then links as (url, key, host, depth, referrer).
+# Answers 0 when nothing may be admitted (the caller stops), else 1.
+ADMIT = (
+    CRAWL_PREAMBLE
+    + """
+local now, conc, id = tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
+local state = redis.call('HGET', ckey(id), 'state')
+if (not state) or state == 'done' or state == 'cancelled' then return 0 end
+if redis.call('SISMEMBER', ckey(id, 'done'), ARGV[5]) == 1 then return 0 end
+if ARGV[6] ~= '' then redis.call('SADD', ckey(id, 'seen'), ARGV[6]) end
+local counts = cjson.decode(redis.call('HGET', ckey(id), 'counts'))
+admit(id, 7, counts, now, conc)
+redis.call('HSET', ckey(id), 'counts', cjson.encode(counts))
+return 1
+"""
+)
+
 # ARGV: prefix, now, concurrency, crawl id, maxlen. Answers -1 for an unknown crawl, else 1.
 CANCEL = (
     CRAWL_PREAMBLE
@@ -132,8 +158,8 @@ local now, conc, id = tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
 local state = redis.call('HGET', ckey(id), 'state')
 if not state then return -1 end
 if state == 'done' or state == 'cancelled' then return 1 end
--- The crawl's queued jobs go; those being fetched end with their workers (their outcome is then not recorded).
-for _, job in ipairs(redis.call('SMEMBERS', ckey(id, 'jobs'))) do unqueue(job, now, conc) end
+-- The crawl's queued jobs go (DROP_JOBS, a step at a time); those being fetched end with their workers (their
+-- outcome is then not recorded), as does any taken before its step dropped it.
 local counts = cjson.decode(redis.call('HGET', ckey(id), 'counts'))
 counts.queued = 0  -- the queued URLs were dropped: none will be fetched
 redis.call('HSET', ckey(id), 'state', 'cancelled', 'finished_at', ARGV[2], 'counts', cjson.encode(counts))
@@ -142,6 +168,19 @@ local c = redis.call('HMGET', ckey(id), 'started_at', 'finished_at')
 append(ARGV[5], 'crawl.done', id, crawl_event(id, 'crawl.done',
   {cancelled = true, started_at = tonumber(c[1]), finished_at = tonumber(c[2])}))
 return 1
+"""
+)
+
+# A cancelled crawl's queued jobs dropped, ARGV[5] at most (a crawl may have --max-crawl-pages of them queued: 10,000
+# dropped in the cancel's script held Redis for 0.1 s). ARGV: prefix, now, concurrency, crawl id, count. Answers how
+# many of its jobs are left to drop.
+DROP_JOBS = (
+    CRAWL_PREAMBLE
+    + """
+local now, conc, id = tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
+if redis.call('HGET', ckey(id), 'state') ~= 'cancelled' then return 0 end
+for _, job in ipairs(redis.call('SPOP', ckey(id, 'jobs'), tonumber(ARGV[5]))) do unqueue(job, now, conc) end
+return redis.call('SCARD', ckey(id, 'jobs'))
 """
 )
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections import OrderedDict
 from typing import Any
 
 import orjson
@@ -14,9 +15,16 @@ from linkcast.core.events import CRAWL_JOB, Job, Page
 from linkcast.core.inputs import host_key
 from linkcast.settings import Settings
 from linkcast.store.listing import LISTING_BYTES, within_budget
-from linkcast.store.redis.core import READ_AT_ONCE, hash_fields
-from linkcast.store.redis.crawl_scripts import CANCEL, CLAIM_URL, CREATE, FINISH_PAGE
+from linkcast.store.redis.core import READ_AT_ONCE
+from linkcast.store.redis.crawl_scripts import ADMIT, CANCEL, CLAIM_URL, CREATE, DROP_JOBS, FINISH_PAGE
 from linkcast.store.redis.events import SCAN_PAGE, RedisEvents
+
+# Links one script admits at most: 128 new ones cost Redis about 6 ms (a whole page of 100,000 took 0.4 s).
+LINKS_PER_STEP = 128
+# Jobs of a cancelled crawl one script drops at most (about 2 ms).
+JOBS_PER_STEP = 256
+# Crawl specs a process keeps, each at most --max-request-bytes (its crawl job holds the rules of 256, seeds and all).
+SPECS_KEPT = 64
 
 
 def _links(links: list[Discovered]) -> list[Any]:
@@ -31,13 +39,22 @@ def _links(links: list[Discovered]) -> list[Any]:
 class RedisCrawls(RedisEvents):
     def _preread(self, job: Job, read: list[Any]) -> Job:
         if job.kind == CRAWL_JOB:
-            fields = hash_fields(read[0])
-            return dataclasses.replace(job, preread=(_record(job.request_id, fields) if fields else None,))
+            fields = {name: value for name, value in zip(read[0], read[1], strict=True) if value is not None}
+            if not fields:
+                return dataclasses.replace(job, preread=(None,))
+            spec = self._specs.get((job.request_id, fields[b"created_at"]))
+            if spec is None:
+                return job  # its handler reads the crawl, spec and all (get_crawl), which keeps the spec
+            return dataclasses.replace(job, preread=(_record(job.request_id, {**fields, b"spec": spec}),))
         return super()._preread(job, read)
 
     def __init__(self, settings: Settings) -> None:
         super().__init__(settings)
-        self.register({"create_crawl": CREATE, "finish_crawl": FINISH_PAGE, "cancel": CANCEL, "claim_url": CLAIM_URL})
+        # Specs of crawls read lately, by crawl id and creation time (a crawl pruned may be made again with that id):
+        # a claim leaves the spec out, which may be a megabyte of seeds read again for each of 10,000 pages.
+        self._specs: OrderedDict[tuple[str, bytes], bytes] = OrderedDict()
+        scripts = {"create_crawl": CREATE, "admit": ADMIT, "finish_crawl": FINISH_PAGE, "cancel": CANCEL}
+        self.register({**scripts, "drop_jobs": DROP_JOBS, "claim_url": CLAIM_URL})
 
     def crawl_key(self, crawl_id: str, part: str | None = None) -> str:
         return self.key("crawl", crawl_id, *((part,) if part else ()))
@@ -47,8 +64,9 @@ class RedisCrawls(RedisEvents):
         unique = list(dict.fromkeys(seeds))[: int(spec["max_pages"])]
         record = CrawlRecord(crawl_id, spec, created_at=now)
         record.counts.queued = record.admitted = len(unique)
+        stored = orjson.dumps(spec)
         answer = await self.run_script(
-            "create_crawl", repr(now), self.concurrency, crawl_id, orjson.dumps(spec),
+            "create_crawl", repr(now), self.concurrency, crawl_id, stored,
             orjson.dumps(CrawlCounts().to_dict()), accepted_event(record).data, self._maxlen,
             *_links([Discovered(url, 0, None) for url in unique]),
         )  # fmt: skip
@@ -58,11 +76,21 @@ class RedisCrawls(RedisEvents):
             existing = await self.get_crawl(crawl_id)
             assert existing is not None
             return existing, False
+        self._keep_spec(crawl_id, repr(now).encode(), stored)
         return record, True
 
     async def get_crawl(self, crawl_id: str) -> CrawlRecord | None:
         fields = await self.redis.hgetall(self.crawl_key(crawl_id))
-        return _record(crawl_id, fields) if fields else None
+        if not fields:
+            return None
+        self._keep_spec(crawl_id, fields[b"created_at"], fields[b"spec"])
+        return _record(crawl_id, fields)
+
+    def _keep_spec(self, crawl_id: str, created_at: bytes, spec: bytes) -> None:
+        self._specs[(crawl_id, created_at)] = spec
+        self._specs.move_to_end((crawl_id, created_at))
+        while len(self._specs) > SPECS_KEPT:
+            self._specs.popitem(last=False)
 
     async def list_crawls(self, after: str | None, limit: int, max_bytes: int = LISTING_BYTES) -> Page:
         """Records are read ``READ_AT_ONCE`` at a time, and no more once they hold ``max_bytes``."""
@@ -109,18 +137,32 @@ class RedisCrawls(RedisEvents):
         return bool(await self.run_script("claim_url", crawl_id, seen_key(url)))
 
     async def finish_crawl_page(self, job: Job, outcome: CrawlOutcome) -> bool:
-        self.forget(job)
         job_id, owner = self.receipt_of(job)
         final = seen_key(outcome.final_url) if outcome.final_url else b""
+        # All but the last step's links first, a step each (the job's lease still renewed meanwhile): a worker that
+        # dies between steps leaves them queued, and its job's second delivery counts them as duplicates.
+        links = outcome.links
+        last = len(links) - (len(links) - 1) % LINKS_PER_STEP - 1 if links else 0  # where the last step's links begin
+        for start in range(0, last, LINKS_PER_STEP):
+            part = links[start : start + LINKS_PER_STEP]
+            args = (repr(time.time()), self.concurrency, job.request_id, seen_key(job.url), final, *_links(part))
+            if not await self.run_script("admit", *args):
+                last = len(links)  # ended, or recorded already: the last step records nothing either
+                break
+        self.forget(job)
         recorded = await self.run_script(
             "finish_crawl", repr(time.time()), self.concurrency, job_id, owner, job.request_id, seen_key(job.url),
             outcome.body.data, outcome.result, final, orjson.dumps(outcome.skipped), self._maxlen,
-            *_links(outcome.links),
+            *_links(links[last:]),
         )  # fmt: skip
         return bool(recorded)
 
     async def cancel_crawl(self, crawl_id: str) -> CrawlRecord:
         answer = await self.run_script("cancel", repr(time.time()), self.concurrency, crawl_id, self._maxlen)
+        while answer != -1 and await self.run_script(
+            "drop_jobs", repr(time.time()), self.concurrency, crawl_id, JOBS_PER_STEP
+        ):
+            pass
         record = await self.get_crawl(crawl_id) if answer != -1 else None
         if record is None:
             raise NotFound(f"no crawl with id {crawl_id!r}")

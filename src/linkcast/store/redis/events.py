@@ -11,7 +11,7 @@ from linkcast.core.events import Event, EventBody
 from linkcast.settings import Settings
 from linkcast.store.listing import LISTING_BYTES
 from linkcast.store.redis.core import BLOCK_MAX_MS, RedisCore
-from linkcast.store.redis.scripts import APPEND_ONE, PRUNE_EVENTS
+from linkcast.store.redis.scripts import APPEND_ONE, LISTED_AFTER, PRUNE_EVENTS
 
 SCAN_PAGE = 1000
 # A replay filtered by up to this many requests reads their events by id; more, and it scans the log.
@@ -27,7 +27,7 @@ TAIL_READ = 10_000
 class RedisEvents(RedisCore):
     def __init__(self, settings: Settings) -> None:
         super().__init__(settings)
-        self.register({"append": APPEND_ONE, "prune_events": PRUNE_EVENTS})
+        self.register({"append": APPEND_ONE, "prune_events": PRUNE_EVENTS, "listed_after": LISTED_AFTER})
 
     async def _append(self, body: EventBody) -> Event:
         event_id = await self.run_script("append", body.type, body.request_id, body.data, self._maxlen)
@@ -67,17 +67,14 @@ class RedisEvents(RedisCore):
     async def _events_of(
         self, request_ids: Collection[str], since: int, limit: int, until: int | None, max_bytes: int
     ) -> list[Event]:
-        """The events of a few requests, read by the ids their lists hold rather than by scanning the log."""
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for request_id in request_ids:
-                pipe.lrange(self.key("ev", request_id), 0, -1)
-            lists = await pipe.execute()
-        ids = sorted(
-            event_id
-            for listed in lists
-            for event_id in map(int, listed)
-            if event_id > since and (until is None or event_id <= until)
+        """The events of a few requests, read by the ids their lists hold rather than by scanning the log: from the
+        first the log still holds past ``since``, at most ``limit`` a request (the first ``limit`` of them all are
+        among those)."""
+        after = max(since, await self.first_event_id() - 1)  # ids before it are listed still, but trimmed from the log
+        listed = await self.run_script(
+            "listed_after", limit, after, "" if until is None else until, *sorted(request_ids)
         )
+        ids = sorted(map(int, listed))[:limit]
         found: list[Event] = []
         size, start = 0, 0
         # Trimmed entries (the oldest) are skipped; read on until ``limit`` are found or the ids run out.

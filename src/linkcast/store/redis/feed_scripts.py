@@ -3,7 +3,8 @@
 Keys under the prefix ``P``: ``P:feed:<id>`` (a hash of the record's columns), ``P:feed:<id>:seen`` (entry key ->
 fingerprint) with ``P:feed:<id>:seenage`` (entry key by when last seen), ``P:feed:<id>:entries`` (a Stream of the
 entries sent, ids ``<seq>-0``), ``P:feed:<id>:job`` (the id of its poll job), ``P:feeds`` (feeds by the order they
-were added, ``P:feedseq``). Event bodies are built in Python and passed in; the scripts choose which to send.
+were added, ``P:feedseq``), ``P:feeds_removed`` (removed feeds by the id of their
+``feed.removed`` event). Event bodies are built in Python and passed in; the scripts choose which to send.
 """
 
 from __future__ import annotations
@@ -142,6 +143,27 @@ return 1
 """
 )
 
+# A poll's (or a push's) entries before its last ``ENTRIES_PER_STEP`` (``feeds.py``), taken a step at a time ahead
+# of FINISH_POLL or PUSH (which take the last ones and then trim the seen-set): a poll brings --max-entries-per-poll
+# entries, each new one an event and, for a feed that follows its links, a request and its job, and one script
+# taking 1,000 held Redis for 75-85 ms. The poll's own events go first, with the first step, as FINISH_POLL has them.
+# ARGV: prefix, now, concurrency, feed id, events (JSON [[type, body]...]), entries (as FINISH_POLL's), maxlen,
+# entries kept, the created_at of the feed they were read for ('': any). Answers 0 for an unknown feed, or another
+# one (the caller stops), else 1.
+TAKE = (
+    FEED_PREAMBLE
+    + """
+local now, conc, id = tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
+if redis.call('EXISTS', fkey(id)) == 0 then return 0 end
+if ARGV[9] ~= '' and tonumber(redis.call('HGET', fkey(id), 'created_at')) ~= tonumber(ARGV[9]) then return 0 end
+for _, event in ipairs(cjson.decode(ARGV[5])) do append(ARGV[7], event[1], id, event[2]) end
+local count = tonumber(redis.call('HGET', fkey(id), 'entry_count') or '0')
+count = take_entries(id, cjson.decode(ARGV[6]), follows(id), count, now, conc, ARGV[7], ARGV[8])
+redis.call('HSET', fkey(id), 'entry_count', count)
+return 1
+"""
+)
+
 # ARGV: prefix, now, concurrency, feed id, entries (as FINISH_POLL's), maxlen, entries kept, seen retention, most ids
 # kept, the created_at of the feed the delivery was read for ('': any). Answers 0 for an unknown feed, or another one.
 PUSH = (
@@ -168,9 +190,26 @@ local now, conc, id = tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
 if redis.call('EXISTS', fkey(id)) == 0 then return 0 end
 local job = redis.call('GET', fkey(id, 'job'))
 if job then unqueue(job, now, conc) end
-append(ARGV[6], 'feed.removed', id, ARGV[5])  -- first: its record still names it, so the event is indexed
+-- First: its record still names it, so the event is indexed. The index (P:ev:<id>) stays for replays until the log
+-- has dropped that event (PRUNE_REMOVED).
+redis.call('ZADD', P .. ':feeds_removed', append(ARGV[6], 'feed.removed', id, ARGV[5]), id)
 redis.call('DEL', fkey(id), fkey(id, 'seen'), fkey(id, 'seenage'), fkey(id, 'entries'), fkey(id, 'job'))
 redis.call('ZREM', P .. ':feeds', id)
 return 1
 """
 )
+
+# The event indexes of removed feeds whose last event the log has dropped (ids before ARGV[2]), ARGV[3] at most; an
+# id that names a request, crawl or feed again keeps its index. ARGV: prefix, first event id, count. Answers how many
+# removed feeds were looked at.
+PRUNE_REMOVED = """
+local P = ARGV[1]
+local ids = redis.call('ZRANGEBYSCORE', P .. ':feeds_removed', '-inf', '(' .. ARGV[2], 'LIMIT', 0, tonumber(ARGV[3]))
+for _, id in ipairs(ids) do
+  if redis.call('EXISTS', P .. ':req:' .. id, P .. ':crawl:' .. id, P .. ':feed:' .. id) == 0 then
+    redis.call('UNLINK', P .. ':ev:' .. id)
+  end
+  redis.call('ZREM', P .. ':feeds_removed', id)
+end
+return #ids
+"""

@@ -22,11 +22,14 @@ from linkcast.core.inputs import host_key
 from linkcast.settings import Settings
 from linkcast.store.feed_ledger import SEEN_MAX, SEEN_RETENTION_SECONDS
 from linkcast.store.listing import LISTING_BYTES, within_budget
-from linkcast.store.redis.events import RedisEvents
-from linkcast.store.redis.feed_scripts import CREATE, FINISH_POLL, PUSH, REMOVE
+from linkcast.store.redis.events import SCAN_PAGE, RedisEvents
+from linkcast.store.redis.feed_scripts import CREATE, FINISH_POLL, PRUNE_REMOVED, PUSH, REMOVE, TAKE
 
 ENTRIES_KEPT = 10_000
 
+
+# Entries one script takes at most: 64 new ones of a feed that follows its links cost Redis about 5 ms.
+ENTRIES_PER_STEP = 64
 
 # Entries read in one round trip (each may keep 256 KiB of links).
 ENTRIES_AT_ONCE = 64
@@ -35,7 +38,10 @@ ENTRIES_AT_ONCE = 64
 class RedisFeeds(RedisEvents):
     def __init__(self, settings: Settings) -> None:
         super().__init__(settings)
-        self.register({"create_feed": CREATE, "finish_poll": FINISH_POLL, "push": PUSH, "remove_feed": REMOVE})
+        self.register(
+            {"create_feed": CREATE, "take": TAKE, "finish_poll": FINISH_POLL, "push": PUSH, "remove_feed": REMOVE}
+        )
+        self.register({"prune_removed_feeds": PRUNE_REMOVED})
 
     def feed_key(self, feed_id: str, part: str | None = None) -> str:
         return self.key("feed", feed_id, *((part,) if part else ()))
@@ -91,11 +97,14 @@ class RedisFeeds(RedisEvents):
         return Page(items, str(taken[-1][0]) if more else None)
 
     async def finish_feed_poll(self, job: Job, poll: FeedPoll) -> None:
-        self.forget(job)
         job_id, owner = self.receipt_of(job)
         record = poll.record
         entries = _entry_rows(record.feed_id, poll.entries, backlog=await self._first_poll(record.feed_id))
         events = [[body.type, body.data.decode()] for body in poll.events]
+        entries, taken = await self._take_all_but_last(record.feed_id, events, entries, record.created_at)
+        if taken:
+            events = []
+        self.forget(job)
         await self.run_script(
             "finish_poll", repr(time.time()), self.concurrency, job_id, owner, record.feed_id,
             orjson.dumps(record.columns()), host_key(record.url), orjson.dumps(events), orjson.dumps(entries),
@@ -106,11 +115,35 @@ class RedisFeeds(RedisEvents):
         self, feed_id: str, entries: list[PolledEntry], created_at: float | None = None
     ) -> bool:
         rows = _entry_rows(feed_id, entries, backlog=False)
+        rows, _ = await self._take_all_but_last(feed_id, [], rows, created_at)
         answer = await self.run_script(
             "push", repr(time.time()), self.concurrency, feed_id, orjson.dumps(rows), self._maxlen, ENTRIES_KEPT,
             SEEN_RETENTION_SECONDS, SEEN_MAX, "" if created_at is None else repr(created_at),
         )  # fmt: skip
         return bool(answer)
+
+    async def _take_all_but_last(
+        self, feed_id: str, events: list[list[str]], rows: list[list[str]], created_at: float | None
+    ) -> tuple[list[list[str]], bool]:
+        """Take ``rows`` but the last step's ``ENTRIES_PER_STEP``, a step each, ``events`` with the first, for the
+        feed made at ``created_at`` (None: any); answers the rows left for the last step and whether a step was taken
+        (nothing is left for a feed removed meanwhile, or removed and added again)."""
+        last = len(rows) - (len(rows) - 1) % ENTRIES_PER_STEP - 1 if rows else 0
+        for start in range(0, last, ENTRIES_PER_STEP):
+            part = rows[start : start + ENTRIES_PER_STEP]
+            took = await self.run_script(
+                "take", repr(time.time()), self.concurrency, feed_id, orjson.dumps(events if start == 0 else []),
+                orjson.dumps(part), self._maxlen, ENTRIES_KEPT, "" if created_at is None else repr(created_at),
+            )  # fmt: skip
+            if not took:
+                return [], True
+        return rows[last:], last > 0
+
+    async def _prune_removed_feeds(self) -> None:
+        """Drop the event indexes of removed feeds once the log holds none of their events (``SCAN_PAGE`` a step)."""
+        first = await self.first_event_id()
+        while await self.run_script("prune_removed_feeds", first, SCAN_PAGE) == SCAN_PAGE:
+            pass
 
     async def _first_poll(self, feed_id: str) -> bool:
         """Whether no successful poll of the feed is recorded yet (its entries then come as the backlog)."""

@@ -7,7 +7,8 @@ standalone Redis, not a Cluster, where keys must be declared):
 - ``P:job:<id>``: a hash per pending job: ``k`` kind, ``r`` request (or crawl) id, ``u`` URL, ``h`` host key, ``d``
   data (JSON), ``t`` tag (once due), ``o`` owner (while leased), ``a`` attempts. ``P:jobseq`` gives the ids.
 - ``P:hq:<host>``: the host's ready jobs (sorted set, id by tag); ``P:hs:<host>``: its ``running`` count,
-  ``next_start``, ``last_tag``, and ``delay``/``delay_until`` (a ``Crawl-delay``).
+  ``next_start``, ``last_tag``, and ``delay``/``delay_until`` (a ``Crawl-delay``), expiring once the host is idle
+  and both times have passed.
 - ``P:heads``: the hosts that can start a job now, by the tag of their first ready job; ``P:blocked``: those with
   room but within their spacing, by when it ends (a host with no room is in neither, until a job of it ends).
 - ``P:waiting``: jobs not due yet, by not-before time; ``P:leases``: leased jobs, by when the lease lapses.
@@ -29,6 +30,21 @@ local function wake(count)
   redis.call('LTRIM', P .. ':wake', 0, 63)
 end
 
+-- A host's row lives while the host has jobs ready or running; idle, only until its spacing and its Crawl-delay end
+-- (an expiry, since nothing may touch the host again: every host a crawl met would otherwise keep its row for ever).
+local function keep_host(h, busy, next_start, delay_until, now)
+  if busy then
+    redis.call('PERSIST', hkey(h))
+    return
+  end
+  local ends = math.max(next_start, delay_until)
+  if ends <= now then
+    redis.call('DEL', hkey(h))
+  else
+    redis.call('PEXPIREAT', hkey(h), math.ceil(ends * 1000))
+  end
+end
+
 -- Put the host in P:heads, in P:blocked, or in neither, by its first ready job, its room and its spacing.
 local function update_host(h, now, conc)
   redis.call('ZREM', P .. ':heads', h)
@@ -37,10 +53,8 @@ local function update_host(h, now, conc)
   local st = redis.call('HMGET', hkey(h), 'running', 'next_start', 'delay', 'delay_until')
   local running, next_start = num(st[1], 0), num(st[2], 0)
   local delay, delay_until = num(st[3], 0), num(st[4], 0)
-  if #head == 0 then
-    if running <= 0 and next_start <= now and delay_until <= now then redis.call('DEL', hkey(h)) end
-    return
-  end
+  keep_host(h, #head > 0 or running > 0, next_start, delay_until, now)
+  if #head == 0 then return end
   local room = conc
   if delay > 0 and delay_until > now then room = 1 end
   if running >= room then return end
@@ -172,8 +186,10 @@ elseif j[1] == 'crawl' then
   if redis.call('HGET', ck, 'state') == 'queued' then
     redis.call('HSET', ck, 'state', 'running', 'started_at', ARGV[2])
   end
-  -- Job.preread: what the job's handler reads first, read now (its crawl, as the claim leaves it)
-  return {id, j[1], j[2], j[3], j[4] or '', attempts, redis.call('HGETALL', ck)}
+  -- Job.preread: what the job's handler reads first, read now (its crawl, as the claim leaves it), but its spec: up
+  -- to a megabyte of seeds, the same for each of its pages, which the process keeps once read (crawls.py).
+  local names = {'state', 'created_at', 'started_at', 'finished_at', 'counts', 'admitted'}
+  return {id, j[1], j[2], j[3], j[4] or '', attempts, names, redis.call('HMGET', ck, unpack(names))}
 elseif j[1] == 'feed' then  -- Job.preread: the feed and its WebSub subscription
   local feed = redis.call('HGETALL', P .. ':feed:' .. j[2])
   return {id, j[1], j[2], j[3], j[4] or '', attempts, feed, redis.call('HMGET', P .. ':websub:' .. j[2], 'v', 'b')}
@@ -213,7 +229,11 @@ return 1
 SET_CRAWL_DELAY = (
     PREAMBLE
     + """
-redis.call('HSET', hkey(ARGV[3]), 'delay', ARGV[4], 'delay_until', ARGV[5])
+local h = ARGV[3]
+redis.call('HSET', hkey(h), 'delay', ARGV[4], 'delay_until', ARGV[5])
+local st = redis.call('HMGET', hkey(h), 'running', 'next_start')
+local busy = num(st[1], 0) > 0 or redis.call('ZCARD', qkey(h)) > 0
+keep_host(h, busy, num(st[2], 0), tonumber(ARGV[5]), tonumber(ARGV[2]))
 return 1
 """
 )

@@ -8,8 +8,11 @@ from linkcast.store.redis.scheduler_scripts import PREAMBLE
 
 # One INCR gives the id, so ids are dense and strictly increasing; the entry keeps the server's clock ('at') so that
 # pruning by age uses one clock for every process. The events of a request, crawl or feed are also listed by id
-# (P:ev:<id>), so that a replay filtered by request reads those entries instead of the whole log.
+# (P:ev:<id>, ascending), so that a replay filtered by request reads those entries instead of the whole log. The log
+# is trimmed under the lists: every EV_TRIM_EVERY ids a list gets, up to twice as many of its ids that the log no
+# longer holds leave its head, so that a feed watched for months lists what the log holds, not all it ever sent.
 APPEND = """
+local EV_TRIM_EVERY = 64
 local function append(maxlen, etype, rid, data)
   local id = redis.call('INCR', P .. ':seq')
   local t = redis.call('TIME')
@@ -17,10 +20,40 @@ local function append(maxlen, etype, rid, data)
     't', etype, 'r', rid, 'd', data, 'at', t[1] .. '.' .. string.format('%06d', t[2]))
   if redis.call('EXISTS', P .. ':req:' .. rid) == 1 or redis.call('EXISTS', P .. ':crawl:' .. rid) == 1
       or redis.call('EXISTS', P .. ':feed:' .. rid) == 1 then
-    redis.call('RPUSH', P .. ':ev:' .. rid, id)
+    local ev = P .. ':ev:' .. rid
+    if redis.call('RPUSH', ev, id) % EV_TRIM_EVERY == 0 then
+      local first = redis.call('XRANGE', P .. ':events', '-', '+', 'COUNT', 1)
+      local oldest = #first > 0 and tonumber(string.match(first[1][1], '^(%d+)')) or id
+      for _ = 1, 2 * EV_TRIM_EVERY do
+        local head = redis.call('LINDEX', ev, 0)
+        if not head or tonumber(head) >= oldest then break end
+        redis.call('LPOP', ev)
+      end
+    end
   end
   return id
 end
+"""
+
+# The ids of each request's events after ARGV[3] and up to ARGV[4] ('' for no bound), ARGV[2] at most a request:
+# its list is searched (LINDEX, a few dozen) rather than read whole. ARGV: prefix, count, after, until, request ids.
+LISTED_AFTER = """
+local P, count, after = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3])
+local upto = ARGV[4] ~= '' and tonumber(ARGV[4]) or nil
+local found = {}
+for i = 5, #ARGV do
+  local ev = P .. ':ev:' .. ARGV[i]
+  local lo, hi = 0, redis.call('LLEN', ev)  -- the first index whose id is past 'after' lies in [lo, hi]
+  while lo < hi do
+    local mid = math.floor((lo + hi) / 2)
+    if tonumber(redis.call('LINDEX', ev, mid)) > after then hi = mid else lo = mid + 1 end
+  end
+  for _, id in ipairs(redis.call('LRANGE', ev, lo, lo + count - 1)) do
+    if upto and tonumber(id) > upto then break end
+    table.insert(found, id)
+  end
+end
+return found
 """
 
 # The request is listed (P:requests) by the id of its accepted event: its place in submission order.
