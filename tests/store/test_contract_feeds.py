@@ -173,6 +173,23 @@ async def test_followed_entries_become_requests_naming_the_feed_and_entry(store:
     assert request is not None and request.url == "https://news.example/a"
 
 
+async def test_a_followed_entry_whose_request_id_is_taken_takes_the_next_one(store: Store) -> None:
+    """A feed removed and watched again numbers its entries from 1 again, and anyone may PUT /urls/f~1: an entry
+    whose id was another URL's request was silently not followed. Its request now takes f~1.2 (and so on); an id
+    that is this URL's request already is followed already."""
+    assert (await store.submit("f~1", "https://elsewhere.example/1"))[1]
+    assert (await store.submit("f~2", "https://news.example/b"))[1]
+    for _ in range(2):  # those requests' own jobs
+        assert (await take(store, "urls")).kind == PAGE_JOB
+    await store.create_feed(watched(follow=True))
+    await poll(store, entry("a"), entry("b"), next_in=3600)
+    page = await take(store)
+    assert (page.kind, page.request_id, page.url) == (PAGE_JOB, "f~1.2", "https://news.example/a")
+    assert await store.next_job("w2", timeout=0.5) is None, "b's page was followed twice"
+    taken = await store.get_request("f~1")
+    assert taken is not None and taken.url == "https://elsewhere.example/1"
+
+
 async def test_a_removed_feed_is_forgotten_and_not_polled(store: Store) -> None:
     await store.create_feed(watched())
     record = await store.remove_feed("f")

@@ -30,6 +30,10 @@ from linkcast.core.feeds import FEED_GONE, FeedPoll, FeedRecord, PolledEntry, en
 # How long an entry id is remembered after it left its feed, and the most ids remembered per feed.
 SEEN_RETENTION_SECONDS = 90 * 86400
 SEEN_MAX = 20_000
+# The ids a followed entry's request may take: ``<feed>~<entry number>``, else (another URL's request has it: a feed
+# removed and watched again numbers its entries from 1 again, and anyone may PUT /urls/<feed>~1) the next free of
+# ``<feed>~<number>.2`` and on, this many in all. Before, such an entry's page was silently not followed.
+FOLLOW_ID_TRIES = 8
 
 
 class StoredCounts(Protocol):
@@ -57,8 +61,9 @@ class FeedBook(Protocol):
     def append(self, body: EventBody) -> None:
         """Append an event to the log."""
 
-    def follow(self, request_id: str, url: str, entry_id: str) -> None:
-        """Submit a request for an entry's page (as ``PUT /urls/<request_id>`` would), naming the feed and entry."""
+    def follow(self, request_ids: list[str], url: str, entry_id: str) -> None:
+        """Submit a request for an entry's page (as ``PUT /urls/<request_id>`` would), naming the feed and entry,
+        under the first of ``request_ids`` that no request has, unless one before it is this URL's already."""
 
     def forget_seen(self, older_than: float, keep: int) -> None:
         """Drop seen ids last seen before ``older_than``, and the oldest beyond the newest ``keep``."""
@@ -109,7 +114,13 @@ def take_entries(book: FeedBook, record: FeedRecord, entries: list[PolledEntry],
             book.record_entry(entry_event(record.feed_id, entry, backlog=backlog, changed=False))
             link = entry.fields.get("link")
             if follow and link:
-                book.follow(f"{record.feed_id}~{record.entry_count}", link, entry.entry_id)
+                book.follow(followed_ids(record.feed_id, record.entry_count), link, entry.entry_id)
         elif known != entry.fingerprint:
             book.record_entry(entry_event(record.feed_id, entry, backlog=False, changed=True))
         book.remember(key, entry.fingerprint)
+
+
+def followed_ids(feed_id: str, number: int) -> list[str]:
+    """The ids the request of a feed's ``number``-th entry may take, the first free one (``FOLLOW_ID_TRIES``)."""
+    base = f"{feed_id}~{number}"
+    return [base, *(f"{base}.{n}" for n in range(2, FOLLOW_ID_TRIES + 1))]

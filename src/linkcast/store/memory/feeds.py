@@ -52,9 +52,11 @@ class _Book:
     def append(self, body: EventBody) -> None:
         self.store._append(body)
 
-    def follow(self, request_id: str, url: str, entry_id: str) -> None:
-        if request_id in self.store._requests:
-            return  # the id is someone else's request: this entry's page is not followed
+    def follow(self, request_ids: list[str], url: str, entry_id: str) -> None:
+        taken = self.store._requests
+        request_id = next((id_ for id_ in request_ids if id_ not in taken or taken[id_].url == url), None)
+        if request_id is None or request_id in taken:  # every id another URL's, or this URL followed already
+            return
         self.store._requests[request_id] = RequestRecord(request_id, url)
         self.store._submitted[request_id] = self.store._next_id
         self.store._append(accepted_body(request_id, url))

@@ -9,12 +9,14 @@ were added, ``P:feedseq``), ``P:feeds_removed`` (removed feeds by the id of thei
 
 from __future__ import annotations
 
+from linkcast.store.feed_ledger import FOLLOW_ID_TRIES
 from linkcast.store.redis.scheduler_scripts import PREAMBLE
 from linkcast.store.redis.scripts import APPEND
 
 FEED_PREAMBLE = (
     PREAMBLE
     + APPEND
+    + f"local FOLLOW_ID_TRIES = {FOLLOW_ID_TRIES}\n"
     + """
 local function fkey(id, part)
   if part then return P .. ':feed:' .. id .. ':' .. part end
@@ -34,6 +36,18 @@ local function save(id, record)
   end
 end
 
+-- The id of a followed entry's request (feed_ledger.followed_ids): the first of base, base.2... that no request has;
+-- false if one before it is this link's already, or every one is another URL's.
+local function followed_id(base, link)
+  for n = 1, FOLLOW_ID_TRIES do
+    local rid = n == 1 and base or (base .. '.' .. n)
+    local url = redis.call('HGET', P .. ':req:' .. rid, 'url')
+    if not url then return rid end
+    if url == link then return false end
+  end
+  return false
+end
+
 -- Feed entries ([[key hex, fingerprint, entry id, new body, changed body, link, link host]...]) through the seen-set
 -- (feed_ledger.take_entries): each sent once, again only when changed. Answers the feed's new entry count.
 local function take_entries(id, entries, follow, count, now, conc, maxlen, kept)
@@ -44,8 +58,8 @@ local function take_entries(id, entries, follow, count, now, conc, maxlen, kept)
     if not known then
       count = count + 1
       body = e[4]
-      local rid, link = id .. '~' .. count, e[6]
-      if follow and link ~= '' and redis.call('EXISTS', P .. ':req:' .. rid) == 0 then
+      local rid, link = follow and e[6] ~= '' and followed_id(id .. '~' .. count, e[6]), e[6]
+      if rid then
         redis.call('HSET', P .. ':req:' .. rid, 'url', link, 'state', 'queued', 'created_at', now, 'attempts', 0)
         local accepted = cjson.encode({type = 'accepted', request_id = rid, url = link})
         redis.call('ZADD', P .. ':requests', append(maxlen, 'accepted', rid, accepted), rid)

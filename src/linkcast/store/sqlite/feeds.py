@@ -101,15 +101,17 @@ class _Book:
     def append(self, body: EventBody) -> None:
         self.events.append(append_event(self.connection, body, self.now))
 
-    def follow(self, request_id: str, url: str, entry_id: str) -> None:
-        try:
-            _record, created, events = insert_request(
-                self.connection, request_id, url, self.now, {"feed_id": self.feed_id, "entry_id": entry_id}
-            )
-        except Conflict:
-            return  # the id is someone else's request: this entry's page is not followed
-        self.events.extend(events)
-        self.queued = self.queued or created
+    def follow(self, request_ids: list[str], url: str, entry_id: str) -> None:
+        for request_id in request_ids:
+            try:
+                _record, created, events = insert_request(
+                    self.connection, request_id, url, self.now, {"feed_id": self.feed_id, "entry_id": entry_id}
+                )
+            except Conflict:
+                continue  # another URL's request has the id
+            self.events.extend(events)
+            self.queued = self.queued or created
+            return
 
     def forget_seen(self, older_than: float, keep: int) -> None:
         self.connection.execute(
