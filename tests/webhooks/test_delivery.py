@@ -17,6 +17,7 @@ from linkcast.core.webhooks import (
     Endpoint,
     new_secret,
 )
+from linkcast.runtime import Runtime
 from linkcast.store import Store
 from tests.support.webhook_receiver import WebhookReceiver
 from tests.webhooks.conftest import RuntimeFactory, add_endpoint, eventually
@@ -214,26 +215,39 @@ async def _results_in_log(store: Store, count: int) -> bool:
     return sum(e.type == "result" for e in await store.events_after(0)) == count
 
 
+async def _a_run_held_at_its_first_post(
+    runtime: Runtime, receiver: WebhookReceiver, path: str, results: int = 4, status: int = 200
+) -> Endpoint:
+    """``results`` results, then an endpoint ``hook`` at ``path`` (answering ``status``) to send them: its run has
+    read them all and its first POST is held at the receiver until the gate given to ``receiver.hold`` is set. The
+    endpoint as made."""
+    await submit(runtime.store, receiver, *(f"r{n}" for n in range(results)))
+    await eventually(lambda: _results_in_log(runtime.store, results))
+    hook = Endpoint("hook", receiver.answer(path, status), ["result"], new_secret(), created_at=time.time(), cursor=0)
+    assert await runtime.store.save_webhook(hook, 0)  # the four results are its to send
+    await runtime.store.wake_webhook("hook")
+    await receiver.wait_for(lambda: len(receiver.at(path)) == 1)
+    return hook
+
+
+async def _run_over(runtime: Runtime) -> None:
+    async def over() -> bool:
+        return not runtime.webhooks._running
+
+    await eventually(over)
+
+
 async def test_a_deleted_endpoint_gets_nothing_more_of_the_run_in_flight(
     make_runtime: RuntimeFactory, receiver: WebhookReceiver
 ) -> None:
     """DELETE while a POST of a run is on its way: the deliveries the run read with it are not sent after the 204."""
     runtime = await make_runtime()
-    await submit(runtime.store, receiver, "a", "b", "c", "d")
-    await eventually(lambda: _results_in_log(runtime.store, 4))
     gate = asyncio.Event()
     receiver.hold("/hook", 1, gate)
-    hook = Endpoint("hook", receiver.answer("/hook"), ["result"], new_secret(), created_at=time.time(), cursor=0)
-    assert await runtime.store.save_webhook(hook, 0)  # the four results are its to send
-    await runtime.store.wake_webhook("hook")
-    await receiver.wait_for(lambda: len(receiver.at("/hook")) == 1)  # the run read all four, and sends the first
+    await _a_run_held_at_its_first_post(runtime, receiver, "/hook")
     assert await runtime.store.delete_webhook("hook")
     gate.set()
-
-    async def run_over() -> bool:
-        return not runtime.webhooks._running
-
-    await eventually(run_over)
+    await _run_over(runtime)
     assert len(receiver.at("/hook")) == 1, "deliveries of a deleted endpoint were sent"
 
 
@@ -242,14 +256,9 @@ async def test_a_run_in_flight_sends_the_rest_where_the_endpoint_points_now(
 ) -> None:
     """PUT of another URL while a POST of a run is on its way: the rest of the run goes to the new URL."""
     runtime = await make_runtime()
-    await submit(runtime.store, receiver, "a", "b", "c", "d")
-    await eventually(lambda: _results_in_log(runtime.store, 4))
     gate = asyncio.Event()
     receiver.hold("/old", 1, gate)
-    hook = Endpoint("hook", receiver.answer("/old"), ["result"], new_secret(), created_at=time.time(), cursor=0)
-    assert await runtime.store.save_webhook(hook, 0)  # the four results are its to send
-    await runtime.store.wake_webhook("hook")
-    await receiver.wait_for(lambda: len(receiver.at("/old")) == 1)
+    await _a_run_held_at_its_first_post(runtime, receiver, "/old")
     stored = await runtime.store.get_webhook("hook")
     assert stored is not None
     moved = dataclasses.replace(stored, url=receiver.answer("/new"))
@@ -265,22 +274,13 @@ async def test_an_endpoint_made_again_under_its_id_gets_nothing_of_the_old_ones_
     """DELETE and PUT of the same id while a POST of a run is on its way: the new endpoint takes the events appended
     from then on, not the old one's deliveries."""
     runtime = await make_runtime()
-    await submit(runtime.store, receiver, "a", "b", "c", "d")
-    await eventually(lambda: _results_in_log(runtime.store, 4))
     gate = asyncio.Event()
     receiver.hold("/old", 1, gate)
-    hook = Endpoint("hook", receiver.answer("/old"), ["result"], new_secret(), created_at=time.time(), cursor=0)
-    assert await runtime.store.save_webhook(hook, 0)
-    await runtime.store.wake_webhook("hook")
-    await receiver.wait_for(lambda: len(receiver.at("/old")) == 1)
+    hook = await _a_run_held_at_its_first_post(runtime, receiver, "/old")
     assert await runtime.store.delete_webhook("hook")
     await add_endpoint(runtime.store, "hook", receiver.answer("/new"), created_at=hook.created_at + 1)
     gate.set()
-
-    async def run_over() -> bool:
-        return not runtime.webhooks._running
-
-    await eventually(run_over)
+    await _run_over(runtime)
     assert (len(receiver.at("/old")), len(receiver.at("/new"))) == (1, 0)
 
 
@@ -290,22 +290,13 @@ async def test_the_old_endpoints_last_answer_leaves_one_made_again_under_its_id_
     """The old endpoint's URL answers 410 to the POST on its way while the id is deleted and made again: the new
     endpoint is not disabled by it (nor counted the old one's successes)."""
     runtime = await make_runtime()
-    await submit(runtime.store, receiver, "a")
-    await eventually(lambda: _results_in_log(runtime.store, 1))
     gate = asyncio.Event()
     receiver.hold("/old", 1, gate)
-    hook = Endpoint("hook", receiver.answer("/old", 410), ["result"], new_secret(), created_at=time.time(), cursor=0)
-    assert await runtime.store.save_webhook(hook, 0)
-    await runtime.store.wake_webhook("hook")
-    await receiver.wait_for(lambda: len(receiver.at("/old")) == 1)
+    hook = await _a_run_held_at_its_first_post(runtime, receiver, "/old", results=1, status=410)
     assert await runtime.store.delete_webhook("hook")
     await add_endpoint(runtime.store, "hook", receiver.answer("/new"), created_at=hook.created_at + 1)
     gate.set()
-
-    async def run_over() -> bool:
-        return not runtime.webhooks._running
-
-    await eventually(run_over)
+    await _run_over(runtime)
     stored = await runtime.store.get_webhook("hook")
     assert stored is not None and stored.url.endswith("/new")
     assert (stored.state, stored.reason, stored.failing_since) == (ENDPOINT_ACTIVE, None, None)
