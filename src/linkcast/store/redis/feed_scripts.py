@@ -25,6 +25,13 @@ end
 
 local function present(value) return value ~= nil and value ~= cjson.null end
 
+-- Whether the feed is stored and is the one made at created_at ('': any): a poll or a hub's delivery read for a feed
+-- removed and added again since (DELETE and PUT of the id) is not the new feed's.
+local function is_feed(id, created_at)
+  local stored = redis.call('HGET', fkey(id), 'created_at')
+  return stored ~= false and (created_at == '' or tonumber(stored) == tonumber(created_at))
+end
+
 -- Store the record's columns (a JSON object): absent ones (null) are deleted from the hash.
 local function save(id, record)
   for name, value in pairs(record) do
@@ -136,7 +143,7 @@ FINISH_POLL = (
 local now, conc, id = tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[6]
 local maxlen = ARGV[11]
 local ended = complete(ARGV[4], ARGV[5], now, conc)
-if tonumber(redis.call('HGET', fkey(id), 'created_at')) ~= tonumber(ARGV[15]) then return 0 end
+if not is_feed(id, ARGV[15]) then return 0 end
 local record = cjson.decode(ARGV[7])
 local count = tonumber(redis.call('HGET', fkey(id), 'entry_count') or '0')
 for _, event in ipairs(cjson.decode(ARGV[9])) do append(maxlen, event[1], id, event[2]) end
@@ -168,8 +175,7 @@ TAKE = (
     FEED_PREAMBLE
     + """
 local now, conc, id = tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
-if redis.call('EXISTS', fkey(id)) == 0 then return 0 end
-if ARGV[9] ~= '' and tonumber(redis.call('HGET', fkey(id), 'created_at')) ~= tonumber(ARGV[9]) then return 0 end
+if not is_feed(id, ARGV[9]) then return 0 end
 for _, event in ipairs(cjson.decode(ARGV[5])) do append(ARGV[7], event[1], id, event[2]) end
 local count = tonumber(redis.call('HGET', fkey(id), 'entry_count') or '0')
 count = take_entries(id, cjson.decode(ARGV[6]), follows(id), count, now, conc, ARGV[7], ARGV[8])
@@ -184,8 +190,7 @@ PUSH = (
     FEED_PREAMBLE
     + """
 local now, conc, id = tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
-if redis.call('EXISTS', fkey(id)) == 0 then return 0 end
-if ARGV[10] ~= '' and tonumber(redis.call('HGET', fkey(id), 'created_at')) ~= tonumber(ARGV[10]) then return 0 end
+if not is_feed(id, ARGV[10]) then return 0 end
 local entries = cjson.decode(ARGV[5])
 if #entries == 0 then return 1 end
 local count = tonumber(redis.call('HGET', fkey(id), 'entry_count') or '0')
