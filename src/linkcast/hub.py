@@ -30,8 +30,6 @@ from linkcast.store.listing import cut_short
 log = logging.getLogger(__name__)
 
 REPLAY_PAGE = 1000
-# Bytes of events a client's queue holds by default (--client-queue-bytes): eight of the largest results.
-QUEUE_BYTES = 64 * 1024 * 1024
 TOO_SLOW_REASON = "too slow: the client stopped reading; reconnect with ?since=<last id seen>"
 FAILED_REASON = "delivery to this client failed; reconnect with ?since=<last id seen>"
 RESET_REASON = "the event log was reset (its store lost its data): reconnect; ids from before the reset are gone"
@@ -58,9 +56,7 @@ class Subscription:
     connected, however few events came). Its first event is taken whatever its size.
     """
 
-    def __init__(
-        self, request_ids: Collection[str] | None, queue_size: int, skip_until: int, queue_bytes: int = QUEUE_BYTES
-    ) -> None:
+    def __init__(self, request_ids: Collection[str] | None, queue_size: int, skip_until: int, queue_bytes: int) -> None:
         self.request_ids = frozenset(request_ids) if request_ids else None
         self.queue: asyncio.Queue[Frame] = asyncio.Queue(queue_size)
         self.queue_bytes = queue_bytes
@@ -120,9 +116,7 @@ class Subscription:
 
 
 class Hub:
-    def __init__(
-        self, store: Store, queue_size: int, replay_budget: ReplayBudget, queue_bytes: int = QUEUE_BYTES
-    ) -> None:
+    def __init__(self, store: Store, queue_size: int, replay_budget: ReplayBudget, queue_bytes: int) -> None:
         self.store = store
         self.queue_size = queue_size
         self.queue_bytes = queue_bytes

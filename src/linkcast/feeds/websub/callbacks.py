@@ -98,19 +98,13 @@ class Callbacks:
         self, feed_id: str, token: str, signature: str | None, body: bytes, content_type: str | None,
         link_headers: Sequence[str],
     ) -> Reply:  # fmt: skip
-        live = await self._live(feed_id, token)
-        if live is None:
-            self.metrics.websub_deliveries.labels("unknown_callback").inc()
-            return GONE
+        # Asked again, now that the body is read: the subscription may have ended, or the budget been spent, since.
+        refused, live = await self._arrival(feed_id, token, signature)
+        if live is None or not signature:  # refused (``live`` is None then)
+            return refused or GONE
         sub, record = live
-        if not signature:  # nothing to probe: refused before the budget, the hashing and the reading
-            await self._dropped(sub, "unsigned")
-            return UNSIGNED
         now = time.time()
         budget = self._budget_left(sub, now)
-        if budget <= 0:  # before the signature: neither hashed nor parsed (spent since ``admits``)
-            await self._dropped(sub, "over_budget")
-            return OVER_BUDGET
         if not signature_valid(signature, sub.secret, body):
             return await self._dropped(sub, "bad_signature")
         watch = str(record.spec.get("watch", WATCH_FEED))
@@ -153,18 +147,26 @@ class Callbacks:
         """None if a delivery to this callback is to be read; else the answer to give before reading any of it
         (anyone may POST to a callback URL, and a delivery may be ``--max-body-bytes``; a hub that pushes without
         end sent 10 MB after 10 MB, each read whole before the 429 that dropped it)."""
+        refused, _live = await self._arrival(feed_id, token, signature)
+        return refused
+
+    async def _arrival(
+        self, feed_id: str, token: str, signature: str | None
+    ) -> tuple[Reply | None, tuple[Subscription, FeedRecord] | None]:
+        """The answer that refuses a delivery before its signature is hashed or its body read (410 no subscription,
+        403 unsigned, 429 past the budget), or None and the subscription and feed it is for."""
         live = await self._live(feed_id, token)
         if live is None:
             self.metrics.websub_deliveries.labels("unknown_callback").inc()
-            return GONE
+            return GONE, None
         sub, _record = live
         if not signature:
             await self._dropped(sub, "unsigned")
-            return UNSIGNED
+            return UNSIGNED, None
         if self._budget_left(sub, time.time()) <= 0:
             await self._dropped(sub, "over_budget")
-            return OVER_BUDGET
-        return None
+            return OVER_BUDGET, None
+        return None, live
 
     async def too_large(self, feed_id: str, token: str) -> None:
         """Count a delivery refused for its size (the web layer refuses it before it is read)."""
