@@ -16,7 +16,7 @@ import pytest
 import redis
 
 from linkcast.core.crawls import CrawlOutcome, Discovered, page_body
-from linkcast.core.events import EventBody, result_body
+from linkcast.core.events import EventBody, Job, result_body
 from linkcast.core.feeds import FeedPoll, FeedRecord, PolledEntry
 from linkcast.core.inputs import host_key
 from linkcast.core.webhooks import Endpoint, scoped_endpoint_id
@@ -69,15 +69,20 @@ def slow_commands(url: str) -> list[tuple[int, str]]:
         return [(entry["duration"] // 1000, entry["command"][:60].decode()) for entry in client.slowlog_get(128)]
 
 
+async def seed_page_with_links(store: RedisStore, count: int, max_pages: int) -> tuple[Job, CrawlOutcome]:
+    """Crawl ``c`` of ``max_pages``, its seed's job taken, and the outcome of that page: ``count`` new links."""
+    await store.create_crawl("c", {"urls": [f"{SITE}/"], "max_depth": 2, "max_pages": max_pages}, [f"{SITE}/"])
+    seed = await store.next_job("w", timeout=5.0)
+    assert seed is not None
+    links = [f"https://h{n % 50}.example/{n}" for n in range(count)]
+    body = page_body("c", seed.url, depth=0, referrer=None, status_code=200, final_url=seed.url, links=[])
+    return seed, CrawlOutcome(body, "fetched", [Discovered(link, 1, seed.url) for link in links])
+
+
 async def test_a_page_with_the_most_links_is_admitted_in_bounded_steps(store: RedisStore, own_redis: str) -> None:
     # --max-links (100,000) on one page, all new, to a crawl at --max-crawl-pages: one script admitting them held
     # Redis for 0.4 s; each step now takes a few ms, and the outcome is the same.
-    await store.create_crawl("c", {"urls": [f"{SITE}/"], "max_depth": 2, "max_pages": 10_000}, [f"{SITE}/"])
-    seed = await store.next_job("w", timeout=5.0)
-    assert seed is not None
-    links = [f"https://h{n % 50}.example/{n}" for n in range(100_000)]
-    body = page_body("c", seed.url, depth=0, referrer=None, status_code=200, final_url=seed.url, links=[])
-    outcome = CrawlOutcome(body, "fetched", [Discovered(link, 1, seed.url) for link in links])
+    seed, outcome = await seed_page_with_links(store, 100_000, max_pages=10_000)
     before = scripts_run(own_redis)
     assert await store.finish_crawl_page(seed, outcome)
     assert scripts_run(own_redis) - before >= STEPS and slow_commands(own_redis) == []
@@ -89,14 +94,8 @@ async def test_a_page_with_the_most_links_is_admitted_in_bounded_steps(store: Re
 async def test_cancelling_a_crawl_drops_its_queued_jobs_in_bounded_steps(store: RedisStore, own_redis: str) -> None:
     # A crawl with 100,000 URLs queued (a deployment's --max-crawl-pages may allow that many): the cancel's one
     # script dropping them all held Redis for about a second (0.1 s for the default cap's 10,000).
-    await store.create_crawl("c", {"urls": [f"{SITE}/"], "max_depth": 2, "max_pages": 100_000}, [f"{SITE}/"])
-    seed = await store.next_job("w", timeout=5.0)
-    assert seed is not None
-    links = [f"https://h{n % 50}.example/{n}" for n in range(99_999)]
-    body = page_body("c", seed.url, depth=0, referrer=None, status_code=200, final_url=seed.url, links=[])
-    assert await store.finish_crawl_page(
-        seed, CrawlOutcome(body, "fetched", [Discovered(u, 1, seed.url) for u in links])
-    )
+    seed, outcome = await seed_page_with_links(store, 99_999, max_pages=100_000)
+    assert await store.finish_crawl_page(seed, outcome)
     assert await store.queue_depth() == 99_999
     with redis.Redis.from_url(own_redis) as client:
         client.slowlog_reset()

@@ -217,17 +217,18 @@ async def _results_in_log(store: Store, count: int) -> bool:
 
 async def _a_run_held_at_its_first_post(
     runtime: Runtime, receiver: WebhookReceiver, path: str, results: int = 4, status: int = 200
-) -> Endpoint:
+) -> tuple[Endpoint, asyncio.Event]:
     """``results`` results, then an endpoint ``hook`` at ``path`` (answering ``status``) to send them: its run has
-    read them all and its first POST is held at the receiver until the gate given to ``receiver.hold`` is set. The
-    endpoint as made."""
+    read them all and its first POST is held at the receiver until the gate returned is set. The endpoint as made."""
+    gate = asyncio.Event()
+    receiver.hold(path, 1, gate)
     await submit(runtime.store, receiver, *(f"r{n}" for n in range(results)))
     await eventually(lambda: _results_in_log(runtime.store, results))
     hook = Endpoint("hook", receiver.answer(path, status), ["result"], new_secret(), created_at=time.time(), cursor=0)
     assert await runtime.store.save_webhook(hook, 0)  # the four results are its to send
     await runtime.store.wake_webhook("hook")
     await receiver.wait_for(lambda: len(receiver.at(path)) == 1)
-    return hook
+    return hook, gate
 
 
 async def _run_over(runtime: Runtime) -> None:
@@ -242,9 +243,7 @@ async def test_a_deleted_endpoint_gets_nothing_more_of_the_run_in_flight(
 ) -> None:
     """DELETE while a POST of a run is on its way: the deliveries the run read with it are not sent after the 204."""
     runtime = await make_runtime()
-    gate = asyncio.Event()
-    receiver.hold("/hook", 1, gate)
-    await _a_run_held_at_its_first_post(runtime, receiver, "/hook")
+    _hook, gate = await _a_run_held_at_its_first_post(runtime, receiver, "/hook")
     assert await runtime.store.delete_webhook("hook")
     gate.set()
     await _run_over(runtime)
@@ -256,9 +255,7 @@ async def test_a_run_in_flight_sends_the_rest_where_the_endpoint_points_now(
 ) -> None:
     """PUT of another URL while a POST of a run is on its way: the rest of the run goes to the new URL."""
     runtime = await make_runtime()
-    gate = asyncio.Event()
-    receiver.hold("/old", 1, gate)
-    await _a_run_held_at_its_first_post(runtime, receiver, "/old")
+    _hook, gate = await _a_run_held_at_its_first_post(runtime, receiver, "/old")
     stored = await runtime.store.get_webhook("hook")
     assert stored is not None
     moved = dataclasses.replace(stored, url=receiver.answer("/new"))
@@ -274,9 +271,7 @@ async def test_an_endpoint_made_again_under_its_id_gets_nothing_of_the_old_ones_
     """DELETE and PUT of the same id while a POST of a run is on its way: the new endpoint takes the events appended
     from then on, not the old one's deliveries."""
     runtime = await make_runtime()
-    gate = asyncio.Event()
-    receiver.hold("/old", 1, gate)
-    hook = await _a_run_held_at_its_first_post(runtime, receiver, "/old")
+    hook, gate = await _a_run_held_at_its_first_post(runtime, receiver, "/old")
     assert await runtime.store.delete_webhook("hook")
     await add_endpoint(runtime.store, "hook", receiver.answer("/new"), created_at=hook.created_at + 1)
     gate.set()
@@ -290,9 +285,7 @@ async def test_the_old_endpoints_last_answer_leaves_one_made_again_under_its_id_
     """The old endpoint's URL answers 410 to the POST on its way while the id is deleted and made again: the new
     endpoint is not disabled by it (nor counted the old one's successes)."""
     runtime = await make_runtime()
-    gate = asyncio.Event()
-    receiver.hold("/old", 1, gate)
-    hook = await _a_run_held_at_its_first_post(runtime, receiver, "/old", results=1, status=410)
+    hook, gate = await _a_run_held_at_its_first_post(runtime, receiver, "/old", results=1, status=410)
     assert await runtime.store.delete_webhook("hook")
     await add_endpoint(runtime.store, "hook", receiver.answer("/new"), created_at=hook.created_at + 1)
     gate.set()

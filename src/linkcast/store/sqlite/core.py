@@ -6,9 +6,9 @@ is the WAL setting that survives a killed process (the commit is in the WAL file
 transactions, a trade SQLite documents and most embedded queues make.
 
 One process owns the file (``ownership.py`` locks it): ``open()`` returns jobs left running by a crashed process to
-their queues. Jobs are taken
-by the fair scheduler of ``scheduler.py``; each is leased to its worker, and this process renews the leases of the
-jobs its workers hold, so a job whose worker could neither finish nor give it back returns within a lease.
+their queues. Jobs are taken by the fair scheduler of ``scheduler.py``; each is leased to its worker, and this process
+renews the leases of the jobs its workers hold, so a job whose worker could neither finish nor give it back returns
+within a lease.
 """
 
 from __future__ import annotations
