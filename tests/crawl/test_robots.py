@@ -28,10 +28,18 @@ def test_a_utf8_bom_before_the_first_record_is_skipped() -> None:
     assert not allows(b"\xef\xbb\xbfUser-agent: *\nDisallow: /\n", "/a")
 
 
-def test_junk_lines_and_lines_without_a_colon_are_ignored_and_counted() -> None:
-    robots = parse_robots(b"User-agent: *\n<html>\nDisallow /a\nfoo bar baz\nNoSuchRecord: x\nDisallow: /b\n\x00\xff\n")
-    assert robots.allows("/a", "x") and not robots.allows("/b", "x")
+def test_junk_lines_are_ignored_and_counted() -> None:
+    junk = b"<html>\nDisallow /a /c\nfoo bar baz\nNoSuchRecord: x\n\x00\xff\n"
+    robots = parse_robots(b"User-agent: *\n" + junk + b"Disallow: /b\n")
+    assert robots.allows("/a", "x") and robots.allows("/c", "x") and not robots.allows("/b", "x")
     assert robots.ignored_lines == 5
+
+
+@pytest.mark.parametrize("separator", [" ", "\t", " \t "])
+def test_a_forgotten_colon_between_two_words_is_forgiven(separator: str) -> None:
+    robots = parse_robots(f"User-agent{separator}x\nDisallow{separator}/a\nCrawl-delay{separator}3\n".encode())
+    assert not robots.allows("/a", "x") and robots.allows("/b", "x") and robots.allows("/a", "y")
+    assert robots.crawl_delay("x") == 3 and robots.ignored_lines == 0
 
 
 def test_comments_are_cut_from_every_line() -> None:

@@ -16,11 +16,13 @@ API::
     path_and_query(url: str) -> str                  # "https://h/a/b?c#f" -> "/a/b?c"
     canonical_octets(value: str | bytes) -> str      # the form in which paths and patterns are compared
 
-The RFC is followed where Google's parser (github.com/google/robotstxt) deliberately differs from it: a line
-without a colon is ignored (Google guesses one), lines are never cut short (Google cuts them at 16,664 bytes),
-``index.html`` is not taken for its directory, and the URL is percent-encoded by the same rules as the patterns
-(Google leaves that to its caller), so ``/a/ツ`` and ``/a/%E3%83%84`` are one path and ``%62`` is ``b``; and, as the
-RFC's table of encodings has it, ``?u=https://h`` and ``?u=https%3A%2F%2Fh`` are one query (Google compares octets).
+A line of exactly two words and no colon is read as if the colon were there (``Disallow /a``), as Google's parser
+(github.com/google/robotstxt) does and its RFC conformance test (``ID_LineSyntax_Line``) asks; a line of more words
+without a colon is ignored. The RFC is followed where Google's parser deliberately differs from it: lines are never
+cut short (Google cuts them at 16,664 bytes), ``index.html`` is not taken for its directory, and the URL is
+percent-encoded by the same rules as the patterns (Google leaves that to its caller), so ``/a/ツ`` and
+``/a/%E3%83%84`` are one path and ``%62`` is ``b``; and, as the RFC's table of encodings has it, ``?u=https://h`` and
+``?u=https%3A%2F%2Fh`` are one query (Google compares octets).
 
 Written here rather than taken from Protego (PyPI, 0.7), which binds a crawler to a group whose user-agent is only
 the start of its name ("User-agent: Link" rules linkcast) rather than its whole product token, and compares
@@ -270,11 +272,10 @@ def parse_robots(body: bytes, *, truncated: bool = False) -> RobotsRules:
         line = line.split(b"#", 1)[0].strip()
         if not line:
             continue
-        name, colon, value = line.partition(b":")
-        if not colon:
-            ignored += 1  # RFC 9309 2.2: a record is "name: value"; Google would guess the colon, we do not
+        name, value = _record(line)
+        if name is None:
+            ignored += 1
             continue
-        name, value = name.strip().lower(), value.strip()
         current = groups[-1] if groups else None
         if name == b"user-agent":
             if current is None or current.closed:
@@ -296,6 +297,20 @@ def parse_robots(body: bytes, *, truncated: bool = False) -> RobotsRules:
         else:
             ignored += 1
     return RobotsRules(tuple(groups), tuple(sitemaps), ignored, truncated, len(data))
+
+
+def _record(line: bytes) -> tuple[bytes | None, bytes]:
+    """A stripped, non-empty line's name (lower case) and value; no name for a line that is no record.
+
+    "name: value" is the RFC's form. A forgotten colon is forgiven only between exactly two words ("Disallow /a"):
+    with more, nothing says where the name ends, so the line stays unread (Google reads it no further either)."""
+    name, colon, value = line.partition(b":")
+    if colon:
+        return name.strip().lower(), value.strip()
+    words = line.split()
+    if len(words) != 2:
+        return None, b""
+    return words[0].lower(), words[1]
 
 
 def _agent(value: bytes) -> str:
