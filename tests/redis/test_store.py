@@ -173,6 +173,21 @@ async def test_workers_recover_when_redis_lost_the_queue(open_redis_store: Store
     assert job is not None and job.request_id == "a"
 
 
+async def test_a_flow_is_forgotten_once_the_virtual_time_has_reached_its_last_tag(
+    open_redis_store: StoreFactory,
+) -> None:
+    store = await open_redis_store()
+    for n in range(3):
+        await store.submit(f"r{n}", f"http://h{n}.example/", flow=f"client:{n}")
+    assert await store.redis.zcard(store.key("flows")) == 3
+    jobs = [await take(store) for _ in range(3)]
+    assert await store.redis.zcard(store.key("flows")) == 0  # each one's last tag was taken: the same as none
+    for job in jobs:  # the job keeps its flow (a reclaimed or requeued one is tagged in it again)
+        assert (
+            await store.redis.hget(store.key("job", job.receipt.split("/")[0]), "f") == f"client:{job.url[8]}".encode()
+        )
+
+
 async def test_events_after_honours_since_until_filter_and_limit(open_redis_store: StoreFactory) -> None:
     store = await open_redis_store()
     for n in range(6):

@@ -569,6 +569,34 @@ async def test_two_hosts_take_turns(backend: Backend) -> None:
     assert 4 <= taken.count("a") <= 6, taken  # not all of a's first: both advance together
 
 
+async def test_a_flow_with_jobs_on_many_hosts_does_not_hold_up_another_flow(store: Store) -> None:
+    for n in range(50):  # one client's URLs on 50 hosts (ports, subdomains): one share, not 50
+        await store.submit(f"a{n}", f"https://a{n}.example/", flow="client:a")
+    await store.submit("b", "https://b.example/", flow="client:b")
+    taken = [(await take(store)).request_id for _ in range(3)]
+    assert "b" in taken[:2], taken
+
+
+async def test_a_flow_s_long_queue_does_not_hold_up_another_flow_on_a_host_they_share(store: Store) -> None:
+    for n in range(50):  # the last of them on the host that b asks for
+        await store.submit(f"a{n}", f"https://a{n}.example/" if n < 49 else "https://shared.example/a", flow="client:a")
+    await store.submit("b", "https://shared.example/b", flow="client:b")
+    taken = [(await take(store)).request_id for _ in range(4)]
+    assert "b" in taken[:3], taken  # its host's queue holds one job of a: b does not wait for a's place in a's flow
+
+
+async def test_the_jobs_of_one_flow_on_one_host_start_in_order(backend: Backend) -> None:
+    store = await backend.open(per_host_concurrency=100)
+    for n in range(10):
+        await store.submit(f"a{n}", f"https://a.example/{n}", flow="client:a")
+        await store.submit(f"o{n}", f"https://o{n}.example/", flow="client:a")
+        await store.submit(f"b{n}", f"https://a.example/b{n}", flow="client:b")
+    taken = [(await take(store)).request_id for _ in range(30)]
+    assert [rid for rid in taken if rid[0] == "a"] == [f"a{n}" for n in range(10)]
+    assert [rid for rid in taken if rid[0] == "b"] == [f"b{n}" for n in range(10)]
+    assert taken.index("b4") < taken.index("a9"), taken  # on the host they share, b's jobs are not all behind a's
+
+
 async def test_a_host_never_runs_more_than_its_concurrency(backend: Backend) -> None:
     store = await backend.open(per_host_concurrency=2)
     for n in range(4):

@@ -263,3 +263,10 @@ async def test_crawls_are_listed_in_creation_order(store: Store) -> None:
     assert [record.crawl_id for record in first.items] == ["x", "y"] and first.next is not None
     rest = await store.list_crawls(first.next, 2)
     assert [record.crawl_id for record in rest.items] == ["z"] and rest.next is None
+
+
+async def test_a_crawl_s_pages_on_many_hosts_do_not_hold_up_a_client_s_url(store: Store) -> None:
+    await store.create_crawl("c", spec(), [f"https://s{n}.example/" for n in range(30)])  # one flow: the crawl
+    await store.submit("b", "https://z.example/", flow="client:b")  # a host named to come last among ties
+    taken = [(await take(store)).request_id for _ in range(3)]
+    assert "b" in taken[:2], taken

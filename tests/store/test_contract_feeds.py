@@ -303,3 +303,12 @@ async def test_validators_are_kept_verbatim_and_each_dropped_on_its_own(store: S
     await poll(store, etag=etag, last_modified=None)
     record = await store.get_feed("f")
     assert record is not None and (record.etag, record.last_modified) == (etag, None)
+
+
+async def test_a_feed_s_followed_entries_on_many_hosts_do_not_hold_up_a_client_s_url(store: Store) -> None:
+    await store.create_feed(watched(follow=True))
+    entries = [PolledEntry(f"e{n}", "v1", {"title": "e", "link": f"https://s{n}.example/"}) for n in range(30)]
+    await poll(store, *entries, next_in=3600)  # 30 page jobs, one flow: the feed's
+    await store.submit("b", "https://z.example/", flow="client:b")  # a host named to come last among ties
+    taken = [(await take(store)).request_id for _ in range(3)]
+    assert "b" in taken[:2], taken

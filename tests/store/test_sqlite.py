@@ -225,3 +225,42 @@ def test_a_host_row_is_kept_while_any_of_its_jobs_is_ready_not_due_yet_or_leased
     scheduler.forget_idle_host(connection, "idle", time.time())
     assert {row[0] for row in connection.execute("SELECT host FROM hosts")} == set(cases)
     connection.close()
+
+
+async def test_a_file_of_version_6_gains_flows_and_keeps_its_queued_jobs(tmp_path: Path) -> None:
+    settings = Settings(store=f"sqlite:///{tmp_path}/old.db")
+    store = open_store(settings)
+    await store.open()
+    await store.submit("queued-before", "https://a.example/")
+    await store.close()
+    with sqlite3.connect(tmp_path / "old.db") as db:  # the file as version 6 left it: no flows
+        db.execute("DROP TABLE flows")
+        db.execute("ALTER TABLE jobs DROP COLUMN flow")
+        db.execute("PRAGMA user_version = 6")
+    store = open_store(settings)
+    await store.open()
+    try:
+        await store.submit("queued-after", "https://b.example/", flow="client:b")
+        taken = [await store.next_job("w", timeout=5) for _ in range(2)]
+        assert {job.request_id for job in taken if job is not None} == {"queued-before", "queued-after"}
+    finally:
+        await store.close()
+
+
+async def test_a_flow_is_forgotten_once_the_virtual_time_has_reached_its_last_tag(tmp_path: Path) -> None:
+    store = open_store(Settings(store=f"sqlite:///{tmp_path}/flows.db"))
+    await store.open()
+
+    def flows() -> int:
+        with sqlite3.connect(tmp_path / "flows.db") as db:
+            return int(db.execute("SELECT count(*) FROM flows").fetchone()[0])
+
+    try:
+        for n in range(3):
+            await store.submit(f"r{n}", f"https://h{n}.example/", flow=f"client:{n}")
+        assert flows() == 3
+        for _ in range(3):
+            assert await store.next_job("w", timeout=5) is not None
+        assert flows() == 0  # each one's last tag was taken: the same as no row
+    finally:
+        await store.close()

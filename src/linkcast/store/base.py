@@ -5,6 +5,10 @@ Every backend keeps the same promises, proven by one contract test suite (``test
 - ``submit`` records a request, queues its job and appends its ``accepted`` event, or returns the existing record
   (same id, same URL) or raises ``Conflict`` (same id, other URL). ``retry`` queues a failed request again.
 - ``list_requests`` pages through the records in submission order, by an opaque cursor, optionally by state.
+- Jobs are scheduled fairly between hosts and between flows (``core/flows.py``: a client's submissions, a crawl, a
+  feed, a webhook endpoint), each job tagged by start-time fair queuing (``fair_queue.py``): a flow's many jobs on
+  many hosts do not hold up another flow's, a host's many jobs do not hold up another host's, and the jobs of one
+  flow on one host start in the order they were queued.
 - A job handed out by ``next_job`` is leased to its worker until ``finish`` or ``release``; a job whose lease lapses
   (its worker died, or could neither finish nor release it) is handed out again, within
   ``--job-visibility-timeout`` seconds (at-least-once). ``finish`` appends a terminal event only once per request
@@ -41,6 +45,7 @@ from linkcast.core.events import (
     error_body,
 )
 from linkcast.core.feeds import FEED_ERROR, FEED_ERROR_EVENT, FeedPoll, FeedRecord, PolledEntry, feed_event
+from linkcast.core.flows import NO_FLOW
 from linkcast.core.webhooks import Delivery, Endpoint
 from linkcast.core.websub import Subscription
 from linkcast.settings import Settings
@@ -162,21 +167,26 @@ class Store(ABC):
         """Release connections; jobs still owned stay recoverable."""
 
     @abstractmethod
-    async def submit(self, request_id: str, url: str) -> tuple[RequestRecord, bool]:
-        """Accept a request: ``(record, True)`` when new, ``(existing, False)`` for a repeat; ``Conflict`` if taken."""
+    async def submit(self, request_id: str, url: str, flow: str = NO_FLOW) -> tuple[RequestRecord, bool]:
+        """Accept a request, its job queued in ``flow`` (``core/flows.py``: the client's): ``(record, True)`` when
+        new, ``(existing, False)`` for a repeat; ``Conflict`` if taken."""
 
-    async def submit_many(self, requests: list[tuple[str, str]]) -> list[tuple[RequestRecord, bool] | LinkcastError]:
-        """``submit`` each ``(request_id, url)``, in order: each one's answer, or its error (a ``Conflict``)."""
-        answers = await asyncio.gather(*(self.submit(rid, url) for rid, url in requests), return_exceptions=True)
+    async def submit_many(
+        self, requests: list[tuple[str, str]], flow: str = NO_FLOW
+    ) -> list[tuple[RequestRecord, bool] | LinkcastError]:
+        """``submit`` each ``(request_id, url)`` in ``flow``, in order: each one's answer, or its error (a
+        ``Conflict``)."""
+        answers = await asyncio.gather(*(self.submit(rid, url, flow) for rid, url in requests), return_exceptions=True)
         for answer in answers:
             if isinstance(answer, BaseException) and not isinstance(answer, Conflict):
                 raise answer  # the store failed: the whole batch says so
         return answers  # type: ignore[return-value]
 
     @abstractmethod
-    async def retry(self, request_id: str) -> RequestRecord:
-        """Queue a failed request again: its state back to ``queued``, attempts and outcome cleared, an ``accepted``
-        event with ``"retry": true``. ``NotFound`` for an unknown id, ``Conflict`` for one that has not failed."""
+    async def retry(self, request_id: str, flow: str = NO_FLOW) -> RequestRecord:
+        """Queue a failed request again (its job in ``flow``, the retrying client's): its state back to ``queued``,
+        attempts and outcome cleared, an ``accepted`` event with ``"retry": true``. ``NotFound`` for an unknown id,
+        ``Conflict`` for one that has not failed."""
 
     @abstractmethod
     async def get_request(self, request_id: str) -> RequestRecord | None:

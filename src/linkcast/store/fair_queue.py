@@ -1,10 +1,18 @@
 """The fair scheduler in plain Python, for the in-memory store: the same rules as ``sqlite/scheduler.py`` and the
 Redis scripts, which say them in SQL and Lua.
 
-Start-time fair queuing by host: a job due now gets the tag ``max(its host's last tag, the virtual time) + 1``; the
-virtual time is the highest tag taken so far. A claim takes the lowest tag among the hosts with room (fewer running
-than their concurrency) and due (their spacing since the last start has passed). A host with a ``Crawl-delay`` in
-force runs one job at a time, that far apart.
+Start-time fair queuing by host and by flow (``core/flows.py``: whom the job is queued for). A job due now takes
+the next place in its host's sequence, ``max(host's last, virtual time) + 1``, and the next in its flow's,
+``max(flow's last, virtual time) + 1``; its tag is the later of the two. The virtual time is the highest tag taken so
+far. A claim takes the lowest tag among the hosts with room (fewer running than their concurrency) and due (their
+spacing since the last start has passed). A host with a ``Crawl-delay`` in force runs one job at a time, that far
+apart. So a client with 1,000 URLs on 1,000 hosts has its jobs tagged one after another, and another client's single
+URL, tagged just past the virtual time, runs among the next; a host with 10,000 jobs of any flows gets its share.
+
+Why two sequences, not one tag that both the host and the flow remember: a host's last would then carry its flow's
+place, and a job of another flow on that host would wait behind the whole flow (a client's batch of 1,000 URLs whose
+last one is on a popular host would hold every other client's URL of that host until the batch ran). A flow whose
+last place is not past the virtual time is the same as none, so it is forgotten (bounded).
 """
 
 from __future__ import annotations
@@ -15,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from linkcast.core.events import Job
+from linkcast.core.flows import NO_FLOW
 
 
 @dataclass
@@ -29,6 +38,7 @@ class _Entry:
     owner: str | None = None
     lease_until: float = 0.0
     attempts: int = 0
+    flow: str = NO_FLOW
 
 
 @dataclass
@@ -49,6 +59,7 @@ class FairQueue:
         self._jobs: dict[int, _Entry] = {}
         self._identity: dict[tuple[str, str, str], int] = {}
         self._hosts: dict[str, _Host] = {}
+        self._flows: dict[str, int] = {}  # flow -> its last place; only those past the virtual time
         self._ids = itertools.count(1)
 
     def __len__(self) -> int:
@@ -59,15 +70,15 @@ class FairQueue:
 
     def enqueue(
         self, kind: str, request_id: str, url: str, host: str, now: float, data: dict[str, Any] | None = None,
-        not_before: float = 0.0,
+        not_before: float = 0.0, flow: str = NO_FLOW,
     ) -> bool:  # fmt: skip
-        """Queue a job; False if the same job (kind, request, URL) is queued already."""
+        """Queue a job of ``flow``; False if the same job (kind, request, URL) is queued already."""
         identity = (kind, request_id, url)
         if identity in self._identity:
             return False
         job_id = next(self._ids)
         self._identity[identity] = job_id
-        self._jobs[job_id] = _Entry(kind, request_id, url, host, data or {}, not_before)
+        self._jobs[job_id] = _Entry(kind, request_id, url, host, data or {}, not_before, flow=flow)
         if not_before <= now:
             self._make_ready(job_id)
         return True
@@ -76,7 +87,10 @@ class FairQueue:
         entry = self._jobs[job_id]
         host = self._hosts.setdefault(entry.host, _Host())
         if entry.tag is None:
-            entry.tag = host.last_tag = max(host.last_tag, self.virtual_time) + 1
+            host.last_tag = entry.tag = max(host.last_tag, self.virtual_time) + 1
+            if entry.flow != NO_FLOW:
+                place = self._flows[entry.flow] = max(self._flows.get(entry.flow, 0), self.virtual_time) + 1
+                entry.tag = max(entry.tag, place)
         heapq.heappush(host.ready, (entry.tag, job_id))
 
     def claim(self, owner: str, now: float, lease_until: float) -> Job | None:
@@ -99,7 +113,9 @@ class FairQueue:
         entry.attempts += 1
         host.running += 1
         host.next_start = now + max(self.delay, host.delay if host.delay_until > now else 0.0)
-        self.virtual_time = max(self.virtual_time, tag)
+        if tag > self.virtual_time:
+            self.virtual_time = tag
+            self._flows = {flow: last for flow, last in self._flows.items() if last > tag}
         return Job(entry.request_id, entry.url, entry.attempts, f"{job_id}/{owner}", entry.kind, dict(entry.data))
 
     def _room(self, host: _Host, now: float) -> int:

@@ -29,6 +29,7 @@ from linkcast.core.events import (
     RequestRecord,
     accepted_body,
 )
+from linkcast.core.flows import NO_FLOW
 from linkcast.core.inputs import host_key
 from linkcast.settings import Settings
 from linkcast.store.base import Store
@@ -53,7 +54,7 @@ class MemoryCore(Store):
         self._queued = asyncio.Event()
         self._receipts = itertools.count(1)
 
-    async def submit(self, request_id: str, url: str) -> tuple[RequestRecord, bool]:
+    async def submit(self, request_id: str, url: str, flow: str = NO_FLOW) -> tuple[RequestRecord, bool]:
         existing = self._requests.get(request_id)
         if existing is not None:
             if existing.url != url:
@@ -63,15 +64,17 @@ class MemoryCore(Store):
         self._requests[request_id] = record
         self._submitted[request_id] = self._next_id
         self._append(accepted_body(request_id, url))
-        self._enqueue(PAGE_JOB, request_id, url)
+        self._enqueue(PAGE_JOB, request_id, url, flow=flow)
         return record, True
 
-    def _enqueue(self, kind: str, request_id: str, url: str, data: dict[str, Any] | None = None) -> bool:
-        queued = self._jobs.enqueue(kind, request_id, url, host_key(url), time.time(), data)
+    def _enqueue(
+        self, kind: str, request_id: str, url: str, data: dict[str, Any] | None = None, flow: str = NO_FLOW
+    ) -> bool:
+        queued = self._jobs.enqueue(kind, request_id, url, host_key(url), time.time(), data, flow=flow)
         self._announce_job()
         return queued
 
-    async def retry(self, request_id: str) -> RequestRecord:
+    async def retry(self, request_id: str, flow: str = NO_FLOW) -> RequestRecord:
         record = self._requests.get(request_id)
         if record is None:
             raise NotFound(f"no request with id {request_id!r}")
@@ -80,7 +83,7 @@ class MemoryCore(Store):
         record.state, record.attempts, record.outcome = QUEUED, 0, None
         record.started_at = record.finished_at = None
         self._append(accepted_body(request_id, record.url, retry=True))
-        self._enqueue(PAGE_JOB, request_id, record.url)
+        self._enqueue(PAGE_JOB, request_id, record.url, flow=flow)
         return record
 
     async def get_request(self, request_id: str) -> RequestRecord | None:

@@ -25,6 +25,7 @@ from linkcast.core.crawls import (
 )
 from linkcast.core.errors import Conflict, NotFound
 from linkcast.core.events import CRAWL_JOB, EventBody, Job, Page
+from linkcast.core.flows import crawl_flow
 from linkcast.settings import Settings
 from linkcast.store.crawl_ledger import admit_seeds, apply_outcome
 from linkcast.store.listing import LISTING_BYTES, within_budget
@@ -66,7 +67,8 @@ class _Book:
 
     def enqueue(self, link: Discovered) -> None:
         data = {"depth": link.depth, "referrer": link.referrer}
-        self.store._enqueue(CRAWL_JOB, self.crawl.record.crawl_id, link.url, data)
+        crawl_id = self.crawl.record.crawl_id
+        self.store._enqueue(CRAWL_JOB, crawl_id, link.url, data, crawl_flow(crawl_id))
 
     def append(self, body: EventBody) -> None:
         self.store._append(body)

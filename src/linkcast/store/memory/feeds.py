@@ -13,6 +13,7 @@ import orjson
 from linkcast.core.errors import Conflict, NotFound
 from linkcast.core.events import FEED_JOB, PAGE_JOB, EventBody, Job, Page, RequestRecord, accepted_body
 from linkcast.core.feeds import FEED_ACCEPTED, FEED_GONE, FEED_REMOVED, FeedPoll, FeedRecord, PolledEntry, feed_event
+from linkcast.core.flows import feed_flow
 from linkcast.core.inputs import host_key
 from linkcast.settings import Settings
 from linkcast.store.feed_ledger import apply_poll, apply_push, is_of_stored_feed
@@ -60,7 +61,8 @@ class _Book:
         self.store._requests[request_id] = RequestRecord(request_id, url)
         self.store._submitted[request_id] = self.store._next_id
         self.store._append(accepted_body(request_id, url))
-        self.store._enqueue(PAGE_JOB, request_id, url, {"feed_id": self.feed.record.feed_id, "entry_id": entry_id})
+        feed_id = self.feed.record.feed_id
+        self.store._enqueue(PAGE_JOB, request_id, url, {"feed_id": feed_id, "entry_id": entry_id}, feed_flow(feed_id))
 
     def forget_seen(self, older_than: float, keep: int) -> None:
         recent = sorted(self.feed.seen.items(), key=lambda item: item[1][1], reverse=True)[:keep]
@@ -82,7 +84,10 @@ class MemoryFeeds(MemoryCrawls):
     def _schedule_poll(self, record: FeedRecord) -> None:
         now = time.time()
         due = record.next_poll if record.next_poll is not None else now
-        self._jobs.enqueue(FEED_JOB, record.feed_id, record.url, host_key(record.url), now, not_before=due)
+        host = host_key(record.url)
+        self._jobs.enqueue(
+            FEED_JOB, record.feed_id, record.url, host, now, not_before=due, flow=feed_flow(record.feed_id)
+        )
         self._announce_job()
 
     async def create_feed(self, record: FeedRecord) -> tuple[FeedRecord, bool]:

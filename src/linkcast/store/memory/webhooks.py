@@ -7,6 +7,7 @@ import time
 from collections.abc import Collection
 
 from linkcast.core.events import WEBHOOK_JOB, Job, Page
+from linkcast.core.flows import webhook_flow
 from linkcast.core.inputs import host_key
 from linkcast.core.webhooks import ENDPOINT_ACTIVE, KEEP_ENDED_DELIVERIES, SCOPED_ID, Delivery, Endpoint
 from linkcast.settings import Settings
@@ -116,7 +117,10 @@ class MemoryWebhooks(MemoryWebSub):
         if endpoint.state != ENDPOINT_ACTIVE:
             return
         now = time.time()
-        if self._jobs.enqueue(WEBHOOK_JOB, endpoint.endpoint_id, "", host_key(endpoint.url), now, not_before=at):
+        flow = webhook_flow(endpoint.endpoint_id)
+        if self._jobs.enqueue(
+            WEBHOOK_JOB, endpoint.endpoint_id, "", host_key(endpoint.url), now, not_before=at, flow=flow
+        ):
             self._announce_job()
         else:
             self._woken.add(endpoint.endpoint_id)

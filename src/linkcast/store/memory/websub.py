@@ -7,6 +7,7 @@ import time
 
 from linkcast.core.events import WEBSUB_JOB, Job
 from linkcast.core.feeds import FeedRecord
+from linkcast.core.flows import feed_flow
 from linkcast.core.inputs import host_key
 from linkcast.core.websub import Subscription
 from linkcast.settings import Settings
@@ -47,5 +48,6 @@ class MemoryWebSub(MemoryFeeds):
         found = self._subscriptions.get(feed_id)
         if found is not None and found.due_at is not None:
             now = time.time()
-            self._jobs.enqueue(WEBSUB_JOB, feed_id, found.hub, host_key(found.hub), now, not_before=found.due_at)
+            host, due = host_key(found.hub), found.due_at
+            self._jobs.enqueue(WEBSUB_JOB, feed_id, found.hub, host, now, not_before=due, flow=feed_flow(feed_id))
             self._announce_job()

@@ -58,7 +58,8 @@ local function admit(id, first, counts, now, conc)
       admitted = admitted + 1
       counts.queued = counts.queued + 1
       local data = cjson.encode({depth = tonumber(ARGV[i + 3]), referrer = ARGV[i + 4] ~= '' and ARGV[i + 4] or nil})
-      redis.call('SADD', ckey(id, 'jobs'), enqueue('crawl', id, ARGV[i], ARGV[i + 2], data, 0, now, conc))
+      local job = enqueue('crawl', id, ARGV[i], ARGV[i + 2], data, 0, now, conc, 'crawl:' .. id)
+      redis.call('SADD', ckey(id, 'jobs'), job)
       queued = queued + 1
     end
   end

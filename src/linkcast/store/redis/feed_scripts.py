@@ -70,7 +70,7 @@ local function take_entries(id, entries, follow, count, now, conc, maxlen, kept)
         redis.call('HSET', P .. ':req:' .. rid, 'url', link, 'state', 'queued', 'created_at', now, 'attempts', 0)
         local accepted = cjson.encode({type = 'accepted', request_id = rid, url = link})
         redis.call('ZADD', P .. ':requests', append(maxlen, 'accepted', rid, accepted), rid)
-        enqueue('page', rid, link, e[7], cjson.encode({feed_id = id, entry_id = e[3]}), 0, now, conc)
+        enqueue('page', rid, link, e[7], cjson.encode({feed_id = id, entry_id = e[3]}), 0, now, conc, 'feed:' .. id)
         wake(1)
       end
     elseif known ~= fingerprint then
@@ -105,7 +105,7 @@ end
 local function follows(id) return cjson.decode(redis.call('HGET', fkey(id), 'spec'))['follow'] == true end
 
 local function schedule(id, url, host, due, now, conc)
-  local job = enqueue('feed', id, url, host, '', due, now, conc)
+  local job = enqueue('feed', id, url, host, '', due, now, conc, 'feed:' .. id)
   redis.call('SET', fkey(id, 'job'), job)
   wake(1)
 end

@@ -12,6 +12,7 @@ import orjson
 
 from linkcast.core.errors import Conflict, LinkcastError, NotFound
 from linkcast.core.events import DONE, FAILED, RESULT, Event, EventBody, Job, Page, RequestRecord, accepted_body
+from linkcast.core.flows import NO_FLOW
 from linkcast.core.inputs import host_key
 from linkcast.settings import Settings
 from linkcast.store.listing import LISTING_BYTES
@@ -28,17 +29,19 @@ class RedisRequests(RedisEvents):
     def request_key(self, request_id: str) -> str:
         return self.key("req", request_id)
 
-    async def submit(self, request_id: str, url: str) -> tuple[RequestRecord, bool]:
+    async def submit(self, request_id: str, url: str, flow: str = NO_FLOW) -> tuple[RequestRecord, bool]:
         now = time.time()
-        answer = await self.run_script("submit", *self._submit_args(request_id, url, now))
+        answer = await self.run_script("submit", *self._submit_args(request_id, url, now, flow))
         return _submitted(request_id, url, now, answer)
 
-    async def submit_many(self, requests: list[tuple[str, str]]) -> list[tuple[RequestRecord, bool] | LinkcastError]:
+    async def submit_many(
+        self, requests: list[tuple[str, str]], flow: str = NO_FLOW
+    ) -> list[tuple[RequestRecord, bool] | LinkcastError]:
         """Every request's script in one pipeline: one round trip instead of one each (each script stays atomic)."""
         now = time.time()
         pipeline = self.redis.pipeline(transaction=False)
         for request_id, url in requests:
-            await self.queue_script(pipeline, "submit", *self._submit_args(request_id, url, now))
+            await self.queue_script(pipeline, "submit", *self._submit_args(request_id, url, now, flow))
         answers: list[tuple[RequestRecord, bool] | LinkcastError] = []
         for (request_id, url), answer in zip(requests, await pipeline.execute(), strict=True):
             try:
@@ -47,17 +50,24 @@ class RedisRequests(RedisEvents):
                 answers.append(conflict)
         return answers
 
-    def _submit_args(self, request_id: str, url: str, now: float) -> list[Any]:
+    def _submit_args(self, request_id: str, url: str, now: float, flow: str) -> list[Any]:
         body = accepted_body(request_id, url)
-        return [repr(now), self.concurrency, request_id, url, host_key(url), body.data, self._maxlen]
+        return [repr(now), self.concurrency, request_id, url, host_key(url), body.data, self._maxlen, flow]
 
-    async def retry(self, request_id: str) -> RequestRecord:
+    async def retry(self, request_id: str, flow: str = NO_FLOW) -> RequestRecord:
         record = await self.get_request(request_id)
         if record is None:
             raise NotFound(f"no request with id {request_id!r}")
         body = accepted_body(request_id, record.url, retry=True)
         answer = await self.run_script(
-            "retry", repr(time.time()), self.concurrency, request_id, host_key(record.url), body.data, self._maxlen
+            "retry",
+            repr(time.time()),
+            self.concurrency,
+            request_id,
+            host_key(record.url),
+            body.data,
+            self._maxlen,
+            flow,
         )
         if answer[0] == -1:
             raise NotFound(f"no request with id {request_id!r}")

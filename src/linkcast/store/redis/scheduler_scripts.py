@@ -1,17 +1,23 @@
-"""The fair scheduler in Lua: the rules of ``fair_queue.py`` and ``sqlite/scheduler.py``, each step one script, so
-that every worker process sharing the Redis shares one queue, one virtual time and one politeness per host.
+"""The fair scheduler in Lua: the rules of ``fair_queue.py`` and ``sqlite/scheduler.py`` (start-time fair queuing by
+host and by flow: a due job's tag is the later of the next places in its host's sequence and its flow's), each step
+one script, so that every worker process sharing the Redis shares one queue, one virtual time and one politeness per
+host. The scripts that queue a crawl's, a feed's or a webhook endpoint's jobs name their flows as ``core/flows.py``
+does.
 
 Keys under the prefix ``P`` (every script gets ``P`` as ``ARGV[1]`` and reaches its keys from it: linkcast runs on a
 standalone Redis, not a Cluster, where keys must be declared):
 
 - ``P:job:<id>``: a hash per pending job: ``k`` kind, ``r`` request (or crawl) id, ``u`` URL, ``h`` host key, ``d``
-  data (JSON), ``t`` tag (once due), ``o`` owner (while leased), ``a`` attempts. ``P:jobseq`` gives the ids.
+  data (JSON), ``f`` flow (absent: none), ``t`` tag (once due), ``o`` owner (while leased), ``a`` attempts.
+  ``P:jobseq`` gives the ids.
 - ``P:hq:<host>``: the host's ready jobs (sorted set, id by tag); ``P:hs:<host>``: its ``running`` count,
   ``next_start``, ``last_tag``, and ``delay``/``delay_until`` (a ``Crawl-delay``), expiring once the host is idle
   and both times have passed.
 - ``P:heads``: the hosts that can start a job now, by the tag of their first ready job; ``P:blocked``: those with
   room but within their spacing, by when it ends (a host with no room is in neither, until a job of it ends).
 - ``P:waiting``: jobs not due yet, by not-before time; ``P:leases``: leased jobs, by when the lease lapses.
+- ``P:flows``: each flow by its last place, while that is past the virtual time (an older one is the same as none:
+  claims remove up to ``FORGET_FLOWS`` of them each).
 - ``P:vt``: the virtual time (the highest tag taken); ``P:nqueued``: jobs not leased; ``P:wake``: a short list pushed
   whenever a job may have become claimable, which idle workers wait on (BLPOP).
 """
@@ -65,20 +71,28 @@ local function update_host(h, now, conc)
   redis.call('ZADD', P .. ':heads', head[2], h)
 end
 
--- A due job joins its host's queue; with no tag yet, it gets max(host's last tag, virtual time) + 1.
+-- A due job joins its host's queue; with no tag yet, it takes the next place in its host's sequence and in its
+-- flow's, max(last place, virtual time) + 1 in each, and the later of the two is its tag.
 local function make_ready(id, h, tag)
   if not tag then
-    local last = num(redis.call('HGET', hkey(h), 'last_tag'), 0)
-    tag = math.max(last, num(redis.call('GET', P .. ':vt'), 0)) + 1
+    local vt = num(redis.call('GET', P .. ':vt'), 0)
+    tag = math.max(num(redis.call('HGET', hkey(h), 'last_tag'), 0), vt) + 1
     redis.call('HSET', hkey(h), 'last_tag', tag)
+    local flow = redis.call('HGET', jkey(id), 'f')
+    if flow then
+      local place = math.max(num(redis.call('ZSCORE', P .. ':flows', flow), 0), vt) + 1
+      redis.call('ZADD', P .. ':flows', place, flow)
+      tag = math.max(tag, place)
+    end
     redis.call('HSET', jkey(id), 't', tag)
   end
   redis.call('ZADD', qkey(h), tag, id)
 end
 
-local function enqueue(kind, rid, url, h, data, not_before, now, conc)
+local function enqueue(kind, rid, url, h, data, not_before, now, conc, flow)
   local id = redis.call('INCR', P .. ':jobseq')
   redis.call('HSET', jkey(id), 'k', kind, 'r', rid, 'u', url, 'h', h, 'd', data, 'a', 0)
+  if flow and flow ~= '' then redis.call('HSET', jkey(id), 'f', flow) end
   redis.call('INCR', P .. ':nqueued')
   if not_before > now then
     redis.call('ZADD', P .. ':waiting', not_before, id)
@@ -133,6 +147,7 @@ end
 CLAIM = (
     PREAMBLE
     + """
+local FORGET_FLOWS = 100
 local now, lease_until, owner = tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
 local conc, base_delay = tonumber(ARGV[5]), tonumber(ARGV[6])
 for _, id in ipairs(redis.call('ZRANGEBYSCORE', P .. ':leases', '-inf', now, 'LIMIT', 0, 100)) do
@@ -171,7 +186,11 @@ local spacing = base_delay
 if num(st[1], 0) > 0 and num(st[2], 0) > now then spacing = math.max(spacing, tonumber(st[1])) end
 redis.call('HINCRBY', hkey(h), 'running', 1)
 redis.call('HSET', hkey(h), 'next_start', tostring(now + spacing))
-if tag > num(redis.call('GET', P .. ':vt'), 0) then redis.call('SET', P .. ':vt', tag) end
+if tag > num(redis.call('GET', P .. ':vt'), 0) then
+  redis.call('SET', P .. ':vt', tag)
+  local past = redis.call('ZRANGEBYSCORE', P .. ':flows', '-inf', tag, 'LIMIT', 0, FORGET_FLOWS)
+  if #past > 0 then redis.call('ZREM', P .. ':flows', unpack(past)) end
+end
 update_host(h, now, conc)
 local j = redis.call('HMGET', jkey(id), 'k', 'r', 'u', 'd')
 if j[1] == 'page' then

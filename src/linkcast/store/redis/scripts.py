@@ -57,7 +57,7 @@ return found
 """
 
 # The request is listed (P:requests) by the id of its accepted event: its place in submission order.
-# ARGV: prefix, now, concurrency, request id, url, host, accepted body, maxlen.
+# ARGV: prefix, now, concurrency, request id, url, host, accepted body, maxlen, flow.
 SUBMIT = (
     PREAMBLE
     + APPEND
@@ -72,14 +72,14 @@ end
 redis.call('HSET', rk, 'url', url, 'state', 'queued', 'created_at', ARGV[2], 'attempts', 0)
 local id = append(ARGV[8], 'accepted', rid, ARGV[7])
 redis.call('ZADD', P .. ':requests', id, rid)
-enqueue('page', rid, url, ARGV[6], '', 0, now, conc)
+enqueue('page', rid, url, ARGV[6], '', 0, now, conc, ARGV[9])
 wake(1)
 return {1, id}
 """
 )
 
 # A failed request queued again, attempts and outcome cleared. Answers -1 for an unknown request, 0 for one that has
-# not failed (with its state), 1 when queued. ARGV: prefix, now, concurrency, request id, host, body, maxlen.
+# not failed (with its state), 1 when queued. ARGV: prefix, now, concurrency, request id, host, body, maxlen, flow.
 RETRY = (
     PREAMBLE
     + APPEND
@@ -93,7 +93,7 @@ redis.call('HSET', rk, 'state', 'queued', 'attempts', 0)
 redis.call('HDEL', rk, 'outcome', 'started_at', 'finished_at')
 redis.call('ZREM', P .. ':finished', rid)
 append(ARGV[7], 'accepted', rid, ARGV[6])
-enqueue('page', rid, redis.call('HGET', rk, 'url'), ARGV[5], '', 0, now, conc)
+enqueue('page', rid, redis.call('HGET', rk, 'url'), ARGV[5], '', 0, now, conc, ARGV[8])
 wake(1)
 return {1}
 """

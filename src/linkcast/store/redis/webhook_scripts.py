@@ -28,7 +28,7 @@ local function wqueue(id, at, now, conc)
     redis.call('HSET', wkey(id), 'w', 1)
     return 0
   end
-  redis.call('HSET', wkey(id), 'job', enqueue('webhook', id, '', e[2], '', at, now, conc))
+  redis.call('HSET', wkey(id), 'job', enqueue('webhook', id, '', e[2], '', at, now, conc, 'webhook:' .. id))
   wake(1)
   return 1
 end

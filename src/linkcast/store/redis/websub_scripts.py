@@ -27,7 +27,7 @@ local function schedule(id, now, conc)
   end
   local s = redis.call('HMGET', skey(id), 'due', 'hub', 'host')
   if not s[1] or s[1] == '' then return end
-  redis.call('SET', skey(id, 'job'), enqueue('websub', id, s[2], s[3], '', tonumber(s[1]), now, conc))
+  redis.call('SET', skey(id, 'job'), enqueue('websub', id, s[2], s[3], '', tonumber(s[1]), now, conc, 'feed:' .. id))
   wake(1)
 end
 """

@@ -27,6 +27,7 @@ from linkcast.core.crawls import (
 )
 from linkcast.core.errors import Conflict, NotFound
 from linkcast.core.events import CRAWL_JOB, Event, EventBody, Job, Page
+from linkcast.core.flows import crawl_flow
 from linkcast.core.inputs import host_key
 from linkcast.store.crawl_ledger import admit_seeds, apply_outcome
 from linkcast.store.listing import LISTING_BYTES, within_budget
@@ -99,7 +100,10 @@ class _Book:
 
     def enqueue(self, link: Discovered) -> None:
         data = {"depth": link.depth, "referrer": link.referrer}
-        scheduler.enqueue(self.connection, CRAWL_JOB, self.crawl_id, link.url, host_key(link.url), self.now, data)
+        flow = crawl_flow(self.crawl_id)
+        scheduler.enqueue(
+            self.connection, CRAWL_JOB, self.crawl_id, link.url, host_key(link.url), self.now, data, flow=flow
+        )
         self.queued += 1
 
     def append(self, body: EventBody) -> None:

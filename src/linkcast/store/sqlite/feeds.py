@@ -14,6 +14,7 @@ import orjson
 from linkcast.core.errors import Conflict, NotFound
 from linkcast.core.events import FEED_JOB, Event, EventBody, Job, Page
 from linkcast.core.feeds import FEED_ACCEPTED, FEED_GONE, FEED_REMOVED, FeedPoll, FeedRecord, PolledEntry, feed_event
+from linkcast.core.flows import feed_flow
 from linkcast.core.inputs import host_key
 from linkcast.store.feed_ledger import apply_poll, apply_push, is_of_stored_feed
 from linkcast.store.listing import LISTING_BYTES, within_budget
@@ -52,7 +53,8 @@ def _save(connection: sqlite3.Connection, record: FeedRecord) -> None:
 
 def _schedule(connection: sqlite3.Connection, record: FeedRecord, now: float) -> None:
     due = record.next_poll if record.next_poll is not None else now
-    scheduler.enqueue(connection, FEED_JOB, record.feed_id, record.url, host_key(record.url), now, not_before=due)
+    flow = feed_flow(record.feed_id)
+    scheduler.enqueue(connection, FEED_JOB, record.feed_id, record.url, host_key(record.url), now, None, due, flow)
 
 
 class _Counts(NamedTuple):
@@ -104,8 +106,9 @@ class _Book:
     def follow(self, request_ids: list[str], url: str, entry_id: str) -> None:
         for request_id in request_ids:
             try:
+                data = {"feed_id": self.feed_id, "entry_id": entry_id}
                 _record, created, events = insert_request(
-                    self.connection, request_id, url, self.now, {"feed_id": self.feed_id, "entry_id": entry_id}
+                    self.connection, request_id, url, self.now, data, feed_flow(self.feed_id)
                 )
             except Conflict:
                 continue  # another URL's request has the id
@@ -126,7 +129,7 @@ class _Book:
     def schedule(self, record: FeedRecord) -> None:
         assert self.poll is not None, "only a poll's outcome queues the next poll"
         due = record.next_poll if record.next_poll is not None else self.now
-        scheduler.requeue(self.connection, self.poll, record.url, self.now, due)
+        scheduler.requeue(self.connection, self.poll, record.url, self.now, due, feed_flow(record.feed_id))
         self.queued = self.next_poll_queued = True
 
 

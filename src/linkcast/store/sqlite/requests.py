@@ -21,6 +21,7 @@ from linkcast.core.events import (
     RequestRecord,
     accepted_body,
 )
+from linkcast.core.flows import NO_FLOW
 from linkcast.core.inputs import host_key
 from linkcast.store.listing import LISTING_BYTES, within_budget
 from linkcast.store.sqlite import scheduler
@@ -30,10 +31,16 @@ from linkcast.store.sqlite.schema import append_event, record_from_row
 
 
 def insert_request(
-    connection: sqlite3.Connection, request_id: str, url: str, now: float, data: dict[str, Any] | None = None
+    connection: sqlite3.Connection,
+    request_id: str,
+    url: str,
+    now: float,
+    data: dict[str, Any] | None = None,
+    flow: str = NO_FLOW,
 ) -> tuple[RequestRecord, bool, list[Event]]:
-    """Record a request, queue its page job (with ``data``: the feed and entry a followed page names) and append its
-    ``accepted`` event: ``(record, True, [event])``; a repeat: ``(existing, False, [])``; ``Conflict`` if taken."""
+    """Record a request, queue its page job in ``flow`` (with ``data``: the feed and entry a followed page names) and
+    append its ``accepted`` event: ``(record, True, [event])``; a repeat: ``(existing, False, [])``; ``Conflict`` if
+    taken."""
     inserted = connection.execute(
         "INSERT INTO requests (request_id, url, state, created_at) VALUES (?, ?, ?, ?) "
         "ON CONFLICT (request_id) DO NOTHING",
@@ -47,14 +54,14 @@ def insert_request(
             raise Conflict(f"request {request_id!r} already exists with another URL")
         return existing, False, []
     event = append_event(connection, accepted_body(request_id, url), now)
-    scheduler.enqueue(connection, PAGE_JOB, request_id, url, host_key(url), now, data)
+    scheduler.enqueue(connection, PAGE_JOB, request_id, url, host_key(url), now, data, flow=flow)
     return RequestRecord(request_id, url, QUEUED, now), True, [event]
 
 
 class SQLiteRequests(SQLiteCore):
-    async def submit(self, request_id: str, url: str) -> tuple[RequestRecord, bool]:
+    async def submit(self, request_id: str, url: str, flow: str = NO_FLOW) -> tuple[RequestRecord, bool]:
         def operation(connection: sqlite3.Connection) -> Written:
-            record, created, events = insert_request(connection, request_id, url, time.time())
+            record, created, events = insert_request(connection, request_id, url, time.time(), flow=flow)
             return Written((record, created), events)
 
         record, created = (await self._writer.run(operation)).value
@@ -62,7 +69,9 @@ class SQLiteRequests(SQLiteCore):
             await self._announce_jobs()
         return record, created
 
-    async def submit_many(self, requests: list[tuple[str, str]]) -> list[tuple[RequestRecord, bool] | LinkcastError]:
+    async def submit_many(
+        self, requests: list[tuple[str, str]], flow: str = NO_FLOW
+    ) -> list[tuple[RequestRecord, bool] | LinkcastError]:
         """Every request of a batch in one write: one transaction and one commit instead of one each."""
 
         def operation(connection: sqlite3.Connection) -> Written:
@@ -71,7 +80,7 @@ class SQLiteRequests(SQLiteCore):
             events: list[Event] = []
             for request_id, url in requests:
                 try:  # a Conflict is raised before anything of that request is written
-                    record, created, added = insert_request(connection, request_id, url, now)
+                    record, created, added = insert_request(connection, request_id, url, now, flow=flow)
                 except Conflict as conflict:
                     answers.append(conflict)
                     continue
@@ -84,7 +93,7 @@ class SQLiteRequests(SQLiteCore):
             await self._announce_jobs()
         return answers
 
-    async def retry(self, request_id: str) -> RequestRecord:
+    async def retry(self, request_id: str, flow: str = NO_FLOW) -> RequestRecord:
         def operation(connection: sqlite3.Connection) -> Written:
             row = connection.execute("SELECT * FROM requests WHERE request_id = ?", (request_id,)).fetchone()
             if row is None:
@@ -99,7 +108,7 @@ class SQLiteRequests(SQLiteCore):
                 (QUEUED, request_id),
             )
             event = append_event(connection, accepted_body(request_id, record.url, retry=True), now)
-            scheduler.enqueue(connection, PAGE_JOB, request_id, record.url, host_key(record.url), now)
+            scheduler.enqueue(connection, PAGE_JOB, request_id, record.url, host_key(record.url), now, flow=flow)
             return Written(RequestRecord(request_id, record.url, QUEUED, record.created_at), [event])
 
         record: RequestRecord = (await self._writer.run(operation)).value

@@ -1,14 +1,19 @@
-"""The job scheduler in SQL: start-time fair queuing by host, with per-host concurrency and spacing.
+"""The job scheduler in SQL: start-time fair queuing by host and by flow, with per-host concurrency and spacing.
 
-Every job (a page, a crawl's page...) has a host key (``host:port``). A job that is due gets a start tag: its host's
-last tag or the virtual time (the highest tag taken so far), whichever is higher, plus one. A worker takes the job
-with the lowest tag among the hosts that have room (fewer running than their concurrency) and are due (their spacing
-since the last start has passed). So a host with 10,000 queued jobs gets its share and no more: a single URL of
-another host, queued behind them, is tagged just past the virtual time and runs next.
+Every job (a page, a crawl's page...) has a host key (``host:port``) and a flow (``core/flows.py``: the client that
+submitted it, its crawl, its feed...). A job that is due takes the next place in its host's sequence (the host's last
+place or the virtual time, the highest tag taken so far, whichever is higher, plus one) and the next in its flow's
+(the same with the flow's last place); its tag is the later of the two. A worker takes the job with the lowest tag
+among the hosts that have room (fewer running than their concurrency) and are due (their spacing since the last start
+has passed). So a host with 10,000 queued jobs gets its share and no more, and so does a flow with 1,000 jobs on 1,000
+hosts: a single URL of another host and another flow, queued behind them, is tagged just past the virtual time and
+runs next. (Why the host and the flow each keep their own sequence: ``fair_queue.py``.)
 
-Tables (``schema.py``): ``jobs`` (one row per pending job; ``tag`` is NULL until ``not_before``), ``hosts`` (running
-count, next allowed start, last tag given, the lowest tag of its ready jobs (``head_tag``), and a ``Crawl-delay``
-with its expiry), ``meta`` (the virtual time). Each function runs inside the writer's transaction.
+Tables (``schema.py``): ``jobs`` (one row per pending job, with its flow; ``tag`` is NULL until ``not_before``),
+``hosts`` (running count, next allowed start, last place given, the lowest tag of its ready jobs (``head_tag``), and a
+``Crawl-delay`` with its expiry), ``flows`` (a flow's last place, while past the virtual time: an older one is the
+same as none, and claims delete those), ``meta`` (the virtual time). Each function runs inside the writer's
+transaction.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from typing import Any
 import orjson
 
 from linkcast.core.events import Job
+from linkcast.core.flows import NO_FLOW
 from linkcast.core.inputs import host_key
 
 VIRTUAL_TIME = "virtual_time"
@@ -27,6 +33,11 @@ VIRTUAL_TIME = "virtual_time"
 PROMOTE_BATCH = 1000
 # Jobs whose lease lapsed, returned to their queue per claim at most.
 RECLAIM_BATCH = 100
+# Flows whose last place the virtual time has reached (the same as none), deleted per claim at most.
+FORGET_FLOWS_BATCH = 100
+FORGET_PAST_FLOWS = (
+    "DELETE FROM flows WHERE flow IN (SELECT flow FROM flows WHERE last_tag <= ? ORDER BY last_tag LIMIT ?)"
+)
 # A host's head tag (the lowest tag of its ready jobs) recomputed, for the host given as its one parameter.
 HEAD_TAG = "SELECT min(tag) FROM jobs WHERE host = ? AND owner IS NULL AND tag IS NOT NULL"
 # A host's row removed if it has no job (ready, not due yet, leased: each looked for through its index) and nothing
@@ -62,14 +73,29 @@ def virtual_time(connection: sqlite3.Connection) -> int:
     return int(row[0]) if row else 0
 
 
-def _tag(connection: sqlite3.Connection, host: str, vt: int) -> int:
-    """The next start tag of ``host`` (its row made if missing), recorded as its last one and, if lowest, its head:
-    one statement, the hot path of every claim and every job queued ready."""
+def _flow_place(connection: sqlite3.Connection, flow: str, vt: int) -> int:
+    """The next place in ``flow``'s sequence, recorded as its last (0 for no flow: it orders nothing)."""
+    if flow == NO_FLOW:
+        return 0
+    (place,) = connection.execute(
+        "INSERT INTO flows (flow, last_tag) VALUES (:flow, :vt + 1) "
+        "ON CONFLICT (flow) DO UPDATE SET last_tag = max(last_tag, :vt) + 1 RETURNING last_tag",
+        {"flow": flow, "vt": vt},
+    ).fetchone()
+    return int(place)
+
+
+def _tag(connection: sqlite3.Connection, host: str, flow: str, vt: int) -> int:
+    """The start tag of a job of ``host`` and ``flow``: the later of the next places in each one's sequence, each
+    recorded as its last (the host's row made if missing), and the tag made the host's head if lowest. The host's in
+    one statement: the hot path of every claim and every job queued ready."""
+    place = _flow_place(connection, flow, vt)
     (tag,) = connection.execute(
-        "INSERT INTO hosts (host, last_tag, head_tag) VALUES (:host, :vt + 1, :vt + 1) ON CONFLICT (host) DO UPDATE "
-        "SET last_tag = max(last_tag, :vt) + 1, head_tag = min(coalesce(head_tag, :vt + 1), max(last_tag, :vt) + 1) "
-        "RETURNING last_tag",
-        {"host": host, "vt": vt},
+        "INSERT INTO hosts (host, last_tag, head_tag) VALUES (:host, :vt + 1, max(:vt + 1, :flow)) "
+        "ON CONFLICT (host) DO UPDATE SET last_tag = max(last_tag, :vt) + 1, "
+        "head_tag = min(coalesce(head_tag, max(max(last_tag, :vt) + 1, :flow)), max(max(last_tag, :vt) + 1, :flow)) "
+        "RETURNING max(last_tag, :flow)",
+        {"host": host, "vt": vt, "flow": place},
     ).fetchone()
     return int(tag)
 
@@ -83,13 +109,14 @@ def enqueue(
     now: float,
     data: dict[str, Any] | None = None,
     not_before: float = 0.0,
+    flow: str = NO_FLOW,
 ) -> bool:
-    """Queue a job; False (and nothing queued) if the same job (kind, request, URL) is queued already."""
-    tag = _tag(connection, host, virtual_time(connection)) if not_before <= now else None
+    """Queue a job of ``flow``; False (and nothing queued) if the same job (kind, request, URL) is queued already."""
+    tag = _tag(connection, host, flow, virtual_time(connection)) if not_before <= now else None
     inserted = connection.execute(
-        "INSERT INTO jobs (kind, request_id, url, host, tag, not_before, data) VALUES (?, ?, ?, ?, ?, ?, ?) "
+        "INSERT INTO jobs (kind, request_id, url, host, flow, tag, not_before, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
         "ON CONFLICT (kind, request_id, url) DO NOTHING",
-        (kind, request_id, url, host, tag, not_before, orjson.dumps(data) if data else None),
+        (kind, request_id, url, host, flow, tag, not_before, orjson.dumps(data) if data else None),
     ).rowcount
     if not inserted and tag is not None:
         refresh_head(connection, host)  # the tag given was not used
@@ -103,12 +130,12 @@ def refresh_head(connection: sqlite3.Connection, host: str) -> None:
 def _promote_due(connection: sqlite3.Connection, now: float) -> None:
     """Tag the jobs whose not-before time has come: they compete from now on, not from when they were queued."""
     due = connection.execute(
-        "SELECT id, host FROM jobs WHERE tag IS NULL AND not_before <= ? ORDER BY not_before LIMIT ?",
+        "SELECT id, host, flow FROM jobs WHERE tag IS NULL AND not_before <= ? ORDER BY not_before LIMIT ?",
         (now, PROMOTE_BATCH),
     ).fetchall()
     vt = virtual_time(connection) if due else 0
-    for job_id, host in due:
-        connection.execute("UPDATE jobs SET tag = ? WHERE id = ?", (_tag(connection, host, vt), job_id))
+    for job_id, host, flow in due:
+        connection.execute("UPDATE jobs SET tag = ? WHERE id = ?", (_tag(connection, host, flow, vt), job_id))
 
 
 def _reclaim_lapsed(connection: sqlite3.Connection, now: float) -> list[str]:
@@ -149,11 +176,12 @@ def claim(connection: sqlite3.Connection, owner: str, now: float, lease_until: f
         f"UPDATE hosts SET running = running + 1, next_start = ?, head_tag = ({HEAD_TAG}) WHERE host = ?",
         (now + spacing, host, host),
     )
-    connection.execute(
+    (vt,) = connection.execute(
         "INSERT INTO meta (key, value) VALUES (?, ?) "
-        "ON CONFLICT (key) DO UPDATE SET value = max(value, excluded.value)",
+        "ON CONFLICT (key) DO UPDATE SET value = max(value, excluded.value) RETURNING value",
         (VIRTUAL_TIME, tag),
-    )
+    ).fetchone()
+    connection.execute(FORGET_PAST_FLOWS, (vt, FORGET_FLOWS_BATCH))
     job = Job(request_id, url, attempts, f"{job_id}/{owner}", kind, orjson.loads(data) if data else {})
     return Claimed(job, job_id, host)
 
@@ -195,9 +223,12 @@ def complete(connection: sqlite3.Connection, job: Job, now: float) -> bool:
     return holder is not None
 
 
-def requeue(connection: sqlite3.Connection, job: Job, url: str, now: float, not_before: float) -> None:
+def requeue(
+    connection: sqlite3.Connection, job: Job, url: str, now: float, not_before: float, flow: str = NO_FLOW
+) -> None:
     """``complete`` the held ``job`` and queue its successor (same kind, request and data, at ``url``, due at
-    ``not_before``): a feed's next poll. The successor takes the job's own row: three statements instead of nine.
+    ``not_before``, in ``flow``): a feed's next poll. The successor takes the job's own row: three statements instead
+    of nine.
 
     A job that is not its holder's any more is left as it is: another worker holds it (its lease lapsed) and queues
     the successor when it ends, or it is that successor already (unheld, never handed out). One whose lease lapsed and
@@ -210,12 +241,13 @@ def requeue(connection: sqlite3.Connection, job: Job, url: str, now: float, not_
             return
     if row is None or url != job.url:
         complete(connection, job, now)
-        enqueue(connection, job.kind, job.request_id, url, host_key(url), now, job.data, not_before)
+        enqueue(connection, job.kind, job.request_id, url, host_key(url), now, job.data, not_before, flow)
         return
-    tag = _tag(connection, host, virtual_time(connection)) if not_before <= now else None
+    tag = _tag(connection, host, flow, virtual_time(connection)) if not_before <= now else None
     connection.execute(
-        "UPDATE jobs SET tag = ?, not_before = ?, owner = NULL, lease_until = NULL, attempts = 0 WHERE id = ?",
-        (tag, not_before, job_id),
+        "UPDATE jobs SET tag = ?, not_before = ?, flow = ?, owner = NULL, lease_until = NULL, attempts = 0 "
+        "WHERE id = ?",
+        (tag, not_before, flow, job_id),
     )
     if holder is not None:
         connection.execute("UPDATE hosts SET running = max(running - 1, 0) WHERE host = ?", (host,))

@@ -16,7 +16,9 @@ from linkcast.core.errors import ConfigurationError
 from linkcast.core.events import PAGE_JOB, Event, EventBody, RequestRecord
 from linkcast.core.inputs import host_key
 
-SCHEMA_VERSION = 6  # 5: webhooks (a version 4 file gains their tables when opened); 6: the jobs_delayed index
+# 5: webhooks (a version 4 file gains their tables when opened); 6: the jobs_delayed index; 7: flows (jobs.flow, and
+# the flows table)
+SCHEMA_VERSION = 7
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS requests (
@@ -40,6 +42,7 @@ CREATE TABLE IF NOT EXISTS jobs (
     request_id TEXT NOT NULL,
     url TEXT NOT NULL,
     host TEXT NOT NULL,
+    flow TEXT NOT NULL DEFAULT '',
     tag INTEGER,
     not_before REAL NOT NULL DEFAULT 0,
     data BLOB,
@@ -64,6 +67,9 @@ CREATE TABLE IF NOT EXISTS hosts (
     delay_until REAL NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS hosts_ready ON hosts (head_tag) WHERE head_tag IS NOT NULL;
+-- A flow's last place in the fair queue (scheduler.py), kept only while it is past the virtual time.
+CREATE TABLE IF NOT EXISTS flows (flow TEXT PRIMARY KEY, last_tag INTEGER NOT NULL) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS flows_by_last_tag ON flows (last_tag);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value) WITHOUT ROWID;
 -- Crawls (crawls.py): the record with its counts, the keys of every URL admitted (the visited set, as short
 -- digests), and the pages fetched, in the order they ended (seq), for GET /crawls/<id>/pages.
@@ -214,6 +220,8 @@ def _create_or_migrate(connection: sqlite3.Connection) -> None:
         connection.execute(statement)
     for statement in _statements(SCHEMA):
         connection.execute(statement)
+    if "flow" not in {row[1] for row in connection.execute("PRAGMA table_info(jobs)")}:  # a file before version 7
+        connection.execute("ALTER TABLE jobs ADD COLUMN flow TEXT NOT NULL DEFAULT ''")
     if old_fifo:
         for request_id, url in connection.execute("SELECT request_id, url FROM jobs_fifo ORDER BY seq").fetchall():
             connection.execute(

@@ -8,6 +8,7 @@ import time
 from collections.abc import Collection
 
 from linkcast.core.events import WEBHOOK_JOB, Job, Page
+from linkcast.core.flows import webhook_flow
 from linkcast.core.inputs import host_key
 from linkcast.core.webhooks import ENDPOINT_ACTIVE, KEEP_ENDED_DELIVERIES, SCOPED_SCOPES, Delivery, Endpoint
 from linkcast.store.listing import LISTING_BYTES, within_budget
@@ -29,7 +30,8 @@ def _queue(connection: sqlite3.Connection, endpoint_id: str, at: float) -> bool:
     ).fetchone()
     if row is None:
         return False
-    if scheduler.enqueue(connection, WEBHOOK_JOB, endpoint_id, "", row[0], time.time(), not_before=at):
+    flow = webhook_flow(endpoint_id)
+    if scheduler.enqueue(connection, WEBHOOK_JOB, endpoint_id, "", row[0], time.time(), None, at, flow):
         return True
     connection.execute("UPDATE webhooks SET woken = 1 WHERE endpoint_id = ?", (endpoint_id,))
     return False

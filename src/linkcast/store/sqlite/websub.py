@@ -9,6 +9,7 @@ import time
 
 from linkcast.core.events import FEED_JOB, WEBSUB_JOB, Job
 from linkcast.core.feeds import FeedRecord
+from linkcast.core.flows import feed_flow
 from linkcast.core.inputs import host_key
 from linkcast.core.websub import Subscription
 from linkcast.store.sqlite import scheduler
@@ -27,7 +28,8 @@ def _schedule(connection: sqlite3.Connection, feed_id: str, now: float) -> None:
     scheduler.drop_jobs_of(connection, WEBSUB_JOB, feed_id, now)
     found = _load(connection, feed_id)
     if found is not None and found.due_at is not None:
-        scheduler.enqueue(connection, WEBSUB_JOB, feed_id, found.hub, host_key(found.hub), now, not_before=found.due_at)
+        host, flow = host_key(found.hub), feed_flow(feed_id)
+        scheduler.enqueue(connection, WEBSUB_JOB, feed_id, found.hub, host, now, None, found.due_at, flow)
 
 
 def _load_with_feed(connection: sqlite3.Connection, feed_id: str) -> tuple[FeedRecord, Subscription | None] | None:
