@@ -13,6 +13,7 @@ from linkcast.core.errors import InvalidInput, LinkcastError, NotFound, Unavaila
 from linkcast.core.events import DONE, FAILED, QUEUED, RUNNING
 from linkcast.core.inputs import validate_request_id
 from linkcast.web.bodies import fetchable_url, read_json_object
+from linkcast.web.connections import submitter_flow
 from linkcast.web.current import runtime
 from linkcast.web.guard import guard
 from linkcast.web.query import page_args
@@ -41,7 +42,7 @@ async def accept(request_id: str, url: str) -> Response:
     accepting()
     rt = runtime()
     with rt.foreground.accepting(request_id):  # from now on, background work in this process lets it pass
-        record, created = await rt.store.submit(request_id, url)
+        record, created = await rt.store.submit(request_id, url, submitter_flow(request.remote_addr))
     location = f"/urls/{request_id}"
     if not created:
         return json_response({"status": record.state, **record.to_dict()}, 200, {"Location": location})
@@ -102,7 +103,7 @@ async def _submit_batch(urls: list[str]) -> list[dict[str, Any]]:
             answers.append({"index": index, "error": error.to_dict()})
     rt = runtime()
     with rt.foreground.accepting(*(request_id for request_id, _url in valid)):
-        submitted = iter(await rt.store.submit_many(valid))
+        submitted = iter(await rt.store.submit_many(valid, submitter_flow(request.remote_addr)))
     pairs = iter(valid)
     for answer in answers:
         if "error" in answer:
@@ -139,6 +140,6 @@ async def retry_url(request_id: str) -> Response:
     validate_request_id(request_id)
     accepting()
     with runtime().foreground.accepting(request_id):
-        record = await runtime().store.retry(request_id)
+        record = await runtime().store.retry(request_id, submitter_flow(request.remote_addr))
     answer = {"status": "accepted", "request_id": request_id, "url": record.url, "retry": True}
     return json_response(answer, 202, {"Location": f"/urls/{request_id}"})

@@ -21,6 +21,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from linkcast.core.flows import NO_FLOW, client_flow
 from linkcast.settings import Settings
 from linkcast.web.limit_log import LimitLog
 
@@ -70,6 +71,15 @@ def client_key(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str:
     if isinstance(ip, ipaddress.IPv6Address):
         return str(ipaddress.IPv6Network((ip, 64), strict=False))
     return str(ip)
+
+
+def submitter_flow(peer: str | None) -> str:
+    """The scheduler's flow (``core/flows.py``) of what the client at ``peer`` submits: the client as connections
+    count it (an IPv6 one by its /64: one subscriber), so that one address's many URLs share one turn. ``peer`` is the
+    address the server saw, or the one a ``--trusted-proxies`` proxy forwarded (never a header otherwise); a peer that
+    is no address (a Unix socket) has no flow."""
+    ip = peer_address(peer) if peer else None
+    return client_flow(client_key(ip)) if ip is not None else NO_FLOW
 
 
 class Evictable(Protocol):
