@@ -173,7 +173,7 @@ class Settings:
         1024 * 1024, "largest PUT/POST body accepted (a batch of 1,000 URLs of about 1 KB fits the default)"
     )
     rate_limit: float = setting(
-        100.0, "submissions (URLs) per second allowed per client address, on average (0: unlimited)"
+        100.0, "submissions (URLs) per second allowed per client address (IPv6: one /64), on average (0: unlimited)"
     )
     rate_burst: int = setting(1000, "submissions (URLs) a client may make at once before the rate limit applies")
     trusted_proxies: tuple[str, ...] = setting(

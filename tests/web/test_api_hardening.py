@@ -408,6 +408,24 @@ def test_token_bucket_takes_a_count_over_the_burst_when_full_and_keeps_the_rate(
     assert bucket.take("b", 5, now=1.0) == 0.0
 
 
+def test_submissions_are_counted_per_client_an_ipv6_one_by_its_64() -> None:
+    from linkcast.core.errors import RateLimited
+    from linkcast.settings import Settings
+    from linkcast.web.guard import Guard
+
+    guard = Guard(Settings(rate_limit=1.0, rate_burst=2))
+    guard.limit_submission("2001:db8:1:2::1", 2)
+    with pytest.raises(RateLimited):
+        guard.limit_submission("2001:db8:1:2:ffff::9")  # another address of the same /64
+    with pytest.raises(RateLimited):
+        guard.limit_submission("2001:db8:1:2:0:0:0:1")  # the first address, spelt out
+    guard.limit_submission("2001:db8:1:3::1", 2)  # the next /64: another client
+    guard.limit_submission("::ffff:192.0.2.7", 2)
+    with pytest.raises(RateLimited):
+        guard.limit_submission("192.0.2.7")  # the IPv4-mapped spelling is the same client
+    guard.limit_submission("192.0.2.8", 2)
+
+
 @pytest.mark.parametrize(
     ("origin", "host", "allowed"),
     [

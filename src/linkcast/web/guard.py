@@ -32,6 +32,7 @@ from quart.wrappers import Websocket
 from linkcast.core.errors import Forbidden, InvalidInput, RateLimited, Unauthorized
 from linkcast.core.loops import LOOP_HEADER, sent_by_linkcast
 from linkcast.settings import Settings
+from linkcast.web.connections import client_key, peer_address
 
 PUBLIC_PATHS = frozenset({"/", "/healthz", "/openapi.json", "/docs"})
 # The page's files, Swagger UI's for /docs, and the WebSub callback (hubs have no token: the callback's own token and
@@ -163,10 +164,13 @@ class Guard:
             raise Forbidden(f"a page from this Origin may not {what}", code="forbidden_origin")
 
     def limit_submission(self, client: str, count: int = 1) -> None:
-        """Raise ``RateLimited`` when ``client`` has spent its submissions for now (``count`` URLs at once)."""
+        """Raise ``RateLimited`` when ``client`` (the peer's address) has spent its submissions for now (``count``
+        URLs at once). Clients are counted as connections count them, an IPv6 one by its /64: a subscriber is given a
+        /64 at least, and counted by address it had a rate of its own for each of its 2^64 addresses."""
         if self.limiter is None:
             return
-        wait = self.limiter.take(client, count)
+        ip = peer_address(client)
+        wait = self.limiter.take(client_key(ip) if ip is not None else client, count)
         if wait > 0:
             raise RateLimited(
                 f"too many submissions: at most {self.limiter.rate:g} URLs a second, {self.limiter.burst} at once",
