@@ -303,3 +303,15 @@ async def test_validators_are_kept_verbatim_and_each_dropped_on_its_own(store: S
     await poll(store, etag=etag, last_modified=None)
     record = await store.get_feed("f")
     assert record is not None and (record.etag, record.last_modified) == (etag, None)
+
+
+async def test_an_entry_sent_after_every_entry_was_pruned_numbers_on(store: Store) -> None:
+    """A client reading on from the last seq it saw sees the next entry: on SQLite the numbering began again at 1
+    once a prune had left a feed no entry, and such a client missed as many new entries as it had read."""
+    await store.create_feed(watched())
+    await poll(store, entry("a"), entry("b"))
+    seen = await store.feed_entries("f", None, 10)
+    last_seq = str(seen.items[-1]["seq"])
+    await store.prune(time.time() + 60, keep_events=1_000_000)
+    await poll(store, entry("c"))
+    assert [item["entry_id"] for item in (await store.feed_entries("f", last_seq, 10)).items] == ["c"]

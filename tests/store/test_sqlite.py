@@ -13,7 +13,7 @@ import pytest
 
 from linkcast.core.errors import ConfigurationError, Conflict
 from linkcast.core.events import CRAWL_JOB, FEED_JOB
-from linkcast.core.feeds import FeedRecord
+from linkcast.core.feeds import FeedPoll, FeedRecord, PolledEntry
 from linkcast.settings import Settings
 from linkcast.store import open_store, urgency
 from linkcast.store.sqlite import SQLiteStore, database_path, scheduler
@@ -90,6 +90,41 @@ async def test_feed_and_crawl_jobs_come_with_what_their_handlers_read_first(tmp_
         assert page.preread == (await store.get_crawl("c"),)
     finally:
         await store.close()
+
+
+async def test_a_version_6_file_gains_the_entry_numbering_and_numbers_on_from_its_entries(tmp_path: Path) -> None:
+    """Schema 7 keeps the seq last given to a feed's entries (``feeds.entry_seq``); a file of before has it added."""
+    url, settings = "https://news.example/feed.xml", Settings(store=f"sqlite:///{tmp_path}/s.db")
+
+    async def poll(store: SQLiteStore, entry_id: str) -> None:
+        job = await store.next_job("w", timeout=10.0)
+        record = await store.get_feed("f")
+        assert job is not None and record is not None
+        record.next_poll = time.time()
+        await store.finish_feed_poll(job, FeedPoll(record, [PolledEntry(entry_id, "v1", {"title": entry_id})]))
+
+    store = open_store(settings)
+    await store.open()
+    try:
+        await store.create_feed(FeedRecord("f", {"url": url}, url))
+        await poll(store, "a")
+        await poll(store, "b")
+    finally:
+        await store.close()
+    with sqlite3.connect(tmp_path / "s.db") as db:  # as version 6 left it
+        db.execute("ALTER TABLE feeds DROP COLUMN entry_seq")
+        db.execute("PRAGMA user_version = 6")
+    store = open_store(settings)
+    await store.open()
+    try:
+        await poll(store, "c")
+        entries = (await store.feed_entries("f", None, 10)).items
+        assert [(item["seq"], item["entry_id"]) for item in entries] == [(1, "a"), (2, "b"), (3, "c")]
+    finally:
+        await store.close()
+    with sqlite3.connect(tmp_path / "s.db") as db:
+        assert db.execute("SELECT entry_seq FROM feeds").fetchall() == [(3,)]
+        assert db.execute("PRAGMA user_version").fetchone() == (7,)
 
 
 async def test_an_operation_that_fails_alone_in_its_transaction_leaves_nothing_written(tmp_path: Path) -> None:

@@ -87,8 +87,11 @@ class _Book:
 
     def record_entry(self, body: EventBody) -> None:
         self.append(body)
+        # A file made before entry_seq was kept has 0 there: its entries kept say where the numbering stands.
         (seq,) = self.connection.execute(
-            "SELECT coalesce(max(seq), 0) + 1 FROM feed_entries WHERE feed_id = ?", (self.feed_id,)
+            "UPDATE feeds SET entry_seq = max(entry_seq, (SELECT coalesce(max(seq), 0) FROM feed_entries "
+            "WHERE feed_id = ?1)) + 1 WHERE feed_id = ?1 RETURNING entry_seq",
+            (self.feed_id,),
         ).fetchone()
         self.connection.execute(
             "INSERT INTO feed_entries (feed_id, seq, created_at, body) VALUES (?, ?, ?, ?)",

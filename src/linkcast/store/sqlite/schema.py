@@ -16,7 +16,8 @@ from linkcast.core.errors import ConfigurationError
 from linkcast.core.events import PAGE_JOB, Event, EventBody, RequestRecord
 from linkcast.core.inputs import host_key
 
-SCHEMA_VERSION = 6  # 5: webhooks (a version 4 file gains their tables when opened); 6: the jobs_delayed index
+# 5: webhooks (a version 4 file gains their tables when opened); 6: the jobs_delayed index; 7: feeds.entry_seq
+SCHEMA_VERSION = 7
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS requests (
@@ -110,7 +111,9 @@ CREATE TABLE IF NOT EXISTS feeds (
     failures INTEGER NOT NULL DEFAULT 0,
     polls INTEGER NOT NULL DEFAULT 0,
     entry_count INTEGER NOT NULL DEFAULT 0,
-    interval REAL
+    interval REAL,
+    -- The seq last given to an entry: the next one follows it even once pruning has dropped every entry.
+    entry_seq INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS feed_seen (
     feed_id TEXT NOT NULL,
@@ -212,6 +215,9 @@ def _create_or_migrate(connection: sqlite3.Connection) -> None:
     old_fifo = version == 0 and "seq" in {row[1] for row in connection.execute("PRAGMA table_info(jobs)")}
     for statement in MIGRATE_FROM_FIFO if old_fifo else ():
         connection.execute(statement)
+    feed_columns = {row[1] for row in connection.execute("PRAGMA table_info(feeds)")}
+    if feed_columns and "entry_seq" not in feed_columns:  # before 7: seq from the entries kept (see record_entry)
+        connection.execute("ALTER TABLE feeds ADD COLUMN entry_seq INTEGER NOT NULL DEFAULT 0")
     for statement in _statements(SCHEMA):
         connection.execute(statement)
     if old_fifo:
