@@ -305,6 +305,27 @@ async def test_validators_are_kept_verbatim_and_each_dropped_on_its_own(store: S
     assert record is not None and (record.etag, record.last_modified) == (etag, None)
 
 
+async def test_prune_drops_the_entries_sent_before_its_cutoff_and_listing_reads_on(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--retain-days bounds what a feed keeps on every backend: a feed watched for months kept 10,000 entries on
+    Redis and in memory, however old (SQLite dropped them). Redis prunes in steps (one feed, two entries here)."""
+    monkeypatch.setattr(redis_feeds, "FEEDS_PER_PRUNE", 1)
+    monkeypatch.setattr(redis_feeds, "ENTRIES_PER_PRUNE", 2)
+    await store.create_feed(watched())
+    await store.create_feed(watched("g"))
+    assert (await poll(store, entry("a"), entry("b"))).request_id == "f"
+    assert (await poll(store, *(entry(f"old{n}") for n in range(5)), next_in=3600)).request_id == "g"
+    first = await store.feed_entries("f", None, 1)
+    cutoff = time.time()
+    assert (await poll(store, entry("a"), entry("b"), entry("c"))).request_id == "f"
+    await store.prune(cutoff, keep_events=1_000_000)
+    assert [item["entry_id"] for item in (await store.feed_entries("f", None, 10)).items] == ["c"]
+    assert (await store.feed_entries("g", None, 10)).items == []
+    after_pruned = await store.feed_entries("f", first.next, 10)  # a cursor at an entry pruned since
+    assert [(item["seq"], item["entry_id"]) for item in after_pruned.items] == [(3, "c")]
+
+
 async def test_an_entry_sent_after_every_entry_was_pruned_numbers_on(store: Store) -> None:
     """A client reading on from the last seq it saw sees the next entry: on SQLite the numbering began again at 1
     once a prune had left a feed no entry, and such a client missed as many new entries as it had read."""

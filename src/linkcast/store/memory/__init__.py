@@ -14,6 +14,7 @@ class MemoryStore(MemoryWebhooks):
     async def prune(self, older_than: float, keep_events: int) -> int:
         dropped = await self._prune_requests_and_events(older_than, keep_events)
         self._prune_crawls(older_than)
+        self._prune_feed_entries(older_than)
         return dropped
 
 
