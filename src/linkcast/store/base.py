@@ -487,9 +487,11 @@ class Store(ABC):
         """Drop events and finished requests older than the ``older_than`` timestamp, and beyond the newest
         ``keep_events`` of each (retention applies the same settings to both); return how many events were dropped.
 
-        Requests still queued or running are never dropped. Every feed's entries (``feed_entries``) sent before
-        ``older_than`` are dropped too (a feed watched for years keeps its newest 10,000 at most, and none older than
-        the events they were): a cursor read before still reads on, and the next entry's ``seq`` follows the last."""
+        Requests still queued or running are never dropped. Crawls that ended before ``older_than`` go with their
+        pages and visited set (their id may be used again, for a new crawl); one still running stays. Every feed's
+        entries (``feed_entries``) sent before ``older_than`` go too (a feed watched for years keeps its newest
+        10,000 at most, and none older than the events they were), and the next entry's ``seq`` follows the last.
+        A listing's cursor read before a prune reads on past what it dropped, missing nothing made since."""
 
 
 def _guarded(method: Method, *, writes: bool, changed_nothing: object = _EVERY_SUCCESS) -> Method:
