@@ -495,6 +495,21 @@ async def test_prune_by_count_drops_the_oldest_finished_requests(store: Store) -
     assert await store.get_request("waiting") is not None
 
 
+async def test_a_listing_cursor_read_before_a_prune_misses_no_request_made_after_it(store: Store) -> None:
+    """On SQLite a new request took the rowid of the newest one pruned (the listing's cursor): a client reading on
+    from a cursor of before missed as many new requests as it had read."""
+    for n in range(4):
+        await store.submit(f"old{n}", URL)
+    await finish_all(store)
+    first = await store.list_requests(None, None, 2)
+    assert first.next is not None
+    await store.prune(time.time() + 60, keep_events=1_000_000)
+    for n in range(4):
+        await store.submit(f"new{n}", URL)
+    rest = await store.list_requests(None, first.next, 10)
+    assert [record.request_id for record in rest.items] == [f"new{n}" for n in range(4)]
+
+
 async def test_prune_with_nothing_to_drop(store: Store) -> None:
     await store.submit("a", URL)
     assert await store.prune(0.0, keep_events=1_000_000) == 0

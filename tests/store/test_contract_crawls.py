@@ -287,3 +287,15 @@ async def test_prune_drops_ended_crawls_older_than_its_cutoff_and_the_listing_re
     again, created = await store.create_crawl("x", spec(), [f"{SITE}/x"])
     assert created and again.state == "queued" and again.counts.queued == 1
     assert [record.crawl_id for record in (await store.list_crawls(first.next, 10)).items] == ["z", "x"]
+
+
+async def test_a_crawl_listing_cursor_read_before_a_prune_misses_no_crawl_made_after_it(store: Store) -> None:
+    """On SQLite a new crawl took the rowid of the newest one pruned (the listing's cursor)."""
+    for name in ("a", "b", "c"):
+        await store.create_crawl(name, spec(), [f"{SITE}/{name}"])
+        await store.cancel_crawl(name)
+    first = await store.list_crawls(None, 1)
+    await store.prune(time.time() + 60, keep_events=1_000_000)
+    for name in ("x", "y", "z"):
+        await store.create_crawl(name, spec(), [f"{SITE}/{name}"])
+    assert [record.crawl_id for record in (await store.list_crawls(first.next, 10)).items] == ["x", "y", "z"]

@@ -336,3 +336,15 @@ async def test_an_entry_sent_after_every_entry_was_pruned_numbers_on(store: Stor
     await store.prune(time.time() + 60, keep_events=1_000_000)
     await poll(store, entry("c"))
     assert [item["entry_id"] for item in (await store.feed_entries("f", last_seq, 10)).items] == ["c"]
+
+
+async def test_a_feed_listing_cursor_read_before_removals_misses_no_feed_added_after_them(store: Store) -> None:
+    """On SQLite a new feed took the rowid of the newest one removed (the listing's cursor)."""
+    for name in ("a", "b", "c"):
+        await store.create_feed(watched(name))
+    first = await store.list_feeds(None, 1)
+    for name in ("a", "b", "c"):
+        await store.remove_feed(name)
+    for name in ("x", "y", "z"):
+        await store.create_feed(watched(name))
+    assert [record.feed_id for record in (await store.list_feeds(first.next, 10)).items] == ["x", "y", "z"]

@@ -4,7 +4,9 @@ Every backend keeps the same promises, proven by one contract test suite (``test
 
 - ``submit`` records a request, queues its job and appends its ``accepted`` event, or returns the existing record
   (same id, same URL) or raises ``Conflict`` (same id, other URL). ``retry`` queues a failed request again.
-- ``list_requests`` pages through the records in submission order, by an opaque cursor, optionally by state.
+- ``list_requests`` pages through the records in submission order, by an opaque cursor, optionally by state. A
+  cursor of any listing (requests, crawls, feeds) stays good across prunes and removals: whatever is made after it
+  is listed after it.
 - A job handed out by ``next_job`` is leased to its worker until ``finish`` or ``release``; a job whose lease lapses
   (its worker died, or could neither finish nor release it) is handed out again, within
   ``--job-visibility-timeout`` seconds (at-least-once). ``finish`` appends a terminal event only once per request

@@ -21,7 +21,7 @@ from linkcast.store.sqlite import scheduler
 from linkcast.store.sqlite.core import SQLiteCore, Written
 from linkcast.store.sqlite.events import deleting
 from linkcast.store.sqlite.requests import insert_request
-from linkcast.store.sqlite.schema import append_event
+from linkcast.store.sqlite.schema import append_event, next_place
 
 # Entries kept per feed for GET /feeds/<id>/entries, the newest; older ones leave as new ones come.
 ENTRIES_KEPT = 10_000
@@ -41,12 +41,13 @@ def _load(connection: sqlite3.Connection, feed_id: str) -> FeedRecord | None:
     return record_of_row(row) if row else None
 
 
-def _save(connection: sqlite3.Connection, record: FeedRecord) -> None:
+def _save(connection: sqlite3.Connection, record: FeedRecord, place: int | None = None) -> None:
+    """Store the record; a new one at ``place`` (``next_place``), its place in the listing."""
     values = record.columns()
     connection.execute(
-        f"INSERT INTO feeds ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))}) "
+        f"INSERT INTO feeds (rowid, {', '.join(COLUMNS)}) VALUES (?, {', '.join('?' * len(COLUMNS))}) "
         f"ON CONFLICT (feed_id) DO UPDATE SET {', '.join(f'{c} = excluded.{c}' for c in COLUMNS[1:])}",
-        [values[column] for column in COLUMNS],
+        [place, *(values[column] for column in COLUMNS)],
     )
 
 
@@ -143,7 +144,7 @@ class SQLiteFeeds(SQLiteCore):
                 return Written((existing, False))
             now = time.time()
             record.created_at, record.next_poll = now, now
-            _save(connection, record)
+            _save(connection, record, place=next_place(connection, "feeds"))
             _schedule(connection, record, now)
             event = append_event(connection, feed_event(FEED_ACCEPTED, record.feed_id, **record.to_dict()), now)
             return Written((record, True), [event])

@@ -273,6 +273,19 @@ def append_event(connection: sqlite3.Connection, body: EventBody, now: float) ->
     return body.framed(cursor.lastrowid)
 
 
+def next_place(connection: sqlite3.Connection, table: str) -> int:
+    """The rowid of a new row of ``table`` (``requests``, ``crawls``, ``feeds``: their listings' cursor), past every
+    one given before. SQLite's own is the largest kept plus one: once the newest rows were pruned or removed, new
+    rows took their places, and a client reading on from a cursor of before missed them."""
+    newest_kept = f"(SELECT coalesce(max(rowid), 0) FROM {table})"
+    (place,) = connection.execute(
+        f"INSERT INTO meta (key, value) VALUES (?, {newest_kept} + 1) "
+        f"ON CONFLICT (key) DO UPDATE SET value = max(value, {newest_kept}) + 1 RETURNING value",
+        (f"last_rowid:{table}",),
+    ).fetchone()
+    return int(place)
+
+
 def last_event_id_in(connection: sqlite3.Connection) -> int:
     """The last id ever given (AUTOINCREMENT's counter), even if that event has been pruned since."""
     row = connection.execute("SELECT seq FROM sqlite_sequence WHERE name = 'events'").fetchone()
