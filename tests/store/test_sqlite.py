@@ -17,6 +17,7 @@ from linkcast.core.feeds import FeedPoll, FeedRecord, PolledEntry
 from linkcast.settings import Settings
 from linkcast.store import open_store, urgency
 from linkcast.store.sqlite import SQLiteStore, database_path, scheduler
+from linkcast.store.sqlite import feeds as sqlite_feeds
 from linkcast.store.sqlite.schema import setup_connection
 from linkcast.store.sqlite.thread import SQLiteThread
 
@@ -241,6 +242,17 @@ def test_the_scheduler_statements_run_per_job_scan_no_table_of_jobs(tmp_path: Pa
     for name, (sql, parameters) in statements.items():
         plan = [row[3] for row in connection.execute(f"EXPLAIN QUERY PLAN {sql}", parameters)]
         assert not [step for step in plan if step.startswith("SCAN jobs") and "USING" not in step], (name, plan)
+    connection.close()
+
+
+def test_the_prune_of_feed_entries_reads_only_the_entries_it_drops(tmp_path: Path) -> None:
+    """Through an index, a chunk at a time: it read every feed's every entry (10,000 a feed) on each prune, in one
+    transaction that every poll waited behind."""
+    connection = sqlite3.connect(tmp_path / "plan.db", isolation_level=None)
+    setup_connection(connection, writer=True)
+    plan = [row[3] for row in connection.execute(f"EXPLAIN QUERY PLAN {sqlite_feeds.PRUNE_ENTRIES}", (0.0, 10))]
+    assert not [step for step in plan if step.startswith("SCAN feed_entries")], plan
+    assert any("feed_entries_age" in step for step in plan), plan
     connection.close()
 
 

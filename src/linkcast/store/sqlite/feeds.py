@@ -19,12 +19,17 @@ from linkcast.store.feed_ledger import apply_poll, apply_push, is_of_stored_feed
 from linkcast.store.listing import LISTING_BYTES, within_budget
 from linkcast.store.sqlite import scheduler
 from linkcast.store.sqlite.core import SQLiteCore, Written
-from linkcast.store.sqlite.events import deleting
+from linkcast.store.sqlite.events import PRUNE_CHUNK, deleting
 from linkcast.store.sqlite.requests import insert_request
 from linkcast.store.sqlite.schema import append_event, next_place
 
 # Entries kept per feed for GET /feeds/<id>/entries, the newest; older ones leave as new ones come.
 ENTRIES_KEPT = 10_000
+# A step of pruning by age (parameters: the cutoff, how many at most), through the feed_entries_age index.
+PRUNE_ENTRIES = (
+    "DELETE FROM feed_entries WHERE (feed_id, seq) IN "
+    "(SELECT feed_id, seq FROM feed_entries WHERE created_at < ? ORDER BY created_at LIMIT ?)"
+)
 COLUMNS = (
     "feed_id", "spec", "url", "state", "title", "site_link", "created_at", "last_poll", "next_poll", "last_status",
     "last_error", "etag", "last_modified", "failures", "polls", "entry_count", "interval",
@@ -235,4 +240,8 @@ class SQLiteFeeds(SQLiteCore):
         return record
 
     async def _prune_feed_entries(self, older_than: float) -> None:
-        await self._writer.run(deleting("DELETE FROM feed_entries WHERE created_at < ?", (older_than,)))
+        """Entries sent before ``older_than``, ``PRUNE_CHUNK`` a transaction (a prune after a long pause may drop
+        millions: in one transaction, every poll waited for it)."""
+        chunk = deleting(PRUNE_ENTRIES, (older_than, PRUNE_CHUNK))
+        while (await self._writer.run(chunk)).value >= PRUNE_CHUNK:
+            pass

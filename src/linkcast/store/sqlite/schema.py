@@ -16,7 +16,8 @@ from linkcast.core.errors import ConfigurationError
 from linkcast.core.events import PAGE_JOB, Event, EventBody, RequestRecord
 from linkcast.core.inputs import host_key
 
-# 5: webhooks (a version 4 file gains their tables when opened); 6: the jobs_delayed index; 7: feeds.entry_seq
+# 5: webhooks (a version 4 file gains their tables when opened); 6: the jobs_delayed index; 7: feeds.entry_seq and
+# the feed_entries_age index
 SCHEMA_VERSION = 7
 
 SCHEMA = """
@@ -130,6 +131,8 @@ CREATE TABLE IF NOT EXISTS feed_entries (
     body BLOB NOT NULL,
     PRIMARY KEY (feed_id, seq)
 ) WITHOUT ROWID;
+-- The prune's way to the entries sent before its cutoff (feeds.py): else it read every feed's every entry each time.
+CREATE INDEX IF NOT EXISTS feed_entries_age ON feed_entries (created_at);
 -- WebSub (websub.py): a feed's subscription, as JSON (core/websub.py), with its compare-and-swap version and when
 -- its job next acts.
 CREATE TABLE IF NOT EXISTS websub (
