@@ -8,7 +8,7 @@ import time
 import pytest
 
 from linkcast.core.errors import Conflict, NotFound
-from linkcast.core.events import FEED_JOB, PAGE_JOB, Event, Job
+from linkcast.core.events import FEED_JOB, PAGE_JOB, Event, Job, result_body
 from linkcast.core.feeds import FEED_GONE, FeedPoll, FeedRecord, PolledEntry, feed_event
 from linkcast.store import Store, feed_ledger
 from linkcast.store.redis import feeds as redis_feeds
@@ -348,3 +348,22 @@ async def test_a_feed_listing_cursor_read_before_removals_misses_no_feed_added_a
     for name in ("x", "y", "z"):
         await store.create_feed(watched(name))
     assert [record.feed_id for record in (await store.list_feeds(first.next, 10)).items] == ["x", "y", "z"]
+
+
+async def test_a_request_or_crawl_pruned_leaves_the_history_of_a_feed_of_its_id_alone(store: Store) -> None:
+    """Requests, crawls and feeds are named apart (``/urls/x``, ``/crawls/x``, ``/feeds/x``) but share the event
+    log's ``request_id``: on Redis, a request or a crawl pruned took the index of that id's events with it, and a
+    replay filtered by the feed's id found none of its events."""
+    await store.submit("x", "https://news.example/page")
+    page = await take(store)
+    body = result_body("x", page.url, final_url=page.url, status_code=200, links=[], links_truncated=False, timings={})
+    await store.finish(page, body)
+    await store.create_crawl("x", {"urls": ["https://news.example/"], "max_pages": 1}, ["https://news.example/"])
+    await store.cancel_crawl("x")
+    cutoff = time.time()
+    await store.create_feed(watched("x"))
+    await poll(store, entry("a"))
+    await store.prune(cutoff, keep_events=1_000_000)
+    assert (await store.get_request("x"), await store.get_crawl("x")) == (None, None)
+    history = [event.type for event in await store.events_after(0, ["x"])]
+    assert history == ["feed.accepted", "feed.entry"], history

@@ -493,7 +493,9 @@ class Store(ABC):
         pages and visited set (their id may be used again, for a new crawl); one still running stays. Every feed's
         entries (``feed_entries``) sent before ``older_than`` go too (a feed watched for years keeps its newest
         10,000 at most, and none older than the events they were), and the next entry's ``seq`` follows the last.
-        A listing's cursor read before a prune reads on past what it dropped, missing nothing made since. What the
+        A listing's cursor read before a prune reads on past what it dropped, missing nothing made since. A request
+        or crawl dropped leaves alone the events of a crawl, feed or request of the same id (each is named apart in
+        the API, all share ``request_id`` in the log): ``events_after`` filtered by it still finds them. What the
         scheduler keeps of a host with no job left (its spacing, its ``Crawl-delay``) is gone once both have passed,
         by this prune at the latest: hosts are as many as the URLs anyone submits name."""
 
