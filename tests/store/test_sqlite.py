@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import sqlite3
 import threading
 import time
@@ -14,6 +15,7 @@ import pytest
 from linkcast.core.errors import ConfigurationError, Conflict
 from linkcast.core.events import CRAWL_JOB, FEED_JOB
 from linkcast.core.feeds import FeedPoll, FeedRecord, PolledEntry
+from linkcast.core.webhooks import DELIVERY_DELIVERED, DELIVERY_FAILED, Delivery, Endpoint
 from linkcast.settings import Settings
 from linkcast.store import open_store, urgency
 from linkcast.store.sqlite import SQLiteStore, database_path, scheduler
@@ -126,6 +128,36 @@ async def test_a_version_6_file_gains_the_entry_numbering_and_numbers_on_from_it
     with sqlite3.connect(tmp_path / "s.db") as db:
         assert db.execute("SELECT entry_seq FROM feeds").fetchall() == [(3,)]
         assert db.execute("PRAGMA user_version").fetchone() == (7,)
+
+
+async def test_a_version_6_file_gains_when_its_ended_deliveries_ended(tmp_path: Path) -> None:
+    """Schema 7 keeps when each ended webhook delivery ended, for the prune by age: a file of before has it filled
+    in from each delivery (delivered, else last tried, else recorded)."""
+    settings, old = Settings(store=f"sqlite:///{tmp_path}/s.db"), time.time() - 3600
+    store = open_store(settings)
+    await store.open()
+    try:
+        await store.save_webhook(Endpoint("e", "https://hooks.example/", ["result"], "whsec_c2VjcmV0"), 0)
+        made = [Delivery("e", n, "result", "{}", created_at=old) for n in (1, 2, 3)]
+        await store.add_webhook_deliveries("e", 0, 3, made)
+        await store.save_webhook_delivery(dataclasses.replace(made[0], state=DELIVERY_DELIVERED, delivered_at=old))
+        await store.save_webhook_delivery(dataclasses.replace(made[1], state=DELIVERY_FAILED, last_try_at=old + 1))
+    finally:
+        await store.close()
+    with sqlite3.connect(tmp_path / "s.db") as db:  # as version 6 left it
+        db.execute("DROP INDEX webhook_deliveries_age")
+        db.execute("ALTER TABLE webhook_deliveries DROP COLUMN ended_at")
+        db.execute("PRAGMA user_version = 6")
+    store = open_store(settings)
+    await store.open()
+    try:
+        with sqlite3.connect(tmp_path / "s.db") as db:
+            rows = db.execute("SELECT event_id, ended_at FROM webhook_deliveries ORDER BY event_id").fetchall()
+        assert rows == [(1, old), (2, old + 1), (3, None)]
+        await store.prune(time.time() - 60, keep_events=1_000_000)
+        assert [d.event_id for d in (await store.webhook_deliveries("e", None, 10)).items] == [3]
+    finally:
+        await store.close()
 
 
 async def test_an_operation_that_fails_alone_in_its_transaction_leaves_nothing_written(tmp_path: Path) -> None:

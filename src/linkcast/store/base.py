@@ -395,9 +395,10 @@ class Store(ABC):
     @abstractmethod
     async def save_webhook_delivery(self, delivery: Delivery, expected_attempts: int | None = None) -> None:
         """Store a delivery's progress (it must exist: one of a deleted endpoint is dropped). Ended deliveries beyond
-        the newest ``KEEP_ENDED_DELIVERIES`` of the endpoint are dropped. With ``expected_attempts`` (a run's attempt:
-        the attempts it read), only if the delivery is still pending with that many: another run of the endpoint (its
-        job handed out again while this one sent) has recorded this attempt already, and what it ended stays."""
+        the newest ``KEEP_ENDED_DELIVERIES`` of the endpoint are dropped (``prune`` drops those ended too long ago).
+        With ``expected_attempts`` (a run's attempt: the attempts it read), only if the delivery is still pending with
+        that many: another run of the endpoint (its job handed out again while this one sent) has recorded this
+        attempt already, and what it ended stays."""
 
     @abstractmethod
     async def webhook_deliveries(
@@ -493,6 +494,8 @@ class Store(ABC):
         pages and visited set (their id may be used again, for a new crawl); one still running stays. Every feed's
         entries (``feed_entries``) sent before ``older_than`` go too (a feed watched for years keeps its newest
         10,000 at most, and none older than the events they were), and the next entry's ``seq`` follows the last.
+        Webhook deliveries that ended (``Delivery.ended_at``) before ``older_than`` go too, each with its copy of its
+        event; pending ones stay, however old: they are work still to do.
         A listing's cursor read before a prune reads on past what it dropped, missing nothing made since. A request
         or crawl dropped leaves alone the events of a crawl, feed or request of the same id (each is named apart in
         the API, all share ``request_id`` in the log): ``events_after`` filtered by it still finds them. What the

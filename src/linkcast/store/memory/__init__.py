@@ -17,6 +17,7 @@ class MemoryStore(MemoryWebhooks):
         dropped = await self._prune_requests_and_events(older_than, keep_events)
         self._prune_crawls(older_than)
         self._prune_feed_entries(older_than)
+        self._prune_ended_deliveries(older_than)
         self._jobs.forget_idle_hosts(time.time())
         return dropped
 

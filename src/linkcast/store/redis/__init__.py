@@ -27,6 +27,7 @@ class RedisStore(RedisWebhooks, RedisCrawls, RedisRequests):
         await self._prune_crawls(older_than)
         await self._prune_removed_feeds()
         await self._prune_feed_entries(older_than)
+        await self._prune_ended_deliveries(older_than)
         return dropped
 
 

@@ -16,8 +16,8 @@ from linkcast.core.errors import ConfigurationError
 from linkcast.core.events import PAGE_JOB, Event, EventBody, RequestRecord
 from linkcast.core.inputs import host_key
 
-# 5: webhooks (a version 4 file gains their tables when opened); 6: the jobs_delayed index; 7: feeds.entry_seq and
-# the feed_entries_age index
+# 5: webhooks (a version 4 file gains their tables when opened); 6: the jobs_delayed index; 7: feeds.entry_seq,
+# webhook_deliveries.ended_at and the indexes of the prune by age (feed_entries_age, webhook_deliveries_age)
 SCHEMA_VERSION = 7
 
 SCHEMA = """
@@ -165,8 +165,10 @@ CREATE TABLE IF NOT EXISTS webhook_deliveries (
     event_id INTEGER NOT NULL,
     ended INTEGER NOT NULL DEFAULT 0,
     body TEXT NOT NULL,
+    ended_at REAL,  -- when an ended one ended (core/webhooks.py Delivery.ended_at), for the prune by age
     PRIMARY KEY (endpoint_id, event_id)
 ) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS webhook_deliveries_age ON webhook_deliveries (ended_at) WHERE ended = 1;
 CREATE INDEX IF NOT EXISTS webhook_deliveries_pending ON webhook_deliveries (endpoint_id, event_id) WHERE ended = 0;
 CREATE INDEX IF NOT EXISTS webhook_deliveries_ended ON webhook_deliveries (endpoint_id, event_id) WHERE ended = 1;
 -- AUTOINCREMENT: an id is never given twice, even after the newest events are pruned.
@@ -218,9 +220,8 @@ def _create_or_migrate(connection: sqlite3.Connection) -> None:
     old_fifo = version == 0 and "seq" in {row[1] for row in connection.execute("PRAGMA table_info(jobs)")}
     for statement in MIGRATE_FROM_FIFO if old_fifo else ():
         connection.execute(statement)
-    feed_columns = {row[1] for row in connection.execute("PRAGMA table_info(feeds)")}
-    if feed_columns and "entry_seq" not in feed_columns:  # before 7: seq from the entries kept (see record_entry)
-        connection.execute("ALTER TABLE feeds ADD COLUMN entry_seq INTEGER NOT NULL DEFAULT 0")
+    for statement in _columns_added_by_7(connection):
+        connection.execute(statement)
     for statement in _statements(SCHEMA):
         connection.execute(statement)
     if old_fifo:
@@ -232,6 +233,26 @@ def _create_or_migrate(connection: sqlite3.Connection) -> None:
         connection.execute("DROP TABLE jobs_fifo")
     connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
     connection.execute("COMMIT")
+
+
+def _columns_added_by_7(connection: sqlite3.Connection) -> list[str]:
+    """What brings the tables of a file of before version 7 to it (before the indexes on the new columns are made)."""
+
+    def columns(table: str) -> set[str]:
+        return {row[1] for row in connection.execute(f"PRAGMA table_info({table})")}
+
+    statements = []
+    feeds = columns("feeds")
+    if feeds and "entry_seq" not in feeds:  # the seq given next follows the entries kept (see feeds.record_entry)
+        statements.append("ALTER TABLE feeds ADD COLUMN entry_seq INTEGER NOT NULL DEFAULT 0")
+    deliveries = columns("webhook_deliveries")
+    if deliveries and "ended_at" not in deliveries:
+        statements += [
+            "ALTER TABLE webhook_deliveries ADD COLUMN ended_at REAL",
+            "UPDATE webhook_deliveries SET ended_at = coalesce(nullif(body ->> 'delivered_at', 0), "
+            "nullif(body ->> 'last_try_at', 0), body ->> 'created_at') WHERE ended = 1",
+        ]
+    return statements
 
 
 def _statements(script: str) -> list[str]:
