@@ -196,3 +196,29 @@ for _, member in ipairs(doomed) do
 end
 return #doomed
 """
+
+# The deliveries that ended before P:whended was kept, put in it: one endpoint a call, from the first after ARGV[2] in
+# P:whids (its ended deliveries are 1,000 at most); P:whended_filled is set once the last is done. ARGV: prefix, the
+# last endpoint id done ('' at first). Answers the endpoint id done, or '' once there is none left.
+FILL_ENDED = """
+local P = ARGV[1]
+if redis.call('EXISTS', P .. ':whended_filled') == 1 then return '' end
+local start = ARGV[2] == '' and '-' or '(' .. ARGV[2]
+local ids = redis.call('ZRANGEBYLEX', P .. ':whids', start, '+', 'LIMIT', 0, 1)
+if #ids == 0 then
+  redis.call('SET', P .. ':whended_filled', 1)
+  return ''
+end
+local id = ids[1]
+local function number(value) if type(value) == 'number' and value ~= 0 then return value end return nil end
+for _, eid in ipairs(redis.call('ZRANGE', P .. ':whe:' .. id, 0, -1)) do
+  local member = id .. ' ' .. eid
+  local body = redis.call('HGET', P .. ':whd:' .. id, eid)
+  if body and not redis.call('ZSCORE', P .. ':whended', member) then
+    local d = cjson.decode(body)
+    local at = number(d.delivered_at) or number(d.last_try_at) or number(d.created_at) or 0
+    redis.call('ZADD', P .. ':whended', at, member)
+  end
+end
+return id
+"""

@@ -18,6 +18,7 @@ from linkcast.store.redis.events import SCAN_PAGE
 from linkcast.store.redis.webhook_scripts import (
     ADD,
     DELETE,
+    FILL_ENDED,
     FINISH,
     PRUNE_ENDED,
     SAVE,
@@ -49,6 +50,7 @@ class RedisWebhooks(RedisWebSub):
                 "wake_webhook": WAKE_ONE,
                 "finish_webhook": FINISH,
                 "prune_ended_deliveries": PRUNE_ENDED,
+                "fill_ended_deliveries": FILL_ENDED,
             }
         )
 
@@ -149,7 +151,11 @@ class RedisWebhooks(RedisWebSub):
         await self.run_script("wake_webhook", repr(time.time()), self.concurrency, endpoint_id)
 
     async def _prune_ended_deliveries(self, older_than: float) -> None:
-        """Deliveries that ended before ``older_than``, ``SCAN_PAGE`` a script."""
+        """Deliveries that ended before ``older_than``, ``SCAN_PAGE`` a script (those that ended before the time
+        of each was kept are put in order first, once, an endpoint a script)."""
+        done = await self.run_script("fill_ended_deliveries", "")
+        while done:
+            done = await self.run_script("fill_ended_deliveries", done)
         while await self.run_script("prune_ended_deliveries", repr(older_than), SCAN_PAGE) == SCAN_PAGE:
             pass
 
