@@ -489,18 +489,20 @@ class Store(ABC):
     async def prune(self, older_than: float, keep_events: int) -> int:
         """Drop events and finished requests older than the ``older_than`` timestamp, and beyond the newest
         ``keep_events`` of each (retention applies the same settings to both); return how many events were dropped.
+        Also dropped, once older than ``older_than``:
 
-        Requests still queued or running are never dropped. Crawls that ended before ``older_than`` go with their
-        pages and visited set (their id may be used again, for a new crawl); one still running stays. Every feed's
-        entries (``feed_entries``) sent before ``older_than`` go too (a feed watched for years keeps its newest
-        10,000 at most, and none older than the events they were), and the next entry's ``seq`` follows the last.
-        Webhook deliveries that ended (``Delivery.ended_at``) before ``older_than`` go too, each with its copy of its
-        event; pending ones stay, however old: they are work still to do.
-        A listing's cursor read before a prune reads on past what it dropped, missing nothing made since. A request
-        or crawl dropped leaves alone the events of a crawl, feed or request of the same id (each is named apart in
-        the API, all share ``request_id`` in the log): ``events_after`` filtered by it still finds them. What the
-        scheduler keeps of a host with no job left (its spacing, its ``Crawl-delay``) is gone once both have passed,
-        by this prune at the latest: hosts are as many as the URLs anyone submits name."""
+        - crawls that ended, with their pages and visited set (their id may then name a new crawl);
+        - every feed's entries (``feed_entries``) sent before it (a feed keeps its newest 10,000 at most, too); the
+          next entry's ``seq`` still follows the last one given;
+        - webhook deliveries that ended (``Delivery.ended_at``), each with its copy of its event;
+        - what the scheduler keeps of a host with no job left (its spacing, its ``Crawl-delay``), once both have
+          passed: hosts are as many as the URLs anyone submits name.
+
+        Kept however old, by design: requests queued or running, crawls running, pending deliveries (work still to
+        do), watched feeds with their seen-sets (bounded by ``feed_ledger``), endpoints made with ``PUT``. A listing's
+        cursor read before a prune reads on past what it dropped, missing nothing made since. A request or crawl
+        dropped leaves alone the events of a crawl, feed or request of the same id (each is named apart in the API,
+        all share ``request_id`` in the log): ``events_after`` filtered by it still finds them."""
 
 
 def _guarded(method: Method, *, writes: bool, changed_nothing: object = _EVERY_SUCCESS) -> Method:
