@@ -131,7 +131,8 @@ class Runtime:
             log.warning("%s failed: %s", what, error)
 
     async def _prune_once(self) -> None:
-        """Drop events and finished requests older than ``--retain-days`` or beyond ``--retain-events``."""
+        """Drop what is older than ``--retain-days`` or beyond ``--retain-events`` (``Store.prune``), and the endpoints
+        of requests gone."""
         try:
             cutoff = time.time() - self.settings.retain_days * 86400
             await self.store.prune(cutoff, self.settings.retain_events)

@@ -167,7 +167,10 @@ class Settings:
         "deflate WebSocket frames for clients that offer it: less bandwidth on slow links, but each frame is "
         "compressed once per client, which halves fan-out capacity",
     )
-    retain_days: float = setting(7.0, "events and finished requests older than this are pruned")
+    retain_days: float = setting(
+        7.0,
+        "events, finished requests, ended crawls, feed entries and ended webhook deliveries older than this are pruned",
+    )
     retain_events: int = setting(1_000_000, "events beyond this count are pruned, oldest first")
     max_request_bytes: int = setting(
         1024 * 1024, "largest PUT/POST body accepted (a batch of 1,000 URLs of about 1 KB fits the default)"

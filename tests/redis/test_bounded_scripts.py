@@ -147,6 +147,25 @@ async def test_a_poll_with_many_new_entries_takes_them_in_bounded_steps(store: R
     assert len(seen) == count
 
 
+async def test_pruning_a_feeds_many_entries_by_age_goes_in_bounded_steps(store: RedisStore, own_redis: str) -> None:
+    # A feed keeps up to 10,000 entries of up to 256 KiB each: dropped (and freed) in one script, they would hold
+    # Redis for as long as freeing gigabytes takes.
+    url = "https://news.example/feed.xml"
+    await store.create_feed(FeedRecord("f", {"url": url}, url))
+    job = await store.next_job("w", timeout=5.0)
+    record = await store.get_feed("f")
+    assert job is not None and record is not None
+    count = 6_000
+    await store.finish_feed_poll(
+        job, FeedPoll(record, [PolledEntry(f"e{n}", "v1", {"title": "t"}) for n in range(count)])
+    )
+    assert len((await store.feed_entries("f", None, 10)).items) == 10
+    before = scripts_run(own_redis)
+    await store.prune(time.time() + 60, keep_events=1_000_000)
+    assert scripts_run(own_redis) - before >= STEPS and slow_commands(own_redis) == []
+    assert (await store.feed_entries("f", None, 10)).items == []
+
+
 def sent_bytes(url: str) -> int:
     with redis.Redis.from_url(url) as client:
         return int(client.info("stats")["total_net_output_bytes"])

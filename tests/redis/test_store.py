@@ -4,6 +4,7 @@ worker's jobs, one terminal event per request across deliveries, key prefixes)."
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 
 import orjson
@@ -12,6 +13,7 @@ import pytest
 from linkcast.core.errors import Conflict, FetchError
 from linkcast.core.events import CRAWL_JOB, FEED_JOB, EventBody, Job, error_body, result_body, started_body
 from linkcast.core.feeds import FeedRecord
+from linkcast.core.webhooks import DELIVERY_DELIVERED, DELIVERY_FAILED, Delivery, Endpoint
 from linkcast.core.websub import PUSH_SUBSCRIBED, Subscription
 from linkcast.store.base import MAX_ATTEMPTS as MAX_DELIVERIES
 from linkcast.store.listing import LISTING_BYTES
@@ -249,6 +251,23 @@ async def test_prune_by_count_and_by_age(open_redis_store: StoreFactory) -> None
     assert await store.get_request("r4") is not None  # not finished: kept
     assert (await store.submit("r5", "http://127.0.0.1/5"))[1]
     assert [e.id for e in await store.events_after(0)] == [7]
+
+
+async def test_deliveries_that_ended_before_their_times_were_kept_are_pruned_by_age_too(
+    open_redis_store: StoreFactory,
+) -> None:
+    """A Redis of before ``P:whended`` holds ended deliveries it does not list: the first prune puts them in it."""
+    store = await open_redis_store()
+    old = time.time() - 3600
+    await store.save_webhook(Endpoint("e", "https://hooks.example/", ["result"], "whsec_c2VjcmV0"), 0)
+    made = [Delivery("e", n, "result", "{}", created_at=old) for n in (1, 2, 3)]
+    await store.add_webhook_deliveries("e", 0, 3, made)
+    await store.save_webhook_delivery(dataclasses.replace(made[0], state=DELIVERY_DELIVERED, delivered_at=old))
+    await store.save_webhook_delivery(dataclasses.replace(made[1], state=DELIVERY_FAILED, last_try_at=time.time()))
+    await store.redis.delete(store.key("whended"), store.key("whended_filled"))  # as a Redis of before has it
+    await store.prune(time.time() - 60, keep_events=1_000_000)
+    assert [d.event_id for d in (await store.webhook_deliveries("e", None, 10)).items] == [2, 3]
+    assert await store.redis.exists(store.key("whended_filled"))
 
 
 async def test_prune_by_age_keeps_recent_events(open_redis_store: StoreFactory) -> None:

@@ -26,6 +26,9 @@ from linkcast.core.events import (
 )
 from linkcast.store import Store
 from linkcast.store.base import MAX_ATTEMPTS
+from linkcast.store.memory import MemoryStore
+from linkcast.store.redis import RedisStore
+from linkcast.store.sqlite import SQLiteStore
 from tests.store.conftest import Backend
 
 URL = "https://example.com/"
@@ -495,10 +498,51 @@ async def test_prune_by_count_drops_the_oldest_finished_requests(store: Store) -
     assert await store.get_request("waiting") is not None
 
 
+async def test_a_listing_cursor_read_before_a_prune_misses_no_request_made_after_it(store: Store) -> None:
+    """On SQLite a new request took the rowid of the newest one pruned (the listing's cursor): a client reading on
+    from a cursor of before missed as many new requests as it had read."""
+    for n in range(4):
+        await store.submit(f"old{n}", URL)
+    await finish_all(store)
+    first = await store.list_requests(None, None, 2)
+    assert first.next is not None
+    await store.prune(time.time() + 60, keep_events=1_000_000)
+    for n in range(4):
+        await store.submit(f"new{n}", URL)
+    rest = await store.list_requests(None, first.next, 10)
+    assert [record.request_id for record in rest.items] == [f"new{n}" for n in range(4)]
+
+
 async def test_prune_with_nothing_to_drop(store: Store) -> None:
     await store.submit("a", URL)
     assert await store.prune(0.0, keep_events=1_000_000) == 0
     assert len(await all_events(store)) == 1
+
+
+async def hosts_kept(store: Store) -> int:
+    """How many hosts the scheduler keeps a row of: the contract shows it nowhere, each backend holds it its way."""
+    if isinstance(store, MemoryStore):
+        return len(store._jobs._hosts)
+    if isinstance(store, SQLiteStore):
+        return int(await store._reader.run(lambda c: c.execute("SELECT count(*) FROM hosts").fetchone()[0]))
+    assert isinstance(store, RedisStore)
+    return len([key async for key in store.redis.scan_iter(match=store.key("hs", "*"))])
+
+
+async def test_prune_forgets_the_hosts_with_no_job_whose_spacing_and_crawl_delay_have_passed(backend: Backend) -> None:
+    """A host met once keeps nothing in the store for long: memory kept every host for ever, and SQLite the row of
+    each whose spacing or Crawl-delay had not passed when its last job ended (Redis lets such rows expire)."""
+    store = await backend.open(per_host_delay=0.2)
+    await store.set_crawl_delay("a.example:443", 0.2, time.time() + 0.3)
+    for host in ("a", "b", "c"):
+        await store.submit(host, f"https://{host}.example/")
+    await finish_all(store)
+    await store.submit("queued", "https://d.example/")
+    await asyncio.sleep(0.4)  # past every spacing and Crawl-delay: what is waited for here is time itself
+    await store.prune(0.0, keep_events=1_000_000)
+    assert await hosts_kept(store) <= 1, "hosts idle for good were kept"
+    await store.submit("a-again", "https://a.example/again")
+    assert {(await take(store)).request_id, (await take(store)).request_id} == {"queued", "a-again"}
 
 
 # -- health ------------------------------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -270,3 +271,38 @@ async def test_a_crawl_s_pages_on_many_hosts_do_not_hold_up_a_client_s_url(store
     await store.submit("b", "https://z.example/", flow="client:b")  # a host named to come last among ties
     taken = [(await take(store)).request_id for _ in range(3)]
     assert "b" in taken[:2], taken
+
+
+async def test_prune_drops_ended_crawls_older_than_its_cutoff_and_the_listing_reads_on(store: Store) -> None:
+    """An ended crawl goes with its pages and visited set once older than --retain-days; one that runs stays. A
+    cursor read before still reads on: in memory it was a position, and each crawl pruned hid one made after it."""
+    for name in ("x", "y", "z"):
+        await store.create_crawl(name, spec(), [f"{SITE}/{name}"])
+    first = await store.list_crawls(None, 1)
+    seed = await take(store)
+    assert seed.request_id == "x"
+    await store.finish_crawl_page(seed, fetched(seed))
+    await store.cancel_crawl("y")
+    assert len((await store.crawl_pages("x", None, 10)).items) == 1
+    await store.prune(0.0, keep_events=1_000_000)
+    assert await store.get_crawl("x") is not None, "a crawl that ended after the cutoff was pruned"
+    await store.prune(time.time() + 60, keep_events=1_000_000)
+    assert (await store.get_crawl("x"), await store.get_crawl("y")) == (None, None)
+    assert (await store.crawl_pages("x", None, 10)).items == []
+    rest = await store.list_crawls(first.next, 10)
+    assert [record.crawl_id for record in rest.items] == ["z"] and rest.next is None
+    again, created = await store.create_crawl("x", spec(), [f"{SITE}/x"])
+    assert created and again.state == "queued" and again.counts.queued == 1
+    assert [record.crawl_id for record in (await store.list_crawls(first.next, 10)).items] == ["z", "x"]
+
+
+async def test_a_crawl_listing_cursor_read_before_a_prune_misses_no_crawl_made_after_it(store: Store) -> None:
+    """On SQLite a new crawl took the rowid of the newest one pruned (the listing's cursor)."""
+    for name in ("a", "b", "c"):
+        await store.create_crawl(name, spec(), [f"{SITE}/{name}"])
+        await store.cancel_crawl(name)
+    first = await store.list_crawls(None, 1)
+    await store.prune(time.time() + 60, keep_events=1_000_000)
+    for name in ("x", "y", "z"):
+        await store.create_crawl(name, spec(), [f"{SITE}/{name}"])
+    assert [record.crawl_id for record in (await store.list_crawls(first.next, 10)).items] == ["x", "y", "z"]

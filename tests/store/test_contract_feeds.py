@@ -8,7 +8,7 @@ import time
 import pytest
 
 from linkcast.core.errors import Conflict, NotFound
-from linkcast.core.events import FEED_JOB, PAGE_JOB, Event, Job
+from linkcast.core.events import FEED_JOB, PAGE_JOB, Event, Job, result_body
 from linkcast.core.feeds import FEED_GONE, FeedPoll, FeedRecord, PolledEntry, feed_event
 from linkcast.store import Store, feed_ledger
 from linkcast.store.redis import feeds as redis_feeds
@@ -312,3 +312,67 @@ async def test_a_feed_s_followed_entries_on_many_hosts_do_not_hold_up_a_client_s
     await store.submit("b", "https://z.example/", flow="client:b")  # a host named to come last among ties
     taken = [(await take(store)).request_id for _ in range(3)]
     assert "b" in taken[:2], taken
+
+
+async def test_prune_drops_the_entries_sent_before_its_cutoff_and_listing_reads_on(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--retain-days bounds what a feed keeps on every backend: a feed watched for months kept 10,000 entries on
+    Redis and in memory, however old (SQLite dropped them). Redis prunes in steps (one feed, two entries here)."""
+    monkeypatch.setattr(redis_feeds, "FEEDS_PER_PRUNE", 1)
+    monkeypatch.setattr(redis_feeds, "ENTRIES_PER_PRUNE", 2)
+    await store.create_feed(watched())
+    await store.create_feed(watched("g"))
+    assert (await poll(store, entry("a"), entry("b"))).request_id == "f"
+    assert (await poll(store, *(entry(f"old{n}") for n in range(5)), next_in=3600)).request_id == "g"
+    first = await store.feed_entries("f", None, 1)
+    cutoff = time.time()
+    assert (await poll(store, entry("a"), entry("b"), entry("c"))).request_id == "f"
+    await store.prune(cutoff, keep_events=1_000_000)
+    assert [item["entry_id"] for item in (await store.feed_entries("f", None, 10)).items] == ["c"]
+    assert (await store.feed_entries("g", None, 10)).items == []
+    after_pruned = await store.feed_entries("f", first.next, 10)  # a cursor at an entry pruned since
+    assert [(item["seq"], item["entry_id"]) for item in after_pruned.items] == [(3, "c")]
+
+
+async def test_an_entry_sent_after_every_entry_was_pruned_numbers_on(store: Store) -> None:
+    """A client reading on from the last seq it saw sees the next entry: on SQLite the numbering began again at 1
+    once a prune had left a feed no entry, and such a client missed as many new entries as it had read."""
+    await store.create_feed(watched())
+    await poll(store, entry("a"), entry("b"))
+    seen = await store.feed_entries("f", None, 10)
+    last_seq = str(seen.items[-1]["seq"])
+    await store.prune(time.time() + 60, keep_events=1_000_000)
+    await poll(store, entry("c"))
+    assert [item["entry_id"] for item in (await store.feed_entries("f", last_seq, 10)).items] == ["c"]
+
+
+async def test_a_feed_listing_cursor_read_before_removals_misses_no_feed_added_after_them(store: Store) -> None:
+    """On SQLite a new feed took the rowid of the newest one removed (the listing's cursor)."""
+    for name in ("a", "b", "c"):
+        await store.create_feed(watched(name))
+    first = await store.list_feeds(None, 1)
+    for name in ("a", "b", "c"):
+        await store.remove_feed(name)
+    for name in ("x", "y", "z"):
+        await store.create_feed(watched(name))
+    assert [record.feed_id for record in (await store.list_feeds(first.next, 10)).items] == ["x", "y", "z"]
+
+
+async def test_a_request_or_crawl_pruned_leaves_the_history_of_a_feed_of_its_id_alone(store: Store) -> None:
+    """Requests, crawls and feeds are named apart (``/urls/x``, ``/crawls/x``, ``/feeds/x``) but share the event
+    log's ``request_id``: on Redis, a request or a crawl pruned took the index of that id's events with it, and a
+    replay filtered by the feed's id found none of its events."""
+    await store.submit("x", "https://news.example/page")
+    page = await take(store)
+    body = result_body("x", page.url, final_url=page.url, status_code=200, links=[], links_truncated=False, timings={})
+    await store.finish(page, body)
+    await store.create_crawl("x", {"urls": ["https://news.example/"], "max_pages": 1}, ["https://news.example/"])
+    await store.cancel_crawl("x")
+    cutoff = time.time()
+    await store.create_feed(watched("x"))
+    await poll(store, entry("a"))
+    await store.prune(cutoff, keep_events=1_000_000)
+    assert (await store.get_request("x"), await store.get_crawl("x")) == (None, None)
+    history = [event.type for event in await store.events_after(0, ["x"])]
+    assert history == ["feed.accepted", "feed.entry"], history

@@ -222,3 +222,34 @@ async def test_endpoints_and_outboxes_survive_a_reopen(backend: Backend) -> None
     stored = await store.get_webhook("e")
     assert stored is not None and stored.cursor == 4 and stored.secret == "whsec_c2VjcmV0"
     assert [d.event_id for d in await store.pending_webhook_deliveries("e", 10)] == [4]
+
+
+async def test_prune_drops_the_deliveries_that_ended_before_its_cutoff(store: Store) -> None:
+    """An ended delivery keeps its event's payload (a result may hold 8 MiB of links): kept up to a bound by count
+    only, an endpoint that got few events kept them for ever, however far past --retain-days its events had gone."""
+    now = time.time()
+    old, recent = now - 3600, now
+    await store.save_webhook(endpoint(), 0)
+    await store.add_webhook_deliveries("e", 0, 7, [delivery(n) for n in (1, 2, 3, 4, 7)])
+    await store.save_webhook_delivery(delivery(1, state=DELIVERY_DELIVERED, delivered_at=old))
+    await store.save_webhook_delivery(delivery(2, state=DELIVERY_FAILED, last_try_at=old))
+    await store.save_webhook_delivery(delivery(3, state=DELIVERY_DELIVERED, delivered_at=recent))
+    await store.save_webhook_delivery(delivery(7, state=DELIVERY_FAILED, last_try_at=old))
+    await store.save_webhook_delivery(delivery(7))  # retried: pending again, however old its last attempt
+    ended_when_added = [
+        delivery(8, state=DELIVERY_FAILED, created_at=old),
+        delivery(9, state=DELIVERY_FAILED, created_at=recent),
+    ]
+    await store.add_webhook_deliveries("e", 7, 9, ended_when_added)  # as a gap is recorded
+    await store.save_webhook(endpoint("f"), 0)
+    await store.add_webhook_deliveries("f", 0, 1, [delivery(1, "f")])
+    await store.save_webhook_delivery(delivery(1, "f", state=DELIVERY_DELIVERED, delivered_at=old))
+    first = await store.webhook_deliveries("e", None, 1)
+    await store.prune(now - 60, keep_events=1_000_000)
+    assert [d.event_id for d in (await store.webhook_deliveries("e", None, 10)).items] == [3, 4, 7, 9]
+    assert [d.event_id for d in (await store.webhook_deliveries("e", first.next, 10)).items] == [3, 4, 7, 9]
+    assert (await store.webhook_deliveries("f", None, 10)).items == []
+    assert [d.event_id for d in await store.pending_webhook_deliveries("e", 10)] == [4, 7]
+    await store.save_webhook_delivery(delivery(9, state=DELIVERY_FAILED, last_try_at=recent))
+    assert await store.delete_webhook("e")
+    await store.prune(now + 60, keep_events=1_000_000)  # what a deleted endpoint's deliveries left goes too

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import sqlite3
 import threading
 import time
@@ -13,10 +14,12 @@ import pytest
 
 from linkcast.core.errors import ConfigurationError, Conflict
 from linkcast.core.events import CRAWL_JOB, FEED_JOB
-from linkcast.core.feeds import FeedRecord
+from linkcast.core.feeds import FeedPoll, FeedRecord, PolledEntry
+from linkcast.core.webhooks import DELIVERY_DELIVERED, DELIVERY_FAILED, Delivery, Endpoint
 from linkcast.settings import Settings
 from linkcast.store import open_store, urgency
 from linkcast.store.sqlite import SQLiteStore, database_path, scheduler
+from linkcast.store.sqlite import feeds as sqlite_feeds
 from linkcast.store.sqlite.schema import setup_connection
 from linkcast.store.sqlite.thread import SQLiteThread
 
@@ -88,6 +91,71 @@ async def test_feed_and_crawl_jobs_come_with_what_their_handlers_read_first(tmp_
         page = await store.next_job("w", timeout=10.0)
         assert page is not None and page.kind == CRAWL_JOB
         assert page.preread == (await store.get_crawl("c"),)
+    finally:
+        await store.close()
+
+
+async def test_a_version_6_file_gains_the_entry_numbering_and_numbers_on_from_its_entries(tmp_path: Path) -> None:
+    """Schema 7 keeps the seq last given to a feed's entries (``feeds.entry_seq``); a file of before has it added."""
+    url, settings = "https://news.example/feed.xml", Settings(store=f"sqlite:///{tmp_path}/s.db")
+
+    async def poll(store: SQLiteStore, entry_id: str) -> None:
+        job = await store.next_job("w", timeout=10.0)
+        record = await store.get_feed("f")
+        assert job is not None and record is not None
+        record.next_poll = time.time()
+        await store.finish_feed_poll(job, FeedPoll(record, [PolledEntry(entry_id, "v1", {"title": entry_id})]))
+
+    store = open_store(settings)
+    await store.open()
+    try:
+        await store.create_feed(FeedRecord("f", {"url": url}, url))
+        await poll(store, "a")
+        await poll(store, "b")
+    finally:
+        await store.close()
+    with sqlite3.connect(tmp_path / "s.db") as db:  # as version 6 left it
+        db.execute("ALTER TABLE feeds DROP COLUMN entry_seq")
+        db.execute("PRAGMA user_version = 6")
+    store = open_store(settings)
+    await store.open()
+    try:
+        await poll(store, "c")
+        entries = (await store.feed_entries("f", None, 10)).items
+        assert [(item["seq"], item["entry_id"]) for item in entries] == [(1, "a"), (2, "b"), (3, "c")]
+    finally:
+        await store.close()
+    with sqlite3.connect(tmp_path / "s.db") as db:
+        assert db.execute("SELECT entry_seq FROM feeds").fetchall() == [(3,)]
+        assert db.execute("PRAGMA user_version").fetchone() == (7,)
+
+
+async def test_a_version_6_file_gains_when_its_ended_deliveries_ended(tmp_path: Path) -> None:
+    """Schema 7 keeps when each ended webhook delivery ended, for the prune by age: a file of before has it filled
+    in from each delivery (delivered, else last tried, else recorded)."""
+    settings, old = Settings(store=f"sqlite:///{tmp_path}/s.db"), time.time() - 3600
+    store = open_store(settings)
+    await store.open()
+    try:
+        await store.save_webhook(Endpoint("e", "https://hooks.example/", ["result"], "whsec_c2VjcmV0"), 0)
+        made = [Delivery("e", n, "result", "{}", created_at=old) for n in (1, 2, 3)]
+        await store.add_webhook_deliveries("e", 0, 3, made)
+        await store.save_webhook_delivery(dataclasses.replace(made[0], state=DELIVERY_DELIVERED, delivered_at=old))
+        await store.save_webhook_delivery(dataclasses.replace(made[1], state=DELIVERY_FAILED, last_try_at=old + 1))
+    finally:
+        await store.close()
+    with sqlite3.connect(tmp_path / "s.db") as db:  # as version 6 left it
+        db.execute("DROP INDEX webhook_deliveries_age")
+        db.execute("ALTER TABLE webhook_deliveries DROP COLUMN ended_at")
+        db.execute("PRAGMA user_version = 6")
+    store = open_store(settings)
+    await store.open()
+    try:
+        with sqlite3.connect(tmp_path / "s.db") as db:
+            rows = db.execute("SELECT event_id, ended_at FROM webhook_deliveries ORDER BY event_id").fetchall()
+        assert rows == [(1, old), (2, old + 1), (3, None)]
+        await store.prune(time.time() - 60, keep_events=1_000_000)
+        assert [d.event_id for d in (await store.webhook_deliveries("e", None, 10)).items] == [3]
     finally:
         await store.close()
 
@@ -206,6 +274,17 @@ def test_the_scheduler_statements_run_per_job_scan_no_table_of_jobs(tmp_path: Pa
     for name, (sql, parameters) in statements.items():
         plan = [row[3] for row in connection.execute(f"EXPLAIN QUERY PLAN {sql}", parameters)]
         assert not [step for step in plan if step.startswith("SCAN jobs") and "USING" not in step], (name, plan)
+    connection.close()
+
+
+def test_the_prune_of_feed_entries_reads_only_the_entries_it_drops(tmp_path: Path) -> None:
+    """Through an index, a chunk at a time: it read every feed's every entry (10,000 a feed) on each prune, in one
+    transaction that every poll waited behind."""
+    connection = sqlite3.connect(tmp_path / "plan.db", isolation_level=None)
+    setup_connection(connection, writer=True)
+    plan = [row[3] for row in connection.execute(f"EXPLAIN QUERY PLAN {sqlite_feeds.PRUNE_ENTRIES}", (0.0, 10))]
+    assert not [step for step in plan if step.startswith("SCAN feed_entries")], plan
+    assert any("feed_entries_age" in step for step in plan), plan
     connection.close()
 
 

@@ -179,6 +179,11 @@ class Delivery:
     def ended(self) -> bool:
         return self.state != DELIVERY_PENDING
 
+    @property
+    def ended_at(self) -> float:
+        """When an ended delivery ended (delivered, its last attempt, or recorded: a gap): its age for ``prune``."""
+        return self.delivered_at or self.last_try_at or self.created_at
+
     def public(self) -> dict[str, Any]:
         """What the API shows: the delivery's progress, not its payload (the event is in the log, or in the stream)."""
         answer = asdict(self)

@@ -4,7 +4,9 @@ Every backend keeps the same promises, proven by one contract test suite (``test
 
 - ``submit`` records a request, queues its job and appends its ``accepted`` event, or returns the existing record
   (same id, same URL) or raises ``Conflict`` (same id, other URL). ``retry`` queues a failed request again.
-- ``list_requests`` pages through the records in submission order, by an opaque cursor, optionally by state.
+- ``list_requests`` pages through the records in submission order, by an opaque cursor, optionally by state. A
+  cursor of any listing (requests, crawls, feeds) stays good across prunes and removals: whatever is made after it
+  is listed after it.
 - Jobs are scheduled fairly between hosts and between flows (``core/flows.py``: a client's submissions, a crawl, a
   feed, a webhook endpoint), each job tagged by start-time fair queuing (``fair_queue.py``): a flow's many jobs on
   many hosts do not hold up another flow's, a host's many jobs do not hold up another host's, and the jobs of one
@@ -403,9 +405,10 @@ class Store(ABC):
     @abstractmethod
     async def save_webhook_delivery(self, delivery: Delivery, expected_attempts: int | None = None) -> None:
         """Store a delivery's progress (it must exist: one of a deleted endpoint is dropped). Ended deliveries beyond
-        the newest ``KEEP_ENDED_DELIVERIES`` of the endpoint are dropped. With ``expected_attempts`` (a run's attempt:
-        the attempts it read), only if the delivery is still pending with that many: another run of the endpoint (its
-        job handed out again while this one sent) has recorded this attempt already, and what it ended stays."""
+        the newest ``KEEP_ENDED_DELIVERIES`` of the endpoint are dropped (``prune`` drops those ended too long ago).
+        With ``expected_attempts`` (a run's attempt: the attempts it read), only if the delivery is still pending with
+        that many: another run of the endpoint (its job handed out again while this one sent) has recorded this
+        attempt already, and what it ended stays."""
 
     @abstractmethod
     async def webhook_deliveries(
@@ -496,8 +499,20 @@ class Store(ABC):
     async def prune(self, older_than: float, keep_events: int) -> int:
         """Drop events and finished requests older than the ``older_than`` timestamp, and beyond the newest
         ``keep_events`` of each (retention applies the same settings to both); return how many events were dropped.
+        Also dropped, once older than ``older_than``:
 
-        Requests still queued or running are never dropped."""
+        - crawls that ended, with their pages and visited set (their id may then name a new crawl);
+        - every feed's entries (``feed_entries``) sent before it (a feed keeps its newest 10,000 at most, too); the
+          next entry's ``seq`` still follows the last one given;
+        - webhook deliveries that ended (``Delivery.ended_at``), each with its copy of its event;
+        - what the scheduler keeps of a host with no job left (its spacing, its ``Crawl-delay``), once both have
+          passed: hosts are as many as the URLs anyone submits name.
+
+        Kept however old, by design: requests queued or running, crawls running, pending deliveries (work still to
+        do), watched feeds with their seen-sets (bounded by ``feed_ledger``), endpoints made with ``PUT``. A listing's
+        cursor read before a prune reads on past what it dropped, missing nothing made since. A request or crawl
+        dropped leaves alone the events of a crawl, feed or request of the same id (each is named apart in the API,
+        all share ``request_id`` in the log): ``events_after`` filtered by it still finds them."""
 
 
 def _guarded(method: Method, *, writes: bool, changed_nothing: object = _EVERY_SUCCESS) -> Method:

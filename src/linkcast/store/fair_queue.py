@@ -176,6 +176,14 @@ class FairQueue:
                 del self._jobs[job_id]
                 del self._identity[(kind, request_id, entry.url)]
 
+    def forget_idle_hosts(self, now: float) -> None:
+        """Drop the hosts without a job (ready, running or not due yet) whose spacing and Crawl-delay have passed, as
+        SQLite and Redis drop their rows: the next job of one makes it again. Kept, every host ever met stayed."""
+        with_jobs = {entry.host for entry in self._jobs.values()}
+        for name, host in list(self._hosts.items()):
+            if name not in with_jobs and host.next_start <= now and host.delay_until <= now:
+                del self._hosts[name]
+
     def set_crawl_delay(self, host: str, delay: float, until: float) -> None:
         state = self._hosts.setdefault(host, _Host())
         state.delay, state.delay_until = delay, until

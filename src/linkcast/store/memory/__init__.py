@@ -7,6 +7,8 @@ outboxes).
 
 from __future__ import annotations
 
+import time
+
 from linkcast.store.memory.webhooks import MemoryWebhooks
 
 
@@ -14,6 +16,9 @@ class MemoryStore(MemoryWebhooks):
     async def prune(self, older_than: float, keep_events: int) -> int:
         dropped = await self._prune_requests_and_events(older_than, keep_events)
         self._prune_crawls(older_than)
+        self._prune_feed_entries(older_than)
+        self._prune_ended_deliveries(older_than)
+        self._jobs.forget_idle_hosts(time.time())
         return dropped
 
 

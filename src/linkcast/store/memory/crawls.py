@@ -35,6 +35,7 @@ from linkcast.store.memory.core import MemoryCore
 @dataclass
 class _Crawl:
     record: CrawlRecord
+    place: int  # its place in the order crawls were made (the listing's cursor: pruned crawls leave no gap)
     progress_at: float = 0.0
     seen: set[bytes] = field(default_factory=set)
     pages: dict[bytes, int] = field(default_factory=dict)  # key -> seq
@@ -81,6 +82,7 @@ class MemoryCrawls(MemoryCore):
     def __init__(self, settings: Settings) -> None:
         super().__init__(settings)
         self._crawls: dict[str, _Crawl] = {}
+        self._crawl_places = itertools.count(1)
 
     def _on_claimed(self, job: Job, now: float) -> None:
         crawl = self._crawls.get(job.request_id) if job.kind == CRAWL_JOB else None
@@ -94,7 +96,8 @@ class MemoryCrawls(MemoryCore):
             if existing.record.spec != spec:
                 raise Conflict(f"crawl {crawl_id!r} already exists with other options")
             return existing.record, False
-        crawl = self._crawls[crawl_id] = _Crawl(CrawlRecord(crawl_id, spec, CRAWL_QUEUED, time.time()))
+        record = CrawlRecord(crawl_id, spec, CRAWL_QUEUED, time.time())
+        crawl = self._crawls[crawl_id] = _Crawl(record, next(self._crawl_places))
         book = _Book(self, crawl)
         admit_seeds(book, crawl.record, seeds)
         book.append(accepted_event(crawl.record))
@@ -105,11 +108,10 @@ class MemoryCrawls(MemoryCore):
         return crawl.record if crawl else None
 
     async def list_crawls(self, after: str | None, limit: int, max_bytes: int = LISTING_BYTES) -> Page:
-        records = [crawl.record for crawl in self._crawls.values()]
         start = int(after or 0)
-        read = itertools.islice(records, start, None)
-        page, more = within_budget(read, limit, max_bytes, lambda record: len(orjson.dumps(record.spec)))
-        return Page(page, str(start + len(page)) if more else None)
+        read = (crawl for crawl in self._crawls.values() if crawl.place > start)
+        page, more = within_budget(read, limit, max_bytes, lambda crawl: len(orjson.dumps(crawl.record.spec)))
+        return Page([crawl.record for crawl in page], str(page[-1].place) if more else None)
 
     async def crawl_pages(self, crawl_id: str, after: str | None, limit: int, max_bytes: int = LISTING_BYTES) -> Page:
         crawl = self._crawls.get(crawl_id)

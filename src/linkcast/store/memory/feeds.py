@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import bisect
 import itertools
 import time
 from dataclasses import dataclass, field
@@ -29,7 +30,14 @@ class _Feed:
     place: int  # its place in the order feeds were added (the listing's cursor)
     seen: dict[bytes, tuple[str, float]] = field(default_factory=dict)  # key -> (fingerprint, last seen)
     entries: list[dict[str, Any]] = field(default_factory=list)
+    entry_times: list[float] = field(default_factory=list)  # when each of ``entries`` was sent, for ``prune``
     first_seq: int = 1
+
+    def drop_entries(self, count: int) -> None:
+        """Drop the oldest ``count`` entries: the next keeps its ``seq``."""
+        del self.entries[:count]
+        del self.entry_times[:count]
+        self.first_seq += count
 
 
 class _Book:
@@ -46,9 +54,9 @@ class _Book:
     def record_entry(self, body: EventBody) -> None:
         self.append(body)
         self.feed.entries.append(body.framed(0).body())
+        self.feed.entry_times.append(self.now)
         if len(self.feed.entries) > ENTRIES_KEPT:
-            del self.feed.entries[0]
-            self.feed.first_seq += 1
+            self.feed.drop_entries(1)
 
     def append(self, body: EventBody) -> None:
         self.store._append(body)
@@ -151,3 +159,7 @@ class MemoryFeeds(MemoryCrawls):
         now = time.time()
         apply_push(_Book(self, feed, now), feed.record, entries, now)
         return True
+
+    def _prune_feed_entries(self, older_than: float) -> None:
+        for feed in self._feeds.values():
+            feed.drop_entries(bisect.bisect_left(feed.entry_times, older_than))

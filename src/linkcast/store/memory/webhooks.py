@@ -136,6 +136,11 @@ class MemoryWebhooks(MemoryWebSub):
         if next_at is not None:
             self._queue_webhook(endpoint, next_at)
 
+    def _prune_ended_deliveries(self, older_than: float) -> None:
+        for outbox in self._outboxes.values():
+            for event_id in [i for i, delivery in outbox.items() if delivery.ended and delivery.ended_at < older_than]:
+                del outbox[event_id]
+
 
 def _payload_bytes(delivery: Delivery) -> int:
     return len(delivery.payload)

@@ -26,6 +26,8 @@ class RedisStore(RedisWebhooks, RedisCrawls, RedisRequests):
         await self._prune_requests(older_than, keep_events)
         await self._prune_crawls(older_than)
         await self._prune_removed_feeds()
+        await self._prune_feed_entries(older_than)
+        await self._prune_ended_deliveries(older_than)
         return dropped
 
 

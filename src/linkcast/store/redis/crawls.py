@@ -18,6 +18,7 @@ from linkcast.store.listing import LISTING_BYTES, within_budget
 from linkcast.store.redis.core import READ_AT_ONCE
 from linkcast.store.redis.crawl_scripts import ADMIT, CANCEL, CLAIM_URL, CREATE, DROP_JOBS, FINISH_PAGE
 from linkcast.store.redis.events import SCAN_PAGE, RedisEvents
+from linkcast.store.redis.scripts import FORGET_INDEXES
 
 # Links one script admits at most: 128 new ones cost Redis about 6 ms (a whole page of 100,000 took 0.4 s).
 LINKS_PER_STEP = 128
@@ -54,7 +55,7 @@ class RedisCrawls(RedisEvents):
         # a claim leaves the spec out, which may be a megabyte of seeds read again for each of 10,000 pages.
         self._specs: OrderedDict[tuple[str, bytes], bytes] = OrderedDict()
         scripts = {"create_crawl": CREATE, "admit": ADMIT, "finish_crawl": FINISH_PAGE, "cancel": CANCEL}
-        self.register({**scripts, "drop_jobs": DROP_JOBS, "claim_url": CLAIM_URL})
+        self.register({**scripts, "drop_jobs": DROP_JOBS, "claim_url": CLAIM_URL, "forget_indexes": FORGET_INDEXES})
 
     def crawl_key(self, crawl_id: str, part: str | None = None) -> str:
         return self.key("crawl", crawl_id, *((part,) if part else ()))
@@ -177,8 +178,8 @@ class RedisCrawls(RedisEvents):
                     pipe.unlink(
                         *(self.crawl_key(crawl_id, part) for part in ("seen", "done", "pages", "jobs")),
                         self.crawl_key(crawl_id),
-                        self.key("ev", crawl_id),
                     )
+                await self.queue_script(pipe, "forget_indexes", *doomed)  # those of no request or feed
                 pipe.zrem(ended, *doomed)
                 pipe.zrem(self.key("crawls"), *doomed)
                 await pipe.execute()

@@ -23,7 +23,7 @@ from linkcast.settings import Settings
 from linkcast.store.feed_ledger import SEEN_MAX, SEEN_RETENTION_SECONDS
 from linkcast.store.listing import LISTING_BYTES, within_budget
 from linkcast.store.redis.events import SCAN_PAGE, RedisEvents
-from linkcast.store.redis.feed_scripts import CREATE, FINISH_POLL, PRUNE_REMOVED, PUSH, REMOVE, TAKE
+from linkcast.store.redis.feed_scripts import CREATE, FINISH_POLL, PRUNE_ENTRIES, PRUNE_REMOVED, PUSH, REMOVE, TAKE
 
 ENTRIES_KEPT = 10_000
 
@@ -34,6 +34,11 @@ ENTRIES_PER_STEP = 64
 # Entries read in one round trip (each may keep 256 KiB of links).
 ENTRIES_AT_ONCE = 64
 
+# What one script pruning entries by age looks at: this many feeds (a binary search of a few probes each) and drops at
+# most this many entries (each may keep 256 KiB of links, freed inside the script).
+FEEDS_PER_PRUNE = 100
+ENTRIES_PER_PRUNE = 512
+
 
 class RedisFeeds(RedisEvents):
     def __init__(self, settings: Settings) -> None:
@@ -41,7 +46,7 @@ class RedisFeeds(RedisEvents):
         self.register(
             {"create_feed": CREATE, "take": TAKE, "finish_poll": FINISH_POLL, "push": PUSH, "remove_feed": REMOVE}
         )
-        self.register({"prune_removed_feeds": PRUNE_REMOVED})
+        self.register({"prune_removed_feeds": PRUNE_REMOVED, "prune_feed_entries": PRUNE_ENTRIES})
 
     def feed_key(self, feed_id: str, part: str | None = None) -> str:
         return self.key("feed", feed_id, *((part,) if part else ()))
@@ -144,6 +149,15 @@ class RedisFeeds(RedisEvents):
         first = await self.first_event_id()
         while await self.run_script("prune_removed_feeds", first, SCAN_PAGE) == SCAN_PAGE:
             pass
+
+    async def _prune_feed_entries(self, older_than: float) -> None:
+        """Drop every feed's entries sent before ``older_than``, a script per ``FEEDS_PER_PRUNE`` feeds or
+        ``ENTRIES_PER_PRUNE`` entries."""
+        place, more = b"0", 1
+        while more:
+            place, more = await self.run_script(
+                "prune_feed_entries", repr(older_than), place, FEEDS_PER_PRUNE, ENTRIES_PER_PRUNE
+            )
 
     async def _first_poll(self, feed_id: str) -> bool:
         """Whether no successful poll of the feed is recorded yet (its entries then come as the backlog)."""

@@ -120,15 +120,28 @@ return id
 """
 )
 
+# The index of an id's events (P:ev:<id>) is shared by the request, the crawl and the feed of that id (each named
+# apart in the API, one request_id in the log): it goes only once none of them is left.
+FORGET_INDEX = """
+local function forget_index(id)
+  if redis.call('EXISTS', P .. ':req:' .. id, P .. ':crawl:' .. id, P .. ':feed:' .. id) == 0 then
+    redis.call('UNLINK', P .. ':ev:' .. id)
+  end
+end
+"""
+
 # Forget finished requests (ARGV: prefix, then their ids), each only if it is finished still: one read as finished by
 # the prune may have been retried since (queued again, with a job that needs its record).
-FORGET_FINISHED = """
-local P = ARGV[1]
+FORGET_FINISHED = (
+    "local P = ARGV[1]\n"
+    + FORGET_INDEX
+    + """
 local forgotten = 0
 for i = 2, #ARGV do
   local rid = ARGV[i]
   if redis.call('ZSCORE', P .. ':finished', rid) then
-    redis.call('UNLINK', P .. ':req:' .. rid, P .. ':ev:' .. rid)
+    redis.call('UNLINK', P .. ':req:' .. rid)
+    forget_index(rid)
     redis.call('ZREM', P .. ':finished', rid)
     redis.call('ZREM', P .. ':requests', rid)
     forgotten = forgotten + 1
@@ -136,6 +149,10 @@ for i = 2, #ARGV do
 end
 return forgotten
 """
+)
+
+# The event indexes of ids whose records are gone (ARGV: prefix, then the ids), unless another record has the id.
+FORGET_INDEXES = "local P = ARGV[1]\n" + FORGET_INDEX + "for i = 2, #ARGV do forget_index(ARGV[i]) end\nreturn 1\n"
 
 # Trim the log to ARGV[3] entries, then drop entries older than ARGV[2] (a binary search over the dense ids, reading
 # each probe's 'at'). ARGV: prefix, cutoff time, keep. Returns how many entries were dropped.

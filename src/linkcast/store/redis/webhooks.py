@@ -14,7 +14,19 @@ from linkcast.core.webhooks import KEEP_ENDED_DELIVERIES, SCOPED_SCOPES, Deliver
 from linkcast.settings import Settings
 from linkcast.store.listing import LISTING_BYTES, within_budget
 from linkcast.store.redis.core import READ_AT_ONCE
-from linkcast.store.redis.webhook_scripts import ADD, DELETE, FINISH, SAVE, SAVE_DELIVERY, WAKE, WAKE_ONE, WAKE_PAGE
+from linkcast.store.redis.events import SCAN_PAGE
+from linkcast.store.redis.webhook_scripts import (
+    ADD,
+    DELETE,
+    FILL_ENDED,
+    FINISH,
+    PRUNE_ENDED,
+    SAVE,
+    SAVE_DELIVERY,
+    WAKE,
+    WAKE_ONE,
+    WAKE_PAGE,
+)
 from linkcast.store.redis.websub import RedisWebSub
 
 # Endpoints one step of waking them all wakes at most (about 5 ms).
@@ -37,6 +49,8 @@ class RedisWebhooks(RedisWebSub):
                 "wake_every_webhook": WAKE_PAGE,
                 "wake_webhook": WAKE_ONE,
                 "finish_webhook": FINISH,
+                "prune_ended_deliveries": PRUNE_ENDED,
+                "fill_ended_deliveries": FILL_ENDED,
             }
         )
 
@@ -78,7 +92,7 @@ class RedisWebhooks(RedisWebSub):
     async def add_webhook_deliveries(
         self, endpoint_id: str, expected_cursor: int, cursor: int, deliveries: list[Delivery]
     ) -> bool:
-        triples = [part for d in deliveries for part in (d.event_id, int(d.ended), d.to_json())]
+        triples = [part for d in deliveries for part in (d.event_id, _ended_at(d), d.to_json())]
         answer = await self.run_script("add_webhook_deliveries", endpoint_id, expected_cursor, cursor, *triples)
         return bool(answer)
 
@@ -105,7 +119,7 @@ class RedisWebhooks(RedisWebSub):
 
     async def save_webhook_delivery(self, delivery: Delivery, expected_attempts: int | None = None) -> None:
         await self.run_script(
-            "save_webhook_delivery", delivery.endpoint_id, delivery.event_id, int(delivery.ended), delivery.to_json(),
+            "save_webhook_delivery", delivery.endpoint_id, delivery.event_id, _ended_at(delivery), delivery.to_json(),
             KEEP_ENDED_DELIVERIES, "" if expected_attempts is None else expected_attempts,
         )  # fmt: skip
 
@@ -136,6 +150,15 @@ class RedisWebhooks(RedisWebSub):
     async def wake_webhook(self, endpoint_id: str) -> None:
         await self.run_script("wake_webhook", repr(time.time()), self.concurrency, endpoint_id)
 
+    async def _prune_ended_deliveries(self, older_than: float) -> None:
+        """Deliveries that ended before ``older_than``, ``SCAN_PAGE`` a script (those that ended before the time
+        of each was kept are put in order first, once, an endpoint a script)."""
+        done = await self.run_script("fill_ended_deliveries", "")
+        while done:
+            done = await self.run_script("fill_ended_deliveries", done)
+        while await self.run_script("prune_ended_deliveries", repr(older_than), SCAN_PAGE) == SCAN_PAGE:
+            pass
+
     async def finish_webhook_job(self, job: Job, next_at: float | None) -> None:
         self.forget(job)
         job_id, owner = self.receipt_of(job)
@@ -143,3 +166,8 @@ class RedisWebhooks(RedisWebSub):
         await self.run_script(
             "finish_webhook", repr(time.time()), self.concurrency, job_id, owner, job.request_id, at
         )  # fmt: skip
+
+
+def _ended_at(delivery: Delivery) -> str:
+    """When an ended delivery ended, as the scripts take it ('' for a pending one)."""
+    return repr(delivery.ended_at) if delivery.ended else ""

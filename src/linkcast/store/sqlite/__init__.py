@@ -23,6 +23,8 @@ class SQLiteStore(SQLiteWebhooks, SQLiteWebSub, SQLiteFeeds, SQLiteCrawls, SQLit
         await self._prune_requests(older_than, keep_events)
         await self._prune_crawls(older_than)
         await self._prune_feed_entries(older_than)
+        await self._prune_ended_deliveries(older_than)
+        await self._forget_idle_hosts()
         return dropped
 
 

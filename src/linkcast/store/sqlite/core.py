@@ -35,6 +35,9 @@ from linkcast.store.sqlite.thread import SQLiteThread
 
 log = logging.getLogger(__name__)
 
+# Hosts looked at in one transaction by the prune's sweep of idle ones (four index lookups each).
+HOSTS_PER_STEP = 1000
+
 
 @dataclass(slots=True)
 class Written:
@@ -233,6 +236,16 @@ class SQLiteCore(Store):
                 raise
             except Exception as error:  # the next round tries again; a lapsed lease only means a second delivery
                 log.warning("renewing job leases failed: %s", error)
+
+    async def _forget_idle_hosts(self) -> None:
+        """The rows of idle hosts whose spacing and Crawl-delay have passed, ``HOSTS_PER_STEP`` a transaction."""
+        after: str | None = ""
+        while after is not None:
+
+            def step(connection: sqlite3.Connection, after: str = after) -> Written:
+                return Written(scheduler.forget_idle_hosts(connection, after, HOSTS_PER_STEP, time.time()))
+
+            after = (await self._writer.run(step)).value
 
     async def queue_depth(self) -> int:
         return await self._reader.run(scheduler.queued_count)

@@ -34,7 +34,7 @@ from linkcast.store.listing import LISTING_BYTES, within_budget
 from linkcast.store.sqlite import scheduler
 from linkcast.store.sqlite.core import SQLiteCore, Written
 from linkcast.store.sqlite.events import deleting
-from linkcast.store.sqlite.schema import append_event
+from linkcast.store.sqlite.schema import append_event, next_place
 
 RECORD_COLUMNS = "crawl_id, spec, state, created_at, started_at, finished_at, counts, progress_at"
 # Keys one statement adds to a visited set at most (one bound value each, far below SQLite's 32,766).
@@ -154,8 +154,8 @@ class SQLiteCrawls(SQLiteCore):
                 return Written((found[0], False))
             record = CrawlRecord(crawl_id, spec, CRAWL_QUEUED, now)
             connection.execute(
-                f"INSERT INTO crawls ({RECORD_COLUMNS}) VALUES (?, ?, ?, ?, NULL, NULL, ?, 0)",
-                (crawl_id, orjson.dumps(spec), CRAWL_QUEUED, now, b"{}"),
+                f"INSERT INTO crawls (rowid, {RECORD_COLUMNS}) VALUES (?, ?, ?, ?, ?, NULL, NULL, ?, 0)",
+                (next_place(connection, "crawls"), crawl_id, orjson.dumps(spec), CRAWL_QUEUED, now, b"{}"),
             )
             book = _Book(connection, crawl_id, now)
             admit_seeds(book, record, seeds)

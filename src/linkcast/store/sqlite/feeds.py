@@ -20,12 +20,17 @@ from linkcast.store.feed_ledger import apply_poll, apply_push, is_of_stored_feed
 from linkcast.store.listing import LISTING_BYTES, within_budget
 from linkcast.store.sqlite import scheduler
 from linkcast.store.sqlite.core import SQLiteCore, Written
-from linkcast.store.sqlite.events import deleting
+from linkcast.store.sqlite.events import PRUNE_CHUNK, deleting
 from linkcast.store.sqlite.requests import insert_request
-from linkcast.store.sqlite.schema import append_event
+from linkcast.store.sqlite.schema import append_event, next_place
 
 # Entries kept per feed for GET /feeds/<id>/entries, the newest; older ones leave as new ones come.
 ENTRIES_KEPT = 10_000
+# A step of pruning by age (parameters: the cutoff, how many at most), through the feed_entries_age index.
+PRUNE_ENTRIES = (
+    "DELETE FROM feed_entries WHERE (feed_id, seq) IN "
+    "(SELECT feed_id, seq FROM feed_entries WHERE created_at < ? ORDER BY created_at LIMIT ?)"
+)
 COLUMNS = (
     "feed_id", "spec", "url", "state", "title", "site_link", "created_at", "last_poll", "next_poll", "last_status",
     "last_error", "etag", "last_modified", "failures", "polls", "entry_count", "interval",
@@ -42,12 +47,13 @@ def _load(connection: sqlite3.Connection, feed_id: str) -> FeedRecord | None:
     return record_of_row(row) if row else None
 
 
-def _save(connection: sqlite3.Connection, record: FeedRecord) -> None:
+def _save(connection: sqlite3.Connection, record: FeedRecord, place: int | None = None) -> None:
+    """Store the record; a new one at ``place`` (``next_place``), its place in the listing."""
     values = record.columns()
     connection.execute(
-        f"INSERT INTO feeds ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))}) "
+        f"INSERT INTO feeds (rowid, {', '.join(COLUMNS)}) VALUES (?, {', '.join('?' * len(COLUMNS))}) "
         f"ON CONFLICT (feed_id) DO UPDATE SET {', '.join(f'{c} = excluded.{c}' for c in COLUMNS[1:])}",
-        [values[column] for column in COLUMNS],
+        [place, *(values[column] for column in COLUMNS)],
     )
 
 
@@ -89,8 +95,11 @@ class _Book:
 
     def record_entry(self, body: EventBody) -> None:
         self.append(body)
+        # A file made before entry_seq was kept has 0 there: its entries kept say where the numbering stands.
         (seq,) = self.connection.execute(
-            "SELECT coalesce(max(seq), 0) + 1 FROM feed_entries WHERE feed_id = ?", (self.feed_id,)
+            "UPDATE feeds SET entry_seq = max(entry_seq, (SELECT coalesce(max(seq), 0) FROM feed_entries "
+            "WHERE feed_id = ?1)) + 1 WHERE feed_id = ?1 RETURNING entry_seq",
+            (self.feed_id,),
         ).fetchone()
         self.connection.execute(
             "INSERT INTO feed_entries (feed_id, seq, created_at, body) VALUES (?, ?, ?, ?)",
@@ -143,7 +152,7 @@ class SQLiteFeeds(SQLiteCore):
                 return Written((existing, False))
             now = time.time()
             record.created_at, record.next_poll = now, now
-            _save(connection, record)
+            _save(connection, record, place=next_place(connection, "feeds"))
             _schedule(connection, record, now)
             event = append_event(connection, feed_event(FEED_ACCEPTED, record.feed_id, **record.to_dict()), now)
             return Written((record, True), [event])
@@ -234,4 +243,8 @@ class SQLiteFeeds(SQLiteCore):
         return record
 
     async def _prune_feed_entries(self, older_than: float) -> None:
-        await self._writer.run(deleting("DELETE FROM feed_entries WHERE created_at < ?", (older_than,)))
+        """Entries sent before ``older_than``, ``PRUNE_CHUNK`` a transaction (a prune after a long pause may drop
+        millions: in one transaction, every poll waited for it)."""
+        chunk = deleting(PRUNE_ENTRIES, (older_than, PRUNE_CHUNK))
+        while (await self._writer.run(chunk)).value >= PRUNE_CHUNK:
+            pass

@@ -27,7 +27,7 @@ from linkcast.store.listing import LISTING_BYTES, within_budget
 from linkcast.store.sqlite import scheduler
 from linkcast.store.sqlite.core import SQLiteCore, Written
 from linkcast.store.sqlite.events import deleting
-from linkcast.store.sqlite.schema import append_event, record_from_row
+from linkcast.store.sqlite.schema import append_event, next_place, record_from_row
 
 
 def insert_request(
@@ -41,18 +41,16 @@ def insert_request(
     """Record a request, queue its page job in ``flow`` (with ``data``: the feed and entry a followed page names) and
     append its ``accepted`` event: ``(record, True, [event])``; a repeat: ``(existing, False, [])``; ``Conflict`` if
     taken."""
-    inserted = connection.execute(
-        "INSERT INTO requests (request_id, url, state, created_at) VALUES (?, ?, ?, ?) "
-        "ON CONFLICT (request_id) DO NOTHING",
-        (request_id, url, QUEUED, now),
-    ).rowcount
-    if not inserted:
-        existing = record_from_row(
-            connection.execute("SELECT * FROM requests WHERE request_id = ?", (request_id,)).fetchone()
-        )
+    found = connection.execute("SELECT * FROM requests WHERE request_id = ?", (request_id,)).fetchone()
+    if found is not None:
+        existing = record_from_row(found)
         if existing.url != url:
             raise Conflict(f"request {request_id!r} already exists with another URL")
         return existing, False, []
+    connection.execute(
+        "INSERT INTO requests (rowid, request_id, url, state, created_at) VALUES (?, ?, ?, ?, ?)",
+        (next_place(connection, "requests"), request_id, url, QUEUED, now),
+    )
     event = append_event(connection, accepted_body(request_id, url), now)
     scheduler.enqueue(connection, PAGE_JOB, request_id, url, host_key(url), now, data, flow=flow)
     return RequestRecord(request_id, url, QUEUED, now), True, [event]

@@ -308,3 +308,16 @@ def set_crawl_delay(connection: sqlite3.Connection, host: str, delay: float, unt
 
 def queued_count(connection: sqlite3.Connection) -> int:
     return int(connection.execute("SELECT count(*) FROM jobs WHERE owner IS NULL").fetchone()[0])
+
+
+def forget_idle_hosts(connection: sqlite3.Connection, after: str, limit: int, now: float) -> str | None:
+    """``forget_idle_host`` for the first ``limit`` hosts after ``after``, in name order; the last one looked at, or
+    None after the last host. A host's row outlives its last job when its spacing or its Crawl-delay had not passed
+    then, and nothing else comes back to it: every host a crawl met would keep its row for ever (Redis expires it)."""
+    hosts = [
+        row[0]
+        for row in connection.execute("SELECT host FROM hosts WHERE host > ? ORDER BY host LIMIT ?", (after, limit))
+    ]
+    for host in hosts:
+        forget_idle_host(connection, host, now)
+    return hosts[-1] if len(hosts) == limit else None

@@ -16,8 +16,9 @@ from linkcast.core.errors import ConfigurationError
 from linkcast.core.events import PAGE_JOB, Event, EventBody, RequestRecord
 from linkcast.core.inputs import host_key
 
-# 5: webhooks (a version 4 file gains their tables when opened); 6: the jobs_delayed index; 7: flows (jobs.flow, and
-# the flows table)
+# 5: webhooks (a version 4 file gains their tables when opened); 6: the jobs_delayed index; 7: flows (jobs.flow, the
+# flows table), feeds.entry_seq, webhook_deliveries.ended_at and the indexes of the prune by age (feed_entries_age,
+# webhook_deliveries_age)
 SCHEMA_VERSION = 7
 
 SCHEMA = """
@@ -116,7 +117,9 @@ CREATE TABLE IF NOT EXISTS feeds (
     failures INTEGER NOT NULL DEFAULT 0,
     polls INTEGER NOT NULL DEFAULT 0,
     entry_count INTEGER NOT NULL DEFAULT 0,
-    interval REAL
+    interval REAL,
+    -- The seq last given to an entry: the next one follows it even once pruning has dropped every entry.
+    entry_seq INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS feed_seen (
     feed_id TEXT NOT NULL,
@@ -133,6 +136,8 @@ CREATE TABLE IF NOT EXISTS feed_entries (
     body BLOB NOT NULL,
     PRIMARY KEY (feed_id, seq)
 ) WITHOUT ROWID;
+-- The prune's way to the entries sent before its cutoff (feeds.py): else it read every feed's every entry each time.
+CREATE INDEX IF NOT EXISTS feed_entries_age ON feed_entries (created_at);
 -- WebSub (websub.py): a feed's subscription, as JSON (core/websub.py), with its compare-and-swap version and when
 -- its job next acts.
 CREATE TABLE IF NOT EXISTS websub (
@@ -165,8 +170,10 @@ CREATE TABLE IF NOT EXISTS webhook_deliveries (
     event_id INTEGER NOT NULL,
     ended INTEGER NOT NULL DEFAULT 0,
     body TEXT NOT NULL,
+    ended_at REAL,  -- when an ended one ended (core/webhooks.py Delivery.ended_at), for the prune by age
     PRIMARY KEY (endpoint_id, event_id)
 ) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS webhook_deliveries_age ON webhook_deliveries (ended_at) WHERE ended = 1;
 CREATE INDEX IF NOT EXISTS webhook_deliveries_pending ON webhook_deliveries (endpoint_id, event_id) WHERE ended = 0;
 CREATE INDEX IF NOT EXISTS webhook_deliveries_ended ON webhook_deliveries (endpoint_id, event_id) WHERE ended = 1;
 -- AUTOINCREMENT: an id is never given twice, even after the newest events are pruned.
@@ -218,10 +225,10 @@ def _create_or_migrate(connection: sqlite3.Connection) -> None:
     old_fifo = version == 0 and "seq" in {row[1] for row in connection.execute("PRAGMA table_info(jobs)")}
     for statement in MIGRATE_FROM_FIFO if old_fifo else ():
         connection.execute(statement)
+    for statement in _columns_added_by_7(connection):
+        connection.execute(statement)
     for statement in _statements(SCHEMA):
         connection.execute(statement)
-    if "flow" not in {row[1] for row in connection.execute("PRAGMA table_info(jobs)")}:  # a file before version 7
-        connection.execute("ALTER TABLE jobs ADD COLUMN flow TEXT NOT NULL DEFAULT ''")
     if old_fifo:
         for request_id, url in connection.execute("SELECT request_id, url FROM jobs_fifo ORDER BY seq").fetchall():
             connection.execute(
@@ -231,6 +238,29 @@ def _create_or_migrate(connection: sqlite3.Connection) -> None:
         connection.execute("DROP TABLE jobs_fifo")
     connection.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
     connection.execute("COMMIT")
+
+
+def _columns_added_by_7(connection: sqlite3.Connection) -> list[str]:
+    """What brings the tables of a file of before version 7 to it (before the indexes on the new columns are made)."""
+
+    def columns(table: str) -> set[str]:
+        return {row[1] for row in connection.execute(f"PRAGMA table_info({table})")}
+
+    statements = []
+    jobs = columns("jobs")
+    if jobs and "flow" not in jobs:  # its jobs have no flow: they are ordered by their hosts alone, as they were
+        statements.append("ALTER TABLE jobs ADD COLUMN flow TEXT NOT NULL DEFAULT ''")
+    feeds = columns("feeds")
+    if feeds and "entry_seq" not in feeds:  # the seq given next follows the entries kept (see feeds.record_entry)
+        statements.append("ALTER TABLE feeds ADD COLUMN entry_seq INTEGER NOT NULL DEFAULT 0")
+    deliveries = columns("webhook_deliveries")
+    if deliveries and "ended_at" not in deliveries:
+        statements += [
+            "ALTER TABLE webhook_deliveries ADD COLUMN ended_at REAL",
+            "UPDATE webhook_deliveries SET ended_at = coalesce(nullif(body ->> 'delivered_at', 0), "
+            "nullif(body ->> 'last_try_at', 0), body ->> 'created_at') WHERE ended = 1",
+        ]
+    return statements
 
 
 def _statements(script: str) -> list[str]:
@@ -273,6 +303,19 @@ def append_event(connection: sqlite3.Connection, body: EventBody, now: float) ->
     )
     assert cursor.lastrowid is not None
     return body.framed(cursor.lastrowid)
+
+
+def next_place(connection: sqlite3.Connection, table: str) -> int:
+    """The rowid of a new row of ``table`` (``requests``, ``crawls``, ``feeds``: their listings' cursor), past every
+    one given before. SQLite's own is the largest kept plus one: once the newest rows were pruned or removed, new
+    rows took their places, and a client reading on from a cursor of before missed them."""
+    newest_kept = f"(SELECT coalesce(max(rowid), 0) FROM {table})"
+    (place,) = connection.execute(
+        f"INSERT INTO meta (key, value) VALUES (?, {newest_kept} + 1) "
+        f"ON CONFLICT (key) DO UPDATE SET value = max(value, {newest_kept}) + 1 RETURNING value",
+        (f"last_rowid:{table}",),
+    ).fetchone()
+    return int(place)
 
 
 def last_event_id_in(connection: sqlite3.Connection) -> int:

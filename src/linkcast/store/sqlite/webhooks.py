@@ -14,8 +14,14 @@ from linkcast.core.webhooks import ENDPOINT_ACTIVE, KEEP_ENDED_DELIVERIES, SCOPE
 from linkcast.store.listing import LISTING_BYTES, within_budget
 from linkcast.store.sqlite import scheduler
 from linkcast.store.sqlite.core import SQLiteCore, Written
+from linkcast.store.sqlite.events import PRUNE_CHUNK, deleting
 
 ENDPOINT_COLUMNS = "body, version, cursor"
+# A step of the prune of ended deliveries by age (parameters: the cutoff, how many at most).
+PRUNE_ENDED_DELIVERIES = (
+    "DELETE FROM webhook_deliveries WHERE (endpoint_id, event_id) IN (SELECT endpoint_id, event_id "
+    "FROM webhook_deliveries WHERE ended = 1 AND ended_at < ? ORDER BY ended_at LIMIT ?)"
+)
 
 
 def _endpoint(row: tuple[str, int, int] | None) -> Endpoint | None:
@@ -120,8 +126,9 @@ class SQLiteWebhooks(SQLiteCore):
             if not moved:
                 return Written(False)
             connection.executemany(
-                "INSERT OR IGNORE INTO webhook_deliveries (endpoint_id, event_id, ended, body) VALUES (?, ?, ?, ?)",
-                [(endpoint_id, d.event_id, d.ended, d.to_json().decode()) for d in deliveries],
+                "INSERT OR IGNORE INTO webhook_deliveries (endpoint_id, event_id, ended, body, ended_at) "
+                "VALUES (?, ?, ?, ?, ?)",
+                [(endpoint_id, d.event_id, d.ended, d.to_json().decode(), _ended_at(d)) for d in deliveries],
             )
             return Written(True)
 
@@ -144,9 +151,16 @@ class SQLiteWebhooks(SQLiteCore):
         def operation(connection: sqlite3.Connection) -> Written:
             key = delivery.endpoint_id
             saved = connection.execute(
-                "UPDATE webhook_deliveries SET ended = ?1, body = ?2 WHERE endpoint_id = ?3 AND event_id = ?4 "
-                "AND (?5 IS NULL OR (ended = 0 AND json_extract(body, '$.attempts') = ?5))",
-                (delivery.ended, delivery.to_json().decode(), key, delivery.event_id, expected_attempts),
+                "UPDATE webhook_deliveries SET ended = ?1, body = ?2, ended_at = ?6 WHERE endpoint_id = ?3 "
+                "AND event_id = ?4 AND (?5 IS NULL OR (ended = 0 AND json_extract(body, '$.attempts') = ?5))",
+                (
+                    delivery.ended,
+                    delivery.to_json().decode(),
+                    key,
+                    delivery.event_id,
+                    expected_attempts,
+                    _ended_at(delivery),
+                ),
             ).rowcount
             if saved and delivery.ended:
                 connection.execute(
@@ -212,6 +226,12 @@ class SQLiteWebhooks(SQLiteCore):
         if (await self._writer.run(lambda c: Written(_queue(c, endpoint_id, time.time())))).value:
             await self._announce_jobs()
 
+    async def _prune_ended_deliveries(self, older_than: float) -> None:
+        """Deliveries that ended before ``older_than``, ``PRUNE_CHUNK`` a transaction, through their index."""
+        chunk = deleting(PRUNE_ENDED_DELIVERIES, (older_than, PRUNE_CHUNK))
+        while (await self._writer.run(chunk)).value >= PRUNE_CHUNK:
+            pass
+
     async def finish_webhook_job(self, job: Job, next_at: float | None) -> None:
         self.forget(job)
 
@@ -227,6 +247,10 @@ class SQLiteWebhooks(SQLiteCore):
 
         if (await self._writer.run(operation)).value:
             await self._announce_jobs()
+
+
+def _ended_at(delivery: Delivery) -> float | None:
+    return delivery.ended_at if delivery.ended else None
 
 
 def _body_bytes(row: tuple[str | bytes]) -> int:
