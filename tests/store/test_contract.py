@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import itertools
 import time
 
@@ -25,7 +26,7 @@ from linkcast.core.events import (
     started_body,
 )
 from linkcast.store import Store
-from linkcast.store.base import MAX_ATTEMPTS
+from linkcast.store.base import GUARDED, MAX_ATTEMPTS
 from tests.store.conftest import Backend
 
 URL = "https://example.com/"
@@ -516,6 +517,19 @@ async def test_a_write_that_changes_nothing_leaves_a_failure_remembered_and_a_pr
     store.health.failed(StoreFull("the disk is full"))
     await store.submit("a", URL)
     assert store.health.error is None
+
+
+def test_every_method_of_the_contract_fails_with_the_typed_errors(store: Store) -> None:
+    """Each one's backend failures leave as ``StoreUnavailable``, ``StoreFull``, ``StoreCorrupt``: one that was not
+    wrapped (``count_webhooks``) let Redis's OOM reply through, and PUT /webhooks answered 500 with a traceback.
+    ``next_job``, ``fail`` and ``close`` are the base class's own, made of wrapped ones."""
+    composed = {"next_job", "fail", "close"}
+    contract = {
+        name for name in dir(Store) if not name.startswith("_") and inspect.iscoroutinefunction(getattr(Store, name))
+    }
+    assert contract - composed <= GUARDED
+    unwrapped = [name for name in GUARDED if not getattr(getattr(type(store), name), "_store_guarded", False)]
+    assert not unwrapped
 
 
 # -- persistence -------------------------------------------------------------------------------------------------
