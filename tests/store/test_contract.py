@@ -301,6 +301,27 @@ async def test_release_returns_the_job_to_the_queue(store: Store) -> None:
     assert (again.request_id, again.attempt) == ("a", 2)
 
 
+async def test_a_job_released_for_later_waits_and_its_attempt_is_not_counted(store: Store) -> None:
+    """The store refused its outcome (full, unreachable): handed out again at once, it was fetched again and again,
+    and ended in worker_lost after MAX_ATTEMPTS refusals however soon the store would have taken it."""
+    await store.submit("a", URL)
+    job = await take(store)
+    await store.release(job, retry_at=time.time() + 0.5)
+    record = await store.get_request("a")
+    assert record is not None and record.state == QUEUED
+    await store.submit("b", URL + "b")
+    other = await take(store)  # "a" waits for its time: "b", queued after it, goes first
+    assert other.request_id == "b"
+    assert await store.finish(other, result(other)) is not None
+    for _ in range(MAX_ATTEMPTS + 1):
+        job = await take(store)  # by its retry time, nothing queued meanwhile to wake a waiting worker
+        assert (job.request_id, job.attempt) == ("a", 1)
+        await store.release(job, retry_at=time.time() + 0.05)
+    job = await take(store)
+    assert await store.finish(job, result(job)) is not None
+    assert await store.queue_depth() == 0
+
+
 async def test_a_job_whose_owner_died_is_handed_out_again(backend: Backend) -> None:
     if not backend.persistent:
         pytest.skip(f"{backend.name}: nothing outlives the process that held the job")

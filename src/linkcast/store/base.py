@@ -238,8 +238,11 @@ class Store(ABC):
         """
 
     @abstractmethod
-    async def release(self, job: Job) -> None:
-        """Give an unfinished job back to the queue (a draining worker)."""
+    async def release(self, job: Job, retry_at: float | None = None) -> None:
+        """Give an unfinished job back to the queue (a draining worker). With ``retry_at`` (the store refused the
+        job's outcome: full, unreachable), it is handed out again no sooner than that time, and this hand-out does
+        not count as an attempt: its worker did not die with it, and a disk full for an hour must neither end the job
+        in ``worker_lost`` nor have it fetched again and again meanwhile."""
 
     @abstractmethod
     async def set_crawl_delay(self, host: str, delay: float, until: float) -> None:

@@ -27,6 +27,7 @@ from linkcast.memory_budget import MemoryBudget
 from linkcast.metrics import Metrics
 from linkcast.settings import Settings
 from linkcast.store.base import Store
+from linkcast.store_refusals import StoreRefusals, refused_by_the_store
 from linkcast.webhooks.attempt import Answer, endpoint_after, judge, send
 from linkcast.webhooks.outbox import fill_outbox
 from linkcast.webhooks.payload_memory import keep_in_hand
@@ -49,6 +50,7 @@ class WebhookJobs:
         self._payloads = MemoryBudget(settings.webhook_memory_bytes)
         self._running: set[asyncio.Task[None]] = set()
         self._failing = RepeatedProblem(log)
+        self._refusals = StoreRefusals(store)
 
     async def process(self, job: Job) -> None:
         """Start the endpoint's run, which waits for room in the pool, and return without waiting for it."""
@@ -69,12 +71,16 @@ class WebhookJobs:
             async with self._slots:
                 next_at = await self._deliver_due(job.request_id)
                 await self.store.finish_webhook_job(job, next_at)
+            self._refusals.stored(job)
         except asyncio.CancelledError:
             with contextlib.suppress(Exception):
                 await asyncio.shield(self.store.release(job))
             raise
         except Exception as error:  # the store failed: the job goes back (or its lease lapses) and runs again
             self._failing.report(f"webhook endpoint {job.request_id}: storing a delivery failed", error)
+            if refused_by_the_store(error):  # full, unreachable: not sent again until it may take the outcome
+                await self._refusals.give_back_for_later(job)
+                return
             try:
                 await self.store.release(job)
             except Exception:

@@ -158,10 +158,11 @@ class RedisCore(Store):
         if self._held.get(job_id) == owner:  # not a later holder's lease, after this one lapsed
             del self._held[job_id]
 
-    async def release(self, job: Job) -> None:
+    async def release(self, job: Job, retry_at: float | None = None) -> None:
         self.forget(job)
         job_id, owner = self.receipt_of(job)
-        await self.run_script("give_back", repr(time.time()), self.concurrency, job_id, owner)
+        later = repr(retry_at) if retry_at is not None else ""
+        await self.run_script("give_back", repr(time.time()), self.concurrency, job_id, owner, later)
 
     async def set_crawl_delay(self, host: str, delay: float, until: float) -> None:
         await self.run_script("set_crawl_delay", repr(time.time()), host, repr(delay), repr(until))

@@ -201,11 +201,11 @@ class SQLiteCore(Store):
     def forget(self, job: Job) -> None:
         self._held.discard(scheduler.receipt_of(job)[1])
 
-    async def release(self, job: Job) -> None:
+    async def release(self, job: Job, retry_at: float | None = None) -> None:
         self.forget(job)
 
         def operation(connection: sqlite3.Connection) -> Written:
-            released = scheduler.give_back(connection, job)
+            released = scheduler.give_back(connection, job, retry_at)
             if released and job.kind == PAGE_JOB:
                 connection.execute(
                     "UPDATE requests SET state = ? WHERE request_id = ? AND state = ?",
