@@ -10,15 +10,11 @@ from pathlib import Path
 import redis
 
 from tests.durability.conftest import Gate
-from tests.support.redis import RedisServer
+from tests.support.redis import RedisServer, refuse_writes
 from tests.support.service import Service, receive_until, terminal_for
 from tests.support.strict import require
 
-
-def refuse_writes(client: redis.Redis) -> None:
-    """``maxmemory`` just below what Redis holds now: every write that needs memory is refused."""
-    client.config_set("maxmemory-policy", "noeviction")
-    client.config_set("maxmemory", str(client.info("memory")["used_memory"] - 10_000))
+LEASE_SECONDS = 1.0
 
 
 async def test_a_redis_out_of_memory_is_a_clear_refusal_and_no_job_is_lost(tmp_path: Path, gate: Gate) -> None:
@@ -27,7 +23,7 @@ async def test_a_redis_out_of_memory_is_a_clear_refusal_and_no_job_is_lost(tmp_p
     server.start()
     client = redis.Redis.from_url(server.url)
     service = Service(
-        "--allow-private-networks", "--workers", "2", "--job-visibility-timeout", "1.0",
+        "--allow-private-networks", "--workers", "2", "--job-visibility-timeout", str(LEASE_SECONDS),
         store=server.url, log_path=tmp_path / "serve.log",
     )  # fmt: skip
     try:

@@ -226,12 +226,17 @@ return 1
 """
 )
 
-# ARGV: prefix, lease until, then (id, owner) pairs: each lease renewed if the job is still that owner's.
+# ARGV: prefix, lease until, then (id, owner) pairs: each lease renewed if the job is still that owner's. The ZREM
+# comes first because Redis at maxmemory refuses a script's first write if it may take memory (ZADD), not one that
+# frees some, nor any write after it (a script is atomic): a ZADD XX alone was refused, every lease lapsed, and each
+# job in flight was handed to a second worker while its first still ran it. A renewal takes no more memory.
 RENEW = """
 local P, lease_until = ARGV[1], ARGV[2]
 for i = 3, #ARGV, 2 do
   if redis.call('HGET', P .. ':job:' .. ARGV[i], 'o') == ARGV[i + 1] then
-    redis.call('ZADD', P .. ':leases', 'XX', lease_until, ARGV[i])
+    if redis.call('ZREM', P .. ':leases', ARGV[i]) == 1 then
+      redis.call('ZADD', P .. ':leases', lease_until, ARGV[i])
+    end
   end
 end
 return 1
