@@ -4,6 +4,7 @@ could not be stored is never stuck 'running', and once space returns it ends in 
 from __future__ import annotations
 
 import asyncio
+import subprocess
 from pathlib import Path
 
 import aiohttp
@@ -125,3 +126,17 @@ async def test_an_opml_import_during_a_full_disk_is_refused_as_a_whole(tmp_path:
             assert status == 200 and [r["status"] for r in body["results"]] == ["accepted"] * 3, body
         finally:
             service.stop()
+
+
+async def test_a_service_started_on_a_full_disk_says_so_in_one_line(tmp_path: Path) -> None:
+    """SQLite reports "disk I/O error" when its shared-memory index cannot grow: the service said store_unavailable."""
+    with small_disk(tmp_path / "disk") as disk:
+        service = Service(store=f"sqlite:///{disk}/linkcast.db")
+        await service.start()
+        assert (await service.put("a", "https://example.com/"))[0] == 201
+        service.stop()
+        fill(disk)
+        started = subprocess.run(service.command(), capture_output=True, timeout=60, text=True)
+    assert started.returncode != 0
+    assert "Traceback" not in started.stderr, started.stderr
+    assert "store_full" in started.stderr and "no room left" in started.stderr, started.stderr

@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import itertools
 import logging
+import shutil
 import sqlite3
 import time
 from collections.abc import Callable
@@ -34,6 +35,9 @@ from linkcast.store.sqlite.schema import database_path, last_event_id_in, setup_
 from linkcast.store.sqlite.thread import SQLiteThread
 
 log = logging.getLogger(__name__)
+
+# Free bytes under which a disk that failed a write is taken to be full (SQLite writes pages of 4 KiB and more).
+NO_ROOM_BYTES = 1 << 20
 
 
 @dataclass(slots=True)
@@ -111,7 +115,9 @@ class SQLiteCore(Store):
     def translate_error(self, error: Exception) -> LinkcastError | None:
         if isinstance(error, sqlite3.Error):
             code = getattr(error, "sqlite_errorcode", None)
-            if code == sqlite3.SQLITE_FULL:
+            if code == sqlite3.SQLITE_FULL or (
+                code is not None and code & 0xFF == sqlite3.SQLITE_IOERR and no_room(self.path)
+            ):
                 return StoreFull(f"the database has no room left ({self.path}): {error}")
             if code in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB):
                 return StoreCorrupt(f"the database is damaged ({self.path}): {error}")
@@ -254,3 +260,13 @@ class SQLiteCore(Store):
             return written
 
         return completing
+
+
+def no_room(path: str) -> bool:
+    """Whether the database's disk is (all but) full. SQLite says "disk I/O error", not "full", when the disk cannot
+    take the pages of its shared-memory index (``-shm``): a service started on a full disk with a database there said
+    store_unavailable, where the operator needs to read that the disk is full."""
+    try:
+        return shutil.disk_usage(Path(path).parent).free < NO_ROOM_BYTES
+    except OSError:
+        return False
