@@ -4,8 +4,8 @@ Given back at once, another worker took it straight away and did it again: a fee
 outcome refused each time, and the fifth hand-out ended it in ``worker_lost`` (a feed's error, its next poll a day
 later; a crawl's page failed, the pages below it never crawled). Given back for later, it waits 1 s, then twice as
 long at each refusal of the same job, up to the lease (what a job waits whose release was refused too), and the
-hand-out does not count as an attempt (``Store.release``): it runs again once the store takes writes, however long
-that takes.
+hand-outs do not count as attempts but for the first (``Store.release``): it runs again once the store takes writes,
+however long that takes.
 """
 
 from __future__ import annotations

@@ -94,3 +94,29 @@ async def test_a_poll_whose_websub_hub_could_not_be_stored_is_no_error_of_the_fe
     assert (record["state"], record["last_error"]) == ("active", None), record
     events = await runtime.store.events_after(0, ["f"])
     assert [e.type for e in events if e.type == "feed.error"] == []
+
+
+async def test_a_crawl_page_whose_outcome_was_refused_follows_its_redirect_again(
+    service: tuple[Client, Runtime], site: LocalSite
+) -> None:
+    """Its first run marked the redirect's target visited: run again, it takes the target as a duplicate unless it
+    knows it ran before (its attempt, which a refusal leaves above 1)."""
+    client, runtime = service
+
+    async def redirect(_request: web.Request) -> web.StreamResponse:
+        return web.Response(status=302, headers={"Location": "/target"})
+
+    site.route("/start", redirect)
+    site.page("/target", "<a href='/leaf'>leaf</a>")
+    site.page("/leaf", "<p>a leaf</p>")
+    refused = refuse_once(runtime.store, "finish_crawl_page")
+    answer = await client.put("/crawls/c", json={"url": site.url("/start"), "max_depth": 2, "respect_robots": False})
+    assert answer.status_code == 201, await answer.get_json()
+    async with asyncio.timeout(WAIT):
+        while (crawl := await (await client.get("/crawls/c")).get_json())["state"] not in CRAWL_ENDED:
+            await asyncio.sleep(0.02)
+    assert refused
+    pages = (await (await client.get("/crawls/c/pages")).get_json())["pages"]
+    outcomes = {page["url"].removeprefix(site.origin): page.get("final_url", page["type"]) for page in pages}
+    assert outcomes == {"/start": site.url("/target"), "/leaf": site.url("/leaf")}, outcomes
+    assert (crawl["counts"]["fetched"], crawl["counts"]["failed"]) == (2, 0), crawl

@@ -149,7 +149,7 @@ class FairQueue:
         if retry_at is None:
             self._make_ready(job_id)
         else:
-            entry.tag, entry.not_before, entry.attempts = None, retry_at, max(0, entry.attempts - 1)
+            entry.tag, entry.not_before, entry.attempts = None, retry_at, max(1, entry.attempts - 1)
         return True
 
     def lapse(self, job: Job, at: float) -> None:

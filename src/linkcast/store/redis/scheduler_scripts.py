@@ -199,7 +199,7 @@ return {id, j[1], j[2], j[3], j[4] or '', attempts}
 )
 
 # ARGV: prefix, now, concurrency, id, owner, retry at ('': at once, keeping its tag). Answers 1 if the job was given
-# back. One given back for later waits untagged, and its attempt is not counted (Store.release).
+# back. One given back for later waits untagged, and its attempt is not counted but for its first (Store.release).
 GIVE_BACK = (
     PREAMBLE
     + """
@@ -208,7 +208,7 @@ local j = redis.call('HMGET', jkey(id), 'h', 'o', 'k', 'r')
 if not j[1] or j[2] ~= owner then return 0 end
 if retry_at then
   redis.call('HDEL', jkey(id), 'o', 't')
-  if num(redis.call('HGET', jkey(id), 'a'), 0) > 0 then redis.call('HINCRBY', jkey(id), 'a', -1) end
+  if num(redis.call('HGET', jkey(id), 'a'), 0) > 1 then redis.call('HINCRBY', jkey(id), 'a', -1) end
   redis.call('ZREM', P .. ':leases', id)
   redis.call('HINCRBY', hkey(j[1]), 'running', -1)
   redis.call('INCR', P .. ':nqueued')

@@ -225,7 +225,7 @@ def requeue(connection: sqlite3.Connection, job: Job, url: str, now: float, not_
 
 def give_back(connection: sqlite3.Connection, job: Job, retry_at: float | None = None) -> bool:
     """Return a held job to its queue (a draining worker), keeping its tag, or due at ``retry_at`` with this attempt
-    not counted (``Store.release``); False if it is not ours any more."""
+    not counted but for its first (``Store.release``); False if it is not ours any more."""
     job_id, owner = receipt_of(job)
     row = connection.execute("SELECT host FROM jobs WHERE id = ? AND owner = ?", (job_id, owner)).fetchone()
     if row is None:
@@ -235,7 +235,7 @@ def give_back(connection: sqlite3.Connection, job: Job, retry_at: float | None =
     else:
         connection.execute(
             "UPDATE jobs SET owner = NULL, lease_until = NULL, tag = NULL, not_before = ?, "
-            "attempts = max(attempts - 1, 0) WHERE id = ?",
+            "attempts = max(attempts - 1, 1) WHERE id = ?",
             (retry_at, job_id),
         )
     connection.execute("UPDATE hosts SET running = max(running - 1, 0) WHERE host = ?", (row[0],))
