@@ -1,5 +1,6 @@
 """A crawl running when the disk fills up, then space returns: it finishes with exactly the pages of the site, each
-page event once, one crawl.done with the right counts; a crawl asked for meanwhile is refused with 507."""
+page event once, one crawl.done with the right counts; a crawl asked for meanwhile is refused with 507, and
+``linkcast crawl`` says so in one line."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import asyncio
 from collections import Counter
 from pathlib import Path
 
+from tests.support.cli import error_line, run_cli
 from tests.support.crawl_site import TreeSite
 from tests.support.disk import fill, small_disk
 from tests.support.service import Service, receive_until
@@ -33,6 +35,8 @@ async def test_a_crawl_through_a_full_disk_finishes_with_every_page_once(tmp_pat
             await asyncio.sleep(6)
             status, answer = await service.call("PUT", "/crawls/other", json=body)
             assert (status, answer["error"]["code"]) == (507, "store_full"), answer
+            refused = await run_cli("crawl", "--server", service.base_url, site.url("/p/0"))
+            assert "no room left" in error_line(refused, "store_full", 1)
             filler.unlink()
             async with service.connect("request_id=tree&since=0") as ws:
                 frames = await receive_until(ws, lambda fs: any(f["type"] == "crawl.done" for f in fs), 60)
