@@ -35,6 +35,7 @@ async def test_a_full_disk_is_a_clear_refusal_and_no_job_is_lost(tmp_path: Path,
                 while gate.waiting == 0:  # the worker is fetching the page
                     await asyncio.sleep(0.02)
             filler = fill(disk)
+            await asyncio.sleep(2 * LEASE_SECONDS)  # still fetching: its lease cannot be renewed, round after round
             gate.opened.set()  # the page answers now: its result cannot be stored, nor the job given back
 
             async with asyncio.timeout(30):
@@ -63,6 +64,7 @@ async def test_a_full_disk_is_a_clear_refusal_and_no_job_is_lost(tmp_path: Path,
     log = (tmp_path / "serve.log").read_text(errors="replace")
     assert "Traceback" not in log, log[-3000:]
     assert "store_full" in log  # the operator is told, in one line
+    assert log.count("renewing job leases failed") == 1, log[-3000:]  # not each third of a lease
 
 
 async def test_a_submission_during_a_full_disk_leaves_nothing_half_done(tmp_path: Path) -> None:

@@ -27,6 +27,7 @@ from typing import Any
 
 from linkcast.core.errors import LinkcastError, StoreCorrupt, StoreFull, StoreUnavailable
 from linkcast.core.events import CRAWL_JOB, DONE, FAILED, PAGE_JOB, QUEUED, RUNNING, Event, Job
+from linkcast.logs import RepeatedProblem
 from linkcast.settings import Settings
 from linkcast.store.base import Store
 from linkcast.store.sqlite import scheduler
@@ -51,6 +52,8 @@ class Written:
 class SQLiteCore(Store):
     def __init__(self, settings: Settings) -> None:
         super().__init__(settings)
+        # A store full or away fails every round (a third of a lease): one line, then one a minute with a count.
+        self._renewing_failed = RepeatedProblem(log)
         self.path = database_path(settings.store)
         self._writer = SQLiteThread(
             self.path,
@@ -238,7 +241,7 @@ class SQLiteCore(Store):
             except asyncio.CancelledError:
                 raise
             except Exception as error:  # the next round tries again; a lapsed lease only means a second delivery
-                log.warning("renewing job leases failed: %s", error)
+                self._renewing_failed.report("renewing job leases failed", self.translate_error(error) or error)
 
     async def queue_depth(self) -> int:
         return await self._reader.run(scheduler.queued_count)
