@@ -20,6 +20,7 @@ from linkcast.foreground import Foreground
 from linkcast.logs import RepeatedProblem, loggable_url
 from linkcast.page_jobs import is_single_request
 from linkcast.store.base import Store
+from linkcast.store_refusals import StoreRefusals, refused_by_the_store
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +44,7 @@ class WorkerPool:
         self.foreground = foreground or Foreground()
         self._taking_failed = RepeatedProblem(log)
         self._storing_failed = RepeatedProblem(log)
+        self._refusals = StoreRefusals(store)
         self.name = f"worker-{uuid.uuid4().hex[:8]}"
         self._tasks: list[asyncio.Task[None]] = []
         self._busy: set[asyncio.Task[None]] = set()  # tasks processing a job (the others wait for one)
@@ -83,6 +85,7 @@ class WorkerPool:
             self._busy.add(task)
             try:
                 await self.process(job)
+                self._refusals.stored(job)
             except asyncio.CancelledError as cancelled:
                 if task.cancelling() == 0:  # not our stop: a cancellation that leaked out of the job's own work
                     self._storing_failed.report(f"{loggable_url(job.url)} was cancelled by its own work", cancelled)
@@ -92,10 +95,12 @@ class WorkerPool:
                     await asyncio.shield(self.store.release(job))
                 raise
             except Exception as error:
-                # The store failed (unreachable, full): give the job back if it lets us; if not, its lease lapses
-                # and it is handed out again once the store is back (up to the attempt cap).
                 self._storing_failed.report(f"storing the outcome of {loggable_url(job.url)} failed", error)
-                await self._give_back(job)
+                if refused_by_the_store(error):  # full, unreachable: the job runs again once it takes writes
+                    await self._refusals.give_back_for_later(job)
+                    await asyncio.sleep(1.0)
+                else:  # a bug of the job's own: handed out again, up to the attempt cap
+                    await self._give_back(job)
             finally:
                 self._busy.discard(task)
 

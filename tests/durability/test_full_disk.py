@@ -4,6 +4,7 @@ could not be stored is never stuck 'running', and once space returns it ends in 
 from __future__ import annotations
 
 import asyncio
+import subprocess
 from pathlib import Path
 
 import aiohttp
@@ -34,6 +35,7 @@ async def test_a_full_disk_is_a_clear_refusal_and_no_job_is_lost(tmp_path: Path,
                 while gate.waiting == 0:  # the worker is fetching the page
                     await asyncio.sleep(0.02)
             filler = fill(disk)
+            await asyncio.sleep(2 * LEASE_SECONDS)  # still fetching: its lease cannot be renewed, round after round
             gate.opened.set()  # the page answers now: its result cannot be stored, nor the job given back
 
             async with asyncio.timeout(30):
@@ -62,6 +64,7 @@ async def test_a_full_disk_is_a_clear_refusal_and_no_job_is_lost(tmp_path: Path,
     log = (tmp_path / "serve.log").read_text(errors="replace")
     assert "Traceback" not in log, log[-3000:]
     assert "store_full" in log  # the operator is told, in one line
+    assert log.count("renewing job leases failed") == 1, log[-3000:]  # not each third of a lease
 
 
 async def test_a_submission_during_a_full_disk_leaves_nothing_half_done(tmp_path: Path) -> None:
@@ -125,3 +128,17 @@ async def test_an_opml_import_during_a_full_disk_is_refused_as_a_whole(tmp_path:
             assert status == 200 and [r["status"] for r in body["results"]] == ["accepted"] * 3, body
         finally:
             service.stop()
+
+
+async def test_a_service_started_on_a_full_disk_says_so_in_one_line(tmp_path: Path) -> None:
+    """SQLite reports "disk I/O error" when its shared-memory index cannot grow: the service said store_unavailable."""
+    with small_disk(tmp_path / "disk") as disk:
+        service = Service(store=f"sqlite:///{disk}/linkcast.db")
+        await service.start()
+        assert (await service.put("a", "https://example.com/"))[0] == 201
+        service.stop()
+        fill(disk)
+        started = subprocess.run(service.command(), capture_output=True, timeout=60, text=True)
+    assert started.returncode != 0
+    assert "Traceback" not in started.stderr, started.stderr
+    assert "store_full" in started.stderr and "no room left" in started.stderr, started.stderr

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 import itertools
 import time
 
@@ -25,7 +26,7 @@ from linkcast.core.events import (
     started_body,
 )
 from linkcast.store import Store
-from linkcast.store.base import MAX_ATTEMPTS
+from linkcast.store.base import GUARDED, MAX_ATTEMPTS
 from linkcast.store.memory import MemoryStore
 from linkcast.store.redis import RedisStore
 from linkcast.store.sqlite import SQLiteStore
@@ -303,6 +304,28 @@ async def test_release_returns_the_job_to_the_queue(store: Store) -> None:
     assert (again.request_id, again.attempt) == ("a", 2)
 
 
+async def test_a_job_released_for_later_waits_and_its_attempt_is_not_counted(store: Store) -> None:
+    """The store refused its outcome (full, unreachable): handed out again at once, it was fetched again and again,
+    and ended in worker_lost after MAX_ATTEMPTS refusals however soon the store would have taken it."""
+    await store.submit("a", URL)
+    job = await take(store)
+    await store.release(job, retry_at=time.time() + 0.5)
+    record = await store.get_request("a")
+    assert record is not None and record.state == QUEUED
+    await store.submit("b", URL + "b")
+    other = await take(store)  # "a" waits for its time: "b", queued after it, goes first
+    assert other.request_id == "b"
+    assert await store.finish(other, result(other)) is not None
+    for _ in range(MAX_ATTEMPTS + 1):
+        job = await take(store)  # by its retry time, nothing queued meanwhile to wake a waiting worker
+        # 2: it was handed out before (a run of its own may have done part of its work), and no more.
+        assert (job.request_id, job.attempt) == ("a", 2)
+        await store.release(job, retry_at=time.time() + 0.05)
+    job = await take(store)
+    assert await store.finish(job, result(job)) is not None
+    assert await store.queue_depth() == 0
+
+
 async def test_a_job_whose_owner_died_is_handed_out_again(backend: Backend) -> None:
     if not backend.persistent:
         pytest.skip(f"{backend.name}: nothing outlives the process that held the job")
@@ -560,6 +583,19 @@ async def test_a_write_that_changes_nothing_leaves_a_failure_remembered_and_a_pr
     store.health.failed(StoreFull("the disk is full"))
     await store.submit("a", URL)
     assert store.health.error is None
+
+
+def test_every_method_of_the_contract_fails_with_the_typed_errors(store: Store) -> None:
+    """Each one's backend failures leave as ``StoreUnavailable``, ``StoreFull``, ``StoreCorrupt``: one that was not
+    wrapped (``count_webhooks``) let Redis's OOM reply through, and PUT /webhooks answered 500 with a traceback.
+    ``next_job``, ``fail`` and ``close`` are the base class's own, made of wrapped ones."""
+    composed = {"next_job", "fail", "close"}
+    contract = {
+        name for name in dir(Store) if not name.startswith("_") and inspect.iscoroutinefunction(getattr(Store, name))
+    }
+    assert contract - composed <= GUARDED
+    unwrapped = [name for name in GUARDED if not getattr(getattr(type(store), name), "_store_guarded", False)]
+    assert not unwrapped
 
 
 # -- persistence -------------------------------------------------------------------------------------------------

@@ -96,12 +96,15 @@ class CrawlSite(LocalSite):
 
 class TreeSite(LocalSite):
     """``pages`` pages, ``/p/0`` to ``/p/<pages - 1>``, page n linking to 2n+1 and 2n+2 (and back to 0): every page
-    within about log2(pages) links of the root. Each answers after ``delay`` seconds; requests are counted by path."""
+    within about log2(pages) links of the root. Each answers after ``delay`` seconds; requests are counted by path.
+    ``offsite_links`` more links on each page, to another host (out of a same-host crawl's scope), make each page's
+    outcome that much larger to store."""
 
-    def __init__(self, pages: int, delay: float = 0.0) -> None:
+    def __init__(self, pages: int, delay: float = 0.0, offsite_links: int = 0) -> None:
         super().__init__()
         self.pages = pages
         self.delay = delay
+        self.offsite_links = offsite_links
         self.requests: Counter[str] = Counter()
         self.app.middlewares.append(self._page)
 
@@ -116,4 +119,7 @@ class TreeSite(LocalSite):
         n = int(request.path.removeprefix("/p/"))
         await asyncio.sleep(self.delay)
         children = [child for child in (2 * n + 1, 2 * n + 2) if child < self.pages]
-        return web.Response(text=html("/p/0", *(f"/p/{child}" for child in children)), content_type="text/html")
+        offsite = (f"http://localhost:{self.port}/off/{n}/{i}" for i in range(self.offsite_links))
+        return web.Response(
+            text=html("/p/0", *(f"/p/{child}" for child in children), *offsite), content_type="text/html"
+        )

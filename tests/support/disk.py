@@ -25,8 +25,9 @@ def small_disk(where: Path, size_mib: int = 8) -> Iterator[Path]:
         subprocess.run(["umount", "-l", str(where)], check=False)
 
 
-def fill(disk: Path) -> Path:
-    """Fill ``disk`` up to the last byte with one file; removing that file gives the space back."""
+def fill(disk: Path, leave: int = 0) -> Path:
+    """Fill ``disk`` up to the last byte with one file, or but ``leave`` bytes (room for small writes, not for large
+    ones); removing that file gives the space back."""
     filler = disk / "filler"
     with open(filler, "wb", buffering=0) as out:
         for size in (FILL_CHUNK, 1):  # big writes, then the last few bytes one at a time, down to nothing
@@ -35,4 +36,6 @@ def fill(disk: Path) -> Path:
                     pass
             except OSError:
                 pass
+    if leave:
+        os.truncate(filler, max(0, filler.stat().st_size - leave))
     return filler

@@ -77,6 +77,13 @@ class RedisServer:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
+def refuse_writes(client: redis.Redis) -> None:
+    """``maxmemory`` well below what Redis holds now (which the buffers freed as it idles lower a little): every
+    write that needs memory is refused."""
+    client.config_set("maxmemory-policy", "noeviction")
+    client.config_set("maxmemory", str(client.info("memory")["used_memory"] // 2))
+
+
 def delete_prefix(url: str, prefix: str) -> None:
     """Remove every key under ``prefix:``."""
     with redis.Redis.from_url(url) as client:

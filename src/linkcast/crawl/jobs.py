@@ -36,6 +36,7 @@ from linkcast.logs import loggable_url
 from linkcast.metrics import Metrics
 from linkcast.settings import Settings
 from linkcast.store.base import Store
+from linkcast.store_refusals import refused_by_the_store
 
 log = logging.getLogger(__name__)
 
@@ -191,6 +192,8 @@ class CrawlJobs:
             await self.foreground.step()
             found = await self.extraction.extract(page.body, page.final_url, page.content_type)
         except LinkcastError as error:
+            if refused_by_the_store(error):  # visiting a redirect's target: not the page's failure (it runs again)
+                raise
             if error.code in (SkipReason.DUPLICATE, SkipReason.ROBOTS):
                 return self._skipped(job, SkipReason(error.code))
             body = page_body(job.request_id, job.url, depth=depth, referrer=referrer, error=error.to_dict())

@@ -46,6 +46,7 @@ from linkcast.logs import loggable_url
 from linkcast.metrics import Metrics
 from linkcast.settings import Settings
 from linkcast.store.base import Store
+from linkcast.store_refusals import refused_by_the_store
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +96,8 @@ class FeedJobs:
                 )  # fmt: skip
             poll = await self._answered(record, resource, now, pushing)
         except LinkcastError as error:
+            if refused_by_the_store(error):  # storing the hub it names: not the feed's failure (the poll runs again)
+                raise
             poll = self._failed(record, error, now, None)
         await self.store.finish_feed_poll(job, poll)
         outcome = poll.record.last_error["code"] if poll.record.last_error else str(poll.record.last_status)

@@ -95,7 +95,8 @@ WRITES = frozenset(
 # while every submission was refused with 507.
 CHANGED_NOTHING: dict[str, object] = {"claim_job": None, "prune": 0}
 _EVERY_SUCCESS = object()  # a write whose every success counts
-# Every method a backend implements for the contract: failures inside them are translated to the typed errors.
+# Every method a backend implements for the contract: failures inside them are translated to the typed errors (one
+# left out raised the backend's own: PUT /webhooks answered 500, with a traceback, while Redis was out of memory).
 GUARDED = WRITES | {
     "open",
     "get_request",
@@ -110,6 +111,7 @@ GUARDED = WRITES | {
     "get_subscription",
     "get_webhook",
     "list_webhooks",
+    "count_webhooks",
     "pending_webhook_deliveries",
     "webhook_deliveries",
     "get_webhook_delivery",
@@ -248,8 +250,13 @@ class Store(ABC):
         """
 
     @abstractmethod
-    async def release(self, job: Job) -> None:
-        """Give an unfinished job back to the queue (a draining worker)."""
+    async def release(self, job: Job, retry_at: float | None = None) -> None:
+        """Give an unfinished job back to the queue (a draining worker). With ``retry_at`` (the store refused the
+        job's outcome: full, unreachable), it is handed out again no sooner than that time, and this hand-out does
+        not count as an attempt but for its first: its worker did not die with it, and a disk full for an hour must
+        neither end the job in ``worker_lost`` nor have it fetched again and again meanwhile. The next hand-out's
+        attempt is 2 at least: a job tells by ``attempt > 1`` that a run of its own may have done part of its work
+        (a crawl page that marked its redirect's target visited fetches it anyway)."""
 
     @abstractmethod
     async def set_crawl_delay(self, host: str, delay: float, until: float) -> None:

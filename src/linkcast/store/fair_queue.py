@@ -155,13 +155,17 @@ class FairQueue:
         if found.owner is not None:
             self._hosts[found.host].running -= 1
 
-    def give_back(self, job: Job) -> bool:
+    def give_back(self, job: Job, retry_at: float | None = None) -> bool:
+        """``store.base.Store.release``: back to its queue with its tag, or due at ``retry_at`` and uncounted."""
         job_id, entry = self._holder(job)
         if entry is None:
             return False
         entry.owner = None
         self._hosts[entry.host].running -= 1
-        self._make_ready(job_id)
+        if retry_at is None:
+            self._make_ready(job_id)
+        else:
+            entry.tag, entry.not_before, entry.attempts = None, retry_at, max(1, entry.attempts - 1)
         return True
 
     def lapse(self, job: Job, at: float) -> None:

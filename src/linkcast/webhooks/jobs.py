@@ -27,6 +27,7 @@ from linkcast.memory_budget import MemoryBudget
 from linkcast.metrics import Metrics
 from linkcast.settings import Settings
 from linkcast.store.base import Store
+from linkcast.store_refusals import StoreRefusals, refused_by_the_store
 from linkcast.webhooks.attempt import Answer, endpoint_after, judge, send
 from linkcast.webhooks.outbox import fill_outbox
 from linkcast.webhooks.payload_memory import keep_in_hand
@@ -49,6 +50,11 @@ class WebhookJobs:
         self._payloads = MemoryBudget(settings.webhook_memory_bytes)
         self._running: set[asyncio.Task[None]] = set()
         self._failing = RepeatedProblem(log)
+        self._refusals = StoreRefusals(store)
+        # Per endpoint, the delivery its receiver took while the store refused to record it (full, unreachable), with
+        # the attempts it was sent at and its endpoint's created_at: recorded before the endpoint's next run here
+        # sends anything, so that it is not sent again (at most one each: a run stops at the first refusal).
+        self._unrecorded: dict[str, tuple[Delivery, int, float]] = {}
 
     async def process(self, job: Job) -> None:
         """Start the endpoint's run, which waits for room in the pool, and return without waiting for it."""
@@ -69,12 +75,16 @@ class WebhookJobs:
             async with self._slots:
                 next_at = await self._deliver_due(job.request_id)
                 await self.store.finish_webhook_job(job, next_at)
+            self._refusals.stored(job)
         except asyncio.CancelledError:
             with contextlib.suppress(Exception):
                 await asyncio.shield(self.store.release(job))
             raise
         except Exception as error:  # the store failed: the job goes back (or its lease lapses) and runs again
             self._failing.report(f"webhook endpoint {job.request_id}: storing a delivery failed", error)
+            if refused_by_the_store(error):  # full, unreachable: not sent again until it may take the outcome
+                await self._refusals.give_back_for_later(job)
+                return
             try:
                 await self.store.release(job)
             except Exception:
@@ -83,6 +93,7 @@ class WebhookJobs:
     async def _deliver_due(self, endpoint_id: str) -> float | None:
         """Send what is due, in order; when the endpoint's job should run next (None: when woken)."""
         endpoint = await self.store.get_webhook(endpoint_id)
+        await self._record_what_was_delivered(endpoint_id, endpoint)
         if endpoint is None or endpoint.state != ENDPOINT_ACTIVE:
             return None
         started, sent, delivered = time.monotonic(), 0, 0
@@ -115,7 +126,7 @@ class WebhookJobs:
                         answer = await send(self.fetcher, self.settings, endpoint, delivery, now)
                         if answer.ok:
                             delivered += 1
-                            await self._record_success(delivery, answer, time.time())
+                            await self._record_success(endpoint, delivery, answer, time.time())
                             continue
                         await self._flush(endpoint, delivered)
                         delivered = 0
@@ -123,10 +134,26 @@ class WebhookJobs:
         finally:
             await self._flush(endpoint, delivered)
 
-    async def _record_success(self, delivery: Delivery, answer: Answer, now: float) -> None:
+    async def _record_success(self, endpoint: Endpoint, delivery: Delivery, answer: Answer, now: float) -> None:
         self.metrics.webhook_attempts.labels("delivered").inc()
         outcome = judge(delivery, answer, None, self.settings, now).delivery
-        await self.store.save_webhook_delivery(outcome, expected_attempts=delivery.attempts)
+        try:
+            await self.store.save_webhook_delivery(outcome, expected_attempts=delivery.attempts)
+        except Exception as error:
+            if refused_by_the_store(error):
+                self._unrecorded[endpoint.endpoint_id] = (outcome, delivery.attempts, endpoint.created_at)
+            raise
+
+    async def _record_what_was_delivered(self, endpoint_id: str, endpoint: Endpoint | None) -> None:
+        """The delivery this endpoint's receiver took while the store refused it, recorded now (if the endpoint is
+        still the one it was sent to: one deleted and made again under its id has deliveries of its own)."""
+        unrecorded = self._unrecorded.get(endpoint_id)
+        if unrecorded is None:
+            return
+        outcome, attempts, created_at = unrecorded
+        if endpoint is not None and endpoint.created_at == created_at:
+            await self.store.save_webhook_delivery(outcome, expected_attempts=attempts)  # refused: tried next run
+        del self._unrecorded[endpoint_id]
 
     async def _record_failure(self, endpoint: Endpoint, delivery: Delivery, answer: Answer) -> float | None:
         """Store the failed attempt and the endpoint's health; when to try next (None: the endpoint is disabled)."""

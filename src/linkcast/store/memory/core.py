@@ -146,8 +146,8 @@ class MemoryCore(Store):
         record.outcome = orjson.loads(body.data)
         return event
 
-    async def release(self, job: Job) -> None:
-        if self._jobs.give_back(job) and job.kind == PAGE_JOB:
+    async def release(self, job: Job, retry_at: float | None = None) -> None:
+        if self._jobs.give_back(job, retry_at) and job.kind == PAGE_JOB:
             record = self._requests[job.request_id]
             if record.state not in FINISHED_STATES:
                 record.state = QUEUED

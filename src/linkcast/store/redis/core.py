@@ -24,6 +24,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from linkcast.core.errors import LinkcastError, StoreFull, StoreUnavailable
 from linkcast.core.events import Job
+from linkcast.logs import RepeatedProblem
 from linkcast.settings import Settings
 from linkcast.store.base import Store
 from linkcast.store.redis.scheduler_scripts import CLAIM, GIVE_BACK, RENEW, SET_CRAWL_DELAY
@@ -48,6 +49,8 @@ BLOCKING_CONNECTIONS = 10_000  # one per waiting reader: bounded by the worker c
 class RedisCore(Store):
     def __init__(self, settings: Settings) -> None:
         super().__init__(settings)
+        # A store full or away fails every round (a third of a lease): one line, then one a minute with a count.
+        self._renewing_failed = RepeatedProblem(log)
         # RESP2 pinned: the parsing below reads its shapes (redis-py may change its default protocol).
         options: dict[str, Any] = {"protocol": 2, "socket_timeout": SOCKET_TIMEOUT_SECONDS, "socket_connect_timeout": 5}
         # Commands share a bounded pool and wait for a free connection under load (the default pool raises instead).
@@ -158,10 +161,11 @@ class RedisCore(Store):
         if self._held.get(job_id) == owner:  # not a later holder's lease, after this one lapsed
             del self._held[job_id]
 
-    async def release(self, job: Job) -> None:
+    async def release(self, job: Job, retry_at: float | None = None) -> None:
         self.forget(job)
         job_id, owner = self.receipt_of(job)
-        await self.run_script("give_back", repr(time.time()), self.concurrency, job_id, owner)
+        later = repr(retry_at) if retry_at is not None else ""
+        await self.run_script("give_back", repr(time.time()), self.concurrency, job_id, owner, later)
 
     async def set_crawl_delay(self, host: str, delay: float, until: float) -> None:
         await self.run_script("set_crawl_delay", repr(time.time()), host, repr(delay), repr(until))
@@ -179,7 +183,7 @@ class RedisCore(Store):
             except asyncio.CancelledError:
                 raise
             except Exception as error:  # the next round tries again; a lapsed lease only means a second delivery
-                log.warning("renewing job leases failed: %s", error)
+                self._renewing_failed.report("renewing job leases failed", self.translate_error(error) or error)
 
     async def queue_depth(self) -> int:
         value = await self.redis.get(self.key("nqueued"))

@@ -217,14 +217,26 @@ return {id, j[1], j[2], j[3], j[4] or '', attempts}
 """
 )
 
-# ARGV: prefix, now, concurrency, id, owner. Answers 1 if the job was given back.
+# ARGV: prefix, now, concurrency, id, owner, retry at ('': at once, keeping its tag). Answers 1 if the job was given
+# back. One given back for later waits untagged, and its attempt is not counted but for its first (Store.release).
 GIVE_BACK = (
     PREAMBLE
     + """
-local now, conc, id, owner = tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4], ARGV[5]
+local now, conc, id, owner, retry_at = tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4], ARGV[5], tonumber(ARGV[6])
 local j = redis.call('HMGET', jkey(id), 'h', 'o', 'k', 'r')
 if not j[1] or j[2] ~= owner then return 0 end
-requeue(id, j[1], now, conc)
+if retry_at then
+  redis.call('HDEL', jkey(id), 'o', 't')
+  if num(redis.call('HGET', jkey(id), 'a'), 0) > 1 then redis.call('HINCRBY', jkey(id), 'a', -1) end
+  redis.call('ZREM', P .. ':leases', id)
+  redis.call('HINCRBY', hkey(j[1]), 'running', -1)
+  redis.call('INCR', P .. ':nqueued')
+  redis.call('ZADD', P .. ':waiting', retry_at, id)
+  update_host(j[1], now, conc)
+  wake(1)
+else
+  requeue(id, j[1], now, conc)
+end
 if j[3] == 'page' then
   local rk = P .. ':req:' .. j[4]
   if redis.call('HGET', rk, 'state') == 'running' then redis.call('HSET', rk, 'state', 'queued') end
@@ -233,12 +245,17 @@ return 1
 """
 )
 
-# ARGV: prefix, lease until, then (id, owner) pairs: each lease renewed if the job is still that owner's.
+# ARGV: prefix, lease until, then (id, owner) pairs: each lease renewed if the job is still that owner's. The ZREM
+# comes first because Redis at maxmemory refuses a script's first write if it may take memory (ZADD), not one that
+# frees some, nor any write after it (a script is atomic): a ZADD XX alone was refused, every lease lapsed, and each
+# job in flight was handed to a second worker while its first still ran it. A renewal takes no more memory.
 RENEW = """
 local P, lease_until = ARGV[1], ARGV[2]
 for i = 3, #ARGV, 2 do
   if redis.call('HGET', P .. ':job:' .. ARGV[i], 'o') == ARGV[i + 1] then
-    redis.call('ZADD', P .. ':leases', 'XX', lease_until, ARGV[i])
+    if redis.call('ZREM', P .. ':leases', ARGV[i]) == 1 then
+      redis.call('ZADD', P .. ':leases', lease_until, ARGV[i])
+    end
   end
 end
 return 1

@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import itertools
 import logging
+import shutil
 import sqlite3
 import time
 from collections.abc import Callable
@@ -26,6 +27,7 @@ from typing import Any
 
 from linkcast.core.errors import LinkcastError, StoreCorrupt, StoreFull, StoreUnavailable
 from linkcast.core.events import CRAWL_JOB, DONE, FAILED, PAGE_JOB, QUEUED, RUNNING, Event, Job
+from linkcast.logs import RepeatedProblem
 from linkcast.settings import Settings
 from linkcast.store.base import Store
 from linkcast.store.sqlite import scheduler
@@ -37,6 +39,8 @@ log = logging.getLogger(__name__)
 
 # Hosts looked at in one transaction by the prune's sweep of idle ones (four index lookups each).
 HOSTS_PER_STEP = 1000
+# Free bytes under which a disk that failed a write is taken to be full (SQLite writes pages of 4 KiB and more).
+NO_ROOM_BYTES = 1 << 20
 
 
 @dataclass(slots=True)
@@ -50,6 +54,8 @@ class Written:
 class SQLiteCore(Store):
     def __init__(self, settings: Settings) -> None:
         super().__init__(settings)
+        # A store full or away fails every round (a third of a lease): one line, then one a minute with a count.
+        self._renewing_failed = RepeatedProblem(log)
         self.path = database_path(settings.store)
         self._writer = SQLiteThread(
             self.path,
@@ -114,7 +120,9 @@ class SQLiteCore(Store):
     def translate_error(self, error: Exception) -> LinkcastError | None:
         if isinstance(error, sqlite3.Error):
             code = getattr(error, "sqlite_errorcode", None)
-            if code == sqlite3.SQLITE_FULL:
+            if code == sqlite3.SQLITE_FULL or (
+                code is not None and code & 0xFF == sqlite3.SQLITE_IOERR and no_room(self.path)
+            ):
                 return StoreFull(f"the database has no room left ({self.path}): {error}")
             if code in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB):
                 return StoreCorrupt(f"the database is damaged ({self.path}): {error}")
@@ -204,11 +212,11 @@ class SQLiteCore(Store):
     def forget(self, job: Job) -> None:
         self._held.discard(scheduler.receipt_of(job)[1])
 
-    async def release(self, job: Job) -> None:
+    async def release(self, job: Job, retry_at: float | None = None) -> None:
         self.forget(job)
 
         def operation(connection: sqlite3.Connection) -> Written:
-            released = scheduler.give_back(connection, job)
+            released = scheduler.give_back(connection, job, retry_at)
             if released and job.kind == PAGE_JOB:
                 connection.execute(
                     "UPDATE requests SET state = ? WHERE request_id = ? AND state = ?",
@@ -235,7 +243,7 @@ class SQLiteCore(Store):
             except asyncio.CancelledError:
                 raise
             except Exception as error:  # the next round tries again; a lapsed lease only means a second delivery
-                log.warning("renewing job leases failed: %s", error)
+                self._renewing_failed.report("renewing job leases failed", self.translate_error(error) or error)
 
     async def _forget_idle_hosts(self) -> None:
         """The rows of idle hosts whose spacing and Crawl-delay have passed, ``HOSTS_PER_STEP`` a transaction."""
@@ -267,3 +275,13 @@ class SQLiteCore(Store):
             return written
 
         return completing
+
+
+def no_room(path: str) -> bool:
+    """Whether the database's disk is (all but) full. SQLite says "disk I/O error", not "full", when the disk cannot
+    take the pages of its shared-memory index (``-shm``): a service started on a full disk with a database there said
+    store_unavailable, where the operator needs to read that the disk is full."""
+    try:
+        return shutil.disk_usage(Path(path).parent).free < NO_ROOM_BYTES
+    except OSError:
+        return False

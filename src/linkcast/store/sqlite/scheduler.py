@@ -255,13 +255,21 @@ def requeue(
         refresh_head(connection, host)
 
 
-def give_back(connection: sqlite3.Connection, job: Job) -> bool:
-    """Return a held job to its queue (a draining worker), keeping its tag; False if it is not ours any more."""
+def give_back(connection: sqlite3.Connection, job: Job, retry_at: float | None = None) -> bool:
+    """Return a held job to its queue (a draining worker), keeping its tag, or due at ``retry_at`` with this attempt
+    not counted but for its first (``Store.release``); False if it is not ours any more."""
     job_id, owner = receipt_of(job)
     row = connection.execute("SELECT host FROM jobs WHERE id = ? AND owner = ?", (job_id, owner)).fetchone()
     if row is None:
         return False
-    connection.execute("UPDATE jobs SET owner = NULL, lease_until = NULL WHERE id = ?", (job_id,))
+    if retry_at is None:
+        connection.execute("UPDATE jobs SET owner = NULL, lease_until = NULL WHERE id = ?", (job_id,))
+    else:
+        connection.execute(
+            "UPDATE jobs SET owner = NULL, lease_until = NULL, tag = NULL, not_before = ?, "
+            "attempts = max(attempts - 1, 1) WHERE id = ?",
+            (retry_at, job_id),
+        )
     connection.execute("UPDATE hosts SET running = max(running - 1, 0) WHERE host = ?", (row[0],))
     refresh_head(connection, row[0])
     return True

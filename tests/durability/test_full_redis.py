@@ -1,0 +1,62 @@
+"""Redis out of memory (``maxmemory`` reached, ``noeviction``): every write refused with OOM. Calls are refused with
+507 store_full, never a 500 or a traceback in the log, and work in flight ends once memory is raised again."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from pathlib import Path
+
+import redis
+
+from tests.durability.conftest import Gate
+from tests.support.redis import RedisServer, refuse_writes
+from tests.support.service import Service, receive_until, terminal_for
+from tests.support.strict import require
+
+LEASE_SECONDS = 1.0
+
+
+async def test_a_redis_out_of_memory_is_a_clear_refusal_and_no_job_is_lost(tmp_path: Path, gate: Gate) -> None:
+    require(shutil.which("redis-server") is not None, "this test fills a redis-server of its own: none found")
+    server = RedisServer()
+    server.start()
+    client = redis.Redis.from_url(server.url)
+    service = Service(
+        "--allow-private-networks", "--workers", "2", "--job-visibility-timeout", str(LEASE_SECONDS),
+        store=server.url, log_path=tmp_path / "serve.log",
+    )  # fmt: skip
+    try:
+        await service.start()
+        held = gate.page("/held", '<a href="/found">found</a>')
+        assert (await service.put("held", held))[0] == 201
+        async with asyncio.timeout(30):
+            while gate.waiting == 0:  # the worker is fetching the page
+                await asyncio.sleep(0.02)
+        refuse_writes(client)
+        gate.opened.set()
+
+        other = gate.site.url("/other")
+        calls = [
+            ("PUT", "/urls/refused", {"url": other}),
+            ("PUT", "/crawls/refused", {"url": other}),
+            ("PUT", "/webhooks/refused", {"url": gate.site.url("/hook")}),
+        ]
+        for method, path, body in calls:
+            status, answer = await service.call(method, path, json=body)
+            assert (status, answer["error"]["code"]) == (507, "store_full"), (path, status, answer)
+        status, health = await service.call("GET", "/healthz")
+        assert (status, health["error"]["code"]) == (503, "store_full"), health
+
+        client.config_set("maxmemory", "0")  # room again: nothing was flushed
+        assert (await service.put("after", other))[0] == 201
+        async with service.connect("since=0&request_id=held&request_id=after") as ws:
+            frames = await receive_until(ws, lambda fs: len(terminal_for(fs, {"held", "after"})) == 2, 30)
+        assert terminal_for(frames, {"held"})["held"]["links"] == [gate.site.url("/found")]
+        assert [f["request_id"] for f in frames if f["type"] in ("result", "error")].count("held") == 1
+    finally:
+        service.stop()
+        client.close()
+        server.remove()
+    log = (tmp_path / "serve.log").read_text(errors="replace")
+    assert "Traceback" not in log, log[-3000:]
