@@ -106,7 +106,7 @@ async def refused_at_once(lookups, host, optional=False):
     raise AssertionError(host + " was looked up")
 
 async def main():
-    lookups = HostLookups(max_lookups=3, max_per_site=2)
+    lookups = HostLookups(max_lookups=3, max_per_site=2, room_wait_seconds=0.2)
     hung = [look_up(lookups, f"{{name}}.{HUNG_ZONE}") for name in ("a", "b", "a", "a")]
     await asyncio.sleep(0.2)
     assert lookups.in_flight == 2, lookups.in_flight  # one thread for the three lookups of a
@@ -135,6 +135,12 @@ async def main():
     assert time.monotonic() - began < 0.5  # not asked again for a while
     infos = await look_up(lookups, "ok.{QUICK_ZONE}")
     assert {{info[4][0] for info in infos}} == {{"127.0.0.1"}}, infos
+
+    # Room taken by answered lookups comes back in milliseconds: a lookup waits for it rather than fail.
+    one_at_a_time = HostLookups(max_lookups=1, max_per_site=1)
+    burst = [look_up(one_at_a_time, f"n{{i}}.{QUICK_ZONE}") for i in range(5)]
+    for infos in await asyncio.gather(*burst):
+        assert {{info[4][0] for info in infos}} == {{"127.0.0.1"}}, infos
 
     # A registration's lookup (PUT /webhooks...) neither waits for room nor takes any when the name's domain is full.
     held = [look_up(HOST_LOOKUPS, f"r{{i}}.{HUNG_ZONE}") for i in range(MAX_LOOKUPS_PER_SITE)]

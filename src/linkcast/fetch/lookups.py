@@ -8,7 +8,9 @@ reads feeds too). Two URLs of such a name stalled every other user's fetches, of
 
 - Lookups run on threads of their own, at most ``MAX_LOOKUPS`` at once, and at most ``MAX_LOOKUPS_PER_SITE`` for the
   names of one registrable domain (one attacker's zone, however many names it makes up). A lookup that finds no room
-  fails at once (``LookupsBusy``, a ``dns`` error that is retried later) rather than queueing behind hung ones.
+  waits for some ``ROOM_WAIT_SECONDS`` at most (answered lookups take milliseconds: a burst of a thousand feeds of one
+  blog host's subdomains only queues), then fails (``LookupsBusy``, a ``dns`` error that is retried later) rather
+  than queueing behind hung ones for as long as they hang.
 - Lookups of one name at once share one thread: 1,000 URLs of a hung name hold one thread, not 1,000.
 - An optional lookup (a registration's early check: each fetch checks again) starts only while at most half of
   ``MAX_LOOKUPS`` are in flight, so that API calls can never take the room fetches need.
@@ -37,6 +39,9 @@ from linkcast.crawl.scope import registrable_domain
 MAX_LOOKUPS = 32
 # Lookups in flight at once for the names of one registrable domain: whoever owns a zone makes up its names.
 MAX_LOOKUPS_PER_SITE = 4
+# How long a lookup waits for room at most (looking again every ROOM_POLL_SECONDS), and then fails.
+ROOM_WAIT_SECONDS = 3.0
+ROOM_POLL_SECONDS = 0.01
 # A lookup that failed after this long failed by a timeout, and would hold a thread as long again.
 SLOW_FAILURE_SECONDS = 1.0
 # How long a name that timed out fails at once, and how many such names are remembered (the oldest are forgotten).
@@ -61,11 +66,13 @@ class HostLookups:
         max_per_site: int = MAX_LOOKUPS_PER_SITE,
         failed_name_seconds: float = FAILED_NAME_SECONDS,
         max_failed_names: int = MAX_FAILED_NAMES,
+        room_wait_seconds: float = ROOM_WAIT_SECONDS,
     ) -> None:
         self.max_lookups = max_lookups
         self.max_per_site = max_per_site
         self.failed_name_seconds = failed_name_seconds
         self.max_failed_names = max_failed_names
+        self.room_wait_seconds = room_wait_seconds
         self._lock = threading.Lock()
         self._running: dict[tuple[Any, ...], Future[list[AddrInfo]]] = {}
         self._busy_by_site: dict[str, int] = {}
@@ -79,9 +86,18 @@ class HostLookups:
     async def getaddrinfo(
         self, host: str, port: int, family: int, type_: int, flags: int, *, optional: bool = False
     ) -> list[AddrInfo]:
-        """``socket.getaddrinfo``, or ``LookupsBusy`` at once when there is no room for it (``optional``: when half of
-        the room is taken)."""
-        return await asyncio.wrap_future(self._start(host, port, family, type_, flags, optional))
+        """``socket.getaddrinfo``, or ``LookupsBusy`` when no room came for it within ``room_wait_seconds``
+        (``optional``: at once, when half of the room is taken)."""
+        deadline = time.monotonic() + (0.0 if optional else self.room_wait_seconds)
+        while True:
+            try:
+                future = self._start(host, port, family, type_, flags, optional)
+                break
+            except LookupsBusy:
+                if time.monotonic() >= deadline:
+                    raise
+            await asyncio.sleep(ROOM_POLL_SECONDS)  # a thread of its own would wait as well, and cost a thread
+        return await asyncio.wrap_future(future)
 
     def _start(
         self, host: str, port: int, family: int, type_: int, flags: int, optional: bool
