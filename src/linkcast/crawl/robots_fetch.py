@@ -34,7 +34,6 @@ fetching it before every page would double the load on the site; 24 h is the RFC
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 from typing import Literal
 
@@ -51,6 +50,7 @@ from linkcast.crawl.robots import (
 )
 from linkcast.fetch import Fetcher
 from linkcast.fetch.retry import parse_retry_after
+from linkcast.reading_threads import read_in_thread
 
 ROBOTS_MAX_REDIRECTS = 5  # RFC 9309 2.3.1.2: at least five consecutive redirects
 # Failures that mean there is no robots.txt to be had behind the redirects, rather than a server in trouble.
@@ -109,7 +109,7 @@ async def fetch_robots(fetcher: Fetcher, site_url: str) -> RobotsAnswer:
     status = resource.status_code
     if 200 <= status < 300:
         # A site's whole 500 KiB takes about 0.1 s to parse and index: off the event loop.
-        rules = await asyncio.to_thread(_read_rules, resource.body, resource.truncated, settings.user_agent)
+        rules = await read_in_thread(_read_rules, resource.body, resource.truncated, settings.user_agent)
         return RobotsAnswer(rules, cache_ttl, "parsed", status)
     if 400 <= status < 500 and status != 429:
         return RobotsAnswer(ALLOW_ALL, cache_ttl, "unavailable", status)

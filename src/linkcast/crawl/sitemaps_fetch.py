@@ -39,6 +39,7 @@ from linkcast.crawl.robots_fetch import robots_url
 from linkcast.crawl.sitemaps import Sitemap, SitemapLimits, parse_sitemap
 from linkcast.fetch import Fetcher
 from linkcast.logs import loggable_url
+from linkcast.reading_threads import read_in_thread
 
 log = logging.getLogger(__name__)
 
@@ -143,7 +144,7 @@ async def _read_sitemap(fetcher: Fetcher, url: str, reach: _Reach, limits: Sitem
         log.info("sitemap %s: the server answered %d", loggable_url(url), resource.status_code)
         return None
     # Reading may take seconds on a hostile file (at most limits.max_seconds): off the event loop.
-    sitemap = await asyncio.to_thread(
+    sitemap = await read_in_thread(
         parse_sitemap,
         resource.body,
         resource.final_url,

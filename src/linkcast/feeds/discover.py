@@ -14,9 +14,10 @@ from linkcast.feeds.discovery import FeedLink, feed_links_in_headers, feed_links
 from linkcast.feeds.first_answers import FirstAnswers
 from linkcast.fetch import Fetcher
 
-# A small page's head is read in a thread of its own (a few tens of milliseconds at most), one at a time: the shared
-# threads resolve every fetch's host name. A larger page is read in an extraction child, killed at its deadline: its
-# tree can take some 450 MB (10 MB of <meta>) and hours (10 MB of nested <div>).
+# A small page's head is read in a thread of its own (a few tens of milliseconds at most), one at a time, apart from
+# the threads that read feeds (``reading_threads``): an API request never waits behind a poll. A larger page is read
+# in an extraction child, killed at its deadline: its tree can take some 450 MB (10 MB of <meta>) and hours (10 MB of
+# nested <div>).
 _HEAD_READER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="linkcast-feed-discovery")
 
 # What is read of the answer: a page names its feeds in its head, and a feed is known by its start. Read whole (up to

@@ -21,6 +21,7 @@ from linkcast.extraction import INLINE_MAX_BYTES, ExtractionFailed, ExtractionPo
 from linkcast.feeds.discovery import hub_and_self_in_headers, hub_and_self_links
 from linkcast.feeds.model import FeedEntry
 from linkcast.feeds.parse import FeedError, parse_feed
+from linkcast.reading_threads import read_in_thread
 
 # The longest a feed's reading may take.
 READ_SECONDS = 10.0
@@ -69,7 +70,7 @@ async def read_off_loop(
     if len(answer.body) > INLINE_MAX_BYTES:
         return await _read_in_child(pool, watch, answer, limits, max_entries, for_request)
     try:
-        return await asyncio.wait_for(asyncio.to_thread(read_answer, watch, answer, limits, max_entries), READ_SECONDS)
+        return await asyncio.wait_for(read_in_thread(read_answer, watch, answer, limits, max_entries), READ_SECONDS)
     except TimeoutError:
         raise FetchError(f"the feed took more than {READ_SECONDS:g} s to read", code="too_complex") from None
 

@@ -48,6 +48,7 @@ from linkcast.core.addresses import server_host
 from linkcast.core.errors import FetchError
 from linkcast.core.loops import LOOP_HEADER, LOOP_ID
 from linkcast.fetch.dns import BlockedAddress, GuardedResolver, connecting_to, guarded_socket_factory
+from linkcast.fetch.lookups import LookupsBusy
 from linkcast.fetch.politeness import HostGate
 from linkcast.fetch.retry import RETRY_STATUSES, Backoff, TransientFetchError, parse_retry_after
 from linkcast.settings import Settings
@@ -368,6 +369,8 @@ def _translate(error: aiohttp.ClientError) -> FetchError:
     if isinstance(error, aiohttp.ClientConnectorError) and isinstance(error.os_error, BlockedAddress):
         return error.os_error.blocked
     if isinstance(error, aiohttp.ClientConnectorDNSError):
+        if isinstance(error.os_error, LookupsBusy):
+            return TransientFetchError(f"cannot resolve host now: {error.os_error}", code="dns")
         return FetchError(f"cannot resolve host: {error.os_error}", code="dns")
     if isinstance(error, aiohttp.ConnectionTimeoutError):
         return TransientFetchError(f"cannot connect: {error}", code="timeout")

@@ -22,11 +22,11 @@ from collections.abc import Callable
 from typing import Any
 
 from aiohttp.abc import AbstractResolver, ResolveResult
-from aiohttp.resolver import ThreadedResolver
 
 from linkcast.core.addresses import parse_address
 from linkcast.core.errors import Blocked
 from linkcast.core.policy import AddressPolicy
+from linkcast.fetch.lookups import BoundedResolver
 
 # Seconds a registration waits for DNS at most (refuse_resolved): past it, the name is left to each fetch's checks.
 REGISTRATION_LOOKUP_SECONDS = 2.0
@@ -44,12 +44,13 @@ class BlockedAddress(OSError):
 
 
 class GuardedResolver(AbstractResolver):
-    """Resolve with the system resolver, then refuse the whole host if any of its addresses is refused; give the
-    first few of each family (``MAX_ADDRESSES_PER_FAMILY``) to connect to."""
+    """Resolve with the system resolver (on bounded threads of its own: ``fetch.lookups``), then refuse the whole
+    host if any of its addresses is refused; give the first few of each family (``MAX_ADDRESSES_PER_FAMILY``) to
+    connect to."""
 
     def __init__(self, policy: AddressPolicy, inner: AbstractResolver | None = None) -> None:
         self.policy = policy
-        self._inner = inner or ThreadedResolver()
+        self._inner = inner or BoundedResolver()
 
     async def resolve(
         self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
@@ -114,13 +115,17 @@ async def refuse_resolved(
 ) -> None:
     """``Blocked`` if ``url`` is refused, or its host resolves now to an address ``policy`` refuses: the refusal every
     fetch of it would meet, brought forward to when the URL is registered (a webhook endpoint, which would otherwise
-    be kept only to fail). A name that does not resolve in time, or at all, passes: each fetch checks again."""
+    be kept only to fail). A name that does not resolve in time, or at all, passes: each fetch checks again. So does
+    one that finds the lookups half full (``LookupsBusy``, an optional lookup): an API call never waits for them, nor
+    takes the room fetches need."""
     host, port = policy.check_url(url)
     if (policy.allow_private and not policy.denies_addresses) or parse_address(host) is not None:
         return
     try:
         async with asyncio.timeout(timeout):
-            await GuardedResolver(policy, resolver).resolve(host, port, socket.AF_UNSPEC)
+            await GuardedResolver(policy, resolver or BoundedResolver(optional=True)).resolve(
+                host, port, socket.AF_UNSPEC
+            )
     except BlockedAddress as refused:
         raise refused.blocked from None
     except (OSError, TimeoutError):

@@ -4,7 +4,6 @@ with ``request_id`` = the feed id."""
 
 from __future__ import annotations
 
-import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -26,6 +25,7 @@ from linkcast.core.feeds import WATCH_FEED, WATCH_LINKS, FeedRecord
 from linkcast.core.inputs import validate_request_id
 from linkcast.feeds.discover import discover_feed
 from linkcast.feeds.opml import OpmlFeed, export_opml, read_opml
+from linkcast.reading_threads import read_in_thread
 from linkcast.web.api import accepting
 from linkcast.web.bodies import fetchable_url, read_json_object
 from linkcast.web.current import runtime
@@ -163,7 +163,7 @@ async def import_opml() -> Response:
         raise InvalidInput("the body is empty: send an OPML file", code="missing_body")
     # Off the event loop: expat calls into Python for every element, and a list of --max-request-bytes is a tenth
     # of a second of that (some clients posting at once held every other request for seconds).
-    document = await asyncio.to_thread(read_opml, body)
+    document = await read_in_thread(read_opml, body)
     outlines = document.feeds
     if len(outlines) > MAX_IMPORT:
         raise PayloadTooLarge(f"at most {MAX_IMPORT} feeds at once")
