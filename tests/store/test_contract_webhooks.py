@@ -253,3 +253,18 @@ async def test_prune_drops_the_deliveries_that_ended_before_its_cutoff(store: St
     await store.save_webhook_delivery(delivery(9, state=DELIVERY_FAILED, last_try_at=recent))
     assert await store.delete_webhook("e")
     await store.prune(now + 60, keep_events=1_000_000)  # what a deleted endpoint's deliveries left goes too
+
+
+async def test_wakes_of_an_endpoint_whose_job_is_queued_do_not_push_its_next_run_back(store: Store) -> None:
+    """A wake that finds the endpoint's job queued changes nothing in the queue: each event woke it, and had each one
+    taken a place in the endpoint's flow (and its host's), its next run would wait behind as many other jobs."""
+    await store.save_webhook(endpoint(), 0)
+    for _ in range(50):  # one wake per event, while its one job waits
+        await store.wake_webhook("e")
+    job = await take(store)
+    assert job is not None and job.request_id == "e"
+    await store.finish_webhook_job(job, time.time())  # more is due at once
+    for n in range(10):
+        await store.submit(f"r{n}", f"https://r{n}.example/", flow="client:x")
+    taken = [(await take(store)).request_id for _ in range(3)]  # type: ignore[union-attr]
+    assert "e" in taken[:2], taken

@@ -111,7 +111,15 @@ def enqueue(
     not_before: float = 0.0,
     flow: str = NO_FLOW,
 ) -> bool:
-    """Queue a job of ``flow``; False (and nothing queued) if the same job (kind, request, URL) is queued already."""
+    """Queue a job of ``flow``; False (and nothing queued) if the same job (kind, request, URL) is queued already.
+
+    That one is looked for before a tag is taken: a tag takes the next place in the host's and the flow's sequences,
+    and each wake of a webhook endpoint whose job waits (one per event) pushed its next run that much further back."""
+    queued = connection.execute(
+        "SELECT 1 FROM jobs WHERE kind = ? AND request_id = ? AND url = ?", (kind, request_id, url)
+    ).fetchone()
+    if queued is not None:
+        return False
     tag = _tag(connection, host, flow, virtual_time(connection)) if not_before <= now else None
     inserted = connection.execute(
         "INSERT INTO jobs (kind, request_id, url, host, flow, tag, not_before, data) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
