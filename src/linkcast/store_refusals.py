@@ -18,6 +18,8 @@ from linkcast.core.events import Job
 from linkcast.store.base import Store
 
 FIRST_PAUSE = 1.0
+# Doublings of the pause at most (2^64 s is past any lease).
+DOUBLINGS = 64
 # Jobs whose refusals are counted at once, per process (the oldest counts go first: such a job starts from 1 s again).
 REMEMBERED = 10_000
 
@@ -44,7 +46,8 @@ class StoreRefusals:
         self._refused[key] = refusals
         while len(self._refused) > REMEMBERED:
             self._refused.popitem(last=False)
-        pause = min(self.longest, FIRST_PAUSE * 2 ** (refusals - 1))
+        # The exponent bounded: 2.0 ** 1024 overflows a float, a job refused once a lease for 17 hours.
+        pause = min(self.longest, FIRST_PAUSE * 2.0 ** min(refusals - 1, DOUBLINGS))
         try:
             await self.store.release(job, retry_at=time.time() + pause)
         except Exception:
