@@ -17,6 +17,7 @@ import contextlib
 import dataclasses
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 
 from linkcast.core.events import Job
@@ -38,6 +39,8 @@ log = logging.getLogger(__name__)
 MAX_PER_RUN = 100
 RUN_SECONDS = 1.0
 SAVE_TRIES = 5
+# Deliveries taken while the store refused them, kept to be recorded before their endpoints next send (see below).
+UNRECORDED_KEPT = 256
 
 
 class WebhookJobs:
@@ -54,7 +57,9 @@ class WebhookJobs:
         # Per endpoint, the delivery its receiver took while the store refused to record it (full, unreachable), with
         # the attempts it was sent at and its endpoint's created_at: recorded before the endpoint's next run here
         # sends anything, so that it is not sent again (at most one each: a run stops at the first refusal).
-        self._unrecorded: dict[str, tuple[Delivery, int, float]] = {}
+        # Bounded (UNRECORDED_KEPT, the oldest forgotten): an endpoint removed meanwhile never runs here again, and its
+        # entry, with its payload, would stay; one forgotten costs at most that delivery sent once more.
+        self._unrecorded: OrderedDict[str, tuple[Delivery, int, float]] = OrderedDict()
 
     async def process(self, job: Job) -> None:
         """Start the endpoint's run, which waits for room in the pool, and return without waiting for it."""
@@ -142,6 +147,8 @@ class WebhookJobs:
         except Exception as error:
             if refused_by_the_store(error):
                 self._unrecorded[endpoint.endpoint_id] = (outcome, delivery.attempts, endpoint.created_at)
+                while len(self._unrecorded) > UNRECORDED_KEPT:
+                    self._unrecorded.popitem(last=False)
             raise
 
     async def _record_what_was_delivered(self, endpoint_id: str, endpoint: Endpoint | None) -> None:
