@@ -148,6 +148,19 @@ async def test_the_webhook_calls_describe_the_rate_limit_and_the_endpoint_cap_th
         assert status == 429 and "429" in spec["paths"][path][method]["responses"], (path, method, status)
 
 
+async def test_the_spec_names_the_answers_every_route_may_give() -> None:
+    """Answers the README promises of every route, which no operation lists on its own: the spec's description
+    names them, so that a client reading only the spec knows them."""
+    app = create_app(Settings(store="memory://", workers=0))
+    description = (await served_spec(app))["info"]["description"]
+    looped = await app.test_client().put(
+        "/urls/x", json={"url": "https://example.com/"}, headers={"CDN-Loop": "linkcast"}
+    )
+    assert looped.status_code == 403 and (await looped.get_json())["error"]["code"] == "loop_detected"
+    for status, code in ((400, "unknown_host"), (403, "loop_detected"), (503, "busy")):
+        assert f"{status} '{code}'" in description, code
+
+
 async def test_only_a_server_with_a_token_asks_for_one_and_never_on_public_routes() -> None:
     open_spec = await served_spec(create_app(Settings(store="memory://", workers=0)))
     assert "securitySchemes" not in open_spec["components"]
