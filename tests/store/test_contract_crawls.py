@@ -163,6 +163,17 @@ async def test_an_outcome_is_recorded_once_whatever_the_deliveries(store: Store)
     assert record is not None and record.counts.fetched == 1 and record.counts.queued == 1
 
 
+async def test_a_page_listed_is_its_event_without_the_event_id(store: Store) -> None:
+    """GET /crawls/<id>/pages lists each page event's body under its seq: the memory store also listed an "id" of 0
+    (the event framed with a made-up id), which no event has and no other store gives."""
+    await store.create_crawl("c", spec(), [f"{SITE}/"])
+    job = await take(store)
+    await store.finish_crawl_page(job, fetched(job))
+    [sent] = [event.body() for event in await events_of(store, "c") if event.type == "page"]
+    [listed] = (await store.crawl_pages("c", None, 10)).items
+    assert listed == {"seq": listed["seq"], **{key: value for key, value in sent.items() if key != "id"}}
+
+
 async def test_a_skipped_url_counts_by_reason_and_pages_are_read_in_order(store: Store) -> None:
     await store.create_crawl("c", spec(), [f"{SITE}/", f"{SITE}/private"])
     first, second = await take(store), await take(store)

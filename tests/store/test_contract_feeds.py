@@ -277,6 +277,16 @@ async def test_a_page_of_entries_stops_at_its_byte_budget_and_reads_on(store: St
     assert len((await store.feed_entries("f", None, 100, max_bytes=1)).items) == 1, "never an empty page"
 
 
+async def test_an_entry_listed_is_its_event_without_the_event_id(store: Store) -> None:
+    """GET /feeds/<id>/entries lists each feed.entry event's body under its seq: the memory store also listed an
+    "id" of 0 (the event framed with a made-up id), which no event has and no other store gives."""
+    await store.create_feed(watched())
+    await poll(store, entry("a"))
+    [sent] = await entries_sent(store)
+    [listed] = (await store.feed_entries("f", None, 10)).items
+    assert listed == {"seq": 1, **{key: value for key, value in sent.items() if key != "id"}}
+
+
 async def test_entries_and_feeds_are_read_a_page_at_a_time(store: Store) -> None:
     await store.create_feed(watched())
     await store.create_feed(watched("g"))

@@ -125,6 +125,42 @@ async def test_every_error_answer_is_described_in_the_api_error_format() -> None
     assert spec["components"]["schemas"]["ErrorDetail"]["required"] == ["code", "message"]
 
 
+async def test_the_webhook_calls_describe_the_rate_limit_and_the_endpoint_cap_they_answer() -> None:
+    """PUT /webhooks and a delivery's retry each spend a submission, so they answer 429 like every submission, and a
+    PUT past --max-webhooks answers 409 too_many_webhooks: the spec (and Swagger UI) must say so."""
+    settings = Settings(store="memory://", workers=0, allow_private_networks=True, max_webhooks=1)
+    app = create_app(settings.replace(rate_burst=3, rate_limit=0.001))
+    spec = await served_spec(app)
+    put, retry = "/webhooks/{endpoint_id}", "/webhooks/{endpoint_id}/deliveries/{delivery_id}/retry"
+    endpoint = {"url": "http://127.0.0.1:9/"}
+    async with app.test_app() as test_app:
+        client = test_app.test_client()
+        assert (await client.put("/webhooks/a", json=endpoint)).status_code == 201
+        over_cap = await client.put("/webhooks/b", json=endpoint)
+        assert over_cap.status_code == 409 and (await over_cap.get_json())["error"]["code"] == "too_many_webhooks"
+        assert "--max-webhooks" in spec["paths"][put]["put"]["responses"]["409"]["description"]
+        assert (await client.post("/webhooks/a/deliveries/1/retry")).status_code == 404
+        answered = {
+            (put, "put"): (await client.put("/webhooks/c", json=endpoint)).status_code,
+            (retry, "post"): (await client.post("/webhooks/a/deliveries/1/retry")).status_code,
+        }
+    for (path, method), status in answered.items():
+        assert status == 429 and "429" in spec["paths"][path][method]["responses"], (path, method, status)
+
+
+async def test_the_spec_names_the_answers_every_route_may_give() -> None:
+    """Answers the README promises of every route, which no operation lists on its own: the spec's description
+    names them, so that a client reading only the spec knows them."""
+    app = create_app(Settings(store="memory://", workers=0))
+    description = (await served_spec(app))["info"]["description"]
+    looped = await app.test_client().put(
+        "/urls/x", json={"url": "https://example.com/"}, headers={"CDN-Loop": "linkcast"}
+    )
+    assert looped.status_code == 403 and (await looped.get_json())["error"]["code"] == "loop_detected"
+    for status, code in ((400, "unknown_host"), (403, "loop_detected"), (503, "busy")):
+        assert f"{status} '{code}'" in description, code
+
+
 async def test_only_a_server_with_a_token_asks_for_one_and_never_on_public_routes() -> None:
     open_spec = await served_spec(create_app(Settings(store="memory://", workers=0)))
     assert "securitySchemes" not in open_spec["components"]

@@ -270,3 +270,14 @@ async def test_a_refused_request_leaves_the_endpoint_of_the_one_accepted_under_i
         assert (await first).status_code == 409
     await receiver.wait_for(lambda: len(receiver.at("/in")) == 1)
     assert receiver.at("/in")[0].verified(secret)["type"] == "feed.entry"
+
+
+@pytest.mark.parametrize("path", ["/feeds/f", "/crawls/c"])
+async def test_an_unknown_option_is_answered_with_every_option_the_body_takes_webhook_included(
+    client: Client, path: str
+) -> None:
+    """A crawl and a feed take a 'webhook' (the README's table), so the answer to an unknown option names it too."""
+    answer = await client.put(path, json={"url": "https://x.example/", "colour": "blue"})
+    error = (await json_of(answer))["error"]
+    assert answer.status_code == 400 and error["code"] == "unknown_option"
+    assert "webhook" in error["message"], error["message"]

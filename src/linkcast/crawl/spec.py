@@ -140,7 +140,8 @@ def _refuse_unknown(payload: dict[str, Any]) -> None:
             close = difflib.get_close_matches(str(name), FIELDS, n=1)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             raise InvalidInput(
-                f"unknown option {_shown(name)}{hint}; a crawl takes 'url' or 'urls' and {', '.join(OPTIONS)}",
+                f"unknown option {_shown(name)}{hint}; a crawl takes 'url' or 'urls' and {', '.join(OPTIONS)} "
+                "(and 'webhook', which the API takes off the body before)",
                 code="unknown_option",
             )
 

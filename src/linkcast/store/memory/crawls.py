@@ -62,7 +62,7 @@ class _Book:
         if key in self.crawl.pages:
             return False
         self.crawl.pages[key] = len(self.crawl.bodies) + 1
-        self.crawl.bodies.append(body.framed(0).body())
+        self.crawl.bodies.append(orjson.loads(body.data))  # the event's body, as the other stores keep it: no id
         self.append(body)
         return True
 

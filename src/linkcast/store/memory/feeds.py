@@ -53,7 +53,7 @@ class _Book:
 
     def record_entry(self, body: EventBody) -> None:
         self.append(body)
-        self.feed.entries.append(body.framed(0).body())
+        self.feed.entries.append(orjson.loads(body.data))  # the event's body, as the other stores keep it: no id
         self.feed.entry_times.append(self.now)
         if len(self.feed.entries) > ENTRIES_KEPT:
             self.feed.drop_entries(1)

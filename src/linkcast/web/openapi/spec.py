@@ -14,7 +14,9 @@ from linkcast.web.openapi.paths import GROUPS
 DESCRIPTION = (
     "Submit URLs; linkcast fetches them and pushes the links a browser would see to every WebSocket client. Every "
     'error is JSON {"error": {"code", "message"}}. Every route answers 400 \'unknown_host\' to a Host header that '
-    "names neither an IP address, localhost, nor one of --server-names."
+    "names neither an IP address, localhost, nor one of --server-names; every PUT, POST and DELETE sent by linkcast "
+    "itself (CDN-Loop: linkcast) answers 403 'loop_detected'; and an answer over 1 MiB that finds "
+    "--answer-memory-bytes taken is a 503 'busy' with Retry-After."
 )
 
 

@@ -5,7 +5,16 @@ from __future__ import annotations
 
 from linkcast.core.inputs import MAX_URL_BYTES
 from linkcast.core.webhooks import EVENT_TYPES, MAX_REQUEST_IDS
-from linkcast.web.openapi.answers import FORBIDDEN_ORIGIN, JSON, PAGE_PARAMETERS, UNAUTHORIZED, error, json_answer, ref
+from linkcast.web.openapi.answers import (
+    FORBIDDEN_ORIGIN,
+    JSON,
+    PAGE_PARAMETERS,
+    RATE_LIMITED,
+    UNAUTHORIZED,
+    error,
+    json_answer,
+    ref,
+)
 from linkcast.web.openapi.group import RouteGroup
 
 ENDPOINT_ID = {
@@ -79,9 +88,13 @@ WEBHOOKS = RouteGroup(
                     "400": error("an invalid id, body, URL, event type or request id, or a refused address"),
                     "401": UNAUTHORIZED,
                     "403": FORBIDDEN_ORIGIN,
-                    "409": error("changed by another request at once: try again"),
+                    "409": error(
+                        "too_many_webhooks: --max-webhooks endpoints are kept already; or changed by another request "
+                        "at once: try again"
+                    ),
                     "413": error("the body is larger than --max-request-bytes"),
                     "415": error("the body is not JSON"),
+                    "429": RATE_LIMITED,
                 },
             },
             "get": {
@@ -162,6 +175,7 @@ WEBHOOKS = RouteGroup(
                     "403": FORBIDDEN_ORIGIN,
                     "404": error("no such webhook or delivery"),
                     "409": error("the delivery has not failed, or stands for pruned events"),
+                    "429": RATE_LIMITED,
                 },
             },
         },
