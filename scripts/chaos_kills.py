@@ -16,12 +16,12 @@ from pathlib import Path
 from tests.durability.chaos import run_redis, run_sqlite
 
 
-async def one(backend: str, seed: int, kills: int) -> bool:
+async def one(backend: str, seed: int, kills: int, pace: float) -> bool:
     tmp = Path(tempfile.mkdtemp(prefix=f"chaos-{backend}-{seed}-"))
     if backend == "sqlite":
-        faults, done = await run_sqlite(tmp, seed, kills)
+        faults, done = await run_sqlite(tmp, seed, kills, pace)
     else:
-        faults, done = await run_redis(tmp, seed, kills, "redis://127.0.0.1:6379/15", f"chaos-{uuid.uuid4().hex}")
+        faults, done = await run_redis(tmp, seed, kills, "redis://127.0.0.1:6379/15", f"chaos-{uuid.uuid4().hex}", pace)
     print(f"{backend} seed={seed} kills={done} dir={tmp}: {'OK' if not faults else f'{len(faults)} FAULTS'}")
     for fault in faults:
         print("   ", fault[:3000])
@@ -33,8 +33,9 @@ def main() -> int:
     parser.add_argument("backend", choices=("sqlite", "redis"))
     parser.add_argument("seeds", type=int, nargs="+")
     parser.add_argument("--kills", type=int, default=6)
+    parser.add_argument("--pace", type=float, default=1.2, help="kills come within this many seconds of each other")
     args = parser.parse_args()
-    results = [asyncio.run(one(args.backend, seed, args.kills)) for seed in args.seeds]
+    results = [asyncio.run(one(args.backend, seed, args.kills, args.pace)) for seed in args.seeds]
     return 0 if all(results) else 1
 
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import orjson
 from aiohttp import web
 
@@ -32,6 +33,7 @@ from tests.support.webhook_receiver import WebhookReceiver
 
 CRAWL_PAGES = 40
 SINGLES = 30
+BATCH = 10
 OWN_WEBHOOKS = 5  # the first singles each name a webhook of their own
 GRAPH_PAGES = {"/", "/a", "/b", "/c", "/broken", "/a/deep", "/a/deep/deeper", "/b1", "/b2", "/slow", "/after-slow"}
 FEED_FLAGS = ["--feed-min-interval", "0.3", "--feed-max-interval", "2", "--feed-default-interval", "0.4"]
@@ -46,15 +48,18 @@ class Sites:
     """The local sites the scenario fetches, and what they saw."""
 
     tree: TreeSite
+    slow_tree: TreeSite
     graph: CrawlSite
     feeds: FeedServer
     receiver: WebhookReceiver
     growing: Feed = field(default_factory=lambda: Feed(rss(("g0", "G0"))))
     growing_ids: list[str] = field(default_factory=lambda: ["g0"])
     single_hits: Counter[str] = field(default_factory=Counter)
+    batch_ids: list[str] = field(default_factory=list)  # ids the server chose for the batch
+    kept: set[str] = field(default_factory=set)  # ids PUT while the kills go on, each once answered 200 or 201
 
     async def start(self) -> None:
-        for n in range(SINGLES):
+        for n in range(SINGLES + BATCH):
             self.tree.route(f"/s/{n}", self._single)
         self.feeds.feed("/plain.xml", Feed(rss(("a", "A"), ("b", "B"), ("c", "C"))))
         self.feeds.feed("/follow.xml", Feed(rss(("x", "X"), ("y", "Y"), ("z", "Z"))))
@@ -63,10 +68,13 @@ class Sites:
             self.feeds.page(f"/entry/{guid}", f'<a href="/inside/{guid}">in</a>')
         self.receiver.answer("/hook", 503, first=4)  # down at first: deliveries wait, retried, across kills
         self.receiver.answer("/own", 200)
-        await asyncio.gather(self.tree.start(), self.graph.start(), self.feeds.start(), self.receiver.start())
+        self.feeds.feed("/removed.xml", Feed(rss(("r", "R"))))
+        sites = (self.tree, self.slow_tree, self.graph, self.feeds, self.receiver)
+        await asyncio.gather(*(site.start() for site in sites))
 
     async def stop(self) -> None:
-        await asyncio.gather(self.tree.stop(), self.graph.stop(), self.feeds.stop(), self.receiver.stop())
+        sites = (self.tree, self.slow_tree, self.graph, self.feeds, self.receiver)
+        await asyncio.gather(*(site.stop() for site in sites))
 
     async def _single(self, request: web.Request) -> web.StreamResponse:
         self.single_hits[request.path] += 1
@@ -80,7 +88,10 @@ class Sites:
 
 
 def new_sites() -> Sites:
-    return Sites(TreeSite(CRAWL_PAGES, delay=0.4), CrawlSite(slow_seconds=1.0), FeedServer(), WebhookReceiver())
+    return Sites(
+        TreeSite(CRAWL_PAGES, delay=0.4), TreeSite(200, delay=0.5), CrawlSite(slow_seconds=1.0), FeedServer(),
+        WebhookReceiver(),
+    )  # fmt: skip
 
 
 async def submit_everything(service: Service, sites: Sites) -> None:
@@ -88,7 +99,7 @@ async def submit_everything(service: Service, sites: Sites) -> None:
     status, _ = await service.call("PUT", "/webhooks/h", json={"url": sites.receiver.url("/hook")})
     assert status == 201, status
     for feed_id, path, follow in (("plain", "/plain.xml", False), ("fol", "/follow.xml", True),
-                                  ("grow", "/growing.xml", False)):  # fmt: skip
+                                  ("grow", "/growing.xml", False), ("removed", "/removed.xml", False)):  # fmt: skip
         options: dict[str, Any] = {"url": sites.feeds.url(path)}
         if follow:
             options["follow"] = True
@@ -96,6 +107,9 @@ async def submit_everything(service: Service, sites: Sites) -> None:
         assert status == 201, body
     crawl = {"url": sites.tree.url("/p/0"), "max_depth": 20, "max_pages": 1000, "respect_robots": False}
     status, body = await service.call("PUT", "/crawls/tree", json=crawl)
+    assert status == 201, body
+    doomed = {"url": sites.slow_tree.url("/p/0"), "max_depth": 20, "max_pages": 1000, "respect_robots": False}
+    status, body = await service.call("PUT", "/crawls/cancelled", json=doomed)
     assert status == 201, body
     graph = {"url": sites.graph.url("/"), "max_depth": 3, "exclude": ["/calendar/*"]}
     status, body = await service.call("PUT", "/crawls/graph", json=graph)
@@ -106,6 +120,31 @@ async def submit_everything(service: Service, sites: Sites) -> None:
             payload["webhook"] = {"url": sites.receiver.url("/own")}
         status, body = await service.call("PUT", f"/urls/s{n}", json=payload)
         assert status == 201, body
+    batch = [sites.tree.url(f"/s/{n}") for n in range(SINGLES, SINGLES + BATCH)]
+    status, body = await service.call("POST", "/urls", json={"urls": batch})
+    assert status == 200, body
+    sites.batch_ids = [answer["request_id"] for answer in body["results"]]
+    assert len(sites.batch_ids) == BATCH
+
+
+async def keep_submitting(service: Service, sites: Sites, stop: asyncio.Event) -> None:
+    """PUT new requests while the kills go on, each retried (the same id, as a client whose answer was lost does)
+    until it is answered 200 or 201: a PUT cut by a kill may or may not have been accepted, its retry tells."""
+    n = 0
+    while not stop.is_set():
+        url = sites.tree.url(f"/s/{n % (SINGLES + BATCH)}")
+        while True:
+            try:
+                status, body = await service.put(f"k{n}", url)
+            except (aiohttp.ClientError, TimeoutError):
+                status, body = 0, None
+            if status in (200, 201):
+                sites.kept.add(f"k{n}")
+                break
+            assert status in (0, 503), (status, body)  # the service going away, or draining
+            await asyncio.sleep(0.05)
+        n += 1
+        await asyncio.sleep(0.1)
 
 
 async def replay(service: Service, done: Callable[[list[dict[str, Any]]], bool]) -> list[dict[str, Any]]:
@@ -121,8 +160,8 @@ def settled(sites: Sites) -> Callable[[list[dict[str, Any]]], bool]:
         entries = {(f["request_id"], f.get("entry_id")) for f in frames if f.get("type") == "feed.entry"}
         followed = {f.get("entry_id") for f in frames if f.get("type") in TERMINAL and f.get("feed_id") == "fol"}
         return (
-            {f"s{n}" for n in range(SINGLES)} <= terminal
-            and {f["request_id"] for f in frames if f.get("type") == "crawl.done"} == {"tree", "graph"}
+            {f"s{n}" for n in range(SINGLES)} | set(sites.batch_ids) | sites.kept <= terminal
+            and {f["request_id"] for f in frames if f.get("type") == "crawl.done"} == {"tree", "graph", "cancelled"}
             and {("grow", guid) for guid in sites.growing_ids} <= entries
             and {("plain", g) for g in "abc"} | {("fol", g) for g in "xyz"} <= entries
             and followed >= set("xyz")
@@ -149,7 +188,7 @@ async def check(service: Service, sites: Sites, frames: list[dict[str, Any]], ki
             seen.add(rid)
         elif f.get("type") == "started" and rid in seen:
             faults.append(f"{rid}: started again after its terminal event (event {f['id']})")
-    pages = Counter(f["url"] for f in frames if f.get("type") == "page")
+    pages = Counter(f["url"] for f in frames if f.get("type") == "page" and f["request_id"] != "cancelled")
     faults += [f"crawl page {url}: {n} page events" for url, n in pages.items() if n != 1]
     graph_pages = {sites.graph.url(path) for path in GRAPH_PAGES}
     expected = sites.tree.all_urls() | graph_pages
@@ -157,8 +196,15 @@ async def check(service: Service, sites: Sites, frames: list[dict[str, Any]], ki
     lost = [f["url"] for f in frames if f.get("type") == "page" and f.get("error", {}).get("code") == "worker_lost"]
     if set(pages) - expected or (not lost and set(pages) != expected):
         faults.append(f"crawl pages differ: {sorted(set(pages) ^ expected)} (given up: {lost})")
+    faults += ended_for_good(frames)
+    _, crawl = await service.call("GET", "/crawls/cancelled")
+    if crawl.get("state") != "cancelled":
+        faults.append(f"GET /crawls/cancelled: {crawl}")
+    status, _ = await service.call("GET", "/feeds/removed")
+    if status != 404:
+        faults.append(f"GET /feeds/removed: {status}")
     dones = Counter(f["request_id"] for f in frames if f.get("type") == "crawl.done")
-    if dones != {"tree": 1, "graph": 1}:
+    if dones != {"tree": 1, "graph": 1, "cancelled": 1}:
         faults.append(f"crawl.done events: {dones}")
     tree_done = [f["counts"] for f in frames if f.get("type") == "crawl.done" and f["request_id"] == "tree"]
     if tree_done and tree_done[0].get("fetched") != CRAWL_PAGES and not lost:
@@ -167,15 +213,15 @@ async def check(service: Service, sites: Sites, frames: list[dict[str, Any]], ki
         _, crawl = await service.call("GET", f"/crawls/{crawl_id}")
         if crawl.get("state") != "done":
             faults.append(f"GET /crawls/{crawl_id}: {crawl}")
-    started = Counter(f["request_id"] for f in frames if f.get("type") == "started")
-    for n in range(SINGLES):
-        if sites.single_hits[f"/s/{n}"] > started[f"s{n}"]:
-            faults.append(f"s{n}: fetched {sites.single_hits[f'/s/{n}']} times in {started[f's{n}']} attempts")
+    started = Counter(f["url"] for f in frames if f.get("type") == "started")
+    for path, hits in sites.single_hits.items():  # a page is fetched once per attempt at most, never after its end
+        if hits > started[sites.tree.url(path)]:
+            faults.append(f"{path}: fetched {hits} times in {started[sites.tree.url(path)]} attempts")
 
-    for n in range(SINGLES):
-        _, record = await service.call("GET", f"/urls/s{n}")
+    for request_id in [f"s{n}" for n in range(SINGLES)] + sites.batch_ids + sorted(sites.kept):
+        _, record = await service.call("GET", f"/urls/{request_id}")
         if record.get("state") not in ("done", "failed"):
-            faults.append(f"GET /urls/s{n}: {record.get('state')}")
+            faults.append(f"GET /urls/{request_id}: {record.get('state')}")
 
     entries = Counter((f["request_id"], f.get("entry_id")) for f in frames if f.get("type") == "feed.entry")
     faults += [f"feed entry {key}: sent {n} times" for key, n in entries.items() if n != 1]
@@ -256,10 +302,34 @@ def _find_all(text: str, needle: str) -> list[int]:
     return found
 
 
-async def kill_once(service: Service, rng: random.Random, log: list[str]) -> None:
-    """One SIGKILL at a random moment of one of three kinds, then a start that must succeed."""
+async def cancel_and_remove(service: Service) -> None:
+    """Mid-way, among the kills: a crawl cancelled, a feed removed (each must end at once, and stay ended)."""
+    status, body = await service.call("DELETE", "/crawls/cancelled")
+    assert status == 200, body
+    status, body = await service.call("DELETE", "/feeds/removed")
+    assert status in (200, 204), body
+
+
+def ended_for_good(frames: list[dict[str, Any]]) -> list[str]:
+    """The cancelled crawl and the removed feed: one end each, and nothing of theirs after it."""
+    faults = []
+    for rid, end in (("cancelled", "crawl.done"), ("removed", "feed.removed")):
+        mine = [f for f in frames if f.get("request_id") == rid]
+        ends = [n for n, f in enumerate(mine) if f["type"] == end]
+        if len(ends) != 1:
+            faults.append(f"{rid}: {len(ends)} {end} events")
+        elif ends[0] != len(mine) - 1:
+            faults.append(f"{rid}: events after its {end}: {[f['type'] for f in mine[ends[0] + 1 :]]}")
+        elif rid == "cancelled" and not mine[ends[0]].get("cancelled"):
+            faults.append(f"cancelled: {mine[ends[0]]}")
+    return faults
+
+
+async def kill_once(service: Service, rng: random.Random, log: list[str], pace: float) -> None:
+    """One SIGKILL at a random moment (within ``pace`` seconds) of one of three kinds, then a start that must
+    succeed."""
     kind = rng.choice(("running", "running", "startup", "shutdown"))
-    delay = rng.uniform(0.0, 1.2)
+    delay = rng.uniform(0.0, pace)
     if kind == "running":
         await asyncio.sleep(delay)
         service.kill()
@@ -267,19 +337,19 @@ async def kill_once(service: Service, rng: random.Random, log: list[str]) -> Non
         await asyncio.sleep(delay)
         assert service.process is not None
         service.process.send_signal(signal.SIGTERM)
-        await asyncio.sleep(rng.uniform(0.0, 0.6))
+        await asyncio.sleep(rng.uniform(0.0, pace / 2))
         service.kill()
     else:
         service.kill()
         with open(service.log_path or "/dev/null", "ab") as out:
             service.process = subprocess.Popen(service.command(), env=service.env, stdout=out, stderr=out)
-        await asyncio.sleep(rng.uniform(0.0, 1.5))
+        await asyncio.sleep(rng.uniform(0.0, pace * 1.25))
         service.kill()
     log.append(f"{kind}@{delay:.2f}")
     await service.start()
 
 
-async def run_sqlite(tmp_path: Path, seed: int, kills: int) -> tuple[list[str], list[str]]:
+async def run_sqlite(tmp_path: Path, seed: int, kills: int, pace: float = 1.2) -> tuple[list[str], list[str]]:
     """The scenario on SQLite with ``kills`` random SIGKILLs; returns (faults, what was done)."""
     rng = random.Random(seed)
     sites = new_sites()
@@ -289,11 +359,17 @@ async def run_sqlite(tmp_path: Path, seed: int, kills: int) -> tuple[list[str], 
     try:
         await service.start()
         await submit_everything(service, sites)
+        stop_submitting = asyncio.Event()
+        submitting = asyncio.create_task(keep_submitting(service, sites, stop_submitting))
         for n in range(kills):
             if n % 2 == 0 and len(sites.growing_ids) < 6:
                 sites.grow()
-            await kill_once(service, rng, done)
+            if n == kills // 2:
+                await cancel_and_remove(service)
+            await kill_once(service, rng, done, pace)
         sites.grow()
+        stop_submitting.set()
+        await asyncio.wait_for(submitting, 30)
         frames = await replay(service, settled(sites))
         faults = await check(service, sites, frames, kills)
         done.append(stats(sites, frames))
@@ -305,7 +381,7 @@ async def run_sqlite(tmp_path: Path, seed: int, kills: int) -> tuple[list[str], 
 
 
 async def run_redis(
-    tmp_path: Path, seed: int, kills: int, redis_url: str, redis_prefix: str
+    tmp_path: Path, seed: int, kills: int, redis_url: str, redis_prefix: str, pace: float = 1.2
 ) -> tuple[list[str], list[str]]:
     """The scenario on Redis: one ``serve --workers 0`` and two ``linkcast worker``; workers SIGKILLed at random."""
     rng = random.Random(seed)
@@ -327,14 +403,29 @@ async def run_redis(
         await replica.start()
         await asyncio.gather(*(w.start() for w in workers))
         await submit_everything(replica, sites)
+        stop_submitting = asyncio.Event()
+        submitting = asyncio.create_task(keep_submitting(replica, sites, stop_submitting))
         for n in range(kills):
             if n % 2 == 0 and len(sites.growing_ids) < 6:
                 sites.grow()
-            await asyncio.sleep(rng.uniform(0.1, 1.5))
+            if n == kills // 2:
+                await cancel_and_remove(replica)
+            await asyncio.sleep(rng.uniform(0.1, pace * 1.25))
             victim = rng.randrange(len(workers))
-            workers[victim].kill()
+            kind = rng.choice(("kill", "kill", "drain", "replica"))
+            if kind == "replica":  # the API replica: it runs no job, but it is where work is accepted and listed
+                replica.kill()
+                await replica.start()
+                done.append(f"replica@{n}")
+                continue
+            if kind == "drain":
+                assert workers[victim].process is not None
+                workers[victim].process.send_signal(signal.SIGTERM)
+                await asyncio.sleep(rng.uniform(0.0, pace))
+            with contextlib.suppress(ProcessLookupError):  # drained and gone before the kill
+                workers[victim].kill()
             await workers[victim].stop()
-            done.append(f"worker{victim}@{n}")
+            done.append(f"worker{victim}-{kind}@{n}")
             if rng.random() < 0.3:  # one killed while it starts (before or after it takes jobs)
                 starting = worker()
                 assert starting.process is None
@@ -348,6 +439,8 @@ async def run_redis(
             workers[victim] = worker()
             await workers[victim].start()
         sites.grow()
+        stop_submitting.set()
+        await asyncio.wait_for(submitting, 30)
         frames = await replay(replica, settled(sites))
         faults = await check(replica, sites, frames, kills)
         done.append(stats(sites, frames))
