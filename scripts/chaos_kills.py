@@ -13,7 +13,20 @@ import tempfile
 import uuid
 from pathlib import Path
 
+import redis.asyncio
 from tests.durability.chaos import run_redis, run_sqlite
+
+REDIS_URL = "redis://127.0.0.1:6379/15"
+
+
+async def forget_keys(prefix: str) -> None:
+    """The run's keys out of Redis (each run has a prefix of its own)."""
+    client = redis.asyncio.from_url(REDIS_URL)
+    try:
+        async for key in client.scan_iter(match=f"{prefix}*", count=1000):
+            await client.delete(key)
+    finally:
+        await client.aclose()
 
 
 async def one(backend: str, seed: int, kills: int, pace: float) -> bool:
@@ -21,7 +34,11 @@ async def one(backend: str, seed: int, kills: int, pace: float) -> bool:
     if backend == "sqlite":
         faults, done = await run_sqlite(tmp, seed, kills, pace)
     else:
-        faults, done = await run_redis(tmp, seed, kills, "redis://127.0.0.1:6379/15", f"chaos-{uuid.uuid4().hex}", pace)
+        prefix = f"chaos-{uuid.uuid4().hex}"
+        try:
+            faults, done = await run_redis(tmp, seed, kills, REDIS_URL, prefix, pace)
+        finally:
+            await forget_keys(prefix)
     print(f"{backend} seed={seed} kills={done} dir={tmp}: {'OK' if not faults else f'{len(faults)} FAULTS'}")
     for fault in faults:
         print("   ", fault[:3000])
