@@ -135,3 +135,46 @@ async def test_a_page_whose_worker_died_inside_its_redirect_is_fetched_after_the
     assert page["url"] == site.url("/moved") and page["final_url"] == site.url("/target"), page
     assert not [frame for frame in frames if frame["type"] == "skipped"]
     assert site.requests["/target"] == 2
+
+
+async def test_a_page_killed_before_its_redirect_into_a_visited_page_is_a_duplicate_after_the_restart(
+    tmp_path: Path,
+) -> None:
+    """The try that died never reached the redirect (it was waiting for the page's own answer): the next try finds
+    the target visited by another page and skips it as a duplicate, as a first try does, rather than fetch that
+    page a second time and send its links again under the redirect's URL."""
+    held, release = asyncio.Event(), asyncio.Event()
+
+    async def moved(_request: web.Request) -> web.StreamResponse:
+        if not release.is_set():
+            held.set()
+            await release.wait()
+        return web.Response(status=302, headers={"Location": "/visited"})
+
+    site = CrawlSite()
+    site.page("/seed", '<a href="/visited">visited</a> <a href="/moved">moved</a>')
+    site.page("/visited", "<p>visited</p>")
+    site.route("/moved", moved)
+    await site.start()
+    service = Service(
+        "--allow-private-networks", "--rate-limit", "0", store=f"sqlite:///{tmp_path}/linkcast.db",
+        log_path=tmp_path / "serve.log",
+    )  # fmt: skip
+    await service.start()
+    try:
+        async with service.connect("request_id=c&since=0", close_timeout=0.1) as ws:
+            body = {"url": site.url("/seed"), "max_depth": 1, "respect_robots": False}
+            assert (await service.call("PUT", "/crawls/c", json=body))[0] == 201
+            visited = site.url("/visited")
+            await receive_until(ws, lambda fs: any(f["type"] == "page" and f["url"] == visited for f in fs))
+            await asyncio.wait_for(held.wait(), 30)  # /visited is; the first try of /moved waits for its answer
+            service.stop(signal.SIGKILL)
+        release.set()
+        await service.start()
+        frames = await everything_of(service, "c")
+    finally:
+        service.stop()
+        await site.stop()
+    assert {f["url"] for f in frames if f["type"] == "page"} == {site.url("/seed"), site.url("/visited")}
+    assert [(f["url"], f["reason"]) for f in frames if f["type"] == "skipped"] == [(site.url("/moved"), "duplicate")]
+    assert site.requests["/visited"] == 1, "the page no kill interrupted is fetched once"

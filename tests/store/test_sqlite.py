@@ -343,3 +343,28 @@ async def test_a_flow_is_forgotten_once_the_virtual_time_has_reached_its_last_ta
         assert flows() == 0  # each one's last tag was taken: the same as no row
     finally:
         await store.close()
+
+
+async def test_a_claim_cancelled_while_its_wait_times_out_leaves_job_announcements_working(tmp_path: Path) -> None:
+    """A draining worker pool cancels the workers waiting for a job. A cancel that came while the wait was being
+    ended by its own timeout, and the wait was getting the Condition's lock back (another task held it), used to
+    leave with RuntimeError('Lock is not acquired') and the lock held for ever: every later job queued hung."""
+    store = SQLiteStore(Settings(store=f"sqlite:///{tmp_path}/linkcast.db"))
+    await store.open()
+    try:
+        changed = store._jobs_changed
+        claiming = asyncio.create_task(store.claim_job("w", timeout=0.2))
+        async with asyncio.timeout(5):
+            while not changed._waiters:  # the claim found nothing and waits for a job
+                await asyncio.sleep(0.01)
+        async with changed:  # the lock held by another task when the wait's timeout comes
+            await asyncio.sleep(0.4)
+            claiming.cancel()  # and the cancel comes before the wait, woken by the lock's release, takes it back
+        with pytest.raises(asyncio.CancelledError):
+            await claiming
+        async with asyncio.timeout(5):
+            await store.submit("after", "http://127.0.0.1/after")
+            job = await store.claim_job("w", timeout=1.0)
+        assert job is not None and job.request_id == "after"
+    finally:
+        await store.close()

@@ -69,6 +69,10 @@ SITEMAPS_READ = "sitemaps-read:"
 # sitemaps lead there has it, so that a crawl's many seed sites cannot each send their sitemaps' requests to one
 # third party (``sitemaps_fetch``).
 SITEMAPS_FROM = "sitemaps-from:"
+# The visited-set entry a page's job takes before it claims the target of a redirect: ``redirect-hop:<page> <target>``.
+# Handed out again, the job tells by it whether its own last try may have claimed the target (then it fetches it) or
+# never came that far (then the target is another page's, visited or to be: a duplicate, as on a first try).
+REDIRECT_HOP = "redirect-hop:"
 
 
 class CrawlJobs:
@@ -182,9 +186,13 @@ class CrawlJobs:
                 # A refused target's robots.txt is refused too: the hop itself is, and the fetch says so (blocked).
                 if not answer.site_refused and not self._allows(answer, key):
                     raise FetchError(f"redirects to {target}, which robots.txt disallows", code=SkipReason.ROBOTS)
-            if not await self.store.claim_crawl_url(job.request_id, key) and job.attempt == 1:
-                # A job handed out again may have claimed the target itself before its worker died: it fetches the
-                # target anyway (a fetch that was running when its worker died is the one a crawl may repeat).
+            hop = f"{REDIRECT_HOP}{job.url} {key}"
+            first_time_here = await self.store.claim_crawl_url(job.request_id, hop)
+            if not await self.store.claim_crawl_url(job.request_id, key) and first_time_here:
+                # A job handed out again whose last try came this far may have claimed the target itself before its
+                # worker died: it fetches the target anyway (a fetch that was running when its worker died is the
+                # one a crawl may repeat). One whose last try died before (even in this page's own fetch) did not:
+                # the target is another page's, and fetching it would repeat a page no kill interrupted.
                 raise FetchError(f"redirects to {target}, which this crawl has visited", code=SkipReason.DUPLICATE)
 
         try:

@@ -165,9 +165,13 @@ class SQLiteCore(Store):
             wait = min(remaining, self._lease_seconds / 2)
             if wake_at is not None:
                 wait = min(wait, max(0.001, wake_at - time.time()))
-            async with self._jobs_changed:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._jobs_changed.wait(), wait)
+            # asyncio.timeout, not wait_for: wait_for runs the wait as a task of its own, and a cancellation (a
+            # draining pool) that came while it cancelled that task on its timeout left the Condition without its
+            # lock (RuntimeError) and the task, which got the lock later, holding it for ever: every later
+            # _announce_jobs then hung. In this task, Condition.wait gets its lock back before any exception leaves.
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(wait), self._jobs_changed:
+                    await self._jobs_changed.wait()
 
     async def _claim_safely(self, worker_id: str) -> tuple[Job | None, float | None]:
         """Claim the next job; a caller cancelled meanwhile (a draining pool) gives it back at once."""
