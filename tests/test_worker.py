@@ -145,3 +145,36 @@ async def test_a_cancellation_leaking_out_of_a_job_gives_the_job_back_and_keeps_
     finally:
         await pool.stop(1.0)
         await store.close()
+
+
+class HangingHandler:
+    """A handler whose every job hangs until its worker is stopped: a slow page running through restarts."""
+
+    def __init__(self) -> None:
+        self.attempts: list[int] = []
+
+    async def process(self, job: Job) -> None:
+        self.attempts.append(job.attempt)
+        await asyncio.Event().wait()
+
+
+async def test_a_job_drained_by_stop_after_stop_is_not_worn_out_as_by_dying_workers() -> None:
+    """Each graceful stop gives the running job back; that is no worker's death: five quick restarts during one slow
+    page ended it in worker_lost ("gave up after 5 attempts") though no worker had died."""
+    store = MemoryStore(Settings(store="memory://"))
+    await store.open()
+    handler = HangingHandler()
+    try:
+        await store.submit("slow", "https://example.com/")
+        for stops in range(1, 8):
+            pool = WorkerPool(store, {PAGE_JOB: handler})
+            pool.start(1)
+            async with asyncio.timeout(30):
+                while len(handler.attempts) < stops:
+                    await asyncio.sleep(0.02)
+            await pool.stop(0.05)
+        record = await store.get_request("slow")
+        assert record is not None and record.state == "queued", record
+        assert handler.attempts == [1] + [2] * 6, handler.attempts
+    finally:
+        await store.close()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 import uuid
 from collections.abc import Mapping
 from typing import Protocol
@@ -91,8 +92,10 @@ class WorkerPool:
                     self._storing_failed.report(f"{loggable_url(job.url)} was cancelled by its own work", cancelled)
                     await self._give_back(job)
                     continue
+                # Our stop: the job is due again at once, and this hand-out is not counted against its attempts (a
+                # stop is no worker's death: five restarts during one slow page ended it in worker_lost).
                 with contextlib.suppress(Exception):
-                    await asyncio.shield(self.store.release(job))
+                    await asyncio.shield(self.store.release(job, retry_at=time.time()))
                 raise
             except Exception as error:
                 self._storing_failed.report(f"storing the outcome of {loggable_url(job.url)} failed", error)

@@ -252,11 +252,11 @@ class Store(ABC):
     @abstractmethod
     async def release(self, job: Job, retry_at: float | None = None) -> None:
         """Give an unfinished job back to the queue (a draining worker). With ``retry_at`` (the store refused the
-        job's outcome: full, unreachable), it is handed out again no sooner than that time, and this hand-out does
-        not count as an attempt but for its first: its worker did not die with it, and a disk full for an hour must
-        neither end the job in ``worker_lost`` nor have it fetched again and again meanwhile. The next hand-out's
-        attempt is 2 at least: a job tells by ``attempt > 1`` that a run of its own may have done part of its work
-        (a crawl page that marked its redirect's target visited fetches it anyway)."""
+        job's outcome: full, unreachable; or the process stops, due at once), it is handed out again no sooner than
+        that time, and this hand-out does not count as an attempt but for its first: its worker did not die with it,
+        and a disk full for an hour must neither end the job in ``worker_lost`` nor have it fetched again and again
+        meanwhile. The next hand-out's attempt is 2 at least: a job tells by ``attempt > 1`` that a run of its own
+        may have done part of its work (a crawl page that marked its redirect's target visited fetches it anyway)."""
 
     @abstractmethod
     async def set_crawl_delay(self, host: str, delay: float, until: float) -> None:

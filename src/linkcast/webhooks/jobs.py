@@ -81,9 +81,9 @@ class WebhookJobs:
                 next_at = await self._deliver_due(job.request_id)
                 await self.store.finish_webhook_job(job, next_at)
             self._refusals.stored(job)
-        except asyncio.CancelledError:
+        except asyncio.CancelledError:  # the process stops: due again at once, and no death of a worker (not counted)
             with contextlib.suppress(Exception):
-                await asyncio.shield(self.store.release(job))
+                await asyncio.shield(self.store.release(job, retry_at=time.time()))
             raise
         except Exception as error:  # the store failed: the job goes back (or its lease lapses) and runs again
             self._failing.report(f"webhook endpoint {job.request_id}: storing a delivery failed", error)
