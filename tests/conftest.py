@@ -8,12 +8,13 @@ from pathlib import Path
 import pytest
 
 from tests.support.feed_fixtures import feed_site, websub_hub
-from tests.support.redis import redis_prefix, redis_url
+from tests.support.redis import own_redis, redis_prefix, redis_url
 from tests.support.service import Service
 from tests.support.site import LocalSite
 
-# For every test directory: a Redis (or a skip) and a key prefix per test; a feed site and a WebSub hub.
-__all__ = ["feed_site", "redis_prefix", "redis_url", "websub_hub"]
+# For every test directory: a Redis (or a skip), a redis-server of the test's own, and a key prefix per test; a feed
+# site and a WebSub hub.
+__all__ = ["feed_site", "own_redis", "redis_prefix", "redis_url", "websub_hub"]
 
 
 @pytest.fixture

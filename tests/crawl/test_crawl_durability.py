@@ -41,11 +41,13 @@ async def everything_of(service: Service, crawl_id: str, timeout: float = 90) ->
         return await receive_until(ws, lambda fs: any(f["type"] == "crawl.done" for f in fs), timeout)
 
 
+def on_sqlite(tmp_path: Path, *flags: str) -> Service:
+    return Service("--allow-private-networks", "--rate-limit", "0", *flags,
+                   store=f"sqlite:///{tmp_path}/linkcast.db", log_path=tmp_path / "serve.log")  # fmt: skip
+
+
 async def test_a_crawl_killed_mid_way_on_sqlite_finishes_after_a_restart(tmp_path: Path, tree: TreeSite) -> None:
-    service = Service(
-        "--allow-private-networks", "--rate-limit", "0", "--workers", str(WORKERS),
-        store=f"sqlite:///{tmp_path}/linkcast.db", log_path=tmp_path / "serve.log",
-    )  # fmt: skip
+    service = on_sqlite(tmp_path, "--workers", str(WORKERS))
     await service.start()
     try:
         async with service.connect("request_id=tree&since=0", close_timeout=0.1) as ws:
@@ -114,10 +116,7 @@ async def test_a_page_whose_worker_died_inside_its_redirect_is_fetched_after_the
     site.route("/moved", moved)
     site.route("/target", target)
     await site.start()
-    service = Service(
-        "--allow-private-networks", "--rate-limit", "0", store=f"sqlite:///{tmp_path}/linkcast.db",
-        log_path=tmp_path / "serve.log",
-    )  # fmt: skip
+    service = on_sqlite(tmp_path)
     await service.start()
     try:
         body = {"url": site.url("/moved"), "max_depth": 0, "respect_robots": False}
@@ -156,10 +155,7 @@ async def test_a_page_killed_before_its_redirect_into_a_visited_page_is_a_duplic
     site.page("/visited", "<p>visited</p>")
     site.route("/moved", moved)
     await site.start()
-    service = Service(
-        "--allow-private-networks", "--rate-limit", "0", store=f"sqlite:///{tmp_path}/linkcast.db",
-        log_path=tmp_path / "serve.log",
-    )  # fmt: skip
+    service = on_sqlite(tmp_path)
     await service.start()
     try:
         async with service.connect("request_id=c&since=0", close_timeout=0.1) as ws:

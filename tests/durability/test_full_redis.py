@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import asyncio
-import shutil
 from pathlib import Path
 
 import redis
@@ -12,15 +11,14 @@ import redis
 from tests.durability.conftest import Gate
 from tests.support.redis import RedisServer, refuse_writes
 from tests.support.service import Service, receive_until, terminal_for
-from tests.support.strict import require
 
 LEASE_SECONDS = 1.0
 
 
-async def test_a_redis_out_of_memory_is_a_clear_refusal_and_no_job_is_lost(tmp_path: Path, gate: Gate) -> None:
-    require(shutil.which("redis-server") is not None, "this test fills a redis-server of its own: none found")
-    server = RedisServer()
-    server.start()
+async def test_a_redis_out_of_memory_is_a_clear_refusal_and_no_job_is_lost(
+    tmp_path: Path, gate: Gate, own_redis: RedisServer
+) -> None:
+    server = own_redis
     client = redis.Redis.from_url(server.url)
     service = Service(
         "--allow-private-networks", "--workers", "2", "--job-visibility-timeout", str(LEASE_SECONDS),
@@ -57,6 +55,5 @@ async def test_a_redis_out_of_memory_is_a_clear_refusal_and_no_job_is_lost(tmp_p
     finally:
         service.stop()
         client.close()
-        server.remove()
     log = (tmp_path / "serve.log").read_text(errors="replace")
     assert "Traceback" not in log, log[-3000:]

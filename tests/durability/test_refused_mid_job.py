@@ -51,10 +51,11 @@ def refuse_once(store: Store, method: str) -> list[Any]:
     return refused
 
 
-async def test_a_crawl_page_whose_redirect_could_not_be_marked_visited_is_fetched_again(
-    service: tuple[Client, Runtime], site: LocalSite
-) -> None:
-    client, runtime = service
+async def crawl_through_a_redirect(
+    client: Client, runtime: Runtime, site: LocalSite, refused_method: str
+) -> tuple[dict[str, Any], list[dict[str, Any]], list[Any]]:
+    """Crawl /start, which redirects to /target, which links /leaf, with the store's ``refused_method`` refused
+    once: the crawl when it ended, its pages, and the calls refused."""
 
     async def redirect(_request: web.Request) -> web.StreamResponse:
         return web.Response(status=302, headers={"Location": "/target"})
@@ -62,14 +63,22 @@ async def test_a_crawl_page_whose_redirect_could_not_be_marked_visited_is_fetche
     site.route("/start", redirect)
     site.page("/target", "<a href='/leaf'>leaf</a>")
     site.page("/leaf", "<p>a leaf</p>")
-    refused = refuse_once(runtime.store, "claim_crawl_url")
+    refused = refuse_once(runtime.store, refused_method)
     answer = await client.put("/crawls/c", json={"url": site.url("/start"), "max_depth": 2, "respect_robots": False})
     assert answer.status_code == 201, await answer.get_json()
     async with asyncio.timeout(WAIT):
         while (crawl := await (await client.get("/crawls/c")).get_json())["state"] not in CRAWL_ENDED:
             await asyncio.sleep(0.02)
-    assert refused, "the redirect's target was marked visited through the store"
     pages = (await (await client.get("/crawls/c/pages")).get_json())["pages"]
+    return crawl, pages, refused
+
+
+async def test_a_crawl_page_whose_redirect_could_not_be_marked_visited_is_fetched_again(
+    service: tuple[Client, Runtime], site: LocalSite
+) -> None:
+    client, runtime = service
+    crawl, pages, refused = await crawl_through_a_redirect(client, runtime, site, "claim_crawl_url")
+    assert refused, "the redirect's target was marked visited through the store"
     assert [p for p in pages if "error" in p] == [], pages
     outcomes = {page["url"].removeprefix(site.origin): page.get("final_url", "") for page in pages}
     assert outcomes == {"/start": site.url("/target"), "/leaf": site.url("/leaf")}, outcomes
@@ -102,21 +111,8 @@ async def test_a_crawl_page_whose_outcome_was_refused_follows_its_redirect_again
     """Its first run marked the redirect's target visited: run again, it takes the target as a duplicate unless it
     knows it ran before (its attempt, which a refusal leaves above 1)."""
     client, runtime = service
-
-    async def redirect(_request: web.Request) -> web.StreamResponse:
-        return web.Response(status=302, headers={"Location": "/target"})
-
-    site.route("/start", redirect)
-    site.page("/target", "<a href='/leaf'>leaf</a>")
-    site.page("/leaf", "<p>a leaf</p>")
-    refused = refuse_once(runtime.store, "finish_crawl_page")
-    answer = await client.put("/crawls/c", json={"url": site.url("/start"), "max_depth": 2, "respect_robots": False})
-    assert answer.status_code == 201, await answer.get_json()
-    async with asyncio.timeout(WAIT):
-        while (crawl := await (await client.get("/crawls/c")).get_json())["state"] not in CRAWL_ENDED:
-            await asyncio.sleep(0.02)
+    crawl, pages, refused = await crawl_through_a_redirect(client, runtime, site, "finish_crawl_page")
     assert refused
-    pages = (await (await client.get("/crawls/c/pages")).get_json())["pages"]
     outcomes = {page["url"].removeprefix(site.origin): page.get("final_url", page["type"]) for page in pages}
     assert outcomes == {"/start": site.url("/target"), "/leaf": site.url("/leaf")}, outcomes
     assert (crawl["counts"]["fetched"], crawl["counts"]["failed"]) == (2, 0), crawl

@@ -5,10 +5,7 @@ was handed to a second worker process while its first still ran it (a page fetch
 from __future__ import annotations
 
 import asyncio
-import shutil
-from collections.abc import Iterator
 
-import pytest
 import redis
 
 from linkcast.core.events import result_body
@@ -19,20 +16,8 @@ from tests.support.redis import RedisServer, refuse_writes
 LEASE_SECONDS = 0.6
 
 
-@pytest.fixture
-def own_redis() -> Iterator[str]:
-    if shutil.which("redis-server") is None:
-        pytest.skip("redis-server is needed: its maxmemory is set here, which a shared Redis must not have")
-    server = RedisServer()
-    try:
-        server.start()
-        yield server.url
-    finally:
-        server.remove()
-
-
-async def test_a_job_in_flight_keeps_its_lease_while_redis_is_out_of_memory(own_redis: str) -> None:
-    settings = Settings(store=own_redis, job_visibility_timeout=LEASE_SECONDS)
+async def test_a_job_in_flight_keeps_its_lease_while_redis_is_out_of_memory(own_redis: RedisServer) -> None:
+    settings = Settings(store=own_redis.url, job_visibility_timeout=LEASE_SECONDS)
     running, other = RedisStore(settings), RedisStore(settings)  # two worker processes
     await running.open()
     await other.open()
@@ -40,7 +25,7 @@ async def test_a_job_in_flight_keeps_its_lease_while_redis_is_out_of_memory(own_
         await running.submit("a", "https://example.com/")
         job = await running.next_job("w1", timeout=5.0)
         assert job is not None
-        with redis.Redis.from_url(own_redis) as client:
+        with redis.Redis.from_url(own_redis.url) as client:
             refuse_writes(client)
             await asyncio.sleep(3 * LEASE_SECONDS)  # its holder renews the lease meanwhile
             assert await other.next_job("w2", timeout=LEASE_SECONDS) is None, "handed to a second worker"

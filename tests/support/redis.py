@@ -118,3 +118,15 @@ def redis_prefix(redis_url: str) -> Iterator[str]:
     prefix = f"linkcast-test-{uuid.uuid4().hex[:12]}"
     yield prefix
     delete_prefix(redis_url, prefix)
+
+
+@pytest.fixture
+def own_redis() -> Iterator[RedisServer]:
+    """A redis-server of the test's own, for settings a shared Redis must not get (``maxmemory``), removed after."""
+    require(shutil.which("redis-server") is not None, "this test sets up a redis-server of its own: none found")
+    server = RedisServer()
+    try:
+        server.start()
+        yield server
+    finally:
+        server.remove()
