@@ -59,7 +59,8 @@ class FairQueue:
         self._jobs: dict[int, _Entry] = {}
         self._identity: dict[tuple[str, str, str], int] = {}
         self._hosts: dict[str, _Host] = {}
-        self._flows: dict[str, int] = {}  # flow -> its last place; only those past the virtual time
+        self._flows: dict[str, int] = {}  # flow -> its last place (one not past the virtual time is as none)
+        self._flows_after_forgetting = 0
         self._ids = itertools.count(1)
 
     def __len__(self) -> int:
@@ -113,10 +114,17 @@ class FairQueue:
         entry.attempts += 1
         host.running += 1
         host.next_start = now + max(self.delay, host.delay if host.delay_until > now else 0.0)
-        if tag > self.virtual_time:
-            self.virtual_time = tag
-            self._flows = {flow: last for flow, last in self._flows.items() if last > tag}
+        self.virtual_time = max(self.virtual_time, tag)
+        self._forget_passed_flows()
         return Job(entry.request_id, entry.url, entry.attempts, f"{job_id}/{owner}", entry.kind, dict(entry.data))
+
+    def _forget_passed_flows(self) -> None:
+        """Drop the flows the virtual time has passed (bounded), once their number has doubled since the last time:
+        a pass over every flow on each claim cost the hot path as much as the flows were many."""
+        if len(self._flows) <= 2 * self._flows_after_forgetting + 64:
+            return
+        self._flows = {flow: last for flow, last in self._flows.items() if last > self.virtual_time}
+        self._flows_after_forgetting = len(self._flows)
 
     def _room(self, host: _Host, now: float) -> int:
         return 1 if host.delay > 0 and host.delay_until > now else self.concurrency
