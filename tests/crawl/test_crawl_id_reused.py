@@ -14,8 +14,7 @@ from quart.typing import TestClientProtocol as Client
 
 from linkcast.core.crawls import CRAWL_ENDED
 from linkcast.runtime import Runtime
-from linkcast.settings import Settings
-from linkcast.web.app import create_app
+from tests.support.in_process import in_process_service
 from tests.support.site import LocalSite
 
 WAIT = 30.0
@@ -33,11 +32,8 @@ async def site() -> AsyncIterator[LocalSite]:
 
 @pytest.fixture
 async def service() -> AsyncIterator[tuple[Client, Runtime]]:
-    settings = Settings(store="memory://", allow_private_networks=True, workers=2, rate_limit=0)
-    runtime = Runtime(settings, serves_clients=False)
-    app = create_app(settings, runtime)
-    async with app.test_app() as test_app:
-        yield test_app.test_client(), runtime
+    async with in_process_service() as running:
+        yield running
 
 
 async def crawled(client: Client, crawl_id: str, body: dict[str, Any], site: LocalSite) -> dict[str, str]:

@@ -17,11 +17,10 @@ from quart.typing import TestClientProtocol as Client
 from linkcast.core.crawls import CRAWL_ENDED
 from linkcast.core.errors import StoreFull
 from linkcast.runtime import Runtime
-from linkcast.settings import Settings
 from linkcast.store import Store
-from linkcast.web.app import create_app
 from tests.feeds.test_websub import rss_with_hub
 from tests.support.feed_site import Feed, FeedServer
+from tests.support.in_process import in_process_service
 from tests.support.site import LocalSite
 
 WAIT = 30.0
@@ -29,11 +28,8 @@ WAIT = 30.0
 
 @pytest.fixture
 async def service() -> AsyncIterator[tuple[Client, Runtime]]:
-    settings = Settings(store="memory://", allow_private_networks=True, workers=2, rate_limit=0)
-    runtime = Runtime(settings, serves_clients=False)
-    app = create_app(settings, runtime)
-    async with app.test_app() as test_app:
-        yield test_app.test_client(), runtime
+    async with in_process_service() as running:
+        yield running
 
 
 def refuse_once(store: Store, method: str) -> list[Any]:
