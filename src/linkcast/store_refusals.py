@@ -31,6 +31,15 @@ def refused_by_the_store(error: BaseException) -> bool:
     return isinstance(error, StoreFull | StoreUnavailable)
 
 
+async def give_back(store: Store, job: Job, retry_at: float | None = None) -> None:
+    """``store.release(job, retry_at)`` if the store lets us; if not, the job is forgotten here and its lease lapses
+    (it is handed out again once the store is back)."""
+    try:
+        await store.release(job, retry_at=retry_at)
+    except Exception:
+        store.forget(job)
+
+
 class StoreRefusals:
     """How many times in a row the store refused each job's outcome, and when each may run again."""
 
@@ -48,10 +57,7 @@ class StoreRefusals:
             self._refused.popitem(last=False)
         # The exponent bounded: 2.0 ** 1024 overflows a float, a job refused once a lease for 17 hours.
         pause = min(self.longest, FIRST_PAUSE * 2.0 ** min(refusals - 1, DOUBLINGS))
-        try:
-            await self.store.release(job, retry_at=time.time() + pause)
-        except Exception:
-            self.store.forget(job)
+        await give_back(self.store, job, retry_at=time.time() + pause)
 
     def stored(self, job: Job) -> None:
         """``job``'s outcome was stored: a later refusal of it starts from the first pause again."""

@@ -8,7 +8,6 @@ back, or its lease lapses), draining on shutdown. What a job does is its handler
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 import uuid
@@ -21,7 +20,7 @@ from linkcast.foreground import Foreground
 from linkcast.logs import RepeatedProblem, loggable_url
 from linkcast.page_jobs import is_single_request
 from linkcast.store.base import Store
-from linkcast.store_refusals import StoreRefusals, refused_by_the_store
+from linkcast.store_refusals import StoreRefusals, give_back, refused_by_the_store
 
 log = logging.getLogger(__name__)
 
@@ -94,8 +93,7 @@ class WorkerPool:
                     continue
                 # Our stop: the job is due again at once, and this hand-out is not counted against its attempts (a
                 # stop is no worker's death: five restarts during one slow page ended it in worker_lost).
-                with contextlib.suppress(Exception):
-                    await asyncio.shield(self.store.release(job, retry_at=time.time()))
+                await asyncio.shield(give_back(self.store, job, retry_at=time.time()))
                 raise
             except Exception as error:
                 self._storing_failed.report(f"storing the outcome of {loggable_url(job.url)} failed", error)
@@ -110,10 +108,7 @@ class WorkerPool:
     async def _give_back(self, job: Job) -> None:
         """The job back to the queue if the store lets us (if not, its lease lapses and it is handed out again, up to
         the attempt cap), and a pause before the next one."""
-        try:
-            await self.store.release(job)
-        except Exception:
-            self.store.forget(job)
+        await give_back(self.store, job)
         await asyncio.sleep(1.0)
 
     async def process(self, job: Job) -> None:

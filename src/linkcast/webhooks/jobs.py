@@ -13,7 +13,6 @@ waiting for room are one per endpoint at most (an endpoint has one job).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import logging
 import time
@@ -28,7 +27,7 @@ from linkcast.memory_budget import MemoryBudget
 from linkcast.metrics import Metrics
 from linkcast.settings import Settings
 from linkcast.store.base import Store
-from linkcast.store_refusals import StoreRefusals, refused_by_the_store
+from linkcast.store_refusals import StoreRefusals, give_back, refused_by_the_store
 from linkcast.webhooks.attempt import Answer, endpoint_after, judge, send
 from linkcast.webhooks.outbox import fill_outbox
 from linkcast.webhooks.payload_memory import keep_in_hand
@@ -82,18 +81,14 @@ class WebhookJobs:
                 await self.store.finish_webhook_job(job, next_at)
             self._refusals.stored(job)
         except asyncio.CancelledError:  # the process stops: due again at once, and no death of a worker (not counted)
-            with contextlib.suppress(Exception):
-                await asyncio.shield(self.store.release(job, retry_at=time.time()))
+            await asyncio.shield(give_back(self.store, job, retry_at=time.time()))
             raise
         except Exception as error:  # the store failed: the job goes back (or its lease lapses) and runs again
             self._failing.report(f"webhook endpoint {job.request_id}: storing a delivery failed", error)
             if refused_by_the_store(error):  # full, unreachable: not sent again until it may take the outcome
                 await self._refusals.give_back_for_later(job)
-                return
-            try:
-                await self.store.release(job)
-            except Exception:
-                self.store.forget(job)
+            else:
+                await give_back(self.store, job)
 
     async def _deliver_due(self, endpoint_id: str) -> float | None:
         """Send what is due, in order; when the endpoint's job should run next (None: when woken)."""
