@@ -16,6 +16,7 @@ from linkcast.core.events import Event
 from linkcast.store.listing import LISTING_BYTES, within_budget
 from linkcast.store.sqlite.core import SQLiteCore, Written
 from linkcast.store.sqlite.schema import event_from_row, last_event_id_in
+from linkcast.store.sqlite.thread import SQLiteThread
 
 # Events kept in memory for the hub's tail (bounded in count and in size); older ones are read from the file.
 RECENT_EVENTS = 4096
@@ -28,6 +29,18 @@ PRUNE_CHUNK = 5000
 def deleting(sql: str, params: tuple[Any, ...]) -> Callable[[sqlite3.Connection], Written]:
     """A write operation running the DELETE ``sql``; its value is the number of rows removed."""
     return lambda connection: Written(connection.execute(sql, params).rowcount)
+
+
+async def delete_in_chunks(writer: SQLiteThread, sql: str, bound: object) -> int:
+    """Run the DELETE ``sql`` (parameters: ``bound``, then how many rows at most) ``PRUNE_CHUNK`` rows a transaction,
+    until a chunk falls short; the rows removed."""
+    chunk = deleting(sql, (bound, PRUNE_CHUNK))
+    dropped = 0
+    while True:
+        count = int((await writer.run(chunk)).value)
+        dropped += count
+        if count < PRUNE_CHUNK:
+            return dropped
 
 
 class SQLiteEvents(SQLiteCore):
@@ -124,14 +137,8 @@ class SQLiteEvents(SQLiteCore):
             return max(by_count, by_age)
 
         last_dropped = await self._reader.run(cutoff)
-        chunk = deleting(
+        return await delete_in_chunks(
+            self._writer,
             "DELETE FROM events WHERE id IN (SELECT id FROM events WHERE id <= ? ORDER BY id LIMIT ?)",
-            (last_dropped, PRUNE_CHUNK),
+            last_dropped,
         )
-        dropped = 0
-        while True:
-            count = int((await self._writer.run(chunk)).value)
-            dropped += count
-            if count < PRUNE_CHUNK:
-                break
-        return dropped

@@ -20,7 +20,7 @@ from linkcast.store.feed_ledger import apply_poll, apply_push, is_of_stored_feed
 from linkcast.store.listing import LISTING_BYTES, within_budget
 from linkcast.store.sqlite import scheduler
 from linkcast.store.sqlite.core import SQLiteCore, Written
-from linkcast.store.sqlite.events import PRUNE_CHUNK, deleting
+from linkcast.store.sqlite.events import delete_in_chunks
 from linkcast.store.sqlite.requests import insert_request
 from linkcast.store.sqlite.schema import append_event, next_place
 
@@ -245,6 +245,4 @@ class SQLiteFeeds(SQLiteCore):
     async def _prune_feed_entries(self, older_than: float) -> None:
         """Entries sent before ``older_than``, ``PRUNE_CHUNK`` a transaction (a prune after a long pause may drop
         millions: in one transaction, every poll waited for it)."""
-        chunk = deleting(PRUNE_ENTRIES, (older_than, PRUNE_CHUNK))
-        while (await self._writer.run(chunk)).value >= PRUNE_CHUNK:
-            pass
+        await delete_in_chunks(self._writer, PRUNE_ENTRIES, older_than)

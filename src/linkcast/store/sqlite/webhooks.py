@@ -14,7 +14,7 @@ from linkcast.core.webhooks import ENDPOINT_ACTIVE, KEEP_ENDED_DELIVERIES, SCOPE
 from linkcast.store.listing import LISTING_BYTES, within_budget
 from linkcast.store.sqlite import scheduler
 from linkcast.store.sqlite.core import SQLiteCore, Written
-from linkcast.store.sqlite.events import PRUNE_CHUNK, deleting
+from linkcast.store.sqlite.events import delete_in_chunks
 
 ENDPOINT_COLUMNS = "body, version, cursor"
 # A step of the prune of ended deliveries by age (parameters: the cutoff, how many at most).
@@ -228,9 +228,7 @@ class SQLiteWebhooks(SQLiteCore):
 
     async def _prune_ended_deliveries(self, older_than: float) -> None:
         """Deliveries that ended before ``older_than``, ``PRUNE_CHUNK`` a transaction, through their index."""
-        chunk = deleting(PRUNE_ENDED_DELIVERIES, (older_than, PRUNE_CHUNK))
-        while (await self._writer.run(chunk)).value >= PRUNE_CHUNK:
-            pass
+        await delete_in_chunks(self._writer, PRUNE_ENDED_DELIVERIES, older_than)
 
     async def finish_webhook_job(self, job: Job, next_at: float | None) -> None:
         self.forget(job)
