@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from linkcast.store.feed_ledger import FOLLOW_ID_TRIES
 from linkcast.store.redis.scheduler_scripts import PREAMBLE
-from linkcast.store.redis.scripts import APPEND
+from linkcast.store.redis.scripts import APPEND, FIRST_NOT_OLDER
 
 FEED_PREAMBLE = (
     PREAMBLE
@@ -236,9 +236,11 @@ return #ids
 # Feed entries sent before ARGV[2] dropped, feed by feed in the order they were added, from the feed after the place
 # ARGV[3] in ``P:feeds``: ARGV[4] feeds at most, and ARGV[5] entries at most (each may keep 256 KiB of links, and
 # freeing them is Redis's work too). A feed's entry ids are dense (a seq each, trimmed from the head only), so the
-# first one sent at or after the cutoff is a binary search reading each probe's 'at', as PRUNE_EVENTS does for the log.
+# first one sent at or after the cutoff is found as the log's prune finds it (``first_not_older``).
 # ARGV: prefix, cutoff time, place, feeds, entries. Answers {the place to go on from, 1 if there is more to look at}.
-PRUNE_ENTRIES = """
+PRUNE_ENTRIES = (
+    FIRST_NOT_OLDER
+    + """
 local P, cutoff, place = ARGV[1], tonumber(ARGV[2]), ARGV[3]
 local most, budget = tonumber(ARGV[4]), tonumber(ARGV[5])
 local feeds = redis.call('ZRANGEBYSCORE', P .. ':feeds', '(' .. place, '+inf', 'WITHSCORES', 'LIMIT', 0, most)
@@ -246,23 +248,12 @@ for i = 1, #feeds, 2 do
   local key = P .. ':feed:' .. feeds[i] .. ':entries'
   local first = redis.call('XRANGE', key, '-', '+', 'COUNT', 1)
   if #first > 0 then
-    local function older(seq)
-      local probe = string.format('%d-0', seq)
-      local e = redis.call('XRANGE', key, probe, probe)
-      if #e == 0 then return true end
-      local f = e[1][2]
-      for j = 1, #f, 2 do if f[j] == 'at' then return tonumber(f[j + 1]) < cutoff end end
-      return true
-    end
     local lo = tonumber(string.match(first[1][1], '^(%d+)'))
-    if older(lo) then
-      local last = redis.call('XREVRANGE', key, '+', '-', 'COUNT', 1)
-      local hi = math.min(tonumber(string.match(last[1][1], '^(%d+)')) + 1, lo + budget)
-      while hi - lo > 1 do
-        local mid = math.floor((lo + hi) / 2)
-        if older(mid) then lo = mid else hi = mid end
-      end
-      budget = budget - redis.call('XTRIM', key, 'MINID', string.format('%d-0', hi))
+    local last = redis.call('XREVRANGE', key, '+', '-', 'COUNT', 1)
+    local hi = math.min(tonumber(string.match(last[1][1], '^(%d+)')) + 1, lo + budget)
+    local keep_from = first_not_older(key, lo, hi, cutoff)
+    if keep_from > lo then
+      budget = budget - redis.call('XTRIM', key, 'MINID', string.format('%d-0', keep_from))
       -- Out of entries to drop: this feed may have more, so the next call starts with it again.
       if budget <= 0 then return {place, 1} end
     end
@@ -271,3 +262,4 @@ for i = 1, #feeds, 2 do
 end
 return {place, #feeds == 2 * most and 1 or 0}
 """
+)

@@ -154,16 +154,11 @@ return forgotten
 # The event indexes of ids whose records are gone (ARGV: prefix, then the ids), unless another record has the id.
 FORGET_INDEXES = "local P = ARGV[1]\n" + FORGET_INDEX + "for i = 2, #ARGV do forget_index(ARGV[i]) end\nreturn 1\n"
 
-# Trim the log to ARGV[3] entries, then drop entries older than ARGV[2] (a binary search over the dense ids, reading
-# each probe's 'at'). ARGV: prefix, cutoff time, keep. Returns how many entries were dropped.
-PRUNE_EVENTS = """
-local key = ARGV[1] .. ':events'
-local before = redis.call('XLEN', key)
-redis.call('XTRIM', key, 'MAXLEN', '=', ARGV[3])
-local first = redis.call('XRANGE', key, '-', '+', 'COUNT', 1)
-if #first > 0 then
-  local last = redis.call('XREVRANGE', key, '+', '-', 'COUNT', 1)
-  local cutoff = tonumber(ARGV[2])
+# A Lua function: the first id from ``lo`` below ``hi`` of the stream ``key`` whose entry's 'at' is not before
+# ``cutoff`` (``hi`` if none). The ids are dense (a seq each, trimmed from the head only), so it is a binary search,
+# each probe one XRANGE of its id. The log's prune and the feed entries' use it.
+FIRST_NOT_OLDER = """
+local function first_not_older(key, lo, hi, cutoff)
   local function older(id)
     local probe = string.format('%d-0', id)
     local e = redis.call('XRANGE', key, probe, probe)
@@ -172,15 +167,31 @@ if #first > 0 then
     for i = 1, #f, 2 do if f[i] == 'at' then return tonumber(f[i + 1]) < cutoff end end
     return true
   end
+  if not older(lo) then return lo end
+  while hi - lo > 1 do
+    local mid = math.floor((lo + hi) / 2)
+    if older(mid) then lo = mid else hi = mid end
+  end
+  return hi
+end
+"""
+
+# Trim the log to ARGV[3] entries, then drop entries older than ARGV[2] (``first_not_older``). ARGV: prefix, cutoff
+# time, keep. Returns how many entries were dropped.
+PRUNE_EVENTS = (
+    FIRST_NOT_OLDER
+    + """
+local key = ARGV[1] .. ':events'
+local before = redis.call('XLEN', key)
+redis.call('XTRIM', key, 'MAXLEN', '=', ARGV[3])
+local first = redis.call('XRANGE', key, '-', '+', 'COUNT', 1)
+if #first > 0 then
+  local last = redis.call('XREVRANGE', key, '+', '-', 'COUNT', 1)
   local lo = tonumber(string.match(first[1][1], '^(%d+)'))
   local hi = tonumber(string.match(last[1][1], '^(%d+)')) + 1
-  if older(lo) then
-    while hi - lo > 1 do
-      local mid = math.floor((lo + hi) / 2)
-      if older(mid) then lo = mid else hi = mid end
-    end
-    redis.call('XTRIM', key, 'MINID', string.format('%d-0', hi))
-  end
+  local keep_from = first_not_older(key, lo, hi, tonumber(ARGV[2]))
+  if keep_from > lo then redis.call('XTRIM', key, 'MINID', string.format('%d-0', keep_from)) end
 end
 return before - redis.call('XLEN', key)
 """
+)
