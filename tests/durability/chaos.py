@@ -16,7 +16,7 @@ import random
 import signal
 import subprocess
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -351,6 +351,29 @@ async def kill_once(service: Service, rng: random.Random, log: list[str], pace: 
     await service.start()
 
 
+async def scenario(
+    service: Service, sites: Sites, kills: int, kill: Callable[[int], Awaitable[None]], done: list[str]
+) -> list[str]:
+    """Everything submitted, then ``kills`` kills (``kill(n)``) while a client keeps submitting and feeds grow, with a
+    crawl cancelled and a feed removed half-way; then the whole log replayed and checked: the faults found."""
+    await submit_everything(service, sites)
+    stop_submitting = asyncio.Event()
+    submitting = asyncio.create_task(keep_submitting(service, sites, stop_submitting))
+    for n in range(kills):
+        if n % 2 == 0 and len(sites.growing_ids) < 6:
+            sites.grow()
+        if n == kills // 2:
+            await cancel_and_remove(service, sites)
+        await kill(n)
+    sites.grow()
+    stop_submitting.set()
+    await asyncio.wait_for(submitting, 30)
+    frames = await replay(service, settled(sites))
+    faults = await check(service, sites, frames, kills)
+    done.append(stats(sites, frames))
+    return faults
+
+
 async def run_sqlite(tmp_path: Path, seed: int, kills: int, pace: float = 1.2) -> tuple[list[str], list[str]]:
     """The scenario on SQLite with ``kills`` random SIGKILLs; returns (faults, what was done)."""
     rng = random.Random(seed)
@@ -360,21 +383,11 @@ async def run_sqlite(tmp_path: Path, seed: int, kills: int, pace: float = 1.2) -
     done: list[str] = []
     try:
         await service.start()
-        await submit_everything(service, sites)
-        stop_submitting = asyncio.Event()
-        submitting = asyncio.create_task(keep_submitting(service, sites, stop_submitting))
-        for n in range(kills):
-            if n % 2 == 0 and len(sites.growing_ids) < 6:
-                sites.grow()
-            if n == kills // 2:
-                await cancel_and_remove(service, sites)
+
+        async def kill(_n: int) -> None:
             await kill_once(service, rng, done, pace)
-        sites.grow()
-        stop_submitting.set()
-        await asyncio.wait_for(submitting, 30)
-        frames = await replay(service, settled(sites))
-        faults = await check(service, sites, frames, kills)
-        done.append(stats(sites, frames))
+
+        faults = await scenario(service, sites, kills, kill, done)
     finally:
         service.stop()
         await sites.stop()
@@ -404,14 +417,8 @@ async def run_redis(
     try:
         await replica.start()
         await asyncio.gather(*(w.start() for w in workers))
-        await submit_everything(replica, sites)
-        stop_submitting = asyncio.Event()
-        submitting = asyncio.create_task(keep_submitting(replica, sites, stop_submitting))
-        for n in range(kills):
-            if n % 2 == 0 and len(sites.growing_ids) < 6:
-                sites.grow()
-            if n == kills // 2:
-                await cancel_and_remove(replica, sites)
+
+        async def kill(n: int) -> None:
             await asyncio.sleep(rng.uniform(0.1, pace * 1.25))
             victim = rng.randrange(len(workers))
             kind = rng.choice(("kill", "kill", "drain", "replica"))
@@ -419,7 +426,7 @@ async def run_redis(
                 replica.kill()
                 await replica.start()
                 done.append(f"replica@{n}")
-                continue
+                return
             if kind == "drain":
                 assert workers[victim].process is not None
                 workers[victim].process.send_signal(signal.SIGTERM)
@@ -440,12 +447,8 @@ async def run_redis(
                 done.append("a starting worker")
             workers[victim] = worker()
             await workers[victim].start()
-        sites.grow()
-        stop_submitting.set()
-        await asyncio.wait_for(submitting, 30)
-        frames = await replay(replica, settled(sites))
-        faults = await check(replica, sites, frames, kills)
-        done.append(stats(sites, frames))
+
+        faults = await scenario(replica, sites, kills, kill, done)
     finally:
         replica.stop()
         for w in workers:
