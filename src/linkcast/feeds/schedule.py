@@ -14,14 +14,13 @@
 
 from __future__ import annotations
 
-import email.utils
 import random
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from linkcast.fetch.client import header_values
-from linkcast.fetch.retry import parse_retry_after
+from linkcast.fetch.retry import parse_http_date, parse_retry_after
 
 _MAX_AGE = re.compile(r"(?:^|,)\s*max-age\s*=\s*\"?(\d+)\"?\s*(?:,|$)", re.IGNORECASE)
 _AGE = re.compile(r"\s*(\d+)\s*")
@@ -52,10 +51,10 @@ def asked_interval(headers: Mapping[str, str], feed_ttl: float | None, now: floa
         return max(0.0, float(found.group(1)) - _age(headers))
     expires_header = headers.get("Expires")
     if expires_header is not None:
-        expires = _date(expires_header)
+        expires = parse_http_date(expires_header)
         if expires is None:  # "0", or any date that does not parse: already stale (RFC 9111 5.3)
             return 0.0
-        served_at = _date(headers.get("Date")) or now
+        served_at = parse_http_date(headers.get("Date")) or now
         return max(0.0, expires - served_at - _age(headers))
     return feed_ttl
 
@@ -97,12 +96,3 @@ def _age(headers: Mapping[str, str]) -> float:
     """Seconds the answer was held by caches before it came (``Age``); 0 if absent or invalid."""
     found = _AGE.fullmatch(headers.get("Age") or "")
     return float(found.group(1)) if found else 0.0
-
-
-def _date(value: str | None) -> float | None:
-    if not value:
-        return None
-    try:
-        return email.utils.parsedate_to_datetime(value).timestamp()
-    except (TypeError, ValueError, OverflowError):
-        return None
