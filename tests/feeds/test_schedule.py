@@ -94,6 +94,7 @@ def test_the_interval_is_clamped_and_jittered_never_in_step() -> None:
         ("3600", 3600.0),
         ("60", 900.0),  # not before the minimum interval
         ("999999999", 86400.0),  # never longer than the maximum
+        ("9" * 400, 86400.0),  # past any number kept: still a wait (at the maximum), not junk to back off from
         (http_date(NOW + 7200), 7200.0),
         (http_date(NOW - 7200), 900.0),  # a date in the past: the minimum
         ("soon", 3600.0 * 2),  # no usable value: the back-off (second failure in a row)

@@ -21,6 +21,8 @@ BACKOFF_BASE_SECONDS = 0.5
 # than the server said is what a 429 is sent to stop). The fetch's total timeout bounds every wait anyway.
 MAX_WAIT_SECONDS = 30.0
 RETRY_STATUSES = frozenset({429, 503})
+# A Retry-After of more digits than are kept: 2^31 s, what RFC 9111 1.2.2 has a cache take for such a delta-seconds.
+LONGEST_DELAY = 2.0**31
 
 
 class TransientFetchError(FetchError):
@@ -37,9 +39,13 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
         return None
     value = value.strip()
     if value.isdigit():
-        # delta-seconds is 1*DIGIT, ASCII (RFC 9110 10.2.3): ``str.isdigit`` also holds for "²", which ``float``
-        # refuses, and for other scripts' digits; more than 10 digits is past any wait anyone would keep.
-        return float(value) if value.isascii() and len(value) <= 10 else None
+        # delay-seconds is 1*DIGIT, ASCII (RFC 9110 10.2.3): ``str.isdigit`` also holds for "²", which ``float``
+        # refuses, and for other scripts' digits. More than 10 digits is past any wait anyone would keep, and still a
+        # wait: the longest, as a cache reads a delta-seconds too large to hold (RFC 9111 1.2.2). Taken for junk, it
+        # had the server asked again sooner than a short Retry-After would have.
+        if not value.isascii():
+            return None
+        return float(value) if len(value) <= 10 else LONGEST_DELAY
     when = parse_http_date(value)
     return None if when is None else max(0.0, when - (time.time() if now is None else now))
 
