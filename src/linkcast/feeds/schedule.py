@@ -8,8 +8,9 @@
 - Jitter: a random interval up to 10% longer than that one, within the bounds, so that thousands of feeds added at
   once do not come due at once. Never shorter: a poll before the answer is stale (max-age=3600, or a site's "at most
   hourly") is one the server asked not to get. At the maximum, where longer is not allowed, up to 10% shorter.
-- 429 and 503: not before ``Retry-After`` (seconds or an HTTP date), and not before the minimum interval; at most the
-  maximum. Other failures: the interval doubled per failure in a row, up to the maximum; the next success resets it.
+- Failures: the interval doubled per failure in a row, up to the maximum; the next success resets it. A 429 or 503
+  waits that long too, or longer if its ``Retry-After`` (seconds or an HTTP date) asks so, at most the maximum: that
+  header names the least wait, and a short one must not make a poller that was told it asks too often ask sooner.
 """
 
 from __future__ import annotations
@@ -72,11 +73,11 @@ def next_interval(bounds: Bounds, asked: float | None, rng: random.Random | None
 
 
 def retry_interval(bounds: Bounds, retry_after: str | None, now: float, failures: int, base: float) -> float:
-    """The interval to the next poll after a failure: ``Retry-After`` if the server gave one, else a back-off."""
+    """The interval to the next poll after a 429 or 503: the back-off, or ``Retry-After`` if the server asks for longer
+    (never sooner: a 429 with ``Retry-After: 0`` put a feed polled hourly at the minimum interval, 429 after 429)."""
+    backed_off = backoff(bounds, failures, base)
     waited = parse_retry_after(retry_after, now)
-    if waited is not None:
-        return bounds.clamp(waited)
-    return backoff(bounds, failures, base)
+    return backed_off if waited is None else bounds.clamp(max(waited, backed_off))
 
 
 def backoff(bounds: Bounds, failures: int, base: float) -> float:
