@@ -69,3 +69,13 @@ def test_the_same_refusal_reaches_settings_from_the_environment() -> None:
     with pytest.raises(ConfigurationError, match=r"--per-host-delay -1\.0"):
         Settings.from_env({"LINKCAST_PER_HOST_DELAY": "-1"})
     assert Settings(port=0, workers=0, per_host_delay=0.0).port == 0  # zero is a number like any other here
+
+
+def test_a_shortest_feed_interval_past_the_longest_is_refused_not_read_as_the_longest() -> None:
+    """Clamped to [min, max], every interval was the maximum: the polls came sooner than the shortest time between
+    two that the operator set."""
+    with pytest.raises(ConfigurationError) as refused:
+        Settings(feed_min_interval=7200.0, feed_max_interval=3600.0)
+    assert refused.value.code == "invalid_setting"
+    assert "--feed-min-interval 7200 is longer than --feed-max-interval 3600" in refused.value.message
+    assert Settings(feed_min_interval=0.0, feed_max_interval=0.0).feed_max_interval == 0.0  # the bench's "at once"

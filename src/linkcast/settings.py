@@ -241,6 +241,12 @@ class Settings:
                 object.__setattr__(self, f.name, _csv(getattr(self, f.name)))
         for f in dataclasses.fields(self):
             _check_number(f.name, getattr(self, f.name))
+        if self.feed_min_interval > self.feed_max_interval:
+            raise ConfigurationError(
+                f"--feed-min-interval {self.feed_min_interval:g} is longer than --feed-max-interval "
+                f"{self.feed_max_interval:g}: the shortest time between two polls of a feed cannot pass the longest",
+                code="invalid_setting",
+            )
         if not self.store.startswith(STORE_SCHEMES):
             raise ConfigurationError(
                 f"--store {self.store!r}: use sqlite:///PATH, memory:// or redis://HOST:PORT/DB", code="invalid_store"

@@ -91,18 +91,24 @@ def test_the_interval_is_clamped_and_jittered_never_in_step() -> None:
 @pytest.mark.parametrize(
     ("retry_after", "wait"),
     [
-        ("3600", 3600.0),
-        ("60", 900.0),  # not before the minimum interval
+        ("10800", 10800.0),
+        # The least wait: one shorter than the back-off (the second failure in a row: 2 h) is the back-off, never a
+        # poll sooner because the server said how long to wait
+        ("3600", 7200.0),
+        ("0", 7200.0),
         ("999999999", 86400.0),  # never longer than the maximum
-        (http_date(NOW + 7200), 7200.0),
-        (http_date(NOW - 7200), 900.0),  # a date in the past: the minimum
-        ("soon", 3600.0 * 2),  # no usable value: the back-off (second failure in a row)
+        ("9" * 400, 86400.0),  # past any number kept: still a wait (at the maximum), not junk to back off from
+        (http_date(NOW + 14400), 14400.0),
+        (http_date(NOW - 7200), 7200.0),  # a date in the past: the back-off
+        ("soon", 3600.0 * 2),  # no usable value: the back-off
         ("-5", 3600.0 * 2),
         ("²", 3600.0 * 2),
     ],
 )
-def test_retry_after_in_seconds_or_a_date_within_the_bounds(retry_after: str, wait: float) -> None:
+def test_retry_after_in_seconds_or_a_date_is_the_least_wait_within_the_bounds(retry_after: str, wait: float) -> None:
     assert retry_interval(BOUNDS, retry_after, NOW, 2, 3600.0) == wait
+    assert retry_interval(BOUNDS, "60", NOW, 1, 600.0) == 900.0  # not before the minimum interval
+    assert retry_interval(BOUNDS, "1200", NOW, 1, 600.0) == 1200.0
 
 
 def test_failures_back_off_exponentially_up_to_the_maximum() -> None:

@@ -8,7 +8,7 @@ A poll behaves as a feed reader should, request by request:
   never made up. A 304 costs no parse and sends nothing. No cookies, no cache-busting query, one ``User-Agent``.
 - 301 and 308 (each hop of the chain up to the first that is not) move the feed: its stored URL changes, and a
   ``feed.moved`` event says so; 302 and 307 do not. 410 ends the feed (``feed.gone``; no more requests).
-- 429 and 503 wait for ``Retry-After``; other failures back off; each failure is one ``feed.error`` event.
+- Failures back off; a 429 or 503 longer if its ``Retry-After`` says so; each failure is one ``feed.error`` event.
 - The interval, jitter and back-off are ``schedule.py``'s. The poll itself is not retried: the next poll is the retry.
 - A 200 also tells the feed's WebSub subscription which hub and topic the feed names (``websub.subscriptions``);
   while a hub pushes, polls come at ``--feed-max-interval``.

@@ -8,20 +8,20 @@
 - Jitter: a random interval up to 10% longer than that one, within the bounds, so that thousands of feeds added at
   once do not come due at once. Never shorter: a poll before the answer is stale (max-age=3600, or a site's "at most
   hourly") is one the server asked not to get. At the maximum, where longer is not allowed, up to 10% shorter.
-- 429 and 503: not before ``Retry-After`` (seconds or an HTTP date), and not before the minimum interval; at most the
-  maximum. Other failures: the interval doubled per failure in a row, up to the maximum; the next success resets it.
+- Failures: the interval doubled per failure in a row, up to the maximum; the next success resets it. A 429 or 503
+  waits that long too, or longer if its ``Retry-After`` (seconds or an HTTP date) asks so, at most the maximum: that
+  header names the least wait, and a short one must not make a poller that was told it asks too often ask sooner.
 """
 
 from __future__ import annotations
 
-import email.utils
 import random
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from linkcast.fetch.client import header_values
-from linkcast.fetch.retry import parse_retry_after
+from linkcast.fetch.retry import parse_http_date, parse_retry_after
 
 _MAX_AGE = re.compile(r"(?:^|,)\s*max-age\s*=\s*\"?(\d+)\"?\s*(?:,|$)", re.IGNORECASE)
 _AGE = re.compile(r"\s*(\d+)\s*")
@@ -52,10 +52,10 @@ def asked_interval(headers: Mapping[str, str], feed_ttl: float | None, now: floa
         return max(0.0, float(found.group(1)) - _age(headers))
     expires_header = headers.get("Expires")
     if expires_header is not None:
-        expires = _date(expires_header)
+        expires = parse_http_date(expires_header)
         if expires is None:  # "0", or any date that does not parse: already stale (RFC 9111 5.3)
             return 0.0
-        served_at = _date(headers.get("Date")) or now
+        served_at = parse_http_date(headers.get("Date")) or now
         return max(0.0, expires - served_at - _age(headers))
     return feed_ttl
 
@@ -73,11 +73,11 @@ def next_interval(bounds: Bounds, asked: float | None, rng: random.Random | None
 
 
 def retry_interval(bounds: Bounds, retry_after: str | None, now: float, failures: int, base: float) -> float:
-    """The interval to the next poll after a failure: ``Retry-After`` if the server gave one, else a back-off."""
+    """The interval to the next poll after a 429 or 503: the back-off, or ``Retry-After`` if the server asks for longer
+    (never sooner: a 429 with ``Retry-After: 0`` put a feed polled hourly at the minimum interval, 429 after 429)."""
+    backed_off = backoff(bounds, failures, base)
     waited = parse_retry_after(retry_after, now)
-    if waited is not None:
-        return bounds.clamp(waited)
-    return backoff(bounds, failures, base)
+    return backed_off if waited is None else bounds.clamp(max(waited, backed_off))
 
 
 def backoff(bounds: Bounds, failures: int, base: float) -> float:
@@ -97,12 +97,3 @@ def _age(headers: Mapping[str, str]) -> float:
     """Seconds the answer was held by caches before it came (``Age``); 0 if absent or invalid."""
     found = _AGE.fullmatch(headers.get("Age") or "")
     return float(found.group(1)) if found else 0.0
-
-
-def _date(value: str | None) -> float | None:
-    if not value:
-        return None
-    try:
-        return email.utils.parsedate_to_datetime(value).timestamp()
-    except (TypeError, ValueError, OverflowError):
-        return None

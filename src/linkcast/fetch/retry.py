@@ -11,6 +11,7 @@ import email.utils
 import random
 import time
 from dataclasses import dataclass
+from datetime import UTC
 
 from linkcast.core.errors import FetchError
 
@@ -20,6 +21,8 @@ BACKOFF_BASE_SECONDS = 0.5
 # than the server said is what a 429 is sent to stop). The fetch's total timeout bounds every wait anyway.
 MAX_WAIT_SECONDS = 30.0
 RETRY_STATUSES = frozenset({429, 503})
+# A Retry-After of more digits than are kept: 2^31 s, what RFC 9111 1.2.2 has a cache take for such a delta-seconds.
+LONGEST_DELAY = 2.0**31
 
 
 class TransientFetchError(FetchError):
@@ -36,14 +39,31 @@ def parse_retry_after(value: str | None, now: float | None = None) -> float | No
         return None
     value = value.strip()
     if value.isdigit():
-        # delta-seconds is 1*DIGIT, ASCII (RFC 9110 10.2.3): ``str.isdigit`` also holds for "²", which ``float``
-        # refuses, and for other scripts' digits; more than 10 digits is past any wait anyone would keep.
-        return float(value) if value.isascii() and len(value) <= 10 else None
+        # delay-seconds is 1*DIGIT, ASCII (RFC 9110 10.2.3): ``str.isdigit`` also holds for "²", which ``float``
+        # refuses, and for other scripts' digits. More than 10 digits is past any wait anyone would keep, and still a
+        # wait: the longest, as a cache reads a delta-seconds too large to hold (RFC 9111 1.2.2). Taken for junk, it
+        # had the server asked again sooner than a short Retry-After would have.
+        if not value.isascii():
+            return None
+        return float(value) if len(value) <= 10 else LONGEST_DELAY
+    when = parse_http_date(value)
+    return None if when is None else max(0.0, when - (time.time() if now is None else now))
+
+
+def parse_http_date(value: str | None) -> float | None:
+    """The time an HTTP-date names, in seconds since the epoch; None if absent or invalid.
+
+    Any of the three forms RFC 9110 5.6.7 has recipients accept: IMF-fixdate, and the obsolete RFC 850 and asctime
+    ones. Every HTTP-date is in UTC, the asctime form too though it names no zone: read as the host's local time, it
+    would be hours off wherever that is not UTC.
+    """
+    if not value:
+        return None
     try:
         when = email.utils.parsedate_to_datetime(value)
+        return (when if when.tzinfo is not None else when.replace(tzinfo=UTC)).timestamp()
     except (TypeError, ValueError, OverflowError):
         return None
-    return max(0.0, when.timestamp() - (time.time() if now is None else now))
 
 
 @dataclass(frozen=True)

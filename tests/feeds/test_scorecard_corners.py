@@ -1,0 +1,77 @@
+"""More of the feed-reader scorecard, request by request, on corners test_scorecard.py and test_polling.py leave:
+HTTP-dates in every form RFC 9110 lets a server send, Retry-After against the back-off."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.feeds.test_polling import watch, watched
+from tests.feeds.test_scorecard import sqlite_poller
+from tests.support.feed_site import Feed, FeedServer, rss
+from tests.support.service import Service
+
+
+async def record_when(service: Service, feed_id: str, done: Any, timeout: float = 15.0) -> dict[str, Any]:
+    """The feed's record, once ``done(record)`` holds."""
+    async with asyncio.timeout(timeout):
+        while True:
+            _status, record = await service.call("GET", f"/feeds/{feed_id}")
+            if done(record):
+                return record
+            await asyncio.sleep(0.05)
+
+
+def asctime(at: float) -> str:
+    """An HTTP-date in the obsolete asctime form (RFC 9110 5.6.7), which names no zone: it is in UTC all the same."""
+    return time.strftime("%a %b %e %H:%M:%S %Y", time.gmtime(at))
+
+
+@pytest.fixture
+async def poller(tmp_path: Path) -> AsyncIterator[Service]:
+    service = sqlite_poller(tmp_path)
+    await service.start()
+    yield service
+    service.stop()
+
+
+@pytest.fixture
+async def far_east(tmp_path: Path) -> AsyncIterator[Service]:
+    """A poller whose host's clock is 14 hours ahead of UTC (Kiribati): an HTTP-date read as local time is wrong."""
+    service = sqlite_poller(tmp_path)
+    service.env["TZ"] = "UTC-14"
+    await service.start()
+    yield service
+    service.stop()
+
+
+async def test_an_asctime_date_is_utc_whatever_the_hosts_zone(far_east: Service, server: FeedServer) -> None:
+    """Expires and Retry-After a minute ahead, in the asctime form: past --feed-max-interval (3 s), so the next poll
+    is some 3 s later; read as the host's local time they were 14 hours past, and the next poll came at the minimum."""
+    feed = Feed(rss(("a", "A")), extra_headers={"Expires": asctime(time.time() + 60)})
+    await watch(far_east, "exp", server.feed("/expires.xml", feed))
+    record = await record_when(far_east, "exp", lambda record: record["last_status"] == 200)
+    assert record["next_poll"] - record["last_poll"] >= 2.5, record
+
+    busy = await watched(far_east, server, "busy", "/busy.xml")
+    busy.queued.append((503, {"Retry-After": asctime(time.time() + 60)}))
+    record = await record_when(far_east, "busy", lambda record: record["last_status"] == 503)
+    assert record["next_poll"] - record["last_poll"] >= 2.5, record
+
+
+async def test_a_short_retry_after_never_makes_a_rate_limited_feed_polled_sooner(
+    poller: Service, server: FeedServer
+) -> None:
+    """max-age=1 puts the polls 1 s apart. A 429 with Retry-After: 0 (or any wait shorter than that) once set the next
+    poll at the minimum (0.3 s): told it asked too often, the poller asked more often, and kept at it while the 429s
+    came. Retry-After is the least wait; a 429 or 503 backs off like any other failure, and longer if it asks so."""
+    feed = Feed(rss(("a", "A")), extra_headers={"Cache-Control": "max-age=1"})
+    await watch(poller, "limited", server.feed("/limited.xml", feed))
+    feed.queued.append((429, {"Retry-After": "0"}))
+    record = await record_when(poller, "limited", lambda record: record["last_status"] == 429)
+    assert record["next_poll"] - record["last_poll"] >= 0.99, record  # the interval at least: 1 s
