@@ -14,6 +14,7 @@ from linkcast.feeds.schedule import (
     Bounds,
     asked_interval,
     backoff,
+    failure_interval,
     next_interval,
     retry_interval,
 )
@@ -109,6 +110,19 @@ def test_retry_after_in_seconds_or_a_date_is_the_least_wait_within_the_bounds(re
     assert retry_interval(BOUNDS, retry_after, NOW, 2, 3600.0) == wait
     assert retry_interval(BOUNDS, "60", NOW, 1, 600.0) == 900.0  # not before the minimum interval
     assert retry_interval(BOUNDS, "1200", NOW, 1, 600.0) == 1200.0
+
+
+@pytest.mark.parametrize("retry_after", [None, "7200", http_date(NOW + 14400)])
+def test_failures_that_share_a_wait_come_back_spread_never_sooner_than_it(retry_after: str | None) -> None:
+    """A host failing its feeds at once (or sending them one Retry-After date) gets them back over a span, not in the
+    same second, and none before the wait it asked for."""
+    rng = random.Random(7)
+    least = retry_interval(BOUNDS, retry_after, NOW, 2, 3600.0) if retry_after else backoff(BOUNDS, 2, 3600.0)
+    waits = [failure_interval(BOUNDS, retry_after, NOW, 2, 3600.0, rng) for _ in range(200)]
+    assert least <= min(waits) and max(waits) <= min(BOUNDS.maximum, least * 1.1)
+    assert max(waits) - min(waits) > least * 0.05  # spread over the span, not one instant
+    at_most = [failure_interval(BOUNDS, retry_after, NOW, 40, 3600.0, rng) for _ in range(200)]
+    assert BOUNDS.maximum * 0.9 <= min(at_most) < max(at_most) <= BOUNDS.maximum
 
 
 def test_failures_back_off_exponentially_up_to_the_maximum() -> None:

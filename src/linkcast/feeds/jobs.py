@@ -39,7 +39,7 @@ from linkcast.core.links import LinkLimits
 from linkcast.extraction import ExtractionPool
 from linkcast.feeds.first_answers import FirstAnswers
 from linkcast.feeds.reading import Answer, read_off_loop
-from linkcast.feeds.schedule import Bounds, asked_interval, backoff, next_interval, retry_interval
+from linkcast.feeds.schedule import Bounds, asked_interval, failure_interval, next_interval
 from linkcast.feeds.websub.subscriptions import Subscriptions, pushing_until
 from linkcast.fetch import Fetcher, Resource
 from linkcast.logs import loggable_url
@@ -190,10 +190,7 @@ class FeedJobs:
     ) -> FeedPoll:
         failures = record.failures + 1
         base = record.interval or self.bounds.default
-        if retry_after is not None:
-            wait = retry_interval(self.bounds, retry_after, now, failures, base)
-        else:
-            wait = backoff(self.bounds, failures, base)
+        wait = failure_interval(self.bounds, retry_after, now, failures, base)
         failed = dataclasses.replace(
             record, state=FEED_ERROR, last_poll=now, last_status=status, last_error=error.to_dict(),
             failures=failures, next_poll=now + wait,

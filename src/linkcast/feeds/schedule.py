@@ -11,6 +11,8 @@
 - Failures: the interval doubled per failure in a row, up to the maximum; the next success resets it. A 429 or 503
   waits that long too, or longer if its ``Retry-After`` (seconds or an HTTP date) asks so, at most the maximum: that
   header names the least wait, and a short one must not make a poller that was told it asks too often ask sooner.
+  Jittered as above: a host that fails its many feeds at once, or sends them all one Retry-After date, would
+  otherwise get them all back in the same second.
 """
 
 from __future__ import annotations
@@ -70,6 +72,15 @@ def next_interval(bounds: Bounds, asked: float | None, rng: random.Random | None
     else:
         low, high = bounds.clamp(base * 0.9), base
     return (rng or random).uniform(low, high)
+
+
+def failure_interval(
+    bounds: Bounds, retry_after: str | None, now: float, failures: int, base: float, rng: random.Random | None = None
+) -> float:
+    """The interval to the next poll after a failure (``retry_after``: the header of a 429 or 503), jittered."""
+    if retry_after is None:
+        return next_interval(bounds, backoff(bounds, failures, base), rng)
+    return next_interval(bounds, retry_interval(bounds, retry_after, now, failures, base), rng)
 
 
 def retry_interval(bounds: Bounds, retry_after: str | None, now: float, failures: int, base: float) -> float:
