@@ -1,5 +1,5 @@
 """More of the feed-reader scorecard, request by request, on corners test_scorecard.py and test_polling.py leave:
-HTTP-dates in every form RFC 9110 lets a server send, Retry-After against the back-off."""
+HTTP-dates in every form RFC 9110 lets a server send, Retry-After against the back-off and the server's clock."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from tests.feeds.test_polling import watch, watched
+from tests.feeds.test_schedule import http_date
 from tests.feeds.test_scorecard import sqlite_poller
 from tests.support.feed_site import Feed, FeedServer, rss
 from tests.support.service import Service
@@ -75,3 +76,14 @@ async def test_a_short_retry_after_never_makes_a_rate_limited_feed_polled_sooner
     feed.queued.append((429, {"Retry-After": "0"}))
     record = await record_when(poller, "limited", lambda record: record["last_status"] == 429)
     assert record["next_poll"] - record["last_poll"] >= 0.99, record  # the interval at least: 1 s
+
+
+async def test_a_retry_after_date_is_read_against_the_servers_own_clock(poller: Service, server: FeedServer) -> None:
+    """A server whose clock is an hour slow says its Date and a Retry-After date 2 s past it: it asks for 2 s. Read
+    against the poller's clock that date was an hour past, and the feed came back at the back-off (0.5 s), sooner than
+    the server asked, as an Expires is read against the Date (RFC 9111 4.2.1)."""
+    busy = await watched(poller, server, "skewed", "/skewed.xml")
+    server_now = time.time() - 3600
+    busy.queued.append((503, {"Date": http_date(server_now), "Retry-After": http_date(server_now + 3)}))
+    record = await record_when(poller, "skewed", lambda record: record["last_status"] == 503)
+    assert record["next_poll"] - record["last_poll"] >= 1.5, record

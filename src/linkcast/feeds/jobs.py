@@ -42,6 +42,7 @@ from linkcast.feeds.reading import Answer, read_off_loop
 from linkcast.feeds.schedule import Bounds, asked_interval, failure_interval, next_interval
 from linkcast.feeds.websub.subscriptions import Subscriptions, pushing_until
 from linkcast.fetch import Fetcher, Resource
+from linkcast.fetch.retry import parse_http_date
 from linkcast.logs import loggable_url
 from linkcast.metrics import Metrics
 from linkcast.settings import Settings
@@ -141,7 +142,8 @@ class FeedJobs:
         if not 200 <= status < 300:
             error = FetchError(f"the server answered {status}", code="http_status")
             retry_after = resource.headers.get("Retry-After") if status in (429, 503) else None
-            poll = self._failed(record, error, now, retry_after, status)
+            served_at = parse_http_date(resource.headers.get("Date")) or now
+            poll = self._failed(record, error, now, retry_after, status, served_at)
             poll.events[:0] = events
             return poll
         answer = Answer(
@@ -186,11 +188,17 @@ class FeedJobs:
         )  # fmt: skip
 
     def _failed(
-        self, record: FeedRecord, error: LinkcastError, now: float, retry_after: str | None, status: int | None = None
+        self,
+        record: FeedRecord,
+        error: LinkcastError,
+        now: float,
+        retry_after: str | None,
+        status: int | None = None,
+        served_at: float | None = None,
     ) -> FeedPoll:
         failures = record.failures + 1
         base = record.interval or self.bounds.default
-        wait = failure_interval(self.bounds, retry_after, now, failures, base)
+        wait = failure_interval(self.bounds, retry_after, served_at or now, failures, base)
         failed = dataclasses.replace(
             record, state=FEED_ERROR, last_poll=now, last_status=status, last_error=error.to_dict(),
             failures=failures, next_poll=now + wait,

@@ -75,12 +75,19 @@ def next_interval(bounds: Bounds, asked: float | None, rng: random.Random | None
 
 
 def failure_interval(
-    bounds: Bounds, retry_after: str | None, now: float, failures: int, base: float, rng: random.Random | None = None
+    bounds: Bounds,
+    retry_after: str | None,
+    served_at: float,
+    failures: int,
+    base: float,
+    rng: random.Random | None = None,
 ) -> float:
-    """The interval to the next poll after a failure (``retry_after``: the header of a 429 or 503), jittered."""
+    """The interval to the next poll after a failure, jittered. ``retry_after``: the header of a 429 or 503;
+    ``served_at``: when the answer was made, by the server's own clock (its ``Date``), against which a Retry-After
+    date is read, as an ``Expires`` is: a server whose clock is an hour slow asks for an hour less than it meant."""
     if retry_after is None:
         return next_interval(bounds, backoff(bounds, failures, base), rng)
-    return next_interval(bounds, retry_interval(bounds, retry_after, now, failures, base), rng)
+    return next_interval(bounds, retry_interval(bounds, retry_after, served_at, failures, base), rng)
 
 
 def retry_interval(bounds: Bounds, retry_after: str | None, now: float, failures: int, base: float) -> float:
