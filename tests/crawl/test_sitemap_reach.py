@@ -37,9 +37,9 @@ async def bystander() -> AsyncIterator[Bystander]:
     await site.stop()
 
 
-async def seed_site(number: int, bystander: Bystander) -> LocalSite:
+async def seed_site(number: int, bystander: Bystander, host: str = "localhost") -> LocalSite:
     site = LocalSite()
-    elsewhere = f"http://localhost:{bystander.port}"
+    elsewhere = f"http://{host}:{bystander.port}"
     lines = [f"Sitemap: {elsewhere}/site{number}/listed{n}.xml" for n in range(LINES)]
     for n in range(LINES):
         target = f"{elsewhere}/site{number}/redirected{n}.xml"
@@ -75,6 +75,29 @@ async def test_many_seed_sites_cannot_multiply_what_their_sitemaps_ask_of_anothe
             await site.stop()
     assert frames[-1]["counts"]["fetched"] == SITES
     # One site's sitemaps reached the other host, all of them; the other sites' were not sent there.
+    askers = {path.split("/")[1] for path in bystander.requested}
+    assert len(askers) == 1, bystander.requested
+    assert len(bystander.requested) == 2 * LINES, bystander.requested
+
+
+async def test_spelling_the_other_host_another_way_reaches_it_as_one_host(tmp_path: Path, bystander: Bystander) -> None:
+    # An IPv6 form that carries the IPv4 address (or a trailing dot) names the same server: each spelling was a host
+    # of its own, which another seed site could claim and send its --max-sitemaps requests to.
+    assert bystander.runner is not None
+    await web.TCPSite(bystander.runner, "127.0.0.2", bystander.port).start()  # not the seed sites' host, 127.0.0.1
+    sites = [await seed_site(number, bystander, host) for number, host in enumerate(["127.0.0.2", "[::ffff:7f00:2]"])]
+    service = Service("--allow-private-networks", store="memory://", log_path=tmp_path / "serve.log")
+    await service.start()
+    try:
+        body = {"urls": [site.url("/") for site in sites], "max_depth": 0, "sitemaps": True}
+        async with service.connect("request_id=spelt&since=0") as ws:
+            status, answer = await service.call("PUT", "/crawls/spelt", json=body)
+            assert status == 201, answer
+            await receive_until(ws, lambda fs: any(f["type"] == DONE for f in fs), 60)
+    finally:
+        service.stop()
+        for site in sites:
+            await site.stop()
     askers = {path.split("/")[1] for path in bystander.requested}
     assert len(askers) == 1, bystander.requested
     assert len(bystander.requested) == 2 * LINES, bystander.requested

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from linkcast.core.inputs import MAX_URL_BYTES
 from linkcast.feeds.discovery import (
     MAX_FEED_LINKS,
     FeedLink,
@@ -88,6 +89,32 @@ def test_hubs_and_self_come_from_the_headers_and_only_where_they_name_none_from_
         ["https://hub.example/"],
         "https://site.example/self",
     )
+
+
+def test_feed_hub_and_self_links_longer_than_a_url_the_api_takes_are_passed_over() -> None:
+    """A page's head may name URLs megabytes long: taken as its feed, one was polled at every interval with a request
+    line that long (never more than 8 KiB from PUT /feeds itself); as its hub, asked with one, and its topic in the
+    form. Passed over, the next one is taken."""
+    long = "/" + "a" * MAX_URL_BYTES
+    head = (
+        f'<link rel="alternate" type="application/rss+xml" href="{long}">'
+        '<link rel="alternate" type="application/rss+xml" href="/feed.xml">'
+        f'<link rel="hub" href="https://hub.example{long}"><link rel="hub" href="https://hub.example/">'
+        f'<link rel="self" href="{long}"><link rel="self" href="/self">'
+    )
+    page = f"<head>{head}</head>".encode()
+    assert feed_links_in_html(page, PAGE_URL) == [
+        FeedLink("https://site.example/feed.xml", "application/rss+xml", None)
+    ]
+    assert hub_and_self_links([], page, PAGE_URL) == (["https://hub.example/"], "https://site.example/self")
+    headers = [
+        f'<{long}>; rel="alternate"; type="application/rss+xml", </feed.xml>; rel="alternate"; '
+        f'type="application/rss+xml", <{long}>; rel="hub", </hub>; rel="hub", <{long}>; rel="self", </self>; rel="self"'
+    ]
+    assert feed_links_in_headers(headers, PAGE_URL) == [
+        FeedLink("https://site.example/feed.xml", "application/rss+xml", None)
+    ]
+    assert hub_and_self_links(headers, b"", PAGE_URL) == (["https://site.example/hub"], "https://site.example/self")
 
 
 def test_hubs_and_self_of_a_feed_come_from_its_atom_links() -> None:

@@ -100,6 +100,23 @@ async def test_a_page_watched_as_a_feed_sends_each_new_link_with_its_text(poller
     ]  # fmt: skip
 
 
+async def test_a_watched_page_s_links_longer_than_a_url_the_api_takes_are_no_entries_nor_followed(
+    poller: Service, server: FeedServer
+) -> None:
+    # A page may hold links of up to 2 MiB; each was an entry and, followed, a request whose URL was that long (1,000
+    # a poll): a small gzipped page made linkcast send megabytes to whatever host its links named.
+    server.page("/post/short", "<p>a post</p>")
+    long_link = "/post/" + "a" * 20_000
+    url = server.page("/long-links", f'<a href="{long_link}">long</a> <a href="/post/short">short</a>')
+    async with poller.connect("since=0") as ws:
+        await watch(poller, "long", url, watch="links", follow=True)
+        await receive_until(ws, lambda fs: any(f.get("type") == "result" for f in fs))
+    _status, listed = await poller.call("GET", "/feeds/long/entries")
+    assert [entry["link"] for entry in listed["entries"]] == [server.url("/post/short")]
+    _status, requests = await poller.call("GET", "/urls")
+    assert [request["url"] for request in requests["requests"]] == [server.url("/post/short")]
+
+
 async def test_opml_in_and_out(poller: Service, server: FeedServer) -> None:
     one, two = server.feed("/one.xml", Feed(rss(("a", "A")))), server.feed("/two.xml", Feed(rss(("b", "B"))))
     opml = (

@@ -298,3 +298,30 @@ async def test_a_hub_pushing_without_end_gets_no_more_entries_than_polls_could_b
         assert (await push_state(service, "flood"))["dropped"] == 4
     finally:
         service.stop()
+
+
+async def test_deliveries_pushed_at_once_share_one_budget(tmp_path: Path, site: FeedServer, hub: WebSubHub) -> None:
+    """The budget was read before a delivery was parsed and spent after its entries were kept: deliveries that
+    arrived together each found all of it left, and each took --max-entries-per-poll entries (and, with "follow",
+    as many fetches). Whatever their number, deliveries in one window take the budget once between them."""
+    service = Service("--allow-private-networks", "--rate-limit", "0", "--feed-min-interval", "600",
+                      "--max-entries-per-poll", "5", store=f"sqlite:///{tmp_path}/l.db",
+                      log_path=tmp_path / "serve.log")  # fmt: skip
+    service.flags += ["--public-url", service.base_url]
+    await service.start()
+    try:
+        own = site.url("/flood-at-once")
+        site.feed("/flood-at-once", Feed(atom("a", hub=hub.hub_url, own=own), content_type=ATOM))
+        await verified(service, hub, "at-once", own)
+        # Past 32 KiB, so read in an extraction child: each delivery then waits its turn there, after it read the
+        # budget and before it spent it, however soon the first of them arrives.
+        padding = f"<subtitle>{'x' * 40_000}</subtitle>"
+        entries = [atom(*[f"at-once-{push}-{n}" for n in range(5)], hub=hub.hub_url, own=own) for push in range(12)]
+        bodies = [body.replace("<entry>", padding + "<entry>", 1).encode() for body in entries]
+        answers = await asyncio.gather(*(hub.deliver(own, body, ATOM) for body in bodies))
+        assert 202 in answers and set(answers) <= {202, 429, 503}, answers  # 503: swapped by another, try again
+        _status, listed = await service.call("GET", "/feeds/at-once/entries")
+        pushed = [e["entry_id"] for e in listed["entries"] if "at-once-" in e["entry_id"]]
+        assert len(pushed) <= 5, pushed
+    finally:
+        service.stop()

@@ -114,6 +114,36 @@ async def test_a_url_admitted_but_not_fetched_gives_its_room_to_the_next_link(st
     assert record.counts.skipped["robots"] == 1 and record.counts.skipped["page_limit"] == 2  # /c, /e
 
 
+async def test_rooms_given_back_are_bounded_so_a_crawl_runs_at_most_twice_max_pages_jobs(store: Store) -> None:
+    """Each page lists the next page and then fresh URLs that redirect into a visited page: each of those is a fetch
+    (the redirect's) that gives its room back. Without a bound, every fetched page refilled the rooms given back, and a
+    crawl of ``max_pages`` N made some N^2/2 fetches (50 million at 10,000)."""
+    max_pages = 10
+    await store.create_crawl("c", spec(max_pages=max_pages, max_depth=100), [f"{SITE}/p0"])
+    taken = 0
+    fresh = iter(range(1_000_000))
+    while True:
+        jobs = []
+        while (job := await store.next_job("w", timeout=0.05)) is not None:
+            jobs.append(job)
+        if not jobs:
+            break
+        jobs.sort(key=lambda job: "/p" in job.url)  # the redirects end first: their rooms go to the next page
+        for job in jobs:
+            taken += 1
+            if "/p" in job.url:
+                next_page = f"{SITE}/p{int(job.url.rsplit('/p', 1)[1]) + 1}"
+                links = [next_page, *(f"{SITE}/r{next(fresh)}" for _ in range(max_pages))]
+                assert await store.finish_crawl_page(job, fetched(job, *links))
+            else:
+                skipped = skipped_body("c", job.url, depth=job.data["depth"], referrer=None, reason="duplicate")
+                assert await store.finish_crawl_page(job, CrawlOutcome(skipped, "duplicate"))
+    record = await store.get_crawl("c")
+    assert record is not None and record.state == "done"
+    assert taken <= 2 * max_pages, f"{taken} jobs for a crawl of max_pages {max_pages}"
+    assert record.counts.fetched < max_pages < taken  # rooms were given back, max_pages of them
+
+
 async def test_a_page_of_many_links_admits_each_new_one_once_in_the_order_found(store: Store) -> None:
     # More links than one statement of a backend takes, each twice (in the same part and across parts), with some
     # seen before: every new URL once, every repeat a duplicate, the first mention's order kept.

@@ -70,6 +70,7 @@ class CrawlRecord:
     finished_at: float | None = None
     counts: CrawlCounts = field(default_factory=CrawlCounts)
     admitted: int = 0  # URLs ever admitted to the frontier: bounded by max_pages
+    given_back: int = 0  # rooms given back by URLs admitted but not fetched: bounded by max_pages too
 
     def to_dict(self) -> dict[str, Any]:
         return {

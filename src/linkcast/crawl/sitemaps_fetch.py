@@ -32,6 +32,7 @@ from collections.abc import Awaitable, Callable
 
 import ada_url
 
+from linkcast.core.addresses import server_host
 from linkcast.core.errors import FetchError, InvalidInput
 from linkcast.core.inputs import validate_url
 from linkcast.crawl.robots import RobotsRules, path_and_query, product_token
@@ -163,15 +164,19 @@ class _Reach:
 
     def __init__(self, site_host: str, may_reach: MayReach) -> None:
         self.site_host = site_host
+        self._site_server = server_host(site_host)
         self._may_reach = may_reach
         self._answers: dict[str, bool] = {}
 
     async def allows(self, host: str) -> bool:
-        if host == self.site_host:
+        # Asked by the server the host names, however it is spelled (``example.com.``, ``[::ffff:192.0.2.1]``):
+        # each spelling was another host of its own, reached by a site of its own.
+        server = server_host(host)
+        if server == self._site_server:
             return True
-        if host not in self._answers:
-            self._answers[host] = await self._may_reach(host)
-        return self._answers[host]
+        if server not in self._answers:
+            self._answers[server] = await self._may_reach(server)
+        return self._answers[server]
 
     async def redirect(self, target: str) -> None:
         """A redirect hook: a sitemap that redirects to a host not allowed is not followed there."""

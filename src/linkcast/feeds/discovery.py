@@ -2,7 +2,9 @@
 
 HTML is read as ``core.links`` reads it (lexbor, the document's encoding, its ``<base href>``) and every URL is
 resolved browser-exact; only ``<link>`` elements in the head count, as in browsers' feed discovery. ``Link`` header
-targets resolve against the response URL (RFC 8288). Everything is bounded: at most ``MAX_FEED_LINKS`` links.
+targets resolve against the response URL (RFC 8288). Everything is bounded: at most ``MAX_FEED_LINKS`` links, and
+no URL longer than one the API takes (``MAX_URL_BYTES``): a head may name URLs megabytes long, and one taken as the
+feed was polled at every interval with a request line that long, one taken as the hub asked with one.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from dataclasses import dataclass
 from selectolax.lexbor import LexborHTMLParser
 
 from linkcast.core.encoding import decode, document_encoding
+from linkcast.core.inputs import MAX_URL_BYTES
 from linkcast.core.resolution import HrefJoiner, resolve_base
 from linkcast.feeds.link_header import parse_link_headers
 from linkcast.feeds.parse import FeedError, body_start, parse_feed
@@ -32,13 +35,19 @@ class FeedLink:
     title: str | None
 
 
+def _resolved(joiner: HrefJoiner, href: str) -> str | None:
+    """The http(s) URL ``href`` stands for, or None: not http(s), invalid, or longer than ``MAX_URL_BYTES``."""
+    link = joiner.resolve(href)
+    return link if link is not None and len(link.encode()) <= MAX_URL_BYTES else None
+
+
 def feed_links_in_html(body: bytes, url: str, content_type: str | None = None) -> list[FeedLink]:
     """The ``<link rel="alternate" type="…feed type…" href>`` of the page's head, in document order, each URL once."""
     found: dict[str, FeedLink] = {}
     for rel, href, media, title, joiner in _head_links(body, url, content_type):
         if "alternate" not in rel or media not in FEED_TYPES:
             continue
-        link = joiner.resolve(href)
+        link = _resolved(joiner, href)
         if link is not None and link not in found:
             found[link] = FeedLink(link, media, " ".join(title.split())[:1000] or None if title else None)
             if len(found) >= MAX_FEED_LINKS:
@@ -55,7 +64,7 @@ def feed_links_in_headers(link_headers: list[str], url: str) -> list[FeedLink]:
         media = parameters.get("type", "").split(";")[0].strip().lower()
         if "alternate" not in rel or media not in FEED_TYPES:
             continue
-        link = joiner.resolve(target)
+        link = _resolved(joiner, target)
         if link is not None and link not in found:
             title = " ".join(parameters.get("title", "").split())[:1000] or None
             found[link] = FeedLink(link, media, title)
@@ -79,7 +88,7 @@ def hub_and_self_links(
         return hubs or feed.hubs[:MAX_FEED_LINKS], own or feed.self_url
     found: dict[str, None] = {}
     for rel, href, _media, _title, page_joiner in _head_links(body, url, content_type):
-        link = page_joiner.resolve(href)
+        link = _resolved(page_joiner, href)
         if link is not None and "hub" in rel:
             found[link] = None
         if link is not None and "self" in rel and own is None:
@@ -94,7 +103,7 @@ def hub_and_self_in_headers(link_headers: list[str], url: str) -> tuple[list[str
     joiner = HrefJoiner(url, document_encoding(b"", "text/html; charset=utf-8"))
     for target, parameters in parse_link_headers(link_headers):
         rel = parameters.get("rel", "").lower().split()
-        link = joiner.resolve(target)
+        link = _resolved(joiner, target)
         if link is None:
             continue
         if "hub" in rel:

@@ -1,7 +1,10 @@
 """What a feed's answer holds, however it came (a poll's 200, a hub's delivery): its entries as the store compares
 them, its title, site and the interval it asks for, and the WebSub hubs and topic it names.
 
-A watched page (``"watch": "links"``) is read as the page's links, each an entry titled by its text. Reading runs off
+A watched page (``"watch": "links"``) is read as the page's links, each an entry titled by its text, but for links
+longer than a URL the API takes (``MAX_URL_BYTES``), as a feed's entries and a crawl's links leave them out: a page may
+hold links of up to 2 MiB, and each was an entry and, with ``follow``, a request for a URL that long, megabytes sent
+to the host it named for a few bytes of a gzipped page. Reading runs off
 the event loop, bounded in time: a small answer in a thread, a larger one in an extraction child (``extraction.py``),
 killed at its deadline. A thread cannot be stopped, and HTML takes time quadratic in its nesting to read (a page, or
 an entry's content, of 2 MB of nested ``<div>`` took minutes of a thread, and a 10 MB one would take hours).
@@ -16,6 +19,7 @@ from typing import Any
 
 from linkcast.core.errors import FetchError
 from linkcast.core.feeds import WATCH_LINKS, PolledEntry
+from linkcast.core.inputs import MAX_URL_BYTES
 from linkcast.core.links import LinkLimits, find_anchors
 from linkcast.extraction import INLINE_MAX_BYTES, ExtractionFailed, ExtractionPool, limits_from_json, limits_json
 from linkcast.feeds.discovery import hub_and_self_in_headers, hub_and_self_links
@@ -52,7 +56,11 @@ def read_answer(watch: str, answer: Answer, limits: LinkLimits, max_entries: int
     if watch == WATCH_LINKS:
         hubs, topic = hub_and_self_links(list(answer.link_headers), answer.body, answer.url, answer.content_type)
         anchors = find_anchors(answer.body, answer.url, answer.content_type, limits)
-        entries = [PolledEntry(url, "", {"title": text or None, "link": url}) for url, text in anchors]
+        entries = [
+            PolledEntry(url, "", {"title": text or None, "link": url})
+            for url, text in anchors
+            if len(url.encode()) <= MAX_URL_BYTES
+        ]
         return Reading(entries[:max_entries], site_link=answer.url, hubs=hubs, topic=topic)
     parsed = parse_feed(answer.body, answer.url, answer.content_type, max_entries=max_entries)
     entries = [_polled(entry) for entry in parsed.entries]

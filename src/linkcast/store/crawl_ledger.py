@@ -8,7 +8,10 @@ their transaction (memory, SQLite; Redis says the same in Lua, ``redis/crawl_scr
 4. Each discovered link is admitted unless already seen (``duplicate``) or the crawl has admitted ``max_pages`` URLs
    (``page_limit``): admitted links join the visited set and the frontier (fair-scheduled jobs by host). A URL
    admitted but not fetched (robots.txt refused it, or it redirected to a visited page) gives its room back, so that
-   ``max_pages`` pages are fetched where the site has them. A URL there is no room for joins the visited set too, so
+   ``max_pages`` pages are fetched where the site has them, but only ``max_pages`` times in a crawl: each such URL
+   costs a fetch too (a redirect's, a robots.txt's), and a site whose every page lists fresh URLs that redirect into
+   a visited page made a crawl of ``max_pages`` N some N^2/2 fetches (50 million at 10,000). A crawl runs at most
+   2 x ``max_pages`` URLs. A URL there is no room for joins the visited set too, so
    that it counts once as ``page_limit`` and then as a ``duplicate``, but only the first
    ``MAX_REMEMBERED_OVER_LIMIT`` of them: past that, the set is only read, and a URL it does not hold counts as
    ``page_limit`` at each mention. A hostile site can put 100,000 new links on every page; without this bound one
@@ -77,7 +80,9 @@ def apply_outcome(
         setattr(counts, outcome.result, getattr(counts, outcome.result) + 1)
     else:  # no page was fetched for it (robots.txt, a redirect to a visited page): its room goes to the next link
         counts.skipped[outcome.result] += 1
-        record.admitted -= 1
+        if record.given_back < int(record.spec["max_pages"]):
+            record.given_back += 1
+            record.admitted -= 1
     if outcome.final_url is not None:
         book.add_seen(seen_key(outcome.final_url))
     for reason, count in outcome.skipped.items():

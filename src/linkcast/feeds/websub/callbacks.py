@@ -10,7 +10,8 @@ needs is in the store).
   An unsigned one is dropped, counted and refused (403, ``UNSIGNED``): every subscription is made with a secret, so
   a hub MUST sign (WebSub 8), and websub.rocks 302 fails a subscriber that takes an unsigned body with a 2xx.
   An accepted body is read as the feed and its entries go through the feed's seen-set exactly as a poll's do, within
-  the push budget (``_budget_left``; past it, 429). A callback that is not (or no longer) a subscription's answers
+  the push budget (``_budget_left``, spent in the swap that reads it, so that deliveries arriving together share it;
+  past it, 429). A callback that is not (or no longer) a subscription's answers
   410 Gone, which tells its hub to stop, before the body is read (``admits``, called by the web layer); so are an
   unsigned delivery (403) and one past the budget (429): a body of up to --max-body-bytes that will be dropped
   whatever it holds is not read first.
@@ -26,7 +27,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from linkcast.core.errors import LinkcastError, Unavailable
-from linkcast.core.feeds import FEED_GONE, WATCH_FEED, FeedRecord
+from linkcast.core.feeds import FEED_GONE, WATCH_FEED, FeedRecord, PolledEntry
 from linkcast.core.links import LinkLimits
 from linkcast.core.websub import MODE_SUBSCRIBE, MODE_UNSUBSCRIBE, PUSH_OFF, PUSH_UNSUBSCRIBING, Subscription
 from linkcast.extraction import ExtractionPool
@@ -103,8 +104,6 @@ class Callbacks:
         if live is None or not signature:  # refused (``live`` is None then)
             return refused or GONE
         sub, record = live
-        now = time.time()
-        budget = self._budget_left(sub, now)
         if not signature_valid(signature, sub.secret, body):
             return await self._dropped(sub, "bad_signature")
         watch = str(record.spec.get("watch", WATCH_FEED))
@@ -120,12 +119,34 @@ class Callbacks:
         if not _of_its_topic(reading.topic, sub, record):
             log.info("a delivery for feed %s names another topic: %s", feed_id, (reading.topic or "")[:500])
             return await self._dropped(sub, "another_topic")
-        taken = reading.entries[:budget]  # the rest (the oldest, in a feed's usual order) wait for a poll
+        taken = await self._take_from_budget(sub, reading.entries)
+        if isinstance(taken, Reply):
+            return taken
         # Of the feed read above: one removed and added again under its id while this was read takes nothing of it.
         await self.store.record_pushed_entries(feed_id, taken, record.created_at)
         self.metrics.websub_deliveries.labels("accepted").inc()
-        await self._count(feed_id, lambda s: self._took(s, max(1, len(taken)), now))
         return RECEIVED
+
+    async def _take_from_budget(self, sub: Subscription, entries: list[PolledEntry]) -> list[PolledEntry] | Reply:
+        """The entries this delivery may bring (the first, as many as the budget has left: the rest, the oldest in a
+        feed's usual order, wait for a poll), spent from the budget in the same swap that reads it; or the answer
+        that refuses the delivery. Read before the body was parsed and spent once its entries were kept, the budget
+        was all there for each of the deliveries that arrived together, and each took all of it."""
+        for _ in range(SWAP_ROUNDS):
+            now = time.time()
+            current = await self.store.get_subscription(sub.feed_id)
+            if current is None or current.callback != sub.callback or current.state == PUSH_UNSUBSCRIBING:
+                return GONE
+            left = self._budget_left(current, now)
+            if left <= 0:
+                await self._dropped(current, "over_budget")
+                return OVER_BUDGET
+            taken = entries[:left]
+            if await self.store.swap_subscription(
+                sub.feed_id, current.version, self._took(current, max(1, len(taken)), now)
+            ):
+                return taken
+        return Reply(503, "the subscription is changing: deliver again", "busy")
 
     def _budget_left(self, sub: Subscription, now: float) -> int:
         """Entries this feed may still take from deliveries in the current window. A hub is chosen by whoever

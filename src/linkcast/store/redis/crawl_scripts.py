@@ -108,9 +108,14 @@ local counts = cjson.decode(redis.call('HGET', ckey(id), 'counts'))
 counts.queued = counts.queued - 1
 if ARGV[9] == 'fetched' or ARGV[9] == 'failed' then
   counts[ARGV[9]] = counts[ARGV[9]] + 1
-else  -- no page fetched for it: its room goes to the next link (crawl_ledger.py, step 4)
+else  -- no page fetched for it: its room goes to the next link, max_pages times a crawl (crawl_ledger.py, step 4)
   counts.skipped[ARGV[9]] = counts.skipped[ARGV[9]] + 1
-  redis.call('HINCRBY', ckey(id), 'admitted', -1)
+  local room = redis.call('HMGET', ckey(id), 'given_back', 'max_pages')
+  local max_pages = tonumber(room[2]) or tonumber(cjson.decode(redis.call('HGET', ckey(id), 'spec'))['max_pages'])
+  if (tonumber(room[1]) or 0) < max_pages then
+    redis.call('HINCRBY', ckey(id), 'given_back', 1)
+    redis.call('HINCRBY', ckey(id), 'admitted', -1)
+  end
 end
 if ARGV[10] ~= '' then redis.call('SADD', ckey(id, 'seen'), ARGV[10]) end
 for reason, count in pairs(cjson.decode(ARGV[11])) do counts.skipped[reason] = counts.skipped[reason] + count end

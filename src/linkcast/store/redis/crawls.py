@@ -200,4 +200,5 @@ def _record(crawl_id: str, fields: dict[bytes, bytes]) -> CrawlRecord:
         CrawlCounts.from_dict(orjson.loads(fields.get(b"counts", b"{}"))),
     )
     record.admitted = int(fields.get(b"admitted", b"0"))
+    record.given_back = int(fields.get(b"given_back", b"0"))
     return record

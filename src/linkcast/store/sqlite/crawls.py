@@ -48,6 +48,7 @@ def _record(row: tuple[Any, ...]) -> tuple[CrawlRecord, float]:
         crawl_id, orjson.loads(spec), state, created_at, started_at, finished_at, CrawlCounts.from_dict(stored)
     )
     record.admitted = stored.get("admitted", 0)
+    record.given_back = stored.get("given_back", 0)
     return record, float(progress_at)
 
 
@@ -110,7 +111,7 @@ class _Book:
         self.events.append(append_event(self.connection, body, self.now))
 
     def save(self, record: CrawlRecord, progress_at: float) -> None:
-        counts = orjson.dumps({**record.counts.to_dict(), "admitted": record.admitted})
+        counts = orjson.dumps({**record.counts.to_dict(), "admitted": record.admitted, "given_back": record.given_back})
         self.connection.execute(
             "UPDATE crawls SET state = ?, started_at = ?, finished_at = ?, counts = ?, progress_at = ? "
             "WHERE crawl_id = ?",
