@@ -144,6 +144,12 @@ class Settings:
         "events of every request it asks for, so one submission can become this many POSTs. A request's own webhook "
         "is not counted (0: no bound)",
     )
+    max_feeds: int = setting(
+        100_000,
+        "feeds kept at once; past it a new one is refused (409), by PUT /feeds and by each outline of an OPML import: "
+        "a feed is polled for as long as it is kept, unlike a request or a crawl, which end and are pruned "
+        "(0: no bound)",
+    )
     max_entries_per_poll: int = setting(1000, "entries read from one poll of a feed; past it the rest wait")
     retries: int = setting(2, "retries for connection failures, 429 and 503, with exponential back-off")
     client_queue_size: int = setting(1024, "events buffered per WebSocket client before it is dropped as too slow")

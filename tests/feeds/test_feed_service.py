@@ -117,6 +117,28 @@ async def test_a_watched_page_s_links_longer_than_a_url_the_api_takes_are_no_ent
     assert [request["url"] for request in requests["requests"]] == [server.url("/post/short")]
 
 
+async def test_past_max_feeds_a_new_feed_is_a_409_and_fetches_nothing(tmp_path: Path, server: FeedServer) -> None:
+    """A feed is polled for as long as it is kept: past --max-feeds, a new one (by PUT, or an OPML outline) is refused
+    before anything is fetched for it; a repeat of a kept one is still answered, and a removal makes room."""
+    service = sqlite_service(tmp_path, "--max-feeds", "2")
+    await service.start()
+    try:
+        for name in ("a", "b"):
+            await watch(service, name, server.feed(f"/{name}.xml", Feed(rss((name, name.upper())))))
+        third = server.feed("/c.xml", Feed(rss(("c", "C"))))
+        status, body = await service.call("PUT", "/feeds/c", json={"url": third})
+        assert (status, body["error"]["code"]) == (409, "too_many_feeds"), body
+        assert (await service.call("PUT", "/feeds/a", json={"url": server.url("/a.xml")}))[0] == 200
+        opml = f'<opml version="2.0"><body><outline text="C" xmlUrl="{third}"/></body></opml>'
+        status, answer = await service.call("POST", "/feeds/import", data=opml.encode())
+        assert status == 200 and [r["error"]["code"] for r in answer["results"]] == ["too_many_feeds"], answer
+        assert server.requests_to("/c.xml") == []
+        assert (await service.call("DELETE", "/feeds/b"))[0] == 200
+        await watch(service, "c", third)
+    finally:
+        service.stop()
+
+
 async def test_opml_in_and_out(poller: Service, server: FeedServer) -> None:
     one, two = server.feed("/one.xml", Feed(rss(("a", "A")))), server.feed("/two.xml", Feed(rss(("b", "B"))))
     opml = (

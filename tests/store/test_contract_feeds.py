@@ -386,3 +386,14 @@ async def test_a_request_or_crawl_pruned_leaves_the_history_of_a_feed_of_its_id_
     assert (await store.get_request("x"), await store.get_crawl("x")) == (None, None)
     history = [event.type for event in await store.events_after(0, ["x"])]
     assert history == ["feed.accepted", "feed.entry"], history
+
+
+async def test_feeds_are_counted_as_they_are_added_repeated_and_removed(store: Store) -> None:
+    """What ``--max-feeds`` is checked against: every record, a repeat of one counted once, a removed one not."""
+    assert await store.count_feeds() == 0
+    for name in ("a", "b", "c"):
+        await store.create_feed(watched(name))
+    await store.create_feed(watched("a"))  # the same feed again
+    assert await store.count_feeds() == 3
+    await store.remove_feed("b")
+    assert await store.count_feeds() == 2

@@ -107,6 +107,7 @@ GUARDED = WRITES | {
     "get_feed",
     "get_feed_and_subscription",
     "list_feeds",
+    "count_feeds",
     "feed_entries",
     "get_subscription",
     "get_webhook",
@@ -325,6 +326,10 @@ class Store(ABC):
     @abstractmethod
     async def list_feeds(self, after: str | None, limit: int) -> Page:
         """Up to ``limit`` feed records in the order they were added, after the cursor ``after``."""
+
+    @abstractmethod
+    async def count_feeds(self) -> int:
+        """How many feeds are stored (watched, failing or gone: every record ``DELETE /feeds/<id>`` would remove)."""
 
     @abstractmethod
     async def feed_entries(self, feed_id: str, after: str | None, limit: int, max_bytes: int = LISTING_BYTES) -> Page:

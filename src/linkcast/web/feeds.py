@@ -25,6 +25,7 @@ from linkcast.core.feeds import WATCH_FEED, WATCH_LINKS, FeedRecord
 from linkcast.core.inputs import validate_request_id
 from linkcast.feeds.discover import discover_feed
 from linkcast.feeds.opml import OpmlFeed, export_opml, read_opml
+from linkcast.feeds.room import FeedRoom
 from linkcast.reading_threads import read_in_thread
 from linkcast.web.api import accepting
 from linkcast.web.bodies import fetchable_url, read_json_object
@@ -68,6 +69,8 @@ async def watch(feed_id: str, spec: dict[str, Any]) -> tuple[FeedRecord, bool]:
     existing = await rt.store.get_feed(feed_id)
     if existing is not None and existing.spec == spec:
         return existing, False
+    if existing is None:
+        (await FeedRoom.of(rt.store, rt.settings.max_feeds)).take()
     url = (
         spec["url"]
         if spec["watch"] == WATCH_LINKS
@@ -171,6 +174,7 @@ async def import_opml() -> Response:
     accepting()
     store = runtime().store
     watched = await feed_ids_by_url()
+    room = await FeedRoom.of(store, runtime().settings.max_feeds)
     results: list[dict[str, Any]] = []
     for index, outline in enumerate(outlines):
         try:
@@ -179,6 +183,7 @@ async def import_opml() -> Response:
                 results.append({"index": index, "status": "existing", "feed_id": watched[url], "url": url})
                 continue
             spec = {"url": url, "follow": False, "watch": WATCH_FEED}
+            room.take()
             record, _ = await store.create_feed(FeedRecord(uuid.uuid4().hex, spec, url, title=outline.title))
             results.append({"index": index, "status": "accepted", "feed_id": record.feed_id, "url": url})
         except (StoreFull, StoreUnavailable, StoreCorrupt):

@@ -121,6 +121,9 @@ class MemoryFeeds(MemoryCrawls):
         page = later[:limit]
         return Page([feed.record for feed in page], str(page[-1].place) if len(later) > limit else None)
 
+    async def count_feeds(self) -> int:
+        return len(self._feeds)
+
     async def feed_entries(self, feed_id: str, after: str | None, limit: int, max_bytes: int = LISTING_BYTES) -> Page:
         feed = self._feeds.get(feed_id)
         if feed is None:

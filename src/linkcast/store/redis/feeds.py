@@ -84,6 +84,9 @@ class RedisFeeds(RedisEvents):
         records = [feed_record(values) for values in fields if values]
         return Page(records, str(int(entries[limit - 1][1])) if len(entries) > limit else None)
 
+    async def count_feeds(self) -> int:
+        return int(await self.redis.zcard(self.key("feeds")))
+
     async def feed_entries(self, feed_id: str, after: str | None, limit: int, max_bytes: int = LISTING_BYTES) -> Page:
         """Entries are read ``ENTRIES_AT_ONCE`` at a time, and no more once they hold ``max_bytes``."""
         key = self.feed_key(feed_id, "entries")

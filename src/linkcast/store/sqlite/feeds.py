@@ -165,6 +165,13 @@ class SQLiteFeeds(SQLiteCore):
     async def get_feed(self, feed_id: str) -> FeedRecord | None:
         return await self._reader.run(lambda connection: _load(connection, feed_id))
 
+    async def count_feeds(self) -> int:
+        def read(connection: sqlite3.Connection) -> int:
+            (count,) = connection.execute("SELECT count(*) FROM feeds").fetchone()
+            return int(count)
+
+        return await self._reader.run(read)
+
     async def list_feeds(self, after: str | None, limit: int) -> Page:
         def operation(connection: sqlite3.Connection) -> Page:
             rows = connection.execute(

@@ -30,6 +30,7 @@ START = {
         ),
         "401": UNAUTHORIZED,
         "403": FORBIDDEN_ORIGIN,
+        "409": error("'too_many_feeds': --max-feeds feeds are kept already"),
         "413": error("the body is larger than --max-request-bytes"),
         "415": error("the body is not JSON"),
         "429": RATE_LIMITED,
@@ -57,7 +58,10 @@ FEEDS = RouteGroup(
                 "responses": {
                     **START["responses"],
                     "200": json_answer(ref("Feed"), "a repeat: the feed's state", LOCATION),
-                    "409": error("the id is taken by a feed watched with other options"),
+                    "409": error(
+                        "the id is taken by a feed watched with other options, or 'too_many_feeds': --max-feeds "
+                        "feeds are kept already"
+                    ),
                 },
             },
             "get": {
