@@ -185,6 +185,21 @@ async def test_205_a_verification_for_another_topic_is_refused(
     assert (push["state"], push["pending"]) == ("requested", "subscribe")
 
 
+async def test_a_hub_that_decodes_the_topics_unreserved_characters_is_confirmed_and_its_deliveries_taken(
+    service: Service, site: FeedServer, hub: WebSubHub
+) -> None:
+    own = site.url("/%7Eunreserved/feed")
+    url = site.feed("/unreserved", Feed(atom("a", hub=hub.hub_url, own=own), content_type=ATOM))
+    decoded = site.url("/~unreserved/feed")  # hubs MUST decode non-reserved characters of the topic (WebSub 5.1.1)
+    hub.behaviour.verify_topic = decoded
+    assert await subscribed(service, hub, "unreserved", url) == own
+    await _wait_entries(service, "unreserved", 1)
+    pushed = atom("b", "a", hub=hub.hub_url, own=decoded).encode()
+    assert 200 <= await hub.deliver(own, pushed, ATOM, own=decoded) < 300
+    await _wait_entries(service, "unreserved", 2)
+    assert (await push_state(service, "unreserved"))["dropped"] == 0
+
+
 # -- distribution (websub.rocks 300-302) ---------------------------------------------------------------------------
 
 

@@ -2,7 +2,8 @@
 needs is in the store).
 
 - Verification of intent (GET, WebSub 5.3): ``hub.challenge`` is echoed only for a pending subscription or
-  unsubscription whose ``hub.topic`` and ``hub.mode`` match; anything else is a 404. ``hub.mode=denied`` for the
+  unsubscription whose ``hub.topic`` (the same URL once percent-encoding is normalized: ``same_topic``) and
+  ``hub.mode`` match; anything else is a 404. ``hub.mode=denied`` for the
   subscription's topic is recorded (the feed goes on being polled) and answered 200.
 - Content distribution (POST, WebSub 7 and 8): accepted only with a valid ``X-Hub-Signature``. A badly signed body
   is answered 2xx as the specification allows (a prober learns nothing of the secret), dropped and counted, and so
@@ -28,7 +29,14 @@ from dataclasses import dataclass
 from linkcast.core.errors import LinkcastError, Unavailable
 from linkcast.core.feeds import FEED_GONE, WATCH_FEED, FeedRecord
 from linkcast.core.links import LinkLimits
-from linkcast.core.websub import MODE_SUBSCRIBE, MODE_UNSUBSCRIBE, PUSH_OFF, PUSH_UNSUBSCRIBING, Subscription
+from linkcast.core.websub import (
+    MODE_SUBSCRIBE,
+    MODE_UNSUBSCRIBE,
+    PUSH_OFF,
+    PUSH_UNSUBSCRIBING,
+    Subscription,
+    same_topic,
+)
 from linkcast.extraction import ExtractionPool
 from linkcast.feeds.reading import Answer, read_off_loop
 from linkcast.feeds.schedule import Bounds
@@ -75,7 +83,7 @@ class Callbacks:
         challenge = query.get("hub.challenge", "")
         for _ in range(SWAP_ROUNDS):
             sub = await self._subscription(feed_id, token)
-            if sub is None or topic != sub.topic:
+            if sub is None or topic is None or not same_topic(topic, sub.topic):
                 return NOT_FOUND
             now = time.time()
             after: Subscription | None
@@ -210,7 +218,7 @@ def _of_its_topic(topic: str | None, sub: Subscription, record: FeedRecord) -> b
     identifies the subscription and the signature only proves that its hub sent the body: a hub (chosen by whoever
     publishes the feed) could otherwise make another feed's content this feed's entries. A delivery that names no
     URL of its own is the callback's; the feed's own URL counts as its topic too (where it is polled)."""
-    return topic is None or topic in (sub.topic, record.url)
+    return topic is None or same_topic(topic, sub.topic) or same_topic(topic, record.url)
 
 
 def _lease(value: str | None, asked: int) -> int:
