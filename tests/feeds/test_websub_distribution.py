@@ -223,3 +223,18 @@ async def test_a_hub_named_without_a_self_url_is_asked_for_the_feeds_url(
     await entry_ids(service, feed_id, 1)
     assert 200 <= await hub.deliver(start, atom("b", "a", hub=hub.hub_url).encode(), ATOM, own="") < 300
     await entry_ids(service, feed_id, 2)
+
+
+async def test_a_json_feeds_hub_of_another_protocol_is_passed_over_for_its_websub_hub(
+    service: Service, site: FeedServer, hub: WebSubHub
+) -> None:
+    """JSON Feed 1.1: a hub's ``type`` is the protocol it speaks; an rssCloud endpoint listed first is not asked."""
+    own = site.url("/json-hubs")
+    document = json.loads(json_feed(hub.hub_url, own, "a"))
+    document["hubs"].insert(0, {"type": "rssCloud", "url": hub.url("/rsscloud")})
+    site.feed("/json-hubs", Feed(json.dumps(document), content_type="application/feed+json"))
+    await watch(service, "json-hubs", own)
+    async with asyncio.timeout(20):
+        while (push := await push_state(service, "json-hubs")) is None or push["state"] == "requested":
+            await asyncio.sleep(0.05)
+    assert (push["state"], push["hub"]) == ("subscribed", hub.hub_url), push
