@@ -384,6 +384,24 @@ async def test_a_feed_gone_410_is_unsubscribed_and_its_callback_is_then_gone(
     assert [e["entry_id"] for e in listed["entries"]] == ["a"]
 
 
+async def test_a_feed_that_names_no_hub_any_more_is_unsubscribed_and_polled_as_before(
+    service: Service, site: FeedServer, hub: WebSubHub
+) -> None:
+    """Renewed for ever, the subscription would keep the feed's polls at --feed-max-interval for a hub that the
+    publisher no longer tells of its updates."""
+    hub.behaviour.lease_seconds = 1  # a poll when the lease would end
+    own = site.url("/hubless")
+    url = site.feed("/hubless", Feed(rss_with_hub(hub.hub_url, own, ("a", "A"))))
+    await subscribed(service, hub, "hubless", url)
+    site.feeds["/hubless"].update(rss(("b", "B"), ("a", "A")))  # the publisher stopped naming a hub
+    await hub.wait_for(lambda: any(a.mode == "unsubscribe" and a.topic == own and a.confirmed for a in hub.asked))
+    async with asyncio.timeout(10):
+        while (await service.call("GET", "/feeds/hubless"))[1].get("push") is not None:
+            await asyncio.sleep(0.05)
+    polls = len(site.requests_to("/hubless"))
+    await site.wait_requests("/hubless", polls + 2, timeout=10)  # at the feed's own interval again
+
+
 async def test_a_verification_for_nothing_pending_is_refused(
     service: Service, site: FeedServer, hub: WebSubHub
 ) -> None:
