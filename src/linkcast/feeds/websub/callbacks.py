@@ -48,18 +48,19 @@ from linkcast.store.base import Store
 
 log = logging.getLogger(__name__)
 
-MAX_CHALLENGE_CHARS = 1024
+MAX_CHALLENGE_BYTES = 1024
 # Rounds of compare-and-swap before a change gives way to the ones racing it (counters are best effort past it).
 SWAP_ROUNDS = 5
 
 
 @dataclass(frozen=True, slots=True)
 class Reply:
-    """A success's status and text (the challenge), or an error's status, code and message."""
+    """A success's status and body (the challenge, as the hub sent it), or an error's status, code and message."""
 
     status: int
     text: str = ""
     code: str | None = None
+    body: bytes = b""
 
 
 NOT_FOUND = Reply(404, "no pending request of this subscription has this mode and topic", "not_pending")
@@ -78,9 +79,11 @@ class Callbacks:
         self.bounds = Bounds(settings.feed_min_interval, settings.feed_max_interval, settings.feed_default_interval)
         self.limits = LinkLimits(settings.max_links, settings.max_result_bytes)
 
-    async def verify(self, feed_id: str, token: str, query: Mapping[str, str]) -> Reply:
+    async def verify(self, feed_id: str, token: str, query: Mapping[str, str], challenge: bytes | None) -> Reply:
+        """The answer to a verification: ``query``, its parameters; ``challenge``, the bytes of ``hub.challenge`` as
+        the hub sent them (percent-decoded, whether or not they are UTF-8), echoed as they are (WebSub 5.3.1)."""
         mode, topic = query.get("hub.mode"), query.get("hub.topic")
-        challenge = query.get("hub.challenge", "")
+        challenge = challenge or b""
         for _ in range(SWAP_ROUNDS):
             sub = await self._subscription(feed_id, token)
             if sub is None or topic is None or not same_topic(topic, sub.topic):
@@ -89,9 +92,9 @@ class Callbacks:
             after: Subscription | None
             if mode == "denied":
                 after = denied(sub, query.get("hub.reason", "")[:200] or None, now, self.bounds)
-                challenge = ""
+                challenge = b""
             elif mode in (MODE_SUBSCRIBE, MODE_UNSUBSCRIBE) and sub.pending == mode:
-                if not challenge or len(challenge) > MAX_CHALLENGE_CHARS:
+                if not challenge or len(challenge) > MAX_CHALLENGE_BYTES:
                     return NOT_FOUND
                 lease = _lease(query.get("hub.lease_seconds"), self.settings.websub_lease)
                 after = verified(sub, lease, now, self.bounds) if mode == MODE_SUBSCRIBE else None
@@ -99,7 +102,7 @@ class Callbacks:
                 return NOT_FOUND
             if await self.store.swap_subscription(feed_id, sub.version, after):
                 log.info("the hub of feed %s: %s verified", feed_id, mode)
-                return Reply(200, challenge)
+                return Reply(200, body=challenge)
         return Reply(503, "the subscription is changing: verify again", "busy")
 
     async def deliver(
