@@ -9,7 +9,7 @@ replica while a worker may be acting on the same subscription, and neither may u
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import orjson
@@ -83,6 +83,9 @@ class Subscription:
     # a page or feed whose rel=self is another URL (websub.rocks 200) would otherwise resolve its relative links
     # elsewhere than its polls did, and each of its entries that a link names would come again, as new.
     content_url: str | None = None
+    # Every hub the feed named when last polled, in its order: once the subscription's hub has failed or denied it, the
+    # next one is asked (lifecycle.next_hub). Empty in records stored before it was kept: the hub alone, then.
+    hubs: list[str] = field(default_factory=list)
     version: int = 0  # set by the store: 0 is "not stored"
 
     def active(self, now: float) -> bool:

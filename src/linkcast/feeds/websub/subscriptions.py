@@ -2,7 +2,8 @@
 
 A poll that read the feed hands over the hubs and the topic it named (``noticed``; without a self URL, the topic is the
 feed's URL): a feed that names a hub gets a subscription to the first one (or, with no ``--public-url``, a note saying
-why it has none); a feed whose hub or topic changed gets a new subscription in place of the old one (whose callback then
+why it has none; the next hub named is asked once that one failed, ``lifecycle.next_hub``); a feed whose topic changed,
+or that no longer names the subscription's hub, gets a new subscription in place of the old one (whose callback then
 answers 410, so its hub stops). While a subscription is active the feed is polled at ``--feed-max-interval``, and again
 when the lease would end (``pushing_until``), so that a renewal that failed falls back to polling. A removed feed's
 subscription is unsubscribed from its hub (``feed_removed``), and so is that of a feed that names no hub any more:
@@ -49,12 +50,14 @@ class Subscriptions:
             return
         hub = hubs[0]
         current = await self.store.get_subscription(feed_id)
-        wanted = self._wanted(feed_id, hub, topic, current, now)
-        if wanted is None:  # the same subscription: only where the feed was read from may have changed
-            if current is not None and current.content_url != content_url:  # a lost race: the next poll retries
-                await self.store.swap_subscription(feed_id, current.version, replace(current, content_url=content_url))
+        wanted = self._wanted(feed_id, hubs, topic, current, now)
+        if wanted is None:  # the same subscription: only where the feed was read from, or its hubs, may have changed
+            if current is not None and (current.content_url, current.hubs) != (content_url, hubs):
+                # a lost race: the next poll retries
+                changed = replace(current, content_url=content_url, hubs=hubs)
+                await self.store.swap_subscription(feed_id, current.version, changed)
             return
-        wanted.content_url = content_url
+        wanted.content_url, wanted.hubs = content_url, hubs
         if await self.store.swap_subscription(feed_id, current.version if current else 0, wanted):
             log.info("feed %s names the hub %s (topic %s): %s", feed_id, hub, topic, wanted.state)
 
@@ -75,14 +78,16 @@ class Subscriptions:
                 return
 
     def _wanted(
-        self, feed_id: str, hub: str, topic: str, current: Subscription | None, now: float
+        self, feed_id: str, hubs: list[str], topic: str, current: Subscription | None, now: float
     ) -> Subscription | None:
-        """The subscription the feed should have now, or None to leave the current one as it is."""
+        """The subscription the feed should have now, or None to leave the current one as it is: one to the first hub
+        named, unless the current one is to any hub the feed names (its first may have failed: ``next_hub``)."""
+        hub = hubs[0]
         if not self.settings.public_url:
             off = switched_off(feed_id, hub, topic)
             same = current is not None and (current.state, current.hub, current.topic) == (PUSH_OFF, hub, topic)
             return None if same else off
         keeps = current is not None and current.state not in (PUSH_OFF, PUSH_UNSUBSCRIBING)
-        if keeps and current is not None and (current.hub, current.topic) == (hub, topic):
+        if keeps and current is not None and current.topic == topic and current.hub in hubs:
             return None
         return new_subscription(feed_id, hub, topic, now)
