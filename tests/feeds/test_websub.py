@@ -402,6 +402,22 @@ async def test_a_feed_that_names_no_hub_any_more_is_unsubscribed_and_polled_as_b
     await site.wait_requests("/hubless", polls + 2, timeout=10)  # at the feed's own interval again
 
 
+async def test_a_verification_of_the_subscription_held_is_confirmed_with_its_new_lease(
+    service: Service, site: FeedServer, hub: WebSubHub
+) -> None:
+    """WebSub 5: a hub may reconfirm an active subscription, or verify again when the answer to its verification was
+    lost; refused, it would end a subscription that linkcast counts on until its lease ends."""
+    own = site.url("/held")
+    url = site.feed("/held", Feed(rss_with_hub(hub.hub_url, own, ("a", "A"))))
+    await subscribed(service, hub, "held", url)
+    callback = hub.subscribers[own].callback.removeprefix(service.base_url)
+    query = {"hub.mode": "subscribe", "hub.topic": own, "hub.challenge": "again", "hub.lease_seconds": "7200"}
+    async with aiohttp.ClientSession() as session, session.get(service.base_url + callback, params=query) as answer:
+        assert (answer.status, await answer.text()) == (200, "again")
+    push = await push_state(service, "held")
+    assert (push["state"], push["pending"], push["lease_seconds"]) == ("subscribed", None, 7200)
+
+
 async def test_a_verification_for_nothing_pending_is_refused(
     service: Service, site: FeedServer, hub: WebSubHub
 ) -> None:
@@ -410,7 +426,6 @@ async def test_a_verification_for_nothing_pending_is_refused(
     await subscribed(service, hub, "nothing", url)
     callback = hub.subscribers[own].callback.removeprefix(service.base_url)
     for query in (
-        {"hub.mode": "subscribe", "hub.topic": own, "hub.challenge": "c", "hub.lease_seconds": "5"},  # not pending
         {"hub.mode": "unsubscribe", "hub.topic": own, "hub.challenge": "c"},  # not pending
         {"hub.mode": "other", "hub.topic": own, "hub.challenge": "c"},
     ):

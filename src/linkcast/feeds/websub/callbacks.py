@@ -3,8 +3,9 @@ needs is in the store).
 
 - Verification of intent (GET, WebSub 5.3): ``hub.challenge`` is echoed only for a pending subscription or
   unsubscription whose ``hub.topic`` (the same URL once percent-encoding is normalized: ``same_topic``) and
-  ``hub.mode`` match; anything else is a 404. ``hub.mode=denied`` for the
-  subscription's topic is recorded (the feed goes on being polled) and answered 200.
+  ``hub.mode`` match, or for the subscription held (a hub's reconfirmation, or its retry: ``_held``); anything else
+  is a 404. ``hub.mode=denied`` for the subscription's topic is recorded (the feed goes on being polled) and
+  answered 200.
 - Content distribution (POST, WebSub 7 and 8): accepted only with a valid ``X-Hub-Signature``. A badly signed body
   is answered 2xx as the specification allows (a prober learns nothing of the secret), dropped and counted, and so
   is one whose Link ``rel=self`` (else document) names a topic other than the subscription's (``_of_its_topic``).
@@ -33,6 +34,7 @@ from linkcast.core.websub import (
     MODE_SUBSCRIBE,
     MODE_UNSUBSCRIBE,
     PUSH_OFF,
+    PUSH_SUBSCRIBED,
     PUSH_UNSUBSCRIBING,
     Subscription,
     same_topic,
@@ -93,7 +95,7 @@ class Callbacks:
             if mode == "denied":
                 after = denied(sub, query.get("hub.reason", "")[:200] or None, now, self.bounds)
                 challenge = b""
-            elif mode in (MODE_SUBSCRIBE, MODE_UNSUBSCRIBE) and sub.pending == mode:
+            elif mode in (MODE_SUBSCRIBE, MODE_UNSUBSCRIBE) and (sub.pending == mode or _held(sub, mode)):
                 if not challenge or len(challenge) > MAX_CHALLENGE_BYTES:
                     return NOT_FOUND
                 lease = _lease(query.get("hub.lease_seconds"), self.settings.websub_lease)
@@ -222,6 +224,15 @@ def _of_its_topic(topic: str | None, sub: Subscription, record: FeedRecord) -> b
     publishes the feed) could otherwise make another feed's content this feed's entries. A delivery that names no
     URL of its own is the callback's; the feed's own URL counts as its topic too (where it is polled)."""
     return topic is None or same_topic(topic, sub.topic) or same_topic(topic, record.url)
+
+
+def _held(sub: Subscription, mode: str) -> bool:
+    """Whether a verification of ``mode`` with nothing pending is of the subscription as it stands, which linkcast
+    still wants: a hub's reconfirmation (WebSub 5: "the hub periodically reconfirms the subscription is still
+    active"), or a hub asking again because the answer to its verification was lost. Refused (404, "the subscriber
+    does not agree"), the hub would end a subscription linkcast counts on for the rest of its lease, polling the feed
+    at --feed-max-interval for pushes that never come."""
+    return mode == MODE_SUBSCRIBE and sub.pending is None and sub.state == PUSH_SUBSCRIBED
 
 
 def _lease(value: str | None, asked: int) -> int:
