@@ -185,6 +185,21 @@ async def test_205_a_verification_for_another_topic_is_refused(
     assert (push["state"], push["pending"]) == ("requested", "subscribe")
 
 
+async def test_a_hub_that_decodes_the_topics_unreserved_characters_is_confirmed_and_its_deliveries_taken(
+    service: Service, site: FeedServer, hub: WebSubHub
+) -> None:
+    own = site.url("/%7Eunreserved/feed")
+    url = site.feed("/unreserved", Feed(atom("a", hub=hub.hub_url, own=own), content_type=ATOM))
+    decoded = site.url("/~unreserved/feed")  # hubs MUST decode non-reserved characters of the topic (WebSub 5.1.1)
+    hub.behaviour.verify_topic = decoded
+    assert await subscribed(service, hub, "unreserved", url) == own
+    await _wait_entries(service, "unreserved", 1)
+    pushed = atom("b", "a", hub=hub.hub_url, own=decoded).encode()
+    assert 200 <= await hub.deliver(own, pushed, ATOM, own=decoded) < 300
+    await _wait_entries(service, "unreserved", 2)
+    assert (await push_state(service, "unreserved"))["dropped"] == 0
+
+
 # -- distribution (websub.rocks 300-302) ---------------------------------------------------------------------------
 
 
@@ -369,6 +384,40 @@ async def test_a_feed_gone_410_is_unsubscribed_and_its_callback_is_then_gone(
     assert [e["entry_id"] for e in listed["entries"]] == ["a"]
 
 
+async def test_a_feed_that_names_no_hub_any_more_is_unsubscribed_and_polled_as_before(
+    service: Service, site: FeedServer, hub: WebSubHub
+) -> None:
+    """Renewed for ever, the subscription would keep the feed's polls at --feed-max-interval for a hub that the
+    publisher no longer tells of its updates."""
+    hub.behaviour.lease_seconds = 1  # a poll when the lease would end
+    own = site.url("/hubless")
+    url = site.feed("/hubless", Feed(rss_with_hub(hub.hub_url, own, ("a", "A"))))
+    await subscribed(service, hub, "hubless", url)
+    site.feeds["/hubless"].update(rss(("b", "B"), ("a", "A")))  # the publisher stopped naming a hub
+    await hub.wait_for(lambda: any(a.mode == "unsubscribe" and a.topic == own and a.confirmed for a in hub.asked))
+    async with asyncio.timeout(10):
+        while (await service.call("GET", "/feeds/hubless"))[1].get("push") is not None:
+            await asyncio.sleep(0.05)
+    polls = len(site.requests_to("/hubless"))
+    await site.wait_requests("/hubless", polls + 2, timeout=10)  # at the feed's own interval again
+
+
+async def test_a_verification_of_the_subscription_held_is_confirmed_with_its_new_lease(
+    service: Service, site: FeedServer, hub: WebSubHub
+) -> None:
+    """WebSub 5: a hub may reconfirm an active subscription, or verify again when the answer to its verification was
+    lost; refused, it would end a subscription that linkcast counts on until its lease ends."""
+    own = site.url("/held")
+    url = site.feed("/held", Feed(rss_with_hub(hub.hub_url, own, ("a", "A"))))
+    await subscribed(service, hub, "held", url)
+    callback = hub.subscribers[own].callback.removeprefix(service.base_url)
+    query = {"hub.mode": "subscribe", "hub.topic": own, "hub.challenge": "again", "hub.lease_seconds": "7200"}
+    async with aiohttp.ClientSession() as session, session.get(service.base_url + callback, params=query) as answer:
+        assert (answer.status, await answer.text()) == (200, "again")
+    push = await push_state(service, "held")
+    assert (push["state"], push["pending"], push["lease_seconds"]) == ("subscribed", None, 7200)
+
+
 async def test_a_verification_for_nothing_pending_is_refused(
     service: Service, site: FeedServer, hub: WebSubHub
 ) -> None:
@@ -377,7 +426,6 @@ async def test_a_verification_for_nothing_pending_is_refused(
     await subscribed(service, hub, "nothing", url)
     callback = hub.subscribers[own].callback.removeprefix(service.base_url)
     for query in (
-        {"hub.mode": "subscribe", "hub.topic": own, "hub.challenge": "c", "hub.lease_seconds": "5"},  # not pending
         {"hub.mode": "unsubscribe", "hub.topic": own, "hub.challenge": "c"},  # not pending
         {"hub.mode": "other", "hub.topic": own, "hub.challenge": "c"},
     ):

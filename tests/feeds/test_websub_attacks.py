@@ -7,10 +7,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
+from urllib.parse import quote
 
 import aiohttp
 import pytest
 import pytest_asyncio
+from yarl import URL
 
 from tests.feeds.test_websub import ATOM, FAST, atom, push_state, watch
 from tests.support.feed_site import Feed, FeedServer
@@ -136,6 +138,28 @@ async def test_verifications_replayed_after_the_unsubscription_are_refused(
         status, text = await get_text(service, callback, query)
         assert status == 404 and text != "again", (mode, text)
     assert (await service.call("GET", "/feeds/replayed"))[0] == 404
+
+
+@pytest.mark.parametrize(
+    ("sent", "echoed"),
+    [
+        ("%FF%FEz%80", b"\xff\xfez\x80"),  # not UTF-8: the bytes the hub encoded, not the text "%FF%FEz%80"
+        ("a+b%2Bc%26d%3D%25", b"a b+c&d=%"),
+        ("%C3%A9%00%0D%0A%EF%BB%BF", "é\x00\r\n\ufeff".encode()),
+    ],
+)
+async def test_a_challenge_is_echoed_as_the_bytes_the_hub_encoded(
+    service: Service, site: FeedServer, silent_hub: WebSubHub, sent: str, echoed: bytes
+) -> None:
+    feed_id = f"challenge-{len(sent)}"
+    callback, asked = await pending(service, site, silent_hub, feed_id)
+    query = f"hub.mode=subscribe&hub.topic={quote(asked.topic, safe='')}&hub.challenge={sent}&hub.lease_seconds=60"
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(URL(f"{service.base_url}{callback}?{query}", encoded=True)) as answer,
+    ):
+        assert (answer.status, await answer.read()) == (200, echoed)
+    assert (await push_state(service, feed_id))["state"] == "subscribed"
 
 
 @pytest.mark.parametrize("lease", ["²", "١٢٣", "-5", "1e9", " ", "9" * 40])

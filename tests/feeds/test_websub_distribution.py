@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
+from aiohttp import web
 
 from linkcast.feeds.websub.signature import sign
 from tests.feeds.test_websub import ATOM, atom, push_state, rss_with_hub, subscribed, subscriber, watch
@@ -223,3 +224,37 @@ async def test_a_hub_named_without_a_self_url_is_asked_for_the_feeds_url(
     await entry_ids(service, feed_id, 1)
     assert 200 <= await hub.deliver(start, atom("b", "a", hub=hub.hub_url).encode(), ATOM, own="") < 300
     await entry_ids(service, feed_id, 2)
+
+
+async def test_a_json_feeds_hub_of_another_protocol_is_passed_over_for_its_websub_hub(
+    service: Service, site: FeedServer, hub: WebSubHub
+) -> None:
+    """JSON Feed 1.1: a hub's ``type`` is the protocol it speaks; an rssCloud endpoint listed first is not asked."""
+    own = site.url("/json-hubs")
+    document = json.loads(json_feed(hub.hub_url, own, "a"))
+    document["hubs"].insert(0, {"type": "rssCloud", "url": hub.url("/rsscloud")})
+    site.feed("/json-hubs", Feed(json.dumps(document), content_type="application/feed+json"))
+    await watch(service, "json-hubs", own)
+    async with asyncio.timeout(20):
+        while (push := await push_state(service, "json-hubs")) is None or push["state"] == "requested":
+            await asyncio.sleep(0.05)
+    assert (push["state"], push["hub"]) == ("subscribed", hub.hub_url), push
+
+
+async def test_once_the_first_hub_fails_the_next_hub_the_feed_names_is_subscribed_to(
+    service: Service, site: FeedServer, hub: WebSubHub
+) -> None:
+    """WebSub 4: a publisher names several hubs so that one failing is not the end of its pushes."""
+
+    async def down(_request: web.Request) -> web.Response:
+        return web.Response(status=503, text="down for maintenance")
+
+    first = hub.route("/down", down)
+    own = site.url("/two-hubs")
+    links = f'<{first}>; rel="hub", <{hub.hub_url}>; rel="hub", <{own}>; rel="self"'
+    site.feed("/two-hubs", Feed(atom("a"), content_type=ATOM, extra_headers={"Link": links}))
+    await watch(service, "two-hubs", own)
+    [asked] = await hub.wait_asked(1, timeout=10)
+    assert asked.confirmed and asked.topic == own
+    push = await settled(service, "two-hubs", "subscribed")
+    assert push["hub"] == hub.hub_url

@@ -8,7 +8,8 @@ replica while a worker may be acting on the same subscription, and neither may u
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+import re
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import orjson
@@ -25,6 +26,34 @@ PUSH_UNSUBSCRIBING = "unsubscribing"  # the feed was removed; the hub is asked t
 # What a pending request to the hub asks for (the mode a verification must carry to be answered).
 MODE_SUBSCRIBE = "subscribe"
 MODE_UNSUBSCRIBE = "unsubscribe"
+
+# RFC 3986 2.3 and 2.2: characters that are never percent-encoded in a normal URI, and those whose encoding matters.
+_UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+_RESERVED = frozenset(":/?#[]@!$&'()*+,;=")
+_ESCAPE_OR_CHAR = re.compile(r"%([0-9A-Fa-f]{2})|(.)", re.DOTALL)
+
+
+def same_topic(given: str, topic: str) -> bool:
+    """Whether a hub's ``given`` topic URL names ``topic``: the same once the percent-encoding of both is normalized.
+    Hubs MUST decode non-reserved characters of the topic (WebSub 5.1.1), so a hub asked for ``/%7Euser/feed`` says
+    ``/~user/feed``, and one that quotes what the URL standard leaves as it is says ``%7C`` for ``|``."""
+    return given == topic or _normal_encoding(given) == _normal_encoding(topic)
+
+
+def _normal_encoding(url: str) -> str:
+    """``url`` with its percent-encoding normalized (RFC 3986 6.2.2.1-2): unreserved characters decoded, every other
+    escape in upper case, and characters a URI may not hold as they are (``|``, a space, ``é``) encoded as UTF-8."""
+
+    def one(found: re.Match[str]) -> str:
+        escape, char = found.group(1), found.group(2)
+        if escape is not None:
+            decoded = chr(int(escape, 16))
+            return decoded if decoded in _UNRESERVED else f"%{escape.upper()}"
+        if char in _UNRESERVED or char in _RESERVED:
+            return char
+        return "".join(f"%{byte:02X}" for byte in char.encode("utf-8", "surrogatepass"))
+
+    return _ESCAPE_OR_CHAR.sub(one, url)
 
 
 @dataclass
@@ -54,6 +83,9 @@ class Subscription:
     # a page or feed whose rel=self is another URL (websub.rocks 200) would otherwise resolve its relative links
     # elsewhere than its polls did, and each of its entries that a link names would come again, as new.
     content_url: str | None = None
+    # Every hub the feed named when last polled, in its order: once the subscription's hub has failed or denied it, the
+    # next one is asked (lifecycle.next_hub). Empty in records stored before it was kept: the hub alone, then.
+    hubs: list[str] = field(default_factory=list)
     version: int = 0  # set by the store: 0 is "not stored"
 
     def active(self, now: float) -> bool:

@@ -95,7 +95,7 @@ class FeedJobs:
                     record.url, max_bytes=self.settings.max_body_bytes, accept=self._accept(record),
                     headers=_validators(record), retry=False,
                 )  # fmt: skip
-            poll = await self._answered(record, resource, now, pushing)
+            poll = await self._answered(record, resource, now, pushing, subscription is not None)
         except LinkcastError as error:
             if refused_by_the_store(error):  # storing the hub it names: not the feed's failure (the poll runs again)
                 raise
@@ -116,7 +116,10 @@ class FeedJobs:
     def _accept(record: FeedRecord) -> str:
         return PAGE_ACCEPT if record.spec.get("watch") == WATCH_LINKS else FEED_ACCEPT
 
-    async def _answered(self, record: FeedRecord, resource: Resource, now: float, pushing: float | None) -> FeedPoll:
+    async def _answered(
+        self, record: FeedRecord, resource: Resource, now: float, pushing: float | None, subscribed: bool
+    ) -> FeedPoll:
+        """The poll's outcome; ``subscribed``: whether the feed had a WebSub subscription when the poll began."""
         record, events = _moved(record, resource)
         status = resource.status_code
         if status == 410:
@@ -165,7 +168,7 @@ class FeedJobs:
         # still a resource with a URL: the feed's, where permanent redirects led (a temporary one's target may
         # change at each poll, and each change would be a new subscription).
         topic = reading.topic or record.url
-        await self.subscriptions.noticed(record.feed_id, reading.hubs, topic, answer.url, now)
+        await self.subscriptions.noticed(record.feed_id, reading.hubs, topic, answer.url, now, known=subscribed)
         asked = asked_interval(resource.headers, reading.ttl, now)
         succeeded = self._succeeded(record, status, now, asked, pushing)
         # The validators the server sent with this 200, each on its own: one it did not send is dropped.

@@ -3,6 +3,7 @@
 A JSON Feed is an object whose ``version`` is ``https://jsonfeed.org/version/1`` or ``/1.1``; any other JSON is not
 a feed. Fields of the wrong type are ignored, as readers do, rather than refusing the feed: an ``id`` written as a
 number (common in 1.0 feeds) is read as its decimal text. 1.1's ``authors`` and 1.0's ``author`` are both read.
+Of ``hubs``, only WebSub hubs count (``_a_websub_hub``: a ``type`` of "rssCloud" names another protocol).
 JSON has no ``xml:base``: relative URLs resolve against the feed URL. orjson reads the document (it refuses nesting
 deeper than 1,024, which is then ``too_complex``), once its values are counted (``FeedLimits.max_json_values``: a
 document of 10 MB of ``{},`` would hold some 290 MB).
@@ -64,7 +65,7 @@ def read_json_feed(body: bytes, url: str, content_type: str | None, max_entries:
                 entries.append(entry)
     hubs = document.get("hubs")
     hubs = hubs[:100] if isinstance(hubs, list) else []
-    hub_urls = [resolve_link(_string(hub.get("url")), url) for hub in hubs if isinstance(hub, dict)]
+    hub_urls = [resolve_link(_string(hub.get("url")), url) for hub in hubs if _a_websub_hub(hub)]
     title = _string(document.get("title"))
     return ParsedFeed(
         kind="json",
@@ -100,6 +101,21 @@ def _text(body: bytes, content_type: str | None) -> str:
     if body.startswith(b"\xef\xbb\xbf") or encoding is None:
         return body.decode("utf-8", "replace").removeprefix("\ufeff")
     return decode(body, encoding).removeprefix("\ufeff")
+
+
+# The ``type`` of a ``hubs`` entry is the protocol its endpoint speaks ("rssCloud", "WebSub"); linkcast speaks WebSub
+# (known by its older name too).
+_WEBSUB_HUB_TYPES = frozenset({"websub", "pubsubhubbub"})
+
+
+def _a_websub_hub(hub: object) -> bool:
+    """Whether a ``hubs`` entry is a WebSub hub: one whose ``type`` names another protocol (an rssCloud endpoint) is
+    not, and a WebSub subscription request sent to it could only fail. One with no ``type`` (which 1.1 requires) is
+    taken for one, WebSub being the protocol feeds name hubs for."""
+    if not isinstance(hub, dict):
+        return False
+    kind = hub.get("type")
+    return not isinstance(kind, str) or kind.strip().lower() in _WEBSUB_HUB_TYPES
 
 
 def _string(value: Any) -> str | None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from typing import Any
+from urllib.parse import unquote_to_bytes
 
 from hypercorn.typing import ASGIReceiveCallable
 from quart import Blueprint, Quart, Response, request
@@ -64,12 +65,25 @@ def _answer(reply: Reply) -> Response:
         return error_response(reply.status, reply.code, reply.text)
     # nosniff: the challenge is the hub's text, echoed; it must never be taken for a page.
     headers = {"X-Content-Type-Options": "nosniff", "Cache-Control": "no-store"}
-    return Response(reply.text, status=reply.status, content_type=PLAIN, headers=headers)
+    return Response(reply.body, status=reply.status, content_type=PLAIN, headers=headers)
+
+
+def query_bytes(query_string: bytes, name: bytes) -> bytes | None:
+    """The first value of ``name`` in a query string as the bytes it encodes (``application/x-www-form-urlencoded``:
+    ``+`` is a space, then percent-decoding), or None. ``request.args`` decodes values as UTF-8 and leaves a sequence
+    that is not as it was written (``%FF`` stays the three characters), so a challenge of any other bytes would not
+    come back as the hub sent it."""
+    for pair in query_string.split(b"&"):
+        key, _, value = pair.partition(b"=")
+        if unquote_to_bytes(key.replace(b"+", b" ")) == name:
+            return unquote_to_bytes(value.replace(b"+", b" "))
+    return None
 
 
 @websub.get("/websub/<feed_id>/<token>")
 async def verify(feed_id: str, token: str) -> Response:
-    return _answer(await runtime().callbacks.verify(feed_id, token, request.args))
+    challenge = query_bytes(request.query_string, b"hub.challenge")
+    return _answer(await runtime().callbacks.verify(feed_id, token, request.args, challenge))
 
 
 @websub.post("/websub/<feed_id>/<token>")

@@ -2,8 +2,10 @@
 needs is in the store).
 
 - Verification of intent (GET, WebSub 5.3): ``hub.challenge`` is echoed only for a pending subscription or
-  unsubscription whose ``hub.topic`` and ``hub.mode`` match; anything else is a 404. ``hub.mode=denied`` for the
-  subscription's topic is recorded (the feed goes on being polled) and answered 200.
+  unsubscription whose ``hub.topic`` (the same URL once percent-encoding is normalized: ``same_topic``) and
+  ``hub.mode`` match, or for the subscription held (a hub's reconfirmation, or its retry: ``_held``); anything else
+  is a 404. ``hub.mode=denied`` for the subscription's topic is recorded (the feed goes on being polled) and
+  answered 200.
 - Content distribution (POST, WebSub 7 and 8): accepted only with a valid ``X-Hub-Signature``. A badly signed body
   is answered 2xx as the specification allows (a prober learns nothing of the secret), dropped and counted, and so
   is one whose Link ``rel=self`` (else document) names a topic other than the subscription's (``_of_its_topic``).
@@ -29,7 +31,15 @@ from dataclasses import dataclass
 from linkcast.core.errors import LinkcastError, Unavailable
 from linkcast.core.feeds import FEED_GONE, WATCH_FEED, FeedRecord, PolledEntry
 from linkcast.core.links import LinkLimits
-from linkcast.core.websub import MODE_SUBSCRIBE, MODE_UNSUBSCRIBE, PUSH_OFF, PUSH_UNSUBSCRIBING, Subscription
+from linkcast.core.websub import (
+    MODE_SUBSCRIBE,
+    MODE_UNSUBSCRIBE,
+    PUSH_OFF,
+    PUSH_SUBSCRIBED,
+    PUSH_UNSUBSCRIBING,
+    Subscription,
+    same_topic,
+)
 from linkcast.extraction import ExtractionPool
 from linkcast.feeds.reading import Answer, read_off_loop
 from linkcast.feeds.schedule import Bounds
@@ -41,18 +51,19 @@ from linkcast.store.base import Store
 
 log = logging.getLogger(__name__)
 
-MAX_CHALLENGE_CHARS = 1024
+MAX_CHALLENGE_BYTES = 1024
 # Rounds of compare-and-swap before a change gives way to the ones racing it (counters are best effort past it).
 SWAP_ROUNDS = 5
 
 
 @dataclass(frozen=True, slots=True)
 class Reply:
-    """A success's status and text (the challenge), or an error's status, code and message."""
+    """A success's status and body (the challenge, as the hub sent it), or an error's status, code and message."""
 
     status: int
     text: str = ""
     code: str | None = None
+    body: bytes = b""
 
 
 NOT_FOUND = Reply(404, "no pending request of this subscription has this mode and topic", "not_pending")
@@ -71,20 +82,22 @@ class Callbacks:
         self.bounds = Bounds(settings.feed_min_interval, settings.feed_max_interval, settings.feed_default_interval)
         self.limits = LinkLimits(settings.max_links, settings.max_result_bytes)
 
-    async def verify(self, feed_id: str, token: str, query: Mapping[str, str]) -> Reply:
+    async def verify(self, feed_id: str, token: str, query: Mapping[str, str], challenge: bytes | None) -> Reply:
+        """The answer to a verification: ``query``, its parameters; ``challenge``, the bytes of ``hub.challenge`` as
+        the hub sent them (percent-decoded, whether or not they are UTF-8), echoed as they are (WebSub 5.3.1)."""
         mode, topic = query.get("hub.mode"), query.get("hub.topic")
-        challenge = query.get("hub.challenge", "")
+        challenge = challenge or b""
         for _ in range(SWAP_ROUNDS):
             sub = await self._subscription(feed_id, token)
-            if sub is None or topic != sub.topic:
+            if sub is None or topic is None or not same_topic(topic, sub.topic):
                 return NOT_FOUND
             now = time.time()
             after: Subscription | None
             if mode == "denied":
                 after = denied(sub, query.get("hub.reason", "")[:200] or None, now, self.bounds)
-                challenge = ""
-            elif mode in (MODE_SUBSCRIBE, MODE_UNSUBSCRIBE) and sub.pending == mode:
-                if not challenge or len(challenge) > MAX_CHALLENGE_CHARS:
+                challenge = b""
+            elif mode in (MODE_SUBSCRIBE, MODE_UNSUBSCRIBE) and (sub.pending == mode or _held(sub, mode)):
+                if not challenge or len(challenge) > MAX_CHALLENGE_BYTES:
                     return NOT_FOUND
                 lease = _lease(query.get("hub.lease_seconds"), self.settings.websub_lease)
                 after = verified(sub, lease, now, self.bounds) if mode == MODE_SUBSCRIBE else None
@@ -92,7 +105,7 @@ class Callbacks:
                 return NOT_FOUND
             if await self.store.swap_subscription(feed_id, sub.version, after):
                 log.info("the hub of feed %s: %s verified", feed_id, mode)
-                return Reply(200, challenge)
+                return Reply(200, body=challenge)
         return Reply(503, "the subscription is changing: verify again", "busy")
 
     async def deliver(
@@ -231,7 +244,16 @@ def _of_its_topic(topic: str | None, sub: Subscription, record: FeedRecord) -> b
     identifies the subscription and the signature only proves that its hub sent the body: a hub (chosen by whoever
     publishes the feed) could otherwise make another feed's content this feed's entries. A delivery that names no
     URL of its own is the callback's; the feed's own URL counts as its topic too (where it is polled)."""
-    return topic is None or topic in (sub.topic, record.url)
+    return topic is None or same_topic(topic, sub.topic) or same_topic(topic, record.url)
+
+
+def _held(sub: Subscription, mode: str) -> bool:
+    """Whether a verification of ``mode`` with nothing pending is of the subscription as it stands, which linkcast
+    still wants: a hub's reconfirmation (WebSub 5: "the hub periodically reconfirms the subscription is still
+    active"), or a hub asking again because the answer to its verification was lost. Refused (404, "the subscriber
+    does not agree"), the hub would end a subscription linkcast counts on for the rest of its lease, polling the feed
+    at --feed-max-interval for pushes that never come."""
+    return mode == MODE_SUBSCRIBE and sub.pending is None and sub.state == PUSH_SUBSCRIBED
 
 
 def _lease(value: str | None, asked: int) -> int:

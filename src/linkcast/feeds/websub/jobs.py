@@ -15,7 +15,7 @@ from linkcast.core.feeds import FEED_GONE
 from linkcast.core.websub import MODE_SUBSCRIBE, MODE_UNSUBSCRIBE, Subscription
 from linkcast.feeds.schedule import Bounds
 from linkcast.feeds.websub.hub_requests import ask_hub
-from linkcast.feeds.websub.lifecycle import Step, asked, asking, failed, next_step
+from linkcast.feeds.websub.lifecycle import Step, asked, asking, failed, moved_to, next_hub, next_step
 from linkcast.fetch import Fetcher
 from linkcast.logs import loggable_url
 from linkcast.metrics import Metrics
@@ -60,7 +60,8 @@ class WebSubJobs:
     def _after(self, step: Step, sub: Subscription, now: float) -> Subscription | None:
         """The subscription once ``step`` (anything but asking) is taken."""
         if step is Step.RENEW:
-            return asking(sub, MODE_SUBSCRIBE, now)
+            following = next_hub(sub)
+            return moved_to(sub, following, now) if following is not None else asking(sub, MODE_SUBSCRIBE, now)
         if step is Step.UNSUBSCRIBE:
             return asking(sub, MODE_UNSUBSCRIBE, now)
         if step is Step.GIVE_UP and sub.pending == MODE_SUBSCRIBE:

@@ -6,7 +6,8 @@ make. Times are the caller's ``now``; nothing here touches the network or the st
 - Verified, it is renewed once 80% of its lease has passed (never sooner than ``--feed-min-interval`` after the
   verification, so that a hub granting one-second leases cannot make linkcast ask again and again).
 - Failed (the hub refused, could not be reached, never verified) or expired, it is asked for again after a back-off
-  from ``--feed-min-interval`` doubling up to ``--feed-max-interval``; denied, after ``--feed-max-interval``.
+  from ``--feed-min-interval`` doubling up to ``--feed-max-interval``; denied, after ``--feed-max-interval``. Failed
+  or denied, it is asked of the next hub the feed names, if it names several (``next_hub``).
 """
 
 from __future__ import annotations
@@ -73,6 +74,22 @@ def next_step(sub: Subscription, feed_exists: bool, now: float, verify_timeout: 
     if sub.due_at is not None and now >= sub.due_at:
         return Step.RENEW
     return Step.WAIT
+
+
+def next_hub(sub: Subscription) -> str | None:
+    """The hub to ask once ``sub``'s own has failed or denied it: the next the feed names (WebSub 4: a publisher names
+    several so that one failing is not the end of its pushes), or None if it names no other."""
+    if sub.state not in (PUSH_FAILED, PUSH_DENIED) or sub.hub not in sub.hubs or len(sub.hubs) < 2:
+        return None
+    return sub.hubs[(sub.hubs.index(sub.hub) + 1) % len(sub.hubs)]
+
+
+def moved_to(sub: Subscription, hub: str, now: float) -> Subscription:
+    """A new subscription to ``hub`` in place of ``sub`` (a callback and secret of its own: whatever the old hub still
+    sends is answered 410), keeping its count of failures, so that a feed whose hubs all fail backs off as one
+    whose single hub does."""
+    fresh = new_subscription(sub.feed_id, hub, sub.topic, now)
+    return dataclasses.replace(fresh, failures=sub.failures, content_url=sub.content_url, hubs=sub.hubs)
 
 
 def asking(sub: Subscription, mode: str, now: float) -> Subscription:
