@@ -24,6 +24,9 @@ from linkcast.store.base import Store
 log = logging.getLogger(__name__)
 
 SWAP_ROUNDS = 5
+# Hubs of a feed a subscription keeps, to ask in turn (``lifecycle.next_hub``): publishers name one or two. A feed
+# may name 100 of 8 KiB each, and the record holding them is written again at every push and every step.
+MAX_HUBS = 5
 
 
 def pushing_until(sub: Subscription | None, now: float) -> float | None:
@@ -42,6 +45,7 @@ class Subscriptions:
         """What a poll found: the feed's hubs and topic, and ``content_url``, the URL it read the feed from.
         ``known``: whether the feed had a subscription when the poll began (if not, one that names no hub has nothing
         to end, and the store is not asked)."""
+        hubs = hubs[:MAX_HUBS]
         if not hubs:
             if known:  # the feed names no hub any more: its subscription ends (its hub is asked to stop)
                 await self._end(feed_id, now, "names no hub any more")
