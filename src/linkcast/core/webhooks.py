@@ -82,8 +82,10 @@ def scoped_endpoint_id(scope: str, request_id: str) -> str:
 
 
 def message_id(endpoint_id: str, event_id: int) -> str:
-    """The ``webhook-id`` of a delivery: the same on every attempt (receivers deduplicate on it)."""
-    return f"msg_{endpoint_id}_{event_id}"
+    """The ``webhook-id`` of a delivery: the same on every attempt (receivers deduplicate on it). What is signed is
+    ``id.timestamp.body``, so the id may hold no full stop (Standard Webhooks, "Signature scheme"): one in the
+    endpoint's id is written ``%2E`` (``%`` is no character of an id, so no two endpoints' ids meet)."""
+    return f"msg_{endpoint_id.replace('.', '%2E')}_{event_id}"
 
 
 @dataclass
