@@ -4,8 +4,14 @@ signed), answers of a 2xx taken as delivered whatever follows them, and a ``Retr
 
 from __future__ import annotations
 
+import asyncio
+
+import pytest
+
+from linkcast.core.webhooks import DELIVERY_DELIVERED, DELIVERY_PENDING, Delivery
+from linkcast.runtime import Runtime
 from tests.support.webhook_receiver import WebhookReceiver
-from tests.webhooks.conftest import RuntimeFactory, add_endpoint
+from tests.webhooks.conftest import RuntimeFactory, add_endpoint, eventually
 from tests.webhooks.test_delivery import submit
 
 
@@ -25,3 +31,79 @@ async def test_the_webhook_id_holds_no_full_stop_even_when_the_endpoint_id_does(
     assert other.webhook_id == f"msg_v1_2_{event_id}", "ids without a full stop are unchanged"
     page = await runtime.store.webhook_deliveries("v1.2", None, 10)
     assert [d.public()["webhook_id"] for d in page.items] == [got.webhook_id], "the API shows the id sent"
+
+
+class RawReceiver:
+    """A receiver on loopback that answers each POST with the bytes a test gives, then closes or holds the
+    connection (``hold``: until the test ends), counting the POSTs it took whole."""
+
+    def __init__(self, answer: bytes, *, hold: bool = False) -> None:
+        self.answer, self.hold = answer, hold
+        self.posts: list[bytes] = []
+        self.closed = asyncio.Event()  # set: the test is over (held connections end)
+        self._server: asyncio.Server | None = None
+
+    async def __aenter__(self) -> RawReceiver:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        self.closed.set()
+        assert self._server is not None
+        self._server.close()
+
+    @property
+    def url(self) -> str:
+        assert self._server is not None
+        return f"http://127.0.0.1:{self._server.sockets[0].getsockname()[1]}/hook"
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            head = await reader.readuntil(b"\r\n\r\n")
+            length = next(int(line.split(b":", 1)[1]) for line in head.split(b"\r\n")
+                          if line.lower().startswith(b"content-length:"))  # fmt: skip
+            self.posts.append(await reader.readexactly(length))
+            writer.write(self.answer)
+            await writer.drain()
+            if self.hold:
+                await self.closed.wait()
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            writer.close()
+
+
+async def _delivered_once(runtime: Runtime, endpoint_id: str, raw: RawReceiver) -> Delivery:
+    async def ended() -> bool:
+        page = await runtime.store.webhook_deliveries(endpoint_id, None, 10)
+        return (bool(page.items) and page.items[0].state != DELIVERY_PENDING) or len(raw.posts) > 1
+
+    await eventually(ended)
+    page = await runtime.store.webhook_deliveries(endpoint_id, None, 10)
+    return page.items[0]
+
+
+# A chunked body whose last chunk never comes.
+ENDLESS = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + b"4000\r\n" + b"x" * 16384 + b"\r\n"
+
+
+@pytest.mark.parametrize(
+    ("answer", "hold"),
+    [
+        pytest.param(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nok", False, id="reset-after-the-status"),
+        pytest.param(b"HTTP/1.1 202 Accepted\r\nContent-Length: 5\r\n\r\n", True, id="body-never-comes"),
+        pytest.param(ENDLESS, True, id="endless-body"),
+    ],
+)
+async def test_a_2xx_is_delivered_once_whatever_becomes_of_the_answer_s_body(
+    make_runtime: RuntimeFactory, receiver: WebhookReceiver, answer: bytes, hold: bool
+) -> None:
+    # The receiver said 2xx: it has the event. A connection that breaks, or a body that never ends, after that is no
+    # failure of the delivery: taken for one, the same event was sent again and again (every attempt, for the whole
+    # retry window, every later delivery waiting behind it), until the endpoint was disabled for it.
+    runtime = await make_runtime(webhook_timeout=0.5)
+    async with RawReceiver(answer, hold=hold) as raw:
+        await add_endpoint(runtime.store, "hook", raw.url)
+        await submit(runtime.store, receiver, "a")
+        delivery = await _delivered_once(runtime, "hook", raw)
+        assert (delivery.state, delivery.attempts, len(raw.posts)) == (DELIVERY_DELIVERED, 1, 1), delivery.last_error

@@ -22,7 +22,8 @@ Three ways in, sharing all of the above:
   returned; with ``retry=False`` nothing is retried (a feed's poller schedules its own next try).
 - ``post_form(url, form, max_bytes=...) -> Resource``: a form POST (a WebSub hub), following only 307 and 308.
 - ``post(url, body, headers, max_bytes=..., timeout=...) -> Resource``: a POST that follows no redirect at all (a
-  webhook: a redirect could lead a signed event anywhere), its body cut at ``max_bytes``.
+  webhook: a redirect could lead a signed event anywhere), its body cut at ``max_bytes``, and not read at all after
+  a 2xx.
 
 ``before_redirect`` is awaited with each redirect target before it is requested; a ``LinkcastError`` it raises ends
 the fetch with that error (a crawl refuses a redirect to a page it has already fetched).
@@ -223,10 +224,13 @@ class Fetcher:
         self, url: str, body: bytes, headers: Mapping[str, str], *, max_bytes: int, timeout: float
     ) -> Resource:
         """POST ``body`` and return the answer whatever its status (a redirect is an answer: none is followed), its
-        body cut at ``max_bytes``; nothing is retried, and the whole exchange has ``timeout`` seconds."""
+        body cut at ``max_bytes``; nothing is retried, and the whole exchange has ``timeout`` seconds. The body of a
+        2xx is not read: the status is the whole answer (a webhook's receiver has the event once it said 2xx), so a
+        connection broken or a body that never ends after it is no failure of the POST."""
         sent = _Ask(headers, "POST", body, frozenset())
         read = functools.partial(self._read_resource, cap=min(max_bytes, self.settings.max_body_bytes), truncate=True)
-        return await self._bounded(url, read, sent, 0, None, retry=False, timeout=timeout)
+        return await self._bounded(url, functools.partial(_unless_2xx, read), sent, 0, None, retry=False,
+                                   timeout=timeout)  # fmt: skip
 
     async def _bounded(
         self,
@@ -362,6 +366,15 @@ class Fetcher:
             size += len(chunk)
             chunks.append(chunk)
         return b"".join(chunks), False
+
+
+async def _unless_2xx(read: Reader[Resource], url: str, final_url: str, response: aiohttp.ClientResponse) -> Resource:
+    """The answer as ``read`` makes it, but a 2xx's body left unread: its status alone. The connection goes back to
+    be used again if the body had all come with the status, and is closed otherwise (aiohttp's ``release``)."""
+    if not 200 <= response.status < 300:
+        return await read(url, final_url, response)
+    response.release()
+    return Resource(url, final_url, response.status, _text_fields(response.headers), b"", truncated=False)
 
 
 def _translate(error: aiohttp.ClientError) -> FetchError:
