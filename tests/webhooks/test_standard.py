@@ -5,8 +5,10 @@ signed), answers of a 2xx taken as delivered whatever follows them, and a ``Retr
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
+from aiohttp import web
 
 from linkcast.core.webhooks import DELIVERY_DELIVERED, DELIVERY_PENDING, Delivery
 from linkcast.runtime import Runtime
@@ -107,3 +109,29 @@ async def test_a_2xx_is_delivered_once_whatever_becomes_of_the_answer_s_body(
         await submit(runtime.store, receiver, "a")
         delivery = await _delivered_once(runtime, "hook", raw)
         assert (delivery.state, delivery.attempts, len(raw.posts)) == (DELIVERY_DELIVERED, 1, 1), delivery.last_error
+
+
+@pytest.mark.parametrize("status", [429, 503])
+async def test_a_retry_after_is_waited_for_before_the_next_attempt(
+    make_runtime: RuntimeFactory, receiver: WebhookReceiver, status: int
+) -> None:
+    # Standard Webhooks: a Retry-After "should be taken into consideration when scheduling the next attempt". It was
+    # read by nobody: a receiver that asked for ten minutes' rest got the next attempt after --webhook-retry-base.
+    runtime = await make_runtime()
+    posts: list[float] = []
+
+    async def busy(_request: web.Request) -> web.StreamResponse:
+        posts.append(time.time())
+        return web.Response(status=status, headers={"Retry-After": "600"})
+
+    await add_endpoint(runtime.store, "busy", receiver.route("/busy", busy))
+    await submit(runtime.store, receiver, "a")
+
+    async def tried() -> bool:
+        page = await runtime.store.webhook_deliveries("busy", None, 10)
+        return bool(page.items) and page.items[0].attempts >= 1
+
+    await eventually(tried)
+    delivery = (await runtime.store.webhook_deliveries("busy", None, 10)).items[0]
+    assert delivery.last_try_at is not None and delivery.next_try >= delivery.last_try_at + 600
+    assert len(posts) == 1
