@@ -135,3 +135,30 @@ async def test_a_retry_after_is_waited_for_before_the_next_attempt(
     delivery = (await runtime.store.webhook_deliveries("busy", None, 10)).items[0]
     assert delivery.last_try_at is not None and delivery.next_try >= delivery.last_try_at + 600
     assert len(posts) == 1
+
+
+async def test_waiting_for_the_host_s_turn_is_no_timeout_of_its_receiver(make_runtime: RuntimeFactory) -> None:
+    # Each POST waits for its host's turn (--per-host-delay, --per-host-concurrency), as every fetch does. The
+    # --webhook-timeout ran from before that wait: with a delay longer than the timeout, the second delivery of a run
+    # timed out without ever being sent, recorded as a receiver too slow ("no complete answer"), its endpoint failing.
+    runtime = await make_runtime(per_host_delay=0.6, webhook_timeout=0.3)
+    hooks, pages = WebhookReceiver(), WebhookReceiver()
+    pages.page("/page", "<a href='/next'>next</a>")
+    await hooks.start()
+    await pages.start()
+    try:
+        await add_endpoint(runtime.store, "spaced", hooks.answer("/spaced"))
+        await submit(runtime.store, pages, "a", "b")
+        await hooks.wait_for(lambda: len(hooks.at("/spaced")) >= 2)
+
+        async def ended() -> bool:
+            page = await runtime.store.webhook_deliveries("spaced", None, 10)
+            return [d.state for d in page.items] == [DELIVERY_DELIVERED] * 2
+
+        await eventually(ended)
+        page = await runtime.store.webhook_deliveries("spaced", None, 10)
+        assert [(d.attempts, d.last_error) for d in page.items] == [(1, None)] * 2
+        assert len(hooks.at("/spaced")) == 2
+    finally:
+        await hooks.stop()
+        await pages.stop()

@@ -130,6 +130,7 @@ class _Ask:
     method: str = "GET"
     body: bytes | None = None
     follow: frozenset[int] = REDIRECT_STATUSES
+    timeout: float | None = None  # seconds for the exchange once the host's turn came (None: the fetch's bound only)
 
 
 class _RetryableAnswer(TransientFetchError):
@@ -224,13 +225,16 @@ class Fetcher:
         self, url: str, body: bytes, headers: Mapping[str, str], *, max_bytes: int, timeout: float
     ) -> Resource:
         """POST ``body`` and return the answer whatever its status (a redirect is an answer: none is followed), its
-        body cut at ``max_bytes``; nothing is retried, and the whole exchange has ``timeout`` seconds. The body of a
-        2xx is not read: the status is the whole answer (a webhook's receiver has the event once it said 2xx), so a
-        connection broken or a body that never ends after it is no failure of the POST."""
-        sent = _Ask(headers, "POST", body, frozenset())
+        body cut at ``max_bytes``; nothing is retried. The exchange has ``timeout`` seconds from when the host's turn
+        comes (``HostGate``): the wait for it is no slowness of the server's. The body of a 2xx is not read: the
+        status is the whole answer (a webhook's receiver has the event once it said 2xx), so a connection broken or
+        a body that never ends after it is no failure of the POST."""
+        sent = _Ask(headers, "POST", body, frozenset(), timeout)
         read = functools.partial(self._read_resource, cap=min(max_bytes, self.settings.max_body_bytes), truncate=True)
-        return await self._bounded(url, functools.partial(_unless_2xx, read), sent, 0, None, retry=False,
-                                   timeout=timeout)  # fmt: skip
+        try:
+            return await self._follow(url, functools.partial(_unless_2xx, read), sent, 0, None, retry=False)
+        except TimeoutError:
+            raise FetchError(f"no complete answer within {timeout:g} s", code="timeout") from None
 
     async def _bounded(
         self,
@@ -306,6 +310,7 @@ class Fetcher:
         try:
             async with (
                 self.gate.slot(f"{server_host(host)}:{port}"),  # one slot per server, however it is spelled
+                asyncio.timeout(ask.timeout),
                 self._session.request(
                     ask.method, target, allow_redirects=False, headers=ask.headers, data=ask.body
                 ) as response,
