@@ -5,16 +5,17 @@ signed), answers of a 2xx taken as delivered whatever follows them, and a ``Retr
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 
 import pytest
 from aiohttp import web
 
-from linkcast.core.webhooks import DELIVERY_DELIVERED, DELIVERY_PENDING, Delivery
+from linkcast.core.webhooks import DELIVERY_DELIVERED, DELIVERY_PENDING, ENDPOINT_ACTIVE, Delivery
 from linkcast.runtime import Runtime
 from tests.support.webhook_receiver import WebhookReceiver
 from tests.webhooks.conftest import RuntimeFactory, add_endpoint, eventually
-from tests.webhooks.test_delivery import submit
+from tests.webhooks.test_delivery import _a_run_held_at_its_first_post, submit
 
 
 async def test_the_webhook_id_holds_no_full_stop_even_when_the_endpoint_id_does(
@@ -162,3 +163,21 @@ async def test_waiting_for_the_host_s_turn_is_no_timeout_of_its_receiver(make_ru
     finally:
         await hooks.stop()
         await pages.stop()
+
+
+async def test_a_410_from_the_url_an_endpoint_has_left_neither_disables_it_nor_drops_the_event(
+    make_runtime: RuntimeFactory, receiver: WebhookReceiver
+) -> None:
+    """An endpoint moved (PUT of a new URL) while a POST was on its way to the old URL, which answers 410 Gone as
+    decommissioned servers do: the endpoint, now pointing elsewhere, stays active and the event goes to its new URL.
+    It was disabled, and the event failed for good, by the answer of a URL it no longer had."""
+    runtime = await make_runtime()
+    _hook, gate = await _a_run_held_at_its_first_post(runtime, receiver, "/old", results=2, status=410)
+    stored = await runtime.store.get_webhook("hook")
+    assert stored is not None
+    assert await runtime.store.save_webhook(dataclasses.replace(stored, url=receiver.answer("/new")), stored.version)
+    gate.set()
+    await receiver.wait_for(lambda: len(receiver.at("/new")) == 2)
+    moved = await runtime.store.get_webhook("hook")
+    assert moved is not None and (moved.state, moved.reason) == (ENDPOINT_ACTIVE, None)
+    assert receiver.at("/new")[0].webhook_id == receiver.at("/old")[0].webhook_id, "the same event"
