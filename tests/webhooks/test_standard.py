@@ -181,3 +181,34 @@ async def test_a_410_from_the_url_an_endpoint_has_left_neither_disables_it_nor_d
     moved = await runtime.store.get_webhook("hook")
     assert moved is not None and (moved.state, moved.reason) == (ENDPOINT_ACTIVE, None)
     assert receiver.at("/new")[0].webhook_id == receiver.at("/old")[0].webhook_id, "the same event"
+
+
+async def test_an_attempt_is_signed_when_it_is_sent_not_before_it_waited_for_its_host(
+    make_runtime: RuntimeFactory, receiver: WebhookReceiver
+) -> None:
+    # webhook-timestamp is "the timestamp of the attempt", which receivers hold within minutes of their clock. It was
+    # taken before the POST waited for its host's turn (--per-host-concurrency, --per-host-delay), which no timeout
+    # bounds: a POST that waited longer than a receiver's tolerance was refused as a replay.
+    runtime = await make_runtime(per_host_concurrency=1)
+    hooks = WebhookReceiver()
+    await hooks.start()
+    try:
+        endpoint = await add_endpoint(runtime.store, "hook", hooks.answer("/hook"))
+        gate = runtime.fetcher.gate
+        key = f"127.0.0.1:{hooks.port}"
+        async with gate.slot(key):  # the host's one turn, taken by something else
+            await submit(runtime.store, receiver, "a")
+
+            async def waiting() -> bool:
+                host = gate._hosts.get(key)
+                return host is not None and host.users == 2
+
+            await eventually(waiting)
+            await asyncio.sleep(1.1)  # held this long: the next second has come
+            released = int(time.time())
+        await hooks.wait_for(lambda: bool(hooks.at("/hook")))
+        got = hooks.at("/hook")[0]
+        got.verified(endpoint.secret)
+        assert int(got.headers["webhook-timestamp"]) >= released
+    finally:
+        await hooks.stop()

@@ -21,7 +21,7 @@ Three ways in, sharing all of the above:
   answer at all (``timeout``, ``connect``, ``dns``, ``blocked``...). A 429 or 503 is retried like a page's, then
   returned; with ``retry=False`` nothing is retried (a feed's poller schedules its own next try).
 - ``post_form(url, form, max_bytes=...) -> Resource``: a form POST (a WebSub hub), following only 307 and 308.
-- ``post(url, body, headers, max_bytes=..., timeout=...) -> Resource``: a POST that follows no redirect at all (a
+- ``post(url, body, sign, max_bytes=..., timeout=...) -> Resource``: a POST that follows no redirect at all (a
   webhook: a redirect could lead a signed event anywhere), its body cut at ``max_bytes``, and not read at all after
   a 2xx.
 
@@ -131,6 +131,7 @@ class _Ask:
     body: bytes | None = None
     follow: frozenset[int] = REDIRECT_STATUSES
     timeout: float | None = None  # seconds for the exchange once the host's turn came (None: the fetch's bound only)
+    sign: Callable[[], Mapping[str, str]] | None = None  # headers made once the host's turn came
 
 
 class _RetryableAnswer(TransientFetchError):
@@ -222,14 +223,15 @@ class Fetcher:
         return await self._bounded(url, read, sent, self.settings.max_redirects, None, retry=False)
 
     async def post(
-        self, url: str, body: bytes, headers: Mapping[str, str], *, max_bytes: int, timeout: float
+        self, url: str, body: bytes, sign: Callable[[], Mapping[str, str]], *, max_bytes: int, timeout: float
     ) -> Resource:
-        """POST ``body`` and return the answer whatever its status (a redirect is an answer: none is followed), its
-        body cut at ``max_bytes``; nothing is retried. The exchange has ``timeout`` seconds from when the host's turn
-        comes (``HostGate``): the wait for it is no slowness of the server's. The body of a 2xx is not read: the
+        """POST ``body`` with the headers ``sign()`` makes once the host's turn has come (``HostGate``: a signature's
+        timestamp is that of the sending, not of the wait), and return the answer whatever its status (a redirect is
+        an answer: none is followed), its body cut at ``max_bytes``; nothing is retried. The exchange has ``timeout``
+        seconds from that turn: the wait for it is no slowness of the server's. The body of a 2xx is not read: the
         status is the whole answer (a webhook's receiver has the event once it said 2xx), so a connection broken or
         a body that never ends after it is no failure of the POST."""
-        sent = _Ask(headers, "POST", body, frozenset(), timeout)
+        sent = _Ask({}, "POST", body, frozenset(), timeout, sign)
         read = functools.partial(self._read_resource, cap=min(max_bytes, self.settings.max_body_bytes), truncate=True)
         try:
             return await self._follow(url, functools.partial(_unless_2xx, read), sent, 0, None, retry=False)
@@ -312,7 +314,11 @@ class Fetcher:
                 self.gate.slot(f"{server_host(host)}:{port}"),  # one slot per server, however it is spelled
                 asyncio.timeout(ask.timeout),
                 self._session.request(
-                    ask.method, target, allow_redirects=False, headers=ask.headers, data=ask.body
+                    ask.method,
+                    target,
+                    allow_redirects=False,
+                    data=ask.body,
+                    headers=ask.headers if ask.sign is None else {**ask.headers, **ask.sign()},
                 ) as response,
             ):
                 location = response.headers.get("Location")

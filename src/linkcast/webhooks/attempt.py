@@ -11,6 +11,7 @@ be taken into consideration when scheduling the next attempt"), up to the longes
 from __future__ import annotations
 
 import dataclasses
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -56,14 +57,18 @@ class Answer:
         return {"code": "http_status", "message": message, "status": self.status, "body": self.body}
 
 
-async def send(fetcher: Fetcher, settings: Settings, endpoint: Endpoint, delivery: Delivery, now: float) -> Answer:
+async def send(fetcher: Fetcher, settings: Settings, endpoint: Endpoint, delivery: Delivery) -> Answer:
+    """One attempt, signed as it is sent (after any wait for its host's turn): ``webhook-timestamp`` is its own."""
     body = delivery.payload.encode()
-    headers = signed_headers(
-        message_id(endpoint.endpoint_id, delivery.event_id), int(now), body, endpoint.signing_secrets(now)
-    )
+
+    def sign() -> dict[str, str]:
+        now = time.time()
+        msg_id = message_id(endpoint.endpoint_id, delivery.event_id)
+        return signed_headers(msg_id, int(now), body, endpoint.signing_secrets(now))
+
     try:
         resource = await fetcher.post(
-            endpoint.url, body, headers, max_bytes=MAX_ANSWER_BYTES, timeout=settings.webhook_timeout
+            endpoint.url, body, sign, max_bytes=MAX_ANSWER_BYTES, timeout=settings.webhook_timeout
         )
     except LinkcastError as error:
         return Answer(error=error)

@@ -123,7 +123,7 @@ class WebhookJobs:
                             if reread is None or reread.ended:  # the endpoint was removed, or a retry sent it
                                 return time.time()
                             delivery = reread
-                        answer = await send(self.fetcher, self.settings, endpoint, delivery, now)
+                        answer = await send(self.fetcher, self.settings, endpoint, delivery)
                         if answer.ok:
                             delivered += 1
                             await self._record_success(endpoint, delivery, answer, time.time())
