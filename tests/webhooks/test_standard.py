@@ -212,3 +212,26 @@ async def test_an_attempt_is_signed_when_it_is_sent_not_before_it_waited_for_its
         assert int(got.headers["webhook-timestamp"]) >= released
     finally:
         await hooks.stop()
+
+
+async def test_a_receiver_has_the_whole_webhook_timeout_to_answer(
+    make_runtime: RuntimeFactory, receiver: WebhookReceiver
+) -> None:
+    # Standard Webhooks recommends 15 to 30 s for a receiver to answer; --webhook-timeout says how long it has. The
+    # fetches' --read-timeout (10 s) cut every POST first: a --webhook-timeout of 30 s gave receivers 10.
+    runtime = await make_runtime(webhook_timeout=5.0, read_timeout=0.3)
+
+    async def thinking(_request: web.Request) -> web.StreamResponse:
+        await asyncio.sleep(0.6)  # a receiver that works before it answers: twice the read timeout
+        return web.Response(status=204)
+
+    await add_endpoint(runtime.store, "hook", receiver.route("/hook", thinking))
+    await submit(runtime.store, receiver, "a")
+
+    async def ended() -> bool:
+        page = await runtime.store.webhook_deliveries("hook", None, 10)
+        return bool(page.items) and (page.items[0].state != DELIVERY_PENDING or page.items[0].attempts > 0)
+
+    await eventually(ended)
+    delivery = (await runtime.store.webhook_deliveries("hook", None, 10)).items[0]
+    assert (delivery.state, delivery.attempts) == (DELIVERY_DELIVERED, 1), delivery.last_error

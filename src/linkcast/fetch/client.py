@@ -61,6 +61,8 @@ PERMANENT_REDIRECTS = frozenset({301, 308})
 _NOT_FIELD_TEXT = re.compile("[\x00-\x08\x0a-\x1f\x7f\ud800-\udfff]")
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 MAX_RESPONSE_HEADERS = 128
+# The socket timeouts of an exchange bounded as a whole (a webhook's POST): none, its own bound is the only one.
+_OWN_TIMEOUT = aiohttp.ClientTimeout(total=None, sock_connect=None, sock_read=None)
 
 RedirectHook = Callable[[str], Awaitable[None]]
 T = TypeVar("T")
@@ -319,6 +321,8 @@ class Fetcher:
                     allow_redirects=False,
                     data=ask.body,
                     headers=ask.headers if ask.sign is None else {**ask.headers, **ask.sign()},
+                    # An exchange with a timeout of its own has all of it: --read-timeout does not cut it shorter.
+                    timeout=self._session.timeout if ask.timeout is None else _OWN_TIMEOUT,
                 ) as response,
             ):
                 location = response.headers.get("Location")
