@@ -235,3 +235,29 @@ async def test_a_receiver_has_the_whole_webhook_timeout_to_answer(
     await eventually(ended)
     delivery = (await runtime.store.webhook_deliveries("hook", None, 10)).items[0]
     assert (delivery.state, delivery.attempts) == (DELIVERY_DELIVERED, 1), delivery.last_error
+
+
+async def test_a_receiver_that_negotiates_its_answer_s_type_is_asked_for_none_it_cannot_give(
+    make_runtime: RuntimeFactory, receiver: WebhookReceiver
+) -> None:
+    # A POST went with the page fetches' "Accept: text/html,application/xhtml+xml": a receiver that negotiates (a
+    # JSON API answering 406 Not Acceptable when asked only for HTML, as RFC 9110 12.5.1 lets it) failed every
+    # delivery. Any answer will do: its status is all that counts.
+    runtime = await make_runtime()
+
+    async def json_only(request: web.Request) -> web.StreamResponse:
+        accept = request.headers.get("Accept", "*/*")
+        if not any(kind in accept for kind in ("*/*", "application/*", "application/json")):
+            return web.json_response({"error": "not acceptable"}, status=406)
+        return web.json_response({"ok": True})
+
+    await add_endpoint(runtime.store, "api", receiver.route("/api", json_only))
+    await submit(runtime.store, receiver, "a")
+
+    async def ended() -> bool:
+        page = await runtime.store.webhook_deliveries("api", None, 10)
+        return bool(page.items) and (page.items[0].state != DELIVERY_PENDING or page.items[0].attempts > 0)
+
+    await eventually(ended)
+    delivery = (await runtime.store.webhook_deliveries("api", None, 10)).items[0]
+    assert (delivery.state, delivery.attempts) == (DELIVERY_DELIVERED, 1), delivery.last_error

@@ -233,7 +233,8 @@ class Fetcher:
         seconds from that turn: the wait for it is no slowness of the server's. The body of a 2xx is not read: the
         status is the whole answer (a webhook's receiver has the event once it said 2xx), so a connection broken or
         a body that never ends after it is no failure of the POST."""
-        sent = _Ask({}, "POST", body, frozenset(), timeout, sign)
+        # Any answer will do (not the HTML a page fetch asks for: a receiver that negotiates would answer 406).
+        sent = _Ask({"Accept": "*/*"}, "POST", body, frozenset(), timeout, sign)
         read = functools.partial(self._read_resource, cap=min(max_bytes, self.settings.max_body_bytes), truncate=True)
         try:
             return await self._follow(url, functools.partial(_unless_2xx, read), sent, 0, None, retry=False)
