@@ -1,6 +1,8 @@
 """What a demanding Standard Webhooks receiver expects of each delivery, beyond a signature that verifies: a
-``webhook-id`` with no full stop in it (the specification: the id must not hold a ``.``, the separator of what is
-signed), answers of a 2xx taken as delivered whatever follows them, and a ``Retry-After`` honoured."""
+``webhook-id`` with no full stop in it (the separator of what is signed), a 2xx taken as delivered whatever follows
+it, a ``Retry-After`` honoured, the whole ``--webhook-timeout`` to answer (not less, and not spent waiting for the
+host's turn), a ``webhook-timestamp`` of the sending, any type of answer accepted, and an old URL's 410 taken for no
+word on the endpoint that has left it."""
 
 from __future__ import annotations
 
