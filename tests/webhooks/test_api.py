@@ -74,6 +74,23 @@ async def test_a_rotated_secret_signs_beside_the_new_one_during_its_grace(
     assert got.verified(new) == got.verified(made["secret"]), "receivers on the old secret keep verifying"
 
 
+async def test_a_second_rotation_within_the_grace_keeps_the_first_old_secret_signing(
+    client: Client, receiver: WebhookReceiver
+) -> None:
+    """Each rotated-out secret signs for its 24 h: a second rotation (the new secret leaked too) cut the first old one
+    off at once, and receivers not yet switched refused every delivery."""
+    made = await json_of(await client.put("/webhooks/rot", json={"url": receiver.answer("/rot"), "events": ["result"]}))
+    first = (await json_of(await client.post("/webhooks/rot/secret")))["secret"]
+    second = await json_of(await client.post("/webhooks/rot/secret"))
+    await client.put("/urls/r1", json={"url": receiver.url("/page")})
+    await receiver.wait_for(lambda: len(receiver.at("/rot")) == 1)
+    got = receiver.at("/rot")[0]
+    assert got.verified(made["secret"]) == got.verified(first) == got.verified(second["secret"])
+    assert second["previous_secret_valid_until"] is not None
+    shown = await json_of(await client.get("/webhooks/rot"))
+    assert all(secret not in str(shown) for secret in (made["secret"], first, second["secret"]))
+
+
 async def test_a_failed_delivery_is_retried_on_request_and_reenables_its_endpoint(
     client: Client, receiver: WebhookReceiver
 ) -> None:

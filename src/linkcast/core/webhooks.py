@@ -15,7 +15,7 @@ from __future__ import annotations
 import base64
 import re
 import secrets
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import orjson
@@ -68,6 +68,9 @@ SECRET_PREFIX = "whsec_"
 SECRET_BYTES = 32
 # A rotated-out secret still signs (beside the new one) this long, so that receivers can switch without a gap.
 ROTATION_GRACE_SECONDS = 24 * 3600.0
+# Rotated-out secrets that sign at once, at most (each is one signature more in every delivery's header): past it,
+# the oldest stops before its grace ends.
+MAX_ROTATED_OUT = 4
 # Deliveries kept per endpoint once they have ended (delivered or failed), newest first; older ones are dropped.
 KEEP_ENDED_DELIVERIES = 1000
 
@@ -82,8 +85,10 @@ def scoped_endpoint_id(scope: str, request_id: str) -> str:
 
 
 def message_id(endpoint_id: str, event_id: int) -> str:
-    """The ``webhook-id`` of a delivery: the same on every attempt (receivers deduplicate on it)."""
-    return f"msg_{endpoint_id}_{event_id}"
+    """The ``webhook-id`` of a delivery: the same on every attempt (receivers deduplicate on it). What is signed is
+    ``id.timestamp.body``, so the id may hold no full stop (Standard Webhooks, "Signature scheme"): one in the
+    endpoint's id is written ``%2E`` (``%`` is no character of an id, so no two endpoints' ids meet)."""
+    return f"msg_{endpoint_id.replace('.', '%2E')}_{event_id}"
 
 
 @dataclass
@@ -98,6 +103,8 @@ class Endpoint:
     reason: str | None = None  # why it is disabled
     previous_secret: str | None = None  # still signs until previous_until (a rotation's grace)
     previous_until: float | None = None
+    # Secrets rotated out before previous_secret whose grace has not ended, oldest first, each with its end.
+    earlier_secrets: list[tuple[str, float]] = field(default_factory=list)
     failing_since: float | None = None  # the first failed attempt since the last success
     delivered: int = 0
     failed: int = 0
@@ -115,6 +122,7 @@ class Endpoint:
     @classmethod
     def from_json(cls, data: bytes | str, version: int, cursor: int) -> Endpoint:
         fields: dict[str, Any] = orjson.loads(data)
+        fields["earlier_secrets"] = [(secret, until) for secret, until in fields.get("earlier_secrets", [])]
         return cls(**fields, version=version, cursor=cursor)
 
     def wants(self, event: Event) -> bool:
@@ -123,10 +131,22 @@ class Endpoint:
         return wanted_request and event.type in self.events
 
     def signing_secrets(self, now: float) -> list[str]:
-        """The secrets a delivery is signed with now: the current one, and a rotated-out one during its grace."""
-        if self.previous_secret and self.previous_until is not None and self.previous_until > now:
-            return [self.secret, self.previous_secret]
-        return [self.secret]
+        """The secrets a delivery is signed with now: the current one, and those rotated out during their grace."""
+        return [self.secret, *(secret for secret, _until in reversed(self.rotated_out(now)))]
+
+    def rotated_out(self, now: float) -> list[tuple[str, float]]:
+        """The rotated-out secrets still in their grace, oldest first, each with its end."""
+        kept = [*self.earlier_secrets]
+        if self.previous_secret and self.previous_until is not None:
+            kept.append((self.previous_secret, self.previous_until))
+        return [(secret, until) for secret, until in kept if until > now]
+
+    def rotated(self, secret: str, now: float) -> Endpoint:
+        """This endpoint with ``secret`` in place of its own, which signs beside it for ``ROTATION_GRACE_SECONDS``, as
+        those rotated out before it go on signing until their own grace ends (``MAX_ROTATED_OUT`` at most)."""
+        earlier = self.rotated_out(now)[-(MAX_ROTATED_OUT - 1) :] if MAX_ROTATED_OUT > 1 else []
+        return replace(self, secret=secret, previous_secret=self.secret,
+                       previous_until=now + ROTATION_GRACE_SECONDS, earlier_secrets=earlier)  # fmt: skip
 
     def public(self) -> dict[str, Any]:
         """What the API shows: never a secret."""

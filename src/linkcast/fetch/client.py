@@ -21,8 +21,9 @@ Three ways in, sharing all of the above:
   answer at all (``timeout``, ``connect``, ``dns``, ``blocked``...). A 429 or 503 is retried like a page's, then
   returned; with ``retry=False`` nothing is retried (a feed's poller schedules its own next try).
 - ``post_form(url, form, max_bytes=...) -> Resource``: a form POST (a WebSub hub), following only 307 and 308.
-- ``post(url, body, headers, max_bytes=..., timeout=...) -> Resource``: a POST that follows no redirect at all (a
-  webhook: a redirect could lead a signed event anywhere), its body cut at ``max_bytes``.
+- ``post(url, body, sign, max_bytes=..., timeout=...) -> Resource``: a POST that follows no redirect at all (a
+  webhook: a redirect could lead a signed event anywhere), its body cut at ``max_bytes``, and not read at all after
+  a 2xx.
 
 ``before_redirect`` is awaited with each redirect target before it is requested; a ``LinkcastError`` it raises ends
 the fetch with that error (a crawl refuses a redirect to a page it has already fetched).
@@ -60,6 +61,8 @@ PERMANENT_REDIRECTS = frozenset({301, 308})
 _NOT_FIELD_TEXT = re.compile("[\x00-\x08\x0a-\x1f\x7f\ud800-\udfff]")
 HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 MAX_RESPONSE_HEADERS = 128
+# The socket timeouts of an exchange bounded as a whole (a webhook's POST): none, its own bound is the only one.
+_OWN_TIMEOUT = aiohttp.ClientTimeout(total=None, sock_connect=None, sock_read=None)
 
 RedirectHook = Callable[[str], Awaitable[None]]
 T = TypeVar("T")
@@ -129,6 +132,8 @@ class _Ask:
     method: str = "GET"
     body: bytes | None = None
     follow: frozenset[int] = REDIRECT_STATUSES
+    timeout: float | None = None  # seconds for the exchange once the host's turn came (None: the fetch's bound only)
+    sign: Callable[[], Mapping[str, str]] | None = None  # headers made once the host's turn came
 
 
 class _RetryableAnswer(TransientFetchError):
@@ -220,13 +225,21 @@ class Fetcher:
         return await self._bounded(url, read, sent, self.settings.max_redirects, None, retry=False)
 
     async def post(
-        self, url: str, body: bytes, headers: Mapping[str, str], *, max_bytes: int, timeout: float
+        self, url: str, body: bytes, sign: Callable[[], Mapping[str, str]], *, max_bytes: int, timeout: float
     ) -> Resource:
-        """POST ``body`` and return the answer whatever its status (a redirect is an answer: none is followed), its
-        body cut at ``max_bytes``; nothing is retried, and the whole exchange has ``timeout`` seconds."""
-        sent = _Ask(headers, "POST", body, frozenset())
+        """POST ``body`` with the headers ``sign()`` makes once the host's turn has come (``HostGate``: a signature's
+        timestamp is that of the sending, not of the wait), and return the answer whatever its status (a redirect is
+        an answer: none is followed), its body cut at ``max_bytes``; nothing is retried. The exchange has ``timeout``
+        seconds from that turn: the wait for it is no slowness of the server's. The body of a 2xx is not read: the
+        status is the whole answer (a webhook's receiver has the event once it said 2xx), so a connection broken or
+        a body that never ends after it is no failure of the POST."""
+        # Any answer will do (not the HTML a page fetch asks for: a receiver that negotiates would answer 406).
+        sent = _Ask({"Accept": "*/*"}, "POST", body, frozenset(), timeout, sign)
         read = functools.partial(self._read_resource, cap=min(max_bytes, self.settings.max_body_bytes), truncate=True)
-        return await self._bounded(url, read, sent, 0, None, retry=False, timeout=timeout)
+        try:
+            return await self._follow(url, functools.partial(_unless_2xx, read), sent, 0, None, retry=False)
+        except TimeoutError:
+            raise FetchError(f"no complete answer within {timeout:g} s", code="timeout") from None
 
     async def _bounded(
         self,
@@ -302,8 +315,15 @@ class Fetcher:
         try:
             async with (
                 self.gate.slot(f"{server_host(host)}:{port}"),  # one slot per server, however it is spelled
+                asyncio.timeout(ask.timeout),
                 self._session.request(
-                    ask.method, target, allow_redirects=False, headers=ask.headers, data=ask.body
+                    ask.method,
+                    target,
+                    allow_redirects=False,
+                    data=ask.body,
+                    headers=ask.headers if ask.sign is None else {**ask.headers, **ask.sign()},
+                    # An exchange with a timeout of its own has all of it: --read-timeout does not cut it shorter.
+                    timeout=self._session.timeout if ask.timeout is None else _OWN_TIMEOUT,
                 ) as response,
             ):
                 location = response.headers.get("Location")
@@ -362,6 +382,15 @@ class Fetcher:
             size += len(chunk)
             chunks.append(chunk)
         return b"".join(chunks), False
+
+
+async def _unless_2xx(read: Reader[Resource], url: str, final_url: str, response: aiohttp.ClientResponse) -> Resource:
+    """The answer as ``read`` makes it, but a 2xx's body left unread: its status alone. The connection goes back to
+    be used again if the body had all come with the status, and is closed otherwise (aiohttp's ``release``)."""
+    if not 200 <= response.status < 300:
+        return await read(url, final_url, response)
+    response.release()
+    return Resource(url, final_url, response.status, _text_fields(response.headers), b"", truncated=False)
 
 
 def _translate(error: aiohttp.ClientError) -> FetchError:

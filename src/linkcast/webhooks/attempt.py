@@ -3,12 +3,15 @@
 Only a 2xx within ``--webhook-timeout`` counts. ``410 Gone`` disables the endpoint at once (its owner said it is
 gone). Anything else (another status, a redirect, which is never followed, a timeout, a refused or blocked address)
 fails the attempt: the delivery waits for its next try, until the endpoint has failed for the whole
-``--webhook-retry-hours``, when the delivery fails and the endpoint is disabled, saying why.
+``--webhook-retry-hours``, when the delivery fails and the endpoint is disabled, saying why. The next try waits at
+least as long as the answer's ``Retry-After`` asks (a 429 or 503 says when to come back; Standard Webhooks: "should
+be taken into consideration when scheduling the next attempt"), up to the longest wait between two attempts.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,8 +25,9 @@ from linkcast.core.webhooks import (
     message_id,
 )
 from linkcast.fetch import Fetcher
+from linkcast.fetch.retry import parse_retry_after
 from linkcast.settings import Settings
-from linkcast.webhooks.backoff import retry_delay
+from linkcast.webhooks.backoff import MAX_WAIT_SECONDS, retry_delay
 from linkcast.webhooks.signing import signed_headers
 
 # Bytes of an endpoint's answer read at most (its body is only shown in the delivery's last error).
@@ -38,6 +42,7 @@ class Answer:
     status: int | None = None
     body: str = ""
     error: LinkcastError | None = None
+    retry_after: float | None = None  # seconds the answer's Retry-After asked for
 
     @property
     def ok(self) -> bool:
@@ -52,18 +57,23 @@ class Answer:
         return {"code": "http_status", "message": message, "status": self.status, "body": self.body}
 
 
-async def send(fetcher: Fetcher, settings: Settings, endpoint: Endpoint, delivery: Delivery, now: float) -> Answer:
+async def send(fetcher: Fetcher, settings: Settings, endpoint: Endpoint, delivery: Delivery) -> Answer:
+    """One attempt, signed as it is sent (after any wait for its host's turn): ``webhook-timestamp`` is its own."""
     body = delivery.payload.encode()
-    headers = signed_headers(
-        message_id(endpoint.endpoint_id, delivery.event_id), int(now), body, endpoint.signing_secrets(now)
-    )
+
+    def sign() -> dict[str, str]:
+        now = time.time()
+        msg_id = message_id(endpoint.endpoint_id, delivery.event_id)
+        return signed_headers(msg_id, int(now), body, endpoint.signing_secrets(now))
+
     try:
         resource = await fetcher.post(
-            endpoint.url, body, headers, max_bytes=MAX_ANSWER_BYTES, timeout=settings.webhook_timeout
+            endpoint.url, body, sign, max_bytes=MAX_ANSWER_BYTES, timeout=settings.webhook_timeout
         )
     except LinkcastError as error:
         return Answer(error=error)
-    return Answer(resource.status_code, resource.body[:ANSWER_SHOWN_CHARS].decode("utf-8", "replace"))
+    shown = resource.body[:ANSWER_SHOWN_CHARS].decode("utf-8", "replace")
+    return Answer(resource.status_code, shown, retry_after=parse_retry_after(resource.headers.get("Retry-After")))
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +96,10 @@ def judge(delivery: Delivery, answer: Answer, failing_since: float | None, setti
     if now - (failing_since if failing_since is not None else now) >= window:
         reason = f"every attempt failed for {settings.webhook_retry_hours:g} h"
         return Outcome(dataclasses.replace(tried, state=DELIVERY_FAILED), reason)
-    next_try = now + retry_delay(tried.attempts, settings.webhook_retry_base)
+    wait = retry_delay(tried.attempts, settings.webhook_retry_base)
+    if answer.retry_after is not None:
+        wait = max(wait, min(answer.retry_after, MAX_WAIT_SECONDS))
+    next_try = now + wait
     return Outcome(dataclasses.replace(tried, next_try=next_try))
 
 

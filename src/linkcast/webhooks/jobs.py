@@ -123,7 +123,7 @@ class WebhookJobs:
                             if reread is None or reread.ended:  # the endpoint was removed, or a retry sent it
                                 return time.time()
                             delivery = reread
-                        answer = await send(self.fetcher, self.settings, endpoint, delivery, now)
+                        answer = await send(self.fetcher, self.settings, endpoint, delivery)
                         if answer.ok:
                             delivered += 1
                             await self._record_success(endpoint, delivery, answer, time.time())
@@ -162,8 +162,15 @@ class WebhookJobs:
         self.metrics.webhook_attempts.labels("failed").inc()
         now = time.time()
         current = await self.store.get_webhook(endpoint.endpoint_id)
-        failing_since = current.failing_since if current and current.created_at == endpoint.created_at else None
+        same = current is not None and current.created_at == endpoint.created_at
+        failing_since = current.failing_since if current and same else None
         outcome = judge(delivery, answer, failing_since, self.settings, now)
+        if current is not None and same and current.url != endpoint.url:
+            # The answer of a URL the endpoint has left (a PUT moved it while the POST was on its way): it says
+            # nothing of the new one (an old server's 410 Gone, its failures), so the event goes there now.
+            left = dataclasses.replace(outcome.delivery, state=DELIVERY_PENDING, next_try=now)
+            await self.store.save_webhook_delivery(left, expected_attempts=delivery.attempts)
+            return now
         await self.store.save_webhook_delivery(outcome.delivery, expected_attempts=delivery.attempts)
         await self._change(endpoint, lambda e: endpoint_after(e, outcome, answer, now))
         if outcome.disable is not None:

@@ -17,7 +17,6 @@ from linkcast.core.webhooks import (
     DELIVERY_PENDING,
     ENDPOINT_ACTIVE,
     GAP,
-    ROTATION_GRACE_SECONDS,
     Delivery,
     Endpoint,
     new_secret,
@@ -70,13 +69,13 @@ async def _stored(store: Store, endpoint_id: str) -> Endpoint:
 
 
 async def rotate_secret(store: Store, endpoint_id: str) -> Endpoint:
-    """A new secret; the old one still signs beside it for ``ROTATION_GRACE_SECONDS``."""
+    """A new secret; the old one still signs beside it for ``ROTATION_GRACE_SECONDS``, and those rotated out before
+    it until their own grace ends."""
     for _ in range(SAVE_TRIES):
         current = await store.get_webhook(endpoint_id)
         if current is None:
             raise NotFound(f"no webhook with id {endpoint_id!r}")
-        rotated = dataclasses.replace(current, secret=new_secret(), previous_secret=current.secret,
-                                      previous_until=time.time() + ROTATION_GRACE_SECONDS)  # fmt: skip
+        rotated = current.rotated(new_secret(), time.time())
         if await store.save_webhook(rotated, current.version):
             return rotated
     raise Conflict(f"webhook {endpoint_id!r} is being changed by another request: try again")
