@@ -23,7 +23,7 @@ async def test_sitemap_seeds_are_keyed_without_a_parse_each(monkeypatch: pytest.
     async def claimed(*_args: Any) -> bool:
         return True
 
-    async def robots_answer(*_args: Any) -> tuple[Any, bool]:
+    async def robots_answer(*_args: Any, **_kwargs: Any) -> tuple[Any, bool]:
         return SimpleNamespace(rules=None), False
 
     parsed = []
