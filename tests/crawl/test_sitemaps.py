@@ -10,7 +10,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from linkcast.crawl.sitemaps import INFLATE_STEP, MAX_TOKEN_BYTES, SITEMAP_MAX_URLS, SitemapLimits, _Body, parse_sitemap
+from linkcast.crawl.sitemaps import (
+    INFLATE_STEP,
+    MAX_GZIP_MEMBERS,
+    MAX_TOKEN_BYTES,
+    SITEMAP_MAX_URLS,
+    SitemapLimits,
+    _Body,
+    parse_sitemap,
+)
 
 NS = 'xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"'
 SITE = "https://example.com/sitemap.xml"
@@ -131,6 +139,26 @@ def test_a_plain_body_is_handed_to_expat_in_pieces() -> None:
     pieces = list(_Body(b"x" * (1 << 20) + b"y", 1 << 30))
     assert b"".join(pieces) == b"x" * (1 << 20) + b"y" and max(map(len, pieces)) == INFLATE_STEP
     assert b"".join(_Body(b"x" * 100_000, 70_000)) == b"x" * 70_000
+
+
+def test_every_member_of_a_gzip_body_is_read() -> None:
+    """RFC 1952 2.2: a gzip file is a series of members (files joined, a writer that flushed as it went): only the
+    first was read, so a text sitemap lost its later URLs and an XML one ended in an error."""
+    text = b"https://example.com/a\nhttps://example.com/b\n"
+    joined = gzip.compress(text[:22]) + gzip.compress(text[22:])
+    assert parse_sitemap(joined, "https://example.com/s.txt").urls == ("https://example.com/a", "https://example.com/b")
+    body = urlset("https://example.com/a", "https://example.com/b")
+    sitemap = parse_sitemap(gzip.compress(body[:100]) + gzip.compress(body[100:]) + b"\0\0trailing", SITE)
+    assert sitemap.urls == ("https://example.com/a", "https://example.com/b") and sitemap.error is None
+
+
+def test_a_body_of_many_gzip_members_is_read_up_to_the_member_bound() -> None:
+    empty = gzip.compress(b"")
+    body = (
+        gzip.compress(b"https://example.com/a\n") + empty * MAX_GZIP_MEMBERS + gzip.compress(b"https://example.com/b")
+    )
+    sitemap = parse_sitemap(body, "https://example.com/s.txt")
+    assert sitemap.urls == ("https://example.com/a",) and sitemap.truncated
 
 
 def test_a_damaged_gzip_stream_gives_what_came_before_the_damage() -> None:

@@ -15,8 +15,9 @@ API::
     SitemapLimits.from_settings(settings)
 
 Bounds: at most ``max_urls`` entries and ``max_bytes`` uncompressed bytes per sitemap (the sitemaps.org limits); a
-gzip body (found by its magic bytes, whatever its name or type) is inflated 64 KiB at a time and never past
-``max_bytes``, each piece handed to the parser at once, so a gzip bomb costs ``max_bytes`` of inflating and no memory.
+gzip body (found by its magic bytes, whatever its name or type) is inflated 64 KiB at a time, each of its members (up
+to 10,000) in turn, never past ``max_bytes``, each piece handed to the parser at once, so a gzip bomb costs
+``max_bytes`` of inflating and no memory.
 
 XML is read by the standard library's expat with no DTD at all: a sitemap has no use for one, so a ``<!DOCTYPE``
 ends the document at once, before any entity is declared. Billion laughs and quadratic blowup (entities), external
@@ -52,6 +53,10 @@ INFLATE_STEP = 64 * 1024  # also the most handed to expat at once: a call holds 
 MAX_TOKEN_BYTES = 1024 * 1024
 MAX_LOC_CHARS = 64 * 1024  # an entry longer than this is no URL (those are at most 8 KiB here): not kept whole
 GZIP_MAGIC = b"\x1f\x8b"
+# A gzip body is read member after member: a sitemap has one, or a few when files were joined or a writer flushed as
+# it went. Bounded, since each member costs an inflater: a body of empty members (20 bytes each) would be 500,000.
+MAX_GZIP_MEMBERS = 10_000
+GZIP_INPUT_STEP = 4096  # the compressed bytes handed to zlib at once
 XML_STARTS = (b"<", b"\xef\xbb\xbf<", b"\xff\xfe", b"\xfe\xff")  # markup, with a UTF-8 BOM, or UTF-16
 
 Kind = Literal["urlset", "sitemapindex", "text", "unknown"]
@@ -184,10 +189,23 @@ class _Body:
             for start in range(0, min(len(self.body), self.limit), INFLATE_STEP):
                 yield self.body[start : min(start + INFLATE_STEP, self.limit)]
             return
-        inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
-        pending, size = self.body, 0
+        yield from self._inflated()
+
+    def _inflated(self) -> Iterator[bytes]:
+        """A gzip body inflated: each of its members in turn (RFC 1952 2.2: a gzip file is a series of them, as files
+        joined or a writer that flushed as it went make), at most ``MAX_GZIP_MEMBERS``. What follows the last member
+        is no gzip: it ends the body. The body is handed to zlib ``GZIP_INPUT_STEP`` at a time, so that what follows
+        each member's end, which zlib copies out, is never the whole rest of a body of many members."""
+        view = memoryview(self.body)
+        inflater, members = zlib.decompressobj(16 + zlib.MAX_WBITS), 1
+        offset, size = 0, 0
+        pending: bytes | memoryview = b""
         try:
-            while pending and not inflater.eof:
+            while True:
+                if not pending:
+                    if offset >= len(view):
+                        return
+                    pending, offset = view[offset : offset + GZIP_INPUT_STEP], offset + GZIP_INPUT_STEP
                 piece = inflater.decompress(pending, min(INFLATE_STEP, self.limit - size + 1))
                 pending = inflater.unconsumed_tail
                 if size + len(piece) > self.limit:
@@ -197,6 +215,15 @@ class _Body:
                 size += len(piece)
                 if piece:
                     yield piece
+                if inflater.eof:
+                    pending = inflater.unused_data + view[offset : offset + 2]  # the next member's magic, if one
+                    offset += len(pending) - len(inflater.unused_data)
+                    if not pending.startswith(GZIP_MAGIC):
+                        return
+                    if members == MAX_GZIP_MEMBERS:
+                        self.overflowed = True
+                        return
+                    inflater, members = zlib.decompressobj(16 + zlib.MAX_WBITS), members + 1
         except zlib.error:
             return  # a damaged stream ends where it breaks; what came before it is read
 
