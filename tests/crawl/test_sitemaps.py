@@ -250,6 +250,14 @@ def test_an_undeclared_entity_is_an_error_not_a_lookup() -> None:
     assert sitemap.urls == () and sitemap.error is not None and "undefined entity" in sitemap.error
 
 
+def test_xml_after_a_bom_and_white_space_is_read_as_xml() -> None:
+    """White space may come before the root (XML 1.0 ``prolog``), after a BOM as anywhere: only white space with no
+    BOM was allowed for, and a BOM then a line break made the sitemap a text list of no URL."""
+    body = b"\xef\xbb\xbf\r\n<urlset><url><loc>https://example.com/a</loc></url></urlset>"
+    sitemap = parse_sitemap(body, SITE)
+    assert (sitemap.kind, sitemap.urls, sitemap.error) == ("urlset", ("https://example.com/a",), None)
+
+
 def test_xml_in_utf16_is_read() -> None:
     body = urlset("https://example.com/é").decode().replace('encoding="UTF-8"', 'encoding="UTF-16"').encode("utf-16")
     assert parse_sitemap(body, SITE).urls == ("https://example.com/%C3%A9",)

@@ -57,7 +57,8 @@ GZIP_MAGIC = b"\x1f\x8b"
 # it went. Bounded, since each member costs an inflater: a body of empty members (20 bytes each) would be 500,000.
 MAX_GZIP_MEMBERS = 10_000
 GZIP_INPUT_STEP = 4096  # the compressed bytes handed to zlib at once
-XML_STARTS = (b"<", b"\xef\xbb\xbf<", b"\xff\xfe", b"\xfe\xff")  # markup, with a UTF-8 BOM, or UTF-16
+UTF8_BOM = b"\xef\xbb\xbf"
+XML_STARTS = (b"<", b"\xff\xfe", b"\xfe\xff")  # markup (after a UTF-8 BOM, if one, and white space), or UTF-16
 
 Kind = Literal["urlset", "sitemapindex", "text", "unknown"]
 
@@ -155,7 +156,7 @@ def parse_sitemap(
     chunks = iter(source)
     first = next(chunks, b"")
     deadline = time.monotonic() + limits.max_seconds
-    if first.lstrip().startswith(XML_STARTS):
+    if first.removeprefix(UTF8_BOM).lstrip().startswith(XML_STARTS):
         kind, cut, error = _read_xml(first, chunks, entries, deadline)
     else:
         kind = "text"
