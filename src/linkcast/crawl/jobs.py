@@ -107,10 +107,10 @@ class CrawlJobs:
             await self.store.finish_crawl_page(job, self._skipped(job, SkipReason.DUPLICATE))
             return
         spec, rules = self._rules_of(record)
-        outcome = await self._robots_refusal(job) if spec.respect_robots else None
-        if outcome is None:
-            seeds = await self._sitemap_seeds(job, spec, rules)
-            outcome = await self._fetch(job, spec, rules, seeds)
+        refusal = await self._robots_refusal(job) if spec.respect_robots else None
+        # The site's sitemaps whatever robots.txt says of the seed page itself (they are read once per site).
+        seeds = await self._sitemap_seeds(job, spec, rules)
+        outcome = await self._fetch(job, spec, rules, seeds) if refusal is None else refusal.with_links(seeds)
         await self.foreground.step()
         if await self.store.finish_crawl_page(job, outcome):
             self.known.visited(job.request_id, (link.url for link in outcome.links))
@@ -211,7 +211,7 @@ class CrawlJobs:
             if refused_by_the_store(error):  # visiting a redirect's target: not the page's failure (it runs again)
                 raise
             if error.code in (SkipReason.DUPLICATE, SkipReason.ROBOTS):
-                return self._skipped(job, SkipReason(error.code))
+                return self._skipped(job, SkipReason(error.code)).with_links(seeds)
             body = page_body(job.request_id, job.url, depth=depth, referrer=referrer, error=error.to_dict())
             return CrawlOutcome(body, "failed", seeds)
         body = page_body(
