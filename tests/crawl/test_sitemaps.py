@@ -198,8 +198,31 @@ def test_broken_xml_keeps_the_entries_before_the_break_and_says_why() -> None:
     assert sitemap.urls == ("https://example.com/a",) and sitemap.error is not None and "mismatched" in sitemap.error
 
 
+def test_an_rss_or_atom_feed_is_a_sitemap_of_its_items_links() -> None:
+    """sitemaps.org takes RSS 2.0 and Atom 0.3 and 1.0 feeds as sitemaps, the link of each item or entry a page: a
+    feed a robots.txt named in a Sitemap line was refused as no sitemap, and its pages never seeded the crawl."""
+    rss = (
+        b'<rss version="2.0" xmlns:atom="http://www.w3.org/2005/Atom"><channel><title>t</title>'
+        b"<link>https://example.com/</link>"
+        b'<atom:link href="https://example.com/feed" rel="self"/>'
+        b"<item><title>a</title><link>https://example.com/a?x=1&amp;y=2</link></item>"
+        b'<item><link> https://example.com/b </link><atom:link href="https://example.com/b.amp" rel="amphtml"/></item>'
+        b"<item><link>https://elsewhere.example/c</link></item></channel></rss>"
+    )
+    sitemap = parse_sitemap(rss, SITE)
+    assert sitemap.kind == "feed" and sitemap.error is None and sitemap.dropped == 1
+    assert sitemap.urls == ("https://example.com/a?x=1&y=2", "https://example.com/b")
+    atom = (
+        b'<feed xmlns="http://www.w3.org/2005/Atom"><link href="https://example.com/" rel="alternate"/>'
+        b'<entry><link href="https://example.com/a"/><link rel="edit" href="https://example.com/edit/a"/></entry>'
+        b'<entry><link rel="alternate" href="https://example.com/b"/></entry></feed>'
+    )
+    sitemap = parse_sitemap(atom, SITE)
+    assert sitemap.kind == "feed" and sitemap.urls == ("https://example.com/a", "https://example.com/b")
+
+
 def test_a_document_that_is_no_sitemap_is_refused() -> None:
-    for body in (b"<rss><channel></channel></rss>", b"<html><body><a href='https://example.com/'>x</a></body></html>"):
+    for body in (b"<opml><body></body></opml>", b"<html><body><a href='https://example.com/'>x</a></body></html>"):
         sitemap = parse_sitemap(body, SITE)
         assert sitemap.kind == "unknown" and sitemap.urls == () and "not a sitemap" in (sitemap.error or "")
 
