@@ -186,6 +186,18 @@ async def test_a_body_past_500_kib_is_cut_there_and_read_in_whole_lines(site: Lo
     assert not answer.rules.allows("/early", "linkcast") and answer.rules.allows("/late", "linkcast")
 
 
+async def test_a_line_that_ends_at_500_kib_exactly_is_read(site: LocalSite, fetcher_for: Any) -> None:
+    """RFC 9309 2.5: the first 500 KiB must be parsed. Fetched to 500 KiB exactly, a body could not tell a last line
+    that ends there from one cut there, and dropped it: the fetch reads one octet more, the end of that line."""
+    head = b"User-agent: *\n" + b"# padding\n" * (ROBOTS_PARSE_LIMIT // 10 - 10)
+    last = b"Disallow: /late"
+    head += b"#" * (ROBOTS_PARSE_LIMIT - len(head) - len(last) - 1) + b"\n"
+    site.page("/robots.txt", head + last + b"\nDisallow: /after\n", content_type="text/plain")
+    answer = await fetch_robots(await fetcher_for(), site.origin)
+    assert answer.outcome == "parsed" and answer.rules.truncated
+    assert not answer.rules.allows("/late", "linkcast") and answer.rules.allows("/after", "linkcast")
+
+
 async def test_a_line_cut_by_a_smaller_body_limit_is_dropped(site: LocalSite, fetcher_for: Any) -> None:
     site.page("/robots.txt", b"User-agent: *\nDisallow: /private-and-long\n", content_type="text/plain")
     answer = await fetch_robots(await fetcher_for(max_body_bytes=26), site.origin)  # cut inside "/private-..."

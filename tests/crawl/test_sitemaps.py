@@ -10,7 +10,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from linkcast.crawl.sitemaps import INFLATE_STEP, MAX_TOKEN_BYTES, SITEMAP_MAX_URLS, SitemapLimits, _Body, parse_sitemap
+from linkcast.crawl.sitemaps import (
+    INFLATE_STEP,
+    MAX_GZIP_MEMBERS,
+    MAX_TOKEN_BYTES,
+    SITEMAP_MAX_URLS,
+    SitemapLimits,
+    _Body,
+    parse_sitemap,
+)
 
 NS = 'xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"'
 SITE = "https://example.com/sitemap.xml"
@@ -133,6 +141,26 @@ def test_a_plain_body_is_handed_to_expat_in_pieces() -> None:
     assert b"".join(_Body(b"x" * 100_000, 70_000)) == b"x" * 70_000
 
 
+def test_every_member_of_a_gzip_body_is_read() -> None:
+    """RFC 1952 2.2: a gzip file is a series of members (files joined, a writer that flushed as it went): only the
+    first was read, so a text sitemap lost its later URLs and an XML one ended in an error."""
+    text = b"https://example.com/a\nhttps://example.com/b\n"
+    joined = gzip.compress(text[:22]) + gzip.compress(text[22:])
+    assert parse_sitemap(joined, "https://example.com/s.txt").urls == ("https://example.com/a", "https://example.com/b")
+    body = urlset("https://example.com/a", "https://example.com/b")
+    sitemap = parse_sitemap(gzip.compress(body[:100]) + gzip.compress(body[100:]) + b"\0\0trailing", SITE)
+    assert sitemap.urls == ("https://example.com/a", "https://example.com/b") and sitemap.error is None
+
+
+def test_a_body_of_many_gzip_members_is_read_up_to_the_member_bound() -> None:
+    empty = gzip.compress(b"")
+    body = (
+        gzip.compress(b"https://example.com/a\n") + empty * MAX_GZIP_MEMBERS + gzip.compress(b"https://example.com/b")
+    )
+    sitemap = parse_sitemap(body, "https://example.com/s.txt")
+    assert sitemap.urls == ("https://example.com/a",) and sitemap.truncated
+
+
 def test_a_damaged_gzip_stream_gives_what_came_before_the_damage() -> None:
     packed = gzip.compress(b"https://example.com/a\n" + bytes(range(256)) * 400)
     sitemap = parse_sitemap(packed[: len(packed) // 2] + b"\x00" * 64, SITE)
@@ -170,8 +198,31 @@ def test_broken_xml_keeps_the_entries_before_the_break_and_says_why() -> None:
     assert sitemap.urls == ("https://example.com/a",) and sitemap.error is not None and "mismatched" in sitemap.error
 
 
+def test_an_rss_or_atom_feed_is_a_sitemap_of_its_items_links() -> None:
+    """sitemaps.org takes RSS 2.0 and Atom 0.3 and 1.0 feeds as sitemaps, the link of each item or entry a page: a
+    feed a robots.txt named in a Sitemap line was refused as no sitemap, and its pages never seeded the crawl."""
+    rss = (
+        b'<rss version="2.0" xmlns:atom="http://www.w3.org/2005/Atom"><channel><title>t</title>'
+        b"<link>https://example.com/</link>"
+        b'<atom:link href="https://example.com/feed" rel="self"/>'
+        b"<item><title>a</title><link>https://example.com/a?x=1&amp;y=2</link></item>"
+        b'<item><link> https://example.com/b </link><atom:link href="https://example.com/b.amp" rel="amphtml"/></item>'
+        b"<item><link>https://elsewhere.example/c</link></item></channel></rss>"
+    )
+    sitemap = parse_sitemap(rss, SITE)
+    assert sitemap.kind == "feed" and sitemap.error is None and sitemap.dropped == 1
+    assert sitemap.urls == ("https://example.com/a?x=1&y=2", "https://example.com/b")
+    atom = (
+        b'<feed xmlns="http://www.w3.org/2005/Atom"><link href="https://example.com/" rel="alternate"/>'
+        b'<entry><link href="https://example.com/a"/><link rel="edit" href="https://example.com/edit/a"/></entry>'
+        b'<entry><link rel="alternate" href="https://example.com/b"/></entry></feed>'
+    )
+    sitemap = parse_sitemap(atom, SITE)
+    assert sitemap.kind == "feed" and sitemap.urls == ("https://example.com/a", "https://example.com/b")
+
+
 def test_a_document_that_is_no_sitemap_is_refused() -> None:
-    for body in (b"<rss><channel></channel></rss>", b"<html><body><a href='https://example.com/'>x</a></body></html>"):
+    for body in (b"<opml><body></body></opml>", b"<html><body><a href='https://example.com/'>x</a></body></html>"):
         sitemap = parse_sitemap(body, SITE)
         assert sitemap.kind == "unknown" and sitemap.urls == () and "not a sitemap" in (sitemap.error or "")
 
@@ -220,6 +271,14 @@ def test_an_external_entity_is_never_read() -> None:
 def test_an_undeclared_entity_is_an_error_not_a_lookup() -> None:
     sitemap = parse_sitemap(b"<urlset><url><loc>https://example.com/&xxe;</loc></url></urlset>", SITE)
     assert sitemap.urls == () and sitemap.error is not None and "undefined entity" in sitemap.error
+
+
+def test_xml_after_a_bom_and_white_space_is_read_as_xml() -> None:
+    """White space may come before the root (XML 1.0 ``prolog``), after a BOM as anywhere: only white space with no
+    BOM was allowed for, and a BOM then a line break made the sitemap a text list of no URL."""
+    body = b"\xef\xbb\xbf\r\n<urlset><url><loc>https://example.com/a</loc></url></urlset>"
+    sitemap = parse_sitemap(body, SITE)
+    assert (sitemap.kind, sitemap.urls, sitemap.error) == ("urlset", ("https://example.com/a",), None)
 
 
 def test_xml_in_utf16_is_read() -> None:

@@ -8,7 +8,7 @@ WebSocket and ``since`` replays it.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import orjson
@@ -104,6 +104,10 @@ class CrawlOutcome:
     links: list[Discovered] = field(default_factory=list)
     skipped: dict[str, int] = field(default_factory=dict)
     final_url: str | None = None  # after redirects, if elsewhere: also recorded as visited
+
+    def with_links(self, links: list[Discovered]) -> CrawlOutcome:
+        """This outcome with ``links`` to admit too (a seed's sitemap pages, whatever became of the seed)."""
+        return replace(self, links=self.links + links) if links else self
 
 
 def page_body(crawl_id: str, url: str, *, depth: int, referrer: str | None, **fields: Any) -> EventBody:

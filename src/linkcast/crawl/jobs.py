@@ -107,10 +107,10 @@ class CrawlJobs:
             await self.store.finish_crawl_page(job, self._skipped(job, SkipReason.DUPLICATE))
             return
         spec, rules = self._rules_of(record)
-        outcome = await self._robots_refusal(job) if spec.respect_robots else None
-        if outcome is None:
-            seeds = await self._sitemap_seeds(job, spec, rules)
-            outcome = await self._fetch(job, spec, rules, seeds)
+        refusal = await self._robots_refusal(job) if spec.respect_robots else None
+        # The site's sitemaps whatever robots.txt says of the seed page itself (they are read once per site).
+        seeds = await self._sitemap_seeds(job, spec, rules)
+        outcome = await self._fetch(job, spec, rules, seeds) if refusal is None else refusal.with_links(seeds)
         await self.foreground.step()
         if await self.store.finish_crawl_page(job, outcome):
             self.known.visited(job.request_id, (link.url for link in outcome.links))
@@ -138,14 +138,21 @@ class CrawlJobs:
 
     async def _robots_refusal(self, job: Job) -> CrawlOutcome | None:
         """The outcome of a URL robots.txt disallows (None: allowed); a ``Crawl-delay`` becomes the host's spacing."""
-        answer, fetched_now = await self.robots.answer_for(job.url)
+        answer = await self._obeyed_answer(job.url)
         if answer.site_refused:
             return None  # the page's own fetch is refused as well, and says why (blocked): robots.txt had no say
-        delay = answer.rules.crawl_delay(self.product_token)
-        if fetched_now and delay:
-            spacing = min(delay, self.settings.max_crawl_delay)
-            await self.store.set_crawl_delay(host_key(job.url), spacing, time.time() + answer.ttl)
         return None if self._allows(answer, job.url) else self._skipped(job, SkipReason.ROBOTS)
+
+    async def _obeyed_answer(self, key: str) -> RobotsAnswer:
+        """The robots.txt answer for the site of ``key``, to be obeyed: the first time it is (whoever fetched it: a
+        redirect's hop, a crawl that ignores robots.txt reading its sitemaps), its ``Crawl-delay`` becomes the
+        spacing of the host's jobs, for as long as the answer is kept."""
+        answer, first = await self.robots.answer_for(key)
+        delay = answer.rules.crawl_delay(self.product_token)
+        if first and delay:
+            spacing = min(delay, self.settings.max_crawl_delay)
+            await self.store.set_crawl_delay(host_key(key), spacing, time.time() + answer.ttl)
+        return answer
 
     def _allows(self, answer: RobotsAnswer, key: str) -> bool:
         """Whether robots.txt (``answer``, of the site of the crawl key ``key``) lets this crawler fetch ``key``."""
@@ -158,7 +165,8 @@ class CrawlJobs:
         site = site_of_key(job.url)
         if not await self.store.claim_crawl_url(job.request_id, SITEMAPS_READ + site) and job.attempt == 1:
             return []  # read by another seed of the site (or, for a job handed out again, maybe by its own last try)
-        answer, _ = await self.robots.answer_for(job.url)
+        # Read here for its Sitemap lines only: the first job that obeys it applies its Crawl-delay.
+        answer, _ = await self.robots.answer_for(job.url, obeyed=False)
 
         async def first_to_reach(host: str) -> bool:
             # A job handed out again may have claimed the host itself before its worker died, as for the site above.
@@ -182,7 +190,7 @@ class CrawlJobs:
             """Each hop of a redirect is a fetch of its own: robots.txt of its site is asked first, as for a link."""
             key = crawl_key(target)
             if spec.respect_robots:
-                answer = (await self.robots.answer_for(key))[0]
+                answer = await self._obeyed_answer(key)
                 # A refused target's robots.txt is refused too: the hop itself is, and the fetch says so (blocked).
                 if not answer.site_refused and not self._allows(answer, key):
                     raise FetchError(f"redirects to {target}, which robots.txt disallows", code=SkipReason.ROBOTS)
@@ -203,7 +211,7 @@ class CrawlJobs:
             if refused_by_the_store(error):  # visiting a redirect's target: not the page's failure (it runs again)
                 raise
             if error.code in (SkipReason.DUPLICATE, SkipReason.ROBOTS):
-                return self._skipped(job, SkipReason(error.code))
+                return self._skipped(job, SkipReason(error.code)).with_links(seeds)
             body = page_body(job.request_id, job.url, depth=depth, referrer=referrer, error=error.to_dict())
             return CrawlOutcome(body, "failed", seeds)
         body = page_body(

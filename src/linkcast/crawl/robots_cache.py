@@ -21,10 +21,11 @@ MAX_CACHED_BYTES = 8 * 1024 * 1024
 ENTRY_BYTES = 256
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Cached:
     answer: RobotsAnswer
     expires_at: float
+    obeyed: bool = False  # handed to a caller that obeys it: its Crawl-delay has been applied
 
 
 class RobotsCache:
@@ -36,26 +37,30 @@ class RobotsCache:
         self._bytes = 0  # the weight of the answers kept
         self._fetching: dict[str, asyncio.Future[Cached | None]] = {}
 
-    async def answer_for(self, url: str) -> tuple[RobotsAnswer, bool]:
-        """The robots.txt answer for ``url``'s site (``url`` a crawl key), and whether it was fetched now (False: from
-        the cache)."""
+    async def answer_for(self, url: str, *, obeyed: bool = True) -> tuple[RobotsAnswer, bool]:
+        """The robots.txt answer for ``url``'s site (``url`` a crawl key), and whether this is the first time it is
+        handed to a caller that obeys it (``obeyed``): that caller applies its ``Crawl-delay``, once per answer.
+
+        Usually the caller that fetched it, but not always: a redirect's hop, or a crawl that ignores robots.txt
+        reading its ``Sitemap`` lines, may have fetched it first, and the jobs that obey it find it in the cache."""
         site = site_of_key(url)
         while True:
             cached = self._answers.get(site)
             if cached is not None and cached.expires_at > time.monotonic():
                 self._answers.move_to_end(site)
-                return cached.answer, False
+                return cached.answer, _first_obeyed(cached, obeyed)
             pending = self._fetching.get(site)
             if pending is None:
-                return await self._fetch(site, url), True
+                fresh = await self._fetch(site, url)
+                return fresh.answer, _first_obeyed(fresh, obeyed)
             # Another job of this site is fetching it: wait for its answer. None: that job was cancelled (its own
             # deadline: a redirect's hop asks inside the page's), which is no answer, and nothing that ends this job;
             # the file is asked again.
             fetched = await asyncio.shield(pending)
             if fetched is not None:
-                return fetched.answer, False
+                return fetched.answer, _first_obeyed(fetched, obeyed)
 
-    async def _fetch(self, site: str, url: str) -> RobotsAnswer:
+    async def _fetch(self, site: str, url: str) -> Cached:
         pending: asyncio.Future[Cached | None] = asyncio.get_running_loop().create_future()
         self._fetching[site] = pending
         try:
@@ -63,7 +68,7 @@ class RobotsCache:
             fresh = Cached(answer, time.monotonic() + answer.ttl)
             self._keep(site, fresh)
             pending.set_result(fresh)
-            return answer
+            return fresh
         except asyncio.CancelledError:
             # Handed on, this job's cancellation would cancel every job waiting (a worker takes a CancelledError for
             # its own stop, gives its job back and ends): they fetch the file themselves instead.
@@ -89,6 +94,13 @@ class RobotsCache:
         self._bytes += _weight(fresh)
         while len(self._answers) > 1 and (len(self._answers) > self.max_sites or self._bytes > self.max_bytes):
             self._bytes -= _weight(self._answers.popitem(last=False)[1])
+
+
+def _first_obeyed(cached: Cached, obeyed: bool) -> bool:
+    """Whether this caller, obeying the answer or not, is the first that obeys it (and marks it so)."""
+    first = obeyed and not cached.obeyed
+    cached.obeyed = cached.obeyed or obeyed
+    return first
 
 
 def _weight(cached: Cached) -> int:

@@ -12,7 +12,7 @@ API::
 
 What each answer means (the fetch goes through the shared ``Fetcher``: its SSRF guard on every hop, its limits):
 
-- 2xx: the body is parsed (at most 500 KiB of it, the rest never read: RFC 9309 2.5), in a thread, and kept
+- 2xx: the body is parsed (its first 500 KiB, whole lines; the rest never read: RFC 9309 2.5), in a thread, and kept
   ``--robots-cache-ttl``.
 - 3xx: followed up to 5 hops, across hosts too (2.3.1.2); the rules then apply to the site asked about. More than 5,
   a loop, or a redirect to no http(s) URL: no robots.txt to be had, taken as "unavailable" (2.3.1.2 allows it).
@@ -89,7 +89,8 @@ async def fetch_robots(fetcher: Fetcher, site_url: str) -> RobotsAnswer:
     try:
         resource = await fetcher.fetch_resource(
             robots_url(site_url),
-            max_bytes=ROBOTS_PARSE_LIMIT,
+            # One octet past the limit: whether the line the limit ends ends there too (it is then read whole).
+            max_bytes=ROBOTS_PARSE_LIMIT + 1,
             truncate=True,
             max_redirects=ROBOTS_MAX_REDIRECTS,
             accept="text/plain",

@@ -1,11 +1,12 @@
-"""Sitemaps (sitemaps.org) read with no I/O: XML URL sets and indexes, text lists, gzip, every one of them bounded.
+"""Sitemaps (sitemaps.org) read with no I/O: XML URL sets and indexes, RSS and Atom feeds, text lists, gzip, every one
+of them bounded.
 
 API::
 
     parse_sitemap(body: bytes, sitemap_url: str, *, site_host: str | None = None,
                   limits: SitemapLimits = SitemapLimits(), truncated: bool = False) -> Sitemap
-    Sitemap.kind: "urlset" | "sitemapindex" | "text" | "unknown"
-    Sitemap.urls: tuple[str, ...]       # pages (<urlset> or text): http(s) URLs on site_host, first occurrence kept
+    Sitemap.kind: "urlset" | "sitemapindex" | "feed" | "text" | "unknown"   # feed: RSS 2.0 or Atom
+    Sitemap.urls: tuple[str, ...]       # pages (<urlset>, feed or text): http(s) URLs on site_host, first kept
     Sitemap.sitemaps: tuple[str, ...]   # sitemaps (<sitemapindex>): http(s) URLs on the sitemap's own host
     Sitemap.dropped: int                # entries refused: another host, not http(s), not a URL
     Sitemap.truncated: bool             # a bound was reached (or the body was cut): what follows was not read
@@ -15,14 +16,16 @@ API::
     SitemapLimits.from_settings(settings)
 
 Bounds: at most ``max_urls`` entries and ``max_bytes`` uncompressed bytes per sitemap (the sitemaps.org limits); a
-gzip body (found by its magic bytes, whatever its name or type) is inflated 64 KiB at a time and never past
-``max_bytes``, each piece handed to the parser at once, so a gzip bomb costs ``max_bytes`` of inflating and no memory.
+gzip body (found by its magic bytes, whatever its name or type) is inflated 64 KiB at a time, each of its members (up
+to 10,000) in turn, never past ``max_bytes``, each piece handed to the parser at once, so a gzip bomb costs
+``max_bytes`` of inflating and no memory.
 
 XML is read by the standard library's expat with no DTD at all: a sitemap has no use for one, so a ``<!DOCTYPE``
 ends the document at once, before any entity is declared. Billion laughs and quadratic blowup (entities), external
 entities and DTD fetches (a SYSTEM identifier is never read, let alone fetched) all stop there, cleanly, as an error.
-Entries are matched by local name (``<url><loc>``, ``<sitemap><loc>``) at their depth, whatever the namespace, so
-extensions (``<image:loc>`` inside ``<url>``) are not taken for pages.
+Entries are matched by local name (``<url><loc>``, ``<sitemap><loc>``, an RSS ``<item><link>``, an Atom
+``<entry><link href>`` of the entry's own page) at their depth, whatever the namespace, so extensions (``<image:loc>``
+inside ``<url>``) are not taken for pages.
 
 Hosts: a sitemap's pages must be on the site's host (``site_host``, by default the sitemap's own: the sitemaps.org
 rule). A sitemap on another host that the site's robots.txt lists (sitemaps.org "cross submits") may list the site's
@@ -52,9 +55,14 @@ INFLATE_STEP = 64 * 1024  # also the most handed to expat at once: a call holds 
 MAX_TOKEN_BYTES = 1024 * 1024
 MAX_LOC_CHARS = 64 * 1024  # an entry longer than this is no URL (those are at most 8 KiB here): not kept whole
 GZIP_MAGIC = b"\x1f\x8b"
-XML_STARTS = (b"<", b"\xef\xbb\xbf<", b"\xff\xfe", b"\xfe\xff")  # markup, with a UTF-8 BOM, or UTF-16
+# A gzip body is read member after member: a sitemap has one, or a few when files were joined or a writer flushed as
+# it went. Bounded, since each member costs an inflater: a body of empty members (20 bytes each) would be 500,000.
+MAX_GZIP_MEMBERS = 10_000
+GZIP_INPUT_STEP = 4096  # the compressed bytes handed to zlib at once
+UTF8_BOM = b"\xef\xbb\xbf"
+XML_STARTS = (b"<", b"\xff\xfe", b"\xfe\xff")  # markup (after a UTF-8 BOM, if one, and white space), or UTF-16
 
-Kind = Literal["urlset", "sitemapindex", "text", "unknown"]
+Kind = Literal["urlset", "sitemapindex", "feed", "text", "unknown"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,7 +158,7 @@ def parse_sitemap(
     chunks = iter(source)
     first = next(chunks, b"")
     deadline = time.monotonic() + limits.max_seconds
-    if first.lstrip().startswith(XML_STARTS):
+    if first.removeprefix(UTF8_BOM).lstrip().startswith(XML_STARTS):
         kind, cut, error = _read_xml(first, chunks, entries, deadline)
     else:
         kind = "text"
@@ -184,10 +192,23 @@ class _Body:
             for start in range(0, min(len(self.body), self.limit), INFLATE_STEP):
                 yield self.body[start : min(start + INFLATE_STEP, self.limit)]
             return
-        inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
-        pending, size = self.body, 0
+        yield from self._inflated()
+
+    def _inflated(self) -> Iterator[bytes]:
+        """A gzip body inflated: each of its members in turn (RFC 1952 2.2: a gzip file is a series of them, as files
+        joined or a writer that flushed as it went make), at most ``MAX_GZIP_MEMBERS``. What follows the last member
+        is no gzip: it ends the body. The body is handed to zlib ``GZIP_INPUT_STEP`` at a time, so that what follows
+        each member's end, which zlib copies out, is never the whole rest of a body of many members."""
+        view = memoryview(self.body)
+        inflater, members = zlib.decompressobj(16 + zlib.MAX_WBITS), 1
+        offset, size = 0, 0
+        pending: bytes | memoryview = b""
         try:
-            while pending and not inflater.eof:
+            while True:
+                if not pending:
+                    if offset >= len(view):
+                        return
+                    pending, offset = view[offset : offset + GZIP_INPUT_STEP], offset + GZIP_INPUT_STEP
                 piece = inflater.decompress(pending, min(INFLATE_STEP, self.limit - size + 1))
                 pending = inflater.unconsumed_tail
                 if size + len(piece) > self.limit:
@@ -197,6 +218,15 @@ class _Body:
                 size += len(piece)
                 if piece:
                     yield piece
+                if inflater.eof:
+                    pending = inflater.unused_data + view[offset : offset + 2]  # the next member's magic, if one
+                    offset += len(pending) - len(inflater.unused_data)
+                    if not pending.startswith(GZIP_MAGIC):
+                        return
+                    if members == MAX_GZIP_MEMBERS:
+                        self.overflowed = True
+                        return
+                    inflater, members = zlib.decompressobj(16 + zlib.MAX_WBITS), members + 1
         except zlib.error:
             return  # a damaged stream ends where it breaks; what came before it is read
 
@@ -255,15 +285,30 @@ def _read_xml(
     return reader.kind, False, None
 
 
+# What each kind of XML document sitemaps.org accepts is read for: its kind here, and the local names from the root
+# down to the element that holds an entry's URL (its text; an Atom link's href). Each element right above that one is
+# an entry, counted toward the bound. RSS 2.0 and Atom 0.3 and 1.0 feeds are sitemaps too ("other sitemap formats"):
+# the link of each item or entry is a page.
+_DOCUMENTS: dict[str, tuple[Kind, tuple[str, ...]]] = {
+    "urlset": ("urlset", ("urlset", "url", "loc")),
+    "sitemapindex": ("sitemapindex", ("sitemapindex", "sitemap", "loc")),
+    "rss": ("feed", ("rss", "channel", "item", "link")),
+    "feed": ("feed", ("feed", "entry", "link")),
+}
+
+
 class _XmlReader:
-    """Expat callbacks: the root's kind, and the text of each ``loc`` right inside a ``url`` or ``sitemap``."""
+    """Expat callbacks: the root's kind, and the URL of each entry (``_DOCUMENTS``): a ``loc`` right inside a ``url``
+    or ``sitemap``, the ``link`` of an RSS item or an Atom entry."""
 
     def __init__(self, entries: _Entries) -> None:
         self.entries = entries
         self.kind: Kind = "unknown"
-        self.names: list[str] = []  # local names of the open elements, down to a loc's depth only
+        self.path: tuple[str, ...] = ()  # where the entries' URLs are, once the root is known
+        self.reach = 1  # the depth of those URLs: below it nothing is read
+        self.names: list[str] = []  # local names of the open elements, down to that depth only
         self.depth = 0
-        self.text: list[str] | None = None  # inside an entry's loc
+        self.text: list[str] | None = None  # inside an entry's URL element
         self.text_size = 0
         self.encoding: str | None = None  # as the XML declaration names it
         parser = expat.ParserCreate(namespace_separator=" ")
@@ -287,29 +332,36 @@ class _XmlReader:
     def _refuse_external(self, *_args: object) -> int:
         raise _Stop("an external entity (a sitemap has none): not read")
 
-    def _start(self, name: str, _attributes: dict[str, str]) -> None:
+    def _start(self, name: str, attributes: dict[str, str]) -> None:
         self.depth += 1
-        if self.depth > 3:
-            return  # below a loc's depth nothing is read: the cheapest callback possible
+        if self.depth > self.reach:
+            return  # below an entry's URL nothing is read: the cheapest callback possible
         local = name.rsplit(" ", 1)[-1]
         if self.depth == 1:
-            if local not in ("urlset", "sitemapindex"):
+            document = _DOCUMENTS.get(local)
+            if document is None:
                 raise _Stop(f"not a sitemap: the document is a <{local}>")
-            self.kind = "urlset" if local == "urlset" else "sitemapindex"
-        elif self.depth == 2:
+            self.kind, self.path = document
+            self.reach = len(self.path)
+        elif self.depth == self.reach - 1:
             self.entries.count()
         self.names.append(local)
-        if self.names == [self.kind, "url" if self.kind == "urlset" else "sitemap", "loc"] and self.depth == 3:
-            self.text, self.text_size = [], 0
+        if self.depth == self.reach and tuple(self.names) == self.path:
+            href = attributes.get("href") if self.kind == "feed" else None
+            if href is None:
+                self.text, self.text_size = [], 0
+            elif attributes.get("rel", "alternate") == "alternate":  # Atom: the entry's own page, not its feed's
+                self.entries.add(href, sitemap=False)
 
     def _end(self, _name: str) -> None:
         self.depth -= 1
-        if self.depth >= 3:
+        if self.depth >= self.reach:
             return
         self.names.pop()
-        if self.text is not None and self.depth == 2:
+        if self.text is not None and self.depth == self.reach - 1:
             text, self.text = "".join(self.text), None
-            self.entries.add(text, sitemap=self.kind == "sitemapindex")
+            if text.strip() or self.kind != "feed":  # a feed's item may have an atom:link, of no text, as well
+                self.entries.add(text, sitemap=self.kind == "sitemapindex")
 
     def _characters(self, data: str) -> None:
         if self.text is not None and self.text_size + len(data) <= MAX_LOC_CHARS:  # more is no URL anyway

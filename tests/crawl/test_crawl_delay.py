@@ -1,0 +1,97 @@
+"""A robots.txt ``Crawl-delay`` becomes its host's spacing in the scheduler whichever job fetched the file first: a
+crawl in the service's own process on the memory store, whose scheduler is read for the spacing (the store's contract
+shows it nowhere), against local sites on loopback (each its own host:port)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from aiohttp import web
+from quart.typing import TestClientProtocol as Client
+
+from linkcast.core.crawls import CRAWL_ENDED
+from linkcast.runtime import Runtime
+from linkcast.store.memory import MemoryStore
+from tests.support.in_process import in_process_service
+from tests.support.site import LocalSite
+
+WAIT = 30.0
+DELAY = "User-agent: *\nCrawl-delay: 0.25\n"  # short: the crawls here are spaced by it
+
+
+@pytest.fixture
+async def sites() -> AsyncIterator[tuple[LocalSite, LocalSite]]:
+    made = (LocalSite(), LocalSite())
+    for site in made:
+        await site.start()
+    yield made
+    for site in made:
+        await site.stop()
+
+
+@pytest.fixture
+async def service() -> AsyncIterator[tuple[Client, Runtime]]:
+    async with in_process_service() as running:
+        yield running
+
+
+async def crawled(client: Client, crawl_id: str, body: dict[str, Any]) -> list[str]:
+    """PUT the crawl, wait for its end, and answer the URLs it fetched."""
+    answer = await client.put(f"/crawls/{crawl_id}", json=body)
+    assert answer.status_code == 201, await answer.get_json()
+    async with asyncio.timeout(WAIT):
+        while (await (await client.get(f"/crawls/{crawl_id}")).get_json())["state"] not in CRAWL_ENDED:
+            await asyncio.sleep(0.02)
+    pages = (await (await client.get(f"/crawls/{crawl_id}/pages")).get_json())["pages"]
+    return [page["url"] for page in pages if page["type"] == "page"]
+
+
+def spacing(runtime: Runtime, site: LocalSite) -> float:
+    """The Crawl-delay the scheduler keeps for the site's host now (0: none)."""
+    store = runtime.store
+    assert isinstance(store, MemoryStore)
+    host = store._jobs._hosts.get(f"127.0.0.1:{site.port}")
+    return host.delay if host is not None and host.delay_until > time.time() else 0.0
+
+
+async def test_the_crawl_delay_of_a_site_reached_by_a_redirect_is_kept(
+    service: tuple[Client, Runtime], sites: tuple[LocalSite, LocalSite]
+) -> None:
+    """The seed redirects to another site, whose robots.txt is fetched for that hop: its Crawl-delay was never
+    applied, as only a job that fetched the file itself applied it, and the target's pages found it in the cache."""
+    client, runtime = service
+    seed, target = sites
+    seed.route("/", _redirect(target.url("/")))
+    target.page("/robots.txt", DELAY, content_type="text/plain")
+    target.page("/", "<a href='/a'>a</a>")
+    target.page("/a", "a leaf")
+    fetched = await crawled(client, "c", {"url": seed.url("/"), "scope": "any"})
+    assert target.url("/a") in fetched
+    assert spacing(runtime, target) == 0.25
+
+
+async def test_the_crawl_delay_read_by_a_crawl_that_ignores_robots_txt_applies_to_the_next_that_obeys_it(
+    service: tuple[Client, Runtime], sites: tuple[LocalSite, LocalSite]
+) -> None:
+    """A crawl that ignores robots.txt still reads it for its Sitemap lines, and leaves the answer in the cache: the
+    next crawl of the site, which obeys it, took it from there without its Crawl-delay."""
+    client, runtime = service
+    site, _ = sites
+    site.page("/robots.txt", DELAY, content_type="text/plain")
+    site.page("/", "<a href='/a'>a</a>")
+    site.page("/a", "a leaf")
+    await crawled(client, "ignores", {"url": site.url("/"), "max_depth": 0, "respect_robots": False, "sitemaps": True})
+    assert spacing(runtime, site) == 0.0  # ignored: the crawl that said so is not spaced by it
+    assert site.url("/a") in await crawled(client, "obeys", {"url": site.url("/")})
+    assert spacing(runtime, site) == 0.25
+
+
+def _redirect(to: str) -> Any:
+    async def handler(_request: web.Request) -> web.StreamResponse:
+        return web.Response(status=301, headers={"Location": to})
+
+    return handler
