@@ -52,6 +52,10 @@ async def put_endpoint(
                 return await _stored(store, endpoint_id), True
             continue
         changed = dataclasses.replace(current, url=config.url, events=config.events, request_ids=config.request_ids)
+        if _enabled(changed) == current:
+            # The same PUT again (or one that raced this one stored it first): nothing to change, and no write that
+            # could lose to another one's, so that a repeat is a 200 whatever runs beside it.
+            return current, False
         if await store.save_webhook(_enabled(changed), current.version):
             await store.wake_webhook(endpoint_id)
             return await _stored(store, endpoint_id), False
