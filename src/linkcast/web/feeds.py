@@ -179,8 +179,10 @@ async def import_opml() -> Response:
                 results.append({"index": index, "status": "existing", "feed_id": watched[url], "url": url})
                 continue
             spec = {"url": url, "follow": False, "watch": WATCH_FEED}
-            record, _ = await store.create_feed(FeedRecord(uuid.uuid4().hex, spec, url, title=outline.title))
-            results.append({"index": index, "status": "accepted", "feed_id": record.feed_id, "url": url})
+            feed = FeedRecord(imported_feed_id(url), spec, url, title=outline.title)
+            record, created = await store.create_feed(feed)
+            status = "accepted" if created else "existing"
+            results.append({"index": index, "status": status, "feed_id": record.feed_id, "url": url})
         except (StoreFull, StoreUnavailable, StoreCorrupt):
             # The store failed, not this feed: the import says so as a whole (507, 503), as a batch of URLs does,
             # rather than answer 200 with the same error for each of up to 10,000 feeds. Sent again, it adds each
@@ -191,6 +193,12 @@ async def import_opml() -> Response:
             results.append({"index": index, "url": shown, "error": error.to_dict()})
     skipped = [{"url": written[:SHOWN_URL_CHARS], "reason": why} for written, why in document.skipped]
     return json_response({"results": results, "skipped": skipped})
+
+
+def imported_feed_id(url: str) -> str:
+    """The id an import gives the feed of ``url``: one for each URL, so that imports running at once (each finding
+    the URL not watched yet) make it once, and the others find it made (``existing``), on every replica."""
+    return uuid.uuid5(uuid.NAMESPACE_URL, url).hex
 
 
 @feeds.get("/feeds/export.opml")
