@@ -75,6 +75,11 @@ SITEMAPS_FROM = "sitemaps-from:"
 REDIRECT_HOP = "redirect-hop:"
 
 
+def _reads_sitemaps(job: Job, spec: CrawlSpec) -> bool:
+    """Whether the job of a seed may read its site's sitemaps before its page (``sitemaps``, depth 0)."""
+    return spec.sitemaps and job.data.get("depth", 0) == 0
+
+
 class CrawlJobs:
     """The handler of ``crawl`` jobs."""
 
@@ -107,9 +112,15 @@ class CrawlJobs:
             await self.store.finish_crawl_page(job, self._skipped(job, SkipReason.DUPLICATE))
             return
         spec, rules = self._rules_of(record)
+        # Fetching robots.txt or reading sitemaps first may take seconds, in which the crawl may have been cancelled
+        # (DELETE answered: nothing more is fetched) or even pruned and made again under its id: it is read again.
+        waits = (spec.respect_robots and not self.robots.holds(job.url)) or _reads_sitemaps(job, spec)
         outcome = await self._robots_refusal(job) if spec.respect_robots else None
         if outcome is None:
             seeds = await self._sitemap_seeds(job, spec, rules)
+            if waits and not await self._still_running(record):
+                await self.store.finish_crawl_page(job, self._skipped(job, SkipReason.DUPLICATE))
+                return
             outcome = await self._fetch(job, spec, rules, seeds)
         await self.foreground.step()
         if await self.store.finish_crawl_page(job, outcome):
@@ -119,6 +130,11 @@ class CrawlJobs:
             "crawl %s: %s %s in %.0f ms",
             job.request_id, loggable_url(job.url), outcome.result, (time.perf_counter() - began) * 1000,
         )  # fmt: skip
+
+    async def _still_running(self, record: CrawlRecord) -> bool:
+        """Whether the crawl of ``record`` is still running (not ended, not another crawl under its id)."""
+        now = await self.store.get_crawl(record.crawl_id)
+        return now is not None and now.created_at == record.created_at and now.state not in CRAWL_ENDED
 
     def _rules_of(self, record: CrawlRecord) -> tuple[CrawlSpec, LinkRules]:
         """The crawl's options and rules, kept for its next pages. A crawl id used again once its crawl was pruned is
@@ -153,7 +169,7 @@ class CrawlJobs:
 
     async def _sitemap_seeds(self, job: Job, spec: CrawlSpec, rules: LinkRules) -> list[Discovered]:
         """With ``sitemaps``, the pages a seed's site lists in its sitemaps, once per site and crawl (as seeds)."""
-        if not spec.sitemaps or job.data.get("depth", 0) != 0:
+        if not _reads_sitemaps(job, spec):
             return []
         site = site_of_key(job.url)
         if not await self.store.claim_crawl_url(job.request_id, SITEMAPS_READ + site) and job.attempt == 1:

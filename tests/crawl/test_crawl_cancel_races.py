@@ -1,0 +1,63 @@
+"""A crawl cancelled while its page's job waits for what comes before the page (robots.txt, the site's sitemaps),
+against the real service on SQLite and a site that holds those answers until the test releases them: once DELETE has
+answered, the page is not fetched, and the crawl ends in one crawl.done."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+
+from tests.support.service import Service, receive_until
+from tests.support.site import LocalSite
+
+WAIT = 10.0
+
+
+@pytest.mark.parametrize("held", ["/robots.txt", "/sitemap.xml"])
+async def test_a_page_whose_crawl_was_cancelled_while_it_waited_for_robots_or_sitemaps_is_not_fetched(
+    tmp_path: Path, held: str
+) -> None:
+    site = LocalSite()
+    asked: Counter[str] = Counter()
+    reached, release = asyncio.Event(), asyncio.Event()
+
+    async def answer(request: web.Request) -> web.StreamResponse:
+        asked[request.path] += 1
+        if request.path == held:
+            reached.set()
+            await release.wait()
+        if request.path == "/robots.txt":
+            return web.Response(text=f"User-agent: *\nAllow: /\nSitemap: {site.url('/sitemap.xml')}\n")
+        if request.path == "/sitemap.xml":
+            return web.Response(text="<urlset xmlns='http://www.sitemaps.org/schemas/sitemap/0.9'/>",
+                                content_type="application/xml")  # fmt: skip
+        return web.Response(text="<a href='/next'>next</a>", content_type="text/html")
+
+    for path in ("/robots.txt", "/sitemap.xml", "/page", "/after"):
+        site.route(path, answer)
+    await site.start()
+    # One worker: the request sent after the release is taken once the crawl's job has ended.
+    service = Service("--allow-private-networks", "--workers", "1", "--rate-limit", "0",
+                      store=f"sqlite:///{tmp_path}/s.db", log_path=tmp_path / "s.log")  # fmt: skip
+    await service.start()
+    try:
+        async with service.connect("request_id=c&request_id=after&since=0") as ws:
+            body = {"url": site.url("/page"), "max_depth": 1, "sitemaps": True}
+            assert (await service.call("PUT", "/crawls/c", json=body))[0] == 201
+            async with asyncio.timeout(WAIT):
+                await reached.wait()
+            status, record = await service.call("DELETE", "/crawls/c")
+            assert status == 200 and record["state"] == "cancelled"
+            release.set()
+            assert (await service.put("after", site.url("/after")))[0] == 201
+            frames = await receive_until(ws, lambda fs: any(f["request_id"] == "after" and f["type"] == "result"
+                                                            for f in fs), WAIT)  # fmt: skip
+        assert asked["/page"] == 0, "the page was fetched after DELETE had answered"
+        assert [f["cancelled"] for f in frames if f["type"] == "crawl.done"] == [True]
+    finally:
+        service.stop()
+        await site.stop()
