@@ -4,11 +4,13 @@ with ``request_id`` = the feed id."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
+import orjson
 from quart import Blueprint, Response, request
 from werkzeug.routing import BaseConverter
 
@@ -63,11 +65,37 @@ def feed_spec(payload: dict[str, Any]) -> dict[str, Any]:
 
 async def watch(feed_id: str, spec: dict[str, Any]) -> tuple[FeedRecord, bool]:
     """Watch ``spec`` as ``feed_id``: a repeat answers the record; else the feed is found (for a site's URL) and
-    recorded."""
+    recorded. A repeat sent while the first is finding the feed waits for its answer: the site is asked once."""
     rt = runtime()
-    existing = await rt.store.get_feed(feed_id)
-    if existing is not None and existing.spec == spec:
-        return existing, False
+    key = (feed_id, orjson.dumps(spec, option=orjson.OPT_SORT_KEYS))
+    while True:
+        existing = await rt.store.get_feed(feed_id)
+        if existing is not None and existing.spec == spec:
+            return existing, False
+        pending = rt.feeds_being_added.get(key)
+        if pending is None:
+            break
+        await asyncio.wait([pending])
+        if not pending.cancelled():  # cancelled: the first PUT's client went away, and this one finds the feed
+            record, _created = pending.result()  # or the first one's error, which is this one's too
+            return record, False
+    pending = rt.feeds_being_added[key] = asyncio.get_running_loop().create_future()
+    try:
+        found = await find_and_watch(feed_id, spec)
+        pending.set_result(found)
+        return found
+    except Exception as error:
+        pending.set_exception(error)
+        pending.exception()  # read here: no PUT may be waiting for it
+        raise
+    finally:
+        del rt.feeds_being_added[key]
+        pending.cancel()  # a no-op once answered; else (this PUT cancelled) those waiting find the feed themselves
+
+
+async def find_and_watch(feed_id: str, spec: dict[str, Any]) -> tuple[FeedRecord, bool]:
+    """Find the feed of ``spec`` (for a site's URL) and record it as ``feed_id``."""
+    rt = runtime()
     url = (
         spec["url"]
         if spec["watch"] == WATCH_LINKS
