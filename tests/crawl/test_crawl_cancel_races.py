@@ -61,3 +61,43 @@ async def test_a_page_whose_crawl_was_cancelled_while_it_waited_for_robots_or_si
     finally:
         service.stop()
         await site.stop()
+
+
+async def test_a_redirect_of_a_page_whose_crawl_was_cancelled_during_its_fetch_is_not_followed(
+    tmp_path: Path,
+) -> None:
+    site = LocalSite()
+    asked: Counter[str] = Counter()
+    reached, release = asyncio.Event(), asyncio.Event()
+
+    async def answer(request: web.Request) -> web.StreamResponse:
+        asked[request.path] += 1
+        if request.path == "/moved":
+            reached.set()
+            await release.wait()
+            return web.Response(status=302, headers={"Location": "/target"})
+        return web.Response(text="<p>a page</p>", content_type="text/html")
+
+    for path in ("/moved", "/target", "/after"):
+        site.route(path, answer)
+    await site.start()
+    service = Service("--allow-private-networks", "--workers", "1", "--rate-limit", "0",
+                      store=f"sqlite:///{tmp_path}/s.db", log_path=tmp_path / "s.log")  # fmt: skip
+    await service.start()
+    try:
+        async with service.connect("request_id=c&request_id=after&since=0") as ws:
+            body = {"url": site.url("/moved"), "max_depth": 0, "respect_robots": False}
+            assert (await service.call("PUT", "/crawls/c", json=body))[0] == 201
+            async with asyncio.timeout(WAIT):
+                await reached.wait()
+            status, record = await service.call("DELETE", "/crawls/c")
+            assert status == 200 and record["state"] == "cancelled"
+            release.set()
+            assert (await service.put("after", site.url("/after")))[0] == 201
+            frames = await receive_until(ws, lambda fs: any(f["request_id"] == "after" and f["type"] == "result"
+                                                            for f in fs), WAIT)  # fmt: skip
+        assert asked["/target"] == 0, "the redirect was followed after DELETE had answered"
+        assert [f["cancelled"] for f in frames if f["type"] == "crawl.done"] == [True]
+    finally:
+        service.stop()
+        await site.stop()

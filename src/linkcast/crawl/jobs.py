@@ -121,7 +121,7 @@ class CrawlJobs:
             if waits and not await self._still_running(record):
                 await self.store.finish_crawl_page(job, self._skipped(job, SkipReason.DUPLICATE))
                 return
-            outcome = await self._fetch(job, spec, rules, seeds)
+            outcome = await self._fetch(job, record, spec, rules, seeds)
         await self.foreground.step()
         if await self.store.finish_crawl_page(job, outcome):
             self.known.visited(job.request_id, (link.url for link in outcome.links))
@@ -191,11 +191,16 @@ class CrawlJobs:
             if rules.skip_reason_of_key(key, 0) is None
         ]
 
-    async def _fetch(self, job: Job, spec: CrawlSpec, rules: LinkRules, seeds: list[Discovered]) -> CrawlOutcome:
+    async def _fetch(
+        self, job: Job, record: CrawlRecord, spec: CrawlSpec, rules: LinkRules, seeds: list[Discovered]
+    ) -> CrawlOutcome:
         depth, referrer = job.data.get("depth", 0), job.data.get("referrer")
 
         async def allowed_and_not_visited(target: str) -> None:
-            """Each hop of a redirect is a fetch of its own: robots.txt of its site is asked first, as for a link."""
+            """Each hop of a redirect is a fetch of its own: robots.txt of its site is asked first, as for a link; and
+            none is made for a crawl cancelled since the page's fetch began."""
+            if not await self._still_running(record):
+                raise FetchError(f"redirects to {target}, and the crawl has ended", code=SkipReason.DUPLICATE)
             key = crawl_key(target)
             if spec.respect_robots:
                 answer = (await self.robots.answer_for(key))[0]
