@@ -117,7 +117,7 @@ class CrawlJobs:
         waits = (spec.respect_robots and not self.robots.holds(job.url)) or _reads_sitemaps(job, spec)
         outcome = await self._robots_refusal(job) if spec.respect_robots else None
         if outcome is None:
-            seeds = await self._sitemap_seeds(job, spec, rules)
+            seeds = await self._sitemap_seeds(job, record, spec, rules)
             if waits and not await self._still_running(record):
                 await self.store.finish_crawl_page(job, self._skipped(job, SkipReason.DUPLICATE))
                 return
@@ -167,7 +167,9 @@ class CrawlJobs:
         """Whether robots.txt (``answer``, of the site of the crawl key ``key``) lets this crawler fetch ``key``."""
         return answer.rules.allows(path_and_query(key), self.product_token)
 
-    async def _sitemap_seeds(self, job: Job, spec: CrawlSpec, rules: LinkRules) -> list[Discovered]:
+    async def _sitemap_seeds(
+        self, job: Job, record: CrawlRecord, spec: CrawlSpec, rules: LinkRules
+    ) -> list[Discovered]:
         """With ``sitemaps``, the pages a seed's site lists in its sitemaps, once per site and crawl (as seeds)."""
         if not _reads_sitemaps(job, spec):
             return []
@@ -180,7 +182,12 @@ class CrawlJobs:
             # A job handed out again may have claimed the host itself before its worker died, as for the site above.
             return await self.store.claim_crawl_url(job.request_id, SITEMAPS_FROM + host) or job.attempt > 1
 
-        urls = await discover_sitemap_urls(self.fetcher, site, answer.rules, self.sitemap_limits, first_to_reach)
+        async def still_running() -> bool:
+            return await self._still_running(record)
+
+        urls = await discover_sitemap_urls(
+            self.fetcher, site, answer.rules, self.sitemap_limits, first_to_reach, still_running
+        )
         # The sitemap's reader gave them WHATWG-serialised (validate_url): cut, not parsed again, which for the 50,000
         # a site's sitemaps may list took 0.2 s of the event loop at once (0.8 s for long URLs).
         keys = dict.fromkeys(map(crawl_key_of_href, urls))
