@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+import pytest_asyncio
 from aiohttp import web
 
 from tests.support.service import Service, receive_until
@@ -18,9 +20,21 @@ WAIT = 10.0
 SITEMAPS = "http://www.sitemaps.org/schemas/sitemap/0.9"
 
 
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def service(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Service]:
+    """One worker: a request sent after a held answer is released is taken once the crawl's job has ended. Each test
+    has a site of its own (another port), so that no robots.txt of another is kept for it."""
+    folder: Path = tmp_path_factory.mktemp("crawl-cancel")
+    running = Service("--allow-private-networks", "--workers", "1", "--rate-limit", "0",
+                      store=f"sqlite:///{folder}/s.db", log_path=folder / "s.log")  # fmt: skip
+    await running.start()
+    yield running
+    running.stop()
+
+
 @pytest.mark.parametrize("held", ["/robots.txt", "/sitemap.xml"])
 async def test_a_page_whose_crawl_was_cancelled_while_it_waited_for_robots_or_sitemaps_is_not_fetched(
-    tmp_path: Path, held: str
+    service: Service, held: str
 ) -> None:
     site = LocalSite()
     asked: Counter[str] = Counter()
@@ -47,32 +61,28 @@ async def test_a_page_whose_crawl_was_cancelled_while_it_waited_for_robots_or_si
     for path in ("/robots.txt", "/sitemap.xml", "/more.xml", "/page", "/after"):
         site.route(path, answer)
     await site.start()
-    # One worker: the request sent after the release is taken once the crawl's job has ended.
-    service = Service("--allow-private-networks", "--workers", "1", "--rate-limit", "0",
-                      store=f"sqlite:///{tmp_path}/s.db", log_path=tmp_path / "s.log")  # fmt: skip
-    await service.start()
     try:
-        async with service.connect("request_id=c&request_id=after&since=0") as ws:
+        crawl, after = f"c{site.port}", f"after{site.port}"  # ids of their own on the module's service
+        async with service.connect(f"request_id={crawl}&request_id={after}&since=0") as ws:
             body = {"url": site.url("/page"), "max_depth": 1, "sitemaps": True}
-            assert (await service.call("PUT", "/crawls/c", json=body))[0] == 201
+            assert (await service.call("PUT", f"/crawls/{crawl}", json=body))[0] == 201
             async with asyncio.timeout(WAIT):
                 await reached.wait()
-            status, record = await service.call("DELETE", "/crawls/c")
+            status, record = await service.call("DELETE", f"/crawls/{crawl}")
             assert status == 200 and record["state"] == "cancelled"
             deleted.set()
             release.set()
-            assert (await service.put("after", site.url("/after")))[0] == 201
-            frames = await receive_until(ws, lambda fs: any(f["request_id"] == "after" and f["type"] == "result"
+            assert (await service.put(after, site.url("/after")))[0] == 201
+            frames = await receive_until(ws, lambda fs: any(f["request_id"] == after and f["type"] == "result"
                                                             for f in fs), WAIT)  # fmt: skip
         assert asked_after_delete == [], "asked after DELETE had answered"
         assert [f["cancelled"] for f in frames if f["type"] == "crawl.done"] == [True]
     finally:
-        service.stop()
         await site.stop()
 
 
 async def test_a_redirect_of_a_page_whose_crawl_was_cancelled_during_its_fetch_is_not_followed(
-    tmp_path: Path,
+    service: Service,
 ) -> None:
     site = LocalSite()
     asked: Counter[str] = Counter()
@@ -89,23 +99,20 @@ async def test_a_redirect_of_a_page_whose_crawl_was_cancelled_during_its_fetch_i
     for path in ("/moved", "/target", "/after"):
         site.route(path, answer)
     await site.start()
-    service = Service("--allow-private-networks", "--workers", "1", "--rate-limit", "0",
-                      store=f"sqlite:///{tmp_path}/s.db", log_path=tmp_path / "s.log")  # fmt: skip
-    await service.start()
     try:
-        async with service.connect("request_id=c&request_id=after&since=0") as ws:
+        crawl, after = f"c{site.port}", f"after{site.port}"  # ids of their own on the module's service
+        async with service.connect(f"request_id={crawl}&request_id={after}&since=0") as ws:
             body = {"url": site.url("/moved"), "max_depth": 0, "respect_robots": False}
-            assert (await service.call("PUT", "/crawls/c", json=body))[0] == 201
+            assert (await service.call("PUT", f"/crawls/{crawl}", json=body))[0] == 201
             async with asyncio.timeout(WAIT):
                 await reached.wait()
-            status, record = await service.call("DELETE", "/crawls/c")
+            status, record = await service.call("DELETE", f"/crawls/{crawl}")
             assert status == 200 and record["state"] == "cancelled"
             release.set()
-            assert (await service.put("after", site.url("/after")))[0] == 201
-            frames = await receive_until(ws, lambda fs: any(f["request_id"] == "after" and f["type"] == "result"
+            assert (await service.put(after, site.url("/after")))[0] == 201
+            frames = await receive_until(ws, lambda fs: any(f["request_id"] == after and f["type"] == "result"
                                                             for f in fs), WAIT)  # fmt: skip
         assert asked["/target"] == 0, "the redirect was followed after DELETE had answered"
         assert [f["cancelled"] for f in frames if f["type"] == "crawl.done"] == [True]
     finally:
-        service.stop()
         await site.stop()
