@@ -116,3 +116,40 @@ async def test_a_redirect_of_a_page_whose_crawl_was_cancelled_during_its_fetch_i
         assert [f["cancelled"] for f in frames if f["type"] == "crawl.done"] == [True]
     finally:
         await site.stop()
+
+
+async def test_a_page_whose_crawl_was_cancelled_during_its_fetch_is_not_asked_again_after_a_503(
+    service: Service,
+) -> None:
+    site = LocalSite()
+    asked: Counter[str] = Counter()
+    reached, release = asyncio.Event(), asyncio.Event()
+
+    async def answer(request: web.Request) -> web.StreamResponse:
+        asked[request.path] += 1
+        if request.path == "/busy":
+            reached.set()
+            await release.wait()
+            return web.Response(status=503, headers={"Retry-After": "0"})
+        return web.Response(text="<p>a page</p>", content_type="text/html")
+
+    for path in ("/busy", "/after"):
+        site.route(path, answer)
+    try:
+        await site.start()
+        crawl, after = f"c{site.port}", f"after{site.port}"
+        async with service.connect(f"request_id={crawl}&request_id={after}&since=0") as ws:
+            body = {"url": site.url("/busy"), "max_depth": 0, "respect_robots": False}
+            assert (await service.call("PUT", f"/crawls/{crawl}", json=body))[0] == 201
+            async with asyncio.timeout(WAIT):
+                await reached.wait()
+            status, record = await service.call("DELETE", f"/crawls/{crawl}")
+            assert status == 200 and record["state"] == "cancelled"
+            release.set()
+            assert (await service.put(after, site.url("/after")))[0] == 201
+            frames = await receive_until(ws, lambda fs: any(f["request_id"] == after and f["type"] == "result"
+                                                            for f in fs), WAIT)  # fmt: skip
+        assert asked["/busy"] == 1, "the page was asked again after DELETE had answered"
+        assert [f["cancelled"] for f in frames if f["type"] == "crawl.done"] == [True]
+    finally:
+        await site.stop()

@@ -203,6 +203,11 @@ class CrawlJobs:
     ) -> CrawlOutcome:
         depth, referrer = job.data.get("depth", 0), job.data.get("referrer")
 
+        async def still_running() -> None:
+            """A retry is a request of its own: none for a crawl cancelled since the page's fetch began."""
+            if not await self._still_running(record):
+                raise FetchError(f"{job.url} is not asked again: the crawl has ended", code=SkipReason.DUPLICATE)
+
         async def allowed_and_not_visited(target: str) -> None:
             """Each hop of a redirect is a fetch of its own: robots.txt of its site is asked first, as for a link; and
             none is made for a crawl cancelled since the page's fetch began."""
@@ -224,7 +229,9 @@ class CrawlJobs:
                 raise FetchError(f"redirects to {target}, which this crawl has visited", code=SkipReason.DUPLICATE)
 
         try:
-            page = await self.fetcher.fetch(job.url, before_redirect=allowed_and_not_visited)
+            page = await self.fetcher.fetch(
+                job.url, before_redirect=allowed_and_not_visited, before_retry=still_running
+            )
             await self.foreground.step()
             found = await self.extraction.extract(page.body, page.final_url, page.content_type)
         except LinkcastError as error:
