@@ -14,6 +14,7 @@ import time
 from collections.abc import Awaitable
 
 from linkcast.core.events import CRAWL_JOB, FEED_JOB, PAGE_JOB, WEBHOOK_JOB, WEBSUB_JOB
+from linkcast.core.feeds import FeedRecord
 from linkcast.core.links import LinkLimits
 from linkcast.crawl.jobs import CrawlJobs
 from linkcast.extraction import ExtractionPool
@@ -58,6 +59,9 @@ class Runtime:
         self.webhooks = WebhookJobs(settings, self.store, self.fetcher, self.metrics)
         self.webhook_pruner = RequestWebhookPruner(self.store)
         self.first_answers = FirstAnswers()  # a found feed's document, for its first poll (``feeds.first_answers``)
+        # The PUTs of a feed under way here, by feed id and options: the same PUT sent again meanwhile waits for the
+        # first's answer rather than find the feed again (``web.feeds.watch``).
+        self.feeds_being_added: dict[tuple[str, bytes], asyncio.Future[tuple[FeedRecord, bool]]] = {}
         self.foreground = Foreground()  # single requests on their way here, which background work lets pass
         handlers = {
             PAGE_JOB: PageJobs(self.store, self.fetcher, extraction, self.metrics, self.foreground),

@@ -44,7 +44,7 @@ async def test_sitemap_seeds_are_keyed_without_a_parse_each(monkeypatch: pytest.
     job = SimpleNamespace(url="https://example.com/", request_id="c", attempt=1, data={})
     spec = SimpleNamespace(sitemaps=True)
     rules = SimpleNamespace(skip_reason_of_key=lambda key, depth: None)
-    seeds = await handler._sitemap_seeds(job, spec, rules)  # type: ignore[arg-type]
+    seeds = await handler._sitemap_seeds(job, None, spec, rules)  # type: ignore[arg-type]
     assert [seed.url for seed in seeds[:2]] == [crawl_key(url) for url in urls[:2]] and len(seeds) == 50_000
     assert parsed == []
 

@@ -75,6 +75,11 @@ SITEMAPS_FROM = "sitemaps-from:"
 REDIRECT_HOP = "redirect-hop:"
 
 
+def _reads_sitemaps(job: Job, spec: CrawlSpec) -> bool:
+    """Whether the job of a seed may read its site's sitemaps before its page (``sitemaps``, depth 0)."""
+    return spec.sitemaps and job.data.get("depth", 0) == 0
+
+
 class CrawlJobs:
     """The handler of ``crawl`` jobs."""
 
@@ -107,10 +112,19 @@ class CrawlJobs:
             await self.store.finish_crawl_page(job, self._skipped(job, SkipReason.DUPLICATE))
             return
         spec, rules = self._rules_of(record)
+        # Fetching robots.txt or reading sitemaps first may take seconds, in which the crawl may have been cancelled
+        # (DELETE answered: nothing more is fetched) or even pruned and made again under its id: it is read again.
+        waits = (spec.respect_robots and not self.robots.holds(job.url)) or _reads_sitemaps(job, spec)
         refusal = await self._robots_refusal(job) if spec.respect_robots else None
         # The site's sitemaps whatever robots.txt says of the seed page itself (they are read once per site).
-        seeds = await self._sitemap_seeds(job, spec, rules)
-        outcome = await self._fetch(job, spec, rules, seeds) if refusal is None else refusal.with_links(seeds)
+        seeds = await self._sitemap_seeds(job, record, spec, rules)
+        if refusal is not None:
+            outcome = refusal.with_links(seeds)
+        elif waits and not await self._still_running(record):
+            await self.store.finish_crawl_page(job, self._skipped(job, SkipReason.DUPLICATE))
+            return
+        else:
+            outcome = await self._fetch(job, record, spec, rules, seeds)
         await self.foreground.step()
         if await self.store.finish_crawl_page(job, outcome):
             self.known.visited(job.request_id, (link.url for link in outcome.links))
@@ -119,6 +133,11 @@ class CrawlJobs:
             "crawl %s: %s %s in %.0f ms",
             job.request_id, loggable_url(job.url), outcome.result, (time.perf_counter() - began) * 1000,
         )  # fmt: skip
+
+    async def _still_running(self, record: CrawlRecord) -> bool:
+        """Whether the crawl of ``record`` is still running (not ended, not another crawl under its id)."""
+        now = await self.store.get_crawl(record.crawl_id)
+        return now is not None and now.created_at == record.created_at and now.state not in CRAWL_ENDED
 
     def _rules_of(self, record: CrawlRecord) -> tuple[CrawlSpec, LinkRules]:
         """The crawl's options and rules, kept for its next pages. A crawl id used again once its crawl was pruned is
@@ -158,9 +177,11 @@ class CrawlJobs:
         """Whether robots.txt (``answer``, of the site of the crawl key ``key``) lets this crawler fetch ``key``."""
         return answer.rules.allows(path_and_query(key), self.product_token)
 
-    async def _sitemap_seeds(self, job: Job, spec: CrawlSpec, rules: LinkRules) -> list[Discovered]:
+    async def _sitemap_seeds(
+        self, job: Job, record: CrawlRecord, spec: CrawlSpec, rules: LinkRules
+    ) -> list[Discovered]:
         """With ``sitemaps``, the pages a seed's site lists in its sitemaps, once per site and crawl (as seeds)."""
-        if not spec.sitemaps or job.data.get("depth", 0) != 0:
+        if not _reads_sitemaps(job, spec):
             return []
         site = site_of_key(job.url)
         if not await self.store.claim_crawl_url(job.request_id, SITEMAPS_READ + site) and job.attempt == 1:
@@ -172,7 +193,12 @@ class CrawlJobs:
             # A job handed out again may have claimed the host itself before its worker died, as for the site above.
             return await self.store.claim_crawl_url(job.request_id, SITEMAPS_FROM + host) or job.attempt > 1
 
-        urls = await discover_sitemap_urls(self.fetcher, site, answer.rules, self.sitemap_limits, first_to_reach)
+        async def still_running() -> bool:
+            return await self._still_running(record)
+
+        urls = await discover_sitemap_urls(
+            self.fetcher, site, answer.rules, self.sitemap_limits, first_to_reach, still_running
+        )
         # The sitemap's reader gave them WHATWG-serialised (validate_url): cut, not parsed again, which for the 50,000
         # a site's sitemaps may list took 0.2 s of the event loop at once (0.8 s for long URLs).
         keys = dict.fromkeys(map(crawl_key_of_href, urls))
@@ -183,11 +209,21 @@ class CrawlJobs:
             if rules.skip_reason_of_key(key, 0) is None
         ]
 
-    async def _fetch(self, job: Job, spec: CrawlSpec, rules: LinkRules, seeds: list[Discovered]) -> CrawlOutcome:
+    async def _fetch(
+        self, job: Job, record: CrawlRecord, spec: CrawlSpec, rules: LinkRules, seeds: list[Discovered]
+    ) -> CrawlOutcome:
         depth, referrer = job.data.get("depth", 0), job.data.get("referrer")
 
+        async def still_running() -> None:
+            """A retry is a request of its own: none for a crawl cancelled since the page's fetch began."""
+            if not await self._still_running(record):
+                raise FetchError(f"{job.url} is not asked again: the crawl has ended", code=SkipReason.DUPLICATE)
+
         async def allowed_and_not_visited(target: str) -> None:
-            """Each hop of a redirect is a fetch of its own: robots.txt of its site is asked first, as for a link."""
+            """Each hop of a redirect is a fetch of its own: robots.txt of its site is asked first, as for a link; and
+            none is made for a crawl cancelled since the page's fetch began."""
+            if not await self._still_running(record):
+                raise FetchError(f"redirects to {target}, and the crawl has ended", code=SkipReason.DUPLICATE)
             key = crawl_key(target)
             if spec.respect_robots:
                 answer = await self._obeyed_answer(key)
@@ -204,7 +240,9 @@ class CrawlJobs:
                 raise FetchError(f"redirects to {target}, which this crawl has visited", code=SkipReason.DUPLICATE)
 
         try:
-            page = await self.fetcher.fetch(job.url, before_redirect=allowed_and_not_visited)
+            page = await self.fetcher.fetch(
+                job.url, before_redirect=allowed_and_not_visited, before_retry=still_running
+            )
             await self.foreground.step()
             found = await self.extraction.extract(page.body, page.final_url, page.content_type)
         except LinkcastError as error:

@@ -37,6 +37,11 @@ class RobotsCache:
         self._bytes = 0  # the weight of the answers kept
         self._fetching: dict[str, asyncio.Future[Cached | None]] = {}
 
+    def holds(self, url: str) -> bool:
+        """Whether the answer for ``url``'s site is kept and fresh: ``answer_for`` then gives it without waiting."""
+        cached = self._answers.get(site_of_key(url))
+        return cached is not None and cached.expires_at > time.monotonic()
+
     async def answer_for(self, url: str, *, obeyed: bool = True) -> tuple[RobotsAnswer, bool]:
         """The robots.txt answer for ``url``'s site (``url`` a crawl key), and whether this is the first time it is
         handed to a caller that obeys it (``obeyed``): that caller applies its ``Crawl-delay``, once per answer.

@@ -49,9 +49,15 @@ OTHER_HOST = "other_host"  # the code of a sitemap fetch that a redirect would h
 
 # Whether a site's sitemaps may be fetched from this other host (its name): awaited before the first request to it.
 MayReach = Callable[[str], Awaitable[bool]]
+# Asked before each sitemap is fetched: False (the crawl was cancelled meanwhile) ends the reading.
+GoingOn = Callable[[], Awaitable[bool]]
 
 
 async def _reach_anywhere(_host: str) -> bool:
+    return True
+
+
+async def _going_on() -> bool:
     return True
 
 
@@ -61,9 +67,10 @@ async def discover_sitemap_urls(
     robots_rules: RobotsRules,
     limits: SitemapLimits | None = None,
     may_reach: MayReach | None = None,
+    going_on: GoingOn | None = None,
 ) -> list[str]:
     """The page URLs a site's sitemaps list, on the site's host, within ``limits`` (default: from the settings),
-    fetched from other hosts only where ``may_reach`` allows (default: anywhere)."""
+    fetched from other hosts only where ``may_reach`` allows (default: anywhere), each while ``going_on`` says so."""
     limits = limits or SitemapLimits.from_settings(fetcher.settings)
     site_host = ada_url.URL(origin).hostname
     listed = _listed_sitemaps(origin, robots_rules)
@@ -73,7 +80,7 @@ async def discover_sitemap_urls(
     try:
         async with asyncio.timeout(limits.max_total_seconds):
             reach = _Reach(site_host, may_reach or _reach_anywhere)
-            await _read_sitemaps(fetcher, queue, pages, reach, robots_rules, limits)
+            await _read_sitemaps(fetcher, queue, pages, reach, robots_rules, limits, going_on or _going_on)
     except TimeoutError:
         log.info("sitemaps of %s: not all read within %g s", loggable_url(origin), limits.max_total_seconds)
     return list(pages)
@@ -86,6 +93,7 @@ async def _read_sitemaps(
     reach: _Reach,
     robots_rules: RobotsRules,
     limits: SitemapLimits,
+    going_on: GoingOn,
 ) -> None:
     """Fetch the sitemaps of ``queue`` (URL, depth, offered by robots.txt) breadth first, adding their pages to
     ``pages`` as each is read (so that those read before the time runs out are kept)."""
@@ -101,6 +109,8 @@ async def _read_sitemaps(
         if not on_site and not await reach.allows(host):
             log.info("sitemap %s: not fetched (another site of the crawl reads sitemaps there)", loggable_url(url))
             continue
+        if not await going_on():
+            return
         fetched += 1
         sitemap = await _read_sitemap(fetcher, url, reach, limits)
         if sitemap is None:

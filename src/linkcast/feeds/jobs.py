@@ -88,12 +88,19 @@ class FeedJobs:
         record, subscription = found
         began, now = time.perf_counter(), time.time()
         pushing = pushing_until(subscription, now)
+
+        async def still_watched(target: str) -> None:
+            """A redirect's hop is a request of its own: none for a feed removed since its poll began."""
+            now_stored = await self.store.get_feed(record.feed_id)
+            if now_stored is None or now_stored.created_at != record.created_at:
+                raise FetchError(f"redirects to {target}, and the feed was removed", code="feed_removed")
+
         try:
             resource = self.first_answers.take(record.url) if record.last_poll is None else None
             if resource is None:
                 resource = await self.fetcher.fetch_resource(
                     record.url, max_bytes=self.settings.max_body_bytes, accept=self._accept(record),
-                    headers=_validators(record), retry=False,
+                    headers=_validators(record), retry=False, before_redirect=still_watched,
                 )  # fmt: skip
             poll = await self._answered(record, resource, now, pushing, subscription is not None)
         except LinkcastError as error:

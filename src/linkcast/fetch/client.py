@@ -13,7 +13,8 @@
 
 Three ways in, sharing all of the above:
 
-- ``fetch(url, before_redirect=None) -> Page``: an HTML page, or ``FetchError`` (``http_status``, ``not_html``...).
+- ``fetch(url, before_redirect=None, before_retry=None) -> Page``: an HTML page, or ``FetchError`` (``http_status``,
+  ``not_html``...).
 - ``fetch_resource(url, max_bytes=..., truncate=False, max_redirects=None, accept="*/*", before_redirect=None,
   headers=None, retry=True) -> Resource``: anything (robots.txt, sitemaps, feeds) with its status, headers, body and
   the redirects that led to it, whatever the status; a body past ``max_bytes`` (never more than
@@ -26,7 +27,8 @@ Three ways in, sharing all of the above:
   a 2xx.
 
 ``before_redirect`` is awaited with each redirect target before it is requested; a ``LinkcastError`` it raises ends
-the fetch with that error (a crawl refuses a redirect to a page it has already fetched).
+the fetch with that error (a crawl refuses a redirect to a page it has already fetched); ``before_retry`` likewise
+before each retry of a transient failure (a crawl cancelled meanwhile asks nothing more).
 """
 
 from __future__ import annotations
@@ -65,6 +67,8 @@ MAX_RESPONSE_HEADERS = 128
 _OWN_TIMEOUT = aiohttp.ClientTimeout(total=None, sock_connect=None, sock_read=None)
 
 RedirectHook = Callable[[str], Awaitable[None]]
+# Awaited before each retry of a transient failure: a LinkcastError it raises ends the fetch with that error.
+RetryHook = Callable[[], Awaitable[None]]
 T = TypeVar("T")
 # Reads one final (non-redirect) response: (the URL asked for, the URL answered, the response) -> what the caller gets.
 Reader = Callable[[str, str, aiohttp.ClientResponse], Awaitable[T]]
@@ -184,9 +188,14 @@ class Fetcher:
             await self._session.close()
             self._session = None
 
-    async def fetch(self, url: str, *, before_redirect: RedirectHook | None = None) -> Page:
+    async def fetch(
+        self, url: str, *, before_redirect: RedirectHook | None = None, before_retry: RetryHook | None = None
+    ) -> Page:
         """Fetch an HTML page, or raise ``FetchError`` (``Blocked`` for a refused target) saying why."""
-        return await self._bounded(url, self._read_page, _Ask({}), self.settings.max_redirects, before_redirect)
+        max_redirects = self.settings.max_redirects
+        return await self._bounded(
+            url, self._read_page, _Ask({}), max_redirects, before_redirect, retry_hook=before_retry
+        )
 
     async def fetch_resource(
         self,
@@ -250,11 +259,12 @@ class Fetcher:
         hook: RedirectHook | None,
         retry: bool = True,
         timeout: float | None = None,
+        retry_hook: RetryHook | None = None,
     ) -> T:
         limit = self.settings.fetch_timeout if timeout is None else timeout
         try:
             async with asyncio.timeout(limit):
-                return await self._follow(url, read, ask, max_redirects, hook, retry)
+                return await self._follow(url, read, ask, max_redirects, hook, retry, retry_hook)
         except TimeoutError:
             raise FetchError(f"no complete answer within {limit:g} s", code="timeout") from None
 
@@ -266,13 +276,14 @@ class Fetcher:
         max_redirects: int,
         hook: RedirectHook | None,
         retry: bool,
+        retry_hook: RetryHook | None = None,
     ) -> T:
         deadline = asyncio.get_running_loop().time() + self.settings.fetch_timeout
         seen = {url}
         target = url
         redirects: list[tuple[int, str]] = []
         while True:
-            answer, location, status = await self._with_retries(url, target, read, ask, deadline, retry)
+            answer, location, status = await self._with_retries(url, target, read, ask, deadline, retry, retry_hook)
             if location is None:
                 if isinstance(answer, Resource) and redirects:
                     return dataclasses.replace(answer, redirects=tuple(redirects))  # type: ignore[return-value]
@@ -288,7 +299,14 @@ class Fetcher:
             target = location
 
     async def _with_retries(
-        self, url: str, target: str, read: Reader[T], ask: _Ask, deadline: float, retry: bool = True
+        self,
+        url: str,
+        target: str,
+        read: Reader[T],
+        ask: _Ask,
+        deadline: float,
+        retry: bool = True,
+        retry_hook: RetryHook | None = None,
     ) -> tuple[T | None, str | None, int]:
         """One hop, retried with back-off while its failures are transient and the fetch's time allows: the answer,
         or where it redirects to, and its status."""
@@ -306,6 +324,8 @@ class Fetcher:
                     raise FetchError(error.message, code=error.code) from None
                 attempt += 1
                 await asyncio.sleep(wait)
+                if retry_hook is not None:
+                    await retry_hook()
 
     async def _request(self, url: str, target: str, read: Reader[T], ask: _Ask) -> tuple[T | None, str | None, int]:
         """One hop: the answer, or where it redirects to; and its status."""

@@ -4,11 +4,13 @@ with ``request_id`` = the feed id."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
+import orjson
 from quart import Blueprint, Response, request
 from werkzeug.routing import BaseConverter
 
@@ -64,12 +66,39 @@ def feed_spec(payload: dict[str, Any]) -> dict[str, Any]:
 
 async def watch(feed_id: str, spec: dict[str, Any]) -> tuple[FeedRecord, bool]:
     """Watch ``spec`` as ``feed_id``: a repeat answers the record; else the feed is found (for a site's URL) and
-    recorded."""
+    recorded. A repeat sent while the first is finding the feed waits for its answer: the site is asked once."""
     rt = runtime()
-    existing = await rt.store.get_feed(feed_id)
-    if existing is not None and existing.spec == spec:
-        return existing, False
-    if existing is None:
+    key = (feed_id, orjson.dumps(spec, option=orjson.OPT_SORT_KEYS))
+    while True:
+        existing = await rt.store.get_feed(feed_id)
+        if existing is not None and existing.spec == spec:
+            return existing, False
+        pending = rt.feeds_being_added.get(key)
+        if pending is None:
+            break
+        await asyncio.wait([pending])
+        if not pending.cancelled():  # cancelled: the first PUT's client went away, and this one finds the feed
+            record, _created = pending.result()  # or the first one's error, which is this one's too
+            return record, False
+    pending = rt.feeds_being_added[key] = asyncio.get_running_loop().create_future()
+    try:
+        found = await find_and_watch(feed_id, spec, new=existing is None)
+        pending.set_result(found)
+        return found
+    except Exception as error:
+        pending.set_exception(error)
+        pending.exception()  # read here: no PUT may be waiting for it
+        raise
+    finally:
+        del rt.feeds_being_added[key]
+        pending.cancel()  # a no-op once answered; else (this PUT cancelled) those waiting find the feed themselves
+
+
+async def find_and_watch(feed_id: str, spec: dict[str, Any], *, new: bool) -> tuple[FeedRecord, bool]:
+    """Find the feed of ``spec`` (for a site's URL) and record it as ``feed_id`` (``new``: no feed has that id, so
+    it takes room under ``--max-feeds``, checked before anything is fetched for it)."""
+    rt = runtime()
+    if new:
         (await FeedRoom.of(rt.store, rt.settings.max_feeds)).take()
     url = (
         spec["url"]
@@ -184,8 +213,10 @@ async def import_opml() -> Response:
                 continue
             spec = {"url": url, "follow": False, "watch": WATCH_FEED}
             room.take()
-            record, _ = await store.create_feed(FeedRecord(uuid.uuid4().hex, spec, url, title=outline.title))
-            results.append({"index": index, "status": "accepted", "feed_id": record.feed_id, "url": url})
+            feed = FeedRecord(imported_feed_id(url), spec, url, title=outline.title)
+            record, created = await store.create_feed(feed)
+            status = "accepted" if created else "existing"
+            results.append({"index": index, "status": status, "feed_id": record.feed_id, "url": url})
         except (StoreFull, StoreUnavailable, StoreCorrupt):
             # The store failed, not this feed: the import says so as a whole (507, 503), as a batch of URLs does,
             # rather than answer 200 with the same error for each of up to 10,000 feeds. Sent again, it adds each
@@ -196,6 +227,12 @@ async def import_opml() -> Response:
             results.append({"index": index, "url": shown, "error": error.to_dict()})
     skipped = [{"url": written[:SHOWN_URL_CHARS], "reason": why} for written, why in document.skipped]
     return json_response({"results": results, "skipped": skipped})
+
+
+def imported_feed_id(url: str) -> str:
+    """The id an import gives the feed of ``url``: one for each URL, so that imports running at once (each finding
+    the URL not watched yet) make it once, and the others find it made (``existing``), on every replica."""
+    return uuid.uuid5(uuid.NAMESPACE_URL, url).hex
 
 
 @feeds.get("/feeds/export.opml")

@@ -51,6 +51,10 @@ async def put_endpoint(
                 return await _stored(store, endpoint_id), True
             continue
         changed = dataclasses.replace(current, url=config.url, events=config.events, request_ids=config.request_ids)
+        if _enabled(changed) == current:
+            # The same PUT again (or one that raced this one stored it first): nothing to change, and no write that
+            # could lose to another one's, so that a repeat is a 200 whatever runs beside it.
+            return current, False
         if await store.save_webhook(_enabled(changed), current.version):
             await store.wake_webhook(endpoint_id)
             return await _stored(store, endpoint_id), False
@@ -116,6 +120,13 @@ async def subscribe(store: Store, scope: str, request_id: str, config: WebhookCo
                 raise Conflict(f"{scope} {request_id!r} already has another webhook ({endpoint_id!r})")
             if await store.save_webhook(current, current.version):
                 return dataclasses.replace(current, version=current.version + 1), False
+            # Stored by another request since it was read (a repeat of this one, sent at once): its version has moved
+            # past the one read, which is what storing it was for. Only one removed and made again is looked at anew.
+            again = await store.get_webhook(endpoint_id)
+            if again is not None and again.version > current.version:
+                if (again.url, again.events) != (config.url, config.events):
+                    raise Conflict(f"{scope} {request_id!r} already has another webhook ({endpoint_id!r})")
+                return again, False
             continue
         made = Endpoint(endpoint_id, config.url, config.events, new_secret(), [request_id], created_at=time.time(),
                         cursor=await store.last_event_id())  # fmt: skip

@@ -1,0 +1,155 @@
+"""A crawl cancelled while its page's job waits for what comes before the page (robots.txt, the site's sitemaps),
+against the real service on SQLite and a site that holds those answers until the test releases them: once DELETE has
+answered, nothing more is fetched (no sitemap more, not the page), and the crawl ends in one crawl.done."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+from aiohttp import web
+
+from tests.support.service import Service, receive_until
+from tests.support.site import LocalSite
+
+WAIT = 10.0
+SITEMAPS = "http://www.sitemaps.org/schemas/sitemap/0.9"
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="session")
+async def service(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Service]:
+    """One worker: a request sent after a held answer is released is taken once the crawl's job has ended. Each test
+    has a site of its own (another port), so that no robots.txt of another is kept for it."""
+    folder: Path = tmp_path_factory.mktemp("crawl-cancel")
+    running = Service("--allow-private-networks", "--workers", "1", "--rate-limit", "0",
+                      store=f"sqlite:///{folder}/s.db", log_path=folder / "s.log")  # fmt: skip
+    await running.start()
+    yield running
+    running.stop()
+
+
+@pytest.mark.parametrize("held", ["/robots.txt", "/sitemap.xml"])
+async def test_a_page_whose_crawl_was_cancelled_while_it_waited_for_robots_or_sitemaps_is_not_fetched(
+    service: Service, held: str
+) -> None:
+    site = LocalSite()
+    asked: Counter[str] = Counter()
+    asked_after_delete: list[str] = []
+    reached, release, deleted = asyncio.Event(), asyncio.Event(), asyncio.Event()
+
+    async def answer(request: web.Request) -> web.StreamResponse:
+        asked[request.path] += 1
+        if deleted.is_set() and request.path != "/after":
+            asked_after_delete.append(request.path)
+        if request.path == held:
+            reached.set()
+            await release.wait()
+        if request.path == "/robots.txt":
+            return web.Response(text=f"User-agent: *\nAllow: /\nSitemap: {site.url('/sitemap.xml')}\n")
+        if request.path == "/sitemap.xml":  # an index of one sitemap more
+            index = f"<sitemap><loc>{site.url('/more.xml')}</loc></sitemap>"
+            return web.Response(text=f"<sitemapindex xmlns='{SITEMAPS}'>{index}</sitemapindex>",
+                                content_type="application/xml")  # fmt: skip
+        if request.path == "/more.xml":
+            return web.Response(text=f"<urlset xmlns='{SITEMAPS}'/>", content_type="application/xml")
+        return web.Response(text="<a href='/next'>next</a>", content_type="text/html")
+
+    for path in ("/robots.txt", "/sitemap.xml", "/more.xml", "/page", "/after"):
+        site.route(path, answer)
+    await site.start()
+    try:
+        crawl, after = f"c{site.port}", f"after{site.port}"  # ids of their own on the module's service
+        async with service.connect(f"request_id={crawl}&request_id={after}&since=0") as ws:
+            body = {"url": site.url("/page"), "max_depth": 1, "sitemaps": True}
+            assert (await service.call("PUT", f"/crawls/{crawl}", json=body))[0] == 201
+            async with asyncio.timeout(WAIT):
+                await reached.wait()
+            status, record = await service.call("DELETE", f"/crawls/{crawl}")
+            assert status == 200 and record["state"] == "cancelled"
+            deleted.set()
+            release.set()
+            assert (await service.put(after, site.url("/after")))[0] == 201
+            frames = await receive_until(ws, lambda fs: any(f["request_id"] == after and f["type"] == "result"
+                                                            for f in fs), WAIT)  # fmt: skip
+        assert asked_after_delete == [], "asked after DELETE had answered"
+        assert [f["cancelled"] for f in frames if f["type"] == "crawl.done"] == [True]
+    finally:
+        await site.stop()
+
+
+async def test_a_redirect_of_a_page_whose_crawl_was_cancelled_during_its_fetch_is_not_followed(
+    service: Service,
+) -> None:
+    site = LocalSite()
+    asked: Counter[str] = Counter()
+    reached, release = asyncio.Event(), asyncio.Event()
+
+    async def answer(request: web.Request) -> web.StreamResponse:
+        asked[request.path] += 1
+        if request.path == "/moved":
+            reached.set()
+            await release.wait()
+            return web.Response(status=302, headers={"Location": "/target"})
+        return web.Response(text="<p>a page</p>", content_type="text/html")
+
+    for path in ("/moved", "/target", "/after"):
+        site.route(path, answer)
+    await site.start()
+    try:
+        crawl, after = f"c{site.port}", f"after{site.port}"  # ids of their own on the module's service
+        async with service.connect(f"request_id={crawl}&request_id={after}&since=0") as ws:
+            body = {"url": site.url("/moved"), "max_depth": 0, "respect_robots": False}
+            assert (await service.call("PUT", f"/crawls/{crawl}", json=body))[0] == 201
+            async with asyncio.timeout(WAIT):
+                await reached.wait()
+            status, record = await service.call("DELETE", f"/crawls/{crawl}")
+            assert status == 200 and record["state"] == "cancelled"
+            release.set()
+            assert (await service.put(after, site.url("/after")))[0] == 201
+            frames = await receive_until(ws, lambda fs: any(f["request_id"] == after and f["type"] == "result"
+                                                            for f in fs), WAIT)  # fmt: skip
+        assert asked["/target"] == 0, "the redirect was followed after DELETE had answered"
+        assert [f["cancelled"] for f in frames if f["type"] == "crawl.done"] == [True]
+    finally:
+        await site.stop()
+
+
+async def test_a_page_whose_crawl_was_cancelled_during_its_fetch_is_not_asked_again_after_a_503(
+    service: Service,
+) -> None:
+    site = LocalSite()
+    asked: Counter[str] = Counter()
+    reached, release = asyncio.Event(), asyncio.Event()
+
+    async def answer(request: web.Request) -> web.StreamResponse:
+        asked[request.path] += 1
+        if request.path == "/busy":
+            reached.set()
+            await release.wait()
+            return web.Response(status=503, headers={"Retry-After": "0"})
+        return web.Response(text="<p>a page</p>", content_type="text/html")
+
+    for path in ("/busy", "/after"):
+        site.route(path, answer)
+    try:
+        await site.start()
+        crawl, after = f"c{site.port}", f"after{site.port}"
+        async with service.connect(f"request_id={crawl}&request_id={after}&since=0") as ws:
+            body = {"url": site.url("/busy"), "max_depth": 0, "respect_robots": False}
+            assert (await service.call("PUT", f"/crawls/{crawl}", json=body))[0] == 201
+            async with asyncio.timeout(WAIT):
+                await reached.wait()
+            status, record = await service.call("DELETE", f"/crawls/{crawl}")
+            assert status == 200 and record["state"] == "cancelled"
+            release.set()
+            assert (await service.put(after, site.url("/after")))[0] == 201
+            frames = await receive_until(ws, lambda fs: any(f["request_id"] == after and f["type"] == "result"
+                                                            for f in fs), WAIT)  # fmt: skip
+        assert asked["/busy"] == 1, "the page was asked again after DELETE had answered"
+        assert [f["cancelled"] for f in frames if f["type"] == "crawl.done"] == [True]
+    finally:
+        await site.stop()
