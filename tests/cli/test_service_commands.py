@@ -43,6 +43,12 @@ async def test_a_boolean_setting_that_is_neither_true_nor_false_is_refused_not_r
     assert "is not a boolean" in error_line(done, "invalid_setting", EXIT_USAGE)
 
 
+async def test_a_log_level_it_does_not_know_is_one_line_not_an_internal_error() -> None:
+    for args, env in ((("--log-level", "loud"), {}), ((), {"LINKCAST_LOG_LEVEL": "loud"})):
+        done = await run_cli("serve", "--store", "memory://", "--port", "0", *args, env=env, timeout=30)
+        assert error_line(done, "invalid_setting", EXIT_USAGE).startswith("--log-level 'loud': use debug, info")
+
+
 async def test_a_flag_of_the_wrong_type_is_one_usage_line() -> None:
     done = await run_cli("serve", "--port", "eighty")
     assert error_line(done, "usage", EXIT_USAGE).startswith("argument --port: invalid int value: 'eighty'")
