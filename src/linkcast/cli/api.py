@@ -118,9 +118,18 @@ def request_url(endpoint: Endpoint, segments: tuple[str, ...], query: Mapping[st
 
 
 def _json(body: bytes, status: int, method: str, url: yarl.URL) -> Any:
+    """The answer's JSON object: linkcast answers every call with one (or nothing). Anything else (a page, a list,
+    a number) is another server's, which the commands must not read as linkcast's."""
     try:
-        return orjson.loads(body) if body else None
+        answer = orjson.loads(body) if body else None
     except orjson.JSONDecodeError:
-        raise ServerError(
-            status, "not_linkcast", f"the answer to {method} {url} is not JSON: is --server a linkcast server?"
-        ) from None
+        raise _not_linkcast(status, method, url, "JSON") from None
+    if answer is not None and not isinstance(answer, dict):
+        raise _not_linkcast(status, method, url, "a JSON object")
+    return answer
+
+
+def _not_linkcast(status: int, method: str, url: yarl.URL, what: str) -> ServerError:
+    return ServerError(
+        status, "not_linkcast", f"the answer to {method} {url} is not {what}: is --server a linkcast server?"
+    )

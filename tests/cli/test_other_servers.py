@@ -1,0 +1,48 @@
+"""``--server`` naming something that is not linkcast: a web server answering pages or JSON of its own. Each command
+says so in its one line (``not_linkcast``) instead of a status that means nothing there or an internal error."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+from aiohttp import web
+
+from linkcast.cli.report import EXIT_FAILED
+from tests.support.cli import error_line, run_cli
+from tests.support.site import LocalSite
+
+
+class OtherServer(LocalSite):
+    """Answers every path: a JSON list under /json, an HTML page anywhere else."""
+
+    async def _dispatch(self, request: web.Request) -> web.StreamResponse:
+        if request.path.startswith("/json/"):
+            return web.json_response([1, 2, 3])
+        return web.Response(text="<html><body>It works!</body></html>", content_type="text/html")
+
+
+@pytest.fixture
+async def other_server() -> AsyncIterator[LocalSite]:
+    site = OtherServer()
+    await site.start()
+    yield site
+    await site.stop()
+
+
+async def test_json_that_is_no_object_is_named_not_linkcast_not_an_internal_error(other_server: LocalSite) -> None:
+    for command in (["feeds", "list"], ["feeds", "rm", "x"], ["crawl", "--cancel", "x"]):
+        done = await run_cli(*command, "--server", other_server.url("/json"))
+        message = error_line(done, "not_linkcast", EXIT_FAILED)
+        assert message.endswith("is not a JSON object: is --server a linkcast server?"), message
+
+
+async def test_a_page_where_the_stream_should_be_is_named_not_linkcast(other_server: LocalSite) -> None:
+    done = await run_cli("watch", "--server", other_server.origin)
+    assert error_line(done, "not_linkcast", EXIT_FAILED) == (
+        f"{other_server.origin} answered the stream's handshake with 200 OK, not a WebSocket: "
+        "is --server a linkcast server?"
+    )
+    # submit's PUT and stream both hear another server: whichever says so first, it is not linkcast
+    done = await run_cli("submit", "https://example.com/", "--server", other_server.origin)
+    assert error_line(done, "not_linkcast", EXIT_FAILED).endswith("is --server a linkcast server?")
