@@ -4,6 +4,7 @@ says so in its one line (``not_linkcast``) instead of a status that means nothin
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 from aiohttp import web
@@ -46,3 +47,19 @@ async def test_a_page_where_the_stream_should_be_is_named_not_linkcast(other_ser
     # submit's PUT and stream both hear another server: whichever says so first, it is not linkcast
     done = await run_cli("submit", "https://example.com/", "--server", other_server.origin)
     assert error_line(done, "not_linkcast", EXIT_FAILED).endswith("is --server a linkcast server?")
+
+
+async def test_an_export_that_is_not_opml_is_neither_printed_nor_written(
+    other_server: LocalSite, tmp_path: Path
+) -> None:
+    done = await run_cli("feeds", "export", "--server", other_server.origin)
+    message = error_line(done, "not_linkcast", EXIT_FAILED)
+    assert (
+        message
+        == f"the answer to GET {other_server.url('/feeds/export.opml')} is not OPML: is --server a linkcast server?"
+    )
+    assert done.stdout == b""
+    written = tmp_path / "feeds.opml"
+    done = await run_cli("feeds", "export", "-o", str(written), "--server", other_server.origin)
+    error_line(done, "not_linkcast", EXIT_FAILED)
+    assert not written.exists()

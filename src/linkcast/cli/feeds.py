@@ -186,8 +186,14 @@ async def post_list(endpoint: Endpoint, opml: bytes) -> dict[str, Any]:
 
 async def fetch_export(endpoint: Endpoint) -> bytes:
     async with api.within("export the feeds") as session:
-        _status, opml = await api.send(session, endpoint, "GET", "feeds", "export.opml")
-        return opml
+        status, opml = await api.send(session, endpoint, "GET", "feeds", "export.opml")
+    if not opml.lstrip(b"\xef\xbb\xbf \t\r\n").startswith((b"<?xml", b"<opml")):
+        # Another server's page, written out as the list and exit 0, would be found only when imported again.
+        url = api.request_url(endpoint, ("feeds", "export.opml"), None)
+        raise ServerError(
+            status, "not_linkcast", f"the answer to GET {url} is not OPML: is --server a linkcast server?"
+        )
+    return opml
 
 
 COMMAND = Command("feeds", "watch feeds: add, list, rm, import and export (OPML)", add_arguments, run)
