@@ -118,6 +118,25 @@ async def test_a_reader_that_goes_away_ends_watch_quietly(service: Service, site
             watcher.wait(5)
 
 
+async def test_a_reader_that_goes_away_ends_watch_on_a_quiet_stream_too(service: Service) -> None:
+    """``linkcast watch | head -1`` once head has its line: the pipeline ends though no other event ever comes."""
+    read_end, write_end = os.pipe()
+    watcher = subprocess.Popen(
+        [sys.executable, "-m", "linkcast", "watch", "--server", service.base_url],
+        stdout=write_end, stderr=subprocess.PIPE, env=cli_env(),
+    )  # fmt: skip
+    os.close(write_end)
+    try:
+        await clients_connected(service, 1)
+        os.close(read_end)
+        _, stderr = await asyncio.to_thread(watcher.communicate, timeout=30)
+        assert (watcher.returncode, stderr) == (EXIT_BROKEN_PIPE, b"")
+    finally:
+        if watcher.poll() is None:
+            watcher.kill()
+            watcher.wait(5)
+
+
 async def test_a_server_url_that_is_not_http_is_a_usage_error() -> None:
     done = await run_cli("watch", "--server", "localhost:8080")
     assert "--server 'localhost:8080' is not an http:// or https:// URL" in error_line(done, "usage", EXIT_USAGE)
