@@ -3,13 +3,14 @@ says so in its one line (``not_linkcast``) instead of a status that means nothin
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 from aiohttp import web
 
-from linkcast.cli.report import EXIT_FAILED
+from linkcast.cli.report import EXIT_FAILED, EXIT_UNAVAILABLE
 from tests.support.cli import error_line, run_cli
 from tests.support.site import LocalSite
 
@@ -63,3 +64,31 @@ async def test_an_export_that_is_not_opml_is_neither_printed_nor_written(
     done = await run_cli("feeds", "export", "-o", str(written), "--server", other_server.origin)
     error_line(done, "not_linkcast", EXIT_FAILED)
     assert not written.exists()
+
+
+@pytest.fixture
+async def dropping_server() -> AsyncIterator[str]:
+    """A port that takes connections: under /close it closes each at once, anywhere else it answers in SSH."""
+
+    async def drop(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readline()
+        if b" /close/" not in head:
+            writer.write(b"SSH-2.0-OpenSSH_9.6\r\n")
+        writer.close()
+
+    server = await asyncio.start_server(drop, "127.0.0.1", 0)
+    yield f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+    server.close()
+    await server.wait_closed()
+
+
+async def test_a_port_that_drops_every_connection_is_unreachable_at_once(dropping_server: str) -> None:
+    """It never answers, so retrying for CALL_TIMEOUT (60 s) changes nothing: one line, exit 3, no retries."""
+    for command in (["feeds", "list"], ["feeds", "add", "https://example.com/"], ["crawl", "--cancel", "x"]):
+        closing = await run_cli(*command, "--server", f"{dropping_server}/close", timeout=30)
+        message = error_line(closing, "unreachable", EXIT_UNAVAILABLE)
+        assert message.startswith(f"{dropping_server}/close closed the connection without answering ("), message
+        assert message.endswith("is --server a linkcast server?")
+        ssh = await run_cli(*command, "--server", dropping_server, timeout=30)
+        message = error_line(ssh, "unreachable", EXIT_UNAVAILABLE)
+        assert message == f"{dropping_server} did not answer in HTTP: is --server a linkcast server?"

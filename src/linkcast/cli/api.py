@@ -1,9 +1,10 @@
 """The HTTP API as client commands call it: one call, its JSON answer or the error the answer says.
 
-A server that cannot be reached at the first try is an error at once (``Unreachable``): the user has the wrong
-``--server``, or it is not running. Once it has answered, an idempotent call (PUT, GET, DELETE) is retried with growing
-delays while the server restarts (503, or a connection refused or lost), since repeating it changes nothing; the
-caller bounds the whole with its own timeout (``within`` does it for a command's calls).
+A server that cannot be reached at the first try, or that drops the connection without an answer, is an error at
+once (``Unreachable``): the user has the wrong ``--server``, or it is not running. Once it has answered, an idempotent
+call (PUT, GET, DELETE) is retried with growing delays while the server restarts (503, or a connection refused or
+lost), since repeating it changes nothing; the caller bounds the whole with its own timeout (``within`` does it for a
+command's calls).
 """
 
 from __future__ import annotations
@@ -99,10 +100,22 @@ async def send(
             if not reached or not retry:
                 raise Unreachable(f"cannot connect to {endpoint.base}: {describe_failure(cause)}") from None
             failure = describe_failure(cause)
+        except aiohttp.TooManyRedirects:
+            raise Unreachable(f"{method} {url} was redirected without end: is --server a linkcast server?") from None
+        except aiohttp.ClientResponseError:  # else raised by the parser alone (nothing here raises for a status)
+            raise Unreachable(f"{endpoint.base} did not answer in HTTP: is --server a linkcast server?") from None
         except (aiohttp.ClientError, TimeoutError) as lost:
             if not retry:
                 raise Unreachable(f"{method} {url} failed: {describe_failure(lost)}") from None
-            reached = True  # connected, then lost: the server is there, maybe restarting
+            if not reached and not isinstance(lost, TimeoutError):
+                # Connected, then cut without an answer, and again on aiohttp's own second try: something that
+                # takes connections and drops them (not linkcast, or a proxy with nothing behind it), which
+                # trying for a minute will not change. A linkcast that restarts refuses connections, or answers.
+                raise Unreachable(
+                    f"{endpoint.base} closed the connection without answering ({describe_failure(lost)}): "
+                    "is --server a linkcast server?"
+                ) from None
+            reached = True  # it answered before, or is slow to: the server is there, maybe restarting
             failure = describe_failure(lost)
         delay = reconnect_delay(attempt)
         if attempt == 0:
