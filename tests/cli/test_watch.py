@@ -81,7 +81,17 @@ async def test_too_many_request_id_filters_is_one_line_naming_the_bound(service:
 
 async def test_a_missing_token_is_one_line_naming_unauthorized(guarded: Service) -> None:
     done = await run_cli("watch", "--server", guarded.base_url)
-    error_line(done, "unauthorized", EXIT_FAILED)
+    assert error_line(done, "unauthorized", EXIT_FAILED) == (
+        "a valid bearer token is required: give the server's token with --token or LINKCAST_TOKEN"
+    )
+    listing = await run_cli("feeds", "list", "--server", guarded.base_url)  # an HTTP call's 401 says the same
+    assert error_line(listing, "unauthorized", EXIT_FAILED).endswith(
+        "give the server's token with --token or LINKCAST_TOKEN"
+    )
+    done = await run_cli("watch", "--server", guarded.base_url, "--token", "guess")
+    assert error_line(done, "unauthorized", EXIT_FAILED).endswith(
+        ": the token given (--token or LINKCAST_TOKEN) is not the server's"
+    )
 
 
 async def test_an_unreachable_server_is_one_line_and_exit_3() -> None:

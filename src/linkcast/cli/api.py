@@ -18,7 +18,7 @@ import aiohttp
 import orjson
 import yarl
 
-from linkcast.cli.endpoint import Endpoint, answer_error, describe_failure, reconnect_delay
+from linkcast.cli.endpoint import Endpoint, describe_failure, reconnect_delay
 from linkcast.cli.errors import ServerError, Unreachable
 from linkcast.cli.report import say
 
@@ -91,7 +91,7 @@ async def send(
                 body = await response.read()
                 if response.status < 400:
                     return response.status, body
-                error = answer_error(response.status, body, response.reason or "")
+                error = endpoint.refusal(response.status, body, response.reason or "")
                 if response.status != RESTARTING or not retry:
                     raise error
                 failure = f"{error.code}: {error.message}"

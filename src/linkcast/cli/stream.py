@@ -11,7 +11,7 @@ import orjson
 import websockets
 from websockets.asyncio.client import ClientConnection
 
-from linkcast.cli.endpoint import Endpoint, answer_error, describe_failure, reconnect_delay
+from linkcast.cli.endpoint import Endpoint, describe_failure, reconnect_delay
 from linkcast.cli.errors import ServerError, Unreachable
 from linkcast.cli.report import say
 from linkcast.core.events import STREAM_SINCE_HEADER
@@ -65,7 +65,7 @@ async def events(
                     f"{endpoint.base} answered the stream's handshake with {answer.status_code} "
                     f"{answer.reason_phrase}, not a WebSocket: is --server a linkcast server?",
                 ) from None
-            error = answer_error(answer.status_code, bytes(answer.body or b""), answer.reason_phrase)
+            error = endpoint.refusal(answer.status_code, bytes(answer.body or b""), answer.reason_phrase)
             if not connected or answer.status_code < 500:
                 raise error from None
             lost = f"the stream answered {error.code}: {error.message}"
