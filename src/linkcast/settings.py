@@ -255,6 +255,12 @@ class Settings:
                 f"{self.feed_max_interval:g}: the shortest time between two polls of a feed cannot pass the longest",
                 code="invalid_setting",
             )
+        if not self.host.strip():
+            # uvicorn took "" as every interface (LINKCAST_HOST= left empty exposed a server meant for localhost).
+            raise ConfigurationError(
+                "--host '': give the address to bind, such as localhost (0.0.0.0 or :: for every interface)",
+                code="invalid_setting",
+            )
         if self.log_level.strip().lower() not in LOG_LEVELS:
             # Else logging.basicConfig failed on it once the store was open: "internal: ValueError: Unknown level".
             raise ConfigurationError(

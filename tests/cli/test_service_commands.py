@@ -77,3 +77,8 @@ async def test_a_port_that_is_taken_is_one_line_naming_it_and_exit_1(tmp_path: P
 async def test_a_host_that_is_no_address_here_is_one_line_and_exit_1() -> None:
     done = await run_cli("serve", "--host", "999.1.1.1", "--port", str(free_port()), "--store", "memory://")
     assert error_line(done, "cannot_listen", EXIT_FAILED).startswith("cannot listen on 999.1.1.1:")
+
+
+async def test_an_empty_host_is_refused_not_taken_as_every_interface() -> None:
+    done = await run_cli("serve", "--store", "memory://", "--port", "0", env={"LINKCAST_HOST": ""}, timeout=30)
+    assert error_line(done, "invalid_setting", EXIT_USAGE).startswith("--host '': give the address to bind")
