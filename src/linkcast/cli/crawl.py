@@ -35,7 +35,7 @@ from types import FrameType
 from typing import Any
 
 from linkcast.cli import api
-from linkcast.cli.command import Command
+from linkcast.cli.command import Command, given_id
 from linkcast.cli.crawl_counts import CrawlTally, summary
 from linkcast.cli.crawl_output import CrawlOutput
 from linkcast.cli.endpoint import Endpoint, add_endpoint_arguments, endpoint_from_args
@@ -49,7 +49,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     what = parser.add_mutually_exclusive_group(required=True)
     what.add_argument("urls", nargs="*", default=[], metavar="URL", help="where the crawl starts (its seeds)")
     what.add_argument("--cancel", metavar="ID", help="cancel the crawl with this id instead")
-    parser.add_argument("--id", dest="crawl_id", metavar="ID", help="the crawl's id (default: a random one)")
+    parser.add_argument(
+        "--id", dest="crawl_id", type=given_id, metavar="ID", help="the crawl's id (default: a random one)"
+    )
     parser.add_argument(
         "--depth", type=int, metavar="N", help="links followed from a seed (server default: 1; 0: seeds only)"
     )

@@ -26,7 +26,7 @@ from typing import Any
 import orjson
 
 from linkcast.cli import api
-from linkcast.cli.command import Command
+from linkcast.cli.command import Command, given_id
 from linkcast.cli.endpoint import Endpoint, add_endpoint_arguments, endpoint_from_args
 from linkcast.cli.errors import ImportIncomplete, ServerError, UnreadableFile, UnwritableFile
 from linkcast.cli.feeds_output import ImportOutcome, feed_table
@@ -44,7 +44,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     actions = parser.add_subparsers(title="actions", metavar="ACTION", required=True)
     add = action(actions, "add", "watch a feed, or a site (its feed is found): print its id and feed URL", add_feed)
     add.add_argument("url", metavar="URL", help="the feed's URL, or a page that names its feed")
-    add.add_argument("--id", dest="feed_id", metavar="ID", help="the feed's id (default: a random one)")
+    add.add_argument("--id", dest="feed_id", type=given_id, metavar="ID", help="the feed's id (default: a random one)")
     add.add_argument("--follow", action="store_true", help="also fetch each new entry's page, as submit does")
     add.add_argument("--watch-links", action="store_true", help="watch the page itself: each new link is an entry")
     add.add_argument("--json", action="store_true", help="print the server's answer as JSON")
