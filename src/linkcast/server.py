@@ -7,16 +7,18 @@ prints it in one line) and no half-started server; both stop it on the way out, 
 from __future__ import annotations
 
 import asyncio
+import errno
 import importlib.util
 import logging
 import signal
+import socket
 from collections.abc import Coroutine
 from typing import Any
 
 import uvicorn
 from quart import Quart
 
-from linkcast.core.errors import ConfigurationError
+from linkcast.core.errors import ConfigurationError, LinkcastError
 from linkcast.runtime import Runtime
 from linkcast.settings import Settings
 from linkcast.store import SHARED_STORE_SCHEMES
@@ -56,13 +58,72 @@ def serve(settings: Settings) -> None:
 
 
 async def _serve(settings: Settings) -> None:
+    sockets = bound_sockets(settings.host, settings.port)
     runtime = Runtime(settings)
     app = create_app(settings, runtime)
-    await runtime.start()
     try:
-        await uvicorn.Server(uvicorn_config(app, settings, settings.port)).serve()
+        await runtime.start()
+    except BaseException:
+        _close(sockets)
+        raise
+    try:
+        await _serve_on(uvicorn.Server(uvicorn_config(app, settings, settings.port)), sockets)
     finally:
         await runtime.stop()
+
+
+async def _serve_on(server: uvicorn.Server, sockets: list[socket.socket]) -> None:
+    """``server`` on ``sockets`` (it closes them as it stops), saying where, as uvicorn does for sockets it binds."""
+    for sock in sockets:
+        host, port = sock.getsockname()[:2]
+        log.info("listening on http://%s:%d", f"[{host}]" if sock.family == socket.AF_INET6 else host, port)
+    await server.serve(sockets=sockets)
+
+
+def bound_sockets(host: str, port: int) -> list[socket.socket]:
+    """A socket bound to ``port`` on each address ``host`` names (localhost: 127.0.0.1 and ::1), as uvicorn would
+    bind them, but before anything starts: a port taken or a host that is not this machine's is one typed error.
+    uvicorn found it out once the application had started, logged it over lines of its own and exited 3, which the
+    CLI's statuses give to a server that cannot be reached."""
+    try:
+        addresses = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as error:
+        raise CannotListen(f"cannot listen on {host}:{port}: {error.strerror}") from None
+    sockets: list[socket.socket] = []
+    try:
+        for family, kind, proto, _, address in dict.fromkeys(addresses):
+            sock = socket.socket(family, kind, proto)
+            sockets.append(sock)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            try:
+                sock.bind(address)
+            except OSError as error:
+                if error.errno != errno.EADDRNOTAVAIL or len(addresses) == 1:
+                    raise CannotListen(f"cannot listen on {_where(address)}: {error.strerror.lower()}") from None
+                sockets.pop().close()  # that family is not enabled here (asyncio skips it too)
+    except BaseException:
+        _close(sockets)
+        raise
+    if not sockets:
+        raise CannotListen(f"cannot listen on {host}:{port}: none of its addresses is this machine's")
+    return sockets
+
+
+def _where(address: tuple[Any, ...]) -> str:
+    return f"[{address[0]}]:{address[1]}" if ":" in str(address[0]) else f"{address[0]}:{address[1]}"
+
+
+def _close(sockets: list[socket.socket]) -> None:
+    for sock in sockets:
+        sock.close()
+
+
+class CannotListen(LinkcastError):
+    """``--host``/``--port`` (or ``--metrics-port``) cannot be listened on: taken, or not an address here."""
+
+    code = "cannot_listen"
 
 
 def run_workers(settings: Settings) -> None:
@@ -79,13 +140,18 @@ def run_workers(settings: Settings) -> None:
 
 
 async def _work(settings: Settings) -> None:
+    sockets = bound_sockets(settings.host, settings.metrics_port) if settings.metrics_port else []
     runtime = Runtime(settings, serves_clients=False)
-    await runtime.start()
+    try:
+        await runtime.start()
+    except BaseException:
+        _close(sockets)
+        raise
     log.info("%d workers running on %s", max(1, settings.workers), settings.store)
     try:
-        if settings.metrics_port:
+        if sockets:
             app = create_worker_app(settings, runtime)
-            await uvicorn.Server(uvicorn_config(app, settings, settings.metrics_port)).serve()
+            await _serve_on(uvicorn.Server(uvicorn_config(app, settings, settings.metrics_port)), sockets)
         else:
             await _until_signalled(runtime)
     finally:

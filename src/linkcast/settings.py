@@ -26,6 +26,8 @@ from linkcast.core.policy import AddressPolicy, HostRule
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 STORE_SCHEMES = ("memory:", "sqlite:", "redis:", "rediss:", "unix:")
+# What --log-level takes, as logging and uvicorn both name them (critical too, though the help says the four).
+LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 # The highest TCP port.
 MAX_PORT = 65535
 # Bounds that 0 would not switch off but make refuse everything (every fetch, parse, webhook attempt or client head
@@ -253,6 +255,18 @@ class Settings:
                 f"{self.feed_max_interval:g}: the shortest time between two polls of a feed cannot pass the longest",
                 code="invalid_setting",
             )
+        if not self.host.strip():
+            # uvicorn took "" as every interface (LINKCAST_HOST= left empty exposed a server meant for localhost).
+            raise ConfigurationError(
+                "--host '': give the address to bind, such as localhost (0.0.0.0 or :: for every interface)",
+                code="invalid_setting",
+            )
+        if self.log_level.strip().lower() not in LOG_LEVELS:
+            # Else logging.basicConfig failed on it once the store was open: "internal: ValueError: Unknown level".
+            raise ConfigurationError(
+                f"--log-level {self.log_level!r}: use debug, info, warning or error", code="invalid_setting"
+            )
+        object.__setattr__(self, "log_level", self.log_level.strip().lower())
         if not self.store.startswith(STORE_SCHEMES):
             raise ConfigurationError(
                 f"--store {self.store!r}: use sqlite:///PATH, memory:// or redis://HOST:PORT/DB", code="invalid_store"

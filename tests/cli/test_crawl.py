@@ -16,7 +16,7 @@ import pytest
 from aiohttp import web
 
 from linkcast.cli.crawl_counts import describe_counts
-from linkcast.cli.report import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_UNAVAILABLE, EXIT_USAGE
+from linkcast.cli.report import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_TERMINATED, EXIT_UNAVAILABLE, EXIT_USAGE
 from tests.support.cli import Terminal, clients_connected, error_line, finish, run_cli, start_cli
 from tests.support.crawl_site import CrawlSite, TreeSite
 from tests.support.ports import free_port
@@ -253,6 +253,23 @@ async def test_ctrl_c_off_a_terminal_leaves_the_crawl_running_and_says_how_to_fo
         assert (await crawl_state(service, "left"))["state"] == "running"
     finally:
         await service.call("DELETE", "/crawls/left")
+
+
+async def test_sigterm_leaves_the_crawl_running_and_says_how_to_follow_it(
+    service: Service, slow_tree: TreeSite
+) -> None:
+    """``timeout 600 linkcast crawl ...``: told to stop, the command says what it leaves behind, as for Ctrl-C."""
+    cli = await start_cli("crawl", slow_tree.url("/p/0"), "--id", "termed", *TREE_OPTIONS, "--server", service.base_url)
+    try:
+        await clients_connected(service, 1)
+        await until_pages_fetched(service, "termed", 3)
+        cli.send_signal(signal.SIGTERM)
+        done = await finish(cli, 30)
+        message = error_line(done, "terminated", EXIT_TERMINATED)
+        assert message.startswith("crawl termed keeps running: cancel it with linkcast crawl --cancel termed ")
+        assert (await crawl_state(service, "termed"))["state"] == "running"
+    finally:
+        await service.call("DELETE", "/crawls/termed")
 
 
 async def test_ctrl_c_on_a_terminal_asks_and_cancels_the_crawl_on_yes(service: Service, slow_tree: TreeSite) -> None:

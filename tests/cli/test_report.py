@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
+import signal
+import sys
 
 import pytest
 
@@ -20,6 +23,8 @@ from linkcast.cli.report import (
     run_reported,
 )
 from linkcast.core.errors import ConfigurationError, LinkcastError
+from tests.support.cli import cli_env
+from tests.support.ports import free_port
 
 
 def fail_with(error: BaseException) -> int:
@@ -82,3 +87,29 @@ def test_a_new_command_is_a_module_level_command_added_to_the_list(capsys: pytes
         "linkcast: usage: --depth is at most 3",
         "linkcast: usage: argument --depth: invalid int value: 'deep' (see: linkcast probe --help)",
     ]
+
+
+async def test_ctrl_c_while_the_command_loads_is_its_one_line_not_a_traceback() -> None:
+    """Loading the commands takes half a second (more on a busy machine): a Ctrl-C then is a Ctrl-C like any other.
+    ``-X importtime`` writes a line as each module has loaded, so the signal is sent while aiohttp is loading."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-X", "importtime", "-m", "linkcast", "watch", "--server", f"http://127.0.0.1:{free_port()}",
+        stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        env=cli_env(),
+    )  # fmt: skip
+    assert process.stderr is not None
+    lines: list[bytes] = []
+    try:
+        async with asyncio.timeout(30):
+            while b"aiohttp" not in (line := await process.stderr.readline()):
+                assert line, b"".join(lines)
+                lines.append(line)
+            process.send_signal(signal.SIGINT)
+            lines += (await process.stderr.read()).splitlines(keepends=True)
+            await process.wait()
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    said = [line.decode() for line in lines if not line.startswith(b"import time:")]
+    assert (process.returncode, said) == (EXIT_INTERRUPTED, ["linkcast: interrupted: stopped by Ctrl-C\n"])

@@ -158,3 +158,10 @@ async def test_a_timeout_that_is_not_positive_is_a_usage_error() -> None:
     for value in ("0", "-1", "soon", "nan"):
         done = await run_cli("submit", "https://example.com/", "--timeout", value)
         assert "--timeout" in error_line(done, "usage", EXIT_USAGE)
+
+
+async def test_an_empty_id_is_a_usage_error_not_a_random_id_in_its_place() -> None:
+    for command in (["submit", "https://example.com/"], ["crawl", "https://example.com/"],
+                    ["feeds", "add", "https://example.com/"]):  # fmt: skip
+        done = await run_cli(*command, "--id", "", "--server", f"http://127.0.0.1:{free_port()}")
+        assert "--id: is empty: give an id" in error_line(done, "usage", EXIT_USAGE)

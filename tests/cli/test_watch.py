@@ -81,7 +81,17 @@ async def test_too_many_request_id_filters_is_one_line_naming_the_bound(service:
 
 async def test_a_missing_token_is_one_line_naming_unauthorized(guarded: Service) -> None:
     done = await run_cli("watch", "--server", guarded.base_url)
-    error_line(done, "unauthorized", EXIT_FAILED)
+    assert error_line(done, "unauthorized", EXIT_FAILED) == (
+        "a valid bearer token is required: give the server's token with --token or LINKCAST_TOKEN"
+    )
+    listing = await run_cli("feeds", "list", "--server", guarded.base_url)  # an HTTP call's 401 says the same
+    assert error_line(listing, "unauthorized", EXIT_FAILED).endswith(
+        "give the server's token with --token or LINKCAST_TOKEN"
+    )
+    done = await run_cli("watch", "--server", guarded.base_url, "--token", "guess")
+    assert error_line(done, "unauthorized", EXIT_FAILED).endswith(
+        ": the token given (--token or LINKCAST_TOKEN) is not the server's"
+    )
 
 
 async def test_an_unreachable_server_is_one_line_and_exit_3() -> None:
@@ -110,6 +120,25 @@ async def test_a_reader_that_goes_away_ends_watch_quietly(service: Service, site
         await clients_connected(service, 1)
         os.close(read_end)  # the reader is gone before the first line
         await service.put("unread", site.page("/unread", ""))
+        _, stderr = await asyncio.to_thread(watcher.communicate, timeout=30)
+        assert (watcher.returncode, stderr) == (EXIT_BROKEN_PIPE, b"")
+    finally:
+        if watcher.poll() is None:
+            watcher.kill()
+            watcher.wait(5)
+
+
+async def test_a_reader_that_goes_away_ends_watch_on_a_quiet_stream_too(service: Service) -> None:
+    """``linkcast watch | head -1`` once head has its line: the pipeline ends though no other event ever comes."""
+    read_end, write_end = os.pipe()
+    watcher = subprocess.Popen(
+        [sys.executable, "-m", "linkcast", "watch", "--server", service.base_url],
+        stdout=write_end, stderr=subprocess.PIPE, env=cli_env(),
+    )  # fmt: skip
+    os.close(write_end)
+    try:
+        await clients_connected(service, 1)
+        os.close(read_end)
         _, stderr = await asyncio.to_thread(watcher.communicate, timeout=30)
         assert (watcher.returncode, stderr) == (EXIT_BROKEN_PIPE, b"")
     finally:

@@ -1,9 +1,10 @@
 """The HTTP API as client commands call it: one call, its JSON answer or the error the answer says.
 
-A server that cannot be reached at the first try is an error at once (``Unreachable``): the user has the wrong
-``--server``, or it is not running. Once it has answered, an idempotent call (PUT, GET, DELETE) is retried with growing
-delays while the server restarts (503, or a connection refused or lost), since repeating it changes nothing; the
-caller bounds the whole with its own timeout (``within`` does it for a command's calls).
+A server that cannot be reached at the first try, or that drops the connection without an answer, is an error at
+once (``Unreachable``): the user has the wrong ``--server``, or it is not running. Once it has answered, an idempotent
+call (PUT, GET, DELETE) is retried with growing delays while the server restarts (503, or a connection refused or
+lost), since repeating it changes nothing; the caller bounds the whole with its own timeout (``within`` does it for a
+command's calls).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import aiohttp
 import orjson
 import yarl
 
-from linkcast.cli.endpoint import Endpoint, answer_error, describe_failure, reconnect_delay
+from linkcast.cli.endpoint import Endpoint, describe_failure, reconnect_delay
 from linkcast.cli.errors import ServerError, Unreachable
 from linkcast.cli.report import say
 
@@ -90,7 +91,7 @@ async def send(
                 body = await response.read()
                 if response.status < 400:
                     return response.status, body
-                error = answer_error(response.status, body, response.reason or "")
+                error = endpoint.refusal(response.status, body, response.reason or "")
                 if response.status != RESTARTING or not retry:
                     raise error
                 failure = f"{error.code}: {error.message}"
@@ -99,10 +100,22 @@ async def send(
             if not reached or not retry:
                 raise Unreachable(f"cannot connect to {endpoint.base}: {describe_failure(cause)}") from None
             failure = describe_failure(cause)
+        except aiohttp.TooManyRedirects:
+            raise Unreachable(f"{method} {url} was redirected without end: is --server a linkcast server?") from None
+        except aiohttp.ClientResponseError:  # else raised by the parser alone (nothing here raises for a status)
+            raise Unreachable(f"{endpoint.base} did not answer in HTTP: is --server a linkcast server?") from None
         except (aiohttp.ClientError, TimeoutError) as lost:
             if not retry:
                 raise Unreachable(f"{method} {url} failed: {describe_failure(lost)}") from None
-            reached = True  # connected, then lost: the server is there, maybe restarting
+            if not reached and not isinstance(lost, TimeoutError):
+                # Connected, then cut without an answer, and again on aiohttp's own second try: something that
+                # takes connections and drops them (not linkcast, or a proxy with nothing behind it), which
+                # trying for a minute will not change. A linkcast that restarts refuses connections, or answers.
+                raise Unreachable(
+                    f"{endpoint.base} closed the connection without answering ({describe_failure(lost)}): "
+                    "is --server a linkcast server?"
+                ) from None
+            reached = True  # it answered before, or is slow to: the server is there, maybe restarting
             failure = describe_failure(lost)
         delay = reconnect_delay(attempt)
         if attempt == 0:
@@ -118,9 +131,18 @@ def request_url(endpoint: Endpoint, segments: tuple[str, ...], query: Mapping[st
 
 
 def _json(body: bytes, status: int, method: str, url: yarl.URL) -> Any:
+    """The answer's JSON object: linkcast answers every call with one (or nothing). Anything else (a page, a list,
+    a number) is another server's, which the commands must not read as linkcast's."""
     try:
-        return orjson.loads(body) if body else None
+        answer = orjson.loads(body) if body else None
     except orjson.JSONDecodeError:
-        raise ServerError(
-            status, "not_linkcast", f"the answer to {method} {url} is not JSON: is --server a linkcast server?"
-        ) from None
+        raise _not_linkcast(status, method, url, "JSON") from None
+    if answer is not None and not isinstance(answer, dict):
+        raise _not_linkcast(status, method, url, "a JSON object")
+    return answer
+
+
+def _not_linkcast(status: int, method: str, url: yarl.URL, what: str) -> ServerError:
+    return ServerError(
+        status, "not_linkcast", f"the answer to {method} {url} is not {what}: is --server a linkcast server?"
+    )

@@ -52,3 +52,11 @@ def positive_seconds(text: str) -> float:
     if not 0 < seconds < float("inf"):
         raise argparse.ArgumentTypeError(f"must be more than 0 seconds, not {text}")
     return seconds
+
+
+def given_id(text: str) -> str:
+    """An argparse type for ``--id``: the id as given, never empty (an empty one was taken as none, and a random id
+    chosen in its place, which the user could not know to follow)."""
+    if not text:
+        raise argparse.ArgumentTypeError("is empty: give an id, or leave --id out for a random one")
+    return text

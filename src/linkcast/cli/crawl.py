@@ -27,16 +27,19 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import signal
 import sys
 import uuid
+from collections.abc import Iterator
+from types import FrameType
 from typing import Any
 
 from linkcast.cli import api
-from linkcast.cli.command import Command
+from linkcast.cli.command import Command, given_id
 from linkcast.cli.crawl_counts import CrawlTally, summary
 from linkcast.cli.crawl_output import CrawlOutput
 from linkcast.cli.endpoint import Endpoint, add_endpoint_arguments, endpoint_from_args
-from linkcast.cli.errors import CrawlCancelled, Interrupted, NothingFetched
+from linkcast.cli.errors import CrawlCancelled, Interrupted, NothingFetched, Terminated
 from linkcast.cli.report import EXIT_OK, say
 from linkcast.cli.stream import events
 from linkcast.core.crawls import CRAWL_DONE_EVENT
@@ -46,7 +49,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     what = parser.add_mutually_exclusive_group(required=True)
     what.add_argument("urls", nargs="*", default=[], metavar="URL", help="where the crawl starts (its seeds)")
     what.add_argument("--cancel", metavar="ID", help="cancel the crawl with this id instead")
-    parser.add_argument("--id", dest="crawl_id", metavar="ID", help="the crawl's id (default: a random one)")
+    parser.add_argument(
+        "--id", dest="crawl_id", type=given_id, metavar="ID", help="the crawl's id (default: a random one)"
+    )
     parser.add_argument(
         "--depth", type=int, metavar="N", help="links followed from a seed (server default: 1; 0: seeds only)"
     )
@@ -90,10 +95,34 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_OK
     crawl = Crawl(endpoint, args.crawl_id or uuid.uuid4().hex, args.server)
     try:
-        done, tally = asyncio.run(crawl.start_and_follow(crawl_body(args), args.json))
+        with terminated_as(SigTerm):
+            done, tally = asyncio.run(crawl.start_and_follow(crawl_body(args), args.json))
     except KeyboardInterrupt:
         raise crawl.interrupted() from None
+    except SigTerm:
+        raise crawl.terminated() from None
     return crawl.conclude(done, tally)
+
+
+class SigTerm(BaseException):
+    """SIGTERM arrived while the crawl was followed: a BaseException, as KeyboardInterrupt is, so that no ``except
+    Exception`` on the way takes it for an error."""
+
+
+@contextlib.contextmanager
+def terminated_as(error: type[BaseException]) -> Iterator[None]:
+    """SIGTERM raises ``error`` inside the block, as SIGINT raises KeyboardInterrupt: by default it ended the process
+    with nothing said, and a crawl that keeps running on the server was left unmentioned (``timeout 600 linkcast
+    crawl ...`` sends it)."""
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        raise error()
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 class Crawl:
@@ -150,6 +179,18 @@ class Crawl:
             record = asyncio.run(cancel(self.endpoint, self.crawl_id))
             return Interrupted(summary(self.crawl_id, record))
         return Interrupted(
+            f"crawl {self.crawl_id} keeps running: cancel it with {self.command('crawl --cancel')}, "
+            f"follow it with {self.command('watch --request-id')}"
+        )
+
+    def terminated(self) -> Terminated:
+        """What SIGTERM comes to: the crawl left running, and how to cancel or follow it (nobody to ask)."""
+        if not self.accepted:
+            return Terminated(
+                f"stopped before the server answered; if it accepted crawl {self.crawl_id}: "
+                f"{self.command('crawl --cancel')}"
+            )
+        return Terminated(
             f"crawl {self.crawl_id} keeps running: cancel it with {self.command('crawl --cancel')}, "
             f"follow it with {self.command('watch --request-id')}"
         )

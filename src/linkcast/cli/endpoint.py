@@ -20,6 +20,7 @@ DEFAULT_SERVER = "http://localhost:8080"
 # What an HTTP header can carry: the token travels in one (Authorization: Bearer).
 TOKEN_PATTERN = re.compile(r"[\x20-\x7e]*")
 RECONNECT_DELAYS = (0.2, 0.5, 1.0, 2.0, 5.0)
+UNAUTHORIZED = 401
 
 
 def reconnect_delay(attempt: int) -> float:
@@ -41,6 +42,17 @@ class Endpoint:
     def url(self, *segments: str) -> str:
         """The HTTP URL of a path, each segment percent-encoded (an id is one segment, whatever it holds)."""
         return self.base + "".join("/" + quote(segment, safe="") for segment in segments)
+
+    def refusal(self, status: int, body: bytes, reason: str) -> ServerError:
+        """What an error answer says (``answer_error``); a 401 also says what to do about the token."""
+        error = answer_error(status, body, reason)
+        if status != UNAUTHORIZED:
+            return error
+        if self.token:
+            advice = "the token given (--token or LINKCAST_TOKEN) is not the server's"
+        else:
+            advice = "give the server's token with --token or LINKCAST_TOKEN"
+        return ServerError(status, error.code, f"{error.message.rstrip('.')}: {advice}")
 
     def stream_url(self, since: int | None, request_ids: Sequence[str]) -> str:
         query = [("request_id", request_id) for request_id in request_ids]

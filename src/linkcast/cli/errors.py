@@ -48,6 +48,12 @@ class Interrupted(LinkcastError):
     code = "interrupted"
 
 
+class Terminated(LinkcastError):
+    """The command was told to stop (SIGTERM: ``kill``, ``timeout``, a process manager)."""
+
+    code = "terminated"
+
+
 class NothingFetched(LinkcastError):
     """The crawl ran but fetched no page: every seed failed, or robots.txt disallowed it."""
 

@@ -26,7 +26,7 @@ from typing import Any
 import orjson
 
 from linkcast.cli import api
-from linkcast.cli.command import Command
+from linkcast.cli.command import Command, given_id
 from linkcast.cli.endpoint import Endpoint, add_endpoint_arguments, endpoint_from_args
 from linkcast.cli.errors import ImportIncomplete, ServerError, UnreadableFile, UnwritableFile
 from linkcast.cli.feeds_output import ImportOutcome, feed_table
@@ -44,7 +44,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     actions = parser.add_subparsers(title="actions", metavar="ACTION", required=True)
     add = action(actions, "add", "watch a feed, or a site (its feed is found): print its id and feed URL", add_feed)
     add.add_argument("url", metavar="URL", help="the feed's URL, or a page that names its feed")
-    add.add_argument("--id", dest="feed_id", metavar="ID", help="the feed's id (default: a random one)")
+    add.add_argument("--id", dest="feed_id", type=given_id, metavar="ID", help="the feed's id (default: a random one)")
     add.add_argument("--follow", action="store_true", help="also fetch each new entry's page, as submit does")
     add.add_argument("--watch-links", action="store_true", help="watch the page itself: each new link is an entry")
     add.add_argument("--json", action="store_true", help="print the server's answer as JSON")
@@ -186,8 +186,14 @@ async def post_list(endpoint: Endpoint, opml: bytes) -> dict[str, Any]:
 
 async def fetch_export(endpoint: Endpoint) -> bytes:
     async with api.within("export the feeds") as session:
-        _status, opml = await api.send(session, endpoint, "GET", "feeds", "export.opml")
-        return opml
+        status, opml = await api.send(session, endpoint, "GET", "feeds", "export.opml")
+    if not opml.lstrip(b"\xef\xbb\xbf \t\r\n").startswith((b"<?xml", b"<opml")):
+        # Another server's page, written out as the list and exit 0, would be found only when imported again.
+        url = api.request_url(endpoint, ("feeds", "export.opml"), None)
+        raise ServerError(
+            status, "not_linkcast", f"the answer to GET {url} is not OPML: is --server a linkcast server?"
+        )
+    return opml
 
 
 COMMAND = Command("feeds", "watch feeds: add, list, rm, import and export (OPML)", add_arguments, run)

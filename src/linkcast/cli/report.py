@@ -11,7 +11,7 @@ import os
 import sys
 from collections.abc import Callable
 
-from linkcast.cli.errors import Interrupted, NoResult, Unreachable, UsageError
+from linkcast.cli.errors import Interrupted, NoResult, Terminated, Unreachable, UsageError
 from linkcast.core.errors import ConfigurationError, LinkcastError
 
 EXIT_OK = 0
@@ -19,6 +19,7 @@ EXIT_FAILED = 1  # the server refused the call, or the request ended in an error
 EXIT_USAGE = 2  # a flag or LINKCAST_* value the command cannot take (argparse's own status for usage errors)
 EXIT_UNAVAILABLE = 3  # nothing came back: the server could not be reached, or the result did not come in time
 EXIT_INTERRUPTED = 130  # Ctrl-C: 128 + SIGINT, as shells report a process stopped by it
+EXIT_TERMINATED = 143  # SIGTERM: 128 + 15, as shells report a process it stopped
 EXIT_BROKEN_PIPE = 141  # stdout closed by its reader (`linkcast watch | head`): 128 + SIGPIPE, as `yes | head`
 
 EXIT_STATUSES: dict[type[LinkcastError], int] = {
@@ -27,6 +28,7 @@ EXIT_STATUSES: dict[type[LinkcastError], int] = {
     Unreachable: EXIT_UNAVAILABLE,
     NoResult: EXIT_UNAVAILABLE,
     Interrupted: EXIT_INTERRUPTED,
+    Terminated: EXIT_TERMINATED,
 }
 
 # A message from a server or a proxy can be long (an HTML error page): the line stays readable.

@@ -11,8 +11,8 @@ import orjson
 import websockets
 from websockets.asyncio.client import ClientConnection
 
-from linkcast.cli.endpoint import Endpoint, answer_error, describe_failure, reconnect_delay
-from linkcast.cli.errors import Unreachable
+from linkcast.cli.endpoint import Endpoint, describe_failure, reconnect_delay
+from linkcast.cli.errors import ServerError, Unreachable
 from linkcast.cli.report import say
 from linkcast.core.events import STREAM_SINCE_HEADER
 
@@ -58,7 +58,14 @@ async def events(
                 lost = f"the server closed the stream ({why or 'no reason given'})"
         except websockets.InvalidStatus as refused:
             answer = refused.response
-            error = answer_error(answer.status_code, bytes(answer.body or b""), answer.reason_phrase)
+            if answer.status_code < 400:  # linkcast answers a handshake with 101 or an error: this is a web page
+                raise ServerError(
+                    answer.status_code,
+                    "not_linkcast",
+                    f"{endpoint.base} answered the stream's handshake with {answer.status_code} "
+                    f"{answer.reason_phrase}, not a WebSocket: is --server a linkcast server?",
+                ) from None
+            error = endpoint.refusal(answer.status_code, bytes(answer.body or b""), answer.reason_phrase)
             if not connected or answer.status_code < 500:
                 raise error from None
             lost = f"the stream answered {error.code}: {error.message}"

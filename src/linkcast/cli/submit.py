@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 
 from linkcast.cli import api
-from linkcast.cli.command import Command, positive_seconds
+from linkcast.cli.command import Command, given_id, positive_seconds
 from linkcast.cli.endpoint import Endpoint, add_endpoint_arguments, endpoint_from_args
 from linkcast.cli.errors import NoResult, RequestFailed
 from linkcast.cli.stream import events
@@ -25,7 +25,7 @@ from linkcast.core.events import ERROR, TERMINAL_TYPES
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("url", help="an absolute http:// or https:// URL")
-    parser.add_argument("--id", dest="request_id", help="request id (default: a random one)")
+    parser.add_argument("--id", dest="request_id", type=given_id, help="request id (default: a random one)")
     add_endpoint_arguments(parser)
     parser.add_argument("--json", action="store_true", help="print the whole result event as JSON")
     parser.add_argument(

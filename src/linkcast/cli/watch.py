@@ -6,7 +6,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-from typing import Any
+import select
+import sys
+from typing import Any, TextIO
 
 import orjson
 
@@ -22,6 +24,7 @@ FEED_EVENT_PREFIX = "feed."
 # The stream's word about itself (events missed, a read that failed): shown whatever is filtered, since it says
 # whether what is shown is complete.
 STREAM_NOTICES = frozenset({"history_truncated", "stream_error"})
+READER_CHECK_INTERVAL = 0.5  # seconds between two looks at whether stdout's reader is still there
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -43,6 +46,38 @@ def run(args: argparse.Namespace) -> int:
 
 async def watch(
     endpoint: Endpoint, request_ids: list[str], since: int | None, as_json: bool, feeds_only: bool = False
+) -> None:
+    """Print the events until stopped, or until nobody reads stdout any more (``BrokenPipeError``)."""
+    printing = asyncio.ensure_future(print_events(endpoint, request_ids, since, as_json, feeds_only))
+    gone = asyncio.ensure_future(reader_gone(sys.stdout))
+    try:
+        await asyncio.wait({printing, gone}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for task in (printing, gone):
+            task.cancel()
+        await asyncio.gather(printing, gone, return_exceptions=True)
+    if not printing.cancelled():
+        printing.result()  # the stream ends only by raising: its error (a write to the gone reader's, too)
+    raise BrokenPipeError("stdout's reader is gone")
+
+
+async def reader_gone(out: TextIO, interval: float = READER_CHECK_INTERVAL) -> None:
+    """Return once nobody can read ``out``: a pipe whose reader has exited (``linkcast watch | head -1``). A write
+    would find it out, but on a quiet stream the next write may be hours away, and the pipeline waits for us."""
+    try:
+        fd = out.fileno()
+    except (AttributeError, OSError, ValueError):
+        fd = -1
+    if fd < 0 or not hasattr(select, "poll"):
+        await asyncio.Future()  # nothing to watch: until cancelled
+    poller = select.poll()
+    poller.register(fd, 0)  # POLLERR (a pipe with no reader) and POLLHUP are reported whatever is asked
+    while not poller.poll(0):
+        await asyncio.sleep(interval)
+
+
+async def print_events(
+    endpoint: Endpoint, request_ids: list[str], since: int | None, as_json: bool, feeds_only: bool
 ) -> None:
     async with contextlib.aclosing(events(endpoint, request_ids, since)) as stream:
         async for event in stream:
