@@ -196,6 +196,9 @@ def encode_query(href: str, encoding: DocumentEncoding) -> str:
     """
     if encoding.query_is_utf8 or href.isascii():
         return href
+    # The URL parser strips these before anything else: a stateful encoder (ISO-2022-JP) must not see them, or a
+    # trailing space, written before its closing escape sequence, would no longer be trailing.
+    href = href.strip(_C0_OR_SPACE)
     fragment_at = href.find("#")
     query_at = href.find("?", 0, fragment_at if fragment_at >= 0 else len(href))
     if query_at < 0:
@@ -211,6 +214,7 @@ def encode_query(href: str, encoding: DocumentEncoding) -> str:
     return href[: query_at + 1] + _percent_encode_high(encoded) + href[end:]
 
 
+_C0_OR_SPACE = "".join(map(chr, range(0x21)))
 _TAB_NEWLINE = {0x09: None, 0x0A: None, 0x0D: None}
 # Bytes past ASCII, and "#", which an ISO-2022-JP encoder writes as a byte of a JIS X 0208 character: left as it is,
 # it would end the query.
