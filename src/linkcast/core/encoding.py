@@ -194,7 +194,7 @@ def encode_query(href: str, encoding: DocumentEncoding) -> str:
     Characters the encoding cannot represent become ``%26%23<code point>%3B`` (``&#N;``), as the URL standard says.
     The CJK encodings use the Encoding standard's encoders (``cjk``), which Python's codecs differ from.
     """
-    if encoding.query_is_utf8 or href.isascii():
+    if encoding.query_is_utf8 or _written_as_is(href, encoding):
         return href
     # The URL parser strips these before anything else: a stateful encoder (ISO-2022-JP) must not see them, or a
     # trailing space, written before its closing escape sequence, would no longer be trailing.
@@ -205,7 +205,7 @@ def encode_query(href: str, encoding: DocumentEncoding) -> str:
         return href
     end = fragment_at if fragment_at >= 0 else len(href)
     query = href[query_at + 1 : end]
-    if query.isascii():
+    if _written_as_is(query, encoding):
         return href
     # The URL parser drops tabs and newlines before anything else; a stateful encoder (ISO-2022-JP) must not see them.
     query = query.translate(_TAB_NEWLINE)
@@ -214,6 +214,15 @@ def encode_query(href: str, encoding: DocumentEncoding) -> str:
     return href[: query_at + 1] + _percent_encode_high(encoded) + href[end:]
 
 
+def _written_as_is(text: str, encoding: DocumentEncoding) -> bool:
+    """Whether ``text`` is ASCII that ``encoding`` writes as the same bytes: every ASCII-compatible encoding does, but
+    ISO-2022-JP has Shift Out, Shift In and Escape as errors (so they are written as U+FFFD's ``&#65533;``)."""
+    if not text.isascii():
+        return False
+    return encoding.name != "iso-2022-jp" or not any(char in text for char in _ISO_2022_JP_ERRORS)
+
+
+_ISO_2022_JP_ERRORS = "\x0e\x0f\x1b"
 _C0_OR_SPACE = "".join(map(chr, range(0x21)))
 _TAB_NEWLINE = {0x09: None, 0x0A: None, 0x0D: None}
 # Bytes past ASCII, and "#", which an ISO-2022-JP encoder writes as a byte of a JIS X 0208 character: left as it is,
