@@ -110,6 +110,17 @@ def test_meta_scan_never_raises(body: bytes) -> None:
         ('text/html; charset="shift_jis"', "shift_jis"),
         ("text/html", None),
         ("text/html; charset=", None),
+        # As Chromium reads them (each checked in it): the name is not trimmed, an empty unquoted value is skipped,
+        # a quoted one counts, quotes hide semicolons and commas, parts between commas are read in turn.
+        ("text/html; charset =koi8-r", None),
+        ("text/html; charset=; charset=koi8-r", "koi8-r"),
+        ('text/html; charset=""; charset=koi8-r', None),
+        ('text/html; foo="a; charset=utf-8"; charset=koi8-r', "koi8-r"),
+        ('text/html; charset="koi\\8-r"', "koi8-r"),
+        ("text/html; charset=koi8-r junk", "koi8-r junk"),
+        ("text/html; charset=koi8-r, text/html", "koi8-r"),
+        ('text/html; foo="\\"; charset=koi8-r"', None),
+        ("text/html charset=koi8-r", None),
     ],
 )
 def test_charset_parameter(content_type: str, expected: str | None) -> None:

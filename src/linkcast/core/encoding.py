@@ -147,16 +147,92 @@ def document_encoding(body: bytes, content_type: str | None = None) -> DocumentE
     return _known(WINDOWS_1252)
 
 
-_CHARSET_PARAMETER = re.compile(r';\s*charset\s*=\s*("([^"]*)"?|[^\s;]*)', re.IGNORECASE)
-
-
 def charset_parameter(content_type: str) -> str | None:
-    """The ``charset`` parameter of a ``Content-Type`` value, unquoted, or None."""
-    match = _CHARSET_PARAMETER.search(content_type)
-    if match is None:
-        return None
-    value = match.group(2) if match.group(2) is not None else match.group(1)
-    return value.strip() or None
+    """The ``charset`` of a ``Content-Type`` value as Chromium reads it (``HttpUtil::ParseContentType``), or None.
+
+    The value is split at commas outside double quotes, each part read in turn: the first ``charset`` parameter of a
+    part whose media type has a ``/`` is taken (unquoted: up to the next ``;``, trailing spaces trimmed; quoted: up to
+    the closing quote, a backslash escaping the next character); a parameter name is not trimmed (``charset =x`` is
+    none), and one with an empty unquoted value is skipped. A later part with another media type clears it.
+    """
+    media_type, charset = "", None
+    for part in _comma_separated(content_type):
+        if not part or part == "*/*" or "/" not in part:
+            continue
+        part_type, part_charset = _media_type_and_charset(part)
+        same = bool(media_type) and part_type == media_type
+        if not same:
+            media_type = part_type
+        if (not same and charset is not None) or part_charset is not None:
+            charset = part_charset or ""
+    return charset.strip() or None if charset is not None else None
+
+
+_LWS = " \t"
+
+
+def _comma_separated(value: str) -> list[str]:
+    """The parts of a header value between commas outside double quotes, trimmed of spaces and tabs."""
+    parts, start, quoted, escaped = [], 0, False, False
+    for at, char in enumerate(value):
+        if escaped:
+            escaped = False
+        elif quoted and char == "\\":
+            escaped = True
+        elif char == '"':
+            quoted = not quoted
+        elif char == "," and not quoted:
+            parts.append(value[start:at].strip(_LWS))
+            start = at + 1
+    parts.append(value[start:].strip(_LWS))
+    return parts
+
+
+def _media_type_and_charset(value: str) -> tuple[str, str | None]:
+    """One part's media type (lower case) and its first ``charset`` parameter, if it has one."""
+    size = len(value)
+    type_start = _skip(value, 0, _LWS)
+    type_end = _find_any(value, _LWS + ";(", type_start)
+    charset: str | None = None
+    offset = _find_any(value, ";", type_end)
+    while offset < size:
+        offset = _skip(value, offset + 1, _LWS)
+        name_start = offset
+        offset = _find_any(value, ";=", offset)
+        if offset >= size or value[offset] == ";":
+            continue
+        name = value[name_start:offset]
+        offset = _skip(value, offset + 1, _LWS)
+        if offset >= size or value[offset] == ";":
+            continue
+        if value[offset] != '"':
+            value_start, offset = offset, _find_any(value, ";", offset)
+            parameter = value[value_start:offset].rstrip(_LWS)
+        else:
+            chars = []
+            offset += 1
+            while offset < size and value[offset] != '"':
+                if value[offset] == "\\" and offset + 1 < size:
+                    offset += 1
+                chars.append(value[offset])
+                offset += 1
+            parameter = "".join(chars)
+            offset = _find_any(value, ";", offset)
+        if charset is None and name.lower() == "charset":
+            charset = parameter
+    return value[type_start:type_end].lower(), charset
+
+
+def _skip(text: str, start: int, chars: str) -> int:
+    while start < len(text) and text[start] in chars:
+        start += 1
+    return start
+
+
+def _find_any(text: str, chars: str, start: int) -> int:
+    while start < len(text) and text[start] not in chars:
+        start += 1
+    return start
 
 
 def decode(body: bytes, encoding: DocumentEncoding) -> str:
