@@ -23,6 +23,7 @@ from typing import cast
 import ada_url
 
 from linkcast.core.encoding import DocumentEncoding, encode_query
+from linkcast.core.mapped_ip_literals import with_mapped_ip_literal
 
 FETCHABLE_PREFIXES = ("http:", "https:")
 
@@ -202,6 +203,9 @@ def resolve(base: str | None, href: str, encoding: DocumentEncoding) -> str | No
     try:
         joined = _join(base, target)
     except ValueError:
+        literal = with_mapped_ip_literal(target, base[: base.find(":") + 1] if base is not None else None)
+        if literal is not None:
+            return _join_literal(base, literal)
         if " " not in target and "\xa0" not in target and "%20" not in target and not _spaced().search(target):
             return None
         return _join_with_spaces_in_host(base, target)
@@ -228,6 +232,14 @@ def _join(base: str | None, href: str) -> str:
         return absolute
     joined: str = ada_url.join_url(base, href)
     return joined
+
+
+def _join_literal(base: str | None, href: str) -> str | None:
+    try:
+        joined = _join(base, href)
+    except ValueError:
+        return None
+    return joined if joined.startswith(FETCHABLE_PREFIXES) else None
 
 
 def _join_with_spaces_in_host(base: str | None, href: str) -> str | None:
