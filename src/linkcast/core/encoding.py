@@ -1,9 +1,11 @@
 """A document's character encoding, chosen as Chromium chooses it, and the URL query encoding that follows from it.
 
 Order (the HTML standard's, as Chromium applies it): a byte order mark; else the ``charset`` of the HTTP
-``Content-Type``; else a ``<meta charset>`` or ``<meta http-equiv="Content-Type" content="...charset=...">`` found by
-Chromium's scan (``HTMLMetaCharsetParser``: every tag in the head, and anywhere in the first 1024 bytes); else
-windows-1252. Labels follow the WHATWG Encoding standard (the ``webencodings`` package maps them).
+``Content-Type``; else UTF-16 for a page starting with ``<?xml`` in UTF-16; else a ``<meta charset>`` or ``<meta
+http-equiv="Content-Type" content="...charset=...">`` found by Chromium's scan (``HTMLMetaCharsetParser``: every tag
+in the head, and anywhere in the first 1024 bytes); else the encoding of an XML declaration at the start, which
+Chromium reads in HTML too; else windows-1252. Labels follow the WHATWG Encoding standard (the ``webencodings``
+package maps them).
 
 Where Chromium goes further it is not followed: for a page that declares nothing, Chromium also runs a statistical
 detector (CED) that may pick a legacy CJK encoding; here such a page is windows-1252, the standard's default.
@@ -134,6 +136,9 @@ def document_encoding(body: bytes, content_type: str | None = None) -> DocumentE
         found = lookup(label) if label else None
         if found is not None:
             return found
+    for start, name in _UTF16_XML_DECLARATIONS:
+        if body.startswith(start) and len(body) >= 8:
+            return _known(name)
     label = meta_charset(body)
     if label is not None:
         found = lookup(label)
@@ -144,7 +149,41 @@ def document_encoding(body: bytes, content_type: str | None = None) -> DocumentE
             if found.name == "x-user-defined":
                 return _known(WINDOWS_1252)
             return found
+    found = xml_declaration_encoding(body)
+    if found is not None:
+        return _known(UTF8) if found.name in ("utf-16be", "utf-16le") else found
     return _known(WINDOWS_1252)
+
+
+# Chromium reads a page that starts with an XML declaration in UTF-16 without a BOM as UTF-16 (before any meta).
+_UTF16_XML_DECLARATIONS = ((b"<\x00?\x00x\x00", "utf-16le"), (b"\x00<\x00?\x00x", "utf-16be"))
+
+
+def xml_declaration_encoding(body: bytes) -> DocumentEncoding | None:
+    """The encoding an XML declaration at the very start of ``body`` names, as Chromium reads one even in an HTML page
+    (``TextResourceDecoder::CheckForXMLCharset``), after the header and the meta: ``<?xml`` (lower case, no space
+    before it), up to the first ``>``, the first ``encoding`` in it, then ``=`` and a quoted label, any byte up to a
+    space or past ASCII skipped around the ``=``. The label is taken as written (no spaces trimmed)."""
+    if not body.startswith(b"<?xml") or len(body) < 8:
+        return None
+    end = body.find(b">")
+    if end < 0:
+        return None
+    declaration = body[:end]
+    at = declaration.find(b"encoding")
+    if at < 0:
+        return None
+    found = _XML_ENCODING.match(declaration, at + len(b"encoding"))
+    if found is None:
+        return None
+    label = found.group(2).decode("latin-1")
+    if label != label.strip("\t\n\f\r "):
+        return None
+    return lookup(label)
+
+
+# Chromium's test is ``char <= ' '`` on a signed char: controls, the space and every byte past ASCII.
+_XML_ENCODING = re.compile(rb"[\x00-\x20\x80-\xff]*=[\x00-\x20\x80-\xff]*([\"'])(.*?)\1", re.DOTALL)
 
 
 def charset_parameter(content_type: str) -> str | None:
