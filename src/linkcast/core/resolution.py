@@ -22,8 +22,8 @@ from typing import cast
 
 import ada_url
 
+from linkcast.core.chromium_hosts import refused_punycode, with_mapped_ip_literal
 from linkcast.core.encoding import DocumentEncoding, encode_query
-from linkcast.core.mapped_ip_literals import with_mapped_ip_literal
 
 FETCHABLE_PREFIXES = ("http:", "https:")
 
@@ -203,13 +203,15 @@ def resolve(base: str | None, href: str, encoding: DocumentEncoding) -> str | No
     try:
         joined = _join(base, target)
     except ValueError:
-        literal = with_mapped_ip_literal(target, base[: base.find(":") + 1] if base is not None else None)
+        literal = with_mapped_ip_literal(target, _scheme(base))
         if literal is not None:
             return _join_literal(base, literal)
         if " " not in target and "\xa0" not in target and "%20" not in target and not _spaced().search(target):
             return None
         return _join_with_spaces_in_host(base, target)
     if not joined.startswith(FETCHABLE_PREFIXES):
+        return None
+    if "xn---" in joined and not target.isascii() and refused_punycode(target, _scheme(base), joined):
         return None
     return _chromium_spelling(joined) if _CHROMIUM_ESCAPED.search(href) else joined
 
@@ -232,6 +234,10 @@ def _join(base: str | None, href: str) -> str:
         return absolute
     joined: str = ada_url.join_url(base, href)
     return joined
+
+
+def _scheme(base: str | None) -> str | None:
+    return base[: base.find(":") + 1] if base is not None else None
 
 
 def _join_literal(base: str | None, href: str) -> str | None:
