@@ -67,6 +67,19 @@ def refused_punycode(href: str, base_scheme: str | None, url: str) -> bool:
 _UNDECODABLE_LABEL = re.compile(r"(?:^|\.)xn---[^-.:]*(?:$|[.:])").search
 
 
+def written_ascii_labels(href: str, base_scheme: str | None) -> frozenset[str]:
+    """The labels of the host ``href`` writes, lower case, if they are all ASCII: Chromium runs no IDNA on such a host,
+    so a punycode label in it is kept as written (none if ``href`` writes no http(s) host, or a non-ASCII one)."""
+    found = _http_authority(href.strip(_C0_OR_SPACE).translate(_TAB_NEWLINE), base_scheme)
+    if found is None:
+        return frozenset()
+    host = found.group(3).rpartition("@")[2]
+    name, colon, port = host.rpartition(":")
+    if colon and (not port or port.isdigit()):
+        host = name
+    return frozenset(host.lower().split(".")) if host.isascii() else frozenset()
+
+
 def _http_authority(text: str, base_scheme: str | None) -> re.Match[str] | None:
     """The scheme, slashes and authority of an href that has an http(s) authority, or None."""
     found = _AUTHORITY(text)

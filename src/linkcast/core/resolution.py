@@ -22,7 +22,7 @@ from typing import cast
 
 import ada_url
 
-from linkcast.core.chromium_hosts import refused_punycode, with_mapped_ip_literal
+from linkcast.core.chromium_hosts import refused_punycode, with_mapped_ip_literal, written_ascii_labels
 from linkcast.core.encoding import DocumentEncoding, encode_query
 
 FETCHABLE_PREFIXES = ("http:", "https:")
@@ -213,7 +213,9 @@ def resolve(base: str | None, href: str, encoding: DocumentEncoding) -> str | No
         return None
     if "xn---" in joined and not target.isascii() and refused_punycode(target, _scheme(base), joined):
         return None
-    return _chromium_spelling(joined) if _CHROMIUM_ESCAPED.search(href) else joined
+    if not _CHROMIUM_ESCAPED.search(href):
+        return joined
+    return _chromium_spelling(joined, written_ascii_labels(target, _scheme(base)))
 
 
 def resolve_base(url: str, href: str) -> str | None:
@@ -313,7 +315,7 @@ def _has_invalid_punycode(host: str) -> bool:
     return False
 
 
-def _chromium_spelling(url: str) -> str:
+def _chromium_spelling(url: str, written: frozenset[str] = frozenset()) -> str:
     """Respell an http(s) URL as Chromium does; ``url`` is ada's serialisation, which fixes where each part is.
 
     After ``scheme://``, the first ``/`` starts the path (the user info percent-encodes its slashes) and the first
@@ -326,17 +328,18 @@ def _chromium_spelling(url: str) -> str:
     name, colon, port = host.rpartition(":")
     if not (colon and port.isdigit()):
         name, colon, port = host, "", ""
-    host = ".".join(_chromium_label(label) for label in name.split(".")) + colon + port
+    host = ".".join(_chromium_label(label, label in written) for label in name.split(".")) + colon + port
     respelled = (
         url[:authority_at] + userinfo.replace("'", "%27") + at + host + url[path_at:rest_at].replace("|", "%7C")
     ) + url[rest_at:]
     return respelled.replace(_SPACE, "%20").replace(_NO_BREAK_SPACE, "%C2%A0")
 
 
-def _chromium_label(label: str) -> str:
+def _chromium_label(label: str, as_written: bool = False) -> str:
     """One host label as Chromium spells it: it escapes ``*`` and spaces before IDNA (so inside the punycode), and
-    then the spaces IDNA made of no-break spaces."""
-    if label.startswith("xn--") and ("*" in label or _SPACE in label or _NO_BREAK_SPACE in label):
+    then the spaces IDNA made of no-break spaces. A punycode label the href wrote so (``as_written``) is no IDNA's
+    output: only its ``*`` is escaped."""
+    if label.startswith("xn--") and not as_written and ("*" in label or _SPACE in label or _NO_BREAK_SPACE in label):
         try:
             unicode_label = label[4:].encode("ascii").decode("punycode")
         except UnicodeError:
