@@ -32,6 +32,7 @@ _SPACE = "zq0spc0q9"  # stand-ins that survive host parsing (lower-case ASCII le
 # has no precomposed form with a combining mark that may follow it)
 _NO_BREAK_SPACE = "zq0nbsp0q9"
 _C0_OR_SPACE = "".join(map(chr, range(0x21)))
+_TAB_NEWLINE = {0x09: None, 0x0A: None, 0x0D: None}
 _PUNYCODE_DIGITS = re.compile(r"[a-zA-Z0-9-]+").fullmatch
 # Where the authority of an href is ("https:h" has one too, if the base is not https).
 _AUTHORITY = re.compile(r"(?:[a-zA-Z][a-zA-Z0-9+.-]*:)?[/\\]*([^/\\?#]*)").match
@@ -252,7 +253,8 @@ def _join_literal(base: str | None, href: str) -> str | None:
 
 def _join_with_spaces_in_host(base: str | None, href: str) -> str | None:
     """Parse an href the standard refuses for a space in its host the way Chromium does, or None."""
-    stand_in = href.strip(_C0_OR_SPACE).replace(" ", _SPACE).replace("\xa0", _NO_BREAK_SPACE)
+    # The URL parser drops tabs and newlines first: "/\t/host" has an authority.
+    stand_in = href.strip(_C0_OR_SPACE).translate(_TAB_NEWLINE).replace(" ", _SPACE).replace("\xa0", _NO_BREAK_SPACE)
     authority = _AUTHORITY(stand_in)
     if authority is not None:
         host_at = authority.start(1) + authority.group(1).rfind("@") + 1
