@@ -110,6 +110,17 @@ def test_meta_scan_never_raises(body: bytes) -> None:
         ('text/html; charset="shift_jis"', "shift_jis"),
         ("text/html", None),
         ("text/html; charset=", None),
+        # As Chromium reads them (each checked in it): the name is not trimmed, an empty unquoted value is skipped,
+        # a quoted one counts, quotes hide semicolons and commas, parts between commas are read in turn.
+        ("text/html; charset =koi8-r", None),
+        ("text/html; charset=; charset=koi8-r", "koi8-r"),
+        ('text/html; charset=""; charset=koi8-r', None),
+        ('text/html; foo="a; charset=utf-8"; charset=koi8-r', "koi8-r"),
+        ('text/html; charset="koi\\8-r"', "koi8-r"),
+        ("text/html; charset=koi8-r junk", "koi8-r junk"),
+        ("text/html; charset=koi8-r, text/html", "koi8-r"),
+        ('text/html; foo="\\"; charset=koi8-r"', None),
+        ("text/html charset=koi8-r", None),
     ],
 )
 def test_charset_parameter(content_type: str, expected: str | None) -> None:
@@ -146,3 +157,34 @@ def test_every_whatwg_encoding_reads_pages_and_writes_queries(name: str) -> None
     for page in (body, f'<meta charset="{name}">'.encode() + body):
         for link in extract_links(page, "http://a.example/d/p.html", f"text/html; charset={name}"):
             assert link.startswith("http://a.example/")
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "expected"),
+    [
+        # Each as Chromium decides it (checked in it): the XML declaration comes after the header and the meta.
+        (b'<?xml version="1.0" encoding="koi8-u"?><a>', "text/html", "koi8-u"),
+        (b"<?xml version='1.0' encoding \n= \t'koi8-u'?><a>", None, "koi8-u"),
+        (b'<?xml version="1.0" encoding\xa0="koi8-u"?><a>', None, "koi8-u"),
+        (b'<?xml-stylesheet href="a" encoding="koi8-u"?><a>', None, "koi8-u"),
+        (b'<?xml version="1.0" encoding="koi8-u"?><a>', "text/html; charset=koi8-r", "koi8-r"),
+        (b'<?xml version="1.0" encoding="koi8-u"?><a>', "text/html; charset=bogus", "koi8-u"),
+        (b'<?xml version="1.0" encoding="koi8-u"?><meta charset=koi8-r>', None, "koi8-r"),
+        (b'<?xml version="1.0" encoding="bogus"?><meta charset=koi8-r>', None, "koi8-r"),
+        (b'<?xml version="1.0" encoding="utf-16"?><a>', None, "utf-8"),
+        (b'<?xml version="1.0" encoding="iso-2022-kr"?><a>', None, "replacement"),
+        (b'<?xml version="1.0" encoding=" koi8-u "?><a>', None, "windows-1252"),
+        (b'<?xml version="1.0" encoding=koi8-u?><a>', None, "windows-1252"),
+        (b'<?xml version=">" encoding="koi8-u"?><a>', None, "windows-1252"),
+        (b'<?XML version="1.0" encoding="koi8-u"?><a>', None, "windows-1252"),
+        (b' <?xml version="1.0" encoding="koi8-u"?><a>', None, "windows-1252"),
+        (b'<!doctype html><?xml version="1.0" encoding="koi8-u"?><a>', None, "windows-1252"),
+        (b'<?xml version="1.0" encodingx="koi8-u"?><a>', None, "windows-1252"),
+        ('<?xml version="1.0"?><meta charset=koi8-r>'.encode("utf-16-le"), None, "utf-16le"),
+        ('<?xml version="1.0"?><meta charset=koi8-r>'.encode("utf-16-be"), None, "utf-16be"),
+    ],
+)
+def test_an_xml_declaration_names_the_encoding_after_the_header_and_the_meta(
+    body: bytes, content_type: str | None, expected: str
+) -> None:
+    assert document_encoding(body, content_type).name == expected

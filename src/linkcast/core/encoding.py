@@ -1,9 +1,11 @@
 """A document's character encoding, chosen as Chromium chooses it, and the URL query encoding that follows from it.
 
 Order (the HTML standard's, as Chromium applies it): a byte order mark; else the ``charset`` of the HTTP
-``Content-Type``; else a ``<meta charset>`` or ``<meta http-equiv="Content-Type" content="...charset=...">`` found by
-Chromium's scan (``HTMLMetaCharsetParser``: every tag in the head, and anywhere in the first 1024 bytes); else
-windows-1252. Labels follow the WHATWG Encoding standard (the ``webencodings`` package maps them).
+``Content-Type``; else UTF-16 for a page starting with ``<?xml`` in UTF-16; else a ``<meta charset>`` or ``<meta
+http-equiv="Content-Type" content="...charset=...">`` found by Chromium's scan (``HTMLMetaCharsetParser``: every tag
+in the head, and anywhere in the first 1024 bytes); else the encoding of an XML declaration at the start, which
+Chromium reads in HTML too; else windows-1252. Labels follow the WHATWG Encoding standard (the ``webencodings``
+package maps them).
 
 Where Chromium goes further it is not followed: for a page that declares nothing, Chromium also runs a statistical
 detector (CED) that may pick a legacy CJK encoding; here such a page is windows-1252, the standard's default.
@@ -134,6 +136,9 @@ def document_encoding(body: bytes, content_type: str | None = None) -> DocumentE
         found = lookup(label) if label else None
         if found is not None:
             return found
+    for start, name in _UTF16_XML_DECLARATIONS:
+        if body.startswith(start) and len(body) >= 8:
+            return _known(name)
     label = meta_charset(body)
     if label is not None:
         found = lookup(label)
@@ -144,19 +149,129 @@ def document_encoding(body: bytes, content_type: str | None = None) -> DocumentE
             if found.name == "x-user-defined":
                 return _known(WINDOWS_1252)
             return found
+    found = xml_declaration_encoding(body)
+    if found is not None:
+        return _known(UTF8) if found.name in ("utf-16be", "utf-16le") else found
     return _known(WINDOWS_1252)
 
 
-_CHARSET_PARAMETER = re.compile(r';\s*charset\s*=\s*("([^"]*)"?|[^\s;]*)', re.IGNORECASE)
+# Chromium reads a page that starts with an XML declaration in UTF-16 without a BOM as UTF-16 (before any meta).
+_UTF16_XML_DECLARATIONS = ((b"<\x00?\x00x\x00", "utf-16le"), (b"\x00<\x00?\x00x", "utf-16be"))
+
+
+def xml_declaration_encoding(body: bytes) -> DocumentEncoding | None:
+    """The encoding an XML declaration at the very start of ``body`` names, as Chromium reads one even in an HTML page
+    (``TextResourceDecoder::CheckForXMLCharset``), after the header and the meta: ``<?xml`` (lower case, no space
+    before it), up to the first ``>``, the first ``encoding`` in it, then ``=`` and a quoted label, any byte up to a
+    space or past ASCII skipped around the ``=``. The label is taken as written (no spaces trimmed)."""
+    if not body.startswith(b"<?xml") or len(body) < 8:
+        return None
+    end = body.find(b">")
+    if end < 0:
+        return None
+    declaration = body[:end]
+    at = declaration.find(b"encoding")
+    if at < 0:
+        return None
+    found = _XML_ENCODING.match(declaration, at + len(b"encoding"))
+    if found is None:
+        return None
+    label = found.group(2).decode("latin-1")
+    if label != label.strip("\t\n\f\r "):
+        return None
+    return lookup(label)
+
+
+# Chromium's test is ``char <= ' '`` on a signed char: controls, the space and every byte past ASCII.
+_XML_ENCODING = re.compile(rb"[\x00-\x20\x80-\xff]*=[\x00-\x20\x80-\xff]*([\"'])(.*?)\1", re.DOTALL)
 
 
 def charset_parameter(content_type: str) -> str | None:
-    """The ``charset`` parameter of a ``Content-Type`` value, unquoted, or None."""
-    match = _CHARSET_PARAMETER.search(content_type)
-    if match is None:
-        return None
-    value = match.group(2) if match.group(2) is not None else match.group(1)
-    return value.strip() or None
+    """The ``charset`` of a ``Content-Type`` value as Chromium reads it (``HttpUtil::ParseContentType``), or None.
+
+    The value is split at commas outside double quotes, each part read in turn: the first ``charset`` parameter of a
+    part whose media type has a ``/`` is taken (unquoted: up to the next ``;``, trailing spaces trimmed; quoted: up to
+    the closing quote, a backslash escaping the next character); a parameter name is not trimmed (``charset =x`` is
+    none), and one with an empty unquoted value is skipped. A later part with another media type clears it.
+    """
+    media_type, charset = "", None
+    for part in _comma_separated(content_type):
+        if not part or part == "*/*" or "/" not in part:
+            continue
+        part_type, part_charset = _media_type_and_charset(part)
+        same = bool(media_type) and part_type == media_type
+        if not same:
+            media_type = part_type
+        if (not same and charset is not None) or part_charset is not None:
+            charset = part_charset or ""
+    return charset.strip() or None if charset is not None else None
+
+
+_LWS = " \t"
+
+
+def _comma_separated(value: str) -> list[str]:
+    """The parts of a header value between commas outside double quotes, trimmed of spaces and tabs."""
+    parts, start, quoted, escaped = [], 0, False, False
+    for at, char in enumerate(value):
+        if escaped:
+            escaped = False
+        elif quoted and char == "\\":
+            escaped = True
+        elif char == '"':
+            quoted = not quoted
+        elif char == "," and not quoted:
+            parts.append(value[start:at].strip(_LWS))
+            start = at + 1
+    parts.append(value[start:].strip(_LWS))
+    return parts
+
+
+def _media_type_and_charset(value: str) -> tuple[str, str | None]:
+    """One part's media type (lower case) and its first ``charset`` parameter, if it has one."""
+    size = len(value)
+    type_start = _skip(value, 0, _LWS)
+    type_end = _find_any(value, _LWS + ";(", type_start)
+    charset: str | None = None
+    offset = _find_any(value, ";", type_end)
+    while offset < size:
+        offset = _skip(value, offset + 1, _LWS)
+        name_start = offset
+        offset = _find_any(value, ";=", offset)
+        if offset >= size or value[offset] == ";":
+            continue
+        name = value[name_start:offset]
+        offset = _skip(value, offset + 1, _LWS)
+        if offset >= size or value[offset] == ";":
+            continue
+        if value[offset] != '"':
+            value_start, offset = offset, _find_any(value, ";", offset)
+            parameter = value[value_start:offset].rstrip(_LWS)
+        else:
+            chars = []
+            offset += 1
+            while offset < size and value[offset] != '"':
+                if value[offset] == "\\" and offset + 1 < size:
+                    offset += 1
+                chars.append(value[offset])
+                offset += 1
+            parameter = "".join(chars)
+            offset = _find_any(value, ";", offset)
+        if charset is None and name.lower() == "charset":
+            charset = parameter
+    return value[type_start:type_end].lower(), charset
+
+
+def _skip(text: str, start: int, chars: str) -> int:
+    while start < len(text) and text[start] in chars:
+        start += 1
+    return start
+
+
+def _find_any(text: str, chars: str, start: int) -> int:
+    while start < len(text) and text[start] not in chars:
+        start += 1
+    return start
 
 
 def decode(body: bytes, encoding: DocumentEncoding) -> str:
@@ -194,15 +309,18 @@ def encode_query(href: str, encoding: DocumentEncoding) -> str:
     Characters the encoding cannot represent become ``%26%23<code point>%3B`` (``&#N;``), as the URL standard says.
     The CJK encodings use the Encoding standard's encoders (``cjk``), which Python's codecs differ from.
     """
-    if encoding.query_is_utf8 or href.isascii():
+    if encoding.query_is_utf8 or _written_as_is(href, encoding):
         return href
+    # The URL parser strips these before anything else: a stateful encoder (ISO-2022-JP) must not see them, or a
+    # trailing space, written before its closing escape sequence, would no longer be trailing.
+    href = href.strip(_C0_OR_SPACE)
     fragment_at = href.find("#")
     query_at = href.find("?", 0, fragment_at if fragment_at >= 0 else len(href))
     if query_at < 0:
         return href
     end = fragment_at if fragment_at >= 0 else len(href)
     query = href[query_at + 1 : end]
-    if query.isascii():
+    if _written_as_is(query, encoding):
         return href
     # The URL parser drops tabs and newlines before anything else; a stateful encoder (ISO-2022-JP) must not see them.
     query = query.translate(_TAB_NEWLINE)
@@ -211,6 +329,16 @@ def encode_query(href: str, encoding: DocumentEncoding) -> str:
     return href[: query_at + 1] + _percent_encode_high(encoded) + href[end:]
 
 
+def _written_as_is(text: str, encoding: DocumentEncoding) -> bool:
+    """Whether ``text`` is ASCII that ``encoding`` writes as the same bytes: every ASCII-compatible encoding does, but
+    ISO-2022-JP has Shift Out, Shift In and Escape as errors (so they are written as U+FFFD's ``&#65533;``)."""
+    if not text.isascii():
+        return False
+    return encoding.name != "iso-2022-jp" or not any(char in text for char in _ISO_2022_JP_ERRORS)
+
+
+_ISO_2022_JP_ERRORS = "\x0e\x0f\x1b"
+_C0_OR_SPACE = "".join(map(chr, range(0x21)))
 _TAB_NEWLINE = {0x09: None, 0x0A: None, 0x0D: None}
 # Bytes past ASCII, and "#", which an ISO-2022-JP encoder writes as a byte of a JIS X 0208 character: left as it is,
 # it would end the query.

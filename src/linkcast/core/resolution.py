@@ -22,6 +22,7 @@ from typing import cast
 
 import ada_url
 
+from linkcast.core.chromium_hosts import refused_punycode, with_mapped_ip_literal, written_ascii_labels
 from linkcast.core.encoding import DocumentEncoding, encode_query
 
 FETCHABLE_PREFIXES = ("http:", "https:")
@@ -31,6 +32,7 @@ _SPACE = "zq0spc0q9"  # stand-ins that survive host parsing (lower-case ASCII le
 # has no precomposed form with a combining mark that may follow it)
 _NO_BREAK_SPACE = "zq0nbsp0q9"
 _C0_OR_SPACE = "".join(map(chr, range(0x21)))
+_TAB_NEWLINE = {0x09: None, 0x0A: None, 0x0D: None}
 _PUNYCODE_DIGITS = re.compile(r"[a-zA-Z0-9-]+").fullmatch
 # Where the authority of an href is ("https:h" has one too, if the base is not https).
 _AUTHORITY = re.compile(r"(?:[a-zA-Z][a-zA-Z0-9+.-]*:)?[/\\]*([^/\\?#]*)").match
@@ -202,12 +204,19 @@ def resolve(base: str | None, href: str, encoding: DocumentEncoding) -> str | No
     try:
         joined = _join(base, target)
     except ValueError:
+        literal = with_mapped_ip_literal(target, _scheme(base))
+        if literal is not None:
+            return _join_literal(base, literal)
         if " " not in target and "\xa0" not in target and "%20" not in target and not _spaced().search(target):
             return None
         return _join_with_spaces_in_host(base, target)
     if not joined.startswith(FETCHABLE_PREFIXES):
         return None
-    return _chromium_spelling(joined) if _CHROMIUM_ESCAPED.search(href) else joined
+    if "xn---" in joined and not target.isascii() and refused_punycode(target, _scheme(base), joined):
+        return None
+    if not _CHROMIUM_ESCAPED.search(href):
+        return joined
+    return _chromium_spelling(joined, written_ascii_labels(target, _scheme(base)))
 
 
 def resolve_base(url: str, href: str) -> str | None:
@@ -230,9 +239,22 @@ def _join(base: str | None, href: str) -> str:
     return joined
 
 
+def _scheme(base: str | None) -> str | None:
+    return base[: base.find(":") + 1] if base is not None else None
+
+
+def _join_literal(base: str | None, href: str) -> str | None:
+    try:
+        joined = _join(base, href)
+    except ValueError:
+        return None
+    return joined if joined.startswith(FETCHABLE_PREFIXES) else None
+
+
 def _join_with_spaces_in_host(base: str | None, href: str) -> str | None:
     """Parse an href the standard refuses for a space in its host the way Chromium does, or None."""
-    stand_in = href.strip(_C0_OR_SPACE).replace(" ", _SPACE).replace("\xa0", _NO_BREAK_SPACE)
+    # The URL parser drops tabs and newlines first: "/\t/host" has an authority.
+    stand_in = href.strip(_C0_OR_SPACE).translate(_TAB_NEWLINE).replace(" ", _SPACE).replace("\xa0", _NO_BREAK_SPACE)
     authority = _AUTHORITY(stand_in)
     if authority is not None:
         host_at = authority.start(1) + authority.group(1).rfind("@") + 1
@@ -295,7 +317,7 @@ def _has_invalid_punycode(host: str) -> bool:
     return False
 
 
-def _chromium_spelling(url: str) -> str:
+def _chromium_spelling(url: str, written: frozenset[str] = frozenset()) -> str:
     """Respell an http(s) URL as Chromium does; ``url`` is ada's serialisation, which fixes where each part is.
 
     After ``scheme://``, the first ``/`` starts the path (the user info percent-encodes its slashes) and the first
@@ -308,17 +330,18 @@ def _chromium_spelling(url: str) -> str:
     name, colon, port = host.rpartition(":")
     if not (colon and port.isdigit()):
         name, colon, port = host, "", ""
-    host = ".".join(_chromium_label(label) for label in name.split(".")) + colon + port
+    host = ".".join(_chromium_label(label, label in written) for label in name.split(".")) + colon + port
     respelled = (
         url[:authority_at] + userinfo.replace("'", "%27") + at + host + url[path_at:rest_at].replace("|", "%7C")
     ) + url[rest_at:]
     return respelled.replace(_SPACE, "%20").replace(_NO_BREAK_SPACE, "%C2%A0")
 
 
-def _chromium_label(label: str) -> str:
+def _chromium_label(label: str, as_written: bool = False) -> str:
     """One host label as Chromium spells it: it escapes ``*`` and spaces before IDNA (so inside the punycode), and
-    then the spaces IDNA made of no-break spaces."""
-    if label.startswith("xn--") and ("*" in label or _SPACE in label or _NO_BREAK_SPACE in label):
+    then the spaces IDNA made of no-break spaces. A punycode label the href wrote so (``as_written``) is no IDNA's
+    output: only its ``*`` is escaped."""
+    if label.startswith("xn--") and not as_written and ("*" in label or _SPACE in label or _NO_BREAK_SPACE in label):
         try:
             unicode_label = label[4:].encode("ascii").decode("punycode")
         except UnicodeError:

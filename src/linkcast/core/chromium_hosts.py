@@ -1,0 +1,121 @@
+r"""Hosts that Chromium reads otherwise than the URL standard, in hrefs with a non-ASCII host (which Chromium runs
+through ICU's IDNA, and the standard through its own).
+
+An IPv6 literal that Chromium finds in a host only once IDNA has mapped it: ``http://\u200b[::1]/``. The URL standard
+reads a host as an IPv6 address only when it starts with ``[``; any other host goes through IDNA and must then hold no
+``[``, so ``\u200b[::1]`` (a zero-width space, which IDNA ignores) or ``[\uff1a\uff1a1]`` (full-width colons, which
+IDNA maps to ``:``) fail. Chromium splits host from port itself (the port follows the last ``:`` after the last ``]``;
+a host starting with ``[`` is all address until a ``]``), maps a host with non-ASCII characters by IDNA, and then
+checks whether what it got is an IP address: there, those hosts are ``[::1]``.
+
+A punycode label ``xn---abc`` (its only hyphen first): ICU's decoder, finding the delimiter at the start, reads it as
+a digit and fails, so Chromium refuses such a label in a host it runs IDNA on, where the standard's decoder takes it.
+
+Both found by comparing with Chromium on random pages.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+
+import ada_url
+
+# The href's scheme (if any), the slashes before its authority and the authority itself; tabs and newlines removed.
+_AUTHORITY = re.compile(r"([a-zA-Z][a-zA-Z0-9+.-]*:)?([/\\]*)([^/\\?#]*)").match
+_C0_OR_SPACE = "".join(map(chr, range(0x21)))
+_TAB_NEWLINE = {0x09: None, 0x0A: None, 0x0D: None}
+
+
+def with_mapped_ip_literal(href: str, base_scheme: str | None) -> str | None:
+    """``href`` with its host written as the IPv6 literal Chromium maps it to, or None if it has no such host.
+
+    ``base_scheme`` is the base URL's scheme (``"http:"``), None without a base. Only hrefs the URL parser refused
+    are worth asking about; only an http(s) authority is looked at.
+    """
+    if href.isascii() or ("[" not in href and "]" not in href):
+        return None
+    text = href.strip(_C0_OR_SPACE).translate(_TAB_NEWLINE)
+    found = _http_authority(text, base_scheme)
+    if found is None:
+        return None
+    authority = found.group(3)
+    user_at = authority.rfind("@") + 1
+    server = authority[user_at:]
+    end = server.rfind("]") if "]" in server else (len(server) if server.startswith("[") else -1)
+    colon = server.rfind(":")
+    host, port = (server[:colon], server[colon:]) if colon > end else (server, "")
+    mapped = _idna_mapped(host)
+    if mapped is None or not (mapped.startswith("[") and mapped.endswith("]")):
+        return None
+    start = found.start(3) + user_at
+    return text[:start] + mapped + port + text[found.end(3) :]
+
+
+def refused_punycode(href: str, base_scheme: str | None, url: str) -> bool:
+    """Whether Chromium refuses ``url``, which the URL parser made of ``href``, for a punycode label ICU cannot decode
+    (``xn---abc``) in a host written with non-ASCII characters."""
+    authority_at = url.find("//") + 2
+    host = url[authority_at : url.find("/", authority_at)].rpartition("@")[2]
+    if not _UNDECODABLE_LABEL(host):
+        return False
+    found = _http_authority(href.strip(_C0_OR_SPACE).translate(_TAB_NEWLINE), base_scheme)
+    return found is not None and not found.group(3).isascii()
+
+
+# A label whose punycode has its last hyphen first (a port may follow the last label).
+_UNDECODABLE_LABEL = re.compile(r"(?:^|\.)xn---[^-.:]*(?:$|[.:])").search
+
+
+def written_ascii_labels(href: str, base_scheme: str | None) -> frozenset[str]:
+    """The labels of the host ``href`` writes, lower case, if they are all ASCII: Chromium runs no IDNA on such a host,
+    so a punycode label in it is kept as written (none if ``href`` writes no http(s) host, or a non-ASCII one)."""
+    found = _http_authority(href.strip(_C0_OR_SPACE).translate(_TAB_NEWLINE), base_scheme)
+    if found is None:
+        return frozenset()
+    host = found.group(3).rpartition("@")[2]
+    name, colon, port = host.rpartition(":")
+    if colon and (not port or port.isdigit()):
+        host = name
+    return frozenset(host.lower().split(".")) if host.isascii() else frozenset()
+
+
+def _http_authority(text: str, base_scheme: str | None) -> re.Match[str] | None:
+    """The scheme, slashes and authority of an href that has an http(s) authority, or None."""
+    found = _AUTHORITY(text)
+    if found is None:
+        return None
+    scheme, slashes, _authority = found.groups()
+    if scheme is None:
+        if len(slashes) < 2 or base_scheme not in ("http:", "https:"):
+            return None
+    elif scheme.lower() not in ("http:", "https:") or (scheme.lower() == base_scheme and len(slashes) < 2):
+        return None
+    return found
+
+
+def _idna_mapped(host: str) -> str | None:
+    """``host`` as IDNA maps it character by character (ignored ones dropped), if it maps to ASCII; else None."""
+    if host.isascii():
+        return None  # Chromium runs no IDNA: the URL parser has said all there is
+    chars = []
+    for char in host:
+        mapped = char if char.isascii() else _ascii_mapping(char)
+        if mapped is None:
+            return None
+        chars.append(mapped)
+    return "".join(chars)
+
+
+@functools.lru_cache(maxsize=1024)
+def _ascii_mapping(char: str) -> str | None:
+    """What IDNA maps one non-ASCII character to: "" if it is ignored, an ASCII character, or None for anything else."""
+    try:
+        mapped = ada_url.idna_to_ascii("a" + char + "a")
+    except UnicodeError:  # a lone surrogate, which no decoded page holds
+        return None
+    if mapped == b"aa":
+        return ""
+    if len(mapped) == 3 and mapped.isascii():
+        return chr(mapped[1])
+    return None
