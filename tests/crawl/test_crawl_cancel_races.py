@@ -32,6 +32,26 @@ async def service(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Ser
     running.stop()
 
 
+async def cancel_while_held(
+    service: Service, site: LocalSite, body: dict[str, object], reached: asyncio.Event, release: asyncio.Event
+) -> None:
+    """Crawl ``body`` on ``site``; once the site holds an answer (``reached``), cancel the crawl, then ``release`` the
+    answer and wait for the result of a request sent after it (taken once the crawl's job has ended). The crawl ends
+    in one crawl.done, cancelled."""
+    crawl, after = f"c{site.port}", f"after{site.port}"  # ids of their own on the module's service
+    async with service.connect(f"request_id={crawl}&request_id={after}&since=0") as ws:
+        assert (await service.call("PUT", f"/crawls/{crawl}", json=body))[0] == 201
+        async with asyncio.timeout(WAIT):
+            await reached.wait()
+        status, record = await service.call("DELETE", f"/crawls/{crawl}")
+        assert status == 200 and record["state"] == "cancelled"
+        release.set()
+        assert (await service.put(after, site.url("/after")))[0] == 201
+        frames = await receive_until(ws, lambda fs: any(f["request_id"] == after and f["type"] == "result"
+                                                        for f in fs), WAIT)  # fmt: skip
+    assert [f["cancelled"] for f in frames if f["type"] == "crawl.done"] == [True]
+
+
 @pytest.mark.parametrize("held", ["/robots.txt", "/sitemap.xml"])
 async def test_a_page_whose_crawl_was_cancelled_while_it_waited_for_robots_or_sitemaps_is_not_fetched(
     service: Service, held: str
@@ -39,11 +59,11 @@ async def test_a_page_whose_crawl_was_cancelled_while_it_waited_for_robots_or_si
     site = LocalSite()
     asked: Counter[str] = Counter()
     asked_after_delete: list[str] = []
-    reached, release, deleted = asyncio.Event(), asyncio.Event(), asyncio.Event()
+    reached, release = asyncio.Event(), asyncio.Event()  # released as soon as DELETE has answered
 
     async def answer(request: web.Request) -> web.StreamResponse:
         asked[request.path] += 1
-        if deleted.is_set() and request.path != "/after":
+        if release.is_set() and request.path != "/after":
             asked_after_delete.append(request.path)
         if request.path == held:
             reached.set()
@@ -62,21 +82,9 @@ async def test_a_page_whose_crawl_was_cancelled_while_it_waited_for_robots_or_si
         site.route(path, answer)
     await site.start()
     try:
-        crawl, after = f"c{site.port}", f"after{site.port}"  # ids of their own on the module's service
-        async with service.connect(f"request_id={crawl}&request_id={after}&since=0") as ws:
-            body = {"url": site.url("/page"), "max_depth": 1, "sitemaps": True}
-            assert (await service.call("PUT", f"/crawls/{crawl}", json=body))[0] == 201
-            async with asyncio.timeout(WAIT):
-                await reached.wait()
-            status, record = await service.call("DELETE", f"/crawls/{crawl}")
-            assert status == 200 and record["state"] == "cancelled"
-            deleted.set()
-            release.set()
-            assert (await service.put(after, site.url("/after")))[0] == 201
-            frames = await receive_until(ws, lambda fs: any(f["request_id"] == after and f["type"] == "result"
-                                                            for f in fs), WAIT)  # fmt: skip
+        body = {"url": site.url("/page"), "max_depth": 1, "sitemaps": True}
+        await cancel_while_held(service, site, body, reached, release)
         assert asked_after_delete == [], "asked after DELETE had answered"
-        assert [f["cancelled"] for f in frames if f["type"] == "crawl.done"] == [True]
     finally:
         await site.stop()
 
@@ -100,20 +108,9 @@ async def test_a_redirect_of_a_page_whose_crawl_was_cancelled_during_its_fetch_i
         site.route(path, answer)
     await site.start()
     try:
-        crawl, after = f"c{site.port}", f"after{site.port}"  # ids of their own on the module's service
-        async with service.connect(f"request_id={crawl}&request_id={after}&since=0") as ws:
-            body = {"url": site.url("/moved"), "max_depth": 0, "respect_robots": False}
-            assert (await service.call("PUT", f"/crawls/{crawl}", json=body))[0] == 201
-            async with asyncio.timeout(WAIT):
-                await reached.wait()
-            status, record = await service.call("DELETE", f"/crawls/{crawl}")
-            assert status == 200 and record["state"] == "cancelled"
-            release.set()
-            assert (await service.put(after, site.url("/after")))[0] == 201
-            frames = await receive_until(ws, lambda fs: any(f["request_id"] == after and f["type"] == "result"
-                                                            for f in fs), WAIT)  # fmt: skip
+        body = {"url": site.url("/moved"), "max_depth": 0, "respect_robots": False}
+        await cancel_while_held(service, site, body, reached, release)
         assert asked["/target"] == 0, "the redirect was followed after DELETE had answered"
-        assert [f["cancelled"] for f in frames if f["type"] == "crawl.done"] == [True]
     finally:
         await site.stop()
 
@@ -137,19 +134,8 @@ async def test_a_page_whose_crawl_was_cancelled_during_its_fetch_is_not_asked_ag
         site.route(path, answer)
     try:
         await site.start()
-        crawl, after = f"c{site.port}", f"after{site.port}"
-        async with service.connect(f"request_id={crawl}&request_id={after}&since=0") as ws:
-            body = {"url": site.url("/busy"), "max_depth": 0, "respect_robots": False}
-            assert (await service.call("PUT", f"/crawls/{crawl}", json=body))[0] == 201
-            async with asyncio.timeout(WAIT):
-                await reached.wait()
-            status, record = await service.call("DELETE", f"/crawls/{crawl}")
-            assert status == 200 and record["state"] == "cancelled"
-            release.set()
-            assert (await service.put(after, site.url("/after")))[0] == 201
-            frames = await receive_until(ws, lambda fs: any(f["request_id"] == after and f["type"] == "result"
-                                                            for f in fs), WAIT)  # fmt: skip
+        body = {"url": site.url("/busy"), "max_depth": 0, "respect_robots": False}
+        await cancel_while_held(service, site, body, reached, release)
         assert asked["/busy"] == 1, "the page was asked again after DELETE had answered"
-        assert [f["cancelled"] for f in frames if f["type"] == "crawl.done"] == [True]
     finally:
         await site.stop()
