@@ -52,6 +52,23 @@ async def fetcher_for(site: LocalSite, other_site: LocalSite) -> AsyncIterator[A
 def test_robots_url_is_at_the_root_of_the_site() -> None:
     assert robots_url("https://Example.com:8443/a/b?c=d#e") == "https://example.com:8443/robots.txt"
     assert robots_url("http://example.com") == "http://example.com/robots.txt"
+    assert robots_url("http://user:secret@example.com:81/a") == "http://example.com:81/robots.txt"
+
+
+async def test_robots_txt_is_asked_without_the_credentials_of_the_url_that_needs_it(
+    site: LocalSite, fetcher_for: Any
+) -> None:
+    """Kept for every crawl of the site, robots.txt was fetched with the user:password of whichever crawl's URL
+    asked first: those credentials went with it, and its answer (maybe a logged-in view) ruled other crawls."""
+    sent: list[str | None] = []
+
+    async def robots(request: web.Request) -> web.Response:
+        sent.append(request.headers.get("Authorization"))
+        return web.Response(text="User-agent: *\nDisallow: /private\n", content_type="text/plain")
+
+    site.route("/robots.txt", robots)
+    answer = await fetch_robots(await fetcher_for(), site.url("/page").replace("://", "://user:secret@"))
+    assert answer.outcome == "parsed" and sent == [None]
 
 
 async def test_a_2xx_robots_txt_is_parsed_and_kept_the_cache_ttl(site: LocalSite, fetcher_for: Any) -> None:

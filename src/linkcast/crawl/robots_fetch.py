@@ -72,8 +72,12 @@ class RobotsAnswer:
 
 
 def robots_url(site_url: str) -> str:
-    """The robots.txt of the site (scheme, host and port) of any of its URLs."""
-    joined: str = ada_url.join_url(site_url, "/robots.txt")
+    """The robots.txt of the site (scheme, host and port) of any of its URLs, without their user info: the answer is
+    kept for every crawl of the site, so one crawl's credentials must neither be sent for it nor shape the rules
+    another crawl obeys."""
+    parsed = ada_url.URL(ada_url.join_url(site_url, "/robots.txt"))
+    parsed.username, parsed.password = "", ""
+    joined: str = parsed.href
     return joined
 
 
