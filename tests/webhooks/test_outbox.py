@@ -3,7 +3,7 @@ steps; events pruned before they were read recorded as a failed delivery, not sk
 
 from __future__ import annotations
 
-from linkcast.core.webhooks import DELIVERY_FAILED, GAP, Delivery
+from linkcast.core.webhooks import DELIVERY_FAILED, ENDPOINT_ACTIVE, ENDPOINT_DISABLED, GAP, Delivery
 from linkcast.settings import Settings
 from linkcast.store import Store, open_store
 from linkcast.webhooks.outbox import BATCH, fill_outbox
@@ -66,6 +66,19 @@ async def test_a_request_s_own_endpoint_goes_once_the_request_is_pruned_and_noth
     assert await RequestWebhookPruner(store).sweep() == 1
     listed = await store.list_webhooks(None, 10)
     assert [e.endpoint_id for e in listed.items] == ["mine", "urls~just-made", "urls~kept", "urls~waiting"]
+
+
+async def test_a_request_s_disabled_endpoint_goes_once_the_request_is_pruned_whatever_it_held_pending() -> None:
+    """Disabled (its server failed for the whole retry window), a crawl's endpoint keeps the deliveries it had not
+    tried: once the crawl was pruned it was kept for them for ever, one such endpoint and its deliveries per crawl."""
+    store = await opened()
+    for state in (ENDPOINT_DISABLED, ENDPOINT_ACTIVE):
+        endpoint_id = f"crawls~{state}"
+        await add_endpoint(store, endpoint_id, "https://hooks.example/", request_ids=[state], created_at=1.0,
+                           state=state)  # fmt: skip
+        await store.add_webhook_deliveries(endpoint_id, 0, 1, [Delivery(endpoint_id, 1, "page", "{}")])
+    assert await RequestWebhookPruner(store).sweep() == 1
+    assert [e.endpoint_id for e in (await store.list_webhooks(None, 10)).items] == ["crawls~active"]
 
 
 async def test_the_sweep_of_request_endpoints_looks_at_a_budget_of_them_and_goes_on_from_there() -> None:

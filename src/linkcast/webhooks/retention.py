@@ -1,12 +1,13 @@
 """Retention of the endpoints made with a request (``<scope>~<id>``): once their request, crawl or feed is gone
-(pruned by ``--retain-days``, or removed) and nothing is pending, they go too, so that they do not pile up one per
+(pruned by ``--retain-days``, or removed) and nothing is pending, or the endpoint is disabled (what it holds pending
+would wait for ever: nothing is left to enable it again for), they go too, so that they do not pile up one per
 request. Endpoints made with ``PUT /webhooks`` stay until deleted."""
 
 from __future__ import annotations
 
 import time
 
-from linkcast.core.webhooks import SCOPED_ID
+from linkcast.core.webhooks import ENDPOINT_DISABLED, SCOPED_ID, Endpoint
 from linkcast.store.base import Store
 
 PAGE = 1000
@@ -41,17 +42,18 @@ class RequestWebhookPruner:
             looked += len(page.items)
             for endpoint in page.items:
                 if SCOPED_ID.fullmatch(endpoint.endpoint_id) and endpoint.created_at <= made_before:
-                    removed += await self._prune(endpoint.endpoint_id, endpoint.version)
+                    removed += await self._prune(endpoint)
             self._after = page.next
             if page.next is None:
                 break
         return removed
 
-    async def _prune(self, endpoint_id: str, version: int) -> int:
+    async def _prune(self, endpoint: Endpoint) -> int:
         """Remove a request's endpoint left over, unless a request of its id took it up since it was listed."""
-        scope, _, request_id = endpoint_id.partition("~")
+        scope, _, request_id = endpoint.endpoint_id.partition("~")
         if await _exists(self.store, scope, request_id):
             return 0
-        if await self.store.pending_webhook_deliveries(endpoint_id, 1):
+        waiting = endpoint.state != ENDPOINT_DISABLED  # a disabled one's pending deliveries will never be sent
+        if waiting and await self.store.pending_webhook_deliveries(endpoint.endpoint_id, 1):
             return 0
-        return await self.store.delete_webhook(endpoint_id, version)
+        return await self.store.delete_webhook(endpoint.endpoint_id, endpoint.version)
