@@ -40,9 +40,9 @@ def test_a_boolean_variable_that_is_neither_true_nor_false_is_refused_not_read_a
 @pytest.mark.parametrize(
     ("changes", "says"),
     [
-        ({"port": 99_999}, "--port 99999: a port is 0 to 65535"),
+        ({"port": 99_999}, "--port 99999 (LINKCAST_PORT): a port is 0 to 65535"),
         ({"metrics_port": 70_000}, "--metrics-port 70000"),
-        ({"workers": -3}, "--workers -3: give a number of 0 or more"),
+        ({"workers": -3}, "--workers -3 (LINKCAST_WORKERS): give a number of 0 or more"),
         ({"fetch_timeout": float("nan")}, "--fetch-timeout nan"),
         ({"retain_days": float("inf")}, "--retain-days inf"),
     ],
@@ -61,12 +61,12 @@ def test_a_bound_that_zero_would_make_refuse_everything_is_refused_at_zero(name:
     PUT /crawls a 500), while the service looked healthy."""
     with pytest.raises(ConfigurationError) as refused:
         Settings(**{name: 0})
-    option = "--" + name.replace("_", "-")
-    assert refused.value.code == "invalid_setting" and f"{option} 0: give a number above 0" in refused.value.message
+    option = f"--{name.replace('_', '-')} 0 (LINKCAST_{name.upper()})"
+    assert refused.value.code == "invalid_setting" and f"{option}: give a number above 0" in refused.value.message
 
 
 def test_the_same_refusal_reaches_settings_from_the_environment() -> None:
-    with pytest.raises(ConfigurationError, match=r"--per-host-delay -1\.0"):
+    with pytest.raises(ConfigurationError, match=r"--per-host-delay -1\.0 \(LINKCAST_PER_HOST_DELAY\)"):
         Settings.from_env({"LINKCAST_PER_HOST_DELAY": "-1"})
     assert Settings(port=0, workers=0, per_host_delay=0.0).port == 0  # zero is a number like any other here
 

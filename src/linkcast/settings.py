@@ -328,13 +328,15 @@ def _check_number(name: str, value: Any) -> None:
     65535). A negative or NaN one would not stop the process, only make it behave in ways nobody asked for."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         return
-    option = "--" + name.replace("_", "-")
+    # Named both ways it may have been given: a bad LINKCAST_WORKERS reported as --workers alone sent users looking
+    # for a flag they never passed.
+    given = f"--{name.replace('_', '-')} {value!r} (LINKCAST_{name.upper()})"
     if not math.isfinite(value) or value < 0:
-        raise ConfigurationError(f"{option} {value!r}: give a number of 0 or more", code="invalid_setting")
+        raise ConfigurationError(f"{given}: give a number of 0 or more", code="invalid_setting")
     if value == 0 and name in AT_LEAST_ONE:
-        raise ConfigurationError(f"{option} {value!r}: give a number above 0", code="invalid_setting")
+        raise ConfigurationError(f"{given}: give a number above 0", code="invalid_setting")
     if name.endswith("port") and value > MAX_PORT:
-        raise ConfigurationError(f"{option} {value!r}: a port is 0 to {MAX_PORT}", code="invalid_setting")
+        raise ConfigurationError(f"{given}: a port is 0 to {MAX_PORT}", code="invalid_setting")
 
 
 def _public_url(value: str) -> str:
