@@ -32,7 +32,9 @@ async def test_serve_refuses_bad_security_lists_with_a_clear_message() -> None:
 
 async def test_a_crawl_page_bound_of_zero_stops_serve_with_one_line() -> None:
     done = await run_cli("serve", "--store", "memory://", "--port", "0", "--max-crawl-pages", "0", timeout=30)
-    assert error_line(done, "invalid_setting", EXIT_USAGE).startswith("--max-crawl-pages 0: ")
+    assert error_line(done, "invalid_setting", EXIT_USAGE).startswith(
+        "--max-crawl-pages 0 (LINKCAST_MAX_CRAWL_PAGES): "
+    )
 
 
 async def test_a_setting_in_the_environment_of_the_wrong_type_is_one_line() -> None:
