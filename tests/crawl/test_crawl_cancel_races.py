@@ -47,9 +47,9 @@ async def cancel_while_held(
         assert status == 200 and record["state"] == "cancelled"
         release.set()
         assert (await service.put(after, site.url("/after")))[0] == 201
-        frames = await receive_until(ws, lambda fs: any(f["request_id"] == after and f["type"] == "result"
+        frames = await receive_until(ws, lambda fs: any(f.get("request_id") == after and f.get("type") == "result"
                                                         for f in fs), WAIT)  # fmt: skip
-    assert [f["cancelled"] for f in frames if f["type"] == "crawl.done"] == [True]
+    assert [f["cancelled"] for f in frames if f.get("type") == "crawl.done"] == [True]
 
 
 @pytest.mark.parametrize("held", ["/robots.txt", "/sitemap.xml"])

@@ -84,10 +84,10 @@ async def test_a_redirect_of_a_feed_removed_during_its_poll_is_not_followed(serv
         assert (await service.call("DELETE", "/feeds/removed"))[0] == 200
         release.set()
         assert (await service.put("after-removed", site.url("/after")))[0] == 201
-        frames = await receive_until(ws, lambda fs: any(f["request_id"] == "after-removed" and f["type"] == "result"
-                                                        for f in fs), WAIT)  # fmt: skip
+        frames = await receive_until(ws, lambda fs: any(f.get("request_id") == "after-removed"
+                                                        and f.get("type") == "result" for f in fs), WAIT)  # fmt: skip
     assert asked["/links"] == 0, "the redirect was followed after DELETE had answered"
-    assert [f["type"] for f in frames if f["request_id"] == "removed"] == ["feed.accepted", "feed.removed"]
+    assert [f["type"] for f in frames if f.get("request_id") == "removed"] == ["feed.accepted", "feed.removed"]
 
 
 async def test_one_opml_list_imported_twice_at_once_watches_each_feed_once(service: Service) -> None:
