@@ -13,14 +13,14 @@ from pathlib import Path
 import pytest
 
 from linkcast.core.errors import ConfigurationError, Conflict
-from linkcast.core.events import CRAWL_JOB, FEED_JOB
+from linkcast.core.events import CRAWL_JOB, FEED_JOB, make_body
 from linkcast.core.feeds import FeedPoll, FeedRecord, PolledEntry
 from linkcast.core.webhooks import DELIVERY_DELIVERED, DELIVERY_FAILED, Delivery, Endpoint
 from linkcast.settings import Settings
 from linkcast.store import open_store, urgency
 from linkcast.store.sqlite import SQLiteStore, database_path, scheduler
 from linkcast.store.sqlite import feeds as sqlite_feeds
-from linkcast.store.sqlite.schema import setup_connection
+from linkcast.store.sqlite.schema import append_event, first_event_id_in, setup_connection
 from linkcast.store.sqlite.thread import SQLiteThread
 
 
@@ -368,3 +368,31 @@ async def test_a_claim_cancelled_while_its_wait_times_out_leaves_job_announcemen
         assert job is not None and job.request_id == "after"
     finally:
         await store.close()
+
+
+async def test_the_first_event_id_is_read_in_one_snapshot(tmp_path: Path) -> None:
+    """The reader's connection reads outside any transaction, one snapshot a statement. The first event id was read
+    in two (the oldest event, then the counter of ids given): an event appended between them made an empty log seem
+    to begin at 2, and a client replaying from 0 was told its history had been cut. Here another connection appends
+    an event between two statements of the read, if it makes more than one."""
+    store = SQLiteStore(Settings(store=f"sqlite:///{tmp_path}/s.db"))
+    await store.open()
+    await store.close()
+    path = str(tmp_path / "s.db")
+    reader = sqlite3.connect(path, isolation_level=None)
+    writer = sqlite3.connect(path, isolation_level=None)
+    statements: list[str] = []
+
+    def between_statements(statement: str) -> None:
+        statements.append(statement)
+        if len(statements) == 2:  # a second statement of the read: the log changes before it runs
+            writer.execute("BEGIN IMMEDIATE")
+            append_event(writer, make_body("accepted", "r", "https://example.com/"), time.time())
+            writer.execute("COMMIT")
+
+    reader.set_trace_callback(between_statements)
+    try:
+        assert first_event_id_in(reader) == 1
+    finally:
+        reader.close()
+        writer.close()

@@ -114,10 +114,15 @@ class RedisEvents(RedisCore):
         return int(value) if value else 0
 
     async def first_event_id(self) -> int:
-        first = await self.redis.xrange(self.key("events"), "-", "+", count=1)
+        # The oldest entry and the counter read together (MULTI): read one after the other, an event appended
+        # between them made an empty log seem to begin past its first event.
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.xrange(self.key("events"), "-", "+", count=1)
+            pipe.get(self.key("seq"))
+            first, last = await pipe.execute()
         if first:
             return event_id_of(first[0][0])
-        return await self.last_event_id() + 1
+        return (int(last) if last else 0) + 1
 
     async def _prune_events(self, older_than: float, keep_events: int) -> int:
         return int(await self.run_script("prune_events", repr(older_than), max(0, keep_events)))

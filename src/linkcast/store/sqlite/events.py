@@ -15,7 +15,7 @@ from typing import Any
 from linkcast.core.events import Event
 from linkcast.store.listing import LISTING_BYTES, within_budget
 from linkcast.store.sqlite.core import SQLiteCore, Written
-from linkcast.store.sqlite.schema import event_from_row, last_event_id_in
+from linkcast.store.sqlite.schema import event_from_row, first_event_id_in, last_event_id_in
 from linkcast.store.sqlite.thread import SQLiteThread
 
 # Events kept in memory for the hub's tail (bounded in count and in size); older ones are read from the file.
@@ -121,11 +121,7 @@ class SQLiteEvents(SQLiteCore):
         return await self._reader.run(last_event_id_in)
 
     async def first_event_id(self) -> int:
-        def operation(connection: sqlite3.Connection) -> int:
-            row = connection.execute("SELECT min(id) FROM events").fetchone()
-            return int(row[0]) if row[0] is not None else last_event_id_in(connection) + 1
-
-        return await self._reader.run(operation)
+        return await self._reader.run(first_event_id_in)
 
     async def _prune_events(self, older_than: float, keep_events: int) -> int:
         def cutoff(connection: sqlite3.Connection) -> int:

@@ -318,6 +318,17 @@ def next_place(connection: sqlite3.Connection, table: str) -> int:
     return int(place)
 
 
+def first_event_id_in(connection: sqlite3.Connection) -> int:
+    """The id of the oldest event kept, or the next id to be given when none is. One statement, so one snapshot: read
+    as two on the reader's connection (the oldest event, then the counter of ids given), a log empty at the first and
+    appended to before the second seemed to begin past its first event, and a client replaying from 0 was told that
+    its history had been cut."""
+    (first,) = connection.execute(
+        "SELECT coalesce((SELECT min(id) FROM events), (SELECT seq FROM sqlite_sequence WHERE name = 'events') + 1, 1)"
+    ).fetchone()
+    return int(first)
+
+
 def last_event_id_in(connection: sqlite3.Connection) -> int:
     """The last id ever given (AUTOINCREMENT's counter), even if that event has been pruned since."""
     row = connection.execute("SELECT seq FROM sqlite_sequence WHERE name = 'events'").fetchone()
