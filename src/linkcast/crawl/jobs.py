@@ -10,6 +10,7 @@ admits the links (once each, up to ``max_pages``) and keeps the counts (``store/
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
 import logging
 import time
@@ -193,9 +194,7 @@ class CrawlJobs:
             # A job handed out again may have claimed the host itself before its worker died, as for the site above.
             return await self.store.claim_crawl_url(job.request_id, SITEMAPS_FROM + host) or job.attempt > 1
 
-        async def still_running() -> bool:
-            return await self._still_running(record)
-
+        still_running = functools.partial(self._still_running, record)
         urls = await discover_sitemap_urls(
             self.fetcher, site, answer.rules, self.sitemap_limits, first_to_reach, still_running
         )

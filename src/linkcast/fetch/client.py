@@ -138,6 +138,7 @@ class _Ask:
     follow: frozenset[int] = REDIRECT_STATUSES
     timeout: float | None = None  # seconds for the exchange once the host's turn came (None: the fetch's bound only)
     sign: Callable[[], Mapping[str, str]] | None = None  # headers made once the host's turn came
+    before_retry: RetryHook | None = None  # awaited before each retry of a transient failure
 
 
 class _RetryableAnswer(TransientFetchError):
@@ -192,10 +193,8 @@ class Fetcher:
         self, url: str, *, before_redirect: RedirectHook | None = None, before_retry: RetryHook | None = None
     ) -> Page:
         """Fetch an HTML page, or raise ``FetchError`` (``Blocked`` for a refused target) saying why."""
-        max_redirects = self.settings.max_redirects
-        return await self._bounded(
-            url, self._read_page, _Ask({}), max_redirects, before_redirect, retry_hook=before_retry
-        )
+        ask = _Ask({}, before_retry=before_retry)
+        return await self._bounded(url, self._read_page, ask, self.settings.max_redirects, before_redirect)
 
     async def fetch_resource(
         self,
@@ -259,12 +258,11 @@ class Fetcher:
         hook: RedirectHook | None,
         retry: bool = True,
         timeout: float | None = None,
-        retry_hook: RetryHook | None = None,
     ) -> T:
         limit = self.settings.fetch_timeout if timeout is None else timeout
         try:
             async with asyncio.timeout(limit):
-                return await self._follow(url, read, ask, max_redirects, hook, retry, retry_hook)
+                return await self._follow(url, read, ask, max_redirects, hook, retry)
         except TimeoutError:
             raise FetchError(f"no complete answer within {limit:g} s", code="timeout") from None
 
@@ -276,14 +274,13 @@ class Fetcher:
         max_redirects: int,
         hook: RedirectHook | None,
         retry: bool,
-        retry_hook: RetryHook | None = None,
     ) -> T:
         deadline = asyncio.get_running_loop().time() + self.settings.fetch_timeout
         seen = {url}
         target = url
         redirects: list[tuple[int, str]] = []
         while True:
-            answer, location, status = await self._with_retries(url, target, read, ask, deadline, retry, retry_hook)
+            answer, location, status = await self._with_retries(url, target, read, ask, deadline, retry)
             if location is None:
                 if isinstance(answer, Resource) and redirects:
                     return dataclasses.replace(answer, redirects=tuple(redirects))  # type: ignore[return-value]
@@ -299,14 +296,7 @@ class Fetcher:
             target = location
 
     async def _with_retries(
-        self,
-        url: str,
-        target: str,
-        read: Reader[T],
-        ask: _Ask,
-        deadline: float,
-        retry: bool = True,
-        retry_hook: RetryHook | None = None,
+        self, url: str, target: str, read: Reader[T], ask: _Ask, deadline: float, retry: bool = True
     ) -> tuple[T | None, str | None, int]:
         """One hop, retried with back-off while its failures are transient and the fetch's time allows: the answer,
         or where it redirects to, and its status."""
@@ -324,8 +314,8 @@ class Fetcher:
                     raise FetchError(error.message, code=error.code) from None
                 attempt += 1
                 await asyncio.sleep(wait)
-                if retry_hook is not None:
-                    await retry_hook()
+                if ask.before_retry is not None:
+                    await ask.before_retry()
 
     async def _request(self, url: str, target: str, read: Reader[T], ask: _Ask) -> tuple[T | None, str | None, int]:
         """One hop: the answer, or where it redirects to; and its status."""
