@@ -13,6 +13,7 @@ import pytest
 import pytest_asyncio
 from aiohttp import web
 
+from tests.support.held_site import HeldSite
 from tests.support.service import Service, receive_until
 from tests.support.site import LocalSite
 
@@ -92,50 +93,18 @@ async def test_a_page_whose_crawl_was_cancelled_while_it_waited_for_robots_or_si
 async def test_a_redirect_of_a_page_whose_crawl_was_cancelled_during_its_fetch_is_not_followed(
     service: Service,
 ) -> None:
-    site = LocalSite()
-    asked: Counter[str] = Counter()
-    reached, release = asyncio.Event(), asyncio.Event()
-
-    async def answer(request: web.Request) -> web.StreamResponse:
-        asked[request.path] += 1
-        if request.path == "/moved":
-            reached.set()
-            await release.wait()
-            return web.Response(status=302, headers={"Location": "/target"})
-        return web.Response(text="<p>a page</p>", content_type="text/html")
-
-    for path in ("/moved", "/target", "/after"):
-        site.route(path, answer)
-    await site.start()
-    try:
+    site = HeldSite("/moved", lambda: web.Response(status=302, headers={"Location": "/target"}), ["/target", "/after"])
+    async with site:
         body = {"url": site.url("/moved"), "max_depth": 0, "respect_robots": False}
-        await cancel_while_held(service, site, body, reached, release)
-        assert asked["/target"] == 0, "the redirect was followed after DELETE had answered"
-    finally:
-        await site.stop()
+        await cancel_while_held(service, site, body, site.reached, site.release)
+    assert site.asked["/target"] == 0, "the redirect was followed after DELETE had answered"
 
 
 async def test_a_page_whose_crawl_was_cancelled_during_its_fetch_is_not_asked_again_after_a_503(
     service: Service,
 ) -> None:
-    site = LocalSite()
-    asked: Counter[str] = Counter()
-    reached, release = asyncio.Event(), asyncio.Event()
-
-    async def answer(request: web.Request) -> web.StreamResponse:
-        asked[request.path] += 1
-        if request.path == "/busy":
-            reached.set()
-            await release.wait()
-            return web.Response(status=503, headers={"Retry-After": "0"})
-        return web.Response(text="<p>a page</p>", content_type="text/html")
-
-    for path in ("/busy", "/after"):
-        site.route(path, answer)
-    try:
-        await site.start()
+    site = HeldSite("/busy", lambda: web.Response(status=503, headers={"Retry-After": "0"}), ["/after"])
+    async with site:
         body = {"url": site.url("/busy"), "max_depth": 0, "respect_robots": False}
-        await cancel_while_held(service, site, body, reached, release)
-        assert asked["/busy"] == 1, "the page was asked again after DELETE had answered"
-    finally:
-        await site.stop()
+        await cancel_while_held(service, site, body, site.reached, site.release)
+    assert site.asked["/busy"] == 1, "the page was asked again after DELETE had answered"

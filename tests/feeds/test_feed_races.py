@@ -15,6 +15,7 @@ import pytest
 import pytest_asyncio
 from aiohttp import web
 
+from tests.support.held_site import HeldSite
 from tests.support.service import Service, receive_until
 from tests.support.site import LocalSite
 
@@ -62,31 +63,19 @@ async def test_the_same_put_of_a_site_s_feed_sent_many_times_at_once_finds_the_f
 
 
 async def test_a_redirect_of_a_feed_removed_during_its_poll_is_not_followed(service: Service) -> None:
-    site = LocalSite()
-    asked: Counter[str] = Counter()
-    reached, release = asyncio.Event(), asyncio.Event()
-
-    async def answer(request: web.Request) -> web.StreamResponse:
-        asked[request.path] += 1
-        if request.path == "/moved":
-            reached.set()
-            await release.wait()
-            return web.Response(status=302, headers={"Location": "/links"})
-        return web.Response(text="<a href='/entry'>an entry</a>", content_type="text/html")
-
-    for path in ("/moved", "/links", "/after"):
-        site.route(path, answer)
+    moved = lambda: web.Response(status=302, headers={"Location": "/links"})  # noqa: E731
+    site = HeldSite("/moved", moved, ["/links", "/after"], page="<a href='/entry'>an entry</a>")
     async with site, service.connect("request_id=removed&request_id=after-removed&since=0") as ws:
         body = {"url": site.url("/moved"), "watch": "links"}
         assert (await service.call("PUT", "/feeds/removed", json=body))[0] == 201
         async with asyncio.timeout(WAIT):
-            await reached.wait()
+            await site.reached.wait()
         assert (await service.call("DELETE", "/feeds/removed"))[0] == 200
-        release.set()
+        site.release.set()
         assert (await service.put("after-removed", site.url("/after")))[0] == 201
         frames = await receive_until(ws, lambda fs: any(f.get("request_id") == "after-removed"
                                                         and f.get("type") == "result" for f in fs), WAIT)  # fmt: skip
-    assert asked["/links"] == 0, "the redirect was followed after DELETE had answered"
+    assert site.asked["/links"] == 0, "the redirect was followed after DELETE had answered"
     assert [f["type"] for f in frames if f.get("request_id") == "removed"] == ["feed.accepted", "feed.removed"]
 
 
