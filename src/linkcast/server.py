@@ -75,8 +75,7 @@ async def _serve(settings: Settings) -> None:
 async def _serve_on(server: uvicorn.Server, sockets: list[socket.socket]) -> None:
     """``server`` on ``sockets`` (it closes them as it stops), saying where, as uvicorn does for sockets it binds."""
     for sock in sockets:
-        host, port = sock.getsockname()[:2]
-        log.info("listening on http://%s:%d", f"[{host}]" if sock.family == socket.AF_INET6 else host, port)
+        log.info("listening on http://%s", _where(sock.getsockname()))
     await server.serve(sockets=sockets)
 
 
