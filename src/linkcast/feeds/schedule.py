@@ -11,8 +11,9 @@
 - Failures: the interval doubled per failure in a row, up to the maximum; the next success resets it. A 429 or 503
   waits that long too, or longer if its ``Retry-After`` (seconds or an HTTP date) asks so, at most the maximum: that
   header names the least wait, and a short one must not make a poller that was told it asks too often ask sooner.
-  Jittered as above: a host that fails its many feeds at once, or sends them all one Retry-After date, would
-  otherwise get them all back in the same second.
+  Jittered longer as above, but never shorter, even at the maximum (which a Retry-After past it asks for): a host
+  that fails its many feeds at once, or sends them all one Retry-After date, would otherwise get them all back in
+  the same second.
 """
 
 from __future__ import annotations
@@ -85,9 +86,13 @@ def failure_interval(
     """The interval to the next poll after a failure, jittered. ``retry_after``: the header of a 429 or 503;
     ``served_at``: when the answer was made, by the server's own clock (its ``Date``), against which a Retry-After
     date is read, as an ``Expires`` is: a server whose clock is an hour slow asks for an hour less than it meant."""
-    if retry_after is None:
-        return next_interval(bounds, backoff(bounds, failures, base), rng)
-    return next_interval(bounds, retry_interval(bounds, retry_after, served_at, failures, base), rng)
+    wait = (
+        backoff(bounds, failures, base)
+        if retry_after is None
+        else retry_interval(bounds, retry_after, served_at, failures, base)
+    )
+    # Up to 10% longer within the maximum, never shorter: at the maximum (a Retry-After past it), exactly that.
+    return (rng or random).uniform(wait, max(wait, min(bounds.maximum, wait * 1.1)))
 
 
 def retry_interval(bounds: Bounds, retry_after: str | None, now: float, failures: int, base: float) -> float:
