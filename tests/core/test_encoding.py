@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -58,13 +56,12 @@ def test_meta_scan_is_chromiums(body: bytes, expected: str | None) -> None:
     assert meta_charset(body) == expected
 
 
-def test_meta_scan_of_many_comments_is_linear() -> None:
+def test_meta_scan_reads_past_many_comments() -> None:
     # Each comment's end was found by two searches, one of which ran on to the end of the body: 512 KiB of short
-    # comments took about 25 s (64 KiB, 0.4 s, on the event loop of a feed's discovery). Now about 30 ms.
+    # comments took about 25 s (64 KiB, 0.4 s, on the event loop of a feed's discovery). Now about 30 ms
+    # (bench/bench_complexity.py).
     body = b"<!--x-->" * (64 * 1024) + b"<meta charset=koi8-r>"
-    started = time.monotonic()
     assert meta_charset(body) == "koi8-r"
-    assert time.monotonic() - started < 1.5
 
 
 def _big5_pair_starts(data: bytes) -> set[int]:
@@ -86,13 +83,11 @@ def test_big5_lookalikes_are_found_where_a_character_starts(pieces: list[bytes])
     assert big5_lookalikes(data) == expected
 
 
-def test_big5_lookalikes_cost_linear_time() -> None:
+def test_big5_lookalikes_of_a_long_run_of_pairs() -> None:
     # Each pair was read from the last byte below 0x40 before it, over every pair since: 8 KB of A2 41 took 1.8 s
-    # of the event loop (a page of up to 32 KiB is read inline). Now a few milliseconds.
+    # of the event loop (a page of up to 32 KiB is read inline). Now a few milliseconds (bench/bench_complexity.py).
     data = b"\xa2\x41" * 8_000 + b"\x81" + b"\xa2\x41" * 8_000
-    started = time.monotonic()
     found = big5_lookalikes(data)
-    assert time.monotonic() - started < 1
     # The 0x81 lead takes the A2 after it, and the 41 after that is a character alone: the pairs go on a byte later.
     assert [at for at, _char in found] == [*range(0, 16_000, 2), *range(16_003, len(data), 2)]
 

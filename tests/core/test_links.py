@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import html
-import time
 
 import orjson
 import pytest
@@ -145,13 +144,12 @@ def test_limits_cut_the_unlimited_answer_at_any_size(hrefs: list[str]) -> None:
 
 
 @pytest.mark.parametrize(("opening", "times"), [(b"<svg>", 6_000), (b"<math><mi><svg>", 2_500)])
-def test_nested_svg_and_math_without_links_cost_linear_time(opening: bytes, times: int) -> None:
+def test_nested_svg_and_math_without_links_are_read_whole(opening: bytes, times: int) -> None:
     # Each <svg> or <math> asked its own subtree for a link, thousands nested: 0.47 s here, and 32 KB of <svg> held
-    # the event loop 0.57 s (pages of up to 32 KiB are read inline). Now under 10 ms.
+    # the event loop 0.57 s (pages of up to 32 KiB are read inline). Now under 10 ms: bench/bench_complexity.py
+    # measures how the cost grows; this holds the answer.
     closing = b"".join(b"</" + name + b">" for name in reversed(opening[1:-1].split(b"><")))
     nested = opening * times + closing * times
     body = nested + b"<svg><foreignObject><a href=/in-html></a></foreignObject><a href=/svg-a></a></svg><a href=/z>"
-    started = time.monotonic()
     found = find_links(body, "https://example.com/")
-    assert time.monotonic() - started < 0.25
     assert found.links == ["https://example.com/in-html", "https://example.com/z"]  # an SVG <a> is no HTML link

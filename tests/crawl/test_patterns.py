@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import time
 
 import pytest
 from hypothesis import given, settings
@@ -158,21 +157,16 @@ HOSTILE = "*a*a*a*a*a*a*a*a*a*a*b"
 
 
 @pytest.mark.parametrize("last", ["a", "b"])
-def test_a_hostile_pattern_on_a_long_url_is_decided_in_milliseconds(last: str) -> None:
-    url = "https://example.com/" + "a" * 100_000 + last
-    key = crawl_key(url)
-    start = time.perf_counter()
-    answer = Pattern.parse(HOSTILE).matches(key)
-    elapsed = time.perf_counter() - start
-    assert answer is (last == "b")
-    assert elapsed < 1.0  # a backtracking engine needs about 100,000**10 steps; the bench measures the real figure
+def test_a_hostile_pattern_on_a_long_url_is_decided(last: str) -> None:
+    # A backtracking engine needs about 100,000**10 steps: it would hold this test until its timeout. The linear
+    # matcher takes milliseconds; bench/bench_patterns.py measures it against a linear baseline.
+    key = crawl_key("https://example.com/" + "a" * 100_000 + last)
+    assert Pattern.parse(HOSTILE).matches(key) is (last == "b")
 
 
-def test_long_pieces_on_a_long_url_stay_linear() -> None:
-    """Pieces that almost match everywhere (the worst case of a naive substring search)."""
+def test_long_pieces_on_a_long_url_are_decided() -> None:
+    """Pieces that almost match everywhere (the worst case of a naive substring search; bench/bench_patterns.py)."""
     piece = "a" * 400 + "b"
     pattern = Pattern.parse(f"*{piece}*{piece}*")
     key = crawl_key("https://example.com/" + "a" * 200_000)
-    start = time.perf_counter()
     assert not pattern.matches(key)
-    assert time.perf_counter() - start < 1.0

@@ -331,9 +331,10 @@ def test_a_pattern_matches_a_path_exactly_when_the_path_matches_the_pattern_spel
 
 @settings(max_examples=50, deadline=None)
 @given(st.integers(1, 30), st.integers(1_000, 50_000))
-def test_matching_time_grows_linearly_with_the_path(stars: int, length: int) -> None:
+def test_a_pattern_of_many_wildcards_is_decided_on_long_paths(stars: int, length: int) -> None:
+    # A backtracking matcher tries every placement of the a's (length**stars steps) and holds the test until its
+    # timeout; bench/bench_robots.py measures how the linear matcher's time grows with the path.
     pattern = "/" + "*a" * stars + "*b"
     robots = parse_robots(f"User-agent: *\nDisallow: {pattern}\n".encode())
-    started = time.perf_counter()
-    robots.allows("/" + "a" * length, "x")
-    assert time.perf_counter() - started < 0.05 + length * 1e-6
+    assert robots.allows("/" + "a" * length, "x")
+    assert not robots.allows("/" + "a" * length + "b", "x")

@@ -100,19 +100,17 @@ def test_gzip_is_read_by_its_magic_bytes_whatever_the_name() -> None:
 
 def test_a_gzip_bomb_stops_inflating_at_the_byte_bound() -> None:
     bomb = gzip_bomb(b"\n", 1 << 28)  # 256 MiB of newlines in about 256 KB: 5 times the bound
-    started = time.perf_counter()
     sitemap = parse_sitemap(bomb, SITE)
     assert sitemap.truncated and sitemap.urls == () and len(bomb) < 1 << 20
-    assert time.perf_counter() - started < 5
+    assert sitemap.error is None  # stopped by the byte bound, not by the time bound ("took too long")
     small = parse_sitemap(gzip.compress(b"https://example.com/a\n" * 1000), SITE, limits=SitemapLimits(max_bytes=50))
     assert small.truncated and small.urls == ("https://example.com/a",)
 
 
 def test_a_gzip_bomb_of_markup_is_stopped_by_the_entry_bound() -> None:
     bomb = gzip_bomb(b"<x/>", 1 << 28, head=b"<urlset>")
-    started = time.perf_counter()
     sitemap = parse_sitemap(bomb, SITE)
-    assert sitemap.truncated and sitemap.urls == () and time.perf_counter() - started < 2
+    assert sitemap.truncated and sitemap.urls == () and sitemap.error is None  # not the time bound's "took too long"
 
 
 def test_reading_stops_at_the_time_bound() -> None:
@@ -127,9 +125,7 @@ def test_a_token_longer_than_any_sitemap_has_ends_the_sitemap_before_expat_rerea
     # (30 KB gzipped) took 6.5 s of a worker's thread. Now it is refused once past MAX_TOKEN_BYTES: about 10 ms.
     body = urlset("https://example.com/a")[: -len("</urlset>")] + token + b"<url><loc>https://example.com/b</loc></url>"
     packed = gzip.compress(body, compresslevel=1)
-    started = time.perf_counter()
     sitemap = parse_sitemap(packed, SITE)
-    assert time.perf_counter() - started < 1
     assert sitemap.urls == ("https://example.com/a",)
     assert sitemap.error is not None and f"longer than {MAX_TOKEN_BYTES:,} bytes" in sitemap.error
 

@@ -49,12 +49,10 @@ def loopback_server() -> Iterator[tuple[str, list[str]]]:
     server.server_close()
 
 
-def refused(body: bytes, code: str, within: float = 1.0) -> FeedError:
-    started = time.monotonic()
+def refused(body: bytes, code: str) -> FeedError:
     with pytest.raises(FeedError) as raised:
         parse_feed(body, URL)
     assert raised.value.code == code, raised.value.message
-    assert time.monotonic() - started < within
     return raised.value
 
 
@@ -64,13 +62,13 @@ def billion_laughs() -> bytes:
 
 
 def test_billion_laughs_is_refused_before_any_entity_is_declared() -> None:
-    refused(billion_laughs(), "unsafe_xml", within=0.1)
+    refused(billion_laughs(), "unsafe_xml")
 
 
 def test_quadratic_blowup_is_refused_at_once() -> None:
     entity = "x" * 100_000
     body = f'<!DOCTYPE rss [<!ENTITY a "{entity}">]><rss><channel><title>{"&a;" * 100_000}</title></channel></rss>'
-    refused(body.encode(), "unsafe_xml", within=0.1)
+    refused(body.encode(), "unsafe_xml")
 
 
 def test_an_external_file_entity_is_never_read(tmp_path: Path) -> None:
@@ -130,49 +128,43 @@ def test_braces_and_commas_inside_json_strings_are_no_values() -> None:
     assert [entry.entry_id for entry in feed.entries] == ["0", "1", "2"]
 
 
-def test_an_unterminated_json_string_is_counted_in_linear_time() -> None:
+def test_an_unterminated_json_string_is_an_invalid_feed() -> None:
     # Each quote of '"\\"\\"\\...' began a string the pattern could not close, tried again from the next one: 32 KiB
-    # took 3 s (the thread that reads a small feed holds the GIL, so the event loop waited too). Now under 1 ms.
+    # took 3 s (the thread that reads a small feed holds the GIL, so the event loop waited too). Now under 1 ms
+    # (bench/bench_complexity.py).
     body = b'{"version": "https://jsonfeed.org/version/1.1", "items": [{}, ' + b'"\\' * 16_000
-    started = time.monotonic()
-    with pytest.raises(FeedError) as raised:
-        parse_feed(body, URL)
-    assert raised.value.code == "invalid_feed"
-    assert time.monotonic() - started < 0.5
+    refused(body, "invalid_feed")
     # An array, an object and three commas; nothing inside a string, closed or not, nor after an unterminated one.
     assert json_feed._values('[1, {}, "a\\"{,", "unterminated, {[') == 5
     assert json_feed._values('[1, {}, "a\\"{,", "ends in a backslash\\') == 5
 
 
-def test_an_author_of_many_names_is_read_in_linear_time() -> None:
+def test_an_author_of_many_names_is_the_last_name() -> None:
     # Each <name> was inserted at the head of a list of them all: 4 MB of names in one <author> took over 12 s (in
-    # the extraction child, until its deadline). Now about 0.7 s, all of it expat's callbacks.
+    # the extraction child, until its deadline). Now about 0.7 s, all of it expat's callbacks
+    # (bench/bench_complexity.py).
     names = b"<email>e@example.com</email>" + b"<name>x</name>" * 300_000 + b"<name>Last</name><email>f</email>"
     body = b'<feed xmlns="http://www.w3.org/2005/Atom"><author>' + names + b"</author><entry><id>1</id></entry></feed>"
-    started = time.monotonic()
     feed = parse_feed(body, URL)
-    assert time.monotonic() - started < 7
     assert [entry.author for entry in feed.entries] == ["Last"]  # the last name, as before
 
 
-def test_many_namespace_declarations_cost_linear_time() -> None:
+def test_many_namespace_declarations_keep_each_prefix_to_its_scope() -> None:
     # Each element declaring a prefix copied every prefix in scope: 30,000 on the root and 30,000 such children (1 MB)
-    # took 3 s. Now about 0.1 s.
+    # took 3 s. Now about 0.1 s (bench/bench_complexity.py).
     root = " ".join(f'xmlns:p{n}="urn:{n}"' for n in range(30_000))
     children = '<x xmlns:q="urn:q"/>' * 30_000
     entry = '<item xmlns:d="http://purl.org/dc/elements/1.1/"><guid>1</guid><d:creator>Ann</d:creator></item>'
     body = f"<rss {root}><channel>{children}{entry}<item><guid>2</guid><d:creator>Bob</d:creator></item>"
-    started = time.monotonic()
     feed = parse_feed(f"{body}</channel></rss>".encode(), URL)
-    assert time.monotonic() - started < 1.5
     # d: is dc: inside the item that declares it; past it, an undeclared prefix of no known meaning.
     assert [(entry.entry_id, entry.author) for entry in feed.entries] == [("1", "Ann"), ("2", None)]
 
 
-def test_elements_under_a_long_base_each_with_a_base_of_their_own_cost_linear_time() -> None:
+def test_elements_under_a_long_base_each_with_a_base_of_their_own_keep_the_base_past_a_budget() -> None:
     # Each xml:base was resolved against the one in scope, copying it: 23,000 elements under a base of 200,000
     # characters (786 KB) took 7.6 s; links in content under a nested base as much. Past a budget, the base in scope
-    # is kept.
+    # is kept (bench/bench_complexity.py measures the cost).
     long_base = "https://example.com/" + "a" * 200_000 + "/"
     elements = '<x xml:base="b/"/>' * 23_000
     links = '<a href="x">x</a>' * 23_000
@@ -182,9 +174,7 @@ def test_elements_under_a_long_base_each_with_a_base_of_their_own_cost_linear_ti
         f'<entry xml:base="{long_base}"><id>1</id>{content}</entry>'
         '<entry xml:base="https://example.com/d/"><id>2</id><link href="e"/></entry></feed>'
     )
-    started = time.monotonic()
     feed = parse_feed(body.encode(), URL)
-    assert time.monotonic() - started < 1.5
     assert [entry.entry_id for entry in feed.entries] == ["1", "2"]
     assert feed.entries[1].link == long_base + "e"  # the budget spent, the base in scope is kept
 
@@ -201,10 +191,10 @@ def test_a_parse_past_its_time_bound_is_too_complex() -> None:
     items = "".join(f"<item><guid>{n}</guid><description>&lt;a href='/{n}'&gt;x&lt;/a&gt;</description></item>"
                     for n in range(20_000))  # fmt: skip
     body = f"<rss version='2.0'><channel>{items}</channel></rss>".encode()
-    started = time.monotonic()
     with pytest.raises(FeedError) as raised:
         parse_feed(body, URL, max_entries=100_000, limits=FeedLimits(max_seconds=0.05))
-    assert raised.value.code == "too_complex" and time.monotonic() - started < 1.0
+    assert raised.value.code == "too_complex"
+    assert len(parse_feed(body, URL, max_entries=100_000, limits=FeedLimits(max_seconds=300)).entries) == 20_000
 
 
 def test_a_huge_content_is_kept_bounded_but_fingerprinted_whole() -> None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -73,21 +71,17 @@ def test_any_list_round_trips(entries: list[tuple[int, str]], title: str) -> Non
     ],
 )  # fmt: skip
 def test_hostile_or_broken_lists_are_refused_with_a_code(body: bytes, code: str) -> None:
-    started = time.monotonic()
     with pytest.raises(OpmlError) as raised:
         read_opml(body)
     assert raised.value.code == code and raised.value.http_status == 400
-    assert time.monotonic() - started < 1.0
 
 
-def test_a_title_of_a_million_entity_references_is_read_in_linear_time() -> None:
+def test_a_title_of_a_million_entity_references_is_cut_at_its_bound() -> None:
     # Each reference is a piece of text of its own, and each piece summed the lengths of all kept before it: 1 MB of
-    # them took 10 s of a thread (and a POST /feeds/import that long). Now about 60 ms.
+    # them took 10 s of a thread (and a POST /feeds/import that long). Now about 60 ms (bench/bench_complexity.py).
     body = b"<opml><head><title>" + b"&eacute;" * 125_000 + b"</title></head><body/></opml>"
-    started = time.monotonic()
     document = read_opml(body)
     assert document.title == "\u00e9" * MAX_TITLE_CHARS
-    assert time.monotonic() - started < 1.5
 
 
 def test_too_many_outlines_are_refused_rather_than_cut() -> None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -69,10 +67,9 @@ def test_markup_is_stripped_as_a_browser_reads_it() -> None:
         "<p>" + "<i x=b/" * 2_300,
     ],
 )
-def test_hostile_tags_cost_the_parser_free_path_linear_time(markup: str) -> None:
+def test_hostile_tags_are_declined_by_the_parser_free_path(markup: str) -> None:
     # 16 KiB of these took 1 to 3 s in the pattern (each "/" a place to end the value, each "<" a place to try again),
-    # holding the GIL in the thread that reads a small feed, so the event loop too. Now about 2 ms.
-    started = time.monotonic()
+    # holding the GIL in the thread that reads a small feed, so the event loop too. Now about 2 ms
+    # (bench/bench_complexity.py).
     assert text._simple_text(markup) is None  # declined: lexbor reads it
-    assert time.monotonic() - started < 0.5
     assert text.html_text(markup, 10_000) == lexbor_text(markup)
