@@ -92,16 +92,20 @@ def test_external_entities_and_dtds_on_a_server_are_never_requested(loopback_ser
     assert requests == []
 
 
+def rss_of_items(count: int, tail: str = "") -> bytes:
+    items = "".join(f"<item><guid>{n}</guid><title>t{n}</title></item>" for n in range(count))
+    return f"<rss version='2.0'><channel>{items}{tail}</channel></rss>".encode()
+
+
 def test_a_hundred_thousand_entries_stop_at_max_entries() -> None:
-    items = "".join(f"<item><guid>{n}</guid><title>t{n}</title></item>" for n in range(100_000))
     # Broken XML after the entries: only a reader that goes on past max_entries reaches it (no clock needed).
-    body = f"<rss version='2.0'><channel>{items}<broken</channel></rss>".encode()
-    feed = parse_feed(body, URL, max_entries=1000)
+    feed = parse_feed(rss_of_items(100_000, tail="<broken"), URL, max_entries=1000)
     assert len(feed.entries) == 1000 and feed.entries_truncated and feed.entries[-1].entry_id == "999"
+    # The control, on fewer entries (each 100,000-entry read costs seconds): a reader let past them meets the break.
     with pytest.raises(FeedError):
-        parse_feed(body, URL, max_entries=100_000, limits=FeedLimits(max_seconds=300))
-    whole = parse_feed(body.replace(b"<broken", b""), URL, max_entries=100_000, limits=FeedLimits(max_seconds=300))
-    assert len(whole.entries) == 100_000 and not whole.entries_truncated
+        parse_feed(rss_of_items(3000, tail="<broken"), URL, max_entries=3000)
+    whole = parse_feed(rss_of_items(3000), URL, max_entries=3000)
+    assert len(whole.entries) == 3000 and not whole.entries_truncated
 
 
 def test_json_feeds_stop_at_max_entries_too() -> None:
@@ -193,8 +197,7 @@ def test_a_parse_past_its_time_bound_is_too_complex() -> None:
     body = f"<rss version='2.0'><channel>{items}</channel></rss>".encode()
     with pytest.raises(FeedError) as raised:
         parse_feed(body, URL, max_entries=100_000, limits=FeedLimits(max_seconds=0.05))
-    assert raised.value.code == "too_complex"
-    assert len(parse_feed(body, URL, max_entries=100_000, limits=FeedLimits(max_seconds=300)).entries) == 20_000
+    assert raised.value.code == "too_complex" and "took" in raised.value.message, raised.value.message
 
 
 def test_a_huge_content_is_kept_bounded_but_fingerprinted_whole() -> None:
