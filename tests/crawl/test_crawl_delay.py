@@ -5,6 +5,7 @@ shows it nowhere), against local sites on loopback (each its own host:port)."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -95,3 +96,28 @@ def _redirect(to: str) -> Any:
         return web.Response(status=301, headers={"Location": to})
 
     return handler
+
+
+async def test_the_pages_of_a_site_with_a_crawl_delay_are_fetched_that_far_apart_from_the_first(
+    service: tuple[Client, Runtime], sites: tuple[LocalSite, LocalSite]
+) -> None:
+    """The job that read the Crawl-delay fetched its page; the next job of the host started as soon as that page was
+    done, so the first two pages came in a row and the delay held only from the third."""
+    client, _ = service
+    site, _ = sites
+    started: list[tuple[str, float]] = []
+
+    def counted(body: str) -> Any:
+        async def handler(request: web.Request) -> web.StreamResponse:
+            started.append((request.path, time.monotonic()))
+            return web.Response(text=body, content_type="text/html")
+
+        return handler
+
+    site.page("/robots.txt", DELAY, content_type="text/plain")
+    site.route("/", counted("<a href='/a'>a</a> <a href='/b'>b</a>"))
+    site.route("/a", counted("a leaf"))
+    site.route("/b", counted("b leaf"))
+    assert sorted(await crawled(client, "spaced", {"url": site.url("/")})) == [site.url(p) for p in ("/", "/a", "/b")]
+    times = [at for _path, at in sorted(started, key=lambda started: started[1])]
+    assert len(times) == 3 and all(later - earlier >= 0.24 for earlier, later in itertools.pairwise(times)), started

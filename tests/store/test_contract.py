@@ -556,10 +556,10 @@ async def test_prune_forgets_the_hosts_with_no_job_whose_spacing_and_crawl_delay
     """A host met once keeps nothing in the store for long: memory kept every host for ever, and SQLite the row of
     each whose spacing or Crawl-delay had not passed when its last job ended (Redis lets such rows expire)."""
     store = await backend.open(per_host_delay=0.2)
-    await store.set_crawl_delay("a.example:443", 0.2, time.time() + 0.3)
     for host in ("a", "b", "c"):
         await store.submit(host, f"https://{host}.example/")
     await finish_all(store)
+    await store.set_crawl_delay("a.example:443", 0.2, time.time() + 0.3)  # read by a's job: set as it ends
     await store.submit("queued", "https://d.example/")
     await asyncio.sleep(0.4)  # past every spacing and Crawl-delay: what is waited for here is time itself
     await store.prune(0.0, keep_events=1_000_000)
@@ -699,6 +699,31 @@ async def test_a_host_s_spacing_holds_between_two_starts(backend: Backend) -> No
     assert await store.next_job("w", timeout=0.2) is None
     await take(store)
     assert time.monotonic() - began >= 0.45
+
+
+async def test_a_crawl_delay_set_while_a_job_of_the_host_runs_spaces_the_next_start_from_then(backend: Backend) -> None:
+    # The job that fetched robots.txt and read its Crawl-delay goes on to fetch its page: the next job of the host
+    # started as soon as that one ended, two pages in a row, and only the starts after it were spaced.
+    store = await backend.open(per_host_concurrency=10)
+    for n in range(2):
+        await store.submit(f"a{n}", f"https://a.example/{n}")
+    first = await take(store)
+    set_at = time.monotonic()
+    await store.set_crawl_delay("a.example:443", 0.5, time.time() + 60)
+    await store.finish(first, result(first))
+    await take(store)
+    assert time.monotonic() - set_at >= 0.45
+
+
+async def test_a_crawl_delay_set_while_a_job_of_the_host_runs_holds_its_other_jobs(backend: Backend) -> None:
+    store = await backend.open(per_host_concurrency=10)
+    for n in range(2):
+        await store.submit(f"a{n}", f"https://a.example/{n}")
+    first = await take(store)
+    await store.set_crawl_delay("a.example:443", 0.2, time.time() + 60)
+    assert await store.next_job("w", timeout=0.5) is None  # one at a time, even once the delay has passed
+    await store.finish(first, result(first))
+    assert (await take(store)).request_id == "a1"
 
 
 async def test_a_crawl_delay_runs_one_job_at_a_time_that_far_apart(backend: Backend) -> None:

@@ -262,7 +262,8 @@ class Store(ABC):
     @abstractmethod
     async def set_crawl_delay(self, host: str, delay: float, until: float) -> None:
         """Space the starts of ``host``'s jobs ``delay`` seconds apart, one at a time, until ``until`` (a robots.txt
-        ``Crawl-delay``); every worker process sharing the store keeps to it."""
+        ``Crawl-delay``); every worker process sharing the store keeps to it. The next start is ``delay`` from now at
+        the soonest: the job that read the delay is about to fetch from the host."""
 
     # -- crawls ---------------------------------------------------------------------------------------------------
 

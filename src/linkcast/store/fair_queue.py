@@ -196,6 +196,7 @@ class FairQueue:
             if name not in with_jobs and host.next_start <= now and host.delay_until <= now:
                 del self._hosts[name]
 
-    def set_crawl_delay(self, host: str, delay: float, until: float) -> None:
+    def set_crawl_delay(self, host: str, delay: float, until: float, now: float) -> None:
         state = self._hosts.setdefault(host, _Host())
         state.delay, state.delay_until = delay, until
+        state.next_start = max(state.next_start, now + delay)

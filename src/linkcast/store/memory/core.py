@@ -154,7 +154,7 @@ class MemoryCore(Store):
         self._announce_job()
 
     async def set_crawl_delay(self, host: str, delay: float, until: float) -> None:
-        self._jobs.set_crawl_delay(host, delay, until)
+        self._jobs.set_crawl_delay(host, delay, until, time.time())
 
     async def events_after(
         self,

@@ -168,7 +168,7 @@ class RedisCore(Store):
         await self.run_script("give_back", repr(time.time()), self.concurrency, job_id, owner, later)
 
     async def set_crawl_delay(self, host: str, delay: float, until: float) -> None:
-        await self.run_script("set_crawl_delay", repr(time.time()), host, repr(delay), repr(until))
+        await self.run_script("set_crawl_delay", repr(time.time()), host, repr(delay), repr(until), self.concurrency)
 
     async def _renew_leases_forever(self) -> None:
         """Keep the leases of the jobs this process's workers hold from lapsing: a third of a lease between renewals."""

@@ -261,15 +261,15 @@ end
 return 1
 """
 
-# ARGV: prefix, now, host, delay, until.
+# ARGV: prefix, now, host, delay, until, concurrency. The next start is the delay from now at the soonest (the job
+# that read it is about to fetch from the host); the host leaves P:heads for P:blocked until then.
 SET_CRAWL_DELAY = (
     PREAMBLE
     + """
-local h = ARGV[3]
-redis.call('HSET', hkey(h), 'delay', ARGV[4], 'delay_until', ARGV[5])
-local st = redis.call('HMGET', hkey(h), 'running', 'next_start')
-local busy = num(st[1], 0) > 0 or redis.call('ZCARD', qkey(h)) > 0
-keep_host(h, busy, num(st[2], 0), tonumber(ARGV[5]), tonumber(ARGV[2]))
+local now, h, delay = tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[4])
+local next_start = math.max(num(redis.call('HGET', hkey(h), 'next_start'), 0), now + delay)
+redis.call('HSET', hkey(h), 'delay', ARGV[4], 'delay_until', ARGV[5], 'next_start', tostring(next_start))
+update_host(h, now, tonumber(ARGV[6]))
 return 1
 """
 )

@@ -232,7 +232,7 @@ class SQLiteCore(Store):
             await self._announce_jobs()
 
     async def set_crawl_delay(self, host: str, delay: float, until: float) -> None:
-        await self._writer.run(lambda c: Written(scheduler.set_crawl_delay(c, host, delay, until)))
+        await self._writer.run(lambda c: Written(scheduler.set_crawl_delay(c, host, delay, until, time.time())))
 
     async def _renew_leases_forever(self) -> None:
         """Keep the leases of the jobs this process's workers hold from lapsing: a third of a lease between renewals."""

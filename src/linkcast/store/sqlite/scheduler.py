@@ -310,12 +310,14 @@ def forget_idle_host(connection: sqlite3.Connection, host: str, now: float) -> N
     connection.execute(FORGET_IDLE_HOST, (host, now))
 
 
-def set_crawl_delay(connection: sqlite3.Connection, host: str, delay: float, until: float) -> None:
-    """A host's ``Crawl-delay`` (seconds between two starts, one at a time) until ``until``."""
+def set_crawl_delay(connection: sqlite3.Connection, host: str, delay: float, until: float, now: float) -> None:
+    """A host's ``Crawl-delay`` (seconds between two starts, one at a time) until ``until``; the next start is
+    ``delay`` from ``now`` at the soonest."""
     connection.execute(
-        "INSERT INTO hosts (host, delay, delay_until) VALUES (?, ?, ?) "
-        "ON CONFLICT (host) DO UPDATE SET delay = excluded.delay, delay_until = excluded.delay_until",
-        (host, delay, until),
+        "INSERT INTO hosts (host, delay, delay_until, next_start) VALUES (?1, ?2, ?3, ?4 + ?2) "
+        "ON CONFLICT (host) DO UPDATE SET delay = excluded.delay, delay_until = excluded.delay_until, "
+        "next_start = max(next_start, excluded.next_start)",
+        (host, delay, until, now),
     )
 
 
