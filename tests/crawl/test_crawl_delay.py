@@ -101,23 +101,23 @@ def _redirect(to: str) -> Any:
 async def test_the_pages_of_a_site_with_a_crawl_delay_are_fetched_that_far_apart_from_the_first(
     service: tuple[Client, Runtime], sites: tuple[LocalSite, LocalSite]
 ) -> None:
-    """The job that read the Crawl-delay fetched its page; the next job of the host started as soon as that page was
-    done, so the first two pages came in a row and the delay held only from the third."""
+    """The job that read the Crawl-delay fetched its page at once, and the next job of the host started as soon as
+    that page was done: robots.txt and the first two pages came in a row, and the delay held only from the third."""
     client, _ = service
     site, _ = sites
     started: list[tuple[str, float]] = []
 
-    def counted(body: str) -> Any:
+    def counted(body: str, content_type: str = "text/html") -> Any:
         async def handler(request: web.Request) -> web.StreamResponse:
             started.append((request.path, time.monotonic()))
-            return web.Response(text=body, content_type="text/html")
+            return web.Response(text=body, content_type=content_type)
 
         return handler
 
-    site.page("/robots.txt", DELAY, content_type="text/plain")
+    site.route("/robots.txt", counted(DELAY, "text/plain"))
     site.route("/", counted("<a href='/a'>a</a> <a href='/b'>b</a>"))
     site.route("/a", counted("a leaf"))
     site.route("/b", counted("b leaf"))
     assert sorted(await crawled(client, "spaced", {"url": site.url("/")})) == [site.url(p) for p in ("/", "/a", "/b")]
     times = [at for _path, at in sorted(started, key=lambda started: started[1])]
-    assert len(times) == 3 and all(later - earlier >= 0.24 for earlier, later in itertools.pairwise(times)), started
+    assert len(times) == 4 and all(later - earlier >= 0.24 for earlier, later in itertools.pairwise(times)), started

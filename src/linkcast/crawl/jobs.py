@@ -166,12 +166,15 @@ class CrawlJobs:
     async def _obeyed_answer(self, key: str) -> RobotsAnswer:
         """The robots.txt answer for the site of ``key``, to be obeyed: the first time it is (whoever fetched it: a
         redirect's hop, a crawl that ignores robots.txt reading its sitemaps), its ``Crawl-delay`` becomes the
-        spacing of the host's jobs, for as long as the answer is kept."""
+        spacing of the host's jobs, for as long as the answer is kept. The request made next (this job's page, a
+        redirect's hop) comes that long after robots.txt, and the host's next job that long after it."""
         answer, first = await self.robots.answer_for(key)
         delay = answer.rules.crawl_delay(self.product_token)
         if first and delay:
-            spacing = min(delay, self.settings.max_crawl_delay)
-            await self.store.set_crawl_delay(host_key(key), spacing, time.time() + answer.ttl)
+            spacing, host, until = min(delay, self.settings.max_crawl_delay), host_key(key), time.time() + answer.ttl
+            await self.store.set_crawl_delay(host, spacing, until)  # from now on, one job of the host at a time
+            await asyncio.sleep(spacing)
+            await self.store.set_crawl_delay(host, spacing, until)  # the next job's start: a delay past this request
         return answer
 
     def _allows(self, answer: RobotsAnswer, key: str) -> bool:
