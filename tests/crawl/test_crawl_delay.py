@@ -98,6 +98,21 @@ def _redirect(to: str) -> Any:
     return handler
 
 
+def counted(started: list[tuple[str, float]], body: str, content_type: str = "text/html") -> Any:
+    """A handler that notes when each request to it came (its path, the monotonic time)."""
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        started.append((request.path, time.monotonic()))
+        return web.Response(text=body, content_type=content_type)
+
+    return handler
+
+
+def assert_spaced(started: list[tuple[str, float]], count: int) -> None:
+    times = sorted(at for _path, at in started)
+    assert len(times) == count and all(later - earlier >= 0.24 for earlier, later in itertools.pairwise(times)), started
+
+
 async def test_the_pages_of_a_site_with_a_crawl_delay_are_fetched_that_far_apart_from_the_first(
     service: tuple[Client, Runtime], sites: tuple[LocalSite, LocalSite]
 ) -> None:
@@ -106,18 +121,28 @@ async def test_the_pages_of_a_site_with_a_crawl_delay_are_fetched_that_far_apart
     client, _ = service
     site, _ = sites
     started: list[tuple[str, float]] = []
-
-    def counted(body: str, content_type: str = "text/html") -> Any:
-        async def handler(request: web.Request) -> web.StreamResponse:
-            started.append((request.path, time.monotonic()))
-            return web.Response(text=body, content_type=content_type)
-
-        return handler
-
-    site.route("/robots.txt", counted(DELAY, "text/plain"))
-    site.route("/", counted("<a href='/a'>a</a> <a href='/b'>b</a>"))
-    site.route("/a", counted("a leaf"))
-    site.route("/b", counted("b leaf"))
+    site.route("/robots.txt", counted(started, DELAY, "text/plain"))
+    site.route("/", counted(started, "<a href='/a'>a</a> <a href='/b'>b</a>"))
+    site.route("/a", counted(started, "a leaf"))
+    site.route("/b", counted(started, "b leaf"))
     assert sorted(await crawled(client, "spaced", {"url": site.url("/")})) == [site.url(p) for p in ("/", "/a", "/b")]
-    times = [at for _path, at in sorted(started, key=lambda started: started[1])]
-    assert len(times) == 4 and all(later - earlier >= 0.24 for earlier, later in itertools.pairwise(times)), started
+    assert_spaced(started, 4)
+
+
+async def test_a_site_s_sitemaps_and_its_page_are_fetched_a_crawl_delay_apart(
+    service: tuple[Client, Runtime], sites: tuple[LocalSite, LocalSite]
+) -> None:
+    """A seed's job read the site's sitemaps one after the other, and its page after them, at once."""
+    client, _ = service
+    site, _ = sites
+    started: list[tuple[str, float]] = []
+    robots = f"{DELAY}Sitemap: /s1.xml\nSitemap: /s2.xml\n"
+    site.route("/robots.txt", counted(started, robots, "text/plain"))
+    for name, page in (("s1", "/a"), ("s2", "/b")):
+        sitemap = f"<urlset><url><loc>{site.url(page)}</loc></url></urlset>"
+        site.route(f"/{name}.xml", counted(started, sitemap, "application/xml"))
+    for path in ("/", "/a", "/b"):
+        site.route(path, counted(started, "a page"))
+    crawl = {"url": site.url("/"), "max_depth": 0, "sitemaps": True}
+    assert sorted(await crawled(client, "sitemaps", crawl)) == [site.url(p) for p in ("/", "/a", "/b")]
+    assert_spaced(started, 6)

@@ -32,7 +32,7 @@ async def test_sitemap_seeds_are_keyed_without_a_parse_each(monkeypatch: pytest.
         return True
 
     async def robots_answer(*_args: Any, **_kwargs: Any) -> tuple[Any, bool]:
-        return SimpleNamespace(rules=None), False
+        return SimpleNamespace(rules=None, ttl=60.0), False
 
     parsed = []
     monkeypatch.setattr(jobs, "discover_sitemap_urls", listed)
@@ -42,7 +42,7 @@ async def test_sitemap_seeds_are_keyed_without_a_parse_each(monkeypatch: pytest.
     handler.robots = SimpleNamespace(answer_for=robots_answer)  # type: ignore[assignment]
     handler.fetcher = handler.sitemap_limits = None  # type: ignore[assignment]
     job = SimpleNamespace(url="https://example.com/", request_id="c", attempt=1, data={})
-    spec = SimpleNamespace(sitemaps=True)
+    spec = SimpleNamespace(sitemaps=True, respect_robots=False)
     rules = SimpleNamespace(skip_reason_of_key=lambda key, depth: None)
     seeds = await handler._sitemap_seeds(job, None, spec, rules)  # type: ignore[arg-type]
     assert [seed.url for seed in seeds[:2]] == [crawl_key(url) for url in urls[:2]] and len(seeds) == 50_000

@@ -10,7 +10,6 @@ admits the links (once each, up to ``max_pages``) and keeps the counts (``store/
 from __future__ import annotations
 
 import asyncio
-import functools
 import itertools
 import logging
 import time
@@ -22,6 +21,7 @@ from linkcast.core.crawls import CRAWL_ENDED, CrawlOutcome, CrawlRecord, Discove
 from linkcast.core.errors import FetchError, LinkcastError
 from linkcast.core.events import Job
 from linkcast.crawl.known_links import KnownLinks
+from linkcast.crawl.pacing import Pacing
 from linkcast.crawl.robots import path_and_query, product_token
 from linkcast.crawl.robots_cache import RobotsCache
 from linkcast.crawl.robots_fetch import RobotsAnswer
@@ -184,7 +184,8 @@ class CrawlJobs:
     async def _sitemap_seeds(
         self, job: Job, record: CrawlRecord, spec: CrawlSpec, rules: LinkRules
     ) -> list[Discovered]:
-        """With ``sitemaps``, the pages a seed's site lists in its sitemaps, once per site and crawl (as seeds)."""
+        """With ``sitemaps``, the pages a seed's site lists in its sitemaps, once per site and crawl (as seeds). Those
+        on the page's own host, and the page after them, come its obeyed ``Crawl-delay`` apart."""
         if not _reads_sitemaps(job, spec):
             return []
         site = site_of_key(job.url)
@@ -197,10 +198,21 @@ class CrawlJobs:
             # A job handed out again may have claimed the host itself before its worker died, as for the site above.
             return await self.store.claim_crawl_url(job.request_id, SITEMAPS_FROM + host) or job.attempt > 1
 
-        still_running = functools.partial(self._still_running, record)
+        delay = answer.rules.crawl_delay(self.product_token) if spec.respect_robots else None
+        spacing = min(delay, self.settings.max_crawl_delay) if delay else 0.0
+        pacing = Pacing(self.store, host_key(job.url), spacing, time.time() + answer.ttl)
+
+        async def going_on(url: str) -> bool:
+            if not await self._still_running(record):
+                return False
+            if host_key(url) == pacing.host:
+                await pacing.before_request()
+            return True
+
         urls = await discover_sitemap_urls(
-            self.fetcher, site, answer.rules, self.sitemap_limits, first_to_reach, still_running
+            self.fetcher, site, answer.rules, self.sitemap_limits, first_to_reach, going_on
         )
+        await pacing.before_request()  # the page's own turn, after the sitemaps fetched from its host
         # The sitemap's reader gave them WHATWG-serialised (validate_url): cut, not parsed again, which for the 50,000
         # a site's sitemaps may list took 0.2 s of the event loop at once (0.8 s for long URLs).
         keys = dict.fromkeys(map(crawl_key_of_href, urls))

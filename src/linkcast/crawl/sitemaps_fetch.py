@@ -49,15 +49,16 @@ OTHER_HOST = "other_host"  # the code of a sitemap fetch that a redirect would h
 
 # Whether a site's sitemaps may be fetched from this other host (its name): awaited before the first request to it.
 MayReach = Callable[[str], Awaitable[bool]]
-# Asked before each sitemap is fetched: False (the crawl was cancelled meanwhile) ends the reading.
-GoingOn = Callable[[], Awaitable[bool]]
+# Asked before each sitemap is fetched, with its URL: False (the crawl was cancelled meanwhile) ends the reading; it
+# may also wait (the host's Crawl-delay).
+GoingOn = Callable[[str], Awaitable[bool]]
 
 
 async def _reach_anywhere(_host: str) -> bool:
     return True
 
 
-async def _going_on() -> bool:
+async def _going_on(_url: str) -> bool:
     return True
 
 
@@ -109,7 +110,7 @@ async def _read_sitemaps(
         if not on_site and not await reach.allows(host):
             log.info("sitemap %s: not fetched (another site of the crawl reads sitemaps there)", loggable_url(url))
             continue
-        if not await going_on():
+        if not await going_on(url):
             return
         fetched += 1
         sitemap = await _read_sitemap(fetcher, url, reach, limits)
