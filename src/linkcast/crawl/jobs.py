@@ -177,6 +177,13 @@ class CrawlJobs:
             await self.store.set_crawl_delay(host, spacing, until)  # the next job's start: a delay past this request
         return answer
 
+    def _pacing(self, answer: RobotsAnswer | None, host: str, just_asked: bool = False) -> Pacing:
+        """The spacing of a job's own requests to ``host``: the ``Crawl-delay`` of its obeyed robots.txt answer."""
+        delay = answer.rules.crawl_delay(self.product_token) if answer is not None else None
+        spacing = min(delay, self.settings.max_crawl_delay) if delay else 0.0
+        until = time.time() + (answer.ttl if answer is not None else 0.0)
+        return Pacing(self.store, host, spacing, until, just_asked)
+
     def _allows(self, answer: RobotsAnswer, key: str) -> bool:
         """Whether robots.txt (``answer``, of the site of the crawl key ``key``) lets this crawler fetch ``key``."""
         return answer.rules.allows(path_and_query(key), self.product_token)
@@ -198,9 +205,7 @@ class CrawlJobs:
             # A job handed out again may have claimed the host itself before its worker died, as for the site above.
             return await self.store.claim_crawl_url(job.request_id, SITEMAPS_FROM + host) or job.attempt > 1
 
-        delay = answer.rules.crawl_delay(self.product_token) if spec.respect_robots else None
-        spacing = min(delay, self.settings.max_crawl_delay) if delay else 0.0
-        pacing = Pacing(self.store, host_key(job.url), spacing, time.time() + answer.ttl)
+        pacing = self._pacing(answer if spec.respect_robots else None, host_key(job.url))
 
         async def going_on(url: str) -> bool:
             if not await self._still_running(record):
@@ -233,6 +238,8 @@ class CrawlJobs:
             if not await self._still_running(record):
                 raise FetchError(f"{job.url} is not asked again: the crawl has ended", code=SkipReason.DUPLICATE)
 
+        own_host = host_key(job.url)
+
         async def allowed_and_not_visited(target: str) -> None:
             """Each hop of a redirect is a fetch of its own: robots.txt of its site is asked first, as for a link; and
             none is made for a crawl cancelled since the page's fetch began."""
@@ -244,6 +251,8 @@ class CrawlJobs:
                 # A refused target's robots.txt is refused too: the hop itself is, and the fetch says so (blocked).
                 if not answer.site_refused and not self._allows(answer, key):
                     raise FetchError(f"redirects to {target}, which robots.txt disallows", code=SkipReason.ROBOTS)
+                if host_key(key) == own_host:  # the hop before it was a request to the host too, just now
+                    await self._pacing(answer, own_host, just_asked=True).before_request()
             hop = f"{REDIRECT_HOP}{job.url} {key}"
             first_time_here = await self.store.claim_crawl_url(job.request_id, hop)
             if not await self.store.claim_crawl_url(job.request_id, key) and first_time_here:

@@ -6,7 +6,7 @@ store of each, so that the host's next job starts a delay past the last of them.
 
 API::
 
-    pacing = Pacing(store, host, delay, until)   # delay 0: no spacing
+    pacing = Pacing(store, host, delay, until)   # delay 0: no spacing; just_asked: a request to it was just made
     await pacing.before_request()                # the first returns at once; each next a delay past the last
 """
 
@@ -21,9 +21,9 @@ from linkcast.store.base import Store
 class Pacing:
     """The requests of one job to ``host``, ``delay`` seconds apart (a ``Crawl-delay`` in force until ``until``)."""
 
-    def __init__(self, store: Store, host: str, delay: float, until: float) -> None:
+    def __init__(self, store: Store, host: str, delay: float, until: float, just_asked: bool = False) -> None:
         self.store, self.host, self.delay, self.until = store, host, delay, until
-        self._last: float | None = None
+        self._last: float | None = time.monotonic() if just_asked else None
 
     async def before_request(self) -> None:
         """Wait for the host's turn: the job's first request is at its start, which the store spaced already."""
