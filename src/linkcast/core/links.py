@@ -25,6 +25,7 @@ from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from linkcast.core.encoding import DocumentEncoding, decode, document_encoding
 from linkcast.core.resolution import HrefJoiner, resolve_base
+from linkcast.core.xhtml import is_xml_document, read_xhtml
 
 _LINKS = "a[href], area[href]"
 _LANDMARKS = "base[href], svg, math"
@@ -69,7 +70,11 @@ def extract_links(body: bytes, url: str, content_type: str | None = None) -> lis
 def find_links(body: bytes, url: str, content_type: str | None = None, limits: LinkLimits | None = None) -> FoundLinks:
     """``extract_links`` within ``limits``: the first links in document order up to the count and the size, and
     whether any were left out. The links past the size are never resolved, so memory stays near the limit even when
-    a long ``<base href>`` would make every relative link huge."""
+    a long ``<base href>`` would make every relative link huge.
+
+    A page whose ``Content-Type`` Chromium renders as an XML document is read as XML (see ``xhtml``)."""
+    if is_xml_document(content_type):
+        return _xml_links(body, url, content_type, limits or LinkLimits())
     encoding = document_encoding(body, content_type)
     tree = LexborHTMLParser(_markup(body, encoding))
     # One walk finds the <base> elements and tells whether there is any SVG or MathML to worry about.
@@ -91,6 +96,12 @@ def find_links(body: bytes, url: str, content_type: str | None = None, limits: L
     distinct = dict.fromkeys(hrefs)
     distinct.pop(_ABSENT, None)  # matched by an xlink:href, which is no href
     return _within(joiner, list(distinct), len(base or ""), limits or LinkLimits())
+
+
+def _xml_links(body: bytes, url: str, content_type: str | None, limits: LinkLimits) -> FoundLinks:
+    read = read_xhtml(body, content_type)
+    base = url if read.base_href is None else _base_from_href(url, read.base_href)
+    return _within(HrefJoiner(base, read.encoding), read.hrefs, len(base or ""), limits)
 
 
 # An anchor's text is a title, not a document: past this it is cut (the text of one link is seldom over 200).
@@ -207,11 +218,16 @@ def _base_url(landmarks: list[LexborNode], url: str, foreign: set[int]) -> str |
         href = node.attrs.get("href", _ABSENT)
         if href is _ABSENT or node.mem_id in foreign:
             continue
-        base = resolve_base(url, href or "")
-        if base is not None and base.startswith(_REFUSED_BASE_SCHEMES):
-            return url
-        return base
+        return _base_from_href(url, href or "")
     return url
+
+
+def _base_from_href(url: str, href: str) -> str | None:
+    """The base URL a ``<base>`` with this ``href`` gives a document fetched from ``url`` (see ``_base_url``)."""
+    base = resolve_base(url, href)
+    if base is not None and base.startswith(_REFUSED_BASE_SCHEMES):
+        return url
+    return base
 
 
 def _foreign_elements(roots: list[LexborNode]) -> set[int]:
