@@ -11,6 +11,8 @@ The rules are Chromium's with scripting off, checked against it by the cases in 
   no base URL at all (only absolute hrefs resolve).
 - The document's encoding (see ``encoding``) decodes the bytes and percent-encodes URL queries.
 - Only ``http:``/``https:`` results are kept (an href that does not parse is dropped); first occurrence wins.
+- A page served with a type Chromium renders as an XML document (``application/xhtml+xml``, ``text/xml``...) is read
+  as XML, not HTML (see ``xhtml``): only XHTML-namespace elements are links, and the reading stops at an error.
 
 URLs are resolved by ``resolution`` (ada, Chromium's spellings, a fast path for plain hrefs). Speed: the parse is
 the ceiling. Each distinct href is resolved once per page; per link, Python reads one attribute, and the

@@ -13,8 +13,8 @@
 
 Three ways in, sharing all of the above:
 
-- ``fetch(url, before_redirect=None, before_retry=None) -> Page``: an HTML page, or ``FetchError`` (``http_status``,
-  ``not_html``...).
+- ``fetch(url, before_redirect=None, before_retry=None) -> Page``: an HTML page (or one Chromium renders as an XML
+  document), or ``FetchError`` (``http_status``, ``not_html``...).
 - ``fetch_resource(url, max_bytes=..., truncate=False, max_redirects=None, accept="*/*", before_redirect=None,
   headers=None, retry=True) -> Resource``: anything (robots.txt, sitemaps, feeds) with its status, headers, body and
   the redirects that led to it, whatever the status; a body past ``max_bytes`` (never more than
@@ -78,7 +78,7 @@ Reader = Callable[[str, str, aiohttp.ClientResponse], Awaitable[T]]
 
 @dataclass(frozen=True, slots=True)
 class Page:
-    """A fetched HTML document: where it ended up and its raw bytes."""
+    """A fetched HTML (or XML) document: where it ended up and its raw bytes."""
 
     url: str
     final_url: str
