@@ -35,6 +35,8 @@ XML_DOCUMENT_TYPES = frozenset({"application/xhtml+xml", "application/xml", "tex
 # Blink's XMLDocumentParser stops deeper than this (kMaxXMLTreeDepth), as at an error.
 MAX_DEPTH = 5000
 CHUNK_CHARS = 256 * 1024
+# Encodings in which a document can write U+FFFD itself. (Chromium goes on past a lone surrogate in UTF-16.)
+_MAY_WRITE_REPLACEMENT = frozenset({"utf-16le", "utf-16be", "gb18030"})
 
 # The public identifiers whose DTD Chromium takes as declaring HTML's named characters (and no others).
 XHTML_PUBLIC_IDS = frozenset(
@@ -124,15 +126,19 @@ def read_xhtml(body: bytes, content_type: str | None) -> XhtmlLinks:
 
 
 def _decoded(body: bytes, encoding: DocumentEncoding) -> tuple[str, bool]:
-    """The document's text, and False if it was cut at a byte the encoding cannot read (Chromium stops there). Only
-    UTF-8 is checked so; another encoding's unreadable bytes read as U+FFFD."""
-    if not encoding.is_utf8:
-        return decode(body, encoding), True
-    data = body[encoding.bom_length :]
-    try:
-        return data.decode("utf-8"), True
-    except UnicodeDecodeError as error:
-        return data[: error.start].decode("utf-8"), False
+    """The document's text, and False if it was cut at bytes the encoding cannot read: Chromium stops there."""
+    if encoding.is_utf8:
+        data = body[encoding.bom_length :]
+        try:
+            return data.decode("utf-8"), True
+        except UnicodeDecodeError as error:
+            return data[: error.start].decode("utf-8"), False
+    text = decode(body, encoding)
+    if encoding.name in _MAY_WRITE_REPLACEMENT:  # a U+FFFD may be the document's own
+        return text, True
+    # No other encoding can write U+FFFD: each one in the text is bytes it could not read.
+    cut = text.find("\ufffd")
+    return (text, True) if cut < 0 else (text[:cut], False)
 
 
 class _Stop(Exception):
