@@ -3,11 +3,12 @@ hrefs of its links and its ``<base href>``, read as Chromium's XML parser (libxm
 
 What differs from HTML, each checked against Chromium (the ``xhtml-*`` link cases):
 
-- Only elements in the XHTML namespace are HTML: an ``<a>`` with no namespace, or ``<A>``, is no link, and an
-  ``HREF`` or a prefixed ``x:href`` is no ``href``. ``xml:base`` is ignored; the first XHTML ``<base href>`` counts,
-  as in HTML (not one inside ``<template>``, whose content is another document).
-- At the first well-formedness error (a tag left open, ``&nbsp;`` with no DTD to declare it, an undeclared prefix, a
-  byte the encoding cannot read, a nesting deeper than ``MAX_DEPTH``) Chromium stops: what was read before stays.
+- Only elements in the XHTML namespace are HTML: an ``<a>`` with no namespace (or an undeclared prefix), or
+  ``<A>``, is no link, and an ``HREF`` or a prefixed ``x:href`` is no ``href``. ``xml:base`` is ignored; the first
+  XHTML ``<base href>`` counts, as in HTML (not one inside ``<template>``, whose content is another document).
+- At the first well-formedness error (a tag left open, ``&nbsp;`` with no DTD to declare it, an attribute's
+  undeclared prefix, bytes the encoding cannot read, an XML version but 1.x, a nesting deeper than ``MAX_DEPTH``)
+  Chromium stops: what was read before stays.
 - Entities: those declared in the internal subset are expanded (markup too, and ``<!ATTLIST>`` defaults apply);
   nothing external is ever read. A DOCTYPE with an external identifier makes an undeclared entity no error (it is
   skipped), and one of the XHTML public identifiers Chromium knows declares HTML's named characters.
@@ -15,8 +16,11 @@ What differs from HTML, each checked against Chromium (the ``xhtml-*`` link case
 
 Bounds, as the HTML path's: the caller caps the body, and a large one is read in a child with a deadline. Entity
 expansion is bounded by expat's own guard (an amplification factor of 100 once past 8 MiB) and here by what the
-expansions may add: elements and href characters past ``_amplified`` stop the reading, as libxml2's guard stops
-Chromium's (a billion laughs ends there, with the links before it).
+expansions may add: elements and href characters past the document's size (and ``_SPARE_*``) stop the reading, as
+libxml2's guard stops Chromium's (a billion laughs ends there, with the links before it).
+
+Not followed: an ``<?xml-stylesheet?>`` XSLT transform (Chromium applies it, and reads the links of its output), and
+a parameter entity in the internal subset (expanded here; Chromium leaves its declarations unread).
 """
 
 from __future__ import annotations
