@@ -6,7 +6,7 @@ from __future__ import annotations
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from linkcast.core.links import LinkLimits, extract_links, find_links
+from linkcast.core.links import LinkLimits, extract_links, find_anchors, find_links
 from linkcast.core.xhtml import MAX_DEPTH, is_xml_document
 
 ORIGIN = "http://127.0.0.1:8123"
@@ -76,6 +76,19 @@ def test_limits_keep_the_first_links_of_an_xml_page() -> None:
     assert len(everything) == 102 and ORIGIN + "/n" not in everything
     found = find_links(body, PAGE_URL, XHTML, LinkLimits(max_links=5))
     assert found.links == everything[:5] and found.truncated
+
+
+def test_an_xml_pages_anchors_are_its_links_with_their_text() -> None:
+    # For watching a page as a feed: the same links as find_links, each named as in an HTML page.
+    body = (
+        OPEN + b'<a href="/t"> Hello\n <b>big</b> world </a><a href="/t">again</a><a xmlns="" href="/none">n</a>'
+        b'<a href="/img"><img alt="picture"/></a><map name="m"><area href="/area" alt="region"/></map>'
+        b'<a href="/cut">stopped <i>inside</i></div>' + CLOSE
+    )
+    assert find_anchors(body, PAGE_URL, XHTML) == [
+        (ORIGIN + "/before", "b"), (ORIGIN + "/t", "Hello big world"), (ORIGIN + "/img", "picture"),
+        (ORIGIN + "/area", "region"), (ORIGIN + "/cut", "stopped inside"),
+    ]  # fmt: skip
 
 
 XML_PIECES = [

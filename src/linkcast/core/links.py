@@ -120,6 +120,8 @@ def find_anchors(
     For watching a page as a feed: each link that newly appears is an entry titled by its text. A separate path from
     ``find_links``, which is left as fast as it is: this one also reads each first anchor's text.
     """
+    if is_xml_document(content_type):
+        return _xml_anchors(body, url, content_type, limits or LinkLimits())
     encoding = document_encoding(body, content_type)
     tree = LexborHTMLParser(_markup(body, encoding))
     landmarks = tree.css(_LANDMARKS)
@@ -153,6 +155,27 @@ def find_anchors(
     return [(link, texts[link]) for link in links]
 
 
+def _xml_anchors(body: bytes, url: str, content_type: str | None, limits: LinkLimits) -> list[tuple[str, str]]:
+    read = read_xhtml(body, content_type, anchor_texts=True)
+    base = url if read.base_href is None else _base_from_href(url, read.base_href)
+    joiner = HrefJoiner(base, read.encoding)
+    links = _within(joiner, read.hrefs, len(base or ""), limits).links
+    wanted = dict.fromkeys(links)
+    texts: dict[str, str] = {}
+    chunk = _chunk_size(len(base or ""), limits)  # as in find_anchors: a chunk of copies of a long base at a time
+    for start in range(0, len(read.hrefs), chunk):
+        for href, link in joiner.resolve_all(read.hrefs[start : start + chunk]).items():
+            if link in wanted and link not in texts:
+                texts[link] = _collapsed(read.texts.get(href, ""))
+        if len(texts) == len(wanted):
+            break
+    return [(link, texts[link]) for link in links]
+
+
+def _collapsed(text: str) -> str:
+    return " ".join(text[: MAX_ANCHOR_TEXT_CHARS * 4].split())[:MAX_ANCHOR_TEXT_CHARS]
+
+
 def _anchor_text(node: LexborNode) -> str:
     if node.tag == "area":
         text = node.attrs.get("alt") or ""
@@ -161,7 +184,7 @@ def _anchor_text(node: LexborNode) -> str:
         if not text.strip():
             image = node.css_first("img[alt]")
             text = (image.attrs.get("alt") or "") if image is not None else ""
-    return " ".join(text[: MAX_ANCHOR_TEXT_CHARS * 4].split())[:MAX_ANCHOR_TEXT_CHARS]
+    return _collapsed(text)
 
 
 def _within(joiner: HrefJoiner, hrefs: list[str], base_length: int, limits: LinkLimits) -> FoundLinks:

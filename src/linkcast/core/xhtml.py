@@ -28,7 +28,7 @@ from __future__ import annotations
 import codecs
 import html.entities
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from xml.parsers import expat
 
 from linkcast.core.encoding import DocumentEncoding, charset_parameter, decode, lookup
@@ -39,6 +39,7 @@ XML_DOCUMENT_TYPES = frozenset({"application/xhtml+xml", "application/xml", "tex
 # Blink's XMLDocumentParser stops deeper than this (kMaxXMLTreeDepth), as at an error.
 MAX_DEPTH = 5000
 CHUNK_CHARS = 256 * 1024
+MAX_TEXT_CHARS = 4000  # an anchor's text read, at most (the caller keeps fewer)
 # Encodings in which a document can write U+FFFD itself. (Chromium goes on past a lone surrogate in UTF-16.)
 _MAY_WRITE_REPLACEMENT = frozenset({"utf-16le", "utf-16be", "gb18030"})
 
@@ -108,13 +109,16 @@ class XhtmlLinks:
     hrefs: list[str]
     base_href: str | None
     encoding: DocumentEncoding
+    texts: dict[str, str] = field(default_factory=dict)  # with anchor_texts: each href's first anchor's text
 
 
-def read_xhtml(body: bytes, content_type: str | None) -> XhtmlLinks:
-    """The hrefs and base of ``body`` as Chromium's XML parser reads it, as far as its first error."""
+def read_xhtml(body: bytes, content_type: str | None, *, anchor_texts: bool = False) -> XhtmlLinks:
+    """The hrefs and base of ``body`` as Chromium's XML parser reads it, as far as its first error; with
+    ``anchor_texts``, also the text of each href's first anchor (``textContent``, else its first ``<img alt>``; an
+    ``<area>``'s ``alt``), at most ``max_text`` characters of it."""
     encoding = xml_encoding(body, content_type)
     text, whole = _decoded(body, encoding)
-    reader = _Reader(len(text))
+    reader = _Reader(len(text), anchor_texts)
     version = _VERSION.match(text)
     if version is not None and not version.group(1).startswith("1."):
         whole, text = False, ""  # libxml2 refuses a version it does not know (expat reads it): nothing is read
@@ -126,7 +130,9 @@ def read_xhtml(body: bytes, content_type: str | None) -> XhtmlLinks:
             parser.Parse("", True)
     except (expat.ExpatError, _Stop):
         pass  # Chromium stops there, keeping what it read before
-    return XhtmlLinks(list(reader.hrefs), reader.base_href, encoding)
+    if reader.text_href is not None:
+        reader.end_text()  # the document stopped inside it: what was read is its text, as in Chromium's tree
+    return XhtmlLinks(list(reader.hrefs), reader.base_href, encoding, reader.texts)
 
 
 def _decoded(body: bytes, encoding: DocumentEncoding) -> tuple[str, bool]:
@@ -164,7 +170,14 @@ _SPARE_HREF_CHARS = 1 << 20
 class _Reader:
     """expat's handlers: the links and the base, the nesting, and what entity expansion has added."""
 
-    def __init__(self, size: int) -> None:
+    def __init__(self, size: int, anchor_texts: bool = False) -> None:
+        self.anchor_texts = anchor_texts
+        self.texts: dict[str, str] = {}
+        self.text_href: str | None = None  # the href whose first anchor's text is being read
+        self.text_depth = 0
+        self.text_parts: list[str] = []
+        self.text_left = 0
+        self.image_alt: str | None = None
         self.hrefs: dict[str, None] = {}
         self.base_href: str | None = None
         self.depth = 0
@@ -184,6 +197,9 @@ class _Reader:
         parser.ExternalEntityRefHandler = self._external_entity
         parser.StartElementHandler = self._start
         parser.EndElementHandler = self._end
+        if self.anchor_texts:
+            parser.CharacterDataHandler = self._text
+            parser.buffer_text = True
         return parser
 
     def _external_entity(self, context: str | None, _base: str | None, _system: str | None, public: str | None) -> int:
@@ -220,6 +236,10 @@ class _Reader:
                 if self.href_chars_left < 0:
                     raise _Stop
                 self.hrefs[href] = None
+                if self.anchor_texts:
+                    self._start_text(local, href, attributes)
+        elif local == "img" and self.text_href is not None and self.image_alt is None:
+            self.image_alt = attributes.get("alt")
         elif local == "base":
             if self.base_href is None and "href" in attributes:
                 self.base_href = attributes["href"]
@@ -230,7 +250,29 @@ class _Reader:
         prefix, colon, _local = attribute.rpartition(":")
         return bool(colon) and prefix not in ("xml", "xmlns") and not self.scope.get(prefix)
 
+    def _start_text(self, local: str, href: str, attributes: dict[str, str]) -> None:
+        if local == "area":
+            self.texts[href] = attributes.get("alt") or ""
+        elif self.text_href is None:
+            self.text_href, self.text_depth, self.text_parts, self.image_alt = href, self.depth, [], None
+            self.text_left = MAX_TEXT_CHARS
+        else:
+            self.texts[href] = ""  # an <a> inside the one being read: its text is that one's
+
+    def _text(self, data: str) -> None:
+        if self.text_href is not None and self.text_left > 0:
+            self.text_parts.append(data[: self.text_left])
+            self.text_left -= len(data)
+
+    def end_text(self) -> None:
+        text = "".join(self.text_parts)
+        assert self.text_href is not None
+        self.texts[self.text_href] = text if text.strip() else self.image_alt or ""
+        self.text_href, self.text_parts, self.image_alt = None, [], None
+
     def _end(self, _name: str) -> None:
+        if self.text_href is not None and self.depth == self.text_depth:
+            self.end_text()
         if self.template_depth == self.depth:
             self.template_depth = 0
         self.depth -= 1
