@@ -76,6 +76,21 @@ def long_base(times: int) -> bytes:
     ).encode()  # fmt: skip
 
 
+def xhtml_links(body: bytes) -> object:
+    return find_links(body, "https://example.com/", "application/xhtml+xml").links
+
+
+def xhtml_nested(times: int) -> bytes:
+    html = b'<html xmlns="http://www.w3.org/1999/xhtml"><body>'
+    return html + b"<div>" * times + b"</div>" * times + b"<a href='/z'/></body></html>"
+
+
+def xhtml_namespaces(times: int) -> bytes:
+    root = " ".join(f'xmlns:p{n}="urn:{n}"' for n in range(times))
+    children = '<x xmlns:q="urn:q" q:y="1"/>' * times
+    return f'<html xmlns="http://www.w3.org/1999/xhtml" {root}><body>{children}<a href="/z"/></body></html>'.encode()
+
+
 def namespaces(times: int) -> bytes:
     root = " ".join(f'xmlns:p{n}="urn:{n}"' for n in range(times))
     children = '<x xmlns:q="urn:q"/>' * times
@@ -85,6 +100,9 @@ def namespaces(times: int) -> bytes:
 CASES = (
     Case("links: nested <svg>", "tests/core/test_links.py", 6_000, nested(b"<svg>"), links),
     Case("links: nested <math><mi><svg>", "tests/core/test_links.py", 2_500, nested(b"<math><mi><svg>"), links),
+    # Deeper than MAX_DEPTH, the reading stops (both sizes answer []).
+    Case("xhtml links: nested <div>", "tests/core/test_xhtml.py", 20_000, xhtml_nested, xhtml_links),
+    Case("xhtml links: many namespace declarations", "tests/core/test_xhtml.py", 30_000, xhtml_namespaces, xhtml_links),
     Case(
         "encoding: <meta> after many comments",
         "tests/core/test_encoding.py",

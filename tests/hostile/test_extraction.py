@@ -41,6 +41,19 @@ async def test_large_pages_give_the_same_links_in_a_child(pool: ExtractionPool) 
     assert pool._children, "the large page was not sent to a child"
 
 
+async def test_a_large_xhtml_page_is_read_as_xml_in_a_child(pool: ExtractionPool) -> None:
+    # Past INLINE_MAX_BYTES the page goes to a child, which reads it as the XML it was served as: its un-namespaced
+    # <a> is no link, and it stops at the error (a tag left open at </body>), as Chromium does.
+    links = "".join(f"<p><a href='../x{n}'>{n}</a></p>" for n in range(5_000))
+    body = (
+        f"<html xmlns='http://www.w3.org/1999/xhtml'><body>{links}<a xmlns='' href='/none'/><br>"
+        "</body><a href='/after-the-error'/></html>"
+    ).encode()
+    assert len(body) > INLINE_MAX_BYTES
+    found = await pool.extract(body, BASE, "application/xhtml+xml")
+    assert found.links == [f"http://example.test/x{n}" for n in range(5_000)]
+
+
 async def test_a_page_past_the_deadline_fails_and_the_next_one_is_served(pool: ExtractionPool) -> None:
     with pytest.raises(FetchError) as raised:
         await pool.extract(PATHOLOGICAL, BASE, "text/html")

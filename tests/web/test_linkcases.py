@@ -37,6 +37,9 @@ LIVE_SAMPLE = (
     "idn-hosts",
     "redirect",
     "many-links",
+    "xhtml-namespaces",
+    "xhtml-well-formedness-error",
+    "xhtml-internal-subset",
 )
 
 

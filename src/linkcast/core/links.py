@@ -11,6 +11,8 @@ The rules are Chromium's with scripting off, checked against it by the cases in 
   no base URL at all (only absolute hrefs resolve).
 - The document's encoding (see ``encoding``) decodes the bytes and percent-encodes URL queries.
 - Only ``http:``/``https:`` results are kept (an href that does not parse is dropped); first occurrence wins.
+- A page served with a type Chromium renders as an XML document (``application/xhtml+xml``, ``text/xml``...) is read
+  as XML, not HTML (see ``xhtml``): only XHTML-namespace elements are links, and the reading stops at an error.
 
 URLs are resolved by ``resolution`` (ada, Chromium's spellings, a fast path for plain hrefs). Speed: the parse is
 the ceiling. Each distinct href is resolved once per page; per link, Python reads one attribute, and the
@@ -25,6 +27,7 @@ from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from linkcast.core.encoding import DocumentEncoding, decode, document_encoding
 from linkcast.core.resolution import HrefJoiner, resolve_base
+from linkcast.core.xhtml import is_xml_document, read_xhtml
 
 _LINKS = "a[href], area[href]"
 _LANDMARKS = "base[href], svg, math"
@@ -69,7 +72,11 @@ def extract_links(body: bytes, url: str, content_type: str | None = None) -> lis
 def find_links(body: bytes, url: str, content_type: str | None = None, limits: LinkLimits | None = None) -> FoundLinks:
     """``extract_links`` within ``limits``: the first links in document order up to the count and the size, and
     whether any were left out. The links past the size are never resolved, so memory stays near the limit even when
-    a long ``<base href>`` would make every relative link huge."""
+    a long ``<base href>`` would make every relative link huge.
+
+    A page whose ``Content-Type`` Chromium renders as an XML document is read as XML (see ``xhtml``)."""
+    if is_xml_document(content_type):
+        return _xml_links(body, url, content_type, limits or LinkLimits())
     encoding = document_encoding(body, content_type)
     tree = LexborHTMLParser(_markup(body, encoding))
     # One walk finds the <base> elements and tells whether there is any SVG or MathML to worry about.
@@ -93,6 +100,12 @@ def find_links(body: bytes, url: str, content_type: str | None = None, limits: L
     return _within(joiner, list(distinct), len(base or ""), limits or LinkLimits())
 
 
+def _xml_links(body: bytes, url: str, content_type: str | None, limits: LinkLimits) -> FoundLinks:
+    read = read_xhtml(body, content_type)
+    base = url if read.base_href is None else _base_from_href(url, read.base_href)
+    return _within(HrefJoiner(base, read.encoding), read.hrefs, len(base or ""), limits)
+
+
 # An anchor's text is a title, not a document: past this it is cut (the text of one link is seldom over 200).
 MAX_ANCHOR_TEXT_CHARS = 1000
 
@@ -107,6 +120,8 @@ def find_anchors(
     For watching a page as a feed: each link that newly appears is an entry titled by its text. A separate path from
     ``find_links``, which is left as fast as it is: this one also reads each first anchor's text.
     """
+    if is_xml_document(content_type):
+        return _xml_anchors(body, url, content_type, limits or LinkLimits())
     encoding = document_encoding(body, content_type)
     tree = LexborHTMLParser(_markup(body, encoding))
     landmarks = tree.css(_LANDMARKS)
@@ -140,6 +155,27 @@ def find_anchors(
     return [(link, texts[link]) for link in links]
 
 
+def _xml_anchors(body: bytes, url: str, content_type: str | None, limits: LinkLimits) -> list[tuple[str, str]]:
+    read = read_xhtml(body, content_type, anchor_texts=True)
+    base = url if read.base_href is None else _base_from_href(url, read.base_href)
+    joiner = HrefJoiner(base, read.encoding)
+    links = _within(joiner, read.hrefs, len(base or ""), limits).links
+    wanted = dict.fromkeys(links)
+    texts: dict[str, str] = {}
+    chunk = _chunk_size(len(base or ""), limits)  # as in find_anchors: a chunk of copies of a long base at a time
+    for start in range(0, len(read.hrefs), chunk):
+        for href, link in joiner.resolve_all(read.hrefs[start : start + chunk]).items():
+            if link in wanted and link not in texts:
+                texts[link] = _collapsed(read.texts.get(href, ""))
+        if len(texts) == len(wanted):
+            break
+    return [(link, texts[link]) for link in links]
+
+
+def _collapsed(text: str) -> str:
+    return " ".join(text[: MAX_ANCHOR_TEXT_CHARS * 4].split())[:MAX_ANCHOR_TEXT_CHARS]
+
+
 def _anchor_text(node: LexborNode) -> str:
     if node.tag == "area":
         text = node.attrs.get("alt") or ""
@@ -148,7 +184,7 @@ def _anchor_text(node: LexborNode) -> str:
         if not text.strip():
             image = node.css_first("img[alt]")
             text = (image.attrs.get("alt") or "") if image is not None else ""
-    return " ".join(text[: MAX_ANCHOR_TEXT_CHARS * 4].split())[:MAX_ANCHOR_TEXT_CHARS]
+    return _collapsed(text)
 
 
 def _within(joiner: HrefJoiner, hrefs: list[str], base_length: int, limits: LinkLimits) -> FoundLinks:
@@ -207,11 +243,16 @@ def _base_url(landmarks: list[LexborNode], url: str, foreign: set[int]) -> str |
         href = node.attrs.get("href", _ABSENT)
         if href is _ABSENT or node.mem_id in foreign:
             continue
-        base = resolve_base(url, href or "")
-        if base is not None and base.startswith(_REFUSED_BASE_SCHEMES):
-            return url
-        return base
+        return _base_from_href(url, href or "")
     return url
+
+
+def _base_from_href(url: str, href: str) -> str | None:
+    """The base URL a ``<base>`` with this ``href`` gives a document fetched from ``url`` (see ``_base_url``)."""
+    base = resolve_base(url, href)
+    if base is not None and base.startswith(_REFUSED_BASE_SCHEMES):
+        return url
+    return base
 
 
 def _foreign_elements(roots: list[LexborNode]) -> set[int]:

@@ -18,23 +18,20 @@ expat's namespace mode refuses outright; here an undeclared well-known prefix me
 
 from __future__ import annotations
 
-import codecs
 import html.entities
 import re
 import time
 from collections.abc import Callable
 from xml.parsers import expat
 
-from linkcast.core.encoding import DocumentEncoding, charset_parameter, decode, lookup
+from linkcast.core.encoding import decode
+from linkcast.core.xhtml import xml_encoding  # the encoding rule is the same for a page's XML
 
 XML_NS = "http://www.w3.org/XML/1998/namespace"
 CHUNK_CHARS = 256 * 1024  # text handed to expat at a time: the time bound is checked between chunks
 
-_DECLARATION = re.compile(rb"""\s*<\?xml[^>]{0,200}?\bencoding\s*=\s*["']([A-Za-z0-9._:-]{1,40})["']""")
 _TEXT_DECLARATION = re.compile(r"[\ufeff\s]*<\?xml[\t\n\r ][^>]{0,300}?\?>")
 _NOT_XML_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
-_UTF16_WITHOUT_BOM = ((b"<\x00?\x00", "utf-16le"), (b"\x00<\x00?", "utf-16be"))
-_BOMS = ((codecs.BOM_UTF8, "utf-8"), (codecs.BOM_UTF16_LE, "utf-16le"), (codecs.BOM_UTF16_BE, "utf-16be"))
 _HTML_ENTITIES = html.entities.html5  # "nbsp;" -> "\xa0"
 
 # Undeclared prefixes that real feeds use as if declared, and the namespace they always mean.
@@ -58,31 +55,6 @@ class XmlRefused(Exception):
         super().__init__(message)
         self.code = code
         self.message = message
-
-
-def xml_encoding(body: bytes, content_type: str | None) -> DocumentEncoding:
-    """The encoding ``body`` is read in: BOM, Content-Type charset, XML declaration, UTF-8."""
-    for bom, name in _BOMS:
-        if body.startswith(bom):
-            found = lookup(name)
-            assert found is not None
-            return DocumentEncoding(found.name, found.decoder, found.encoder, len(bom))
-    label = charset_parameter(content_type) if content_type else None
-    found = lookup(label) if label else None
-    if found is not None:
-        return found
-    for start, name in _UTF16_WITHOUT_BOM:
-        if body.startswith(start):
-            found = lookup(name)
-            assert found is not None
-            return found
-    declared = _DECLARATION.match(body, 0, 512)
-    found = lookup(declared.group(1).decode("ascii")) if declared else None
-    if found is not None and found.name not in ("utf-16le", "utf-16be"):  # the bytes were ASCII: not UTF-16
-        return found
-    utf8 = lookup("utf-8")
-    assert utf8 is not None
-    return utf8
 
 
 def xml_text(body: bytes, content_type: str | None) -> str:

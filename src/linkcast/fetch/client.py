@@ -13,8 +13,8 @@
 
 Three ways in, sharing all of the above:
 
-- ``fetch(url, before_redirect=None, before_retry=None) -> Page``: an HTML page, or ``FetchError`` (``http_status``,
-  ``not_html``...).
+- ``fetch(url, before_redirect=None, before_retry=None) -> Page``: an HTML page (or one Chromium renders as an XML
+  document), or ``FetchError`` (``http_status``, ``not_html``...).
 - ``fetch_resource(url, max_bytes=..., truncate=False, max_redirects=None, accept="*/*", before_redirect=None,
   headers=None, retry=True) -> Resource``: anything (robots.txt, sitemaps, feeds) with its status, headers, body and
   the redirects that led to it, whatever the status; a body past ``max_bytes`` (never more than
@@ -50,6 +50,7 @@ from multidict import CIMultiDict, CIMultiDictProxy
 from linkcast.core.addresses import server_host
 from linkcast.core.errors import FetchError
 from linkcast.core.loops import LOOP_HEADER, LOOP_ID
+from linkcast.core.xhtml import XML_DOCUMENT_TYPES
 from linkcast.fetch.dns import BlockedAddress, GuardedResolver, connecting_to, guarded_socket_factory
 from linkcast.fetch.lookups import LookupsBusy
 from linkcast.fetch.politeness import HostGate
@@ -61,7 +62,8 @@ PERMANENT_REDIRECTS = frozenset({301, 308})
 # What no field value kept or sent may hold: a control character but HTAB (RFC 9110 5.5), or a byte that is not
 # UTF-8 (aiohttp hands those over as lone surrogates, which neither SQLite's text nor JSON can hold).
 _NOT_FIELD_TEXT = re.compile("[\x00-\x08\x0a-\x1f\x7f\ud800-\udfff]")
-HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
+# A page is what Chromium renders as a document with links: HTML, or XML (text/xml... with XHTML in it).
+HTML_TYPES = frozenset({"text/html"}) | XML_DOCUMENT_TYPES
 MAX_RESPONSE_HEADERS = 128
 # The socket timeouts of an exchange bounded as a whole (a webhook's POST): none, its own bound is the only one.
 _OWN_TIMEOUT = aiohttp.ClientTimeout(total=None, sock_connect=None, sock_read=None)
@@ -76,7 +78,7 @@ Reader = Callable[[str, str, aiohttp.ClientResponse], Awaitable[T]]
 
 @dataclass(frozen=True, slots=True)
 class Page:
-    """A fetched HTML document: where it ended up and its raw bytes."""
+    """A fetched HTML (or XML) document: where it ended up and its raw bytes."""
 
     url: str
     final_url: str
