@@ -22,7 +22,12 @@ from typing import cast
 
 import ada_url
 
-from linkcast.core.chromium_hosts import refused_punycode, with_mapped_ip_literal, written_ascii_labels
+from linkcast.core.chromium_hosts import (
+    fails_bidi_rule,
+    refused_punycode,
+    with_mapped_ip_literal,
+    written_ascii_labels,
+)
 from linkcast.core.encoding import DocumentEncoding, encode_query
 
 FETCHABLE_PREFIXES = ("http:", "https:")
@@ -213,8 +218,11 @@ def resolve(base: str | None, href: str, encoding: DocumentEncoding) -> str | No
         return _join_with_spaces_in_host(base, target)
     if not joined.startswith(FETCHABLE_PREFIXES):
         return None
-    if "xn---" in joined and not target.isascii() and refused_punycode(target, _scheme(base), joined):
-        return None
+    if "xn--" in joined and (not target.isascii() or "%" in target):  # a host Chromium may run IDNA on
+        if "xn---" in joined and not target.isascii() and refused_punycode(target, _scheme(base), joined):
+            return None
+        if fails_bidi_rule(target, _scheme(base), joined):
+            return None
     if not _CHROMIUM_ESCAPED.search(href):
         return joined
     return _chromium_spelling(joined, written_ascii_labels(target, _scheme(base)))
