@@ -42,6 +42,7 @@ _PUNYCODE_DIGITS = re.compile(r"[a-zA-Z0-9-]+").fullmatch
 # Where the authority of an href is ("https:h" has one too, if the base is not https).
 _AUTHORITY = re.compile(r"(?:[a-zA-Z][a-zA-Z0-9+.-]*:)?[/\\]*([^/\\?#]*)").match
 _PUNYCODE = "zq0xn0qz"  # a stand-in for "xn--" that the host parser leaves alone
+_IDNA_DOTS = re.compile("[\u3002\uff0e\uff61]")
 _NOT_LDH = re.compile(r"[\x00-\x2c./:-@\[-`{-\x7f]")  # ASCII but letters, digits and "-"
 
 # The fast path's grammar. Its alphabet has only characters that the parts of an http(s) URL they are in keep as
@@ -281,6 +282,8 @@ def _join_with_spaces_in_host(base: str | None, href: str) -> str | None:
             stand_in = stand_in[:host_at] + ".".join(labels) + after
         else:
             # Chromium's IDNA checks the punycode labels; one with a space it keeps as written, once it has decoded
+            # (IDNA reads the full-width and ideographic full stops as dots too.)
+            written = _IDNA_DOTS.sub(".", written)
             kept = [_spaced_punycode_label(label) for label in written.split(".")]
             if None in kept or _has_invalid_punycode(written):
                 return None
@@ -310,22 +313,22 @@ def _unspaced(match: re.Match[str]) -> str:
 
 
 def _spaced_punycode_label(label: str) -> str | None:
-    """A host label with a space (and no no-break space) that IDNA makes a punycode label, as Chromium keeps it: the
-    label IDNA maps it to (ASCII, lower case), hidden from the parser, which would decode the stand-in of the space
+    """A host label with a space (or a no-break space) that IDNA makes a punycode label, as Chromium keeps it: the
+    label IDNA maps it to (ASCII, lower case), hidden from the parser, which would decode the stand-ins of the spaces
     as punycode digits; None if Chromium refuses it. Any other label is returned as it is.
 
-    Chromium escapes spaces and ``*`` before IDNA, and ICU then decodes the label with ``%20`` and ``%2A`` in it:
-    they (or any ASCII) may be in the part before the last hyphen, kept as it is, not among the digits after it, and
-    no hyphen may end the label; the label it decodes to must be one IDNA maps to itself. Found by comparing with
-    Chromium on random pages: ``https://xn--<space><small roman numeral one>xn--nxa`` is ``https://xn--%20ixn--nxa/``,
-    ``https://xn--<roman numeral twelve><space>0x7f`` fails."""
+    Chromium escapes spaces and ``*`` before IDNA, which maps a no-break space to a space: ICU then decodes the label
+    with ``%20``, ``%2A`` and spaces in it. They (or any ASCII) may be in the part before the last hyphen, kept as it
+    is, not among the digits after it, and no hyphen may end the label; the label it decodes to must be one IDNA maps
+    to itself. Found by comparing with Chromium on random pages: ``https://xn--<space><small roman numeral
+    one>xn--nxa`` is ``https://xn--%20ixn--nxa/``, ``https://xn--<roman numeral twelve><space>0x7f`` fails."""
     name, colon, port = label.partition(":")
-    if name[:4].lower() != "xn--" or _SPACE not in name or _NO_BREAK_SPACE in name:
+    if name[:4].lower() != "xn--" or (_SPACE not in name and _NO_BREAK_SPACE not in name):
         return label
     mapped = ada_url.idna_to_ascii(_PUNYCODE + name[4:]).decode("ascii")
     if not mapped.startswith(_PUNYCODE):  # refused (b""), or a character IDNA maps to no ASCII, no punycode digit
         return None
-    escaped = mapped[len(_PUNYCODE) :].replace(_SPACE, "%20").replace("*", "%2A")
+    escaped = mapped[len(_PUNYCODE) :].replace(_SPACE, "%20").replace("*", "%2A").replace(_NO_BREAK_SPACE, " ")
     if escaped.endswith("-"):
         return None
     try:
@@ -340,15 +343,15 @@ def _spaced_punycode_label(label: str) -> str | None:
 
 def _has_invalid_punycode(host: str) -> bool:
     """Whether a host written with a space and a no-break space or other non-ASCII character (so that Chromium runs
-    IDNA on it) has a punycode label Chromium's IDNA refuses, as far as comparing with Chromium has shown: one with
-    a no-break space in it (which IDNA makes a space), an empty one or one with a character that is no punycode
-    digit; one with a space and a no-break space; and when there is a no-break space, one that does not decode to a
-    label IDNA writes so (a label with a space only: ``_spaced_punycode_label``)."""
+    IDNA on it) has a punycode label Chromium's IDNA refuses, as far as comparing with Chromium has shown: an empty
+    one, one with a character that is no punycode digit or one ending in a hyphen; and when there is a no-break
+    space, one that does not decode to a label IDNA writes so (a label with a space or a no-break space:
+    ``_spaced_punycode_label``)."""
     full_idna = _NO_BREAK_SPACE in host
     for label in host.split("."):
-        if label[:4].lower() != "xn--" or (_SPACE in label and _NO_BREAK_SPACE not in label):
-            continue  # a label with a space (only) is checked by _spaced_punycode_label
-        if _SPACE in label or _NO_BREAK_SPACE in label or not _PUNYCODE_DIGITS(label, 4):
+        if label[:4].lower() != "xn--" or _SPACE in label or _NO_BREAK_SPACE in label:
+            continue  # a label with a space is checked by _spaced_punycode_label
+        if not _PUNYCODE_DIGITS(label, 4) or label.endswith("-"):  # ICU refuses "xn--abc-" (it is "abc")
             return True
         if full_idna:
             try:
