@@ -351,7 +351,14 @@ def _has_invalid_punycode(host: str) -> bool:
     for label in host.split("."):
         if label[:4].lower() != "xn--" or _SPACE in label or _NO_BREAK_SPACE in label:
             continue  # a label with a space is checked by _spaced_punycode_label
+        if not label.isascii():  # IDNA maps it first (xn--<roman numeral twelve> is xn--xii)
+            mapped = ada_url.idna_to_ascii(_PUNYCODE + label[4:]).decode("ascii")
+            if not mapped.startswith(_PUNYCODE):
+                return True
+            label = "xn--" + mapped[len(_PUNYCODE) :]
         if not _PUNYCODE_DIGITS(label, 4) or label.endswith("-"):  # ICU refuses "xn--abc-" (it is "abc")
+            return True
+        if label.startswith("xn---") and "-" not in label[5:]:  # ICU's decoder fails (chromium_hosts)
             return True
         if full_idna:
             try:
