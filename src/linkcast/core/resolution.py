@@ -219,11 +219,8 @@ def resolve(base: str | None, href: str, encoding: DocumentEncoding) -> str | No
         return _join_with_spaces_in_host(base, target)
     if not joined.startswith(FETCHABLE_PREFIXES):
         return None
-    if "xn--" in joined and (not target.isascii() or "%" in target):  # a host Chromium may run IDNA on
-        if "xn---" in joined and not target.isascii() and refused_punycode(target, _scheme(base), joined):
-            return None
-        if fails_bidi_rule(target, _scheme(base), joined):
-            return None
+    if "xn--" in joined and (not target.isascii() or "%" in target) and _refused_host(target, _scheme(base), joined):
+        return None  # a host Chromium runs IDNA on, and refuses
     if not _CHROMIUM_ESCAPED.search(href):
         return joined
     return _chromium_spelling(joined, written_ascii_labels(target, _scheme(base)))
@@ -236,9 +233,21 @@ def resolve_base(url: str, href: str) -> str | None:
         joined: str = ada_url.join_url(url, href)
     except ValueError:
         return None
-    if _CHROMIUM_ESCAPED.search(href) and joined.startswith(FETCHABLE_PREFIXES):
+    if not joined.startswith(FETCHABLE_PREFIXES):
+        return joined
+    if "xn--" in joined and (not href.isascii() or "%" in href) and _refused_host(href, _scheme(url), joined):
+        return None
+    if _CHROMIUM_ESCAPED.search(href):
         return _chromium_spelling(joined)
     return joined
+
+
+def _refused_host(href: str, base_scheme: str | None, url: str) -> bool:
+    """Whether Chromium refuses the host of ``url``, which the URL parser made of ``href``, where the parser takes it:
+    a punycode label ICU cannot decode, or a label that breaks the Bidi rule (``chromium_hosts``)."""
+    if "xn---" in url and not href.isascii() and refused_punycode(href, base_scheme, url):
+        return True
+    return fails_bidi_rule(href, base_scheme, url)
 
 
 def _join(base: str | None, href: str) -> str:
