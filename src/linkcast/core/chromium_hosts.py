@@ -81,29 +81,36 @@ def fails_bidi_rule(href: str, base_scheme: str | None, url: str) -> bool:
     host = url[authority_at : url.find("/", authority_at)].rpartition("@")[2]
     if host.startswith("[") or "xn--" not in host:
         return False
-    found = _http_authority(href.strip(_C0_OR_SPACE).translate(_TAB_NEWLINE), base_scheme)
-    if found is None or unquote(found.group(3).rpartition("@")[2]).isascii():
+    text = href.strip(_C0_OR_SPACE)
+    if "\t" in text or "\n" in text or "\r" in text:
+        text = text.translate(_TAB_NEWLINE)
+    found = _http_authority(text, base_scheme)
+    if found is None:
+        return False
+    written = found.group(3).rpartition("@")[2]
+    if "%" in written:
+        written = unquote(written)
+    if written.isascii():
         return False  # no IDNA: Chromium checks nothing
+    if not _MAYBE_RIGHT_TO_LEFT(written) and "xn--" not in written.lower():
+        return False  # its punycode labels were written in characters of no right-to-left script
     name, _colon, port = host.rpartition(":")
-    labels = [_unicode_label(label) for label in (name if port.isdigit() else host).split(".") if label]
-    directions = [[unicodedata.bidirectional(char) for char in label] for label in labels]
+    unicode_host = ada_url.idna_to_unicode(name if port.isdigit() else host)
+    directions = [[unicodedata.bidirectional(char) for char in label] for label in unicode_host.split(".") if label]
     if not any(_RIGHT_TO_LEFT.intersection(classes) for classes in directions):
         return False  # no bidi domain name: the rule does not apply
     return not all(map(_keeps_bidi_rule, directions))
 
 
 _RIGHT_TO_LEFT = frozenset({"R", "AL", "AN"})
+# The blocks that hold every character of those classes (Hebrew to Arabic Extended, the right-to-left mark,
+# presentation forms, the right-to-left scripts of plane 1) and the letterlike symbols IDNA maps to Hebrew (alef
+# symbol...): a host with none of them has no right-to-left label, and an href with none writes none.
+_MAYBE_RIGHT_TO_LEFT = re.compile(
+    "[\u0590-\u08ff\u200f\u2135-\u2138\ufb1d-\ufdff\ufe70-\ufefe\U00010800-\U00010fff\U0001e800-\U0001efff]"
+).search
 _LTR_ALLOWED = frozenset({"L", "EN", "ES", "CS", "ET", "ON", "BN", "NSM"})
 _RTL_ALLOWED = frozenset({"R", "AL", "AN", "EN", "ES", "CS", "ET", "ON", "BN", "NSM"})
-
-
-def _unicode_label(label: str) -> str:
-    if label.startswith("xn--"):
-        try:
-            return label[4:].encode("ascii").decode("punycode")
-        except UnicodeError:  # the parser has checked it; kept as written otherwise
-            return label
-    return label
 
 
 def _keeps_bidi_rule(classes: list[str]) -> bool:
