@@ -11,13 +11,19 @@ checks whether what it got is an IP address: there, those hosts are ``[::1]``.
 A punycode label ``xn---abc`` (its only hyphen first): ICU's decoder, finding the delimiter at the start, reads it as
 a digit and fails, so Chromium refuses such a label in a host it runs IDNA on, where the standard's decoder takes it.
 
-Both found by comparing with Chromium on random pages.
+The Bidi rule (RFC 5893), which IDNA applies to every label of a domain name that has a right-to-left label (one
+with Hebrew, Arabic... letters or Arabic-Indic digits): ICU applies it to the ASCII labels too, so Chromium refuses
+``http://1a.\u05e9\u05dc\u05d5\u05dd/`` (a label starting with a digit), where the URL parser (ada) takes it.
+
+All found by comparing with Chromium on random pages.
 """
 
 from __future__ import annotations
 
 import functools
 import re
+import unicodedata
+from urllib.parse import unquote
 
 import ada_url
 
@@ -65,6 +71,60 @@ def refused_punycode(href: str, base_scheme: str | None, url: str) -> bool:
 
 # A label whose punycode has its last hyphen first (a port may follow the last label).
 _UNDECODABLE_LABEL = re.compile(r"(?:^|\.)xn---[^-.:]*(?:$|[.:])").search
+
+
+def fails_bidi_rule(href: str, base_scheme: str | None, url: str) -> bool:
+    """Whether Chromium refuses ``url``, which the URL parser made of ``href``, for the Bidi rule: ``href`` writes a
+    host with non-ASCII characters (also percent-encoded: Chromium runs IDNA on it), which has a right-to-left label
+    and a label the rule refuses. Only a URL whose host has a punycode label can have a right-to-left label."""
+    authority_at = url.find("//") + 2
+    host = url[authority_at : url.find("/", authority_at)].rpartition("@")[2]
+    if host.startswith("[") or "xn--" not in host:
+        return False
+    text = href.strip(_C0_OR_SPACE)
+    if "\t" in text or "\n" in text or "\r" in text:
+        text = text.translate(_TAB_NEWLINE)
+    found = _http_authority(text, base_scheme)
+    if found is None:
+        return False
+    written = found.group(3).rpartition("@")[2]
+    if "%" in written:
+        written = unquote(written)
+    if written.isascii():
+        return False  # no IDNA: Chromium checks nothing
+    if not _MAYBE_RIGHT_TO_LEFT(written) and "xn--" not in written.lower():
+        return False  # its punycode labels were written in characters of no right-to-left script
+    name, _colon, port = host.rpartition(":")
+    unicode_host = ada_url.idna_to_unicode(name if port.isdigit() else host)
+    directions = [[unicodedata.bidirectional(char) for char in label] for label in unicode_host.split(".") if label]
+    if not any(_RIGHT_TO_LEFT.intersection(classes) for classes in directions):
+        return False  # no bidi domain name: the rule does not apply
+    return not all(map(_keeps_bidi_rule, directions))
+
+
+_RIGHT_TO_LEFT = frozenset({"R", "AL", "AN"})
+# The blocks that hold every character of those classes (Hebrew to Arabic Extended, the right-to-left mark,
+# presentation forms, the right-to-left scripts of plane 1) and the letterlike symbols IDNA maps to Hebrew (alef
+# symbol...): a host with none of them has no right-to-left label, and an href with none writes none.
+_MAYBE_RIGHT_TO_LEFT = re.compile(
+    "[\u0590-\u08ff\u200f\u2135-\u2138\ufb1d-\ufdff\ufe70-\ufefe\U00010800-\U00010fff\U0001e800-\U0001efff]"
+).search
+_LTR_ALLOWED = frozenset({"L", "EN", "ES", "CS", "ET", "ON", "BN", "NSM"})
+_RTL_ALLOWED = frozenset({"R", "AL", "AN", "EN", "ES", "CS", "ET", "ON", "BN", "NSM"})
+
+
+def _keeps_bidi_rule(classes: list[str]) -> bool:
+    """RFC 5893's six conditions, as ICU checks them, on one label's bidirectional classes."""
+    last = next((c for c in reversed(classes) if c != "NSM"), classes[0])
+    if classes[0] == "L":
+        return last in ("L", "EN") and _LTR_ALLOWED.issuperset(classes)
+    if classes[0] not in ("R", "AL"):
+        return False
+    return (
+        last in ("R", "AL", "EN", "AN")
+        and _RTL_ALLOWED.issuperset(classes)
+        and not ("EN" in classes and "AN" in classes)
+    )
 
 
 def written_ascii_labels(href: str, base_scheme: str | None) -> frozenset[str]:

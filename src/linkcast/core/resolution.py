@@ -22,7 +22,12 @@ from typing import cast
 
 import ada_url
 
-from linkcast.core.chromium_hosts import refused_punycode, with_mapped_ip_literal, written_ascii_labels
+from linkcast.core.chromium_hosts import (
+    fails_bidi_rule,
+    refused_punycode,
+    with_mapped_ip_literal,
+    written_ascii_labels,
+)
 from linkcast.core.encoding import DocumentEncoding, encode_query
 
 FETCHABLE_PREFIXES = ("http:", "https:")
@@ -37,6 +42,8 @@ _PUNYCODE_DIGITS = re.compile(r"[a-zA-Z0-9-]+").fullmatch
 # Where the authority of an href is ("https:h" has one too, if the base is not https).
 _AUTHORITY = re.compile(r"(?:[a-zA-Z][a-zA-Z0-9+.-]*:)?[/\\]*([^/\\?#]*)").match
 _PUNYCODE = "zq0xn0qz"  # a stand-in for "xn--" that the host parser leaves alone
+_IDNA_DOTS = re.compile("[\u3002\uff0e\uff61]")
+_NOT_LDH = re.compile(r"[\x00-\x2c./:-@\[-`{-\x7f]")  # ASCII but letters, digits and "-"
 
 # The fast path's grammar. Its alphabet has only characters that the parts of an http(s) URL they are in keep as
 # they are, in any document encoding (never "\", whitespace, '"', "<", ">", "`", "{", "}", "^", "|").
@@ -212,8 +219,8 @@ def resolve(base: str | None, href: str, encoding: DocumentEncoding) -> str | No
         return _join_with_spaces_in_host(base, target)
     if not joined.startswith(FETCHABLE_PREFIXES):
         return None
-    if "xn---" in joined and not target.isascii() and refused_punycode(target, _scheme(base), joined):
-        return None
+    if "xn--" in joined and (not target.isascii() or "%" in target) and _refused_host(target, _scheme(base), joined):
+        return None  # a host Chromium runs IDNA on, and refuses
     if not _CHROMIUM_ESCAPED.search(href):
         return joined
     return _chromium_spelling(joined, written_ascii_labels(target, _scheme(base)))
@@ -226,9 +233,21 @@ def resolve_base(url: str, href: str) -> str | None:
         joined: str = ada_url.join_url(url, href)
     except ValueError:
         return None
-    if _CHROMIUM_ESCAPED.search(href) and joined.startswith(FETCHABLE_PREFIXES):
+    if not joined.startswith(FETCHABLE_PREFIXES):
+        return joined
+    if "xn--" in joined and (not href.isascii() or "%" in href) and _refused_host(href, _scheme(url), joined):
+        return None
+    if _CHROMIUM_ESCAPED.search(href):
         return _chromium_spelling(joined)
     return joined
+
+
+def _refused_host(href: str, base_scheme: str | None, url: str) -> bool:
+    """Whether Chromium refuses the host of ``url``, which the URL parser made of ``href``, where the parser takes it:
+    a punycode label ICU cannot decode, or a label that breaks the Bidi rule (``chromium_hosts``)."""
+    if "xn---" in url and not href.isascii() and refused_punycode(href, base_scheme, url):
+        return True
+    return fails_bidi_rule(href, base_scheme, url)
 
 
 def _join(base: str | None, href: str) -> str:
@@ -270,8 +289,14 @@ def _join_with_spaces_in_host(base: str | None, href: str) -> str | None:
             # one the parser would check is hidden from it.
             labels = [_PUNYCODE + label[4:] if label[:4].lower() == "xn--" else label for label in written.split(".")]
             stand_in = stand_in[:host_at] + ".".join(labels) + after
-        elif _has_invalid_punycode(written):
-            return None  # Chromium's IDNA checks the punycode labels
+        else:
+            # Chromium's IDNA checks the punycode labels; one with a space it keeps as written, once it has decoded
+            # (IDNA reads the full-width and ideographic full stops as dots too.)
+            written = _IDNA_DOTS.sub(".", written)
+            kept = [_spaced_punycode_label(label) for label in written.split(".")]
+            if None in kept or _has_invalid_punycode(written):
+                return None
+            stand_in = stand_in[:host_at] + ".".join(cast("list[str]", kept)) + after
     try:
         joined = _join(base, stand_in)
     except ValueError:
@@ -296,16 +321,53 @@ def _unspaced(match: re.Match[str]) -> str:
     return unicodedata.normalize("NFKC", match.group()).replace(" ", _NO_BREAK_SPACE)
 
 
+def _spaced_punycode_label(label: str) -> str | None:
+    """A host label with a space (or a no-break space) that IDNA makes a punycode label, as Chromium keeps it: the
+    label IDNA maps it to (ASCII, lower case), hidden from the parser, which would decode the stand-ins of the spaces
+    as punycode digits; None if Chromium refuses it. Any other label is returned as it is.
+
+    Chromium escapes spaces and ``*`` before IDNA, which maps a no-break space to a space: ICU then decodes the label
+    with ``%20``, ``%2A`` and spaces in it. They (or any ASCII) may be in the part before the last hyphen, kept as it
+    is, not among the digits after it, and no hyphen may end the label; the label it decodes to must be one IDNA maps
+    to itself. Found by comparing with Chromium on random pages: ``https://xn--<space><small roman numeral
+    one>xn--nxa`` is ``https://xn--%20ixn--nxa/``, ``https://xn--<roman numeral twelve><space>0x7f`` fails."""
+    name, colon, port = label.partition(":")
+    if name[:4].lower() != "xn--" or (_SPACE not in name and _NO_BREAK_SPACE not in name):
+        return label
+    mapped = ada_url.idna_to_ascii(_PUNYCODE + name[4:]).decode("ascii")
+    if not mapped.startswith(_PUNYCODE):  # refused (b""), or a character IDNA maps to no ASCII, no punycode digit
+        return None
+    escaped = mapped[len(_PUNYCODE) :].replace(_SPACE, "%20").replace("*", "%2A").replace(_NO_BREAK_SPACE, " ")
+    if escaped.endswith("-"):
+        return None
+    try:
+        decoded = escaped.encode("ascii").decode("punycode")
+    except UnicodeError:
+        return None
+    probe = _NOT_LDH.sub("a", decoded)
+    if not probe.isascii() and ada_url.idna_to_ascii(probe) != b"xn--" + probe.encode("punycode"):
+        return None
+    return mapped + colon + port
+
+
 def _has_invalid_punycode(host: str) -> bool:
     """Whether a host written with a space and a no-break space or other non-ASCII character (so that Chromium runs
-    IDNA on it) has a punycode label Chromium's IDNA refuses, as far as comparing with Chromium has shown: one with
-    a no-break space in it (which IDNA makes a space), an empty one or one with a character that is no punycode
-    digit; and when there is a no-break space, one with a space, or that does not decode to a label IDNA writes so."""
+    IDNA on it) has a punycode label Chromium's IDNA refuses, as far as comparing with Chromium has shown: an empty
+    one, one with a character that is no punycode digit or one ending in a hyphen; and when there is a no-break
+    space, one that does not decode to a label IDNA writes so (a label with a space or a no-break space:
+    ``_spaced_punycode_label``)."""
     full_idna = _NO_BREAK_SPACE in host
     for label in host.split("."):
-        if label[:4].lower() != "xn--" or (_SPACE in label and not full_idna):
-            continue
-        if _SPACE in label or _NO_BREAK_SPACE in label or not _PUNYCODE_DIGITS(label, 4):
+        if label[:4].lower() != "xn--" or _SPACE in label or _NO_BREAK_SPACE in label:
+            continue  # a label with a space is checked by _spaced_punycode_label
+        if not label.isascii():  # IDNA maps it first (xn--<roman numeral twelve> is xn--xii)
+            mapped = ada_url.idna_to_ascii(_PUNYCODE + label[4:]).decode("ascii")
+            if not mapped.startswith(_PUNYCODE):
+                return True
+            label = "xn--" + mapped[len(_PUNYCODE) :]
+        if not _PUNYCODE_DIGITS(label, 4) or label.endswith("-"):  # ICU refuses "xn--abc-" (it is "abc")
+            return True
+        if label.startswith("xn---") and "-" not in label[5:]:  # ICU's decoder fails (chromium_hosts)
             return True
         if full_idna:
             try:
