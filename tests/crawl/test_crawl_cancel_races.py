@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import pytest
@@ -108,3 +108,59 @@ async def test_a_page_whose_crawl_was_cancelled_during_its_fetch_is_not_asked_ag
         body = {"url": site.url("/busy"), "max_depth": 0, "respect_robots": False}
         await cancel_while_held(service, site, body, site.reached, site.release)
     assert site.asked["/busy"] == 1, "the page was asked again after DELETE had answered"
+
+
+Answers = dict[str, Callable[[], web.Response]]
+
+
+async def crawl_delay_site(answers: Answers, reached_at: str) -> tuple[LocalSite, Counter[str], asyncio.Event]:
+    """A site whose robots.txt asks a Crawl-delay of 1 s, with ``answers``; the event is set 0.3 s after ``reached_at``
+    has been answered: past the crawl's own next step (where it looked whether it was cancelled, then waited the
+    delay), 0.7 s before it may ask the site again."""
+    site, asked, reached = LocalSite(), Counter[str](), asyncio.Event()
+
+    async def answer(request: web.Request) -> web.StreamResponse:
+        asked[request.path] += 1
+        if request.path == reached_at:
+            asyncio.get_running_loop().call_later(0.3, reached.set)
+        made = answers.get(request.path)
+        return made() if made is not None else web.Response(text="a page", content_type="text/html")
+
+    for path in ("/after", "/page", "/target", "/s2.xml", *answers):
+        site.route(path, answer)
+    return site, asked, reached
+
+
+async def test_a_redirect_waiting_for_its_crawl_delay_is_not_followed_once_the_crawl_is_cancelled(
+    service: Service,
+) -> None:
+    site, asked, reached = await crawl_delay_site(
+        {"/robots.txt": lambda: web.Response(text="User-agent: *\nCrawl-delay: 1\n"),
+         "/moved": lambda: web.Response(status=302, headers={"Location": "/target"})},
+        "/moved",
+    )  # fmt: skip
+    await site.start()
+    try:
+        body = {"url": site.url("/moved"), "max_depth": 0}
+        await cancel_while_held(service, site, body, reached, asyncio.Event())
+    finally:
+        await site.stop()
+    assert asked["/target"] == 0, "the redirect was followed after DELETE had answered"
+
+
+async def test_a_sitemap_waiting_for_its_crawl_delay_is_not_fetched_once_the_crawl_is_cancelled(
+    service: Service,
+) -> None:
+    robots = "User-agent: *\nCrawl-delay: 1\nSitemap: /s1.xml\nSitemap: /s2.xml\n"
+    site, asked, reached = await crawl_delay_site(
+        {"/robots.txt": lambda: web.Response(text=robots),
+         "/s1.xml": lambda: web.Response(text=f"<urlset xmlns='{SITEMAPS}'/>", content_type="application/xml")},
+        "/s1.xml",
+    )  # fmt: skip
+    await site.start()
+    try:
+        body = {"url": site.url("/page"), "max_depth": 0, "sitemaps": True}
+        await cancel_while_held(service, site, body, reached, asyncio.Event())
+    finally:
+        await site.stop()
+    assert asked["/s2.xml"] == 0 and asked["/page"] == 0, f"asked after DELETE had answered: {asked}"

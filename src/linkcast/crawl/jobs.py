@@ -208,11 +208,9 @@ class CrawlJobs:
         pacing = self._pacing(answer if spec.respect_robots else None, host_key(job.url))
 
         async def going_on(url: str) -> bool:
-            if not await self._still_running(record):
-                return False
             if host_key(url) == pacing.host:
-                await pacing.before_request()
-            return True
+                await pacing.before_request()  # first: the crawl may be cancelled while it waits
+            return await self._still_running(record)
 
         urls = await discover_sitemap_urls(
             self.fetcher, site, answer.rules, self.sitemap_limits, first_to_reach, going_on
@@ -243,8 +241,12 @@ class CrawlJobs:
         async def allowed_and_not_visited(target: str) -> None:
             """Each hop of a redirect is a fetch of its own: robots.txt of its site is asked first, as for a link; and
             none is made for a crawl cancelled since the page's fetch began."""
-            if not await self._still_running(record):
-                raise FetchError(f"redirects to {target}, and the crawl has ended", code=SkipReason.DUPLICATE)
+
+            async def unless_ended() -> None:
+                if not await self._still_running(record):
+                    raise FetchError(f"redirects to {target}, and the crawl has ended", code=SkipReason.DUPLICATE)
+
+            await unless_ended()
             key = crawl_key(target)
             if spec.respect_robots:
                 answer = await self._obeyed_answer(key)
@@ -253,6 +255,7 @@ class CrawlJobs:
                     raise FetchError(f"redirects to {target}, which robots.txt disallows", code=SkipReason.ROBOTS)
                 if host_key(key) == own_host:  # the hop before it was a request to the host too, just now
                     await self._pacing(answer, own_host, just_asked=True).before_request()
+                await unless_ended()  # it may have been cancelled while robots.txt or the Crawl-delay was awaited
             hop = f"{REDIRECT_HOP}{job.url} {key}"
             first_time_here = await self.store.claim_crawl_url(job.request_id, hop)
             if not await self.store.claim_crawl_url(job.request_id, key) and first_time_here:
