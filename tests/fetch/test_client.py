@@ -453,3 +453,18 @@ async def test_a_body_that_cannot_be_decoded_is_a_bad_response_asked_once(site: 
         await (await fetcher_for()).fetch(url)
     assert raised.value.code == "bad_response" and "cannot be decoded" in raised.value.message
     assert len(hits) == 1
+
+
+async def test_a_page_fetch_asks_for_the_xml_documents_it_reads_as_pages(site: LocalSite, fetcher_for: Any) -> None:
+    """An XML page is read as Chromium reads it, so a server that negotiates may answer one: the fetch's Accept named
+    XHTML only, and such a server answered 406."""
+    xhtml = b'<html xmlns="http://www.w3.org/1999/xhtml"><body><a href="/next">next</a></body></html>'
+
+    async def negotiating(request: web.Request) -> web.StreamResponse:
+        if "application/xml" not in request.headers.get("Accept", ""):
+            return web.Response(status=406, text="only application/xml here")
+        return web.Response(body=xhtml, content_type="application/xml")
+
+    fetcher = await fetcher_for()
+    page = await fetcher.fetch(site.route("/doc", negotiating))
+    assert page.body == xhtml

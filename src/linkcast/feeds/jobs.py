@@ -41,7 +41,7 @@ from linkcast.feeds.first_answers import FirstAnswers
 from linkcast.feeds.reading import Answer, read_off_loop
 from linkcast.feeds.schedule import Bounds, asked_interval, failure_interval, next_interval
 from linkcast.feeds.websub.subscriptions import Subscriptions, pushing_until
-from linkcast.fetch import Fetcher, Resource
+from linkcast.fetch import PAGE_ACCEPT, Fetcher, Resource
 from linkcast.fetch.retry import parse_http_date
 from linkcast.logs import loggable_url
 from linkcast.metrics import Metrics
@@ -55,7 +55,6 @@ FEED_ACCEPT = (
     "application/rss+xml, application/atom+xml, application/feed+json, application/xml;q=0.9, text/xml;q=0.9, "
     "application/json;q=0.8, */*;q=0.5"
 )
-PAGE_ACCEPT = "text/html,application/xhtml+xml;q=0.9"
 
 
 class FeedJobs:

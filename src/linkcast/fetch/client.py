@@ -64,6 +64,8 @@ PERMANENT_REDIRECTS = frozenset({301, 308})
 _NOT_FIELD_TEXT = re.compile("[\x00-\x08\x0a-\x1f\x7f\ud800-\udfff]")
 # A page is what Chromium renders as a document with links: HTML, or XML (text/xml... with XHTML in it).
 HTML_TYPES = frozenset({"text/html"}) | XML_DOCUMENT_TYPES
+# What a page's fetch accepts: HTML first, the XML documents Chromium reads as pages after it (as Chromium asks).
+PAGE_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9"
 MAX_RESPONSE_HEADERS = 128
 # The socket timeouts of an exchange bounded as a whole (a webhook's POST): none, its own bound is the only one.
 _OWN_TIMEOUT = aiohttp.ClientTimeout(total=None, sock_connect=None, sock_read=None)
@@ -171,7 +173,7 @@ class Fetcher:
             connector=connector,
             headers={
                 "User-Agent": self.settings.user_agent,
-                "Accept": "text/html,application/xhtml+xml;q=0.9",
+                "Accept": PAGE_ACCEPT,
                 # So that linkcast's own API, wherever a URL leads to it, knows the request for one of its own.
                 LOOP_HEADER: LOOP_ID,
             },
