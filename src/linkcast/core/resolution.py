@@ -219,8 +219,8 @@ def resolve(base: str | None, href: str, encoding: DocumentEncoding) -> str | No
         return _join_with_spaces_in_host(base, target)
     if not joined.startswith(FETCHABLE_PREFIXES):
         return None
-    if "xn--" in joined and (not target.isascii() or "%" in target) and _refused_host(target, _scheme(base), joined):
-        return None  # a host Chromium runs IDNA on, and refuses
+    if _refused_host(target, base, joined):
+        return None
     if not _CHROMIUM_ESCAPED.search(href):
         return joined
     return _chromium_spelling(joined, written_ascii_labels(target, _scheme(base)))
@@ -235,19 +235,22 @@ def resolve_base(url: str, href: str) -> str | None:
         return None
     if not joined.startswith(FETCHABLE_PREFIXES):
         return joined
-    if "xn--" in joined and (not href.isascii() or "%" in href) and _refused_host(href, _scheme(url), joined):
+    if _refused_host(href, url, joined):
         return None
     if _CHROMIUM_ESCAPED.search(href):
         return _chromium_spelling(joined)
     return joined
 
 
-def _refused_host(href: str, base_scheme: str | None, url: str) -> bool:
-    """Whether Chromium refuses the host of ``url``, which the URL parser made of ``href``, where the parser takes it:
-    a punycode label ICU cannot decode, or a label that breaks the Bidi rule (``chromium_hosts``)."""
-    if "xn---" in url and not href.isascii() and refused_punycode(href, base_scheme, url):
+def _refused_host(href: str, base: str | None, url: str) -> bool:
+    """Whether Chromium refuses the host of ``url``, which the URL parser made of ``href`` against ``base``, where the
+    parser takes it: a host Chromium runs IDNA on (written with non-ASCII characters or escapes) with a punycode label
+    ICU cannot decode, or a label that breaks the Bidi rule (``chromium_hosts``)."""
+    if "xn--" not in url or (href.isascii() and "%" not in href):
+        return False
+    if "xn---" in url and not href.isascii() and refused_punycode(href, _scheme(base), url):
         return True
-    return fails_bidi_rule(href, base_scheme, url)
+    return fails_bidi_rule(href, _scheme(base), url)
 
 
 def _join(base: str | None, href: str) -> str:

@@ -169,12 +169,10 @@ class CrawlJobs:
         spacing of the host's jobs, for as long as the answer is kept. The request made next (this job's page, a
         redirect's hop) comes that long after robots.txt, and the host's next job that long after it."""
         answer, first = await self.robots.answer_for(key)
-        delay = answer.rules.crawl_delay(self.product_token)
-        if first and delay:
-            spacing, host, until = min(delay, self.settings.max_crawl_delay), host_key(key), time.time() + answer.ttl
-            await self.store.set_crawl_delay(host, spacing, until)  # from now on, one job of the host at a time
-            await asyncio.sleep(spacing)
-            await self.store.set_crawl_delay(host, spacing, until)  # the next job's start: a delay past this request
+        pacing = self._pacing(answer, host_key(key), just_asked=True) if first else None
+        if pacing is not None and pacing.delay > 0:
+            await self.store.set_crawl_delay(pacing.host, pacing.delay, pacing.until)  # one job of the host at a time
+            await pacing.before_request()
         return answer
 
     def _pacing(self, answer: RobotsAnswer | None, host: str, just_asked: bool = False) -> Pacing:
@@ -249,13 +247,15 @@ class CrawlJobs:
             await unless_ended()
             key = crawl_key(target)
             if spec.respect_robots:
+                waited = not self.robots.holds(key)  # its robots.txt is fetched first
                 answer = await self._obeyed_answer(key)
                 # A refused target's robots.txt is refused too: the hop itself is, and the fetch says so (blocked).
                 if not answer.site_refused and not self._allows(answer, key):
                     raise FetchError(f"redirects to {target}, which robots.txt disallows", code=SkipReason.ROBOTS)
                 if host_key(key) == own_host:  # the hop before it was a request to the host too, just now
-                    await self._pacing(answer, own_host, just_asked=True).before_request()
-                await unless_ended()  # it may have been cancelled while robots.txt or the Crawl-delay was awaited
+                    waited = await self._pacing(answer, own_host, just_asked=True).before_request() or waited
+                if waited:
+                    await unless_ended()  # it may have been cancelled while robots.txt or the Crawl-delay was awaited
             hop = f"{REDIRECT_HOP}{job.url} {key}"
             first_time_here = await self.store.claim_crawl_url(job.request_id, hop)
             if not await self.store.claim_crawl_url(job.request_id, key) and first_time_here:

@@ -8,6 +8,7 @@ API::
 
     pacing = Pacing(store, host, delay, until)   # delay 0: no spacing; just_asked: a request to it was just made
     await pacing.before_request()                # the first returns at once; each next a delay past the last
+                                                 # (True: it waited)
 """
 
 from __future__ import annotations
@@ -25,11 +26,14 @@ class Pacing:
         self.store, self.host, self.delay, self.until = store, host, delay, until
         self._last: float | None = time.monotonic() if just_asked else None
 
-    async def before_request(self) -> None:
-        """Wait for the host's turn: the job's first request is at its start, which the store spaced already."""
+    async def before_request(self) -> bool:
+        """Wait for the host's turn (True if it was waited for): the job's first request is at its start, which the
+        store spaced already."""
         if self.delay <= 0:
-            return
+            return False
+        waited = self._last is not None
         if self._last is not None:
             await asyncio.sleep(max(0.0, self._last + self.delay - time.monotonic()))
             await self.store.set_crawl_delay(self.host, self.delay, self.until)  # the next job: a delay past this
         self._last = time.monotonic()
+        return waited

@@ -25,9 +25,8 @@ from collections.abc import Callable
 from xml.parsers import expat
 
 from linkcast.core.encoding import decode
-from linkcast.core.xhtml import xml_encoding  # the encoding rule is the same for a page's XML
+from linkcast.core.xhtml import XML_NS, xml_encoding  # the encoding rule is the same for a page's XML
 
-XML_NS = "http://www.w3.org/XML/1998/namespace"
 CHUNK_CHARS = 256 * 1024  # text handed to expat at a time: the time bound is checked between chunks
 
 _TEXT_DECLARATION = re.compile(r"[\ufeff\s]*<\?xml[\t\n\r ][^>]{0,300}?\?>")

@@ -63,7 +63,7 @@ PERMANENT_REDIRECTS = frozenset({301, 308})
 # UTF-8 (aiohttp hands those over as lone surrogates, which neither SQLite's text nor JSON can hold).
 _NOT_FIELD_TEXT = re.compile("[\x00-\x08\x0a-\x1f\x7f\ud800-\udfff]")
 # A page is what Chromium renders as a document with links: HTML, or XML (text/xml... with XHTML in it).
-HTML_TYPES = frozenset({"text/html"}) | XML_DOCUMENT_TYPES
+PAGE_TYPES = frozenset({"text/html"}) | XML_DOCUMENT_TYPES
 # What a page's fetch accepts: HTML first, the XML documents Chromium reads as pages after it (as Chromium asks).
 PAGE_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9"
 MAX_RESPONSE_HEADERS = 128
@@ -357,7 +357,7 @@ class Fetcher:
                 raise TransientFetchError(message, code="http_status", retry_after=retry_after)
             raise FetchError(message, code="http_status")
         content_type = response.headers.get("Content-Type")
-        if content_type is not None and response.content_type not in HTML_TYPES:
+        if content_type is not None and response.content_type not in PAGE_TYPES:
             response.close()  # without reading the body
             raise FetchError(f"not an HTML page: {response.content_type}", code="not_html")
         declared = response.content_length
