@@ -98,12 +98,14 @@ def _redirect(to: str) -> Any:
     return handler
 
 
-def counted(started: list[tuple[str, float]], body: str, content_type: str = "text/html") -> Any:
+def counted(
+    started: list[tuple[str, float]], body: str, content_type: str = "text/html", status: int = 200, **headers: str
+) -> Any:
     """A handler that notes when each request to it came (its path, the monotonic time)."""
 
     async def handler(request: web.Request) -> web.StreamResponse:
         started.append((request.path, time.monotonic()))
-        return web.Response(text=body, content_type=content_type)
+        return web.Response(text=body, content_type=content_type, status=status, headers=headers)
 
     return handler
 
@@ -158,13 +160,8 @@ async def test_a_redirect_within_the_site_is_followed_a_crawl_delay_later(
     client, _ = service
     site, _ = sites
     started: list[tuple[str, float]] = []
-
-    async def moved(request: web.Request) -> web.StreamResponse:
-        started.append((request.path, time.monotonic()))
-        return web.Response(status=301, headers={"Location": "/home"})
-
     site.route("/robots.txt", counted(started, DELAY, "text/plain"))
-    site.route("/", moved)
+    site.route("/", counted(started, "", status=301, Location="/home"))
     site.route("/home", counted(started, "<a href='/a'>a</a>"))
     site.route("/a", counted(started, "a leaf"))
     assert sorted(await crawled(client, "hops", {"url": site.url("/")})) == [site.url(p) for p in ("/", "/a")]
