@@ -14,6 +14,7 @@ from typing import Any
 
 import aiohttp
 import orjson
+import psutil
 import websockets
 
 from tests.support.ports import free_port, port_taken
@@ -64,6 +65,15 @@ class Service:
                     raise
                 self.port = free_port()
 
+    def _listens(self) -> bool:
+        """Whether this service's own process listens on its port."""
+        assert self.process is not None
+        try:
+            sockets = psutil.Process(self.process.pid).net_connections(kind="tcp")
+        except psutil.Error:
+            return False
+        return any(s.status == psutil.CONN_LISTEN and s.laddr and s.laddr.port == self.port for s in sockets)
+
     async def wait_healthy(self, timeout: float = STARTUP_TIMEOUT) -> None:
         deadline = time.monotonic() + timeout
         async with aiohttp.ClientSession() as session:
@@ -73,7 +83,9 @@ class Service:
                     raise RuntimeError(f"linkcast serve exited with {self.process.returncode}: {self.command()}")
                 try:
                     async with session.get(f"{self.base_url}/healthz", timeout=aiohttp.ClientTimeout(total=2)) as r:
-                        if r.status == 200:
+                        # Another test's server may have taken the port between free_port() and this process's
+                        # bind, and answer for it: only this process listening there is this service up.
+                        if r.status == 200 and self._listens():
                             return
                 except (aiohttp.ClientError, TimeoutError):
                     pass
