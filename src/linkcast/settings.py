@@ -79,7 +79,11 @@ class Settings:
         "*.domain or host:port entries, '*' for any (empty: any when --token is set, else none), so that a page "
         "that points its own name at this server (DNS rebinding) is refused",
     )
-    fetch_timeout: float = setting(30.0, "total seconds allowed for one fetch, redirects included")
+    fetch_timeout: float = setting(
+        30.0,
+        "total seconds allowed for one fetch, redirects included (not a crawl's waits before a hop for its "
+        "robots.txt and Crawl-delay)",
+    )
     read_timeout: float = setting(10.0, "seconds a fetch may wait for the next bytes of a response")
     max_body_bytes: int = setting(10 * 1024 * 1024, "largest response body read, after decompression")
     max_redirects: int = setting(10, "redirects followed before a fetch fails with 'too_many_redirects'")

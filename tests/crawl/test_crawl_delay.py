@@ -166,3 +166,23 @@ async def test_a_redirect_within_the_site_is_followed_a_crawl_delay_later(
     site.route("/a", counted(started, "a leaf"))
     assert sorted(await crawled(client, "hops", {"url": site.url("/")})) == [site.url(p) for p in ("/", "/a")]
     assert_spaced(started, 4)
+
+
+async def test_the_crawl_delay_waited_before_each_hop_of_a_redirect_is_not_counted_as_the_fetch_s_time(
+    sites: tuple[LocalSite, LocalSite],
+) -> None:
+    """Three hops within the site, each a Crawl-delay (0.5 s) after the one before, take longer than a fetch may
+    (--fetch-timeout 1 s): the waits are politeness, not the server's slowness, and the page is fetched. Counted in the
+    fetch's time, they ended it as a timeout before its last hop."""
+    site, _ = sites
+    site.route("/robots.txt", counted([], "User-agent: *\nCrawl-delay: 0.5\n", "text/plain"))
+    for path, to in (("/", "/one"), ("/one", "/two"), ("/two", "/home")):
+        site.route(path, _redirect(to))
+    site.route("/home", counted([], "home"))
+    async with in_process_service(fetch_timeout=1.0) as (client, _):
+        await client.put("/crawls/hops", json={"url": site.url("/"), "max_depth": 0})
+        async with asyncio.timeout(WAIT):
+            while (await (await client.get("/crawls/hops")).get_json())["state"] not in CRAWL_ENDED:
+                await asyncio.sleep(0.02)
+        pages = (await (await client.get("/crawls/hops/pages")).get_json())["pages"]
+    assert [(page.get("final_url"), page.get("error")) for page in pages] == [(site.url("/home"), None)], pages

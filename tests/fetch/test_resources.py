@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gzip
 import zlib
 from collections.abc import AsyncIterator
@@ -259,6 +260,42 @@ async def test_a_retry_after_a_redirect_retries_that_hop_and_calls_the_hook_once
 
     page = await (await fetcher_for(retries=2)).fetch(site.url("/from"), before_redirect=hook)
     assert page.status_code == 200 and hits == ["/to", "/to"] and targets == [site.url("/to")]
+
+
+async def test_the_redirect_hook_s_time_is_not_the_fetch_s_but_what_follows_it_is_bounded(
+    site: LocalSite, fetcher_for: Any
+) -> None:
+    """A hook that waits longer than the whole fetch may take (a crawl's Crawl-delay before a hop) is not counted;
+    the hop after it has what the fetch had left: a page that never ends is a timeout."""
+    release = asyncio.Event()
+
+    async def trickle(request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "text/html"})
+        await response.prepare(request)
+        with contextlib.suppress(ConnectionError):
+            while not release.is_set():  # a byte every 50 ms: never a read timeout, never an end
+                await response.write(b" ")
+                await asyncio.sleep(0.05)
+        return response
+
+    site.route("/a", redirect("/b"))
+    site.route("/b", redirect("/c"))
+    url = site.page("/c", "<a href=x>")
+    site.route("/x", redirect("/stall"))
+    site.route("/stall", trickle)
+
+    async def polite(_target: str) -> None:
+        await asyncio.sleep(0.4)
+
+    fetcher = await fetcher_for(fetch_timeout=0.5, read_timeout=5.0)
+    try:
+        assert (await fetcher.fetch(site.url("/a"), before_redirect=polite)).final_url == url
+        async with asyncio.timeout(10):
+            with pytest.raises(FetchError) as raised:
+                await fetcher.fetch(site.url("/x"), before_redirect=polite)
+    finally:
+        release.set()
+    assert raised.value.code == "timeout" and "within 0.5 s" in raised.value.message
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
+from typing import Any
 
 from quart.typing import TestClientProtocol as Client
 
@@ -14,8 +15,8 @@ from linkcast.web.app import create_app
 
 
 @contextlib.asynccontextmanager
-async def in_process_service() -> AsyncIterator[tuple[Client, Runtime]]:
-    settings = Settings(store="memory://", allow_private_networks=True, workers=2, rate_limit=0)
+async def in_process_service(**overrides: Any) -> AsyncIterator[tuple[Client, Runtime]]:
+    settings = Settings(store="memory://", allow_private_networks=True, workers=2, rate_limit=0, **overrides)
     runtime = Runtime(settings, serves_clients=False)
     app = create_app(settings, runtime)
     async with app.test_app() as test_app:
