@@ -186,3 +186,22 @@ async def test_the_crawl_delay_waited_before_each_hop_of_a_redirect_is_not_count
                 await asyncio.sleep(0.02)
         pages = (await (await client.get("/crawls/hops/pages")).get_json())["pages"]
     assert [(page.get("final_url"), page.get("error")) for page in pages] == [(site.url("/home"), None)], pages
+
+
+async def test_redirects_from_another_host_keep_to_the_crawl_delay_of_the_host_they_lead_to(
+    service: tuple[Client, Runtime], sites: tuple[LocalSite, LocalSite]
+) -> None:
+    """Two pages of a site without a delay redirect to a site that asks for one, whose own page is crawled too: no
+    job of that site was claimed for the hops, and they came as soon as their pages were fetched, right after the
+    site's robots.txt and its page."""
+    client, _ = service
+    slow, other = sites
+    started: list[tuple[str, float]] = []
+    slow.route("/robots.txt", counted(started, DELAY, "text/plain"))
+    for path in ("/", "/p1", "/p2"):
+        slow.route(path, counted(started, "a page"))
+    for n in (1, 2):
+        other.route(f"/x{n}", _redirect(slow.url(f"/p{n}")))
+    seeds = [slow.url("/"), other.url("/x1"), other.url("/x2")]
+    assert len(await crawled(client, "across", {"urls": seeds, "max_depth": 0, "scope": "any"})) == 3
+    assert_spaced(started, 4)

@@ -737,3 +737,26 @@ async def test_a_crawl_delay_runs_one_job_at_a_time_that_far_apart(backend: Back
     began = time.monotonic()
     await take(store)
     assert time.monotonic() - began < 1.0
+
+
+async def test_a_host_without_a_crawl_delay_in_force_gives_a_request_its_turn_at_once(backend: Backend) -> None:
+    store = await backend.open()
+    assert await store.take_host_turn("never.example:443") == 0
+    await store.set_crawl_delay("past.example:443", 5.0, time.time() - 1)  # kept until a second ago
+    assert await store.take_host_turn("past.example:443") == 0
+    await store.submit("p", "https://past.example/")
+    assert (await take(store)).request_id == "p"
+
+
+async def test_requests_outside_the_jobs_take_turns_a_crawl_delay_apart_and_the_host_s_jobs_come_after(
+    backend: Backend,
+) -> None:
+    # A crawl's redirect to another host is a request no job of that host was claimed for: it takes the host's
+    # next turn, and the turn after it is one delay later, for the next such request or the host's next job.
+    store = await backend.open(per_host_concurrency=10)
+    await store.set_crawl_delay("a.example:443", 0.5, time.time() + 60)  # the next start 0.5 s from now
+    first = await store.take_host_turn("a.example:443")
+    second = await store.take_host_turn("a.example:443")
+    assert 0 < first <= 0.5 < second <= 1.0, (first, second)
+    await store.submit("a", "https://a.example/")
+    assert await store.next_job("w", timeout=0.5) is None  # its turn is a delay past the second request's

@@ -21,7 +21,7 @@ from linkcast.core.crawls import CRAWL_ENDED, CrawlOutcome, CrawlRecord, Discove
 from linkcast.core.errors import FetchError, LinkcastError
 from linkcast.core.events import Job
 from linkcast.crawl.known_links import KnownLinks
-from linkcast.crawl.pacing import Pacing
+from linkcast.crawl.pacing import Pacing, take_turn
 from linkcast.crawl.robots import path_and_query, product_token
 from linkcast.crawl.robots_cache import RobotsCache
 from linkcast.crawl.robots_fetch import RobotsAnswer
@@ -171,16 +171,15 @@ class CrawlJobs:
         answer, first = await self.robots.answer_for(key)
         pacing = self._pacing(answer, host_key(key), just_asked=True) if first else None
         if pacing is not None and pacing.delay > 0:
-            await self.store.set_crawl_delay(pacing.host, pacing.delay, pacing.until)  # one job of the host at a time
+            # One job of the host at a time from now on, and robots.txt was its request: the next waits its turn.
+            await self.store.set_crawl_delay(pacing.host, pacing.delay, time.time() + answer.ttl)
             await pacing.before_request()
         return answer
 
     def _pacing(self, answer: RobotsAnswer | None, host: str, just_asked: bool = False) -> Pacing:
         """The spacing of a job's own requests to ``host``: the ``Crawl-delay`` of its obeyed robots.txt answer."""
         delay = answer.rules.crawl_delay(self.product_token) if answer is not None else None
-        spacing = min(delay, self.settings.max_crawl_delay) if delay else 0.0
-        until = time.time() + (answer.ttl if answer is not None else 0.0)
-        return Pacing(self.store, host, spacing, until, just_asked)
+        return Pacing(self.store, host, min(delay, self.settings.max_crawl_delay) if delay else 0.0, just_asked)
 
     def _allows(self, answer: RobotsAnswer, key: str) -> bool:
         """Whether robots.txt (``answer``, of the site of the crawl key ``key``) lets this crawler fetch ``key``."""
@@ -206,8 +205,11 @@ class CrawlJobs:
         pacing = self._pacing(answer if spec.respect_robots else None, host_key(job.url))
 
         async def going_on(url: str) -> bool:
+            # First: the crawl may be cancelled while it waits.
             if host_key(url) == pacing.host:
-                await pacing.before_request()  # first: the crawl may be cancelled while it waits
+                await pacing.before_request()
+            elif spec.respect_robots:  # a sitemap on another host: its Crawl-delay, if the store knows one
+                await take_turn(self.store, host_key(url))
             return await self._still_running(record)
 
         urls = await discover_sitemap_urls(
@@ -252,8 +254,11 @@ class CrawlJobs:
                 # A refused target's robots.txt is refused too: the hop itself is, and the fetch says so (blocked).
                 if not answer.site_refused and not self._allows(answer, key):
                     raise FetchError(f"redirects to {target}, which robots.txt disallows", code=SkipReason.ROBOTS)
-                if host_key(key) == own_host:  # the hop before it was a request to the host too, just now
+                target_host = host_key(key)
+                if target_host == own_host:  # the hop before it was a request to the host too, just now
                     waited = await self._pacing(answer, own_host, just_asked=True).before_request() or waited
+                elif self._pacing(answer, target_host).delay > 0:  # no job of that host was claimed for this hop
+                    waited = await take_turn(self.store, target_host) or waited
                 if waited:
                     await unless_ended()  # it may have been cancelled while robots.txt or the Crawl-delay was awaited
             hop = f"{REDIRECT_HOP}{job.url} {key}"

@@ -69,6 +69,7 @@ WRITES = frozenset(
         "release",
         "prune",
         "set_crawl_delay",
+        "take_host_turn",
         "create_crawl",
         "claim_crawl_url",
         "finish_crawl_page",
@@ -264,6 +265,12 @@ class Store(ABC):
         """Space the starts of ``host``'s jobs ``delay`` seconds apart, one at a time, until ``until`` (a robots.txt
         ``Crawl-delay``); every worker process sharing the store keeps to it. The next start is ``delay`` from now at
         the soonest: the job that read the delay is about to fetch from the host."""
+
+    @abstractmethod
+    async def take_host_turn(self, host: str) -> float:
+        """The seconds to wait before a request to ``host`` that no job of its own was claimed for (a crawl's redirect
+        to another host): 0 without a ``Crawl-delay`` in force; else until the host's next start (0 if it has come),
+        which moves one delay past that turn, so that the host's jobs and other such requests come after it."""
 
     # -- crawls ---------------------------------------------------------------------------------------------------
 

@@ -196,6 +196,14 @@ class FairQueue:
             if name not in with_jobs and host.next_start <= now and host.delay_until <= now:
                 del self._hosts[name]
 
+    def take_turn(self, host: str, now: float) -> float:
+        state = self._hosts.get(host)
+        if state is None or state.delay <= 0 or state.delay_until <= now:
+            return 0.0
+        turn = max(state.next_start, now)
+        state.next_start = turn + state.delay
+        return turn - now
+
     def set_crawl_delay(self, host: str, delay: float, until: float, now: float) -> None:
         state = self._hosts.setdefault(host, _Host())
         state.delay, state.delay_until = delay, until

@@ -156,6 +156,9 @@ class MemoryCore(Store):
     async def set_crawl_delay(self, host: str, delay: float, until: float) -> None:
         self._jobs.set_crawl_delay(host, delay, until, time.time())
 
+    async def take_host_turn(self, host: str) -> float:
+        return self._jobs.take_turn(host, time.time())
+
     async def events_after(
         self,
         since: int,

@@ -27,7 +27,7 @@ from linkcast.core.events import Job
 from linkcast.logs import RepeatedProblem
 from linkcast.settings import Settings
 from linkcast.store.base import Store
-from linkcast.store.redis.scheduler_scripts import CLAIM, GIVE_BACK, RENEW, SET_CRAWL_DELAY
+from linkcast.store.redis.scheduler_scripts import CLAIM, GIVE_BACK, RENEW, SET_CRAWL_DELAY, TAKE_HOST_TURN
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +69,15 @@ class RedisCore(Store):
         self.delay = max(0.0, settings.per_host_delay)
         self._maxlen = max(1, settings.retain_events)
         self._scripts: dict[str, Any] = {}
-        self.register({"claim": CLAIM, "give_back": GIVE_BACK, "renew": RENEW, "set_crawl_delay": SET_CRAWL_DELAY})
+        self.register(
+            {
+                "claim": CLAIM,
+                "give_back": GIVE_BACK,
+                "renew": RENEW,
+                "set_crawl_delay": SET_CRAWL_DELAY,
+                "take_host_turn": TAKE_HOST_TURN,
+            }
+        )
         self._held: dict[str, str] = {}  # job id -> owner, for the jobs this process's workers hold
         self._receipts = itertools.count(1)
         self._renewing: asyncio.Task[None] | None = None
@@ -169,6 +177,9 @@ class RedisCore(Store):
 
     async def set_crawl_delay(self, host: str, delay: float, until: float) -> None:
         await self.run_script("set_crawl_delay", repr(time.time()), host, repr(delay), repr(until), self.concurrency)
+
+    async def take_host_turn(self, host: str) -> float:
+        return float(await self.run_script("take_host_turn", repr(time.time()), host, self.concurrency))
 
     async def _renew_leases_forever(self) -> None:
         """Keep the leases of the jobs this process's workers hold from lapsing: a third of a lease between renewals."""

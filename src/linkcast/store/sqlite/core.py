@@ -234,6 +234,9 @@ class SQLiteCore(Store):
     async def set_crawl_delay(self, host: str, delay: float, until: float) -> None:
         await self._writer.run(lambda c: Written(scheduler.set_crawl_delay(c, host, delay, until, time.time())))
 
+    async def take_host_turn(self, host: str) -> float:
+        return (await self._writer.run(lambda c: Written(scheduler.take_host_turn(c, host, time.time())))).value
+
     async def _renew_leases_forever(self) -> None:
         """Keep the leases of the jobs this process's workers hold from lapsing: a third of a lease between renewals."""
         while True:

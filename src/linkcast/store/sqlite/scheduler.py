@@ -321,6 +321,16 @@ def set_crawl_delay(connection: sqlite3.Connection, host: str, delay: float, unt
     )
 
 
+def take_host_turn(connection: sqlite3.Connection, host: str, now: float) -> float:
+    """``Store.take_host_turn``: the wait for the turn of a host with a ``Crawl-delay`` in force (else 0)."""
+    row = connection.execute(
+        "UPDATE hosts SET next_start = max(next_start, ?2) + delay "
+        "WHERE host = ?1 AND delay > 0 AND delay_until > ?2 RETURNING next_start - delay",
+        (host, now),
+    ).fetchone()
+    return 0.0 if row is None else max(0.0, row[0] - now)
+
+
 def queued_count(connection: sqlite3.Connection) -> int:
     return int(connection.execute("SELECT count(*) FROM jobs WHERE owner IS NULL").fetchone()[0])
 
