@@ -87,3 +87,21 @@ async def test_a_retry_after_date_is_read_against_the_servers_own_clock(poller: 
     busy.queued.append((503, {"Date": http_date(server_now), "Retry-After": http_date(server_now + 3)}))
     record = await record_when(poller, "skewed", lambda record: record["last_status"] == 503)
     assert record["next_poll"] - record["last_poll"] >= 1.5, record
+
+
+async def test_a_validator_absurdly_long_is_never_sent_back(poller: Service, server: FeedServer) -> None:
+    """An ETag of 4,000 characters went back verbatim at every poll: a request header many servers refuse (past 8 KiB,
+    aiohttp's own server among them), and the feed then failed at every poll. It is taken as not sent, by a 200 (the
+    Last-Modified it came with still goes back) and by a 304 (the ETag stored before it is kept)."""
+    absurd = '"' + "x" * 4000 + '"'
+    feed = Feed(rss(("a", "A")), etag=absurd, last_modified="Sun, 06 Dec 2026 10:00:00 GMT")
+    await watch(poller, "long", server.feed("/long.xml", feed))
+    for seen in (await server.wait_requests("/long.xml", 3))[1:]:  # the second answered 304, with the long ETag
+        assert "If-None-Match" not in seen.headers
+        assert seen.headers.get("If-Modified-Since") == "Sun, 06 Dec 2026 10:00:00 GMT"
+    feed.update(rss(("a", "A"), ("b", "B")), etag='"short"')
+    await record_when(poller, "long", lambda record: record["entry_count"] == 2)
+    feed.queued.append((304, {"ETag": absurd}))
+    count = len(server.requests_to("/long.xml"))
+    after = (await server.wait_requests("/long.xml", count + 2))[count + 1]
+    assert after.headers.get("If-None-Match") == '"short"'

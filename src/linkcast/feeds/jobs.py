@@ -5,7 +5,8 @@ A poll behaves as a feed reader should, request by request:
 
 - Conditional GET with exactly the validators the server last sent: ``ETag`` back verbatim as ``If-None-Match``,
   ``Last-Modified`` verbatim as ``If-Modified-Since``, each kept or dropped on its own and replaced on every 200,
-  never made up. A 304 costs no parse and sends nothing. No cookies, no cache-busting query, one ``User-Agent``.
+  never made up, none kept past ``MAX_VALIDATOR_CHARS``. A 304 costs no parse and sends nothing. No cookies, no
+  cache-busting query, one ``User-Agent``.
 - 301 and 308 (each hop of the chain up to the first that is not) move the feed: its stored URL changes, and a
   ``feed.moved`` event says so; 302 and 307 do not. 410 ends the feed (``feed.gone``; no more requests).
 - Failures back off; a 429 or 503 longer if its ``Retry-After`` says so; each failure is one ``feed.error`` event.
@@ -55,6 +56,10 @@ FEED_ACCEPT = (
     "application/rss+xml, application/atom+xml, application/feed+json, application/xml;q=0.9, text/xml;q=0.9, "
     "application/json;q=0.8, */*;q=0.5"
 )
+# The longest validator kept and sent back. A real ETag is a quoted hash of tens of characters, a Last-Modified 29; one
+# of kilobytes, sent back verbatim at every poll, makes a request line many servers refuse (8 KiB a field is nginx's
+# and Apache's default: 400 or 431, every poll, the feed never read again). Taken as not sent.
+MAX_VALIDATOR_CHARS = 1024
 
 
 class FeedJobs:
@@ -145,8 +150,8 @@ class FeedJobs:
             unchanged = self._succeeded(record, status, now, interval, pushing)
             # A 304 may bring newer validators: each one it sends replaces the stored one (RFC 9111 4.3.4); one it
             # does not send is kept (a 304 is no new representation, unlike a 200).
-            unchanged.etag = resource.headers.get("ETag", record.etag)
-            unchanged.last_modified = resource.headers.get("Last-Modified", record.last_modified)
+            unchanged.etag = _validator(resource, "ETag", record.etag)
+            unchanged.last_modified = _validator(resource, "Last-Modified", record.last_modified)
             return FeedPoll(unchanged, events=events)
         if not 200 <= status < 300:
             error = FetchError(f"the server answered {status}", code="http_status")
@@ -178,8 +183,8 @@ class FeedJobs:
         asked = asked_interval(resource.headers, reading.ttl, now)
         succeeded = self._succeeded(record, status, now, asked, pushing)
         # The validators the server sent with this 200, each on its own: one it did not send is dropped.
-        succeeded.etag = resource.headers.get("ETag")
-        succeeded.last_modified = resource.headers.get("Last-Modified")
+        succeeded.etag = _validator(resource, "ETag")
+        succeeded.last_modified = _validator(resource, "Last-Modified")
         succeeded.title = reading.title or record.title
         succeeded.site_link = reading.site_link or record.site_link
         return FeedPoll(succeeded, reading.entries, events)
@@ -219,13 +224,21 @@ class FeedJobs:
 
 
 def _validators(record: FeedRecord) -> dict[str, str]:
-    """Exactly what the server last sent, verbatim, each only if it sent it."""
+    """Exactly what the server last sent, verbatim, each only if it sent it (and one an older release kept past
+    ``MAX_VALIDATOR_CHARS`` not at all)."""
     headers: dict[str, str] = {}
-    if record.etag:
+    if record.etag and len(record.etag) <= MAX_VALIDATOR_CHARS:
         headers["If-None-Match"] = record.etag
-    if record.last_modified:
+    if record.last_modified and len(record.last_modified) <= MAX_VALIDATOR_CHARS:
         headers["If-Modified-Since"] = record.last_modified
     return headers
+
+
+def _validator(resource: Resource, name: str, unsent: str | None = None) -> str | None:
+    """The validator ``name`` the answer sent, verbatim; ``unsent`` if it sent none, or one past
+    ``MAX_VALIDATOR_CHARS``."""
+    value = resource.headers.get(name)
+    return value if value is not None and len(value) <= MAX_VALIDATOR_CHARS else unsent
 
 
 def _moved(record: FeedRecord, resource: Resource) -> tuple[FeedRecord, list[EventBody]]:
