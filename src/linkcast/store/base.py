@@ -70,6 +70,7 @@ WRITES = frozenset(
         "prune",
         "set_crawl_delay",
         "take_host_turn",
+        "hold_host",
         "create_crawl",
         "claim_crawl_url",
         "finish_crawl_page",
@@ -271,6 +272,12 @@ class Store(ABC):
         """The seconds to wait before a request to ``host`` that no job of its own was claimed for (a crawl's redirect
         to another host): 0 without a ``Crawl-delay`` in force; else until the host's next start (0 if it has come),
         which moves one delay past that turn, so that the host's jobs and other such requests come after it."""
+
+    @abstractmethod
+    async def hold_host(self, host: str, until: float) -> None:
+        """Start no job of ``host`` before ``until`` (the server asked, by a ``Retry-After`` to one request, for no
+        request of this client's before then), whatever its kind; every worker process sharing the store keeps to it.
+        A later next start (a hold, the spacing, a ``Crawl-delay``) stands; jobs running go on."""
 
     # -- crawls ---------------------------------------------------------------------------------------------------
 

@@ -159,6 +159,9 @@ class MemoryCore(Store):
     async def take_host_turn(self, host: str) -> float:
         return self._jobs.take_turn(host, time.time())
 
+    async def hold_host(self, host: str, until: float) -> None:
+        self._jobs.hold_host(host, until)
+
     async def events_after(
         self,
         since: int,
