@@ -81,19 +81,27 @@ async def test_each_validator_is_kept_or_dropped_on_its_own_and_never_made_up(
         assert "If-None-Match" not in seen.headers and "If-Modified-Since" not in seen.headers
 
 
-async def test_a_304_that_brings_a_validator_replaces_that_one_and_keeps_the_other(
+async def test_a_304_updates_the_validators_of_the_version_it_names_and_of_no_other(
     poller: Service, server: FeedServer
 ) -> None:
-    """RFC 9111 4.3.4: a 304's validators update the stored response's; one it does not send stays as it was."""
+    """RFC 9111 4.3.4: a 304 with the stored ETag updates the stored answer (its new Last-Modified replaces the
+    old); one with another ETag names a version linkcast never read, and updates nothing. Taken as the feed's, that
+    ETag went back and the unchanged feed came again in full, a 200."""
     feed = Feed(rss(("a", "A")), etag='"old"', last_modified="Sun, 06 Dec 2026 10:00:00 GMT")
     url = server.feed("/rotating.xml", feed)
     await watch(poller, "r", url)
     await server.wait_requests("/rotating.xml", 2)  # discovery (the first poll's answer: validators stored), a poll
-    feed.queued.append((304, {"ETag": '"rotated"'}))
+    feed.last_modified = "Mon, 07 Dec 2026 10:00:00 GMT"  # the same version, a new Last-Modified: its 304s say so
+    feed.queued.append((304, {"ETag": '"old"', "Last-Modified": feed.last_modified}))  # to a request of the old one
     count = len(server.requests_to("/rotating.xml"))
     after = (await server.wait_requests("/rotating.xml", count + 2))[count + 1]
-    assert after.headers.get("If-None-Match") == '"rotated"'
-    assert after.headers.get("If-Modified-Since") == "Sun, 06 Dec 2026 10:00:00 GMT"
+    assert after.headers.get("If-None-Match") == '"old"'
+    assert after.headers.get("If-Modified-Since") == "Mon, 07 Dec 2026 10:00:00 GMT"
+    feed.queued.append((304, {"ETag": '"rotated"', "Last-Modified": "Tue, 08 Dec 2026 10:00:00 GMT"}))
+    count = len(server.requests_to("/rotating.xml"))
+    later = (await server.wait_requests("/rotating.xml", count + 2))[count:]
+    assert [seen.headers.get("If-None-Match") for seen in later] == ['"old"', '"old"']
+    assert later[1].headers.get("If-Modified-Since") == "Mon, 07 Dec 2026 10:00:00 GMT"
 
 
 async def test_no_cookies_no_cache_busting_one_user_agent(poller: Service, server: FeedServer) -> None:

@@ -5,8 +5,9 @@ A poll behaves as a feed reader should, request by request:
 
 - Conditional GET with exactly the validators the server last sent: ``ETag`` back verbatim as ``If-None-Match``,
   ``Last-Modified`` verbatim as ``If-Modified-Since``, each kept or dropped on its own and replaced on every 200,
-  never made up, none kept past ``MAX_VALIDATOR_CHARS``. A 304 costs no parse and sends nothing. No cookies, no
-  cache-busting query, one ``User-Agent``.
+  never made up, none kept past ``MAX_VALIDATOR_CHARS``. A 304 costs no parse and sends nothing; it updates the
+  validators only of the version it names (``_names_stored``). No cookies, no cache-busting query, one
+  ``User-Agent``.
 - 301 and 308 (each hop of the chain up to the first that is not) move the feed: its stored URL changes, and a
   ``feed.moved`` event says so; 302 and 307 do not. 410 ends the feed (``feed.gone``; no more requests).
 - Failures back off; a 429 or 503 longer if its ``Retry-After`` says so, and that wait holds every job of the host
@@ -147,13 +148,15 @@ class FeedJobs:
             poll.events[:0] = events
             return poll
         if status == 304:
-            asked = asked_interval(resource.headers, None, now)  # 0 (max-age=0) is an answer: the minimum
+            # A 304 updates the stored answer its validator names, and no other (RFC 9111 4.3.4): one that names
+            # another version (a new ETag) changes neither the validators nor the interval.
+            names_stored = _names_stored(resource, record)
+            asked = asked_interval(resource.headers, None, now) if names_stored else None  # 0 (max-age=0): the minimum
             interval = asked if asked is not None else record.interval
             unchanged = self._succeeded(record, status, now, interval, pushing)
-            # A 304 may bring newer validators: each one it sends replaces the stored one (RFC 9111 4.3.4); one it
-            # does not send is kept (a 304 is no new representation, unlike a 200).
-            unchanged.etag = _validator(resource, "ETag", record.etag)
-            unchanged.last_modified = _validator(resource, "Last-Modified", record.last_modified)
+            if names_stored:  # each validator it sends replaces the stored one; one it does not send is kept
+                unchanged.etag = _validator(resource, "ETag", record.etag)
+                unchanged.last_modified = _validator(resource, "Last-Modified", record.last_modified)
             return FeedPoll(unchanged, events=events)
         if not 200 <= status < 300:
             error = FetchError(f"the server answered {status}", code="http_status")
@@ -249,6 +252,18 @@ def _validator(resource: Resource, name: str, unsent: str | None = None) -> str 
     ``MAX_VALIDATOR_CHARS``."""
     value = resource.headers.get(name)
     return value if value is not None and len(value) <= MAX_VALIDATOR_CHARS else unsent
+
+
+def _names_stored(resource: Resource, record: FeedRecord) -> bool:
+    """Whether a 304 is about the version stored (RFC 9111 4.3.4): its ETag is the stored one (weak comparison, RFC
+    9110 8.8.3.2), or with no ETag its Last-Modified is, or it sends neither. One that names another version, taken
+    as the feed's validator, would be sent back and answered 200 with the unchanged feed, or 304 to a version never
+    read."""
+    etag = resource.headers.get("ETag")
+    if etag is not None:
+        return record.etag is not None and etag.removeprefix("W/") == record.etag.removeprefix("W/")
+    modified = resource.headers.get("Last-Modified")
+    return modified is None or modified == record.last_modified
 
 
 def _moved(record: FeedRecord, resource: Resource) -> tuple[FeedRecord, list[EventBody]]:
