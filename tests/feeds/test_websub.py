@@ -402,6 +402,26 @@ async def test_a_feed_that_names_no_hub_any_more_is_unsubscribed_and_polled_as_b
     await site.wait_requests("/hubless", polls + 2, timeout=10)  # at the feed's own interval again
 
 
+async def test_the_poll_that_finds_the_hub_gone_is_followed_at_the_feeds_own_interval(
+    tmp_path: Path, site: FeedServer, hub: WebSubHub
+) -> None:
+    """The poll that ends the subscription (its lease an hour yet) was scheduled as one of a feed its hub pushes, at
+    --feed-max-interval (a day by default): the feed went that long unread, pushed by no one."""
+    service = subscriber(tmp_path, "--feed-max-interval", "5")
+    await service.start()
+    try:
+        own = site.url("/hub-dropped")
+        url = site.feed("/hub-dropped", Feed(rss_with_hub(hub.hub_url, own, ("a", "A"))))
+        await subscribed(service, hub, "hub-dropped", url)
+        site.feeds["/hub-dropped"].update(rss(("b", "B"), ("a", "A")))  # the publisher stopped naming a hub
+        await hub.wait_for(lambda: any(a.mode == "unsubscribe" and a.topic == own and a.confirmed for a in hub.asked))
+        record = (await service.call("GET", "/feeds/hub-dropped"))[1]
+        assert record.get("push") is None, record
+        assert record["next_poll"] - record["last_poll"] < 5 * 0.5, record  # 0.5 s asked, 5 s the longest
+    finally:
+        service.stop()
+
+
 async def test_a_verification_of_the_subscription_held_is_confirmed_with_its_new_lease(
     service: Service, site: FeedServer, hub: WebSubHub
 ) -> None:

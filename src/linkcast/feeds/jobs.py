@@ -185,7 +185,8 @@ class FeedJobs:
         # still a resource with a URL: the feed's, where permanent redirects led (a temporary one's target may
         # change at each poll, and each change would be a new subscription).
         topic = reading.topic or record.url
-        await self.subscriptions.noticed(record.feed_id, reading.hubs, topic, answer.url, now, known=subscribed)
+        if not await self.subscriptions.noticed(record.feed_id, reading.hubs, topic, answer.url, now, known=subscribed):
+            pushing = None  # the feed's hub stopped pushing it, or a new subscription has yet to be verified
         asked = asked_interval(resource.headers, reading.ttl, now)
         succeeded = self._succeeded(record, status, now, asked, pushing)
         # The validators the server sent with this 200, each on its own: one it did not send is dropped.

@@ -41,17 +41,18 @@ class Subscriptions:
 
     async def noticed(
         self, feed_id: str, hubs: list[str], topic: str | None, content_url: str, now: float, *, known: bool = True
-    ) -> None:
+    ) -> bool:
         """What a poll found: the feed's hubs and topic, and ``content_url``, the URL it read the feed from.
         ``known``: whether the feed had a subscription when the poll began (if not, one that names no hub has nothing
-        to end, and the store is not asked)."""
+        to end, and the store is not asked). False if the subscription the poll began with is ended or replaced: its
+        hub no longer pushes the feed, whatever its lease said, and the poll is not followed as a pushed feed's."""
         hubs = hubs[:MAX_HUBS]
         if not hubs:
             if known:  # the feed names no hub any more: its subscription ends (its hub is asked to stop)
                 await self._end(feed_id, now, "names no hub any more")
-            return
+            return False
         if not topic:
-            return
+            return True
         hub = hubs[0]
         current = await self.store.get_subscription(feed_id)
         wanted = self._wanted(feed_id, hubs, topic, current, now)
@@ -60,10 +61,11 @@ class Subscriptions:
                 # a lost race: the next poll retries
                 changed = replace(current, content_url=content_url, hubs=hubs)
                 await self.store.swap_subscription(feed_id, current.version, changed)
-            return
+            return True
         wanted.content_url, wanted.hubs = content_url, hubs
         if await self.store.swap_subscription(feed_id, current.version if current else 0, wanted):
             log.info("feed %s names the hub %s (topic %s): %s", feed_id, hub, topic, wanted.state)
+        return False
 
     async def feed_removed(self, feed_id: str, now: float) -> None:
         """Ask the hub to stop, if it may be pushing or about to; otherwise the subscription just goes."""
