@@ -20,6 +20,7 @@ from html import escape
 
 import aiohttp
 from aiohttp import web
+from multidict import CIMultiDict
 
 from tests.support.site import LocalSite
 
@@ -95,7 +96,7 @@ class WebSubRocks(LocalSite):
         """The blog as ``Subscriber::get_feed`` answers it (and as ``Hub::render_page`` delivers it)."""
         num, base = blog.num, self.url(self._path(blog))
         hub, own = base + "/hub", base
-        headers: dict[str, str] = {}
+        headers = CIMultiDict[str]()
         kind, link_tags = "html", ""
         if num in (201, 202) and not redirected:
             return web.Response(
@@ -108,7 +109,8 @@ class WebSubRocks(LocalSite):
         if num in (203, 204):
             hub = _with_query(hub, "redirect=true")
         if num in (100, 104, 200, 201, 202, 203, 204, 205, 300, 301, 302):
-            headers["Link"] = f'<{own}>; rel="self", <{hub}>; rel="hub"'
+            headers.add("Link", f'<{own}>; rel="self"')
+            headers.add("Link", f'<{hub}>; rel="hub"')
         if num == 101:
             link_tags = f'<link rel="hub" href="{hub}">\n<link rel="self" href="{own}">'
         if num == 102:
