@@ -346,6 +346,31 @@ async def test_a_denied_subscription_is_recorded_and_the_feed_still_polled(
     await site.wait_requests("/denied", polls + 2, timeout=10)
 
 
+async def test_a_subscription_the_hub_denies_once_it_pushed_has_the_feed_polled_again(
+    service: Service, site: FeedServer, hub: WebSubHub
+) -> None:
+    """WebSub 5.2: a hub may deny a subscription at any point, one it verified too, and then pushes no more; the
+    feed, polled at --feed-max-interval while it pushed, was left unread that long (a day by default)."""
+    own = site.url("/denied-later")
+    url = site.feed("/denied-later", Feed(rss_with_hub(hub.hub_url, own, ("a", "A"))))
+    await subscribed(service, hub, "denied-later", url)
+    async with asyncio.timeout(10):  # until a poll is followed as a pushed feed's
+        while (record := (await service.call("GET", "/feeds/denied-later"))[1])["next_poll"] - record[
+            "last_poll"
+        ] < 30 * 0.5:
+            await asyncio.sleep(0.05)
+    callback = hub.subscribers[own].callback.removeprefix(service.base_url)
+    query = {"hub.mode": "denied", "hub.topic": own, "hub.reason": "the topic moved"}
+    status, _ = await service.call("GET", callback, params=query)
+    assert status == 200
+    _status, record = await service.call("GET", "/feeds/denied-later")
+    assert (record["push"]["state"], record["push"]["reason"]) == (
+        "denied",
+        "the hub denied the subscription: the topic moved",
+    )
+    assert record["next_poll"] - record["last_poll"] < 30 * 0.5, record  # polled again at once, then as asked
+
+
 async def test_removing_a_feed_unsubscribes_and_its_callback_is_then_gone(
     service: Service, site: FeedServer, hub: WebSubHub
 ) -> None:

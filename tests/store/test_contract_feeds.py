@@ -397,3 +397,37 @@ async def test_feeds_are_counted_as_they_are_added_repeated_and_removed(store: S
     assert await store.count_feeds() == 3
     await store.remove_feed("b")
     assert await store.count_feeds() == 2
+
+
+async def test_a_feed_polled_by_a_time_is_due_then_with_one_poll_queued(store: Store) -> None:
+    """A hub that stops pushing a feed (it denied the subscription) leaves it polled at --feed-max-interval: its
+    poll is brought forward."""
+    await store.create_feed(watched())
+    await poll(store, next_in=3600)
+    assert await store.next_job("w", timeout=0.2) is None
+    now = time.time()
+    assert await store.poll_feed_by("f", now)
+    record = await store.get_feed("f")
+    assert record is not None and record.next_poll == pytest.approx(now)
+    job = await take(store)
+    assert (job.kind, job.request_id, job.url) == (FEED_JOB, "f", FEED)
+    assert await store.next_job("w2", timeout=0.3) is None, "the poll due in an hour is still queued"
+
+
+async def test_polling_a_feed_by_a_time_never_puts_its_poll_off_nor_touches_a_running_or_gone_one(
+    store: Store,
+) -> None:
+    await store.create_feed(watched())
+    await poll(store, next_in=0.3)
+    assert not await store.poll_feed_by("f", time.time() + 3600)
+    job = await take(store)
+    assert not await store.poll_feed_by("f", time.time()), "a running poll queues its next itself"
+    record = await store.get_feed("f")
+    assert record is not None
+    gone = dataclasses.replace(record, state=FEED_GONE, polls=1, last_poll=time.time(), next_poll=None)
+    await store.finish_feed_poll(job, FeedPoll(gone))
+    assert not await store.poll_feed_by("f", time.time())
+    assert not await store.poll_feed_by("unknown", time.time())
+    assert await store.next_job("w", timeout=0.3) is None
+    stored = await store.get_feed("f")
+    assert stored is not None and stored.next_poll is None

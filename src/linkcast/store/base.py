@@ -77,6 +77,7 @@ WRITES = frozenset(
         "cancel_crawl",
         "create_feed",
         "finish_feed_poll",
+        "poll_feed_by",
         "remove_feed",
         "record_pushed_entries",
         "swap_subscription",
@@ -95,7 +96,7 @@ WRITES = frozenset(
 # prune): such a success says nothing of the room left (on SQLite a transaction that changes nothing commits on a
 # full disk), so it does not clear a remembered failure. Idle workers claim nothing every second: /healthz said ok
 # while every submission was refused with 507.
-CHANGED_NOTHING: dict[str, object] = {"claim_job": None, "prune": 0}
+CHANGED_NOTHING: dict[str, object] = {"claim_job": None, "prune": 0, "poll_feed_by": False}
 _EVERY_SUCCESS = object()  # a write whose every success counts
 # Every method a backend implements for the contract: failures inside them are translated to the typed errors (one
 # left out raised the backend's own: PUT /webhooks answered 500, with a traceback, while Redis was out of memory).
@@ -357,6 +358,13 @@ class Store(ABC):
         record stored, the next poll queued unless the feed is gone. A poll of a feed removed since it began takes
         nothing, even when the id is watched again (the record's ``created_at`` differs): that feed keeps its own
         options and one poll job."""
+
+    @abstractmethod
+    async def poll_feed_by(self, feed_id: str, when: float) -> bool:
+        """Bring the feed's next poll forward to ``when`` (a hub stopped pushing it: it was polled seldom): its
+        queued poll job is moved and its record's ``next_poll`` set. False, and nothing changed, for an unknown or
+        gone feed, one whose next poll comes by ``when`` already, or one being polled now (that poll queues its
+        next when it ends)."""
 
     @abstractmethod
     async def remove_feed(self, feed_id: str) -> FeedRecord:

@@ -4,8 +4,8 @@ needs is in the store).
 - Verification of intent (GET, WebSub 5.3): ``hub.challenge`` is echoed only for a pending subscription or
   unsubscription whose ``hub.topic`` (the same URL once percent-encoding is normalized: ``same_topic``) and
   ``hub.mode`` match, or for the subscription held (a hub's reconfirmation, or its retry: ``_held``); anything else
-  is a 404. ``hub.mode=denied`` for the subscription's topic is recorded (the feed goes on being polled) and
-  answered 200.
+  is a 404. ``hub.mode=denied`` for the subscription's topic is recorded (the feed goes on being polled: at once,
+  if the hub was pushing it, WebSub 5.2) and answered 200.
 - Content distribution (POST, WebSub 7 and 8): accepted only with a valid ``X-Hub-Signature``. A badly signed body
   is answered 2xx as the specification allows (a prober learns nothing of the secret), dropped and counted, and so
   is one whose Link ``rel=self`` (else document) names a topic other than the subscription's (``_of_its_topic``).
@@ -105,6 +105,9 @@ class Callbacks:
                 return NOT_FOUND
             if await self.store.swap_subscription(feed_id, sub.version, after):
                 log.info("the hub of feed %s: %s verified", feed_id, mode)
+                if mode == "denied" and sub.active(now):
+                    # Its hub pushes no more, and its polls were put off to --feed-max-interval while it did.
+                    await self.store.poll_feed_by(feed_id, now)
                 return Reply(200, body=challenge)
         return Reply(503, "the subscription is changing: verify again", "busy")
 

@@ -89,14 +89,16 @@ class MemoryFeeds(MemoryCrawls):
         self._feeds: dict[str, _Feed] = {}
         self._feed_places = 0
 
-    def _schedule_poll(self, record: FeedRecord) -> None:
+    def _schedule_poll(self, record: FeedRecord, when: float | None = None) -> bool:
+        """Queue the feed's poll for ``when`` (else its ``next_poll``); False if one is queued or running already."""
         now = time.time()
-        due = record.next_poll if record.next_poll is not None else now
+        due = when if when is not None else record.next_poll if record.next_poll is not None else now
         host = host_key(record.url)
-        self._jobs.enqueue(
+        queued = self._jobs.enqueue(
             FEED_JOB, record.feed_id, record.url, host, now, not_before=due, flow=feed_flow(record.feed_id)
         )
         self._announce_job()
+        return queued
 
     async def create_feed(self, record: FeedRecord) -> tuple[FeedRecord, bool]:
         existing = self._feeds.get(record.feed_id)
@@ -144,6 +146,17 @@ class MemoryFeeds(MemoryCrawls):
             apply_poll(_Book(self, feed, now), feed.record, poll, now)
         elif feed is not None and feed.record.state != FEED_GONE:
             self._schedule_poll(feed.record)  # removed and added again meanwhile: the new feed's poll, not this one's
+
+    async def poll_feed_by(self, feed_id: str, when: float) -> bool:
+        feed = self._feeds.get(feed_id)
+        record = feed.record if feed is not None else None
+        if record is None or record.state == FEED_GONE or record.next_poll is None or record.next_poll <= when:
+            return False
+        self._jobs.drop_jobs_of(FEED_JOB, feed_id)  # the queued poll; a running one stays, and the next is its to queue
+        if not self._schedule_poll(record, when):
+            return False
+        record.next_poll = when
+        return True
 
     async def remove_feed(self, feed_id: str) -> FeedRecord:
         feed = self._feeds.pop(feed_id, None)

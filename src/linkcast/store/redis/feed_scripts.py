@@ -164,6 +164,24 @@ return 1
 """
 )
 
+# ARGV: prefix, now, concurrency, feed id, when. Answers 1 if the feed's queued poll was brought forward to 'when',
+# else 0 (no such feed, gone, due by then, or its poll running: that one queues its next as it ends).
+POLL_BY = (
+    FEED_PREAMBLE
+    + """
+local now, conc, id, when = tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4], tonumber(ARGV[5])
+local f = redis.call('HMGET', fkey(id), 'state', 'next_poll', 'url')
+if not f[3] or f[1] == 'gone' or not f[2] or tonumber(f[2]) <= when then return 0 end
+local job = redis.call('GET', fkey(id, 'job'))
+local j = job and redis.call('HMGET', jkey(job), 'h', 'o')
+if not j or not j[1] or j[2] then return 0 end
+unqueue(job, now, conc)
+redis.call('HSET', fkey(id), 'next_poll', ARGV[5])
+schedule(id, f[3], j[1], when, now, conc)
+return 1
+"""
+)
+
 # A poll's (or a push's) entries before its last ``ENTRIES_PER_STEP`` (``feeds.py``), taken a step at a time ahead
 # of FINISH_POLL or PUSH (which take the last ones and then trim the seen-set): a poll brings --max-entries-per-poll
 # entries, each new one an event and, for a feed that follows its links, a request and its job, and one script

@@ -23,7 +23,16 @@ from linkcast.settings import Settings
 from linkcast.store.feed_ledger import SEEN_MAX, SEEN_RETENTION_SECONDS
 from linkcast.store.listing import LISTING_BYTES, within_budget
 from linkcast.store.redis.events import SCAN_PAGE, RedisEvents
-from linkcast.store.redis.feed_scripts import CREATE, FINISH_POLL, PRUNE_ENTRIES, PRUNE_REMOVED, PUSH, REMOVE, TAKE
+from linkcast.store.redis.feed_scripts import (
+    CREATE,
+    FINISH_POLL,
+    POLL_BY,
+    PRUNE_ENTRIES,
+    PRUNE_REMOVED,
+    PUSH,
+    REMOVE,
+    TAKE,
+)
 
 ENTRIES_KEPT = 10_000
 
@@ -47,6 +56,7 @@ class RedisFeeds(RedisEvents):
             {"create_feed": CREATE, "take": TAKE, "finish_poll": FINISH_POLL, "push": PUSH, "remove_feed": REMOVE}
         )
         self.register({"prune_removed_feeds": PRUNE_REMOVED, "prune_feed_entries": PRUNE_ENTRIES})
+        self.register({"poll_feed_by": POLL_BY})
 
     def feed_key(self, feed_id: str, part: str | None = None) -> str:
         return self.key("feed", feed_id, *((part,) if part else ()))
@@ -166,6 +176,10 @@ class RedisFeeds(RedisEvents):
         """Whether no successful poll of the feed is recorded yet (its entries then come as the backlog)."""
         polls = await self.redis.hget(self.feed_key(feed_id), "polls")
         return not polls or int(polls) == 0
+
+    async def poll_feed_by(self, feed_id: str, when: float) -> bool:
+        now = repr(time.time())
+        return bool(await self.run_script("poll_feed_by", now, self.concurrency, feed_id, repr(when)))
 
     async def remove_feed(self, feed_id: str) -> FeedRecord:
         record = await self.get_feed(feed_id)

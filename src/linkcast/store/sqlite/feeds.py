@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sqlite3
 import time
 from collections.abc import Sequence
@@ -57,10 +58,12 @@ def _save(connection: sqlite3.Connection, record: FeedRecord, place: int | None 
     )
 
 
-def _schedule(connection: sqlite3.Connection, record: FeedRecord, now: float) -> None:
+def _schedule(connection: sqlite3.Connection, record: FeedRecord, now: float) -> bool:
+    """Queue the feed's poll for its ``next_poll``; False if one is queued or running already."""
     due = record.next_poll if record.next_poll is not None else now
     flow = feed_flow(record.feed_id)
-    scheduler.enqueue(connection, FEED_JOB, record.feed_id, record.url, host_key(record.url), now, None, due, flow)
+    url, host = record.url, host_key(record.url)
+    return scheduler.enqueue(connection, FEED_JOB, record.feed_id, url, host, now, None, due, flow)
 
 
 class _Counts(NamedTuple):
@@ -233,6 +236,24 @@ class SQLiteFeeds(SQLiteCore):
         if followed:
             await self._announce_jobs()  # the pages of new entries are queued
         return bool(recorded)
+
+    async def poll_feed_by(self, feed_id: str, when: float) -> bool:
+        def operation(connection: sqlite3.Connection) -> Written:
+            record = _load(connection, feed_id)
+            if record is None or record.state == FEED_GONE or record.next_poll is None or record.next_poll <= when:
+                return Written(False)
+            now = time.time()
+            scheduler.drop_jobs_of(connection, FEED_JOB, feed_id, now)  # the queued poll; a running one stays
+            moved = dataclasses.replace(record, next_poll=when)
+            if not _schedule(connection, moved, now):  # running: the next poll is its to queue
+                return Written(False)
+            _save(connection, moved)
+            return Written(True)
+
+        brought: bool = (await self._writer.run(operation)).value
+        if brought:
+            await self._announce_jobs()
+        return brought
 
     async def remove_feed(self, feed_id: str) -> FeedRecord:
         def operation(connection: sqlite3.Connection) -> Written:
