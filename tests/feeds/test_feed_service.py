@@ -350,3 +350,33 @@ async def test_pages_read_to_find_their_feed_are_read_one_at_a_time_per_extracti
         poller.stop()
     assert answers == [(400, "no_feed_found")] * 3
     assert rss.peak - baseline < 400 * 2**20, f"{(rss.peak - baseline) / 2**20:.0f} MiB more while reading"
+
+
+@pytest.mark.parametrize(
+    ("named_by", "filler"),
+    [("head", ""), ("Link header", ""), ("head", "<meta x=1>" * 5_000)],  # the last, 50 KB: read in a child
+    ids=["head", "link-header", "large-page"],
+)
+async def test_a_page_that_names_no_feed_but_a_websub_hub_is_watched_as_a_page(
+    poller: Service, server: FeedServer, named_by: str, filler: str
+) -> None:
+    """A WebSub topic may be any document (W3C WebSub 1; websub.rocks' are HTML pages): a page that names a hub and
+    no feed is watched for its links, as asked with "watch": "links", and said so; it was refused (no_feed_found)."""
+    hub = f"{server.origin}/hub"
+    head = f"<link rel=hub href='{hub}'>" if named_by == "head" else ""
+    headers = {"Link": f'<{hub}>; rel="hub"'} if named_by == "Link header" else {}
+    page = server.feed(
+        "/blog",
+        Feed(f"<html><head>{filler}{head}</head><body><a href=/post/1>post</a></body></html>",
+             content_type="text/html", extra_headers=headers),
+    )  # fmt: skip
+    status, body = await poller.call("PUT", "/feeds/blog", json={"url": page})
+    assert (status, body["watch"], body["url"]) == (201, "links", page), body
+    assert (await poller.call("PUT", "/feeds/blog", json={"url": page, "watch": "feed"}))[0] == 200  # the same ask
+    status, body = await poller.call("PUT", "/feeds/blog", json={"url": page, "watch": "links"})
+    assert (status, body["error"]["code"]) == (409, "conflict"), body
+    async with asyncio.timeout(20):
+        while not (await poller.call("GET", "/feeds/blog/entries"))[1]["entries"]:
+            await asyncio.sleep(0.05)
+    _status, listed = await poller.call("GET", "/feeds/blog/entries")
+    assert [entry["link"] for entry in listed["entries"]] == [f"{server.origin}/post/1"]

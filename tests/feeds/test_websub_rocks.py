@@ -1,6 +1,7 @@
 """The websub.rocks subscriber checks, one by one, against a replica of the site on loopback
 (``tests/support/websub_rocks.py``): each test passes when the site would say so. The pages (100, 101, 200-205,
-300-302) are watched as pages (``"watch": "links"``), the feeds (102-104) as feeds."""
+300-302) and the feeds (102-104) are watched as a client would, with no option: the pages, which name a hub and no
+feed, are watched for their links (``"watch": "links"``), the feeds as feeds."""
 
 from __future__ import annotations
 
@@ -40,11 +41,8 @@ async def rocks() -> AsyncIterator[WebSubRocks]:
 
 async def watch(service: Service, rocks: WebSubRocks, blog: Blog) -> str:
     feed_id = f"rocks-{blog.num}-{blog.token}"
-    spec: dict[str, Any] = {"url": rocks.topic_of(blog)}
-    if blog.num not in FEEDS:
-        spec["watch"] = "links"
-    status, body = await service.call("PUT", f"/feeds/{feed_id}", json=spec)
-    assert status == 201, body
+    status, body = await service.call("PUT", f"/feeds/{feed_id}", json={"url": rocks.topic_of(blog)})
+    assert (status, body["watch"]) == (201, "feed" if blog.num in FEEDS else "links"), body
     return feed_id
 
 

@@ -30,6 +30,9 @@ FEED_REMOVED = "feed.removed"
 # What a feed watches: a feed document, or an HTML page whose new links are its entries.
 WATCH_FEED = "feed"
 WATCH_LINKS = "links"
+# The key of a feed's stored spec that says it watches the page's links though it was asked for a feed: the page
+# names no feed but a WebSub hub (a topic may be any document, W3C WebSub 1), so the page itself is what is pushed.
+WATCHING = "watching"
 
 
 def entry_key(entry_id: str) -> bytes:
@@ -57,6 +60,16 @@ class FeedRecord:
     entry_count: int = 0
     interval: float | None = None  # the interval the feed last asked for (before jitter): the base of back-offs
 
+    @property
+    def watch(self) -> str:
+        """What is read at each poll: ``WATCH_FEED`` or ``WATCH_LINKS`` (asked for, or chosen: ``WATCHING``)."""
+        return str(self.spec.get(WATCHING) or self.spec.get("watch", WATCH_FEED))
+
+    @property
+    def asked(self) -> dict[str, Any]:
+        """The spec as the client sent it (a repeat of it is the same request)."""
+        return {name: value for name, value in self.spec.items() if name != WATCHING}
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "feed_id": self.feed_id,
@@ -65,7 +78,7 @@ class FeedRecord:
             "title": self.title,
             "site_link": self.site_link,
             "follow": bool(self.spec.get("follow")),
-            "watch": self.spec.get("watch", WATCH_FEED),
+            "watch": self.watch,
             "created_at": self.created_at,
             "last_poll": self.last_poll,
             "next_poll": self.next_poll,

@@ -43,16 +43,22 @@ def _resolved(joiner: HrefJoiner, href: str) -> str | None:
 
 def feed_links_in_html(body: bytes, url: str, content_type: str | None = None) -> list[FeedLink]:
     """The ``<link rel="alternate" type="…feed type…" href>`` of the page's head, in document order, each URL once."""
+    return feeds_and_hub_in_html(body, url, content_type)[0]
+
+
+def feeds_and_hub_in_html(body: bytes, url: str, content_type: str | None = None) -> tuple[list[FeedLink], bool]:
+    """``feed_links_in_html``, and whether the head names a WebSub hub (``<link rel="hub">``), in one reading."""
     found: dict[str, FeedLink] = {}
+    names_hub = False
     for rel, href, media, title, joiner in _head_links(body, url, content_type):
-        if "alternate" not in rel or media not in FEED_TYPES:
+        if "hub" in rel:
+            names_hub = names_hub or _resolved(joiner, href) is not None
+        if "alternate" not in rel or media not in FEED_TYPES or len(found) >= MAX_FEED_LINKS:
             continue
         link = _resolved(joiner, href)
         if link is not None and link not in found:
             found[link] = FeedLink(link, media, " ".join(title.split())[:1000] or None if title else None)
-            if len(found) >= MAX_FEED_LINKS:
-                break
-    return list(found.values())
+    return list(found.values()), names_hub
 
 
 def feed_links_in_headers(link_headers: list[str], url: str) -> list[FeedLink]:

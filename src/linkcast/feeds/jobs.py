@@ -32,7 +32,6 @@ from linkcast.core.feeds import (
     FEED_GONE,
     FEED_GONE_EVENT,
     FEED_MOVED,
-    WATCH_FEED,
     WATCH_LINKS,
     FeedPoll,
     FeedRecord,
@@ -128,7 +127,7 @@ class FeedJobs:
 
     @staticmethod
     def _accept(record: FeedRecord) -> str:
-        return PAGE_ACCEPT if record.spec.get("watch") == WATCH_LINKS else FEED_ACCEPT
+        return PAGE_ACCEPT if record.watch == WATCH_LINKS else FEED_ACCEPT
 
     async def _answered(
         self, record: FeedRecord, resource: Resource, now: float, pushing: float | None, subscribed: bool
@@ -172,7 +171,7 @@ class FeedJobs:
         try:
             reading = await read_off_loop(
                 self.extraction,
-                str(record.spec.get("watch", WATCH_FEED)),
+                record.watch,
                 answer,
                 self.limits,
                 self.settings.max_entries_per_poll,

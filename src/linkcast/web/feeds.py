@@ -23,7 +23,7 @@ from linkcast.core.errors import (
     StoreFull,
     StoreUnavailable,
 )
-from linkcast.core.feeds import WATCH_FEED, WATCH_LINKS, FeedRecord
+from linkcast.core.feeds import WATCH_FEED, WATCH_LINKS, WATCHING, FeedRecord
 from linkcast.core.inputs import validate_request_id
 from linkcast.feeds.discover import discover_feed
 from linkcast.feeds.opml import OpmlFeed, export_opml, read_opml
@@ -71,7 +71,7 @@ async def watch(feed_id: str, spec: dict[str, Any]) -> tuple[FeedRecord, bool]:
     key = (feed_id, orjson.dumps(spec, option=orjson.OPT_SORT_KEYS))
     while True:
         existing = await rt.store.get_feed(feed_id)
-        if existing is not None and existing.spec == spec:
+        if existing is not None and existing.asked == spec:
             return existing, False
         pending = rt.feeds_being_added.get(key)
         if pending is None:
@@ -100,13 +100,13 @@ async def find_and_watch(feed_id: str, spec: dict[str, Any], *, new: bool) -> tu
     rt = runtime()
     if new:
         (await FeedRoom.of(rt.store, rt.settings.max_feeds)).take()
-    url = (
-        spec["url"]
-        if spec["watch"] == WATCH_LINKS
-        else await discover_feed(rt.fetcher, rt.extraction, spec["url"], rt.first_answers)
-    )
+    if spec["watch"] == WATCH_LINKS:
+        url, watching = spec["url"], WATCH_LINKS
+    else:
+        url, watching = await discover_feed(rt.fetcher, rt.extraction, spec["url"], rt.first_answers)
     rt.fetcher.policy.check_url(url)
-    return await rt.store.create_feed(FeedRecord(feed_id, spec, url))
+    stored = spec if watching == spec["watch"] else {**spec, WATCHING: watching}
+    return await rt.store.create_feed(FeedRecord(feed_id, stored, url))
 
 
 async def start(feed_id: str) -> Response:
@@ -249,7 +249,7 @@ async def watched_feeds() -> AsyncIterator[FeedRecord]:
     while True:
         page = await store.list_feeds(after, 1000)
         for record in page.items:
-            if record.spec.get("watch") != WATCH_LINKS:
+            if record.watch != WATCH_LINKS:
                 yield record
         if page.next is None:
             return

@@ -29,7 +29,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from linkcast.core.errors import LinkcastError, Unavailable
-from linkcast.core.feeds import FEED_GONE, WATCH_FEED, FeedRecord, PolledEntry
+from linkcast.core.feeds import FEED_GONE, FeedRecord, PolledEntry
 from linkcast.core.links import LinkLimits
 from linkcast.core.websub import (
     MODE_SUBSCRIBE,
@@ -122,7 +122,7 @@ class Callbacks:
         sub, record = live
         if not signature_valid(signature, sub.secret, body):
             return await self._dropped(sub, "bad_signature")
-        watch = str(record.spec.get("watch", WATCH_FEED))
+        watch = record.watch
         try:
             answer = Answer(body, sub.content_url or sub.topic, content_type, link_headers)
             limits, max_entries = self.limits, self.settings.max_entries_per_poll
