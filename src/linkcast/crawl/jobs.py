@@ -179,7 +179,10 @@ class CrawlJobs:
     def _pacing(self, answer: RobotsAnswer | None, host: str, just_asked: bool = False) -> Pacing:
         """The spacing of a job's own requests to ``host``: the ``Crawl-delay`` of its obeyed robots.txt answer."""
         delay = answer.rules.crawl_delay(self.product_token) if answer is not None else None
-        return Pacing(self.store, host, min(delay, self.settings.max_crawl_delay) if delay else 0.0, just_asked)
+        if not delay:
+            return Pacing(self.store, host, 0.0, 0.0, just_asked)
+        limit = self.settings.max_crawl_delay
+        return Pacing(self.store, host, min(delay, limit), limit, just_asked)
 
     def _allows(self, answer: RobotsAnswer, key: str) -> bool:
         """Whether robots.txt (``answer``, of the site of the crawl key ``key``) lets this crawler fetch ``key``."""
@@ -209,7 +212,7 @@ class CrawlJobs:
             if host_key(url) == pacing.host:
                 await pacing.before_request()
             elif spec.respect_robots:  # a sitemap on another host: its Crawl-delay, if the store knows one
-                await take_turn(self.store, host_key(url))
+                await take_turn(self.store, host_key(url), self.settings.max_crawl_delay)
             return await self._still_running(record)
 
         urls = await discover_sitemap_urls(
@@ -258,7 +261,7 @@ class CrawlJobs:
                 if target_host == own_host:  # the hop before it was a request to the host too, just now
                     waited = await self._pacing(answer, own_host, just_asked=True).before_request() or waited
                 elif self._pacing(answer, target_host).delay > 0:  # no job of that host was claimed for this hop
-                    waited = await take_turn(self.store, target_host) or waited
+                    waited = await take_turn(self.store, target_host, self.settings.max_crawl_delay) or waited
                 if waited:
                     await unless_ended()  # it may have been cancelled while robots.txt or the Crawl-delay was awaited
             hop = f"{REDIRECT_HOP}{job.url} {key}"

@@ -3,13 +3,15 @@
 The store spaces the starts of a host's jobs by its ``Crawl-delay``, one at a time: a job's start is its first
 request's turn. Any other request to the host (a seed's sitemaps and then its page, a redirect's hop, a redirect from
 another host) takes the host's next turn from the store (``Store.take_host_turn``), which moves the next one a delay
-on, for every worker process sharing the store.
+on, for every worker process sharing the store. A worker waits for a turn ``max_wait`` (``--max-crawl-delay``)
+seconds at most: many jobs' redirects into one host whose turns are taken far ahead (a site that sends every page to
+another of its hosts that asks a long delay) would hold every worker, each a delay longer than the one before.
 
 API::
 
-    pacing = Pacing(store, host, delay)   # delay 0: no spacing; just_asked: the job's start went to a request already
-    await pacing.before_request()         # the first returns at once; each next at the host's turn (True: it waited)
-    await take_turn(store, host)          # a request at the host's next turn, if it has a Crawl-delay (True: waited)
+    pacing = Pacing(store, host, delay, max_wait)  # delay 0: no spacing; just_asked: the job's start was a request
+    await pacing.before_request()   # the first returns at once; each next at the host's turn (True: it waited)
+    await take_turn(store, host, max_wait)  # a request at the host's next turn, if it has a Crawl-delay (True: waited)
 """
 
 from __future__ import annotations
@@ -22,8 +24,8 @@ from linkcast.store.base import Store
 class Pacing:
     """The requests of one job to ``host``, whose ``Crawl-delay`` (``delay``) the store keeps."""
 
-    def __init__(self, store: Store, host: str, delay: float, just_asked: bool = False) -> None:
-        self.store, self.host, self.delay = store, host, delay
+    def __init__(self, store: Store, host: str, delay: float, max_wait: float, just_asked: bool = False) -> None:
+        self.store, self.host, self.delay, self.max_wait = store, host, delay, max_wait
         self._asked = just_asked
 
     async def before_request(self) -> bool:
@@ -34,13 +36,14 @@ class Pacing:
         if not self._asked:
             self._asked = True
             return False
-        return await take_turn(self.store, self.host)
+        return await take_turn(self.store, self.host, self.max_wait)
 
 
-async def take_turn(store: Store, host: str) -> bool:
-    """Wait for ``host``'s next turn in its ``Crawl-delay`` (none without one) before a request that no job of the
-    host was claimed for, which the scheduler's spacing would otherwise not see: True if it waited."""
-    wait = await store.take_host_turn(host)
+async def take_turn(store: Store, host: str, max_wait: float) -> bool:
+    """Wait for ``host``'s next turn in its ``Crawl-delay`` (none without one), ``max_wait`` seconds at most, before a
+    request that no job of the host was claimed for, which the scheduler's spacing would otherwise not see: True if
+    it waited."""
+    wait = min(await store.take_host_turn(host), max_wait)
     if wait > 0:
         await asyncio.sleep(wait)
     return wait > 0
