@@ -81,8 +81,8 @@ class Settings:
     )
     fetch_timeout: float = setting(
         30.0,
-        "total seconds allowed for one fetch, redirects included (not a crawl's waits before a hop for its "
-        "robots.txt and Crawl-delay)",
+        "total seconds allowed for one fetch, redirects included (not a crawl's wait for a host's Crawl-delay turn "
+        "before a hop)",
     )
     read_timeout: float = setting(10.0, "seconds a fetch may wait for the next bytes of a response")
     max_body_bytes: int = setting(10 * 1024 * 1024, "largest response body read, after decompression")

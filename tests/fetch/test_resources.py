@@ -14,6 +14,7 @@ from aiohttp import web
 
 from linkcast.core.errors import Blocked, FetchError, LinkcastError
 from linkcast.fetch import Fetcher
+from linkcast.fetch.budget import not_counted
 from linkcast.settings import Settings
 from tests.support.ports import free_port
 from tests.support.site import LocalSite
@@ -262,11 +263,12 @@ async def test_a_retry_after_a_redirect_retries_that_hop_and_calls_the_hook_once
     assert page.status_code == 200 and hits == ["/to", "/to"] and targets == [site.url("/to")]
 
 
-async def test_the_redirect_hook_s_time_is_not_the_fetch_s_but_what_follows_it_is_bounded(
+async def test_a_wait_the_redirect_hook_does_not_count_is_not_the_fetch_s_but_what_follows_it_is_bounded(
     site: LocalSite, fetcher_for: Any
 ) -> None:
-    """A hook that waits longer than the whole fetch may take (a crawl's Crawl-delay before a hop) is not counted;
-    the hop after it has what the fetch had left: a page that never ends is a timeout."""
+    """A hook that waits longer than the whole fetch may take, outside its count (a crawl's Crawl-delay turn before a
+    hop), leaves the fetch its time; the hop after it has what the fetch had left: a page that never ends is a
+    timeout. The same wait counted (anything else a hook does: a hop's robots.txt) ends the fetch."""
     release = asyncio.Event()
 
     async def trickle(request: web.Request) -> web.StreamResponse:
@@ -285,17 +287,22 @@ async def test_the_redirect_hook_s_time_is_not_the_fetch_s_but_what_follows_it_i
     site.route("/stall", trickle)
 
     async def polite(_target: str) -> None:
+        async with not_counted():
+            await asyncio.sleep(0.4)
+
+    async def slow(_target: str) -> None:
         await asyncio.sleep(0.4)
 
     fetcher = await fetcher_for(fetch_timeout=0.5, read_timeout=5.0)
     try:
         assert (await fetcher.fetch(site.url("/a"), before_redirect=polite)).final_url == url
         async with asyncio.timeout(10):
-            with pytest.raises(FetchError) as raised:
-                await fetcher.fetch(site.url("/x"), before_redirect=polite)
+            for hook, start in ((polite, "/x"), (slow, "/a")):
+                with pytest.raises(FetchError) as raised:
+                    await fetcher.fetch(site.url(start), before_redirect=hook)
+                assert raised.value.code == "timeout" and "within 0.5 s" in raised.value.message
     finally:
         release.set()
-    assert raised.value.code == "timeout" and "within 0.5 s" in raised.value.message
 
 
 @pytest.fixture

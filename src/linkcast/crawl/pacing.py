@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 
+from linkcast.fetch.budget import not_counted
 from linkcast.store.base import Store
 
 
@@ -45,5 +46,6 @@ async def take_turn(store: Store, host: str, max_wait: float) -> bool:
     it waited."""
     wait = min(await store.take_host_turn(host), max_wait)
     if wait > 0:
-        await asyncio.sleep(wait)
+        async with not_counted():  # a redirect's hop waits here inside its page's fetch, whose bound it is not
+            await asyncio.sleep(wait)
     return wait > 0

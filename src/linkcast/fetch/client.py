@@ -6,10 +6,9 @@
 - The body is streamed and counted after decompression (aiohttp inflates at most 256 KiB at a time, so a gzip or
   brotli bomb is stopped at the cap, not after it has filled memory); a declared length past the cap and a type
   that is not HTML are refused before any of the body is read.
-- ``fetch_timeout`` bounds the whole fetch (hops, retries and back-off included), but not the time its
-  ``before_redirect`` hook takes, which bounds its own (a crawl's wait for a hop's robots.txt and ``Crawl-delay``:
-  politeness is no slowness of the server's); ``read_timeout`` bounds every wait for the next bytes, the headers
-  included.
+- ``fetch_timeout`` bounds the whole fetch (hops, retries and back-off included), less what its ``before_redirect``
+  hook waits in ``budget.not_counted()`` (a crawl's wait for a host's ``Crawl-delay`` turn: politeness, no slowness
+  of the server's); ``read_timeout`` bounds every wait for the next bytes, the headers included.
 - Per-host concurrency and spacing (``HostGate``); retries with back-off for transient failures only (``retry``),
   each hop retried on its own, so that a failure after a redirect does not start over from the first URL.
 
@@ -53,6 +52,7 @@ from linkcast.core.addresses import server_host
 from linkcast.core.errors import FetchError
 from linkcast.core.loops import LOOP_HEADER, LOOP_ID
 from linkcast.core.xhtml import XML_DOCUMENT_TYPES
+from linkcast.fetch.budget import fetch_bound, paused
 from linkcast.fetch.dns import BlockedAddress, GuardedResolver, connecting_to, guarded_socket_factory
 from linkcast.fetch.lookups import LookupsBusy
 from linkcast.fetch.politeness import HostGate
@@ -267,8 +267,8 @@ class Fetcher:
     ) -> T:
         limit = self.settings.fetch_timeout if timeout is None else timeout
         try:
-            async with asyncio.timeout(limit) as bound:
-                return await self._follow(url, read, ask, max_redirects, hook, retry, bound)
+            async with fetch_bound(limit):
+                return await self._follow(url, read, ask, max_redirects, hook, retry)
         except TimeoutError:
             raise FetchError(f"no complete answer within {limit:g} s", code="timeout") from None
 
@@ -280,15 +280,13 @@ class Fetcher:
         max_redirects: int,
         hook: RedirectHook | None,
         retry: bool,
-        bound: asyncio.Timeout | None = None,
     ) -> T:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.settings.fetch_timeout
+        deadline = asyncio.get_running_loop().time() + self.settings.fetch_timeout
         seen = {url}
         target = url
         redirects: list[tuple[int, str]] = []
         while True:
-            answer, location, status = await self._with_retries(url, target, read, ask, deadline, retry)
+            answer, location, status = await self._with_retries(url, target, read, ask, deadline + paused(), retry)
             if location is None:
                 if isinstance(answer, Resource) and redirects:
                     return dataclasses.replace(answer, redirects=tuple(redirects))  # type: ignore[return-value]
@@ -300,9 +298,7 @@ class Fetcher:
                 raise FetchError(f"more than {max_redirects} redirects", code="too_many_redirects")
             seen.add(location)
             if hook is not None:
-                paused = loop.time()
-                await _unbounded(bound, hook(location))
-                deadline += loop.time() - paused  # the retries' share of the time too
+                await hook(location)
             target = location
 
     async def _with_retries(
@@ -452,21 +448,6 @@ def _caused_by(error: BaseException, kind: type[BaseException]) -> bool:
             return True
         cause = cause.__cause__ or cause.__context__
     return False
-
-
-async def _unbounded(bound: asyncio.Timeout | None, step: Awaitable[None]) -> None:
-    """Await ``step`` with the fetch's ``bound`` stopped, then running again with the time it had left."""
-    when = None if bound is None else bound.when()
-    if bound is None or when is None:
-        await step
-        return
-    loop = asyncio.get_running_loop()
-    left = when - loop.time()
-    bound.reschedule(None)
-    try:
-        await step
-    finally:
-        bound.reschedule(loop.time() + left)
 
 
 def _redirect_target(current: str, location: str) -> str:
