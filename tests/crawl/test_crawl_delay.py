@@ -205,3 +205,39 @@ async def test_redirects_from_another_host_keep_to_the_crawl_delay_of_the_host_t
     seeds = [slow.url("/"), other.url("/x1"), other.url("/x2")]
     assert len(await crawled(client, "across", {"urls": seeds, "max_depth": 0, "scope": "any"})) == 3
     assert_spaced(started, 4)
+
+
+def _answers(started: list[tuple[str, float]], *statuses: int) -> Any:
+    """robots.txt answering ``statuses`` in turn, then allowing everything; each request noted."""
+    queued = list(statuses)
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        started.append((request.path, time.monotonic()))
+        status = queued.pop(0) if queued else 200
+        return web.Response(text="User-agent: *\nAllow: /\n", content_type="text/plain", status=status)
+
+    return handler
+
+
+# 500, not 503: the fetcher asks again once at once after a 503, which would make each answer two requests.
+@pytest.mark.parametrize(("statuses", "fetched"), [((500, 500), True), ((500, 500, 500), False)], ids=["back", "down"])
+async def test_a_page_whose_robots_txt_is_unreachable_waits_for_it_a_while(
+    sites: tuple[LocalSite, LocalSite], statuses: tuple[int, ...], fetched: bool
+) -> None:
+    """robots.txt answering 5xx disallows the site "for a while" (RFC 9309 2.3.1.4): the page was skipped for the
+    crawl at the first 500. Now it is tried again as each answer expires, three answers in a row at most: fetched once
+    robots.txt is back, skipped (robots) if it is not."""
+    site, _ = sites
+    started: list[tuple[str, float]] = []
+    site.route("/robots.txt", _answers(started, *statuses))
+    site.route("/", counted(started, "a page"))
+    async with in_process_service(robots_unreachable_ttl=0.2) as (client, _):
+        await client.put("/crawls/blip", json={"url": site.url("/"), "max_depth": 0})
+        async with asyncio.timeout(WAIT):
+            while (state := await (await client.get("/crawls/blip")).get_json())["state"] not in CRAWL_ENDED:
+                await asyncio.sleep(0.02)
+    paths = [path for path, _at in started]
+    if fetched:
+        assert paths == ["/robots.txt"] * 3 + ["/"] and state["counts"]["fetched"] == 1, (paths, state)
+    else:
+        assert paths == ["/robots.txt"] * 3 and state["counts"]["skipped"]["robots"] == 1, (paths, state)

@@ -1,10 +1,11 @@
 """Crawl jobs: one URL of a crawl each, taken from the store's fair scheduler like every other job.
 
 For its URL a job: obeys robots.txt (``RobotsCache``; a ``Crawl-delay`` becomes the host's spacing in the scheduler,
-for every worker process), seeds from the site's sitemaps once per site and crawl when asked, fetches the page (a
-redirect to a URL the crawl has visited is not followed: it counts as a duplicate), extracts its links as a browser
-sees them, judges each (depth, scope, patterns: ``rules.py``), and hands the store one ``CrawlOutcome``: the store
-admits the links (once each, up to ``max_pages``) and keeps the counts (``store/crawl_ledger.py``).
+for every worker process; while it is unreachable, the job is due again when it is asked again, a few times), seeds
+from the site's sitemaps once per site and crawl when asked, fetches the page (a redirect to a URL the crawl has
+visited is not followed: it counts as a duplicate), extracts its links as a browser sees them, judges each (depth,
+scope, patterns: ``rules.py``), and hands the store one ``CrawlOutcome``: the store admits the links (once each, up
+to ``max_pages``) and keeps the counts (``store/crawl_ledger.py``).
 """
 
 from __future__ import annotations
@@ -117,6 +118,10 @@ class CrawlJobs:
         # (DELETE answered: nothing more is fetched) or even pruned and made again under its id: it is read again.
         waits = (spec.respect_robots and not self.robots.holds(job.url)) or _reads_sitemaps(job, spec)
         refusal = await self._robots_refusal(job) if spec.respect_robots else None
+        retry_at = self.robots.retry_at(job.url) if refusal is not None else None
+        if retry_at is not None:  # robots.txt unreachable "for a while" (RFC 9309 2.3.1.4): the page waits it out
+            await self.store.release(job, retry_at)
+            return
         # The site's sitemaps whatever robots.txt says of the seed page itself (they are read once per site).
         seeds = await self._sitemap_seeds(job, record, spec, rules)
         if refusal is not None:

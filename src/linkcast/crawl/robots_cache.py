@@ -1,7 +1,12 @@
 """robots.txt answers kept per site (scheme, host, port) for as long as each may be (``RobotsAnswer.ttl``), in this
 process: fetched once however many crawls and jobs ask at once, and across crawls until it expires. Bounded in sites
 and in the robots.txt octets their rules were parsed from (parsed rules take about ten times their text: a hostile
-500 KiB file about 5 MB, so 10,000 such sites would be 50 GB): the least recently used sites are forgotten first."""
+500 KiB file about 5 MB, so 10,000 such sites would be 50 GB): the least recently used sites are forgotten first.
+
+An unreachable robots.txt (5xx, no answer) disallows the whole site while its answer is kept (RFC 9309 2.3.1.4), "for
+a while": ``retry_at`` tells a page's job when to come back rather than be skipped, for ``UNREACHABLE_TRIES`` answers
+in a row (with the default --robots-unreachable-ttl, ten minutes), after which the site's pages are skipped; not for
+an answer kept longer than --robots-unreachable-ttl (a long Retry-After, a redirect to a refused address)."""
 
 from __future__ import annotations
 
@@ -19,6 +24,8 @@ MAX_SITES = 10_000
 MAX_CACHED_BYTES = 8 * 1024 * 1024
 # What an entry weighs besides its file (the answer, the site's key), so that empty files are not free.
 ENTRY_BYTES = 256
+# Unreachable answers in a row that a site's pages wait through (their jobs due again as each expires).
+UNREACHABLE_TRIES = 3
 
 
 @dataclass(slots=True)
@@ -26,6 +33,7 @@ class Cached:
     answer: RobotsAnswer
     expires_at: float
     obeyed: bool = False  # handed to a caller that obeys it: its Crawl-delay has been applied
+    unreachable: int = 0  # unreachable answers in a row, this one included (0: it is not one)
 
 
 class RobotsCache:
@@ -41,6 +49,15 @@ class RobotsCache:
         """Whether the answer for ``url``'s site is kept and fresh: ``answer_for`` then gives it without waiting."""
         cached = self._answers.get(site_of_key(url))
         return cached is not None and cached.expires_at > time.monotonic()
+
+    def retry_at(self, url: str) -> float | None:
+        """For ``url``'s site whose robots.txt is unreachable (kept), when a page refused by it should be tried again
+        (wall-clock time: when the answer expires, and robots.txt is asked again), if its site has not been so for
+        ``UNREACHABLE_TRIES`` answers in a row; None: nothing to wait for (the refusal stands)."""
+        cached = self._answers.get(site_of_key(url))
+        if cached is None or not 0 < cached.unreachable < UNREACHABLE_TRIES:
+            return None
+        return time.time() + max(0.0, cached.expires_at - time.monotonic())
 
     async def answer_for(self, url: str, *, obeyed: bool = True) -> tuple[RobotsAnswer, bool]:
         """The robots.txt answer for ``url``'s site (``url`` a crawl key), and whether this is the first time it is
@@ -71,6 +88,9 @@ class RobotsCache:
         try:
             answer = await fetch_robots(self.fetcher, url)
             fresh = Cached(answer, time.monotonic() + answer.ttl)
+            if _worth_waiting_for(answer, self.fetcher.settings.robots_unreachable_ttl):
+                before = self._answers.get(site)  # expired, and kept until now
+                fresh.unreachable = (before.unreachable if before is not None else 0) + 1
             self._keep(site, fresh)
             pending.set_result(fresh)
             return fresh
@@ -106,6 +126,12 @@ def _first_obeyed(cached: Cached, obeyed: bool) -> bool:
     first = obeyed and not cached.obeyed
     cached.obeyed = cached.obeyed or obeyed
     return first
+
+
+def _worth_waiting_for(answer: RobotsAnswer, unreachable_ttl: float) -> bool:
+    """Whether pages refused by ``answer`` may wait for the next one: an unreachable robots.txt kept no longer than
+    usual (not a Retry-After of hours, not a redirect to a refused address, kept a day), of a site not refused."""
+    return answer.outcome == "unreachable" and not answer.site_refused and answer.ttl <= unreachable_ttl
 
 
 def _weight(cached: Cached) -> int:
