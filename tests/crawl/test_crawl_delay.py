@@ -241,3 +241,26 @@ async def test_a_page_whose_robots_txt_is_unreachable_waits_for_it_a_while(
         assert paths == ["/robots.txt"] * 3 + ["/"] and state["counts"]["fetched"] == 1, (paths, state)
     else:
         assert paths == ["/robots.txt"] * 3 and state["counts"]["skipped"]["robots"] == 1, (paths, state)
+
+
+async def test_redirects_into_a_host_whose_turns_are_taken_far_ahead_never_come_closer_than_its_crawl_delay(
+    sites: tuple[LocalSite, LocalSite],
+) -> None:
+    """Six pages of a site without a delay redirect at once to one asking 0.25 s (--max-crawl-delay 0.5): the hops
+    took turns 0.25 s apart, but each worker waited 0.5 s at most and then asked, so the hops whose turns were further
+    came together, 0.2 ms apart. A hop whose turn is further than that is not made (its page fails with a timeout that
+    says why), and those made keep the delay."""
+    slow, other = sites
+    started: list[tuple[str, float]] = []
+    slow.route("/robots.txt", counted(started, DELAY, "text/plain"))
+    for n in range(6):
+        slow.route(f"/p{n}", counted(started, "a page"))
+        other.route(f"/x{n}", _redirect(slow.url(f"/p{n}")))
+    async with in_process_service(workers=6, max_crawl_delay=0.5) as (client, _runtime):
+        seeds = [other.url(f"/x{n}") for n in range(6)]
+        assert len(await crawled(client, "burst", {"urls": seeds, "max_depth": 0, "scope": "any"})) == 6
+        pages = (await (await client.get("/crawls/burst/pages")).get_json())["pages"]
+    assert_spaced(started, len(started))
+    made = {path for path, _at in started} - {"/robots.txt"}
+    assert made and {other.url(f"/x{p[2:]}") for p in made} == {p["url"] for p in pages if "error" not in p}, pages
+    assert {p["error"]["code"] for p in pages if "error" in p} <= {"timeout"}, pages

@@ -780,3 +780,14 @@ async def test_requests_outside_the_jobs_take_turns_a_crawl_delay_apart_and_the_
     assert 0 < first <= 0.5 < second <= 1.0, (first, second)
     await store.submit("a", "https://a.example/")
     assert await store.next_job("w", timeout=0.5) is None  # its turn is a delay past the second request's
+
+
+async def test_a_turn_further_than_the_caller_waits_is_not_taken(backend: Backend) -> None:
+    # A request that would wait longer than its caller may is not made: it takes no turn, and the next request's
+    # turn is the one it left (taken, a request waiting as long as its caller's bound came before its turn).
+    store = await backend.open(per_host_concurrency=10)
+    await store.set_crawl_delay("a.example:443", 30.0, time.time() + 600)  # the next start 30 s from now
+    assert await store.take_host_turn("a.example:443", within=1.0) is None
+    assert 29 < (await store.take_host_turn("a.example:443", within=31.0) or 0) <= 30
+    assert 59 < (await store.take_host_turn("a.example:443") or 0) <= 60  # the one after it: no bound
+    assert await store.take_host_turn("never.example:443", within=0.0) == 0

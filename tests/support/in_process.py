@@ -16,7 +16,8 @@ from linkcast.web.app import create_app
 
 @contextlib.asynccontextmanager
 async def in_process_service(**overrides: Any) -> AsyncIterator[tuple[Client, Runtime]]:
-    settings = Settings(store="memory://", allow_private_networks=True, workers=2, rate_limit=0, **overrides)
+    defaults: dict[str, Any] = {"store": "memory://", "allow_private_networks": True, "workers": 2, "rate_limit": 0}
+    settings = Settings(**{**defaults, **overrides})
     runtime = Runtime(settings, serves_clients=False)
     app = create_app(settings, runtime)
     async with app.test_app() as test_app:

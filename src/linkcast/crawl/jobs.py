@@ -22,7 +22,7 @@ from linkcast.core.crawls import CRAWL_ENDED, CrawlOutcome, CrawlRecord, Discove
 from linkcast.core.errors import FetchError, LinkcastError
 from linkcast.core.events import Job
 from linkcast.crawl.known_links import KnownLinks
-from linkcast.crawl.pacing import Pacing, take_turn
+from linkcast.crawl.pacing import Pacing, TurnTooFar, take_turn
 from linkcast.crawl.robots import path_and_query, product_token
 from linkcast.crawl.robots_cache import RobotsCache
 from linkcast.crawl.robots_fetch import RobotsAnswer
@@ -217,7 +217,10 @@ class CrawlJobs:
             if host_key(url) == pacing.host:
                 await pacing.before_request()
             elif spec.respect_robots:  # a sitemap on another host: its Crawl-delay, if the store knows one
-                await take_turn(self.store, host_key(url), self.settings.max_crawl_delay)
+                try:
+                    await take_turn(self.store, host_key(url), self.settings.max_crawl_delay)
+                except TurnTooFar:
+                    return False  # the sitemaps read so far are kept
             return await self._still_running(record)
 
         urls = await discover_sitemap_urls(

@@ -96,7 +96,7 @@ WRITES = frozenset(
 # prune): such a success says nothing of the room left (on SQLite a transaction that changes nothing commits on a
 # full disk), so it does not clear a remembered failure. Idle workers claim nothing every second: /healthz said ok
 # while every submission was refused with 507.
-CHANGED_NOTHING: dict[str, object] = {"claim_job": None, "prune": 0, "poll_feed_by": False}
+CHANGED_NOTHING: dict[str, object] = {"claim_job": None, "prune": 0, "poll_feed_by": False, "take_host_turn": None}
 _EVERY_SUCCESS = object()  # a write whose every success counts
 # Every method a backend implements for the contract: failures inside them are translated to the typed errors (one
 # left out raised the backend's own: PUT /webhooks answered 500, with a traceback, while Redis was out of memory).
@@ -269,10 +269,12 @@ class Store(ABC):
         the soonest: the job that read the delay is about to fetch from the host."""
 
     @abstractmethod
-    async def take_host_turn(self, host: str) -> float:
+    async def take_host_turn(self, host: str, within: float | None = None) -> float | None:
         """The seconds to wait before a request to ``host`` that no job of its own was claimed for (a crawl's redirect
         to another host): 0 without a ``Crawl-delay`` in force; else until the host's next start (0 if it has come),
-        which moves one delay past that turn, so that the host's jobs and other such requests come after it."""
+        which moves one delay past that turn, so that the host's jobs and other such requests come after it. None,
+        and no turn taken, if that turn is more than ``within`` seconds away: a caller that will not wait that long
+        makes no request, rather than one before its turn."""
 
     @abstractmethod
     async def hold_host(self, host: str, until: float) -> None:

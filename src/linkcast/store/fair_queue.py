@@ -196,11 +196,13 @@ class FairQueue:
             if name not in with_jobs and host.next_start <= now and host.delay_until <= now:
                 del self._hosts[name]
 
-    def take_turn(self, host: str, now: float) -> float:
+    def take_turn(self, host: str, now: float, within: float | None = None) -> float | None:
         state = self._hosts.get(host)
         if state is None or state.delay <= 0 or state.delay_until <= now:
             return 0.0
         turn = max(state.next_start, now)
+        if within is not None and turn - now > within:
+            return None
         state.next_start = turn + state.delay
         return turn - now
 

@@ -156,8 +156,8 @@ class MemoryCore(Store):
     async def set_crawl_delay(self, host: str, delay: float, until: float) -> None:
         self._jobs.set_crawl_delay(host, delay, until, time.time())
 
-    async def take_host_turn(self, host: str) -> float:
-        return self._jobs.take_turn(host, time.time())
+    async def take_host_turn(self, host: str, within: float | None = None) -> float | None:
+        return self._jobs.take_turn(host, time.time(), within)
 
     async def hold_host(self, host: str, until: float) -> None:
         self._jobs.hold_host(host, until)

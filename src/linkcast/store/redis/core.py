@@ -186,8 +186,10 @@ class RedisCore(Store):
     async def set_crawl_delay(self, host: str, delay: float, until: float) -> None:
         await self.run_script("set_crawl_delay", repr(time.time()), host, repr(delay), repr(until), self.concurrency)
 
-    async def take_host_turn(self, host: str) -> float:
-        return float(await self.run_script("take_host_turn", repr(time.time()), host, self.concurrency))
+    async def take_host_turn(self, host: str, within: float | None = None) -> float | None:
+        bound = "-1" if within is None else repr(max(0.0, within))
+        turn = await self.run_script("take_host_turn", repr(time.time()), host, self.concurrency, bound)
+        return None if turn is None else float(turn)
 
     async def hold_host(self, host: str, until: float) -> None:
         await self.run_script("hold_host", repr(time.time()), host, repr(until), self.concurrency)

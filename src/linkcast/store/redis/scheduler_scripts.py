@@ -275,15 +275,16 @@ return 1
 )
 
 # Store.take_host_turn: the wait for the turn of a host with a Crawl-delay in force (else 0), as a string (a Lua
-# number would come back an integer).
+# number would come back an integer); nil, and no turn taken, if it is more than ARGV[5] seconds away (-1: no bound).
 TAKE_HOST_TURN = (
     PREAMBLE
     + """
-local now, h = tonumber(ARGV[2]), ARGV[3]
+local now, h, within = tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[5])
 local st = redis.call('HMGET', hkey(h), 'next_start', 'delay', 'delay_until')
 local delay = num(st[2], 0)
 if delay <= 0 or num(st[3], 0) <= now then return '0' end
 local turn = math.max(num(st[1], 0), now)
+if within >= 0 and turn - now > within then return false end
 redis.call('HSET', hkey(h), 'next_start', tostring(turn + delay))
 update_host(h, now, tonumber(ARGV[4]))
 return tostring(turn - now)

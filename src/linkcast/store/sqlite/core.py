@@ -234,8 +234,9 @@ class SQLiteCore(Store):
     async def set_crawl_delay(self, host: str, delay: float, until: float) -> None:
         await self._writer.run(lambda c: Written(scheduler.set_crawl_delay(c, host, delay, until, time.time())))
 
-    async def take_host_turn(self, host: str) -> float:
-        return (await self._writer.run(lambda c: Written(scheduler.take_host_turn(c, host, time.time())))).value
+    async def take_host_turn(self, host: str, within: float | None = None) -> float | None:
+        turn = await self._writer.run(lambda c: Written(scheduler.take_host_turn(c, host, time.time(), within)))
+        return turn.value  # type: ignore[no-any-return]
 
     async def hold_host(self, host: str, until: float) -> None:
         await self._writer.run(lambda c: Written(scheduler.hold_host(c, host, until)))

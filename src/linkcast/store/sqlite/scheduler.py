@@ -321,14 +321,18 @@ def set_crawl_delay(connection: sqlite3.Connection, host: str, delay: float, unt
     )
 
 
-def take_host_turn(connection: sqlite3.Connection, host: str, now: float) -> float:
-    """``Store.take_host_turn``: the wait for the turn of a host with a ``Crawl-delay`` in force (else 0)."""
+def take_host_turn(connection: sqlite3.Connection, host: str, now: float, within: float | None) -> float | None:
+    """``Store.take_host_turn``: the wait for the turn of a host with a ``Crawl-delay`` in force (else 0), None (no
+    turn taken) if it is more than ``within`` away."""
     row = connection.execute(
-        "UPDATE hosts SET next_start = max(next_start, ?2) + delay "
-        "WHERE host = ?1 AND delay > 0 AND delay_until > ?2 RETURNING next_start - delay",
-        (host, now),
+        "SELECT max(next_start, ?2) - ?2 FROM hosts WHERE host = ?1 AND delay > 0 AND delay_until > ?2", (host, now)
     ).fetchone()
-    return 0.0 if row is None else max(0.0, row[0] - now)
+    if row is None:
+        return 0.0
+    if within is not None and row[0] > within:
+        return None
+    connection.execute("UPDATE hosts SET next_start = max(next_start, ?2) + delay WHERE host = ?1", (host, now))
+    return max(0.0, float(row[0]))
 
 
 def hold_host(connection: sqlite3.Connection, host: str, until: float) -> None:
