@@ -264,3 +264,34 @@ async def test_redirects_into_a_host_whose_turns_are_taken_far_ahead_never_come_
     made = {path for path, _at in started} - {"/robots.txt"}
     assert made and {other.url(f"/x{p[2:]}") for p in made} == {p["url"] for p in pages if "error" not in p}, pages
     assert {p["error"]["code"] for p in pages if "error" in p} <= {"timeout"}, pages
+
+
+async def test_a_retry_of_a_page_or_of_a_hop_keeps_to_the_crawl_delay_of_its_host(
+    service: tuple[Client, Runtime], sites: tuple[LocalSite, LocalSite]
+) -> None:
+    """A site asking 0.25 s answers 503 with Retry-After: 0 to the first two tries of its page, and of a page another
+    site redirects to: each retry is a request to the host as much as the first, and came 1 ms after it."""
+    client, _ = service
+    slow, other = sites
+    started: list[tuple[str, float]] = []
+    slow.route("/robots.txt", counted(started, DELAY, "text/plain"))
+    for path in ("/own", "/hop"):
+        slow.route(path, busy_twice(started))
+    other.route("/x", _redirect(slow.url("/hop")))
+    seeds = [slow.url("/own"), other.url("/x")]
+    fetched = await crawled(client, "retried", {"urls": seeds, "max_depth": 0, "scope": "any"})
+    assert len(fetched) == 2
+    assert_spaced(started, 7)  # robots.txt, and three tries of each page
+
+
+def busy_twice(started: list[tuple[str, float]]) -> Any:
+    """A page that answers 503 (retry at once) to its first two requests, noting when each came."""
+    tries = itertools.count()
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        started.append((request.path, time.monotonic()))
+        if next(tries) < 2:
+            return web.Response(status=503, headers={"Retry-After": "0"})
+        return web.Response(text="a page", content_type="text/html")
+
+    return handler

@@ -242,8 +242,13 @@ class CrawlJobs:
     ) -> CrawlOutcome:
         depth, referrer = job.data.get("depth", 0), job.data.get("referrer")
 
+        asking = [job.url]  # what the fetch asks now: the page, then each hop its redirects lead to
+
         async def still_running() -> None:
-            """A retry is a request of its own: none for a crawl cancelled since the page's fetch began."""
+            """A retry is a request of its own: at its host's turn in its Crawl-delay, as the first try was, and none
+            for a crawl cancelled since the page's fetch began."""
+            if spec.respect_robots:
+                await take_turn(self.store, host_key(asking[0]), self.settings.max_crawl_delay)
             if not await self._still_running(record):
                 raise FetchError(f"{job.url} is not asked again: the crawl has ended", code=SkipReason.DUPLICATE)
 
@@ -280,6 +285,7 @@ class CrawlJobs:
                 # one a crawl may repeat). One whose last try died before (even in this page's own fetch) did not:
                 # the target is another page's, and fetching it would repeat a page no kill interrupted.
                 raise FetchError(f"redirects to {target}, which this crawl has visited", code=SkipReason.DUPLICATE)
+            asking[0] = target
 
         try:
             page = await self.fetcher.fetch(
