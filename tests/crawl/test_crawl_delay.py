@@ -284,7 +284,7 @@ async def test_a_retry_of_a_page_or_of_a_hop_keeps_to_the_crawl_delay_of_its_hos
     assert_spaced(started, 7)  # robots.txt, and three tries of each page
 
 
-def busy_twice(started: list[tuple[str, float]]) -> Any:
+def busy_twice(started: list[tuple[str, float]], body: str = "a page", content_type: str = "text/html") -> Any:
     """A page that answers 503 (retry at once) to its first two requests, noting when each came."""
     tries = itertools.count()
 
@@ -292,6 +292,37 @@ def busy_twice(started: list[tuple[str, float]]) -> Any:
         started.append((request.path, time.monotonic()))
         if next(tries) < 2:
             return web.Response(status=503, headers={"Retry-After": "0"})
-        return web.Response(text="a page", content_type="text/html")
+        return web.Response(text=body, content_type=content_type)
 
     return handler
+
+
+async def test_a_sitemap_s_redirects_and_retries_are_fetched_a_crawl_delay_apart(
+    service: tuple[Client, Runtime], sites: tuple[LocalSite, LocalSite]
+) -> None:
+    """The site's one sitemap redirects twice within the site, and its target answers 503 (Retry-After: 0) twice: the
+    sitemap's first request took the host's turn, and the two hops and two retries after it came within 2 ms."""
+    client, _ = service
+    site, _ = sites
+    started: list[tuple[str, float]] = []
+    site.route("/robots.txt", counted(started, f"{DELAY}Sitemap: /s1.xml\n", "text/plain"))
+    site.route("/s1.xml", noted(started, _redirect(site.url("/s2.xml"))))
+    site.route("/s2.xml", noted(started, _redirect(site.url("/s3.xml"))))
+    sitemap = f"<urlset><url><loc>{site.url('/a')}</loc></url></urlset>"
+    site.route("/s3.xml", busy_twice(started, sitemap, "application/xml"))
+    for path in ("/", "/a"):
+        site.route(path, counted(started, "a page"))
+    crawl = {"url": site.url("/"), "max_depth": 0, "sitemaps": True}
+    assert sorted(await crawled(client, "moved", crawl)) == [site.url(p) for p in ("/", "/a")]
+    assert_spaced(started, 8)  # robots.txt, /s1, /s2, /s3 three times, the two pages
+
+
+def noted(started: list[tuple[str, float]], handler: Any) -> Any:
+    """``handler``, noting when each request to it came."""
+
+    async def noting(request: web.Request) -> web.StreamResponse:
+        started.append((request.path, time.monotonic()))
+        response: web.StreamResponse = await handler(request)
+        return response
+
+    return noting

@@ -3,7 +3,11 @@
 API::
 
     await discover_sitemap_urls(fetcher: Fetcher, origin: str, robots_rules: RobotsRules,
-                                limits: SitemapLimits | None = None, may_reach: MayReach | None = None) -> list[str]
+                                limits: SitemapLimits | None = None, may_reach: MayReach | None = None,
+                                going_on: GoingOn | None = None) -> list[str]
+
+``going_on(url)`` is awaited before every request: each sitemap's first, each hop of its redirects, each retry (a
+crawl waits there for the host's turn in its ``Crawl-delay``); False stops the reading, or that sitemap's fetch.
 
 Seeds are the ``Sitemap:`` lines of robots.txt (resolved against it, http(s) only), else ``/sitemap.xml``. Sitemaps
 are fetched breadth first through the shared ``Fetcher`` (SSRF guard and limits on every hop), each body cut at
@@ -46,6 +50,7 @@ log = logging.getLogger(__name__)
 
 SITEMAP_ACCEPT = "application/xml, text/xml;q=0.9, text/plain;q=0.8, */*;q=0.5"
 OTHER_HOST = "other_host"  # the code of a sitemap fetch that a redirect would have taken to a host not allowed
+GONE_ON = "not_going_on"  # the code of one whose hop or retry ``going_on`` stopped
 
 # Whether a site's sitemaps may be fetched from this other host (its name): awaited before the first request to it.
 MayReach = Callable[[str], Awaitable[bool]]
@@ -113,7 +118,7 @@ async def _read_sitemaps(
         if not await going_on(url):
             return
         fetched += 1
-        sitemap = await _read_sitemap(fetcher, url, reach, limits)
+        sitemap = await _read_sitemap(fetcher, url, reach, limits, going_on)
         if sitemap is None:
             continue
         for page in sitemap.urls[: limits.max_total_urls - len(pages)]:
@@ -144,11 +149,26 @@ def _listed_sitemaps(origin: str, robots_rules: RobotsRules) -> list[str]:
     return list(found)
 
 
-async def _read_sitemap(fetcher: Fetcher, url: str, reach: _Reach, limits: SitemapLimits) -> Sitemap | None:
+async def _read_sitemap(
+    fetcher: Fetcher, url: str, reach: _Reach, limits: SitemapLimits, going_on: GoingOn
+) -> Sitemap | None:
+    asking = [url]  # the sitemap's URL, then each hop's: a retry asks its host again
+
+    async def asked_again(target: str) -> None:
+        """Each hop and each retry is a request as the first was: ``going_on`` (its host's Crawl-delay turn) first."""
+        if not await going_on(target):
+            raise FetchError(f"{target} is not asked: the crawl has ended, or its host has no turn soon", code=GONE_ON)
+
+    async def hop(target: str) -> None:
+        await reach.redirect(target)
+        await asked_again(target)
+        asking[0] = target
+
     try:
         resource = await fetcher.fetch_resource(
-            url, max_bytes=limits.max_bytes, truncate=True, accept=SITEMAP_ACCEPT, before_redirect=reach.redirect
-        )
+            url, max_bytes=limits.max_bytes, truncate=True, accept=SITEMAP_ACCEPT,
+            before_redirect=hop, before_retry=lambda: asked_again(asking[0]),
+        )  # fmt: skip
     except FetchError as error:
         log.info("sitemap %s: not fetched (%s)", loggable_url(url), error.code)
         return None

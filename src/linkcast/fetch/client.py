@@ -213,6 +213,7 @@ class Fetcher:
         before_redirect: RedirectHook | None = None,
         headers: Mapping[str, str] | None = None,
         retry: bool = True,
+        before_retry: RetryHook | None = None,
     ) -> Resource:
         """Fetch anything and return its answer whatever the status; raise ``FetchError`` only for no answer at all.
 
@@ -226,7 +227,7 @@ class Fetcher:
         # A header that cannot be sent (a validator an older release kept as a server sent it) is left out, not an
         # error: aiohttp would raise ValueError, which is no FetchError, out of the caller's poll.
         sendable = {name: value for name, value in (headers or {}).items() if not _NOT_FIELD_TEXT.search(value)}
-        sent = _Ask({"Accept": accept, **sendable})
+        sent = _Ask({"Accept": accept, **sendable}, before_retry=before_retry)
         return await self._bounded(url, read, sent, hops, before_redirect, retry)
 
     async def post_form(self, url: str, form: Mapping[str, str], *, max_bytes: int) -> Resource:
