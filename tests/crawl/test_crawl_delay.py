@@ -326,3 +326,20 @@ def noted(started: list[tuple[str, float]], handler: Any) -> Any:
         return response
 
     return noting
+
+
+async def test_a_retry_s_wait_for_its_host_s_turn_leaves_the_next_retry_its_time(
+    sites: tuple[LocalSite, LocalSite],
+) -> None:
+    """A site asking 1.2 s answers 503 (Retry-After: 0) twice, under a 1 s --fetch-timeout: the first retry waited
+    1.2 s for the host's turn, not counted in the fetch's bound, but the second was judged against the deadline the
+    hop began with, 1 s after its first try: not made, and the page failed after 2 tries of its 3."""
+    site, _ = sites
+    started: list[tuple[str, float]] = []
+    site.route("/robots.txt", counted(started, "User-agent: *\nCrawl-delay: 1.2\n", "text/plain"))
+    site.route("/p", busy_twice(started))
+    async with in_process_service(fetch_timeout=1.0) as (client, _runtime):
+        assert await crawled(client, "patient", {"url": site.url("/p"), "max_depth": 0}) == [site.url("/p")]
+        pages = (await (await client.get("/crawls/patient/pages")).get_json())["pages"]
+    assert [(page.get("status_code"), page.get("error")) for page in pages] == [(200, None)], pages
+    assert [path for path, _at in started] == ["/robots.txt", "/p", "/p", "/p"]

@@ -7,8 +7,9 @@
   brotli bomb is stopped at the cap, not after it has filled memory); a declared length past the cap and a type
   that is not HTML are refused before any of the body is read.
 - ``fetch_timeout`` bounds the whole fetch (hops, retries and back-off included), less what its ``before_redirect``
-  hook waits in ``budget.not_counted()`` (a crawl's wait for a host's ``Crawl-delay`` turn: politeness, no slowness
-  of the server's); ``read_timeout`` bounds every wait for the next bytes, the headers included.
+  and ``before_retry`` hooks wait in ``budget.not_counted()`` (a crawl's wait for a host's ``Crawl-delay`` turn:
+  politeness, no slowness of the server's); ``read_timeout`` bounds every wait for the next bytes, the headers
+  included.
 - Per-host concurrency and spacing (``HostGate``); retries with back-off for transient failures only (``retry``),
   each hop retried on its own, so that a failure after a redirect does not start over from the first URL.
 
@@ -309,12 +310,13 @@ class Fetcher:
         or where it redirects to, and its status."""
         loop = asyncio.get_running_loop()
         attempt = 0
+        began_paused = paused()  # a retry's hook may wait uncounted too (a crawl's turn): the deadline moves with it
         while True:
             try:
                 return await self._request(url, target, read, ask)
             except TransientFetchError as error:
                 wait = self.backoff.wait(attempt, error) if retry else None
-                if wait is None or loop.time() + wait >= deadline:
+                if wait is None or loop.time() + wait >= deadline + paused() - began_paused:
                     if isinstance(error, _RetryableAnswer):
                         answer: Any = error.resource  # only the resource reader raises it: T is Resource
                         return answer, None, error.resource.status_code
