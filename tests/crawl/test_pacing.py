@@ -33,12 +33,11 @@ async def test_a_job_s_own_request_waits_for_its_host_s_turn_a_delay_longer_than
     None
 ):
     """The job's host was claimed for it, one such job at a time: its next request waits for the turn another's hop
-    may have taken just before (--max-crawl-delay, then a delay), not for a hold far ahead."""
+    may have taken just before (--max-crawl-delay, then a delay), not for a turn a minute ahead."""
     store = MemoryStore(Settings(store="memory://"))
     await store.open()
     try:
-        await store.set_crawl_delay(HOST, 0.05, time.time() + 3600)
-        await store.hold_host(HOST, time.time() + 60)
+        await store.set_crawl_delay(HOST, 60.0, time.time() + 3600)  # the next turn a minute away
         async with asyncio.timeout(10):  # uncapped: a minute
             assert await Pacing(store, HOST, 0.05, 0.05, just_asked=True).before_request()
     finally:

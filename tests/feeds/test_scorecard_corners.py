@@ -105,17 +105,3 @@ async def test_a_validator_absurdly_long_is_never_sent_back(poller: Service, ser
     count = len(server.requests_to("/long.xml"))
     after = (await server.wait_requests("/long.xml", count + 2))[count + 1]
     assert after.headers.get("If-None-Match") == '"short"'
-
-
-async def test_a_retry_after_to_one_feed_holds_the_other_feeds_of_its_host(poller: Service, server: FeedServer) -> None:
-    """A 429 asks the client to slow down, not one URL: the other feed of the same server was still polled every
-    0.5 s through the 3 s it asked for. A poll already on its way when the 429 came may end; none starts after it."""
-    limited = await watched(poller, server, "one", "/one.xml")
-    await watched(poller, server, "two", "/two.xml")
-    limited.queued.append((429, {"Retry-After": "3"}))
-    count = len(server.requests_to("/one.xml"))
-    refused = (await server.wait_requests("/one.xml", count + 1))[count]
-    async with asyncio.timeout(15):
-        while not (later := [seen for seen in server.requests_to("/two.xml") if seen.at > refused.at + 0.3]):
-            await server.wait_requests("/two.xml", len(server.requests_to("/two.xml")) + 1)
-    assert later[0].at - refused.at >= 2.5, later[0].at - refused.at

@@ -701,26 +701,6 @@ async def test_a_host_s_spacing_holds_between_two_starts(backend: Backend) -> No
     assert time.monotonic() - began >= 0.45
 
 
-async def test_a_host_held_starts_none_of_its_jobs_till_then_and_a_shorter_hold_after_it_changes_nothing(
-    backend: Backend,
-) -> None:
-    """A server's Retry-After to one request holds every job of its host, from whatever process takes it; other
-    hosts' jobs run meanwhile."""
-    store = await backend.open(per_host_concurrency=10)
-    for n in range(2):
-        await store.submit(f"a{n}", f"https://a.example/{n}")
-    first = await take(store)
-    held_at = time.monotonic()
-    await store.hold_host("a.example:443", time.time() + 0.5)
-    await store.hold_host("a.example:443", time.time())  # a later answer's shorter wait: the first one stands
-    await store.finish(first, result(first))
-    await store.submit("b", "https://b.example/")
-    assert (await take(store)).request_id == "b"
-    assert await store.next_job("w", timeout=0.2) is None
-    assert (await take(store)).request_id == "a1"
-    assert time.monotonic() - held_at >= 0.45
-
-
 async def test_a_crawl_delay_set_while_a_job_of_the_host_runs_spaces_the_next_start_from_then(backend: Backend) -> None:
     # The job that fetched robots.txt and read its Crawl-delay goes on to fetch its page: the next job of the host
     # started as soon as that one ended, two pages in a row, and only the starts after it were spaced.

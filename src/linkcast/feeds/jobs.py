@@ -10,8 +10,7 @@ A poll behaves as a feed reader should, request by request:
   ``User-Agent``.
 - 301 and 308 (each hop of the chain up to the first that is not) move the feed: its stored URL changes, and a
   ``feed.moved`` event says so; 302 and 307 do not. 410 ends the feed (``feed.gone``; no more requests).
-- Failures back off; a 429 or 503 longer if its ``Retry-After`` says so, and that wait holds every job of the host
-  that sent it (the other feeds' polls among them); each failure is one ``feed.error`` event.
+- Failures back off; a 429 or 503 longer if its ``Retry-After`` says so; each failure is one ``feed.error`` event.
 - The interval, jitter and back-off are ``schedule.py``'s. The poll itself is not retried: the next poll is the retry.
 - A 200 also tells the feed's WebSub subscription which hub and topic the feed names (``websub.subscriptions``);
   while a hub pushes, polls come at ``--feed-max-interval``.
@@ -37,7 +36,6 @@ from linkcast.core.feeds import (
     FeedRecord,
     feed_event,
 )
-from linkcast.core.inputs import host_key
 from linkcast.core.links import LinkLimits
 from linkcast.extraction import ExtractionPool
 from linkcast.feeds.first_answers import FirstAnswers
@@ -45,7 +43,7 @@ from linkcast.feeds.reading import Answer, read_off_loop
 from linkcast.feeds.schedule import Bounds, asked_interval, failure_interval, next_interval
 from linkcast.feeds.websub.subscriptions import Subscriptions, pushing_until
 from linkcast.fetch import PAGE_ACCEPT, Fetcher, Resource
-from linkcast.fetch.retry import parse_http_date, parse_retry_after
+from linkcast.fetch.retry import parse_http_date
 from linkcast.logs import loggable_url
 from linkcast.metrics import Metrics
 from linkcast.settings import Settings
@@ -163,7 +161,6 @@ class FeedJobs:
             served_at = parse_http_date(resource.headers.get("Date")) or now
             poll = self._failed(record, error, now, retry_after, status, served_at)
             poll.events[:0] = events
-            await self._hold_host(resource.final_url, retry_after, served_at, now)
             return poll
         answer = Answer(
             resource.body, resource.final_url, resource.headers.get("Content-Type"), resource.header_values("Link")
@@ -194,13 +191,6 @@ class FeedJobs:
         succeeded.title = reading.title or record.title
         succeeded.site_link = reading.site_link or record.site_link
         return FeedPoll(succeeded, reading.entries, events)
-
-    async def _hold_host(self, url: str, retry_after: str | None, served_at: float, now: float) -> None:
-        """A Retry-After asks this client to wait, not this URL: the host that sent it gets no request of linkcast's
-        before then (at most ``--feed-max-interval``), the polls of its other feeds no more than this one's."""
-        wait = parse_retry_after(retry_after, served_at)
-        if wait:
-            await self.store.hold_host(host_key(url), now + min(wait, self.bounds.maximum))
 
     def _succeeded(
         self, record: FeedRecord, status: int, now: float, asked: float | None, pushing: float | None

@@ -70,7 +70,6 @@ WRITES = frozenset(
         "prune",
         "set_crawl_delay",
         "take_host_turn",
-        "hold_host",
         "create_crawl",
         "claim_crawl_url",
         "finish_crawl_page",
@@ -275,12 +274,6 @@ class Store(ABC):
         which moves one delay past that turn, so that the host's jobs and other such requests come after it. None,
         and no turn taken, if that turn is more than ``within`` seconds away: a caller that will not wait that long
         makes no request, rather than one before its turn."""
-
-    @abstractmethod
-    async def hold_host(self, host: str, until: float) -> None:
-        """Start no job of ``host`` before ``until`` (the server asked, by a ``Retry-After`` to one request, for no
-        request of this client's before then), whatever its kind; every worker process sharing the store keeps to it.
-        A later next start (a hold, the spacing, a ``Crawl-delay``) stands; jobs running go on."""
 
     # -- crawls ---------------------------------------------------------------------------------------------------
 

@@ -210,7 +210,3 @@ class FairQueue:
         state = self._hosts.setdefault(host, _Host())
         state.delay, state.delay_until = delay, until
         state.next_start = max(state.next_start, now + delay)
-
-    def hold_host(self, host: str, until: float) -> None:
-        state = self._hosts.setdefault(host, _Host())
-        state.next_start = max(state.next_start, until)

@@ -159,9 +159,6 @@ class MemoryCore(Store):
     async def take_host_turn(self, host: str, within: float | None = None) -> float | None:
         return self._jobs.take_turn(host, time.time(), within)
 
-    async def hold_host(self, host: str, until: float) -> None:
-        self._jobs.hold_host(host, until)
-
     async def events_after(
         self,
         since: int,

@@ -27,14 +27,7 @@ from linkcast.core.events import Job
 from linkcast.logs import RepeatedProblem
 from linkcast.settings import Settings
 from linkcast.store.base import Store
-from linkcast.store.redis.scheduler_scripts import (
-    CLAIM,
-    GIVE_BACK,
-    HOLD_HOST,
-    RENEW,
-    SET_CRAWL_DELAY,
-    TAKE_HOST_TURN,
-)
+from linkcast.store.redis.scheduler_scripts import CLAIM, GIVE_BACK, RENEW, SET_CRAWL_DELAY, TAKE_HOST_TURN
 
 log = logging.getLogger(__name__)
 
@@ -83,7 +76,6 @@ class RedisCore(Store):
                 "renew": RENEW,
                 "set_crawl_delay": SET_CRAWL_DELAY,
                 "take_host_turn": TAKE_HOST_TURN,
-                "hold_host": HOLD_HOST,
             }
         )
         self._held: dict[str, str] = {}  # job id -> owner, for the jobs this process's workers hold
@@ -190,9 +182,6 @@ class RedisCore(Store):
         bound = "-1" if within is None else repr(max(0.0, within))
         turn = await self.run_script("take_host_turn", repr(time.time()), host, self.concurrency, bound)
         return None if turn is None else float(turn)
-
-    async def hold_host(self, host: str, until: float) -> None:
-        await self.run_script("hold_host", repr(time.time()), host, repr(until), self.concurrency)
 
     async def _renew_leases_forever(self) -> None:
         """Keep the leases of the jobs this process's workers hold from lapsing: a third of a lease between renewals."""

@@ -290,14 +290,3 @@ update_host(h, now, tonumber(ARGV[4]))
 return tostring(turn - now)
 """
 )
-
-HOLD_HOST = (
-    PREAMBLE
-    + """
-local now, h, held = tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[4])
-local next_start = math.max(num(redis.call('HGET', hkey(h), 'next_start'), 0), held)
-redis.call('HSET', hkey(h), 'next_start', tostring(next_start))
-update_host(h, now, tonumber(ARGV[5]))
-return 1
-"""
-)

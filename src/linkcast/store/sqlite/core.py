@@ -238,9 +238,6 @@ class SQLiteCore(Store):
         turn = await self._writer.run(lambda c: Written(scheduler.take_host_turn(c, host, time.time(), within)))
         return turn.value  # type: ignore[no-any-return]
 
-    async def hold_host(self, host: str, until: float) -> None:
-        await self._writer.run(lambda c: Written(scheduler.hold_host(c, host, until)))
-
     async def _renew_leases_forever(self) -> None:
         """Keep the leases of the jobs this process's workers hold from lapsing: a third of a lease between renewals."""
         while True:

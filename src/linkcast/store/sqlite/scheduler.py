@@ -335,15 +335,6 @@ def take_host_turn(connection: sqlite3.Connection, host: str, now: float, within
     return max(0.0, float(row[0]))
 
 
-def hold_host(connection: sqlite3.Connection, host: str, until: float) -> None:
-    """No start of ``host``'s jobs before ``until`` (a later next start stands)."""
-    connection.execute(
-        "INSERT INTO hosts (host, next_start) VALUES (?, ?) "
-        "ON CONFLICT (host) DO UPDATE SET next_start = max(next_start, excluded.next_start)",
-        (host, until),
-    )
-
-
 def queued_count(connection: sqlite3.Connection) -> int:
     return int(connection.execute("SELECT count(*) FROM jobs WHERE owner IS NULL").fetchone()[0])
 
