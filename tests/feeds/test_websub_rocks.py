@@ -58,6 +58,18 @@ async def push_state(service: Service, feed_id: str, done: Any, timeout: float =
             await asyncio.sleep(0.05)
 
 
+async def settled_push(service: Service, feed_id: str, blog: Blog, timeout: float = 20.0) -> dict[str, Any]:
+    """The feed's ``push`` once its subscription left ``requested``, or read after the site had its last word (the
+    subscriber answers the hub after storing what it answered: read before, it could still say ``requested``)."""
+    async with asyncio.timeout(timeout):
+        while True:
+            answered = bool(blog.results)
+            push = await push_state(service, feed_id, lambda _push: True)
+            if push["state"] != "requested" or answered:
+                return push
+            await asyncio.sleep(0.05)
+
+
 async def entries_once_polled(service: Service, feed_id: str) -> set[str]:
     """The ids of the feed's entries, once it has some."""
     async with asyncio.timeout(20):
@@ -71,7 +83,7 @@ async def entries_once_polled(service: Service, feed_id: str) -> set[str]:
 async def verdict(service: Service, rocks: WebSubRocks, blog: Blog) -> tuple[str, dict[str, Any]]:
     """Watch the blog; what the site says once the subscription settled (its last result), and the feed's push."""
     feed_id = await watch(service, rocks, blog)
-    push = await push_state(service, feed_id, lambda p: p["state"] != "requested" or blog.results)
+    push = await settled_push(service, feed_id, blog)
     return str(blog.results[-1]["type"]) if blog.results else "none", push
 
 
