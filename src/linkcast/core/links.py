@@ -23,16 +23,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from selectolax.lexbor import LexborHTMLParser, LexborNode
+from selectolax.lexbor import LexborNode
 
 from linkcast.core.encoding import DocumentEncoding, decode, document_encoding
+from linkcast.core.foreign import FOREIGN_ROOTS, foreign_elements, parse_html
 from linkcast.core.resolution import HrefJoiner, resolve_base
 from linkcast.core.xhtml import is_xml_document, read_xhtml
 
 _LINKS = "a[href], area[href]"
 _LANDMARKS = "base[href], svg, math"
-# Elements that may put an <a> or <area> in the SVG or MathML namespace.
-_FOREIGN_ROOTS = frozenset({"svg", "math"})
 _REFUSED_BASE_SCHEMES = ("data:", "javascript:")
 # What attrs.get answers for a missing href: no real value can equal it, since the parser turns NUL into U+FFFD.
 _ABSENT = "\x00"
@@ -78,11 +77,11 @@ def find_links(body: bytes, url: str, content_type: str | None = None, limits: L
     if is_xml_document(content_type):
         return _xml_links(body, url, content_type, limits or LinkLimits())
     encoding = document_encoding(body, content_type)
-    tree = LexborHTMLParser(_markup(body, encoding))
+    tree = parse_html(_markup(body, encoding))
     # One walk finds the <base> elements and tells whether there is any SVG or MathML to worry about.
     landmarks = tree.css(_LANDMARKS)
-    roots = [node for node in landmarks if node.tag in _FOREIGN_ROOTS]
-    foreign = _foreign_elements(roots) if roots else set()
+    roots = [node for node in landmarks if node.tag in FOREIGN_ROOTS]
+    foreign = foreign_elements(roots) if roots else set()
     base = _base_url(landmarks, url, foreign)
     joiner = HrefJoiner(base, encoding)
     nodes = tree.css(_LINKS)
@@ -123,10 +122,10 @@ def find_anchors(
     if is_xml_document(content_type):
         return _xml_anchors(body, url, content_type, limits or LinkLimits())
     encoding = document_encoding(body, content_type)
-    tree = LexborHTMLParser(_markup(body, encoding))
+    tree = parse_html(_markup(body, encoding))
     landmarks = tree.css(_LANDMARKS)
-    roots = [node for node in landmarks if node.tag in _FOREIGN_ROOTS]
-    foreign = _foreign_elements(roots) if roots else set()
+    roots = [node for node in landmarks if node.tag in FOREIGN_ROOTS]
+    foreign = foreign_elements(roots) if roots else set()
     base = _base_url(landmarks, url, foreign)
     joiner = HrefJoiner(base, encoding)
     anchors = [
@@ -253,70 +252,3 @@ def _base_from_href(url: str, href: str) -> str | None:
     if base is not None and base.startswith(_REFUSED_BASE_SCHEMES):
         return url
     return base
-
-
-def _foreign_elements(roots: list[LexborNode]) -> set[int]:
-    """The ``mem_id`` of every ``<a>``, ``<area>`` and ``<base>`` that is an SVG or MathML element, not an HTML one.
-
-    ``roots`` are the document's ``<svg>`` and ``<math>`` elements, in document order. lexbor's selectors ignore
-    namespaces, so this walks down each outermost one, knowing at each element which namespace its children get:
-    the tree builder's rules, with the integration points where HTML comes back (``foreignObject``, ``mi``...).
-    """
-    foreign: set[int] = set()
-    done: set[int] = set()
-    for root in roots:
-        if root.mem_id in done:
-            continue
-        # Most SVG (icons) holds no link at all: one query in C spares the walk in Python.
-        if root.any_css_matches(("a, area, base",)):
-            _walk_foreign(root, foreign, done)
-        else:
-            # Nor does any svg or math inside it: they are not queried again. Each querying its own subtree was
-            # quadratic in their nesting: 32 KB of <svg><svg>... took 0.57 s of the event loop.
-            done.update(node.mem_id for node in root.css("svg, math"))
-    return foreign
-
-
-_HTML, _SVG, _MATHML, _MATHML_TEXT, _ANNOTATION = range(5)  # what the children of an element become
-_SVG_INTEGRATION = frozenset({"foreignobject", "desc", "title"})
-_MATHML_TEXT_INTEGRATION = frozenset({"mi", "mo", "mn", "ms", "mtext"})
-_LINK_LIKE = frozenset({"a", "area", "base"})
-
-
-def _walk_foreign(root: LexborNode, foreign: set[int], done: set[int]) -> None:
-    stack: list[tuple[LexborNode, int]] = [(root, _HTML)]
-    while stack:
-        node, context = stack.pop()
-        tag = (node.tag or "").lower()
-        namespace, children = _namespaces(node, tag, context)
-        if tag in _FOREIGN_ROOTS:
-            done.add(node.mem_id)
-        if namespace != _HTML and tag in _LINK_LIKE:
-            foreign.add(node.mem_id)
-        child = node.child
-        while child is not None:
-            if child.is_element_node:
-                stack.append((child, children))
-            child = child.next
-
-
-def _namespaces(node: LexborNode, tag: str, context: int) -> tuple[int, int]:
-    """(the element's own namespace, the context its children are parsed in), given the context it was parsed in."""
-    if context == _MATHML_TEXT:  # start tags other than mglyph and malignmark follow the HTML rules again
-        context = _MATHML if tag in ("mglyph", "malignmark") else _HTML
-    elif context == _ANNOTATION:  # only <svg> does
-        context = _HTML if tag == "svg" else _MATHML
-    if context == _HTML:
-        if tag == "svg":
-            return _SVG, _SVG
-        if tag == "math":
-            return _MATHML, _MATHML
-        return _HTML, _HTML
-    if context == _SVG:
-        return _SVG, _HTML if tag in _SVG_INTEGRATION else _SVG
-    if tag in _MATHML_TEXT_INTEGRATION:
-        return _MATHML, _MATHML_TEXT
-    if tag == "annotation-xml":
-        encoding = (node.attrs.get("encoding") or "").lower()
-        return _MATHML, _HTML if encoding in ("text/html", "application/xhtml+xml") else _ANNOTATION
-    return _MATHML, _MATHML
