@@ -15,6 +15,12 @@ The Bidi rule (RFC 5893), which IDNA applies to every label of a domain name tha
 with Hebrew, Arabic... letters or Arabic-Indic digits): ICU applies it to the ASCII labels too, so Chromium refuses
 ``http://1a.\u05e9\u05dc\u05d5\u05dd/`` (a label starting with a digit), where the URL parser (ada) takes it.
 
+Characters no host may hold that Chromium escapes, before IDNA, in a host it runs IDNA on: it unescapes what IDNA
+gives back. IDNA lowercases an escape (``%3E`` is ``%3e``, which is ``>`` again, refused) unless a combining mark
+follows it and composes with its last letter: ``>`` and U+0306 are ``%3E`` and U+0306, that is ``%3`` and U+0114,
+whose punycode keeps ``%3`` with the next ASCII character of the label, ``3`` in ``http://h.>\u03063/``, which
+Chromium unescapes: ``http://h.xn--3-dra/``, where the URL standard refuses the ``>``.
+
 All found by comparing with Chromium on random pages.
 """
 
@@ -56,6 +62,45 @@ def with_mapped_ip_literal(href: str, base_scheme: str | None) -> str | None:
         return None
     start = found.start(3) + user_at
     return text[:start] + mapped + port + text[found.end(3) :]
+
+
+def with_escapes_through_idna(href: str, base_scheme: str | None) -> str | None:
+    """``href`` with its host as Chromium's IDNA writes it when the host has non-ASCII characters and a character
+    Chromium escapes before IDNA that the URL standard refuses (see above); "" if Chromium refuses that host, None
+    for any other href. Only hrefs the URL parser refused are worth asking about."""
+    if href.isascii() or not _REFUSED_ESCAPED(href):
+        return None
+    text = href.strip(_C0_OR_SPACE).translate(_TAB_NEWLINE)
+    found = _http_authority(text, base_scheme)
+    if found is None:
+        return None
+    authority = found.group(3)
+    start = found.start(3) + authority.rfind("@") + 1
+    server = text[start : found.end(3)]
+    host, colon, port = server.rpartition(":")
+    if not colon or not port.isdigit():
+        host, colon, port = server, "", ""
+    if host.isascii() or "%" in host or "[" in host or not _REFUSED_ESCAPED(host):
+        return None
+    escaped = _ESCAPED_BEFORE_IDNA.sub(lambda char: f"%{ord(char.group()):02X}", host)
+    mapped = ada_url.idna_to_ascii(escaped).decode("ascii")  # b"" if IDNA refuses it
+    if not mapped or _BAD_ESCAPE(mapped):
+        return ""
+    unescaped = _ESCAPE.sub(lambda escape: chr(int(escape.group(1), 16)), mapped)
+    if _FORBIDDEN_IN_HOST(unescaped) or not unescaped.isprintable():
+        return ""
+    return text[:start] + unescaped + colon + port + text[found.end(3) :]
+
+
+# Those Chromium escapes before IDNA: the URL standard's forbidden host code points that end no host, the space and
+# "*" (kept escaped: ``resolution``); not "{", "}" or "`", which both take as they are.
+_ESCAPED_BEFORE_IDNA = re.compile("[ *<>^|]")
+_REFUSED_ESCAPED = re.compile("[<>^|]").search
+# What an unescaped escape may not be in a host, as in the URL standard (``|`` and U+0301 give "%7" and U+0106: "%7"
+# and a following "3" are "s", with "0" they are "p", with "c" they are "|" again).
+_FORBIDDEN_IN_HOST = re.compile(r"[#%/:<>?@\\\[\]^|]").search
+_ESCAPE = re.compile("%([0-9a-fA-F]{2})")
+_BAD_ESCAPE = re.compile("%(?![0-9a-fA-F]{2})").search
 
 
 def refused_punycode(href: str, base_scheme: str | None, url: str) -> bool:

@@ -25,6 +25,7 @@ import ada_url
 from linkcast.core.chromium_hosts import (
     fails_bidi_rule,
     refused_punycode,
+    with_escapes_through_idna,
     with_mapped_ip_literal,
     written_ascii_labels,
 )
@@ -207,13 +208,20 @@ def resolve(base: str | None, href: str, encoding: DocumentEncoding) -> str | No
     ``base`` is None when the document's ``<base href>`` failed to parse: Chromium then has no base URL at all, so
     only absolute hrefs resolve.
     """
-    target = encode_query(href, encoding)
+    return _resolve_target(base, encode_query(href, encoding), href)
+
+
+def _resolve_target(base: str | None, target: str, href: str) -> str | None:
+    """``resolve`` once the href's query is encoded (``target``)."""
     try:
         joined = _join(base, target)
     except ValueError:
         literal = with_mapped_ip_literal(target, _scheme(base))
         if literal is not None:
             return _join_literal(base, literal)
+        through_idna = with_escapes_through_idna(target, _scheme(base))
+        if through_idna is not None:
+            return _resolve_target(base, through_idna, through_idna) if through_idna else None
         if " " not in target and "\xa0" not in target and "%20" not in target and not _spaced().search(target):
             return None
         return _join_with_spaces_in_host(base, target)
