@@ -12,9 +12,9 @@ standard compares names in lower case. So ``<foreignObject><svg></foreignObject>
 named ``foreignobject``, outside any ``<svg>``) leaves the ``<svg>`` open in Chromium, whose ``<a>`` is then an SVG
 element and no link, where lexbor closes both and makes an HTML link of it; and in
 ``<svg><foreignObject><math></foreignObject><mi><a href=/y>`` the lower-case end tag does not close the SVG
-``foreignObject`` for Chromium, whose ``<mi>`` stays MathML and its ``<a>`` HTML, a link. ``parse_html`` rewrites
-such end tags so that lexbor builds Chromium's tree: removed where Chromium ignores one, repeated where Chromium
-closes an element beyond the first that lexbor would.
+``foreignObject`` for Chromium, whose ``<mi>`` stays MathML and its ``<a>`` HTML, a link.
+``as_chromium_builds`` rewrites such end tags so that lexbor builds Chromium's tree: removed where Chromium ignores
+one, repeated where Chromium closes an element beyond the first that lexbor would.
 """
 
 from __future__ import annotations
@@ -131,9 +131,10 @@ MAX_PROBED_CHARS = 8 * 1024 * 1024
 MAX_OPEN_ELEMENTS = 512
 
 
-def parse_html(markup: bytes | str) -> LexborHTMLParser:
-    """lexbor's tree of ``markup``, made Chromium's where their end tags in foreign content differ (see above)."""
-    tree = LexborHTMLParser(markup)
+def as_chromium_builds(markup: bytes | str, tree: LexborHTMLParser) -> LexborHTMLParser:
+    """lexbor's ``tree`` of ``markup``, which has SVG or MathML, made Chromium's where their end tags in foreign
+    content differ (see above): the same tree, or that of the markup rewritten. (A page with neither has no foreign
+    content, and is the same for both: looked for first, with its other landmarks, it costs no extra pass.)"""
     end_tags = _END_TAGS[type(markup)]
     names = {_text(name).lower() for name in end_tags.findall(markup)}  # type: ignore[arg-type]
     # lexbor's type selectors ignore case: this one matches the elements of those names in every namespace.

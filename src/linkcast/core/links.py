@@ -23,10 +23,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from selectolax.lexbor import LexborNode
+from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from linkcast.core.encoding import DocumentEncoding, decode, document_encoding
-from linkcast.core.foreign import FOREIGN_ROOTS, foreign_elements, parse_html
+from linkcast.core.foreign import FOREIGN_ROOTS, as_chromium_builds, foreign_elements
 from linkcast.core.resolution import HrefJoiner, resolve_base
 from linkcast.core.xhtml import is_xml_document, read_xhtml
 
@@ -77,10 +77,7 @@ def find_links(body: bytes, url: str, content_type: str | None = None, limits: L
     if is_xml_document(content_type):
         return _xml_links(body, url, content_type, limits or LinkLimits())
     encoding = document_encoding(body, content_type)
-    tree = parse_html(_markup(body, encoding))
-    # One walk finds the <base> elements and tells whether there is any SVG or MathML to worry about.
-    landmarks = tree.css(_LANDMARKS)
-    roots = [node for node in landmarks if node.tag in FOREIGN_ROOTS]
+    tree, landmarks, roots = _parse(_markup(body, encoding))
     foreign = foreign_elements(roots) if roots else set()
     base = _base_url(landmarks, url, foreign)
     joiner = HrefJoiner(base, encoding)
@@ -97,6 +94,18 @@ def find_links(body: bytes, url: str, content_type: str | None = None, limits: L
     distinct = dict.fromkeys(hrefs)
     distinct.pop(_ABSENT, None)  # matched by an xlink:href, which is no href
     return _within(joiner, list(distinct), len(base or ""), limits or LinkLimits())
+
+
+def _parse(markup: bytes | str) -> tuple[LexborHTMLParser, list[LexborNode], list[LexborNode]]:
+    """The page's tree as Chromium builds it, its landmarks (``<base href>``, ``<svg>``, ``<math>``: one walk finds
+    them) and among them the SVG and MathML roots."""
+    tree = LexborHTMLParser(markup)
+    landmarks = tree.css(_LANDMARKS)
+    if any(node.tag in FOREIGN_ROOTS for node in landmarks):
+        chromium = as_chromium_builds(markup, tree)
+        if chromium is not tree:
+            tree, landmarks = chromium, chromium.css(_LANDMARKS)
+    return tree, landmarks, [node for node in landmarks if node.tag in FOREIGN_ROOTS]
 
 
 def _xml_links(body: bytes, url: str, content_type: str | None, limits: LinkLimits) -> FoundLinks:
@@ -122,9 +131,7 @@ def find_anchors(
     if is_xml_document(content_type):
         return _xml_anchors(body, url, content_type, limits or LinkLimits())
     encoding = document_encoding(body, content_type)
-    tree = parse_html(_markup(body, encoding))
-    landmarks = tree.css(_LANDMARKS)
-    roots = [node for node in landmarks if node.tag in FOREIGN_ROOTS]
+    tree, landmarks, roots = _parse(_markup(body, encoding))
     foreign = foreign_elements(roots) if roots else set()
     base = _base_url(landmarks, url, foreign)
     joiner = HrefJoiner(base, encoding)
