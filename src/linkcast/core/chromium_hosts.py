@@ -47,13 +47,12 @@ def with_mapped_ip_literal(href: str, base_scheme: str | None) -> str | None:
     """
     if href.isascii() or ("[" not in href and "]" not in href):
         return None
-    text = href.strip(_C0_OR_SPACE).translate(_TAB_NEWLINE)
-    found = _http_authority(text, base_scheme)
-    if found is None:
+    read = _read_http_authority(href, base_scheme)
+    if read is None:
         return None
-    authority = found.group(3)
-    user_at = authority.rfind("@") + 1
-    server = authority[user_at:]
+    text, found = read
+    user_at = found.group(3).rfind("@") + 1
+    server = found.group(3)[user_at:]
     end = server.rfind("]") if "]" in server else (len(server) if server.startswith("[") else -1)
     colon = server.rfind(":")
     host, port = (server[:colon], server[colon:]) if colon > end else (server, "")
@@ -70,12 +69,11 @@ def with_escapes_through_idna(href: str, base_scheme: str | None) -> str | None:
     for any other href. Only hrefs the URL parser refused are worth asking about."""
     if href.isascii() or not _REFUSED_ESCAPED(href):
         return None
-    text = href.strip(_C0_OR_SPACE).translate(_TAB_NEWLINE)
-    found = _http_authority(text, base_scheme)
-    if found is None:
+    read = _read_http_authority(href, base_scheme)
+    if read is None:
         return None
-    authority = found.group(3)
-    start = found.start(3) + authority.rfind("@") + 1
+    text, found = read
+    start = found.start(3) + found.group(3).rfind("@") + 1
     server = text[start : found.end(3)]
     host, colon, port = server.rpartition(":")
     if not colon or not port.isdigit():
@@ -110,8 +108,8 @@ def refused_punycode(href: str, base_scheme: str | None, url: str) -> bool:
     host = url[authority_at : url.find("/", authority_at)].rpartition("@")[2]
     if not _UNDECODABLE_LABEL(host):
         return False
-    found = _http_authority(href.strip(_C0_OR_SPACE).translate(_TAB_NEWLINE), base_scheme)
-    return found is not None and not found.group(3).isascii()
+    read = _read_http_authority(href, base_scheme)
+    return read is not None and not read[1].group(3).isascii()
 
 
 # A label whose punycode has its last hyphen first (a port may follow the last label).
@@ -175,14 +173,22 @@ def _keeps_bidi_rule(classes: list[str]) -> bool:
 def written_ascii_labels(href: str, base_scheme: str | None) -> frozenset[str]:
     """The labels of the host ``href`` writes, lower case, if they are all ASCII: Chromium runs no IDNA on such a host,
     so a punycode label in it is kept as written (none if ``href`` writes no http(s) host, or a non-ASCII one)."""
-    found = _http_authority(href.strip(_C0_OR_SPACE).translate(_TAB_NEWLINE), base_scheme)
-    if found is None:
+    read = _read_http_authority(href, base_scheme)
+    if read is None:
         return frozenset()
-    host = found.group(3).rpartition("@")[2]
+    host = read[1].group(3).rpartition("@")[2]
     name, colon, port = host.rpartition(":")
     if colon and (not port or port.isdigit()):
         host = name
     return frozenset(host.lower().split(".")) if host.isascii() else frozenset()
+
+
+def _read_http_authority(href: str, base_scheme: str | None) -> tuple[str, re.Match[str]] | None:
+    """``href`` as the URL parser reads it (C0 controls and spaces stripped, tabs and newlines removed) and its http(s)
+    authority (``_http_authority``), or None."""
+    text = href.strip(_C0_OR_SPACE).translate(_TAB_NEWLINE)
+    found = _http_authority(text, base_scheme)
+    return None if found is None else (text, found)
 
 
 def _http_authority(text: str, base_scheme: str | None) -> re.Match[str] | None:
