@@ -164,6 +164,17 @@ async def test_a_page_is_watched_as_it_is_with_watch_links(feeds_service: Servic
     assert (record["watch"], record["url"]) == ("links", page)
 
 
+async def test_a_page_naming_no_feed_but_a_websub_hub_is_added_and_said_to_be_watched_for_its_links(
+    feeds_service: Service, server: FeedServer
+) -> None:
+    """The server watches such a page for its links (a WebSub topic may be any document): the id and URL are printed
+    as for a feed, and one line says what is watched; it was not said at all."""
+    page = server.page("/hub-page", f"<html><head><link rel=hub href='{server.origin}/hub'></head></html>")
+    added = await linkcast("feeds", "add", page, "--id", "hubpage", "--server", feeds_service.base_url)
+    assert (added.returncode, added.stdout.decode()) == (0, f"hubpage\t{page}\n"), added.stderr
+    assert added.stderr.decode().count("\n") == 1 and "watched for its links" in added.stderr.decode()
+
+
 def feed_urls(listing: bytes) -> set[str]:
     return set(re.findall(r'xmlUrl="([^"]*)"', listing.decode()))
 

@@ -86,6 +86,8 @@ def add_feed(args: argparse.Namespace) -> int:
     answer = asyncio.run(one_call(endpoint, f"watch feed {feed_id}", "PUT", "feeds", feed_id, body=body))
     if answer.get("status") != "accepted":
         say(f"feed {feed_id} was watched already ({answer.get('state')}): nothing changed")
+    elif answer.get("watch") == WATCH_LINKS and not args.watch_links:
+        say("the page names no feed but a WebSub hub: it is watched for its links, each new one an entry")
     print(as_json(answer) if args.json else f"{answer.get('feed_id')}\t{answer.get('url')}")
     return EXIT_OK
 
