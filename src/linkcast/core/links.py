@@ -77,8 +77,7 @@ def find_links(body: bytes, url: str, content_type: str | None = None, limits: L
     if is_xml_document(content_type):
         return _xml_links(body, url, content_type, limits or LinkLimits())
     encoding = document_encoding(body, content_type)
-    tree, landmarks, roots = _parse(_markup(body, encoding))
-    foreign = foreign_elements(roots) if roots else set()
+    tree, landmarks, foreign = _parse(_markup(body, encoding))
     base = _base_url(landmarks, url, foreign)
     joiner = HrefJoiner(base, encoding)
     nodes = tree.css(_LINKS)
@@ -96,16 +95,17 @@ def find_links(body: bytes, url: str, content_type: str | None = None, limits: L
     return _within(joiner, list(distinct), len(base or ""), limits or LinkLimits())
 
 
-def _parse(markup: bytes | str) -> tuple[LexborHTMLParser, list[LexborNode], list[LexborNode]]:
+def _parse(markup: bytes | str) -> tuple[LexborHTMLParser, list[LexborNode], set[int]]:
     """The page's tree as Chromium builds it, its landmarks (``<base href>``, ``<svg>``, ``<math>``: one walk finds
-    them) and among them the SVG and MathML roots."""
+    them), and the ``mem_id`` of its SVG and MathML ``<a>``, ``<area>`` and ``<base>`` (``foreign_elements``)."""
     tree = LexborHTMLParser(markup)
     landmarks = tree.css(_LANDMARKS)
     if any(node.tag in FOREIGN_ROOTS for node in landmarks):
         chromium = as_chromium_builds(markup, tree)
         if chromium is not tree:
             tree, landmarks = chromium, chromium.css(_LANDMARKS)
-    return tree, landmarks, [node for node in landmarks if node.tag in FOREIGN_ROOTS]
+    roots = [node for node in landmarks if node.tag in FOREIGN_ROOTS]
+    return tree, landmarks, foreign_elements(roots) if roots else set()
 
 
 def _xml_links(body: bytes, url: str, content_type: str | None, limits: LinkLimits) -> FoundLinks:
@@ -131,8 +131,7 @@ def find_anchors(
     if is_xml_document(content_type):
         return _xml_anchors(body, url, content_type, limits or LinkLimits())
     encoding = document_encoding(body, content_type)
-    tree, landmarks, roots = _parse(_markup(body, encoding))
-    foreign = foreign_elements(roots) if roots else set()
+    tree, landmarks, foreign = _parse(_markup(body, encoding))
     base = _base_url(landmarks, url, foreign)
     joiner = HrefJoiner(base, encoding)
     anchors = [

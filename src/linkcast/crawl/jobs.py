@@ -183,11 +183,13 @@ class CrawlJobs:
 
     def _pacing(self, answer: RobotsAnswer | None, host: str, just_asked: bool = False) -> Pacing:
         """The spacing of a job's own requests to ``host``: the ``Crawl-delay`` of its obeyed robots.txt answer."""
+        delay = self._crawl_delay(answer)
+        return Pacing(self.store, host, delay, self.settings.max_crawl_delay if delay else 0.0, just_asked)
+
+    def _crawl_delay(self, answer: RobotsAnswer | None) -> float:
+        """The answer's ``Crawl-delay`` for this crawler, at most ``--max-crawl-delay`` (0: none)."""
         delay = answer.rules.crawl_delay(self.product_token) if answer is not None else None
-        if not delay:
-            return Pacing(self.store, host, 0.0, 0.0, just_asked)
-        limit = self.settings.max_crawl_delay
-        return Pacing(self.store, host, min(delay, limit), limit, just_asked)
+        return min(delay, self.settings.max_crawl_delay) if delay else 0.0
 
     def _allows(self, answer: RobotsAnswer, key: str) -> bool:
         """Whether robots.txt (``answer``, of the site of the crawl key ``key``) lets this crawler fetch ``key``."""
@@ -242,13 +244,11 @@ class CrawlJobs:
     ) -> CrawlOutcome:
         depth, referrer = job.data.get("depth", 0), job.data.get("referrer")
 
-        asking = [job.url]  # what the fetch asks now: the page, then each hop its redirects lead to
-
-        async def still_running() -> None:
+        async def still_running(target: str) -> None:
             """A retry is a request of its own: at its host's turn in its Crawl-delay, as the first try was, and none
             for a crawl cancelled since the page's fetch began."""
             if spec.respect_robots:
-                await take_turn(self.store, host_key(asking[0]), self.settings.max_crawl_delay)
+                await take_turn(self.store, host_key(target), self.settings.max_crawl_delay)
             if not await self._still_running(record):
                 raise FetchError(f"{job.url} is not asked again: the crawl has ended", code=SkipReason.DUPLICATE)
 
@@ -273,7 +273,7 @@ class CrawlJobs:
                 target_host = host_key(key)
                 if target_host == own_host:  # the hop before it was a request to the host too, just now
                     waited = await self._pacing(answer, own_host, just_asked=True).before_request() or waited
-                elif self._pacing(answer, target_host).delay > 0:  # no job of that host was claimed for this hop
+                elif self._crawl_delay(answer) > 0:  # no job of that host was claimed for this hop
                     waited = await take_turn(self.store, target_host, self.settings.max_crawl_delay) or waited
                 if waited:
                     await unless_ended()  # it may have been cancelled while robots.txt or the Crawl-delay was awaited
@@ -285,7 +285,6 @@ class CrawlJobs:
                 # one a crawl may repeat). One whose last try died before (even in this page's own fetch) did not:
                 # the target is another page's, and fetching it would repeat a page no kill interrupted.
                 raise FetchError(f"redirects to {target}, which this crawl has visited", code=SkipReason.DUPLICATE)
-            asking[0] = target
 
         try:
             page = await self.fetcher.fetch(

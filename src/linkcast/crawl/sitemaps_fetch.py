@@ -152,8 +152,6 @@ def _listed_sitemaps(origin: str, robots_rules: RobotsRules) -> list[str]:
 async def _read_sitemap(
     fetcher: Fetcher, url: str, reach: _Reach, limits: SitemapLimits, going_on: GoingOn
 ) -> Sitemap | None:
-    asking = [url]  # the sitemap's URL, then each hop's: a retry asks its host again
-
     async def asked_again(target: str) -> None:
         """Each hop and each retry is a request as the first was: ``going_on`` (its host's Crawl-delay turn) first."""
         if not await going_on(target):
@@ -162,12 +160,11 @@ async def _read_sitemap(
     async def hop(target: str) -> None:
         await reach.redirect(target)
         await asked_again(target)
-        asking[0] = target
 
     try:
         resource = await fetcher.fetch_resource(
             url, max_bytes=limits.max_bytes, truncate=True, accept=SITEMAP_ACCEPT,
-            before_redirect=hop, before_retry=lambda: asked_again(asking[0]),
+            before_redirect=hop, before_retry=asked_again,
         )  # fmt: skip
     except FetchError as error:
         log.info("sitemap %s: not fetched (%s)", loggable_url(url), error.code)

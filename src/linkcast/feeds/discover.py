@@ -19,7 +19,7 @@ from linkcast.feeds.discovery import (
     looks_like_a_feed,
 )
 from linkcast.feeds.first_answers import FirstAnswers
-from linkcast.fetch import Fetcher
+from linkcast.fetch import Fetcher, Resource
 
 # A small page's head is read in a thread of its own (a few tens of milliseconds at most), one at a time, apart from
 # the threads that read feeds (``reading_threads``): an API request never waits behind a poll. A larger page is read
@@ -55,10 +55,7 @@ async def discover_feed(
         raise Unprocessable(f"{url} answered {resource.status_code}", code="http_status")
     content_type = resource.headers.get("Content-Type")
     if looks_like_a_feed(resource.body, content_type):
-        # Where permanent redirects led, not where a temporary one did: that URL is asked again at each poll.
-        if answers is not None and not resource.truncated:
-            answers.keep(resource.permanent_url, resource)
-        return resource.permanent_url, WATCH_FEED
+        return _first_poll_kept(answers, resource), WATCH_FEED
     link_headers = resource.header_values("Link")
     candidates = feed_links_in_headers(link_headers, resource.final_url)
     # Off the event loop: the page is up to --max-body-bytes, and its head is scanned for a charset as Chromium does,
@@ -72,9 +69,7 @@ async def discover_feed(
     candidates += in_head
     candidates.sort(key=lambda link: link.type == "application/json")
     if not candidates and (names_hub or hub_and_self_in_headers(link_headers, resource.final_url)[0]):
-        if answers is not None and not resource.truncated:
-            answers.keep(resource.permanent_url, resource)  # the first poll, as a feed's
-        return resource.permanent_url, WATCH_LINKS
+        return _first_poll_kept(answers, resource), WATCH_LINKS
     if not candidates:
         raise InvalidInput(
             f'{url} is no feed, and its page names none (no <link rel="alternate"> of a feed type) nor a WebSub hub; '
@@ -82,6 +77,14 @@ async def discover_feed(
             code="no_feed_found",
         )
     return candidates[0].url, WATCH_FEED
+
+
+def _first_poll_kept(answers: FirstAnswers | None, resource: Resource) -> str:
+    """The URL to watch ``resource`` at, where permanent redirects led (not where a temporary one did: that URL is
+    asked again at each poll), its answer kept for the first poll if read whole."""
+    if answers is not None and not resource.truncated:
+        answers.keep(resource.permanent_url, resource)
+    return resource.permanent_url
 
 
 async def _feeds_and_hub(

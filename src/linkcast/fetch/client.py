@@ -30,7 +30,8 @@ Three ways in, sharing all of the above:
 
 ``before_redirect`` is awaited with each redirect target before it is requested; a ``LinkcastError`` it raises ends
 the fetch with that error (a crawl refuses a redirect to a page it has already fetched); ``before_retry`` likewise
-before each retry of a transient failure (a crawl cancelled meanwhile asks nothing more).
+with the URL about to be asked again, before each retry of a transient failure (a crawl cancelled meanwhile asks
+nothing more; a crawl waits for that URL's host's turn in its ``Crawl-delay``).
 """
 
 from __future__ import annotations
@@ -75,7 +76,7 @@ _OWN_TIMEOUT = aiohttp.ClientTimeout(total=None, sock_connect=None, sock_read=No
 
 RedirectHook = Callable[[str], Awaitable[None]]
 # Awaited before each retry of a transient failure: a LinkcastError it raises ends the fetch with that error.
-RetryHook = Callable[[], Awaitable[None]]
+RetryHook = Callable[[str], Awaitable[None]]
 T = TypeVar("T")
 # Reads one final (non-redirect) response: (the URL asked for, the URL answered, the response) -> what the caller gets.
 Reader = Callable[[str, str, aiohttp.ClientResponse], Awaitable[T]]
@@ -288,7 +289,7 @@ class Fetcher:
         target = url
         redirects: list[tuple[int, str]] = []
         while True:
-            answer, location, status = await self._with_retries(url, target, read, ask, deadline + paused(), retry)
+            answer, location, status = await self._with_retries(url, target, read, ask, deadline, retry)
             if location is None:
                 if isinstance(answer, Resource) and redirects:
                     return dataclasses.replace(answer, redirects=tuple(redirects))  # type: ignore[return-value]
@@ -306,17 +307,17 @@ class Fetcher:
     async def _with_retries(
         self, url: str, target: str, read: Reader[T], ask: _Ask, deadline: float, retry: bool = True
     ) -> tuple[T | None, str | None, int]:
-        """One hop, retried with back-off while its failures are transient and the fetch's time allows: the answer,
-        or where it redirects to, and its status."""
+        """One hop, retried with back-off while its failures are transient and the fetch's time allows (``deadline``,
+        moved by the hooks' waits not counted: ``budget.paused``): the answer, or where it redirects to, and its
+        status."""
         loop = asyncio.get_running_loop()
         attempt = 0
-        began_paused = paused()  # a retry's hook may wait uncounted too (a crawl's turn): the deadline moves with it
         while True:
             try:
                 return await self._request(url, target, read, ask)
             except TransientFetchError as error:
                 wait = self.backoff.wait(attempt, error) if retry else None
-                if wait is None or loop.time() + wait >= deadline + paused() - began_paused:
+                if wait is None or loop.time() + wait >= deadline + paused():
                     if isinstance(error, _RetryableAnswer):
                         answer: Any = error.resource  # only the resource reader raises it: T is Resource
                         return answer, None, error.resource.status_code
@@ -324,7 +325,7 @@ class Fetcher:
                 attempt += 1
                 await asyncio.sleep(wait)
                 if ask.before_retry is not None:
-                    await ask.before_retry()
+                    await ask.before_retry(target)
 
     async def _request(self, url: str, target: str, read: Reader[T], ask: _Ask) -> tuple[T | None, str | None, int]:
         """One hop: the answer, or where it redirects to; and its status."""
