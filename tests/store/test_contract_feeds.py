@@ -315,6 +315,18 @@ async def test_validators_are_kept_verbatim_and_each_dropped_on_its_own(store: S
     assert record is not None and (record.etag, record.last_modified) == (etag, None)
 
 
+async def test_the_hours_a_feed_skips_are_kept_until_a_poll_says_otherwise(store: Store) -> None:
+    """RSS skipHours and skipDays (feeds.skips) are read from a 200 only: a 304's next poll keeps out of them too."""
+    await store.create_feed(watched())
+    mask = 1 << 3 | 1 << 23 | 1 << 30
+    await poll(store, skip_mask=mask)
+    record = await store.get_feed("f")
+    assert record is not None and record.skip_mask == mask
+    await poll(store, skip_mask=0)
+    record = await store.get_feed("f")
+    assert record is not None and record.skip_mask == 0
+
+
 async def test_a_feed_s_followed_entries_on_many_hosts_do_not_hold_up_a_client_s_url(store: Store) -> None:
     await store.create_feed(watched(follow=True))
     entries = [PolledEntry(f"e{n}", "v1", {"title": "e", "link": f"https://s{n}.example/"}) for n in range(30)]

@@ -20,7 +20,7 @@ from linkcast.settings import Settings
 from linkcast.store import open_store, urgency
 from linkcast.store.sqlite import SQLiteStore, database_path, scheduler
 from linkcast.store.sqlite import feeds as sqlite_feeds
-from linkcast.store.sqlite.schema import append_event, first_event_id_in, setup_connection
+from linkcast.store.sqlite.schema import SCHEMA_VERSION, append_event, first_event_id_in, setup_connection
 from linkcast.store.sqlite.thread import SQLiteThread
 
 
@@ -127,7 +127,34 @@ async def test_a_version_6_file_gains_the_entry_numbering_and_numbers_on_from_it
         await store.close()
     with sqlite3.connect(tmp_path / "s.db") as db:
         assert db.execute("SELECT entry_seq FROM feeds").fetchall() == [(3,)]
-        assert db.execute("PRAGMA user_version").fetchone() == (7,)
+        assert db.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
+
+
+async def test_a_version_7_file_gains_the_hours_its_feeds_skip(tmp_path: Path) -> None:
+    """Schema 8 keeps what RSS skipHours and skipDays ask (``feeds.skip_mask``); a file of before has none skipped."""
+    url, settings = "https://news.example/feed.xml", Settings(store=f"sqlite:///{tmp_path}/s.db")
+    store = open_store(settings)
+    await store.open()
+    try:
+        await store.create_feed(FeedRecord("f", {"url": url}, url))
+    finally:
+        await store.close()
+    with sqlite3.connect(tmp_path / "s.db") as db:  # as version 7 left it
+        db.execute("ALTER TABLE feeds DROP COLUMN skip_mask")
+        db.execute("PRAGMA user_version = 7")
+    store = open_store(settings)
+    await store.open()
+    try:
+        job = await store.next_job("w", timeout=10.0)
+        record = await store.get_feed("f")
+        assert job is not None and record is not None and record.skip_mask == 0
+        record.skip_mask = 1 << 5
+        await store.finish_feed_poll(job, FeedPoll(record, []))
+        assert (await store.get_feed("f")) == record
+    finally:
+        await store.close()
+    with sqlite3.connect(tmp_path / "s.db") as db:
+        assert db.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
 
 
 async def test_a_version_6_file_gains_when_its_ended_deliveries_ended(tmp_path: Path) -> None:

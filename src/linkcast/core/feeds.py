@@ -59,6 +59,7 @@ class FeedRecord:
     polls: int = 0  # successful polls (200 or 304)
     entry_count: int = 0
     interval: float | None = None  # the interval the feed last asked for (before jitter): the base of back-offs
+    skip_mask: int = 0  # the hours and days the feed last asked not to be polled in (feeds.skips)
 
     @property
     def watch(self) -> str:
@@ -107,6 +108,7 @@ class FeedRecord:
             "polls": self.polls,
             "entry_count": self.entry_count,
             "interval": self.interval,
+            "skip_mask": self.skip_mask,
         }
 
     @classmethod
@@ -138,6 +140,7 @@ class FeedRecord:
             failures=int(values.get("failures") or 0),
             polls=int(values.get("polls") or 0),
             entry_count=int(values.get("entry_count") or 0),
+            skip_mask=int(values.get("skip_mask") or 0),
             interval=number("interval"),
         )
 

@@ -40,7 +40,7 @@ from linkcast.core.links import LinkLimits
 from linkcast.extraction import ExtractionPool
 from linkcast.feeds.first_answers import FirstAnswers
 from linkcast.feeds.reading import Answer, read_off_loop
-from linkcast.feeds.schedule import Bounds, asked_interval, failure_interval, next_interval
+from linkcast.feeds.schedule import Bounds, asked_interval, failure_interval, next_interval, outside_skipped
 from linkcast.feeds.websub.subscriptions import Subscriptions, pushing_until
 from linkcast.fetch import PAGE_ACCEPT, Fetcher, Resource
 from linkcast.fetch.retry import parse_http_date
@@ -184,7 +184,9 @@ class FeedJobs:
         if not await self.subscriptions.noticed(record.feed_id, reading.hubs, topic, answer.url, now, known=subscribed):
             pushing = None  # the feed's hub stopped pushing it, or a new subscription has yet to be verified
         asked = asked_interval(resource.headers, reading.ttl, now)
-        succeeded = self._succeeded(record, status, now, asked, pushing)
+        # The hours it asks to be left alone in now are those its next poll keeps out of.
+        read = dataclasses.replace(record, skip_mask=reading.skip_mask)
+        succeeded = self._succeeded(read, status, now, asked, pushing)
         # The validators the server sent with this 200, each on its own: one it did not send is dropped.
         succeeded.etag = _validator(resource, "ETag")
         succeeded.last_modified = _validator(resource, "Last-Modified")
@@ -196,7 +198,9 @@ class FeedJobs:
         self, record: FeedRecord, status: int, now: float, asked: float | None, pushing: float | None
     ) -> FeedRecord:
         interval = self.bounds.clamp(asked if asked is not None else self.bounds.default)
-        next_poll = now + next_interval(self.bounds, interval)
+        next_poll = outside_skipped(
+            self.bounds, record.skip_mask, now, now + next_interval(self.bounds, interval), interval
+        )
         if pushing is not None:  # the hub pushes: poll seldom, and again when the lease would end
             next_poll = min(now + next_interval(self.bounds, self.bounds.maximum), pushing)
         return dataclasses.replace(
@@ -216,9 +220,10 @@ class FeedJobs:
         failures = record.failures + 1
         base = record.interval or self.bounds.default
         wait = failure_interval(self.bounds, retry_after, served_at or now, failures, base)
+        next_poll = outside_skipped(self.bounds, record.skip_mask, now, now + wait, wait)
         failed = dataclasses.replace(
             record, state=FEED_ERROR, last_poll=now, last_status=status, last_error=error.to_dict(),
-            failures=failures, next_poll=now + wait,
+            failures=failures, next_poll=next_poll,
         )  # fmt: skip
         event = feed_event(
             FEED_ERROR_EVENT, record.feed_id, url=record.url, error=error.to_dict(), next_poll=failed.next_poll

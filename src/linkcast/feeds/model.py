@@ -46,6 +46,7 @@ class ParsedFeed:
     ttl_seconds: float | None  # RSS <ttl> (minutes), else sy:updatePeriod / sy:updateFrequency
     entries: list[FeedEntry]  # document order
     entries_truncated: bool  # the feed had more than max_entries entries: those past it were not read
+    skip_mask: int = 0  # the hours and days the feed asks not to be polled in (feeds.skips): RSS skipHours, skipDays
 
 
 MAX_ENTRIES = 1000

@@ -39,6 +39,7 @@ class Reading:
     ttl: float | None = None  # the interval the feed asks for (RSS <ttl>, sy:updatePeriod), in seconds
     hubs: list[str] = field(default_factory=list)  # WebSub hubs, Link headers first
     topic: str | None = None  # the URL the feed calls its own (rel="self"): the Link header's, else the document's
+    skip_mask: int = 0  # the hours and days the feed asks not to be polled in (feeds.skips)
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +67,7 @@ def read_answer(watch: str, answer: Answer, limits: LinkLimits, max_entries: int
     entries = [_polled(entry) for entry in parsed.entries]
     hubs, topic = hub_and_self_in_headers(list(answer.link_headers), answer.url)
     hubs, topic = hubs or parsed.hubs, topic or parsed.self_url  # the headers first (WebSub 4)
-    return Reading(entries, parsed.title, parsed.site_link, parsed.ttl_seconds, hubs, topic)
+    return Reading(entries, parsed.title, parsed.site_link, parsed.ttl_seconds, hubs, topic, parsed.skip_mask)
 
 
 async def read_off_loop(

@@ -14,6 +14,10 @@
   Jittered longer as above, but never shorter, even at the maximum (which a Retry-After past it asks for): a host
   that fails its many feeds at once, or sends them all one Retry-After date, would otherwise get them all back in
   the same second.
+- Hours and days the feed asks not to be polled in (RSS ``skipHours``, ``skipDays``: ``feeds.skips``): a poll due in
+  one moves to the first hour after it that the feed does not skip, at a random moment of its first ``interval``
+  seconds (at most the hour: every feed that skips the night would otherwise come due at its end's first second), and
+  never past the maximum interval, which the operator's bound keeps before the feed's hint.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from linkcast.feeds.skips import first_allowed
 from linkcast.fetch.client import header_values
 from linkcast.fetch.retry import parse_http_date, parse_retry_after
 
@@ -73,6 +78,17 @@ def next_interval(bounds: Bounds, asked: float | None, rng: random.Random | None
     else:
         low, high = bounds.clamp(base * 0.9), base
     return (rng or random).uniform(low, high)
+
+
+def outside_skipped(
+    bounds: Bounds, mask: int, now: float, due: float, spread: float, rng: random.Random | None = None
+) -> float:
+    """``due``, or a moment of the first hour after it that the feed does not skip (``mask``), within ``spread``
+    seconds of that hour's start and the maximum interval from ``now``."""
+    allowed = first_allowed(due, mask)
+    if allowed == due:
+        return due
+    return min(allowed + (rng or random).uniform(0.0, min(spread, 3599.0)), now + bounds.maximum)
 
 
 def failure_interval(

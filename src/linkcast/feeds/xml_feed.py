@@ -15,6 +15,7 @@ from linkcast.feeds.capture import BaseResolver, Capture
 from linkcast.feeds.entries import Content, LinkBudget, TextKind, finish_entry, plain, resolve_link
 from linkcast.feeds.model import FeedEntry, FeedLimits, ParsedFeed
 from linkcast.feeds.safe_xml import Namespaces, XmlRefused, entity_text, feed_parser, safe_parser, xml_text
+from linkcast.feeds.skips import MAX_SKIP_ELEMENTS, skip_mask
 from linkcast.feeds.syndication import ttl_seconds
 from linkcast.feeds.vocabulary import (
     ATOM_03,
@@ -33,6 +34,8 @@ from linkcast.feeds.vocabulary import (
 from linkcast.feeds.xml_fields import Fields, entry_draft
 
 MAX_AUTHORS = 20  # an entry's authors kept (joined, and cut to max_text_chars, in its author field)
+# The channel's <skipHours> holds <hour> elements, its <skipDays> <day> ones (feeds.skips).
+SKIP_LISTS = {"skiphours": "hour", "skipdays": "day"}
 
 
 class _Stop(Exception):
@@ -76,6 +79,7 @@ class _Reader:
         self.links = LinkBudget(limits.max_links_bytes)  # of all the entries
         self.read = 0
         self.truncated = False
+        self.skips: list[tuple[str, str]] = []  # the channel's <hour> and <day> values
         parser = safe_parser()
         parser.StartElementHandler = self._start
         parser.EndElementHandler = self._end
@@ -114,6 +118,8 @@ class _Reader:
             self._child(self.feed, key, attributes, base, depth, FEED_FIELDS)
         elif self.author is not None and parent == "atom:author" and key in ("atom:name", "atom:email"):
             self._capture(key, "text", depth, base, self.limits.max_text_chars, markup=False, hashed=False)
+        elif self.entry is None and SKIP_LISTS.get(parent) == key and self.path[-3] == "channel":
+            self._capture(key, "text", depth, base, 16, markup=False, hashed=False)
 
     def _key(self, name: str) -> str:
         key = self.keys.get(name)
@@ -232,6 +238,10 @@ class _Reader:
             if self.author is not None and capture.value().strip() and (slot == "atom:name" or not self.author):
                 self.author[:] = [capture.value()]
             return
+        if slot in ("hour", "day"):  # only captured as a skipHours or skipDays value
+            if len(self.skips) < MAX_SKIP_ELEMENTS:
+                self.skips.append((slot, capture.value()))
+            return
         target = self.entry if self.entry is not None else self.feed
         if slot in ("author", "dc:creator"):
             if len(target.authors) < MAX_AUTHORS:
@@ -283,4 +293,5 @@ class _Reader:
             ),
             entries=self.entries,
             entries_truncated=self.truncated,
+            skip_mask=skip_mask(self.skips),
         )

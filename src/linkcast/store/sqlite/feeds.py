@@ -35,6 +35,7 @@ PRUNE_ENTRIES = (
 COLUMNS = (
     "feed_id", "spec", "url", "state", "title", "site_link", "created_at", "last_poll", "next_poll", "last_status",
     "last_error", "etag", "last_modified", "failures", "polls", "entry_count", "interval",
+    "skip_mask",
 )  # fmt: skip
 
 

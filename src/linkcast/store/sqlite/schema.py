@@ -18,8 +18,8 @@ from linkcast.core.inputs import host_key
 
 # 5: webhooks (a version 4 file gains their tables when opened); 6: the jobs_delayed index; 7: flows (jobs.flow, the
 # flows table), feeds.entry_seq, webhook_deliveries.ended_at and the indexes of the prune by age (feed_entries_age,
-# webhook_deliveries_age)
-SCHEMA_VERSION = 7
+# webhook_deliveries_age); 8: feeds.skip_mask
+SCHEMA_VERSION = 8
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS requests (
@@ -118,6 +118,7 @@ CREATE TABLE IF NOT EXISTS feeds (
     polls INTEGER NOT NULL DEFAULT 0,
     entry_count INTEGER NOT NULL DEFAULT 0,
     interval REAL,
+    skip_mask INTEGER NOT NULL DEFAULT 0,
     -- The seq last given to an entry: the next one follows it even once pruning has dropped every entry.
     entry_seq INTEGER NOT NULL DEFAULT 0
 );
@@ -225,7 +226,7 @@ def _create_or_migrate(connection: sqlite3.Connection) -> None:
     old_fifo = version == 0 and "seq" in {row[1] for row in connection.execute("PRAGMA table_info(jobs)")}
     for statement in MIGRATE_FROM_FIFO if old_fifo else ():
         connection.execute(statement)
-    for statement in _columns_added_by_7(connection):
+    for statement in _columns_added(connection):
         connection.execute(statement)
     for statement in _statements(SCHEMA):
         connection.execute(statement)
@@ -240,8 +241,8 @@ def _create_or_migrate(connection: sqlite3.Connection) -> None:
     connection.execute("COMMIT")
 
 
-def _columns_added_by_7(connection: sqlite3.Connection) -> list[str]:
-    """What brings the tables of a file of before version 7 to it (before the indexes on the new columns are made)."""
+def _columns_added(connection: sqlite3.Connection) -> list[str]:
+    """What brings the tables of an older file to this version (before the indexes on the new columns are made)."""
 
     def columns(table: str) -> set[str]:
         return {row[1] for row in connection.execute(f"PRAGMA table_info({table})")}
@@ -253,6 +254,8 @@ def _columns_added_by_7(connection: sqlite3.Connection) -> list[str]:
     feeds = columns("feeds")
     if feeds and "entry_seq" not in feeds:  # the seq given next follows the entries kept (see feeds.record_entry)
         statements.append("ALTER TABLE feeds ADD COLUMN entry_seq INTEGER NOT NULL DEFAULT 0")
+    if feeds and "skip_mask" not in feeds:  # version 8: no hour skipped until the feed's next 200 says otherwise
+        statements.append("ALTER TABLE feeds ADD COLUMN skip_mask INTEGER NOT NULL DEFAULT 0")
     deliveries = columns("webhook_deliveries")
     if deliveries and "ended_at" not in deliveries:
         statements += [
