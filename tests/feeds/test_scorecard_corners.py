@@ -105,3 +105,14 @@ async def test_a_validator_absurdly_long_is_never_sent_back(poller: Service, ser
     count = len(server.requests_to("/long.xml"))
     after = (await server.wait_requests("/long.xml", count + 2))[count + 1]
     assert after.headers.get("If-None-Match") == '"short"'
+
+
+async def test_a_put_that_conflicts_is_a_409_and_asks_its_url_nothing(poller: Service, server: FeedServer) -> None:
+    """The same id with another URL (or options) is a 409 whatever that URL serves: it was fetched first, to find its
+    feed, and then refused, an unconditional GET its server got for nothing at every such PUT."""
+    await watch(poller, "taken", server.feed("/one.xml", Feed(rss(("a", "A")))))
+    other = server.feed("/other.xml", Feed(rss(("b", "B"))))
+    for options in ({}, {"watch": "links"}):
+        status, body = await poller.call("PUT", "/feeds/taken", json={"url": other, **options})
+        assert (status, body["error"]["code"]) == (409, "conflict"), body
+    assert server.requests_to("/other.xml") == []

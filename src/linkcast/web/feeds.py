@@ -15,6 +15,7 @@ from quart import Blueprint, Response, request
 from werkzeug.routing import BaseConverter
 
 from linkcast.core.errors import (
+    Conflict,
     InvalidInput,
     LinkcastError,
     NotFound,
@@ -65,14 +66,17 @@ def feed_spec(payload: dict[str, Any]) -> dict[str, Any]:
 
 
 async def watch(feed_id: str, spec: dict[str, Any]) -> tuple[FeedRecord, bool]:
-    """Watch ``spec`` as ``feed_id``: a repeat answers the record; else the feed is found (for a site's URL) and
-    recorded. A repeat sent while the first is finding the feed waits for its answer: the site is asked once."""
+    """Watch ``spec`` as ``feed_id``: a repeat answers the record, another spec for a taken id is a 409; else the
+    feed is found (for a site's URL) and recorded. A repeat sent while the first is finding the feed waits for its
+    answer: the site is asked once."""
     rt = runtime()
     key = (feed_id, orjson.dumps(spec, option=orjson.OPT_SORT_KEYS))
     while True:
         existing = await rt.store.get_feed(feed_id)
         if existing is not None and existing.asked == spec:
             return existing, False
+        if existing is not None:  # refused before its URL is fetched: the site owes a refused PUT no request
+            raise Conflict(f"feed {feed_id!r} is already watched with other options")
         pending = rt.feeds_being_added.get(key)
         if pending is None:
             break
@@ -82,7 +86,7 @@ async def watch(feed_id: str, spec: dict[str, Any]) -> tuple[FeedRecord, bool]:
             return record, False
     pending = rt.feeds_being_added[key] = asyncio.get_running_loop().create_future()
     try:
-        found = await find_and_watch(feed_id, spec, new=existing is None)
+        found = await find_and_watch(feed_id, spec)
         pending.set_result(found)
         return found
     except Exception as error:
@@ -94,12 +98,11 @@ async def watch(feed_id: str, spec: dict[str, Any]) -> tuple[FeedRecord, bool]:
         pending.cancel()  # a no-op once answered; else (this PUT cancelled) those waiting find the feed themselves
 
 
-async def find_and_watch(feed_id: str, spec: dict[str, Any], *, new: bool) -> tuple[FeedRecord, bool]:
-    """Find the feed of ``spec`` (for a site's URL) and record it as ``feed_id`` (``new``: no feed has that id, so
-    it takes room under ``--max-feeds``, checked before anything is fetched for it)."""
+async def find_and_watch(feed_id: str, spec: dict[str, Any]) -> tuple[FeedRecord, bool]:
+    """Find the feed of ``spec`` (for a site's URL) and record it as ``feed_id``, a new id: it takes room under
+    ``--max-feeds``, checked before anything is fetched for it."""
     rt = runtime()
-    if new:
-        (await FeedRoom.of(rt.store, rt.settings.max_feeds)).take()
+    (await FeedRoom.of(rt.store, rt.settings.max_feeds)).take()
     if spec["watch"] == WATCH_LINKS:
         url, watching = spec["url"], WATCH_LINKS
     else:
