@@ -10,10 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aiohttp import web
 
 from tests.feeds.test_polling import watch, watched
 from tests.feeds.test_schedule import http_date
-from tests.feeds.test_scorecard import sqlite_poller
+from tests.feeds.test_scorecard import gaps, sqlite_poller
 from tests.support.feed_site import Feed, FeedServer, rss
 from tests.support.service import Service
 
@@ -116,3 +117,28 @@ async def test_a_put_that_conflicts_is_a_409_and_asks_its_url_nothing(poller: Se
         status, body = await poller.call("PUT", "/feeds/taken", json={"url": other, **options})
         assert (status, body["error"]["code"]) == (409, "conflict"), body
     assert server.requests_to("/other.xml") == []
+
+
+async def test_the_next_poll_counts_from_when_the_request_went_out_not_from_when_the_poll_began(
+    tmp_path: Path, server: FeedServer
+) -> None:
+    """max-age=2: the next request 2 s after this one, at least. A poll that waited for its host's one slot (held 2.5 s
+    by another fetch to the host, a PUT finding a feed) counted the 2 s from when it began to wait, and its next
+    request came some 1 s after the late one, where the server had asked for 2."""
+    service = sqlite_poller(tmp_path, "--per-host-concurrency", "1")
+    await service.start()
+    try:
+        feed = Feed(rss(("a", "A")), extra_headers={"Cache-Control": "max-age=2"})
+        await watch(service, "paced", server.feed("/paced.xml", feed))
+
+        async def held(_request: web.Request) -> web.Response:
+            await asyncio.sleep(2.5)  # the host's one slot held past the feed's next poll
+            return web.Response(text="<html><head></head><body>no feed</body></html>", content_type="text/html")
+
+        holding = asyncio.create_task(service.call("PUT", "/feeds/held", json={"url": server.route("/held", held)}))
+        requests = await server.wait_requests("/paced.xml", 4)
+        await holding
+    finally:
+        service.stop()
+    assert len(server.requests_to("/held")) == 1
+    assert all(gap >= 1.95 for gap in gaps(requests)), gaps(requests)

@@ -106,11 +106,15 @@ class FeedJobs:
                     record.url, max_bytes=self.settings.max_body_bytes, accept=self._accept(record),
                     headers=_validators(record), retry=False, before_redirect=still_watched,
                 )  # fmt: skip
+                # The next poll counts from the answer, not from when this one began: the request may have waited
+                # for its host's slot or spacing, its DNS, its connection, and counted from before, the next request
+                # came that much sooner than the interval the server asked for after this one.
+                now = time.time()
             poll = await self._answered(record, resource, now, pushing, subscription is not None)
         except LinkcastError as error:
             if refused_by_the_store(error):  # storing the hub it names: not the feed's failure (the poll runs again)
                 raise
-            poll = self._failed(record, error, now, None)
+            poll = self._failed(record, error, time.time(), None)  # the back-off too counts from the failure
         await self.store.finish_feed_poll(job, poll)
         outcome = poll.record.last_error["code"] if poll.record.last_error else str(poll.record.last_status)
         self.metrics.fetches.labels(f"feed_{outcome}").inc()
