@@ -142,3 +142,14 @@ async def test_the_next_poll_counts_from_when_the_request_went_out_not_from_when
         service.stop()
     assert len(server.requests_to("/held")) == 1
     assert all(gap >= 1.95 for gap in gaps(requests)), gaps(requests)
+
+
+async def test_a_429_with_no_retry_after_slows_the_polls_at_once(poller: Service, server: FeedServer) -> None:
+    """max-age=1 puts the polls 1 s apart. A 429 says that pace is too fast (RFC 6585 4), Retry-After or not; with
+    none, the first one was a failure like any other, and the next poll came at the same pace, 1 s later: the
+    back-off doubles it from the first 429 (2 s, then 3 s, the ceiling)."""
+    feed = Feed(rss(("a", "A")), extra_headers={"Cache-Control": "max-age=1"})
+    await watch(poller, "slower", server.feed("/slower.xml", feed))
+    feed.queued.append((429, {}))
+    record = await record_when(poller, "slower", lambda record: record["last_status"] == 429)
+    assert record["next_poll"] - record["last_poll"] >= 1.99, record

@@ -10,7 +10,8 @@ A poll behaves as a feed reader should, request by request:
   ``User-Agent``.
 - 301 and 308 (each hop of the chain up to the first that is not) move the feed: its stored URL changes, and a
   ``feed.moved`` event says so; 302 and 307 do not. 410 ends the feed (``feed.gone``; no more requests).
-- Failures back off; a 429 or 503 longer if its ``Retry-After`` says so; each failure is one ``feed.error`` event.
+- Failures back off, a 429 from its first (at twice the interval); a 429 or 503 longer if its ``Retry-After`` says
+  so; each failure is one ``feed.error`` event.
 - The interval, jitter and back-off are ``schedule.py``'s. The poll itself is not retried: the next poll is the retry.
 - A 200 also tells the feed's WebSub subscription which hub and topic the feed names (``websub.subscriptions``);
   while a hub pushes, polls come at ``--feed-max-interval``.
@@ -223,7 +224,10 @@ class FeedJobs:
     ) -> FeedPoll:
         failures = record.failures + 1
         base = record.interval or self.bounds.default
-        wait = failure_interval(self.bounds, retry_after, served_at or now, failures, base)
+        # A 429 says the pace that brought it is too fast (RFC 6585 4), whatever its Retry-After: it backs off as one
+        # failure more would, so the first already doubles the interval (another failure's first keeps the pace).
+        pace = failures + 1 if status == 429 else failures
+        wait = failure_interval(self.bounds, retry_after, served_at or now, pace, base)
         next_poll = outside_skipped(self.bounds, record.skip_mask, now, now + wait, wait)
         failed = dataclasses.replace(
             record, state=FEED_ERROR, last_poll=now, last_status=status, last_error=error.to_dict(),

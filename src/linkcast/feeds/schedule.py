@@ -8,9 +8,10 @@
 - Jitter: a random interval up to 10% longer than that one, within the bounds, so that thousands of feeds added at
   once do not come due at once. Never shorter: a poll before the answer is stale (max-age=3600, or a site's "at most
   hourly") is one the server asked not to get. At the maximum, where longer is not allowed, up to 10% shorter.
-- Failures: the interval doubled per failure in a row, up to the maximum; the next success resets it. A 429 or 503
-  waits that long too, or longer if its ``Retry-After`` (seconds or an HTTP date) asks so, at most the maximum: that
-  header names the least wait, and a short one must not make a poller that was told it asks too often ask sooner.
+- Failures: the interval doubled per failure in a row, up to the maximum (a 429 counts one more: it already says
+  the pace was too fast); the next success resets it. A 429 or 503 waits that long too, or longer if its
+  ``Retry-After`` (seconds or an HTTP date) asks so, at most the maximum: that header names the least wait, and a
+  short one must not make a poller that was told it asks too often ask sooner.
   Jittered longer as above, but never shorter, even at the maximum (which a Retry-After past it asks for): a host
   that fails its many feeds at once, or sends them all one Retry-After date, would otherwise get them all back in
   the same second.
