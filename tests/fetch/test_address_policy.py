@@ -243,3 +243,25 @@ def test_list_entries_are_spelled_as_parsed_urls_spell_hosts() -> None:
 def test_bad_list_entries_are_rejected(entry: str) -> None:
     with pytest.raises(ValueError):
         HostRule.parse(entry)
+
+
+@pytest.mark.parametrize("entry", ["169.254.169.254.", "2852039166", "0251.0376.0251.0376", "0xa9.0xfe.43518"])
+@pytest.mark.parametrize("listed", ["deny", "allow"])
+def test_an_address_listed_in_another_spelling_is_the_address_not_a_name(entry: str, listed: str) -> None:
+    # Only a dotted address was read as one. 169.254.169.254. (a trailing dot), 2852039166 or octal were host rules,
+    # matched as names: --deny-hosts refused a URL spelling the address so, while http://[::ffff:a9fe:a9fe]/ and any
+    # name resolving to 169.254.169.254 reached it.
+    policy = AddressPolicy.from_lists(listed == "deny", *([[], [entry]] if listed == "deny" else [[entry]]))
+    metadata = ipaddress.ip_address("169.254.169.254")
+    if listed == "deny":
+        for url in ("http://169.254.169.254/", "http://[::ffff:a9fe:a9fe]/", "http://[64:ff9b::a9fe:a9fe]:8080/"):
+            with pytest.raises(Blocked, match=r"in the denied network 169\.254\.169\.254/32"):
+                policy.check_url(url)
+        with pytest.raises(Blocked, match=r"metadata\.example resolves to 169\.254\.169\.254, which is in the denied"):
+            policy.check_addresses("metadata.example", 80, [metadata])
+    else:
+        # Allowed, it is allowed as 127.0.0.1 would be: however it is reached, and nothing else is.
+        policy.check_url("http://[::ffff:a9fe:a9fe]/")
+        policy.check_addresses("metadata.example", 80, [metadata])
+        with pytest.raises(Blocked):
+            policy.check_url("http://169.254.169.253/")

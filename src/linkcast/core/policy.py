@@ -242,6 +242,15 @@ def _split_entries(entries: Iterable[str]) -> tuple[tuple[HostRule, ...], tuple[
             continue
         try:
             networks.append(ipaddress.ip_network(text.strip("[]"), strict=False))
+            continue
         except ValueError:
-            hosts.append(HostRule.parse(text))
+            rule = HostRule.parse(text)
+        # An address spelled otherwise than dotted (169.254.169.254., 2852039166, octal) is the address still: as a
+        # host rule it was matched as a name, so a deny entry refused that spelling alone and let the address be
+        # reached as [::ffff:a9fe:a9fe] or through any name resolving to it.
+        address = parse_address(rule.host) if rule.port is None else None
+        if address is not None:
+            networks.append(ipaddress.ip_network(address))
+        else:
+            hosts.append(rule)
     return tuple(hosts), tuple(networks)
