@@ -265,3 +265,37 @@ def test_an_address_listed_in_another_spelling_is_the_address_not_a_name(entry: 
         policy.check_addresses("metadata.example", 80, [metadata])
         with pytest.raises(Blocked):
             policy.check_url("http://169.254.169.253/")
+
+
+@pytest.mark.parametrize(
+    "entry", ["::ffff:169.254.169.254", "[::ffff:a9fe:a9fe]", "64:ff9b::a9fe:a9fe", "::ffff:169.254.0.0/112"]
+)
+def test_a_denied_ipv6_form_of_an_ipv4_address_denies_the_address(entry: str) -> None:
+    # A network holds the IPv6 forms that carry its IPv4 addresses (contains), but an entry written as such a form
+    # was an IPv6 network, which holds no IPv4 address: --deny-hosts ::ffff:169.254.169.254 let 169.254.169.254 through,
+    # as written or through a name, and every other IPv6 form of it.
+    policy = AddressPolicy.from_lists(True, [], [entry])
+    for url in ("http://169.254.169.254/", "http://[::ffff:a9fe:a9fe]/", "http://[64:ff9b::a9fe:a9fe]/"):
+        with pytest.raises(Blocked, match=r"in the denied network 169\.254\."):
+            policy.check_url(url)
+    with pytest.raises(Blocked, match="in the denied network"):
+        policy.check_addresses("metadata.example", 80, [ipaddress.ip_address("169.254.169.254")])
+    policy.check_url("http://169.253.169.254/")
+
+
+def test_a_denied_ipv6_form_of_an_ipv4_address_and_port_denies_the_address_on_the_port() -> None:
+    policy = AddressPolicy.from_lists(True, [], ["[::ffff:127.0.0.1]:6379"])
+    for url in ("http://127.0.0.1:6379/", "http://[::ffff:7f00:1]:6379/"):
+        with pytest.raises(Blocked, match="deny list on port 6379"):
+            policy.check_url(url)
+    with pytest.raises(Blocked, match="deny list on port 6379"):
+        policy.check_addresses("localhost", 6379, [ipaddress.ip_address("127.0.0.1")])
+    policy.check_url("http://127.0.0.1:6380/")
+
+
+def test_a_denied_ipv6_translation_prefix_stays_the_translation() -> None:
+    # 64:ff9b::/96 denies NAT64 (each IPv4 address through it), not every IPv4 address.
+    policy = AddressPolicy.from_lists(True, [], ["64:ff9b::/96", "::ffff:0:0/96"])
+    with pytest.raises(Blocked, match=r"denied network 64:ff9b::/96"):
+        policy.check_url("http://[64:ff9b::808:808]/")
+    policy.check_url("http://8.8.8.8/")

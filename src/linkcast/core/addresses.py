@@ -114,6 +114,19 @@ def server_host(host: str) -> str:
     return host.rstrip(".")
 
 
+def carried_network(network: IPNetwork) -> IPNetwork:
+    """An IPv6 network of forms that carry IPv4 addresses in their last 32 bits (``::ffff:169.254.0.0/112``, NAT64,
+    IPv4-translated or -compatible) as the IPv4 network they carry (``169.254.0.0/16``), which ``contains`` that
+    IPv4 address and every IPv6 form of it; any other network as it is. A listed IPv6 form held no IPv4 address.
+    A whole form's /96 (``64:ff9b::/96``) stays as it is: it names the translation, not every IPv4 address."""
+    if not isinstance(network, ipaddress.IPv6Network) or network.prefixlen <= 96:
+        return network
+    embedded = embedded_ipv4(network.network_address)
+    if embedded is None or embedded[1] == "6to4":  # 6to4 carries it in bits 16-48: no /96 to map
+        return network
+    return ipaddress.IPv4Network((embedded[0], network.prefixlen - 96))
+
+
 def contains(network: IPNetwork, address: IPAddress) -> bool:
     """Membership across families: an IPv4 network also holds the IPv6 forms that carry its addresses."""
     if isinstance(address, ipaddress.IPv6Address) and isinstance(network, ipaddress.IPv4Network):

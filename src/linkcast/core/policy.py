@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 import ada_url
 
-from linkcast.core.addresses import IPAddress, IPNetwork, contains, parse_address, refused_range
+from linkcast.core.addresses import IPAddress, IPNetwork, carried_network, contains, parse_address, refused_range
 from linkcast.core.errors import Blocked
 
 DEFAULT_PORTS = {"http:": 80, "https:": 443}
@@ -97,7 +97,7 @@ class HostRule:
         address = parse_address(self.host) if self.port is not None else None
         if address is None or self.port is None:
             return None
-        return AddressPortRule(ipaddress.ip_network(address), self.port)
+        return AddressPortRule(carried_network(ipaddress.ip_network(address)), self.port)
 
     def matches(self, host: str, port: int) -> bool:
         if self.port is not None and self.port != port:
@@ -241,7 +241,7 @@ def _split_entries(entries: Iterable[str]) -> tuple[tuple[HostRule, ...], tuple[
         if not text:
             continue
         try:
-            networks.append(ipaddress.ip_network(text.strip("[]"), strict=False))
+            networks.append(carried_network(ipaddress.ip_network(text.strip("[]"), strict=False)))
             continue
         except ValueError:
             rule = HostRule.parse(text)
@@ -250,7 +250,7 @@ def _split_entries(entries: Iterable[str]) -> tuple[tuple[HostRule, ...], tuple[
         # reached as [::ffff:a9fe:a9fe] or through any name resolving to it.
         address = parse_address(rule.host) if rule.port is None else None
         if address is not None:
-            networks.append(ipaddress.ip_network(address))
+            networks.append(carried_network(ipaddress.ip_network(address)))
         else:
             hosts.append(rule)
     return tuple(hosts), tuple(networks)
