@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gc
 import ipaddress
+import tracemalloc
 
 import ada_url
 import pytest
@@ -299,3 +301,19 @@ def test_a_denied_ipv6_translation_prefix_stays_the_translation() -> None:
     with pytest.raises(Blocked, match=r"denied network 64:ff9b::/96"):
         policy.check_url("http://[64:ff9b::808:808]/")
     policy.check_url("http://8.8.8.8/")
+
+
+def test_the_urls_check_url_remembers_are_bounded_in_bytes() -> None:
+    # The last 4,096 URLs checked were kept whatever their length: a hostile site's redirects to 32 KiB URLs (a
+    # Location line may be that long) or a crawl's 8 KiB links made every policy hold 126 MiB of them for good.
+    policy = AddressPolicy()
+    gc.collect()
+    tracemalloc.start()
+    try:
+        for n in range(5000):
+            policy.check_url(f"https://example.com/{n}/" + "a" * 32_000)
+        gc.collect()
+        held = tracemalloc.get_traced_memory()[0]
+    finally:
+        tracemalloc.stop()
+    assert held < 16 * 2**20, f"{held / 2**20:.0f} MiB held"

@@ -33,6 +33,9 @@ DEFAULT_PORTS = {"http:": 80, "https:": 443}
 URL_SERVER = ("protocol", "hostname", "port")
 # RFC 6761 6.3: what a localhost name resolves to, whatever a resolver would answer.
 LOCALHOST_ADDRESSES: tuple[IPAddress, ...] = (ipaddress.IPv4Address("127.0.0.1"), ipaddress.IPv6Address("::1"))
+# check_url's memory: the last REMEMBERED_URLS URLs of at most REMEMBERED_URL_CHARS characters (8 MiB at most).
+REMEMBERED_URLS = 4096
+REMEMBERED_URL_CHARS = 2048
 ALLOW_PRIVATE_HINT = ", refused unless linkcast runs with --allow-private-networks (LINKCAST_ALLOW_PRIVATE_NETWORKS=1)"
 
 
@@ -153,8 +156,15 @@ class AddressPolicy:
 
     def __post_init__(self) -> None:
         # Every fetch hop checks its URL, and a watched feed's URL comes back at every poll: the answer is a function
-        # of the URL alone under this (immutable) policy, so the last few thousand are kept. Refusals are not.
-        object.__setattr__(self, "check_url", functools.lru_cache(maxsize=4096)(self._check_url))
+        # of the URL alone under this (immutable) policy, so the last few thousand are kept. Refusals are not. Nor are
+        # long URLs, which whoever submits or redirects chooses (a Location may be 32 KiB): kept, 4,096 of them held
+        # 126 MiB for good; a URL worth remembering (a feed's) is short.
+        remembered = functools.lru_cache(maxsize=REMEMBERED_URLS)(self._check_url)
+
+        def check_url(url: str) -> tuple[str, int]:
+            return remembered(url) if len(url) <= REMEMBERED_URL_CHARS else self._check_url(url)
+
+        object.__setattr__(self, "check_url", check_url)
 
     def check_url(self, url: str) -> tuple[str, int]:
         """Refuse (``Blocked``) what can be judged before resolving: the scheme, listed names, IP literals.
