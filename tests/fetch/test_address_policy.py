@@ -60,6 +60,19 @@ def carriers(v4: ipaddress.IPv4Address) -> list[ipaddress.IPv6Address]:
         ("http://255.255.255.255/", "reserved"),
         ("http://198.18.0.1/", "benchmarking"),
         ("https://[2001:db8::1]/", "documentation"),
+        ("http://[64:ff9b:1::7f00:1]/", "NAT64 local-use"),
+        ("http://[2002:7f00:1::]/", "loopback"),
+        ("http://[2001::7f00:1]/", "IETF protocol assignment"),  # Teredo
+        ("http://[::ffff:0:7f00:1]/", "loopback"),
+        ("http://0x7f000001/", "loopback"),
+        ("http://\uff11\uff12\uff17\u3002\uff10\u3002\uff10\u3002\uff11/", "loopback"),  # full-width, ideographic dots
+        ("http://\U0001d7cf\U0001d7d0\U0001d7d5.0.0.1/", "loopback"),  # IDNA maps mathematical digits to digits
+        ("http://%31%32%37.0.0.1/", "loopback"),
+        ("http://evil.example@127.0.0.1/", "loopback"),
+        ("http://127.0.0.1\\@evil.example/", "loopback"),  # a backslash ends the authority of an http URL
+        ("http://127.0.0.1./", "loopback"),
+        ("http://100.127.255.255/", "carrier-grade NAT"),
+        ("http://[fc00::1]/", "unique local"),
     ],
 )
 def test_refused_literals_are_blocked_in_every_spelling(url: str, reason: str) -> None:
@@ -76,6 +89,8 @@ def test_refused_literals_are_blocked_in_every_spelling(url: str, reason: str) -
         "http://LocalHost/",
         "http://app.localhost/",
         "http://a.b.localhost./",
+        "http://\uff2c\uff2f\uff23\uff21\uff2c\uff28\uff2f\uff33\uff34/",  # full-width, as IDNA maps it
+        "http://lo%63alhost/",
     ],
 )
 def test_localhost_names_are_loopback_without_resolving(url: str) -> None:

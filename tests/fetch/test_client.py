@@ -468,3 +468,49 @@ async def test_a_page_fetch_asks_for_the_xml_documents_it_reads_as_pages(site: L
     fetcher = await fetcher_for()
     page = await fetcher.fetch(site.route("/doc", negotiating))
     assert page.body == xhtml
+
+
+@pytest.fixture
+async def listener() -> AsyncIterator[tuple[int, list[object]]]:
+    """A port on 127.0.0.1, ::1 and 127.0.0.2 that records every connection made to it (none may be)."""
+    accepted: list[object] = []
+
+    async def record(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        accepted.append(writer.get_extra_info("sockname"))
+        writer.close()
+
+    port = free_port()
+    servers = [await asyncio.start_server(record, host, port) for host in ("127.0.0.1", "::1", "127.0.0.2")]
+    yield port, accepted
+    for server in servers:
+        server.close()
+
+
+REFUSED_SPELLINGS = [
+    "http://127.0.0.1:{port}/", "http://2130706433:{port}/", "http://0177.0.0.1:{port}/", "http://0x7f.1:{port}/",
+    "http://127.1:{port}/", "http://[::ffff:127.0.0.1]:{port}/", "http://[::ffff:7f00:1]:{port}/",
+    "http://[::127.0.0.1]:{port}/", "http://[64:ff9b::7f00:1]:{port}/", "http://[2002:7f00:1::]:{port}/",
+    "http://0.0.0.0:{port}/", "http://[::]:{port}/", "http://[::1]:{port}/", "http://127.0.0.2:{port}/",
+    "http://\uff11\uff12\uff17\u3002\uff10\u3002\uff10\u3002\uff11:{port}/", "http://%31%32%37.0.0.1:{port}/",
+    "http://evil.example@127.0.0.1:{port}/", "http://127.0.0.1:{port}\\@evil.example/", "http://127.0.0.1.:{port}/",
+    "http://localhost.:{port}/", "http://foo.localhost:{port}/", "HTTP://LOCALHOST:{port}/", "//127.0.0.1:{port}/",
+    "http:\\\\127.0.0.1:{port}/", "http://127.0.0.1:0{port}/",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("spelling", REFUSED_SPELLINGS)
+async def test_a_redirect_to_any_spelling_of_a_refused_address_is_blocked_before_connecting(
+    site: LocalSite, fetcher_for: Any, listener: tuple[int, list[object]], spelling: str
+) -> None:
+    # Only the site's own host and port are allowed: every other loopback address and port is refused, however the
+    # Location spells it, before any connection is made.
+    port, accepted = listener
+    url = site.route("/away", lambda _request: _found(spelling.format(port=port)))
+    with pytest.raises(FetchError) as refused:
+        await (await fetcher_for(retries=0)).fetch(url)
+    assert refused.value.code == "blocked", refused.value
+    assert accepted == []
+
+
+async def _found(location: str) -> web.StreamResponse:
+    return web.Response(status=302, headers={"Location": location})
