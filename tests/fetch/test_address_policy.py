@@ -169,12 +169,30 @@ def test_a_refused_range_names_the_setting_that_lifts_it(url: str) -> None:
     assert "LINKCAST_ALLOW_PRIVATE_NETWORKS=1" in refused.value.message
 
 
+@pytest.mark.parametrize(
+    ("address", "deny", "port"),
+    [("10.20.3.4", [], 80), ("fd12:3456::7", [], 80), ("192.0.0.8", [], 80), ("10.20.3.4", ["10.20.3.4:22"], 22),
+     ("169.254.169.254", ["169.254.169.254"], 80), ("::ffff:10.20.3.4", [], 80)],
+)  # fmt: skip
+def test_a_name_s_address_is_not_told_to_whoever_asked_for_it(address: str, deny: list[str], port: int) -> None:
+    """The refusal reaches the client and webhooks: with the address in it, anyone could map this server's internal
+    names to their addresses, a request each (db.internal resolves to 10.20.3.4). A literal address is shown, as
+    written."""
+    policy = AddressPolicy.from_lists(bool(deny), [], deny)
+    parsed = ipaddress.ip_address(address)
+    with pytest.raises(Blocked) as refused:
+        policy.check_addresses("db.internal", port, [parsed])
+    message = refused.value.message
+    assert message.startswith("db.internal resolves to a") and "address" in message
+    assert str(parsed) not in message and "10.20.3.4" not in message and "169.254" not in message, message
+    assert " a unspecified" not in message and " a IETF" not in message
+
+
 def test_a_name_resolving_to_a_refused_range_names_the_setting_too() -> None:
     with pytest.raises(Blocked) as refused:
         DEFAULT.check_addresses("localhost", 80, [ipaddress.ip_address("127.0.0.1")])
     assert refused.value.message.startswith(
-        "localhost resolves to 127.0.0.1, which is a loopback address, refused unless linkcast runs with "
-        "--allow-private-networks"
+        "localhost resolves to a loopback address, refused unless linkcast runs with --allow-private-networks"
     )
 
 
@@ -207,7 +225,7 @@ def test_deny_list_wins_over_everything() -> None:
     for url in ("http://evil.example/", "http://www.evil.example/", "http://203.0.114.9/"):
         with pytest.raises(Blocked, match=r"deny|denied"):
             policy.check_url(url)
-    with pytest.raises(Blocked, match="denied"):
+    with pytest.raises(Blocked, match="resolves to an address on the deny list$"):
         policy.check_addresses("innocent.example", 80, [ipaddress.ip_address("::ffff:203.0.114.9")])
 
 
@@ -219,9 +237,9 @@ def test_a_denied_address_and_port_is_refused_however_it_is_named() -> None:
         with pytest.raises(Blocked, match="deny list on port 6379") as refused:
             policy.check_url(url)
         assert "--allow-private-networks" not in refused.value.message  # no setting lifts it
-    with pytest.raises(Blocked, match=r"localhost resolves to 127\.0\.0\.1, which is on the deny list"):
+    with pytest.raises(Blocked, match=r"localhost resolves to an address on the deny list$"):
         policy.check_addresses("localhost", 6379, [ipaddress.ip_address("127.0.0.1")])
-    with pytest.raises(Blocked, match="deny list on port 8080"):
+    with pytest.raises(Blocked, match="resolves to an address on the deny list$"):
         policy.check_addresses("db.internal", 8080, [ipaddress.ip_address("fd00::5")])
     # Other ports of the address, and other addresses on the port, are left to the rest of the policy.
     policy.check_url("http://127.0.0.1:6380/")
@@ -244,7 +262,7 @@ def test_an_entry_that_is_more_than_a_host_is_refused_not_cut_to_another_rule(en
 
 def test_a_host_with_one_refused_address_among_public_ones_is_refused() -> None:
     addresses = [ipaddress.ip_address("93.184.215.14"), ipaddress.ip_address("127.0.0.1")]
-    with pytest.raises(Blocked, match=r"resolves to 127\.0\.0\.1"):
+    with pytest.raises(Blocked, match=r"rebind\.example resolves to a loopback address"):
         DEFAULT.check_addresses("rebind.example", 80, addresses)
 
 
@@ -274,7 +292,7 @@ def test_an_address_listed_in_another_spelling_is_the_address_not_a_name(entry: 
         for url in ("http://169.254.169.254/", "http://[::ffff:a9fe:a9fe]/", "http://[64:ff9b::a9fe:a9fe]:8080/"):
             with pytest.raises(Blocked, match=r"in the denied network 169\.254\.169\.254/32"):
                 policy.check_url(url)
-        with pytest.raises(Blocked, match=r"metadata\.example resolves to 169\.254\.169\.254, which is in the denied"):
+        with pytest.raises(Blocked, match=r"metadata\.example resolves to an address on the deny list$"):
             policy.check_addresses("metadata.example", 80, [metadata])
     else:
         # Allowed, it is allowed as 127.0.0.1 would be: however it is reached, and nothing else is.
@@ -295,7 +313,7 @@ def test_a_denied_ipv6_form_of_an_ipv4_address_denies_the_address(entry: str) ->
     for url in ("http://169.254.169.254/", "http://[::ffff:a9fe:a9fe]/", "http://[64:ff9b::a9fe:a9fe]/"):
         with pytest.raises(Blocked, match=r"in the denied network 169\.254\."):
             policy.check_url(url)
-    with pytest.raises(Blocked, match="in the denied network"):
+    with pytest.raises(Blocked, match="resolves to an address on the deny list$"):
         policy.check_addresses("metadata.example", 80, [ipaddress.ip_address("169.254.169.254")])
     policy.check_url("http://169.253.169.254/")
 
@@ -305,7 +323,7 @@ def test_a_denied_ipv6_form_of_an_ipv4_address_and_port_denies_the_address_on_th
     for url in ("http://127.0.0.1:6379/", "http://[::ffff:7f00:1]:6379/"):
         with pytest.raises(Blocked, match="deny list on port 6379"):
             policy.check_url(url)
-    with pytest.raises(Blocked, match="deny list on port 6379"):
+    with pytest.raises(Blocked, match="resolves to an address on the deny list$"):
         policy.check_addresses("localhost", 6379, [ipaddress.ip_address("127.0.0.1")])
     policy.check_url("http://127.0.0.1:6380/")
 

@@ -216,12 +216,18 @@ class AddressPolicy:
         allowed_by_name = any(rule.matches(name, port) for rule in self.allow_hosts)
         for address in addresses:
             reason = self._denied_port(address, port) or self.refusal(address, allowed_by_name)
-            if reason is not None:
-                shown = name if name == str(address) else f"{name} resolves to {address}, which"
-                # A denied network is the operator's choice; a refused range is only the default, so say what lifts
-                # it: whoever tries a local site first meets this message.
-                lift = "" if self._denied_network(address) or self._denied_port(address, port) else ALLOW_PRIVATE_HINT
-                raise Blocked(f"{shown} is {reason}{lift}")
+            if reason is None:
+                continue
+            # A denied network or port is the operator's choice; a refused range is only the default, so say what
+            # lifts it: whoever tries a local site first meets this message.
+            denied = self._denied_network(address) is not None or self._denied_port(address, port) is not None
+            lift = "" if denied else ALLOW_PRIVATE_HINT
+            if name == str(address):
+                raise Blocked(f"{name} is {reason}{lift}")
+            # A name's address is not told, nor the deny rule that holds it: the message reaches the client (and
+            # webhooks), and either would let anyone map the internal names this server resolves to their
+            # addresses, a request each.
+            raise Blocked(f"{name} resolves to {'an address on the deny list' if denied else reason}{lift}")
 
     def refusal(self, address: IPAddress, allowed_by_name: bool = False) -> str | None:
         """Why this address may not be connected to, or None."""
@@ -233,7 +239,9 @@ class AddressPolicy:
         if any(contains(network, address) for network in self.allow_networks):
             return None
         reason = refused_range(address)
-        return f"a {reason} address" if reason else None
+        if reason is None:
+            return None
+        return f"{'an' if reason.startswith(('IETF', 'unspecified')) else 'a'} {reason} address"
 
     def _denied_port(self, address: IPAddress, port: int) -> str | None:
         rule = next((rule for rule in self.deny_ports if rule.matches(address, port)), None)
