@@ -153,3 +153,31 @@ async def test_a_429_with_no_retry_after_slows_the_polls_at_once(poller: Service
     feed.queued.append((429, {}))
     record = await record_when(poller, "slower", lambda record: record["last_status"] == 429)
     assert record["next_poll"] - record["last_poll"] >= 1.99, record
+
+
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [
+        ("<!DOCTYPE html><html><body>Down for maintenance</body></html>", "not_a_feed"),
+        ('<?xml version="1.0"?><rss version="2.0"><channel><title>cut', "invalid_feed"),
+    ],
+)
+async def test_a_200_that_is_no_feed_replaces_the_validators_and_its_304s_keep_the_error(
+    poller: Service, server: FeedServer, body: str, code: str
+) -> None:
+    """Validators are replaced on every 200: the If-None-Match of the version before, sent after a 200 that could not
+    be read, had the server send the same unreadable page again at every poll. Its 304 is no recovery: the feed stays
+    in error, saying why, until a version that reads comes."""
+    feed = Feed(rss(("a", "A")), etag='"v1"', last_modified=None)
+    await watch(poller, "broken", server.feed("/broken.xml", feed))
+    await server.wait_requests("/broken.xml", 2)
+    feed.update(body, etag='"e2"')
+    broken = await record_when(poller, "broken", lambda record: record["state"] == "error")
+    assert broken["last_error"]["code"] == code, broken
+    count = len(server.requests_to("/broken.xml"))
+    after = (await server.wait_requests("/broken.xml", count + 1))[count]
+    assert after.headers.get("If-None-Match") == '"e2"'
+    still = await record_when(poller, "broken", lambda record: record["last_status"] == 304)
+    assert still["state"] == "error" and still["last_error"]["code"] == code, still
+    feed.update(rss(("a", "A"), ("b", "B")), etag='"v3"')
+    await record_when(poller, "broken", lambda record: record["state"] == "active" and record["entry_count"] == 2)

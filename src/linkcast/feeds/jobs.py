@@ -61,6 +61,11 @@ FEED_ACCEPT = (
 # of kilobytes, sent back verbatim at every poll, makes a request line many servers refuse (8 KiB a field is nginx's
 # and Apache's default: 400 or 431, every poll, the feed never read again). Taken as not sent.
 MAX_VALIDATOR_CHARS = 1024
+# A 200 that cannot be read for what its document is (no feed, broken XML, a DTD): that version's validators are
+# kept, sent back, and the server answers 304 until the document changes; the old ones would have it sent again at
+# each poll, unread again. Not for a reading that failed on linkcast's side or may pass another time (too_complex:
+# past the reading's time under load; extract_failed: a child process lost): the same version is asked for again.
+DOCUMENT_FAULTS = frozenset({"not_a_feed", "invalid_feed", "unsafe_xml"})
 
 
 class FeedJobs:
@@ -156,6 +161,9 @@ class FeedJobs:
             asked = asked_interval(resource.headers, None, now) if names_stored else None  # 0 (max-age=0): the minimum
             interval = asked if asked is not None else record.interval
             unchanged = self._succeeded(record, status, now, interval, pushing)
+            if record.state == FEED_ERROR and (record.last_error or {}).get("code") in DOCUMENT_FAULTS:
+                # Unchanged since the version that could not be read: still unreadable, and still said so.
+                unchanged.state, unchanged.last_error = FEED_ERROR, record.last_error
             if names_stored:  # each validator it sends replaces the stored one; one it does not send is kept
                 unchanged.etag = _validator(resource, "ETag", record.etag)
                 unchanged.last_modified = _validator(resource, "Last-Modified", record.last_modified)
@@ -181,6 +189,9 @@ class FeedJobs:
         except LinkcastError as error:
             poll = self._failed(record, error, now, None)
             poll.events[:0] = events
+            if error.code in DOCUMENT_FAULTS:  # validators are replaced on every 200, one that cannot be read too
+                poll.record.etag = _validator(resource, "ETag")
+                poll.record.last_modified = _validator(resource, "Last-Modified")
             return poll
         # The topic is the rel=self URL where the feed names one (WebSub 4). One that names a hub and no self is
         # still a resource with a URL: the feed's, where permanent redirects led (a temporary one's target may
