@@ -92,3 +92,28 @@ async def test_a_port_that_drops_every_connection_is_unreachable_at_once(droppin
         ssh = await run_cli(*command, "--server", dropping_server, timeout=30)
         message = error_line(ssh, "unreachable", EXIT_UNAVAILABLE)
         assert message == f"{dropping_server} did not answer in HTTP: is --server a linkcast server?"
+
+
+@pytest.fixture
+async def http10_server() -> AsyncIterator[str]:
+    """A web server that answers in HTTP/1.0, as ``python -m http.server`` does: a 404 page for the stream's path."""
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(b"HTTP/1.0 404 File not found\r\nContent-Type: text/html\r\n\r\n<html>Not found</html>")
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(answer, "127.0.0.1", 0)
+    yield f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+    server.close()
+    await server.wait_closed()
+
+
+async def test_a_page_in_http_1_0_where_the_stream_should_be_is_named_not_linkcast(http10_server: str) -> None:
+    """It answers in HTTP, so the port is not wrong, the server is: not "unreachable" (exit 3), as it was."""
+    done = await run_cli("watch", "--server", http10_server)
+    assert error_line(done, "not_linkcast", EXIT_FAILED) == (
+        f"{http10_server} answered the stream's handshake with HTTP/1.0 404 File not found, not a WebSocket: "
+        "is --server a linkcast server?"
+    )

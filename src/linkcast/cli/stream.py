@@ -59,12 +59,8 @@ async def events(
         except websockets.InvalidStatus as refused:
             answer = refused.response
             if answer.status_code < 400:  # linkcast answers a handshake with 101 or an error: this is a web page
-                raise ServerError(
-                    answer.status_code,
-                    "not_linkcast",
-                    f"{endpoint.base} answered the stream's handshake with {answer.status_code} "
-                    f"{answer.reason_phrase}, not a WebSocket: is --server a linkcast server?",
-                ) from None
+                status = answer.status_code
+                raise not_a_stream(endpoint, status, f"{status} {answer.reason_phrase}") from None
             error = endpoint.refusal(answer.status_code, bytes(answer.body or b""), answer.reason_phrase)
             if not connected or answer.status_code < 500:
                 raise error from None
@@ -72,6 +68,9 @@ async def events(
         except websockets.ConnectionClosed as closed:
             lost = f"the stream was lost ({closed.rcvd.reason if closed.rcvd and closed.rcvd.reason else closed})"
         except (OSError, TimeoutError, websockets.WebSocketException) as failure:
+            answered = other_http_answer(failure)
+            if answered is not None:
+                raise not_a_stream(endpoint, *answered) from None
             if not connected:
                 raise Unreachable(f"cannot connect to {endpoint.base}: {describe_failure(failure)}") from None
             lost = f"cannot reach the stream ({describe_failure(failure)})"
@@ -88,3 +87,25 @@ def resume_point(ws: ClientConnection, since: int | None) -> int | None:
         return since
     started_after = ws.response.headers.get(STREAM_SINCE_HEADER, "")
     return int(started_after) if started_after.isascii() and started_after.isdigit() else None
+
+
+def other_http_answer(failure: BaseException) -> tuple[int, str] | None:
+    """The status and status line of an answer in another version of HTTP, which websockets refuses as no valid
+    answer (an HTTP/1.0 server's page: ``python -m http.server``); None for any other failure. Such a server speaks
+    HTTP, so ``--server`` names the wrong server, not a port with nothing behind it."""
+    cause = failure.__cause__ if isinstance(failure, websockets.InvalidMessage) else None
+    line = str(cause).partition("expected HTTP/1.1: ")[2] if isinstance(cause, ValueError) else ""
+    if not line.startswith("HTTP/"):
+        return None
+    status = line.split(" ", 2)[1:2]
+    return (int(status[0]) if status and status[0].isdigit() else 0), line
+
+
+def not_a_stream(endpoint: Endpoint, status: int, answer: str) -> ServerError:
+    """A web server's answer where linkcast's stream should be: ``answer`` is what it said (its status line)."""
+    return ServerError(
+        status,
+        "not_linkcast",
+        f"{endpoint.base} answered the stream's handshake with {answer}, not a WebSocket: "
+        "is --server a linkcast server?",
+    )
