@@ -80,6 +80,22 @@ async def test_dot_segment_request_ids_are_refused_since_clients_could_not_read_
     assert "could never be read back" in body["error"]["message"]
 
 
+@pytest.mark.parametrize("kind", ["crawl", "feed"])
+async def test_a_bad_crawl_or_feed_id_is_named_as_such_not_as_a_request_id(api: Service, kind: str) -> None:
+    """The code stays invalid_request_id (it is the request_id of their events); the message names the id the user
+    gave and its route, not a request's and /urls/, which a user of PUT /crawls or linkcast crawl --id never wrote."""
+    status, body = await api.call("PUT", f"/{kind}s/a%20b", json={"url": "http://a.example/"})
+    assert (status, body["error"]["code"]) == (400, "invalid_request_id"), body
+    assert body["error"]["message"].startswith(f"{kind}_id must be 1 to 128 characters"), body
+    url = yarl.URL(f"{api.base_url}/{kind}s/..", encoded=True)
+    async with aiohttp.ClientSession() as session, session.get(url) as response:
+        body = await response.json()
+    assert (response.status, body["error"]["code"]) == (400, "invalid_request_id"), body
+    assert body["error"]["message"] == (
+        f"{kind}_id may not be '..': clients rewrite /{kind}s/.., so it could never be read back"
+    )
+
+
 async def test_every_allowed_request_id_character_is_accepted(api: Service, site: LocalSite) -> None:
     status, body = await api.put("Az09._~-", site.page("/chars", "<a href=/x>x</a>"))
     assert status == 201, body

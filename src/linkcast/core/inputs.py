@@ -27,15 +27,16 @@ MAX_STORE_ID = 2**63 - 1
 MAX_STREAM_FILTERS = 100
 
 
-def validate_request_id(request_id: str) -> str:
+def validate_request_id(request_id: str, kind: str = "request") -> str:
+    """``request_id`` if it may be one; ``kind`` (``crawl``, ``feed``) names the id and route its message speaks of,
+    its code staying ``invalid_request_id``: a crawl's or a feed's id is the ``request_id`` of its events."""
+    name = f"{kind}_id"
     if not REQUEST_ID_PATTERN.fullmatch(request_id):
-        raise InvalidInput(
-            "request_id must be 1 to 128 characters from A-Z a-z 0-9 . _ ~ -",
-            code="invalid_request_id",
-        )
+        raise InvalidInput(f"{name} must be 1 to 128 characters from A-Z a-z 0-9 . _ ~ -", code="invalid_request_id")
     if request_id in DOT_SEGMENTS:
+        route = f"/{'url' if kind == 'request' else kind}s/{request_id}"
         raise InvalidInput(
-            f"request_id may not be {request_id!r}: clients rewrite /urls/{request_id}, so it could never be read back",
+            f"{name} may not be {request_id!r}: clients rewrite {route}, so it could never be read back",
             code="invalid_request_id",
         )
     return request_id

@@ -47,7 +47,7 @@ async def start(crawl_id: str) -> Response:
 
 @crawls.put("/crawls/<crawl_id>")
 async def put_crawl(crawl_id: str) -> Response:
-    return await start(validate_request_id(crawl_id))
+    return await start(validate_request_id(crawl_id, "crawl"))
 
 
 @crawls.post("/crawls")
@@ -64,7 +64,7 @@ async def list_crawls() -> Response:
 
 @crawls.get("/crawls/<crawl_id>")
 async def get_crawl(crawl_id: str) -> Response:
-    record = await runtime().store.get_crawl(validate_request_id(crawl_id))
+    record = await runtime().store.get_crawl(validate_request_id(crawl_id, "crawl"))
     if record is None:
         raise NotFound(f"no crawl with id {crawl_id!r}")
     return json_response(record.to_dict())
@@ -72,7 +72,7 @@ async def get_crawl(crawl_id: str) -> Response:
 
 @crawls.get("/crawls/<crawl_id>/pages")
 async def crawl_pages(crawl_id: str) -> Response:
-    validate_request_id(crawl_id)
+    validate_request_id(crawl_id, "crawl")
     after, limit = page_args()
     store = runtime().store
     if await store.get_crawl(crawl_id) is None:
@@ -84,5 +84,5 @@ async def crawl_pages(crawl_id: str) -> Response:
 @crawls.delete("/crawls/<crawl_id>")
 async def cancel_crawl(crawl_id: str) -> Response:
     """Nothing more is fetched; ``crawl.done`` says ``"cancelled": true`` (a crawl that has ended is left as it is)."""
-    record = await runtime().store.cancel_crawl(validate_request_id(crawl_id))
+    record = await runtime().store.cancel_crawl(validate_request_id(crawl_id, "crawl"))
     return json_response(record.to_dict())

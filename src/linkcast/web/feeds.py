@@ -139,7 +139,7 @@ class FeedIdPath(BaseConverter):
 def feed_id_of(value: str) -> str:
     if value in RESERVED_IDS:
         raise InvalidInput(f"{value!r} names a route of its own: choose another feed id", code="invalid_request_id")
-    return validate_request_id(value)
+    return validate_request_id(value, "feed")
 
 
 @feeds.put("/feeds/<feed_id_path:feed_id>")
