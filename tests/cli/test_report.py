@@ -89,6 +89,25 @@ def test_a_new_command_is_a_module_level_command_added_to_the_list(capsys: pytes
     ]
 
 
+@pytest.mark.parametrize(
+    ("argv", "help_line"),
+    [
+        (["submit", "https://example.com/", "--bogus"], "linkcast submit --help"),
+        (["feeds", "export", "--json"], "linkcast feeds export --help"),
+        (["feeds", "--bogus", "list"], "linkcast feeds list --help"),
+        (["--bogus", "watch"], "linkcast watch --help"),
+    ],
+)
+def test_an_unknown_flag_sends_to_the_help_of_the_command_it_was_given_to(
+    capsys: pytest.CaptureFixture[str], argv: list[str], help_line: str
+) -> None:
+    """argparse blames a flag no parser knows on linkcast itself, whose help lists no command's flags."""
+    assert cli.run(argv) == EXIT_USAGE
+    line = capsys.readouterr().err
+    assert line.startswith("linkcast: usage: unrecognized arguments: --"), line
+    assert line.endswith(f" (see: {help_line})\n"), line
+
+
 async def test_ctrl_c_while_the_command_loads_is_its_one_line_not_a_traceback() -> None:
     """Loading the commands takes half a second (more on a busy machine): a Ctrl-C then is a Ctrl-C like any other.
     ``-X importtime`` writes a line as each module has loaded, so the signal is sent while aiohttp is loading."""

@@ -7,12 +7,14 @@ errors (``linkcast.cli.errors``, or any ``LinkcastError``) and never prints them
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import NoReturn
 
 from linkcast import __version__
 from linkcast.cli.errors import UsageError
+
+HELP_PROG = "help_prog"  # the attribute in which the parsed arguments name the command an unknown flag was given to
 
 
 @dataclass(frozen=True)
@@ -31,6 +33,21 @@ class Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         raise UsageError(f"{message} (see: {self.prog} --help)")
 
+    def parse_command_line(self, argv: Sequence[str] | None) -> argparse.Namespace:
+        """``parse_args``, but a flag no parser knows sends to the help of the (sub)command it was given with:
+        argparse blames it on ``linkcast`` itself, whose help lists none of the commands' flags."""
+        args, unknown = self.parse_known_args(argv)
+        if unknown:
+            prog = getattr(args, HELP_PROG, self.prog)
+            raise UsageError(f"unrecognized arguments: {' '.join(unknown)} (see: {prog} --help)")
+        return args
+
+
+def name_in_usage(parser: argparse.ArgumentParser) -> None:
+    """Make ``parser`` (a command's, an action's) the one an unknown flag after it sends to: the innermost given
+    wins, since argparse copies a subcommand's values over its parent's."""
+    parser.set_defaults(**{HELP_PROG: parser.prog})
+
 
 def build_parser(commands: Iterable[Command]) -> Parser:
     parser = Parser(prog="linkcast", description="Scrape pages and stream their links live.")
@@ -40,6 +57,7 @@ def build_parser(commands: Iterable[Command]) -> Parser:
         subparser = subcommands.add_parser(command.name, help=command.help, description=command.help)
         command.add_arguments(subparser)
         subparser.set_defaults(command=command)
+        name_in_usage(subparser)
     return parser
 
 

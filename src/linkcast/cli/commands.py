@@ -19,7 +19,7 @@ def run(argv: Sequence[str] | None = None, commands: Sequence[Command] = COMMAND
     """Run the one of ``commands`` that ``argv`` names; its exit status, any error reported as its one line."""
 
     def parse_and_run() -> int:
-        args = build_parser(commands).parse_args(argv)
+        args = build_parser(commands).parse_command_line(argv)
         command: Command = args.command
         return command.run(args)
 

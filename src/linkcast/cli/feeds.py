@@ -26,7 +26,7 @@ from typing import Any
 import orjson
 
 from linkcast.cli import api
-from linkcast.cli.command import Command, given_id
+from linkcast.cli.command import Command, given_id, name_in_usage
 from linkcast.cli.endpoint import Endpoint, add_endpoint_arguments, endpoint_from_args
 from linkcast.cli.errors import ImportIncomplete, ServerError, UnreadableFile, UnwritableFile
 from linkcast.cli.feeds_output import ImportOutcome, feed_table
@@ -68,6 +68,7 @@ def action(
 ) -> argparse.ArgumentParser:
     parser: argparse.ArgumentParser = actions.add_parser(name, help=help, description=help)
     parser.set_defaults(action=run)
+    name_in_usage(parser)
     add_endpoint_arguments(parser, default=argparse.SUPPRESS)
     return parser
 
