@@ -231,6 +231,22 @@ async def test_a_refused_address_is_refused_when_the_endpoint_is_made() -> None:
         assert (await json_of(answer))["error"]["code"] == "blocked"
 
 
+@pytest.mark.parametrize("path", ["/urls/w", "/crawls/w", "/feeds/w"])
+@pytest.mark.parametrize(
+    ("hook_url", "code"), [("ftp://x.example/", "invalid_url"), ("http://127.0.0.1:9/", "blocked")]
+)
+async def test_a_requests_webhook_url_refused_is_named_as_the_webhooks(path: str, hook_url: str, code: str) -> None:
+    """The request's own URL is "url" too: an error that did not say whose left the user to guess which was wrong."""
+    settings = Settings(store="memory://", workers=0)
+    app = create_app(settings, Runtime(settings, serves_clients=False))
+    async with app.test_app() as test_app:
+        body = {"url": "https://x.example/", "webhook": {"url": hook_url}}
+        answer = await test_app.test_client().put(path, json=body)
+        error = (await json_of(answer))["error"]
+        assert (answer.status_code, error["code"]) == (400, code), error
+        assert error["message"].startswith("webhook: "), error
+
+
 async def test_secrets_never_appear_in_logs_events_or_errors(
     client: Client, receiver: WebhookReceiver, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -17,7 +17,7 @@ from quart import Response
 from linkcast.fetch.dns import refuse_resolved
 from linkcast.web.current import runtime
 from linkcast.web.responses import json_response
-from linkcast.webhooks.config import WebhookConfig, parse_config
+from linkcast.webhooks.config import WebhookConfig, parse_config, webhook_url_named
 from linkcast.webhooks.subscriptions import shown, subscribe
 
 
@@ -33,7 +33,8 @@ async def with_webhook(
 ) -> Response:
     if config is None:
         return await start()
-    await refuse_resolved(runtime().fetcher.policy, config.url)
+    with webhook_url_named(scope):
+        await refuse_resolved(runtime().fetcher.policy, config.url)
     store = runtime().store
     endpoint, created = await subscribe(store, scope, request_id, config)
     try:

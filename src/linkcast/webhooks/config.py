@@ -8,10 +8,12 @@ resolved addresses are checked too (``fetch``).
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from linkcast.core.errors import InvalidInput
+from linkcast.core.errors import Blocked, InvalidInput
 from linkcast.core.inputs import validate_request_id, validate_url
 from linkcast.core.policy import AddressPolicy
 from linkcast.core.webhooks import DEFAULT_EVENTS, ENDPOINT_ID_PATTERN, EVENT_TYPES, MAX_REQUEST_IDS, SCOPED_ID
@@ -53,9 +55,22 @@ def parse_config(value: object, scope: str, policy: AddressPolicy) -> WebhookCon
                            code="unknown_option")  # fmt: skip
     if "url" not in value:
         raise InvalidInput(f"{where} has no 'url'", code="missing_url")
-    url = validate_url(value["url"])
-    policy.check_url(url)
+    with webhook_url_named(scope):
+        url = validate_url(value["url"])
+        policy.check_url(url)
     return WebhookConfig(url, _events(value.get("events"), scope), _request_ids(value.get("request_ids")))
+
+
+@contextlib.contextmanager
+def webhook_url_named(scope: str) -> Iterator[None]:
+    """A request's webhook URL refused (``scope``: ``urls``, ``crawls``, ``feeds``) says it is the webhook's: the
+    request's own URL is "url" too, and "'url' must use http or https" left the user to guess which."""
+    try:
+        yield
+    except (InvalidInput, Blocked) as refused:
+        if scope == "webhooks":
+            raise
+        raise type(refused)(f"webhook: {refused.message}", code=refused.code) from None
 
 
 def _events(value: Any, scope: str) -> list[str]:
