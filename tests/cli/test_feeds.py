@@ -253,7 +253,8 @@ def _no_feed(tmp_path: Path, server: FeedServer) -> list[str]:
 FAILURES: dict[str, tuple[Callable[[Path, FeedServer], list[str]], str, int, str]] = {
     "not a URL": (lambda *_: ["feeds", "add", "not-a-url"], "invalid_url", EXIT_FAILED, "'url' is not an absolute"),
     "a refused host": (lambda *_: ["feeds", "add", f"http://{DENIED}/"], "blocked", EXIT_FAILED, DENIED),
-    "a page naming no feed": (_no_feed, "no_feed_found", EXIT_FAILED, ""),
+    "a page naming no feed": (_no_feed, "no_feed_found", EXIT_FAILED,
+                              '"watch": "links" (linkcast feeds add --watch-links)'),
     "an invalid id": (lambda *_: ["feeds", "add", "http://127.0.0.1:9/x", "--id", "a b"], "invalid_request_id",
                       EXIT_FAILED, "A-Z a-z 0-9"),
     "rm of an unknown id": (lambda *_: ["feeds", "rm", "nobody"], "not_found", EXIT_FAILED, "no feed with id 'nobody'"),

@@ -37,6 +37,7 @@ from linkcast.feeds.opml import MAX_OPML_BYTES
 PAGE_SIZE = "1000"  # feeds per GET /feeds: the most the server gives at once
 OPML_TYPE = "text/x-opml"
 STDIN = "-"
+NO_FEED_FOUND = "no_feed_found"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -84,7 +85,14 @@ def add_feed(args: argparse.Namespace) -> int:
     if args.watch_links:
         body["watch"] = WATCH_LINKS
     endpoint = endpoint_from_args(args)
-    answer = asyncio.run(one_call(endpoint, f"watch feed {feed_id}", "PUT", "feeds", feed_id, body=body))
+    try:
+        answer = asyncio.run(one_call(endpoint, f"watch feed {feed_id}", "PUT", "feeds", feed_id, body=body))
+    except ServerError as refused:
+        if refused.code != NO_FEED_FOUND:
+            raise
+        # The server's advice is the API's ("watch": "links"): the flag that says it here is --watch-links.
+        advice = f"{refused.message} (linkcast feeds add --watch-links)"
+        raise ServerError(refused.status, refused.code, advice) from None
     if answer.get("status") != "accepted":
         say(f"feed {feed_id} was watched already ({answer.get('state')}): nothing changed")
     elif answer.get("watch") == WATCH_LINKS and not args.watch_links:
