@@ -176,3 +176,10 @@ def test_a_crawls_events_are_printed_with_their_outcome_and_counts() -> None:
     counts = {"fetched": 3, "failed": 1, "queued": 0, "skipped": {"robots": 1}}
     done = describe({"type": "crawl.done", "request_id": "c", "state": "done", "counts": counts})
     assert done.endswith("done: 3 fetched, 1 failed, 0 queued, 1 skipped (robots 1)")
+
+
+def test_every_event_types_line_has_its_columns_in_the_same_place() -> None:
+    """The type's column fitted "accepted" and "result" only: a feed's and a crawl's lines were pushed out of line."""
+    kinds = ["result", "accepted", "feed.entry", "feed.accepted", "crawl.progress", "crawl.accepted", "skipped"]
+    lines = [describe({"id": 7, "type": kind, "request_id": "news", "url": "http://a/"}) for kind in kinds]
+    assert len({line.index(" news ") for line in lines}) == 1, lines

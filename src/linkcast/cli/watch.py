@@ -19,11 +19,13 @@ from linkcast.cli.feeds_output import feed_event_detail
 from linkcast.cli.stream import events
 from linkcast.core.crawls import CRAWL_ACCEPTED, CRAWL_DONE_EVENT, CRAWL_PROGRESS, PAGE, SKIPPED
 from linkcast.core.feeds import FEED_ERROR_EVENT
+from linkcast.core.webhooks import EVENT_TYPES
 
 FEED_EVENT_PREFIX = "feed."
 # The stream's word about itself (events missed, a read that failed): shown whatever is filtered, since it says
 # whether what is shown is complete.
 STREAM_NOTICES = frozenset({"history_truncated", "stream_error"})
+TYPE_WIDTH = max(map(len, EVENT_TYPES))  # every type fits its column ("crawl.progress"), so the next ones line up
 READER_CHECK_INTERVAL = 0.5  # seconds between two looks at whether stdout's reader is still there
 
 
@@ -95,7 +97,7 @@ def describe(event: dict[str, Any]) -> str:
     """One readable line per event: a page's outcome, a crawl's counts, a feed's entry."""
     kind = event.get("type", "?")
     where = event.get("url") or event.get("link") or ""  # a feed's entry has a link, no url
-    head = f"{event.get('id', '-'):>8} {kind:<9} {event.get('request_id', ''):<20} {where}"
+    head = f"{event.get('id', '-'):>8} {kind:<{TYPE_WIDTH}} {event.get('request_id', ''):<20} {where}"
     if kind in ("result", PAGE) and "error" not in event:
         return f"{head}  -> {event.get('status_code')} {len(event.get('links', []))} links"
     if kind in ("error", PAGE, FEED_ERROR_EVENT):
