@@ -57,7 +57,8 @@ class Settings:
     )
     store: str = setting(
         "sqlite:///./linkcast.db",
-        "where jobs and events are kept: sqlite:///PATH, memory:// or redis://HOST:PORT/DB",
+        "where jobs and events are kept: sqlite:///PATH (relative; sqlite:////PATH for an absolute path), memory:// "
+        "or redis://HOST:PORT/DB",
     )
     workers: int = setting(8, "concurrent fetches run by this process (0: API only, for a scaled-out deployment)")
     allow_private_networks: bool = setting(
