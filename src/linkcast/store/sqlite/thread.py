@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import queue
 import sqlite3
 import threading
@@ -60,6 +61,7 @@ class SQLiteThread:
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping = False
+        self._file: tuple[int, int] | None = None  # the writer's file, as (device, inode) when it opened it
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
@@ -99,6 +101,8 @@ class SQLiteThread:
         try:
             connection = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
             self._setup(connection)
+            if self.writer:
+                self._file = _identity(self.path)
         except BaseException as error:
             self._call_soon(_settle_one, ready, None, error)
             return
@@ -163,6 +167,7 @@ class SQLiteThread:
         ``group``."""
         try:
             connection.execute("BEGIN IMMEDIATE")
+            self._check_same_file()
             if len(group) == 1:
                 operation, future = group[0]
                 settled = [(future, operation(connection), None)]
@@ -179,6 +184,20 @@ class SQLiteThread:
                     connection.execute("ROLLBACK")
             return [(future, None, error) for _operation, future in group]
         return settled
+
+    def _check_same_file(self) -> None:
+        """Refuse the transaction if the path no longer names the file this connection writes (deleted, or replaced
+        by another): SQLite writes on into the unlinked file, every write acknowledged and the next start finding
+        none of them, while it answered 201 and /healthz said ok."""
+        try:
+            same = _identity(self.path) == self._file
+        except OSError:
+            same = False
+        if not same:
+            raise sqlite3.OperationalError(
+                "the database file was removed or replaced while in use: nothing more can be written to it durably "
+                "(restart the service to open the file now at this path)"
+            )
 
     @staticmethod
     def _run_in_savepoint(
@@ -204,6 +223,11 @@ class SQLiteThread:
         assert self._loop is not None
         with contextlib.suppress(RuntimeError):  # the loop is closed: nobody is waiting any more
             self._loop.call_soon_threadsafe(callback, *args)
+
+
+def _identity(path: str) -> tuple[int, int]:
+    status = os.stat(path)
+    return status.st_dev, status.st_ino
 
 
 def _settle_one(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
