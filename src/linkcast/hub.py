@@ -35,6 +35,8 @@ FAILED_REASON = "delivery to this client failed; reconnect with ?since=<last id 
 RESET_REASON = "the event log was reset (its store lost its data): reconnect; ids from before the reset are gone"
 # Seconds before a tail that died is started again (it should never die: this is the last line of defence).
 TAIL_RESTART_DELAY = 1.0
+# Seconds between two looks for a reset of the log (and the longest a read of the tail waits for new events).
+RESET_CHECK_SECONDS = 1.0
 # Seconds ``stop`` waits for the tail to end once cancelled.
 STOP_TIMEOUT = 2.0
 
@@ -122,6 +124,7 @@ class Hub:
         self.queue_bytes = queue_bytes
         self.replay_budget = replay_budget  # bytes of replay held at once by all this process's clients
         self.position = 0  # id of the last event delivered to subscribers
+        self._epoch = ""  # the log's (``Store.log_epoch``) whose ids ``position`` is in
         self._subscribers: set[Subscription] = set()
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
@@ -132,6 +135,7 @@ class Hub:
         return len(self._subscribers)
 
     async def start(self) -> None:
+        self._epoch = await self.store.log_epoch()
         self.position = await self.store.last_event_id()
         self._stopping = False
         self._start_tail()
@@ -161,9 +165,11 @@ class Hub:
 
     async def _tail(self) -> None:
         read_failed = RepeatedProblem(log)
+        loop = asyncio.get_running_loop()
+        next_check = loop.time() + RESET_CHECK_SECONDS
         while not self._stopping:
             try:
-                events = await self.store.wait_events(self.position, timeout=5.0)
+                events = await self.store.wait_events(self.position, timeout=RESET_CHECK_SECONDS)
             except asyncio.CancelledError:
                 raise
             except Exception as error:
@@ -176,21 +182,27 @@ class Hub:
             if fresh:
                 self.position = fresh[-1].id
                 self._deliver(fresh)
-            elif not events:
+            # Looked for while events flow too: new work on a reset log numbers its events past the position soon.
+            if not events or loop.time() >= next_check:
+                next_check = loop.time() + RESET_CHECK_SECONDS
                 with contextlib.suppress(Exception):  # the store failed: the next read says so, and tries again
                     await self._start_over_if_reset()
 
     async def _start_over_if_reset(self) -> None:
-        """A quiet log whose newest id is behind the hub's position was reset (a Redis restarted without its data):
-        its new events take ids the hub has delivered already, so the tail would wait in silence until they passed
-        its position. It starts over at the log's end, and its clients are closed: each reconnects, and one that
-        resumes with an id from before the reset is refused (``since_ahead``), which tells it what happened."""
+        """A log whose epoch changed, or whose newest id is behind the hub's position, was reset (a Redis restarted
+        without its data): its new events take ids the hub has delivered already, so the tail would wait in silence
+        until they passed its position, and never deliver those. It starts over at the log's end, and its clients are
+        closed: each reconnects, and one that resumes with an id from before the reset is refused (``since_ahead``)
+        while the new log is behind it, which tells it what happened. The epoch is what tells a reset once new work
+        has numbered the new log's events past the position (a quiet log behind it was all that was noticed)."""
+        epoch = await self.store.log_epoch()
         newest = await self.store.last_event_id()
-        if newest >= self.position:
+        if epoch == self._epoch and newest >= self.position:
             return
+        self._epoch = epoch
         log.warning(
-            "the event log was reset: its newest event is %d, this process had delivered up to %d; its WebSocket "
-            "clients are closed to start over", newest, self.position,
+            "the event log was reset: its newest event is %d, this process had delivered up to %d of the log before; "
+            "its WebSocket clients are closed to start over", newest, self.position,
         )  # fmt: skip
         self.position = newest
         for subscriber in list(self._subscribers):

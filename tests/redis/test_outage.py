@@ -174,3 +174,48 @@ async def test_redis_at_maxmemory_refuses_with_store_full_and_the_replica_recove
     finally:
         replica.stop()
         server.remove()
+
+
+async def put_until_accepted(service: Service, request_id: str, url: str, timeout: float = 30.0) -> None:
+    """PUT until 201: Redis may not be back yet (503)."""
+    async with asyncio.timeout(timeout):
+        while (await service.put(request_id, url))[0] != 201:
+            await asyncio.sleep(0.05)
+
+
+async def test_a_client_connected_across_a_reset_under_new_work_is_told_and_misses_nothing(
+    site: LocalSite, tmp_path: Path
+) -> None:
+    """The reset was noticed only when a read of the log found nothing new and the newest id was behind the hub's:
+    work submitted as Redis came back numbered its events past the hub's position before it ever looked, so it never
+    did. A client connected across the reset heard none of the events up to the old position, the terminal ones of
+    the first new requests among them, and was never told (nor was one that connected meanwhile with since=0)."""
+    require(shutil.which("redis-server") is not None, "this test restarts its own redis-server: none found")
+    server = RedisServer()  # no persistence: a restart loses every key, the event counter included
+    server.start()
+    service = Service(
+        "--workers", "4", "--redis-prefix", PREFIX, "--allow-private-networks", "--rate-limit", "0",
+        store=server.url, log_path=tmp_path / "serve.log",
+    )  # fmt: skip
+    before = {f"a{n}": site.page(f"/a{n}", "<a href='/x'>x</a>") for n in range(10)}
+    after = {f"b{n}": site.page(f"/b{n}", "<a href='/y'>y</a>") for n in range(15)}
+    try:
+        await service.start()
+        async with service.connect("since=0") as ws:
+            for request_id, url in before.items():
+                assert (await service.put(request_id, url))[0] == 201
+            await receive_until(ws, lambda fs: len(terminal_for(fs, set(before))) == len(before))
+            server.stop()
+            server.start()
+            for request_id, url in after.items():  # some 45 events, past the 30 the hub had delivered
+                await put_until_accepted(service, request_id, url)
+            try:
+                await receive_until(ws, lambda fs: len(terminal_for(fs, set(after))) == len(after), 20)
+            except websockets.ConnectionClosed as closed:  # told: it starts over, as its close reason says
+                assert closed.rcvd is not None and closed.rcvd.code == CLOSE_TRY_AGAIN_LATER, closed
+                async with service.connect("since=0") as again:
+                    await receive_until(again, lambda fs: len(terminal_for(fs, set(after))) == len(after))
+    finally:
+        service.stop()
+        server.remove()
+    assert "Traceback" not in (tmp_path / "serve.log").read_text()

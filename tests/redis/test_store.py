@@ -175,6 +175,18 @@ async def test_workers_recover_when_redis_lost_the_queue(open_redis_store: Store
     assert job is not None and job.request_id == "a"
 
 
+async def test_the_log_epoch_is_shared_and_changes_once_redis_lost_its_data(open_redis_store: StoreFactory) -> None:
+    """What lets a hub tell a log started over from one that grew past its position."""
+    store, other = await open_redis_store(), await open_redis_store()
+    epoch = await store.log_epoch()
+    await store.submit("a", "http://127.0.0.1/a")
+    assert epoch and await other.log_epoch() == epoch == await store.log_epoch()
+    async for key in store.redis.scan_iter(match=f"{store.prefix}:*"):  # a Redis restarted without persistence
+        await store.redis.delete(key)
+    renewed = await other.log_epoch()
+    assert renewed != epoch and await store.log_epoch() == renewed
+
+
 async def test_a_flow_is_forgotten_once_the_virtual_time_has_reached_its_last_tag(
     open_redis_store: StoreFactory,
 ) -> None:

@@ -486,6 +486,13 @@ async def finish_all(store: Store) -> None:
         await store.finish(job, result(job))
 
 
+async def test_the_log_epoch_stays_while_the_log_lives(store: Store) -> None:
+    epoch = await store.log_epoch()
+    await store.submit("a", URL)
+    await store.prune(time.time() + 1, 0)
+    assert await store.log_epoch() == epoch
+
+
 async def test_prune_by_count_keeps_the_newest_events(store: Store) -> None:
     for n in range(10):
         await store.submit(f"r{n}", URL)

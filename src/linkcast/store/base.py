@@ -122,6 +122,7 @@ GUARDED = WRITES | {
     "wait_events",
     "last_event_id",
     "first_event_id",
+    "log_epoch",
     "queue_depth",
 }
 
@@ -520,6 +521,11 @@ class Store(ABC):
     @abstractmethod
     async def first_event_id(self) -> int:
         """The id of the oldest retained event, or the next id to be given when the log is empty."""
+
+    async def log_epoch(self) -> str:
+        """What names this event log: it changes when the log starts over under running processes, its ids given
+        from 1 again (a Redis restarted without its data). A log in memory or in an SQLite file never does."""
+        return ""
 
     @abstractmethod
     async def queue_depth(self) -> int:

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Collection, Sequence
 
 from linkcast.core.events import Event, EventBody
@@ -112,6 +113,15 @@ class RedisEvents(RedisCore):
     async def last_event_id(self) -> int:
         value = await self.redis.get(self.key("seq"))
         return int(value) if value else 0
+
+    async def log_epoch(self) -> str:
+        # Made by the first process to ask, on a fresh Redis as on one emptied by a restart: every process that knew
+        # the one before sees it change, however many events the new log has had time to take.
+        epoch = await self.redis.get(self.key("epoch"))
+        if epoch is None:
+            await self.redis.set(self.key("epoch"), uuid.uuid4().hex, nx=True)
+            epoch = await self.redis.get(self.key("epoch"))
+        return epoch.decode() if isinstance(epoch, bytes) else str(epoch or "")
 
     async def first_event_id(self) -> int:
         # The oldest entry and the counter read together (MULTI): read one after the other, an event appended
