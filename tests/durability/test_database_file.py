@@ -1,6 +1,6 @@
-"""The SQLite file deleted or replaced under a running service: SQLite would write on into the file it holds open,
-acknowledging every write that the next start cannot find (a 201 for a request that is lost); each write is refused
-instead (503, store_unavailable) and /healthz says degraded."""
+"""The SQLite file (or its write-ahead log) deleted or replaced under a running service: SQLite would write on into
+the file it holds open, acknowledging every write that the next start cannot find (a 201 for a request that is
+lost); each write is refused instead (503, store_unavailable) and /healthz says degraded."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pytest
 from tests.durability.conftest import serve
 
 
-@pytest.mark.parametrize("change", ["deleted", "replaced"])
+@pytest.mark.parametrize("change", ["deleted", "replaced", "log deleted"])
 async def test_a_database_file_removed_under_the_service_refuses_writes_instead_of_losing_them(
     tmp_path: Path, change: str
 ) -> None:
@@ -24,6 +24,8 @@ async def test_a_database_file_removed_under_the_service_refuses_writes_instead_
         assert (await service.put("before", "http://127.0.0.1:1/a"))[0] == 201
         if change == "deleted":
             database.unlink()
+        elif change == "log deleted":  # the commits not yet copied into the file go with it
+            (tmp_path / "linkcast.db-wal").unlink()
         else:  # an operator's restore of a copy: another file at the same path
             shutil.copy(database, tmp_path / "copy.db")
             os.replace(tmp_path / "copy.db", database)

@@ -61,7 +61,7 @@ class SQLiteThread:
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopping = False
-        self._file: tuple[int, int] | None = None  # the writer's file, as (device, inode) when it opened it
+        self._files: dict[str, tuple[int, int]] = {}  # the writer's files when it opened them (``_identities``)
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
@@ -102,7 +102,7 @@ class SQLiteThread:
             connection = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
             self._setup(connection)
             if self.writer:
-                self._file = _identity(self.path)
+                self._files = _identities(self.path)
         except BaseException as error:
             self._call_soon(_settle_one, ready, None, error)
             return
@@ -186,16 +186,14 @@ class SQLiteThread:
         return settled
 
     def _check_same_file(self) -> None:
-        """Refuse the transaction if the path no longer names the file this connection writes (deleted, or replaced
-        by another): SQLite writes on into the unlinked file, every write acknowledged and the next start finding
-        none of them, while it answered 201 and /healthz said ok."""
-        try:
-            same = _identity(self.path) == self._file
-        except OSError:
-            same = False
-        if not same:
+        """Refuse the transaction if the path no longer names the file this connection writes, or its write-ahead log
+        (deleted, or replaced by another): SQLite writes on into the unlinked file, every write acknowledged and the
+        next start finding none of them, while it answered 201 and /healthz said ok."""
+        now = _identities(self.path)
+        if any(now.get(name) != identity for name, identity in self._files.items()):
             raise sqlite3.OperationalError(
-                "the database file was removed or replaced while in use: nothing more can be written to it durably "
+                "the database file or its write-ahead log was removed or replaced while in use: nothing more can be "
+                "written to it durably "
                 "(restart the service to open the file now at this path)"
             )
 
@@ -225,9 +223,16 @@ class SQLiteThread:
             self._loop.call_soon_threadsafe(callback, *args)
 
 
-def _identity(path: str) -> tuple[int, int]:
-    status = os.stat(path)
-    return status.st_dev, status.st_ino
+def _identities(path: str) -> dict[str, tuple[int, int]]:
+    """The device and inode of the database file and of its write-ahead log (WAL mode: every writer's): a commit is
+    in the log until a checkpoint copies it to the file, so a log deleted under the writer takes every commit since
+    with it. The writer's connection opened the log, which SQLite deletes only when the last connection closes."""
+    found = {}
+    for name in (path, f"{path}-wal"):
+        with contextlib.suppress(OSError):  # gone, or out of reach: not the file opened, either way
+            status = os.stat(name)
+            found[name] = (status.st_dev, status.st_ino)
+    return found
 
 
 def _settle_one(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
