@@ -10,6 +10,7 @@ import time
 import orjson
 import pytest
 
+from linkcast.core.crawls import CrawlOutcome, Discovered, page_body
 from linkcast.core.errors import Conflict, FetchError
 from linkcast.core.events import CRAWL_JOB, FEED_JOB, EventBody, Job, error_body, result_body, started_body
 from linkcast.core.feeds import FeedRecord
@@ -185,6 +186,42 @@ async def test_the_log_epoch_is_shared_and_changes_once_redis_lost_its_data(open
         await store.redis.delete(key)
     renewed = await other.log_epoch()
     assert renewed != epoch and await store.log_epoch() == renewed
+
+
+async def test_a_crawl_page_finished_after_redis_lost_its_data_is_no_page_of_the_crawl_made_again(
+    open_redis_store: StoreFactory,
+) -> None:
+    """A worker held a page of crawl c when Redis restarted empty, and c was asked for again (a client's retry):
+    the old job's outcome was taken as the new crawl's, though the new one never admitted its URL. Its page event
+    came, its count took the new crawl's queue to 0, and crawl.done was sent while the seed was still to fetch (whose
+    outcome was then refused: a crawl that had ended)."""
+    store = await open_redis_store()
+    site = "https://site.example"
+    spec = {"urls": [f"{site}/"], "max_depth": 2, "max_pages": 10}
+    await store.create_crawl("c", spec, [f"{site}/"])
+    seed = await store.next_job("w1", timeout=5.0)
+    assert seed is not None
+    await store.finish_crawl_page(seed, CrawlOutcome(_page(seed), "fetched", [Discovered(f"{site}/a", 1, seed.url)]))
+    held = await store.next_job("w1", timeout=5.0)
+    assert held is not None and held.url == f"{site}/a"
+    async for key in store.redis.scan_iter(match=f"{store.prefix}:*"):  # a Redis restarted without persistence
+        await store.redis.delete(key)
+    await store.create_crawl("c", spec, [f"{site}/"])
+
+    assert not await store.finish_crawl_page(held, CrawlOutcome(_page(held), "fetched"))
+    record = await store.get_crawl("c")
+    assert record is not None and record.state != "done" and record.counts.queued == 1, record
+    assert [e.type for e in await store.events_after(0, ["c"])] == ["crawl.accepted"]
+    seed = await store.next_job("w2", timeout=5.0)
+    assert seed is not None and seed.url == f"{site}/"
+    assert await store.finish_crawl_page(seed, CrawlOutcome(_page(seed), "fetched"))
+    record = await store.get_crawl("c")
+    assert record is not None and record.state == "done" and record.counts.fetched == 1, record
+
+
+def _page(job: Job) -> EventBody:
+    return page_body(job.request_id, job.url, depth=job.data.get("depth", 0), referrer=job.data.get("referrer"),
+                     status_code=200, final_url=job.url, links=[])  # fmt: skip
 
 
 async def test_a_flow_is_forgotten_once_the_virtual_time_has_reached_its_last_tag(

@@ -276,6 +276,27 @@ async def test_a_cancelled_crawl_fetches_nothing_more_and_says_so_once(store: St
         await store.cancel_crawl("nobody")
 
 
+async def test_a_page_of_a_crawl_made_before_under_its_id_is_no_page_of_the_crawl_made_again(store: Store) -> None:
+    """A worker still held a page of crawl c when c was cancelled, pruned and asked for again (on Redis, a restart
+    without its data does the same at once): its outcome was taken as the new crawl's, which never admitted its URL,
+    and took the new crawl's queue to 0 (crawl.done) while its seed was still to fetch."""
+    await store.create_crawl("c", spec(), [f"{SITE}/"])
+    seed = await take(store)
+    await store.finish_crawl_page(seed, fetched(seed, f"{SITE}/a"))
+    held = await take(store)
+    await store.cancel_crawl("c")
+    await store.prune(time.time() + 60, keep_events=1_000_000)
+    await store.create_crawl("c", spec(), [f"{SITE}/"])
+    assert not await store.finish_crawl_page(held, fetched(held))
+    record = await store.get_crawl("c")
+    assert record is not None and record.state != "done" and record.counts.queued == 1, record
+    assert (await store.crawl_pages("c", None, 10)).items == []
+    seed = await take(store)
+    assert await store.finish_crawl_page(seed, fetched(seed))
+    record = await store.get_crawl("c")
+    assert record is not None and (record.state, record.counts.fetched) == ("done", 1), record
+
+
 async def test_a_url_claimed_by_a_redirect_is_then_a_duplicate(store: Store) -> None:
     await store.create_crawl("c", spec(), [f"{SITE}/"])
     assert await store.claim_crawl_url("c", f"{SITE}/target")

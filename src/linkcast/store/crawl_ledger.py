@@ -1,7 +1,9 @@
 """What happens in the store when one URL of a crawl ends, written once for the backends that run Python inside
 their transaction (memory, SQLite; Redis says the same in Lua, ``redis/crawl_scripts.py``):
 
-1. A crawl that has ended (cancelled, done) takes nothing more: the job just ends.
+1. A crawl that has ended (cancelled, done) takes nothing more: the job just ends. Nor does it take the outcome of
+   a URL it never admitted (not in its visited set): the job was of a crawl made before under the same id, whose
+   worker ended it only once the crawl was made again (on Redis, one that restarted without its data meanwhile).
 2. A URL already recorded (a second delivery of a job whose first worker died after recording it) is not recorded
    again: each ``page`` or ``skipped`` event once.
 3. The URL's event is appended and kept in the crawl's pages; its count goes up.
@@ -72,7 +74,8 @@ def apply_outcome(
     book: CrawlBook, record: CrawlRecord, url: str, outcome: CrawlOutcome, progress_at: float, now: float
 ) -> bool:
     """Record ``outcome`` of the crawl's job for ``url``; False if nothing was recorded (ended crawl, repeat)."""
-    if record.state in CRAWL_ENDED or not book.record_page(seen_key(url), outcome.body):
+    key = seen_key(url)
+    if record.state in CRAWL_ENDED or not book.seen_each([key])[0] or not book.record_page(key, outcome.body):
         return False
     counts = record.counts
     counts.queued -= 1

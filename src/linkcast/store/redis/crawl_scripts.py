@@ -100,6 +100,8 @@ complete(ARGV[4], ARGV[5], now, conc)
 redis.call('SREM', ckey(id, 'jobs'), ARGV[4])
 local state = redis.call('HGET', ckey(id), 'state')
 if (not state) or state == 'done' or state == 'cancelled' then return 0 end
+-- A URL the crawl never admitted is not its page: a job of the crawl once made under this id (crawl_ledger.py, 1).
+if redis.call('SISMEMBER', ckey(id, 'seen'), ARGV[7]) == 0 then return 0 end
 if redis.call('SADD', ckey(id, 'done'), ARGV[7]) == 0 then return 0 end
 redis.call('RPUSH', ckey(id, 'pages'), ARGV[8])
 local etype = cjson.decode(ARGV[8])['type']
@@ -138,7 +140,8 @@ return 1
 # A page's links before its last ``LINKS_PER_STEP``, admitted a step at a time ahead of FINISH_PAGE (which admits the
 # last ones): a page may bring --max-links links and its site's sitemaps 50,000 more, and one script admitting them
 # all held Redis for 0.4 s. Its redirect target joins the visited set first, as FINISH_PAGE has it do before the links.
-# Nothing is admitted for a crawl that has ended or a URL whose outcome is recorded already (a second delivery).
+# Nothing is admitted for a crawl that has ended, a URL whose outcome is recorded already (a second delivery), or one
+# the crawl never admitted.
 # ARGV: prefix, now, concurrency, crawl id, url key, final key, then links as (url, key, host, depth, referrer).
 # Answers 0 when nothing may be admitted (the caller stops), else 1.
 ADMIT = (
@@ -148,6 +151,7 @@ local now, conc, id = tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4]
 local state = redis.call('HGET', ckey(id), 'state')
 if (not state) or state == 'done' or state == 'cancelled' then return 0 end
 if redis.call('SISMEMBER', ckey(id, 'done'), ARGV[5]) == 1 then return 0 end
+if redis.call('SISMEMBER', ckey(id, 'seen'), ARGV[5]) == 0 then return 0 end  -- not its page (FINISH_PAGE)
 if ARGV[6] ~= '' then redis.call('SADD', ckey(id, 'seen'), ARGV[6]) end
 local counts = cjson.decode(redis.call('HGET', ckey(id), 'counts'))
 admit(id, 7, counts, now, conc)
