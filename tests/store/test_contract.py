@@ -374,6 +374,30 @@ async def test_a_request_finished_by_a_late_worker_stays_finished_when_its_job_i
     assert record is not None and record.state == DONE
 
 
+async def test_a_late_outcome_of_another_url_is_not_the_result_of_the_request_made_again_under_its_id(
+    backend: Backend,
+) -> None:
+    """A worker still held the job of request a (URL one) when a was finished by another delivery, pruned, and asked
+    for again with URL two (on Redis, a restart without its data and a client's PUT do the same at once): its outcome
+    was recorded as a's result, the links of another page than the one asked for, and a's own fetch was refused."""
+    store = await backend.open(job_visibility_timeout=0.3)
+    await store.submit("a", URL + "one")
+    late = await take(store, "w1")
+    store.forget(late)  # its worker stalls past its lease
+    second = await take(store, "w2")
+    assert await store.finish(second, result(second)) is not None
+    await store.prune(time.time() + 60, keep_events=1_000_000)
+    assert await store.get_request("a") is None
+    await store.submit("a", URL + "two")
+    assert await store.finish(late, result(late)) is None
+    own = await take(store, "w3")
+    assert own.url == URL + "two"
+    event = await store.finish(own, result(own))
+    assert event is not None and event.body()["url"] == URL + "two"
+    record = await store.get_request("a")
+    assert record is not None and record.state == DONE and record.to_dict()["url"] == URL + "two"
+
+
 async def test_a_retry_while_the_job_still_runs_ends_in_one_outcome(backend: Backend) -> None:
     """A worker past its lease fails the request while a second holds its job; the request is retried at once. The
     retry ends in exactly one more terminal event, whichever of its jobs brings it."""

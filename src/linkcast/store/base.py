@@ -14,8 +14,9 @@ Every backend keeps the same promises, proven by one contract test suite (``test
 - A job handed out by ``next_job`` is leased to its worker until ``finish`` or ``release``; a job whose lease lapses
   (its worker died, or could neither finish nor release it) is handed out again, within
   ``--job-visibility-timeout`` seconds (at-least-once). ``finish`` appends a terminal event only once per request
-  (exactly-once to clients), and a job handed out ``MAX_ATTEMPTS`` times without an outcome ends in one
-  ``worker_lost`` error instead of being handed out forever.
+  (exactly-once to clients), and only for the job's URL (a request pruned and made again under its id with
+  another URL while a late worker held its old job takes nothing of that job), and a job handed out
+  ``MAX_ATTEMPTS`` times without an outcome ends in one ``worker_lost`` error instead of being handed out forever.
 - Event ids strictly increase; ``events_after`` and ``wait_events`` read the log in id order.
 - Failures are typed, the same on every backend: a store that cannot be reached raises ``StoreUnavailable`` (503),
   one whose data is damaged ``StoreCorrupt`` (503), one with no room left for writes ``StoreFull`` (507); ``health``

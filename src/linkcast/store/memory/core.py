@@ -138,7 +138,7 @@ class MemoryCore(Store):
         self._jobs.complete(job)
         self._announce_job()
         record = self._requests.get(job.request_id)
-        if record is None or record.state in FINISHED_STATES:
+        if record is None or record.state in FINISHED_STATES or record.url != job.url:
             return None
         event = self._append(body)
         record.state = DONE if body.type == RESULT else FAILED

@@ -121,7 +121,7 @@ class RedisRequests(RedisEvents):
         state = DONE if body.type == RESULT else FAILED
         event_id = await self.run_script(
             "finish", repr(time.time()), self.concurrency, job_id, owner, body.type, body.request_id, body.data,
-            self._maxlen, state,
+            self._maxlen, state, job.url,
         )  # fmt: skip
         return None if event_id is None else body.framed(int(event_id))
 

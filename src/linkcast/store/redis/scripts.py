@@ -102,8 +102,8 @@ return {1}
 # ARGV: prefix, type, request id, body, maxlen.
 APPEND_ONE = "local P = ARGV[1]\n" + APPEND + "return append(ARGV[5], ARGV[2], ARGV[3], ARGV[4])"
 
-# The page job ends; the terminal event is appended only if the request has none yet.
-# ARGV: prefix, now, concurrency, job id, owner, type, request id, body, maxlen, state.
+# The page job ends; the terminal event is appended only if the request has none yet and is of the job's URL.
+# ARGV: prefix, now, concurrency, job id, owner, type, request id, body, maxlen, state, the job's URL.
 FINISH = (
     PREAMBLE
     + APPEND
@@ -111,8 +111,8 @@ FINISH = (
 local now, conc = tonumber(ARGV[2]), tonumber(ARGV[3])
 complete(ARGV[4], ARGV[5], now, conc)
 local rk = P .. ':req:' .. ARGV[7]
-local state = redis.call('HGET', rk, 'state')
-if (not state) or state == 'done' or state == 'failed' then return false end
+local r = redis.call('HMGET', rk, 'state', 'url')
+if (not r[1]) or r[1] == 'done' or r[1] == 'failed' or r[2] ~= ARGV[11] then return false end
 local id = append(ARGV[9], ARGV[6], ARGV[7], ARGV[8])
 redis.call('HSET', rk, 'state', ARGV[10], 'finished_at', ARGV[2], 'outcome', ARGV[8])
 redis.call('ZADD', P .. ':finished', ARGV[2], ARGV[7])

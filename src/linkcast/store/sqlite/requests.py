@@ -145,9 +145,12 @@ class SQLiteRequests(SQLiteCore):
         self.forget(job)
 
         def operation(connection: sqlite3.Connection, now: float) -> Written:
-            row = connection.execute("SELECT state FROM requests WHERE request_id = ?", (job.request_id,)).fetchone()
-            if row is None or row[0] in FINISHED_STATES:
-                return Written(None)  # already has its terminal event: exactly one per request
+            row = connection.execute(
+                "SELECT state, url FROM requests WHERE request_id = ?", (job.request_id,)
+            ).fetchone()
+            # Already has its terminal event (exactly one per request), or is another request under the id (``Store``).
+            if row is None or row[0] in FINISHED_STATES or row[1] != job.url:
+                return Written(None)
             event = append_event(connection, body, now)
             connection.execute(
                 "UPDATE requests SET state = ?, finished_at = ?, outcome = ? WHERE request_id = ?",
