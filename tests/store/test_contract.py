@@ -398,6 +398,22 @@ async def test_a_late_outcome_of_another_url_is_not_the_result_of_the_request_ma
     assert record is not None and record.state == DONE and record.to_dict()["url"] == URL + "two"
 
 
+async def test_a_host_with_no_spacing_is_not_held_back_by_a_clock_that_stepped_back(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each start wrote the host's next start as the time now plus its spacing, 0 by default: once the wall clock
+    stepped back an hour (NTP correcting it, a VM resumed), every host that started a job in the hour before took no
+    job for an hour, a single URL of it among them. The clock is the process's own here: stepping the machine's is
+    not a test's to do."""
+    await store.submit("a", URL + "a")
+    await take(store)  # still running when the clock steps back: the host's row stays
+    real = time.time
+    monkeypatch.setattr(time, "time", lambda: real() - 3600)
+    await store.submit("b", URL + "b")
+    job = await store.next_job("w2", timeout=2.0)
+    assert job is not None and job.request_id == "b", "the host waited for the hour the clock went back"
+
+
 async def test_a_retry_while_the_job_still_runs_ends_in_one_outcome(backend: Backend) -> None:
     """A worker past its lease fails the request while a second holds its job; the request is retried at once. The
     retry ends in exactly one more terminal event, whichever of its jobs brings it."""

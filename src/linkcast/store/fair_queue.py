@@ -113,7 +113,9 @@ class FairQueue:
         entry.owner, entry.lease_until = owner, lease_until
         entry.attempts += 1
         host.running += 1
-        host.next_start = now + max(self.delay, host.delay if host.delay_until > now else 0.0)
+        spacing = max(self.delay, host.delay if host.delay_until > now else 0.0)
+        if spacing > 0:  # none: the host's next start stays in the past, not at a time a clock stepping back moves
+            host.next_start = now + spacing
         self.virtual_time = max(self.virtual_time, tag)
         self._forget_passed_flows()
         return Job(entry.request_id, entry.url, entry.attempts, f"{job_id}/{owner}", entry.kind, dict(entry.data))

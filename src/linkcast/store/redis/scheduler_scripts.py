@@ -185,7 +185,8 @@ local st = redis.call('HMGET', hkey(h), 'delay', 'delay_until')
 local spacing = base_delay
 if num(st[1], 0) > 0 and num(st[2], 0) > now then spacing = math.max(spacing, tonumber(st[1])) end
 redis.call('HINCRBY', hkey(h), 'running', 1)
-redis.call('HSET', hkey(h), 'next_start', tostring(now + spacing))
+-- No spacing: next_start stays in the past (now, it held the host back for as long as a clock stepped back).
+if spacing > 0 then redis.call('HSET', hkey(h), 'next_start', tostring(now + spacing)) end
 if tag > num(redis.call('GET', P .. ':vt'), 0) then
   redis.call('SET', P .. ':vt', tag)
   local past = redis.call('ZRANGEBYSCORE', P .. ':flows', '-inf', tag, 'LIMIT', 0, FORGET_FLOWS)

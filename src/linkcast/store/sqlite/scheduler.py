@@ -177,9 +177,12 @@ def claim(connection: sqlite3.Connection, owner: str, now: float, lease_until: f
         (owner, lease_until, host),
     ).fetchone()
     spacing = max(limits.delay, crawl_delay if delay_until > now else 0.0)
+    # No spacing: next_start stays in the past. Written as now, it held the host back for as long as the wall clock
+    # then stepped back (an NTP correction, a VM resumed): an hour for a host that started a job the hour before.
     connection.execute(
-        f"UPDATE hosts SET running = running + 1, next_start = ?, head_tag = ({HEAD_TAG}) WHERE host = ?",
-        (now + spacing, host, host),
+        "UPDATE hosts SET running = running + 1, next_start = CASE WHEN ? > 0 THEN ? ELSE next_start END, "
+        f"head_tag = ({HEAD_TAG}) WHERE host = ?",
+        (spacing, now + spacing, host, host),
     )
     (vt,) = connection.execute(
         "INSERT INTO meta (key, value) VALUES (?, ?) "
