@@ -51,7 +51,7 @@ class Metrics:
         self.websub_deliveries = Counter(
             "linkcast_websub_deliveries",
             "Content deliveries from WebSub hubs, by outcome (accepted, unsigned, bad_signature, another_topic, "
-            "too_large, unreadable, over_budget, unknown_callback)",
+            "too_large, unreadable, over_budget, unknown_callback, busy)",
             ["outcome"],
             registry=self.registry,
         )

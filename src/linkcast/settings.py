@@ -126,6 +126,12 @@ class Settings:
     websub_verify_timeout: float = setting(
         600.0, "seconds a hub has to verify a subscription it accepted before the request counts as failed"
     )
+    websub_memory_bytes: int = setting(
+        256 * 1024 * 1024,
+        "bytes of WebSub deliveries larger than --max-request-bytes this process reads at once, each counted at the "
+        "size it announces (--max-body-bytes if none), whatever the number of hubs pushing; a delivery that finds "
+        "them taken is a 503 (the hub delivers it again later)",
+    )
     webhook_timeout: float = setting(
         10.0, "seconds a webhook endpoint has to answer a delivery with a 2xx; past it the attempt failed"
     )

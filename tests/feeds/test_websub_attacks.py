@@ -21,6 +21,8 @@ from tests.support.websub_hub import Asked, WebSubHub
 
 # Smaller than a delivery may be, so that a delivery past it shows the callback's own cap is the one that holds.
 MAX_REQUEST_BYTES = 20_000
+MAX_BODY = 10 * 1024 * 1024  # --max-body-bytes, by default
+DEFAULT_WEBSUB_MEMORY = 256 * 1024 * 1024  # --websub-memory-bytes, by default
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="session")
@@ -348,4 +350,51 @@ async def test_deliveries_pushed_at_once_share_one_budget(tmp_path: Path, site: 
         pushed = [e["entry_id"] for e in listed["entries"] if "at-once-" in e["entry_id"]]
         assert len(pushed) <= 5, pushed
     finally:
+        service.stop()
+
+
+# -- deliveries held open at once -----------------------------------------------------------------------------------
+
+
+async def test_large_deliveries_read_at_once_hold_no_more_than_the_budget(
+    tmp_path: Path, site: FeedServer, hub: WebSubHub
+) -> None:
+    """A hub (chosen by whoever publishes the feed, so anyone's) knows its callback: every delivery it sent with a
+    signature, any signature, was read whole before it was checked, and each had --max-body-bytes. 40 held open at
+    once, 10 MB each, made the server hold 383 MiB, and one address may open 256 connections: 2.5 GB. A delivery
+    larger than an API body now takes its announced size of --websub-memory-bytes before a byte of it is read, and
+    one that finds the budget taken is a 503 (the hub delivers it again later); small ones never wait."""
+    service = Service("--allow-private-networks", "--rate-limit", "0", *FAST,
+                      "--max-request-bytes", str(MAX_REQUEST_BYTES),
+                      store=f"sqlite:///{tmp_path}/l.db", log_path=tmp_path / "serve.log")  # fmt: skip
+    service.flags += ["--public-url", service.base_url]
+    await service.start()
+    held: list[asyncio.StreamWriter] = []
+    try:
+        own = site.url("/held")
+        site.feed("/held", Feed(atom("a", hub=hub.hub_url, own=own), content_type=ATOM))
+        callback, _secret = await verified(service, hub, "held", own)
+        signed = f"X-Hub-Signature: sha256={'0' * 64}\r\n"
+        head = f"POST {callback} HTTP/1.1\r\nHost: 127.0.0.1:{service.port}\r\n"
+        head += f"Content-Length: {MAX_BODY}\r\n{signed}\r\n"
+        for _ in range(DEFAULT_WEBSUB_MEMORY // MAX_BODY):  # each announces a whole --max-body-bytes, sends 10 KB
+            _reader, writer = await asyncio.open_connection("127.0.0.1", service.port)
+            writer.write(head.encode() + b"x" * 10_000)
+            await writer.drain()
+            held.append(writer)
+        busy = await _answer_before_the_body(service, callback, MAX_BODY, 10_000, signed)
+        assert busy.startswith(b"HTTP/1.1 503 ") and b"retry-after: 1" in busy.lower(), busy
+        assert await hub.deliver(own, atom("small", hub=hub.hub_url, own=own).encode(), ATOM) == 202
+        for writer in held:
+            writer.close()
+        held.clear()
+        large = atom(*[f"large-{n}" for n in range(400)], hub=hub.hub_url, own=own).encode()
+        assert len(large) > MAX_REQUEST_BYTES  # larger than an API body
+        async with asyncio.timeout(20):
+            while (status := await hub.deliver(own, large, ATOM)) == 503:  # the held ones' shares come back
+                await asyncio.sleep(0.05)
+        assert status == 202
+    finally:
+        for writer in held:
+            writer.close()
         service.stop()

@@ -15,6 +15,7 @@ from quart.wrappers import Request
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from linkcast.feeds.websub import Reply
+from linkcast.feeds.websub.callbacks import BUSY
 from linkcast.web.current import runtime
 from linkcast.web.errors import error_response
 
@@ -93,17 +94,24 @@ async def deliver(feed_id: str, token: str) -> Response:
     refused = await callbacks.admits(feed_id, token, request.headers.get("X-Hub-Signature"))
     if refused is not None:
         return _answer(refused)
+    share = callbacks.memory_for(request.content_length)
+    if share is None:
+        busy = _answer(BUSY)
+        busy.headers["Retry-After"] = "1"
+        return busy
     admitted: asyncio.Event | None = getattr(request, "admitted", None)
     if admitted is not None:
         admitted.set()
     try:
         body = await request.get_data(cache=False)
+        return _answer(
+            await callbacks.deliver(
+                feed_id, token, request.headers.get("X-Hub-Signature"), body, request.headers.get("Content-Type"),
+                request.headers.getlist("Link"),
+            )
+        )  # fmt: skip
     except RequestEntityTooLarge:
         await callbacks.too_large(feed_id, token)
         return _answer(Reply(413, f"a delivery may be at most {cap} bytes", "too_large"))
-    return _answer(
-        await callbacks.deliver(
-            feed_id, token, request.headers.get("X-Hub-Signature"), body, request.headers.get("Content-Type"),
-            request.headers.getlist("Link"),
-        )
-    )  # fmt: skip
+    finally:
+        share.give_back()

@@ -16,7 +16,10 @@ needs is in the store).
   past it, 429). A callback that is not (or no longer) a subscription's answers
   410 Gone, which tells its hub to stop, before the body is read (``admits``, called by the web layer); so are an
   unsigned delivery (403) and one past the budget (429): a body of up to --max-body-bytes that will be dropped
-  whatever it holds is not read first.
+  whatever it holds is not read first. A signature is only checked once the body is read, so a delivery larger than
+  an API body (``--max-request-bytes``) is read and parsed only within its share of one budget per process
+  (``--websub-memory-bytes``, ``memory_for``), or answered 503 (``BUSY``) unread: a hub knows its callbacks, and
+  deliveries it held open at once were each read (up to --max-body-bytes), whatever their number.
 """
 
 from __future__ import annotations
@@ -45,6 +48,7 @@ from linkcast.feeds.reading import Answer, read_off_loop
 from linkcast.feeds.schedule import Bounds
 from linkcast.feeds.websub.lifecycle import denied, verified
 from linkcast.feeds.websub.signature import signature_valid
+from linkcast.memory_budget import MemoryBudget, Share
 from linkcast.metrics import Metrics
 from linkcast.settings import Settings
 from linkcast.store.base import Store
@@ -71,6 +75,7 @@ GONE = Reply(410, "no subscription has this callback (any more)", "unknown_callb
 RECEIVED = Reply(202)
 UNSIGNED = Reply(403, "this subscription was made with a secret: its deliveries must carry X-Hub-Signature", "unsigned")
 OVER_BUDGET = Reply(429, "this feed took as many pushed entries as it may for now: deliver later", "too_many")
+BUSY = Reply(503, "this server is reading as many large deliveries as its memory allows: deliver again later", "busy")
 
 
 class Callbacks:
@@ -81,6 +86,17 @@ class Callbacks:
         self.metrics = metrics
         self.bounds = Bounds(settings.feed_min_interval, settings.feed_max_interval, settings.feed_default_interval)
         self.limits = LinkLimits(settings.max_links, settings.max_result_bytes)
+        self.memory = MemoryBudget(settings.websub_memory_bytes)
+
+    def memory_for(self, announced: int | None) -> Share | None:
+        """The share of ``--websub-memory-bytes`` a delivery holds while its body is read and parsed: the size it
+        announces (``Content-Length``; ``--max-body-bytes``, the most it may send, if none), and nothing for one no
+        larger than an API body; None if the budget has not that much free (the answer is ``BUSY``, body unread)."""
+        size = min(self.settings.max_body_bytes, self.settings.max_body_bytes if announced is None else announced)
+        share = self.memory.try_take(0 if size <= self.settings.max_request_bytes else size)
+        if share is None:
+            self.metrics.websub_deliveries.labels("busy").inc()
+        return share
 
     async def verify(self, feed_id: str, token: str, query: Mapping[str, str], challenge: bytes | None) -> Reply:
         """The answer to a verification: ``query``, its parameters; ``challenge``, the bytes of ``hub.challenge`` as

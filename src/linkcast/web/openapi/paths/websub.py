@@ -3,7 +3,7 @@ undocumented)."""
 
 from __future__ import annotations
 
-from linkcast.web.openapi.answers import answer, error
+from linkcast.web.openapi.answers import RETRY_AFTER, answer, error
 from linkcast.web.openapi.group import RouteGroup
 
 CALLBACK_PARAMETERS = [
@@ -54,7 +54,11 @@ WEBSUB = RouteGroup(
                     "410": error("no subscription has this callback (any more): the hub should stop"),
                     "413": error("the body is larger than --max-body-bytes"),
                     "429": error("the feed took as many pushed entries as polls could bring for now: deliver later"),
-                    "503": error("the processes reading large feeds for requests are all busy: deliver later"),
+                    "503": error(
+                        "the processes reading large feeds for requests are all busy, or this server reads as many "
+                        "deliveries larger than an API body as --websub-memory-bytes allows ('busy'): deliver later",
+                        RETRY_AFTER,
+                    ),
                 },
             },
         },
