@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import pytest
 
 from linkcast.core.inputs import MAX_URL_BYTES
@@ -153,3 +157,34 @@ def test_hubs_and_self_of_a_feed_come_from_its_atom_links() -> None:
 )
 def test_feeds_are_sniffed_by_their_root_element_or_json_feed_version(body: bytes, expected: bool) -> None:
     assert looks_like_a_feed(body, None) is expected
+
+
+# A DOCTYPE then a run of white space with no end, as long as the head sniffed (SNIFF_BYTES): the prolog's expression
+# took each place in the run for where the DOCTYPE's name might end and read the rest of the run again from there,
+# time quadratic in its length: 4.8 s of one core for each, on the event loop of the API request that discovers a
+# feed (PUT /feeds), during which the server answered nothing at all.
+_SNIFF_ALL = """
+from linkcast.feeds.discovery import SNIFF_BYTES, looks_like_a_feed
+for space in (b" ", b"\\t", b"\\n", b"\\r"):
+    for end in (b"", b"x"):
+        assert not looks_like_a_feed(b"<!DOCTYPE" + space * SNIFF_BYTES + end)
+"""
+
+
+def test_a_doctype_followed_by_endless_white_space_is_sniffed_in_one_reading() -> None:
+    # In a process of its own, which a hang guard can end: a thread reading the expression cannot be stopped.
+    environment = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    done = subprocess.run([sys.executable, "-c", _SNIFF_ALL], env=environment, timeout=30, check=False)
+    assert done.returncode == 0
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"<!DOCTYPE rss   >\n<rss>",
+        b'<!DOCTYPE rss PUBLIC "-//x//EN"\t"x.dtd"\r\n><rss>',
+        b'<!DOCTYPE rss [ <!ENTITY a "]"> ]  ><rss>',
+    ],
+)
+def test_a_doctype_with_white_space_before_its_end_is_a_prolog(body: bytes) -> None:
+    assert looks_like_a_feed(body) is True
