@@ -15,6 +15,7 @@ from linkcast.crawl.robots import ALLOW_ALL, parse_robots
 from linkcast.crawl.sitemaps import SitemapLimits
 from linkcast.crawl.sitemaps_fetch import discover_sitemap_urls
 from linkcast.fetch import Fetcher
+from linkcast.reading_threads import READING_THREADS, read_in_thread
 from linkcast.settings import Settings
 from tests.support.site import LocalSite
 
@@ -231,6 +232,41 @@ async def test_a_sitemap_in_an_encoding_expat_cannot_use_is_skipped(site: Record
     xml(site, "/good.xml", urlset(site.url("/a")))
     rules = robots("Sitemap: /sjis.xml", "Sitemap: /good.xml")
     assert await discover_sitemap_urls(fetcher, site.origin, rules) == [site.url("/a")]
+
+
+async def test_sitemaps_read_at_length_leave_every_reading_thread_to_the_feeds(
+    site: RecordingSite, fetcher: Fetcher
+) -> None:
+    """A sitemap takes up to --parse-timeout to read whatever it weighs on the wire: 57 KB of gzip, 50 MiB of tiny
+    elements, 5 s of a core. Read in the threads that read feeds, a crawl's sitemaps (a seed's job reads up to 100,
+    and as many seeds at once as there are workers) kept every feed's reading waiting, and a poll or a hub's delivery
+    that waited 10 s failed too_complex (a 1-entry feed, seen with --workers 24 and 16 sites). Sitemaps have threads
+    of their own: while as many as there are reading threads are read, a feed's reading is not kept waiting."""
+    bomb = gzip.compress(b"<urlset><url><a>" + b"<b/>" * (14 * 1024 * 1024) + b"</a></url></urlset>", 9)
+    xml(site, "/bomb.xml", bomb)
+    rules, limits = robots("Sitemap: /bomb.xml"), SitemapLimits(max_seconds=3.0)
+    readings = [
+        asyncio.create_task(discover_sitemap_urls(fetcher, site.origin, rules, limits)) for _ in range(READING_THREADS)
+    ]
+    try:
+        async with asyncio.timeout(20):
+            while not all(map(_handed_to_a_thread, readings)):
+                await asyncio.sleep(0.01)
+        assert await read_in_thread(str, "a feed") == "a feed"
+        assert not any(reading.done() for reading in readings), "a feed waited for a sitemap's thread"
+    finally:
+        for reading in readings:
+            reading.cancel()
+        await asyncio.gather(*readings, return_exceptions=True)
+
+
+def _handed_to_a_thread(task: asyncio.Task[Any]) -> bool:
+    """Whether ``task`` waits for a thread to read its sitemap: its innermost coroutine is the one handing it over."""
+    awaited: Any = task.get_coro()
+    innermost = ""
+    while hasattr(awaited, "cr_code"):  # down the coroutines each awaits, to the future of the thread's work
+        innermost, awaited = awaited.cr_code.co_name, awaited.cr_await
+    return innermost in ("read_in_thread", "read_sitemap_in_thread", "_run")
 
 
 async def test_slow_sitemaps_hold_the_crawl_for_a_bounded_time_in_all(site: RecordingSite) -> None:

@@ -45,7 +45,7 @@ from linkcast.crawl.robots_fetch import robots_url
 from linkcast.crawl.sitemaps import Sitemap, SitemapLimits, parse_sitemap
 from linkcast.fetch import Fetcher
 from linkcast.logs import loggable_url
-from linkcast.reading_threads import read_in_thread
+from linkcast.reading_threads import read_sitemap_in_thread
 
 log = logging.getLogger(__name__)
 
@@ -178,8 +178,8 @@ async def _read_sitemap(
     if not 200 <= resource.status_code < 300:
         log.info("sitemap %s: the server answered %d", loggable_url(url), resource.status_code)
         return None
-    # Reading may take seconds on a hostile file (at most limits.max_seconds): off the event loop.
-    sitemap = await read_in_thread(
+    # Reading may take seconds on a hostile file (at most limits.max_seconds): off the event loop, in threads apart.
+    sitemap = await read_sitemap_in_thread(
         parse_sitemap,
         resource.body,
         resource.final_url,
