@@ -8,6 +8,7 @@ order (DESIGN.md's rule), and stores the list in the case's ``case.json`` with t
     .venv/bin/python scripts/make_linkcases.py --check    # exit 1 if Chromium disagrees with any stored list
     .venv/bin/python scripts/make_linkcases.py base-relative redirect   # only these cases
     .venv/bin/python scripts/make_linkcases.py --fuzz 7 --pages 300     # random pages: extract_links vs Chromium
+    .venv/bin/python scripts/make_linkcases.py --wpt urltestdata.json --encoding windows-1252   # WPT's URL data
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from tests.linkcases import load_cases, register_cases, save_expected, without_origin
 from tests.linkcases.chromium import chromium_reader
 from tests.linkcases.fuzz import random_pages
+from tests.linkcases.wpt import ENCODINGS, WptEntry, batches, load_entries, wpt_page
 from tests.support.chromium import chromium_available
 from tests.support.site import LocalSite
 
@@ -82,16 +84,62 @@ async def fuzz(seed: int, count: int) -> int:
     return 1 if differences else 0
 
 
+async def wpt(path: Path, encoding: str, batch: int) -> int:
+    """Compare ``extract_links`` with Chromium on WPT's URL data (``tests/linkcases/wpt.py``): a page per run of
+    entries with the same base; where the lists differ, each entry of the run alone, to print the ones that differ."""
+    site = LocalSite()
+    entries = load_entries(path)
+    pages: dict[str, tuple[bytes, str]] = {}
+
+    def serve(run: list[WptEntry]) -> str:
+        page_path = f"/wpt/{run[0].number}-{run[-1].number}/dir/page.html"
+        pages[page_path] = wpt_page(run, encoding)
+        return site.page(page_path, *pages[page_path])
+
+    runs = [(serve(run), run) for run in batches(entries, batch)]
+    await site.start()
+    differences = 0
+    try:
+        async with chromium_reader() as chromium:
+
+            async def differs(url: str) -> tuple[list[str], list[str]] | None:
+                _final_url, expected = await chromium.read(url)
+                body, content_type = pages[url[len(site.origin) :]]
+                found = extract_links(body, url, content_type)
+                return None if found == expected else (expected, found)
+
+            for url, run in runs:
+                if await differs(url) is None:
+                    continue
+                for entry in run:
+                    single = serve([entry])
+                    difference = await differs(single)
+                    if difference is not None:
+                        differences += 1
+                        print(f"{entry.describe()}\n  Chromium: {difference[0]}\n  linkcast: {difference[1]}")
+    finally:
+        await site.stop()
+    print(f"{differences} of {len(entries)} entries differ ({path.name}, {encoding})")
+    return 1 if differences else 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("cases", nargs="*", help="case names (default: all)")
     parser.add_argument("--check", action="store_true", help="compare with the stored lists instead of writing them")
     parser.add_argument("--fuzz", type=int, metavar="SEED", help="compare extract_links with Chromium on random pages")
     parser.add_argument("--pages", type=int, default=200, help="how many random pages --fuzz makes (default 200)")
+    parser.add_argument("--wpt", type=Path, metavar="FILE", help="compare on WPT's urltestdata.json or toascii.json")
+    parser.add_argument("--encoding", choices=sorted(ENCODINGS), default="utf-8", help="--wpt pages' encoding")
+    parser.add_argument(
+        "--batch", type=int, default=1, help="--wpt entries per page (default 1: in more, a link two give hides one)"
+    )
     args = parser.parse_args()
     if not chromium_available():
         print("Chromium (/usr/bin/chromium or LINKCAST_CHROMIUM) and Playwright are needed", file=sys.stderr)
         return 2
+    if args.wpt is not None:
+        return asyncio.run(wpt(args.wpt, args.encoding, args.batch))
     if args.fuzz is not None:
         return asyncio.run(fuzz(args.fuzz, args.pages))
     return asyncio.run(run(args.cases, args.check))

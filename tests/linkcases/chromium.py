@@ -16,6 +16,9 @@ if TYPE_CHECKING:
     from playwright.async_api import Page
 
 NAVIGATION_TIMEOUT_MS = 30_000
+# The pages read are on 127.0.0.1 and their links point anywhere: Chromium prefetches the DNS of an http(s) <a href>'s
+# host in an http page, so every other name is made to fail here, never asked of a resolver.
+LOOPBACK_ONLY = ("--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",)
 
 # DESIGN.md's rule, evaluated in the page: document.links' hrefs, kept if they parse as http(s) URLs (an href that
 # fails to parse reads back as its raw attribute, which then fails here), first occurrence kept, in document order.
@@ -48,6 +51,6 @@ class ChromiumReader:
 
 @asynccontextmanager
 async def chromium_reader() -> AsyncIterator[ChromiumReader]:
-    async with launch_chromium() as browser:
+    async with launch_chromium(LOOPBACK_ONLY) as browser:
         context = await browser.new_context(java_script_enabled=False)
         yield ChromiumReader(await context.new_page())

@@ -40,11 +40,12 @@ def require_chromium() -> None:
 
 
 @asynccontextmanager
-async def launch_chromium() -> AsyncIterator[Browser]:
+async def launch_chromium(extra_args: tuple[str, ...] = ()) -> AsyncIterator[Browser]:
     from playwright.async_api import async_playwright
 
     async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        args = [*CHROMIUM_ARGS, *extra_args]
+        browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=args, headless=True)
         try:
             yield browser
         finally:
