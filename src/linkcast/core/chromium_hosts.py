@@ -29,7 +29,7 @@ from __future__ import annotations
 import functools
 import re
 import unicodedata
-from urllib.parse import unquote
+from urllib.parse import unquote, unquote_to_bytes
 
 import ada_url
 
@@ -64,10 +64,11 @@ def with_mapped_ip_literal(href: str, base_scheme: str | None) -> str | None:
 
 
 def with_escapes_through_idna(href: str, base_scheme: str | None) -> str | None:
-    """``href`` with its host as Chromium's IDNA writes it when the host has non-ASCII characters and a character
-    Chromium escapes before IDNA that the URL standard refuses (see above); "" if Chromium refuses that host, None
-    for any other href. Only hrefs the URL parser refused are worth asking about."""
-    if href.isascii() or not _REFUSED_ESCAPED(href):
+    """``href`` with its host as Chromium's IDNA writes it when the host has non-ASCII characters (written or
+    percent-encoded) and a character Chromium escapes before IDNA that the URL standard refuses, or that follows
+    ``*`` or such a character (which it may compose with: see above); "" if Chromium refuses that host, None for any
+    other href."""
+    if href.isascii() and "%" not in href:
         return None
     read = _read_http_authority(href, base_scheme)
     if read is None:
@@ -78,7 +79,8 @@ def with_escapes_through_idna(href: str, base_scheme: str | None) -> str | None:
     host, colon, port = server.rpartition(":")
     if not colon or not port.isdigit():
         host, colon, port = server, "", ""
-    if host.isascii() or "%" in host or "[" in host or not _REFUSED_ESCAPED(host):
+    host = _percent_decoded(host) or ""
+    if host.isascii() or "%" in host or "[" in host or not _ESCAPED_OR_PERCENT(host):
         return None
     escaped = _ESCAPED_BEFORE_IDNA.sub(lambda char: f"%{ord(char.group()):02X}", host)
     mapped = ada_url.idna_to_ascii(escaped).decode("ascii")  # b"" if IDNA refuses it
@@ -94,11 +96,25 @@ def with_escapes_through_idna(href: str, base_scheme: str | None) -> str | None:
 # "*" (kept escaped: ``resolution``); not "{", "}" or "`", which both take as they are.
 _ESCAPED_BEFORE_IDNA = re.compile("[ *<>^|]")
 _REFUSED_ESCAPED = re.compile("[<>^|]").search
+# When the answers differ: a host with a character the standard refuses and Chromium escapes, or one where such a
+# character or "*" comes before a non-ASCII one, which may compose with it for the standard (IDNA reads "<" and
+# U+0338 as U+226E, which it takes) and with the escape's last letter for Chromium (which then refuses the host).
+_ESCAPED_OR_PERCENT = re.compile("[<>^|]|[*][^\x00-\x7f]").search
 # What an unescaped escape may not be in a host, as in the URL standard (``|`` and U+0301 give "%7" and U+0106: "%7"
 # and a following "3" are "s", with "0" they are "p", with "c" they are "|" again).
 _FORBIDDEN_IN_HOST = re.compile(r"[#%/:<>?@\\\[\]^|]").search
 _ESCAPE = re.compile("%([0-9a-fA-F]{2})")
 _BAD_ESCAPE = re.compile("%(?![0-9a-fA-F]{2})").search
+
+
+def _percent_decoded(host: str) -> str | None:
+    """``host`` with its escapes decoded, as Chromium reads them before IDNA; None if they are no UTF-8."""
+    if "%" not in host:
+        return host
+    try:
+        return unquote_to_bytes(host).decode("utf-8")
+    except UnicodeDecodeError:
+        return None
 
 
 def refused_punycode(href: str, base_scheme: str | None, url: str) -> bool:

@@ -34,6 +34,8 @@ from linkcast.core.encoding import DocumentEncoding, encode_query
 FETCHABLE_PREFIXES = ("http:", "https:")
 
 _CHROMIUM_ESCAPED = re.compile(r"[|*']")
+# An href whose host may hold a character Chromium escapes before IDNA, written or percent-encoded ("%3C").
+_MAY_COMPOSE_AN_ESCAPE = re.compile("[<>*%]").search
 _SPACE = "zq0spc0q9"  # stand-ins that survive host parsing (lower-case ASCII letters and digits; the last, a digit,
 # has no precomposed form with a combining mark that may follow it)
 _NO_BREAK_SPACE = "zq0nbsp0q9"
@@ -227,6 +229,11 @@ def _resolve_target(base: str | None, target: str, href: str) -> str | None:
         return _join_with_spaces_in_host(base, target)
     if not joined.startswith(FETCHABLE_PREFIXES):
         return None
+    if "xn--" in joined and _MAY_COMPOSE_AN_ESCAPE(target):
+        # "<" and U+0338 are U+226E for the URL parser; Chromium escapes the "<" first (chromium_hosts)
+        through_idna = with_escapes_through_idna(target, _scheme(base))
+        if through_idna is not None:
+            return _resolve_target(base, through_idna, through_idna) if through_idna else None
     if _refused_host(target, base, joined):
         return None
     if not _CHROMIUM_ESCAPED.search(href):
