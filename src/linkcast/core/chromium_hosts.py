@@ -66,8 +66,8 @@ def with_mapped_ip_literal(href: str, base_scheme: str | None) -> str | None:
 def with_escapes_through_idna(href: str, base_scheme: str | None) -> str | None:
     """``href`` with its host as Chromium's IDNA writes it when the host has non-ASCII characters (written or
     percent-encoded) and a character Chromium escapes before IDNA that the URL standard refuses, or that follows
-    ``*`` or such a character (which it may compose with: see above); "" if Chromium refuses that host, None for any
-    other href."""
+    ``*`` or such a character (which it may compose with: see above), or a character IDNA maps to "%"; "" if Chromium
+    refuses that host, None for any other href."""
     if href.isascii() and "%" not in href:
         return None
     read = _read_http_authority(href, base_scheme)
@@ -77,18 +77,22 @@ def with_escapes_through_idna(href: str, base_scheme: str | None) -> str | None:
     start = found.start(3) + found.group(3).rfind("@") + 1
     server = text[start : found.end(3)]
     host, colon, port = server.rpartition(":")
-    if not colon or not port.isdigit():
-        host, colon, port = server, "", ""
+    if not colon:
+        host, port = server, ""
     host = _percent_decoded(host) or ""
     if host.isascii() or "%" in host or "[" in host or not _ESCAPED_OR_PERCENT(host):
         return None
+    if port and not port.isdigit():
+        return ""  # Chromium's port starts after the last ":" (http://\uff055B::1\uff055D/ has none)
     escaped = _ESCAPED_BEFORE_IDNA.sub(lambda char: f"%{ord(char.group()):02X}", host)
     mapped = ada_url.idna_to_ascii(escaped).decode("ascii")  # b"" if IDNA refuses it
     if not mapped or _BAD_ESCAPE(mapped):
         return ""
     unescaped = _ESCAPE.sub(lambda escape: chr(int(escape.group(1), 16)), mapped)
-    if _FORBIDDEN_IN_HOST(unescaped) or not unescaped.isprintable():
-        return ""
+    if not unescaped.isascii() or not unescaped.isprintable():
+        return ""  # Chromium unescapes once, and only to ASCII: "%e9" and "%2541" stay refused
+    if _FORBIDDEN_IN_HOST(unescaped) and not (unescaped.startswith("[") and unescaped.endswith("]")):
+        return ""  # but an IPv6 literal made so is one (the URL parser checks it)
     return text[:start] + unescaped + colon + port + text[found.end(3) :]
 
 
@@ -96,10 +100,12 @@ def with_escapes_through_idna(href: str, base_scheme: str | None) -> str | None:
 # "*" (kept escaped: ``resolution``); not "{", "}" or "`", which both take as they are.
 _ESCAPED_BEFORE_IDNA = re.compile("[ *<>^|]")
 _REFUSED_ESCAPED = re.compile("[<>^|]").search
-# When the answers differ: a host with a character the standard refuses and Chromium escapes, or one where such a
+# When the answers differ: a host with a character the standard refuses and Chromium escapes; one where such a
 # character or "*" comes before a non-ASCII one, which may compose with it for the standard (IDNA reads "<" and
-# U+0338 as U+226E, which it takes) and with the escape's last letter for Chromium (which then refuses the host).
-_ESCAPED_OR_PERCENT = re.compile("[<>^|]|[*][^\x00-\x7f]").search
+# U+0338 as U+226E, which it takes) and with the escape's last letter for Chromium (which then refuses the host);
+# and one with a full-width or small percent sign, which IDNA maps to "%": the standard refuses it, Chromium reads
+# an escape there (http://\uff05\uff14\uff11.com/ is http://a.com/).
+_ESCAPED_OR_PERCENT = re.compile("[<>^|\ufe6a\uff05]|[*][^\x00-\x7f]").search
 # What an unescaped escape may not be in a host, as in the URL standard (``|`` and U+0301 give "%7" and U+0106: "%7"
 # and a following "3" are "s", with "0" they are "p", with "c" they are "|" again).
 _FORBIDDEN_IN_HOST = re.compile(r"[#%/:<>?@\\\[\]^|]").search
