@@ -6,7 +6,8 @@ reads a host as an IPv6 address only when it starts with ``[``; any other host g
 ``[``, so ``\u200b[::1]`` (a zero-width space, which IDNA ignores) or ``[\uff1a\uff1a1]`` (full-width colons, which
 IDNA maps to ``:``) fail. Chromium splits host from port itself (the port follows the last ``:`` after the last ``]``;
 a host starting with ``[`` is all address until a ``]``), maps a host with non-ASCII characters by IDNA, and then
-checks whether what it got is an IP address: there, those hosts are ``[::1]``.
+checks whether what it got is an IP address: there, those hosts are ``[::1]``. So are ``[::%31]`` and ``%5B::1]``:
+Chromium reads a host's escapes before it looks for an address, the standard only after it has found none.
 
 A punycode label ``xn---abc`` (its only hyphen first): ICU's decoder, finding the delimiter at the start, reads it as
 a digit and fails, so Chromium refuses such a label in a host it runs IDNA on, where the standard's decoder takes it.
@@ -40,12 +41,13 @@ _TAB_NEWLINE = {0x09: None, 0x0A: None, 0x0D: None}
 
 
 def with_mapped_ip_literal(href: str, base_scheme: str | None) -> str | None:
-    """``href`` with its host written as the IPv6 literal Chromium maps it to, or None if it has no such host.
+    """``href`` with its host written as the IPv6 literal Chromium maps or unescapes it to, or None if it has no
+    such host.
 
     ``base_scheme`` is the base URL's scheme (``"http:"``), None without a base. Only hrefs the URL parser refused
     are worth asking about; only an http(s) authority is looked at.
     """
-    if href.isascii() or ("[" not in href and "]" not in href):
+    if "%" not in href and (href.isascii() or ("[" not in href and "]" not in href)):
         return None
     read = _read_http_authority(href, base_scheme)
     if read is None:
@@ -56,7 +58,10 @@ def with_mapped_ip_literal(href: str, base_scheme: str | None) -> str | None:
     end = server.rfind("]") if "]" in server else (len(server) if server.startswith("[") else -1)
     colon = server.rfind(":")
     host, port = (server[:colon], server[colon:]) if colon > end else (server, "")
-    mapped = _idna_mapped(host)
+    decoded = _percent_decoded(host)  # Chromium reads the host's escapes before it looks for an address
+    if decoded is None:
+        return None
+    mapped = decoded if decoded.isascii() and decoded != host else _idna_mapped(decoded)
     if mapped is None or not (mapped.startswith("[") and mapped.endswith("]")):
         return None
     start = found.start(3) + user_at
