@@ -33,7 +33,12 @@ from linkcast.core.encoding import DocumentEncoding, encode_query
 
 FETCHABLE_PREFIXES = ("http:", "https:")
 
-_CHROMIUM_ESCAPED = re.compile(r"[|*']")
+# What Chromium escapes where the URL standard does not: "|" in a path, "'" in user info, "*" in a host, also
+# written "%2A" (Chromium reads a host's escapes before it escapes its own) or as a character IDNA maps to "*".
+_CHROMIUM_ESCAPED = re.compile(r"[|*'\ufe61\uff0a]|%2[aA]")
+# Those IDNA maps to "*": Chromium escapes that "*" only in IDNA's answer, so in its punycode as it stands.
+_ASTERISK_AFTER_IDNA = re.compile("[\ufe61\uff0a]").search
+_ASTERISK = re.compile(r"\*|%2[aA]").search
 # An href whose host may hold a character Chromium escapes before IDNA, written or percent-encoded ("%3C").
 _MAY_COMPOSE_AN_ESCAPE = re.compile("[<>*%]").search
 _SPACE = "zq0spc0q9"  # stand-ins that survive host parsing (lower-case ASCII letters and digits; the last, a digit,
@@ -238,6 +243,8 @@ def _resolve_target(base: str | None, target: str, href: str) -> str | None:
         return None
     if not _CHROMIUM_ESCAPED.search(href):
         return joined
+    if _asterisks_after_idna_only(href):
+        return _chromium_spelling(joined, _host_labels(joined))
     return _chromium_spelling(joined, written_ascii_labels(target, _scheme(base)))
 
 
@@ -266,6 +273,21 @@ def _refused_host(href: str, base: str | None, url: str) -> bool:
     if "xn---" in url and not href.isascii() and refused_punycode(href, _scheme(base), url):
         return True
     return fails_bidi_rule(href, _scheme(base), url)
+
+
+def _asterisks_after_idna_only(href: str) -> bool:
+    """Whether the authority of ``href`` has a character IDNA maps to "*", and no "*" written so (or as %2A)."""
+    authority = _AUTHORITY(href.strip(_C0_OR_SPACE).translate(_TAB_NEWLINE))
+    written = authority.group(1) if authority is not None else ""
+    return bool(_ASTERISK_AFTER_IDNA(written)) and not _ASTERISK(written)
+
+
+def _host_labels(url: str) -> frozenset[str]:
+    """The labels of an http(s) URL's host (no port)."""
+    authority_at = url.index("//") + 2
+    host = url[authority_at : url.index("/", authority_at)].rpartition("@")[2]
+    name, colon, port = host.rpartition(":")
+    return frozenset((name if colon and port.isdigit() else host).split("."))
 
 
 def _join(base: str | None, href: str) -> str:
