@@ -85,7 +85,8 @@ class HrefJoiner:
     def __init__(self, base: str | None, encoding: DocumentEncoding) -> None:
         self.base = base
         self.encoding = encoding
-        self._fast = _FastPath.for_base(base) if base is not None else None
+        self._joined_to, self._host_back = _with_base_host_stand_in(base)
+        self._fast = _FastPath.for_base(self._joined_to) if self._joined_to is not None else None
 
     def resolve(self, href: str) -> str | None:
         """The http(s) URL ``href`` stands for, spelled as Chromium spells it, or None (not http(s), or invalid)."""
@@ -101,8 +102,38 @@ class HrefJoiner:
         else:
             answers, left = self._fast.resolve_all(hrefs)
         for href in left:
-            answers[href] = resolve(self.base, href, self.encoding) or ""
+            answers[href] = resolve(self._joined_to, href, self.encoding) or ""
+        if self._host_back is not None:
+            stand_in, origin = self._host_back
+            for href, url in answers.items():
+                if url and url.startswith(stand_in) and url[len(stand_in) : len(stand_in) + 1] in ("/", ":"):
+                    answers[href] = origin + url[len(stand_in) :]
         return cast("dict[str, str]", answers)  # every None was replaced
+
+
+# Stands for a base URL's host that the URL parser would read otherwise than Chromium writes it: one with an escape
+# Chromium keeps in a host ("a%2Ab", "exa%20mple.com", what a <base href> with "*" or a space gives), which the parser
+# decodes or refuses. Hrefs are joined to the base with the stand-in, and the links that have it get the base's host
+# back, as Chromium copies it.
+_BASE_HOST = "zq0base0q9"
+_KEPT_ESCAPE = re.compile("%2[0aA]").search
+
+
+def _with_base_host_stand_in(base: str | None) -> tuple[str | None, tuple[str, str] | None]:
+    """The base URL hrefs are joined to and, if it has ``_BASE_HOST`` for its host, its origin up to that host and
+    the base's own; a base whose host has no such escape is joined to as it is."""
+    if base is None or not base.startswith(_HTTP) or "%" not in base:
+        return base, None
+    authority_at = base.index("//") + 2
+    path_at = base.find("/", authority_at)
+    path_at = len(base) if path_at < 0 else path_at
+    host_at = authority_at + base[authority_at:path_at].rfind("@") + 1
+    port_at = base.find(":", host_at, path_at)
+    host_end = path_at if port_at < 0 else port_at
+    if not _KEPT_ESCAPE(base, host_at, host_end):
+        return base, None
+    joined_to = base[:host_at] + _BASE_HOST + base[host_end:]
+    return joined_to, (joined_to[: host_at + len(_BASE_HOST)], base[:host_end])
 
 
 class _FastPath:
@@ -250,18 +281,14 @@ def _resolve_target(base: str | None, target: str, href: str) -> str | None:
 
 def resolve_base(url: str, href: str) -> str | None:
     """A ``<base href>`` against the document URL, as Chromium does: in UTF-8 whatever the document's encoding, any
-    scheme, None if it fails to parse."""
+    scheme, None if it fails to parse; an http(s) one read as an href is (``resolve``)."""
     try:
         joined: str = ada_url.join_url(url, href)
     except ValueError:
-        return None
+        return _resolve_target(url, href, href)  # an http(s) URL Chromium reads where the URL standard fails
     if not joined.startswith(FETCHABLE_PREFIXES):
         return joined
-    if _refused_host(href, url, joined):
-        return None
-    if _CHROMIUM_ESCAPED.search(href):
-        return _chromium_spelling(joined)
-    return joined
+    return _resolve_target(url, href, href)
 
 
 def _refused_host(href: str, base: str | None, url: str) -> bool:
