@@ -9,6 +9,7 @@ order (DESIGN.md's rule), and stores the list in the case's ``case.json`` with t
     .venv/bin/python scripts/make_linkcases.py base-relative redirect   # only these cases
     .venv/bin/python scripts/make_linkcases.py --fuzz 7 --pages 300     # random pages: extract_links vs Chromium
     .venv/bin/python scripts/make_linkcases.py --wpt urltestdata.json --encoding windows-1252   # WPT's URL data
+    .venv/bin/python scripts/make_linkcases.py --wpt toascii.json --as-base   # its hosts in a <base href>
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from tests.linkcases import load_cases, register_cases, save_expected, without_origin
 from tests.linkcases.chromium import chromium_reader
 from tests.linkcases.fuzz import random_pages
-from tests.linkcases.wpt import ENCODINGS, WptEntry, batches, load_entries, wpt_page
+from tests.linkcases.wpt import ENCODINGS, RELATIVE_HREFS, WptEntry, batches, load_entries, wpt_page
 from tests.support.chromium import chromium_available
 from tests.support.site import LocalSite
 
@@ -84,11 +85,11 @@ async def fuzz(seed: int, count: int) -> int:
     return 1 if differences else 0
 
 
-async def wpt(path: Path, encoding: str, batch: int) -> int:
+async def wpt(path: Path, encoding: str, batch: int, as_base: bool) -> int:
     """Compare ``extract_links`` with Chromium on WPT's URL data (``tests/linkcases/wpt.py``): a page per run of
     entries with the same base; where the lists differ, each entry of the run alone, to print the ones that differ."""
     site = LocalSite()
-    entries = load_entries(path)
+    entries = load_entries(path, as_base)
     pages: dict[str, tuple[bytes, str]] = {}
 
     def serve(run: list[WptEntry]) -> str:
@@ -96,7 +97,7 @@ async def wpt(path: Path, encoding: str, batch: int) -> int:
         pages[page_path] = wpt_page(run, encoding)
         return site.page(page_path, *pages[page_path])
 
-    runs = [(serve(run), run) for run in batches(entries, batch)]
+    runs = [(serve(run), run) for run in batches(entries, len(RELATIVE_HREFS) if as_base else batch)]
     await site.start()
     differences = 0
     try:
@@ -130,6 +131,7 @@ def main() -> int:
     parser.add_argument("--fuzz", type=int, metavar="SEED", help="compare extract_links with Chromium on random pages")
     parser.add_argument("--pages", type=int, default=200, help="how many random pages --fuzz makes (default 200)")
     parser.add_argument("--wpt", type=Path, metavar="FILE", help="compare on WPT's urltestdata.json or toascii.json")
+    parser.add_argument("--as-base", action="store_true", help="--wpt: each input as a <base href>, not an href")
     parser.add_argument("--encoding", choices=sorted(ENCODINGS), default="utf-8", help="--wpt pages' encoding")
     parser.add_argument(
         "--batch", type=int, default=1, help="--wpt entries per page (default 1: in more, a link two give hides one)"
@@ -139,7 +141,7 @@ def main() -> int:
         print("Chromium (/usr/bin/chromium or LINKCAST_CHROMIUM) and Playwright are needed", file=sys.stderr)
         return 2
     if args.wpt is not None:
-        return asyncio.run(wpt(args.wpt, args.encoding, args.batch))
+        return asyncio.run(wpt(args.wpt, args.encoding, args.batch, args.as_base))
     if args.fuzz is not None:
         return asyncio.run(fuzz(args.fuzz, args.pages))
     return asyncio.run(run(args.cases, args.check))

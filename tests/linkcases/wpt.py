@@ -40,8 +40,13 @@ class WptEntry:
         return f"#{self.number} href={self.href!r} base={self.base!r}"
 
 
-def load_entries(path: Path) -> list[WptEntry]:
-    """The entries of a urltestdata-like file (``input`` and ``base``) or a toascii-like one (``input`` a host)."""
+# What a page links under each input taken as a <base href> (``as_base``): each gives a link of its own.
+RELATIVE_HREFS = ("x", "/y", "?q", "#f", "http:z")
+
+
+def load_entries(path: Path, as_base: bool = False) -> list[WptEntry]:
+    """The entries of a urltestdata-like file (``input`` and ``base``) or a toascii-like one (``input`` a host); with
+    ``as_base``, each input (or ``https://HOST/x``) is a ``<base href>`` instead, under which ``RELATIVE_HREFS``."""
     data = json.loads(path.read_text(encoding="utf-8"))
     entries = []
     for number, item in enumerate(data):
@@ -51,6 +56,8 @@ def load_entries(path: Path) -> list[WptEntry]:
             entries.append(WptEntry(number, item["input"], item.get("base")))
         else:
             entries.append(WptEntry(number, f"https://{item['input']}/x", None))
+    if as_base:
+        return [WptEntry(entry.number, href, entry.href) for entry in entries for href in RELATIVE_HREFS]
     return entries
 
 
