@@ -21,6 +21,7 @@ ENCODINGS = {
     "shift_jis": ("cp932", "text/html; charset=shift_jis"),
     "euc-kr": ("cp949", "text/html; charset=euc-kr"),
     "gb18030": ("gb18030", "text/html; charset=gb18030"),
+    "xhtml": ("utf-8", "application/xhtml+xml"),  # read as XML (core/xhtml.py)
 }
 # In an attribute value: the quote and "&" as references; CR as one, since the parser reads a raw CR as LF; a lone
 # surrogate as U+FFFD, which is what the parser makes of its reference (no encoding can write it raw).
@@ -61,19 +62,35 @@ def load_entries(path: Path, as_base: bool = False) -> list[WptEntry]:
     return entries
 
 
-def attribute(value: str) -> str:
+# In XML also "<", and tabs, newlines and other controls (an XML attribute value reads a raw one as a space; a
+# control other than those makes the page ill-formed, as it does written raw).
+_XML_ESCAPED = re.compile('[&"<\x00-\x1f\ud800-\udfff]')
+
+
+def attribute(value: str, xml: bool = False) -> str:
+    if xml:
+        return _XML_ESCAPED.sub(lambda match: _xml_reference(match.group()), value)
     return _ESCAPED.sub(lambda match: _REFERENCES.get(match.group(), "&#xFFFD;"), value)
+
+
+def _xml_reference(char: str) -> str:
+    if char in _REFERENCES:
+        return _REFERENCES[char]
+    return "&lt;" if char == "<" else "&#xFFFD;" if "\ud800" <= char <= "\udfff" else f"&#x{ord(char):X};"
 
 
 def wpt_page(entries: list[WptEntry], encoding: str) -> tuple[bytes, str]:
     """A page with one ``<a href>`` per entry, all under the first entry's ``<base href>`` (if any), in ``encoding``
     (a key of ``ENCODINGS``): characters it cannot write are character references."""
     codec, content_type = ENCODINGS[encoding]
+    xml = encoding == "xhtml"
     base = entries[0].base
-    parts = ["<!doctype html><title>wpt</title>"]
+    parts = ['<html xmlns="http://www.w3.org/1999/xhtml"><head>' if xml else "<!doctype html>", "<title>wpt</title>"]
     if base is not None:
-        parts.append(f'<base href="{attribute(base)}">')
-    parts.extend(f'<a href="{attribute(entry.href)}">{entry.number}</a>\n' for entry in entries)
+        parts.append(f'<base href="{attribute(base, xml)}"/>')
+    parts.append("</head><body>" if xml else "")
+    parts.extend(f'<a href="{attribute(entry.href, xml)}">{entry.number}</a>\n' for entry in entries)
+    parts.append("</body></html>" if xml else "")
     return "".join(parts).encode(codec, "xmlcharrefreplace"), content_type
 
 
