@@ -21,6 +21,9 @@ ENCODINGS = {
     "shift_jis": ("cp932", "text/html; charset=shift_jis"),
     "euc-kr": ("cp949", "text/html; charset=euc-kr"),
     "gb18030": ("gb18030", "text/html; charset=gb18030"),
+    "big5": ("big5hkscs", "text/html; charset=big5"),
+    "iso-2022-jp": ("iso2022_jp", "text/html; charset=iso-2022-jp"),
+    "iso-8859-2": ("iso8859_2", "text/html; charset=iso-8859-2"),
     "xhtml": ("utf-8", "application/xhtml+xml"),  # read as XML (core/xhtml.py)
 }
 # In an attribute value: the quote and "&" as references; CR as one, since the parser reads a raw CR as LF; a lone
@@ -46,7 +49,8 @@ RELATIVE_HREFS = ("x", "/y", "?q", "#f", "http:z")
 
 
 def load_entries(path: Path, as_base: bool = False) -> list[WptEntry]:
-    """The entries of a urltestdata-like file (``input`` and ``base``) or a toascii-like one (``input`` a host); with
+    """The entries of a urltestdata-like file (``input`` and ``base``), a toascii-like one (``input`` a host) or
+    percent-encoding.json (``input`` in a query and a fragment); with
     ``as_base``, each input (or ``https://HOST/x``) is a ``<base href>`` instead, under which ``RELATIVE_HREFS``."""
     data = json.loads(path.read_text(encoding="utf-8"))
     entries = []
@@ -55,6 +59,8 @@ def load_entries(path: Path, as_base: bool = False) -> list[WptEntry]:
             continue  # a comment
         if "base" in item:
             entries.append(WptEntry(number, item["input"], item.get("base")))
+        elif isinstance(item.get("output"), dict):  # percent-encoding.json, as url/percent-encoding.window.js
+            entries.append(WptEntry(number, f"https://doesnotmatter.invalid/?{item['input']}#{item['input']}", None))
         else:
             entries.append(WptEntry(number, f"https://{item['input']}/x", None))
     if as_base:
