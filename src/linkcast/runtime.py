@@ -62,6 +62,7 @@ class Runtime:
         # The PUTs of a feed under way here, by feed id and options: the same PUT sent again meanwhile waits for the
         # first's answer rather than find the feed again (``web.feeds.watch``).
         self.feeds_being_added: dict[tuple[str, bytes], asyncio.Future[tuple[FeedRecord, bool]]] = {}
+        self.every_feed = asyncio.Lock()  # held by the export or import reading every feed here (``web.feeds``)
         self.foreground = Foreground()  # single requests on their way here, which background work lets pass
         handlers = {
             PAGE_JOB: PageJobs(self.store, self.fetcher, extraction, self.metrics, self.foreground),

@@ -12,9 +12,13 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import orjson
 import pytest
 from aiohttp import web
 
+from linkcast.core.feeds import FeedRecord
+from linkcast.settings import Settings
+from linkcast.store import open_store
 from tests.hostile.test_hostile import PeakRSS
 from tests.redis.deployment import WorkerProcess
 from tests.support.feed_site import Feed, FeedServer, rss
@@ -384,3 +388,44 @@ async def test_a_page_that_names_no_feed_but_a_websub_hub_is_watched_as_a_page(
             await asyncio.sleep(0.05)
     _status, listed = await poller.call("GET", "/feeds/blog/entries")
     assert [entry["link"] for entry in listed["entries"]] == [f"{server.origin}/post/1"]
+
+
+async def test_exports_and_imports_read_every_feed_one_at_a_time(tmp_path: Path) -> None:
+    """Each export (a GET, no submission) and each import (one outline is one submission) read the whole store's
+    feeds: 50,000 were 2.4 s of the store and 11 MiB held until the answer was made, and 32 exports sent at once took
+    98 s and 367 MiB. One request reads them at a time in a process: an import waits its turn, an export that finds
+    another reading is a 503 busy with Retry-After."""
+    store = open_store(Settings(store=f"sqlite:///{tmp_path}/l.db"))
+    await store.open()
+    try:  # a store of many feeds (no worker polls them), made directly: through the API it takes minutes
+        await asyncio.gather(*(
+            store.create_feed(FeedRecord(f"f{n}", {"url": url, "follow": False, "watch": "feed"}, url))
+            for n in range(5000) for url in [f"http://127.0.0.1:9/{n}.xml"]
+        ))  # fmt: skip
+    finally:
+        await store.close()
+    service = Service(
+        "--allow-private-networks", "--workers", "0", "--rate-limit", "0", store=f"sqlite:///{tmp_path}/l.db"
+    )
+    await service.start()
+    opml = b'<opml version="2.0"><body><outline xmlUrl="http://127.0.0.1:9/0.xml"/></body></opml>'
+    try:
+        async with aiohttp.ClientSession() as session:
+
+            async def export() -> tuple[int, str | None, bytes]:
+                async with session.get(service.base_url + "/feeds/export.opml") as answer:
+                    return answer.status, answer.headers.get("Retry-After"), await answer.read()
+
+            async def imported() -> tuple[int, Any]:
+                async with session.post(service.base_url + "/feeds/import", data=opml) as answer:
+                    return answer.status, await answer.json()
+
+            exports = asyncio.gather(*(export() for _ in range(8)))
+            imports = await asyncio.gather(*(imported() for _ in range(8)))
+            exported = await exports
+    finally:
+        service.stop()
+    assert all(status == 200 and answer["results"][0]["status"] == "existing" for status, answer in imports), imports
+    busy = [orjson.loads(body) for status, after, body in exported if status == 503 and after == "1"]
+    assert busy and all(body["error"]["code"] == "busy" for body in busy), [answer[:2] for answer in exported]
+    assert all(body.count(b"<outline ") == 5000 for status, _after, body in exported if status == 200)

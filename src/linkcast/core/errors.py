@@ -83,6 +83,16 @@ class Unavailable(LinkcastError):
     http_status = 503
 
 
+class Busy(Unavailable):
+    """This server is doing as much of that as it does at once: retry after ``retry_after`` seconds."""
+
+    code = "busy"
+
+    def __init__(self, message: str, *, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class StoreUnavailable(Unavailable):
     """The store cannot be reached or read (Redis down, an I/O error): retry later."""
 

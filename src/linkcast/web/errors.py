@@ -7,7 +7,7 @@ import logging
 from quart import Quart, Response, current_app, jsonify
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
-from linkcast.core.errors import LinkcastError, PayloadTooLarge, RateLimited, Unauthorized
+from linkcast.core.errors import Busy, LinkcastError, PayloadTooLarge, RateLimited, Unauthorized
 
 log = logging.getLogger(__name__)
 
@@ -22,7 +22,7 @@ def register_error_handlers(app: Quart) -> None:
     @app.errorhandler(LinkcastError)
     async def linkcast_error(error: LinkcastError) -> Response:
         response = error_response(error.http_status, error.code, error.message)
-        if isinstance(error, RateLimited):
+        if isinstance(error, RateLimited | Busy):
             response.headers["Retry-After"] = str(max(1, round(error.retry_after)))
         elif isinstance(error, Unauthorized):
             response.headers["WWW-Authenticate"] = 'Bearer realm="linkcast"'

@@ -8,6 +8,7 @@ from linkcast.web.openapi.answers import (
     JSON,
     PAGE_PARAMETERS,
     RATE_LIMITED,
+    RETRY_AFTER,
     SHUTTING_DOWN,
     UNAUTHORIZED,
     answer,
@@ -121,6 +122,9 @@ FEEDS = RouteGroup(
                 "responses": {
                     "200": answer("an OPML 2.0 file", "text/x-opml", {"type": "string"}),
                     "401": UNAUTHORIZED,
+                    "503": error(
+                        "another export or import is reading every feed ('busy'): retry after Retry-After", RETRY_AFTER
+                    ),
                 },
             }
         },
