@@ -41,3 +41,16 @@ def test_the_oldest_answers_go_past_the_count_or_the_bytes() -> None:
     assert answers.take("https://big.example/1") is None and answers.take("https://big.example/2") is not None
     answers.keep("https://huge.example/", answer("https://huge.example/", first_answers.MAX_BYTES + 1))
     assert answers.take("https://huge.example/") is None
+
+
+def test_the_headers_of_an_answer_count_in_its_bytes() -> None:
+    """An answer may carry 128 header fields of 32 KiB (what the fetcher reads at most), 4 MiB beside a body of a few
+    hundred bytes: counted by their bodies alone, 200 PUT /feeds of such a feed held 756 MiB in a process that polls
+    nothing (linkcast serve --workers 0: no first poll takes them), and as much again each minute."""
+    padded = {"Content-Type": "application/rss+xml", **{f"X-Pad-{n}": "x" * 32_000 for n in range(120)}}
+    answers = FirstAnswers()
+    for n in range(8):
+        url = f"https://padded.example/{n}"
+        answers.keep(url, Resource(url, url, 200, padded, b"<rss/>", False))
+    assert len(answers) == first_answers.MAX_BYTES // (120 * 32_000)
+    assert answers.take("https://padded.example/0") is None and answers.take("https://padded.example/7") is not None

@@ -12,7 +12,7 @@ from collections import OrderedDict
 
 from linkcast.fetch import Resource
 
-# Kept at most: answers, bytes of their bodies in all, and seconds after the feed was found.
+# Kept at most: answers, bytes of their bodies and header fields in all, and seconds after the feed was found.
 MAX_ANSWERS = 256
 MAX_BYTES = 16 * 1024 * 1024
 MAX_AGE_SECONDS = 60.0
@@ -21,16 +21,17 @@ MAX_AGE_SECONDS = 60.0
 class FirstAnswers:
     def __init__(self, max_age: float = MAX_AGE_SECONDS) -> None:
         self.max_age = max_age
-        self._kept: OrderedDict[str, tuple[float, Resource]] = OrderedDict()
+        self._kept: OrderedDict[str, tuple[float, Resource, int]] = OrderedDict()
         self._bytes = 0
 
     def keep(self, feed_url: str, answer: Resource) -> None:
         """Keep ``answer``, the feed's document fetched to find it, for the first poll of ``feed_url``."""
-        if len(answer.body) > MAX_BYTES:
+        size = _size(answer)
+        if size > MAX_BYTES:
             return
         self._drop(feed_url)
-        self._kept[feed_url] = (time.monotonic(), answer)
-        self._bytes += len(answer.body)
+        self._kept[feed_url] = (time.monotonic(), answer, size)
+        self._bytes += size
         while len(self._kept) > MAX_ANSWERS or self._bytes > MAX_BYTES:
             self._drop(next(iter(self._kept)))
 
@@ -40,7 +41,7 @@ class FirstAnswers:
         if found is None:
             return None
         self._drop(feed_url)
-        kept_at, answer = found
+        kept_at, answer, _size = found
         return answer if time.monotonic() - kept_at <= self.max_age else None
 
     def __len__(self) -> int:
@@ -49,4 +50,10 @@ class FirstAnswers:
     def _drop(self, feed_url: str) -> None:
         found = self._kept.pop(feed_url, None)
         if found is not None:
-            self._bytes -= len(found[1].body)
+            self._bytes -= found[2]
+
+
+def _size(answer: Resource) -> int:
+    """The bytes an answer holds: its body, and its header fields, which may be 128 of 32 KiB (4 MiB) beside a body
+    of a few hundred bytes."""
+    return len(answer.body) + sum(len(name) + len(value) for name, value in answer.headers.items())
