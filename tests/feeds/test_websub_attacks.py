@@ -326,6 +326,35 @@ async def test_a_hub_pushing_without_end_gets_no_more_entries_than_polls_could_b
         service.stop()
 
 
+async def test_large_deliveries_spend_the_budget_by_their_bytes_as_polls_would(
+    tmp_path: Path, site: FeedServer, hub: WebSubHub
+) -> None:
+    """A poll reads one body, of up to --max-body-bytes, every --feed-min-interval; a delivery spent one unit of the
+    budget per entry, one at least, whatever its size: a hub could push --max-entries-per-poll (1,000) bodies of
+    10 MB every interval, each read in a child for up to --parse-timeout (a 10 MB feed of one entry with a million
+    attributes: 6 s of a core), 1,000 times what polls of the feed could cost. A delivery now also spends a unit per
+    --max-body-bytes / --max-entries-per-poll bytes of its body."""
+    service = Service("--allow-private-networks", "--rate-limit", "0", "--feed-min-interval", "600",
+                      "--max-entries-per-poll", "10", "--max-body-bytes", "200000",
+                      store=f"sqlite:///{tmp_path}/l.db", log_path=tmp_path / "serve.log")  # fmt: skip
+    service.flags += ["--public-url", service.base_url]
+    await service.start()
+    try:
+        own = site.url("/heavy")
+        site.feed("/heavy", Feed(atom("a", hub=hub.hub_url, own=own), content_type=ATOM))
+        await verified(service, hub, "heavy", own)
+        padding = f"<subtitle>{'x' * 90_000}</subtitle>"  # half the most a body may be: five units of ten
+        answers = []
+        for push in range(3):
+            body = atom(f"heavy-{push}", hub=hub.hub_url, own=own).replace("<entry>", padding + "<entry>", 1)
+            answers.append(await hub.deliver(own, body.encode(), ATOM))
+        assert answers == [202, 202, 429]
+        _status, listed = await service.call("GET", "/feeds/heavy/entries")
+        assert [e["entry_id"] for e in listed["entries"] if "heavy-" in e["entry_id"]] == ["urn:heavy-0", "urn:heavy-1"]
+    finally:
+        service.stop()
+
+
 async def test_deliveries_pushed_at_once_share_one_budget(tmp_path: Path, site: FeedServer, hub: WebSubHub) -> None:
     """The budget was read before a delivery was parsed and spent after its entries were kept: deliveries that
     arrived together each found all of it left, and each took --max-entries-per-poll entries (and, with "follow",

@@ -151,7 +151,7 @@ class Callbacks:
         if not _of_its_topic(reading.topic, sub, record):
             log.info("a delivery for feed %s names another topic: %s", feed_id, (reading.topic or "")[:500])
             return await self._dropped(sub, "another_topic")
-        taken = await self._take_from_budget(sub, reading.entries)
+        taken = await self._take_from_budget(sub, reading.entries, len(body))
         if isinstance(taken, Reply):
             return taken
         # Of the feed read above: one removed and added again under its id while this was read takes nothing of it.
@@ -159,11 +159,14 @@ class Callbacks:
         self.metrics.websub_deliveries.labels("accepted").inc()
         return RECEIVED
 
-    async def _take_from_budget(self, sub: Subscription, entries: list[PolledEntry]) -> list[PolledEntry] | Reply:
-        """The entries this delivery may bring (the first, as many as the budget has left: the rest, the oldest in a
-        feed's usual order, wait for a poll), spent from the budget in the same swap that reads it; or the answer
-        that refuses the delivery. Read before the body was parsed and spent once its entries were kept, the budget
-        was all there for each of the deliveries that arrived together, and each took all of it."""
+    async def _take_from_budget(
+        self, sub: Subscription, entries: list[PolledEntry], size: int
+    ) -> list[PolledEntry] | Reply:
+        """The entries this delivery of ``size`` bytes may bring (the first, as many as the budget has left: the
+        rest, the oldest in a feed's usual order, wait for a poll), spent from the budget (``_cost``) in the same
+        swap that reads it; or the answer that refuses the delivery. Read before the body was parsed and spent once
+        its entries were kept, the budget was all there for each of the deliveries that arrived together, and each
+        took all of it."""
         for _ in range(SWAP_ROUNDS):
             now = time.time()
             current = await self.store.get_subscription(sub.feed_id)
@@ -175,16 +178,25 @@ class Callbacks:
                 return OVER_BUDGET
             taken = entries[:left]
             if await self.store.swap_subscription(
-                sub.feed_id, current.version, self._took(current, max(1, len(taken)), now)
+                sub.feed_id, current.version, self._took(current, self._cost(len(taken), size), now)
             ):
                 return taken
         return Reply(503, "the subscription is changing: deliver again", "busy")
+
+    def _cost(self, entries: int, size: int) -> int:
+        """What a delivery spends of the budget: a unit per entry it brings, one at least, and one per
+        ``--max-body-bytes`` / ``--max-entries-per-poll`` bytes of its body. A poll reads one body a window; counted
+        by its entries alone, a hub could have a body of 10 MB read (in a child, for up to --parse-timeout) as many
+        times a window as a poll may bring entries."""
+        per_unit = max(1, self.settings.max_body_bytes // max(1, self.settings.max_entries_per_poll))
+        return max(1, entries, -(-size // per_unit))
 
     def _budget_left(self, sub: Subscription, now: float) -> int:
         """Entries this feed may still take from deliveries in the current window. A hub is chosen by whoever
         publishes the feed and may push as often as it likes; each new entry is an event and, with ``follow``, a
         fetch. So pushes get what polls could bring at most: ``--max-entries-per-poll`` every
-        ``--feed-min-interval`` (a delivery counts for one at least, so empty ones are bounded too)."""
+        ``--feed-min-interval`` (a delivery counts for one at least, so empty ones are bounded too, and for its
+        bytes: ``_cost``)."""
         if sub.window_start is None or now - sub.window_start >= self.settings.feed_min_interval:
             return self.settings.max_entries_per_poll
         return self.settings.max_entries_per_poll - sub.window_entries
