@@ -225,7 +225,7 @@ def test_deny_list_wins_over_everything() -> None:
     for url in ("http://evil.example/", "http://www.evil.example/", "http://203.0.114.9/"):
         with pytest.raises(Blocked, match=r"deny|denied"):
             policy.check_url(url)
-    with pytest.raises(Blocked, match="resolves to an address on the deny list$"):
+    with pytest.raises(Blocked, match=r"resolves to an address on the deny list$"):
         policy.check_addresses("innocent.example", 80, [ipaddress.ip_address("::ffff:203.0.114.9")])
 
 
@@ -239,7 +239,7 @@ def test_a_denied_address_and_port_is_refused_however_it_is_named() -> None:
         assert "--allow-private-networks" not in refused.value.message  # no setting lifts it
     with pytest.raises(Blocked, match=r"localhost resolves to an address on the deny list$"):
         policy.check_addresses("localhost", 6379, [ipaddress.ip_address("127.0.0.1")])
-    with pytest.raises(Blocked, match="resolves to an address on the deny list$"):
+    with pytest.raises(Blocked, match=r"resolves to an address on the deny list$"):
         policy.check_addresses("db.internal", 8080, [ipaddress.ip_address("fd00::5")])
     # Other ports of the address, and other addresses on the port, are left to the rest of the policy.
     policy.check_url("http://127.0.0.1:6380/")
@@ -313,7 +313,7 @@ def test_a_denied_ipv6_form_of_an_ipv4_address_denies_the_address(entry: str) ->
     for url in ("http://169.254.169.254/", "http://[::ffff:a9fe:a9fe]/", "http://[64:ff9b::a9fe:a9fe]/"):
         with pytest.raises(Blocked, match=r"in the denied network 169\.254\."):
             policy.check_url(url)
-    with pytest.raises(Blocked, match="resolves to an address on the deny list$"):
+    with pytest.raises(Blocked, match=r"resolves to an address on the deny list$"):
         policy.check_addresses("metadata.example", 80, [ipaddress.ip_address("169.254.169.254")])
     policy.check_url("http://169.253.169.254/")
 
@@ -323,7 +323,7 @@ def test_a_denied_ipv6_form_of_an_ipv4_address_and_port_denies_the_address_on_th
     for url in ("http://127.0.0.1:6379/", "http://[::ffff:7f00:1]:6379/"):
         with pytest.raises(Blocked, match="deny list on port 6379"):
             policy.check_url(url)
-    with pytest.raises(Blocked, match="resolves to an address on the deny list$"):
+    with pytest.raises(Blocked, match=r"resolves to an address on the deny list$"):
         policy.check_addresses("localhost", 6379, [ipaddress.ip_address("127.0.0.1")])
     policy.check_url("http://127.0.0.1:6380/")
 
