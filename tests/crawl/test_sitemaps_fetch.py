@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import gzip
-import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -291,15 +290,15 @@ async def test_slow_sitemaps_hold_the_crawl_for_a_bounded_time_in_all(site: Reco
     await slow_fetcher.open()
     try:
         rules = robots("Sitemap: /fast.xml", *(f"Sitemap: {path}" for path in slow))
-        began = time.monotonic()
         found = await asyncio.wait_for(
             discover_sitemap_urls(slow_fetcher, site.origin, rules, SitemapLimits.from_settings(settings)), 30
         )
-        elapsed = time.monotonic() - began
     finally:
         await slow_fetcher.close()
     assert found == [site.url("/a")]
-    assert elapsed < 2 * settings.fetch_timeout + 1.0, elapsed  # not 6 x 1 s
+    # Read one after the other, each cut at --fetch-timeout, within twice that in all: the third at most was begun,
+    # not all six (counted, not timed: a loaded machine stretches every wait alike).
+    assert 1 <= len([path for path in site.requested if path in slow]) <= 3, site.requested
 
 
 def _redirect(to: str) -> Any:
