@@ -20,7 +20,8 @@ Every backend keeps the same promises, proven by one contract test suite (``test
 - Event ids strictly increase; ``events_after`` and ``wait_events`` read the log in id order.
 - Failures are typed, the same on every backend: a store that cannot be reached raises ``StoreUnavailable`` (503),
   one whose data is damaged ``StoreCorrupt`` (503), one with no room left for writes ``StoreFull`` (507); ``health``
-  remembers the last such failure until a write that changed something succeeds again (``probe_write`` is one).
+  remembers the last such failure until a write that changed something succeeds again (``probe_write`` is one; a
+  full store, until one that needs room does: ``NEEDS_ROOM``).
 """
 
 from __future__ import annotations
@@ -97,6 +98,9 @@ WRITES = frozenset(
 # full disk), so it does not clear a remembered failure. Idle workers claim nothing every second: /healthz said ok
 # while every submission was refused with 507.
 CHANGED_NOTHING: dict[str, object] = {"claim_job": None, "prune": 0, "poll_feed_by": False, "take_host_turn": None}
+# Writes that add before they free anything: only a success of one of these ends a remembered StoreFull. Redis at
+# maxmemory still runs a script whose first write frees memory (a job's end, a release), and all of it after that.
+NEEDS_ROOM = frozenset({"probe_write", "submit", "submit_many", "retry", "create_crawl", "create_feed", "save_webhook"})
 _EVERY_SUCCESS = object()  # a write whose every success counts
 # Every method a backend implements for the contract: failures inside them are translated to the typed errors (one
 # left out raised the backend's own: PUT /webhooks answered 500, with a traceback, while Redis was out of memory).
@@ -143,7 +147,12 @@ class StoreHealth:
             self.since = time.time()
         self.error = error
 
-    def recovered(self) -> None:
+    def recovered(self, *, proves_room: bool = False) -> None:
+        """A write succeeded. A full store is over only once one that needs room does (``NEEDS_ROOM``): Redis at
+        maxmemory still runs the scripts that free memory before they add any (a job's end, a release), and a busy
+        service said ok while every submission was refused with 507."""
+        if isinstance(self.error, StoreFull) and not proves_room:
+            return
         self.error = None
 
 
@@ -159,7 +168,8 @@ class Store(ABC):
             method = getattr(cls, name)
             if not getattr(method, "__isabstractmethod__", False) and not hasattr(method, "_store_guarded"):
                 nothing = CHANGED_NOTHING.get(name, _EVERY_SUCCESS)
-                setattr(cls, name, _guarded(method, writes=name in WRITES, changed_nothing=nothing))
+                room = name in NEEDS_ROOM
+                setattr(cls, name, _guarded(method, writes=name in WRITES, changed_nothing=nothing, needs_room=room))
 
     def translate_error(self, error: Exception) -> LinkcastError | None:
         """The backend's exception as ``StoreUnavailable`` or ``StoreFull``, or None to let it through as it is."""
@@ -552,7 +562,9 @@ class Store(ABC):
         all share ``request_id`` in the log): ``events_after`` filtered by it still finds them."""
 
 
-def _guarded(method: Method, *, writes: bool, changed_nothing: object = _EVERY_SUCCESS) -> Method:
+def _guarded(
+    method: Method, *, writes: bool, changed_nothing: object = _EVERY_SUCCESS, needs_room: bool = False
+) -> Method:
     """``method`` with the backend's exceptions translated, and the store's health kept up to date."""
 
     @functools.wraps(method)
@@ -571,7 +583,7 @@ def _guarded(method: Method, *, writes: bool, changed_nothing: object = _EVERY_S
             self.health.failed(translated)
             raise translated from error
         if writes and result != changed_nothing:
-            self.health.recovered()
+            self.health.recovered(proves_room=needs_room)
         return result
 
     guarded._store_guarded = True  # type: ignore[attr-defined]
