@@ -268,3 +268,19 @@ async def test_wakes_of_an_endpoint_whose_job_is_queued_do_not_push_its_next_run
         await store.submit(f"r{n}", f"https://r{n}.example/", flow="client:x")
     taken = [(await take(store)).request_id for _ in range(3)]  # type: ignore[union-attr]
     assert "e" in taken[:2], taken
+
+
+async def test_an_attempt_is_saved_only_over_the_delivery_it_was_made_of(store: Store) -> None:
+    """A run's POST was on its way when the endpoint's outbox was made again with a delivery of the same event id (on
+    Redis, restarted without its data: its ids start over, and the endpoint was PUT again): its outcome, saved over
+    the new pending delivery of another event, ended it unsent (a delivery lost)."""
+    assert await store.save_webhook(endpoint(), 0)
+    assert await store.add_webhook_deliveries("e", 0, 5, [delivery(5, created_at=1.0)])
+    [in_flight] = await store.pending_webhook_deliveries("e", 10)
+    assert await store.delete_webhook("e")
+    assert await store.save_webhook(endpoint(created_at=2.0), 0)
+    assert await store.add_webhook_deliveries("e", 0, 5, [delivery(5, created_at=2.0, payload='{"id":5,"new":1}')])
+    sent = dataclasses.replace(in_flight, state=DELIVERY_DELIVERED, attempts=1, delivered_at=time.time())
+    await store.save_webhook_delivery(sent, expected_attempts=in_flight.attempts)
+    [pending] = await store.pending_webhook_deliveries("e", 10)
+    assert (pending.created_at, pending.payload) == (2.0, '{"id":5,"new":1}')

@@ -450,7 +450,9 @@ class Store(ABC):
         the newest ``KEEP_ENDED_DELIVERIES`` of the endpoint are dropped (``prune`` drops those ended too long ago).
         With ``expected_attempts`` (a run's attempt: the attempts it read), only if the delivery is still pending with
         that many: another run of the endpoint (its job handed out again while this one sent) has recorded this
-        attempt already, and what it ended stays."""
+        attempt already, and what it ended stays; and only over the delivery it was made of (the same
+        ``created_at``): an outbox made again meanwhile under the endpoint's id may hold another of the same event id
+        (on Redis, restarted without its data, its ids start over), which the attempt never sent."""
 
     @abstractmethod
     async def webhook_deliveries(

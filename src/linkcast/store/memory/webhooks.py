@@ -81,8 +81,10 @@ class MemoryWebhooks(MemoryWebSub):
         if outbox is None or delivery.event_id not in outbox:
             return
         stored = outbox[delivery.event_id]
-        if expected_attempts is not None and (stored.ended or stored.attempts != expected_attempts):
-            return  # another run recorded this attempt
+        if expected_attempts is not None and (
+            stored.ended or stored.attempts != expected_attempts or stored.created_at != delivery.created_at
+        ):
+            return  # another run recorded this attempt, or the delivery is another one (``Store``)
         outbox[delivery.event_id] = dataclasses.replace(delivery)
         ended = sorted(event_id for event_id, found in outbox.items() if found.ended)
         for event_id in ended[: max(0, len(ended) - KEEP_ENDED_DELIVERIES)]:

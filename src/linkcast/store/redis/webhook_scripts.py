@@ -105,6 +105,8 @@ if redis.call('HEXISTS', d, eid) == 0 then return 0 end
 if ARGV[7] ~= '' then  -- a run's attempt: only over the pending delivery it read (another run may have ended it)
   local stored = cjson.decode(redis.call('HGET', d, eid))
   if stored.state ~= 'pending' or stored.attempts ~= tonumber(ARGV[7]) then return 0 end
+  -- the same delivery, not another of the same event id in an outbox made again (ids start over on an empty Redis)
+  if stored.created_at ~= cjson.decode(ARGV[5]).created_at then return 0 end
 end
 redis.call('HSET', d, eid, ARGV[5])
 if ARGV[4] == '' then

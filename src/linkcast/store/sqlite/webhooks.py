@@ -152,7 +152,8 @@ class SQLiteWebhooks(SQLiteCore):
             key = delivery.endpoint_id
             saved = connection.execute(
                 "UPDATE webhook_deliveries SET ended = ?1, body = ?2, ended_at = ?6 WHERE endpoint_id = ?3 "
-                "AND event_id = ?4 AND (?5 IS NULL OR (ended = 0 AND json_extract(body, '$.attempts') = ?5))",
+                "AND event_id = ?4 AND (?5 IS NULL OR (ended = 0 AND json_extract(body, '$.attempts') = ?5 "
+                "AND json_extract(body, '$.created_at') = ?7))",
                 (
                     delivery.ended,
                     delivery.to_json().decode(),
@@ -160,6 +161,7 @@ class SQLiteWebhooks(SQLiteCore):
                     delivery.event_id,
                     expected_attempts,
                     _ended_at(delivery),
+                    delivery.created_at,
                 ),
             ).rowcount
             if saved and delivery.ended:
