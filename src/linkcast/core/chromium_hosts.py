@@ -118,6 +118,29 @@ _ESCAPE = re.compile("%([0-9a-fA-F]{2})")
 _BAD_ESCAPE = re.compile("%(?![0-9a-fA-F]{2})").search
 
 
+def with_host_unescaped(href: str, base_scheme: str | None) -> str | None:
+    """``href`` with the escapes of its http(s) host decoded, when they give a space or a non-ASCII character: Chromium
+    reads them before it reads the host, so ``%C2%A0`` is a no-break space, which it keeps as ``%20`` where the URL
+    standard refuses it; None for any other href. Escapes that would end the host (``%2F``, ``%3A``...) are left."""
+    if "%" not in href:
+        return None
+    read = _read_http_authority(href, base_scheme)
+    if read is None:
+        return None
+    text, found = read
+    start = found.start(3) + found.group(3).rfind("@") + 1
+    server = text[start : found.end(3)]
+    decoded = _percent_decoded(server)
+    if decoded is None or decoded == server or (decoded.isascii() and " " not in decoded):
+        return None
+    if _ENDS_A_HOST(decoded) or decoded.count(":") != server.count(":"):
+        return None
+    return text[:start] + decoded + text[found.end(3) :]
+
+
+_ENDS_A_HOST = re.compile(r"[/?#@\\%\[\]]").search
+
+
 def _percent_decoded(host: str) -> str | None:
     """``host`` with its escapes decoded, as Chromium reads them before IDNA; None if they are no UTF-8."""
     if "%" not in host:

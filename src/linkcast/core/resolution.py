@@ -26,6 +26,7 @@ from linkcast.core.chromium_hosts import (
     fails_bidi_rule,
     refused_punycode,
     with_escapes_through_idna,
+    with_host_unescaped,
     with_mapped_ip_literal,
     written_ascii_labels,
 )
@@ -260,6 +261,9 @@ def _resolve_target(base: str | None, target: str, href: str) -> str | None:
         through_idna = with_escapes_through_idna(target, _scheme(base))
         if through_idna is not None:
             return _resolve_target(base, through_idna, through_idna) if through_idna else None
+        unescaped = with_host_unescaped(target, _scheme(base))
+        if unescaped is not None:  # www%C2%A0.example: Chromium's own reading of a host starts with its escapes
+            return _resolve_target(base, unescaped, unescaped)
         if " " not in target and "\xa0" not in target and "%20" not in target and not _spaced().search(target):
             return None
         return _join_with_spaces_in_host(base, target)
