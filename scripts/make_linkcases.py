@@ -85,11 +85,11 @@ async def fuzz(seed: int, count: int) -> int:
     return 1 if differences else 0
 
 
-async def wpt(path: Path, encoding: str, batch: int, as_base: bool) -> int:
+async def wpt(path: Path, encoding: str, batch: int, as_base: bool, escape_hosts: bool) -> int:
     """Compare ``extract_links`` with Chromium on WPT's URL data (``tests/linkcases/wpt.py``): a page per run of
     entries with the same base; where the lists differ, each entry of the run alone, to print the ones that differ."""
     site = LocalSite()
-    entries = load_entries(path, as_base)
+    entries = load_entries(path, as_base, escape_hosts)
     pages: dict[str, tuple[bytes, str]] = {}
 
     def serve(run: list[WptEntry]) -> str:
@@ -132,6 +132,7 @@ def main() -> int:
     parser.add_argument("--pages", type=int, default=200, help="how many random pages --fuzz makes (default 200)")
     parser.add_argument("--wpt", type=Path, metavar="FILE", help="compare on WPT's urltestdata.json or toascii.json")
     parser.add_argument("--as-base", action="store_true", help="--wpt: each input as a <base href>, not an href")
+    parser.add_argument("--escape-hosts", action="store_true", help="--wpt: toascii hosts written percent-encoded")
     parser.add_argument("--encoding", choices=sorted(ENCODINGS), default="utf-8", help="--wpt pages' encoding")
     parser.add_argument(
         "--batch", type=int, default=1, help="--wpt entries per page (default 1: in more, a link two give hides one)"
@@ -141,7 +142,7 @@ def main() -> int:
         print("Chromium (/usr/bin/chromium or LINKCAST_CHROMIUM) and Playwright are needed", file=sys.stderr)
         return 2
     if args.wpt is not None:
-        return asyncio.run(wpt(args.wpt, args.encoding, args.batch, args.as_base))
+        return asyncio.run(wpt(args.wpt, args.encoding, args.batch, args.as_base, args.escape_hosts))
     if args.fuzz is not None:
         return asyncio.run(fuzz(args.fuzz, args.pages))
     return asyncio.run(run(args.cases, args.check))

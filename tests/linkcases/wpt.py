@@ -13,6 +13,7 @@ import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 # (Python codec, Content-Type): UTF-8, then legacy encodings, whose documents percent-encode a query their own way.
 ENCODINGS = {
@@ -48,10 +49,11 @@ class WptEntry:
 RELATIVE_HREFS = ("x", "/y", "?q", "#f", "http:z")
 
 
-def load_entries(path: Path, as_base: bool = False) -> list[WptEntry]:
+def load_entries(path: Path, as_base: bool = False, escape_hosts: bool = False) -> list[WptEntry]:
     """The entries of a urltestdata-like file (``input`` and ``base``), a toascii-like one (``input`` a host) or
     percent-encoding.json (``input`` in a query and a fragment); with
-    ``as_base``, each input (or ``https://HOST/x``) is a ``<base href>`` instead, under which ``RELATIVE_HREFS``."""
+    ``as_base``, each input (or ``https://HOST/x``) is a ``<base href>`` instead, under which ``RELATIVE_HREFS``;
+    with ``escape_hosts``, a host is written percent-encoded (UTF-8)."""
     data = json.loads(path.read_text(encoding="utf-8"))
     entries = []
     for number, item in enumerate(data):
@@ -62,7 +64,8 @@ def load_entries(path: Path, as_base: bool = False) -> list[WptEntry]:
         elif isinstance(item.get("output"), dict):  # percent-encoding.json, as url/percent-encoding.window.js
             entries.append(WptEntry(number, f"https://doesnotmatter.invalid/?{item['input']}#{item['input']}", None))
         else:
-            entries.append(WptEntry(number, f"https://{item['input']}/x", None))
+            host = quote(item["input"], safe="", errors="surrogatepass") if escape_hosts else item["input"]
+            entries.append(WptEntry(number, f"https://{host}/x", None))
     if as_base:
         return [WptEntry(entry.number, href, entry.href) for entry in entries for href in RELATIVE_HREFS]
     return entries
