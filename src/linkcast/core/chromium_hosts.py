@@ -22,7 +22,11 @@ follows it and composes with its last letter: ``>`` and U+0306 are ``%3E`` and U
 whose punycode keeps ``%3`` with the next ASCII character of the label, ``3`` in ``http://h.>\u03063/``, which
 Chromium unescapes: ``http://h.xn--3-dra/``, where the URL standard refuses the ``>``.
 
-All found by comparing with Chromium on random pages.
+Chromium reads a host's escapes before all of this (``%C2%A0`` is a no-break space, ``%5B::1]`` an IPv6 literal), and
+reads those IDNA gives back, once and to ASCII only: a full-width percent sign, which IDNA maps to "%", starts one
+(``http://\uff05\uff14\uff11.com/`` is ``http://a.com/``), where the standard refuses the "%".
+
+Found by comparing with Chromium on random pages and on the Web Platform Tests' URL data (``make_linkcases.py --wpt``).
 """
 
 from __future__ import annotations
