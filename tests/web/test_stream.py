@@ -41,6 +41,27 @@ async def refusal(service: Service, query: str) -> tuple[int, dict[str, Any]]:
     return response.status_code, orjson.loads(response.body)["error"]
 
 
+async def test_plain_http_to_the_stream_is_told_it_is_a_websocket(handshakes: Service) -> None:
+    """A browser's address bar or a curl without the handshake: werkzeug's words said only that the request was not
+    understood."""
+    status, body = await handshakes.call("GET", "/scraped_urls?since=0")
+    assert (status, body["error"]["code"]) == (400, "websocket_required"), body
+    assert body["error"]["message"].startswith("/scraped_urls is a WebSocket: open it with a WebSocket client"), body
+
+
+@pytest.mark.parametrize("path", ["/", "/healthz"])
+async def test_a_handshake_to_an_http_route_is_told_where_the_stream_is(handshakes: Service, path: str) -> None:
+    with pytest.raises(websockets.InvalidStatus) as refused:
+        async with websockets.connect(f"ws://127.0.0.1:{handshakes.port}{path}"):
+            pass
+    response = refused.value.response
+    error = orjson.loads(response.body)["error"]
+    assert (response.status_code, error) == (
+        400,
+        {"code": "not_websocket", "message": f"{path} is not a WebSocket: the stream is /scraped_urls"},
+    )
+
+
 async def test_second_client_receives_every_result(service: Service, site: LocalSite) -> None:
     urls = {f"r{n}": site.page(f"/p{n}", f'<a href="/next{n}">n</a>') for n in range(5)}
     async with service.connect() as first, service.connect() as second:

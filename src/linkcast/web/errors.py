@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import logging
 
-from quart import Quart, Response, current_app, jsonify
+from quart import Quart, Response, current_app, has_websocket_context, jsonify, request, websocket
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+from werkzeug.routing.exceptions import WebsocketMismatch
 
 from linkcast.core.errors import Busy, LinkcastError, PayloadTooLarge, RateLimited, Unauthorized
 
@@ -34,6 +35,20 @@ def register_error_handlers(app: Quart) -> None:
         # linkcast's own type, so the code is the stable ``payload_too_large`` rather than werkzeug's name for it.
         limit = current_app.config.get("MAX_CONTENT_LENGTH")
         return await linkcast_error(PayloadTooLarge(f"the body is larger than {limit} bytes (--max-request-bytes)"))
+
+    @app.errorhandler(WebsocketMismatch)
+    async def websocket_mismatch(error: WebsocketMismatch) -> Response:
+        # A route asked the wrong way: werkzeug's own words ("The browser (or proxy) sent a request that this server
+        # could not understand") say nothing of why.
+        if has_websocket_context():  # a WebSocket client pointed at an HTTP route (/, /healthz)
+            message = f"{websocket.path} is not a WebSocket: the stream is /scraped_urls"
+            return error_response(400, "not_websocket", message)
+        # Plain HTTP to the stream: a browser's address bar, curl without the handshake.
+        message = (
+            f"{request.path} is a WebSocket: open it with a WebSocket client (Upgrade: websocket), "
+            "such as linkcast watch or the live page at /"
+        )
+        return error_response(400, "websocket_required", message)
 
     @app.errorhandler(HTTPException)
     async def http_error(error: HTTPException) -> Response:

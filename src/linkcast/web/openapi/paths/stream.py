@@ -33,7 +33,7 @@ STREAM = RouteGroup(
                     "101": {"description": "switching to the WebSocket protocol"},
                     "400": error(
                         "an invalid query (invalid_since, since_ahead, invalid_request_id, too_many_filters), or not "
-                        "a WebSocket handshake"
+                        "a WebSocket handshake (websocket_required)"
                     ),
                     "401": UNAUTHORIZED,
                     "403": error("this Origin may not open the stream"),
