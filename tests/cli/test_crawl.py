@@ -230,6 +230,17 @@ async def test_cancel_stops_a_running_crawl_and_prints_its_final_counts(service:
     assert line.startswith("crawl long cancelled after ") and f": {describe_counts(record['counts'])}, " in line
 
 
+async def test_cancel_with_json_prints_the_crawls_record_as_json(service: Service, site: LocalSite) -> None:
+    """--json was taken and ignored: a script that asked for JSON got the summary's words."""
+    status, _ = await service.call("PUT", "/crawls/ended", json={"url": site.page("/ended", ""), "max_depth": 0})
+    assert status == 201
+    done = await run_cli("crawl", "--cancel", "ended", "--json", "--server", service.base_url)
+    assert (done.returncode, done.stderr) == (0, b""), done.stderr
+    [line] = done.stdout.splitlines()
+    record = orjson.loads(line)
+    assert record["crawl_id"] == "ended" and record["state"] in ("queued", "running", "done", "cancelled")
+
+
 async def test_cancel_of_an_unknown_crawl_is_one_line_and_exit_1(service: Service) -> None:
     done = await run_cli("crawl", "--cancel", "nobody", "--server", service.base_url)
     assert error_line(done, "not_found", EXIT_FAILED) == "no crawl with id 'nobody'"

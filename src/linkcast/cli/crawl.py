@@ -34,6 +34,8 @@ from collections.abc import Iterator
 from types import FrameType
 from typing import Any
 
+import orjson
+
 from linkcast.cli import api
 from linkcast.cli.command import Command, given_id
 from linkcast.cli.crawl_counts import CrawlTally, summary
@@ -67,7 +69,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--no-robots", action="store_true", help="ignore robots.txt")
     parser.add_argument("--sitemaps", action="store_true", help="also crawl what the seeds' sitemaps list")
-    parser.add_argument("--json", action="store_true", help="print every event of the crawl as one line of JSON")
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help="print every event of the crawl as one line of JSON (with --cancel: the crawl's record)",
+    )
     add_endpoint_arguments(parser)
 
 
@@ -91,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
     endpoint = endpoint_from_args(args)
     if args.cancel is not None:
         record = asyncio.run(cancel(endpoint, args.cancel))
-        print(summary(args.cancel, record))
+        print(orjson.dumps(record).decode() if args.json else summary(args.cancel, record))
         return EXIT_OK
     crawl = Crawl(endpoint, args.crawl_id or uuid.uuid4().hex, args.server)
     try:
