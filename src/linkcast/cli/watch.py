@@ -32,7 +32,12 @@ READER_CHECK_INTERVAL = 0.5  # seconds between two looks at whether stdout's rea
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_endpoint_arguments(parser)
     parser.add_argument(
-        "--request-id", action="append", dest="request_ids", default=[], help="only this request (repeatable)"
+        "--request-id",
+        action="append",
+        dest="request_ids",
+        default=[],
+        metavar="ID",
+        help="only the events of this request, crawl or feed (repeatable)",
     )
     parser.add_argument("--since", type=int, help="first replay the events after this id (0: every retained one)")
     parser.add_argument(
