@@ -96,6 +96,17 @@ async def test_a_bad_crawl_or_feed_id_is_named_as_such_not_as_a_request_id(api: 
     )
 
 
+async def test_a_path_no_route_has_is_named_in_its_404(api: Service) -> None:
+    """werkzeug's words named no path, so a client given a wrong base URL (linkcast --server http://host/api) heard
+    only "The requested URL was not found on the server. If you entered the URL manually please check your
+    spelling and try again."."""
+    status, body = await api.call("PUT", "/api/urls/1", json={"url": "http://a.example/"})
+    assert (status, body["error"]) == (
+        404,
+        {"code": "not_found", "message": "no route /api/urls/1 here: the API's routes are listed at /openapi.json"},
+    )
+
+
 async def test_every_allowed_request_id_character_is_accepted(api: Service, site: LocalSite) -> None:
     status, body = await api.put("Az09._~-", site.page("/chars", "<a href=/x>x</a>"))
     assert status == 201, body

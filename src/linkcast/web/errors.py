@@ -6,6 +6,7 @@ import logging
 
 from quart import Quart, Response, current_app, has_websocket_context, jsonify, request, websocket
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+from werkzeug.exceptions import NotFound as NoRoute
 from werkzeug.routing.exceptions import WebsocketMismatch
 
 from linkcast.core.errors import Busy, LinkcastError, PayloadTooLarge, RateLimited, Unauthorized
@@ -49,6 +50,13 @@ def register_error_handlers(app: Quart) -> None:
             "such as linkcast watch or the live page at /"
         )
         return error_response(400, "websocket_required", message)
+
+    @app.errorhandler(NoRoute)
+    async def no_route(error: NoRoute) -> Response:
+        # werkzeug's words ("The requested URL was not found on the server. If you entered the URL manually...")
+        # name no path: a client with a wrong base URL (--server http://host/api) could not tell what it asked for.
+        path = websocket.path if has_websocket_context() else request.path
+        return error_response(404, "not_found", f"no route {path} here: the API's routes are listed at /openapi.json")
 
     @app.errorhandler(HTTPException)
     async def http_error(error: HTTPException) -> Response:
