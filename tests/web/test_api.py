@@ -107,6 +107,14 @@ async def test_a_path_no_route_has_is_named_in_its_404(api: Service) -> None:
     )
 
 
+async def test_a_method_a_route_does_not_take_is_named_with_those_it_takes(api: Service) -> None:
+    status, body = await api.call("DELETE", "/urls/1")
+    assert (status, body["error"]) == (
+        405,
+        {"code": "method_not_allowed", "message": "DELETE is not allowed on /urls/1: it takes GET, PUT"},
+    )
+
+
 async def test_every_allowed_request_id_character_is_accepted(api: Service, site: LocalSite) -> None:
     status, body = await api.put("Az09._~-", site.page("/chars", "<a href=/x>x</a>"))
     assert status == 201, body

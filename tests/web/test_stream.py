@@ -49,7 +49,7 @@ async def test_plain_http_to_the_stream_is_told_it_is_a_websocket(handshakes: Se
     assert body["error"]["message"].startswith("/scraped_urls is a WebSocket: open it with a WebSocket client"), body
 
 
-@pytest.mark.parametrize("path", ["/", "/healthz"])
+@pytest.mark.parametrize("path", ["/", "/healthz", "/urls/1"])
 async def test_a_handshake_to_an_http_route_is_told_where_the_stream_is(handshakes: Service, path: str) -> None:
     with pytest.raises(websockets.InvalidStatus) as refused:
         async with websockets.connect(f"ws://127.0.0.1:{handshakes.port}{path}"):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from quart import Quart, Response, current_app, has_websocket_context, jsonify, request, websocket
-from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, RequestEntityTooLarge
 from werkzeug.exceptions import NotFound as NoRoute
 from werkzeug.routing.exceptions import WebsocketMismatch
 
@@ -18,6 +18,11 @@ def error_response(status: int, code: str, message: str) -> Response:
     response = jsonify({"error": {"code": code, "message": message}})
     response.status_code = status
     return response
+
+
+def not_websocket() -> Response:
+    """A WebSocket handshake to a route of plain HTTP."""
+    return error_response(400, "not_websocket", f"{websocket.path} is not a WebSocket: the stream is /scraped_urls")
 
 
 def register_error_handlers(app: Quart) -> None:
@@ -42,8 +47,7 @@ def register_error_handlers(app: Quart) -> None:
         # A route asked the wrong way: werkzeug's own words ("The browser (or proxy) sent a request that this server
         # could not understand") say nothing of why.
         if has_websocket_context():  # a WebSocket client pointed at an HTTP route (/, /healthz)
-            message = f"{websocket.path} is not a WebSocket: the stream is /scraped_urls"
-            return error_response(400, "not_websocket", message)
+            return not_websocket()
         # Plain HTTP to the stream: a browser's address bar, curl without the handshake.
         message = (
             f"{request.path} is a WebSocket: open it with a WebSocket client (Upgrade: websocket), "
@@ -58,14 +62,24 @@ def register_error_handlers(app: Quart) -> None:
         path = websocket.path if has_websocket_context() else request.path
         return error_response(404, "not_found", f"no route {path} here: the API's routes are listed at /openapi.json")
 
+    @app.errorhandler(MethodNotAllowed)
+    async def wrong_method(error: MethodNotAllowed) -> Response:
+        # werkzeug's words ("The method is not allowed for the requested URL.") named neither the method nor those
+        # the route takes, which only the Allow header said.
+        if has_websocket_context():  # a handshake to a route that answers GET over HTTP (/urls/<id>)
+            return not_websocket()
+        methods = sorted(error.valid_methods or [])  # werkzeug gives them in a set's order
+        taken = ", ".join(method for method in methods if method not in ("HEAD", "OPTIONS"))
+        message = f"{request.method} is not allowed on {request.path}: it takes {taken}"
+        response = error_response(405, "method_not_allowed", message)
+        response.headers["Allow"] = ", ".join(methods)
+        return response
+
     @app.errorhandler(HTTPException)
     async def http_error(error: HTTPException) -> Response:
         status = error.code or 500
         code = (error.name or "error").lower().replace(" ", "_")
-        response = error_response(status, code, error.description or error.name)
-        if status == 405 and error.valid_methods:  # type: ignore[attr-defined]
-            response.headers["Allow"] = ", ".join(error.valid_methods)  # type: ignore[attr-defined]
-        return response
+        return error_response(status, code, error.description or error.name)
 
     @app.errorhandler(Exception)
     async def unexpected(error: Exception) -> Response:
