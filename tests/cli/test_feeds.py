@@ -200,6 +200,8 @@ async def test_import_counts_added_existing_and_failed_and_export_imports_back(
         "failed: ftp://x.example/: not an http(s) URL",
     ]
     assert error_line(imported, "import_incomplete", EXIT_FAILED) == f"2 of the 5 feeds of {mine} are not watched"
+    piped = await linkcast("feeds", "import", "-", *base, stdin=mine.read_bytes())
+    assert error_line(piped, "import_incomplete", EXIT_FAILED) == "2 of the 5 feeds of stdin are not watched"
 
     exported = tmp_path / "exported.opml"
     written = await linkcast("feeds", "export", "-o", str(exported), *base)

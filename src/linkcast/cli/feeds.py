@@ -121,17 +121,18 @@ def remove_feed(args: argparse.Namespace) -> int:
 
 def import_list(args: argparse.Namespace) -> int:
     opml = read_list(args.file)
+    source = "stdin" if args.file == STDIN else args.file  # "1 of the 2 feeds of -" named no file
     try:
         answer = asyncio.run(post_list(endpoint_from_args(args), opml))
     except ServerError as refused:
         if refused.status not in (400, 413):
             raise
-        raise ServerError(refused.status, refused.code, f"{args.file}: {refused.message}") from None
+        raise ServerError(refused.status, refused.code, f"{source}: {refused.message}") from None
     outcome = ImportOutcome.of(answer)
     print(as_json(answer) if args.json else "\n".join(outcome.lines()))
     if outcome.failures:
         total = outcome.added + outcome.existing + len(outcome.failures)
-        raise ImportIncomplete(f"{len(outcome.failures)} of the {total} feeds of {args.file} are not watched")
+        raise ImportIncomplete(f"{len(outcome.failures)} of the {total} feeds of {source} are not watched")
     return EXIT_OK
 
 
