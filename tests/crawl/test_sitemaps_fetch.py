@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import threading
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -14,7 +15,7 @@ from linkcast.crawl.robots import ALLOW_ALL, parse_robots
 from linkcast.crawl.sitemaps import SitemapLimits
 from linkcast.crawl.sitemaps_fetch import discover_sitemap_urls
 from linkcast.fetch import Fetcher
-from linkcast.reading_threads import READING_THREADS, read_in_thread
+from linkcast.reading_threads import READING_THREADS, SITEMAP_THREADS, read_in_thread, read_sitemap_in_thread
 from linkcast.settings import Settings
 from tests.support.site import LocalSite
 
@@ -257,6 +258,10 @@ async def test_sitemaps_read_at_length_leave_every_reading_thread_to_the_feeds(
         for reading in readings:
             reading.cancel()
         await asyncio.gather(*readings, return_exceptions=True)
+        # The readings under way go on in their threads to their deadline (a thread cannot be stopped): the next
+        # test's sitemaps would wait behind them.
+        both_free = threading.Barrier(SITEMAP_THREADS, timeout=30)
+        await asyncio.gather(*(read_sitemap_in_thread(both_free.wait) for _ in range(SITEMAP_THREADS)))
 
 
 def _handed_to_a_thread(task: asyncio.Task[Any]) -> bool:
