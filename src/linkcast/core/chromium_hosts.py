@@ -53,12 +53,10 @@ def with_mapped_ip_literal(href: str, base_scheme: str | None) -> str | None:
     """
     if "%" not in href and (href.isascii() or ("[" not in href and "]" not in href)):
         return None
-    read = _read_http_authority(href, base_scheme)
+    read = _read_http_server(href, base_scheme)
     if read is None:
         return None
-    text, found = read
-    user_at = found.group(3).rfind("@") + 1
-    server = found.group(3)[user_at:]
+    before, server, after = read
     end = server.rfind("]") if "]" in server else (len(server) if server.startswith("[") else -1)
     colon = server.rfind(":")
     host, port = (server[:colon], server[colon:]) if colon > end else (server, "")
@@ -68,8 +66,7 @@ def with_mapped_ip_literal(href: str, base_scheme: str | None) -> str | None:
     mapped = decoded if decoded.isascii() and decoded != host else _idna_mapped(decoded)
     if mapped is None or not (mapped.startswith("[") and mapped.endswith("]")):
         return None
-    start = found.start(3) + user_at
-    return text[:start] + mapped + port + text[found.end(3) :]
+    return before + mapped + port + after
 
 
 def with_escapes_through_idna(href: str, base_scheme: str | None) -> str | None:
@@ -79,12 +76,10 @@ def with_escapes_through_idna(href: str, base_scheme: str | None) -> str | None:
     refuses that host, None for any other href."""
     if href.isascii() and "%" not in href:
         return None
-    read = _read_http_authority(href, base_scheme)
+    read = _read_http_server(href, base_scheme)
     if read is None:
         return None
-    text, found = read
-    start = found.start(3) + found.group(3).rfind("@") + 1
-    server = text[start : found.end(3)]
+    before, server, after = read
     host, colon, port = server.rpartition(":")
     if not colon:
         host, port = server, ""
@@ -102,7 +97,7 @@ def with_escapes_through_idna(href: str, base_scheme: str | None) -> str | None:
         return ""  # Chromium unescapes once, and only to ASCII: "%e9" and "%2541" stay refused
     if _FORBIDDEN_IN_HOST(unescaped) and not (unescaped.startswith("[") and unescaped.endswith("]")):
         return ""  # but an IPv6 literal made so is one (the URL parser checks it)
-    return text[:start] + unescaped + colon + port + text[found.end(3) :]
+    return before + unescaped + colon + port + after
 
 
 # Those Chromium escapes before IDNA: the URL standard's forbidden host code points that end no host, the space and
@@ -128,18 +123,16 @@ def with_host_unescaped(href: str, base_scheme: str | None) -> str | None:
     standard refuses it; None for any other href. Escapes that would end the host (``%2F``, ``%3A``...) are left."""
     if "%" not in href:
         return None
-    read = _read_http_authority(href, base_scheme)
+    read = _read_http_server(href, base_scheme)
     if read is None:
         return None
-    text, found = read
-    start = found.start(3) + found.group(3).rfind("@") + 1
-    server = text[start : found.end(3)]
+    before, server, after = read
     decoded = _percent_decoded(server)
     if decoded is None or decoded == server or (decoded.isascii() and " " not in decoded):
         return None
     if _ENDS_A_HOST(decoded) or decoded.count(":") != server.count(":"):
         return None
-    return text[:start] + decoded + text[found.end(3) :]
+    return before + decoded + after
 
 
 _ENDS_A_HOST = re.compile(r"[/?#@\\%\[\]]").search
@@ -243,6 +236,17 @@ def _read_http_authority(href: str, base_scheme: str | None) -> tuple[str, re.Ma
     text = href.strip(_C0_OR_SPACE).translate(_TAB_NEWLINE)
     found = _http_authority(text, base_scheme)
     return None if found is None else (text, found)
+
+
+def _read_http_server(href: str, base_scheme: str | None) -> tuple[str, str, str] | None:
+    """``href`` as the URL parser reads it, in three: what comes before its http(s) server (the host and port, after
+    any user info), the server, and what follows it; None without an http(s) authority."""
+    read = _read_http_authority(href, base_scheme)
+    if read is None:
+        return None
+    text, found = read
+    start = found.start(3) + found.group(3).rfind("@") + 1
+    return text[:start], text[start : found.end(3)], text[found.end(3) :]
 
 
 def _http_authority(text: str, base_scheme: str | None) -> re.Match[str] | None:
