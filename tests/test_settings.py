@@ -79,3 +79,15 @@ def test_a_shortest_feed_interval_past_the_longest_is_refused_not_read_as_the_lo
     assert refused.value.code == "invalid_setting"
     assert "--feed-min-interval 7200 is longer than --feed-max-interval 3600" in refused.value.message
     assert Settings(feed_min_interval=0.0, feed_max_interval=0.0).feed_max_interval == 0.0  # the bench's "at once"
+
+
+@pytest.mark.parametrize(
+    "entry", ["notanorigin", "https://app.example/path", "https://", "app.example:443", "*.example"]
+)
+def test_an_allowed_origin_that_no_browser_can_send_is_refused(entry: str) -> None:
+    """An Origin is scheme://host[:port]: an entry of another shape allowed no page at all, and said nothing."""
+    with pytest.raises(ConfigurationError, match="an Origin is scheme://host") as refused:
+        Settings(allowed_origins=("https://ok.example", entry))
+    assert refused.value.code == "invalid_setting" and repr(entry) in refused.value.message
+    for fine in ("*", "null", "http://localhost:3000", "https://app.example/", "chrome-extension://abcdef"):
+        assert Settings(allowed_origins=(fine,)).allowed_origins == (fine,)

@@ -15,6 +15,7 @@ import functools
 import ipaddress
 import math
 import os
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,6 +29,8 @@ IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 STORE_SCHEMES = ("memory:", "sqlite:", "redis:", "rediss:", "unix:")
 # What --log-level takes, as logging and uvicorn both name them (critical too, though the help says the four).
 LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+# What an Origin header can be (RFC 6454 6.1): a scheme, "://", a host and maybe a port; a trailing "/" is forgiven.
+_ORIGIN = re.compile(r"[a-zA-Z][a-zA-Z0-9+.-]*://[^/?#\s@]+/?").fullmatch
 # The highest TCP port.
 MAX_PORT = 65535
 # Bounds that 0 would not switch off but make refuse everything (every fetch, parse, webhook attempt or client head
@@ -38,7 +41,7 @@ AT_LEAST_ONE = frozenset(
         "fetch_timeout", "read_timeout", "max_body_bytes", "max_header_bytes", "parse_timeout", "max_crawl_pages",
         "websub_verify_timeout", "webhook_timeout", "client_queue_size", "client_queue_bytes", "max_request_bytes",
         "replay_memory_bytes", "answer_memory_bytes", "webhook_memory_bytes", "max_request_header_bytes",
-        "header_timeout", "job_visibility_timeout", "send_stall_timeout",
+        "header_timeout", "job_visibility_timeout", "send_stall_timeout", "websub_lease",
     }
 )  # fmt: skip
 
@@ -284,6 +287,13 @@ class Settings:
             )
         if self.public_url:
             object.__setattr__(self, "public_url", _public_url(self.public_url))
+        for origin in self.allowed_origins:  # an entry no browser's Origin can be would allow nothing
+            if origin not in ("*", "null") and not _ORIGIN(origin):
+                raise ConfigurationError(
+                    f"--allowed-origins {origin!r}: an Origin is scheme://host[:port], such as https://app.example, "
+                    "with no path (or '*' for any)",
+                    code="invalid_setting",
+                )
         # Parsed now, so that a bad entry stops the process before it starts (and each is parsed once).
         _ = self.address_policy, self.server_name_rules, self.trusted_proxy_networks
 

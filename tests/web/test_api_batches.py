@@ -50,6 +50,16 @@ async def test_a_malformed_batch_is_refused_whole(service: Service, urls: object
     assert listing["requests"] == []
 
 
+async def test_a_body_with_both_url_and_urls_is_refused_not_read_as_either(service: Service) -> None:
+    """Which was meant cannot be told: the batch was taken and the single URL dropped without a word."""
+    body = {"url": "https://one.example/", "urls": ["https://two.example/"]}
+    status, answer = await service.call("POST", "/urls", json=body)
+    assert status == 400 and answer["error"]["code"] == "invalid_urls", answer
+    assert "both 'url' and 'urls'" in answer["error"]["message"]
+    _status, listed = await service.call("GET", "/urls")
+    assert listed["requests"] == [], listed
+
+
 async def test_a_batch_counts_each_url_against_the_rate_limit(tmp_path: Path) -> None:
     limited = Service("--rate-limit", "1", "--rate-burst", "5", "--workers", "0", store="memory://",
                       log_path=tmp_path / "serve.log")  # fmt: skip

@@ -78,6 +78,8 @@ async def post_urls() -> Response:
         webhook = pop_webhook(payload, "urls")
         request_id, url = uuid.uuid4().hex, fetchable_url(payload["url"])
         return await with_webhook("urls", request_id, webhook, lambda: accept(request_id, url))
+    if "url" in payload:  # which one was meant? Taking either would drop the other without a word
+        raise InvalidInput("the body has both 'url' and 'urls': send one URL or a list", code="invalid_urls")
     if "webhook" in payload:
         raise InvalidInput(
             "a batch takes no 'webhook': make one with PUT /webhooks/<id> and the batch's request_ids",
