@@ -191,6 +191,16 @@ async def test_bad_webhooks_are_refused_with_a_reason(
     assert (await json_of(answer))["error"]["code"] == code
 
 
+@pytest.mark.parametrize("after", ["%00", "a%20b", "..", "x" * 200])
+async def test_a_listing_cursor_no_page_gave_is_invalid_cursor_as_in_every_listing(client: Client, after: str) -> None:
+    """GET /webhooks?after= named the cursor a bad webhook id (invalid_webhook_id), where /urls, /crawls and /feeds
+    say invalid_cursor for the same mistake."""
+    answer = await client.get(f"/webhooks?after={after}")
+    assert answer.status_code == 400
+    assert (await json_of(answer))["error"]["code"] == "invalid_cursor"
+    assert (await client.get("/webhooks?after=some-id")).status_code == 200
+
+
 async def test_endpoints_made_with_put_are_bounded_so_no_event_fans_out_without_bound(
     receiver: WebhookReceiver,
 ) -> None:

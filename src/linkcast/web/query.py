@@ -16,8 +16,13 @@ def page_args() -> tuple[str | None, int]:
     largest, SQLite could not even compare it), the limit 1 to ``MAX_PAGE`` (default ``DEFAULT_PAGE``)."""
     after = request.args.get("after")
     if after is not None and store_id(after) is None:
-        raise InvalidInput("'after' must be the 'next' cursor of a previous page", code="invalid_cursor")
+        raise bad_cursor()
     return after, limit_arg()
+
+
+def bad_cursor() -> InvalidInput:
+    """The error of an ``after`` that no page's ``next`` can have been."""
+    return InvalidInput("'after' must be the 'next' cursor of a previous page", code="invalid_cursor")
 
 
 def limit_arg() -> int:

@@ -12,7 +12,7 @@ from linkcast.fetch.dns import refuse_resolved
 from linkcast.web.bodies import read_json_object
 from linkcast.web.current import runtime
 from linkcast.web.guard import guard
-from linkcast.web.query import limit_arg, page_args
+from linkcast.web.query import bad_cursor, limit_arg, page_args
 from linkcast.web.responses import json_response
 from linkcast.webhooks.config import parse_config, validate_endpoint_id
 from linkcast.webhooks.subscriptions import put_endpoint, retry_delivery, rotate_secret
@@ -41,7 +41,10 @@ async def put_webhook(endpoint_id: str) -> Response:
 async def list_webhooks() -> Response:
     after = request.args.get("after")
     if after is not None:
-        validate_endpoint_id(after)
+        try:
+            validate_endpoint_id(after)  # a page's next is the id of its last webhook
+        except InvalidInput:
+            raise bad_cursor() from None
     page = await runtime().store.list_webhooks(after, limit_arg())
     return json_response({"webhooks": [endpoint.public() for endpoint in page.items], "next": page.next})
 
