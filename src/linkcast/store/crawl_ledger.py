@@ -58,7 +58,8 @@ class CrawlBook(Protocol):
         only). A page's links go in at once: one call instead of one per link."""
 
     def record_page(self, key: bytes, body: EventBody) -> bool:
-        """Keep the URL's event in the crawl's pages (and append it to the log); False if it is there already."""
+        """Keep the URL's event in the crawl's pages (and append it to the log); False if it is there already, or if
+        the crawl never admitted the URL (its visited set does not hold ``key``: step 1)."""
 
     def enqueue(self, link: Discovered) -> None:
         """Queue the link's job."""
@@ -74,8 +75,7 @@ def apply_outcome(
     book: CrawlBook, record: CrawlRecord, url: str, outcome: CrawlOutcome, progress_at: float, now: float
 ) -> bool:
     """Record ``outcome`` of the crawl's job for ``url``; False if nothing was recorded (ended crawl, repeat)."""
-    key = seen_key(url)
-    if record.state in CRAWL_ENDED or not book.seen_each([key])[0] or not book.record_page(key, outcome.body):
+    if record.state in CRAWL_ENDED or not book.record_page(seen_key(url), outcome.body):
         return False
     counts = record.counts
     counts.queued -= 1

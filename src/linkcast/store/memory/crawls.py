@@ -59,7 +59,7 @@ class _Book:
         return [key in self.crawl.seen for key in keys]
 
     def record_page(self, key: bytes, body: EventBody) -> bool:
-        if key in self.crawl.pages:
+        if key in self.crawl.pages or key not in self.crawl.seen:
             return False
         self.crawl.pages[key] = len(self.crawl.bodies) + 1
         self.crawl.bodies.append(orjson.loads(body.data))  # the event's body, as the other stores keep it: no id

@@ -88,12 +88,13 @@ class _Book:
         return answered
 
     def record_page(self, key: bytes, body: EventBody) -> bool:
-        (seq,) = self.connection.execute(
-            "SELECT coalesce(max(seq), 0) + 1 FROM crawl_pages WHERE crawl_id = ?", (self.crawl_id,)
-        ).fetchone()
+        # One statement on the hot path of every page: the next seq, the admission (the visited set holds the URL)
+        # and the insert, which a page recorded already makes do nothing.
         inserted = self.connection.execute(
-            "INSERT INTO crawl_pages (crawl_id, seq, key, body) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
-            (self.crawl_id, seq, key, body.data),
+            "INSERT INTO crawl_pages (crawl_id, seq, key, body) "
+            "SELECT ?1, coalesce((SELECT max(seq) FROM crawl_pages WHERE crawl_id = ?1), 0) + 1, ?2, ?3 "
+            "WHERE EXISTS (SELECT 1 FROM crawl_seen WHERE crawl_id = ?1 AND key = ?2) ON CONFLICT DO NOTHING",
+            (self.crawl_id, key, body.data),
         ).rowcount
         if inserted:
             self.append(body)
