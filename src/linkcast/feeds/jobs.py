@@ -160,7 +160,7 @@ class FeedJobs:
             names_stored = _names_stored(resource, record)
             asked = asked_interval(resource.headers, None, now) if names_stored else None  # 0 (max-age=0): the minimum
             interval = asked if asked is not None else record.interval
-            unchanged = self._succeeded(record, status, now, interval, pushing)
+            unchanged = self._succeeded(record, status, now, interval, pushing, record.skip_mask)
             if record.state == FEED_ERROR and (record.last_error or {}).get("code") in DOCUMENT_FAULTS:
                 # Unchanged since the version that could not be read: still unreadable, and still said so.
                 unchanged.state, unchanged.last_error = FEED_ERROR, record.last_error
@@ -201,8 +201,7 @@ class FeedJobs:
             pushing = None  # the feed's hub stopped pushing it, or a new subscription has yet to be verified
         asked = asked_interval(resource.headers, reading.ttl, now)
         # The hours it asks to be left alone in now are those its next poll keeps out of.
-        read = dataclasses.replace(record, skip_mask=reading.skip_mask)
-        succeeded = self._succeeded(read, status, now, asked, pushing)
+        succeeded = self._succeeded(record, status, now, asked, pushing, reading.skip_mask)
         # The validators the server sent with this 200, each on its own: one it did not send is dropped.
         succeeded.etag = _validator(resource, "ETag")
         succeeded.last_modified = _validator(resource, "Last-Modified")
@@ -211,17 +210,18 @@ class FeedJobs:
         return FeedPoll(succeeded, reading.entries, events)
 
     def _succeeded(
-        self, record: FeedRecord, status: int, now: float, asked: float | None, pushing: float | None
+        self, record: FeedRecord, status: int, now: float, asked: float | None, pushing: float | None, skip_mask: int
     ) -> FeedRecord:
+        """The record after a 200 or 304; ``skip_mask``: the hours and days the feed asks not to be polled in."""
         interval = self.bounds.clamp(asked if asked is not None else self.bounds.default)
-        next_poll = outside_skipped(
-            self.bounds, record.skip_mask, now, now + next_interval(self.bounds, interval), interval
-        )
         if pushing is not None:  # the hub pushes: poll seldom, and again when the lease would end
             next_poll = min(now + next_interval(self.bounds, self.bounds.maximum), pushing)
+        else:
+            due = now + next_interval(self.bounds, interval)
+            next_poll = outside_skipped(self.bounds, skip_mask, now, due, interval)
         return dataclasses.replace(
             record, state=FEED_ACTIVE, last_poll=now, last_status=status, last_error=None, failures=0,
-            polls=record.polls + 1, interval=interval, next_poll=next_poll,
+            polls=record.polls + 1, interval=interval, next_poll=next_poll, skip_mask=skip_mask,
         )  # fmt: skip
 
     def _failed(

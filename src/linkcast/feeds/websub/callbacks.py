@@ -92,7 +92,8 @@ class Callbacks:
         """The share of ``--websub-memory-bytes`` a delivery holds while its body is read and parsed: the size it
         announces (``Content-Length``; ``--max-body-bytes``, the most it may send, if none), and nothing for one no
         larger than an API body; None if the budget has not that much free (the answer is ``BUSY``, body unread)."""
-        size = min(self.settings.max_body_bytes, self.settings.max_body_bytes if announced is None else announced)
+        most = self.settings.max_body_bytes
+        size = most if announced is None else min(most, announced)
         share = self.memory.try_take(0 if size <= self.settings.max_request_bytes else size)
         if share is None:
             self.metrics.websub_deliveries.labels("busy").inc()
