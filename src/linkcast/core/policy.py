@@ -215,12 +215,13 @@ class AddressPolicy:
         """``check_addresses`` for a host name already normalised."""
         allowed_by_name = any(rule.matches(name, port) for rule in self.allow_hosts)
         for address in addresses:
-            reason = self._denied_port(address, port) or self.refusal(address, allowed_by_name)
+            port_denied = self._denied_port(address, port)
+            reason = port_denied or self.refusal(address, allowed_by_name)
             if reason is None:
                 continue
             # A denied network or port is the operator's choice; a refused range is only the default, so say what
             # lifts it: whoever tries a local site first meets this message.
-            denied = self._denied_network(address) is not None or self._denied_port(address, port) is not None
+            denied = port_denied is not None or self._denied_network(address) is not None
             lift = "" if denied else ALLOW_PRIVATE_HINT
             if name == str(address):
                 raise Blocked(f"{name} is {reason}{lift}")
